@@ -1,0 +1,177 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.Crc32c;
+import io.github.s3tiered.s3.ObjectStore;
+import io.github.s3tiered.s3.S3OperationException;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.util.zip.CRC32C;
+
+/**
+ * A seekable stream over one S3 object. After a broken connection it reopens the object at the
+ * current position. When the object is read from start to end without seeking back, the bytes are
+ * checked against the CRC32C recorded at upload, and a mismatch fails the read at the end.
+ */
+final class S3InputStream extends FSDataInputStream {
+
+    /** Forward seeks up to this distance read and discard instead of opening a new request. */
+    private static final long SKIP_LIMIT = 1 << 20;
+
+    private final ObjectStore store;
+    private final String bucket;
+    private final String key;
+    private final long length;
+    private final Integer expectedCrc;
+    private final int reopenAttempts;
+
+    private ResponseInputStream<GetObjectResponse> in;
+    private long pos;
+    private final CRC32C crc = new CRC32C();
+    /** True while every byte from 0 to pos went through {@link #crc}. */
+    private boolean checksumming = true;
+    private boolean closed;
+
+    S3InputStream(ObjectStore store, String bucket, String key, long length, Integer expectedCrc, int reopenAttempts) {
+        this.store = store;
+        this.bucket = bucket;
+        this.key = key;
+        this.length = length;
+        this.expectedCrc = expectedCrc;
+        this.reopenAttempts = reopenAttempts;
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        ensureOpen();
+        if (len == 0) {
+            return 0;
+        }
+        if (pos >= length) {
+            return -1;
+        }
+        int attempts = 0;
+        while (true) {
+            try {
+                if (in == null) {
+                    in = store.openRange(bucket, key, pos, length - 1);
+                }
+                int n = in.read(b, off, (int) Math.min(len, length - pos));
+                if (n < 0) {
+                    throw new EOFException("connection closed at byte " + pos + " of " + length);
+                }
+                if (checksumming) {
+                    crc.update(b, off, n);
+                }
+                pos += n;
+                store.recordDownload(n);
+                if (pos == length) {
+                    verifyChecksum();
+                }
+                return n;
+            } catch (S3OperationException e) {
+                throw e;
+            } catch (IOException e) {
+                abortStream();
+                if (++attempts > reopenAttempts) {
+                    throw new IOException("Reading s3://" + bucket + "/" + key + " at byte " + pos + " failed "
+                            + attempts + " times: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    private void verifyChecksum() throws IOException {
+        if (checksumming && expectedCrc != null) {
+            int actual = (int) crc.getValue();
+            checksumming = false;
+            if (actual != expectedCrc) {
+                throw new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
+                        + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
+            }
+        }
+    }
+
+    @Override
+    public void seek(long desired) throws IOException {
+        ensureOpen();
+        if (desired < 0) {
+            throw new EOFException("Cannot seek to negative position " + desired + " in s3://" + bucket + "/" + key);
+        }
+        if (desired == pos) {
+            return;
+        }
+        if (in != null && desired > pos && desired - pos <= SKIP_LIMIT && desired <= length) {
+            byte[] skip = new byte[(int) Math.min(64 * 1024, desired - pos)];
+            while (pos < desired) {
+                if (read(skip, 0, (int) Math.min(skip.length, desired - pos)) < 0) {
+                    break;
+                }
+            }
+            return;
+        }
+        abortStream();
+        checksumming = false;
+        pos = desired;
+    }
+
+    @Override
+    public long getPos() {
+        return pos;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+        if (n <= 0) {
+            return 0;
+        }
+        long target = Math.min(length, pos + n);
+        long before = pos;
+        seek(target);
+        return target - before;
+    }
+
+    @Override
+    public int available() {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, length - pos));
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            abortStream();
+        }
+    }
+
+    private void abortStream() {
+        if (in != null) {
+            // Abort instead of draining: the rest of the object may be large.
+            in.abort();
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // aborted
+            }
+            in = null;
+        }
+    }
+
+    private void ensureOpen() throws IOException {
+        if (closed) {
+            throw new IOException("Stream of s3://" + bucket + "/" + key + " is closed");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.RetryPolicy;
+import io.github.s3tiered.s3.S3ClientSettings;
+import io.github.s3tiered.s3.ServerSideEncryptionMode;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.FallbackKey;
+import org.apache.flink.configuration.IllegalConfigurationException;
+
+import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * The validated configuration of the file system, read once from Flink's configuration. Every
+ * error names the key the user set (the {@code s3tiered.} key or the Flink S3 key it fell back to).
+ */
+public record S3TieredConfig(
+        S3ClientSettings client,
+        RetryPolicy retryPolicy,
+        long multipartThreshold,
+        long partSize,
+        long downloadPartSize,
+        int transferThreads,
+        int readReopenAttempts,
+        boolean localEnabled,
+        Path localDir,
+        long localMaxBytes,
+        boolean cacheOnRead,
+        String entropyKey,
+        int entropyLength) {
+
+    static final long MIN_PART_SIZE = 5L * 1024 * 1024;
+
+    public static S3TieredConfig from(Configuration conf) {
+        URI endpoint = null;
+        String endpointValue = trimToNull(get(conf, S3TieredOptions.ENDPOINT));
+        if (endpointValue != null) {
+            try {
+                endpoint = URI.create(endpointValue);
+            } catch (IllegalArgumentException e) {
+                throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, e.getMessage());
+            }
+            if (endpoint.getScheme() == null || endpoint.getHost() == null
+                    || !(endpoint.getScheme().equals("http") || endpoint.getScheme().equals("https"))) {
+                throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, "expected http(s)://host[:port]");
+            }
+        }
+        boolean custom = endpoint != null;
+
+        String region = trimToNull(get(conf, S3TieredOptions.REGION));
+        if (region == null) {
+            if (custom) {
+                region = "us-east-1";
+            } else {
+                try {
+                    region = DefaultAwsRegionProviderChain.builder().build().getRegion().id();
+                } catch (RuntimeException e) {
+                    throw new IllegalConfigurationException("No AWS region for s3tiered://: set "
+                            + S3TieredOptions.REGION.key() + " (or s3.region), or AWS_REGION. " + e.getMessage());
+                }
+            }
+        }
+
+        Boolean pathStyle = get(conf, S3TieredOptions.PATH_STYLE_ACCESS);
+        String accessKey = trimToNull(get(conf, S3TieredOptions.ACCESS_KEY));
+        String secretKey = trimToNull(get(conf, S3TieredOptions.SECRET_KEY));
+        if ((accessKey == null) != (secretKey == null)) {
+            throw new IllegalConfigurationException(
+                    (accessKey == null ? keyUsed(conf, S3TieredOptions.SECRET_KEY) : keyUsed(conf, S3TieredOptions.ACCESS_KEY))
+                            + " is set but " + (accessKey == null ? S3TieredOptions.ACCESS_KEY.key() : S3TieredOptions.SECRET_KEY.key())
+                            + " is not: set both, or neither to use the default credentials chain");
+        }
+
+        String checksum = trimToNull(get(conf, S3TieredOptions.CHECKSUM_MODE));
+        boolean whenRequired;
+        if (checksum == null) {
+            whenRequired = custom;
+        } else {
+            switch (checksum.toLowerCase(Locale.ROOT).replace('-', '_')) {
+                case "when_required" -> whenRequired = true;
+                case "when_supported" -> whenRequired = false;
+                default -> throw invalid(conf, S3TieredOptions.CHECKSUM_MODE, checksum, "expected when_supported or when_required");
+            }
+        }
+
+        String sseValue = get(conf, S3TieredOptions.SSE_TYPE);
+        ServerSideEncryptionMode sse = ServerSideEncryptionMode.fromConfigValue(sseValue);
+        if (sse == null) {
+            throw invalid(conf, S3TieredOptions.SSE_TYPE, sseValue, "expected none, sse-s3 or sse-kms");
+        }
+        String kmsKey = trimToNull(get(conf, S3TieredOptions.SSE_KMS_KEY_ID));
+        if (kmsKey != null && sse != ServerSideEncryptionMode.SSE_KMS) {
+            throw new IllegalConfigurationException(S3TieredOptions.SSE_KMS_KEY_ID.key() + " is set but "
+                    + S3TieredOptions.SSE_TYPE.key() + " is '" + sse + "', not 'sse-kms'");
+        }
+
+        int maxConnections = atLeast(conf, S3TieredOptions.MAX_CONNECTIONS, 1);
+        S3ClientSettings client =
+                new S3ClientSettings(
+                        endpoint,
+                        region,
+                        pathStyle != null ? pathStyle : custom,
+                        accessKey,
+                        secretKey,
+                        whenRequired,
+                        sse,
+                        kmsKey,
+                        maxConnections,
+                        positive(conf, S3TieredOptions.CONNECTION_TIMEOUT),
+                        positive(conf, S3TieredOptions.SOCKET_TIMEOUT),
+                        positive(conf, S3TieredOptions.REQUEST_TIMEOUT));
+
+        RetryPolicy retry =
+                new RetryPolicy(
+                        atLeast(conf, S3TieredOptions.RETRY_MAX_ATTEMPTS, 1),
+                        positive(conf, S3TieredOptions.RETRY_BASE_DELAY),
+                        positive(conf, S3TieredOptions.RETRY_MAX_DELAY),
+                        atLeast(conf, S3TieredOptions.THROTTLE_MAX_RETRIES, 0),
+                        positive(conf, S3TieredOptions.THROTTLE_BASE_DELAY),
+                        positive(conf, S3TieredOptions.THROTTLE_MAX_DELAY));
+
+        long partSize = get(conf, S3TieredOptions.PART_SIZE).getBytes();
+        if (partSize < MIN_PART_SIZE) {
+            throw invalid(conf, S3TieredOptions.PART_SIZE, String.valueOf(partSize), "S3 parts must be at least 5 MiB");
+        }
+        long threshold = get(conf, S3TieredOptions.MULTIPART_THRESHOLD).getBytes();
+        if (threshold < MIN_PART_SIZE) {
+            throw invalid(conf, S3TieredOptions.MULTIPART_THRESHOLD, String.valueOf(threshold), "must be at least 5 MiB");
+        }
+        long downloadPart = get(conf, S3TieredOptions.DOWNLOAD_PART_SIZE).getBytes();
+        if (downloadPart < 64 * 1024) {
+            throw invalid(conf, S3TieredOptions.DOWNLOAD_PART_SIZE, String.valueOf(downloadPart), "must be at least 64 KiB");
+        }
+
+        String dir = trimToNull(get(conf, S3TieredOptions.LOCAL_DIR));
+        Path localDir = dir != null ? Path.of(dir) : Path.of(System.getProperty("java.io.tmpdir"), "s3tiered-local-tier");
+        long maxBytes = get(conf, S3TieredOptions.LOCAL_MAX_BYTES).getBytes();
+        if (maxBytes <= 0) {
+            throw invalid(conf, S3TieredOptions.LOCAL_MAX_BYTES, String.valueOf(maxBytes), "must be positive");
+        }
+        String entropyKey = trimToNull(get(conf, S3TieredOptions.ENTROPY_KEY));
+        int entropyLength = atLeast(conf, S3TieredOptions.ENTROPY_LENGTH, 1);
+
+        return new S3TieredConfig(
+                client,
+                retry,
+                threshold,
+                partSize,
+                downloadPart,
+                atLeast(conf, S3TieredOptions.TRANSFER_THREADS, 1),
+                atLeast(conf, S3TieredOptions.READ_REOPEN_ATTEMPTS, 0),
+                get(conf, S3TieredOptions.LOCAL_ENABLED),
+                localDir,
+                maxBytes,
+                get(conf, S3TieredOptions.LOCAL_CACHE_ON_READ),
+                entropyKey,
+                entropyLength);
+    }
+
+    /** Reads an option, turning Flink's parse errors into messages that name the key. */
+    private static <T> T get(Configuration conf, ConfigOption<T> option) {
+        try {
+            return conf.get(option);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalConfigurationException("Invalid value for " + keyUsed(conf, option) + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int atLeast(Configuration conf, ConfigOption<Integer> option, int min) {
+        int v = get(conf, option);
+        if (v < min) {
+            throw invalid(conf, option, String.valueOf(v), "must be at least " + min);
+        }
+        return v;
+    }
+
+    private static java.time.Duration positive(Configuration conf, ConfigOption<java.time.Duration> option) {
+        java.time.Duration d = get(conf, option);
+        if (d.isNegative() || d.isZero()) {
+            throw invalid(conf, option, d.toString(), "must be positive");
+        }
+        return d;
+    }
+
+    private static IllegalConfigurationException invalid(Configuration conf, ConfigOption<?> option, String value, String why) {
+        return new IllegalConfigurationException("Invalid value '" + value + "' for " + keyUsed(conf, option) + ": " + why);
+    }
+
+    /** The key the user actually set: the option's own key or the fallback key it used. */
+    static String keyUsed(Configuration conf, ConfigOption<?> option) {
+        if (conf.containsKey(option.key())) {
+            return option.key();
+        }
+        for (FallbackKey fk : option.fallbackKeys()) {
+            if (conf.containsKey(fk.getKey())) {
+                return fk.getKey();
+            }
+        }
+        return option.key();
+    }
+
+    private static String trimToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+}

@@ -1,0 +1,252 @@
+package io.github.s3tiered.fs;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
+
+import java.time.Duration;
+
+/**
+ * Every option of the {@code s3tiered://} file system. Options use the prefix {@code s3tiered.}
+ * and fall back to Flink's standard S3 keys where one exists, so an existing Flink S3 setup works
+ * unchanged. The README's option table is checked against this class by a test.
+ */
+public final class S3TieredOptions {
+
+    public static final String PREFIX = "s3tiered.";
+
+    // ---------------------------------------------------------------- S3 endpoint and access
+
+    public static final ConfigOption<String> ENDPOINT =
+            ConfigOptions.key("s3tiered.endpoint")
+                    .stringType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.endpoint")
+                    .withDescription(
+                            "S3 endpoint URL, e.g. http://minio:9000. Unset: AWS S3 of the region. "
+                                    + "With a custom endpoint, path-style access and "
+                                    + "'when_required' request checksums become the defaults, which "
+                                    + "S3-compatible stores (MinIO, Ceph, S3Proxy) accept.");
+
+    public static final ConfigOption<String> REGION =
+            ConfigOptions.key("s3tiered.region")
+                    .stringType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.region")
+                    .withDescription(
+                            "AWS region. Unset: the SDK's region chain (AWS_REGION, profile, "
+                                    + "instance metadata), or us-east-1 when a custom endpoint is set.");
+
+    public static final ConfigOption<Boolean> PATH_STYLE_ACCESS =
+            ConfigOptions.key("s3tiered.path-style-access")
+                    .booleanType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.path.style.access", "s3.path-style-access")
+                    .withDescription(
+                            "Use path-style requests (http://endpoint/bucket/key). Unset: true with a "
+                                    + "custom endpoint, false for AWS S3.");
+
+    public static final ConfigOption<String> ACCESS_KEY =
+            ConfigOptions.key("s3tiered.access-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.access-key", "s3.access.key")
+                    .withDescription(
+                            "Static access key id. Unset: the SDK's default credentials chain "
+                                    + "(environment, profile, web identity, container and instance roles).");
+
+    public static final ConfigOption<String> SECRET_KEY =
+            ConfigOptions.key("s3tiered.secret-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.secret-key", "s3.secret.key")
+                    .withDescription("Static secret key, required with the access key. Never logged.");
+
+    public static final ConfigOption<String> CHECKSUM_MODE =
+            ConfigOptions.key("s3tiered.request-checksum")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "When the SDK adds request checksums: 'when_supported' or "
+                                    + "'when_required'. Unset: 'when_required' with a custom endpoint "
+                                    + "(many S3-compatible stores reject the others), else "
+                                    + "'when_supported'. Independent of this, every object carries its "
+                                    + "CRC32C in its metadata.");
+
+    public static final ConfigOption<String> SSE_TYPE =
+            ConfigOptions.key("s3tiered.sse.type")
+                    .stringType()
+                    .defaultValue("none")
+                    .withDescription(
+                            "Server-side encryption of uploaded objects: 'none', 'sse-s3' (AES256) or "
+                                    + "'sse-kms'.");
+
+    public static final ConfigOption<String> SSE_KMS_KEY_ID =
+            ConfigOptions.key("s3tiered.sse.kms-key-id")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "KMS key id or ARN for 'sse-kms'. Unset: the bucket's AWS managed key.");
+
+    public static final ConfigOption<Integer> MAX_CONNECTIONS =
+            ConfigOptions.key("s3tiered.connection.max")
+                    .intType()
+                    .defaultValue(64)
+                    .withFallbackKeys("s3.connection.maximum")
+                    .withDescription("Size of the HTTP connection pool to S3.");
+
+    public static final ConfigOption<Duration> CONNECTION_TIMEOUT =
+            ConfigOptions.key("s3tiered.connection.timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription("Timeout to establish a connection to S3.");
+
+    public static final ConfigOption<Duration> SOCKET_TIMEOUT =
+            ConfigOptions.key("s3tiered.socket.timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(30))
+                    .withDescription("Timeout of a socket read or write with no progress.");
+
+    public static final ConfigOption<Duration> REQUEST_TIMEOUT =
+            ConfigOptions.key("s3tiered.request.timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(5))
+                    .withDescription(
+                            "Upper bound of one attempt of one S3 request, including the transfer of "
+                                    + "one part.");
+
+    // ---------------------------------------------------------------- retries
+
+    public static final ConfigOption<Integer> RETRY_MAX_ATTEMPTS =
+            ConfigOptions.key("s3tiered.retry.max-attempts")
+                    .intType()
+                    .defaultValue(5)
+                    .withDescription(
+                            "Attempts of a request failing with a transient error (5xx, timeout, broken "
+                                    + "connection), first attempt included. Other 4xx are never retried.");
+
+    public static final ConfigOption<Duration> RETRY_BASE_DELAY =
+            ConfigOptions.key("s3tiered.retry.base-delay")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(100))
+                    .withDescription("Base of the exponential backoff (full jitter) between attempts.");
+
+    public static final ConfigOption<Duration> RETRY_MAX_DELAY =
+            ConfigOptions.key("s3tiered.retry.max-delay")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription("Cap of the backoff between attempts.");
+
+    public static final ConfigOption<Integer> THROTTLE_MAX_RETRIES =
+            ConfigOptions.key("s3tiered.retry.throttle.max-retries")
+                    .intType()
+                    .defaultValue(20)
+                    .withDescription(
+                            "Retries of a request throttled by S3 (503 SlowDown, 429). Counted apart "
+                                    + "from other errors, so throttling cannot use up their attempts.");
+
+    public static final ConfigOption<Duration> THROTTLE_BASE_DELAY =
+            ConfigOptions.key("s3tiered.retry.throttle.base-delay")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(500))
+                    .withDescription("Base of the backoff after a throttling response.");
+
+    public static final ConfigOption<Duration> THROTTLE_MAX_DELAY =
+            ConfigOptions.key("s3tiered.retry.throttle.max-delay")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(20))
+                    .withDescription("Cap of the backoff after a throttling response.");
+
+    // ---------------------------------------------------------------- transfers
+
+    public static final ConfigOption<MemorySize> MULTIPART_THRESHOLD =
+            ConfigOptions.key("s3tiered.upload.multipart-threshold")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("16mb"))
+                    .withDescription("Files up to this size are uploaded with one PUT; larger ones in parts.");
+
+    public static final ConfigOption<MemorySize> PART_SIZE =
+            ConfigOptions.key("s3tiered.upload.part-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("16mb"))
+                    .withDescription("Size of a multipart upload part (at least 5 MiB, S3's minimum).");
+
+    public static final ConfigOption<Integer> TRANSFER_THREADS =
+            ConfigOptions.key("s3tiered.transfer.threads")
+                    .intType()
+                    .defaultValue(16)
+                    .withDescription(
+                            "Threads shared by all parallel transfers of a TaskManager: upload parts, "
+                                    + "ranged GETs and batch downloads.");
+
+    public static final ConfigOption<MemorySize> DOWNLOAD_PART_SIZE =
+            ConfigOptions.key("s3tiered.download.part-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("8mb"))
+                    .withDescription(
+                            "Range size of the parallel ranged GETs used when a whole file is downloaded.");
+
+    public static final ConfigOption<Integer> READ_REOPEN_ATTEMPTS =
+            ConfigOptions.key("s3tiered.read.reopen-attempts")
+                    .intType()
+                    .defaultValue(3)
+                    .withDescription(
+                            "How often a streaming read reopens the object at its current position "
+                                    + "after a broken connection, before it fails.");
+
+    // ---------------------------------------------------------------- local tier
+
+    public static final ConfigOption<Boolean> LOCAL_ENABLED =
+            ConfigOptions.key("s3tiered.local.enabled")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "Keep a copy of written and read files in the local tier. Off: files are "
+                                    + "staged in the local directory only until uploaded.");
+
+    public static final ConfigOption<String> LOCAL_DIR =
+            ConfigOptions.key("s3tiered.local.dir")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Directory of the local tier. Put it on a volume that outlives the "
+                                    + "TaskManager process to restore from it after a restart. Unset: "
+                                    + "<java.io.tmpdir>/s3tiered-local-tier.");
+
+    public static final ConfigOption<MemorySize> LOCAL_MAX_BYTES =
+            ConfigOptions.key("s3tiered.local.max-bytes")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("10gb"))
+                    .withDescription(
+                            "Byte budget of the local tier; least recently used copies are evicted "
+                                    + "beyond it. Files larger than the budget are not kept.");
+
+    public static final ConfigOption<Boolean> LOCAL_CACHE_ON_READ =
+            ConfigOptions.key("s3tiered.local.cache-on-read")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "A file read from S3 is downloaded whole into the local tier (parallel "
+                                    + "ranged GETs, CRC32C verified) and served from there.");
+
+    // ---------------------------------------------------------------- entropy injection
+
+    public static final ConfigOption<String> ENTROPY_KEY =
+            ConfigOptions.key("s3tiered.entropy.key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withFallbackKeys("s3.entropy.key")
+                    .withDescription(
+                            "Marker in checkpoint paths that Flink replaces by random characters in "
+                                    + "data file paths (and removes from metadata paths), spreading keys "
+                                    + "over S3 partitions.");
+
+    public static final ConfigOption<Integer> ENTROPY_LENGTH =
+            ConfigOptions.key("s3tiered.entropy.length")
+                    .intType()
+                    .defaultValue(4)
+                    .withFallbackKeys("s3.entropy.length")
+                    .withDescription("Number of random characters that replace the entropy key.");
+
+    private S3TieredOptions() {}
+}

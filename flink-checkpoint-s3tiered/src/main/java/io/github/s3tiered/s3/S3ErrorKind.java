@@ -1,0 +1,69 @@
+package io.github.s3tiered.s3;
+
+import software.amazon.awssdk.core.exception.ApiCallAttemptTimeoutException;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkServiceException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Set;
+
+/** How a failed S3 request is treated by the {@link Retrier}. */
+public enum S3ErrorKind {
+    /** S3 asks us to slow down (503 SlowDown, 429): retried from a budget of its own. */
+    THROTTLED,
+    /** 5xx, timeouts, broken connections: retried. */
+    TRANSIENT,
+    /** Everything else, including all other 4xx: never retried. */
+    PERMANENT;
+
+    private static final Set<String> THROTTLING_CODES =
+            Set.of("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                    "TooManyRequests", "RequestThrottled", "RequestThrottledException");
+    private static final Set<String> TRANSIENT_CODES =
+            Set.of("RequestTimeout", "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed");
+
+    public static S3ErrorKind classify(Throwable t) {
+        if (t instanceof SdkServiceException se) {
+            int status = se.statusCode();
+            String code = errorCode(se);
+            if (status == 429 || se.isThrottlingException() || (code != null && THROTTLING_CODES.contains(code))) {
+                return THROTTLED;
+            }
+            if (status >= 500 || (code != null && TRANSIENT_CODES.contains(code))) {
+                return TRANSIENT;
+            }
+            return PERMANENT;
+        }
+        if (t instanceof ApiCallAttemptTimeoutException) {
+            return TRANSIENT;
+        }
+        if (t instanceof SdkClientException) {
+            // Connection refused or reset, socket timeouts, truncated responses.
+            return hasIoCause(t) || t.getMessage() != null && t.getMessage().contains("Unable to execute HTTP request")
+                    ? TRANSIENT
+                    : PERMANENT;
+        }
+        if (t instanceof IOException || t instanceof UncheckedIOException) {
+            return TRANSIENT;
+        }
+        return PERMANENT;
+    }
+
+    static String errorCode(SdkServiceException se) {
+        if (se instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
+                && ase.awsErrorDetails() != null) {
+            return ase.awsErrorDetails().errorCode();
+        }
+        return null;
+    }
+
+    private static boolean hasIoCause(Throwable t) {
+        for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+            if (c instanceof IOException) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,126 @@
+package io.github.s3tiered.fs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.ServerSideEncryptionMode;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+
+import org.junit.jupiter.api.Test;
+
+class S3TieredConfigTest {
+
+    private static Configuration withEndpoint() {
+        Configuration c = new Configuration();
+        c.setString("s3.endpoint", "http://minio:9000");
+        return c;
+    }
+
+    @Test
+    void flinksStandardS3KeysAreUsedAsFallbacks() {
+        Configuration c = withEndpoint();
+        c.setString("s3.access-key", "AKIAEXAMPLE");
+        c.setString("s3.secret-key", "very-secret");
+        c.setString("s3.region", "eu-west-1");
+        c.setString("s3.path.style.access", "false");
+        S3TieredConfig config = S3TieredConfig.from(c);
+        assertThat(config.client().endpoint()).hasToString("http://minio:9000");
+        assertThat(config.client().accessKey()).isEqualTo("AKIAEXAMPLE");
+        assertThat(config.client().region()).isEqualTo("eu-west-1");
+        assertThat(config.client().pathStyleAccess()).isFalse();
+    }
+
+    @Test
+    void ownKeysWinOverFallbacks() {
+        Configuration c = withEndpoint();
+        c.setString("s3tiered.endpoint", "https://s3.example.com");
+        assertThat(S3TieredConfig.from(c).client().endpoint()).hasToString("https://s3.example.com");
+    }
+
+    @Test
+    void aCustomEndpointDefaultsToPathStyleAndChecksumsWhenRequired() {
+        S3TieredConfig config = S3TieredConfig.from(withEndpoint());
+        assertThat(config.client().pathStyleAccess()).isTrue();
+        assertThat(config.client().checksumWhenRequired()).isTrue();
+        assertThat(config.client().region()).isEqualTo("us-east-1");
+        assertThat(config.client().hasStaticCredentials()).isFalse();
+    }
+
+    @Test
+    void awsS3DefaultsToVirtualHostsAndChecksumsWhenSupported() {
+        Configuration c = new Configuration();
+        c.setString("s3.region", "us-west-2");
+        S3TieredConfig config = S3TieredConfig.from(c);
+        assertThat(config.client().pathStyleAccess()).isFalse();
+        assertThat(config.client().checksumWhenRequired()).isFalse();
+        assertThat(config.client().endpoint()).isNull();
+    }
+
+    @Test
+    void secretsNeverAppearInToString() {
+        Configuration c = withEndpoint();
+        c.setString("s3.access-key", "AKIAEXAMPLEKEY");
+        c.setString("s3.secret-key", "very-secret-value");
+        String s = S3TieredConfig.from(c).toString() + S3TieredConfig.from(c).client();
+        assertThat(s).doesNotContain("very-secret-value").doesNotContain("AKIAEXAMPLEKEY").contains("AKIA****");
+    }
+
+    @Test
+    void invalidValuesNameTheKeyTheUserSet() {
+        Configuration c = withEndpoint();
+        c.setString("s3.endpoint", "minio:9000");
+        assertThatThrownBy(() -> S3TieredConfig.from(c)).isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("s3.endpoint").hasMessageContaining("minio:9000");
+
+        Configuration c2 = withEndpoint();
+        c2.setString("s3tiered.request-checksum", "always");
+        assertThatThrownBy(() -> S3TieredConfig.from(c2)).hasMessageContaining("s3tiered.request-checksum");
+
+        Configuration c3 = withEndpoint();
+        c3.setString("s3tiered.upload.part-size", "1mb");
+        assertThatThrownBy(() -> S3TieredConfig.from(c3)).hasMessageContaining("s3tiered.upload.part-size")
+                .hasMessageContaining("5 MiB");
+
+        Configuration c4 = withEndpoint();
+        c4.setString("s3.connection.maximum", "lots");
+        assertThatThrownBy(() -> S3TieredConfig.from(c4)).hasMessageContaining("s3.connection.maximum");
+
+        Configuration c5 = withEndpoint();
+        c5.setString("s3tiered.sse.type", "aes");
+        assertThatThrownBy(() -> S3TieredConfig.from(c5)).hasMessageContaining("s3tiered.sse.type");
+
+        Configuration c6 = withEndpoint();
+        c6.setString("s3.access-key", "AKIA");
+        assertThatThrownBy(() -> S3TieredConfig.from(c6)).hasMessageContaining("s3.access-key")
+                .hasMessageContaining("s3tiered.secret-key");
+
+        Configuration c7 = withEndpoint();
+        c7.setString("s3tiered.sse.kms-key-id", "arn:aws:kms:key");
+        assertThatThrownBy(() -> S3TieredConfig.from(c7)).hasMessageContaining("s3tiered.sse.type");
+    }
+
+    @Test
+    void encryptionSettings() {
+        Configuration c = withEndpoint();
+        c.setString("s3tiered.sse.type", "SSE-KMS");
+        c.setString("s3tiered.sse.kms-key-id", "alias/checkpoints");
+        S3TieredConfig config = S3TieredConfig.from(c);
+        assertThat(config.client().sse()).isEqualTo(ServerSideEncryptionMode.SSE_KMS);
+        assertThat(config.client().kmsKeyId()).isEqualTo("alias/checkpoints");
+    }
+
+    @Test
+    void aFactoryConfiguredWithBadSettingsFailsOnFirstUseNamingTheKey() {
+        Configuration c = withEndpoint();
+        c.setString("s3tiered.retry.max-attempts", "0");
+        S3TieredFileSystemFactory factory = new S3TieredFileSystemFactory();
+        factory.configure(c); // must not throw: clusters that never use s3tiered:// still start
+        assertThatThrownBy(() -> factory.create(java.net.URI.create("s3tiered://bucket/")))
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("s3tiered.retry.max-attempts");
+        assertThatThrownBy(() -> factory.create(java.net.URI.create("s3tiered:///no-bucket")))
+                .hasMessageContaining("needs a bucket");
+    }
+}

@@ -1,0 +1,156 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.S3TieredTestSupport.newFileSystem;
+import static io.github.s3tiered.fs.S3TieredTestSupport.randomBytes;
+import static io.github.s3tiered.fs.S3TieredTestSupport.rawClient;
+import static io.github.s3tiered.fs.S3TieredTestSupport.readAll;
+import static io.github.s3tiered.fs.S3TieredTestSupport.write;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.github.s3tiered.s3.S3OperationException;
+import io.github.s3tiered.testing.FaultInjectingProxy;
+import io.github.s3tiered.testing.S3ServerExtension;
+import io.github.s3tiered.testing.S3TestServer;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.util.List;
+
+/** The file-system cases on S3Proxy (or S3TIERED_TEST_ENDPOINT), plus failures only S3Proxy lets us cause. */
+class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
+
+    @RegisterExtension static final S3ServerExtension S3 = new S3ServerExtension();
+
+    @Override
+    protected S3TestServer server() {
+        return S3.server();
+    }
+
+    @Test
+    void aLocalTierReadNeedsNoS3Server() throws Exception {
+        assumeTrue(server().isLocalProcess(), "needs the S3Proxy started by the test");
+        S3TieredFileSystem fs = fileSystem(tierDir);
+        byte[] data = randomBytes(6 * 1024 * 1024, 11);
+        write(fs, path("offline"), data);
+        server().stopProcess();
+        try {
+            assertThat(readAll(fs, path("offline"))).isEqualTo(data);
+        } finally {
+            server().restartProcess();
+        }
+    }
+
+    @Test
+    void anUnreachableEndpointFailsFastWithAClearError() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        Configuration conf = config(tierDir);
+        conf.setString("s3.endpoint", "http://127.0.0.1:" + closedPort);
+        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> fs.getFileStatus(path("x")))
+                .isInstanceOf(S3OperationException.class)
+                .hasMessageContaining("http://127.0.0.1:" + closedPort)
+                .hasMessageContaining("s3://" + server().bucket() + "/")
+                .hasMessageContaining("after 5 attempts");
+        assertThatThrownBy(() -> write(fs, path("y"), new byte[10]))
+                .isInstanceOf(S3OperationException.class)
+                .hasMessageContaining("PutObject")
+                .hasMessageContaining(server().bucket());
+        // Bounded: 5 attempts with at most 0.1+0.2+0.4+0.8 s of backoff each, for both calls.
+        assertThat((System.nanoTime() - start) / 1_000_000_000.0).isLessThan(20.0);
+        assertThat(Files.list(tierDir.resolve("v1/staging")).count()).as("no staging file left").isZero();
+    }
+
+    @Test
+    void wrongCredentialsFailWithoutRetryAndNameTheBucket() throws Exception {
+        Configuration conf = config(tierDir);
+        conf.setString("s3.secret-key", "not-the-secret");
+        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        assertThatThrownBy(() -> write(fs, path("denied"), new byte[10]))
+                .isInstanceOf(S3OperationException.class)
+                .hasMessageContaining("HTTP 403")
+                .hasMessageContaining("s3://" + server().bucket() + "/")
+                .hasMessageContaining(server().endpoint())
+                .hasMessageNotContaining("not-the-secret");
+        assertThat(fs.s3Statistics().retries.sum()).isZero();
+    }
+
+    @Test
+    void aMultipartUploadThatFailsMidwayIsAbortedAndLeavesNothing() throws Exception {
+        assumeTrue(server().isLocalProcess(), "needs a loopback S3 server behind the fault proxy");
+        try (FaultInjectingProxy proxy = new FaultInjectingProxy("127.0.0.1", server().port());
+                S3Client raw = rawClient(server())) {
+            Configuration conf = config(tierDir);
+            conf.setString("s3.endpoint", proxy.endpoint());
+            conf.setString(S3TieredOptions.RETRY_BASE_DELAY.key(), "10ms");
+            S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+            Path p = path("broken-upload");
+            // Create and abort pass; every part upload is reset before it reaches the server.
+            // (A part body cut midway makes S3Proxy itself reject the later abort with HTTP 400.)
+            proxy.rejectRequestsContaining("partNumber=");
+
+            assertThatThrownBy(() -> write(fs, p, randomBytes(12 * 1024 * 1024, 12)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("multipart upload id")
+                    .hasMessageContaining("was aborted")
+                    .hasMessageContaining(key(p));
+
+            assertThat(proxy.connectionsCut()).isPositive();
+            List<MultipartUpload> open = raw.listMultipartUploads(b -> b.bucket(server().bucket()).prefix(key(p))).uploads();
+            assertThat(open).as("open multipart uploads").isEmpty();
+            assertThat(fs.exists(p)).isFalse();
+            assertThat(fs.s3Statistics().requestCount("AbortMultipartUpload")).isEqualTo(1);
+            assertThat(Files.list(tierDir.resolve("v1/staging")).count()).as("no staging file left").isZero();
+        }
+    }
+
+    @Test
+    void aStreamingReadReopensAfterBrokenConnections() throws Exception {
+        assumeTrue(server().isLocalProcess(), "needs a loopback S3 server behind the fault proxy");
+        byte[] data = randomBytes(4 * 1024 * 1024, 13);
+        write(fileSystem(otherTierDir), path("flaky"), data);
+        try (FaultInjectingProxy proxy = new FaultInjectingProxy("127.0.0.1", server().port())) {
+            Configuration conf = config(tierDir);
+            conf.setString("s3.endpoint", proxy.endpoint());
+            conf.setString(S3TieredOptions.LOCAL_CACHE_ON_READ.key(), "false");
+            S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+            proxy.cutConnectionsAfter(-1, 700 * 1024);
+
+            assertThat(readAll(fs, path("flaky"))).isEqualTo(data);
+            assertThat(proxy.connectionsCut()).isGreaterThanOrEqualTo(5);
+        }
+    }
+
+    @Test
+    void aRangedDownloadResumesAfterBrokenConnections() throws Exception {
+        assumeTrue(server().isLocalProcess(), "needs a loopback S3 server behind the fault proxy");
+        byte[] data = randomBytes(5 * 1024 * 1024, 14);
+        write(fileSystem(otherTierDir), path("flaky-ranged"), data);
+        try (FaultInjectingProxy proxy = new FaultInjectingProxy("127.0.0.1", server().port())) {
+            Configuration conf = config(tierDir);
+            conf.setString("s3.endpoint", proxy.endpoint());
+            S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+            proxy.cutConnectionsAfter(-1, 600 * 1024);
+
+            assertThat(readAll(fs, path("flaky-ranged"))).isEqualTo(data);
+            assertThat(proxy.connectionsCut()).isPositive();
+            assertThat(fs.localTier().getVerified(server().bucket(), key(path("flaky-ranged")))).isPresent();
+        }
+    }
+}

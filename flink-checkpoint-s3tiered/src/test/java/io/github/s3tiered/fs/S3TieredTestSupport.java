@@ -1,0 +1,86 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.testing.S3TestServer;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.util.Random;
+
+/** Shared helpers of the file-system tests: configuration for a test server, data, raw client. */
+public final class S3TieredTestSupport {
+
+    private S3TieredTestSupport() {}
+
+    /** Configuration with Flink's standard S3 keys only (the fallback path users rely on). */
+    public static Configuration flinkConfig(S3TestServer server, java.nio.file.Path localDir) {
+        Configuration conf = new Configuration();
+        server.flinkS3Config().forEach(conf::setString);
+        conf.setString(S3TieredOptions.LOCAL_DIR.key(), localDir.toString());
+        return conf;
+    }
+
+    /** A file system with its own S3 client and tier instance, as a new process would have. */
+    public static S3TieredFileSystem newFileSystem(Configuration conf, String bucket) throws IOException {
+        S3TieredFileSystemFactory factory = new S3TieredFileSystemFactory();
+        factory.configure(conf);
+        return (S3TieredFileSystem) factory.create(URI.create("s3tiered://" + bucket + "/"));
+    }
+
+    public static S3Client rawClient(S3TestServer server) {
+        return S3Client.builder()
+                .endpointOverride(URI.create(server.endpoint()))
+                .region(Region.of(server.region()))
+                .forcePathStyle(true)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(server.accessKey(), server.secretKey())))
+                .build();
+    }
+
+    public static byte[] randomBytes(int size, long seed) {
+        byte[] b = new byte[size];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    public static void write(FileSystem fs, Path path, byte[] data) throws IOException {
+        try (FSDataOutputStream out = fs.create(path, FileSystem.WriteMode.OVERWRITE)) {
+            // Several writes of odd sizes, as Flink's checkpoint streams do.
+            int off = 0;
+            int chunk = 1;
+            while (off < data.length) {
+                int n = Math.min(chunk, data.length - off);
+                out.write(data, off, n);
+                off += n;
+                chunk = chunk * 3 + 7;
+            }
+        }
+    }
+
+    public static byte[] readAll(FileSystem fs, Path path) throws IOException {
+        try (FSDataInputStream in = fs.open(path)) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[100_000];
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                out.write(buf, 0, n);
+            }
+            return out.toByteArray();
+        }
+    }
+}

@@ -1,0 +1,371 @@
+package io.github.s3tiered.testing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real S3 endpoint for tests and benchmarks.
+ *
+ * <p>By default it starts S3Proxy (filesystem-nio2 backend in a temp directory) as its own JVM on
+ * a free loopback port, with credentials made up for this run. When {@code S3TIERED_TEST_ENDPOINT}
+ * is set, it uses that endpoint instead (real AWS S3, MinIO, SeaweedFS), with {@code
+ * S3TIERED_TEST_ACCESS_KEY}, {@code S3TIERED_TEST_SECRET_KEY}, {@code S3TIERED_TEST_BUCKET} and
+ * {@code S3TIERED_TEST_REGION}; the bucket must exist there.
+ *
+ * <p>Only JDK classes are used here so that S3Proxy's dependencies never join the classpath
+ * under test.
+ */
+public final class S3TestServer implements AutoCloseable {
+
+    public static final String ENV_ENDPOINT = "S3TIERED_TEST_ENDPOINT";
+    public static final String ENV_ACCESS_KEY = "S3TIERED_TEST_ACCESS_KEY";
+    public static final String ENV_SECRET_KEY = "S3TIERED_TEST_SECRET_KEY";
+    public static final String ENV_BUCKET = "S3TIERED_TEST_BUCKET";
+    public static final String ENV_REGION = "S3TIERED_TEST_REGION";
+
+    private static final String CLASSPATH_RESOURCE = "/s3tiered-testing/s3proxy.classpath";
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+
+    private final String endpoint;
+    private final String accessKey;
+    private final String secretKey;
+    private final String bucket;
+    private final String region;
+    private final String runPrefix;
+
+    // Only for the local S3Proxy process.
+    private final Path baseDir;
+    private final Path propertiesFile;
+    private final Path logFile;
+    private final int port;
+    private Process process;
+    private Thread shutdownHook;
+
+    private S3TestServer(
+            String endpoint,
+            String accessKey,
+            String secretKey,
+            String bucket,
+            String region,
+            Path baseDir,
+            Path propertiesFile,
+            Path logFile,
+            int port) {
+        this.endpoint = endpoint;
+        this.accessKey = accessKey;
+        this.secretKey = secretKey;
+        this.bucket = bucket;
+        this.region = region;
+        this.baseDir = baseDir;
+        this.propertiesFile = propertiesFile;
+        this.logFile = logFile;
+        this.port = port;
+        this.runPrefix = "run-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    /** Starts S3Proxy, or connects to the endpoint named by {@code S3TIERED_TEST_ENDPOINT}. */
+    public static S3TestServer start() {
+        Map<String, String> env = System.getenv();
+        String external = env.get(ENV_ENDPOINT);
+        if (external != null && !external.isBlank()) {
+            return new S3TestServer(
+                    external,
+                    require(env, ENV_ACCESS_KEY),
+                    require(env, ENV_SECRET_KEY),
+                    require(env, ENV_BUCKET),
+                    env.getOrDefault(ENV_REGION, "us-east-1"),
+                    null,
+                    null,
+                    null,
+                    -1);
+        }
+        return startS3Proxy(null);
+    }
+
+    /** An S3 endpoint started by someone else (a container, a cloud bucket); the bucket must exist. */
+    public static S3TestServer external(String endpoint, String accessKey, String secretKey, String bucket, String region) {
+        return new S3TestServer(endpoint, accessKey, secretKey, bucket, region, null, null, null, -1);
+    }
+
+    /** The same S3 server seen through another endpoint URL, such as a {@link FaultInjectingProxy}. */
+    public S3TestServer via(String otherEndpoint) {
+        return new S3TestServer(otherEndpoint, accessKey, secretKey, bucket, region, null, null, null, -1);
+    }
+
+    /**
+     * Starts S3Proxy in its own JVM. Its data live in {@code dataDir} (a new temp directory when
+     * null) and are deleted on {@link #close()} only when the directory was made here.
+     */
+    public static S3TestServer startS3Proxy(Path dataDir) {
+        try {
+            Path work = Files.createTempDirectory("s3tiered-s3proxy-");
+            Path base = dataDir != null ? dataDir : work.resolve("data");
+            Files.createDirectories(base);
+            int port = freePort();
+            SecureRandom random = new SecureRandom();
+            String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
+            String secretKey = HexFormat.of().formatHex(random.generateSeed(20));
+            String endpoint = "http://127.0.0.1:" + port;
+            String bucket = "s3tiered-test";
+            Files.createDirectories(base.resolve(bucket));
+
+            Path props = work.resolve("s3proxy.properties");
+            Files.writeString(
+                    props,
+                    String.join(
+                            "\n",
+                            "s3proxy.endpoint=" + endpoint,
+                            "s3proxy.authorization=aws-v2-or-v4",
+                            "s3proxy.identity=" + accessKey,
+                            "s3proxy.credential=" + secretKey,
+                            "s3proxy.ignore-unknown-headers=true",
+                            "jclouds.provider=filesystem-nio2",
+                            "jclouds.identity=" + accessKey,
+                            "jclouds.credential=" + secretKey,
+                            "jclouds.filesystem.basedir=" + base.toAbsolutePath(),
+                            ""));
+            Files.writeString(
+                    work.resolve("logback.xml"),
+                    "<configuration><appender name=\"F\" class=\"ch.qos.logback.core.ConsoleAppender\">"
+                            + "<encoder><pattern>%d %-5level %logger{20} %msg%n</pattern></encoder>"
+                            + "</appender><root level=\"WARN\"><appender-ref ref=\"F\"/></root>"
+                            + "</configuration>\n");
+            S3TestServer server =
+                    new S3TestServer(
+                            endpoint,
+                            accessKey,
+                            secretKey,
+                            bucket,
+                            "us-east-1",
+                            dataDir != null ? null : work,
+                            props,
+                            work.resolve("s3proxy.log"),
+                            port);
+            server.launch();
+            return server;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not start S3Proxy", e);
+        }
+    }
+
+    private void launch() throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java);
+        cmd.add("-Xmx768m");
+        cmd.add("-XX:+UseSerialGC");
+        cmd.add("-Dlogback.configurationFile=" + propertiesFile.resolveSibling("logback.xml"));
+        cmd.add("-cp");
+        cmd.add(s3ProxyClasspath());
+        cmd.add("org.gaul.s3proxy.Main");
+        cmd.add("--properties");
+        cmd.add(propertiesFile.toString());
+        process =
+                new ProcessBuilder(cmd)
+                        .redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                        .start();
+        Process started = process;
+        shutdownHook = new Thread(started::destroyForcibly, "s3proxy-killer");
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+        awaitReady();
+    }
+
+    private void awaitReady() throws IOException {
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException(
+                        "S3Proxy exited with code " + process.exitValue() + ": " + logTail());
+            }
+            try {
+                HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/").toURL().openConnection();
+                c.setConnectTimeout(500);
+                c.setReadTimeout(2000);
+                c.getResponseCode(); // any HTTP answer (403 without credentials) means ready
+                c.disconnect();
+                return;
+            } catch (IOException notYet) {
+                sleep(100);
+            }
+        }
+        destroyProcess();
+        throw new IOException("S3Proxy did not answer on " + endpoint + " within " + START_TIMEOUT + ": " + logTail());
+    }
+
+    private String logTail() {
+        try {
+            String log = Files.readString(logFile, StandardCharsets.UTF_8);
+            return log.length() > 4000 ? log.substring(log.length() - 4000) : log;
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    private static String s3ProxyClasspath() throws IOException {
+        try (InputStream in = S3TestServer.class.getResourceAsStream(CLASSPATH_RESOURCE)) {
+            if (in == null) {
+                throw new IOException(
+                        "Missing " + CLASSPATH_RESOURCE + ": build the s3tiered-test-s3-server module first");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+        }
+    }
+
+    /** True when this run started S3Proxy itself (and so can stop and restart it). */
+    public boolean isLocalProcess() {
+        return propertiesFile != null;
+    }
+
+    /** Stops the S3Proxy process, keeping its data, to prove that a read needs no S3. */
+    public void stopProcess() {
+        requireLocal();
+        destroyProcess();
+    }
+
+    /** Starts S3Proxy again on the same port with the same data. */
+    public void restartProcess() {
+        requireLocal();
+        destroyProcess();
+        try {
+            launch();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void requireLocal() {
+        if (!isLocalProcess()) {
+            throw new IllegalStateException("The S3 endpoint " + endpoint + " is external; it cannot be stopped here");
+        }
+    }
+
+    private void destroyProcess() {
+        if (process == null) {
+            return;
+        }
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook runs anyway
+        }
+        process = null;
+    }
+
+    @Override
+    public void close() {
+        destroyProcess();
+        if (baseDir != null) {
+            deleteRecursively(baseDir);
+        }
+    }
+
+    public String endpoint() {
+        return endpoint;
+    }
+
+    public String accessKey() {
+        return accessKey;
+    }
+
+    public String secretKey() {
+        return secretKey;
+    }
+
+    public String bucket() {
+        return bucket;
+    }
+
+    public String region() {
+        return region;
+    }
+
+    /** A key prefix unique to this server instance, so runs on a shared bucket never collide. */
+    public String runPrefix() {
+        return runPrefix;
+    }
+
+    /** Port of the local S3Proxy, or -1 for an external endpoint. */
+    public int port() {
+        return port;
+    }
+
+    /**
+     * Flink configuration entries (Flink's standard S3 keys) that point a file system at this
+     * server. Kept as plain strings so this module depends on nothing.
+     */
+    public Map<String, String> flinkS3Config() {
+        return Map.of(
+                "s3.endpoint", endpoint,
+                "s3.access-key", accessKey,
+                "s3.secret-key", secretKey,
+                "s3.region", region,
+                "s3.path.style.access", "true");
+    }
+
+    @Override
+    public String toString() {
+        return "S3TestServer{" + endpoint + ", bucket=" + bucket + (isLocalProcess() ? ", s3proxy" : ", external") + "}";
+    }
+
+    private static String require(Map<String, String> env, String name) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            throw new IllegalStateException(ENV_ENDPOINT + " is set, so " + name + " must be set too");
+        }
+        return v;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for S3Proxy", e);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a temp directory
+        }
+    }
+}
