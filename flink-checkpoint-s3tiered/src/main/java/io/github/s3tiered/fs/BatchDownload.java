@@ -45,31 +45,20 @@ final class BatchDownload {
         this.runtime = runtime;
     }
 
-    /** Downloads a whole object into {@code target} and checks the CRC32C recorded at upload. */
-    static Path downloadVerified(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path target) throws IOException {
-        try {
-            return start(runtime, op, info, target).join();
-        } catch (CompletionException e) {
-            throw RangedDownload.unwrap(e);
-        }
-    }
+    /** A verified download: the file and its CRC32C. */
+    record Downloaded(Path file, int crc32c) {}
 
-    static int crcOf(ObjectInfo info, Path file) throws IOException {
-        return info.crc32c() != null ? info.crc32c() : Crc32c.ofFile(file);
-    }
-
-    private static CompletableFuture<Path> start(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path target) {
+    private static CompletableFuture<Downloaded> start(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path target) {
         S3TieredConfig config = runtime.config();
         return RangedDownload.start(runtime.store(), op.bucket(), op.key(), info.size(), target,
                         config.downloadPartSize(), config.readReopenAttempts(), runtime.transferPool())
-                .thenApplyAsync(ignored -> {
-                    try {
-                        verify(op, info, target);
-                        return target;
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
+                .thenApply(crc -> {
+                    if (info.crc32c() != null && crc.intValue() != info.crc32c()) {
+                        throw new UncheckedIOException(new IOException("CRC32C mismatch downloading " + op + ": got "
+                                + Crc32c.toHex(crc) + ", its upload recorded " + Crc32c.toHex(info.crc32c())));
                     }
-                }, runtime.transferPool())
+                    return new Downloaded(target, crc);
+                })
                 .whenComplete((ok, failure) -> {
                     if (failure != null) {
                         try {
@@ -79,17 +68,6 @@ final class BatchDownload {
                         }
                     }
                 });
-    }
-
-    private static void verify(ObjectPath op, ObjectInfo info, Path file) throws IOException {
-        if (info.crc32c() == null) {
-            return; // written by another tool: nothing recorded to compare with
-        }
-        int actual = Crc32c.ofFile(file);
-        if (actual != info.crc32c()) {
-            throw new IOException("CRC32C mismatch downloading " + op + ": got " + Crc32c.toHex(actual)
-                    + ", its upload recorded " + Crc32c.toHex(info.crc32c()));
-        }
     }
 
     void copy(List<CopyRequest> requests, PathResolver resolver, ICloseableRegistry registry) throws IOException {
@@ -150,13 +128,13 @@ final class BatchDownload {
                         try {
                             // Link first, then commit: the restore does not depend on the copy
                             // surviving an eviction.
-                            linkOrCopy(downloaded, destination);
-                            tier.commit(source.bucket(), source.key(), downloaded, info.size(), crcOf(info, downloaded));
+                            linkOrCopy(downloaded.file(), destination);
+                            tier.commit(source.bucket(), source.key(), downloaded.file(), info.size(), downloaded.crc32c());
                         } catch (IOException e) {
                             throw new UncheckedIOException(e);
                         } finally {
                             try {
-                                Files.deleteIfExists(downloaded);
+                                Files.deleteIfExists(downloaded.file());
                             } catch (IOException ignored) {
                                 // committed (moved) or gone
                             }

@@ -3,22 +3,36 @@ package io.github.s3tiered.fs;
 import io.github.s3tiered.s3.Crc32c;
 import io.github.s3tiered.s3.ObjectStore;
 import io.github.s3tiered.s3.S3OperationException;
+import io.github.s3tiered.tier.LocalTier;
 
 import org.apache.flink.core.fs.FSDataInputStream;
 
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.EOFException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
 /**
  * A seekable stream over one S3 object. After a broken connection it reopens the object at the
  * current position. When the object is read from start to end without seeking back, the bytes are
  * checked against the CRC32C recorded at upload, and a mismatch fails the read at the end.
+ *
+ * <p>With a local tier given, the bytes are also written to a staging file as they are read (one
+ * GET, no second pass); at the end, if the checksum matches, the file becomes the local copy. A
+ * seek away from the sequential position, or a close before the end, drops the staging file.
  */
 final class S3InputStream extends FSDataInputStream {
+
+    private static final Logger LOG = LoggerFactory.getLogger(S3InputStream.class);
 
     /** Forward seeks up to this distance read and discard instead of opening a new request. */
     private static final long SKIP_LIMIT = 1 << 20;
@@ -37,13 +51,28 @@ final class S3InputStream extends FSDataInputStream {
     private boolean checksumming = true;
     private boolean closed;
 
-    S3InputStream(ObjectStore store, String bucket, String key, long length, Integer expectedCrc, int reopenAttempts) {
+    private final LocalTier tier;
+    private java.nio.file.Path teeFile;
+    private FileChannel teeChannel;
+
+    S3InputStream(ObjectStore store, String bucket, String key, long length, Integer expectedCrc, int reopenAttempts,
+            LocalTier tier) {
         this.store = store;
         this.bucket = bucket;
         this.key = key;
         this.length = length;
         this.expectedCrc = expectedCrc;
         this.reopenAttempts = reopenAttempts;
+        this.tier = tier;
+        if (tier != null) {
+            try {
+                teeFile = tier.newStagingFile();
+                teeChannel = FileChannel.open(teeFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                LOG.warn("Cannot keep a local copy of s3://{}/{}: {}", bucket, key, e.toString());
+                dropTee();
+            }
+        }
     }
 
     @Override
@@ -60,13 +89,14 @@ final class S3InputStream extends FSDataInputStream {
             return 0;
         }
         if (pos >= length) {
+            finishTee();
             return -1;
         }
         int attempts = 0;
         while (true) {
             try {
                 if (in == null) {
-                    in = store.openRange(bucket, key, pos, length - 1);
+                    in = store.openFrom(bucket, key, pos);
                 }
                 int n = in.read(b, off, (int) Math.min(len, length - pos));
                 if (n < 0) {
@@ -74,6 +104,9 @@ final class S3InputStream extends FSDataInputStream {
                 }
                 if (checksumming) {
                     crc.update(b, off, n);
+                }
+                if (teeChannel != null) {
+                    tee(b, off, n);
                 }
                 pos += n;
                 store.recordDownload(n);
@@ -98,9 +131,58 @@ final class S3InputStream extends FSDataInputStream {
             int actual = (int) crc.getValue();
             checksumming = false;
             if (actual != expectedCrc) {
+                dropTee();
                 throw new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
                         + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
             }
+        }
+        finishTee();
+    }
+
+    private void tee(byte[] b, int off, int n) {
+        try {
+            ByteBuffer bb = ByteBuffer.wrap(b, off, n);
+            while (bb.hasRemaining()) {
+                teeChannel.write(bb);
+            }
+        } catch (IOException e) {
+            LOG.warn("Stopped keeping a local copy of s3://{}/{}: {}", bucket, key, e.toString());
+            dropTee();
+        }
+    }
+
+    /** At the end of a sequential, verified read: the staging file becomes the local copy. */
+    private void finishTee() {
+        if (teeChannel == null) {
+            return;
+        }
+        try {
+            teeChannel.close();
+            teeChannel = null;
+            tier.commit(bucket, key, teeFile, length, (int) crc.getValue());
+        } catch (IOException e) {
+            LOG.warn("Could not keep the local copy of s3://{}/{}: {}", bucket, key, e.toString());
+        } finally {
+            dropTee();
+        }
+    }
+
+    private void dropTee() {
+        if (teeChannel != null) {
+            try {
+                teeChannel.close();
+            } catch (IOException ignored) {
+                // deleting it anyway
+            }
+            teeChannel = null;
+        }
+        if (teeFile != null) {
+            try {
+                Files.deleteIfExists(teeFile);
+            } catch (IOException ignored) {
+                // a stale staging file is removed by the tier later
+            }
+            teeFile = null;
         }
     }
 
@@ -124,6 +206,7 @@ final class S3InputStream extends FSDataInputStream {
         }
         abortStream();
         checksumming = false;
+        dropTee();
         pos = desired;
     }
 
@@ -153,6 +236,14 @@ final class S3InputStream extends FSDataInputStream {
         if (!closed) {
             closed = true;
             abortStream();
+            if (pos >= length && checksumming) {
+                try {
+                    verifyChecksum(); // read to the end without asking for more: still a whole read
+                } catch (IOException e) {
+                    LOG.warn(e.getMessage());
+                }
+            }
+            dropTee();
         }
     }
 

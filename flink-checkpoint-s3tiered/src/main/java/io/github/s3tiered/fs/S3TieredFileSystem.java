@@ -209,6 +209,7 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
     public FSDataInputStream open(Path path) throws IOException {
         ObjectPath op = objectPath(path);
         LocalTier tier = runtime.tier();
+        // A verified local copy first; else one streaming GET, copied into the tier as it is read.
         Optional<FSDataInputStream> local = openLocalCopy(op);
         if (local.isPresent()) {
             return local.get();
@@ -218,20 +219,9 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
                         .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint "
                                 + store().endpointDescription() + ")"));
         S3TieredConfig config = runtime.config();
-        if (config.localEnabled() && config.cacheOnRead() && tier.fits(info.size())) {
-            java.nio.file.Path staged = BatchDownload.downloadVerified(runtime, op, info, tier.newStagingFile());
-            // Open before the commit: the open file survives an eviction right after it.
-            FileChannel ch = FileChannel.open(staged, StandardOpenOption.READ);
-            try {
-                tier.commit(op.bucket(), op.key(), staged, info.size(), BatchDownload.crcOf(info, staged));
-            } catch (IOException e) {
-                ch.close();
-                java.nio.file.Files.deleteIfExists(staged);
-                throw e;
-            }
-            return new LocalFileInputStream(ch, new java.util.concurrent.atomic.LongAdder());
-        }
-        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), config.readReopenAttempts());
+        boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size());
+        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), config.readReopenAttempts(),
+                keepCopy ? tier : null);
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {

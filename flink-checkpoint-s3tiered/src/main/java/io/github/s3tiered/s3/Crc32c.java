@@ -24,6 +24,66 @@ public final class Crc32c {
         }
     }
 
+    private static final int POLY_REFLECTED = 0x82F63B78;
+
+    /**
+     * The CRC32C of the concatenation A+B from crc(A), crc(B) and the length of B, without reading
+     * the data again (zlib's crc32_combine, with the Castagnoli polynomial). Lets ranges that were
+     * downloaded in parallel be verified as one file.
+     */
+    public static int combine(int crcA, int crcB, long lengthB) {
+        if (lengthB <= 0) {
+            return crcA;
+        }
+        int[] even = new int[32];
+        int[] odd = new int[32];
+        odd[0] = POLY_REFLECTED; // operator for one zero bit
+        int row = 1;
+        for (int n = 1; n < 32; n++) {
+            odd[n] = row;
+            row <<= 1;
+        }
+        gf2MatrixSquare(even, odd); // two zero bits
+        gf2MatrixSquare(odd, even); // four zero bits
+        int crc1 = crcA;
+        long len2 = lengthB;
+        do {
+            gf2MatrixSquare(even, odd);
+            if ((len2 & 1) != 0) {
+                crc1 = gf2MatrixTimes(even, crc1);
+            }
+            len2 >>>= 1;
+            if (len2 == 0) {
+                break;
+            }
+            gf2MatrixSquare(odd, even);
+            if ((len2 & 1) != 0) {
+                crc1 = gf2MatrixTimes(odd, crc1);
+            }
+            len2 >>>= 1;
+        } while (len2 != 0);
+        return crc1 ^ crcB;
+    }
+
+    private static int gf2MatrixTimes(int[] mat, int vec) {
+        int sum = 0;
+        int i = 0;
+        while (vec != 0) {
+            if ((vec & 1) != 0) {
+                sum ^= mat[i];
+            }
+            vec >>>= 1;
+            i++;
+        }
+        return sum;
+    }
+
+    private static void gf2MatrixSquare(int[] square, int[] mat) {
+        for (int n = 0; n < 32; n++) {
+            square[n] = gf2MatrixTimes(mat, mat[n]);
+        }
+    }
+
     /** CRC32C of a whole file, read with a direct buffer (hardware-accelerated). */
     public static int ofFile(Path file) throws IOException {
         CRC32C crc = new CRC32C();

@@ -190,6 +190,19 @@ public final class ObjectStore implements AutoCloseable {
                                         .build()));
     }
 
+    /** Opens a GET from {@code from} to the end (no Range header from 0: the whole object). */
+    public ResponseInputStream<GetObjectResponse> openFrom(String bucket, String key, long from) throws IOException {
+        return retrier.call(
+                S3Request.of("GetObject", bucket, key),
+                () -> {
+                    GetObjectRequest.Builder b = GetObjectRequest.builder().bucket(bucket).key(key);
+                    if (from > 0) {
+                        b.range("bytes=" + from + "-");
+                    }
+                    return client.getObject(b.build());
+                });
+    }
+
     /** One level below {@code prefix} (which ends with '/' or is empty), all pages. */
     public ObjectListing listDirectory(String bucket, String prefix) throws IOException {
         return list(bucket, prefix, "/", Integer.MAX_VALUE);

@@ -16,9 +16,11 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.zip.CRC32C;
 
 /**
- * Downloads a whole object into a local file with parallel ranged GETs. Each range task writes at
+ * Downloads a whole object into a local file with parallel ranged GETs, and returns the CRC32C of
+ * the bytes received (per-range checksums combined, so the file is not read again). Each range task writes at
  * its own offset and never waits for another task, so all ranges of many files can share one
  * bounded pool without deadlock. A range whose connection breaks is reopened where it stopped.
  */
@@ -26,7 +28,7 @@ public final class RangedDownload {
 
     private RangedDownload() {}
 
-    public static CompletableFuture<Void> start(
+    public static CompletableFuture<Integer> start(
             ObjectStore store,
             String bucket,
             String key,
@@ -48,13 +50,13 @@ public final class RangedDownload {
             return CompletableFuture.failedFuture(new IOException("Cannot create " + target + " to download s3://"
                     + bucket + "/" + key + ": " + e.getMessage(), e));
         }
-        List<CompletableFuture<Void>> ranges = new ArrayList<>();
+        List<CompletableFuture<Integer>> ranges = new ArrayList<>();
         for (long from = 0; from < size; from += rangeSize) {
             long start = from;
             long end = Math.min(size, from + rangeSize) - 1;
-            ranges.add(CompletableFuture.runAsync(() -> {
+            ranges.add(CompletableFuture.supplyAsync(() -> {
                 try {
-                    downloadRange(store, bucket, key, start, end, target, reopenAttempts);
+                    return downloadRange(store, bucket, key, start, end, target, reopenAttempts);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
@@ -65,6 +67,16 @@ public final class RangedDownload {
                     if (failure != null) {
                         ranges.forEach(r -> r.cancel(false));
                     }
+                })
+                .thenApply(ignored -> {
+                    int crc = 0; // CRC32C of no bytes
+                    long offset = 0;
+                    for (CompletableFuture<Integer> r : ranges) {
+                        long len = Math.min(rangeSize, size - offset);
+                        crc = Crc32c.combine(crc, r.join(), len);
+                        offset += len;
+                    }
+                    return crc;
                 });
     }
 
@@ -78,17 +90,19 @@ public final class RangedDownload {
         return c instanceof IOException io ? io : new IOException(c.getMessage(), c);
     }
 
-    private static void downloadRange(
+    /** Downloads one range; returns the CRC32C of its bytes. */
+    private static int downloadRange(
             ObjectStore store, String bucket, String key, long start, long endInclusive, Path target, int reopenAttempts)
             throws IOException {
         long[] pos = {start};
+        CRC32C crc = new CRC32C();
         int failuresWithoutProgress = 0;
         byte[] buf = new byte[256 * 1024];
         try (FileChannel out = FileChannel.open(target, StandardOpenOption.WRITE)) {
             while (pos[0] <= endInclusive) {
                 long before = pos[0];
                 try (ResponseInputStream<GetObjectResponse> in = store.openRange(bucket, key, pos[0], endInclusive)) {
-                    copy(in, out, pos, endInclusive, buf, store);
+                    copy(in, out, pos, endInclusive, buf, store, crc);
                     if (pos[0] <= endInclusive) {
                         in.abort();
                         throw new IOException("the response ended at byte " + pos[0] + " before the end of range "
@@ -107,15 +121,18 @@ public final class RangedDownload {
                 }
             }
         }
+        return (int) crc.getValue();
     }
 
-    private static void copy(InputStream in, FileChannel out, long[] pos, long endInclusive, byte[] buf, ObjectStore store)
+    private static void copy(
+            InputStream in, FileChannel out, long[] pos, long endInclusive, byte[] buf, ObjectStore store, CRC32C crc)
             throws IOException {
         while (pos[0] <= endInclusive) {
             int n = in.read(buf, 0, (int) Math.min(buf.length, endInclusive - pos[0] + 1));
             if (n < 0) {
                 return;
             }
+            crc.update(buf, 0, n);
             ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
             long p = pos[0];
             while (bb.hasRemaining()) {
