@@ -8,7 +8,7 @@ case "$which" in
   fs) main=io.github.s3tiered.bench.FileSystemBenchmark ;;
   *) echo "unknown benchmark '$which' (expected: fs)" >&2; exit 2 ;;
 esac
-mvn -B -q -pl benchmarks -am package -DskipTests >&2
+mvn -B -q -pl benchmarks -am install -DskipTests >&2
 mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime >&2
 cp=$(cat benchmarks/target/bench.classpath)
 exec java -Xmx2g -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"

@@ -32,10 +32,18 @@ public final class FileSystemBenchmark {
 
     private static final int MIB = 1024 * 1024;
 
-    record Result(List<Double> upload, List<Double> readS3, List<Double> readLocal) {
+    record Result(List<Double> upload, List<Double> readS3, List<Double> readLocal, List<String> failures) {
         Result() {
-            this(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+            this(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
         }
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getClass().getSimpleName() + ": " + c.getMessage();
     }
 
     /** Extra Flink options, from "-D key=value" arguments, applied to every file system. */
@@ -67,15 +75,23 @@ public final class FileSystemBenchmark {
                 for (String system : systems) {
                     String object = s3.runPrefix() + "/bench/" + system.replaceAll("[^a-z0-9]", "") + "/round-" + round;
                     java.nio.file.Path tier = work.resolve("tier-" + round + "-" + system.hashCode());
-                    FileSystem fs = init(s3, plugins, work, tier, system);
-                    Path path = new Path(scheme(system) + "://" + s3.bucket() + "/" + object);
-
-                    double upload = timeWrite(fs, path, block, size);
-                    double local = system.startsWith("s3tiered") ? timeRead(fs, path, size) : Double.NaN;
-                    // A fresh instance with an empty local tier: the read must come from S3.
-                    FileSystem cold = init(s3, plugins, work, work.resolve(tier + "-cold"), system);
-                    double fromS3 = timeRead(cold, path, size);
-                    cold.delete(path, false);
+                    double upload;
+                    double local;
+                    double fromS3;
+                    try {
+                        FileSystem fs = init(s3, plugins, work, tier, system);
+                        Path path = new Path(scheme(system) + "://" + s3.bucket() + "/" + object);
+                        upload = timeWrite(fs, path, block, size);
+                        local = system.startsWith("s3tiered") ? timeRead(fs, path, size) : Double.NaN;
+                        // A fresh instance with an empty local tier: the read must come from S3.
+                        FileSystem cold = init(s3, plugins, work, work.resolve(tier + "-cold"), system);
+                        fromS3 = timeRead(cold, path, size);
+                        cold.delete(path, false);
+                    } catch (Exception e) {
+                        System.err.printf("%s FAILED in round %d: %s%nS3Proxy log tail:%n%s%n", system, round, e, s3.logTail());
+                        results.get(system).failures.add("round " + round + ": " + rootMessage(e));
+                        continue;
+                    }
                     if (!warmUp) {
                         Result r = results.get(system);
                         r.upload.add(upload);
@@ -162,6 +178,7 @@ public final class FileSystemBenchmark {
             Result r = e.getValue();
             System.out.printf(Locale.ROOT, "| %s | %s | %s | %s |%n", e.getKey(), stat(r.upload), stat(r.readS3), stat(r.readLocal));
         }
+        results.forEach((name, r) -> r.failures.forEach(f -> System.out.printf("%s failed %s%n", name, f)));
         double bestPeerUpload = Math.max(median(results.get("flink-s3-fs-presto").upload), median(results.get("flink-s3-fs-native").upload));
         double bestPeerRead = Math.max(median(results.get("flink-s3-fs-presto").readS3), median(results.get("flink-s3-fs-native").readS3));
         double upload = median(results.get("s3tiered").upload);
@@ -182,7 +199,7 @@ public final class FileSystemBenchmark {
 
     private static double median(List<Double> v) {
         double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return s.length == 0 ? Double.NaN : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     static int intArg(String[] args, String name, int def) {

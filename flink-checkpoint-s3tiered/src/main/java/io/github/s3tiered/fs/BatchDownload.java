@@ -102,6 +102,7 @@ final class BatchDownload {
         try {
             linkOrCopy(entry.data(), destination);
             runtime.store().statistics().bytesServedFromLocalTier.add(entry.size());
+            runtime.store().statistics().restoreBytesFromLocalTier.add(entry.size());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -122,6 +123,7 @@ final class BatchDownload {
                     boolean keep = runtime.config().localEnabled() && tier.fits(info.size());
                     Path target = keep ? tier.newStagingFile() : destination;
                     return start(runtime, source, info, target).thenAccept(downloaded -> {
+                        runtime.store().statistics().restoreBytesFromS3.add(info.size());
                         if (!keep) {
                             return;
                         }

@@ -108,6 +108,7 @@ public record S3TieredConfig(
                         accessKey,
                         secretKey,
                         whenRequired,
+                        get(conf, S3TieredOptions.SIGN_PAYLOAD),
                         sse,
                         kmsKey,
                         maxConnections,

@@ -53,6 +53,29 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
         return runtime.store().statistics();
     }
 
+    /**
+     * This process's transfer figures, with JDK types only so that code outside the plugin class
+     * loader (the state backend's metrics) can read them.
+     */
+    public java.util.Map<String, Long> metricsSnapshot() {
+        S3Statistics s = s3Statistics();
+        java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+        long uploads = s.uploads.sum();
+        m.put("bytesUploaded", s.bytesUploaded.sum());
+        m.put("uploads", uploads);
+        m.put("uploadLatencyAvgMs", uploads == 0 ? 0 : s.uploadNanos.sum() / uploads / 1_000_000);
+        m.put("retries", s.retries.sum());
+        m.put("throttledRetries", s.throttledRetries.sum());
+        m.put("restoreBytesFromLocalTier", s.restoreBytesFromLocalTier.sum());
+        m.put("restoreBytesFromS3", s.restoreBytesFromS3.sum());
+        m.put("bytesServedFromLocalTier", s.bytesServedFromLocalTier.sum());
+        m.put("bytesDownloaded", s.bytesDownloaded.sum());
+        m.put("localTierUsedBytes", runtime.tier().usedBytes());
+        m.put("localTierCorruptionsDetected", runtime.tier().statistics().corruptionsDetected.sum());
+        m.put("requests", s.totalRequests());
+        return m;
+    }
+
     public LocalTier localTier() {
         return runtime.tier();
     }

@@ -9,10 +9,16 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner;
+import software.amazon.awssdk.http.auth.spi.scheme.AuthSchemeOption;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.S3Configuration;
+import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /** Builds the SDK v2 client; retries are off there because {@link Retrier} does them. */
 public final class S3ClientFactory {
@@ -40,6 +46,20 @@ public final class S3ClientFactory {
                                         .pathStyleAccessEnabled(settings.pathStyleAccess())
                                         .build())
                         .credentialsProvider(credentials(settings));
+        if (!settings.signPayload()) {
+            // UNSIGNED-PAYLOAD, as the SDK already does over https: no SHA-256 pass over every
+            // byte on the client (and on servers that check it). Integrity comes from TCP/TLS,
+            // S3's own checksums (when_supported) and the CRC32C recorded with every object.
+            builder.authSchemeProvider(params -> {
+                List<AuthSchemeOption> options = new ArrayList<>();
+                for (AuthSchemeOption o : S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params)) {
+                    options.add(o.toBuilder()
+                            .putSignerProperty(AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED, false)
+                            .build());
+                }
+                return options;
+            });
+        }
         if (settings.checksumWhenRequired()) {
             builder.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                     .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);

@@ -14,6 +14,7 @@ public record S3ClientSettings(
         String accessKey,
         String secretKey,
         boolean checksumWhenRequired,
+        boolean signPayload,
         ServerSideEncryptionMode sse,
         String kmsKeyId,
         int maxConnections,
@@ -42,6 +43,8 @@ public record S3ClientSettings(
                 + (accessKey == null ? "default-chain" : "static(" + maskedAccessKey() + ")")
                 + ", checksum="
                 + (checksumWhenRequired ? "when_required" : "when_supported")
+                + ", signPayload="
+                + signPayload
                 + ", sse="
                 + sse
                 + (kmsKeyId != null ? "(" + kmsKeyId + ")" : "")

@@ -23,6 +23,9 @@ public final class S3Statistics implements ExecutionInterceptor {
     public final LongAdder bytesDownloaded = new LongAdder();
     public final LongAdder bytesServedFromLocalTier = new LongAdder();
     public final LongAdder uploadNanos = new LongAdder();
+    /** Bytes of batch copies (RocksDB restores) served by local-tier copies, and by S3. */
+    public final LongAdder restoreBytesFromLocalTier = new LongAdder();
+    public final LongAdder restoreBytesFromS3 = new LongAdder();
     public final LongAdder uploads = new LongAdder();
 
     @Override

@@ -42,6 +42,11 @@ import java.util.stream.Stream;
  * between processes (several TaskManagers on one host) and to reuse after a restart. A copy is
  * served only after its size and CRC32C are checked; a mismatch drops it.
  *
+ * <p>A process remembers the copies it wrote or verified, by size, modification time and inode;
+ * while those are unchanged it serves them without reading them twice. Any change (a rewrite, a
+ * truncation, a replacement by another process) brings the full check back, and a new process
+ * checks every copy on first use.
+ *
  * <p>The byte budget is enforced by least-recently-used eviction (the sidecar's modification
  * time is the last access). Eviction holds a file lock, so processes sharing the directory do not
  * evict at the same time; each re-scans the directory, so it counts the others' copies too.
@@ -65,6 +70,15 @@ public final class LocalTier {
     /** Bytes committed by this process since the last scan; a scan also counts other processes. */
     private final AtomicLong addedSinceScan = new AtomicLong();
     private final TierStatistics stats = new TierStatistics();
+    private final ConcurrentHashMap<Path, FileIdentity> verified = new ConcurrentHashMap<>();
+
+    /** What must stay the same for a copy checked once to need no second check. */
+    private record FileIdentity(long size, long modifiedNanos, Object fileKey) {
+        static FileIdentity of(Path p) throws IOException {
+            var attrs = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class);
+            return new FileIdentity(attrs.size(), attrs.lastModifiedTime().to(TimeUnit.NANOSECONDS), attrs.fileKey());
+        }
+    }
 
     public LocalTier(Path root, long maxBytes) throws IOException {
         this.root = root.toAbsolutePath().normalize();
@@ -126,15 +140,19 @@ public final class LocalTier {
         }
         TierEntry e = entry.get();
         try {
-            long actualSize = Files.size(e.data());
-            if (actualSize != e.size()) {
-                reject(e, "size " + actualSize + " instead of " + e.size());
+            FileIdentity identity = FileIdentity.of(e.data());
+            if (identity.size() != e.size()) {
+                reject(e, "size " + identity.size() + " instead of " + e.size());
                 return Optional.empty();
             }
-            int actualCrc = Crc32c.ofFile(e.data());
-            if (actualCrc != e.crc32c()) {
-                reject(e, "CRC32C " + Crc32c.toHex(actualCrc) + " instead of " + Crc32c.toHex(e.crc32c()));
-                return Optional.empty();
+            if (!identity.equals(verified.get(e.data()))) {
+                int actualCrc = Crc32c.ofFile(e.data());
+                if (actualCrc != e.crc32c()) {
+                    reject(e, "CRC32C " + Crc32c.toHex(actualCrc) + " instead of " + Crc32c.toHex(e.crc32c()));
+                    return Optional.empty();
+                }
+                stats.fullChecks.increment();
+                verified.put(e.data(), identity);
             }
             touch(e.meta());
             stats.hits.increment();
@@ -200,7 +218,10 @@ public final class LocalTier {
         long previous = lookup(bucket, key).map(TierEntry::size).orElse(0L);
         // Sidecar first out, last in: readers never pair a sidecar with the wrong data.
         Files.deleteIfExists(meta);
+        verified.remove(data);
         move(stagedFile, data);
+        // The caller computed the CRC32C from the bytes it wrote into this very file.
+        verified.put(data, FileIdentity.of(data));
         Properties p = new Properties();
         p.setProperty("bucket", bucket);
         p.setProperty("key", key);
@@ -225,6 +246,7 @@ public final class LocalTier {
     public void drop(String bucket, String key) {
         Path data = dataPath(bucket, key);
         Path meta = metaPath(data);
+        verified.remove(data);
         try {
             Files.deleteIfExists(meta);
             long size = Files.exists(data) ? Files.size(data) : 0;
@@ -254,6 +276,7 @@ public final class LocalTier {
                             break;
                         }
                         Files.deleteIfExists(c.meta());
+                        verified.remove(c.data());
                         Files.deleteIfExists(c.data());
                         total -= c.size();
                         evicted++;

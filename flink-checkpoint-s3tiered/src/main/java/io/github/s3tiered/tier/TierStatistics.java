@@ -7,6 +7,8 @@ public final class TierStatistics {
     public final LongAdder hits = new LongAdder();
     public final LongAdder misses = new LongAdder();
     public final LongAdder corruptionsDetected = new LongAdder();
+    /** Copies read in full to check their CRC32C (first use in this process, or changed since). */
+    public final LongAdder fullChecks = new LongAdder();
     public final LongAdder evictions = new LongAdder();
     public final LongAdder bytesCommitted = new LongAdder();
 }

@@ -86,6 +86,28 @@ class LocalTierTest {
     }
 
     @Test
+    void aCopyIsReadInFullOnlyOnFirstUseInAProcessOrAfterAChange() throws Exception {
+        LocalTier writer = new LocalTier(dir, 1 << 20);
+        put(writer, "k", bytes(5000, 9));
+        assertThat(writer.getVerified("b", "k")).isPresent();
+        assertThat(writer.statistics().fullChecks.sum()).as("its own write needs no check").isZero();
+
+        LocalTier restarted = new LocalTier(dir, 1 << 20);
+        assertThat(restarted.getVerified("b", "k")).isPresent();
+        assertThat(restarted.getVerified("b", "k")).isPresent();
+        assertThat(restarted.statistics().fullChecks.sum()).as("checked once in the new process").isEqualTo(1);
+
+        // Rewritten in place with the same length: the identity changes, so the check comes back.
+        Path data = restarted.dataPath("b", "k");
+        byte[] d = Files.readAllBytes(data);
+        d[0] ^= 1;
+        Files.write(data, d);
+        Files.setLastModifiedTime(data, FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        assertThat(restarted.getVerified("b", "k")).isEmpty();
+        assertThat(restarted.statistics().corruptionsDetected.sum()).isEqualTo(1);
+    }
+
+    @Test
     void aFileLargerThanTheBudgetIsNotKept() throws Exception {
         LocalTier tier = new LocalTier(dir, 100);
         Path staged = tier.newStagingFile();

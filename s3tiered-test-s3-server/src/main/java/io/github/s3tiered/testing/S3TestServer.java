@@ -137,6 +137,10 @@ public final class S3TestServer implements AutoCloseable {
                             "s3proxy.identity=" + accessKey,
                             "s3proxy.credential=" + secretKey,
                             "s3proxy.ignore-unknown-headers=true",
+                            // Clients that sign whole payloads (no aws-chunked, as
+                            // flink-s3-fs-native against S3-compatible stores) send parts or PUTs
+                            // far above S3Proxy's 32 MiB default; it buffers them in its heap.
+                            "s3proxy.v4-max-non-chunked-request-size=" + (512L << 20),
                             "jclouds.provider=filesystem-nio2",
                             "jclouds.identity=" + accessKey,
                             "jclouds.credential=" + secretKey,
@@ -170,7 +174,8 @@ public final class S3TestServer implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
-        cmd.add("-Xmx768m");
+        // Some clients send a whole large object in one signed PUT, which S3Proxy buffers.
+        cmd.add("-Xmx" + System.getProperty("s3tiered.s3proxy.heap", "2g"));
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-Dlogback.configurationFile=" + propertiesFile.resolveSibling("logback.xml"));
         cmd.add("-cp");
@@ -211,7 +216,11 @@ public final class S3TestServer implements AutoCloseable {
         throw new IOException("S3Proxy did not answer on " + endpoint + " within " + START_TIMEOUT + ": " + logTail());
     }
 
-    private String logTail() {
+    /** The end of S3Proxy's log, for error reports. */
+    public String logTail() {
+        if (logFile == null) {
+            return "(external endpoint: no log)";
+        }
         try {
             String log = Files.readString(logFile, StandardCharsets.UTF_8);
             return log.length() > 4000 ? log.substring(log.length() - 4000) : log;

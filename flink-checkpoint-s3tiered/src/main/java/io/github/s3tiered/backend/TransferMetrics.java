@@ -1,0 +1,76 @@
+package io.github.s3tiered.backend;
+
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.execution.Environment;
+import org.apache.flink.util.WrappingProxy;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.reflect.Method;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Publishes the {@code s3tiered://} file system's figures as gauges in a metric group. The file
+ * system lives in Flink's plugin class loader, which this lib-jar class cannot link against; it
+ * calls the file system's {@code metricsSnapshot()} reflectively, whose result has only JDK types.
+ */
+final class TransferMetrics {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TransferMetrics.class);
+
+    /** Names published by {@code S3TieredFileSystem#metricsSnapshot()}. */
+    static final List<String> NAMES = List.of(
+            "bytesUploaded", "uploads", "uploadLatencyAvgMs", "retries", "throttledRetries",
+            "restoreBytesFromLocalTier", "restoreBytesFromS3", "bytesServedFromLocalTier", "bytesDownloaded",
+            "localTierUsedBytes", "localTierCorruptionsDetected", "requests");
+
+    private TransferMetrics() {}
+
+    static void register(MetricGroup group, Environment env) {
+        String dir = env.getJobConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
+        if (dir == null) {
+            dir = env.getTaskManagerInfo().getConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
+        }
+        if (dir == null || !dir.startsWith("s3tiered://")) {
+            return;
+        }
+        Supplier<Map<String, Long>> snapshot = snapshotOf(new Path(dir));
+        if (snapshot == null) {
+            return;
+        }
+        MetricGroup g = group.addGroup("s3tiered");
+        for (String name : NAMES) {
+            g.gauge(name, (Gauge<Long>) () -> snapshot.get().getOrDefault(name, 0L));
+        }
+    }
+
+    /** A supplier of the file system's figures, or null when it is not the s3tiered one. */
+    @SuppressWarnings("unchecked")
+    static Supplier<Map<String, Long>> snapshotOf(Path dir) {
+        try {
+            Object fs = dir.getFileSystem();
+            while (fs instanceof WrappingProxy<?> proxy) {
+                fs = proxy.getWrappedDelegate();
+            }
+            Method m = fs.getClass().getMethod("metricsSnapshot");
+            Object target = fs;
+            return () -> {
+                try {
+                    return (Map<String, Long>) m.invoke(target);
+                } catch (ReflectiveOperationException e) {
+                    return Map.of();
+                }
+            };
+        } catch (Exception e) {
+            LOG.debug("No s3tiered metrics for {}: {}", dir, e.toString());
+            return null;
+        }
+    }
+}

@@ -1,0 +1,163 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.state.AbstractChannelStateHandle;
+import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.OperatorStreamStateHandle;
+import org.apache.flink.runtime.state.StateObject;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.DirectoryStreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.EmptySegmentFileStateHandle;
+import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every file a checkpoint needs, read from its metadata: keyed state (full and incremental:
+ * shared, private and meta handles), operator state, raw state, the channel state of unaligned
+ * checkpoints, and file-merging segments (each physical file once, with the size it must have at
+ * least). Inline handles (coordinator and master state, small state) need no file and are only
+ * counted.
+ */
+public final class CheckpointReferences {
+
+    private final Map<Path, Builder> files = new LinkedHashMap<>();
+    private final List<String> unsupportedHandles = new ArrayList<>();
+    private int inlineHandles;
+
+    private CheckpointReferences() {}
+
+    public static CheckpointReferences of(CheckpointMetadata metadata) {
+        CheckpointReferences refs = new CheckpointReferences();
+        for (OperatorState op : metadata.getOperatorStates()) {
+            String id = op.getOperatorID().toHexString();
+            if (op.getCoordinatorState() != null) {
+                refs.visitStream(op.getCoordinatorState(), "coordinator", id);
+            }
+            for (OperatorSubtaskState s : op.getStates()) {
+                s.getManagedKeyedState().forEach(h -> refs.visitKeyed(h, "keyed", id));
+                s.getRawKeyedState().forEach(h -> refs.visitKeyed(h, "raw-keyed", id));
+                s.getManagedOperatorState().forEach(h -> refs.visitAny(h, "operator", id));
+                s.getRawOperatorState().forEach(h -> refs.visitAny(h, "raw-operator", id));
+                s.getInputChannelState().forEach(h -> refs.visitAny(h, "channel", id));
+                s.getUpstreamOutputBufferState().forEach(h -> refs.visitAny(h, "channel", id));
+                s.getResultSubpartitionState().forEach(h -> refs.visitAny(h, "channel", id));
+            }
+        }
+        refs.inlineHandles += metadata.getMasterStates().size();
+        return refs;
+    }
+
+    /** The files, each once, in the order first seen. */
+    public List<ReferencedFile> files() {
+        List<ReferencedFile> out = new ArrayList<>(files.size());
+        files.values().forEach(b -> out.add(b.build()));
+        return out;
+    }
+
+    /** Handles whose data live inside the metadata (no file to check). */
+    public int inlineHandles() {
+        return inlineHandles;
+    }
+
+    /** Handle types this version does not know how to map to files (e.g. changelog). */
+    public List<String> unsupportedHandles() {
+        return Collections.unmodifiableList(unsupportedHandles);
+    }
+
+    private void visitKeyed(KeyedStateHandle h, String kind, String op) {
+        if (h instanceof IncrementalRemoteKeyedStateHandle inc) {
+            for (HandleAndLocalPath p : inc.getSharedState()) {
+                visitStream(p.getHandle(), kind + "-shared", op);
+            }
+            for (HandleAndLocalPath p : inc.getPrivateState()) {
+                visitStream(p.getHandle(), kind + "-private", op);
+            }
+            visitStream(inc.getMetaDataStateHandle(), kind + "-meta", op);
+        } else {
+            visitAny(h, kind, op);
+        }
+    }
+
+    private void visitAny(StateObject h, String kind, String op) {
+        if (h == null) {
+            return;
+        }
+        if (h instanceof KeyGroupsStateHandle kg) {
+            visitStream(kg.getDelegateStateHandle(), kind, op);
+        } else if (h instanceof OperatorStreamStateHandle os) {
+            visitStream(os.getDelegateStateHandle(), kind, op);
+        } else if (h instanceof AbstractChannelStateHandle<?> ch) {
+            visitStream(ch.getDelegate(), kind, op);
+        } else if (h instanceof AbstractMergedChannelStateHandle<?, ?> mch) {
+            visitStream(mch.getDelegate(), kind, op);
+        } else if (h instanceof KeyedStateHandle keyed && h instanceof IncrementalRemoteKeyedStateHandle) {
+            visitKeyed(keyed, kind, op);
+        } else if (h instanceof StreamStateHandle s) {
+            visitStream(s, kind, op);
+        } else {
+            unsupportedHandles.add(h.getClass().getName() + " (" + kind + ", operator " + op + ")");
+        }
+    }
+
+    private void visitStream(StreamStateHandle h, String kind, String op) {
+        if (h == null || h instanceof EmptySegmentFileStateHandle) {
+            return;
+        }
+        if (h instanceof ByteStreamStateHandle) {
+            inlineHandles++;
+        } else if (h instanceof SegmentFileStateHandle seg) {
+            add(seg.getFilePath(), seg.getStartPos() + seg.getStateSize(), false, kind, op);
+        } else if (h instanceof FileStateHandle file) {
+            add(file.getFilePath(), file.getStateSize(), true, kind, op);
+        } else if (h instanceof DirectoryStreamStateHandle) {
+            // a directory of file merging: its files are referenced by their own segment handles
+        } else if (h instanceof KeyGroupsStateHandle || h instanceof OperatorStreamStateHandle) {
+            visitAny(h, kind, op);
+        } else {
+            unsupportedHandles.add(h.getClass().getName() + " (" + kind + ", operator " + op + ")");
+        }
+    }
+
+    private void add(Path path, long size, boolean exact, String kind, String op) {
+        files.computeIfAbsent(path, Builder::new).add(size, exact, kind, op);
+    }
+
+    private static final class Builder {
+        final Path path;
+        long minSize;
+        boolean exact = true;
+        final Collection<String> kinds = new LinkedHashSet<>();
+        final Collection<String> operators = new LinkedHashSet<>();
+
+        Builder(Path path) {
+            this.path = path;
+        }
+
+        void add(long size, boolean exactSize, String kind, String op) {
+            minSize = Math.max(minSize, size);
+            exact &= exactSize;
+            kinds.add(kind);
+            operators.add(op);
+        }
+
+        ReferencedFile build() {
+            return new ReferencedFile(path, minSize, exact, new LinkedHashSet<>(kinds), new LinkedHashSet<>(operators));
+        }
+    }
+}
