@@ -45,8 +45,14 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
     @Override
     public <K> CheckpointableKeyedStateBackend<K> createKeyedStateBackend(KeyedStateBackendParameters<K> parameters)
             throws Exception {
-        TransferMetrics.register(parameters.getMetricGroup(), parameters.getEnv());
-        return rocksDb.createKeyedStateBackend(parameters);
+        java.util.function.Supplier<java.util.Map<String, Long>> transfer =
+                TransferMetrics.register(parameters.getMetricGroup(), parameters.getEnv());
+        TimedRestoreParameters<K> timed = new TimedRestoreParameters<>(parameters);
+        CheckpointableKeyedStateBackend<K> backend = rocksDb.createKeyedStateBackend(timed);
+        var task = parameters.getEnv().getTaskInfo();
+        timed.capture().report(parameters.getOperatorIdentifier(), task.getIndexOfThisSubtask(),
+                task.getAttemptNumber(), transfer == null ? java.util.Map.of() : transfer.get());
+        return backend;
     }
 
     @Override

@@ -33,22 +33,24 @@ final class TransferMetrics {
 
     private TransferMetrics() {}
 
-    static void register(MetricGroup group, Environment env) {
+    /** Registers the gauges; returns the figures' supplier, or null without an s3tiered:// directory. */
+    static Supplier<Map<String, Long>> register(MetricGroup group, Environment env) {
         String dir = env.getJobConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
         if (dir == null) {
             dir = env.getTaskManagerInfo().getConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
         }
         if (dir == null || !dir.startsWith("s3tiered://")) {
-            return;
+            return null;
         }
         Supplier<Map<String, Long>> snapshot = snapshotOf(new Path(dir));
         if (snapshot == null) {
-            return;
+            return null;
         }
         MetricGroup g = group.addGroup("s3tiered");
         for (String name : NAMES) {
             g.gauge(name, (Gauge<Long>) () -> snapshot.get().getOrDefault(name, 0L));
         }
+        return snapshot;
     }
 
     /** A supplier of the file system's figures, or null when it is not the s3tiered one. */
