@@ -1,0 +1,115 @@
+package io.github.s3tiered.examples;
+
+import io.github.s3tiered.fs.S3TieredFileSystem;
+import io.github.s3tiered.testing.S3TestServer;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.ExceptionUtils;
+import org.apache.flink.util.WrappingProxy;
+
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/** Configuration and helpers shared by the MiniCluster recovery tests. */
+final class RecoveryTestSupport {
+
+    static final int PARALLELISM = 2;
+    static final Duration TIMEOUT = Duration.ofMinutes(3);
+
+    private RecoveryTestSupport() {}
+
+    /** The MiniCluster's own configuration: memory and the restart strategy; no S3 settings. */
+    static Configuration clusterConfig() {
+        Configuration conf = new Configuration();
+        conf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse("128m"));
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 2);
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
+        return conf;
+    }
+
+    /** File-system configuration, as a TaskManager's config.yaml would carry it. */
+    static Configuration fileSystemConfig(S3TestServer s3, Path localTier) {
+        Configuration conf = new Configuration();
+        s3.flinkS3Config().forEach(conf::setString);
+        conf.setString("s3tiered.local.dir", localTier.toString());
+        return conf;
+    }
+
+    static void initializeFileSystems(Configuration fsConfig) {
+        FileSystem.initialize(fsConfig, null);
+    }
+
+    /** The job's configuration: the tiered storage and backend, 1 s checkpoints, retained on cancel. */
+    static StreamExecutionEnvironment environment(String checkpointDir, String restoreFrom) {
+        Configuration conf = StateRecoveryExample.checkpointing(checkpointDir, Duration.ofMillis(500));
+        conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION, ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+        if (restoreFrom != null) {
+            conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreFrom);
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        env.setParallelism(PARALLELISM);
+        return env;
+    }
+
+    static JobResult run(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s) throws Exception {
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+        return JobRunner.await(cluster, job, TIMEOUT, c -> {});
+    }
+
+    static String failureText(JobResult result) {
+        return result.getSerializedThrowable()
+                .map(t -> ExceptionUtils.stringifyException(t.deserializeError(RecoveryTestSupport.class.getClassLoader())))
+                .orElse("(no failure)");
+    }
+
+    static S3TieredFileSystem tieredFileSystem(String bucket) throws Exception {
+        Object fs = FileSystem.get(URI.create("s3tiered://" + bucket + "/"));
+        while (fs instanceof WrappingProxy<?> p) {
+            fs = p.getWrappedDelegate();
+        }
+        return (S3TieredFileSystem) fs;
+    }
+
+    static Map<String, Long> transfer(String bucket) throws Exception {
+        Map<String, Long> m = new java.util.HashMap<>(tieredFileSystem(bucket).metricsSnapshot());
+        m.put("GetObject", tieredFileSystem(bucket).s3Statistics().requestCount("GetObject"));
+        return m;
+    }
+
+    static long delta(Map<String, Long> before, Map<String, Long> after, String name) {
+        return after.getOrDefault(name, 0L) - before.getOrDefault(name, 0L);
+    }
+
+    static S3Client rawClient(S3TestServer s3) {
+        return S3Client.builder()
+                .endpointOverride(URI.create(s3.endpoint()))
+                .region(Region.of(s3.region()))
+                .forcePathStyle(true)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(s3.accessKey(), s3.secretKey())))
+                .build();
+    }
+}

@@ -1,0 +1,246 @@
+package io.github.s3tiered.examples;
+
+import static io.github.s3tiered.examples.RecoveryTestSupport.PARALLELISM;
+import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
+import static io.github.s3tiered.examples.RecoveryTestSupport.delta;
+import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
+import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
+import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
+import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
+import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
+import static io.github.s3tiered.examples.RecoveryTestSupport.run;
+import static io.github.s3tiered.examples.RecoveryTestSupport.transfer;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.backend.RestoreTimings;
+import io.github.s3tiered.inspector.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.CheckpointReferences;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.testing.S3ServerExtension;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * The tiered checkpoint storage and state backend in a MiniCluster with a real S3 server: failure
+ * recovery, resume from retained checkpoints and savepoints, local tier versus S3 restores, no
+ * leaked files, and wrong configuration.
+ */
+class TieredCheckpointStorageITCase {
+
+    @RegisterExtension
+    @Order(1)
+    static final S3ServerExtension S3 = new S3ServerExtension();
+
+    @RegisterExtension
+    @Order(2)
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setConfiguration(RecoveryTestSupport.clusterConfig())
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(PARALLELISM)
+                    .build());
+
+    @TempDir static java.nio.file.Path localTier;
+    @TempDir java.nio.file.Path output;
+
+    private String dir;
+
+    @BeforeAll
+    static void fileSystems() {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+    }
+
+    @AfterEach
+    void restoreFileSystems() {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+    }
+
+    @BeforeEach
+    void checkpointDir(TestInfo info) {
+        dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/" + info.getTestMethod().orElseThrow().getName();
+    }
+
+    private RecoveryJob.Settings settings(long failAfter) {
+        return new RecoveryJob.Settings(160_000, 16_000, 40_000, failAfter, output.toString());
+    }
+
+    @Test
+    void aFailureMidStreamRestoresTheLatestCheckpointFromTheLocalTierWithExactState(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        RecoveryJob.Settings s = settings(80_000);
+        Map<String, Long> before = transfer(S3.server().bucket());
+        long start = System.currentTimeMillis();
+
+        JobResult result = run(cluster, environment(dir, null), s);
+
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        assertThat(ExpectedResults.verify(output, s.records(), s.keys()).exact())
+                .as(ExpectedResults.verify(output, s.records(), s.keys()).toString()).isTrue();
+        assertThat(RestoreTimings.since(start)).as("the keyed subtasks restored after the failure").hasSize(PARALLELISM)
+                .allSatisfy(r -> assertThat(r.attempt()).isPositive());
+        Map<String, Long> after = transfer(S3.server().bucket());
+        assertThat(delta(before, after, "restoreBytesFromLocalTier")).isPositive();
+        assertThat(delta(before, after, "restoreBytesFromS3")).isZero();
+        assertThat(delta(before, after, "GetObject")).as("S3 GETs during the whole run").isZero();
+    }
+
+    @Test
+    void aRetainedCheckpointResumesFromTheLocalTierAndAfterAWipeFromS3(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        String checkpoint = runThenCancel(cluster, environment(dir, null), s, 3);
+
+        Map<String, Long> before = transfer(S3.server().bucket());
+        checkpoint = runThenCancel(cluster, environment(dir, checkpoint), s, 2);
+        Map<String, Long> after = transfer(S3.server().bucket());
+        assertThat(delta(before, after, "restoreBytesFromLocalTier")).isPositive();
+        assertThat(delta(before, after, "restoreBytesFromS3")).isZero();
+
+        EmbeddedCluster.deleteRecursively(localTier);
+        java.nio.file.Files.createDirectories(localTier);
+        before = transfer(S3.server().bucket());
+        JobResult result = run(cluster, environment(dir, checkpoint), s);
+        after = transfer(S3.server().bucket());
+
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        assertThat(delta(before, after, "restoreBytesFromS3")).isPositive();
+        assertThat(delta(before, after, "restoreBytesFromLocalTier")).isZero();
+        assertThat(delta(before, after, "GetObject")).isPositive();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+
+    @Test
+    void stopWithSavepointAndResumeFromTheSavepoint(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        StreamExecutionEnvironment env = environment(dir, null);
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+        JobRunner.awaitCheckpoints(cluster, job, 2, TIMEOUT);
+        String savepoint = cluster.stopWithSavepoint(job, dir + "/savepoints", false, SavepointFormatType.CANONICAL).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.FINISHED, TIMEOUT);
+        assertThat(savepoint).startsWith(dir + "/savepoints/savepoint-");
+
+        JobResult result = run(cluster, environment(dir, savepoint), s);
+
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+
+    @Test
+    void onlyFilesOfRetainedCheckpointsStayAndEveryObjectCarriesItsChecksum(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        StreamExecutionEnvironment env = environment(dir, null);
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+        JobRunner.awaitCheckpoints(cluster, job, 8, TIMEOUT);
+        cluster.cancelJob(job).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+
+        String jobPrefix = dir.substring(("s3tiered://" + S3.server().bucket() + "/").length()) + "/" + job + "/";
+        Set<String> stored = Set.of();
+        Set<String> referenced = Set.of();
+        try (S3Client raw = rawClient(S3.server())) {
+            // Subsumed checkpoints are deleted asynchronously: allow them a moment.
+            long deadline = System.currentTimeMillis() + 20_000;
+            do {
+                stored = raw.listObjectsV2Paginator(b -> b.bucket(S3.server().bucket()).prefix(jobPrefix)).contents().stream()
+                        .map(S3Object::key).collect(Collectors.toCollection(TreeSet::new));
+                referenced = referencedKeys(stored, jobPrefix);
+                if (stored.equals(referenced)) {
+                    break;
+                }
+                Thread.sleep(250);
+            } while (System.currentTimeMillis() < deadline);
+
+            assertThat(referenced).as("keys of the retained checkpoints").isNotEmpty()
+                    .anyMatch(k -> k.contains("/shared/"));
+            assertThat(stored).as("objects under the job's directory").isEqualTo(referenced);
+            for (String key : stored) {
+                assertThat(raw.headObject(b -> b.bucket(S3.server().bucket()).key(key)).metadata())
+                        .as("metadata of %s", key).containsKey("s3tiered-crc32c");
+            }
+        }
+    }
+
+    /** Every _metadata under the job plus every file its checkpoint references. */
+    private Set<String> referencedKeys(Set<String> stored, String jobPrefix) throws Exception {
+        Set<String> keys = new TreeSet<>();
+        String base = "s3tiered://" + S3.server().bucket() + "/";
+        for (String key : stored) {
+            if (key.endsWith("/" + CheckpointMetadataReader.METADATA_FILE)) {
+                keys.add(key);
+                Path checkpointDir = new Path(base + key.substring(0, key.lastIndexOf('/')));
+                var metadata = CheckpointMetadataReader.load(checkpointDir, getClass().getClassLoader());
+                for (ReferencedFile f : CheckpointReferences.of(metadata).files()) {
+                    keys.add(f.path().toUri().getPath().substring(1));
+                }
+            }
+        }
+        return keys;
+    }
+
+    @Test
+    void wrongConfigurationFailsTheJobAtStartNamingTheKey(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        RecoveryJob.Settings s = settings(0);
+
+        String missingBucket = "s3tiered://no-such-bucket-" + System.nanoTime() + "/checkpoints";
+        String text = failureText(run(cluster, environment(missingBucket, null), s));
+        assertThat(text)
+                .contains("execution.checkpointing.dir").contains("no-such-bucket-");
+
+        assertThat(failureText(run(cluster, environment("s3://" + S3.server().bucket() + "/not-tiered", null), s)))
+                .contains("execution.checkpointing.dir").contains("s3tiered://<bucket>/<path>");
+
+        Configuration badCredentials = fileSystemConfig(S3.server(), localTier);
+        badCredentials.setString("s3.secret-key", "wrong-secret");
+        initializeFileSystems(badCredentials);
+        assertThat(failureText(run(cluster, environment(dir + "/credentials", null), s)))
+                .contains("execution.checkpointing.dir").contains(S3.server().bucket()).contains("403")
+                .doesNotContain("wrong-secret");
+
+        Configuration badOption = fileSystemConfig(S3.server(), localTier);
+        badOption.setString("s3tiered.upload.part-size", "1mb");
+        initializeFileSystems(badOption);
+        assertThat(failureText(run(cluster, environment(dir + "/option", null), s)))
+                .contains("s3tiered.upload.part-size");
+    }
+
+    private String runThenCancel(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s, int checkpoints)
+            throws Exception {
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+        var last = JobRunner.awaitCheckpoints(cluster, job, checkpoints, TIMEOUT);
+        cluster.cancelJob(job).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        return last.getExternalPath();
+    }
+}
