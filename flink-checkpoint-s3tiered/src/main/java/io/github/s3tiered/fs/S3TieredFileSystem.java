@@ -76,6 +76,18 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
         return m;
     }
 
+    /**
+     * The CRC32C this file system recorded when it uploaded the file (object metadata), as an
+     * unsigned 32-bit value; empty for objects written by other tools. JDK types only, so that the
+     * recovery inspector can call it across Flink's plugin class loader.
+     */
+    public java.util.OptionalLong recordedCrc32c(Path path) throws IOException {
+        ObjectPath op = objectPath(path);
+        ObjectInfo info = store().head(op.bucket(), op.key())
+                .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint " + store().endpointDescription() + ")"));
+        return info.crc32c() == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(Integer.toUnsignedLong(info.crc32c()));
+    }
+
     public LocalTier localTier() {
         return runtime.tier();
     }

@@ -73,9 +73,14 @@ public final class S3TieredRuntime implements AutoCloseable {
 
     private static ThreadFactory daemonThreads(String name) {
         AtomicInteger n = new AtomicInteger();
+        // A new thread inherits the context class loader of the thread that happens to start it,
+        // often a task's user-code class loader, which Flink closes when that job ends; the SDK and
+        // its HTTP client load classes through the context loader, so pin it to ours.
+        ClassLoader own = S3TieredRuntime.class.getClassLoader();
         return r -> {
             Thread t = new Thread(r, name + "-" + n.incrementAndGet());
             t.setDaemon(true);
+            t.setContextClassLoader(own);
             return t;
         };
     }

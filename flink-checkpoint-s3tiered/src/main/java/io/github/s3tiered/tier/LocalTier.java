@@ -120,6 +120,16 @@ public final class LocalTier {
 
     /** A new, unique staging file path on the tier's volume (so the commit is a rename). */
     public Path newStagingFile() {
+        if (!Files.isDirectory(staging)) {
+            // An operator may wipe the tier under a running process (a full disk, a new volume):
+            // recreate the layout instead of failing every checkpoint from then on.
+            try {
+                Files.createDirectories(staging);
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot create the local tier's staging directory " + staging
+                        + " (s3tiered.local.dir)", e);
+            }
+        }
         return staging.resolve(UUID.randomUUID() + ".tmp");
     }
 
