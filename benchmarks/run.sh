@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs a benchmark and prints its table. Builds what it needs first (tests skipped).
 #   bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3]    file-system throughput (s3tiered vs presto vs native)
+#   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-fs}"; shift || true
 case "$which" in
   fs) main=io.github.s3tiered.bench.FileSystemBenchmark ;;
-  *) echo "unknown benchmark '$which' (expected: fs)" >&2; exit 2 ;;
+  checkpoint) main=io.github.s3tiered.bench.CheckpointBenchmark ;;
+  *) echo "unknown benchmark '$which' (expected: fs or checkpoint)" >&2; exit 2 ;;
 esac
 mvn -B -q -pl benchmarks -am install -DskipTests >&2
-mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime >&2
+mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime -Dmdep.excludeClassifiers=tests >&2
 cp=$(cat benchmarks/target/bench.classpath)
-exec java -Xmx2g -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"
+exec java -Xmx3g -Dlog4j.configurationFile=benchmarks/target/classes/log4j2.properties -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"

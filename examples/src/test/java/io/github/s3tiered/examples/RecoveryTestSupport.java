@@ -45,6 +45,8 @@ final class RecoveryTestSupport {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 2);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
+        // Read by the JobManager from its own configuration, not from the job's.
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
         return conf;
     }
 
@@ -62,7 +64,12 @@ final class RecoveryTestSupport {
 
     /** The job's configuration: the tiered storage and backend, 1 s checkpoints, retained on cancel. */
     static StreamExecutionEnvironment environment(String checkpointDir, String restoreFrom) {
+        return environment(checkpointDir, restoreFrom, Map.of());
+    }
+
+    static StreamExecutionEnvironment environment(String checkpointDir, String restoreFrom, Map<String, String> extra) {
         Configuration conf = StateRecoveryExample.checkpointing(checkpointDir, Duration.ofMillis(500));
+        extra.forEach(conf::setString);
         conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION, ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
         if (restoreFrom != null) {
             conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreFrom);

@@ -13,9 +13,12 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.backend.RestoreTimings;
+import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.CheckpointMetadataReader;
 import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.RestorePoint;
+import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.apache.flink.api.common.JobID;
@@ -232,6 +235,52 @@ class TieredCheckpointStorageITCase {
         initializeFileSystems(badOption);
         assertThat(failureText(run(cluster, environment(dir + "/option", null), s)))
                 .contains("s3tiered.upload.part-size");
+    }
+
+    @Test
+    void theGuardRefusesABrokenCheckpointFallsBackByOptionAndResolvesAJobDirectory(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        String newest = runThenCancel(cluster, environment(dir, null), s, 4);
+        Path newestDir = new Path(newest.endsWith("/_metadata") ? newest.substring(0, newest.length() - 10) : newest);
+        Path jobDir = newestDir.getParent();
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        RestorePoint before = inspector.restorePoint(jobDir, false);
+        assertThat(before.path()).as(before.explanation()).contains(newestDir);
+        assertThat(inspector.discover(jobDir).get(0).checkpoints()).as("checkpoints retained").hasSizeGreaterThanOrEqualTo(2);
+
+        // Break the newest checkpoint: delete, in S3 only, a file that it needs and the previous one does not.
+        Set<String> older = new TreeSet<>();
+        for (Validation v : inspector.validateAll(inspector.discover(jobDir).get(0), false)) {
+            if (!v.path().equals(newestDir)) {
+                v.files().forEach(f -> older.add(f.path().toString()));
+            }
+        }
+        ReferencedFile victim = CheckpointReferences.of(CheckpointMetadataReader.load(newestDir, getClass().getClassLoader()))
+                .files().stream().filter(f -> !older.contains(f.path().toString())).findFirst().orElseThrow();
+        String victimKey = victim.path().toUri().getPath().substring(1);
+        try (S3Client raw = rawClient(S3.server())) {
+            raw.deleteObject(b -> b.bucket(S3.server().bucket()).key(victimKey));
+        }
+        RestorePoint after = inspector.restorePoint(jobDir, false);
+        assertThat(after.path()).as(after.explanation()).isPresent().get().isNotEqualTo(newestDir);
+
+        String refused = failureText(run(cluster, environment(dir, newest), s));
+        assertThat(refused).contains("Refusing to resume from execution.state-recovery.path").contains(victimKey)
+                .contains("s3tiered.recovery.fallback-to-restorable");
+        assertThat(ExpectedResults.verify(output, s.records(), s.keys()).keysMatched()).as("no task ran").isZero();
+
+        JobResult resumed = run(cluster, environment(dir, newest, Map.of("s3tiered.recovery.fallback-to-restorable", "true")), s);
+        assertThat(resumed.isSuccess()).as(failureText(resumed)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+
+        EmbeddedCluster.deleteRecursively(output);
+        java.nio.file.Files.createDirectories(output);
+        JobResult fromJobDir = run(cluster, environment(dir, jobDir.toString()), s);
+        assertThat(fromJobDir.isSuccess()).as(failureText(fromJobDir)).isTrue();
+        v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
     }
 
     private String runThenCancel(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s, int checkpoints)

@@ -2,6 +2,7 @@ package io.github.s3tiered.checkpoint;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
@@ -19,7 +20,9 @@ import java.util.Objects;
  * layout {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}, savepoints,
  * relative handles, retained checkpoints, file merging), plus a check, once per process, that the
  * bucket is reachable, the credentials valid and the directory writable: a wrong setup fails the
- * job when it starts, naming the key and bucket, instead of at the first checkpoint.
+ * job when it starts, naming the key and bucket, instead of at the first checkpoint. Before a job
+ * resumes from {@code execution.state-recovery.path}, the recovery guard proves the checkpoint
+ * restorable (or resolves a job directory to its newest restorable checkpoint).
  */
 public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableCheckpointStorage {
 
@@ -28,14 +31,21 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     public static final String SCHEME = "s3tiered";
 
     private final FileSystemCheckpointStorage delegate;
+    private final RecoveryGuard guard;
 
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
-        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)));
+        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration()));
     }
 
-    private TieredCheckpointStorage(FileSystemCheckpointStorage delegate) {
+    private TieredCheckpointStorage(FileSystemCheckpointStorage delegate, RecoveryGuard guard) {
         this.delegate = delegate;
+        this.guard = guard;
+    }
+
+    private static RecoveryGuard guardFrom(ReadableConfig config) {
+        return new RecoveryGuard(config.get(RecoveryGuardOptions.VALIDATE), config.get(RecoveryGuardOptions.DEEP),
+                config.get(RecoveryGuardOptions.FALLBACK));
     }
 
     static Path requireTieredDir(String dir) {
@@ -53,7 +63,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     @Override
     public TieredCheckpointStorage configure(ReadableConfig config, ClassLoader classLoader) {
-        return new TieredCheckpointStorage(delegate.configure(config, classLoader));
+        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config));
     }
 
     public Path getCheckpointPath() {
@@ -62,13 +72,18 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     @Override
     public CompletedCheckpointStorageLocation resolveCheckpoint(String pointer) throws IOException {
-        return delegate.resolveCheckpoint(pointer);
+        return delegate.resolveCheckpoint(guard.resolve(pointer));
     }
 
+    /**
+     * The JobManager resolves {@code execution.state-recovery.path} through the access returned
+     * here, so the recovery guard sits in it.
+     */
     @Override
     public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
         StorageCheck.ensureUsable(delegate.getCheckpointPath());
-        return delegate.createCheckpointStorage(jobId);
+        CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
+        return guard.enabled() ? new GuardedCheckpointStorageAccess(access, guard) : access;
     }
 
     @Override

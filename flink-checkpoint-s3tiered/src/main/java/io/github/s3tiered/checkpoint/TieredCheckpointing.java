@@ -8,7 +8,7 @@ import org.apache.flink.configuration.StateBackendOptions;
 
 /**
  * The configuration that selects this project's checkpoint storage and state backend, for jobs
- * that configure checkpointing in code: {@code env.configure(TieredCheckpointing.options(dir))}.
+ * that configure checkpointing in code: {@code StreamExecutionEnvironment.getExecutionEnvironment(TieredCheckpointing.options(dir))}.
  * It sets the same keys as the README's {@code config.yaml} snippet.
  */
 public final class TieredCheckpointing {

@@ -1,0 +1,306 @@
+package io.github.s3tiered.bench;
+
+import io.github.s3tiered.backend.RestoreTimings;
+import io.github.s3tiered.backend.TieredRocksDBStateBackendFactory;
+import io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory;
+import io.github.s3tiered.examples.JobRunner;
+import io.github.s3tiered.testing.S3TestServer;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.configuration.WebOptions;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.plugin.DefaultPluginManager;
+import org.apache.flink.core.plugin.DirectoryBasedPluginFinder;
+import org.apache.flink.core.plugin.PluginManager;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.execution.ExecutionState;
+import org.apache.flink.runtime.executiongraph.AccessExecution;
+import org.apache.flink.runtime.executiongraph.AccessExecutionGraph;
+import org.apache.flink.runtime.executiongraph.AccessExecutionVertex;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.WrappingProxy;
+
+import java.lang.reflect.Method;
+import java.net.URI;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One stateful job (RocksDB, incremental checkpoints, one injected failure) checkpointing through
+ * four storages on one S3Proxy in one run: this project's storage and backend on s3tiered://,
+ * Flink's file-system storage on file:// (local disk), on flink-s3-fs-presto (s3p://) and on
+ * flink-s3-fs-native (s3a://). The S3 file systems are loaded as plugins. Every setup uses the
+ * same embedded RocksDB backend (this project's wrapper only records the restore durations RocksDB
+ * reports), so the storages are what differs. Prints a table.
+ *
+ * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
+ * [--interval-ms 1000] [--fail-at 0.85] [--only s3tiered,file]}
+ */
+public final class CheckpointBenchmark {
+
+    private static final Duration TIMEOUT = Duration.ofMinutes(20);
+    private static final int PARALLELISM = 2;
+
+    /** One storage under test. */
+    record Setup(String name, String scheme, boolean tiered) {}
+
+    /** What one run measured. */
+    record Result(List<Long> checkpointMillis, long checkpointedBytes, long fullStateBytes, double recordsPerSecond,
+            List<Long> restoreMillis, long failureToRunningMillis, long restoredFromLocalTier, long restoredFromS3,
+            String failure) {}
+
+    public static void main(String[] args) throws Exception {
+        // Many small visits rather than few large ones: the job runs long enough for dozens of
+        // checkpoints, and the failure comes when the state is large.
+        long keys = longArg(args, "--keys", 500_000);
+        int visits = (int) longArg(args, "--visits", 16);
+        int payload = (int) longArg(args, "--payload", 32);
+        double failAt = Double.parseDouble(stringArg(args, "--fail-at", "0.85"));
+        long intervalMs = longArg(args, "--interval-ms", 1000);
+        String only = stringArg(args, "--only", "");
+        java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
+        java.nio.file.Path work = Files.createTempDirectory("s3tiered-checkpoint-bench");
+
+        List<Setup> setups = new ArrayList<>(List.of(
+                new Setup("s3tiered (this project)", "s3tiered", true),
+                new Setup("file:// (local disk)", "file", false),
+                new Setup("flink-s3-fs-presto", "s3p", false),
+                new Setup("flink-s3-fs-native", "s3a", false)));
+        if (!only.isEmpty()) {
+            List<String> wanted = Arrays.asList(only.split(","));
+            setups.removeIf(s -> wanted.stream().noneMatch(w -> s.name().startsWith(w) || s.scheme().equals(w)));
+        }
+
+        Map<Setup, Result> results = new LinkedHashMap<>();
+        try (S3TestServer s3 = S3TestServer.start()) {
+            Configuration fsConf = fileSystemConfig(s3, work);
+            PluginManager pm = new DefaultPluginManager(new DirectoryBasedPluginFinder(plugins).findPlugins(),
+                    CoreOptions.getPluginParentFirstLoaderPatterns(fsConf));
+            FileSystem.initialize(fsConf, pm);
+            System.err.printf("S3 server %s; job: %d keys x %d visits x %d B payload, parallelism %d, interval %d ms%n",
+                    s3, keys, visits, payload, PARALLELISM, intervalMs);
+            for (Setup setup : setups) {
+                String dir = setup.scheme().equals("file")
+                        ? work.resolve("file-checkpoints").toUri().toString()
+                        : setup.scheme() + "://" + s3.bucket() + "/" + s3.runPrefix() + "/checkpoint-bench/" + setup.scheme();
+                System.err.printf("%n== %s: %s%n", setup.name(), dir);
+                Result r;
+                try {
+                    r = run(setup, dir, fsConf, keys, visits, payload, intervalMs, failAt);
+                } catch (Exception e) {
+                    e.printStackTrace();
+                    r = new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, e.toString());
+                }
+                results.put(setup, r);
+                System.err.printf("%s: %s%n", setup.name(), r);
+            }
+        } finally {
+            FileSystem.initialize(new Configuration(), null);
+            deleteRecursively(work);
+        }
+        print(results, keys, visits, payload, intervalMs, failAt);
+    }
+
+    private static Configuration fileSystemConfig(S3TestServer s3, java.nio.file.Path work) throws Exception {
+        Configuration conf = new Configuration();
+        s3.flinkS3Config().forEach(conf::setString);
+        // flink-s3-fs-native against S3-compatible stores (see the shared verified facts).
+        conf.setString("s3.checksum-validation.enabled", "false");
+        conf.setString("s3.chunked-encoding.enabled", "false");
+        conf.setString("s3tiered.local.dir", work.resolve("local-tier").toString());
+        // RocksDB's working directories on the local tier's volume, so that restores hard-link.
+        conf.setString("io.tmp.dirs", Files.createDirectories(work.resolve("tmp")).toString());
+        return conf;
+    }
+
+    private static Result run(Setup setup, String dir, Configuration fsConf, long keys, int visits, int payload,
+            long intervalMs, double failAt) throws Exception {
+        Configuration clusterConf = new Configuration(fsConf);
+        clusterConf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse("512m"));
+        clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 1);
+        clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
+        clusterConf.set(WebOptions.CHECKPOINTS_HISTORY_SIZE, 10_000);
+
+        Configuration jobConf = new Configuration();
+        jobConf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir);
+        jobConf.set(CheckpointingOptions.CHECKPOINT_STORAGE,
+                setup.tiered() ? TieredCheckpointStorageFactory.class.getName() : "filesystem");
+        jobConf.set(StateBackendOptions.STATE_BACKEND, TieredRocksDBStateBackendFactory.class.getName());
+        jobConf.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        jobConf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(intervalMs));
+        jobConf.set(CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE, CheckpointingMode.EXACTLY_ONCE);
+        jobConf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 2);
+
+        try (MiniCluster cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
+                .setConfiguration(clusterConf).setNumTaskManagers(1).setNumSlotsPerTaskManager(PARALLELISM).build())) {
+            cluster.start();
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
+            env.setParallelism(PARALLELISM);
+            long records = keys * visits;
+            StateHeavyJob.build(env, keys, visits, payload, (long) (records * failAt));
+
+            Map<String, Long> before = transfer(dir);
+            long start = System.currentTimeMillis();
+            JobID job = JobRunner.submit(cluster, env);
+            JobResult result = JobRunner.await(cluster, job, TIMEOUT, c -> System.err.println("  " + JobRunner.describe(c)));
+            long seconds = System.currentTimeMillis() - start;
+            Map<String, Long> after = transfer(dir);
+            if (!result.isSuccess()) {
+                throw new IllegalStateException("job failed: " + result.getSerializedThrowable()
+                        .map(t -> t.getFullStringifiedStackTrace()).orElse("?"));
+            }
+            AccessExecutionGraph graph = cluster.getArchivedExecutionGraph(job).get();
+            List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
+            List<Long> durations = done.stream().map(CompletedCheckpointStats::getEndToEndDuration).toList();
+            long checkpointed = done.stream().mapToLong(CompletedCheckpointStats::getCheckpointedSize).sum();
+            long fullState = done.isEmpty() ? 0 : done.get(done.size() - 1).getStateSize();
+            List<Long> restores = RestoreTimings.since(start).stream()
+                    .filter(r -> r.attempt() > 0)
+                    .map(r -> r.downloadMs() + r.restoreMs())
+                    .toList();
+            return new Result(durations, checkpointed, fullState, records * 1000.0 / seconds, restores,
+                    failureToRunning(graph), after.getOrDefault("restoreBytesFromLocalTier", 0L) - before.getOrDefault("restoreBytesFromLocalTier", 0L),
+                    after.getOrDefault("restoreBytesFromS3", 0L) - before.getOrDefault("restoreBytesFromS3", 0L), null);
+        }
+    }
+
+    /**
+     * From the injected failure (the failed attempt's FAILED timestamp) until the last task of the
+     * restarted attempt was RUNNING: what an operator sees as downtime, including the state restore.
+     */
+    static long failureToRunning(AccessExecutionGraph graph) {
+        long failedAt = Long.MAX_VALUE;
+        long allRunningAt = 0;
+        for (AccessExecutionVertex v : graph.getAllExecutionVertices()) {
+            for (AccessExecution old : v.getExecutionHistory().getHistoricalExecutions()) {
+                long t = old.getStateTimestamp(ExecutionState.FAILED);
+                if (t > 0) {
+                    failedAt = Math.min(failedAt, t);
+                }
+            }
+            AccessExecution current = v.getCurrentExecutionAttempt();
+            if (current.getAttemptNumber() > 0) {
+                allRunningAt = Math.max(allRunningAt, current.getStateTimestamp(ExecutionState.RUNNING));
+            }
+        }
+        return failedAt == Long.MAX_VALUE || allRunningAt == 0 ? -1 : allRunningAt - failedAt;
+    }
+
+    /** The s3tiered file system's transfer figures (empty for other file systems). */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Long> transfer(String dir) {
+        if (!dir.startsWith("s3tiered://")) {
+            return Map.of();
+        }
+        try {
+            Object fs = FileSystem.get(URI.create(dir));
+            while (fs instanceof WrappingProxy<?> p) {
+                fs = p.getWrappedDelegate();
+            }
+            Method m = fs.getClass().getMethod("metricsSnapshot");
+            return (Map<String, Long>) m.invoke(fs);
+        } catch (Exception e) {
+            return Map.of();
+        }
+    }
+
+    private static void print(Map<Setup, Result> results, long keys, int visits, int payload, long intervalMs, double failAt) {
+        System.out.printf(Locale.ROOT, "%nJob: %d keys x %d visits x %d B payload (ListState), parallelism %d, RocksDB incremental, "
+                + "checkpoint every %d ms, one injected failure at %.0f%% of the input; S3Proxy (filesystem-nio2) on loopback.%n%n",
+                keys, visits, payload, PARALLELISM, intervalMs, failAt * 100);
+        System.out.println("| storage | checkpoints | end-to-end p50 / p95 / max (ms) | records/s | checkpointed (uploaded) | "
+                + "final state | state restore per subtask avg / max (ms) | failure to all tasks running (ms) | restored from local tier / S3 |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        for (Map.Entry<Setup, Result> e : results.entrySet()) {
+            Result r = e.getValue();
+            if (r.failure() != null) {
+                System.out.printf("| %s | FAILED: %s |%n", e.getKey().name(), r.failure());
+                continue;
+            }
+            System.out.printf(Locale.ROOT, "| %s | %d | %d / %d / %d | %.0f | %s | %s | %.0f / %d | %d | %s |%n",
+                    e.getKey().name(), r.checkpointMillis().size(), pct(r.checkpointMillis(), 50), pct(r.checkpointMillis(), 95),
+                    pct(r.checkpointMillis(), 100), r.recordsPerSecond(), mib(r.checkpointedBytes()), mib(r.fullStateBytes()),
+                    r.restoreMillis().stream().mapToLong(Long::longValue).average().orElse(Double.NaN),
+                    r.restoreMillis().stream().mapToLong(Long::longValue).max().orElse(-1), r.failureToRunningMillis(),
+                    e.getKey().tiered() ? mib(r.restoredFromLocalTier()) + " / " + mib(r.restoredFromS3()) : "-");
+        }
+        Result tiered = find(results, "s3tiered");
+        Result file = find(results, "file");
+        Result presto = find(results, "s3p");
+        Result nativeFs = find(results, "s3a");
+        if (tiered == null || file == null || presto == null || nativeFs == null) {
+            return;
+        }
+        long bestPeerP50 = Math.min(pct(presto.checkpointMillis(), 50), pct(nativeFs.checkpointMillis(), 50));
+        long p50 = pct(tiered.checkpointMillis(), 50);
+        System.out.printf(Locale.ROOT, "%nTarget checkpoint p50 <= 0.6x best S3 peer's: %d vs 0.6 x %d = %.0f ms (%.2fx) -> %s%n",
+                p50, bestPeerP50, 0.6 * bestPeerP50, (double) p50 / bestPeerP50, p50 <= 0.6 * bestPeerP50 ? "MET" : "NOT MET");
+        long fileP50 = pct(file.checkpointMillis(), 50);
+        System.out.printf(Locale.ROOT, "Target checkpoint p50 <= 1.2x file://'s: %d vs 1.2 x %d = %.0f ms (%.2fx) -> %s%n",
+                p50, fileP50, 1.2 * fileP50, (double) p50 / fileP50, p50 <= 1.2 * fileP50 ? "MET" : "NOT MET");
+        double restore = avg(tiered.restoreMillis());
+        double bestPeerRestore = Math.min(avg(presto.restoreMillis()), avg(nativeFs.restoreMillis()));
+        System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.3x best S3 peer's: %.0f vs 0.3 x %.0f = %.0f ms "
+                        + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.3 * bestPeerRestore, restore / bestPeerRestore,
+                restore <= 0.3 * bestPeerRestore ? "MET" : "NOT MET");
+    }
+
+    private static Result find(Map<Setup, Result> results, String scheme) {
+        return results.entrySet().stream().filter(e -> e.getKey().scheme().equals(scheme) && e.getValue().failure() == null)
+                .map(Map.Entry::getValue).findFirst().orElse(null);
+    }
+
+    private static double avg(List<Long> v) {
+        return v.stream().mapToLong(Long::longValue).average().orElse(Double.NaN);
+    }
+
+    /** Nearest-rank percentile; 100 is the maximum. */
+    static long pct(List<Long> values, int p) {
+        if (values.isEmpty()) {
+            return -1;
+        }
+        long[] s = values.stream().mapToLong(Long::longValue).sorted().toArray();
+        int rank = (int) Math.ceil(p / 100.0 * s.length);
+        return s[Math.max(0, Math.min(s.length - 1, rank - 1))];
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+
+    private static long longArg(String[] args, String name, long def) {
+        int i = Arrays.asList(args).indexOf(name);
+        return i >= 0 && i + 1 < args.length ? Long.parseLong(args[i + 1]) : def;
+    }
+
+    private static String stringArg(String[] args, String name, String def) {
+        int i = Arrays.asList(args).indexOf(name);
+        return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+    }
+
+    private static void deleteRecursively(java.nio.file.Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (Exception ignored) {
+            // temp directory
+        }
+    }
+}

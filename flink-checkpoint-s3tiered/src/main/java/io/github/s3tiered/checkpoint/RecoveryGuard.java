@@ -1,0 +1,137 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.inspector.CheckpointInspector;
+import io.github.s3tiered.inspector.PathRole;
+import io.github.s3tiered.inspector.RestorePoint;
+import io.github.s3tiered.inspector.Validation;
+
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Decides which checkpoint a job resumes from when it is started with {@code
+ * execution.state-recovery.path}: the named checkpoint once proven restorable, the newest
+ * restorable checkpoint when the path names a job's checkpoint directory, or (only by option) the
+ * newest restorable one when the named checkpoint is broken. Anything else fails the submission,
+ * before any task starts, with the inspector's reason and the files concerned.
+ */
+final class RecoveryGuard implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(RecoveryGuard.class);
+    private static final String KEY = StateRecoveryOptions.SAVEPOINT_PATH.key();
+    private static final int MAX_FILES_IN_MESSAGE = 20;
+
+    private final boolean validate;
+    private final boolean deep;
+    private final boolean fallback;
+
+    RecoveryGuard(boolean validate, boolean deep, boolean fallback) {
+        this.validate = validate;
+        this.deep = deep;
+        this.fallback = fallback;
+    }
+
+    boolean enabled() {
+        return validate;
+    }
+
+    /** The pointer to restore from, after the checks; throws when nothing restorable is named. */
+    String resolve(String pointer) throws IOException {
+        if (!validate) {
+            return pointer;
+        }
+        long start = System.nanoTime();
+        Path path = new Path(pointer);
+        if ("_metadata".equals(path.getName())) {
+            path = path.getParent();
+        }
+        CheckpointInspector inspector = new CheckpointInspector(classLoader());
+        PathRole role;
+        try {
+            role = inspector.classify(path);
+        } catch (FileNotFoundException e) {
+            throw new IOException(KEY + " = " + pointer + ": no such checkpoint or directory (" + e.getMessage() + ")", e);
+        }
+        String resolved;
+        switch (role) {
+            case CHECKPOINT, SAVEPOINT -> resolved = checkSingle(inspector, pointer, path);
+            case JOB_DIRECTORY -> resolved = newestRestorable(inspector, path, pointer);
+            case BASE_DIRECTORY -> throw new IOException(KEY + " = " + pointer + " holds the checkpoints of several jobs: "
+                    + "name one job's directory (<dir>/<job-id>) or one checkpoint (<dir>/<job-id>/chk-N)");
+            default -> throw new IOException(KEY + " = " + pointer + " is neither a checkpoint (no _metadata) nor a job's "
+                    + "checkpoint directory (no chk-N inside)");
+        }
+        LOG.info("Recovery guard: {} = {} resolved to {} in {} ms", KEY, pointer, resolved, (System.nanoTime() - start) / 1_000_000);
+        return resolved;
+    }
+
+    private String checkSingle(CheckpointInspector inspector, String pointer, Path checkpoint) throws IOException {
+        Validation v = inspector.validate(checkpoint, deep);
+        if (v.restorable()) {
+            LOG.info("Recovery guard: {} is restorable: {} ({})", checkpoint, v.reason(), v.requests());
+            return pointer;
+        }
+        String refusal = refusal(pointer, v);
+        if (!fallback) {
+            throw new IOException(refusal + "\nSet " + RecoveryGuardOptions.FALLBACK.key() + ": true to resume from the newest "
+                    + "restorable checkpoint of the same job instead, or name another checkpoint (recovery-inspector "
+                    + "restore-point <job-dir> finds it).");
+        }
+        Path jobDir = checkpoint.getParent();
+        RestorePoint rp = inspector.restorePoint(jobDir, false);
+        Optional<Path> chosen = rp.path();
+        if (chosen.isEmpty()) {
+            throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") found nothing "
+                    + "restorable either: " + rp.explanation());
+        }
+        LOG.error("\n********************************************************************************\n"
+                        + "Recovery guard: FALLING BACK to an older checkpoint ({}: true).\n{}\n"
+                        + "Resuming from {} instead: records after it are processed again.\n"
+                        + "********************************************************************************",
+                RecoveryGuardOptions.FALLBACK.key(), refusal, chosen.get());
+        return chosen.get().toString();
+    }
+
+    private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {
+        RestorePoint rp = inspector.restorePoint(jobDir, false);
+        if (rp.path().isEmpty()) {
+            throw new IOException(KEY + " = " + pointer + " names a job's checkpoint directory without any restorable "
+                    + "checkpoint: " + rp.explanation());
+        }
+        if (rp.skipped().isEmpty()) {
+            LOG.info("Recovery guard: {} names a job directory; its newest restorable checkpoint is {}", pointer, rp.path().get());
+        } else {
+            LOG.warn("Recovery guard: {} names a job directory; newer checkpoints are not restorable. {}", pointer, rp.explanation());
+        }
+        return rp.path().get().toString();
+    }
+
+    private static String refusal(String pointer, Validation v) {
+        StringBuilder sb = new StringBuilder("Refusing to resume from ").append(KEY).append(" = ").append(pointer)
+                .append(": the checkpoint cannot be restored (").append(v.verdict().meaning()).append("). ").append(v.reason());
+        List<String> files = v.filesConcerned();
+        if (!files.isEmpty()) {
+            sb.append("\nFiles concerned (").append(files.size()).append("):");
+            files.stream().limit(MAX_FILES_IN_MESSAGE).forEach(f -> sb.append("\n  ").append(f));
+            if (files.size() > MAX_FILES_IN_MESSAGE) {
+                sb.append("\n  ... and ").append(files.size() - MAX_FILES_IN_MESSAGE).append(" more");
+            }
+        }
+        return sb.toString();
+    }
+
+    private static ClassLoader classLoader() {
+        ClassLoader context = Thread.currentThread().getContextClassLoader();
+        return context != null ? context : RecoveryGuard.class.getClassLoader();
+    }
+}

@@ -1,0 +1,161 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.Path;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Finds checkpoints and savepoints by the names Flink gives them: {@code chk-N} and
+ * {@code savepoint-*} directories inside a job's directory, beside {@code shared/} and
+ * {@code taskowned/}.
+ */
+final class CheckpointDiscovery {
+
+    static final String SHARED_DIR = "shared";
+    static final String TASK_OWNED_DIR = "taskowned";
+    private static final Pattern CHECKPOINT_NAME = Pattern.compile("chk-(\\d+)");
+    private static final String SAVEPOINT_PREFIX = "savepoint-";
+
+    private CheckpointDiscovery() {}
+
+    static boolean isCheckpointName(String name) {
+        return CHECKPOINT_NAME.matcher(name).matches();
+    }
+
+    static boolean isSavepointName(String name) {
+        return name.startsWith(SAVEPOINT_PREFIX);
+    }
+
+    static CheckpointKind kindOf(Path dir) {
+        return isSavepointName(dir.getName()) ? CheckpointKind.SAVEPOINT : CheckpointKind.CHECKPOINT;
+    }
+
+    static long idFromName(String name) {
+        Matcher m = CHECKPOINT_NAME.matcher(name);
+        return m.matches() ? parseId(m.group(1)) : -1;
+    }
+
+    private static long parseId(String digits) {
+        try {
+            return Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** By name alone (no request): {@code _metadata}, {@code chk-N} or {@code savepoint-*}. */
+    static PathRole roleByName(Path path) {
+        String name = path.getName();
+        if (CheckpointMetadataReader.METADATA_FILE.equals(name)) {
+            return kindOf(path.getParent()) == CheckpointKind.SAVEPOINT ? PathRole.SAVEPOINT : PathRole.CHECKPOINT;
+        }
+        if (isCheckpointName(name)) {
+            return PathRole.CHECKPOINT;
+        }
+        if (isSavepointName(name)) {
+            return PathRole.SAVEPOINT;
+        }
+        return PathRole.UNKNOWN;
+    }
+
+    /** By name, else by listing the directory (one request), else by listing its subdirectories. */
+    static PathRole classify(Path path, DirectoryListings listings) throws IOException {
+        PathRole byName = roleByName(path);
+        if (byName != PathRole.UNKNOWN) {
+            return byName;
+        }
+        DirectoryListings.Listing listing = listings.list(path);
+        if (!listing.exists()) {
+            throw new FileNotFoundException("No such directory: " + path);
+        }
+        PathRole role = roleOfEntries(listing);
+        if (role != PathRole.UNKNOWN) {
+            return role;
+        }
+        for (FileStatus child : listing.entries().values()) {
+            if (child.isDir() && roleOfEntries(listings.list(child.getPath())) == PathRole.JOB_DIRECTORY) {
+                return PathRole.BASE_DIRECTORY;
+            }
+        }
+        return PathRole.UNKNOWN;
+    }
+
+    private static PathRole roleOfEntries(DirectoryListings.Listing listing) {
+        Map<String, FileStatus> entries = listing.entries();
+        if (entries.containsKey(CheckpointMetadataReader.METADATA_FILE)) {
+            return PathRole.CHECKPOINT;
+        }
+        for (Map.Entry<String, FileStatus> e : entries.entrySet()) {
+            String name = e.getKey();
+            if (e.getValue().isDir() && (isCheckpointName(name) || isSavepointName(name)
+                    || SHARED_DIR.equals(name) || TASK_OWNED_DIR.equals(name))) {
+                return PathRole.JOB_DIRECTORY;
+            }
+        }
+        return PathRole.UNKNOWN;
+    }
+
+    /** The checkpoints and savepoints of one job directory (one listing). */
+    static JobDirectory jobDirectory(Path jobDir, DirectoryListings listings) throws IOException {
+        DirectoryListings.Listing listing = listings.list(jobDir);
+        if (!listing.exists()) {
+            throw new FileNotFoundException("No such job checkpoint directory: " + jobDir);
+        }
+        List<CheckpointLocation> checkpoints = new ArrayList<>();
+        List<CheckpointLocation> savepoints = new ArrayList<>();
+        for (FileStatus s : listing.entries().values()) {
+            String name = s.getPath().getName();
+            if (!s.isDir()) {
+                continue;
+            }
+            if (isCheckpointName(name)) {
+                checkpoints.add(new CheckpointLocation(s.getPath(), CheckpointKind.CHECKPOINT, idFromName(name)));
+            } else if (isSavepointName(name)) {
+                savepoints.add(new CheckpointLocation(s.getPath(), CheckpointKind.SAVEPOINT, -1));
+            }
+        }
+        checkpoints.sort(Comparator.comparingLong(CheckpointLocation::idFromName).reversed());
+        savepoints.sort(Comparator.comparing(c -> c.path().getName()));
+        checkpoints.addAll(savepoints);
+        return new JobDirectory(jobDir, checkpoints);
+    }
+
+    /**
+     * The job directories under {@code dir}: the directory itself when it is a job directory (or a
+     * checkpoint, then as the only member of its parent), else each job directory inside it.
+     */
+    static List<JobDirectory> discover(Path dir, DirectoryListings listings) throws IOException {
+        PathRole role = classify(dir, listings);
+        switch (role) {
+            case CHECKPOINT, SAVEPOINT -> {
+                Path cp = CheckpointValidator.checkpointDirectory(dir);
+                return List.of(new JobDirectory(cp.getParent(),
+                        List.of(new CheckpointLocation(cp, kindOf(cp), idFromName(cp.getName())))));
+            }
+            case JOB_DIRECTORY -> {
+                return List.of(jobDirectory(dir, listings));
+            }
+            case BASE_DIRECTORY -> {
+                List<JobDirectory> jobs = new ArrayList<>();
+                for (FileStatus child : listings.list(dir).entries().values()) {
+                    if (child.isDir() && roleOfEntries(listings.list(child.getPath())) == PathRole.JOB_DIRECTORY) {
+                        jobs.add(jobDirectory(child.getPath(), listings));
+                    }
+                }
+                jobs.sort(Comparator.comparing(j -> j.path().getName()));
+                return jobs;
+            }
+            default -> {
+                return List.of();
+            }
+        }
+    }
+}

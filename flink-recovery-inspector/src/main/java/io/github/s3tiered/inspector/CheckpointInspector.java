@@ -1,0 +1,173 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.Path;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Checks checkpoints and savepoints before a job resumes from them: the entry point of the library.
+ * Everything goes through Flink's {@code FileSystem} API (works on {@code s3tiered://},
+ * {@code s3://}, {@code file://}); file systems must be initialized by the caller, as Flink does.
+ *
+ * <pre>{@code
+ * CheckpointInspector inspector = new CheckpointInspector(classLoader);
+ * Validation v = inspector.validate(path, false);          // one checkpoint
+ * RestorePoint rp = inspector.restorePoint(jobDir, false); // the newest restorable one
+ * }</pre>
+ *
+ * <p>Instances are immutable and thread-safe; each call lists what it needs afresh.
+ */
+public final class CheckpointInspector {
+
+    private final ClassLoader classLoader;
+    private final ChecksumSource checksums;
+    private final InspectionProgress progress;
+
+    /** Deep validation compares with the checksums the tiered file system recorded. */
+    public CheckpointInspector(ClassLoader classLoader) {
+        this(classLoader, new FileSystemChecksums(), InspectionProgress.NONE);
+    }
+
+    public CheckpointInspector(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
+        this.classLoader = classLoader;
+        this.checksums = checksums;
+        this.progress = progress;
+    }
+
+    public CheckpointInspector withProgress(InspectionProgress progress) {
+        return new CheckpointInspector(classLoader, checksums, progress);
+    }
+
+    public CheckpointInspector withChecksums(ChecksumSource checksums) {
+        return new CheckpointInspector(classLoader, checksums, progress);
+    }
+
+    /**
+     * True when the path names one checkpoint or savepoint by its name alone ({@code chk-N},
+     * {@code savepoint-*}, or a {@code _metadata} file); no request is made. A path for which this is
+     * false may still be a checkpoint in a renamed directory: {@link #classify} tells for sure.
+     */
+    public static boolean namesSingleCheckpoint(Path path) {
+        return CheckpointDiscovery.roleByName(path).singleCheckpoint();
+    }
+
+    /** What the directory holds: by name, else by listing it (and, if needed, its subdirectories). */
+    public PathRole classify(Path path) throws IOException {
+        return CheckpointDiscovery.classify(path, new DirectoryListings(new FileSystemCalls()));
+    }
+
+    /** The job directories under {@code dir} (itself, when it is one), each with its checkpoints. */
+    public List<JobDirectory> discover(Path dir) throws IOException {
+        return CheckpointDiscovery.discover(dir, new DirectoryListings(new FileSystemCalls()));
+    }
+
+    /**
+     * Validates one checkpoint or savepoint directory (or its {@code _metadata} file).
+     *
+     * @param deep also read every file and compare its CRC32C with the recorded one
+     * @throws java.io.FileNotFoundException when the directory does not exist
+     * @throws IOException when the file system cannot be reached
+     */
+    public Validation validate(Path checkpointDir, boolean deep) throws IOException {
+        return validator().validate(checkpointDir, deep, new DirectoryListings(new FileSystemCalls()));
+    }
+
+    /** Validates every checkpoint of a job directory, newest first, sharing directory listings. */
+    public List<Validation> validateAll(JobDirectory job, boolean deep) throws IOException {
+        DirectoryListings listings = new DirectoryListings(new FileSystemCalls());
+        List<Validation> out = new ArrayList<>();
+        int i = 0;
+        for (CheckpointLocation cp : job.checkpoints()) {
+            progress.step("validating " + cp.path() + " (" + (++i) + "/" + job.checkpoints().size() + ")");
+            out.add(validator().validate(cp.path(), deep, listings));
+        }
+        return out;
+    }
+
+    /** The newest restorable checkpoint of a job directory (savepoints not considered). */
+    public RestorePoint restorePoint(Path jobDir, boolean includeSavepoints) throws IOException {
+        return restorePoint(jobDir, new RestorePointOptions(includeSavepoints, false, null));
+    }
+
+    /**
+     * The newest restorable checkpoint of a job directory, with every newer one and why it was
+     * skipped. Checkpoints are ordered by id; savepoints (by option) by the id in their metadata,
+     * and those whose metadata cannot be read come last.
+     */
+    public RestorePoint restorePoint(Path jobDir, RestorePointOptions options) throws IOException {
+        FileSystemCalls calls = new FileSystemCalls();
+        DirectoryListings listings = new DirectoryListings(calls);
+        JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
+        CheckpointValidator validator = validator();
+
+        // savepoints have no id in their name: validate them first to learn it
+        List<Validation> validatedSavepoints = new ArrayList<>();
+        if (options.includeSavepoints()) {
+            for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
+                progress.step("validating " + sp.path());
+                validatedSavepoints.add(validator.validate(sp.path(), options.deep(), listings));
+            }
+        }
+        record Candidate(CheckpointLocation location, long id, Validation validation) {}
+        List<Candidate> candidates = new ArrayList<>();
+        for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
+            candidates.add(new Candidate(cp, cp.idFromName(), null));
+        }
+        for (Validation v : validatedSavepoints) {
+            candidates.add(new Candidate(new CheckpointLocation(v.path(), CheckpointKind.SAVEPOINT, -1),
+                    v.checkpointId() < 0 ? Long.MIN_VALUE : v.checkpointId(), v));
+        }
+        candidates.sort(Comparator.comparingLong(Candidate::id).reversed());
+
+        List<Validation> skipped = new ArrayList<>();
+        Optional<Validation> chosen = Optional.empty();
+        int i = 0;
+        for (Candidate c : candidates) {
+            Validation v = c.validation();
+            if (v == null) {
+                progress.step("validating " + c.location().path() + " (" + (++i) + "/" + candidates.size() + ")");
+                v = validator.validate(c.location().path(), options.deep(), listings);
+            }
+            if (v.restorable()) {
+                chosen = Optional.of(v);
+                break;
+            }
+            skipped.add(v);
+        }
+        List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
+                ? JobCompatibility.check(chosen.get().metadata(), options.job())
+                : List.of();
+        return new RestorePoint(jobDir, chosen, skipped, issues, candidates.size(), calls.snapshot());
+    }
+
+    /** What Flink would reject when {@code job} restores from the validated checkpoint. */
+    public List<CompatibilityIssue> checkCompatibility(Validation validation, JobShape job) {
+        if (validation.metadata() == null) {
+            throw new IllegalArgumentException("The metadata of " + validation.path() + " could not be read: " + validation.reason());
+        }
+        return JobCompatibility.check(validation.metadata(), job);
+    }
+
+    /** The operators, state sizes and files of one checkpoint, with its (non-deep) validation. */
+    public CheckpointDescription describe(Path checkpointDir) throws IOException {
+        Validation v = validate(checkpointDir, false);
+        if (v.metadata() == null) {
+            return new CheckpointDescription(v, List.of(), 0);
+        }
+        return new CheckpointDescription(v, OperatorSummary.of(v.metadata(), v.files()), v.metadata().getMasterStates().size());
+    }
+
+    /** Unreferenced files of a job directory; deletes them only when the options say so. */
+    public Orphans orphans(Path jobDir, OrphanOptions options) throws IOException {
+        return new OrphanSearch(classLoader, progress)
+                .search(jobDir, options, System.currentTimeMillis(), new DirectoryListings(new FileSystemCalls()));
+    }
+
+    private CheckpointValidator validator() {
+        return new CheckpointValidator(classLoader, checksums, progress);
+    }
+}

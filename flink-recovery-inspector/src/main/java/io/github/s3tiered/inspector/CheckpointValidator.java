@@ -1,0 +1,188 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.zip.CRC32C;
+
+/**
+ * Validates one checkpoint: reads its metadata, then checks that every referenced file is there
+ * with its recorded size by listing each parent directory once; in deep mode reads every file and
+ * compares its CRC32C with the recorded one.
+ */
+final class CheckpointValidator {
+
+    private static final int READ_BUFFER = 256 * 1024;
+
+    private final ClassLoader classLoader;
+    private final ChecksumSource checksums;
+    private final InspectionProgress progress;
+
+    CheckpointValidator(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
+        this.classLoader = classLoader;
+        this.checksums = checksums;
+        this.progress = progress;
+    }
+
+    /** The checkpoint directory a user means: {@code chk-N/_metadata} names {@code chk-N}. */
+    static Path checkpointDirectory(Path path) {
+        return CheckpointMetadataReader.METADATA_FILE.equals(path.getName()) ? path.getParent() : path;
+    }
+
+    Validation validate(Path path, boolean deep, DirectoryListings listings) throws IOException {
+        Path dir = checkpointDirectory(path);
+        CheckpointKind kind = CheckpointDiscovery.kindOf(dir);
+        FileSystemCalls calls = listings.calls();
+        RequestCount before = calls.snapshot();
+
+        DirectoryListings.Listing own = listings.list(dir);
+        if (!own.exists()) {
+            throw new FileNotFoundException("No such checkpoint directory: " + dir);
+        }
+        FileStatus metadataStatus = own.get(CheckpointMetadataReader.METADATA_FILE);
+        if (metadataStatus == null || metadataStatus.isDir()) {
+            List<Problem> problems = List.of(new Problem(Verdict.NO_METADATA, null,
+                    "no " + CheckpointMetadataReader.METADATA_FILE + " in " + dir + " (" + own.entries().size()
+                            + " other entries): the checkpoint is in progress, was aborted, or its metadata was deleted"));
+            return new Validation(dir, kind, -1, Verdict.NO_METADATA, problems, 0, -1, List.of(), 0, List.of(), null,
+                    calls.snapshot().minus(before), null);
+        }
+
+        Path metadataPath = new Path(dir, CheckpointMetadataReader.METADATA_FILE);
+        byte[] metadataBytes;
+        CheckpointMetadata metadata;
+        try {
+            try (FSDataInputStream in = calls.open(metadataPath)) {
+                metadataBytes = in.readAllBytes();
+            }
+            metadata = CheckpointMetadataReader.parse(metadataBytes, dir, classLoader);
+        } catch (FileNotFoundException e) {
+            List<Problem> problems = List.of(new Problem(Verdict.NO_METADATA, metadataPath.toString(),
+                    "listed but gone when opened: " + e.getMessage()));
+            return new Validation(dir, kind, -1, Verdict.NO_METADATA, problems, metadataStatus.getModificationTime(),
+                    -1, List.of(), 0, List.of(), null, calls.snapshot().minus(before), null);
+        } catch (IOException e) {
+            List<Problem> problems = List.of(new Problem(Verdict.CORRUPT_METADATA, metadataPath.toString(), e.getMessage()));
+            return new Validation(dir, kind, -1, Verdict.CORRUPT_METADATA, problems, metadataStatus.getModificationTime(),
+                    metadataStatus.getLen(), List.of(), 0, List.of(), null, calls.snapshot().minus(before), null);
+        }
+
+        CheckpointReferences refs = CheckpointReferences.of(metadata);
+        List<ReferencedFile> files = refs.files();
+        progress.step("checking " + files.size() + " files of " + dir);
+        List<Problem> problems = new ArrayList<>();
+        List<PresentFile> present = checkPresence(files, listings, problems);
+
+        DeepCheck deepCheck = null;
+        if (deep) {
+            present.add(0, new PresentFile(new ReferencedFile(metadataPath, metadataStatus.getLen(), true,
+                    java.util.Set.of("metadata"), java.util.Set.of()), metadataStatus));
+            deepCheck = readAll(present, calls, problems);
+        }
+        return new Validation(dir, kind, metadata.getCheckpointId(), Validation.verdictOf(problems), problems,
+                metadataStatus.getModificationTime(), metadataStatus.getLen(), files, refs.inlineHandles(),
+                refs.unsupportedHandles(), deepCheck, calls.snapshot().minus(before), metadata);
+    }
+
+    private record PresentFile(ReferencedFile file, FileStatus status) {}
+
+    private static List<PresentFile> checkPresence(List<ReferencedFile> files, DirectoryListings listings, List<Problem> problems)
+            throws IOException {
+        // grouped by parent so that each directory is listed once, in the order first referenced
+        Map<String, List<ReferencedFile>> byParent = new LinkedHashMap<>();
+        Map<String, Path> parents = new LinkedHashMap<>();
+        for (ReferencedFile f : files) {
+            Path parent = f.path().getParent();
+            String key = PathKey.of(parent);
+            parents.putIfAbsent(key, parent);
+            byParent.computeIfAbsent(key, k -> new ArrayList<>()).add(f);
+        }
+        List<PresentFile> present = new ArrayList<>();
+        for (Map.Entry<String, List<ReferencedFile>> e : byParent.entrySet()) {
+            DirectoryListings.Listing listing = listings.list(parents.get(e.getKey()));
+            for (ReferencedFile f : e.getValue()) {
+                FileStatus status = listing.get(f.path().getName());
+                if (status == null || status.isDir()) {
+                    problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(),
+                            "missing" + (listing.exists() ? "" : " (its directory " + listing.dir() + " is missing)")
+                                    + "; holds " + String.join(",", f.kinds()) + " state of operator " + String.join(",", f.operators())));
+                } else if (f.exactSize() && status.getLen() != f.minSize()) {
+                    problems.add(new Problem(Verdict.SIZE_MISMATCH, f.path().toString(),
+                            "recorded size " + f.minSize() + " bytes, found " + status.getLen()));
+                } else if (!f.exactSize() && status.getLen() < f.minSize()) {
+                    problems.add(new Problem(Verdict.SIZE_MISMATCH, f.path().toString(),
+                            "segments need at least " + f.minSize() + " bytes, found " + status.getLen()));
+                } else {
+                    present.add(new PresentFile(f, status));
+                }
+            }
+        }
+        return present;
+    }
+
+    private DeepCheck readAll(List<PresentFile> files, FileSystemCalls calls, List<Problem> problems) throws IOException {
+        byte[] buffer = new byte[READ_BUFFER];
+        int read = 0;
+        long bytes = 0;
+        int matched = 0;
+        int mismatched = 0;
+        int notRecorded = 0;
+        boolean anyRecords = false;
+        int done = 0;
+        for (PresentFile pf : files) {
+            Path path = pf.file().path();
+            if (++done % 100 == 0) {
+                progress.step("deep check: " + done + "/" + files.size() + " files read");
+            }
+            CRC32C crc = new CRC32C();
+            long length = 0;
+            try (FSDataInputStream in = calls.open(path)) {
+                int n;
+                while ((n = in.read(buffer)) != -1) {
+                    crc.update(buffer, 0, n);
+                    length += n;
+                }
+            } catch (FileNotFoundException e) {
+                problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "listed but gone when read: " + e.getMessage()));
+                continue;
+            } catch (IOException e) {
+                problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "cannot be read: " + e));
+                continue;
+            }
+            read++;
+            bytes += length;
+            if (length != pf.status().getLen()) {
+                problems.add(new Problem(Verdict.SIZE_MISMATCH, path.toString(),
+                        "read " + length + " bytes, the listing says " + pf.status().getLen()));
+                continue;
+            }
+            if (!checksums.recordsChecksums(path)) {
+                notRecorded++;
+                continue;
+            }
+            anyRecords = true;
+            calls.countChecksumLookup();
+            OptionalLong recorded = checksums.recordedCrc32c(path);
+            if (recorded.isEmpty()) {
+                notRecorded++;
+            } else if (recorded.getAsLong() == crc.getValue()) {
+                matched++;
+            } else {
+                mismatched++;
+                problems.add(new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(), String.format(
+                        "CRC32C of the content is %08x, recorded %08x", crc.getValue(), recorded.getAsLong())));
+            }
+        }
+        return new DeepCheck(read, bytes, matched, mismatched, notRecorded, anyRecords);
+    }
+
+}

@@ -1,0 +1,42 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.Path;
+
+import java.util.List;
+
+/**
+ * The result of an orphan search in one job directory.
+ *
+ * @param jobDirectory the directory searched
+ * @param orphans unreferenced files and stray checkpoint directories older than the minimum age
+ * @param retainedCheckpoints checkpoints and savepoints whose references were honoured
+ * @param unreadableMetadata checkpoints whose {@code _metadata} cannot be read: their references are
+ *     unknown, so nothing is deleted while there is any
+ * @param referencedFiles distinct files the retained checkpoints reference
+ * @param tooYoung unreferenced entries left alone because they are younger than the minimum age
+ * @param deleted what was deleted (empty unless deletion was asked for and allowed)
+ * @param deletionRefused why deletion was refused, or null
+ * @param requests file-system calls made
+ */
+public record Orphans(
+        Path jobDirectory,
+        List<OrphanFile> orphans,
+        List<Path> retainedCheckpoints,
+        List<Problem> unreadableMetadata,
+        int referencedFiles,
+        int tooYoung,
+        List<Path> deleted,
+        String deletionRefused,
+        RequestCount requests) {
+
+    public Orphans {
+        orphans = List.copyOf(orphans);
+        retainedCheckpoints = List.copyOf(retainedCheckpoints);
+        unreadableMetadata = List.copyOf(unreadableMetadata);
+        deleted = List.copyOf(deleted);
+    }
+
+    public long orphanBytes() {
+        return orphans.stream().mapToLong(OrphanFile::bytes).sum();
+    }
+}

@@ -1,0 +1,27 @@
+package io.github.s3tiered.inspector.cli;
+
+import picocli.CommandLine.Option;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Options every subcommand takes (a picocli mixin). */
+public final class CommonOptions {
+
+    @Option(names = "--flink-conf-dir", paramLabel = "DIR",
+            description = "Flink configuration directory holding config.yaml (default: $FLINK_CONF_DIR, if set).")
+    String flinkConfDir;
+
+    @Option(names = "-D", paramLabel = "key=value", mapFallbackValue = "",
+            description = "A Flink configuration entry, over the configuration file (repeatable), e.g. -D s3tiered.endpoint=http://...")
+    Map<String, String> properties = new LinkedHashMap<>();
+
+    @Option(names = "--json", description = "Print JSON (schema in the module's README) instead of a table.")
+    boolean json;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print stack traces of errors and INFO logs.")
+    boolean verbose;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress messages on stderr.")
+    boolean quiet;
+}

@@ -1,0 +1,75 @@
+package io.github.s3tiered.inspector.cli;
+
+import io.github.s3tiered.inspector.CheckpointInspector;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/** What every subcommand does first: configuration, file systems, the inspector. */
+abstract class InspectorSubcommand implements Callable<Integer> {
+
+    static final int RESTORABLE = 0;
+    static final int NOT_RESTORABLE = 1;
+    static final int ERROR = 2;
+
+    @Mixin
+    CommonOptions common = new CommonOptions();
+
+    @Spec
+    CommandSpec spec;
+
+    PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+
+    PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
+    @Override
+    public final Integer call() throws Exception {
+        if (common.verbose) {
+            verboseLogging();
+        }
+        Configuration conf = FlinkEnvironment.load(common);
+        FlinkEnvironment.initializeFileSystems(conf);
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        if (!common.quiet) {
+            inspector = inspector.withProgress(new Progress(err()));
+        }
+        int code = run(inspector);
+        out().flush();
+        err().flush();
+        return code;
+    }
+
+    private static void verboseLogging() {
+        try {
+            org.apache.logging.log4j.core.config.Configurator.setRootLevel(org.apache.logging.log4j.Level.INFO);
+        } catch (LinkageError e) {
+            // another logging binding: its own configuration decides
+        }
+    }
+
+    abstract int run(CheckpointInspector inspector) throws IOException;
+
+    /** An inspection failure of the storage (not of a checkpoint) as one message naming the path. */
+    static InspectorFailure failure(String action, Path path, IOException e) {
+        if (e instanceof FileNotFoundException) {
+            return new InspectorFailure(e.getMessage() == null ? "Not found: " + path : e.getMessage(), e);
+        }
+        String hint = e instanceof org.apache.flink.core.fs.UnsupportedFileSystemSchemeException
+                ? " (is the file system's plugin in $FLINK_PLUGINS_DIR?)"
+                : "";
+        return new InspectorFailure("Cannot " + action + " " + path + ": " + e.getMessage() + hint, e);
+    }
+}

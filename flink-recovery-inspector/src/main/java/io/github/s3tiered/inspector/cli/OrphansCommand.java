@@ -1,0 +1,99 @@
+package io.github.s3tiered.inspector.cli;
+
+import io.github.s3tiered.inspector.CheckpointInspector;
+import io.github.s3tiered.inspector.OrphanFile;
+import io.github.s3tiered.inspector.OrphanOptions;
+import io.github.s3tiered.inspector.Orphans;
+import io.github.s3tiered.inspector.Problem;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.util.TimeUtils;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.time.Duration;
+
+@Command(name = "orphans", description = {
+        "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
+                + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age.",
+        "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read.",
+        "Exit code: 0 done, 1 deletion refused, 2 error."})
+final class OrphansCommand extends InspectorSubcommand {
+
+    @Parameters(index = "0", paramLabel = "JOB_DIR", description = "A job directory (<checkpoint-dir>/<job-id>).")
+    String jobDir;
+
+    @Option(names = "--min-age", paramLabel = "DURATION", defaultValue = "1h",
+            description = "Only older files are orphans, e.g. 30min, 2h, 1d (default: ${DEFAULT-VALUE}).")
+    String minAge;
+
+    @Option(names = "--delete", description = "Delete the orphans found.")
+    boolean delete;
+
+    @Option(names = "--ignore-sibling-jobs", description = "Do not read the checkpoints of the other job directories"
+            + " beside this one (by default their references are kept: a job restored in CLAIM mode uses its"
+            + " predecessor's shared files).")
+    boolean ignoreSiblings;
+
+    @Override
+    int run(CheckpointInspector inspector) throws IOException {
+        Path path = FlinkEnvironment.path(jobDir);
+        Duration age;
+        try {
+            age = TimeUtils.parseDuration(minAge);
+        } catch (RuntimeException e) {
+            throw new InspectorFailure("Bad --min-age '" + minAge + "': " + e.getMessage() + " (examples: 30min, 2h, 1d)", e);
+        }
+        Orphans o;
+        try {
+            o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings));
+        } catch (IOException e) {
+            throw failure("search orphans in", path, e);
+        }
+        if (common.json) {
+            ObjectNode doc = Json.document("orphans");
+            doc.put("jobDirectory", path.toString());
+            doc.put("minAge", age.toString());
+            doc.put("delete", delete);
+            ArrayNode orphans = doc.putArray("orphans");
+            o.orphans().forEach(f -> orphans.add(Json.orphan(f)));
+            doc.put("orphanBytes", o.orphanBytes());
+            ArrayNode retained = doc.putArray("retainedCheckpoints");
+            o.retainedCheckpoints().forEach(p -> retained.add(p.toString()));
+            ArrayNode unreadable = doc.putArray("unreadableMetadata");
+            o.unreadableMetadata().forEach(p -> unreadable.add(Json.problem(p)));
+            doc.put("referencedFiles", o.referencedFiles());
+            doc.put("tooYoung", o.tooYoung());
+            ArrayNode deleted = doc.putArray("deleted");
+            o.deleted().forEach(p -> deleted.add(p.toString()));
+            doc.put("deletionRefused", o.deletionRefused());
+            doc.set("requests", Json.requests(o.requests()));
+            out().println(Json.print(doc));
+        } else {
+            if (o.orphans().isEmpty()) {
+                out().println("No orphans older than " + minAge + " in " + path);
+            } else {
+                Table t = new Table("KIND", "SIZE", "MODIFIED", "PATH");
+                for (OrphanFile f : o.orphans()) {
+                    t.row(f.kind(), Table.bytes(f.bytes()), Table.time(f.modificationTime()), f.path());
+                }
+                t.print(out());
+            }
+            out().println(o.orphans().size() + " orphans (" + Table.bytes(o.orphanBytes()) + "); " + o.referencedFiles()
+                    + " files referenced by " + o.retainedCheckpoints().size() + " retained checkpoints; " + o.tooYoung()
+                    + " unreferenced entries younger than " + minAge + " kept");
+            for (Problem p : o.unreadableMetadata()) {
+                out().println("unreadable: " + p.file() + ": " + p.reason());
+            }
+            if (delete) {
+                out().println(o.deletionRefused() != null ? o.deletionRefused() : "Deleted " + o.deleted().size() + " entries");
+            }
+        }
+        return o.deletionRefused() == null ? RESTORABLE : NOT_RESTORABLE;
+    }
+}

@@ -1,0 +1,56 @@
+package io.github.s3tiered.inspector.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** The {@code recovery-inspector} command line. */
+@Command(name = "recovery-inspector", mixinStandardHelpOptions = true, version = "recovery-inspector 0.1.0",
+        description = "Validates Flink checkpoints and savepoints, finds the restore point and orphaned files.",
+        subcommands = {ListCommand.class, ValidateCommand.class, RestorePointCommand.class, DescribeCommand.class,
+                OrphansCommand.class},
+        footer = {"", "Exit codes: 0 success/restorable, 1 not restorable, 2 usage or configuration error."})
+public final class RecoveryInspector implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
+    }
+
+    public static void main(String[] args) {
+        if (System.getProperty("log4j2.configurationFile") == null && System.getProperty("log4j.configurationFile") == null) {
+            // quiet by default: Flink's file systems log at INFO
+            System.setProperty("log4j2.configurationFile", "recovery-inspector-log4j2.properties");
+        }
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs the command line in this JVM; returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = new CommandLine(new RecoveryInspector());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            boolean verbose = commandLine.getCommand() instanceof InspectorSubcommand s && s.common.verbose;
+            commandLine.getErr().println("error: " + message(ex));
+            if (verbose) {
+                ex.printStackTrace(commandLine.getErr());
+            }
+            commandLine.getErr().flush();
+            return InspectorSubcommand.ERROR;
+        });
+        return cl.execute(args);
+    }
+
+    private static String message(Throwable ex) {
+        if (ex instanceof InspectorFailure) {
+            return ex.getMessage();
+        }
+        String m = ex.getMessage();
+        return ex.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+}
