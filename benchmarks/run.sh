@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a benchmark and prints its table. Builds what it needs first (tests skipped).
 #   bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3]    file-system throughput (s3tiered vs presto vs native)
+#   bash benchmarks/run.sh inspector [--files 1000,10000]       recovery inspector: validation time and S3 requests
 #   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,8 @@ which="${1:-fs}"; shift || true
 case "$which" in
   fs) main=io.github.s3tiered.bench.FileSystemBenchmark ;;
   checkpoint) main=io.github.s3tiered.bench.CheckpointBenchmark ;;
-  *) echo "unknown benchmark '$which' (expected: fs or checkpoint)" >&2; exit 2 ;;
+  inspector) main=io.github.s3tiered.bench.InspectorBenchmark ;;
+  *) echo "unknown benchmark '$which' (expected: fs, checkpoint or inspector)" >&2; exit 2 ;;
 esac
 mvn -B -q -pl benchmarks -am install -DskipTests >&2
 mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime -Dmdep.excludeClassifiers=tests >&2

@@ -51,12 +51,14 @@ import java.util.Map;
  * reports), so the storages are what differs. Prints a table.
  *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
- * [--interval-ms 1000] [--fail-at 0.85] [--only s3tiered,file]}
+ * [--interval-ms 1000] [--fail-at 0.85] [--only s3tiered,file] [-D key=value ...]}
  */
 public final class CheckpointBenchmark {
 
     private static final Duration TIMEOUT = Duration.ofMinutes(20);
     private static final int PARALLELISM = 2;
+    /** Options from "-D key=value" arguments, given to the file systems and the job alike. */
+    private static final Map<String, String> EXTRA = new LinkedHashMap<>();
 
     /** One storage under test. */
     record Setup(String name, String scheme, boolean tiered) {}
@@ -75,6 +77,11 @@ public final class CheckpointBenchmark {
         double failAt = Double.parseDouble(stringArg(args, "--fail-at", "0.85"));
         long intervalMs = longArg(args, "--interval-ms", 1000);
         String only = stringArg(args, "--only", "");
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("-D")) {
+                EXTRA.put(args[i + 1].substring(0, args[i + 1].indexOf('=')), args[i + 1].substring(args[i + 1].indexOf('=') + 1));
+            }
+        }
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-checkpoint-bench");
 
@@ -127,6 +134,7 @@ public final class CheckpointBenchmark {
         conf.setString("s3tiered.local.dir", work.resolve("local-tier").toString());
         // RocksDB's working directories on the local tier's volume, so that restores hard-link.
         conf.setString("io.tmp.dirs", Files.createDirectories(work.resolve("tmp")).toString());
+        EXTRA.forEach(conf::setString);
         return conf;
     }
 
@@ -148,6 +156,7 @@ public final class CheckpointBenchmark {
         jobConf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(intervalMs));
         jobConf.set(CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE, CheckpointingMode.EXACTLY_ONCE);
         jobConf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 2);
+        EXTRA.forEach(jobConf::setString);
 
         try (MiniCluster cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
                 .setConfiguration(clusterConf).setNumTaskManagers(1).setNumSlotsPerTaskManager(PARALLELISM).build())) {

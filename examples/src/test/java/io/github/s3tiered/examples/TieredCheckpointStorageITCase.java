@@ -283,6 +283,41 @@ class TieredCheckpointStorageITCase {
         assertThat(v.exact()).as(v.toString()).isTrue();
     }
 
+    @Test
+    void deepValidationFindsAFlippedByteInS3AndTheDeepGuardRefusesIt(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        String retained = runThenCancel(cluster, environment(dir, null), s, 2);
+        Path checkpoint = new Path(retained.endsWith("/_metadata") ? retained.substring(0, retained.length() - 10) : retained);
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        Validation intact = inspector.validate(checkpoint, true);
+        assertThat(intact.restorable()).as(intact.reason()).isTrue();
+        assertThat(intact.deepCheck().fileSystemRecordsChecksums()).as("s3tiered records checksums").isTrue();
+        // every referenced file and _metadata
+        assertThat(intact.deepCheck().checksumsMatched()).as(intact.deepCheck().summary()).isEqualTo(intact.files().size() + 1);
+
+        // Same size, one byte different, the recorded CRC32C kept: only reading the bytes can tell.
+        ReferencedFile victim = intact.files().stream().filter(f -> f.kinds().contains("keyed-shared")).findFirst().orElseThrow();
+        String key = victim.path().toUri().getPath().substring(1);
+        try (S3Client raw = rawClient(S3.server())) {
+            var head = raw.headObject(b -> b.bucket(S3.server().bucket()).key(key));
+            byte[] bytes = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(key)).asByteArray();
+            bytes[bytes.length / 2] ^= 0x01;
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(key).metadata(head.metadata()),
+                    software.amazon.awssdk.core.sync.RequestBody.fromBytes(bytes));
+        }
+        // A JobManager on another host has no local copies: read what S3 holds.
+        EmbeddedCluster.deleteRecursively(localTier);
+        java.nio.file.Files.createDirectories(localTier);
+
+        assertThat(inspector.validate(checkpoint, false).restorable()).as("sizes alone cannot see it").isTrue();
+        Validation deep = inspector.validate(checkpoint, true);
+        assertThat(deep.verdict()).as(deep.reason()).isEqualTo(io.github.s3tiered.inspector.Verdict.CHECKSUM_MISMATCH);
+        assertThat(deep.filesConcerned()).containsExactly(victim.path().toString());
+
+        String refused = failureText(run(cluster, environment(dir, retained, Map.of("s3tiered.recovery.validate.deep", "true")), s));
+        assertThat(refused).contains("Refusing to resume from execution.state-recovery.path").contains(key).contains("CRC32C");
+    }
+
     private String runThenCancel(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s, int checkpoints)
             throws Exception {
         RecoveryJob.build(env, s);

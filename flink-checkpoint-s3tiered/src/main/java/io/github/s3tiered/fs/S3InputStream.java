@@ -94,11 +94,12 @@ final class S3InputStream extends FSDataInputStream {
         }
         int attempts = 0;
         while (true) {
+            int n;
             try {
                 if (in == null) {
                     in = store.openFrom(bucket, key, pos);
                 }
-                int n = in.read(b, off, (int) Math.min(len, length - pos));
+                n = in.read(b, off, (int) Math.min(len, length - pos));
                 if (n < 0) {
                     throw new EOFException("connection closed at byte " + pos + " of " + length);
                 }
@@ -110,10 +111,6 @@ final class S3InputStream extends FSDataInputStream {
                 }
                 pos += n;
                 store.recordDownload(n);
-                if (pos == length) {
-                    verifyChecksum();
-                }
-                return n;
             } catch (S3OperationException e) {
                 throw e;
             } catch (IOException e) {
@@ -122,7 +119,13 @@ final class S3InputStream extends FSDataInputStream {
                     throw new IOException("Reading s3://" + bucket + "/" + key + " at byte " + pos + " failed "
                             + attempts + " times: " + e.getMessage(), e);
                 }
+                continue;
             }
+            // Outside the retry: a checksum failure is not a broken connection to reopen.
+            if (pos == length) {
+                verifyChecksum();
+            }
+            return n;
         }
     }
 
@@ -132,6 +135,7 @@ final class S3InputStream extends FSDataInputStream {
             checksumming = false;
             if (actual != expectedCrc) {
                 dropTee();
+                // "CRC32C mismatch" is how the recovery inspector tells a checksum failure from a missing file.
                 throw new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
                         + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
             }

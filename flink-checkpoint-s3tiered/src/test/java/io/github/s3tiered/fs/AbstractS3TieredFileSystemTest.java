@@ -155,6 +155,32 @@ abstract class AbstractS3TieredFileSystemTest {
     }
 
     @Test
+    void anObjectAlteredInS3FailsTheReadWithItsChecksumAndKeepsNoCopy(@TempDir java.nio.file.Path restoreDir) throws Exception {
+        S3TieredFileSystem writer = fileSystem(tierDir);
+        byte[] data = randomBytes(300_000, 5);
+        Path p = path("altered");
+        write(writer, p, data);
+        try (S3Client raw = rawClient(server())) {
+            var head = raw.headObject(b -> b.bucket(server().bucket()).key(key(p)));
+            byte[] altered = data.clone();
+            altered[150_000] ^= 0x01;
+            raw.putObject(b -> b.bucket(server().bucket()).key(key(p)).metadata(head.metadata()),
+                    software.amazon.awssdk.core.sync.RequestBody.fromBytes(altered));
+        }
+
+        S3TieredFileSystem reader = fileSystem(otherTierDir);
+        assertThatThrownBy(() -> readAll(reader, p)).isInstanceOf(IOException.class)
+                .hasMessageContaining("CRC32C mismatch").hasMessageContaining(key(p));
+        assertThat(reader.localTier().getVerified(server().bucket(), key(p))).as("no copy of bad bytes").isEmpty();
+        java.nio.file.Path target = restoreDir.resolve("altered.sst");
+        assertThatThrownBy(() -> reader.copyFiles(
+                        List.of(CopyRequest.of(p, new Path(target.toUri()), data.length)),
+                        new CloseableRegistry()))
+                .isInstanceOf(IOException.class).hasMessageContaining("CRC32C mismatch");
+        assertThat(target).doesNotExist();
+    }
+
+    @Test
     void aTruncatedLocalCopyIsDroppedAndTheReadServedFromS3() throws Exception {
         S3TieredFileSystem fs = fileSystem(tierDir);
         byte[] data = randomBytes(MIB, 4);

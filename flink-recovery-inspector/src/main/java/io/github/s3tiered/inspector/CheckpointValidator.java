@@ -129,6 +129,9 @@ final class CheckpointValidator {
         return present;
     }
 
+    /** How the s3tiered file system words a read whose bytes do not match the recorded CRC32C. */
+    static final String CHECKSUM_REFUSAL = "CRC32C mismatch";
+
     private DeepCheck readAll(List<PresentFile> files, FileSystemCalls calls, List<Problem> problems) throws IOException {
         byte[] buffer = new byte[READ_BUFFER];
         int read = 0;
@@ -155,7 +158,17 @@ final class CheckpointValidator {
                 problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "listed but gone when read: " + e.getMessage()));
                 continue;
             } catch (IOException e) {
-                problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "cannot be read: " + e));
+                if (String.valueOf(e.getMessage()).contains(CHECKSUM_REFUSAL)) {
+                    // The tiered file system verifies what it reads and refuses to serve bytes that
+                    // do not match the CRC32C recorded at upload: that is a checksum mismatch, not a
+                    // missing file. (Its exception type lives in the plugin class loader: the
+                    // message is the only thing both sides share.)
+                    mismatched++;
+                    anyRecords = true;
+                    problems.add(new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(), e.getMessage()));
+                } else {
+                    problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "cannot be read: " + e));
+                }
                 continue;
             }
             read++;

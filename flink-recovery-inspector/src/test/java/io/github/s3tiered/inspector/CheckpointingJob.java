@@ -17,6 +17,7 @@ import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.streaming.util.TestStreamEnvironment;
 import org.apache.flink.util.Collector;
 
 import java.nio.file.Path;
@@ -66,8 +67,8 @@ final class CheckpointingJob {
      */
     static Result run(MiniCluster cluster, Configuration conf, boolean slowConsumer, int checkpoints, Duration warmUp,
             boolean savepoint) throws Exception {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        env.setParallelism(PARALLELISM);
+        // bound to the test's cluster explicitly: in @BeforeAll the extension has not set its context environment yet
+        StreamExecutionEnvironment env = new TestStreamEnvironment(cluster, conf, PARALLELISM, List.of(), List.of());
         // the slow consumer backpressures an unthrottled source: buffers fill, unaligned checkpoints carry them
         RateLimiterStrategy<?> rate = slowConsumer ? RateLimiterStrategy.noOp() : RateLimiterStrategy.perSecond(4000);
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(i -> i, Long.MAX_VALUE, rate, Types.LONG);

@@ -1,0 +1,539 @@
+package io.github.s3tiered.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.examples.ExpectedResults;
+import io.github.s3tiered.examples.StateRecoveryExample;
+import io.github.s3tiered.inspector.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.CheckpointReferences;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.testing.S3TestServer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The project installed into an unmodified standalone Flink 2.3 cluster, the way users install it:
+ * the plugin jar in {@code plugins/s3tiered/}, the lib jar in {@code lib/}, {@code conf/config.yaml}
+ * from {@code docker/flink-conf.yaml}; JobManager, TaskManagers and the S3 server (S3Proxy) each in
+ * its own JVM; the recovery example submitted over REST.
+ *
+ * <ol>
+ *   <li>A TaskManager killed with SIGKILL is replaced by a new JVM with the same local tier
+ *       directory: the job recovers, the final state is exact, and the new TaskManager restored its
+ *       state from the local tier without reading state from S3.
+ *   <li>A job cancelled with a retained checkpoint, the whole cluster stopped, a new cluster (new
+ *       JVMs, empty local tier) started: the job resumes from the retained {@code chk-N} given as
+ *       {@code execution.state-recovery.path}, restores from S3, and its final state is exact.
+ *   <li>The recovery guard on that new cluster, with the cancelled job's retained checkpoints: a
+ *       {@code execution.state-recovery.path} naming the job's checkpoint directory is resolved to
+ *       its newest checkpoint; once a file that the newest checkpoint needs (and the previous one
+ *       does not) is deleted in S3, resuming from it is refused before any task runs, naming that
+ *       file; with {@code s3tiered.recovery.fallback-to-restorable: true} the job resumes from the
+ *       previous checkpoint instead. Every resumed job ends with the exact state.
+ * </ol>
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class StandaloneClusterITCase {
+
+    static final String ENTRY_CLASS = StateRecoveryExample.class.getName();
+    static final int PARALLELISM = 2;
+    static final int TASK_MANAGERS = 2;
+    static final long RECORDS = 60_000;
+    static final int KEYS = 6_000;
+    static final double RATE = 4_000; // records per second: the job runs ~15 s, long enough to interrupt it
+    static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+    /** RestoreTimings' line, one per restored keyed operator subtask. */
+    static final Pattern RESTORE_LINE = Pattern.compile(
+            "Restored keyed state of .*\\(subtask (\\d+), attempt (\\d+)\\).*this TaskManager so far restored "
+                    + "(\\d+) bytes from the local tier and (\\d+) bytes from S3");
+
+    static S3TestServer s3;
+    static Path runDir;
+    static Path flinkHome;
+    static Path jobJar;
+    static int clusterCount;
+
+    static StandaloneCluster cluster;
+    static FlinkRest rest;
+    static String jarId;
+    static Path localTier;
+    /**
+     * Job configuration of the job whose retained checkpoints the guard test damages: state chunks
+     * under 1 KiB inlined in {@code _metadata} (default: 20 KiB). Then every checkpoint writes files
+     * that only it references (RocksDB's private files, such as OPTIONS), whatever the load; the
+     * new SST files of a 1 s increment of this job are only ~25 KiB, too close to the default.
+     */
+    static final Map<String, String> SMALL_INLINE_THRESHOLD = Map.of("execution.checkpointing.data-inline-threshold", "1kb");
+    /** The newest retained checkpoint of the job cancelled in the second test, for the third. */
+    static String cancelledJobCheckpoint;
+
+    @BeforeAll
+    static void startS3() throws IOException {
+        flinkHome = Path.of(System.getProperty("flink.home", "target/flink"));
+        jobJar = Path.of(System.getProperty("example.job.jar", "target/s3tiered-example-job.jar"));
+        assertThat(flinkHome.resolve("lib")).as("Flink lib/ assembled by the build").isDirectory();
+        assertThat(flinkHome.resolve("plugins/s3tiered")).as("plugins/s3tiered/ assembled by the build").isDirectory();
+        assertThat(jobJar).as("example job jar built by the build").isRegularFile();
+        runDir = Path.of(System.getProperty("cluster.work.dir", "target/cluster-runs"))
+                .resolve("run-" + UUID.randomUUID().toString().substring(0, 8)).toAbsolutePath();
+        Files.createDirectories(runDir);
+        s3 = S3TestServer.start();
+    }
+
+    @AfterAll
+    static void stopEverything() {
+        try {
+            if (cluster != null) {
+                cluster.close();
+            }
+        } finally {
+            ChildProcesses.killAll();
+            if (s3 != null) {
+                s3.close();
+            }
+        }
+        assertThat(ChildProcesses.alive()).as("processes left behind").isZero();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    @Test
+    @Order(1)
+    void killedTaskManagerIsReplacedAndTheNewOneRestoresFromTheLocalTier() throws Exception {
+        startCluster(runDir.resolve("local-tier-host-a"));
+        Path output = newOutputDir("kill-9");
+
+        String job = submitJob(jobArgs(output), null);
+        long seen = awaitCompletedCheckpoints(job, 3);
+
+        assertThat(rest.freeSlots()).as("both TaskManagers run a subtask").isZero();
+        StandaloneCluster.Node victim = taskManagers().get(0);
+        long killedAt = System.currentTimeMillis();
+        cluster.kill(victim); // kill -9
+        StandaloneCluster.Node replacement = cluster.startTaskManager();
+
+        awaitState(job, "FINISHED");
+        long recoveryMs = System.currentTimeMillis() - killedAt;
+
+        JsonNode restored = rest.checkpoints(job).path("latest").path("restored");
+        assertThat(restored.isObject()).as("the job restored a checkpoint after the kill: %s", restored).isTrue();
+        assertThat(restored.path("id").asLong()).isGreaterThanOrEqualTo(seen);
+        assertThat(restored.path("is_savepoint").asBoolean()).isFalse();
+
+        assertExact(output);
+
+        List<Restore> restores = restoresIn(replacement);
+        assertThat(restores).as("restore lines of the new TaskManager %s:%n%s", replacement.log(), cluster.diagnostics())
+                .isNotEmpty();
+        Restore last = restores.get(restores.size() - 1);
+        assertThat(last.bytesFromLocalTier()).as("bytes the new TaskManager restored from the local tier").isPositive();
+        assertThat(last.bytesFromS3()).as("bytes the new TaskManager restored from S3").isZero();
+        System.out.printf("kill -9 of %s (pid %d): job %s finished %d ms later, restored checkpoint %d; "
+                        + "new TaskManager: %d bytes from the local tier, %d from S3%n",
+                victim.name(), victim.pid(), job, recoveryMs, restored.path("id").asLong(),
+                last.bytesFromLocalTier(), last.bytesFromS3());
+    }
+
+    @Test
+    @Order(2)
+    void cancelledJobResumesFromItsRetainedCheckpointOnANewCluster() throws Exception {
+        ensureCluster(runDir.resolve("local-tier-host-a"));
+        String retained = runAndCancel("cancelled");
+        String job = retained.substring(0, retained.lastIndexOf("/chk-"));
+        job = job.substring(job.lastIndexOf('/') + 1);
+        cancelledJobCheckpoint = retained;
+
+        stopCluster();
+        // A new cluster on "other hosts": new JVMs, new ports, an empty local tier.
+        startCluster(runDir.resolve("local-tier-host-b"));
+        Path output = newOutputDir("resumed");
+        String resumed = submitJob(jobArgs(output), retained);
+        awaitState(resumed, "FINISHED");
+
+        JsonNode restored = rest.checkpoints(resumed).path("latest").path("restored");
+        assertThat(restored.path("external_path").asText()).as("what the resumed job restored")
+                .isEqualTo(retained);
+        assertExact(output);
+
+        long fromS3 = 0;
+        for (StandaloneCluster.Node tm : taskManagers()) {
+            List<Restore> restores = restoresIn(tm);
+            if (!restores.isEmpty()) {
+                fromS3 += restores.get(restores.size() - 1).bytesFromS3();
+            }
+        }
+        assertThat(fromS3).as("bytes restored from S3 by the new cluster, whose local tier was empty").isPositive();
+        System.out.printf("job %s cancelled at %s; job %s resumed from it on a new cluster, %d bytes from S3%n",
+                job, retained, resumed, fromS3);
+    }
+
+    @Test
+    @Order(3)
+    void theRecoveryGuardResolvesAJobDirectoryRefusesADamagedCheckpointAndFallsBackByOption() throws Exception {
+        // The cluster of the second test (new JVMs, started after the whole first cluster stopped), and
+        // the retained checkpoints of the job cancelled there; both made here if that test could not.
+        ensureCluster(runDir.resolve("local-tier-host-b"));
+        String newest = cancelledJobCheckpoint != null ? cancelledJobCheckpoint : runAndCancel("guard-source");
+        String jobDir = newest.substring(0, newest.lastIndexOf("/chk-"));
+        StandaloneCluster.Node jobManager = jobManager();
+
+        // 1. The job's checkpoint directory: the guard resolves it to its newest restorable checkpoint.
+        int mark = jobManager.logText().length();
+        Path fromDirOutput = newOutputDir("guard-job-directory");
+        String fromDir = submitJob(jobArgs(fromDirOutput), jobDir);
+        awaitState(fromDir, "FINISHED");
+        String log = jobManager.logText().substring(mark);
+        Matcher resolvedLine = Pattern.compile("Recovery guard: execution\\.state-recovery\\.path = " + Pattern.quote(jobDir)
+                + " resolved to (\\S+) in \\d+ ms").matcher(log);
+        assertThat(resolvedLine.find()).as("the guard's line in the JobManager log %s:%n%s", jobManager.log(), log).isTrue();
+        assertThat(resolvedLine.group(1)).as("the checkpoint the guard resolved %s to", jobDir).isEqualTo(newest);
+        assertThat(restoredPath(fromDir)).as("what the job resumed from its directory restored").isEqualTo(newest);
+        assertExact(fromDirOutput);
+
+        // 2. Damage the newest checkpoint in S3 (raw client): delete a file it needs and no older one does.
+        Damage damage;
+        try (S3Client raw = rawS3Client()) {
+            damage = damageNewest(raw, jobDir, newest);
+        }
+        Path refusedOutput = newOutputDir("guard-refused");
+        FlinkRest.Submission refused = submit(jobArgs(refusedOutput), newest, Map.of());
+        // The JobMaster's restore fails the job before any task is deployed. The REST run request waits
+        // for the job's initialization, so it answers with that error (or, should it not wait, a job id).
+        String refusedJob;
+        if (refused.accepted()) {
+            refusedJob = refused.jobId();
+            awaitState(refusedJob, "FAILED");
+        } else {
+            assertThat(refused.body()).as("REST answer to the refused submission (HTTP %d)", refused.status())
+                    .contains("Refusing to resume from execution.state-recovery.path = " + newest)
+                    .contains(damage.deletedKey());
+            List<String> failed = new ArrayList<>();
+            rest.get("/jobs/overview").path("jobs").forEach(j -> {
+                if ("FAILED".equals(j.path("state").asText())) {
+                    failed.add(j.path("jid").asText());
+                }
+            });
+            assertThat(failed).as("failed jobs on the cluster: the refused one").hasSize(1);
+            refusedJob = failed.get(0);
+        }
+        // The whole answer: its root-exception field is deprecated (empty for a job that failed initializing).
+        assertThat(rest.exceptions(refusedJob).toString()).as("why job %s failed (/jobs/:id/exceptions)", refusedJob)
+                .contains("Refusing to resume from execution.state-recovery.path = " + newest)
+                .contains(damage.deletedKey())
+                .contains("s3tiered.recovery.fallback-to-restorable");
+        JsonNode tasks = jobOverview(refusedJob).path("tasks");
+        for (String ran : List.of("deploying", "initializing", "running", "finished", "canceling", "canceled", "failed")) {
+            assertThat(tasks.path(ran).asInt()).as("%s tasks of the refused job %s: %s", ran, refusedJob, tasks).isZero();
+        }
+        try (var files = Files.list(refusedOutput)) {
+            assertThat(files.toList()).as("results of the refused submission: no task ran").isEmpty();
+        }
+
+        // 3. The same path with the fallback on: the job resumes from the previous checkpoint.
+        mark = jobManager.logText().length();
+        Path fallbackOutput = newOutputDir("guard-fallback");
+        String fallback = submitJob(jobArgs(fallbackOutput), newest, Map.of("s3tiered.recovery.fallback-to-restorable", "true"));
+        awaitState(fallback, "FINISHED");
+        log = jobManager.logText().substring(mark);
+        assertThat(log).as("JobManager log %s", jobManager.log())
+                .contains("FALLING BACK")
+                .contains("Resuming from " + damage.previous() + " instead");
+        assertThat(restoredPath(fallback)).as("what the job resumed with the fallback restored").isEqualTo(damage.previous());
+        assertExact(fallbackOutput);
+        System.out.printf("recovery guard: %s resolved to %s; after deleting %s (one of %d files only it references: %s), "
+                        + "%s refused (HTTP %d, job %s), with the fallback job %s resumed from %s%n",
+                jobDir, newest, damage.deletedKey(), damage.candidates().size(), damage.candidates(), newest,
+                refused.status(), refusedJob, fallback, damage.previous());
+    }
+
+    // --- helpers (steps such as "resume from the job directory" build on these) ------------------
+
+    /** Runs the example until 3 checkpoints completed, cancels it; returns its newest retained checkpoint. */
+    static String runAndCancel(String name) throws IOException {
+        String job = submitJob(jobArgs(newOutputDir(name)), null, SMALL_INLINE_THRESHOLD);
+        awaitCompletedCheckpoints(job, 3);
+        rest.cancel(job);
+        awaitState(job, "CANCELED");
+        String retained = rest.checkpoints(job).path("latest").path("completed").path("external_path").asText(null);
+        assertThat(retained).as("retained checkpoint of the cancelled job").isNotNull().contains("/" + job + "/chk-");
+        return retained;
+    }
+
+    static StandaloneCluster.Node jobManager() {
+        return cluster.nodes().stream().filter(n -> n.name().equals("jobmanager")).findFirst().orElseThrow();
+    }
+
+    /** The job's entry in {@code /jobs/overview} (state, task counts by state). */
+    static JsonNode jobOverview(String job) {
+        for (JsonNode j : rest.get("/jobs/overview").path("jobs")) {
+            if (job.equals(j.path("jid").asText())) {
+                return j;
+            }
+        }
+        throw new AssertionError("Job " + job + " not in /jobs/overview");
+    }
+
+    static String restoredPath(String job) {
+        JsonNode restored = rest.checkpoints(job).path("latest").path("restored");
+        assertThat(restored.isObject()).as("job %s restored a checkpoint: %s", job, restored).isTrue();
+        return restored.path("external_path").asText();
+    }
+
+    /** What {@link #damageNewest} deleted, and the checkpoint before the damaged one. */
+    record Damage(String deletedKey, String previous, List<String> candidates) {}
+
+    /**
+     * Reads the {@code _metadata} of every retained checkpoint of {@code jobDir} from S3 and deletes
+     * one file that {@code newest} references and no older checkpoint does.
+     */
+    static Damage damageNewest(S3Client raw, String jobDir, String newest) throws IOException {
+        String prefix = keyOf(jobDir) + "/";
+        Set<String> keys = new TreeSet<>();
+        raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(prefix)).contents().stream()
+                .map(S3Object::key).forEach(keys::add);
+        Pattern metadataKey = Pattern.compile(Pattern.quote(prefix) + "chk-(\\d+)/" + CheckpointMetadataReader.METADATA_FILE);
+        NavigableMap<Long, String> checkpoints = new TreeMap<>();
+        for (String key : keys) {
+            Matcher m = metadataKey.matcher(key);
+            if (m.matches()) {
+                checkpoints.put(Long.parseLong(m.group(1)), jobDir + "/chk-" + m.group(1));
+            }
+        }
+        assertThat(checkpoints).as("retained checkpoints in %s", jobDir).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(checkpoints.lastEntry().getValue()).as("newest retained checkpoint").isEqualTo(newest);
+
+        Set<String> olderFiles = new TreeSet<>();
+        for (String older : checkpoints.headMap(checkpoints.lastKey()).values()) {
+            olderFiles.addAll(referencedFiles(raw, older));
+        }
+        List<String> newestOnly = referencedFiles(raw, newest).stream()
+                .filter(f -> !olderFiles.contains(f))
+                .filter(f -> keys.contains(keyOf(f)))
+                .sorted(Comparator.comparing((String f) -> !f.contains("/shared/"))) // a shared/ file, if any
+                .toList();
+        assertThat(newestOnly).as("files in S3 that %s references and no older checkpoint does", newest).isNotEmpty();
+        String victim = keyOf(newestOnly.get(0));
+        raw.deleteObject(b -> b.bucket(s3.bucket()).key(victim));
+        boolean gone;
+        try {
+            raw.headObject(b -> b.bucket(s3.bucket()).key(victim));
+            gone = false;
+        } catch (NoSuchKeyException expected) {
+            gone = true;
+        }
+        assertThat(gone).as("%s deleted", victim).isTrue();
+        return new Damage(victim, checkpoints.lowerEntry(checkpoints.lastKey()).getValue(), newestOnly);
+    }
+
+    /** The files a checkpoint's {@code _metadata} (read from S3) references, as full paths. */
+    static List<String> referencedFiles(S3Client raw, String checkpoint) throws IOException {
+        byte[] metadata = raw.getObjectAsBytes(b -> b.bucket(s3.bucket())
+                .key(keyOf(checkpoint) + "/" + CheckpointMetadataReader.METADATA_FILE)).asByteArray();
+        var parsed = CheckpointMetadataReader.parse(metadata, new org.apache.flink.core.fs.Path(checkpoint),
+                StandaloneClusterITCase.class.getClassLoader());
+        return CheckpointReferences.of(parsed).files().stream().map(ReferencedFile::path).map(Object::toString).toList();
+    }
+
+    /** The S3 key of an {@code s3tiered://bucket/key} path of the test bucket. */
+    static String keyOf(String path) {
+        URI uri = URI.create(path);
+        assertThat(uri.getAuthority()).as("bucket of %s", path).isEqualTo(s3.bucket());
+        return uri.getPath().substring(1);
+    }
+
+    static S3Client rawS3Client() {
+        return S3Client.builder()
+                .endpointOverride(URI.create(s3.endpoint()))
+                .region(Region.of(s3.region()))
+                .forcePathStyle(true)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(s3.accessKey(), s3.secretKey())))
+                .build();
+    }
+
+    /** Starts JobManager and TaskManagers of a new cluster whose TaskManagers keep their local tier in {@code tier}. */
+    static void startCluster(Path tier) throws Exception {
+        localTier = tier;
+        Files.createDirectories(tier);
+        Map<String, String> values = new HashMap<>();
+        values.put("S3_ENDPOINT", s3.endpoint());
+        values.put("S3_ACCESS_KEY", s3.accessKey());
+        values.put("S3_SECRET_KEY", s3.secretKey());
+        values.put("S3_BUCKET", s3.bucket() + "/" + s3.runPrefix());
+        values.put("S3TIERED_LOCAL_DIR", tier.toString());
+        String config = FlinkConfigSource.load().render(values);
+        cluster = StandaloneCluster.create(flinkHome, runDir.resolve("cluster-" + (++clusterCount)), config);
+        cluster.startJobManager();
+        for (int i = 0; i < TASK_MANAGERS; i++) {
+            cluster.startTaskManager();
+        }
+        rest = new FlinkRest(cluster.restUrl());
+        await("REST endpoint of cluster " + clusterCount, rest::reachable);
+        await(TASK_MANAGERS + " TaskManagers registered", () -> rest.taskManagers() == TASK_MANAGERS);
+        jarId = rest.uploadJar(jobJar);
+    }
+
+    /** Uses the running cluster when it is whole and idle, else starts a new one. */
+    static void ensureCluster(Path tier) throws Exception {
+        boolean usable = cluster != null
+                && cluster.nodes().stream().filter(n -> n.process().isAlive()).count() == 1 + TASK_MANAGERS
+                && rest.reachable()
+                && rest.taskManagers() == TASK_MANAGERS
+                && rest.freeSlots() == TASK_MANAGERS
+                && tier.equals(localTier);
+        if (!usable) {
+            stopCluster();
+            startCluster(tier);
+        }
+    }
+
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.stop();
+            cluster = null;
+        }
+    }
+
+    static List<StandaloneCluster.Node> taskManagers() {
+        return cluster.nodes().stream()
+                .filter(n -> n.name().startsWith("taskmanager") && n.process().isAlive())
+                .toList();
+    }
+
+    static Path newOutputDir(String name) throws IOException {
+        // ResultFileSink writes here from every TaskManager: a directory of this host.
+        return Files.createDirectories(runDir.resolve("output-" + name));
+    }
+
+    static List<String> jobArgs(Path output) {
+        return List.of("--use-cluster-config",
+                "--output", output.toString(),
+                "--records", String.valueOf(RECORDS),
+                "--keys", String.valueOf(KEYS),
+                "--rate", String.valueOf(RATE),
+                "--fail-after", "0");
+    }
+
+    /** Submits the example over REST, with {@code execution.state-recovery.path} when {@code recoveryPath} is set. */
+    static FlinkRest.Submission submit(List<String> args, String recoveryPath) {
+        return submit(args, recoveryPath, Map.of());
+    }
+
+    /** As {@link #submit(List, String)}, with more job configuration (the REST request's flinkConfiguration). */
+    static FlinkRest.Submission submit(List<String> args, String recoveryPath, Map<String, String> jobConfig) {
+        Map<String, String> conf = new HashMap<>(jobConfig);
+        if (recoveryPath != null) {
+            conf.put("execution.state-recovery.path", recoveryPath);
+        }
+        return rest.run(jarId, ENTRY_CLASS, args, PARALLELISM, conf);
+    }
+
+    static String submitJob(List<String> args, String recoveryPath) {
+        return submitJob(args, recoveryPath, Map.of());
+    }
+
+    static String submitJob(List<String> args, String recoveryPath, Map<String, String> jobConfig) {
+        FlinkRest.Submission s = submit(args, recoveryPath, jobConfig);
+        assertThat(s.accepted()).as("submission accepted: HTTP %d %s%n%s", s.status(), s.body(), cluster.diagnostics())
+                .isTrue();
+        return s.jobId();
+    }
+
+    /** Waits for at least {@code count} completed checkpoints; returns the id of the latest one. */
+    static long awaitCompletedCheckpoints(String job, int count) {
+        await(count + " completed checkpoints of " + job, () -> {
+            failIfTerminal(job, null);
+            return rest.checkpoints(job).path("counts").path("completed").asInt() >= count;
+        });
+        return rest.checkpoints(job).path("latest").path("completed").path("id").asLong();
+    }
+
+    static void awaitState(String job, String wanted) {
+        await(job + " " + wanted, () -> {
+            failIfTerminal(job, wanted);
+            return wanted.equals(rest.jobState(job));
+        });
+    }
+
+    private static void failIfTerminal(String job, String wanted) {
+        String state = rest.jobState(job);
+        if (Set.of("FAILED", "CANCELED", "FINISHED").contains(state) && !state.equals(wanted)) {
+            throw new AssertionError("Job " + job + " is " + state + (wanted == null ? "" : ", expected " + wanted)
+                    + ": " + rest.exceptions(job).path("root-exception").asText() + cluster.diagnostics());
+        }
+    }
+
+    static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("Interrupted while waiting for " + what);
+            }
+        }
+        throw new AssertionError("Timed out after " + TIMEOUT + " waiting for " + what
+                + (cluster == null ? "" : cluster.diagnostics()));
+    }
+
+    static void assertExact(Path output) throws IOException {
+        ExpectedResults.Verification v = ExpectedResults.verify(output, RECORDS, KEYS);
+        assertThat(v.exact()).as("%s", v).isTrue();
+    }
+
+    /** One RestoreTimings line of a TaskManager log; the byte counts are that TaskManager's totals so far. */
+    record Restore(int subtask, int attempt, long bytesFromLocalTier, long bytesFromS3) {}
+
+    static List<Restore> restoresIn(StandaloneCluster.Node node) {
+        List<Restore> out = new ArrayList<>();
+        Matcher m = RESTORE_LINE.matcher(node.logText());
+        while (m.find()) {
+            out.add(new Restore(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+                    Long.parseLong(m.group(3)), Long.parseLong(m.group(4))));
+        }
+        return out;
+    }
+}

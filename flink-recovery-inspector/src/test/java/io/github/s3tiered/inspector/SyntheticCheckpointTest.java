@@ -1,0 +1,115 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.jobgraph.OperatorID;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataOutputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A checkpoint written with Flink's own metadata serializer, referencing thousands of files: the
+ * cost of validation is one listing per directory, not one request per file.
+ */
+class SyntheticCheckpointTest {
+
+    private static final int SHARED_FILES = 2000;
+
+    @TempDir
+    java.nio.file.Path jobDir;
+
+    private final CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+
+    @Test
+    void thousandsOfFilesCostOneListingPerDirectory() throws Exception {
+        writeCheckpoint(1, 0, SHARED_FILES);
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(v.files()).hasSize(SHARED_FILES + 2);
+        // the checkpoint's own directory (private + meta files) and shared/: two listings and _metadata
+        assertThat(v.requests()).isEqualTo(new RequestCount(2, 0, 1, 0, 0));
+    }
+
+    @Test
+    void checkpointsOfOneJobShareTheListingOfShared() throws Exception {
+        writeCheckpoint(1, 0, 10);
+        writeCheckpoint(2, 5, 10);
+        JobDirectory job = inspector.discover(path(jobDir)).get(0);
+        assertThat(job.checkpoints()).extracting(c -> c.path().getName()).containsExactly("chk-2", "chk-1");
+        List<Validation> all = inspector.validateAll(job, false);
+        assertThat(all).extracting(Validation::verdict).containsOnly(Verdict.RESTORABLE);
+        long listings = all.stream().mapToLong(v -> v.requests().listStatus()).sum();
+        assertThat(listings).isEqualTo(3); // chk-2, shared/, chk-1
+    }
+
+    @Test
+    void missingAndResizedFilesAreEachReported() throws Exception {
+        writeCheckpoint(1, 0, 20);
+        Files.delete(jobDir.resolve("shared/sst-3"));
+        Files.write(jobDir.resolve("shared/sst-4"), new byte[7]);
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+        assertThat(v.verdict()).isEqualTo(Verdict.MISSING_FILES);
+        assertThat(v.problems()).extracting(Problem::verdict).containsExactly(Verdict.MISSING_FILES, Verdict.SIZE_MISMATCH);
+        assertThat(v.filesConcerned()).extracting(f -> new Path(f).getName()).containsExactly("sst-3", "sst-4");
+        assertThat(v.reason()).contains("sst-3", "1 other problems");
+    }
+
+    @Test
+    void namesAloneTellACheckpointFromAJobDirectory() {
+        assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3tiered://b/cp/abc/chk-12"))).isTrue();
+        assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3tiered://b/cp/abc/chk-12/_metadata"))).isTrue();
+        assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3://b/sp/savepoint-0a1b2c-5d6e7f"))).isTrue();
+        assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3://b/cp/0123456789abcdef0123456789abcdef"))).isFalse();
+        assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("file:/cp/chk-x"))).isFalse();
+        assertThat(PathKey.of(new Path("file:/a/b/"))).isEqualTo(PathKey.of(new Path("file:///a/b")))
+                .isEqualTo(PathKey.of(new Path("/a/b")));
+        assertThat(OrphanSearch.looksLikeJobId("0123456789abcdef0123456789abcdef")).isTrue();
+        assertThat(OrphanSearch.looksLikeJobId("shared")).isFalse();
+    }
+
+    /** chk-{id} with a private file, a meta file and shared files sst-{first}..sst-{first+count-1}. */
+    private void writeCheckpoint(long id, int first, int count) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
+        List<HandleAndLocalPath> sharedState = new ArrayList<>();
+        for (int i = first; i < first + count; i++) {
+            sharedState.add(HandleAndLocalPath.of(file(shared.resolve("sst-" + i), 10 + i % 50), i + ".sst"));
+        }
+        List<HandleAndLocalPath> privateState = List.of(HandleAndLocalPath.of(file(chk.resolve("manifest"), 33), "MANIFEST"));
+        IncrementalRemoteKeyedStateHandle keyed = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(),
+                KeyGroupRange.of(0, 127), id, sharedState, privateState, file(chk.resolve("meta"), 21));
+        OperatorState op = new OperatorState("count", "count", new OperatorID(), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
+        CheckpointMetadata metadata = new CheckpointMetadata(id, List.of(op), List.of());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(metadata, new DataOutputStream(out));
+        }
+    }
+
+    private static FileStateHandle file(java.nio.file.Path p, int size) throws Exception {
+        if (!Files.exists(p)) {
+            Files.write(p, new byte[size]);
+        }
+        return new FileStateHandle(path(p), size);
+    }
+
+    private static Path path(java.nio.file.Path p) {
+        return new Path(p.toUri().toString());
+    }
+}

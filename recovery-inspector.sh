@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# recovery-inspector: validates Flink checkpoints and savepoints, finds the restore point and orphaned
+# files (see flink-recovery-inspector/README.md). Needs Java 17 and Maven only: the first run builds
+# the inspector and the s3tiered file-system plugin (a few minutes when dependencies are downloaded),
+# later runs start at once. Examples:
+#   ./recovery-inspector.sh list --flink-conf-dir /opt/flink/conf s3tiered://bucket/checkpoints
+#   ./recovery-inspector.sh restore-point -D s3tiered.endpoint=http://127.0.0.1:9000 s3tiered://bucket/checkpoints/<job-id>
+# Environment: FLINK_PLUGINS_DIR (default: the project's own plugin), FLINK_CONF_DIR, JAVA_OPTS,
+# MVN (the Maven command, default mvn), RECOVERY_INSPECTOR_REBUILD=1 to force a rebuild.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")" && pwd)"
+MODULE="$ROOT/flink-recovery-inspector"
+CLASSPATH_FILE="$MODULE/target/recovery-inspector.classpath"
+PLUGIN_JAR="$ROOT/flink-checkpoint-s3tiered/target/flink-checkpoint-s3tiered-0.1.0-SNAPSHOT-plugin.jar"
+MVN="${MVN:-mvn}"
+
+needs_build() {
+  [ -n "${RECOVERY_INSPECTOR_REBUILD:-}" ] && return 0
+  [ -f "$CLASSPATH_FILE" ] && [ -f "$PLUGIN_JAR" ] && [ -d "$MODULE/target/classes" ] || return 0
+  # sources changed since the last build
+  [ -n "$(find "$MODULE/pom.xml" "$MODULE/src/main" "$ROOT/flink-checkpoint-s3tiered/pom.xml" \
+      "$ROOT/flink-checkpoint-s3tiered/src/main" -newer "$CLASSPATH_FILE" -print -quit 2>/dev/null)" ]
+}
+
+if needs_build; then
+  echo "Building the recovery inspector and the s3tiered plugin ..." >&2
+  (cd "$ROOT" && $MVN -B -q install -DskipTests -pl flink-recovery-inspector,flink-checkpoint-s3tiered -am) >&2
+  # 'compile' scope includes 'provided' (Flink, RocksDB, log4j) and the optional picocli/Jackson
+  (cd "$ROOT" && $MVN -B -q -pl flink-recovery-inspector dependency:build-classpath -Dmdep.includeScope=compile \
+      -Dmdep.excludeClassifiers=tests -Dmdep.outputFile=target/recovery-inspector.classpath) >&2
+fi
+
+if [ -z "${FLINK_PLUGINS_DIR:-}" ]; then
+  mkdir -p "$MODULE/target/plugins/s3tiered"
+  cp -u "$PLUGIN_JAR" "$MODULE/target/plugins/s3tiered/"
+  export FLINK_PLUGINS_DIR="$MODULE/target/plugins"
+fi
+
+# shellcheck disable=SC2086
+exec java ${JAVA_OPTS:-} -cp "$MODULE/target/classes:$(cat "$CLASSPATH_FILE")" \
+  io.github.s3tiered.inspector.cli.RecoveryInspector "$@"
