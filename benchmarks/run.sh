@@ -15,4 +15,4 @@ esac
 mvn -B -q -pl benchmarks -am install -DskipTests >&2
 mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime -Dmdep.excludeClassifiers=tests >&2
 cp=$(cat benchmarks/target/bench.classpath)
-exec java -Xmx3g -Dlog4j.configurationFile=benchmarks/target/classes/log4j2.properties -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"
+exec java ${BENCH_JAVA_OPTS:-} -Xmx3g -Dlog4j.configurationFile=benchmarks/target/classes/log4j2.properties -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"

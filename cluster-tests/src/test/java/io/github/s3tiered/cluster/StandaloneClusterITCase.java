@@ -11,6 +11,13 @@ import io.github.s3tiered.testing.S3TestServer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.plugin.DefaultPluginManager;
+import org.apache.flink.core.plugin.DirectoryBasedPluginFinder;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -112,10 +119,25 @@ class StandaloneClusterITCase {
         assertThat(flinkHome.resolve("lib")).as("Flink lib/ assembled by the build").isDirectory();
         assertThat(flinkHome.resolve("plugins/s3tiered")).as("plugins/s3tiered/ assembled by the build").isDirectory();
         assertThat(jobJar).as("example job jar built by the build").isRegularFile();
-        runDir = Path.of(System.getProperty("cluster.work.dir", "target/cluster-runs"))
-                .resolve("run-" + UUID.randomUUID().toString().substring(0, 8)).toAbsolutePath();
+        Path runs = Path.of(System.getProperty("cluster.work.dir", "target/cluster-runs"));
+        // Each run keeps its logs and data (~140 MB) for diagnosis until the next run starts.
+        deleteEarlierRuns(runs);
+        runDir = runs.resolve("run-" + UUID.randomUUID().toString().substring(0, 8)).toAbsolutePath();
         Files.createDirectories(runDir);
         s3 = S3TestServer.start();
+    }
+
+    private static void deleteEarlierRuns(Path runs) throws IOException {
+        if (!Files.isDirectory(runs)) {
+            return;
+        }
+        try (var earlier = Files.list(runs)) {
+            for (Path run : earlier.filter(p -> p.getFileName().toString().startsWith("run-")).toList()) {
+                try (var walk = Files.walk(run)) {
+                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
     }
 
     @AfterAll
@@ -230,6 +252,7 @@ class StandaloneClusterITCase {
 
         // 2. Damage the newest checkpoint in S3 (raw client): delete a file it needs and no older one does.
         Damage damage;
+        initializeFileSystemsAsTheCluster(); // Flink reads _metadata's relative handles through the file system
         try (S3Client raw = rawS3Client()) {
             damage = damageNewest(raw, jobDir, newest);
         }
@@ -278,9 +301,9 @@ class StandaloneClusterITCase {
                 .contains("Resuming from " + damage.previous() + " instead");
         assertThat(restoredPath(fallback)).as("what the job resumed with the fallback restored").isEqualTo(damage.previous());
         assertExact(fallbackOutput);
-        System.out.printf("recovery guard: %s resolved to %s; after deleting %s (one of %d files only it references: %s), "
+        System.out.printf("recovery guard: %s resolved to %s; after deleting %s (one of %d files only it references), "
                         + "%s refused (HTTP %d, job %s), with the fallback job %s resumed from %s%n",
-                jobDir, newest, damage.deletedKey(), damage.candidates().size(), damage.candidates(), newest,
+                jobDir, newest, damage.deletedKey(), damage.candidates().size(), newest,
                 refused.status(), refusedJob, fallback, damage.previous());
     }
 
@@ -361,6 +384,19 @@ class StandaloneClusterITCase {
         }
         assertThat(gone).as("%s deleted", victim).isTrue();
         return new Damage(victim, checkpoints.lowerEntry(checkpoints.lastKey()).getValue(), newestOnly);
+    }
+
+    /**
+     * This JVM's Flink file systems as the cluster has them: {@code s3tiered://} from the
+     * distribution's {@code plugins/} (in its plugin class loader), configured by the cluster's
+     * {@code config.yaml}, with a local tier directory of its own.
+     */
+    static void initializeFileSystemsAsTheCluster() throws IOException {
+        Configuration conf = GlobalConfiguration.loadConfiguration(cluster.configFile().getParent().toString());
+        conf.setString("s3tiered.local.dir", Files.createDirectories(runDir.resolve("local-tier-test-jvm")).toString());
+        FileSystem.initialize(conf, new DefaultPluginManager(
+                new DirectoryBasedPluginFinder(flinkHome.resolve("plugins")).findPlugins(),
+                CoreOptions.getPluginParentFirstLoaderPatterns(conf)));
     }
 
     /** The files a checkpoint's {@code _metadata} (read from S3) references, as full paths. */
