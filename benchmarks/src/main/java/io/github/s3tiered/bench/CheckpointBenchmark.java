@@ -71,12 +71,12 @@ public final class CheckpointBenchmark {
     public static void main(String[] args) throws Exception {
         // Many small visits rather than few large ones: the job runs long enough for dozens of
         // checkpoints, and the failure comes when the state is large.
-        long keys = longArg(args, "--keys", 500_000);
-        int visits = (int) longArg(args, "--visits", 16);
-        int payload = (int) longArg(args, "--payload", 32);
-        double failAt = Double.parseDouble(stringArg(args, "--fail-at", "0.85"));
-        long intervalMs = longArg(args, "--interval-ms", 1000);
-        String only = stringArg(args, "--only", "");
+        long keys = BenchSupport.longArg(args, "--keys", 500_000);
+        int visits = (int) BenchSupport.longArg(args, "--visits", 16);
+        int payload = (int) BenchSupport.longArg(args, "--payload", 32);
+        double failAt = Double.parseDouble(BenchSupport.arg(args, "--fail-at", "0.85"));
+        long intervalMs = BenchSupport.longArg(args, "--interval-ms", 1000);
+        String only = BenchSupport.arg(args, "--only", "");
         for (int i = 0; i + 1 < args.length; i++) {
             if (args[i].equals("-D")) {
                 EXTRA.put(args[i + 1].substring(0, args[i + 1].indexOf('=')), args[i + 1].substring(args[i + 1].indexOf('=') + 1));
@@ -120,7 +120,7 @@ public final class CheckpointBenchmark {
             }
         } finally {
             FileSystem.initialize(new Configuration(), null);
-            deleteRecursively(work);
+            BenchSupport.deleteRecursively(work);
         }
         print(results, keys, visits, payload, intervalMs, failAt);
     }
@@ -293,23 +293,5 @@ public final class CheckpointBenchmark {
 
     private static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
-    }
-
-    private static long longArg(String[] args, String name, long def) {
-        int i = Arrays.asList(args).indexOf(name);
-        return i >= 0 && i + 1 < args.length ? Long.parseLong(args[i + 1]) : def;
-    }
-
-    private static String stringArg(String[] args, String name, String def) {
-        int i = Arrays.asList(args).indexOf(name);
-        return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-    }
-
-    private static void deleteRecursively(java.nio.file.Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (Exception ignored) {
-            // temp directory
-        }
     }
 }

@@ -15,7 +15,6 @@ import org.apache.flink.core.plugin.PluginManager;
 import java.net.URI;
 import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -55,8 +54,8 @@ public final class FileSystemBenchmark {
                 EXTRA_CONF.add(args[i + 1]);
             }
         }
-        int sizeMiB = intArg(args, "--size-mib", 256);
-        int rounds = intArg(args, "--rounds", 3);
+        int sizeMiB = (int) BenchSupport.longArg(args, "--size-mib", 256);
+        int rounds = (int) BenchSupport.longArg(args, "--rounds", 3);
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-fs-bench");
         byte[] block = new byte[MIB];
@@ -106,7 +105,7 @@ public final class FileSystemBenchmark {
             }
         } finally {
             FileSystem.initialize(new Configuration(), null);
-            deleteRecursively(work);
+            BenchSupport.deleteRecursively(work);
         }
         print(results, sizeMiB, rounds);
     }
@@ -200,18 +199,5 @@ public final class FileSystemBenchmark {
     private static double median(List<Double> v) {
         double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    static int intArg(String[] args, String name, int def) {
-        int i = Arrays.asList(args).indexOf(name);
-        return i >= 0 && i + 1 < args.length ? Integer.parseInt(args[i + 1]) : def;
-    }
-
-    private static void deleteRecursively(java.nio.file.Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (Exception ignored) {
-            // temp directory
-        }
     }
 }

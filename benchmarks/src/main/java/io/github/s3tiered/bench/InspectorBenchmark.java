@@ -55,8 +55,8 @@ public final class InspectorBenchmark {
     record Row(String what, int files, long millis, long s3Requests, long inspectorCalls, String verdict) {}
 
     public static void main(String[] args) throws Exception {
-        int[] sizes = Arrays.stream(stringArg(args, "--files", "1000,10000").split(",")).mapToInt(Integer::parseInt).toArray();
-        int deepFiles = Integer.parseInt(stringArg(args, "--deep-files", "1000"));
+        int[] sizes = Arrays.stream(BenchSupport.arg(args, "--files", "1000,10000").split(",")).mapToInt(Integer::parseInt).toArray();
+        int deepFiles = Integer.parseInt(BenchSupport.arg(args, "--deep-files", "1000"));
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-inspector-bench");
         List<Row> rows = new ArrayList<>();
@@ -86,7 +86,7 @@ public final class InspectorBenchmark {
             }
         } finally {
             FileSystem.initialize(new Configuration(), null);
-            deleteRecursively(work);
+            BenchSupport.deleteRecursively(work);
         }
         System.out.printf(Locale.ROOT, "%nRecovery inspector on s3tiered:// against S3Proxy (loopback); one checkpoint, %d subtasks, "
                 + "%d B files; requests = S3 requests the file system sent%n%n", SUBTASKS, FILE_BYTES);
@@ -206,19 +206,6 @@ public final class InspectorBenchmark {
             for (java.nio.file.Path jar : jars.toList()) {
                 Files.copy(jar, to.resolve(jar.getFileName()));
             }
-        }
-    }
-
-    private static String stringArg(String[] args, String name, String def) {
-        int i = Arrays.asList(args).indexOf(name);
-        return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-    }
-
-    private static void deleteRecursively(java.nio.file.Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (Exception ignored) {
-            // temp directory
         }
     }
 }
