@@ -19,6 +19,7 @@ import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.apache.flink.api.common.JobID;
@@ -41,6 +42,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -283,6 +286,78 @@ class TieredCheckpointStorageITCase {
         assertThat(v.exact()).as(v.toString()).isTrue();
     }
 
+    /** Ways a retained checkpoint gets broken, each done to the newest one only. */
+    enum Damage {
+        TRUNCATED_FILE(Verdict.SIZE_MISMATCH),
+        NO_METADATA(Verdict.NO_METADATA),
+        CORRUPT_METADATA(Verdict.CORRUPT_METADATA);
+
+        final Verdict expected;
+
+        Damage(Verdict expected) {
+            this.expected = expected;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Damage.class)
+    void eachDamageIsRefusedAndTheJobDirectoryResumesFromThePreviousCheckpoint(Damage damage,
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        String newest = runThenCancel(cluster, environment(dir, null), s, 3);
+        Path newestDir = new Path(newest.endsWith("/_metadata") ? newest.substring(0, newest.length() - 10) : newest);
+        Path jobDir = newestDir.getParent();
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        var retained = inspector.discover(jobDir).get(0).checkpoints();
+        long newestId = Long.parseLong(newestDir.getName().substring("chk-".length()));
+        Path previous = retained.stream().filter(c -> c.idFromName() < newestId)
+                .max(java.util.Comparator.comparingLong(io.github.s3tiered.inspector.CheckpointLocation::idFromName))
+                .orElseThrow(() -> new AssertionError("no older retained checkpoint in " + retained)).path();
+
+        String bucket = S3.server().bucket();
+        String metadataKey = newestDir.toUri().getPath().substring(1) + "/_metadata";
+        try (S3Client raw = rawClient(S3.server())) {
+            switch (damage) {
+                case TRUNCATED_FILE -> {
+                    Set<String> older = new TreeSet<>();
+                    inspector.validate(previous, false).files().forEach(f -> older.add(f.path().toString()));
+                    ReferencedFile victim = inspector.validate(newestDir, false).files().stream()
+                            .filter(f -> f.exactSize() && !older.contains(f.path().toString())).findFirst().orElseThrow();
+                    String key = victim.path().toUri().getPath().substring(1);
+                    var head = raw.headObject(b -> b.bucket(bucket).key(key));
+                    byte[] bytes = raw.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
+                    raw.putObject(b -> b.bucket(bucket).key(key).metadata(head.metadata()),
+                            software.amazon.awssdk.core.sync.RequestBody.fromBytes(java.util.Arrays.copyOf(bytes, bytes.length / 2)));
+                }
+                case NO_METADATA -> raw.deleteObject(b -> b.bucket(bucket).key(metadataKey));
+                case CORRUPT_METADATA -> raw.putObject(b -> b.bucket(bucket).key(metadataKey),
+                        software.amazon.awssdk.core.sync.RequestBody.fromBytes("not a checkpoint".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            }
+        }
+        // As on a JobManager of another host: what S3 holds, no local copies.
+        EmbeddedCluster.deleteRecursively(localTier);
+        java.nio.file.Files.createDirectories(localTier);
+
+        Validation broken = inspector.validate(newestDir, false);
+        assertThat(broken.verdict()).as(broken.reason()).isEqualTo(damage.expected);
+        RestorePoint point = inspector.restorePoint(jobDir, false);
+        assertThat(point.path()).as(point.explanation()).contains(previous);
+
+        String refused = failureText(run(cluster, environment(dir, newest), s));
+        assertThat(refused).contains("Refusing to resume from execution.state-recovery.path")
+                .contains(damage.expected.toString());
+        assertThat(ExpectedResults.verify(output, s.records(), s.keys()).keysMatched()).as("no task ran").isZero();
+
+        JobResult resumed = run(cluster, environment(dir, jobDir.toString()), s);
+        assertThat(resumed.isSuccess()).as(failureText(resumed)).isTrue();
+        var restoredFrom = cluster.getArchivedExecutionGraph(resumed.getJobId()).get()
+                .getCheckpointStatsSnapshot().getLatestRestoredCheckpoint();
+        assertThat(restoredFrom).isNotNull();
+        assertThat(new Path(restoredFrom.getExternalPath())).as("checkpoint the job resumed from").isEqualTo(previous);
+        ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+
     @Test
     void deepValidationFindsAFlippedByteInS3AndTheDeepGuardRefusesIt(@InjectMiniCluster MiniCluster cluster) throws Exception {
         RecoveryJob.Settings s = settings(0);
@@ -311,7 +386,7 @@ class TieredCheckpointStorageITCase {
 
         assertThat(inspector.validate(checkpoint, false).restorable()).as("sizes alone cannot see it").isTrue();
         Validation deep = inspector.validate(checkpoint, true);
-        assertThat(deep.verdict()).as(deep.reason()).isEqualTo(io.github.s3tiered.inspector.Verdict.CHECKSUM_MISMATCH);
+        assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.CHECKSUM_MISMATCH);
         assertThat(deep.filesConcerned()).containsExactly(victim.path().toString());
 
         String refused = failureText(run(cluster, environment(dir, retained, Map.of("s3tiered.recovery.validate.deep", "true")), s));
