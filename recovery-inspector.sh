@@ -28,6 +28,8 @@ if needs_build; then
   # 'compile' scope includes 'provided' (Flink, RocksDB, log4j) and the optional picocli/Jackson
   (cd "$ROOT" && $MVN -B -q -pl flink-recovery-inspector dependency:build-classpath -Dmdep.includeScope=compile \
       -Dmdep.excludeClassifiers=tests -Dmdep.outputFile=target/recovery-inspector.classpath) >&2
+  # the plugin leaves an unchanged file untouched: mark this build as the newest
+  touch "$CLASSPATH_FILE"
 fi
 
 if [ -z "${FLINK_PLUGINS_DIR:-}" ]; then

@@ -29,6 +29,7 @@ import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.InMemoryReporter;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -48,6 +49,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -64,11 +66,14 @@ class TieredCheckpointStorageITCase {
     @Order(1)
     static final S3ServerExtension S3 = new S3ServerExtension();
 
+    /** Flink's metric system as a reporter sees it; metrics of ended jobs are kept. */
+    static final InMemoryReporter METRICS = InMemoryReporter.createWithRetainedMetrics();
+
     @RegisterExtension
     @Order(2)
     static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
             new MiniClusterResourceConfiguration.Builder()
-                    .setConfiguration(RecoveryTestSupport.clusterConfig())
+                    .setConfiguration(METRICS.addToConfiguration(RecoveryTestSupport.clusterConfig()))
                     .setNumberTaskManagers(1)
                     .setNumberSlotsPerTaskManager(PARALLELISM)
                     .build());
@@ -115,6 +120,22 @@ class TieredCheckpointStorageITCase {
         assertThat(delta(before, after, "restoreBytesFromLocalTier")).isPositive();
         assertThat(delta(before, after, "restoreBytesFromS3")).isZero();
         assertThat(delta(before, after, "GetObject")).as("S3 GETs during the whole run").isZero();
+
+        // The same figures reach Flink's metric system, in each keyed subtask's group "s3tiered".
+        List<Map<String, org.apache.flink.metrics.Metric>> groups = METRICS.findGroups("s3tiered").stream()
+                .filter(g -> result.getJobId().toString().equals(g.getAllVariables().get("<job_id>")))
+                .map(METRICS::getMetricsByGroup).toList();
+        assertThat(groups).as("s3tiered metric groups of the job (keyed subtasks, every attempt)")
+                .hasSizeGreaterThanOrEqualTo(PARALLELISM)
+                .allSatisfy(g -> assertThat(g).containsKeys("bytesUploaded", "uploads", "uploadLatencyAvgMs",
+                        "throttledRetries", "restoreBytesFromLocalTier", "restoreBytesFromS3"));
+        assertThat(gauge(groups.get(0), "bytesUploaded")).isPositive();
+        assertThat(gauge(groups.get(0), "restoreBytesFromLocalTier")).isPositive();
+        assertThat(gauge(groups.get(0), "restoreBytesFromS3")).isEqualTo(after.get("restoreBytesFromS3"));
+    }
+
+    private static long gauge(Map<String, org.apache.flink.metrics.Metric> group, String name) {
+        return (Long) ((org.apache.flink.metrics.Gauge<?>) group.get(name)).getValue();
     }
 
     @Test
