@@ -12,6 +12,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.zip.CRC32C;
 
 /**
@@ -132,70 +136,117 @@ final class CheckpointValidator {
     /** How the s3tiered file system words a read whose bytes do not match the recorded CRC32C. */
     static final String CHECKSUM_REFUSAL = "CRC32C mismatch";
 
+    /** Files read at once in deep mode: enough to hide S3 latency, few enough for a JobManager. */
+    static final int DEEP_READ_THREADS = 8;
+
+    /** What reading one file found: its problem, if any, and whether its checksum was compared. */
+    private record FileRead(long bytes, boolean read, boolean recordsChecksums, boolean matched, boolean notRecorded,
+            Problem problem) {}
+
     private DeepCheck readAll(List<PresentFile> files, FileSystemCalls calls, List<Problem> problems) throws IOException {
-        byte[] buffer = new byte[READ_BUFFER];
-        int read = 0;
-        long bytes = 0;
-        int matched = 0;
-        int mismatched = 0;
-        int notRecorded = 0;
-        boolean anyRecords = false;
-        int done = 0;
-        for (PresentFile pf : files) {
-            Path path = pf.file().path();
-            if (++done % 100 == 0) {
-                progress.step("deep check: " + done + "/" + files.size() + " files read");
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(DEEP_READ_THREADS, files.size())), r -> {
+            Thread t = new Thread(r, "recovery-inspector-deep-read");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<FileRead>> reads = new ArrayList<>(files.size());
+            for (PresentFile pf : files) {
+                reads.add(pool.submit(() -> readOne(pf, calls)));
             }
-            CRC32C crc = new CRC32C();
-            long length = 0;
-            try (FSDataInputStream in = calls.open(path)) {
-                int n;
-                while ((n = in.read(buffer)) != -1) {
-                    crc.update(buffer, 0, n);
-                    length += n;
+            int read = 0;
+            long bytes = 0;
+            int matched = 0;
+            int mismatched = 0;
+            int notRecorded = 0;
+            boolean anyRecords = false;
+            int done = 0;
+            // In the files' order, so that problems are listed the same way every time.
+            for (Future<FileRead> f : reads) {
+                FileRead r = join(f);
+                if (++done % 100 == 0) {
+                    progress.step("deep check: " + done + "/" + files.size() + " files read");
                 }
-            } catch (FileNotFoundException e) {
-                problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "listed but gone when read: " + e.getMessage()));
-                continue;
-            } catch (IOException e) {
-                if (String.valueOf(e.getMessage()).contains(CHECKSUM_REFUSAL)) {
-                    // The tiered file system verifies what it reads and refuses to serve bytes that
-                    // do not match the CRC32C recorded at upload: that is a checksum mismatch, not a
-                    // missing file. (Its exception type lives in the plugin class loader: the
-                    // message is the only thing both sides share.)
-                    mismatched++;
-                    anyRecords = true;
-                    problems.add(new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(), e.getMessage()));
-                } else {
-                    problems.add(new Problem(Verdict.MISSING_FILES, path.toString(), "cannot be read: " + e));
+                if (r.read()) {
+                    read++;
+                    bytes += r.bytes();
                 }
-                continue;
+                anyRecords |= r.recordsChecksums();
+                if (r.matched()) {
+                    matched++;
+                }
+                if (r.notRecorded()) {
+                    notRecorded++;
+                }
+                if (r.problem() != null) {
+                    problems.add(r.problem());
+                    if (r.problem().verdict() == Verdict.CHECKSUM_MISMATCH) {
+                        mismatched++;
+                    }
+                }
             }
-            read++;
-            bytes += length;
-            if (length != pf.status().getLen()) {
-                problems.add(new Problem(Verdict.SIZE_MISMATCH, path.toString(),
-                        "read " + length + " bytes, the listing says " + pf.status().getLen()));
-                continue;
-            }
-            if (!checksums.recordsChecksums(path)) {
-                notRecorded++;
-                continue;
-            }
-            anyRecords = true;
-            calls.countChecksumLookup();
-            OptionalLong recorded = checksums.recordedCrc32c(path);
-            if (recorded.isEmpty()) {
-                notRecorded++;
-            } else if (recorded.getAsLong() == crc.getValue()) {
-                matched++;
-            } else {
-                mismatched++;
-                problems.add(new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(), String.format(
-                        "CRC32C of the content is %08x, recorded %08x", crc.getValue(), recorded.getAsLong())));
-            }
+            return new DeepCheck(read, bytes, matched, mismatched, notRecorded, anyRecords);
+        } finally {
+            pool.shutdownNow();
         }
-        return new DeepCheck(read, bytes, matched, mismatched, notRecorded, anyRecords);
     }
 
+    private static FileRead join(Future<FileRead> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("Interrupted during the deep check", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("Deep check failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private FileRead readOne(PresentFile pf, FileSystemCalls calls) throws IOException {
+        Path path = pf.file().path();
+        byte[] buffer = new byte[READ_BUFFER];
+        CRC32C crc = new CRC32C();
+        long length = 0;
+        try (FSDataInputStream in = calls.open(path)) {
+            int n;
+            while ((n = in.read(buffer)) != -1) {
+                crc.update(buffer, 0, n);
+                length += n;
+            }
+        } catch (FileNotFoundException e) {
+            return new FileRead(0, false, false, false, false,
+                    new Problem(Verdict.MISSING_FILES, path.toString(), "listed but gone when read: " + e.getMessage()));
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains(CHECKSUM_REFUSAL)) {
+                // The tiered file system verifies what it reads and refuses to serve bytes that
+                // do not match the CRC32C recorded at upload: that is a checksum mismatch, not a
+                // missing file. (Its exception type lives in the plugin class loader: the
+                // message is the only thing both sides share.)
+                return new FileRead(0, false, true, false, false,
+                        new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(), e.getMessage()));
+            }
+            return new FileRead(0, false, false, false, false,
+                    new Problem(Verdict.MISSING_FILES, path.toString(), "cannot be read: " + e));
+        }
+        if (length != pf.status().getLen()) {
+            return new FileRead(length, true, false, false, false, new Problem(Verdict.SIZE_MISMATCH, path.toString(),
+                    "read " + length + " bytes, the listing says " + pf.status().getLen()));
+        }
+        if (!checksums.recordsChecksums(path)) {
+            return new FileRead(length, true, false, false, true, null);
+        }
+        calls.countChecksumLookup();
+        OptionalLong recorded = checksums.recordedCrc32c(path);
+        if (recorded.isEmpty()) {
+            return new FileRead(length, true, true, false, true, null);
+        }
+        if (recorded.getAsLong() == crc.getValue()) {
+            return new FileRead(length, true, true, true, false, null);
+        }
+        return new FileRead(length, true, true, false, false, new Problem(Verdict.CHECKSUM_MISMATCH, path.toString(),
+                String.format("CRC32C of the content is %08x, recorded %08x", crc.getValue(), recorded.getAsLong())));
+    }
 }
