@@ -1,6 +1,7 @@
 package io.github.s3tiered.bench;
 
 import io.github.s3tiered.examples.FailureInjector;
+import io.github.s3tiered.examples.RecoveryJob;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -9,7 +10,6 @@ import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
-import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
@@ -35,25 +35,12 @@ final class StateHeavyJob {
                 .uid("sequence")
                 .map(new FailureInjector(failAfter))
                 .uid("failure-injector")
-                .keyBy(new KeyOf(keys))
+                .keyBy(new RecoveryJob.KeyOf(Math.toIntExact(keys)))
                 .process(new AppendPayload(payloadBytes))
                 .uid("state")
                 .name("state")
                 .sinkTo(new DiscardingSink<>())
                 .uid("discard");
-    }
-
-    static final class KeyOf implements KeySelector<Long, Long> {
-        private final long keys;
-
-        KeyOf(long keys) {
-            this.keys = keys;
-        }
-
-        @Override
-        public Long getKey(Long index) {
-            return index % keys;
-        }
     }
 
     static final class AppendPayload extends KeyedProcessFunction<Long, Long, Long> {

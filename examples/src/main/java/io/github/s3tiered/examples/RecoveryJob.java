@@ -64,10 +64,11 @@ public final class RecoveryJob {
         return z ^ (z >>> 31);
     }
 
-    static final class KeyOf implements org.apache.flink.api.java.functions.KeySelector<Long, Long> {
+    /** Record index i belongs to key {@code i % keys}: every key is visited once per round of the input. */
+    public static final class KeyOf implements org.apache.flink.api.java.functions.KeySelector<Long, Long> {
         private final int keys;
 
-        KeyOf(int keys) {
+        public KeyOf(int keys) {
             this.keys = keys;
         }
 
