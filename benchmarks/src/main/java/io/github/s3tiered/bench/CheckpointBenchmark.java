@@ -244,11 +244,14 @@ public final class CheckpointBenchmark {
                 System.out.printf("| %s | FAILED: %s |%n", e.getKey().name(), r.failure());
                 continue;
             }
-            System.out.printf(Locale.ROOT, "| %s | %d | %d / %d / %d | %.0f | %s | %s | %.0f / %d | %d | %s |%n",
+            // A run too short for the failure (it needs a completed checkpoint first) has no restore.
+            String restore = r.restoreMillis().isEmpty() ? "no restore"
+                    : String.format(Locale.ROOT, "%.0f / %d", avg(r.restoreMillis()),
+                            r.restoreMillis().stream().mapToLong(Long::longValue).max().orElseThrow());
+            System.out.printf(Locale.ROOT, "| %s | %d | %d / %d / %d | %.0f | %s | %s | %s | %s | %s |%n",
                     e.getKey().name(), r.checkpointMillis().size(), pct(r.checkpointMillis(), 50), pct(r.checkpointMillis(), 95),
                     pct(r.checkpointMillis(), 100), r.recordsPerSecond(), mib(r.checkpointedBytes()), mib(r.fullStateBytes()),
-                    r.restoreMillis().stream().mapToLong(Long::longValue).average().orElse(Double.NaN),
-                    r.restoreMillis().stream().mapToLong(Long::longValue).max().orElse(-1), r.failureToRunningMillis(),
+                    restore, r.failureToRunningMillis() < 0 ? "-" : Long.toString(r.failureToRunningMillis()),
                     e.getKey().tiered() ? mib(r.restoredFromLocalTier()) + " / " + mib(r.restoredFromS3()) : "-");
         }
         Result tiered = find(results, "s3tiered");
