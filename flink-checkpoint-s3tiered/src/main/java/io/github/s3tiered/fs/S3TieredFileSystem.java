@@ -229,10 +229,24 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
         if (op.isRoot()) {
             throw new IOException("Cannot write a file at the bucket root " + op);
         }
-        if (overwriteMode == WriteMode.NO_OVERWRITE && store().head(op.bucket(), op.key()).isPresent()) {
+        if (overwriteMode == WriteMode.NO_OVERWRITE && !isRandomName(path) && store().head(op.bucket(), op.key()).isPresent()) {
             throw new FileAlreadyExistsException(op.toString(), null, "exists and the write mode is NO_OVERWRITE");
         }
         return new TieredOutputStream(runtime, op);
+    }
+
+    private static final java.util.regex.Pattern RANDOM_NAME =
+            java.util.regex.Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    /**
+     * Flink names every checkpoint data file with a random UUID: such a name cannot already exist,
+     * so NO_OVERWRITE needs no HEAD for it, one request less per file (latency, and S3's request
+     * rate per prefix). Named files ({@code _metadata}) keep the check. It cannot move to
+     * {@code close()}: Flink deletes the path after a failed close, which would delete the file
+     * that was there.
+     */
+    static boolean isRandomName(Path path) {
+        return RANDOM_NAME.matcher(path.getName()).matches();
     }
 
     @Override

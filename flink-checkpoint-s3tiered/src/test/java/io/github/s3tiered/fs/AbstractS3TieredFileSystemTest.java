@@ -256,6 +256,20 @@ abstract class AbstractS3TieredFileSystemTest {
                 .hasMessageContaining("cannot rename");
         assertThatThrownBy(() -> fs.create(path("a/c"), FileSystem.WriteMode.NO_OVERWRITE))
                 .isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+
+        // Flink's checkpoint data files have random UUID names: no existence check for them.
+        long heads = fs.s3Statistics().requestCount("HeadObject");
+        try (var out = fs.create(path("a/named"), FileSystem.WriteMode.NO_OVERWRITE)) {
+            out.write(1);
+        }
+        assertThat(fs.s3Statistics().requestCount("HeadObject")).as("a named file is checked").isEqualTo(heads + 1);
+        heads++;
+        Path random = path("shared/" + java.util.UUID.randomUUID());
+        try (var out = fs.create(random, FileSystem.WriteMode.NO_OVERWRITE)) {
+            out.write(1);
+        }
+        assertThat(fs.s3Statistics().requestCount("HeadObject")).as("HEADs to create " + random).isEqualTo(heads);
+        assertThat(fs.getFileStatus(random).getLen()).isEqualTo(1);
     }
 
     @Test
