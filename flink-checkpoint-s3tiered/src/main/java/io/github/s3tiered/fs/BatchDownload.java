@@ -131,9 +131,19 @@ final class BatchDownload {
                             // Link first, then commit: the restore does not depend on the copy
                             // surviving an eviction.
                             linkOrCopy(downloaded.file(), destination);
+                        } catch (IOException e) {
+                            try {
+                                Files.deleteIfExists(downloaded.file());
+                            } catch (IOException suppressed) {
+                                e.addSuppressed(suppressed);
+                            }
+                            throw new UncheckedIOException(e);
+                        }
+                        try {
                             tier.commit(source.bucket(), source.key(), downloaded.file(), info.size(), downloaded.crc32c());
                         } catch (IOException e) {
-                            throw new UncheckedIOException(e);
+                            // The restored file is in place; only the local copy for next time is missing.
+                            LOG.warn("Restored {} but could not keep its local-tier copy: {}", source, e.toString());
                         } finally {
                             try {
                                 Files.deleteIfExists(downloaded.file());

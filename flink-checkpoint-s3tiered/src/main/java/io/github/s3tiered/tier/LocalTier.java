@@ -230,8 +230,14 @@ public final class LocalTier {
         Files.deleteIfExists(meta);
         verified.remove(data);
         move(stagedFile, data);
-        // The caller computed the CRC32C from the bytes it wrote into this very file.
-        verified.put(data, FileIdentity.of(data));
+        try {
+            // The caller computed the CRC32C from the bytes it wrote into this very file.
+            verified.put(data, FileIdentity.of(data));
+        } catch (NoSuchFileException evicted) {
+            // Another process sharing the directory evicted or dropped it right after the move:
+            // the copy is simply not kept.
+            return;
+        }
         Properties p = new Properties();
         p.setProperty("bucket", bucket);
         p.setProperty("key", key);
@@ -241,7 +247,14 @@ public final class LocalTier {
         try (var w = Files.newBufferedWriter(metaTmp, StandardCharsets.UTF_8)) {
             p.store(w, null);
         }
-        move(metaTmp, meta);
+        try {
+            move(metaTmp, meta);
+        } catch (NoSuchFileException evicted) {
+            // its directory went with a concurrent eviction: readers drop data without a sidecar
+            Files.deleteIfExists(metaTmp);
+            verified.remove(data);
+            return;
+        }
         usedBytes.addAndGet(size - previous);
         addedSinceScan.addAndGet(size);
         stats.bytesCommitted.add(size);
