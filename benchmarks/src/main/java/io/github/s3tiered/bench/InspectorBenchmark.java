@@ -79,7 +79,7 @@ public final class InspectorBenchmark {
                 // What one listing of the directory costs on this server, whoever asks for it.
                 rows.add(measure("list shared/ only (baseline)", files, jobDir, () -> jobDir.getFileSystem().listStatus(new Path(jobDir, "shared"))));
                 rows.add(measure("validate", files, checkpoint, () -> inspector.validate(checkpoint, false)));
-                rows.add(measure("restore-point (job dir)", files, jobDir, () -> restorable(inspector.restorePoint(jobDir, false))));
+                rows.add(measure("restore-point (job dir)", files, jobDir, () -> inspector.restorePoint(jobDir, false)));
                 if (files <= deepFiles) {
                     rows.add(measure("validate --deep", files, checkpoint, () -> inspector.validate(checkpoint, true)));
                 }
@@ -133,10 +133,6 @@ public final class InspectorBenchmark {
         }
         System.err.printf("%s of %d files: %d ms, %d S3 requests, %s%n", what, files, millis, requests, verdict);
         return new Row(what, files, millis, requests, calls, verdict);
-    }
-
-    private static RestorePoint restorable(RestorePoint rp) {
-        return rp;
     }
 
     /** Writes {@code files} objects under shared/ and a chk-1/_metadata that references them all. */
