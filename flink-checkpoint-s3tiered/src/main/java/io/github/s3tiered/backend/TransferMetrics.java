@@ -29,7 +29,7 @@ final class TransferMetrics {
     static final List<String> NAMES = List.of(
             "bytesUploaded", "uploads", "uploadLatencyAvgMs", "retries", "throttledRetries",
             "restoreBytesFromLocalTier", "restoreBytesFromS3", "bytesServedFromLocalTier", "bytesDownloaded",
-            "localTierUsedBytes", "localTierCorruptionsDetected", "requests");
+            "localTierUsedBytes", "localTierCorruptionsDetected", "localTierStaleCopiesDropped", "requests");
 
     private TransferMetrics() {}
 

@@ -1,8 +1,10 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.CheckpointInspector;
+import io.github.s3tiered.inspector.Outcome;
 import io.github.s3tiered.inspector.PathRole;
 import io.github.s3tiered.inspector.RestorePoint;
+import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
 
 import org.apache.flink.configuration.StateRecoveryOptions;
@@ -22,7 +24,9 @@ import java.util.Optional;
  * execution.state-recovery.path}: the named checkpoint once proven restorable, the newest
  * restorable checkpoint when the path names a job's checkpoint directory, or (only by option) the
  * newest restorable one when the named checkpoint is broken. Anything else fails the submission,
- * before any task starts, with the inspector's reason and the files concerned.
+ * before any task starts, with the inspector's reason and the files concerned. A checkpoint that
+ * could not be judged because the storage did not answer ({@link Outcome#UNKNOWN}) also fails the
+ * submission: the guard never resumes from an older checkpoint instead of one it could not judge.
  */
 final class RecoveryGuard implements Serializable {
 
@@ -34,11 +38,14 @@ final class RecoveryGuard implements Serializable {
     private final boolean validate;
     private final boolean deep;
     private final boolean fallback;
+    /** The job's user-code class loader, known when Flink configured the storage with it. */
+    private final transient ClassLoader jobClassLoader;
 
-    RecoveryGuard(boolean validate, boolean deep, boolean fallback) {
+    RecoveryGuard(boolean validate, boolean deep, boolean fallback, ClassLoader jobClassLoader) {
         this.validate = validate;
         this.deep = deep;
         this.fallback = fallback;
+        this.jobClassLoader = jobClassLoader;
     }
 
     boolean enabled() {
@@ -55,12 +62,19 @@ final class RecoveryGuard implements Serializable {
         if ("_metadata".equals(path.getName())) {
             path = path.getParent();
         }
-        CheckpointInspector inspector = new CheckpointInspector(classLoader());
+        // With the job's user-code class loader, serializer snapshots of the job's own types resolve,
+        // and a class that does not is damage; without it, such state is reported as not decoded.
+        CheckpointInspector inspector = jobClassLoader != null
+                ? new CheckpointInspector(jobClassLoader).withJobClasses(jobClassLoader)
+                : new CheckpointInspector(classLoader());
         PathRole role;
         try {
             role = inspector.classify(path);
         } catch (FileNotFoundException e) {
             throw new IOException(KEY + " = " + pointer + ": no such checkpoint or directory (" + e.getMessage() + ")", e);
+        } catch (IOException e) {
+            throw new IOException(KEY + " = " + pointer + ": the storage could not be read, so the checkpoint could not be"
+                    + " checked before resuming (" + e.getMessage() + "). Nothing was resumed; retry when the storage answers.", e);
         }
         String resolved;
         switch (role) {
@@ -81,6 +95,9 @@ final class RecoveryGuard implements Serializable {
             LOG.info("Recovery guard: {} is restorable: {} ({})", checkpoint, v.reason(), v.requests());
             return pointer;
         }
+        if (v.outcome() == Outcome.UNKNOWN) {
+            throw new IOException(undecided(pointer, v));
+        }
         String refusal = refusal(pointer, v);
         if (!fallback) {
             throw new IOException(refusal + "\nSet " + RecoveryGuardOptions.FALLBACK.key() + ": true to resume from the newest "
@@ -88,7 +105,11 @@ final class RecoveryGuard implements Serializable {
                     + "restore-point <job-dir> finds it).");
         }
         Path jobDir = checkpoint.getParent();
-        RestorePoint rp = inspector.restorePoint(jobDir, false);
+        RestorePoint rp = inspector.restorePoint(jobDir, new RestorePointOptions(false, deep, null));
+        if (rp.outcome() == Outcome.UNKNOWN) {
+            throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") stopped: "
+                    + rp.explanation());
+        }
         Optional<Path> chosen = rp.path();
         if (chosen.isEmpty()) {
             throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") found nothing "
@@ -103,7 +124,10 @@ final class RecoveryGuard implements Serializable {
     }
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {
-        RestorePoint rp = inspector.restorePoint(jobDir, false);
+        RestorePoint rp = inspector.restorePoint(jobDir, new RestorePointOptions(false, deep, null));
+        if (rp.outcome() == Outcome.UNKNOWN) {
+            throw new IOException(undecided(pointer, rp.undecided().orElseThrow()) + "\n" + rp.explanation());
+        }
         if (rp.path().isEmpty()) {
             throw new IOException(KEY + " = " + pointer + " names a job's checkpoint directory without any restorable "
                     + "checkpoint: " + rp.explanation());
@@ -114,6 +138,12 @@ final class RecoveryGuard implements Serializable {
             LOG.warn("Recovery guard: {} names a job directory; newer checkpoints are not restorable. {}", pointer, rp.explanation());
         }
         return rp.path().get().toString();
+    }
+
+    private static String undecided(String pointer, Validation v) {
+        return "Not resuming from " + KEY + " = " + pointer + ": " + v.path() + " could not be checked because the"
+                + " storage could not be read (" + v.reason() + "). Nothing was resumed, and no older checkpoint is used in"
+                + " its place; retry when the storage answers.";
     }
 
     private static String refusal(String pointer, Validation v) {

@@ -35,7 +35,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
-        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration()));
+        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration(), null));
     }
 
     private TieredCheckpointStorage(FileSystemCheckpointStorage delegate, RecoveryGuard guard) {
@@ -43,9 +43,9 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.guard = guard;
     }
 
-    private static RecoveryGuard guardFrom(ReadableConfig config) {
+    private static RecoveryGuard guardFrom(ReadableConfig config, ClassLoader jobClassLoader) {
         return new RecoveryGuard(config.get(RecoveryGuardOptions.VALIDATE), config.get(RecoveryGuardOptions.DEEP),
-                config.get(RecoveryGuardOptions.FALLBACK));
+                config.get(RecoveryGuardOptions.FALLBACK), jobClassLoader);
     }
 
     static Path requireTieredDir(String dir) {
@@ -63,7 +63,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     @Override
     public TieredCheckpointStorage configure(ReadableConfig config, ClassLoader classLoader) {
-        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config));
+        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config, classLoader));
     }
 
     public Path getCheckpointPath() {

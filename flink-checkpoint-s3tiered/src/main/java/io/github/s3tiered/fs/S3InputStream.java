@@ -112,6 +112,10 @@ final class S3InputStream extends FSDataInputStream {
                 pos += n;
                 store.recordDownload(n);
             } catch (S3OperationException e) {
+                if (e.statusCode() == 404) {
+                    // deleted since it was opened: a missing file, not an unreadable store
+                    throw new java.io.FileNotFoundException("No such file: s3://" + bucket + "/" + key + " (" + e.getMessage() + ")");
+                }
                 throw e;
             } catch (IOException e) {
                 abortStream();

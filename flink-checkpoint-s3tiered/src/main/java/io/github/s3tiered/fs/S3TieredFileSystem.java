@@ -72,20 +72,71 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
         m.put("bytesDownloaded", s.bytesDownloaded.sum());
         m.put("localTierUsedBytes", runtime.tier().usedBytes());
         m.put("localTierCorruptionsDetected", runtime.tier().statistics().corruptionsDetected.sum());
+        m.put("localTierStaleCopiesDropped", runtime.tier().statistics().staleCopiesDropped.sum());
         m.put("requests", s.totalRequests());
         return m;
     }
 
     /**
      * The CRC32C this file system recorded when it uploaded the file (object metadata), as an
-     * unsigned 32-bit value; empty for objects written by other tools. JDK types only, so that the
-     * recovery inspector can call it across Flink's plugin class loader.
+     * unsigned 32-bit value; empty for objects written by other tools. One HEAD; a local copy whose
+     * size or checksum differs from the object's is dropped. JDK types only, so that the recovery
+     * inspector can call it across Flink's plugin class loader.
      */
     public java.util.OptionalLong recordedCrc32c(Path path) throws IOException {
         ObjectPath op = objectPath(path);
         ObjectInfo info = store().head(op.bucket(), op.key())
                 .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint " + store().endpointDescription() + ")"));
-        return info.crc32c() == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(Integer.toUnsignedLong(info.crc32c()));
+        if (info.crc32c() == null) {
+            return java.util.OptionalLong.empty();
+        }
+        runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
+        return java.util.OptionalLong.of(Integer.toUnsignedLong(info.crc32c()));
+    }
+
+    /** Index of the object's length in the result of {@link #readDurable}. */
+    public static final int DURABLE_LENGTH = 0;
+    /** Index of the CRC32C of the bytes read (unsigned 32-bit value). */
+    public static final int DURABLE_CRC32C = 1;
+    /** Index of the CRC32C recorded at upload, or -1 when the object carries none. */
+    public static final int DURABLE_RECORDED_CRC32C = 2;
+    /** Index of 1 when a local-tier copy differing from the object was dropped, else 0. */
+    public static final int DURABLE_STALE_COPY_DROPPED = 3;
+
+    /**
+     * Copies the object as S3 holds it into {@code sink}, never from the local tier: what a host
+     * without any local copy would restore. One HEAD (size and recorded CRC32C) and one streaming
+     * GET. The content is not judged here: the caller compares the CRC32C of the bytes with the
+     * recorded one. A local copy that differs from the object (another size, or another checksum
+     * than the one recorded, or than the bytes when none is recorded) is dropped and counted.
+     *
+     * <p>JDK types only, for the recovery inspector in another class loader: a missing object is a
+     * {@link FileNotFoundException}; any other {@link IOException} means S3 could not be read
+     * (throttled, timed out, unreachable, denied), never that the content is wrong.
+     *
+     * @return {length, CRC32C of the bytes, recorded CRC32C or -1, 1 if a stale local copy was dropped}
+     */
+    public long[] readDurable(Path path, java.io.OutputStream sink) throws IOException {
+        ObjectPath op = objectPath(path);
+        ObjectInfo info = store().head(op.bucket(), op.key())
+                .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint " + store().endpointDescription() + ")"));
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        long length = 0;
+        byte[] buffer = new byte[256 * 1024];
+        try (S3InputStream in = new S3InputStream(store(), op.bucket(), op.key(), info.size(), null,
+                runtime.config().readReopenAttempts(), null)) {
+            int n;
+            while ((n = in.read(buffer, 0, buffer.length)) != -1) {
+                crc.update(buffer, 0, n);
+                sink.write(buffer, 0, n);
+                length += n;
+            }
+        }
+        int actual = (int) crc.getValue();
+        boolean dropped = runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(),
+                info.crc32c() != null ? info.crc32c() : actual);
+        return new long[] {length, Integer.toUnsignedLong(actual),
+                info.crc32c() == null ? -1 : Integer.toUnsignedLong(info.crc32c()), dropped ? 1 : 0};
     }
 
     public LocalTier localTier() {

@@ -11,4 +11,6 @@ public final class TierStatistics {
     public final LongAdder fullChecks = new LongAdder();
     public final LongAdder evictions = new LongAdder();
     public final LongAdder bytesCommitted = new LongAdder();
+    /** Copies dropped because S3 holds other content for their object (see {@link LocalTier#dropIfStale}). */
+    public final LongAdder staleCopiesDropped = new LongAdder();
 }

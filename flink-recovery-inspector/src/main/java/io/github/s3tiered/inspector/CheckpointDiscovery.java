@@ -72,7 +72,7 @@ final class CheckpointDiscovery {
         if (byName != PathRole.UNKNOWN) {
             return byName;
         }
-        DirectoryListings.Listing listing = listings.list(path);
+        DirectoryListings.Listing listing = listings.listOrThrow(path);
         if (!listing.exists()) {
             throw new FileNotFoundException("No such directory: " + path);
         }
@@ -81,7 +81,7 @@ final class CheckpointDiscovery {
             return role;
         }
         for (FileStatus child : listing.entries().values()) {
-            if (child.isDir() && roleOfEntries(listings.list(child.getPath())) == PathRole.JOB_DIRECTORY) {
+            if (child.isDir() && roleOfEntries(listings.listOrThrow(child.getPath())) == PathRole.JOB_DIRECTORY) {
                 return PathRole.BASE_DIRECTORY;
             }
         }
@@ -105,7 +105,7 @@ final class CheckpointDiscovery {
 
     /** The checkpoints and savepoints of one job directory (one listing). */
     static JobDirectory jobDirectory(Path jobDir, DirectoryListings listings) throws IOException {
-        DirectoryListings.Listing listing = listings.list(jobDir);
+        DirectoryListings.Listing listing = listings.listOrThrow(jobDir);
         if (!listing.exists()) {
             throw new FileNotFoundException("No such job checkpoint directory: " + jobDir);
         }
@@ -145,8 +145,8 @@ final class CheckpointDiscovery {
             }
             case BASE_DIRECTORY -> {
                 List<JobDirectory> jobs = new ArrayList<>();
-                for (FileStatus child : listings.list(dir).entries().values()) {
-                    if (child.isDir() && roleOfEntries(listings.list(child.getPath())) == PathRole.JOB_DIRECTORY) {
+                for (FileStatus child : listings.listOrThrow(dir).entries().values()) {
+                    if (child.isDir() && roleOfEntries(listings.listOrThrow(child.getPath())) == PathRole.JOB_DIRECTORY) {
                         jobs.add(jobDirectory(child.getPath(), listings));
                     }
                 }

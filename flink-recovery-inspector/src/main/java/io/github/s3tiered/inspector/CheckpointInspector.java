@@ -24,26 +24,43 @@ import java.util.Optional;
 public final class CheckpointInspector {
 
     private final ClassLoader classLoader;
+    private final boolean jobClassesComplete;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
 
-    /** Deep validation compares with the checksums the tiered file system recorded. */
+    /**
+     * An inspector whose class loader holds Flink's classes but maybe not the job's: deep
+     * validation then reports state whose serializers need a job class as not decoded, instead of
+     * as damaged. Checksums are the ones the tiered file system recorded.
+     */
     public CheckpointInspector(ClassLoader classLoader) {
-        this(classLoader, new FileSystemChecksums(), InspectionProgress.NONE);
+        this(classLoader, false, new FileSystemChecksums(), InspectionProgress.NONE);
     }
 
-    public CheckpointInspector(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
+    /**
+     * @param jobClassesComplete true when {@code classLoader} holds the job's classes (the
+     *     JobManager's user-code class loader, or the job's jar given to the command line): a
+     *     class a serializer snapshot names that cannot be found is then damage
+     */
+    public CheckpointInspector(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums,
+            InspectionProgress progress) {
         this.classLoader = classLoader;
+        this.jobClassesComplete = jobClassesComplete;
         this.checksums = checksums;
         this.progress = progress;
     }
 
     public CheckpointInspector withProgress(InspectionProgress progress) {
-        return new CheckpointInspector(classLoader, checksums, progress);
+        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress);
     }
 
     public CheckpointInspector withChecksums(ChecksumSource checksums) {
-        return new CheckpointInspector(classLoader, checksums, progress);
+        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress);
+    }
+
+    /** The same inspector, told that its class loader holds the job's classes. */
+    public CheckpointInspector withJobClasses(ClassLoader jobClassLoader) {
+        return new CheckpointInspector(jobClassLoader, true, checksums, progress);
     }
 
     /**
@@ -96,7 +113,9 @@ public final class CheckpointInspector {
     /**
      * The newest restorable checkpoint of a job directory, with every newer one and why it was
      * skipped. Checkpoints are ordered by id; savepoints (by option) by the id in their metadata,
-     * and those whose metadata cannot be read come last.
+     * and those whose metadata cannot be read come last. The search stops at a checkpoint that
+     * could not be judged ({@link Outcome#UNKNOWN}): an older one is never chosen over it; the
+     * result then has no restore point and {@link RestorePoint#undecided()} names it.
      */
     public RestorePoint restorePoint(Path jobDir, RestorePointOptions options) throws IOException {
         FileSystemCalls calls = new FileSystemCalls();
@@ -125,6 +144,7 @@ public final class CheckpointInspector {
 
         List<Validation> skipped = new ArrayList<>();
         Optional<Validation> chosen = Optional.empty();
+        Optional<Validation> undecided = Optional.empty();
         int i = 0;
         for (Candidate c : candidates) {
             Validation v = c.validation();
@@ -136,12 +156,16 @@ public final class CheckpointInspector {
                 chosen = Optional.of(v);
                 break;
             }
+            if (v.outcome() == Outcome.UNKNOWN) {
+                undecided = Optional.of(v);
+                break;
+            }
             skipped.add(v);
         }
         List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
                 ? JobCompatibility.check(chosen.get().metadata(), options.job())
                 : List.of();
-        return new RestorePoint(jobDir, chosen, skipped, issues, candidates.size(), calls.snapshot());
+        return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
     }
 
     /** What Flink would reject when {@code job} restores from the validated checkpoint. */
@@ -163,11 +187,11 @@ public final class CheckpointInspector {
 
     /** Unreferenced files of a job directory; deletes them only when the options say so. */
     public Orphans orphans(Path jobDir, OrphanOptions options) throws IOException {
-        return new OrphanSearch(classLoader, progress)
+        return new OrphanSearch(classLoader, checksums, progress)
                 .search(jobDir, options, System.currentTimeMillis(), new DirectoryListings(new FileSystemCalls()));
     }
 
     private CheckpointValidator validator() {
-        return new CheckpointValidator(classLoader, checksums, progress);
+        return new CheckpointValidator(classLoader, jobClassesComplete, checksums, progress);
     }
 }

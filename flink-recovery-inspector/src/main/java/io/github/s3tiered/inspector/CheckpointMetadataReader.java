@@ -1,5 +1,7 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.metadata.MetadataStructure;
+
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -10,7 +12,11 @@ import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
 
-/** Reads a {@code _metadata} file with Flink's own reader. */
+/**
+ * Reads a {@code _metadata} file with Flink's own reader, after {@link MetadataStructure} proved
+ * that every count and length in it fits the file: a hostile or damaged file fails fast with an
+ * IOException naming the byte, never with an OutOfMemoryError or minutes of work.
+ */
 public final class CheckpointMetadataReader {
 
     public static final String METADATA_FILE = "_metadata";
@@ -30,17 +36,26 @@ public final class CheckpointMetadataReader {
     }
 
     /**
-     * Parses the bytes of a {@code _metadata} file. Any failure, including a garbled length that
-     * would make Flink's reader allocate an impossible array, becomes an IOException naming the file.
+     * Parses the bytes of a {@code _metadata} file. Any failure becomes an IOException naming the
+     * file; so do bytes after the end of the metadata, which Flink never writes (Flink's reader
+     * would ignore them, but the file is then not the one Flink wrote).
      */
     public static CheckpointMetadata parse(byte[] bytes, Path checkpointDir, ClassLoader classLoader) throws IOException {
         Path file = new Path(checkpointDir, METADATA_FILE);
+        MetadataStructure structure;
+        try {
+            structure = MetadataStructure.walk(bytes);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("Cannot read " + file + " (" + bytes.length + " bytes): " + describe(e), e);
+        }
+        if (structure.trailingBytes() > 0) {
+            throw new IOException("Cannot read " + file + " (" + bytes.length + " bytes): " + structure.trailingBytes()
+                    + " bytes follow the end of the metadata; Flink writes none, so the file was altered");
+        }
         try (DataInputStream data = new DataInputStream(new ByteArrayInputStream(bytes))) {
             return Checkpoints.loadCheckpointMetadata(data, classLoader, checkpointDir.toString());
         } catch (IOException | RuntimeException e) {
             throw new IOException("Cannot read " + file + " (" + bytes.length + " bytes): " + describe(e), e);
-        } catch (OutOfMemoryError e) {
-            throw new IOException("Cannot read " + file + " (" + bytes.length + " bytes): it declares an impossible length", e);
         }
     }
 

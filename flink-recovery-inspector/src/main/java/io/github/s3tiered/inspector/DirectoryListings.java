@@ -13,14 +13,25 @@ import java.util.Map;
  * Directory listings, each directory listed once per inspection: the files of a checkpoint sit in
  * a few directories (its own, {@code shared/}, {@code taskowned/}), so one listing per directory
  * replaces one request per file, and checkpoints of one job share the listing of {@code shared/}.
+ * A listing that failed is kept as {@link State#UNREADABLE}: what it would have shown is unknown.
  */
 final class DirectoryListings {
 
-    /** The entries of a directory by name; {@code exists} is false for a directory that is not there. */
-    record Listing(Path dir, boolean exists, Map<String, FileStatus> entries) {
+    enum State { PRESENT, ABSENT, UNREADABLE }
+
+    /** The entries of a directory by name; empty unless {@link State#PRESENT}. */
+    record Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error) {
 
         FileStatus get(String name) {
             return entries.get(name);
+        }
+
+        boolean exists() {
+            return state == State.PRESENT;
+        }
+
+        boolean unreadable() {
+            return state == State.UNREADABLE;
         }
     }
 
@@ -35,28 +46,43 @@ final class DirectoryListings {
         return calls;
     }
 
-    Listing list(Path dir) throws IOException {
+    /** The listing, or an UNREADABLE one when the storage did not answer. */
+    synchronized Listing list(Path dir) throws IOException {
         String key = PathKey.of(dir);
         Listing cached = byDir.get(key);
         if (cached != null) {
             return cached;
         }
-        FileStatus[] statuses = calls.listStatus(dir);
         Listing listing;
-        if (statuses == null) {
-            listing = new Listing(dir, false, Collections.emptyMap());
-        } else {
-            Map<String, FileStatus> entries = new LinkedHashMap<>();
-            for (FileStatus s : statuses) {
-                // a listing of a file (some file systems answer so) is not a directory's content
-                if (PathKey.of(s.getPath()).equals(key)) {
-                    continue;
+        try {
+            FileStatus[] statuses = calls.listStatus(dir);
+            if (statuses == null) {
+                listing = new Listing(dir, State.ABSENT, Collections.emptyMap(), null);
+            } else {
+                Map<String, FileStatus> entries = new LinkedHashMap<>();
+                for (FileStatus s : statuses) {
+                    // a listing of a file (some file systems answer so) is not a directory's content
+                    if (PathKey.of(s.getPath()).equals(key)) {
+                        continue;
+                    }
+                    entries.put(s.getPath().getName(), s);
                 }
-                entries.put(s.getPath().getName(), s);
+                listing = new Listing(dir, State.PRESENT, entries, null);
             }
-            listing = new Listing(dir, true, entries);
+        } catch (StorageUnreadableException e) {
+            // not cached: a later attempt in the same inspection may get an answer
+            return new Listing(dir, State.UNREADABLE, Collections.emptyMap(), e);
         }
         byDir.put(key, listing);
         return listing;
+    }
+
+    /** The listing, or the storage failure as an exception (for callers that cannot go on without it). */
+    Listing listOrThrow(Path dir) throws IOException {
+        Listing l = list(dir);
+        if (l.unreadable()) {
+            throw l.error();
+        }
+        return l;
     }
 }

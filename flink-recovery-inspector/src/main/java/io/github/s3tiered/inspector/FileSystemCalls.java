@@ -7,27 +7,39 @@ import org.apache.flink.core.fs.Path;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.NoSuchFileException;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
 
 /**
- * The only way the inspector touches a file system, so that every call is counted: the count is
- * the cost of an inspection on S3, which the storage's guard must keep small.
+ * The only way the inspector touches a file system, so that every call is counted (the count is
+ * the cost of an inspection on S3, which the storage's guard must keep small) and every failure
+ * falls in one of two kinds: the path does not exist ({@link FileNotFoundException}), or the
+ * storage could not be read ({@link StorageUnreadableException}), which proves nothing.
  */
 final class FileSystemCalls {
+
+    private static final int READ_BUFFER = 256 * 1024;
 
     private final AtomicLong listStatus = new AtomicLong();
     private final AtomicLong getFileStatus = new AtomicLong();
     private final AtomicLong open = new AtomicLong();
     private final AtomicLong checksumLookups = new AtomicLong();
     private final AtomicLong delete = new AtomicLong();
+    private final AtomicLong staleLocalCopiesDropped = new AtomicLong();
 
     /** The entries of a directory, or null when it does not exist. */
     FileStatus[] listStatus(Path dir) throws IOException {
         listStatus.incrementAndGet();
         try {
             return dir.getFileSystem().listStatus(dir);
-        } catch (FileNotFoundException e) {
+        } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
+        } catch (IOException e) {
+            throw new StorageUnreadableException("list", dir, e);
         }
     }
 
@@ -36,14 +48,82 @@ final class FileSystemCalls {
         getFileStatus.incrementAndGet();
         try {
             return path.getFileSystem().getFileStatus(path);
-        } catch (FileNotFoundException e) {
+        } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
+        } catch (IOException e) {
+            throw new StorageUnreadableException("get the status of", path, e);
+        }
+    }
+
+    /**
+     * Copies a file as the storage durably holds it into {@code sink}: on {@code s3tiered://} from
+     * S3, never from a local-tier copy (which this host may hold intact while S3 does not); on any
+     * other file system through {@code open}. The CRC32C of the bytes is computed here; the
+     * recorded one comes from the tiered file system, or from {@code checksums} when the caller
+     * supplies its own.
+     *
+     * @throws FileNotFoundException when the file does not exist
+     * @throws StorageUnreadableException when the storage could not be read (or {@code sink} could not be written)
+     */
+    DurableRead readDurable(Path file, OutputStream sink, ChecksumSource checksums) throws IOException {
+        open.incrementAndGet();
+        try {
+            Optional<Object> tiered = TieredFileSystemBridge.of(file);
+            if (tiered.isPresent()) {
+                checksumLookups.incrementAndGet(); // the HEAD that finds the recorded CRC32C
+                TieredFileSystemBridge.DurableRead r = TieredFileSystemBridge.readDurable(tiered.get(), file, sink);
+                if (r.staleLocalCopyDropped()) {
+                    staleLocalCopiesDropped.incrementAndGet();
+                }
+                OptionalLong recorded = checksums instanceof FileSystemChecksums ? r.recordedCrc32c() : checksums.recordedCrc32c(file);
+                return new DurableRead(r.length(), r.crc32c(), recorded, true);
+            }
+            CRC32C crc = new CRC32C();
+            long length = 0;
+            byte[] buffer = new byte[READ_BUFFER];
+            try (FSDataInputStream in = file.getFileSystem().open(file)) {
+                int n;
+                while ((n = in.read(buffer)) != -1) {
+                    crc.update(buffer, 0, n);
+                    sink.write(buffer, 0, n);
+                    length += n;
+                }
+            }
+            OptionalLong recorded = checksums.recordsChecksums(file) ? checksums.recordedCrc32c(file) : OptionalLong.empty();
+            return new DurableRead(length, (int) crc.getValue(), recorded, !(checksums instanceof FileSystemChecksums));
+        } catch (FileNotFoundException | NoSuchFileException e) {
+            FileNotFoundException missing = new FileNotFoundException(e.getMessage() == null ? "No such file: " + file : e.getMessage());
+            missing.initCause(e);
+            throw missing;
+        } catch (StorageUnreadableException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new StorageUnreadableException("read", file, e);
+        }
+    }
+
+    /**
+     * What a durable read found.
+     *
+     * @param recordedCrc32c the CRC32C recorded when the file was written, if any
+     * @param checksumsRecordable whether the file system records checksums at all
+     */
+    record DurableRead(long length, int crc32c, OptionalLong recordedCrc32c, boolean checksumsRecordable) {
+
+        boolean checksumMatches() {
+            return recordedCrc32c.isEmpty() || recordedCrc32c.getAsLong() == Integer.toUnsignedLong(crc32c);
         }
     }
 
     FSDataInputStream open(Path file) throws IOException {
         open.incrementAndGet();
-        return file.getFileSystem().open(file);
+        try {
+            return file.getFileSystem().open(file);
+        } catch (FileNotFoundException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new StorageUnreadableException("open", file, e);
+        }
     }
 
     boolean delete(Path path, boolean recursive) throws IOException {
@@ -52,11 +132,12 @@ final class FileSystemCalls {
         return fs.delete(path, recursive);
     }
 
-    void countChecksumLookup() {
-        checksumLookups.incrementAndGet();
-    }
-
     RequestCount snapshot() {
         return new RequestCount(listStatus.get(), getFileStatus.get(), open.get(), checksumLookups.get(), delete.get());
+    }
+
+    /** Local-tier copies the tiered file system dropped because S3 holds other content. */
+    long staleLocalCopiesDropped() {
+        return staleLocalCopiesDropped.get();
     }
 }

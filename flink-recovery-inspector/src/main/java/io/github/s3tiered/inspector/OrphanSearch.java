@@ -20,10 +20,12 @@ import java.util.Set;
 final class OrphanSearch {
 
     private final ClassLoader classLoader;
+    private final ChecksumSource checksums;
     private final InspectionProgress progress;
 
-    OrphanSearch(ClassLoader classLoader, InspectionProgress progress) {
+    OrphanSearch(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
         this.classLoader = classLoader;
+        this.checksums = checksums;
         this.progress = progress;
     }
 
@@ -54,11 +56,11 @@ final class OrphanSearch {
             if (referenced.stream().anyMatch(r -> PathKey.isInside(r, dirKey))) {
                 continue;
             }
-            DirectoryListings.Listing content = listings.list(stray.path());
+            DirectoryListings.Listing content = listings.listOrThrow(stray.path());
             long newest = 0;
             long bytes = 0;
             FileStatus self = null;
-            for (FileStatus s : listings.list(jobDir).entries().values()) {
+            for (FileStatus s : listings.listOrThrow(jobDir).entries().values()) {
                 if (PathKey.of(s.getPath()).equals(dirKey)) {
                     self = s;
                 }
@@ -99,24 +101,23 @@ final class OrphanSearch {
     private void collectReferences(JobDirectory job, Set<String> referenced, List<Path> retained, List<Problem> unreadable,
             List<CheckpointLocation> withoutMetadata, DirectoryListings listings) throws IOException {
         for (CheckpointLocation cp : job.checkpoints()) {
-            DirectoryListings.Listing content = listings.list(cp.path());
+            DirectoryListings.Listing content = listings.listOrThrow(cp.path());
             FileStatus metadataStatus = content.get(CheckpointMetadataReader.METADATA_FILE);
             if (metadataStatus == null) {
                 withoutMetadata.add(cp);
                 continue;
             }
             progress.step("reading " + new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE));
-            CheckpointMetadata metadata;
-            try (var in = listings.calls().open(new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE))) {
-                metadata = CheckpointMetadataReader.parse(in.readAllBytes(), cp.path(), classLoader);
-            } catch (FileNotFoundException e) {
-                // deleted since the listing: a checkpoint Flink just subsumed
-                continue;
-            } catch (IOException e) {
-                unreadable.add(new Problem(Verdict.CORRUPT_METADATA,
-                        new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE).toString(), e.getMessage()));
+            // as the storage durably holds it: a stale local copy must not decide what is referenced
+            MetadataLoading.Loaded loaded = MetadataLoading.load(cp.path(), listings.calls(), checksums, classLoader);
+            if (loaded.metadata() == null) {
+                if (loaded.problem().verdict() != Verdict.NO_METADATA) {
+                    unreadable.add(loaded.problem());
+                }
+                // NO_METADATA here: deleted since the listing, a checkpoint Flink just subsumed
                 continue;
             }
+            CheckpointMetadata metadata = loaded.metadata();
             retained.add(cp.path());
             for (ReferencedFile f : CheckpointReferences.of(metadata).files()) {
                 referenced.add(PathKey.of(f.path()));
@@ -127,7 +128,7 @@ final class OrphanSearch {
     private static List<JobDirectory> siblingJobs(Path jobDir, DirectoryListings listings) throws IOException {
         List<JobDirectory> out = new ArrayList<>();
         String self = PathKey.of(jobDir);
-        for (FileStatus s : listings.list(jobDir.getParent()).entries().values()) {
+        for (FileStatus s : listings.listOrThrow(jobDir.getParent()).entries().values()) {
             if (!s.isDir() || PathKey.of(s.getPath()).equals(self) || !looksLikeJobId(s.getPath().getName())) {
                 continue;
             }
@@ -146,7 +147,7 @@ final class OrphanSearch {
 
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, List<OrphanFile> orphans,
             int[] tooYoung, DirectoryListings listings) throws IOException {
-        DirectoryListings.Listing listing = listings.list(dir);
+        DirectoryListings.Listing listing = listings.listOrThrow(dir);
         for (FileStatus s : listing.entries().values()) {
             if (s.isDir()) {
                 walk(s.getPath(), kind, referenced, oldest, orphans, tooYoung, listings);

@@ -16,7 +16,8 @@ import java.util.stream.Collectors;
  * @param path the checkpoint's directory (the value for {@code execution.state-recovery.path})
  * @param kind checkpoint or savepoint
  * @param checkpointId the id in its metadata, or -1 when the metadata cannot be read
- * @param verdict {@link Verdict#RESTORABLE}, or the first problem's category
+ * @param verdict {@link Verdict#RESTORABLE}, the first problem's category, or {@link Verdict#UNKNOWN}
+ *     when the only problems are parts of the storage that could not be read
  * @param problems every problem, in the order found
  * @param metadataTimestamp modification time of {@code _metadata} in ms since the epoch, 0 if unknown
  * @param metadataBytes size of {@code _metadata}, -1 if there is none
@@ -54,6 +55,11 @@ public record Validation(
 
     public boolean restorable() {
         return verdict.restorable();
+    }
+
+    /** RESTORABLE, NOT_RESTORABLE, or UNKNOWN when the storage could not be read and nothing else was proven. */
+    public Outcome outcome() {
+        return verdict.outcome();
     }
 
     /** Sum of the referenced files' recorded sizes (at least what the checkpoint needs). */

@@ -37,8 +37,8 @@ final class CheckpointingJob {
     static final int KEYS = 500;
     static final Duration TIMEOUT = Duration.ofSeconds(60);
 
-    /** What a finished job left behind. */
-    record Result(JobID jobId, Path jobDir, List<String> checkpoints, String savepoint) {}
+    /** What a finished job left behind; {@code savepoint} is the first of {@code savepoints}, or null. */
+    record Result(JobID jobId, Path jobDir, List<String> checkpoints, String savepoint, List<String> savepoints) {}
 
     private CheckpointingJob() {}
 
@@ -67,6 +67,13 @@ final class CheckpointingJob {
      */
     static Result run(MiniCluster cluster, Configuration conf, boolean slowConsumer, int checkpoints, Duration warmUp,
             boolean savepoint) throws Exception {
+        return run(cluster, conf, slowConsumer, checkpoints, warmUp,
+                savepoint ? List.of(SavepointFormatType.CANONICAL) : List.of());
+    }
+
+    /** As above, with a savepoint of each given format after the checkpoints. */
+    static Result run(MiniCluster cluster, Configuration conf, boolean slowConsumer, int checkpoints, Duration warmUp,
+            List<SavepointFormatType> savepointFormats) throws Exception {
         // bound to the test's cluster explicitly: in @BeforeAll the extension has not set its context environment yet
         StreamExecutionEnvironment env = new TestStreamEnvironment(cluster, conf, PARALLELISM, List.of(), List.of());
         // the slow consumer backpressures an unthrottled source: buffers fill, unaligned checkpoints carry them
@@ -86,13 +93,13 @@ final class CheckpointingJob {
                 Thread.sleep(warmUp.toMillis());
                 done.add(triggerCheckpoint(cluster, id));
             }
-            String sp = null;
-            if (savepoint) {
+            List<String> savepoints = new ArrayList<>();
+            for (SavepointFormatType format : savepointFormats) {
                 Thread.sleep(warmUp.toMillis());
-                sp = cluster.triggerSavepoint(id, jobDir.toUri().toString(), false, SavepointFormatType.CANONICAL)
-                        .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                savepoints.add(cluster.triggerSavepoint(id, jobDir.toUri().toString(), false, format)
+                        .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS));
             }
-            return new Result(id, jobDir, done, sp);
+            return new Result(id, jobDir, done, savepoints.isEmpty() ? null : savepoints.get(0), savepoints);
         } finally {
             client.cancel().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
@@ -136,12 +143,16 @@ final class CheckpointingJob {
         }
     }
 
-    /** Counts per key and keeps the last few values: ValueState and ListState in RocksDB. */
+    /**
+     * Counts per key and keeps the last few values: ValueState, ListState and MapState, and event-time
+     * timers that never fire (no watermarks), so that every kind of keyed state is in each snapshot.
+     */
     static final class CountAndRemember extends KeyedProcessFunction<Long, Long, Long> {
 
         private final boolean slow;
         private transient ValueState<Long> count;
         private transient ListState<Long> recent;
+        private transient org.apache.flink.api.common.state.MapState<Long, String> bySlot;
 
         CountAndRemember(boolean slow) {
             this.slow = slow;
@@ -151,6 +162,8 @@ final class CheckpointingJob {
         public void open(org.apache.flink.api.common.functions.OpenContext ctx) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
             recent = getRuntimeContext().getListState(new ListStateDescriptor<>("recent", Types.LONG));
+            bySlot = getRuntimeContext().getMapState(
+                    new org.apache.flink.api.common.state.MapStateDescriptor<>("by-slot", Types.LONG, Types.STRING));
         }
 
         @Override
@@ -161,6 +174,10 @@ final class CheckpointingJob {
                 recent.clear();
             }
             recent.add(value);
+            bySlot.put(c % 3, "v" + value);
+            if (c % 4 == 1) {
+                ctx.timerService().registerEventTimeTimer(Long.MAX_VALUE - 1 - (c % 5));
+            }
             if (slow) {
                 Thread.sleep(1);
             }

@@ -16,6 +16,11 @@ public final class CommonOptions {
             description = "A Flink configuration entry, over the configuration file (repeatable), e.g. -D s3tiered.endpoint=http://...")
     Map<String, String> properties = new LinkedHashMap<>();
 
+    @Option(names = "--job-classpath", split = ":", paramLabel = "JAR",
+            description = "The job's jar(s) or class directories (':'-separated, repeatable): deep validation then decodes state"
+                    + " of the job's own types, and a class it cannot find counts as damage.")
+    java.util.List<String> jobClasspath = new java.util.ArrayList<>();
+
     @Option(names = "--json", description = "Print JSON (schema in the module's README) instead of a table.")
     boolean json;
 

@@ -18,7 +18,7 @@ import java.io.IOException;
 
 @Command(name = "describe", description = {
         "Operators (uid, id, name, parallelism, max parallelism), state sizes and files of one checkpoint or savepoint.",
-        "Exit code: 0 restorable, 1 not restorable, 2 error."})
+        "Exit code: 0 restorable, 1 not restorable, 2 could not be judged (storage unreadable) or error."})
 final class DescribeCommand extends InspectorSubcommand {
 
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "chk-N or savepoint-* directory, or its _metadata.")
@@ -70,6 +70,6 @@ final class DescribeCommand extends InspectorSubcommand {
                 files.print(out());
             }
         }
-        return v.restorable() ? RESTORABLE : NOT_RESTORABLE;
+        return exitCode(v.outcome());
     }
 }

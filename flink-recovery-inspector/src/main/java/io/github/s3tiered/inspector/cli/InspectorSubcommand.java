@@ -19,6 +19,7 @@ abstract class InspectorSubcommand implements Callable<Integer> {
 
     static final int RESTORABLE = 0;
     static final int NOT_RESTORABLE = 1;
+    /** Usage or configuration errors, and checkpoints that could not be judged (storage unreadable). */
     static final int ERROR = 2;
 
     @Mixin
@@ -43,6 +44,9 @@ abstract class InspectorSubcommand implements Callable<Integer> {
         Configuration conf = FlinkEnvironment.load(common);
         FlinkEnvironment.initializeFileSystems(conf);
         CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        if (!common.jobClasspath.isEmpty()) {
+            inspector = inspector.withJobClasses(JobClasses.loader(common.jobClasspath, getClass().getClassLoader()));
+        }
         if (!common.quiet) {
             inspector = inspector.withProgress(new Progress(err()));
         }
@@ -61,6 +65,15 @@ abstract class InspectorSubcommand implements Callable<Integer> {
     }
 
     abstract int run(CheckpointInspector inspector) throws IOException;
+
+    /** The exit code of an outcome: 0 restorable, 1 not, 2 could not be judged. */
+    static int exitCode(io.github.s3tiered.inspector.Outcome outcome) {
+        return switch (outcome) {
+            case RESTORABLE -> RESTORABLE;
+            case NOT_RESTORABLE -> NOT_RESTORABLE;
+            case UNKNOWN -> ERROR;
+        };
+    }
 
     /** An inspection failure of the storage (not of a checkpoint) as one message naming the path. */
     static InspectorFailure failure(String action, Path path, IOException e) {

@@ -8,6 +8,8 @@ import io.github.s3tiered.inspector.Problem;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.RequestCount;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.rehearsal.FileProof;
+import io.github.s3tiered.inspector.rehearsal.Proof;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,7 +25,7 @@ import java.time.Instant;
  */
 final class Json {
 
-    static final int SCHEMA_VERSION = 1;
+    static final int SCHEMA_VERSION = 2;
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private Json() {}
@@ -69,6 +71,7 @@ final class Json {
             n.putNull("checkpointId");
         }
         n.put("verdict", v.verdict().name());
+        n.put("outcome", v.outcome().name());
         n.put("restorable", v.restorable());
         n.put("reason", v.reason());
         time(n, "metadataTime", v.metadataTimestamp());
@@ -113,6 +116,20 @@ final class Json {
         n.put("checksumsMismatched", d.checksumsMismatched());
         n.put("checksumsNotRecorded", d.checksumsNotRecorded());
         n.put("fileSystemRecordsChecksums", d.fileSystemRecordsChecksums());
+        n.put("staleLocalCopiesDropped", d.staleLocalCopiesDropped());
+        ObjectNode proven = n.putObject("filesProven");
+        for (Proof p : Proof.values()) {
+            proven.put(p.name(), d.filesProven(p));
+        }
+        ArrayNode files = n.putArray("files");
+        for (FileProof f : d.files()) {
+            ObjectNode fn = files.addObject();
+            fn.put("path", f.path());
+            fn.put("proof", f.proof().name());
+            fn.put("how", f.how());
+        }
+        ArrayNode notes = n.putArray("notes");
+        d.notes().forEach(notes::add);
         n.put("summary", d.summary());
         return n;
     }

@@ -22,7 +22,8 @@ import java.util.List;
 @Command(name = "restore-point", description = {
         "Prints the newest restorable checkpoint of a job directory: the value for execution.state-recovery.path.",
         "Human output: the path alone on stdout, why newer checkpoints were skipped on stderr.",
-        "Exit code: 0 found (and compatible with --operator-ids/--max-parallelism when given), 1 none or incompatible, 2 error."})
+        "Exit code: 0 found (and compatible with --operator-ids/--max-parallelism when given), 1 none or incompatible,"
+                + " 2 a newer checkpoint could not be judged (storage unreadable: no older one is chosen over it) or error."})
 final class RestorePointCommand extends InspectorSubcommand {
 
     @Parameters(index = "0", paramLabel = "JOB_DIR", description = "A job directory (<checkpoint-dir>/<job-id>).")
@@ -68,6 +69,12 @@ final class RestorePointCommand extends InspectorSubcommand {
                 doc.putNull("checkpointId");
                 doc.putNull("kind");
             }
+            doc.put("outcome", rp.outcome().name());
+            if (rp.undecided().isPresent()) {
+                doc.set("undecided", Json.validation(rp.undecided().get(), false));
+            } else {
+                doc.putNull("undecided");
+            }
             doc.put("candidates", rp.candidates());
             ArrayNode skipped = doc.putArray("skipped");
             rp.skipped().forEach(v -> skipped.add(Json.validation(v, false)));
@@ -84,9 +91,14 @@ final class RestorePointCommand extends InspectorSubcommand {
             }
             if (rp.chosen().isPresent()) {
                 out().println(rp.chosen().get().path());
+            } else if (rp.undecided().isPresent()) {
+                err().println(rp.explanation());
             } else {
                 err().println("No restorable checkpoint among " + rp.candidates() + " in " + path);
             }
+        }
+        if (rp.outcome() == io.github.s3tiered.inspector.Outcome.UNKNOWN) {
+            return ERROR;
         }
         return rp.chosen().isPresent() && rp.compatibility().isEmpty() ? RESTORABLE : NOT_RESTORABLE;
     }

@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.cli;
 
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.JobDirectory;
+import io.github.s3tiered.inspector.Outcome;
 import io.github.s3tiered.inspector.PathRole;
 import io.github.s3tiered.inspector.Problem;
 import io.github.s3tiered.inspector.RequestCount;
@@ -21,14 +22,17 @@ import java.util.List;
 
 @Command(name = "validate", description = {
         "Validates a checkpoint or savepoint (its directory or _metadata), or every checkpoint of a job directory.",
-        "Exit code: 0 restorable (for a job directory: at least one checkpoint is), 1 not restorable, 2 usage or configuration error."})
+        "Exit code: 0 restorable (for a job directory: at least one checkpoint is, and none could not be judged),"
+                + " 1 not restorable, 2 could not be judged (storage unreadable) or usage/configuration error."})
 final class ValidateCommand extends InspectorSubcommand {
 
     @Parameters(index = "0", paramLabel = "PATH", description = "chk-N or savepoint-* directory, its _metadata, or a job directory.")
     String target;
 
-    @Option(names = "--deep", description = "Read every file fully and compare its CRC32C with the checksum the tiered file"
-            + " system recorded (other file systems: only lengths are checked).")
+    @Option(names = "--deep", description = "Rehearse the restore: read every file as the storage durably holds it, compare"
+            + " its CRC32C with the one the tiered file system recorded, verify RocksDB files with RocksDB's checksums and"
+            + " open them as a restore would, and decode heap, full-snapshot, operator and channel state at the offsets"
+            + " _metadata records.")
     boolean deep;
 
     @Override
@@ -54,12 +58,14 @@ final class ValidateCommand extends InspectorSubcommand {
             throw failure("validate", path, e);
         }
         boolean restorable = validations.stream().anyMatch(Validation::restorable);
+        boolean undecided = validations.stream().anyMatch(v -> v.outcome() == Outcome.UNKNOWN);
         RequestCount total = validations.stream().map(Validation::requests).reduce(RequestCount.NONE, RequestCount::plus);
         if (common.json) {
             ObjectNode doc = Json.document("validate");
             doc.put("path", path.toString());
             doc.put("role", role == PathRole.JOB_DIRECTORY ? "JOB_DIRECTORY" : "CHECKPOINT");
             doc.put("restorable", restorable);
+            doc.put("outcome", (undecided ? Outcome.UNKNOWN : restorable ? Outcome.RESTORABLE : Outcome.NOT_RESTORABLE).name());
             ArrayNode cps = doc.putArray("checkpoints");
             validations.forEach(v -> cps.add(Json.validation(v, false)));
             doc.set("requests", Json.requests(total));
@@ -75,6 +81,9 @@ final class ValidateCommand extends InspectorSubcommand {
                 }
                 if (v.deepCheck() != null) {
                     out().println("  deep check: " + v.deepCheck().summary());
+                    for (String note : v.deepCheck().notes()) {
+                        out().println("  not proven: " + note);
+                    }
                 }
                 for (String u : v.unsupportedHandles()) {
                     out().println("  not checked (unsupported handle): " + u);
@@ -83,6 +92,6 @@ final class ValidateCommand extends InspectorSubcommand {
                         + "; file-system requests: " + v.requests());
             }
         }
-        return restorable ? RESTORABLE : NOT_RESTORABLE;
+        return undecided ? ERROR : restorable ? RESTORABLE : NOT_RESTORABLE;
     }
 }

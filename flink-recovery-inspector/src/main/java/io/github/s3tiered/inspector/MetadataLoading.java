@@ -1,0 +1,85 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+
+/**
+ * Reads a checkpoint's {@code _metadata} as the storage durably holds it, checks it against the
+ * CRC32C recorded at upload (on {@code s3tiered://}), and parses it. Each way it can go wrong has
+ * its own verdict: gone (NO_METADATA), storage unreadable (UNKNOWN), damaged (CORRUPT_METADATA).
+ */
+final class MetadataLoading {
+
+    /** Flink keeps the whole metadata in memory too; anything larger was not written by it. */
+    static final long MAX_METADATA_BYTES = 1L << 30;
+
+    /**
+     * The outcome: {@code metadata} when it could be read, else the {@code problem}.
+     *
+     * @param read the durable read, null when the read failed
+     */
+    record Loaded(CheckpointMetadata metadata, FileSystemCalls.DurableRead read, Problem problem) {}
+
+    private MetadataLoading() {}
+
+    static Loaded load(Path checkpointDir, FileSystemCalls calls, ChecksumSource checksums, ClassLoader classLoader) {
+        Path file = new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE);
+        CappedBuffer bytes = new CappedBuffer();
+        FileSystemCalls.DurableRead read;
+        try {
+            read = calls.readDurable(file, bytes, checksums);
+        } catch (FileNotFoundException e) {
+            return new Loaded(null, null, new Problem(Verdict.NO_METADATA, file.toString(), "listed but gone when read: " + e.getMessage()));
+        } catch (IOException e) {
+            if (e.getCause() instanceof TooLargeException tooLarge) {
+                return new Loaded(null, null, new Problem(Verdict.CORRUPT_METADATA, file.toString(), tooLarge.getMessage()));
+            }
+            return new Loaded(null, null, new Problem(Verdict.UNKNOWN, file.toString(), e.getMessage()));
+        }
+        if (!read.checksumMatches()) {
+            return new Loaded(null, read, new Problem(Verdict.CORRUPT_METADATA, file.toString(), String.format(
+                    "its CRC32C is %08x, the one recorded when it was written is %08x: the file was altered",
+                    Integer.toUnsignedLong(read.crc32c()), read.recordedCrc32c().getAsLong())));
+        }
+        try {
+            return new Loaded(CheckpointMetadataReader.parse(bytes.toByteArray(), checkpointDir, classLoader), read, null);
+        } catch (IOException e) {
+            return new Loaded(null, read, new Problem(Verdict.CORRUPT_METADATA, file.toString(), e.getMessage()));
+        }
+    }
+
+    private static final class TooLargeException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        TooLargeException(String message) {
+            super(message);
+        }
+    }
+
+    /** Collects the bytes, refusing more than {@link #MAX_METADATA_BYTES}. */
+    private static final class CappedBuffer extends OutputStream {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (out.size() + (long) len > MAX_METADATA_BYTES) {
+                throw new TooLargeException("larger than " + MAX_METADATA_BYTES + " bytes: not a _metadata Flink wrote");
+            }
+            out.write(b, off, len);
+        }
+
+        byte[] toByteArray() {
+            return out.toByteArray();
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.runtime.state.AbstractChannelStateHandle;
+import org.apache.flink.runtime.state.StreamStateHandle;
+
+import java.io.DataInputStream;
+
+/**
+ * Reads the in-flight data of an unaligned checkpoint as Flink's {@code
+ * SequentialChannelStateReaderImpl} does: the format version at the start of the file, then at
+ * each recorded offset a length and that many bytes. The lengths must add up to the state size
+ * {@code _metadata} records. The buffers hold serialized records, which only the job could decode:
+ * their bytes are not interpreted.
+ */
+final class ChannelStateCheck {
+
+    /** The only format version Flink writes ({@code ChannelStateSerializerImpl}). */
+    private static final int SERIALIZATION_VERSION = 0;
+
+    void check(AbstractChannelStateHandle<?> handle, StreamStateHandle localDelegate) throws Exception {
+        long fileSize = localDelegate.getStateSize();
+        long total = 0;
+        try (FSDataInputStream in = localDelegate.openInputStream()) {
+            DataInputStream data = new DataInputStream(in);
+            int version = data.readInt();
+            if (version != SERIALIZATION_VERSION) {
+                throw new StateDecodingException("channel state file starts with format version " + version
+                        + ", Flink writes " + SERIALIZATION_VERSION, true, null);
+            }
+            for (long offset : handle.getOffsets()) {
+                in.seek(offset);
+                int length = data.readInt();
+                if (length < 0 || offset + Integer.BYTES + length > fileSize) {
+                    throw new StateDecodingException("channel state " + handle.getInfo() + " has a buffer of " + length
+                            + " bytes at byte " + offset + " of " + fileSize, true, null);
+                }
+                total += Integer.BYTES + length;
+            }
+        }
+        if (total != handle.getStateSize()) {
+            throw new StateDecodingException("the buffers of channel state " + handle.getInfo() + " hold " + total
+                    + " bytes, _metadata records " + handle.getStateSize(), true, null);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.base.ListSerializer;
+import org.apache.flink.api.common.typeutils.base.MapSerializer;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataInputViewStreamWrapper;
+import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
+import org.apache.flink.runtime.state.KeyGroupPartitioner;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.Keyed;
+import org.apache.flink.runtime.state.KeyGroupsSavepointStateHandle;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.ListDelimitedSerializer;
+import org.apache.flink.runtime.state.SnappyStreamCompressionDecorator;
+import org.apache.flink.runtime.state.StateSerializerProvider;
+import org.apache.flink.runtime.state.StateSnapshotKeyGroupReader;
+import org.apache.flink.runtime.state.StreamCompressionDecorator;
+import org.apache.flink.runtime.state.UncompressedStreamCompressionDecorator;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+import org.apache.flink.runtime.state.restore.FullSnapshotRestoreOperation;
+import org.apache.flink.runtime.state.restore.KeyGroup;
+import org.apache.flink.runtime.state.restore.KeyGroupEntry;
+import org.apache.flink.runtime.state.restore.SavepointRestoreResult;
+import org.apache.flink.runtime.state.restore.ThrowingIterator;
+
+import java.io.InputStream;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Restores a keyed state file written as a whole snapshot, as the backend that restores it would,
+ * and throws the restored state away key group by key group (memory stays bounded by one entry):
+ *
+ * <ul>
+ *   <li>a hashmap (heap) backend snapshot: {@code HeapRestoreOperation}'s loop, with its readers
+ *       ({@link KeyGroupPartitioner#createKeyGroupPartitionReader}) and the restored serializers;
+ *   <li>a full snapshot (canonical savepoint, or RocksDB without incremental checkpoints): Flink's
+ *       {@link FullSnapshotRestoreOperation}, each entry decoded as {@code
+ *       HeapSavepointRestoreOperation} decodes it (key group, key, namespace, value by state type).
+ * </ul>
+ *
+ * Both formats are stricter here than in Flink where Flink wrote the file so: a key group's data
+ * ends where the next one starts, an entry's key group prefix is its key group, every entry's key
+ * belongs to its key group (a heap restore fails on a timer whose key does not), and every byte of
+ * an entry is consumed by its serializers.
+ */
+final class KeyedSnapshotCheck {
+
+    private final RehearsalContext ctx;
+
+    KeyedSnapshotCheck(RehearsalContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Decodes the snapshot; returns which format it was.
+     *
+     * @param handle the handle, reading local files
+     * @param maxParallelism the operator's, for the key group prefix width of full snapshots
+     */
+    String check(KeyGroupsStateHandle handle, int maxParallelism) throws Exception {
+        KeyedStateSerializers serializers;
+        try (FSDataInputStream in = handle.openInputStream()) {
+            KeyedBackendSerializationProxy<Object> proxy = new KeyedBackendSerializationProxy<>(ctx.classLoader());
+            proxy.read(new DataInputViewStreamWrapper(in));
+            serializers = KeyedStateSerializers.restore(proxy);
+        }
+        if (handle.getKeyGroupRange().getNumberOfKeyGroups() == 0) {
+            return "no key groups";
+        }
+        if (!(handle instanceof KeyGroupsSavepointStateHandle) && isHeapSnapshot(handle)) {
+            readHeapSnapshot(handle, serializers, maxParallelism);
+            return "hashmap backend snapshot";
+        }
+        readFullSnapshot(handle, serializers, maxParallelism);
+        return handle instanceof KeyGroupsSavepointStateHandle ? "canonical savepoint" : "full snapshot";
+    }
+
+    /**
+     * A heap snapshot starts every key group with its id at the recorded offset; a full snapshot
+     * records offset 0 for empty key groups and starts the others with a state id.
+     */
+    private static boolean isHeapSnapshot(KeyGroupsStateHandle handle) throws Exception {
+        int first = handle.getKeyGroupRange().getStartKeyGroup();
+        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+            if (g.f1 == 0) {
+                return false;
+            }
+        }
+        try (FSDataInputStream in = handle.openInputStream()) {
+            in.seek(handle.getOffsetForKeyGroup(first));
+            return new DataInputViewStreamWrapper(in).readInt() == first;
+        }
+    }
+
+    private void readHeapSnapshot(KeyGroupsStateHandle handle, KeyedStateSerializers s, int maxParallelism) throws Exception {
+        StateSnapshotKeyGroupReader[] readers = new StateSnapshotKeyGroupReader[s.states.size()];
+        for (int i = 0; i < readers.length; i++) {
+            KeyedStateSerializers.State state = s.states.get(i);
+            if (state.kind() == StateMetaInfoSnapshot.BackendStateType.KEY_VALUE) {
+                TypeSerializer<Object> ns = state.namespace();
+                TypeSerializer<Object> value = state.value();
+                readers[i] = KeyGroupPartitioner.createKeyGroupPartitionReader(in -> {
+                    ns.deserialize(in);
+                    Object key = s.key.deserialize(in);
+                    value.deserialize(in);
+                    return key;
+                }, (key, keyGroup) -> requireKeyGroup(key, keyGroup, maxParallelism, state));
+            } else {
+                TypeSerializer<Object> element = state.value();
+                readers[i] = KeyGroupPartitioner.createKeyGroupPartitionReader(element::deserialize,
+                        (e, keyGroup) -> requireKeyGroup(keyOf(e), keyGroup, maxParallelism, state));
+            }
+        }
+        StreamCompressionDecorator compression = s.compressed
+                ? SnappyStreamCompressionDecorator.INSTANCE
+                : UncompressedStreamCompressionDecorator.INSTANCE;
+        try (FSDataInputStream in = handle.openInputStream()) {
+            long streamEnd = handle.getDelegateStateHandle().getStateSize();
+            Iterator<Tuple2<Integer, Long>> groups = handle.getGroupRangeOffsets().iterator();
+            Tuple2<Integer, Long> next = groups.hasNext() ? groups.next() : null;
+            while (next != null) {
+                Tuple2<Integer, Long> group = next;
+                next = groups.hasNext() ? groups.next() : null;
+                in.seek(group.f1);
+                int written = new DataInputViewStreamWrapper(in).readInt();
+                if (written != group.f0) {
+                    throw new StateDecodingException("key group " + group.f0 + " at byte " + group.f1 + " holds key group "
+                            + written, true, null);
+                }
+                try (InputStream kgIn = compression.decorateWithCompression(in)) {
+                    DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(kgIn);
+                    for (int i = 0; i < readers.length; i++) {
+                        int stateId = view.readShort();
+                        if (stateId < 0 || stateId >= readers.length) {
+                            throw new StateDecodingException("key group " + group.f0 + " names state id " + stateId + " of "
+                                    + readers.length, true, null);
+                        }
+                        readers[stateId].readMappingsInKeyGroup(view, group.f0);
+                    }
+                }
+                if (!s.compressed) {
+                    long end = next == null ? streamEnd : next.f1;
+                    if (in.getPos() != end) {
+                        throw new StateDecodingException("key group " + group.f0 + " ends at byte " + in.getPos()
+                                + ", the next data start at byte " + end, true, null);
+                    }
+                }
+            }
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void readFullSnapshot(KeyGroupsStateHandle handle, KeyedStateSerializers s, int maxParallelism) throws Exception {
+        StateSerializerProvider<Object> keys = StateSerializerProvider.fromNewRegisteredSerializer(s.key);
+        FullSnapshotRestoreOperation<Object> restore = new FullSnapshotRestoreOperation<>(handle.getKeyGroupRange(),
+                ctx.classLoader(), List.<KeyedStateHandle>of(handle), keys);
+        int prefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(maxParallelism);
+        DataInputDeserializer keyIn = new DataInputDeserializer();
+        DataInputDeserializer valueIn = new DataInputDeserializer();
+        ListDelimitedSerializer lists = new ListDelimitedSerializer();
+        try (ThrowingIterator<SavepointRestoreResult> results = restore.restore()) {
+            while (results.hasNext()) {
+                SavepointRestoreResult result = results.next();
+                try (ThrowingIterator<KeyGroup> groups = result.getRestoredKeyGroups()) {
+                    while (groups.hasNext()) {
+                        KeyGroup group = groups.next();
+                        try (ThrowingIterator<KeyGroupEntry> entries = group.getKeyGroupEntries()) {
+                            while (entries.hasNext()) {
+                                KeyGroupEntry e = entries.next();
+                                if (e.getKvStateId() < 0 || e.getKvStateId() >= s.states.size()) {
+                                    throw new StateDecodingException("key group " + group.getKeyGroupId() + " names state id "
+                                            + e.getKvStateId() + " of " + s.states.size(), true, null);
+                                }
+                                KeyedStateSerializers.State state = s.states.get(e.getKvStateId());
+                                keyIn.setBuffer(e.getKey());
+                                valueIn.setBuffer(e.getValue());
+                                int keyGroup = CompositeKeySerializationUtils.readKeyGroup(prefixBytes, keyIn);
+                                if (keyGroup != group.getKeyGroupId()) {
+                                    throw new StateDecodingException("an entry of state '" + state.name() + "' in key group "
+                                            + group.getKeyGroupId() + " has the key group prefix " + keyGroup, true, null);
+                                }
+                                decodeEntry(state, s.key, keyIn, valueIn, e.getValue(), lists, keyGroup, maxParallelism);
+                                if (keyIn.available() > 0) {
+                                    throw new StateDecodingException("an entry of state '" + state.name() + "' in key group "
+                                            + keyGroup + " has " + keyIn.available() + " key bytes its serializers do not read",
+                                            true, null);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Flink files every entry under its key's key group; a heap restore puts timers into the queue
+     * of their key's group and fails when that group is not the subtask's.
+     */
+    private static void requireKeyGroup(Object key, int keyGroup, int maxParallelism, KeyedStateSerializers.State state)
+            throws StateDecodingException {
+        if (key == null) {
+            return;
+        }
+        int actual = KeyGroupRangeAssignment.assignToKeyGroup(key, maxParallelism);
+        if (actual != keyGroup) {
+            throw new StateDecodingException("an entry of state '" + state.name() + "' in key group " + keyGroup
+                    + " has a key of key group " + actual, true, null);
+        }
+    }
+
+    /** The key of a priority queue element (timers are {@link Keyed}), or null when it has none. */
+    private static Object keyOf(Object element) {
+        return element instanceof Keyed<?> keyed ? keyed.getKey() : null;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void decodeEntry(KeyedStateSerializers.State state, TypeSerializer<Object> key, DataInputDeserializer keyIn,
+            DataInputDeserializer valueIn, byte[] value, ListDelimitedSerializer lists, int keyGroup, int maxParallelism)
+            throws Exception {
+        if (state.kind() == StateMetaInfoSnapshot.BackendStateType.PRIORITY_QUEUE) {
+            requireKeyGroup(keyOf(state.value().deserialize(keyIn)), keyGroup, maxParallelism, state);
+            return;
+        }
+        boolean ambiguous = key.getLength() < 0 && state.namespace().getLength() < 0;
+        requireKeyGroup(CompositeKeySerializationUtils.readKey(key, keyIn, ambiguous), keyGroup, maxParallelism, state);
+        CompositeKeySerializationUtils.readNamespace(state.namespace(), keyIn, ambiguous);
+        switch (state.type()) {
+            case LIST -> lists.deserializeList(value, ((ListSerializer) state.value()).getElementSerializer());
+            case MAP -> {
+                MapSerializer<Object, Object> map = (MapSerializer) state.value();
+                map.getKeySerializer().deserialize(keyIn);
+                if (!valueIn.readBoolean()) {
+                    map.getValueSerializer().deserialize(valueIn);
+                }
+                requireConsumed(valueIn, state);
+            }
+            default -> {
+                state.value().deserialize(valueIn);
+                requireConsumed(valueIn, state);
+            }
+        }
+    }
+
+    private static void requireConsumed(DataInputDeserializer in, KeyedStateSerializers.State state) throws StateDecodingException {
+        if (in.available() > 0) {
+            throw new StateDecodingException("a value of state '" + state.name() + "' has " + in.available()
+                    + " bytes its serializer does not read", true, null);
+        }
+    }
+}

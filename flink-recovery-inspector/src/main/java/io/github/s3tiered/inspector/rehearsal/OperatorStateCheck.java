@@ -1,0 +1,99 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.memory.DataInputView;
+import org.apache.flink.core.memory.DataInputViewStreamWrapper;
+import org.apache.flink.runtime.state.CompressibleFSDataInputStream;
+import org.apache.flink.runtime.state.OperatorBackendSerializationProxy;
+import org.apache.flink.runtime.state.OperatorStateHandle;
+import org.apache.flink.runtime.state.RegisteredBroadcastStateBackendMetaInfo;
+import org.apache.flink.runtime.state.RegisteredOperatorStateBackendMetaInfo;
+import org.apache.flink.runtime.state.SnappyStreamCompressionDecorator;
+import org.apache.flink.runtime.state.StreamCompressionDecorator;
+import org.apache.flink.runtime.state.UncompressedStreamCompressionDecorator;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+
+import java.lang.reflect.Method;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Restores an operator state file as Flink's {@code OperatorStateRestoreOperation} does: the meta
+ * data with its serializers, then every element of every list state at the offsets {@code
+ * _metadata} records, and every entry of every broadcast state; the values are thrown away.
+ * Stricter than Flink in one place: the state names in the file and in {@code _metadata} must be
+ * the same (Flink silently restores nothing for a name it cannot match).
+ */
+final class OperatorStateCheck {
+
+    private final RehearsalContext ctx;
+
+    OperatorStateCheck(RehearsalContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @SuppressWarnings("unchecked")
+    void check(OperatorStateHandle handle) throws Exception {
+        Map<String, OperatorStateHandle.StateMetaInfo> offsets = handle.getStateNameToPartitionOffsets();
+        try (FSDataInputStream in = handle.openInputStream()) {
+            OperatorBackendSerializationProxy proxy = new OperatorBackendSerializationProxy(ctx.classLoader());
+            proxy.read(new DataInputViewStreamWrapper(in));
+
+            Map<String, TypeSerializer<Object>> lists = new HashMap<>();
+            for (StateMetaInfoSnapshot s : proxy.getOperatorStateMetaInfoSnapshots()) {
+                RegisteredOperatorStateBackendMetaInfo<Object> info = new RegisteredOperatorStateBackendMetaInfo<>(s);
+                lists.put(s.getName(), (TypeSerializer<Object>) KeyedStateSerializers.usable(info.getPreviousPartitionStateSerializer(), s.getName()));
+            }
+            Map<String, TypeSerializer<Object>[]> broadcasts = new HashMap<>();
+            for (StateMetaInfoSnapshot s : proxy.getBroadcastStateMetaInfoSnapshots()) {
+                RegisteredBroadcastStateBackendMetaInfo<Object, Object> info = new RegisteredBroadcastStateBackendMetaInfo<>(s);
+                broadcasts.put(s.getName(), new TypeSerializer[] {
+                        KeyedStateSerializers.usable(info.getPreviousKeySerializer(), s.getName()),
+                        KeyedStateSerializers.usable(info.getPreviousValueSerializer(), s.getName())});
+            }
+            Set<String> inFile = new TreeSet<>(lists.keySet());
+            inFile.addAll(broadcasts.keySet());
+            if (!inFile.equals(new TreeSet<>(offsets.keySet()))) {
+                throw new StateDecodingException("the file holds states " + inFile + ", _metadata records offsets of "
+                        + new TreeSet<>(offsets.keySet()), true, null);
+            }
+            StreamCompressionDecorator compression = usesCompression(proxy)
+                    ? SnappyStreamCompressionDecorator.INSTANCE
+                    : UncompressedStreamCompressionDecorator.INSTANCE;
+            try (CompressibleFSDataInputStream data = new CompressibleFSDataInputStream(in, compression)) {
+                DataInputView view = new DataInputViewStreamWrapper(data);
+                for (Map.Entry<String, TypeSerializer<Object>> e : lists.entrySet()) {
+                    for (long offset : offsets.get(e.getKey()).getOffsets()) {
+                        data.seek(offset);
+                        e.getValue().deserialize(view);
+                    }
+                }
+                for (Map.Entry<String, TypeSerializer<Object>[]> e : broadcasts.entrySet()) {
+                    long[] at = offsets.get(e.getKey()).getOffsets();
+                    if (at.length == 0) {
+                        continue;
+                    }
+                    data.seek(at[0]);
+                    int size = view.readInt();
+                    if (size < 0) {
+                        throw new StateDecodingException("broadcast state '" + e.getKey() + "' has " + size + " entries", true, null);
+                    }
+                    for (int i = 0; i < size; i++) {
+                        e.getValue()[0].deserialize(view);
+                        e.getValue()[1].deserialize(view);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Whether the file's elements are compressed; Flink reads the flag but keeps its getter package-private. */
+    private static boolean usesCompression(OperatorBackendSerializationProxy proxy) throws Exception {
+        Method m = OperatorBackendSerializationProxy.class.getDeclaredMethod("isUsingStateCompression");
+        m.setAccessible(true);
+        return (Boolean) m.invoke(proxy);
+    }
+}

@@ -1,0 +1,241 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.memory.DataInputViewStreamWrapper;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.InfoLogLevel;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.SstFileReader;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * Rehearses the restore of one subtask's RocksDB incremental snapshot, as Flink's {@code
+ * RocksDBIncrementalRestoreOperation} does it, without running the job:
+ *
+ * <ol>
+ *   <li>the state meta data file, read with Flink's {@link KeyedBackendSerializationProxy} and its
+ *       serializers restored;
+ *   <li>every SST file verified with RocksDB's own block checksums ({@link SstFileReader#verifyChecksum});
+ *   <li>all files put under the names RocksDB knows them by, in a scratch directory (links to the
+ *       fetched copies, no copy of their bytes), and opened read-only by RocksDB with the column
+ *       families the meta data names: the MANIFEST (whose records RocksDB checksums) and CURRENT
+ *       must agree with the files and their sizes, as at a real restore.
+ * </ol>
+ *
+ * Memory stays small: RocksDB opens tables lazily (a few at a time) and reads blocks one by one.
+ */
+final class RocksDbSnapshotCheck {
+
+    private static final AtomicInteger DIRS = new AtomicInteger();
+    private static final String DEFAULT_COLUMN_FAMILY = "default";
+
+    private final RehearsalContext ctx;
+
+    RocksDbSnapshotCheck(RehearsalContext ctx) {
+        this.ctx = ctx;
+    }
+
+    void check(IncrementalRemoteKeyedStateHandle handle, LocalFiles local, Findings findings, String where) throws IOException {
+        List<String> stateNames = readMetaData(handle, local, findings, where);
+        if (!RocksDbLibrary.load()) {
+            findings.note("RocksDB's native library could not be loaded here: the SST files of " + where
+                    + " were not verified with RocksDB's checksums");
+            return;
+        }
+        Path dir = ctx.scratch().resolve("rocksdb-" + DIRS.incrementAndGet());
+        Files.createDirectories(dir);
+        try {
+            List<HandleAndLocalPath> files = new ArrayList<>(handle.getSharedState());
+            files.addAll(handle.getPrivateState());
+            for (HandleAndLocalPath f : files) {
+                place(f, dir, local);
+            }
+            boolean sstIntact = true;
+            for (HandleAndLocalPath f : files) {
+                if (f.getLocalPath().endsWith(".sst")) {
+                    sstIntact &= verifySst(f, dir, findings, where);
+                }
+            }
+            for (HandleAndLocalPath f : files) {
+                if (f.getLocalPath().startsWith("MANIFEST-")) {
+                    sstIntact &= verifyManifest(f, dir, findings, where);
+                }
+            }
+            if (sstIntact) {
+                open(files, dir, stateNames, findings, where);
+            }
+        } finally {
+            deleteRecursively(dir);
+        }
+    }
+
+    /** The state names of the snapshot, or null when its meta data cannot be read here. */
+    private List<String> readMetaData(IncrementalRemoteKeyedStateHandle handle, LocalFiles local, Findings findings, String where) {
+        StreamStateHandle meta = LocalizedHandles.localize(handle.getMetaDataStateHandle(), local);
+        String metaFile = nameOf(handle.getMetaDataStateHandle());
+        String what = "the state meta data of " + where + " (" + LocalizedHandles.describe(handle.getMetaDataStateHandle()) + ")";
+        try (FSDataInputStream in = meta.openInputStream()) {
+            KeyedBackendSerializationProxy<Object> proxy = new KeyedBackendSerializationProxy<>(ctx.classLoader());
+            proxy.read(new DataInputViewStreamWrapper(in));
+            List<String> names = proxy.getStateMetaInfoSnapshots().stream().map(StateMetaInfoSnapshot::getName).toList();
+            if (in.getPos() != meta.getStateSize()) {
+                findings.failed(metaFile, what + " ends at byte " + in.getPos() + " of " + meta.getStateSize()
+                        + ": Flink writes nothing after it");
+                return names;
+            }
+            KeyedStateSerializers.restore(proxy);
+            findings.proved(handle.getMetaDataStateHandle(), Proof.DECODED, "RocksDB state meta data and serializers restored");
+            return names;
+        } catch (Throwable t) {
+            rethrowFatal(t);
+            StateDecodingException e = DecodingFailures.classify(what, t, ctx);
+            if (e.damage()) {
+                findings.failed(metaFile, e.getMessage());
+            } else {
+                findings.note(e.getMessage());
+            }
+            return null;
+        }
+    }
+
+    private void place(HandleAndLocalPath f, Path dir, LocalFiles local) throws IOException {
+        Path target = dir.resolve(f.getLocalPath());
+        StreamStateHandle h = f.getHandle();
+        if (h instanceof SegmentFileStateHandle || h instanceof ByteStreamStateHandle) {
+            // a window of a merged file, or bytes inside _metadata: RocksDB needs a file of its own
+            StreamStateHandle localized = LocalizedHandles.localize(h, local);
+            try (InputStream in = localized.openInputStream(); OutputStream out = Files.newOutputStream(target)) {
+                in.transferTo(out);
+            }
+        } else if (h instanceof FileStateHandle file) {
+            Files.createSymbolicLink(target, local.local(file.getFilePath()).toAbsolutePath());
+        } else {
+            throw new IOException("Cannot place RocksDB file " + f.getLocalPath() + " held by " + h.getClass().getName());
+        }
+    }
+
+    private boolean verifySst(HandleAndLocalPath f, Path dir, Findings findings, String where) {
+        String file = nameOf(f.getHandle());
+        try (Options options = new Options(); SstFileReader reader = new SstFileReader(options)) {
+            reader.open(dir.resolve(f.getLocalPath()).toString());
+            reader.verifyChecksum();
+            findings.proved(f.getHandle(), Proof.CHECKSUM, "RocksDB block checksums (" + f.getLocalPath() + ")");
+            return true;
+        } catch (Throwable t) {
+            rethrowFatal(t);
+            findings.failed(file, "RocksDB rejects " + f.getLocalPath() + " of " + where + ": " + DecodingFailures.describe(t));
+            return false;
+        }
+    }
+
+    private boolean verifyManifest(HandleAndLocalPath f, Path dir, Findings findings, String where) throws IOException {
+        try {
+            RocksDbLogFile.verify(dir.resolve(f.getLocalPath()), f.getLocalPath() + " of " + where);
+            return true;
+        } catch (StateDecodingException e) {
+            findings.failed(nameOf(f.getHandle()), e.getMessage());
+            return false;
+        }
+    }
+
+    private void open(List<HandleAndLocalPath> files, Path dir, List<String> stateNames, Findings findings, String where) {
+        String manifest = files.stream().filter(f -> f.getLocalPath().startsWith("MANIFEST-")).map(f -> nameOf(f.getHandle()))
+                .findFirst().orElse(ctx.metadataFile());
+        List<byte[]> families;
+        try (Options options = new Options()) {
+            families = RocksDB.listColumnFamilies(options, dir.toString());
+        } catch (Throwable t) {
+            rethrowFatal(t);
+            findings.failed(manifest, "RocksDB cannot read the MANIFEST of " + where + ": " + DecodingFailures.describe(t));
+            return;
+        }
+        Set<String> inManifest = new TreeSet<>();
+        families.forEach(b -> inManifest.add(new String(b, StandardCharsets.UTF_8)));
+        if (stateNames != null) {
+            Set<String> expected = new TreeSet<>(stateNames);
+            expected.add(DEFAULT_COLUMN_FAMILY);
+            if (!expected.equals(inManifest)) {
+                findings.failed(manifest, "the MANIFEST of " + where + " has column families " + inManifest
+                        + ", its state meta data names " + expected + ": a restore must open them all");
+                return;
+            }
+        }
+        List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        try (ColumnFamilyOptions cfOptions = new ColumnFamilyOptions();
+                DBOptions dbOptions = new DBOptions()
+                        .setCreateIfMissing(false)
+                        .setParanoidChecks(true)
+                        .setMaxOpenFiles(16)
+                        .setInfoLogLevel(InfoLogLevel.ERROR_LEVEL)) {
+            for (byte[] name : families) {
+                descriptors.add(new ColumnFamilyDescriptor(name, cfOptions));
+            }
+            try (RocksDB db = RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)) {
+                handles.forEach(ColumnFamilyHandle::close);
+                handles.clear();
+            }
+        } catch (Throwable t) {
+            rethrowFatal(t);
+            handles.forEach(ColumnFamilyHandle::close);
+            findings.failed(manifest, "RocksDB cannot open the files of " + where + " as a restore would: " + DecodingFailures.describe(t));
+            return;
+        }
+        for (HandleAndLocalPath f : files) {
+            String name = f.getLocalPath();
+            if (name.startsWith("MANIFEST-")) {
+                findings.proved(f.getHandle(), Proof.CHECKSUM, "every record checksummed, opened by RocksDB");
+            } else if (name.equals("CURRENT")) {
+                findings.proved(f.getHandle(), Proof.CHECKSUM, "read exactly by RocksDB's open");
+            } else if (!name.endsWith(".sst")) {
+                findings.proved(f.getHandle(), Proof.LENGTH, "not read by a RocksDB restore (" + name + ")");
+            }
+        }
+    }
+
+    private String nameOf(StreamStateHandle h) {
+        return LocalizedHandles.fileOf(h).map(Object::toString).orElse(ctx.metadataFile());
+    }
+
+    static void rethrowFatal(Throwable t) {
+        if (t instanceof VirtualMachineError && !(t instanceof OutOfMemoryError)) {
+            throw (VirtualMachineError) t;
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // the caller removes the whole scratch directory at the end
+        }
+    }
+}
