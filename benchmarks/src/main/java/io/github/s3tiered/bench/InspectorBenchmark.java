@@ -3,6 +3,7 @@ package io.github.s3tiered.bench;
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.metadata.OperatorIds;
 import io.github.s3tiered.testing.S3TestServer;
 
 import org.apache.flink.api.common.JobID;
@@ -17,10 +18,10 @@ import org.apache.flink.runtime.checkpoint.Checkpoints;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
-import org.apache.flink.runtime.jobgraph.OperatorID;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.util.WrappingProxy;
 
@@ -163,18 +164,23 @@ public final class InspectorBenchmark {
             pool.shutdown();
         }
         int maxParallelism = 128;
-        OperatorState op = new OperatorState("state", "state", new OperatorID(), SUBTASKS, maxParallelism);
+        // as Flink writes it: the id derived from the uid, Flink's key-group ranges, and RocksDB's
+        // CURRENT and MANIFEST among each subtask's private files
+        OperatorState op = new OperatorState("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
         int perSubtask = files / SUBTASKS;
         for (int s = 0; s < SUBTASKS; s++) {
             List<HandleAndLocalPath> sharedState = new ArrayList<>();
-            // the last one of each subtask stands for its meta-data handle
+            // the last three of each subtask stand for its MANIFEST, CURRENT and meta-data handle
             int from = s * perSubtask;
             int to = s == SUBTASKS - 1 ? files : from + perSubtask;
-            for (int i = from; i < to - 1; i++) {
+            for (int i = from; i < to - 3; i++) {
                 sharedState.add(HandleAndLocalPath.of(new FileStateHandle(paths.get(i), FILE_BYTES), (i + 1) + ".sst"));
             }
-            KeyGroupRange range = KeyGroupRange.of(s * maxParallelism / SUBTASKS, (s + 1) * maxParallelism / SUBTASKS - 1);
-            var handle = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(), range, 1L, sharedState, List.of(),
+            List<HandleAndLocalPath> privateState = List.of(
+                    HandleAndLocalPath.of(new FileStateHandle(paths.get(to - 3), FILE_BYTES), "MANIFEST-000001"),
+                    HandleAndLocalPath.of(new FileStateHandle(paths.get(to - 2), FILE_BYTES), "CURRENT"));
+            KeyGroupRange range = KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(maxParallelism, SUBTASKS, s);
+            var handle = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(), range, 1L, sharedState, privateState,
                     new FileStateHandle(paths.get(to - 1), FILE_BYTES));
             op.putState(s, OperatorSubtaskState.builder().setManagedKeyedState(handle).build());
         }

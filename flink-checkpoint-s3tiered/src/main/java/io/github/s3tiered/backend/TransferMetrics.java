@@ -1,5 +1,8 @@
 package io.github.s3tiered.backend;
 
+import io.github.s3tiered.checkpoint.TaskManagerVerificationStatus;
+import io.github.s3tiered.inspector.PathKey;
+
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -31,6 +34,11 @@ final class TransferMetrics {
             "restoreBytesFromLocalTier", "restoreBytesFromS3", "bytesServedFromLocalTier", "bytesDownloaded",
             "localTierUsedBytes", "localTierCorruptionsDetected", "localTierStaleCopiesDropped", "requests");
 
+    /** Newest checkpoint the JobManager found entirely in S3, as this TaskManager last heard (-1: none yet). */
+    static final String VERIFIED_CHECKPOINT = "verifiedCheckpoint";
+    /** Referenced objects the JobManager found missing from S3, as this TaskManager last heard. */
+    static final String VERIFICATION_MISSING_OBJECTS = "verificationMissingObjects";
+
     private TransferMetrics() {}
 
     /** Registers the gauges; returns the figures' supplier, or null without an s3tiered:// directory. */
@@ -50,6 +58,10 @@ final class TransferMetrics {
         for (String name : NAMES) {
             g.gauge(name, (Gauge<Long>) () -> snapshot.get().getOrDefault(name, 0L));
         }
+        // what the JobManager's verification of completed checkpoints last told this TaskManager
+        String jobDir = PathKey.of(new Path(new Path(dir), env.getJobID().toString()));
+        g.gauge(VERIFIED_CHECKPOINT, (Gauge<Long>) () -> TaskManagerVerificationStatus.of(jobDir).newestVerified());
+        g.gauge(VERIFICATION_MISSING_OBJECTS, (Gauge<Long>) () -> (long) TaskManagerVerificationStatus.of(jobDir).missing().size());
         return snapshot;
     }
 

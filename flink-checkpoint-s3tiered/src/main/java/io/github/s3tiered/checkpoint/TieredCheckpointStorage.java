@@ -32,15 +32,24 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     private final FileSystemCheckpointStorage delegate;
     private final RecoveryGuard guard;
+    private final boolean verify;
+    private final int fullListingInterval;
 
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
-        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration(), null));
+        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration(), null),
+                new Configuration());
     }
 
-    private TieredCheckpointStorage(FileSystemCheckpointStorage delegate, RecoveryGuard guard) {
+    private TieredCheckpointStorage(FileSystemCheckpointStorage delegate, RecoveryGuard guard, ReadableConfig config) {
         this.delegate = delegate;
         this.guard = guard;
+        this.verify = config.get(VerificationOptions.ENABLED);
+        this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
+        if (fullListingInterval < 1) {
+            throw new IllegalConfigurationException(VerificationOptions.FULL_LISTING_INTERVAL.key() + " must be at least 1, is "
+                    + fullListingInterval);
+        }
     }
 
     private static RecoveryGuard guardFrom(ReadableConfig config, ClassLoader jobClassLoader) {
@@ -63,7 +72,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     @Override
     public TieredCheckpointStorage configure(ReadableConfig config, ClassLoader classLoader) {
-        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config, classLoader));
+        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config, classLoader), config);
     }
 
     public Path getCheckpointPath() {
@@ -76,14 +85,18 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     }
 
     /**
-     * The JobManager resolves {@code execution.state-recovery.path} through the access returned
-     * here, so the recovery guard sits in it.
+     * The JobManager resolves {@code execution.state-recovery.path} and completes checkpoints
+     * through the access returned here, and the tasks resolve their checkpoint locations through
+     * it: the recovery guard and the verification of completed checkpoints sit in it.
      */
     @Override
     public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
         StorageCheck.ensureUsable(delegate.getCheckpointPath());
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
-        return guard.enabled() ? new GuardedCheckpointStorageAccess(access, guard) : access;
+        TieredCheckpointStorageAccess.VerificationSettings verification = verify
+                ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, TieredCheckpointStorage.class.getClassLoader())
+                : null;
+        return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()));
     }
 
     @Override

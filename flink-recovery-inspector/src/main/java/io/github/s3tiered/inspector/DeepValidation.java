@@ -75,6 +75,11 @@ final class DeepValidation {
         Findings findings = new Findings();
         account(metadataRead);
         recordable |= metadataRead.checksumsRecordable();
+        if (metadataRead.recordedCrc32c().isPresent()) {
+            matched++; // a mismatch would have made the metadata CORRUPT_METADATA before any deep check
+        } else {
+            notRecorded++;
+        }
         findings.proved(metadataPath.toString(), metadataRead.recordedCrc32c().isPresent() ? Proof.CHECKSUM : Proof.DECODED,
                 metadataRead.recordedCrc32c().isPresent() ? "recorded CRC32C; parsed by Flink's reader and cross-checked"
                         : "parsed by Flink's reader and cross-checked");

@@ -34,8 +34,9 @@ final class FileSystemCalls {
     /** The entries of a directory, or null when it does not exist. */
     FileStatus[] listStatus(Path dir) throws IOException {
         listStatus.incrementAndGet();
+        FileSystem fs = fileSystem(dir);
         try {
-            return dir.getFileSystem().listStatus(dir);
+            return fs.listStatus(dir);
         } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
         } catch (IOException e) {
@@ -46,8 +47,9 @@ final class FileSystemCalls {
     /** The status of a path, or null when it does not exist. */
     FileStatus getFileStatus(Path path) throws IOException {
         getFileStatus.incrementAndGet();
+        FileSystem fs = fileSystem(path);
         try {
-            return path.getFileSystem().getFileStatus(path);
+            return fs.getFileStatus(path);
         } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
         } catch (IOException e) {
@@ -67,6 +69,7 @@ final class FileSystemCalls {
      */
     DurableRead readDurable(Path file, OutputStream sink, ChecksumSource checksums) throws IOException {
         open.incrementAndGet();
+        fileSystem(file);
         try {
             Optional<Object> tiered = TieredFileSystemBridge.of(file);
             if (tiered.isPresent()) {
@@ -117,8 +120,9 @@ final class FileSystemCalls {
 
     FSDataInputStream open(Path file) throws IOException {
         open.incrementAndGet();
+        FileSystem fs = fileSystem(file);
         try {
-            return file.getFileSystem().open(file);
+            return fs.open(file);
         } catch (FileNotFoundException e) {
             throw e;
         } catch (IOException e) {
@@ -130,6 +134,14 @@ final class FileSystemCalls {
         delete.incrementAndGet();
         FileSystem fs = path.getFileSystem();
         return fs.delete(path, recursive);
+    }
+
+    /**
+     * The path's file system. A scheme no file system serves, or a file system that cannot be set
+     * up, is a configuration error (thrown as is), not a storage that did not answer.
+     */
+    private static FileSystem fileSystem(Path path) throws IOException {
+        return path.getFileSystem();
     }
 
     RequestCount snapshot() {

@@ -9,11 +9,11 @@ import java.net.URI;
  * slash. Paths from metadata, from listings and from users spell the same file differently
  * ({@code file:/x}, {@code file:///x}, {@code /x}).
  */
-final class PathKey {
+public final class PathKey {
 
     private PathKey() {}
 
-    static String of(Path path) {
+    public static String of(Path path) {
         URI uri = path.toUri();
         String authority = uri.getAuthority() == null ? "" : uri.getAuthority();
         String p = uri.getPath() == null ? "" : uri.getPath();
@@ -24,7 +24,7 @@ final class PathKey {
     }
 
     /** True when {@code key} names {@code dirKey} or something inside it. */
-    static boolean isInside(String key, String dirKey) {
+    public static boolean isInside(String key, String dirKey) {
         return key.equals(dirKey) || key.startsWith(dirKey.endsWith("/") ? dirKey : dirKey + "/");
     }
 }

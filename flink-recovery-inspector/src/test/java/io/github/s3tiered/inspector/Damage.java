@@ -55,6 +55,25 @@ final class Damage implements AutoCloseable {
         return this;
     }
 
+    /** Appends {@code bytes} to the file. */
+    Damage extend(Path file, byte[] bytes) throws IOException {
+        backUp(file);
+        Files.write(file, bytes, java.nio.file.StandardOpenOption.APPEND);
+        return this;
+    }
+
+    /** Cuts the file to zero bytes. */
+    Damage empty(Path file) throws IOException {
+        return truncate(file, 0);
+    }
+
+    /** Replaces the whole content of the file with {@code bytes}. */
+    Damage replace(Path file, byte[] bytes) throws IOException {
+        backUp(file);
+        Files.write(file, bytes, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+        return this;
+    }
+
     /** Overwrites the middle of the file with 0xFF bytes: a length field or handle type becomes garbage. */
     Damage garble(Path file) throws IOException {
         backUp(file);
@@ -101,7 +120,9 @@ final class Damage implements AutoCloseable {
                 Files.deleteIfExists(p);
             }
         }
-        for (Backup b : backups) {
+        // a file damaged twice has two backups: restore the newest first, so that the original comes back last
+        for (int i = backups.size() - 1; i >= 0; i--) {
+            Backup b = backups.get(i);
             Files.createDirectories(b.original().getParent());
             Files.copy(b.copy(), b.original(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
             Files.delete(b.copy());

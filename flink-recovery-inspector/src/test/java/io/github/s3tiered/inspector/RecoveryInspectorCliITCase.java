@@ -92,7 +92,7 @@ class RecoveryInspectorCliITCase {
         Run json = cli("list", "--json", base.toString());
         assertThat(json.exit()).isZero();
         JsonNode doc = json.json();
-        assertThat(doc.get("schemaVersion").asInt()).isEqualTo(1);
+        assertThat(doc.get("schemaVersion").asInt()).isEqualTo(2);
         assertThat(doc.get("command").asText()).isEqualTo("list");
         JsonNode cps = doc.get("jobs").get(0).get("checkpoints");
         assertThat(cps).hasSize(4);

@@ -1,11 +1,12 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.metadata.OperatorIds;
+
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.Checkpoints;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
-import org.apache.flink.runtime.jobgraph.OperatorID;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
@@ -41,7 +42,7 @@ class SyntheticCheckpointTest {
         writeCheckpoint(1, 0, SHARED_FILES);
         Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
         assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
-        assertThat(v.files()).hasSize(SHARED_FILES + 2);
+        assertThat(v.files()).hasSize(SHARED_FILES + 3);
         // the checkpoint's own directory (private + meta files) and shared/: two listings and _metadata
         assertThat(v.requests()).isEqualTo(new RequestCount(2, 0, 1, 0, 0));
     }
@@ -83,7 +84,7 @@ class SyntheticCheckpointTest {
         assertThat(OrphanSearch.looksLikeJobId("shared")).isFalse();
     }
 
-    /** chk-{id} with a private file, a meta file and shared files sst-{first}..sst-{first+count-1}. */
+    /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */
     private void writeCheckpoint(long id, int first, int count) throws Exception {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
         java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
@@ -91,10 +92,13 @@ class SyntheticCheckpointTest {
         for (int i = first; i < first + count; i++) {
             sharedState.add(HandleAndLocalPath.of(file(shared.resolve("sst-" + i), 10 + i % 50), i + ".sst"));
         }
-        List<HandleAndLocalPath> privateState = List.of(HandleAndLocalPath.of(file(chk.resolve("manifest"), 33), "MANIFEST"));
+        List<HandleAndLocalPath> privateState = List.of(
+                HandleAndLocalPath.of(file(chk.resolve("manifest"), 33), "MANIFEST-000004"),
+                HandleAndLocalPath.of(file(chk.resolve("current"), 16), "CURRENT"));
         IncrementalRemoteKeyedStateHandle keyed = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(),
                 KeyGroupRange.of(0, 127), id, sharedState, privateState, file(chk.resolve("meta"), 21));
-        OperatorState op = new OperatorState("count", "count", new OperatorID(), 1, 128);
+        // as Flink writes it: the operator's id is derived from its uid
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
         op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
         CheckpointMetadata metadata = new CheckpointMetadata(id, List.of(op), List.of());
         try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {

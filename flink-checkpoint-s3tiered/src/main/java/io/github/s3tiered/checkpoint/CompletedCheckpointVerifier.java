@@ -1,0 +1,267 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.inspector.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.CheckpointReferences;
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.ReferencedFile;
+
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * On the JobManager, proves in the background that each completed checkpoint is entirely in S3:
+ * every file its {@code _metadata} references exists with the recorded size. Files are checked
+ * against listings, one per directory (on S3 one request per 1,000 entries): only the directories
+ * that hold files not verified before, and every directory each
+ * {@link VerificationOptions#FULL_LISTING_INTERVAL}-th time, so that an object deleted later is
+ * found too. The metadata comes from the bytes the JobManager just wrote, not from a read.
+ *
+ * <p>Only the newest checkpoint matters: while one is verified, newer completions replace each
+ * other and the newest is verified next. A missing object is reported only if the newest known
+ * checkpoint still references it: a checkpoint being subsumed may lose files legitimately.
+ *
+ * <p>State (guarded by {@code this}): files verified with their sizes (pruned to the newest
+ * checkpoint's references), objects known missing (dropped once no newer checkpoint references
+ * them), the newest verified checkpoint and the failures.
+ */
+final class CompletedCheckpointVerifier {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CompletedCheckpointVerifier.class);
+    private static final int LISTING_PAGE = 1000;
+
+    /** One thread for all jobs of this JobManager: verification is listing-bound and rare. */
+    private static final ExecutorService EXECUTOR = executor();
+
+    private final Path jobDir;
+    private final int fullListingInterval;
+    private final ClassLoader classLoader;
+    private final VerificationStatusFile statusFile;
+
+    private final Map<String, Long> verified = new HashMap<>();
+    private final Set<String> knownMissing = new LinkedHashSet<>();
+    private long newestVerified = -1;
+    private long failedCheckpoints;
+    private long checkpointsVerified;
+    private long listRequests;
+    private VerificationStatusFile.Failure lastFailure;
+    private Completed pending;
+    private boolean running;
+    private long newestSubmitted = -1;
+
+    /** A completed checkpoint: its id, its metadata as written, its directory. */
+    private record Completed(long checkpointId, byte[] metadata, Path checkpointDir) {}
+
+    CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader) {
+        this.jobDir = jobDir;
+        this.fullListingInterval = Math.max(1, fullListingInterval);
+        this.classLoader = classLoader;
+        this.statusFile = new VerificationStatusFile(jobDir);
+    }
+
+    /** The status sent to the tasks with the next checkpoint. */
+    synchronized VerificationStatus status() {
+        return new VerificationStatus(newestVerified, failedCheckpoints, knownMissing);
+    }
+
+    /** Called when the JobManager finalized a checkpoint; returns at once. */
+    void completed(long checkpointId, byte[] metadata, Path checkpointDir) {
+        synchronized (this) {
+            newestSubmitted = Math.max(newestSubmitted, checkpointId);
+            pending = new Completed(checkpointId, metadata, checkpointDir);
+            if (running) {
+                return;
+            }
+            running = true;
+        }
+        EXECUTOR.execute(this::drain);
+    }
+
+    private void drain() {
+        while (true) {
+            Completed next;
+            synchronized (this) {
+                next = pending;
+                pending = null;
+                if (next == null) {
+                    running = false;
+                    notifyAll();
+                    return;
+                }
+            }
+            try {
+                verify(next);
+            } catch (Throwable t) {
+                LOG.warn("Could not verify checkpoint {} of {}: {}", next.checkpointId(), jobDir, t.toString());
+            }
+        }
+    }
+
+    /** For tests: waits until nothing is pending or running. */
+    synchronized void awaitIdle(long timeoutMillis) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while ((running || pending != null) && System.currentTimeMillis() < deadline) {
+            wait(Math.max(1, deadline - System.currentTimeMillis()));
+        }
+    }
+
+    private void verify(Completed c) throws IOException {
+        CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
+        List<ReferencedFile> files = CheckpointReferences.of(metadata).files();
+        boolean fullListing;
+        Set<String> dirsToList = new LinkedHashSet<>();
+        Map<String, Path> dirs = new LinkedHashMap<>();
+        Map<String, List<ReferencedFile>> byDir = new LinkedHashMap<>();
+        synchronized (this) {
+            fullListing = checkpointsVerified % fullListingInterval == 0;
+            for (ReferencedFile f : files) {
+                String dir = PathKey.of(f.path().getParent());
+                dirs.putIfAbsent(dir, f.path().getParent());
+                byDir.computeIfAbsent(dir, d -> new ArrayList<>()).add(f);
+                if (fullListing || !verified.containsKey(PathKey.of(f.path()))) {
+                    dirsToList.add(dir);
+                }
+            }
+        }
+        List<String> missing = new ArrayList<>();
+        List<String> resized = new ArrayList<>();
+        Map<String, Long> found = new HashMap<>();
+        long requests = 0;
+        for (String dir : dirsToList) {
+            Map<String, Long> sizes = new HashMap<>();
+            FileStatus[] entries;
+            try {
+                entries = dirs.get(dir).getFileSystem().listStatus(dirs.get(dir));
+            } catch (FileNotFoundException e) {
+                entries = new FileStatus[0];
+            } catch (IOException e) {
+                // S3 did not answer: nothing is known, the next checkpoint tries again
+                LOG.warn("Could not verify checkpoint {} of {}: listing {} failed: {}", c.checkpointId(), jobDir,
+                        dirs.get(dir), e.getMessage());
+                return;
+            }
+            requests += Math.max(1, (entries.length + LISTING_PAGE - 1) / LISTING_PAGE);
+            for (FileStatus s : entries) {
+                if (!s.isDir()) {
+                    sizes.put(s.getPath().getName(), s.getLen());
+                }
+            }
+            for (ReferencedFile f : byDir.get(dir)) {
+                Long size = sizes.get(f.path().getName());
+                if (size == null || !fits(f, size)) {
+                    // confirmed by a HEAD before anything is reported: a listing may lag behind
+                    // writes on some S3-compatible stores
+                    requests++;
+                    size = statusOf(f.path());
+                }
+                if (size == null) {
+                    missing.add(f.path().toString());
+                } else if (!fits(f, size)) {
+                    resized.add(f.path() + " (" + size + " bytes, recorded " + f.minSize() + ")");
+                    missing.add(f.path().toString());
+                } else {
+                    found.put(PathKey.of(f.path()), size);
+                }
+            }
+        }
+        Set<String> referenced = new HashSet<>();
+        files.forEach(f -> referenced.add(PathKey.of(f.path())));
+        VerificationStatusFile.Snapshot snapshot;
+        synchronized (this) {
+            missing.retainAll(stillReferenced(missing));
+            listRequests += requests;
+            checkpointsVerified++;
+            verified.putAll(found);
+            verified.keySet().retainAll(referenced);
+            knownMissing.removeIf(p -> !referenced.contains(PathKey.of(new Path(p))));
+            if (missing.isEmpty()) {
+                newestVerified = Math.max(newestVerified, c.checkpointId());
+                LOG.info("Checkpoint {} of {} is entirely in S3: {} files, {} directories listed ({} list requests)",
+                        c.checkpointId(), jobDir, files.size(), dirsToList.size(), requests);
+            } else {
+                failedCheckpoints++;
+                knownMissing.addAll(missing);
+                lastFailure = new VerificationStatusFile.Failure(c.checkpointId(), System.currentTimeMillis(), List.copyOf(missing),
+                        List.copyOf(resized));
+                LOG.error("Checkpoint {} of {} references {} object(s) that S3 does not hold as recorded: it cannot be restored"
+                                + " on a host without local copies. Missing: {}{}. The TaskManagers upload these files again for"
+                                + " the next checkpoints instead of referencing them.",
+                        c.checkpointId(), jobDir, missing.size(), missing.subList(0, Math.min(20, missing.size())),
+                        resized.isEmpty() ? "" : "; resized: " + resized);
+            }
+            snapshot = new VerificationStatusFile.Snapshot(newestVerified, c.checkpointId(), checkpointsVerified,
+                    failedCheckpoints, lastFailure, List.copyOf(knownMissing), listRequests, System.currentTimeMillis());
+        }
+        statusFile.write(snapshot);
+    }
+
+    private static boolean fits(ReferencedFile f, long size) {
+        return f.exactSize() ? size == f.minSize() : size >= f.minSize();
+    }
+
+    /** The size of a file, null when it does not exist. */
+    private static Long statusOf(Path file) throws IOException {
+        try {
+            FileStatus s = file.getFileSystem().getFileStatus(file);
+            return s.isDir() ? null : s.getLen();
+        } catch (FileNotFoundException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The missing paths a newer completed checkpoint still references: a checkpoint subsumed while
+     * it was verified may have lost files legitimately, the newest never does.
+     */
+    private Set<String> stillReferenced(List<String> missing) {
+        Completed newer = pending;
+        if (missing.isEmpty() || newer == null) {
+            return new HashSet<>(missing);
+        }
+        try {
+            Set<String> refs = new HashSet<>();
+            CheckpointMetadata m = CheckpointMetadataReader.parse(newer.metadata(), newer.checkpointDir(), classLoader);
+            CheckpointReferences.of(m).files().forEach(f -> refs.add(PathKey.of(f.path())));
+            Set<String> out = new HashSet<>();
+            for (String p : missing) {
+                if (refs.contains(PathKey.of(new Path(p)))) {
+                    out.add(p);
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            return new HashSet<>(missing);
+        }
+    }
+
+    private static ExecutorService executor() {
+        ClassLoader own = CompletedCheckpointVerifier.class.getClassLoader();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "s3tiered-checkpoint-verifier");
+            t.setDaemon(true);
+            // not the context loader of whichever job's thread started it: that one closes with its job
+            t.setContextClassLoader(own);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+}

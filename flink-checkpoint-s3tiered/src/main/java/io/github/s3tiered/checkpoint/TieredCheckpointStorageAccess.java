@@ -1,0 +1,151 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.inspector.PathKey;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
+import org.apache.flink.runtime.execution.Environment;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStateToolset;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CheckpointStorageLocation;
+import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
+import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+
+import java.io.IOException;
+
+/**
+ * Flink's file-system checkpoint storage access for one job, with this project's additions:
+ *
+ * <ul>
+ *   <li>on the JobManager, the recovery guard in front of {@link #resolveCheckpoint} (Flink
+ *       resolves {@code execution.state-recovery.path} through it before any task is deployed, so
+ *       a refusal fails the submission), and the verification of each completed checkpoint
+ *       ({@link CompletedCheckpointVerifier}), whose status travels in the location reference;
+ *   <li>on the TaskManagers, the status taken out of the reference again, and a stream factory
+ *       that refuses to reuse files found missing from S3 ({@link ReuseVetoingStreamFactory}).
+ * </ul>
+ */
+final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
+
+    private final CheckpointStorageAccess delegate;
+    private final RecoveryGuard guard;
+    /** Null when verification is off. Created lazily: only the JobManager completes checkpoints. */
+    private final VerificationSettings verification;
+    private final Path jobDir;
+    private CompletedCheckpointVerifier verifier;
+
+    /** Whether and how completed checkpoints are verified. */
+    record VerificationSettings(int fullListingInterval, ClassLoader classLoader) {}
+
+    TieredCheckpointStorageAccess(CheckpointStorageAccess delegate, RecoveryGuard guard, VerificationSettings verification,
+            Path jobDir) {
+        this.delegate = delegate;
+        this.guard = guard;
+        this.verification = verification;
+        this.jobDir = jobDir;
+    }
+
+    // ---------------------------------------------------------------- JobManager
+
+    @Override
+    public CompletedCheckpointStorageLocation resolveCheckpoint(String pointer) throws IOException {
+        return delegate.resolveCheckpoint(guard.enabled() ? guard.resolve(pointer) : pointer);
+    }
+
+    @Override
+    public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
+        CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
+        return verification == null ? location : new VerifyingCheckpointLocation(location, checkpointId, verifier());
+    }
+
+    private synchronized CompletedCheckpointVerifier verifier() {
+        if (verifier == null) {
+            verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader());
+        }
+        return verifier;
+    }
+
+    /** The verifier of this job, for tests; null before the first checkpoint. */
+    synchronized CompletedCheckpointVerifier verifierIfStarted() {
+        return verifier;
+    }
+
+    @Override
+    public boolean supportsHighlyAvailableStorage() {
+        return delegate.supportsHighlyAvailableStorage();
+    }
+
+    @Override
+    public boolean hasDefaultSavepointLocation() {
+        return delegate.hasDefaultSavepointLocation();
+    }
+
+    @Override
+    public void initializeBaseLocationsForCheckpoint() throws IOException {
+        delegate.initializeBaseLocationsForCheckpoint();
+    }
+
+    @Override
+    public CheckpointStorageLocation initializeLocationForSavepoint(long checkpointId, String externalLocationPointer)
+            throws IOException {
+        return delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer);
+    }
+
+    // ---------------------------------------------------------------- TaskManager
+
+    @Override
+    public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId, CheckpointStorageLocationReference reference)
+            throws IOException {
+        return resolve(delegate, jobDir, checkpointId, reference);
+    }
+
+    /** Takes the verification status out of the reference, then resolves Flink's own reference. */
+    static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, long checkpointId,
+            CheckpointStorageLocationReference reference) throws IOException {
+        LocationReferences.Decoded decoded = LocationReferences.decode(reference);
+        CheckpointStreamFactory factory = view.resolveCheckpointStorageLocation(checkpointId, decoded.original());
+        if (decoded.status() == null) {
+            return factory;
+        }
+        TaskManagerVerificationStatus.received(PathKey.of(jobDir), decoded.status());
+        return decoded.status().missing().isEmpty()
+                ? factory
+                : new ReuseVetoingStreamFactory(factory, checkpointId, decoded.status().missing());
+    }
+
+    @Override
+    public CheckpointStateOutputStream createTaskOwnedStateStream() throws IOException {
+        return delegate.createTaskOwnedStateStream();
+    }
+
+    @Override
+    public CheckpointStateToolset createTaskOwnedCheckpointStateToolset() {
+        return delegate.createTaskOwnedCheckpointStateToolset();
+    }
+
+    @Override
+    public CheckpointStorageWorkerView toFileMergingStorage(FileMergingSnapshotManager mergingSnapshotManager, Environment environment)
+            throws IOException {
+        CheckpointStorageWorkerView merging = delegate.toFileMergingStorage(mergingSnapshotManager, environment);
+        return new CheckpointStorageWorkerView() {
+            @Override
+            public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId,
+                    CheckpointStorageLocationReference reference) throws IOException {
+                return resolve(merging, jobDir, checkpointId, reference);
+            }
+
+            @Override
+            public CheckpointStateOutputStream createTaskOwnedStateStream() throws IOException {
+                return merging.createTaskOwnedStateStream();
+            }
+
+            @Override
+            public CheckpointStateToolset createTaskOwnedCheckpointStateToolset() {
+                return merging.createTaskOwnedCheckpointStateToolset();
+            }
+        };
+    }
+}

@@ -1,0 +1,27 @@
+package io.github.s3tiered.checkpoint;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/** Options of the check that completed checkpoints are entirely in S3, and of the reuse veto it drives. */
+public final class VerificationOptions {
+
+    private VerificationOptions() {}
+
+    public static final ConfigOption<Boolean> ENABLED = ConfigOptions.key("s3tiered.verification.enabled")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("After the JobManager completes a checkpoint, check in the background that every file it "
+                    + "references exists in S3 with its recorded size (listing the directories that hold files not "
+                    + "verified before; files verified for an earlier checkpoint are not asked for again). A failure is "
+                    + "logged as an ERROR naming the checkpoint and the files, written to s3tiered-verification.json in the "
+                    + "job's checkpoint directory, and sent to the TaskManagers with the next checkpoint: they then upload "
+                    + "again a RocksDB file whose object is missing instead of referencing it once more.");
+
+    public static final ConfigOption<Integer> FULL_LISTING_INTERVAL = ConfigOptions.key("s3tiered.verification.full-listing-interval")
+            .intType()
+            .defaultValue(10)
+            .withDescription("Every this many verified checkpoints, list every directory the checkpoint references, not "
+                    + "only those holding new files, so that an object deleted later (a lifecycle rule, a mistaken delete) "
+                    + "is found even where no new file was written. 1: every checkpoint.");
+}

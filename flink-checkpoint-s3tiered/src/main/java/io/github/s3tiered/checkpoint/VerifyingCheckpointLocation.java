@@ -1,0 +1,128 @@
+package io.github.s3tiered.checkpoint;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStorageLocation;
+import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CheckpointedStateScope;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.StreamStateHandle;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * A checkpoint's location on the JobManager, as Flink's storage made it, with two additions: its
+ * reference carries the verification status to the tasks ({@link LocationReferences}), and when
+ * the checkpoint is finalized, the {@code _metadata} bytes just written go to the
+ * {@link CompletedCheckpointVerifier} (no read back from S3).
+ */
+final class VerifyingCheckpointLocation implements CheckpointStorageLocation {
+
+    private final CheckpointStorageLocation delegate;
+    private final long checkpointId;
+    private final CompletedCheckpointVerifier verifier;
+    private final CheckpointStorageLocationReference reference;
+
+    VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier)
+            throws IOException {
+        this.delegate = delegate;
+        this.checkpointId = checkpointId;
+        this.verifier = verifier;
+        // fixed at creation: every task of this checkpoint must get the same reference
+        this.reference = LocationReferences.encode(delegate.getLocationReference(), verifier.status());
+    }
+
+    @Override
+    public CheckpointStorageLocationReference getLocationReference() {
+        return reference;
+    }
+
+    @Override
+    public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
+        return new TeeMetadataOutputStream(delegate.createMetadataOutputStream());
+    }
+
+    @Override
+    public void disposeOnFailure() throws IOException {
+        delegate.disposeOnFailure();
+    }
+
+    @Override
+    public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) throws IOException {
+        return delegate.createCheckpointStateOutputStream(scope);
+    }
+
+    @Override
+    public boolean canFastDuplicate(StreamStateHandle stateHandle, CheckpointedStateScope scope) throws IOException {
+        return delegate.canFastDuplicate(stateHandle, scope);
+    }
+
+    @Override
+    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope) throws IOException {
+        return delegate.duplicate(stateHandles, scope);
+    }
+
+    @Override
+    public void reusePreviousStateHandle(Collection<? extends StreamStateHandle> previousHandle) {
+        delegate.reusePreviousStateHandle(previousHandle);
+    }
+
+    @Override
+    public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
+        return delegate.couldReuseStateHandle(stateHandle);
+    }
+
+    /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */
+    private final class TeeMetadataOutputStream extends CheckpointMetadataOutputStream {
+        private final CheckpointMetadataOutputStream out;
+        private final ByteArrayOutputStream copy = new ByteArrayOutputStream();
+
+        TeeMetadataOutputStream(CheckpointMetadataOutputStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            copy.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            copy.write(b, off, len);
+        }
+
+        @Override
+        public long getPos() throws IOException {
+            return out.getPos();
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
+        }
+
+        @Override
+        public void sync() throws IOException {
+            out.sync();
+        }
+
+        @Override
+        public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
+            CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
+            verifier.completed(checkpointId, copy.toByteArray(), new Path(completed.getExternalPointer()));
+            return completed;
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
+        }
+    }
+}
