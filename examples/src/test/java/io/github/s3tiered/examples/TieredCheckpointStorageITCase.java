@@ -355,10 +355,8 @@ class TieredCheckpointStorageITCase {
                         software.amazon.awssdk.core.sync.RequestBody.fromBytes("not a checkpoint".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
             }
         }
-        // As on a JobManager of another host: what S3 holds, no local copies.
-        EmbeddedCluster.deleteRecursively(localTier);
-        java.nio.file.Files.createDirectories(localTier);
-
+        // The tier stays warm: this host holds intact copies of everything damaged in S3, and the
+        // inspector and the guard must judge what S3 holds all the same.
         Validation broken = inspector.validate(newestDir, false);
         assertThat(broken.verdict()).as(broken.reason()).isEqualTo(damage.expected);
         RestorePoint point = inspector.restorePoint(jobDir, false);
@@ -401,14 +399,14 @@ class TieredCheckpointStorageITCase {
             raw.putObject(b -> b.bucket(S3.server().bucket()).key(key).metadata(head.metadata()),
                     software.amazon.awssdk.core.sync.RequestBody.fromBytes(bytes));
         }
-        // A JobManager on another host has no local copies: read what S3 holds.
-        EmbeddedCluster.deleteRecursively(localTier);
-        java.nio.file.Files.createDirectories(localTier);
-
+        // The tier stays warm with the intact copy: deep validation reads what S3 holds.
         assertThat(inspector.validate(checkpoint, false).restorable()).as("sizes alone cannot see it").isTrue();
         Validation deep = inspector.validate(checkpoint, true);
         assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.CHECKSUM_MISMATCH);
         assertThat(deep.filesConcerned()).containsExactly(victim.path().toString());
+        assertThat(deep.deepCheck().files()).filteredOn(f -> f.path().equals(victim.path().toString()))
+                .extracting(io.github.s3tiered.inspector.rehearsal.FileProof::proof)
+                .containsExactly(io.github.s3tiered.inspector.rehearsal.Proof.NONE);
 
         String refused = failureText(run(cluster, environment(dir, retained, Map.of("s3tiered.recovery.validate.deep", "true")), s));
         assertThat(refused).contains("Refusing to resume from execution.state-recovery.path").contains(key).contains("CRC32C");

@@ -1,0 +1,406 @@
+package io.github.s3tiered.inspector;
+
+import io.github.s3tiered.inspector.RealCheckpoints.Kind;
+import io.github.s3tiered.inspector.metadata.MetadataConsistency;
+import io.github.s3tiered.inspector.metadata.MetadataStructure;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+/**
+ * Hostile and damaged {@code _metadata} files made from REAL ones, of every kind of checkpoint and
+ * savepoint Flink 2.3 writes: every count and length set to extremes, and thousands of seeded
+ * single-byte changes. The bounded reader must reject them with an IOException, fast, never with an
+ * OutOfMemoryError or another exception; a full validation must never throw, never take long, and
+ * never judge RESTORABLE what the reader rejected.
+ */
+class MetadataFuzzITCase {
+
+    private static final long SEED = 20_261_202L;
+    /** Random single-byte changes per kind: a few thousand in all. */
+    private static final int CHANGES_PER_KIND = 500;
+    /** Of those, validated in place with the whole inspector: 200 in all. */
+    private static final int VALIDATED_PER_KIND = 25;
+
+    private static final long EXTREMES_PER_KIND_MILLIS = 10_000;
+    private static final long PARSE_MILLIS = 1_000;
+    private static final long VALIDATE_MILLIS = 5_000;
+
+    @RegisterExtension
+    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setConfiguration(RealCheckpoints.clusterConfig())
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(CheckpointingJob.PARALLELISM)
+            .build());
+
+    @TempDir
+    static java.nio.file.Path base;
+
+    static RealCheckpoints checkpoints;
+
+    static final ClassLoader CLASS_LOADER = MetadataFuzzITCase.class.getClassLoader();
+    static final CheckpointInspector INSPECTOR = new CheckpointInspector(CLASS_LOADER);
+
+    static final Map<Kind, byte[]> INTACT = new EnumMap<>(Kind.class);
+
+    /** Report lines by kind and section, printed at the end. */
+    static final Map<String, Map<String, Integer>> REPORT = new ConcurrentHashMap<>();
+    static final Map<String, String> NOTES = new TreeMap<>();
+
+    /** Where a changed {@code _metadata} was stopped, if anywhere. */
+    enum Stage {
+        WALK("rejected by the walk"),
+        READER("rejected by Flink's reader"),
+        CONSISTENCY("rejected by consistency checks"),
+        ACCEPTED("accepted");
+
+        final String label;
+
+        Stage(String label) {
+            this.label = label;
+        }
+
+        boolean rejected() {
+            return this != ACCEPTED;
+        }
+    }
+
+    record Judged(Stage stage, String reason, long nanos) {}
+
+    record Change(int position, byte before, byte after) {
+        byte[] applyTo(byte[] intact) {
+            byte[] out = intact.clone();
+            out[position] = after;
+            return out;
+        }
+    }
+
+    @BeforeAll
+    static void makeCheckpoints(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        FileSystem.initialize(new Configuration(), null);
+        checkpoints = RealCheckpoints.make(cluster, base);
+        for (Kind kind : Kind.values()) {
+            byte[] bytes = Files.readAllBytes(local(metadataOf(kind)));
+            INTACT.put(kind, bytes);
+            // intact files pass every stage (and the reader's classes are loaded before anything is timed)
+            Judged intact = judge(bytes, checkpoints.of(kind));
+            assertThat(intact.stage()).as(kind + ": " + intact.reason()).isEqualTo(Stage.ACCEPTED);
+            assertThat(readAsWritten(bytes, bytes, checkpoints.of(kind)))
+                    .as(kind + ": Flink's serializer writes the parsed intact metadata back byte for byte").isTrue();
+        }
+    }
+
+    @AfterAll
+    static void printReport() {
+        System.out.println("Metadata fuzz on real _metadata files (seed " + SEED + ")");
+        new TreeMap<>(REPORT).forEach((section, counts) -> System.out.println("  " + section + ": " + counts));
+        for (String part : List.of("a) extremes", "b) random changes", "c) validated in place")) {
+            Map<String, Integer> total = new TreeMap<>();
+            REPORT.forEach((section, counts) -> {
+                if (section.startsWith(part)) {
+                    counts.forEach((k, v) -> total.merge(k, v, k.contains("ms") ? Math::max : Integer::sum));
+                }
+            });
+            System.out.println("  " + part + " ALL KINDS: " + total);
+        }
+        NOTES.forEach((k, v) -> System.out.println("  " + k + ": " + v));
+    }
+
+    // ---------------------------------------------------------------- (a) extreme counts and lengths
+
+    /**
+     * Every count and length set to extremes, one at a time. The reader (bounded by the walk) must
+     * answer within a second each, with an IOException or metadata; every extreme must make the
+     * inspector's verdict CORRUPT_METADATA (rejected by the walk, Flink's reader or the consistency
+     * checks) unless Flink's reader reads exactly the checkpoint that was written (writing the parsed
+     * metadata back with Flink's serializer gives the intact bytes): a count Flink reads as zero.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Kind.class)
+    void everyCountAndLengthSetToAnExtremeIsRejectedFast(Kind kind) throws Exception {
+        byte[] intact = INTACT.get(kind);
+        Path cp = checkpoints.of(kind);
+        List<MetadataStructure.Field> fields = fieldsOf(intact).stream()
+                .filter(f -> f.kind() == MetadataStructure.Kind.COUNT || f.kind() == MetadataStructure.Kind.LENGTH)
+                .toList();
+        assertThat(fields).as("counts and lengths in the _metadata of " + kind).isNotEmpty();
+        Map<String, Integer> counts = section(kind, "a) extremes");
+        Map<String, Integer> readAsIntact = new TreeMap<>();
+        Map<String, Integer> byConsistency = new TreeMap<>();
+        List<String> accepted = new ArrayList<>();
+        long slowest = 0;
+        long start = System.nanoTime();
+        for (MetadataStructure.Field field : fields) {
+            for (long extreme : extremes(field.width())) {
+                byte[] bytes = intact.clone();
+                put(bytes, field.offset(), field.width(), extreme);
+                String what = field.name() + " = " + extreme + " (was " + get(intact, field.offset(), field.width()) + ")";
+                Judged j = judge(bytes, cp); // fails the test on anything but an IOException, OutOfMemoryError included
+                long ms = j.nanos() / 1_000_000;
+                slowest = Math.max(slowest, ms);
+                assertThat(ms).as(kind + ": " + what + " at byte " + field.offset() + ", ms").isLessThan(PARSE_MILLIS);
+                String outcome = j.stage().label;
+                if (j.stage() == Stage.CONSISTENCY) {
+                    byConsistency.merge(what.replaceAll(" \\(was .*", ""), 1, Integer::sum);
+                } else if (j.stage() == Stage.ACCEPTED) {
+                    if (readAsWritten(bytes, intact, cp)) {
+                        outcome = "read by Flink as the intact checkpoint";
+                        readAsIntact.merge(what, 1, Integer::sum);
+                    } else {
+                        accepted.add(what + " at byte " + field.offset());
+                    }
+                }
+                counts.merge(outcome, 1, Integer::sum);
+            }
+        }
+        long totalMs = (System.nanoTime() - start) / 1_000_000;
+        counts.put("fields", fields.size());
+        counts.put("slowest ms", (int) slowest);
+        counts.put("total ms", (int) totalMs);
+        if (!byConsistency.isEmpty()) {
+            NOTES.put(kind + " a) extremes Flink's reader accepts, rejected by consistency checks", byConsistency.toString());
+        }
+        if (!readAsIntact.isEmpty()) {
+            NOTES.put(kind + " a) extremes Flink reads as the intact checkpoint", readAsIntact.toString());
+        }
+        assertThat(totalMs).as(kind + ": all extremes, ms").isLessThan(EXTREMES_PER_KIND_MILLIS);
+        assertThat(accepted).as(kind + ": extreme counts and lengths that the inspector accepts and Flink reads as"
+                + " another checkpoint").isEmpty();
+    }
+
+    /** True when Flink's reader reads {@code bytes} as exactly the checkpoint written in {@code intact}. */
+    private static boolean readAsWritten(byte[] bytes, byte[] intact, Path cp) throws IOException {
+        CheckpointMetadata read = CheckpointMetadataReader.parse(bytes, cp, CLASS_LOADER);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Checkpoints.storeCheckpointMetadata(read, new java.io.DataOutputStream(out));
+        return java.util.Arrays.equals(out.toByteArray(), intact);
+    }
+
+    // ---------------------------------------------------------------- (b) random single-byte changes
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Kind.class)
+    void randomSingleByteChangesParseOrFailWithAnIOException(Kind kind) {
+        byte[] intact = INTACT.get(kind);
+        Path cp = checkpoints.of(kind);
+        List<MetadataStructure.Field> fields = fieldsOf(intact);
+        Map<String, Integer> counts = section(kind, "b) random changes");
+        Map<String, Integer> acceptedWhere = new TreeMap<>();
+        long slowest = 0;
+        for (Change change : changes(kind, intact)) {
+            Judged j = judge(change.applyTo(intact), cp);
+            counts.merge(j.stage().label, 1, Integer::sum);
+            slowest = Math.max(slowest, j.nanos() / 1_000_000);
+            assertThat(j.nanos() / 1_000_000).as(kind + ": " + change + ", ms").isLessThan(PARSE_MILLIS);
+            if (j.stage() == Stage.ACCEPTED) {
+                acceptedWhere.merge(regionOf(fields, change.position()), 1, Integer::sum);
+            }
+        }
+        counts.put("slowest ms", (int) slowest);
+        NOTES.put(kind + " b) accepted changes by region", acceptedWhere.toString());
+    }
+
+    // ---------------------------------------------------------------- (c) a sample, validated in place
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Kind.class)
+    void sampledChangesAreNeverJudgedRestorableWhenTheReaderRejectsThem(Kind kind) throws Exception {
+        byte[] intact = INTACT.get(kind);
+        Path cp = checkpoints.of(kind);
+        List<Change> changes = changes(kind, intact);
+        List<Integer> order = IntStream.range(0, changes.size()).boxed().collect(Collectors.toCollection(ArrayList::new));
+        Collections.shuffle(order, new Random(SEED + 1_000 + kind.ordinal()));
+        Map<String, Integer> counts = section(kind, "c) validated in place");
+        long slowest = 0;
+        for (int i : order.subList(0, VALIDATED_PER_KIND)) {
+            Change change = changes.get(i);
+            byte[] bytes = change.applyTo(intact);
+            Judged j = judge(bytes, cp);
+            Validation v;
+            long t0 = System.nanoTime();
+            try (Damage d = new Damage()) {
+                d.replace(local(metadataOf(kind)), bytes);
+                try {
+                    v = INSPECTOR.validate(cp, false);
+                } catch (Throwable t) {
+                    throw new AssertionError(kind + ": validate threw on " + change + " (" + j.stage().label + ")", t);
+                }
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            slowest = Math.max(slowest, ms);
+            assertThat(ms).as(kind + ": validate " + change + ", ms").isLessThan(VALIDATE_MILLIS);
+            String outcome = j.stage().label + " -> " + v.verdict();
+            if (v.restorable()) {
+                // not asserted here (the truth test resumes such cases in Flink): what the restore rehearsal says
+                Validation deep;
+                try (Damage d = new Damage()) {
+                    d.replace(local(metadataOf(kind)), bytes);
+                    deep = INSPECTOR.validate(cp, true);
+                }
+                outcome += ", deep " + deep.verdict();
+                NOTES.merge(kind + " c) non-deep RESTORABLE changes", change + " in " + regionOf(fieldsOf(intact), change.position())
+                        + " -> deep " + deep.verdict() + (deep.restorable() ? "" : ": " + deep.reason()), (a, b) -> a + "; " + b);
+            }
+            counts.merge(outcome, 1, Integer::sum);
+            if (j.stage().rejected()) {
+                assertThat(v.verdict()).as(kind + ": " + change + " " + j.stage().label + " (" + j.reason() + "): " + v.reason())
+                        .isEqualTo(Verdict.CORRUPT_METADATA);
+            }
+        }
+        counts.put("slowest ms", (int) slowest);
+        Validation repaired = INSPECTOR.validate(cp, false);
+        assertThat(repaired.verdict()).as("after repair: " + repaired.reason()).isEqualTo(Verdict.RESTORABLE);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /**
+     * Runs the walk, the reader and the consistency checks on the bytes; fails the test on any
+     * throwable but an IOException (an OutOfMemoryError included), and when the reader accepts
+     * what the walk rejected.
+     */
+    static Judged judge(byte[] bytes, Path cp) {
+        long t0 = System.nanoTime();
+        Stage stage = null;
+        String reason = null;
+        try {
+            MetadataStructure s = MetadataStructure.walk(bytes);
+            if (s.trailingBytes() > 0) {
+                stage = Stage.WALK;
+                reason = s.trailingBytes() + " trailing bytes";
+            }
+        } catch (IOException e) {
+            stage = Stage.WALK;
+            reason = e.getMessage();
+        } catch (Throwable t) {
+            throw new AssertionError("the walk threw " + t.getClass().getName() + ", not an IOException", t);
+        }
+        CheckpointMetadata metadata = null;
+        try {
+            metadata = CheckpointMetadataReader.parse(bytes, cp, CLASS_LOADER);
+        } catch (IOException e) {
+            if (stage == null) {
+                stage = Stage.READER;
+                reason = e.getMessage();
+            }
+        } catch (Throwable t) {
+            throw new AssertionError("the reader threw " + t.getClass().getName() + ", not an IOException", t);
+        }
+        if (metadata != null) {
+            assertThat(stage).as("the reader accepted bytes the walk rejected: " + reason).isNull();
+            List<String> contradictions;
+            try {
+                contradictions = MetadataConsistency.check(metadata, cp.getName());
+            } catch (Throwable t) {
+                throw new AssertionError("the consistency checks threw " + t.getClass().getName(), t);
+            }
+            stage = contradictions.isEmpty() ? Stage.ACCEPTED : Stage.CONSISTENCY;
+            reason = contradictions.isEmpty() ? null : contradictions.get(0);
+        }
+        return new Judged(stage, reason, System.nanoTime() - t0);
+    }
+
+    /** The seeded changes of a kind: a random position, a random different value. */
+    static List<Change> changes(Kind kind, byte[] intact) {
+        Random random = new Random(SEED * 31 + kind.ordinal());
+        List<Change> out = new ArrayList<>(CHANGES_PER_KIND);
+        for (int i = 0; i < CHANGES_PER_KIND; i++) {
+            int pos = random.nextInt(intact.length);
+            byte before = intact[pos];
+            byte after = (byte) ((before & 0xff) + 1 + random.nextInt(255));
+            out.add(new Change(pos, before, after));
+        }
+        return out;
+    }
+
+    private static List<MetadataStructure.Field> fieldsOf(byte[] intact) {
+        try {
+            return MetadataStructure.walk(intact).fields();
+        } catch (IOException e) {
+            throw new AssertionError("intact _metadata rejected by the walk", e);
+        }
+    }
+
+    /** The field a byte is in, or the one it follows (strings, ids, paths and payloads are not fields). */
+    private static String regionOf(List<MetadataStructure.Field> fields, int position) {
+        MetadataStructure.Field last = null;
+        for (MetadataStructure.Field f : fields) {
+            if (f.offset() > position) {
+                break;
+            }
+            last = f;
+        }
+        if (last == null) {
+            return "header";
+        }
+        return position < last.offset() + last.width() ? last.kind() + " " + last.name() : "after " + last.name();
+    }
+
+    /** Extremes for a field of this width: the largest positive, -1 (all ones) and the most negative. */
+    private static long[] extremes(int width) {
+        return switch (width) {
+            case 1 -> new long[] {0x7F, 0xFF, 0x80};
+            case 2 -> new long[] {0x7FFF, 0xFFFF};
+            case 4 -> new long[] {Integer.MAX_VALUE, -1, Integer.MIN_VALUE};
+            case 8 -> new long[] {Long.MAX_VALUE, -1, Long.MIN_VALUE};
+            default -> throw new IllegalArgumentException("field width " + width);
+        };
+    }
+
+    /** Big-endian, as DataOutputStream writes. */
+    private static void put(byte[] bytes, int offset, int width, long value) {
+        for (int i = 0; i < width; i++) {
+            bytes[offset + i] = (byte) (value >>> (8 * (width - 1 - i)));
+        }
+    }
+
+    private static long get(byte[] bytes, int offset, int width) {
+        long v = 0;
+        for (int i = 0; i < width; i++) {
+            v = v << 8 | (bytes[offset + i] & 0xff);
+        }
+        return width == 4 ? (int) v : v;
+    }
+
+    private static Map<String, Integer> section(Kind kind, String what) {
+        return REPORT.computeIfAbsent(what + " " + kind, k -> Collections.synchronizedMap(new TreeMap<>()));
+    }
+
+    private static Path metadataOf(Kind kind) {
+        return new Path(checkpoints.of(kind), "_metadata");
+    }
+
+    static java.nio.file.Path local(Path p) {
+        return java.nio.file.Path.of(p.toUri().getPath());
+    }
+}
