@@ -87,11 +87,8 @@ public final class S3TieredFileSystem extends FileSystem implements EntropyInjec
         ObjectPath op = objectPath(path);
         ObjectInfo info = store().head(op.bucket(), op.key())
                 .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint " + store().endpointDescription() + ")"));
-        if (info.crc32c() == null) {
-            return java.util.OptionalLong.empty();
-        }
         runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
-        return java.util.OptionalLong.of(Integer.toUnsignedLong(info.crc32c()));
+        return info.crc32c() == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(Integer.toUnsignedLong(info.crc32c()));
     }
 
     /** Index of the object's length in the result of {@link #readDurable}. */

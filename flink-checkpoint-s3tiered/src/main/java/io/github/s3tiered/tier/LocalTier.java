@@ -266,17 +266,20 @@ public final class LocalTier {
     }
 
     /**
-     * Drops the copy of an object when its recorded size or CRC32C differ from what S3 holds now:
+     * Drops the copy of an object when its recorded size or CRC32C differ from what S3 holds now
+     * (the CRC32C is compared only when S3 has one, {@code durableCrc32c} not null):
      * the object was replaced or altered after this host kept its copy, and the copy must not mask
      * that. Only the sidecar is read, not the data. Returns true when a copy was dropped.
      */
-    public boolean dropIfStale(String bucket, String key, long durableSize, int durableCrc32c) {
+    public boolean dropIfStale(String bucket, String key, long durableSize, Integer durableCrc32c) {
         Optional<TierEntry> entry = lookup(bucket, key);
-        if (entry.isEmpty() || entry.get().size() == durableSize && entry.get().crc32c() == durableCrc32c) {
+        if (entry.isEmpty() || entry.get().size() == durableSize
+                && (durableCrc32c == null || entry.get().crc32c() == durableCrc32c)) {
             return false;
         }
-        LOG.warn("Dropping the local-tier copy of s3://{}/{}: it holds {} bytes with CRC32C {}, S3 holds {} bytes with {}",
-                bucket, key, entry.get().size(), Crc32c.toHex(entry.get().crc32c()), durableSize, Crc32c.toHex(durableCrc32c));
+        LOG.warn("Dropping the local-tier copy of s3://{}/{}: it holds {} bytes with CRC32C {}, S3 holds {} bytes{}",
+                bucket, key, entry.get().size(), Crc32c.toHex(entry.get().crc32c()), durableSize,
+                durableCrc32c == null ? "" : " with CRC32C " + Crc32c.toHex(durableCrc32c));
         drop(bucket, key);
         stats.staleCopiesDropped.increment();
         return true;

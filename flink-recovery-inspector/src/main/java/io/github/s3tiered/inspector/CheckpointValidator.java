@@ -4,6 +4,7 @@ import io.github.s3tiered.inspector.metadata.MetadataConsistency;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 
 import java.io.FileNotFoundException;
@@ -78,6 +79,7 @@ final class CheckpointValidator {
         List<ReferencedFile> files = refs.files();
         progress.step("checking " + files.size() + " files of " + dir);
         Map<String, FileStatus> present = checkPresence(files, listings, problems);
+        dropStaleLocalCopies(problems, calls);
 
         DeepCheck deepCheck = null;
         if (deep && problems.stream().noneMatch(p -> p.verdict() == Verdict.CORRUPT_METADATA)) {
@@ -96,6 +98,19 @@ final class CheckpointValidator {
     }
 
     /**
+     * A file whose object S3 holds with another size than recorded was replaced or cut after it was
+     * written: on {@code s3tiered://}, this host may hold a local copy of the old content, which a
+     * restore here would use. One HEAD per such file lets the file system drop that copy.
+     */
+    private static void dropStaleLocalCopies(List<Problem> problems, FileSystemCalls calls) {
+        for (Problem p : problems) {
+            if (p.verdict() == Verdict.SIZE_MISMATCH && p.file() != null) {
+                calls.dropStaleLocalCopy(new Path(p.file()));
+            }
+        }
+    }
+
+    /**
      * Checks each file against the listing of its directory (one listing per directory, in the
      * order first referenced). Returns the files found, by {@link PathKey}.
      */
@@ -111,7 +126,18 @@ final class CheckpointValidator {
         }
         Map<String, FileStatus> present = new LinkedHashMap<>();
         for (Map.Entry<String, List<ReferencedFile>> e : byParent.entrySet()) {
-            DirectoryListings.Listing listing = listings.list(parents.get(e.getKey()));
+            DirectoryListings.Listing listing;
+            try {
+                listing = listings.list(parents.get(e.getKey()));
+            } catch (UnsupportedFileSystemSchemeException noFileSystem) {
+                // the checkpoint's own directory was read with a file system, these files name another
+                for (ReferencedFile f : e.getValue()) {
+                    problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(), "no file system for its scheme '"
+                            + f.path().toUri().getScheme() + "' here, so a restore here cannot read it either ("
+                            + noFileSystem.getMessage() + ")"));
+                }
+                continue;
+            }
             for (ReferencedFile f : e.getValue()) {
                 if (listing.unreadable()) {
                     problems.add(new Problem(Verdict.UNKNOWN, f.path().toString(), listing.error().getMessage()));

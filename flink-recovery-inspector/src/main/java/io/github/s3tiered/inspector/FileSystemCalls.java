@@ -118,6 +118,19 @@ final class FileSystemCalls {
         }
     }
 
+    /** On the tiered file system, lets it compare its local copy with S3 (one HEAD) and drop it if stale. */
+    void dropStaleLocalCopy(Path file) {
+        try {
+            Optional<Object> tiered = TieredFileSystemBridge.of(file);
+            if (tiered.isPresent()) {
+                checksumLookups.incrementAndGet();
+                TieredFileSystemBridge.recordedCrc32c(tiered.get(), file);
+            }
+        } catch (IOException e) {
+            // gone or unreadable: there is nothing to compare the copy with; it is not used to judge
+        }
+    }
+
     FSDataInputStream open(Path file) throws IOException {
         open.incrementAndGet();
         FileSystem fs = fileSystem(file);

@@ -3,11 +3,14 @@ package io.github.s3tiered.inspector;
 import org.apache.flink.core.fs.Path;
 
 import java.net.URI;
+import java.util.Locale;
 
 /**
- * A comparable form of a path: authority (the bucket) and path, without scheme or trailing
- * slash. Paths from metadata, from listings and from users spell the same file differently
- * ({@code file:/x}, {@code file:///x}, {@code /x}).
+ * A comparable form of a path: scheme, authority (the bucket) and path, without trailing slash.
+ * Paths from metadata, from listings and from users spell the same file differently
+ * ({@code file:/x}, {@code file:///x}, {@code /x}); a path without scheme is a local file. The
+ * scheme is part of the key: a damaged {@code _metadata} that names {@code fil2:/x} does not name
+ * {@code file:/x}.
  */
 public final class PathKey {
 
@@ -15,12 +18,13 @@ public final class PathKey {
 
     public static String of(Path path) {
         URI uri = path.toUri();
+        String scheme = uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
         String authority = uri.getAuthority() == null ? "" : uri.getAuthority();
         String p = uri.getPath() == null ? "" : uri.getPath();
         while (p.length() > 1 && p.endsWith("/")) {
             p = p.substring(0, p.length() - 1);
         }
-        return authority + p;
+        return scheme + "://" + authority + p;
     }
 
     /** True when {@code key} names {@code dirKey} or something inside it. */
