@@ -186,12 +186,15 @@ class RealCheckpointsITCase {
             assertThat(deep.requests().open()).as("_metadata once, then every file").isEqualTo(deep.files().size() + 1L);
             assertRestorePointAvoids(incremental, sst.path(), Verdict.CHECKSUM_MISMATCH, true, deepInspector);
 
-            // file:// records no checksum: deep mode reads every file and says so
+            // file:// records no checksum, but the restore rehearsal verifies the SST file with
+            // RocksDB's own block checksums, as a restore would fail on it
             Validation plainDeep = inspector.validate(newest(incremental), true);
-            assertThat(plainDeep.verdict()).isEqualTo(Verdict.RESTORABLE);
+            assertThat(plainDeep.verdict()).as(plainDeep.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+            assertThat(plainDeep.filesConcerned()).containsExactly(sst.path().toString());
+            assertThat(plainDeep.problems().get(0).reason()).contains("RocksDB", "checksum");
             assertThat(plainDeep.deepCheck().fileSystemRecordsChecksums()).isFalse();
             assertThat(plainDeep.deepCheck().filesRead()).isEqualTo(plainDeep.files().size() + 1);
-            assertThat(plainDeep.deepCheck().summary()).contains("not recorded");
+            assertThat(plainDeep.deepCheck().summary()).contains("records none");
         }
     }
 
