@@ -46,6 +46,9 @@ import java.util.concurrent.Future;
  * handles, 10 subtasks) and written with Flink's own serializer, as a checkpoint of that many SST
  * files would be. Counts the S3 requests the file system sent. Prints a table.
  *
+ * <p>Deep mode is measured on another checkpoint, of real RocksDB snapshots (RocksDB's own SST,
+ * MANIFEST, CURRENT and OPTIONS files and Flink's state meta data), because it rehearses a restore.
+ *
  * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000]}
  */
 public final class InspectorBenchmark {
@@ -81,10 +84,15 @@ public final class InspectorBenchmark {
                 rows.add(measure("list shared/ only (baseline)", files, jobDir, () -> jobDir.getFileSystem().listStatus(new Path(jobDir, "shared"))));
                 rows.add(measure("validate", files, checkpoint, () -> inspector.validate(checkpoint, false)));
                 rows.add(measure("restore-point (job dir)", files, jobDir, () -> inspector.restorePoint(jobDir, false)));
-                if (files <= deepFiles) {
-                    rows.add(measure("validate --deep", files, checkpoint, () -> inspector.validate(checkpoint, true)));
-                }
             }
+            // Deep mode rehearses a restore, so it needs real state: RocksDB snapshots made by RocksDB.
+            Path deepJob = new Path("s3tiered://" + s3.bucket() + "/" + s3.runPrefix() + "/inspector-bench-deep/" + new JobID());
+            System.err.printf("Writing a checkpoint of %d real RocksDB files under %s ...%n", deepFiles, deepJob);
+            Path deepCheckpoint = writeRocksDbCheckpoint(deepJob, deepFiles, work.resolve("rocksdb"));
+            int referenced = inspector.validate(deepCheckpoint, false).files().size();
+            rows.add(measure("validate (RocksDB files)", referenced, deepCheckpoint, () -> inspector.validate(deepCheckpoint, false)));
+            rows.add(measure("validate --deep (restore rehearsal)", referenced, deepCheckpoint,
+                    () -> inspector.validate(deepCheckpoint, true)));
         } finally {
             FileSystem.initialize(new Configuration(), null);
             BenchSupport.deleteRecursively(work);
@@ -190,6 +198,80 @@ public final class InspectorBenchmark {
             Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1L, List.of(op), List.of()), data);
         }
         return checkpoint;
+    }
+
+    /**
+     * A checkpoint of {@code SUBTASKS} RocksDB incremental snapshots made by RocksDB itself (SST
+     * files kept apart: no compaction), about {@code files} files in all, with Flink's state meta
+     * data (one ValueState&lt;Long&gt;), uploaded through the file system as Flink would.
+     */
+    private static Path writeRocksDbCheckpoint(Path jobDir, int files, java.nio.file.Path scratch) throws Exception {
+        org.rocksdb.RocksDB.loadLibrary();
+        FileSystem fs = jobDir.getFileSystem();
+        Path chk = new Path(jobDir, "chk-1");
+        int maxParallelism = 128;
+        int sstPerSubtask = Math.max(1, files / SUBTASKS - 4);
+        OperatorState op = new OperatorState("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
+        for (int s = 0; s < SUBTASKS; s++) {
+            java.nio.file.Path db = Files.createDirectories(scratch.resolve("db-" + s));
+            java.nio.file.Path snapshot = scratch.resolve("snapshot-" + s);
+            try (var cfOptions = new org.rocksdb.ColumnFamilyOptions().setDisableAutoCompactions(true);
+                    var dbOptions = new org.rocksdb.DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)) {
+                List<org.rocksdb.ColumnFamilyHandle> handles = new ArrayList<>();
+                try (var rocks = org.rocksdb.RocksDB.open(dbOptions, db.toString(), List.of(
+                        new org.rocksdb.ColumnFamilyDescriptor(org.rocksdb.RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
+                        new org.rocksdb.ColumnFamilyDescriptor("state".getBytes(java.nio.charset.StandardCharsets.UTF_8), cfOptions)),
+                        handles);
+                        var flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+                    java.util.Random random = new java.util.Random(s);
+                    byte[] value = new byte[64];
+                    for (int f = 0; f < sstPerSubtask; f++) {
+                        for (int k = 0; k < 100; k++) {
+                            random.nextBytes(value);
+                            rocks.put(handles.get(1), java.nio.ByteBuffer.allocate(8).putLong(f * 100L + k).array(), value);
+                        }
+                        rocks.flush(flush, handles.get(1));
+                    }
+                    try (var checkpoint = org.rocksdb.Checkpoint.create(rocks)) {
+                        checkpoint.createCheckpoint(snapshot.toString());
+                    }
+                    handles.forEach(org.rocksdb.ColumnFamilyHandle::close);
+                }
+            }
+            List<HandleAndLocalPath> shared = new ArrayList<>();
+            List<HandleAndLocalPath> privateState = new ArrayList<>();
+            try (var listing = Files.list(snapshot)) {
+                for (java.nio.file.Path local : listing.sorted().toList()) {
+                    String name = local.getFileName().toString();
+                    boolean sst = name.endsWith(".sst");
+                    Path remote = new Path(sst ? new Path(jobDir, "shared") : chk, UUID.randomUUID().toString());
+                    try (FSDataOutputStream out = fs.create(remote, FileSystem.WriteMode.NO_OVERWRITE)) {
+                        Files.copy(local, out);
+                    }
+                    (sst ? shared : privateState).add(HandleAndLocalPath.of(new FileStateHandle(remote, Files.size(local)), name));
+                }
+            }
+            Path meta = new Path(chk, UUID.randomUUID().toString());
+            long metaSize;
+            try (FSDataOutputStream out = fs.create(meta, FileSystem.WriteMode.NO_OVERWRITE)) {
+                var state = new org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo<>(
+                        org.apache.flink.api.common.state.StateDescriptor.Type.VALUE, "state",
+                        org.apache.flink.runtime.state.VoidNamespaceSerializer.INSTANCE,
+                        org.apache.flink.api.common.typeutils.base.LongSerializer.INSTANCE).snapshot();
+                new org.apache.flink.runtime.state.KeyedBackendSerializationProxy<>(
+                        org.apache.flink.api.common.typeutils.base.LongSerializer.INSTANCE, List.of(state), false)
+                        .write(new org.apache.flink.core.memory.DataOutputViewStreamWrapper(out));
+                metaSize = out.getPos();
+            }
+            KeyGroupRange range = KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(maxParallelism, SUBTASKS, s);
+            op.putState(s, OperatorSubtaskState.builder().setManagedKeyedState(new IncrementalRemoteKeyedStateHandle(
+                    UUID.randomUUID(), range, 1L, shared, privateState, new FileStateHandle(meta, metaSize))).build());
+        }
+        try (FSDataOutputStream out = fs.create(new Path(chk, "_metadata"), FileSystem.WriteMode.NO_OVERWRITE);
+                DataOutputStream data = new DataOutputStream(out)) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1L, List.of(op), List.of()), data);
+        }
+        return chk;
     }
 
     @SuppressWarnings("unchecked")

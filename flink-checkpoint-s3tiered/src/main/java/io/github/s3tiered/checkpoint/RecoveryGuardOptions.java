@@ -11,21 +11,24 @@ public final class RecoveryGuardOptions {
     public static final ConfigOption<Boolean> VALIDATE = ConfigOptions.key("s3tiered.recovery.validate")
             .booleanType()
             .defaultValue(true)
-            .withDescription("Before a job resumes from execution.state-recovery.path, prove that every file the checkpoint "
-                    + "references exists with its recorded size (one listing per directory, not a request per file), and "
-                    + "fail the submission with the reason and the files concerned when it cannot be restored. The path may "
-                    + "also name a job's checkpoint directory: the newest restorable checkpoint in it is used.");
+            .withDescription("Before a job resumes from execution.state-recovery.path, prove from what S3 holds (never a "
+                    + "local copy) that its _metadata is intact and every file it references exists with its recorded size "
+                    + "(one listing per directory, not a request per file), and fail the submission with the reason and the "
+                    + "files concerned when it cannot be restored, or when S3 could not be read. The path may also name a "
+                    + "job's checkpoint directory: the newest restorable checkpoint in it is used.");
 
     public static final ConfigOption<Boolean> DEEP = ConfigOptions.key("s3tiered.recovery.validate.deep")
             .booleanType()
             .defaultValue(false)
-            .withDescription("Also read every referenced file and compare its CRC32C with the one recorded at upload. "
-                    + "Reads the whole checkpoint once more before the restore reads it.");
+            .withDescription("Also rehearse the restore: read every referenced file from S3, compare its CRC32C with the "
+                    + "one recorded at upload, verify RocksDB files with RocksDB's checksums and decode the other state at "
+                    + "its offsets. Reads the whole checkpoint once more before the restore reads it.");
 
     public static final ConfigOption<Boolean> FALLBACK = ConfigOptions.key("s3tiered.recovery.fallback-to-restorable")
             .booleanType()
             .defaultValue(false)
             .withDescription("When the checkpoint named by execution.state-recovery.path cannot be restored, resume from "
                     + "the newest restorable checkpoint of the same job directory instead of failing (logged as an "
-                    + "error). Off: the submission fails. An older checkpoint means reprocessing from an older position.");
+                    + "error). Off: the submission fails. An older checkpoint means reprocessing from an older position. "
+                    + "Never past a checkpoint that could not be judged because the storage did not answer.");
 }

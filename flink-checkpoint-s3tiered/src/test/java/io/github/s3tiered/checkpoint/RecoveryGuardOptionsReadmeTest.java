@@ -12,14 +12,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Every option of the recovery guard has a README row with its key and default. */
+/** Every option of the recovery guard and of the verification has a README row with its key and default. */
 class RecoveryGuardOptionsReadmeTest {
 
     @Test
     void theReadmeListsEveryGuardOptionWithItsDefault() throws Exception {
+        assertThat(rowsOf(RecoveryGuardOptions.class)).isEqualTo(3);
+    }
+
+    @Test
+    void theReadmeListsEveryVerificationOptionWithItsDefault() throws Exception {
+        assertThat(rowsOf(VerificationOptions.class)).isEqualTo(2);
+    }
+
+    private static int rowsOf(Class<?> holder) throws Exception {
         String readme = Files.readString(Path.of("..", "README.md"), StandardCharsets.UTF_8);
         int options = 0;
-        for (Field f : RecoveryGuardOptions.class.getDeclaredFields()) {
+        for (Field f : holder.getDeclaredFields()) {
             if (!Modifier.isStatic(f.getModifiers()) || f.getType() != ConfigOption.class) {
                 continue;
             }
@@ -28,6 +37,6 @@ class RecoveryGuardOptionsReadmeTest {
             assertThat(readme).as("README row of %s", o.key())
                     .contains("| `" + o.key() + "` | `" + o.defaultValue() + "` |");
         }
-        assertThat(options).isEqualTo(3);
+        return options;
     }
 }
