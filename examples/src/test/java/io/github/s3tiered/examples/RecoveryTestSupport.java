@@ -50,6 +50,16 @@ final class RecoveryTestSupport {
         return conf;
     }
 
+    /** One TaskManager with a slot per subtask, on {@link #clusterConfig()}: the MiniCluster of each test class. */
+    static org.apache.flink.test.junit5.MiniClusterExtension miniCluster() {
+        return new org.apache.flink.test.junit5.MiniClusterExtension(
+                new org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration.Builder()
+                        .setConfiguration(clusterConfig())
+                        .setNumberTaskManagers(1)
+                        .setNumberSlotsPerTaskManager(PARALLELISM)
+                        .build());
+    }
+
     /** File-system configuration, as a TaskManager's config.yaml would carry it. */
     static Configuration fileSystemConfig(S3TestServer s3, Path localTier) {
         Configuration conf = new Configuration();

@@ -2,9 +2,7 @@ package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.PathKey;
 
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
-import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
@@ -12,10 +10,7 @@ import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.util.Collection;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -25,16 +20,15 @@ import java.util.Set;
  * a refusal makes it upload the file again, so the new checkpoint no longer depends on the lost
  * object.
  */
-final class ReuseVetoingStreamFactory implements CheckpointStreamFactory {
+final class ReuseVetoingStreamFactory extends ForwardingCheckpointStreamFactory {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReuseVetoingStreamFactory.class);
 
-    private final CheckpointStreamFactory delegate;
     private final long checkpointId;
     private final Set<String> missing = new HashSet<>();
 
     ReuseVetoingStreamFactory(CheckpointStreamFactory delegate, long checkpointId, Set<String> missingPaths) {
-        this.delegate = delegate;
+        super(delegate);
         this.checkpointId = checkpointId;
         missingPaths.forEach(p -> missing.add(PathKey.of(new org.apache.flink.core.fs.Path(p))));
     }
@@ -53,35 +47,15 @@ final class ReuseVetoingStreamFactory implements CheckpointStreamFactory {
             TaskManagerVerificationStatus.vetoedReuse();
             return false;
         }
-        return delegate.couldReuseStateHandle(stateHandle);
+        return super.couldReuseStateHandle(stateHandle);
     }
 
     private static org.apache.flink.core.fs.Path physicalPath(StreamStateHandle h) {
         try {
             String id = h.getStreamStateHandleID().getKeyString();
-            return id.contains("://") || id.startsWith("/") ? new org.apache.flink.core.fs.Path(id) : null;
+            return id.contains(":/") || id.startsWith("/") ? new org.apache.flink.core.fs.Path(id) : null;
         } catch (RuntimeException e) {
             return null; // not a path: state inside _metadata, or a merged file's logical id
         }
-    }
-
-    @Override
-    public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) throws IOException {
-        return delegate.createCheckpointStateOutputStream(scope);
-    }
-
-    @Override
-    public boolean canFastDuplicate(StreamStateHandle stateHandle, CheckpointedStateScope scope) throws IOException {
-        return delegate.canFastDuplicate(stateHandle, scope);
-    }
-
-    @Override
-    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope) throws IOException {
-        return delegate.duplicate(stateHandles, scope);
-    }
-
-    @Override
-    public void reusePreviousStateHandle(Collection<? extends StreamStateHandle> previousHandle) {
-        delegate.reusePreviousStateHandle(previousHandle);
     }
 }

@@ -2,18 +2,12 @@ package io.github.s3tiered.checkpoint;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
-import org.apache.flink.runtime.state.CheckpointStreamFactory;
-import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
-import org.apache.flink.runtime.state.StreamStateHandle;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * A checkpoint's location on the JobManager, as Flink's storage made it, with two additions: its
@@ -21,7 +15,7 @@ import java.util.List;
  * the checkpoint is finalized, the {@code _metadata} bytes just written go to the
  * {@link CompletedCheckpointVerifier} (no read back from S3).
  */
-final class VerifyingCheckpointLocation implements CheckpointStorageLocation {
+final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactory implements CheckpointStorageLocation {
 
     private final CheckpointStorageLocation delegate;
     private final long checkpointId;
@@ -30,6 +24,7 @@ final class VerifyingCheckpointLocation implements CheckpointStorageLocation {
 
     VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier)
             throws IOException {
+        super(delegate);
         this.delegate = delegate;
         this.checkpointId = checkpointId;
         this.verifier = verifier;
@@ -50,31 +45,6 @@ final class VerifyingCheckpointLocation implements CheckpointStorageLocation {
     @Override
     public void disposeOnFailure() throws IOException {
         delegate.disposeOnFailure();
-    }
-
-    @Override
-    public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) throws IOException {
-        return delegate.createCheckpointStateOutputStream(scope);
-    }
-
-    @Override
-    public boolean canFastDuplicate(StreamStateHandle stateHandle, CheckpointedStateScope scope) throws IOException {
-        return delegate.canFastDuplicate(stateHandle, scope);
-    }
-
-    @Override
-    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope) throws IOException {
-        return delegate.duplicate(stateHandles, scope);
-    }
-
-    @Override
-    public void reusePreviousStateHandle(Collection<? extends StreamStateHandle> previousHandle) {
-        delegate.reusePreviousStateHandle(previousHandle);
-    }
-
-    @Override
-    public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
-        return delegate.couldReuseStateHandle(stateHandle);
     }
 
     /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */

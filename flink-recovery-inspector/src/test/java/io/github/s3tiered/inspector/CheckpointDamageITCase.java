@@ -11,7 +11,6 @@ import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.state.KeyGroupsSavepointStateHandle;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 
@@ -54,11 +53,7 @@ class CheckpointDamageITCase {
     private static final long METADATA_VERDICT_MILLIS = 2_000;
 
     @RegisterExtension
-    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setConfiguration(RealCheckpoints.clusterConfig())
-            .setNumberTaskManagers(1)
-            .setNumberSlotsPerTaskManager(CheckpointingJob.PARALLELISM)
-            .build());
+    static final MiniClusterExtension CLUSTER = RealCheckpoints.miniCluster();
 
     @TempDir
     static java.nio.file.Path base;

@@ -10,7 +10,6 @@ import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.Checkpoints;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 
@@ -56,11 +55,7 @@ class MetadataFuzzITCase {
     private static final long VALIDATE_MILLIS = 5_000;
 
     @RegisterExtension
-    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setConfiguration(RealCheckpoints.clusterConfig())
-            .setNumberTaskManagers(1)
-            .setNumberSlotsPerTaskManager(CheckpointingJob.PARALLELISM)
-            .build());
+    static final MiniClusterExtension CLUSTER = RealCheckpoints.miniCluster();
 
     @TempDir
     static java.nio.file.Path base;

@@ -87,6 +87,16 @@ final class RealCheckpoints {
         return retained(job).get(0);
     }
 
+    /** The MiniCluster the checkpoints are made in: one TaskManager with a slot per subtask. */
+    static org.apache.flink.test.junit5.MiniClusterExtension miniCluster() {
+        return new org.apache.flink.test.junit5.MiniClusterExtension(
+                new org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration.Builder()
+                        .setConfiguration(clusterConfig())
+                        .setNumberTaskManagers(1)
+                        .setNumberSlotsPerTaskManager(CheckpointingJob.PARALLELISM)
+                        .build());
+    }
+
     static Configuration clusterConfig() {
         Configuration conf = new Configuration();
         conf.set(org.apache.flink.configuration.TaskManagerOptions.MANAGED_MEMORY_SIZE,
