@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.examples.ExpectedResults;
 import io.github.s3tiered.examples.StateRecoveryExample;
-import io.github.s3tiered.inspector.CheckpointMetadataReader;
-import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
 import io.github.s3tiered.testing.S3TestServer;
 
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,6 +1,5 @@
 package io.github.s3tiered.examples;
 
-import static io.github.s3tiered.examples.RecoveryTestSupport.PARALLELISM;
 import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
 import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
 import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
@@ -10,10 +9,10 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.checkpoint.TaskManagerVerificationStatus;
-import io.github.s3tiered.inspector.CheckpointMetadataReader;
-import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.apache.flink.api.common.JobID;

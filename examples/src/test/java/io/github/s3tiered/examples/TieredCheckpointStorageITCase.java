@@ -14,12 +14,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.backend.RestoreTimings;
 import io.github.s3tiered.inspector.CheckpointInspector;
-import io.github.s3tiered.inspector.CheckpointMetadataReader;
-import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.inspector.Verdict;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.apache.flink.api.common.JobID;

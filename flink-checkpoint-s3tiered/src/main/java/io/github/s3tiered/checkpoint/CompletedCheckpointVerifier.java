@@ -1,9 +1,9 @@
 package io.github.s3tiered.checkpoint;
 
-import io.github.s3tiered.inspector.CheckpointMetadataReader;
-import io.github.s3tiered.inspector.CheckpointReferences;
 import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;

@@ -1,12 +1,20 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.discovery.CheckpointDiscovery;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+import io.github.s3tiered.inspector.orphans.OrphanSearch;
+import io.github.s3tiered.inspector.restorepoint.RestorePointSearch;
+import io.github.s3tiered.inspector.storage.DirectoryListings;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
+import io.github.s3tiered.inspector.storage.FileSystemChecksums;
+import io.github.s3tiered.inspector.validation.CheckpointValidator;
+import io.github.s3tiered.inspector.validation.JobCompatibility;
+
 import org.apache.flink.core.fs.Path;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Checks checkpoints and savepoints before a job resumes from them: the entry point of the library.
@@ -69,7 +77,7 @@ public final class CheckpointInspector {
      * false may still be a checkpoint in a renamed directory: {@link #classify} tells for sure.
      */
     public static boolean namesSingleCheckpoint(Path path) {
-        return CheckpointDiscovery.roleByName(path).singleCheckpoint();
+        return CheckpointNames.roleByName(path).singleCheckpoint();
     }
 
     /** What the directory holds: by name, else by listing it (and, if needed, its subdirectories). */
@@ -118,54 +126,7 @@ public final class CheckpointInspector {
      * result then has no restore point and {@link RestorePoint#undecided()} names it.
      */
     public RestorePoint restorePoint(Path jobDir, RestorePointOptions options) throws IOException {
-        FileSystemCalls calls = new FileSystemCalls();
-        DirectoryListings listings = new DirectoryListings(calls);
-        JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
-        CheckpointValidator validator = validator();
-
-        // savepoints have no id in their name: validate them first to learn it
-        List<Validation> validatedSavepoints = new ArrayList<>();
-        if (options.includeSavepoints()) {
-            for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
-                progress.step("validating " + sp.path());
-                validatedSavepoints.add(validator.validate(sp.path(), options.deep(), listings));
-            }
-        }
-        record Candidate(CheckpointLocation location, long id, Validation validation) {}
-        List<Candidate> candidates = new ArrayList<>();
-        for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
-            candidates.add(new Candidate(cp, cp.idFromName(), null));
-        }
-        for (Validation v : validatedSavepoints) {
-            candidates.add(new Candidate(new CheckpointLocation(v.path(), CheckpointKind.SAVEPOINT, -1),
-                    v.checkpointId() < 0 ? Long.MIN_VALUE : v.checkpointId(), v));
-        }
-        candidates.sort(Comparator.comparingLong(Candidate::id).reversed());
-
-        List<Validation> skipped = new ArrayList<>();
-        Optional<Validation> chosen = Optional.empty();
-        Optional<Validation> undecided = Optional.empty();
-        int i = 0;
-        for (Candidate c : candidates) {
-            Validation v = c.validation();
-            if (v == null) {
-                progress.step("validating " + c.location().path() + " (" + (++i) + "/" + candidates.size() + ")");
-                v = validator.validate(c.location().path(), options.deep(), listings);
-            }
-            if (v.restorable()) {
-                chosen = Optional.of(v);
-                break;
-            }
-            if (v.outcome() == Outcome.UNKNOWN) {
-                undecided = Optional.of(v);
-                break;
-            }
-            skipped.add(v);
-        }
-        List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
-                ? JobCompatibility.check(chosen.get().metadata(), options.job())
-                : List.of();
-        return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
+        return new RestorePointSearch(validator(), progress).search(jobDir, options, new DirectoryListings(new FileSystemCalls()));
     }
 
     /** What Flink would reject when {@code job} restores from the validated checkpoint. */

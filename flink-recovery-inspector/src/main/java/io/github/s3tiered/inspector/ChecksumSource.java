@@ -7,7 +7,7 @@ import java.util.OptionalLong;
 
 /**
  * Where deep validation finds the checksum a file had when it was written. The default,
- * {@link FileSystemChecksums}, asks the tiered file system, which records a CRC32C per object.
+ * {@link io.github.s3tiered.inspector.storage.FileSystemChecksums}, asks the tiered file system, which records a CRC32C per object.
  */
 public interface ChecksumSource {
 

@@ -37,12 +37,12 @@ public record RestorePoint(
         return chosen.map(Validation::path);
     }
 
-    /** Why there is no restore point, or why the newer ones were skipped, for a human. */
     /** RESTORABLE when there is a restore point, UNKNOWN when the search stopped undecided, else NOT_RESTORABLE. */
     public Outcome outcome() {
         return chosen.isPresent() ? Outcome.RESTORABLE : undecided.isPresent() ? Outcome.UNKNOWN : Outcome.NOT_RESTORABLE;
     }
 
+    /** Why there is no restore point, or why the newer ones were skipped, for a human. */
     public String explanation() {
         StringBuilder sb = new StringBuilder();
         if (undecided.isPresent()) {

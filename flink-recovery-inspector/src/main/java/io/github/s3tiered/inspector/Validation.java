@@ -4,7 +4,6 @@ import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -47,10 +46,6 @@ public record Validation(
         problems = List.copyOf(problems);
         files = List.copyOf(files);
         unsupportedHandles = List.copyOf(unsupportedHandles);
-    }
-
-    static Verdict verdictOf(List<Problem> problems) {
-        return problems.stream().map(Problem::verdict).min(Comparator.naturalOrder()).orElse(Verdict.RESTORABLE);
     }
 
     public boolean restorable() {

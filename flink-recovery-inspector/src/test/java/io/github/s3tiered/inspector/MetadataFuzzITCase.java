@@ -1,6 +1,7 @@
 package io.github.s3tiered.inspector;
 
 import io.github.s3tiered.inspector.RealCheckpoints.Kind;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
 import io.github.s3tiered.inspector.metadata.MetadataConsistency;
 import io.github.s3tiered.inspector.metadata.MetadataStructure;
 

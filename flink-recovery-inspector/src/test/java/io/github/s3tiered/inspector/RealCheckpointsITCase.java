@@ -1,5 +1,9 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
+
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.TaskManagerOptions;
@@ -92,7 +96,7 @@ class RealCheckpointsITCase {
             assertThat(v.requests().total()).isLessThanOrEqualTo(parents.size() + 1L);
         }
         Validation newest = inspector.validate(newest(incremental), false);
-        assertThat(newest.checkpointId()).isEqualTo(CheckpointDiscovery.idFromName(newest(incremental).getName()));
+        assertThat(newest.checkpointId()).isEqualTo(CheckpointNames.idFromName(newest(incremental).getName()));
         assertThat(newest.kind()).isEqualTo(CheckpointKind.CHECKPOINT);
         Set<String> kinds = newest.files().stream().flatMap(f -> f.kinds().stream()).collect(Collectors.toSet());
         assertThat(kinds).contains("keyed-shared", "keyed-private", "keyed-meta", "operator");

@@ -1,5 +1,6 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
 import io.github.s3tiered.inspector.metadata.OperatorIds;
 
 import org.apache.flink.core.fs.Path;
@@ -80,8 +81,8 @@ class SyntheticCheckpointTest {
         assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("file:/cp/chk-x"))).isFalse();
         assertThat(PathKey.of(new Path("file:/a/b/"))).isEqualTo(PathKey.of(new Path("file:///a/b")))
                 .isEqualTo(PathKey.of(new Path("/a/b")));
-        assertThat(OrphanSearch.looksLikeJobId("0123456789abcdef0123456789abcdef")).isTrue();
-        assertThat(OrphanSearch.looksLikeJobId("shared")).isFalse();
+        assertThat(CheckpointNames.looksLikeJobId("0123456789abcdef0123456789abcdef")).isTrue();
+        assertThat(CheckpointNames.looksLikeJobId("shared")).isFalse();
     }
 
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */

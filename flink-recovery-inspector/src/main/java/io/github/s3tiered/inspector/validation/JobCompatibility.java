@@ -1,4 +1,7 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.validation;
+
+import io.github.s3tiered.inspector.CompatibilityIssue;
+import io.github.s3tiered.inspector.JobShape;
 
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -8,12 +11,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-/** The checks of Flink's {@code Checkpoints.loadAndValidateCheckpoint}, ahead of a restore. */
-final class JobCompatibility {
+/**
+ * The checks of Flink's {@code Checkpoints.loadAndValidateCheckpoint}, ahead of a restore.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
+ */
+public final class JobCompatibility {
 
     private JobCompatibility() {}
 
-    static List<CompatibilityIssue> check(CheckpointMetadata metadata, JobShape job) {
+    public static List<CompatibilityIssue> check(CheckpointMetadata metadata, JobShape job) {
         List<CompatibilityIssue> issues = new ArrayList<>();
         for (OperatorState op : metadata.getOperatorStates()) {
             String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);

@@ -1,10 +1,28 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.orphans;
+
+import io.github.s3tiered.inspector.CheckpointLocation;
+import io.github.s3tiered.inspector.ChecksumSource;
+import io.github.s3tiered.inspector.InspectionProgress;
+import io.github.s3tiered.inspector.JobDirectory;
+import io.github.s3tiered.inspector.OrphanFile;
+import io.github.s3tiered.inspector.OrphanOptions;
+import io.github.s3tiered.inspector.Orphans;
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.Verdict;
+import io.github.s3tiered.inspector.discovery.CheckpointDiscovery;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
+import io.github.s3tiered.inspector.metadata.MetadataLoading;
+import io.github.s3tiered.inspector.storage.DirectoryListings;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,20 +34,23 @@ import java.util.Set;
  * without metadata, that no retained checkpoint references. A file is kept when in doubt: younger
  * than the minimum age, of unknown age, or inside a directory a retained checkpoint references
  * something in.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class OrphanSearch {
+public final class OrphanSearch {
 
     private final ClassLoader classLoader;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
 
-    OrphanSearch(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
+    public OrphanSearch(ClassLoader classLoader, ChecksumSource checksums, InspectionProgress progress) {
         this.classLoader = classLoader;
         this.checksums = checksums;
         this.progress = progress;
     }
 
-    Orphans search(Path jobDir, OrphanOptions options, long nowMillis, DirectoryListings listings) throws IOException {
+    public Orphans search(Path jobDir, OrphanOptions options, long nowMillis, DirectoryListings listings) throws IOException {
         FileSystemCalls calls = listings.calls();
         JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
         Set<String> referenced = new HashSet<>();
@@ -48,8 +69,8 @@ final class OrphanSearch {
         long oldest = nowMillis - options.minAge().toMillis();
         List<OrphanFile> orphans = new ArrayList<>();
         int[] tooYoung = {0};
-        walk(new Path(jobDir, CheckpointDiscovery.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, orphans, tooYoung, listings);
-        walk(new Path(jobDir, CheckpointDiscovery.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, orphans, tooYoung, listings);
+        walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, orphans, tooYoung, listings);
+        walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, orphans, tooYoung, listings);
 
         for (CheckpointLocation stray : withoutMetadata) {
             String dirKey = PathKey.of(stray.path());
@@ -129,7 +150,7 @@ final class OrphanSearch {
         List<JobDirectory> out = new ArrayList<>();
         String self = PathKey.of(jobDir);
         for (FileStatus s : listings.listOrThrow(jobDir.getParent()).entries().values()) {
-            if (!s.isDir() || PathKey.of(s.getPath()).equals(self) || !looksLikeJobId(s.getPath().getName())) {
+            if (!s.isDir() || PathKey.of(s.getPath()).equals(self) || !CheckpointNames.looksLikeJobId(s.getPath().getName())) {
                 continue;
             }
             JobDirectory sibling = CheckpointDiscovery.jobDirectory(s.getPath(), listings);
@@ -138,11 +159,6 @@ final class OrphanSearch {
             }
         }
         return out;
-    }
-
-    /** Flink names a job's directory by its job id: 32 hex digits. */
-    static boolean looksLikeJobId(String name) {
-        return name.length() == 32 && name.chars().allMatch(c -> Character.digit(c, 16) >= 0);
     }
 
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, List<OrphanFile> orphans,

@@ -1,4 +1,6 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.storage;
+
+import io.github.s3tiered.inspector.ChecksumSource;
 
 import org.apache.flink.core.fs.Path;
 
@@ -8,7 +10,9 @@ import java.util.OptionalLong;
 
 /**
  * The checksums the tiered file system ({@code s3tiered://}) records per object, asked through
- * {@link TieredFileSystemBridge}. Any other file system records nothing.
+ * {@link TieredFileSystemBridge}. Any other file system records nothing. The default of
+ * {@link io.github.s3tiered.inspector.CheckpointInspector} (public: a caller of its four-argument
+ * constructor may pass it).
  */
 public final class FileSystemChecksums implements ChecksumSource {
 

@@ -1,10 +1,18 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.validation;
 
+import io.github.s3tiered.inspector.ChecksumSource;
+import io.github.s3tiered.inspector.DeepCheck;
+import io.github.s3tiered.inspector.InspectionProgress;
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.inspector.rehearsal.FileProof;
 import io.github.s3tiered.inspector.rehearsal.Findings;
 import io.github.s3tiered.inspector.rehearsal.Proof;
 import io.github.s3tiered.inspector.rehearsal.RehearsalContext;
 import io.github.s3tiered.inspector.rehearsal.RestoreRehearsal;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;

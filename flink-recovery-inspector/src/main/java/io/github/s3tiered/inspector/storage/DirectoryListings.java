@@ -1,4 +1,7 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.storage;
+
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.StorageUnreadableException;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
@@ -14,23 +17,26 @@ import java.util.Map;
  * a few directories (its own, {@code shared/}, {@code taskowned/}), so one listing per directory
  * replaces one request per file, and checkpoints of one job share the listing of {@code shared/}.
  * A listing that failed is kept as {@link State#UNREADABLE}: what it would have shown is unknown.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class DirectoryListings {
+public final class DirectoryListings {
 
-    enum State { PRESENT, ABSENT, UNREADABLE }
+    public enum State { PRESENT, ABSENT, UNREADABLE }
 
     /** The entries of a directory by name; empty unless {@link State#PRESENT}. */
-    record Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error) {
+    public record Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error) {
 
-        FileStatus get(String name) {
+        public FileStatus get(String name) {
             return entries.get(name);
         }
 
-        boolean exists() {
+        public boolean exists() {
             return state == State.PRESENT;
         }
 
-        boolean unreadable() {
+        public boolean unreadable() {
             return state == State.UNREADABLE;
         }
     }
@@ -38,16 +44,16 @@ final class DirectoryListings {
     private final FileSystemCalls calls;
     private final Map<String, Listing> byDir = new HashMap<>();
 
-    DirectoryListings(FileSystemCalls calls) {
+    public DirectoryListings(FileSystemCalls calls) {
         this.calls = calls;
     }
 
-    FileSystemCalls calls() {
+    public FileSystemCalls calls() {
         return calls;
     }
 
     /** The listing, or an UNREADABLE one when the storage did not answer. */
-    synchronized Listing list(Path dir) throws IOException {
+    public synchronized Listing list(Path dir) throws IOException {
         String key = PathKey.of(dir);
         Listing cached = byDir.get(key);
         if (cached != null) {
@@ -78,7 +84,7 @@ final class DirectoryListings {
     }
 
     /** The listing, or the storage failure as an exception (for callers that cannot go on without it). */
-    Listing listOrThrow(Path dir) throws IOException {
+    public Listing listOrThrow(Path dir) throws IOException {
         Listing l = list(dir);
         if (l.unreadable()) {
             throw l.error();

@@ -1,4 +1,4 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.metadata;
 
 import io.github.s3tiered.inspector.metadata.MetadataStructure;
 

@@ -1,6 +1,22 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.validation;
 
+import io.github.s3tiered.inspector.CheckpointKind;
+import io.github.s3tiered.inspector.ChecksumSource;
+import io.github.s3tiered.inspector.DeepCheck;
+import io.github.s3tiered.inspector.InspectionProgress;
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.RequestCount;
+import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.Verdict;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
 import io.github.s3tiered.inspector.metadata.MetadataConsistency;
+import io.github.s3tiered.inspector.metadata.MetadataLoading;
+import io.github.s3tiered.inspector.storage.DirectoryListings;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
@@ -10,6 +26,7 @@ import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,29 +39,27 @@ import java.util.Map;
  *
  * <p>Every failure to read the storage becomes an {@link Verdict#UNKNOWN} problem, never a verdict
  * about the checkpoint: a throttled or unreachable S3 proves nothing.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class CheckpointValidator {
+public final class CheckpointValidator {
 
     private final ClassLoader classLoader;
     private final boolean jobClassesComplete;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
 
-    CheckpointValidator(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums, InspectionProgress progress) {
+    public CheckpointValidator(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums, InspectionProgress progress) {
         this.classLoader = classLoader;
         this.jobClassesComplete = jobClassesComplete;
         this.checksums = checksums;
         this.progress = progress;
     }
 
-    /** The checkpoint directory a user means: {@code chk-N/_metadata} names {@code chk-N}. */
-    static Path checkpointDirectory(Path path) {
-        return CheckpointMetadataReader.METADATA_FILE.equals(path.getName()) ? path.getParent() : path;
-    }
-
-    Validation validate(Path path, boolean deep, DirectoryListings listings) throws IOException {
-        Path dir = checkpointDirectory(path);
-        CheckpointKind kind = CheckpointDiscovery.kindOf(dir);
+    public Validation validate(Path path, boolean deep, DirectoryListings listings) throws IOException {
+        Path dir = CheckpointNames.checkpointDirectory(path);
+        CheckpointKind kind = CheckpointNames.kindOf(dir);
         FileSystemCalls calls = listings.calls();
         RequestCount before = calls.snapshot();
 
@@ -86,9 +101,14 @@ final class CheckpointValidator {
             deepCheck = new DeepValidation(classLoader, jobClassesComplete, checksums, progress, calls)
                     .run(metadataPath, loaded.read(), metadata, files, present, problems);
         }
-        return new Validation(dir, kind, metadata.getCheckpointId(), Validation.verdictOf(problems), problems,
+        return new Validation(dir, kind, metadata.getCheckpointId(), verdictOf(problems), problems,
                 metadataStatus.getModificationTime(), metadataStatus.getLen(), files, refs.inlineHandles(),
                 refs.unsupportedHandles(), deepCheck, calls.snapshot().minus(before), metadata);
+    }
+
+    /** The first of the problems' verdicts in {@link Verdict}'s order, or RESTORABLE without any. */
+    private static Verdict verdictOf(List<Problem> problems) {
+        return problems.stream().map(Problem::verdict).min(Comparator.naturalOrder()).orElse(Verdict.RESTORABLE);
     }
 
     private static Validation failed(Path dir, CheckpointKind kind, Problem problem, long time, long bytes, FileSystemCalls calls,

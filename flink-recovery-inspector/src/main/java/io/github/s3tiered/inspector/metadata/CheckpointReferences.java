@@ -1,4 +1,6 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.metadata;
+
+import io.github.s3tiered.inspector.ReferencedFile;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorState;

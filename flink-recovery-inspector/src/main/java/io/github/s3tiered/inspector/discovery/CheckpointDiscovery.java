@@ -1,4 +1,11 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.discovery;
+
+import io.github.s3tiered.inspector.CheckpointKind;
+import io.github.s3tiered.inspector.CheckpointLocation;
+import io.github.s3tiered.inspector.JobDirectory;
+import io.github.s3tiered.inspector.PathRole;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.storage.DirectoryListings;
 
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
@@ -9,65 +16,28 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.checkpointDirectory;
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.idFromName;
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.isCheckpointName;
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.isSavepointName;
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.kindOf;
+import static io.github.s3tiered.inspector.discovery.CheckpointNames.roleByName;
 
 /**
- * Finds checkpoints and savepoints by the names Flink gives them: {@code chk-N} and
- * {@code savepoint-*} directories inside a job's directory, beside {@code shared/} and
- * {@code taskowned/}.
+ * Finds checkpoints and savepoints by the names Flink gives them ({@link CheckpointNames}):
+ * {@code chk-N} and {@code savepoint-*} directories inside a job's directory, beside
+ * {@code shared/} and {@code taskowned/}.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class CheckpointDiscovery {
-
-    static final String SHARED_DIR = "shared";
-    static final String TASK_OWNED_DIR = "taskowned";
-    private static final Pattern CHECKPOINT_NAME = Pattern.compile("chk-(\\d+)");
-    private static final String SAVEPOINT_PREFIX = "savepoint-";
+public final class CheckpointDiscovery {
 
     private CheckpointDiscovery() {}
 
-    static boolean isCheckpointName(String name) {
-        return CHECKPOINT_NAME.matcher(name).matches();
-    }
-
-    static boolean isSavepointName(String name) {
-        return name.startsWith(SAVEPOINT_PREFIX);
-    }
-
-    static CheckpointKind kindOf(Path dir) {
-        return isSavepointName(dir.getName()) ? CheckpointKind.SAVEPOINT : CheckpointKind.CHECKPOINT;
-    }
-
-    static long idFromName(String name) {
-        Matcher m = CHECKPOINT_NAME.matcher(name);
-        return m.matches() ? parseId(m.group(1)) : -1;
-    }
-
-    private static long parseId(String digits) {
-        try {
-            return Long.parseLong(digits);
-        } catch (NumberFormatException e) {
-            return -1;
-        }
-    }
-
-    /** By name alone (no request): {@code _metadata}, {@code chk-N} or {@code savepoint-*}. */
-    static PathRole roleByName(Path path) {
-        String name = path.getName();
-        if (CheckpointMetadataReader.METADATA_FILE.equals(name)) {
-            return kindOf(path.getParent()) == CheckpointKind.SAVEPOINT ? PathRole.SAVEPOINT : PathRole.CHECKPOINT;
-        }
-        if (isCheckpointName(name)) {
-            return PathRole.CHECKPOINT;
-        }
-        if (isSavepointName(name)) {
-            return PathRole.SAVEPOINT;
-        }
-        return PathRole.UNKNOWN;
-    }
-
     /** By name, else by listing the directory (one request), else by listing its subdirectories. */
-    static PathRole classify(Path path, DirectoryListings listings) throws IOException {
+    public static PathRole classify(Path path, DirectoryListings listings) throws IOException {
         PathRole byName = roleByName(path);
         if (byName != PathRole.UNKNOWN) {
             return byName;
@@ -96,7 +66,7 @@ final class CheckpointDiscovery {
         for (Map.Entry<String, FileStatus> e : entries.entrySet()) {
             String name = e.getKey();
             if (e.getValue().isDir() && (isCheckpointName(name) || isSavepointName(name)
-                    || SHARED_DIR.equals(name) || TASK_OWNED_DIR.equals(name))) {
+                    || CheckpointNames.SHARED_DIR.equals(name) || CheckpointNames.TASK_OWNED_DIR.equals(name))) {
                 return PathRole.JOB_DIRECTORY;
             }
         }
@@ -104,7 +74,7 @@ final class CheckpointDiscovery {
     }
 
     /** The checkpoints and savepoints of one job directory (one listing). */
-    static JobDirectory jobDirectory(Path jobDir, DirectoryListings listings) throws IOException {
+    public static JobDirectory jobDirectory(Path jobDir, DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(jobDir);
         if (!listing.exists()) {
             throw new FileNotFoundException("No such job checkpoint directory: " + jobDir);
@@ -132,11 +102,11 @@ final class CheckpointDiscovery {
      * The job directories under {@code dir}: the directory itself when it is a job directory (or a
      * checkpoint, then as the only member of its parent), else each job directory inside it.
      */
-    static List<JobDirectory> discover(Path dir, DirectoryListings listings) throws IOException {
+    public static List<JobDirectory> discover(Path dir, DirectoryListings listings) throws IOException {
         PathRole role = classify(dir, listings);
         switch (role) {
             case CHECKPOINT, SAVEPOINT -> {
-                Path cp = CheckpointValidator.checkpointDirectory(dir);
+                Path cp = checkpointDirectory(dir);
                 return List.of(new JobDirectory(cp.getParent(),
                         List.of(new CheckpointLocation(cp, kindOf(cp), idFromName(cp.getName())))));
             }

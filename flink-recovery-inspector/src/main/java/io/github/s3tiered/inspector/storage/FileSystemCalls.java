@@ -1,4 +1,8 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.storage;
+
+import io.github.s3tiered.inspector.ChecksumSource;
+import io.github.s3tiered.inspector.RequestCount;
+import io.github.s3tiered.inspector.StorageUnreadableException;
 
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileStatus;
@@ -19,8 +23,11 @@ import java.util.zip.CRC32C;
  * the cost of an inspection on S3, which the storage's guard must keep small) and every failure
  * falls in one of two kinds: the path does not exist ({@link FileNotFoundException}), or the
  * storage could not be read ({@link StorageUnreadableException}), which proves nothing.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class FileSystemCalls {
+public final class FileSystemCalls {
 
     private static final int READ_BUFFER = 256 * 1024;
 
@@ -32,7 +39,7 @@ final class FileSystemCalls {
     private final AtomicLong staleLocalCopiesDropped = new AtomicLong();
 
     /** The entries of a directory, or null when it does not exist. */
-    FileStatus[] listStatus(Path dir) throws IOException {
+    public FileStatus[] listStatus(Path dir) throws IOException {
         listStatus.incrementAndGet();
         FileSystem fs = fileSystem(dir);
         try {
@@ -45,7 +52,7 @@ final class FileSystemCalls {
     }
 
     /** The status of a path, or null when it does not exist. */
-    FileStatus getFileStatus(Path path) throws IOException {
+    public FileStatus getFileStatus(Path path) throws IOException {
         getFileStatus.incrementAndGet();
         FileSystem fs = fileSystem(path);
         try {
@@ -67,7 +74,7 @@ final class FileSystemCalls {
      * @throws FileNotFoundException when the file does not exist
      * @throws StorageUnreadableException when the storage could not be read (or {@code sink} could not be written)
      */
-    DurableRead readDurable(Path file, OutputStream sink, ChecksumSource checksums) throws IOException {
+    public DurableRead readDurable(Path file, OutputStream sink, ChecksumSource checksums) throws IOException {
         open.incrementAndGet();
         fileSystem(file);
         try {
@@ -111,15 +118,15 @@ final class FileSystemCalls {
      * @param recordedCrc32c the CRC32C recorded when the file was written, if any
      * @param checksumsRecordable whether the file system records checksums at all
      */
-    record DurableRead(long length, int crc32c, OptionalLong recordedCrc32c, boolean checksumsRecordable) {
+    public record DurableRead(long length, int crc32c, OptionalLong recordedCrc32c, boolean checksumsRecordable) {
 
-        boolean checksumMatches() {
+        public boolean checksumMatches() {
             return recordedCrc32c.isEmpty() || recordedCrc32c.getAsLong() == Integer.toUnsignedLong(crc32c);
         }
     }
 
     /** On the tiered file system, lets it compare its local copy with S3 (one HEAD) and drop it if stale. */
-    void dropStaleLocalCopy(Path file) {
+    public void dropStaleLocalCopy(Path file) {
         try {
             Optional<Object> tiered = TieredFileSystemBridge.of(file);
             if (tiered.isPresent()) {
@@ -131,19 +138,7 @@ final class FileSystemCalls {
         }
     }
 
-    FSDataInputStream open(Path file) throws IOException {
-        open.incrementAndGet();
-        FileSystem fs = fileSystem(file);
-        try {
-            return fs.open(file);
-        } catch (FileNotFoundException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new StorageUnreadableException("open", file, e);
-        }
-    }
-
-    boolean delete(Path path, boolean recursive) throws IOException {
+    public boolean delete(Path path, boolean recursive) throws IOException {
         delete.incrementAndGet();
         FileSystem fs = path.getFileSystem();
         return fs.delete(path, recursive);
@@ -157,12 +152,12 @@ final class FileSystemCalls {
         return path.getFileSystem();
     }
 
-    RequestCount snapshot() {
+    public RequestCount snapshot() {
         return new RequestCount(listStatus.get(), getFileStatus.get(), open.get(), checksumLookups.get(), delete.get());
     }
 
     /** Local-tier copies the tiered file system dropped because S3 holds other content. */
-    long staleLocalCopiesDropped() {
+    public long staleLocalCopiesDropped() {
         return staleLocalCopiesDropped.get();
     }
 }

@@ -1,4 +1,4 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.storage;
 
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;

@@ -1,4 +1,9 @@
-package io.github.s3tiered.inspector;
+package io.github.s3tiered.inspector.metadata;
+
+import io.github.s3tiered.inspector.ChecksumSource;
+import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.Verdict;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
@@ -12,8 +17,11 @@ import java.io.OutputStream;
  * Reads a checkpoint's {@code _metadata} as the storage durably holds it, checks it against the
  * CRC32C recorded at upload (on {@code s3tiered://}), and parses it. Each way it can go wrong has
  * its own verdict: gone (NO_METADATA), storage unreadable (UNKNOWN), damaged (CORRUPT_METADATA).
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
  */
-final class MetadataLoading {
+public final class MetadataLoading {
 
     /** Flink keeps the whole metadata in memory too; anything larger was not written by it. */
     static final long MAX_METADATA_BYTES = 1L << 30;
@@ -23,11 +31,11 @@ final class MetadataLoading {
      *
      * @param read the durable read, null when the read failed
      */
-    record Loaded(CheckpointMetadata metadata, FileSystemCalls.DurableRead read, Problem problem) {}
+    public record Loaded(CheckpointMetadata metadata, FileSystemCalls.DurableRead read, Problem problem) {}
 
     private MetadataLoading() {}
 
-    static Loaded load(Path checkpointDir, FileSystemCalls calls, ChecksumSource checksums, ClassLoader classLoader) {
+    public static Loaded load(Path checkpointDir, FileSystemCalls calls, ChecksumSource checksums, ClassLoader classLoader) {
         Path file = new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE);
         CappedBuffer bytes = new CappedBuffer();
         FileSystemCalls.DurableRead read;

@@ -1,0 +1,94 @@
+package io.github.s3tiered.inspector.restorepoint;
+
+import io.github.s3tiered.inspector.CheckpointKind;
+import io.github.s3tiered.inspector.CheckpointLocation;
+import io.github.s3tiered.inspector.CompatibilityIssue;
+import io.github.s3tiered.inspector.InspectionProgress;
+import io.github.s3tiered.inspector.JobDirectory;
+import io.github.s3tiered.inspector.Outcome;
+import io.github.s3tiered.inspector.RestorePoint;
+import io.github.s3tiered.inspector.RestorePointOptions;
+import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.discovery.CheckpointDiscovery;
+import io.github.s3tiered.inspector.storage.DirectoryListings;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
+import io.github.s3tiered.inspector.validation.CheckpointValidator;
+import io.github.s3tiered.inspector.validation.JobCompatibility;
+
+import org.apache.flink.core.fs.Path;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Finds the newest restorable checkpoint of a job directory, with every newer one and why it was
+ * skipped. Checkpoints are ordered by id; savepoints (by option) by the id in their metadata, and
+ * those whose metadata cannot be read come last. The search stops at a checkpoint that could not be
+ * judged ({@link Outcome#UNKNOWN}): an older one is never chosen over it; the result then has no
+ * restore point and {@link RestorePoint#undecided()} names it.
+ *
+ * <p>Internal: public only so that the inspector's other packages can use it; not part of the
+ * library's API.
+ */
+public final class RestorePointSearch {
+
+    private final CheckpointValidator validator;
+    private final InspectionProgress progress;
+
+    public RestorePointSearch(CheckpointValidator validator, InspectionProgress progress) {
+        this.validator = validator;
+        this.progress = progress;
+    }
+
+    public RestorePoint search(Path jobDir, RestorePointOptions options, DirectoryListings listings) throws IOException {
+        FileSystemCalls calls = listings.calls();
+        JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
+
+        // savepoints have no id in their name: validate them first to learn it
+        List<Validation> validatedSavepoints = new ArrayList<>();
+        if (options.includeSavepoints()) {
+            for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
+                progress.step("validating " + sp.path());
+                validatedSavepoints.add(validator.validate(sp.path(), options.deep(), listings));
+            }
+        }
+        record Candidate(CheckpointLocation location, long id, Validation validation) {}
+        List<Candidate> candidates = new ArrayList<>();
+        for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
+            candidates.add(new Candidate(cp, cp.idFromName(), null));
+        }
+        for (Validation v : validatedSavepoints) {
+            candidates.add(new Candidate(new CheckpointLocation(v.path(), CheckpointKind.SAVEPOINT, -1),
+                    v.checkpointId() < 0 ? Long.MIN_VALUE : v.checkpointId(), v));
+        }
+        candidates.sort(Comparator.comparingLong(Candidate::id).reversed());
+
+        List<Validation> skipped = new ArrayList<>();
+        Optional<Validation> chosen = Optional.empty();
+        Optional<Validation> undecided = Optional.empty();
+        int i = 0;
+        for (Candidate c : candidates) {
+            Validation v = c.validation();
+            if (v == null) {
+                progress.step("validating " + c.location().path() + " (" + (++i) + "/" + candidates.size() + ")");
+                v = validator.validate(c.location().path(), options.deep(), listings);
+            }
+            if (v.restorable()) {
+                chosen = Optional.of(v);
+                break;
+            }
+            if (v.outcome() == Outcome.UNKNOWN) {
+                undecided = Optional.of(v);
+                break;
+            }
+            skipped.add(v);
+        }
+        List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
+                ? JobCompatibility.check(chosen.get().metadata(), options.job())
+                : List.of();
+        return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
+    }
+}
