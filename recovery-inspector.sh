@@ -11,20 +11,20 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")" && pwd)"
 MODULE="$ROOT/flink-recovery-inspector"
 CLASSPATH_FILE="$MODULE/target/recovery-inspector.classpath"
-PLUGIN_JAR="$ROOT/flink-checkpoint-s3tiered/target/flink-checkpoint-s3tiered-0.1.0-SNAPSHOT-plugin.jar"
+PLUGIN_JAR="$ROOT/flink-checkpoint-s3tiered/plugin/target/flink-checkpoint-s3tiered-0.1.0-SNAPSHOT-plugin.jar"
 MVN="${MVN:-mvn}"
 
 needs_build() {
   [ -n "${RECOVERY_INSPECTOR_REBUILD:-}" ] && return 0
   [ -f "$CLASSPATH_FILE" ] && [ -f "$PLUGIN_JAR" ] && [ -d "$MODULE/target/classes" ] || return 0
   # sources changed since the last build
-  [ -n "$(find "$MODULE/pom.xml" "$MODULE/src/main" "$ROOT/flink-checkpoint-s3tiered/pom.xml" \
-      "$ROOT/flink-checkpoint-s3tiered/src/main" -newer "$CLASSPATH_FILE" -print -quit 2>/dev/null)" ]
+  [ -n "$(find "$MODULE/pom.xml" "$MODULE/src/main" "$ROOT/flink-checkpoint-s3tiered" -name target -prune \
+      -o -newer "$CLASSPATH_FILE" -type f -print -quit 2>/dev/null)" ]
 }
 
 if needs_build; then
   echo "Building the recovery inspector and the s3tiered plugin ..." >&2
-  (cd "$ROOT" && $MVN -B -q install -DskipTests -pl flink-recovery-inspector,flink-checkpoint-s3tiered -am) >&2
+  (cd "$ROOT" && $MVN -B -q install -DskipTests -pl flink-recovery-inspector,flink-checkpoint-s3tiered/plugin -am) >&2
   # 'compile' scope includes 'provided' (Flink, RocksDB, log4j) and the optional picocli/Jackson
   (cd "$ROOT" && $MVN -B -q -pl flink-recovery-inspector dependency:build-classpath -Dmdep.includeScope=compile \
       -Dmdep.excludeClassifiers=tests -Dmdep.outputFile=target/recovery-inspector.classpath) >&2

@@ -2,6 +2,7 @@ package io.github.s3tiered.bench;
 
 import io.github.s3tiered.backend.RestoreTimings;
 import io.github.s3tiered.backend.TieredRocksDBStateBackendFactory;
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory;
 import io.github.s3tiered.examples.JobRunner;
 import io.github.s3tiered.testing.S3TestServer;
@@ -17,6 +18,7 @@ import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.plugin.DefaultPluginManager;
 import org.apache.flink.core.plugin.DirectoryBasedPluginFinder;
 import org.apache.flink.core.plugin.PluginManager;
@@ -29,9 +31,9 @@ import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.util.WrappingProxy;
 
-import java.lang.reflect.Method;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -41,6 +43,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One stateful job (RocksDB, incremental checkpoints, one injected failure) checkpointing through
@@ -214,20 +217,12 @@ public final class CheckpointBenchmark {
     }
 
     /** The s3tiered file system's transfer figures (empty for other file systems). */
-    @SuppressWarnings("unchecked")
     private static Map<String, Long> transfer(String dir) {
-        if (!dir.startsWith("s3tiered://")) {
-            return Map.of();
-        }
         try {
-            Object fs = FileSystem.get(URI.create(dir));
-            while (fs instanceof WrappingProxy<?> p) {
-                fs = p.getWrappedDelegate();
-            }
-            Method m = fs.getClass().getMethod("metricsSnapshot");
-            return (Map<String, Long>) m.invoke(fs);
-        } catch (Exception e) {
-            return Map.of();
+            Optional<S3TieredBridge> bridge = S3TieredBridge.of(new Path(dir));
+            return bridge.isPresent() ? bridge.get().transferMetrics().figures() : Map.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read the s3tiered transfer figures of " + dir, e);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.github.s3tiered.bench;
 
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
@@ -23,10 +25,8 @@ import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
-import org.apache.flink.util.WrappingProxy;
 
 import java.io.DataOutputStream;
-import java.lang.reflect.Method;
 import java.net.URI;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -274,14 +274,8 @@ public final class InspectorBenchmark {
         return chk;
     }
 
-    @SuppressWarnings("unchecked")
     private static long s3Requests(Path path) throws Exception {
-        Object fs = FileSystem.get(URI.create(path.toUri().getScheme() + "://" + path.toUri().getAuthority() + "/"));
-        while (fs instanceof WrappingProxy<?> p) {
-            fs = p.getWrappedDelegate();
-        }
-        Method m = fs.getClass().getMethod("metricsSnapshot");
-        return ((Map<String, Long>) m.invoke(fs)).get("requests");
+        return S3TieredBridge.of(path).orElseThrow().transferMetrics().figure(BridgeContract.TOTAL_REQUESTS);
     }
 
     private static void copyPlugin(java.nio.file.Path from, java.nio.file.Path to) throws Exception {

@@ -83,7 +83,8 @@ class ComposeFileTest {
     @Test
     void flinkServicesMountTheBuiltJarsWhereFlinkLoadsThem() throws IOException {
         String version = System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT");
-        Path target = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/target");
+        Path pluginTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/plugin/target");
+        Path libTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/lib/target");
         String plugin = "flink-checkpoint-s3tiered-" + version + "-plugin.jar";
         String lib = "flink-checkpoint-s3tiered-" + version + "-lib.jar";
         Map<String, Object> compose = compose();
@@ -95,9 +96,9 @@ class ComposeFileTest {
             }
             assertThat(mounts).as("%s volumes", name).containsKeys(PLUGIN_DIR + plugin, LIB_DIR + lib);
             assertThat(docker.resolve(mounts.get(PLUGIN_DIR + plugin)).normalize()).as("%s: plugin jar", name)
-                    .isEqualTo(target.resolve(plugin));
+                    .isEqualTo(pluginTarget.resolve(plugin));
             assertThat(docker.resolve(mounts.get(LIB_DIR + lib)).normalize()).as("%s: lib jar", name)
-                    .isEqualTo(target.resolve(lib));
+                    .isEqualTo(libTarget.resolve(lib));
             assertThat(mounts.keySet().stream().filter(m -> m.startsWith(PLUGIN_DIR))).as("%s: plugins/s3tiered/", name)
                     .containsExactly(PLUGIN_DIR + plugin);
         }

@@ -119,6 +119,13 @@ class StandaloneClusterITCase {
         assertThat(flinkHome.resolve("lib")).as("Flink lib/ assembled by the build").isDirectory();
         assertThat(flinkHome.resolve("plugins/s3tiered")).as("plugins/s3tiered/ assembled by the build").isDirectory();
         assertThat(jobJar).as("example job jar built by the build").isRegularFile();
+        for (String dir : List.of("lib", "plugins/s3tiered")) {
+            try (var jars = Files.list(flinkHome.resolve(dir))) {
+                assertThat(jars.map(j -> j.getFileName().toString()).filter(n -> n.startsWith("flink-checkpoint-s3tiered")))
+                        .as("one jar of this project in %s/%s (another is left from an earlier build of other module"
+                                + " names: delete %s)", flinkHome, dir, flinkHome).hasSize(1);
+            }
+        }
         Path runs = Path.of(System.getProperty("cluster.work.dir", "target/cluster-runs"));
         // Each run keeps its logs and data (~140 MB) for diagnosis until the next run starts.
         deleteEarlierRuns(runs);

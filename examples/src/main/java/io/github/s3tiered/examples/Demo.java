@@ -1,7 +1,8 @@
 package io.github.s3tiered.examples;
 
 import io.github.s3tiered.backend.RestoreTimings;
-import io.github.s3tiered.fs.S3TieredFileSystem;
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
@@ -13,7 +14,6 @@ import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.util.WrappingProxy;
 
 import java.net.URI;
 import java.nio.file.Path;
@@ -170,12 +170,8 @@ public final class Demo {
     }
 
     private Map<String, Long> transfer() throws Exception {
-        FileSystem fs = FileSystem.get(URI.create("s3tiered://" + embedded.s3().bucket() + "/"));
-        Object inner = fs;
-        while (inner instanceof WrappingProxy<?> p) {
-            inner = p.getWrappedDelegate();
-        }
-        return ((S3TieredFileSystem) inner).metricsSnapshot();
+        FileSystem fs = FileSystem.get(URI.create(BridgeContract.SCHEME + "://" + embedded.s3().bucket() + "/"));
+        return S3TieredBridge.of(fs).orElseThrow().transferMetrics().figures();
     }
 
     private static long delta(Map<String, Long> before, Map<String, Long> after, String name) {

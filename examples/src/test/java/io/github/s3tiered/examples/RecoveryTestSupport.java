@@ -1,5 +1,7 @@
 package io.github.s3tiered.examples;
 
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.fs.S3TieredFileSystem;
 import io.github.s3tiered.testing.S3TestServer;
 
@@ -109,9 +111,12 @@ final class RecoveryTestSupport {
         return (S3TieredFileSystem) fs;
     }
 
+    /** The transfer figures, and the requests sent per S3 operation, through the bridge as Flink's lib/ reads them. */
     static Map<String, Long> transfer(String bucket) throws Exception {
-        Map<String, Long> m = new java.util.HashMap<>(tieredFileSystem(bucket).metricsSnapshot());
-        m.put("GetObject", tieredFileSystem(bucket).s3Statistics().requestCount("GetObject"));
+        S3TieredBridge.TransferFigures f = S3TieredBridge.of(FileSystem.get(URI.create(BridgeContract.SCHEME + "://" + bucket + "/")))
+                .orElseThrow().transferMetrics();
+        Map<String, Long> m = new java.util.HashMap<>(f.figures());
+        m.put("GetObject", f.requests("GetObject"));
         return m;
     }
 

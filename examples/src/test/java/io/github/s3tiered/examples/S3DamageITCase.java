@@ -6,9 +6,11 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
 import static io.github.s3tiered.examples.RecoveryTestSupport.tieredFileSystem;
+import static io.github.s3tiered.examples.RecoveryTestSupport.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.s3tiered.bridge.BridgeContract;
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.Validation;
@@ -264,7 +266,7 @@ class S3DamageITCase {
     }
 
     private static long staleCopiesDropped() throws Exception {
-        return tieredFileSystem(S3.server().bucket()).metricsSnapshot().get("localTierStaleCopiesDropped");
+        return transfer(S3.server().bucket()).get(BridgeContract.LOCAL_TIER_STALE_COPIES_DROPPED);
     }
 
     private static void damage(S3Client raw, String bucket, String key, HeadObjectResponse head, byte[] original, Damage damage)

@@ -1,5 +1,6 @@
 package io.github.s3tiered.inspector.storage;
 
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.ChecksumSource;
 import io.github.s3tiered.inspector.RequestCount;
 import io.github.s3tiered.inspector.StorageUnreadableException;
@@ -78,10 +79,10 @@ public final class FileSystemCalls {
         open.incrementAndGet();
         fileSystem(file);
         try {
-            Optional<Object> tiered = TieredFileSystemBridge.of(file);
+            Optional<S3TieredBridge> tiered = S3TieredBridge.of(file);
             if (tiered.isPresent()) {
                 checksumLookups.incrementAndGet(); // the HEAD that finds the recorded CRC32C
-                TieredFileSystemBridge.DurableRead r = TieredFileSystemBridge.readDurable(tiered.get(), file, sink);
+                S3TieredBridge.DurableRead r = tiered.get().readDurable(file, sink);
                 if (r.staleLocalCopyDropped()) {
                     staleLocalCopiesDropped.incrementAndGet();
                 }
@@ -128,10 +129,10 @@ public final class FileSystemCalls {
     /** On the tiered file system, lets it compare its local copy with S3 (one HEAD) and drop it if stale. */
     public void dropStaleLocalCopy(Path file) {
         try {
-            Optional<Object> tiered = TieredFileSystemBridge.of(file);
+            Optional<S3TieredBridge> tiered = S3TieredBridge.of(file);
             if (tiered.isPresent()) {
                 checksumLookups.incrementAndGet();
-                TieredFileSystemBridge.recordedCrc32c(tiered.get(), file);
+                tiered.get().recordedChecksum(file);
             }
         } catch (IOException e) {
             // gone or unreadable: there is nothing to compare the copy with; it is not used to judge

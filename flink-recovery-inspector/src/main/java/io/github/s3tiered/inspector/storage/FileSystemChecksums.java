@@ -1,5 +1,6 @@
 package io.github.s3tiered.inspector.storage;
 
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.ChecksumSource;
 
 import org.apache.flink.core.fs.Path;
@@ -10,7 +11,7 @@ import java.util.OptionalLong;
 
 /**
  * The checksums the tiered file system ({@code s3tiered://}) records per object, asked through
- * {@link TieredFileSystemBridge}. Any other file system records nothing. The default of
+ * {@link S3TieredBridge}. Any other file system records nothing. The default of
  * {@link io.github.s3tiered.inspector.CheckpointInspector} (public: a caller of its four-argument
  * constructor may pass it).
  */
@@ -18,12 +19,12 @@ public final class FileSystemChecksums implements ChecksumSource {
 
     @Override
     public boolean recordsChecksums(Path file) throws IOException {
-        return TieredFileSystemBridge.of(file).isPresent();
+        return S3TieredBridge.of(file).isPresent();
     }
 
     @Override
     public OptionalLong recordedCrc32c(Path file) throws IOException {
-        Optional<Object> fs = TieredFileSystemBridge.of(file);
-        return fs.isEmpty() ? OptionalLong.empty() : TieredFileSystemBridge.recordedCrc32c(fs.get(), file);
+        Optional<S3TieredBridge> fs = S3TieredBridge.of(file);
+        return fs.isEmpty() ? OptionalLong.empty() : fs.get().recordedChecksum(file).crc32c();
     }
 }

@@ -1,0 +1,191 @@
+package io.github.s3tiered.bridge;
+
+import io.github.s3tiered.bridge.BridgeContract.ErrorCode;
+
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.util.WrappingProxy;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.function.BiFunction;
+
+/**
+ * The callers' side of the {@link BridgeContract}: typed methods over the {@code s3tiered://} file
+ * system, for code that cannot link against it (it lives in Flink's plugin class loader). Every
+ * call into the plugin from the storage, the backend's metrics, the inspector, the benchmarks and
+ * the demo goes through here.
+ *
+ * <p>Failures arrive as codes and leave as types: {@link FileNotFoundException} for a missing
+ * object, {@link InterruptedIOException} for an interrupt, the sink's own {@link IOException} when
+ * writing into it failed, and {@link S3TieredBridgeException} with its {@link ErrorCode} for the rest.
+ */
+public final class S3TieredBridge {
+
+    private final BiFunction<String, Map<String, Object>, Map<String, Object>> endpoint;
+    private final String fileSystem;
+
+    private S3TieredBridge(BiFunction<String, Map<String, Object>, Map<String, Object>> endpoint, String fileSystem) {
+        this.endpoint = endpoint;
+        this.fileSystem = fileSystem;
+    }
+
+    /** Whether the path names an {@code s3tiered://} object or directory. */
+    public static boolean isTieredPath(Path path) {
+        return BridgeContract.SCHEME.equals(path.toUri().getScheme());
+    }
+
+    /** Whether the URI string names an {@code s3tiered://} object or directory. */
+    public static boolean isTieredPath(String uri) {
+        return uri != null && uri.startsWith(BridgeContract.SCHEME + "://");
+    }
+
+    /** The bridge to the file system of an {@code s3tiered://} path; empty for any other scheme. */
+    public static Optional<S3TieredBridge> of(Path path) throws IOException {
+        return isTieredPath(path) ? of(path.getFileSystem()) : Optional.empty();
+    }
+
+    /**
+     * The bridge to a file system: empty unless it is the {@code s3tiered://} one, found behind
+     * Flink's wrappers (the plugin class loader's, the connection limiter's, the safety net's).
+     */
+    @SuppressWarnings("unchecked")
+    public static Optional<S3TieredBridge> of(FileSystem fileSystem) {
+        Object fs = fileSystem;
+        while (fs instanceof WrappingProxy<?> proxy) {
+            fs = proxy.getWrappedDelegate();
+        }
+        URI uri = fs instanceof FileSystem f ? f.getUri() : null;
+        if (!(fs instanceof BiFunction<?, ?, ?> function) || uri == null || !BridgeContract.SCHEME.equals(uri.getScheme())) {
+            return Optional.empty();
+        }
+        return Optional.of(new S3TieredBridge((BiFunction<String, Map<String, Object>, Map<String, Object>>) function,
+                fs.toString()));
+    }
+
+    /** The operations the plugin jar knows, and the contract version it implements. */
+    public Description describe() throws IOException {
+        Map<String, Object> r = call(BridgeContract.DESCRIBE, Map.of());
+        @SuppressWarnings("unchecked")
+        List<String> ops = (List<String>) r.get(BridgeContract.OPERATIONS);
+        return new Description((Integer) r.get(BridgeContract.CONTRACT_VERSION), Set.copyOf(ops));
+    }
+
+    /** The plugin's answer to {@link #describe()}. */
+    public record Description(int contractVersion, Set<String> operations) {}
+
+    /** See {@link BridgeContract#RECORDED_CHECKSUM}. */
+    public RecordedChecksum recordedChecksum(Path path) throws IOException {
+        Map<String, Object> r = call(BridgeContract.RECORDED_CHECKSUM, Map.of(BridgeContract.PATH, path.toUri().toString()));
+        return new RecordedChecksum(optionalLong(r.get(BridgeContract.RECORDED_CRC32C)),
+                Boolean.TRUE.equals(r.get(BridgeContract.STALE_COPY_DROPPED)));
+    }
+
+    /** The recorded CRC32C of an object (unsigned), and whether a stale local copy was dropped. */
+    public record RecordedChecksum(OptionalLong crc32c, boolean staleLocalCopyDropped) {}
+
+    /** See {@link BridgeContract#READ_DURABLE}. */
+    public DurableRead readDurable(Path path, OutputStream sink) throws IOException {
+        Map<String, Object> args = new HashMap<>();
+        args.put(BridgeContract.PATH, path.toUri().toString());
+        args.put(BridgeContract.SINK, sink);
+        Map<String, Object> r = call(BridgeContract.READ_DURABLE, args);
+        return new DurableRead((Long) r.get(BridgeContract.LENGTH), ((Long) r.get(BridgeContract.CRC32C)).intValue(),
+                optionalLong(r.get(BridgeContract.RECORDED_CRC32C)), Boolean.TRUE.equals(r.get(BridgeContract.STALE_COPY_DROPPED)));
+    }
+
+    /**
+     * One read of the durable copy: its length, the CRC32C of the bytes read, the CRC32C recorded
+     * at upload (unsigned; empty when the object carries none), and whether a local copy that
+     * differed from the object was dropped.
+     */
+    public record DurableRead(long length, int crc32c, OptionalLong recordedCrc32c, boolean staleLocalCopyDropped) {}
+
+    /** See {@link BridgeContract#TRANSFER_METRICS}. */
+    public TransferFigures transferMetrics() throws IOException {
+        Map<String, Object> r = call(BridgeContract.TRANSFER_METRICS, Map.of());
+        return new TransferFigures(longs(r.get(BridgeContract.METRICS)), longs(r.get(BridgeContract.REQUESTS)));
+    }
+
+    /**
+     * The figures of {@link BridgeContract#METRIC_NAMES} and the S3 requests sent per operation
+     * (such as {@code GetObject}), both since the process started.
+     */
+    public record TransferFigures(Map<String, Long> figures, Map<String, Long> requests) {
+        public long figure(String name) {
+            return figures.getOrDefault(name, 0L);
+        }
+
+        public long requests(String operation) {
+            return requests.getOrDefault(operation, 0L);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "S3TieredBridge{" + fileSystem + "}";
+    }
+
+    private Map<String, Object> call(String operation, Map<String, Object> args) throws IOException {
+        Map<String, Object> result;
+        try {
+            result = endpoint.apply(operation, args);
+        } catch (RuntimeException e) {
+            // The endpoint answers every failure with a code; this is a defect in it.
+            throw new S3TieredBridgeException(ErrorCode.FAILED, operation, "s3tiered bridge operation " + operation
+                    + " on " + fileSystem + " failed: " + e, e);
+        }
+        Object error = result.get(BridgeContract.ERROR);
+        if (error == null) {
+            return result;
+        }
+        ErrorCode code = ErrorCode.valueOf((String) error);
+        String message = (String) result.get(BridgeContract.ERROR_MESSAGE);
+        Throwable cause = (Throwable) result.get(BridgeContract.ERROR_CAUSE);
+        switch (code) {
+            case NOT_FOUND -> {
+                FileNotFoundException e = new FileNotFoundException(message);
+                e.initCause(cause);
+                throw e;
+            }
+            case INTERRUPTED -> {
+                InterruptedIOException e = new InterruptedIOException(message);
+                e.initCause(cause);
+                throw e;
+            }
+            case SINK_FAILED -> {
+                if (cause instanceof IOException io) {
+                    throw io; // the caller's own stream failed: its own exception
+                }
+                throw new S3TieredBridgeException(code, operation, message, cause);
+            }
+            case UNSUPPORTED_OPERATION -> throw new S3TieredBridgeException(code, operation, "The s3tiered plugin jar in"
+                    + " Flink's plugins/s3tiered/ does not know the operation '" + operation + "' that the calling jar"
+                    + " (lib/ or the recovery inspector) needs: install the plugin jar and the lib jar of the same"
+                    + " release (" + message + ")", cause);
+            default -> throw new S3TieredBridgeException(code, operation, message, cause);
+        }
+    }
+
+    private static OptionalLong optionalLong(Object v) {
+        return v == null ? OptionalLong.empty() : OptionalLong.of((Long) v);
+    }
+
+    private static Map<String, Long> longs(Object map) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        if (map instanceof Map<?, ?> source) {
+            source.forEach((k, v) -> m.put((String) k, (Long) v));
+        }
+        return m;
+    }
+}

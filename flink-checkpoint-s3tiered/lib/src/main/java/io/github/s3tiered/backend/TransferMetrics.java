@@ -1,0 +1,83 @@
+package io.github.s3tiered.backend;
+
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
+import io.github.s3tiered.checkpoint.TaskManagerVerificationStatus;
+import io.github.s3tiered.inspector.PathKey;
+
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.execution.Environment;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * Publishes the {@code s3tiered://} file system's figures as gauges in a metric group. The file
+ * system lives in Flink's plugin class loader; its figures come through the {@link S3TieredBridge}.
+ */
+final class TransferMetrics {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TransferMetrics.class);
+
+    /** Newest checkpoint the JobManager found entirely in S3, as this TaskManager last heard (-1: none yet). */
+    static final String VERIFIED_CHECKPOINT = "verifiedCheckpoint";
+    /** Referenced objects the JobManager found missing from S3, as this TaskManager last heard. */
+    static final String VERIFICATION_MISSING_OBJECTS = "verificationMissingObjects";
+
+    private TransferMetrics() {}
+
+    /** Registers the gauges; returns the figures' supplier, or null without an s3tiered:// directory. */
+    static Supplier<Map<String, Long>> register(MetricGroup group, Environment env) {
+        String dir = env.getJobConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
+        if (dir == null) {
+            dir = env.getTaskManagerInfo().getConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
+        }
+        if (!S3TieredBridge.isTieredPath(dir)) {
+            return null;
+        }
+        Supplier<Map<String, Long>> snapshot = snapshotOf(new Path(dir));
+        if (snapshot == null) {
+            return null;
+        }
+        MetricGroup g = group.addGroup(BridgeContract.SCHEME);
+        for (String name : BridgeContract.METRIC_NAMES) {
+            g.gauge(name, (Gauge<Long>) () -> snapshot.get().getOrDefault(name, 0L));
+        }
+        // what the JobManager's verification of completed checkpoints last told this TaskManager
+        String jobDir = PathKey.of(new Path(new Path(dir), env.getJobID().toString()));
+        g.gauge(VERIFIED_CHECKPOINT, (Gauge<Long>) () -> TaskManagerVerificationStatus.of(jobDir).newestVerified());
+        g.gauge(VERIFICATION_MISSING_OBJECTS, (Gauge<Long>) () -> (long) TaskManagerVerificationStatus.of(jobDir).missing().size());
+        return snapshot;
+    }
+
+    /** A supplier of the file system's figures, or null when it is not the s3tiered one. */
+    static Supplier<Map<String, Long>> snapshotOf(Path dir) {
+        Optional<S3TieredBridge> bridge;
+        try {
+            bridge = S3TieredBridge.of(dir);
+        } catch (IOException e) {
+            LOG.debug("No s3tiered metrics for {}: {}", dir, e.toString());
+            return null;
+        }
+        if (bridge.isEmpty()) {
+            return null;
+        }
+        S3TieredBridge b = bridge.get();
+        return () -> {
+            try {
+                return b.transferMetrics().figures();
+            } catch (IOException e) {
+                LOG.debug("s3tiered metrics of {} unavailable: {}", dir, e.toString());
+                return Map.of();
+            }
+        };
+    }
+}

@@ -1,0 +1,118 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.bridge.BridgeContract;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointStorage;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.ConfigurableCheckpointStorage;
+import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
+
+import java.io.IOException;
+import java.util.Objects;
+
+/**
+ * Checkpoint storage on {@code s3tiered://}: Flink's file-system checkpoint storage (standard
+ * layout {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}, savepoints,
+ * relative handles, retained checkpoints, file merging), plus a check, once per process, that the
+ * bucket is reachable, the credentials valid and the directory writable: a wrong setup fails the
+ * job when it starts, naming the key and bucket, instead of at the first checkpoint. Before a job
+ * resumes from {@code execution.state-recovery.path}, the recovery guard proves the checkpoint
+ * restorable (or resolves a job directory to its newest restorable checkpoint).
+ */
+public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableCheckpointStorage {
+
+    private static final long serialVersionUID = 1L;
+
+    public static final String SCHEME = BridgeContract.SCHEME;
+
+    private final FileSystemCheckpointStorage delegate;
+    private final RecoveryGuard guard;
+    private final boolean verify;
+    private final int fullListingInterval;
+
+    /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
+    public TieredCheckpointStorage(String checkpointDirectory) {
+        this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration(), null),
+                new Configuration());
+    }
+
+    private TieredCheckpointStorage(FileSystemCheckpointStorage delegate, RecoveryGuard guard, ReadableConfig config) {
+        this.delegate = delegate;
+        this.guard = guard;
+        this.verify = config.get(VerificationOptions.ENABLED);
+        this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
+        if (fullListingInterval < 1) {
+            throw new IllegalConfigurationException(VerificationOptions.FULL_LISTING_INTERVAL.key() + " must be at least 1, is "
+                    + fullListingInterval);
+        }
+    }
+
+    private static RecoveryGuard guardFrom(ReadableConfig config, ClassLoader jobClassLoader) {
+        return new RecoveryGuard(config.get(RecoveryGuardOptions.VALIDATE), config.get(RecoveryGuardOptions.DEEP),
+                config.get(RecoveryGuardOptions.FALLBACK), jobClassLoader);
+    }
+
+    static Path requireTieredDir(String dir) {
+        if (dir == null || dir.isBlank()) {
+            throw new IllegalConfigurationException("The tiered checkpoint storage needs "
+                    + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key() + ": s3tiered://<bucket>/<path>");
+        }
+        Path path = new Path(dir.trim());
+        if (!SCHEME.equals(path.toUri().getScheme()) || path.toUri().getAuthority() == null) {
+            throw new IllegalConfigurationException("Invalid " + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
+                    + " '" + dir + "' for the tiered checkpoint storage: expected s3tiered://<bucket>/<path>");
+        }
+        return path;
+    }
+
+    @Override
+    public TieredCheckpointStorage configure(ReadableConfig config, ClassLoader classLoader) {
+        return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config, classLoader), config);
+    }
+
+    public Path getCheckpointPath() {
+        return delegate.getCheckpointPath();
+    }
+
+    @Override
+    public CompletedCheckpointStorageLocation resolveCheckpoint(String pointer) throws IOException {
+        return delegate.resolveCheckpoint(guard.resolve(pointer));
+    }
+
+    /**
+     * The JobManager resolves {@code execution.state-recovery.path} and completes checkpoints
+     * through the access returned here, and the tasks resolve their checkpoint locations through
+     * it: the recovery guard and the verification of completed checkpoints sit in it.
+     */
+    @Override
+    public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
+        StorageCheck.ensureUsable(delegate.getCheckpointPath());
+        CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
+        TieredCheckpointStorageAccess.VerificationSettings verification = verify
+                ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, TieredCheckpointStorage.class.getClassLoader())
+                : null;
+        return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TieredCheckpointStorage other && delegate.equals(other.delegate);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(delegate);
+    }
+
+    @Override
+    public String toString() {
+        return "TieredCheckpointStorage{" + delegate.getCheckpointPath() + "}";
+    }
+}

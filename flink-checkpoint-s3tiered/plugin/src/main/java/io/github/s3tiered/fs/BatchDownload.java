@@ -1,0 +1,265 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.Crc32c;
+import io.github.s3tiered.s3.ObjectInfo;
+import io.github.s3tiered.s3.RangedDownload;
+import io.github.s3tiered.s3.S3Access;
+import io.github.s3tiered.tier.IntactCopy;
+import io.github.s3tiered.tier.LocalTier;
+import io.github.s3tiered.tier.ObjectKey;
+
+import org.apache.flink.core.fs.ICloseableRegistry;
+import org.apache.flink.core.fs.PathsCopyingFileSystem.CopyRequest;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Closeable;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * A batch copy out of {@code s3tiered://} ({@code copyFiles()}, the RocksDB restore), in one
+ * direction: {@link #plan} asks the tier once which of the files it holds intact; {@link #execute}
+ * hard-links those into place and downloads the rest from S3 with parallel ranged GETs, keeping a
+ * copy in the tier. A copy that vanishes or changes between the question and the link is
+ * downloaded instead. Every step is a non-blocking stage on the shared transfer pool.
+ *
+ * <p>Closing the registry cancels the batch: no request starts after it, bodies being read are
+ * aborted, and {@code copyFiles} fails at once.
+ */
+final class BatchDownload {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchDownload.class);
+
+    interface PathResolver {
+        ObjectPath resolve(org.apache.flink.core.fs.Path path) throws IOException;
+    }
+
+    /** One file of the batch; {@code copy} is the tier's intact copy, or null: from S3. */
+    record Transfer(ObjectPath source, Path destination, IntactCopy copy) {}
+
+    /** What a batch will do, decided before any byte moves. */
+    record Plan(List<Transfer> transfers) {
+        long fromTier() {
+            return transfers.stream().filter(t -> t.copy() != null).count();
+        }
+    }
+
+    private final S3TieredRuntime runtime;
+
+    BatchDownload(S3TieredRuntime runtime) {
+        this.runtime = runtime;
+    }
+
+    void copy(List<CopyRequest> requests, PathResolver resolver, ICloseableRegistry registry) throws IOException {
+        Cancellation cancellation = new Cancellation();
+        List<CompletableFuture<Void>> tasks = new ArrayList<>();
+        Closeable cancel = () -> {
+            cancellation.cancel("the batch copy of " + requests.size() + " files was cancelled");
+            synchronized (tasks) {
+                tasks.forEach(t -> t.cancel(false));
+            }
+        };
+        registry.registerCloseable(cancel);
+        try {
+            execute(plan(requests, resolver), cancellation, tasks);
+        } finally {
+            registry.unregisterCloseable(cancel);
+        }
+    }
+
+    /** Resolves the requests and asks the tier, once, which of the sources it holds intact. */
+    Plan plan(List<CopyRequest> requests, PathResolver resolver) throws IOException {
+        List<ObjectPath> sources = new ArrayList<>(requests.size());
+        List<ObjectKey> keys = new ArrayList<>(requests.size());
+        for (CopyRequest request : requests) {
+            ObjectPath source = resolver.resolve(request.getSource());
+            sources.add(source);
+            keys.add(new ObjectKey(source.bucket(), source.key()));
+        }
+        Map<ObjectKey, IntactCopy> held = runtime.config().localEnabled()
+                ? runtime.tier().intactCopies(keys, runtime.transferPool()) : Map.of();
+        List<Transfer> transfers = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            Path destination = localPath(requests.get(i).getDestination());
+            Files.createDirectories(destination.toAbsolutePath().getParent());
+            transfers.add(new Transfer(sources.get(i), destination, held.get(keys.get(i))));
+        }
+        return new Plan(transfers);
+    }
+
+    /** Carries out a plan; {@code tasks} collects the running transfers, for cancellation. */
+    void execute(Plan plan, Cancellation cancellation, List<CompletableFuture<Void>> tasks) throws IOException {
+        S3Access store = runtime.store().cancellable(cancellation);
+        CompletableFuture<?>[] all;
+        synchronized (tasks) {
+            for (Transfer t : plan.transfers()) {
+                CompletableFuture<Void> task = t.copy() != null
+                        ? CompletableFuture.supplyAsync(() -> linkIntactCopy(t), runtime.transferPool())
+                                .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3(store, t))
+                        : fromS3(store, t);
+                tasks.add(task.exceptionally(failure -> {
+                    IOException io = RangedDownload.unwrap(failure);
+                    throw new UncheckedIOException(new IOException(
+                            "Restoring " + t.source() + " to " + t.destination() + " failed: " + io.getMessage(), io));
+                }));
+            }
+            all = tasks.toArray(new CompletableFuture[0]);
+            if (cancellation.isCancelled()) {
+                tasks.forEach(t -> t.cancel(false));
+            }
+        }
+        try {
+            CompletableFuture.allOf(all).join();
+        } catch (CancellationException e) {
+            cancellation.check("Restore of " + plan.transfers().size() + " files");
+            throw new IOException("Restore of " + plan.transfers().size() + " files was cancelled", e);
+        } catch (CompletionException | UncheckedIOException e) {
+            if (cancellation.isCancelled()) {
+                cancellation.check("Restore of " + plan.transfers().size() + " files");
+            }
+            throw RangedDownload.unwrap(e);
+        }
+    }
+
+    /**
+     * Hard-links (or, across devices, copies) the tier's copy into place; true when the file in
+     * place is the one the tier checked. False when the copy vanished or changed since (evicted
+     * or replaced by another process): the caller downloads it instead.
+     */
+    private boolean linkIntactCopy(Transfer t) {
+        Path copy = t.copy().entry().data();
+        try {
+            if (!linkOrCopy(copy, t.destination(), t.copy())) {
+                LOG.info("The local-tier copy of {} changed or vanished after its check; downloading it", t.source());
+                Files.deleteIfExists(t.destination());
+                return false;
+            }
+            long size = t.copy().entry().size();
+            runtime.store().statistics().bytesServedFromLocalTier.add(size);
+            runtime.store().statistics().restoreBytesFromLocalTier.add(size);
+            return true;
+        } catch (NoSuchFileException vanished) {
+            LOG.info("The local-tier copy of {} vanished after its check; downloading it", t.source());
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private CompletableFuture<Void> fromS3(S3Access store, Transfer t) {
+        LocalTier tier = runtime.tier();
+        ObjectPath source = t.source();
+        Path destination = t.destination();
+        return CompletableFuture
+                .supplyAsync(() -> {
+                    try {
+                        return store.head(source.bucket(), source.key())
+                                .orElseThrow(() -> new FileNotFoundException("No such file: " + source));
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }, runtime.transferPool())
+                .thenCompose(info -> {
+                    boolean keep = runtime.config().localEnabled() && tier.fits(info.size());
+                    Path target = keep ? tier.newStagingFile() : destination;
+                    return download(store, source, info, target).thenAccept(crc -> {
+                        store.statistics().restoreBytesFromS3.add(info.size());
+                        if (keep) {
+                            placeAndKeep(source, info, target, destination, crc);
+                        }
+                    });
+                });
+    }
+
+    /** Link first, then commit: the restore does not depend on the copy surviving an eviction. */
+    private void placeAndKeep(ObjectPath source, ObjectInfo info, Path staged, Path destination, int crc) {
+        try {
+            linkOrCopy(staged, destination, null);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(staged);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new UncheckedIOException(e);
+        }
+        try {
+            runtime.tier().commit(source.bucket(), source.key(), staged, info.size(), crc);
+        } catch (IOException e) {
+            // The restored file is in place; only the local copy for next time is missing.
+            LOG.warn("Restored {} but could not keep its local-tier copy: {}", source, e.toString());
+        } finally {
+            try {
+                Files.deleteIfExists(staged);
+            } catch (IOException ignored) {
+                // committed (moved) or gone
+            }
+        }
+    }
+
+    /** A verified download into {@code target}: the CRC32C of its bytes, which matched the recorded one. */
+    private CompletableFuture<Integer> download(S3Access store, ObjectPath op, ObjectInfo info, Path target) {
+        S3TieredConfig config = runtime.config();
+        return RangedDownload.start(store, op.bucket(), op.key(), info.size(), target,
+                        config.downloadPartSize(), config.readReopenAttempts(), runtime.transferPool())
+                .thenApply(crc -> {
+                    if (info.crc32c() != null && crc.intValue() != info.crc32c()) {
+                        throw new UncheckedIOException(new IOException("CRC32C mismatch downloading " + op + ": got "
+                                + Crc32c.toHex(crc) + ", its upload recorded " + Crc32c.toHex(info.crc32c())));
+                    }
+                    return crc;
+                })
+                .whenComplete((ok, failure) -> {
+                    if (failure != null) {
+                        try {
+                            Files.deleteIfExists(target);
+                        } catch (IOException ignored) {
+                            // best effort
+                        }
+                    }
+                });
+    }
+
+    /**
+     * Hard-links {@code source} at {@code destination}, or copies it where links are impossible.
+     * With {@code checked} given, returns whether the file placed is the one that was checked: a
+     * link must be that very file; a copy must have been made while the path held it.
+     */
+    static boolean linkOrCopy(Path source, Path destination, IntactCopy checked) throws IOException {
+        Files.deleteIfExists(destination);
+        try {
+            Files.createLink(destination, source);
+            return checked == null || checked.isTheCheckedFile(destination);
+        } catch (NoSuchFileException e) {
+            throw e;
+        } catch (FileSystemException | UnsupportedOperationException e) {
+            // Another device, or no hard links here.
+            LOG.debug("Copying {} to {} instead of linking: {}", source, destination, e.toString());
+            if (checked != null && !checked.isTheCheckedFile(source)) {
+                return false;
+            }
+            Files.copy(source, destination, StandardCopyOption.REPLACE_EXISTING);
+            return checked == null || checked.isTheCheckedFile(source);
+        }
+    }
+
+    private static Path localPath(org.apache.flink.core.fs.Path p) {
+        return p.toUri().getScheme() == null ? Paths.get(p.toUri().getPath()) : Paths.get(p.toUri());
+    }
+}

@@ -1,0 +1,173 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.BridgeContract.ErrorCode;
+import io.github.s3tiered.s3.ObjectInfo;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.apache.flink.core.fs.Path;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+/**
+ * The plugin's side of the {@link BridgeContract}: answers the operations of code outside the
+ * plugin class loader (storage, backend metrics, inspector) with JDK types only, and every failure
+ * with an {@link ErrorCode}. {@link S3TieredFileSystem#apply} hands each call here.
+ */
+final class BridgeEndpoint {
+
+    private static final List<String> OPERATIONS = BridgeContract.OPERATION_NAMES;
+
+    private final S3TieredFileSystem fs;
+
+    BridgeEndpoint(S3TieredFileSystem fs) {
+        this.fs = fs;
+    }
+
+    Map<String, Object> call(String operation, Map<String, Object> args) {
+        // The caller runs in another class loader; the SDK loads classes through the context one.
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(BridgeEndpoint.class.getClassLoader());
+        try {
+            return switch (operation) {
+                case BridgeContract.DESCRIBE -> Map.of(BridgeContract.CONTRACT_VERSION, BridgeContract.VERSION,
+                        BridgeContract.OPERATIONS, OPERATIONS);
+                case BridgeContract.RECORDED_CHECKSUM -> recordedChecksum(path(args));
+                case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args));
+                case BridgeContract.TRANSFER_METRICS -> transferMetrics();
+                default -> error(ErrorCode.UNSUPPORTED_OPERATION, "this plugin jar implements contract version "
+                        + BridgeContract.VERSION + " with the operations " + OPERATIONS, null);
+            };
+        } catch (BadArgument e) {
+            return error(ErrorCode.BAD_ARGUMENT, operation + ": " + e.getMessage(), null);
+        } catch (SinkFailure e) {
+            return error(ErrorCode.SINK_FAILED, operation + " of " + args.get(BridgeContract.PATH)
+                    + ": writing into the caller's stream failed: " + e.getCause(), e.getCause());
+        } catch (FileNotFoundException e) {
+            return error(ErrorCode.NOT_FOUND, e.getMessage(), e);
+        } catch (InterruptedIOException e) {
+            return error(ErrorCode.INTERRUPTED, e.getMessage(), e);
+        } catch (IOException e) {
+            return error(ErrorCode.UNREADABLE, e.getMessage(), e);
+        } catch (RuntimeException e) {
+            return error(ErrorCode.FAILED, operation + " of " + args.get(BridgeContract.PATH) + " failed: " + e, e);
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    private Map<String, Object> recordedChecksum(Path path) throws IOException {
+        ObjectPath op = fs.objectPathOf(path);
+        ObjectInfo info = fs.headOrNotFound(op);
+        boolean dropped = fs.runtime().tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
+        Map<String, Object> r = new HashMap<>();
+        if (info.crc32c() != null) {
+            r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
+        }
+        r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
+        return r;
+    }
+
+    /** One HEAD (size and recorded CRC32C) and one streaming GET; never the local tier. */
+    private Map<String, Object> readDurable(Path path, OutputStream sink) throws IOException {
+        ObjectPath op = fs.objectPathOf(path);
+        ObjectInfo info = fs.headOrNotFound(op);
+        CRC32C crc = new CRC32C();
+        long length = 0;
+        byte[] buffer = new byte[256 * 1024];
+        S3TieredRuntime runtime = fs.runtime();
+        try (S3InputStream in = new S3InputStream(runtime.store(), op.bucket(), op.key(), info.size(), null,
+                runtime.config().readReopenAttempts(), null)) {
+            int n;
+            while ((n = in.read(buffer, 0, buffer.length)) != -1) {
+                crc.update(buffer, 0, n);
+                try {
+                    sink.write(buffer, 0, n);
+                } catch (IOException e) {
+                    throw new SinkFailure(e);
+                }
+                length += n;
+            }
+        }
+        int actual = (int) crc.getValue();
+        // Without a recorded checksum, the bytes just read are what S3 holds.
+        boolean dropped = runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(),
+                info.crc32c() != null ? info.crc32c() : actual);
+        Map<String, Object> r = new HashMap<>();
+        r.put(BridgeContract.LENGTH, length);
+        r.put(BridgeContract.CRC32C, Integer.toUnsignedLong(actual));
+        if (info.crc32c() != null) {
+            r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
+        }
+        r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
+        return r;
+    }
+
+    private Map<String, Object> transferMetrics() {
+        S3TieredRuntime runtime = fs.runtime();
+        S3Statistics s = runtime.store().statistics();
+        Map<String, Long> m = new LinkedHashMap<>();
+        long uploads = s.uploads.sum();
+        m.put(BridgeContract.BYTES_UPLOADED, s.bytesUploaded.sum());
+        m.put(BridgeContract.UPLOADS, uploads);
+        m.put(BridgeContract.UPLOAD_LATENCY_AVG_MS, uploads == 0 ? 0 : s.uploadNanos.sum() / uploads / 1_000_000);
+        m.put(BridgeContract.RETRIES, s.retries.sum());
+        m.put(BridgeContract.THROTTLED_RETRIES, s.throttledRetries.sum());
+        m.put(BridgeContract.RESTORE_BYTES_FROM_LOCAL_TIER, s.restoreBytesFromLocalTier.sum());
+        m.put(BridgeContract.RESTORE_BYTES_FROM_S3, s.restoreBytesFromS3.sum());
+        m.put(BridgeContract.BYTES_SERVED_FROM_LOCAL_TIER, s.bytesServedFromLocalTier.sum());
+        m.put(BridgeContract.BYTES_DOWNLOADED, s.bytesDownloaded.sum());
+        m.put(BridgeContract.LOCAL_TIER_USED_BYTES, runtime.tier().usedBytes());
+        m.put(BridgeContract.LOCAL_TIER_CORRUPTIONS_DETECTED, runtime.tier().statistics().corruptionsDetected.sum());
+        m.put(BridgeContract.LOCAL_TIER_STALE_COPIES_DROPPED, runtime.tier().statistics().staleCopiesDropped.sum());
+        m.put(BridgeContract.TOTAL_REQUESTS, s.totalRequests());
+        return Map.of(BridgeContract.METRICS, m, BridgeContract.REQUESTS, s.requestCounts());
+    }
+
+    private static Path path(Map<String, Object> args) {
+        if (!(args.get(BridgeContract.PATH) instanceof String uri) || !uri.startsWith(BridgeContract.SCHEME + "://")) {
+            throw new BadArgument("argument '" + BridgeContract.PATH + "' must be a " + BridgeContract.SCHEME
+                    + ":// URI, got " + args.get(BridgeContract.PATH));
+        }
+        return new Path(uri);
+    }
+
+    private static OutputStream sink(Map<String, Object> args) {
+        if (!(args.get(BridgeContract.SINK) instanceof OutputStream sink)) {
+            throw new BadArgument("argument '" + BridgeContract.SINK + "' must be a java.io.OutputStream");
+        }
+        return sink;
+    }
+
+    private static Map<String, Object> error(ErrorCode code, String message, Throwable cause) {
+        Map<String, Object> r = new HashMap<>();
+        r.put(BridgeContract.ERROR, code.name());
+        r.put(BridgeContract.ERROR_MESSAGE, message);
+        if (cause != null) {
+            r.put(BridgeContract.ERROR_CAUSE, cause);
+        }
+        return r;
+    }
+
+    private static final class BadArgument extends RuntimeException {
+        BadArgument(String message) {
+            super(message);
+        }
+    }
+
+    /** The caller's sink failed: not a failure to read S3. */
+    private static final class SinkFailure extends IOException {
+        SinkFailure(IOException cause) {
+            super(cause);
+        }
+    }
+}

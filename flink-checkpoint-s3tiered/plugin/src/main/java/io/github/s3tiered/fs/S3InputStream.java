@@ -1,0 +1,350 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.Crc32c;
+import io.github.s3tiered.s3.ObjectStream;
+import io.github.s3tiered.s3.S3Access;
+import io.github.s3tiered.s3.S3OperationException;
+import io.github.s3tiered.tier.LocalTier;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.EOFException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.zip.CRC32C;
+
+/**
+ * A seekable stream over one S3 object. After a broken connection it reopens the object at the
+ * current position. When the object is read from start to end without seeking back, the bytes are
+ * checked against the CRC32C recorded at upload, and a mismatch fails the read at the end.
+ *
+ * <p>With a local tier given, the bytes are also written to a staging file as they are read (one
+ * GET, no second pass); at the end, if the checksum matches, the file becomes the local copy. A
+ * seek away from the sequential position, or a close before the end, drops the staging file.
+ *
+ * <p>{@link #close()} may come from another thread while a read is blocked (Flink cancels through
+ * its {@code CloseableRegistry}): it aborts the response body the read waits on, ends any retry
+ * wait, and no request starts after it; the reading thread fails with "closed" and, if the close
+ * could not take the lock, releases the stream and the staging file on its way out.
+ */
+final class S3InputStream extends FSDataInputStream {
+
+    private static final Logger LOG = LoggerFactory.getLogger(S3InputStream.class);
+
+    /** Forward seeks up to this distance read and discard instead of opening a new request. */
+    private static final long SKIP_LIMIT = 1 << 20;
+
+    private final S3Access store;
+    private final String bucket;
+    private final String key;
+    private final long length;
+    private final Integer expectedCrc;
+    private final int reopenAttempts;
+    private final LocalTier tier;
+    private final Cancellation cancellation = new Cancellation();
+    private volatile boolean closed;
+
+    /** Guards every field below: the reader's state. */
+    private final ReentrantLock lock = new ReentrantLock();
+    private ObjectStream in;
+    private Cancellation.Registration abortOnClose;
+    private long pos;
+    private final CRC32C crc = new CRC32C();
+    /** True while every byte from 0 to pos went through {@link #crc}. */
+    private boolean checksumming = true;
+    private java.nio.file.Path teeFile;
+    private FileChannel teeChannel;
+
+    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, int reopenAttempts,
+            LocalTier tier) {
+        this.store = store.cancellable(cancellation);
+        this.bucket = bucket;
+        this.key = key;
+        this.length = length;
+        this.expectedCrc = expectedCrc;
+        this.reopenAttempts = reopenAttempts;
+        this.tier = tier;
+        if (tier != null) {
+            try {
+                teeFile = tier.newStagingFile();
+                teeChannel = FileChannel.open(teeFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Cannot keep a local copy of s3://{}/{}: {}", bucket, key, e.toString());
+                dropTee();
+            }
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        lock.lock();
+        try {
+            ensureOpen();
+            if (len == 0) {
+                return 0;
+            }
+            if (pos >= length) {
+                finishTee();
+                return -1;
+            }
+            return readLocked(b, off, len);
+        } finally {
+            releaseIfClosed();
+            lock.unlock();
+        }
+    }
+
+    private int readLocked(byte[] b, int off, int len) throws IOException {
+        int attempts = 0;
+        while (true) {
+            int n;
+            try {
+                if (in == null) {
+                    in = store.openFrom(bucket, key, pos);
+                    ObjectStream opened = in;
+                    abortOnClose = cancellation.onCancel(opened::abort);
+                }
+                n = in.read(b, off, (int) Math.min(len, length - pos));
+                if (n < 0) {
+                    throw new EOFException("connection closed at byte " + pos + " of " + length);
+                }
+                if (checksumming) {
+                    crc.update(b, off, n);
+                }
+                if (teeChannel != null) {
+                    tee(b, off, n);
+                }
+                pos += n;
+                store.recordDownload(n);
+            } catch (S3OperationException e) {
+                if (e.statusCode() == 404) {
+                    // deleted since it was opened: a missing file, not an unreadable store
+                    throw new FileNotFoundException("No such file: s3://" + bucket + "/" + key + " (" + e.getMessage() + ")");
+                }
+                throw e;
+            } catch (Cancellation.CancelledException e) {
+                throw closedException();
+            } catch (IOException e) {
+                releaseStream();
+                if (closed) {
+                    throw closedException(); // the abort of close(), not a connection to reopen
+                }
+                if (++attempts > reopenAttempts) {
+                    throw new IOException("Reading s3://" + bucket + "/" + key + " at byte " + pos + " failed "
+                            + attempts + " times: " + e.getMessage(), e);
+                }
+                continue;
+            }
+            // Outside the retry: a checksum failure is not a broken connection to reopen.
+            if (pos == length) {
+                verifyChecksum();
+            }
+            return n;
+        }
+    }
+
+    private void verifyChecksum() throws IOException {
+        if (checksumming && expectedCrc != null) {
+            int actual = (int) crc.getValue();
+            checksumming = false;
+            if (actual != expectedCrc) {
+                dropTee();
+                throw new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
+                        + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
+            }
+        }
+        finishTee();
+    }
+
+    private void tee(byte[] b, int off, int n) {
+        try {
+            ByteBuffer bb = ByteBuffer.wrap(b, off, n);
+            while (bb.hasRemaining()) {
+                teeChannel.write(bb);
+            }
+        } catch (IOException e) {
+            LOG.warn("Stopped keeping a local copy of s3://{}/{}: {}", bucket, key, e.toString());
+            dropTee();
+        }
+    }
+
+    /** At the end of a sequential, verified read: the staging file becomes the local copy. */
+    private void finishTee() {
+        if (teeChannel == null) {
+            return;
+        }
+        try {
+            teeChannel.close();
+            teeChannel = null;
+            tier.commit(bucket, key, teeFile, length, (int) crc.getValue());
+        } catch (IOException e) {
+            LOG.warn("Could not keep the local copy of s3://{}/{}: {}", bucket, key, e.toString());
+        } finally {
+            dropTee();
+        }
+    }
+
+    private void dropTee() {
+        if (teeChannel != null) {
+            try {
+                teeChannel.close();
+            } catch (IOException ignored) {
+                // deleting it anyway
+            }
+            teeChannel = null;
+        }
+        if (teeFile != null) {
+            try {
+                Files.deleteIfExists(teeFile);
+            } catch (IOException ignored) {
+                // a stale staging file is removed by the tier later
+            }
+            teeFile = null;
+        }
+    }
+
+    @Override
+    public void seek(long desired) throws IOException {
+        lock.lock();
+        try {
+            ensureOpen();
+            if (desired < 0) {
+                throw new EOFException("Cannot seek to negative position " + desired + " in s3://" + bucket + "/" + key);
+            }
+            if (desired == pos) {
+                return;
+            }
+            if (in != null && desired > pos && desired - pos <= SKIP_LIMIT && desired <= length) {
+                byte[] skip = new byte[(int) Math.min(64 * 1024, desired - pos)];
+                while (pos < desired) {
+                    if (readLocked(skip, 0, (int) Math.min(skip.length, desired - pos)) < 0) {
+                        break;
+                    }
+                }
+                return;
+            }
+            releaseStream();
+            checksumming = false;
+            dropTee();
+            pos = desired;
+        } finally {
+            releaseIfClosed();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public long getPos() {
+        lock.lock();
+        try {
+            return pos;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+        if (n <= 0) {
+            return 0;
+        }
+        lock.lock();
+        try {
+            long target = Math.min(length, pos + n);
+            long before = pos;
+            seek(target);
+            return target - before;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public int available() {
+        lock.lock();
+        try {
+            return (int) Math.min(Integer.MAX_VALUE, Math.max(0, length - pos));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // Unblocks a read waiting on the body or on a retry; no request starts after this.
+        cancellation.cancel("s3://" + bucket + "/" + key + " closed");
+        if (lock.tryLock()) {
+            try {
+                if (pos >= length && checksumming) {
+                    try {
+                        verifyChecksum(); // read to the end without asking for more: still a whole read
+                    } catch (IOException e) {
+                        LOG.warn(e.getMessage());
+                    }
+                }
+                release();
+            } finally {
+                lock.unlock();
+            }
+        }
+        // else: a read in another thread holds the lock; it releases everything when it returns
+    }
+
+    private void releaseIfClosed() {
+        if (closed) {
+            release();
+        }
+    }
+
+    private void release() {
+        releaseStream();
+        dropTee();
+    }
+
+    private void releaseStream() {
+        if (abortOnClose != null) {
+            abortOnClose.close();
+            abortOnClose = null;
+        }
+        if (in != null) {
+            // Abort instead of draining: the rest of the object may be large.
+            in.abort();
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // aborted
+            }
+            in = null;
+        }
+    }
+
+    private IOException closedException() {
+        return new IOException("Stream of s3://" + bucket + "/" + key + " is closed");
+    }
+
+    private void ensureOpen() throws IOException {
+        if (closed) {
+            throw closedException();
+        }
+    }
+}

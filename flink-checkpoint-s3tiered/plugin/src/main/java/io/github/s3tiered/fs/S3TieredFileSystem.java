@@ -1,0 +1,342 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.s3.ObjectInfo;
+import io.github.s3tiered.s3.ObjectListing;
+import io.github.s3tiered.s3.S3Access;
+import io.github.s3tiered.s3.S3Statistics;
+import io.github.s3tiered.tier.LocalTier;
+import io.github.s3tiered.tier.TierEntry;
+
+import org.apache.flink.core.fs.BlockLocation;
+import org.apache.flink.core.fs.EntropyInjectingFileSystem;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.ICloseableRegistry;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.PathsCopyingFileSystem;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiFunction;
+
+/**
+ * The {@code s3tiered://<bucket>/} file system: S3 is the durable tier and the source of truth for
+ * metadata (status, listings); the local tier serves reads of files written or read before on this
+ * host. Directories are key prefixes: {@link #mkdirs} creates nothing, and {@link #rename} is
+ * refused because S3 cannot rename atomically.
+ */
+public final class S3TieredFileSystem extends FileSystem
+        implements EntropyInjectingFileSystem, PathsCopyingFileSystem, BiFunction<String, Map<String, Object>, Map<String, Object>> {
+
+    private static final char[] ENTROPY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
+
+    private final URI uri;
+    private final S3TieredRuntime runtime;
+    private final SecureRandom random = new SecureRandom();
+    private final BridgeEndpoint bridge = new BridgeEndpoint(this);
+
+    S3TieredFileSystem(URI uri, S3TieredRuntime runtime) {
+        this.uri = uri;
+        this.runtime = runtime;
+    }
+
+    /** Request counters of the S3 client shared by this file system. */
+    public S3Statistics s3Statistics() {
+        return runtime.store().statistics();
+    }
+
+    /**
+     * The bridge: how code outside the plugin class loader (storage, backend metrics, inspector)
+     * calls this file system, with JDK types only. See {@link BridgeContract}.
+     */
+    @Override
+    public Map<String, Object> apply(String operation, Map<String, Object> arguments) {
+        return bridge.call(operation, arguments);
+    }
+
+    public LocalTier localTier() {
+        return runtime.tier();
+    }
+
+    S3TieredRuntime runtime() {
+        return runtime;
+    }
+
+    @Override
+    public Path getWorkingDirectory() {
+        return new Path(uri);
+    }
+
+    @Override
+    public Path getHomeDirectory() {
+        return new Path(uri);
+    }
+
+    @Override
+    public URI getUri() {
+        return uri;
+    }
+
+    @Override
+    public boolean isDistributedFS() {
+        return true;
+    }
+
+    private ObjectPath objectPath(Path path) throws IOException {
+        return ObjectPath.of(path.isAbsolute() ? path : new Path(getWorkingDirectory(), path), uri);
+    }
+
+    ObjectPath objectPathOf(Path path) throws IOException {
+        return objectPath(path);
+    }
+
+    /** One HEAD; a missing object is a {@link FileNotFoundException} naming it and the endpoint. */
+    ObjectInfo headOrNotFound(ObjectPath op) throws IOException {
+        return store().head(op.bucket(), op.key())
+                .orElseThrow(() -> new FileNotFoundException("No such file: " + op + " (S3 endpoint " + store().endpointDescription() + ")"));
+    }
+
+    // ------------------------------------------------------------------ metadata (from S3)
+
+    @Override
+    public FileStatus getFileStatus(Path path) throws IOException {
+        ObjectPath op = objectPath(path);
+        if (op.isRoot()) {
+            return S3TieredFileStatus.directory(op.toPath());
+        }
+        Optional<ObjectInfo> info = store().head(op.bucket(), op.key());
+        if (info.isPresent()) {
+            return S3TieredFileStatus.file(op.toPath(), info.get().size(), info.get().lastModifiedMillis());
+        }
+        if (store().hasAnyUnder(op.bucket(), op.childPrefix())) {
+            return S3TieredFileStatus.directory(op.toPath());
+        }
+        throw new FileNotFoundException("No such file or directory: " + op + " (S3 endpoint " + store().endpointDescription() + ")");
+    }
+
+    @Override
+    public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len) {
+        return new BlockLocation[] {new SingleBlockLocation(file.getLen())};
+    }
+
+    /**
+     * The entries one level below a directory. S3 has no empty directories, so a directory that
+     * holds nothing (or was only "created" with {@link #mkdirs}) lists as empty.
+     */
+    @Override
+    public FileStatus[] listStatus(Path path) throws IOException {
+        ObjectPath op = objectPath(path);
+        ObjectListing listing = store().listDirectory(op.bucket(), op.childPrefix());
+        if (listing.isEmpty() && !op.isRoot()) {
+            Optional<ObjectInfo> file = store().head(op.bucket(), op.key());
+            if (file.isPresent()) {
+                return new FileStatus[] {S3TieredFileStatus.file(op.toPath(), file.get().size(), file.get().lastModifiedMillis())};
+            }
+        }
+        List<FileStatus> result = new ArrayList<>();
+        for (ObjectInfo o : listing.objects()) {
+            if (o.key().equals(op.childPrefix())) {
+                continue; // a directory marker object left by another tool
+            }
+            result.add(S3TieredFileStatus.file(new ObjectPath(op.bucket(), o.key()).toPath(), o.size(), o.lastModifiedMillis()));
+        }
+        for (String prefix : listing.commonPrefixes()) {
+            result.add(S3TieredFileStatus.directory(new ObjectPath(op.bucket(), prefix.substring(0, prefix.length() - 1)).toPath()));
+        }
+        return result.toArray(new FileStatus[0]);
+    }
+
+    @Override
+    public boolean exists(Path path) throws IOException {
+        try {
+            getFileStatus(path);
+            return true;
+        } catch (FileNotFoundException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Deletes the object and its local copy; with {@code recursive}, also everything under the
+     * path. A non-recursive delete is one request (S3 deletes are idempotent), as Flink deletes
+     * checkpoint files one by one.
+     */
+    @Override
+    public boolean delete(Path path, boolean recursive) throws IOException {
+        ObjectPath op = objectPath(path);
+        if (op.isRoot()) {
+            throw new IOException("Refusing to delete the whole bucket " + op + ": delete a directory inside it");
+        }
+        if (!recursive) {
+            store().deleteObject(op.bucket(), op.key());
+            runtime.tier().drop(op.bucket(), op.key());
+            return true;
+        }
+        List<String> keys = new ArrayList<>();
+        for (ObjectInfo o : store().listRecursive(op.bucket(), op.childPrefix())) {
+            keys.add(o.key());
+        }
+        keys.add(op.key());
+        store().deleteObjects(op.bucket(), keys);
+        for (String k : keys) {
+            runtime.tier().drop(op.bucket(), k);
+        }
+        return true;
+    }
+
+    /** S3 has no directories: nothing to create. */
+    @Override
+    public boolean mkdirs(Path path) throws IOException {
+        objectPath(path); // validates the path
+        return true;
+    }
+
+    @Override
+    public boolean rename(Path src, Path dst) throws IOException {
+        throw new IOException("s3tiered:// cannot rename " + src + " to " + dst
+                + ": S3 has no atomic rename. Write the file at its final path instead.");
+    }
+
+    // ------------------------------------------------------------------ data
+
+    @Override
+    public FSDataOutputStream create(Path path, WriteMode overwriteMode) throws IOException {
+        ObjectPath op = objectPath(path);
+        if (op.isRoot()) {
+            throw new IOException("Cannot write a file at the bucket root " + op);
+        }
+        if (overwriteMode == WriteMode.NO_OVERWRITE && !isRandomName(path) && store().head(op.bucket(), op.key()).isPresent()) {
+            throw new FileAlreadyExistsException(op.toString(), null, "exists and the write mode is NO_OVERWRITE");
+        }
+        return new TieredOutputStream(runtime, op);
+    }
+
+    private static final java.util.regex.Pattern RANDOM_NAME =
+            java.util.regex.Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    /**
+     * Flink names every checkpoint data file with a random UUID: such a name cannot already exist,
+     * so NO_OVERWRITE needs no HEAD for it, one request less per file (latency, and S3's request
+     * rate per prefix). Named files ({@code _metadata}) keep the check. It cannot move to
+     * {@code close()}: Flink deletes the path after a failed close, which would delete the file
+     * that was there.
+     */
+    static boolean isRandomName(Path path) {
+        return RANDOM_NAME.matcher(path.getName()).matches();
+    }
+
+    @Override
+    public FSDataInputStream open(Path path, int bufferSize) throws IOException {
+        return open(path);
+    }
+
+    @Override
+    public FSDataInputStream open(Path path) throws IOException {
+        ObjectPath op = objectPath(path);
+        LocalTier tier = runtime.tier();
+        // A verified local copy first; else one streaming GET, copied into the tier as it is read.
+        Optional<FSDataInputStream> local = openLocalCopy(op);
+        if (local.isPresent()) {
+            return local.get();
+        }
+        ObjectInfo info = headOrNotFound(op);
+        S3TieredConfig config = runtime.config();
+        boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size());
+        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), config.readReopenAttempts(),
+                keepCopy ? tier : null);
+    }
+
+    private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {
+        Optional<TierEntry> entry = runtime.tier().getVerified(op.bucket(), op.key());
+        if (entry.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            FileChannel ch = FileChannel.open(entry.get().data(), StandardOpenOption.READ);
+            return Optional.of(new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString()));
+        } catch (NoSuchFileException evicted) {
+            return Optional.empty();
+        }
+    }
+
+    // ------------------------------------------------------------------ batch copy (restore)
+
+    /** Copies s3tiered:// files to the local file system; anything else is left to Flink. */
+    @Override
+    public boolean canCopyPaths(Path source, Path destination) {
+        String srcScheme = source.toUri().getScheme();
+        String dstScheme = destination.toUri().getScheme();
+        return (srcScheme == null || BridgeContract.SCHEME.equals(srcScheme))
+                && (dstScheme == null || "file".equals(dstScheme));
+    }
+
+    /**
+     * Restores a batch of files: local-tier copies are hard-linked into place (copied across
+     * devices), the others downloaded in parallel with ranged GETs and kept in the tier.
+     */
+    @Override
+    public void copyFiles(List<CopyRequest> requests, ICloseableRegistry closeableRegistry) throws IOException {
+        new BatchDownload(runtime).copy(requests, this::objectPath, closeableRegistry);
+    }
+
+    // ------------------------------------------------------------------ entropy
+
+    @Override
+    public String getEntropyInjectionKey() {
+        return runtime.config().entropyKey();
+    }
+
+    @Override
+    public String generateEntropy() {
+        char[] c = new char[runtime.config().entropyLength()];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = ENTROPY_CHARS[random.nextInt(ENTROPY_CHARS.length)];
+        }
+        return new String(c);
+    }
+
+    private S3Access store() {
+        return runtime.store();
+    }
+
+    @Override
+    public String toString() {
+        return "S3TieredFileSystem{" + uri + ", " + runtime.config().client().endpointDescription()
+                + ", local tier " + runtime.tier().root() + "}";
+    }
+
+    private record SingleBlockLocation(long length) implements BlockLocation {
+        @Override
+        public String[] getHosts() {
+            return new String[] {"localhost"};
+        }
+
+        @Override
+        public long getOffset() {
+            return 0;
+        }
+
+        @Override
+        public long getLength() {
+            return length;
+        }
+
+        @Override
+        public int compareTo(BlockLocation o) {
+            return Long.compare(getOffset(), o.getOffset());
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.ObjectStore;
+import io.github.s3tiered.s3.S3Access;
+import io.github.s3tiered.s3.Retrier;
+import io.github.s3tiered.s3.S3ClientFactory;
+import io.github.s3tiered.s3.S3Statistics;
+import io.github.s3tiered.s3.SdkObjectStore;
+import io.github.s3tiered.tier.LocalTier;
+
+import java.io.IOException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * What all {@code s3tiered://} file systems of one configuration share in a process: the S3
+ * client, the local tier and the transfer threads. Closing it is idempotent.
+ */
+public final class S3TieredRuntime implements AutoCloseable {
+
+    private final S3TieredConfig config;
+    private final S3Access store;
+    private final LocalTier tier;
+    private final ExecutorService transferPool;
+    private volatile boolean closed;
+
+    public S3TieredRuntime(S3TieredConfig config) throws IOException {
+        this(config, new S3Statistics());
+    }
+
+    private S3TieredRuntime(S3TieredConfig config, S3Statistics stats) throws IOException {
+        this(config, new SdkObjectStore(S3ClientFactory.create(config.client(), stats), config.client()), stats);
+    }
+
+    /** Over any {@link ObjectStore}: the SDK's, or an in-memory one in tests. */
+    public S3TieredRuntime(S3TieredConfig config, ObjectStore objectStore, S3Statistics stats) throws IOException {
+        this.config = config;
+        this.tier = new LocalTier(config.localDir(), config.localEnabled() ? config.localMaxBytes() : 0);
+        this.store = new S3Access(objectStore,
+                new Retrier(config.retryPolicy(), objectStore.endpointDescription(), stats), stats);
+        ThreadPoolExecutor pool =
+                new ThreadPoolExecutor(
+                        config.transferThreads(), config.transferThreads(), 60, TimeUnit.SECONDS,
+                        new LinkedBlockingQueue<>(), daemonThreads("s3tiered-transfer"));
+        pool.allowCoreThreadTimeOut(true);
+        this.transferPool = pool;
+    }
+
+    public S3TieredConfig config() {
+        return config;
+    }
+
+    public S3Access store() {
+        return store;
+    }
+
+    public LocalTier tier() {
+        return tier;
+    }
+
+    /** Leaf tasks only (a part, a range, a HEAD): none of them waits for another task. */
+    public ExecutorService transferPool() {
+        return transferPool;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        transferPool.shutdownNow();
+        store.close();
+    }
+
+    private static ThreadFactory daemonThreads(String name) {
+        AtomicInteger n = new AtomicInteger();
+        // A new thread inherits the context class loader of the thread that happens to start it,
+        // often a task's user-code class loader, which Flink closes when that job ends; the SDK and
+        // its HTTP client load classes through the context loader, so pin it to ours.
+        ClassLoader own = S3TieredRuntime.class.getClassLoader();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            t.setContextClassLoader(own);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,99 @@
+package io.github.s3tiered.s3;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.concurrent.ThreadLocalRandom;
+
+/** Runs S3 requests under a {@link RetryPolicy} and turns final failures into IOExceptions. */
+public final class Retrier {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Retrier.class);
+
+    /** One attempt of a request. */
+    @FunctionalInterface
+    public interface Attempt<T> {
+        T run() throws Exception;
+    }
+
+    /** Waits between attempts, returning early when the cancellation is set; replaced in tests. */
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleep(long millis, Cancellation cancellation, S3Request request) throws InterruptedException, IOException;
+    }
+
+    private final RetryPolicy policy;
+    private final String endpoint;
+    private final S3Statistics stats;
+    private final Sleeper sleeper;
+
+    public Retrier(RetryPolicy policy, String endpoint, S3Statistics stats) {
+        this(policy, endpoint, stats, (millis, cancellation, request) -> cancellation.sleep(millis, request));
+    }
+
+    public Retrier(RetryPolicy policy, String endpoint, S3Statistics stats, Sleeper sleeper) {
+        this.policy = policy;
+        this.endpoint = endpoint;
+        this.stats = stats;
+        this.sleeper = sleeper;
+    }
+
+    public <T> T call(S3Request request, Attempt<T> attempt) throws IOException {
+        return call(request, Cancellation.NONE, attempt);
+    }
+
+    /**
+     * Runs the attempt until it succeeds or a budget is spent. Throttling (503 SlowDown, 429) and
+     * other transient failures each have their own budget, so neither can use up the other's.
+     * No attempt starts once {@code cancellation} is set, and a backoff wait ends at once.
+     */
+    public <T> T call(S3Request request, Cancellation cancellation, Attempt<T> attempt) throws IOException {
+        int failures = 0;
+        int throttles = 0;
+        while (true) {
+            cancellation.check(request);
+            try {
+                return attempt.run();
+            } catch (InterruptedException | InterruptedIOException e) {
+                Thread.currentThread().interrupt();
+                throw interrupted(request, e);
+            } catch (Exception e) {
+                if (e instanceof S3OperationException || e instanceof Cancellation.CancelledException) {
+                    throw (IOException) e;
+                }
+                S3ErrorKind kind = S3ErrorKind.classify(e);
+                long delay;
+                if (kind == S3ErrorKind.THROTTLED && throttles < policy.maxThrottleRetries()) {
+                    throttles++;
+                    stats.throttledRetries.increment();
+                    delay = jitter(RetryPolicy.capMillis(policy.throttleBaseDelay(), policy.throttleMaxDelay(), throttles));
+                } else if (kind == S3ErrorKind.TRANSIENT && failures + 1 < policy.maxAttempts()) {
+                    failures++;
+                    stats.retries.increment();
+                    delay = jitter(RetryPolicy.capMillis(policy.baseDelay(), policy.maxDelay(), failures));
+                } else {
+                    throw new S3OperationException(request, endpoint, failures + throttles + 1, e);
+                }
+                LOG.debug("Retrying S3 {} in {} ms after {}: {}", request, delay, kind, e.toString());
+                try {
+                    sleeper.sleep(delay, cancellation, request);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw interrupted(request, ie);
+                }
+            }
+        }
+    }
+
+    private static long jitter(long cap) {
+        return ThreadLocalRandom.current().nextLong(cap + 1);
+    }
+
+    private static InterruptedIOException interrupted(S3Request request, Exception cause) {
+        InterruptedIOException e = new InterruptedIOException("Interrupted during S3 " + request);
+        e.initCause(cause);
+        return e;
+    }
+}

@@ -1,0 +1,179 @@
+package io.github.s3tiered.s3;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The S3 operations as the file system uses them, over an {@link ObjectStore}: every request
+ * retried by the {@link Retrier} (throttling apart from other failures), its final failure an
+ * {@link S3OperationException} naming bucket, key and upload id, listings paged, deletes batched,
+ * bytes counted.
+ *
+ * <p>A stream or batch takes its own view with {@link #cancellable}: once its {@link Cancellation}
+ * is set, a retry wait ends at once and no request of that view starts.
+ */
+public final class S3Access implements AutoCloseable {
+
+    private static final int DELETE_BATCH = 1000;
+    private static final int LIST_PAGE = 1000;
+
+    private final ObjectStore store;
+    private final Retrier retrier;
+    private final S3Statistics stats;
+    private final Cancellation cancellation;
+
+    public S3Access(ObjectStore store, Retrier retrier, S3Statistics stats) {
+        this(store, retrier, stats, Cancellation.NONE);
+    }
+
+    private S3Access(ObjectStore store, Retrier retrier, S3Statistics stats, Cancellation cancellation) {
+        this.store = store;
+        this.retrier = retrier;
+        this.stats = stats;
+        this.cancellation = cancellation;
+    }
+
+    /** The same store, whose requests stop once {@code c} is cancelled. */
+    public S3Access cancellable(Cancellation c) {
+        return new S3Access(store, retrier, stats, c);
+    }
+
+    public Cancellation cancellation() {
+        return cancellation;
+    }
+
+    public S3Statistics statistics() {
+        return stats;
+    }
+
+    public String endpointDescription() {
+        return store.endpointDescription();
+    }
+
+    /** HEAD of an object; empty when it does not exist. */
+    public Optional<ObjectInfo> head(String bucket, String key) throws IOException {
+        return retrier.call(S3Request.of("HeadObject", bucket, key), cancellation, () -> store.head(bucket, key));
+    }
+
+    /** Uploads a whole local file with one PUT, recording its CRC32C. */
+    public void putFile(String bucket, String key, Path file, long size, int crc32c) throws IOException {
+        long start = System.nanoTime();
+        retrier.call(S3Request.of("PutObject", bucket, key), cancellation, () -> {
+            store.putObject(bucket, key, file, size, crc32c);
+            return null;
+        });
+        stats.bytesUploaded.add(size);
+        stats.uploads.increment();
+        stats.uploadNanos.add(System.nanoTime() - start);
+    }
+
+    /** Starts a multipart upload whose object will carry the given CRC32C. */
+    public String createMultipartUpload(String bucket, String key, int crc32c) throws IOException {
+        return retrier.call(S3Request.of("CreateMultipartUpload", bucket, key), cancellation,
+                () -> store.createMultipartUpload(bucket, key, crc32c));
+    }
+
+    /** Uploads one part from a range of a local file. */
+    public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
+            long length) throws IOException {
+        UploadedPart part = retrier.call(S3Request.ofUpload("UploadPart", bucket, key, uploadId, partNumber), cancellation,
+                () -> store.uploadPart(bucket, key, uploadId, partNumber, file, offset, length));
+        stats.bytesUploaded.add(length);
+        return part;
+    }
+
+    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts)
+            throws IOException {
+        retrier.call(S3Request.ofUpload("CompleteMultipartUpload", bucket, key, uploadId, 0), cancellation, () -> {
+            store.completeMultipartUpload(bucket, key, uploadId, parts);
+            return null;
+        });
+    }
+
+    /**
+     * Aborts a multipart upload. Not cancellable: it is the clean-up of a failed or cancelled
+     * upload, and skipping it would leave the stored parts behind.
+     */
+    public void abortMultipartUpload(String bucket, String key, String uploadId) throws IOException {
+        retrier.call(S3Request.ofUpload("AbortMultipartUpload", bucket, key, uploadId, 0), Cancellation.NONE, () -> {
+            store.abortMultipartUpload(bucket, key, uploadId);
+            return null;
+        });
+    }
+
+    /** Opens a GET of {@code [from, toInclusive]}; a broken body is the caller's to reopen. */
+    public ObjectStream openRange(String bucket, String key, long from, long toInclusive) throws IOException {
+        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, toInclusive));
+    }
+
+    /** Opens a GET from {@code from} to the end (from 0: the whole object, no Range header). */
+    public ObjectStream openFrom(String bucket, String key, long from) throws IOException {
+        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, -1));
+    }
+
+    /** One level below {@code prefix} (which ends with '/' or is empty), all pages. */
+    public ObjectListing listDirectory(String bucket, String prefix) throws IOException {
+        return list(bucket, prefix, "/", Integer.MAX_VALUE);
+    }
+
+    /** Every object under {@code prefix}, recursively, all pages. */
+    public List<ObjectInfo> listRecursive(String bucket, String prefix) throws IOException {
+        return list(bucket, prefix, null, Integer.MAX_VALUE).objects();
+    }
+
+    /** Whether anything exists under {@code prefix}: one request at most. */
+    public boolean hasAnyUnder(String bucket, String prefix) throws IOException {
+        return !list(bucket, prefix, null, 1).isEmpty();
+    }
+
+    private ObjectListing list(String bucket, String prefix, String delimiter, int limit) throws IOException {
+        List<ObjectInfo> objects = new ArrayList<>();
+        List<String> prefixes = new ArrayList<>();
+        String token = null;
+        do {
+            String continuation = token;
+            ObjectListingPage page = retrier.call(S3Request.of("ListObjectsV2", bucket, prefix), cancellation,
+                    () -> store.list(bucket, prefix, delimiter, continuation, Math.min(limit, LIST_PAGE)));
+            objects.addAll(page.objects());
+            prefixes.addAll(page.commonPrefixes());
+            token = page.nextToken();
+        } while (token != null && objects.size() + prefixes.size() < limit);
+        return new ObjectListing(objects, prefixes);
+    }
+
+    /** Deletes keys in batches of 1,000; a key that does not exist is not an error. */
+    public void deleteObjects(String bucket, List<String> keys) throws IOException {
+        for (int i = 0; i < keys.size(); i += DELETE_BATCH) {
+            List<String> batch = keys.subList(i, Math.min(keys.size(), i + DELETE_BATCH));
+            String first = batch.get(0);
+            List<ObjectStore.DeleteFailure> failures = retrier.call(
+                    S3Request.of("DeleteObjects", bucket, first + (batch.size() > 1 ? " (+" + (batch.size() - 1) + " keys)" : "")),
+                    cancellation, () -> store.deleteObjects(bucket, batch));
+            if (!failures.isEmpty()) {
+                ObjectStore.DeleteFailure f = failures.get(0);
+                throw new IOException("S3 DeleteObjects at " + endpointDescription() + " could not delete " + failures.size()
+                        + " of " + batch.size() + " keys in bucket " + bucket + ", first: s3://" + bucket + "/"
+                        + f.key() + ": " + f.code() + " " + f.message());
+            }
+        }
+    }
+
+    public void deleteObject(String bucket, String key) throws IOException {
+        retrier.call(S3Request.of("DeleteObject", bucket, key), cancellation, () -> {
+            store.deleteObject(bucket, key);
+            return null;
+        });
+    }
+
+    public void recordDownload(long bytes) {
+        stats.bytesDownloaded.add(bytes);
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}

@@ -1,0 +1,276 @@
+package io.github.s3tiered.s3;
+
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.CommonPrefix;
+import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.Delete;
+import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.GetObjectRequest;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Error;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/** {@link ObjectStore} over the AWS SDK v2 sync client (whose own retries are off). */
+public final class SdkObjectStore implements ObjectStore {
+
+    private final S3Client client;
+    private final S3ClientSettings settings;
+
+    public SdkObjectStore(S3Client client, S3ClientSettings settings) {
+        this.client = client;
+        this.settings = settings;
+    }
+
+    @Override
+    public String endpointDescription() {
+        return settings.endpointDescription();
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String bucket, String key) {
+        try {
+            HeadObjectResponse r = client.headObject(b -> b.bucket(bucket).key(key));
+            return Optional.of(new ObjectInfo(key, r.contentLength(), millis(r.lastModified()), parseCrc(r.metadata())));
+        } catch (NoSuchKeyException e) {
+            return Optional.empty();
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void putObject(String bucket, String key, Path file, long size, int crc32c) {
+        PutObjectRequest.Builder b = PutObjectRequest.builder().bucket(bucket).key(key).contentLength(size)
+                .metadata(crcMetadata(crc32c));
+        applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
+        client.putObject(b.build(), RequestBody.fromFile(file));
+    }
+
+    @Override
+    public String createMultipartUpload(String bucket, String key, int crc32c) {
+        CreateMultipartUploadRequest.Builder b = CreateMultipartUploadRequest.builder().bucket(bucket).key(key)
+                .metadata(crcMetadata(crc32c));
+        applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
+        return client.createMultipartUpload(b.build()).uploadId();
+    }
+
+    @Override
+    public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
+            long length) {
+        String etag = client.uploadPart(
+                        b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length),
+                        RequestBody.fromContentProvider(() -> openFileRange(file, offset, length), length,
+                                "application/octet-stream"))
+                .eTag();
+        return new UploadedPart(partNumber, etag);
+    }
+
+    @Override
+    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) {
+        List<CompletedPart> completed = new ArrayList<>(parts.size());
+        for (UploadedPart p : parts) {
+            completed.add(CompletedPart.builder().partNumber(p.partNumber()).eTag(p.etag()).build());
+        }
+        client.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(bucket).key(key).uploadId(uploadId)
+                .multipartUpload(CompletedMultipartUpload.builder().parts(completed).build()).build());
+    }
+
+    @Override
+    public void abortMultipartUpload(String bucket, String key, String uploadId) {
+        try {
+            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+        } catch (S3Exception e) {
+            if (e.statusCode() != 404) {
+                throw e;
+            }
+            // already gone
+        }
+    }
+
+    @Override
+    public ObjectStream get(String bucket, String key, long from, long toInclusive) {
+        GetObjectRequest.Builder b = GetObjectRequest.builder().bucket(bucket).key(key);
+        if (toInclusive >= 0) {
+            b.range("bytes=" + from + "-" + toInclusive);
+        } else if (from > 0) {
+            b.range("bytes=" + from + "-");
+        }
+        return new ResponseStream(client.getObject(b.build()));
+    }
+
+    @Override
+    public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, int maxKeys) {
+        ListObjectsV2Request.Builder b = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix).maxKeys(maxKeys);
+        if (delimiter != null) {
+            b.delimiter(delimiter);
+        }
+        if (continuationToken != null) {
+            b.continuationToken(continuationToken);
+        }
+        ListObjectsV2Response page = client.listObjectsV2(b.build());
+        List<ObjectInfo> objects = new ArrayList<>();
+        for (S3Object o : page.contents()) {
+            objects.add(new ObjectInfo(o.key(), o.size(), millis(o.lastModified()), null));
+        }
+        List<String> prefixes = new ArrayList<>();
+        for (CommonPrefix p : page.commonPrefixes()) {
+            prefixes.add(p.prefix());
+        }
+        return new ObjectListingPage(objects, prefixes,
+                Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null);
+    }
+
+    @Override
+    public List<DeleteFailure> deleteObjects(String bucket, List<String> keys) {
+        List<ObjectIdentifier> ids = new ArrayList<>(keys.size());
+        for (String k : keys) {
+            ids.add(ObjectIdentifier.builder().key(k).build());
+        }
+        DeleteObjectsResponse r = client.deleteObjects(b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
+        List<DeleteFailure> failures = new ArrayList<>();
+        if (r.hasErrors()) {
+            for (S3Error e : r.errors()) {
+                failures.add(new DeleteFailure(e.key(), e.code(), e.message()));
+            }
+        }
+        return failures;
+    }
+
+    @Override
+    public void deleteObject(String bucket, String key) {
+        client.deleteObject(b -> b.bucket(bucket).key(key));
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+
+    private void applyEncryption(Consumer<ServerSideEncryption> sse, Consumer<String> kmsKey) {
+        switch (settings.sse()) {
+            case SSE_S3 -> sse.accept(ServerSideEncryption.AES256);
+            case SSE_KMS -> {
+                sse.accept(ServerSideEncryption.AWS_KMS);
+                if (settings.kmsKeyId() != null) {
+                    kmsKey.accept(settings.kmsKeyId());
+                }
+            }
+            case NONE -> {}
+        }
+    }
+
+    private static Map<String, String> crcMetadata(int crc32c) {
+        Map<String, String> m = new HashMap<>();
+        m.put(CRC32C_METADATA, Crc32c.toHex(crc32c));
+        return m;
+    }
+
+    static Integer parseCrc(Map<String, String> metadata) {
+        if (metadata == null) {
+            return null;
+        }
+        String v = metadata.get(CRC32C_METADATA);
+        return v == null ? null : Crc32c.fromHex(v);
+    }
+
+    private static long millis(Instant i) {
+        return i == null ? 0L : i.toEpochMilli();
+    }
+
+    /** A range of a file; the SDK opens it again for every attempt and reads it to the end. */
+    private static InputStream openFileRange(Path file, long offset, long length) {
+        try {
+            FileChannel ch = FileChannel.open(file);
+            ch.position(offset);
+            return new FilterInputStream(Channels.newInputStream(ch)) {
+                long remaining = length;
+
+                @Override
+                public int read() throws IOException {
+                    if (remaining <= 0) {
+                        return -1;
+                    }
+                    int b = super.read();
+                    if (b >= 0) {
+                        remaining--;
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] buf, int off, int len) throws IOException {
+                    if (remaining <= 0) {
+                        return -1;
+                    }
+                    int n = super.read(buf, off, (int) Math.min(len, remaining));
+                    if (n > 0) {
+                        remaining -= n;
+                    }
+                    return n;
+                }
+            };
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read " + file + " at " + offset, e);
+        }
+    }
+
+    /** The SDK's response body; abort() drops the HTTP connection. */
+    private static final class ResponseStream extends ObjectStream {
+        private final ResponseInputStream<GetObjectResponse> in;
+
+        ResponseStream(ResponseInputStream<GetObjectResponse> in) {
+            this.in = in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            return in.read();
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            return in.read(b, off, len);
+        }
+
+        @Override
+        public void abort() {
+            in.abort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+}

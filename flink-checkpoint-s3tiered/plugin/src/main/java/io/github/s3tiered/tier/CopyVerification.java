@@ -1,0 +1,75 @@
+package io.github.s3tiered.tier;
+
+import io.github.s3tiered.s3.Crc32c;
+
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Whether a copy's bytes are what its sidecar says. A copy is read in full (CRC32C) the first time
+ * this process uses it, and again after any change of its {@link FileIdentity}; while the identity
+ * is the one this process wrote or checked, the check is skipped. A new process trusts nothing.
+ */
+final class CopyVerification {
+
+    /** The outcome of one check. */
+    sealed interface Result {}
+
+    /** The bytes match the sidecar; {@code identity} is the file that was checked. */
+    record Intact(FileIdentity identity) implements Result {}
+
+    /** The bytes do not match (size or CRC32C), or could not be read. */
+    record Damaged(String why) implements Result {}
+
+    /** The data file is gone (evicted or dropped meanwhile, maybe by another process). */
+    record Gone() implements Result {}
+
+    private final ConcurrentHashMap<Path, FileIdentity> verified = new ConcurrentHashMap<>();
+    private final TierStatistics stats;
+
+    CopyVerification(TierStatistics stats) {
+        this.stats = stats;
+    }
+
+    Result check(TierEntry e) {
+        try {
+            FileIdentity identity = FileIdentity.of(e.data());
+            if (identity.size() != e.size()) {
+                return new Damaged("size " + identity.size() + " instead of " + e.size());
+            }
+            if (!identity.equals(verified.get(e.data()))) {
+                int actual = Crc32c.ofFile(e.data());
+                if (actual != e.crc32c()) {
+                    return new Damaged("CRC32C " + Crc32c.toHex(actual) + " instead of " + Crc32c.toHex(e.crc32c()));
+                }
+                stats.fullChecks.increment();
+                // the identity read before the check: a change during the read shows at the next use
+                verified.put(e.data(), identity);
+            }
+            return new Intact(identity);
+        } catch (NoSuchFileException gone) {
+            return new Gone();
+        } catch (IOException io) {
+            return new Damaged(io.toString());
+        }
+    }
+
+    /**
+     * Records a data file this process just wrote from bytes whose CRC32C it computed itself:
+     * no check needed while it stays the same. Returns false when the file is already gone.
+     */
+    boolean trustWritten(Path data) throws IOException {
+        try {
+            verified.put(data, FileIdentity.of(data));
+            return true;
+        } catch (NoSuchFileException evicted) {
+            return false;
+        }
+    }
+
+    void forget(Path data) {
+        verified.remove(data);
+    }
+}

@@ -1,0 +1,243 @@
+package io.github.s3tiered.tier;
+
+import io.github.s3tiered.s3.Crc32c;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Local-disk copies of S3 objects, addressed by bucket and key: the on-disk layout and sidecar
+ * format ({@link TierLayout}), the check of copies ({@link CopyVerification}), and the budget kept
+ * across processes ({@link TierEviction}).
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ul>
+ *   <li>A copy is served only with its sidecar, and only after its size and CRC32C matched the
+ *       sidecar in this process (or its {@link FileIdentity} is the one this process wrote or
+ *       checked). A mismatch drops the copy; the read goes to S3.
+ *   <li>A sidecar is written last and removed first. Commit: stage the data, remove the old
+ *       sidecar, rename the data into place, stage and rename the sidecar. Drop and eviction:
+ *       remove the sidecar, then the data. So a sidecar never describes bytes it was not written
+ *       for (short of someone else editing the files, which the check catches).
+ *   <li>Files enter {@code objects/} only by rename from {@code staging/} on the same volume:
+ *       nobody sees a partly written file.
+ * </ul>
+ *
+ * <h2>After a crash at any step</h2>
+ *
+ * <ul>
+ *   <li>While staging (data or sidecar): a file in {@code staging/}. Never read; removed by the
+ *       next process that opens the tier once older than {@value #LEFTOVER_HOURS} hours (younger
+ *       ones may be the staging of another live process sharing the directory).
+ *   <li>Between removing the old sidecar and renaming the new one in: a data file without
+ *       sidecar. Never served ({@code lookup} needs the sidecar); removed like a staging file
+ *       once older than {@value #LEFTOVER_HOURS} hours, and not counted in the budget meanwhile.
+ *   <li>Between removing a sidecar and its data (drop, eviction): the same, a data file without
+ *       sidecar.
+ *   <li>A sidecar whose data is gone (removed by hand): dropped by the next scan or lookup.
+ * </ul>
+ *
+ * The tier is a cache of S3: losing any of it loses nothing, and nothing in it is trusted
+ * without its check.
+ */
+public final class LocalTier {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LocalTier.class);
+    static final int LEFTOVER_HOURS = 6;
+
+    private final TierLayout layout;
+    private final TierStatistics stats = new TierStatistics();
+    private final CopyVerification verification = new CopyVerification(stats);
+    private final TierEviction eviction;
+
+    public LocalTier(Path root, long maxBytes) throws IOException {
+        this.layout = new TierLayout(root);
+        this.eviction = new TierEviction(layout, verification, stats, maxBytes);
+        layout.removeLeftovers(System.currentTimeMillis() - TimeUnit.HOURS.toMillis(LEFTOVER_HOURS));
+        eviction.recount();
+        eviction.evictIfOverBudget();
+    }
+
+    public Path root() {
+        return layout.root();
+    }
+
+    public long maxBytes() {
+        return eviction.maxBytes();
+    }
+
+    /** Bytes held, as of this process's last scan plus its own changes since. */
+    public long usedBytes() {
+        return eviction.usedBytes();
+    }
+
+    public TierStatistics statistics() {
+        return stats;
+    }
+
+    /** A new, unique staging file path on the tier's volume (so the commit is a rename). */
+    public Path newStagingFile() {
+        return layout.newStagingFile();
+    }
+
+    /** Whether a file of this size can be kept at all. */
+    public boolean fits(long size) {
+        return size <= eviction.maxBytes();
+    }
+
+    /**
+     * The copy of an object after checking its size and CRC32C, with its access time updated;
+     * empty when there is none or it was damaged (then it is dropped).
+     */
+    public Optional<TierEntry> getVerified(String bucket, String key) {
+        return intactCopy(bucket, key).map(IntactCopy::entry);
+    }
+
+    /**
+     * Of the given objects, those this tier holds intact, each checked as by {@link #getVerified}
+     * (in parallel on {@code pool}). The one question a batch restore asks the tier.
+     */
+    public Map<ObjectKey, IntactCopy> intactCopies(Collection<ObjectKey> keys, Executor pool) {
+        Map<ObjectKey, CompletableFuture<Optional<IntactCopy>>> checks = new LinkedHashMap<>();
+        for (ObjectKey k : keys) {
+            checks.computeIfAbsent(k, key -> CompletableFuture.supplyAsync(() -> intactCopy(key.bucket(), key.key()), pool));
+        }
+        Map<ObjectKey, IntactCopy> intact = new LinkedHashMap<>();
+        checks.forEach((k, check) -> check.join().ifPresent(c -> intact.put(k, c)));
+        return intact;
+    }
+
+    private Optional<IntactCopy> intactCopy(String bucket, String key) {
+        Optional<TierEntry> entry = lookup(bucket, key);
+        if (entry.isEmpty()) {
+            stats.misses.increment();
+            return Optional.empty();
+        }
+        TierEntry e = entry.get();
+        CopyVerification.Result result = verification.check(e);
+        if (result instanceof CopyVerification.Intact intact) {
+            touch(e.meta());
+            stats.hits.increment();
+            return Optional.of(new IntactCopy(e, intact.identity()));
+        }
+        if (result instanceof CopyVerification.Damaged damaged) {
+            LOG.warn("Dropping damaged local-tier copy of s3://{}/{} ({}): {}; reading from S3 instead",
+                    bucket, key, e.data(), damaged.why());
+            stats.corruptionsDetected.increment();
+            drop(bucket, key);
+        } else {
+            stats.misses.increment(); // evicted meanwhile, maybe by another process
+        }
+        return Optional.empty();
+    }
+
+    /** The recorded copy, without checking its content. */
+    Optional<TierEntry> lookup(String bucket, String key) {
+        try {
+            return layout.readSidecar(bucket, key);
+        } catch (TierLayout.SidecarUnreadableException e) {
+            LOG.warn("{}; dropping the copy", e.getMessage());
+            drop(bucket, key);
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Moves a staged file (from {@link #newStagingFile()}, or any file on the same volume) into
+     * the tier as the copy of {@code bucket/key}; the caller computed {@code crc32c} from the bytes
+     * it wrote into that very file. A file too large for the budget is deleted.
+     */
+    public void commit(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
+        if (!fits(size)) {
+            Files.deleteIfExists(stagedFile);
+            return;
+        }
+        Path data = layout.dataPath(bucket, key);
+        Path meta = TierLayout.metaPath(data);
+        Files.createDirectories(data.getParent());
+        long previous = lookup(bucket, key).map(TierEntry::size).orElse(0L);
+        // Sidecar first out, last in.
+        Files.deleteIfExists(meta);
+        verification.forget(data);
+        TierLayout.move(stagedFile, data);
+        if (!verification.trustWritten(data)) {
+            return; // another process evicted or dropped it right after the move: not kept
+        }
+        try {
+            layout.writeSidecar(new TierEntry(bucket, key, data, meta, size, crc32c));
+        } catch (NoSuchFileException evicted) {
+            // its directory went with a concurrent eviction: data without a sidecar is never served
+            verification.forget(data);
+            return;
+        }
+        stats.bytesCommitted.add(size);
+        eviction.added(size, previous);
+    }
+
+    /**
+     * Drops the copy of an object when its recorded size or CRC32C differ from what S3 holds now
+     * (the CRC32C is compared only when S3 has one, {@code durableCrc32c} not null): the object was
+     * replaced or altered after this host kept its copy, and the copy must not mask that. Only the
+     * sidecar is read, not the data. Returns true when a copy was dropped.
+     */
+    public boolean dropIfStale(String bucket, String key, long durableSize, Integer durableCrc32c) {
+        Optional<TierEntry> entry = lookup(bucket, key);
+        if (entry.isEmpty() || entry.get().size() == durableSize
+                && (durableCrc32c == null || entry.get().crc32c() == durableCrc32c)) {
+            return false;
+        }
+        LOG.warn("Dropping the local-tier copy of s3://{}/{}: it holds {} bytes with CRC32C {}, S3 holds {} bytes{}",
+                bucket, key, entry.get().size(), Crc32c.toHex(entry.get().crc32c()), durableSize,
+                durableCrc32c == null ? "" : " with CRC32C " + Crc32c.toHex(durableCrc32c));
+        drop(bucket, key);
+        stats.staleCopiesDropped.increment();
+        return true;
+    }
+
+    /** Removes the copy of an object, if any: sidecar first, then data. */
+    public void drop(String bucket, String key) {
+        Path data = layout.dataPath(bucket, key);
+        Path meta = TierLayout.metaPath(data);
+        verification.forget(data);
+        try {
+            Files.deleteIfExists(meta);
+            long size = Files.exists(data) ? Files.size(data) : 0;
+            if (Files.deleteIfExists(data)) {
+                eviction.removed(size);
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not remove the local-tier copy {} of s3://{}/{}: {}", data, bucket, key, e.toString());
+        }
+    }
+
+    /** Scans the directory and evicts least recently used copies until under the low watermark. */
+    public void evictIfOverBudget() throws IOException {
+        eviction.evictIfOverBudget();
+    }
+
+    Path dataPath(String bucket, String key) {
+        return layout.dataPath(bucket, key);
+    }
+
+    private static void touch(Path meta) {
+        try {
+            Files.setLastModifiedTime(meta, FileTime.fromMillis(System.currentTimeMillis()));
+        } catch (IOException ignored) {
+            // evicted meanwhile: the access time only steers eviction
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.github.s3tiered.tier;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Keeps the tier within its byte budget across every process sharing the directory (several
+ * TaskManagers on one host). Eviction takes a file lock (and a lock per JVM, as file locks are
+ * per process), re-scans the directory so it counts the other processes' copies too, and removes
+ * the least recently used copies (oldest sidecar mtime) down to a low watermark. Sidecar first,
+ * then data, as everywhere: a reader never pairs a sidecar with missing data.
+ */
+final class TierEviction {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TierEviction.class);
+    /** Eviction goes down to this share of the budget, so it does not run on every commit. */
+    private static final double LOW_WATERMARK = 0.9;
+    private static final ConcurrentHashMap<Path, Object> JVM_LOCKS = new ConcurrentHashMap<>();
+
+    private final TierLayout layout;
+    private final CopyVerification verification;
+    private final TierStatistics stats;
+    private final long maxBytes;
+    /** Bytes held, as of the last scan plus this process's own changes since. */
+    private final AtomicLong usedBytes = new AtomicLong();
+    /** Bytes committed by this process since the last scan; a scan also counts other processes. */
+    private final AtomicLong addedSinceScan = new AtomicLong();
+
+    TierEviction(TierLayout layout, CopyVerification verification, TierStatistics stats, long maxBytes) {
+        this.layout = layout;
+        this.verification = verification;
+        this.stats = stats;
+        this.maxBytes = maxBytes;
+    }
+
+    long maxBytes() {
+        return maxBytes;
+    }
+
+    long usedBytes() {
+        return usedBytes.get();
+    }
+
+    void recount() throws IOException {
+        usedBytes.set(layout.scan().stream().mapToLong(TierLayout.ScannedCopy::size).sum());
+    }
+
+    void removed(long bytes) {
+        usedBytes.addAndGet(-bytes);
+    }
+
+    /**
+     * Counts a commit; evicts when this process's count is over budget, or after a tenth of the
+     * budget was added here since the last scan (other processes add copies this one does not count).
+     */
+    void added(long bytes, long replacedBytes) throws IOException {
+        usedBytes.addAndGet(bytes - replacedBytes);
+        addedSinceScan.addAndGet(bytes);
+        if (usedBytes.get() > maxBytes || addedSinceScan.get() > maxBytes / 10) {
+            evictIfOverBudget();
+        }
+    }
+
+    /** Scans the directory and evicts least recently used copies until under the low watermark. */
+    void evictIfOverBudget() throws IOException {
+        Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
+        synchronized (jvmLock) {
+            try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    FileLock ignored = ch.lock()) {
+                List<TierLayout.ScannedCopy> copies = layout.scan();
+                long total = copies.stream().mapToLong(TierLayout.ScannedCopy::size).sum();
+                addedSinceScan.set(0);
+                if (total > maxBytes) {
+                    long target = (long) (maxBytes * LOW_WATERMARK);
+                    copies.sort(Comparator.comparingLong(TierLayout.ScannedCopy::lastAccessMillis));
+                    int evicted = 0;
+                    for (TierLayout.ScannedCopy c : copies) {
+                        if (total <= target) {
+                            break;
+                        }
+                        Files.deleteIfExists(c.meta());
+                        verification.forget(c.data());
+                        Files.deleteIfExists(c.data());
+                        total -= c.size();
+                        evicted++;
+                    }
+                    stats.evictions.add(evicted);
+                    LOG.info("Local tier {}: evicted {} least recently used copies, {} bytes held of a {} byte budget",
+                            layout.root(), evicted, total, maxBytes);
+                }
+                usedBytes.set(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.S3TieredTestSupport.flinkConfig;
+import static io.github.s3tiered.fs.S3TieredTestSupport.randomBytes;
+import static io.github.s3tiered.fs.S3TieredTestSupport.rawClient;
+import static io.github.s3tiered.fs.S3TieredTestSupport.readAll;
+import static io.github.s3tiered.fs.S3TieredTestSupport.write;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.BridgeContract.ErrorCode;
+import io.github.s3tiered.bridge.S3TieredBridge;
+import io.github.s3tiered.bridge.S3TieredBridgeException;
+import io.github.s3tiered.testing.S3ServerExtension;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.plugin.DefaultPluginManager;
+import org.apache.flink.core.plugin.DirectoryBasedPluginFinder;
+import org.apache.flink.util.WrappingProxy;
+
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.zip.CRC32C;
+
+/**
+ * Every bridge operation, called as the lib jar and the inspector call it: the real plugin jar
+ * loaded through Flink's {@code PluginManager}, so the file system comes from the plugin class
+ * loader and this test's {@link S3TieredBridge} (application class loader) can reach it only
+ * through JDK types.
+ */
+class BridgeContractITCase {
+
+    @RegisterExtension static final S3ServerExtension S3 = new S3ServerExtension();
+
+    @TempDir static java.nio.file.Path pluginsRoot;
+    @TempDir static java.nio.file.Path tierDir;
+
+    private static DefaultPluginManager plugins;
+
+    @BeforeAll
+    static void loadThePluginJar() throws IOException {
+        java.nio.file.Path dir = Files.createDirectories(pluginsRoot.resolve("s3tiered"));
+        Files.copy(PluginLoadingITCase.pluginJar(), dir.resolve("s3tiered-plugin.jar"));
+        Configuration conf = flinkConfig(S3.server(), tierDir);
+        plugins = new DefaultPluginManager(new DirectoryBasedPluginFinder(pluginsRoot).findPlugins(),
+                CoreOptions.getPluginParentFirstLoaderPatterns(conf));
+        FileSystem.initialize(conf, plugins);
+    }
+
+    @AfterAll
+    static void resetFileSystems() {
+        FileSystem.initialize(new Configuration(), null);
+    }
+
+    private static FileSystem fs() throws IOException {
+        return FileSystem.get(URI.create(BridgeContract.SCHEME + "://" + S3.server().bucket() + "/"));
+    }
+
+    private static S3TieredBridge bridge() throws IOException {
+        return S3TieredBridge.of(fs()).orElseThrow();
+    }
+
+    private static Path path(String name) {
+        return new Path(BridgeContract.SCHEME + "://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/bridge/" + name);
+    }
+
+    private static long crc(byte[] data) {
+        CRC32C c = new CRC32C();
+        c.update(data);
+        return c.getValue();
+    }
+
+    @Test
+    void theFileSystemComesFromThePluginClassLoaderAndIsReachedWithoutReflection() throws IOException {
+        Object inner = ((WrappingProxy<?>) fs()).getWrappedDelegate();
+        assertThat(inner.getClass().getClassLoader()).isNotSameAs(getClass().getClassLoader());
+        assertThatThrownBy(() -> S3TieredFileSystem.class.cast(inner))
+                .as("the plugin's class is not this class loader's: only JDK types cross").isInstanceOf(ClassCastException.class);
+        assertThat(S3TieredBridge.of(fs())).isPresent();
+        assertThat(S3TieredBridge.of(new Path(tierDir.toUri()))).as("other schemes have no bridge").isEmpty();
+        assertThat(S3TieredBridge.of(FileSystem.getLocalFileSystem())).isEmpty();
+    }
+
+    @Test
+    void describeListsEveryOperationOfTheContract() throws IOException {
+        S3TieredBridge.Description d = bridge().describe();
+        assertThat(d.contractVersion()).isEqualTo(BridgeContract.VERSION);
+        assertThat(d.operations()).containsExactlyInAnyOrderElementsOf(BridgeContract.OPERATION_NAMES);
+    }
+
+    @Test
+    void recordedChecksumIsTheUploadsCrc32cAndAMissingObjectIsNotFound() throws IOException {
+        byte[] data = randomBytes(300_000, 1);
+        Path p = path("recorded");
+        write(fs(), p, data);
+        S3TieredBridge.RecordedChecksum r = bridge().recordedChecksum(p);
+        assertThat(r.crc32c()).hasValue(crc(data));
+        assertThat(r.staleLocalCopyDropped()).isFalse();
+
+        assertThatThrownBy(() -> bridge().recordedChecksum(path("no-such-object")))
+                .isInstanceOf(FileNotFoundException.class).hasMessageContaining("no-such-object");
+    }
+
+    @Test
+    void anObjectWrittenByAnotherToolHasNoRecordedChecksum() throws IOException {
+        String key = S3.server().runPrefix() + "/bridge/foreign";
+        try (S3Client raw = rawClient(S3.server())) {
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(key), RequestBody.fromBytes(new byte[] {1, 2, 3}));
+        }
+        assertThat(bridge().recordedChecksum(path("foreign")).crc32c()).isEmpty();
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        S3TieredBridge.DurableRead read = bridge().readDurable(path("foreign"), sink);
+        assertThat(read.recordedCrc32c()).isEmpty();
+        assertThat(sink.toByteArray()).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void readDurableReadsS3AndDropsALocalCopyThatNoLongerMatchesIt() throws IOException {
+        byte[] data = randomBytes(200_000, 2);
+        Path p = path("durable");
+        write(fs(), p, data); // the upload keeps a local copy
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        S3TieredBridge.DurableRead read = bridge().readDurable(p, sink);
+        assertThat(sink.toByteArray()).isEqualTo(data);
+        assertThat(read.length()).isEqualTo(data.length);
+        assertThat(Integer.toUnsignedLong(read.crc32c())).isEqualTo(crc(data));
+        assertThat(read.recordedCrc32c()).hasValue(crc(data));
+        assertThat(read.staleLocalCopyDropped()).isFalse();
+
+        // S3's object changes behind this host's back (same size, other bytes, recorded CRC kept)
+        byte[] altered = data.clone();
+        altered[1000] ^= 1;
+        try (S3Client raw = rawClient(S3.server())) {
+            var head = raw.headObject(b -> b.bucket(S3.server().bucket()).key(S3.server().runPrefix() + "/bridge/durable"));
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(S3.server().runPrefix() + "/bridge/durable")
+                    .metadata(head.metadata()), RequestBody.fromBytes(altered));
+        }
+        sink.reset();
+        read = bridge().readDurable(p, sink);
+        assertThat(sink.toByteArray()).as("the bytes S3 holds, not the local copy").isEqualTo(altered);
+        assertThat(read.recordedCrc32c()).hasValue(crc(data));
+        assertThat(Integer.toUnsignedLong(read.crc32c())).isEqualTo(crc(altered));
+        assertThat(read.staleLocalCopyDropped())
+                .as("the local copy has the recorded size and CRC32C: it is intact, the damage is S3's").isFalse();
+
+        // a new upload of other content under the same key by another tool: the copy is stale
+        try (S3Client raw = rawClient(S3.server())) {
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(S3.server().runPrefix() + "/bridge/durable"),
+                    RequestBody.fromBytes(new byte[10]));
+        }
+        assertThat(bridge().recordedChecksum(p).staleLocalCopyDropped()).isTrue();
+        assertThat(readAll(fs(), p)).as("read from S3 after the stale copy went").isEqualTo(new byte[10]);
+    }
+
+    @Test
+    void aFailingSinkIsTheCallersOwnExceptionAndAMissingObjectIsNotFound() throws IOException {
+        Path p = path("sink");
+        write(fs(), p, randomBytes(1000, 3));
+        IOException own = new IOException("disk of the caller is full");
+        OutputStream failing = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw own;
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                throw own;
+            }
+        };
+        assertThatThrownBy(() -> bridge().readDurable(p, failing)).isSameAs(own);
+        assertThatThrownBy(() -> bridge().readDurable(path("gone"), new ByteArrayOutputStream()))
+                .isInstanceOf(FileNotFoundException.class);
+    }
+
+    @Test
+    void transferMetricsHaveEveryFigureOfTheContractAndTheRequestsPerOperation() throws IOException {
+        write(fs(), path("metrics"), randomBytes(5000, 4));
+        S3TieredBridge.TransferFigures f = bridge().transferMetrics();
+        assertThat(f.figures().keySet()).containsExactlyElementsOf(BridgeContract.METRIC_NAMES);
+        assertThat(f.figure(BridgeContract.UPLOADS)).isPositive();
+        assertThat(f.figure(BridgeContract.BYTES_UPLOADED)).isGreaterThanOrEqualTo(5000);
+        assertThat(f.requests("PutObject")).isPositive();
+        assertThat(f.figure(BridgeContract.TOTAL_REQUESTS))
+                .isEqualTo(f.requests().values().stream().mapToLong(Long::longValue).sum());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void failuresCrossAsCodes() throws IOException {
+        BiFunction<String, Map<String, Object>, Map<String, Object>> raw =
+                (BiFunction<String, Map<String, Object>, Map<String, Object>>) ((WrappingProxy<?>) fs()).getWrappedDelegate();
+        Map<String, Object> r = raw.apply("preUploadFromTheFuture", Map.of());
+        assertThat(r.get(BridgeContract.ERROR)).isEqualTo(ErrorCode.UNSUPPORTED_OPERATION.name());
+        assertThat((String) r.get(BridgeContract.ERROR_MESSAGE)).contains(BridgeContract.OPERATION_NAMES.get(1));
+
+        Map<String, Object> args = new HashMap<>();
+        args.put(BridgeContract.PATH, "file:///tmp/x");
+        assertThat(raw.apply(BridgeContract.RECORDED_CHECKSUM, args).get(BridgeContract.ERROR)).isEqualTo(ErrorCode.BAD_ARGUMENT.name());
+        args.put(BridgeContract.PATH, path("x").toString());
+        assertThat(raw.apply(BridgeContract.READ_DURABLE, args).get(BridgeContract.ERROR))
+                .as("no sink").isEqualTo(ErrorCode.BAD_ARGUMENT.name());
+    }
+
+    @Test
+    void anUnreachableStoreIsUnreadableNotMissing() throws IOException {
+        Configuration conf = flinkConfig(S3.server().via("http://127.0.0.1:9"), tierDir);
+        conf.setString(S3TieredOptions.RETRY_MAX_ATTEMPTS.key(), "1");
+        conf.setString(S3TieredOptions.CONNECTION_TIMEOUT.key(), "1s");
+        try {
+            FileSystem.initialize(conf, plugins);
+            assertThatThrownBy(() -> bridge().recordedChecksum(path("anything")))
+                    .isInstanceOfSatisfying(S3TieredBridgeException.class, e -> {
+                        assertThat(e.code()).isEqualTo(ErrorCode.UNREADABLE);
+                        assertThat(e.operation()).isEqualTo(BridgeContract.RECORDED_CHECKSUM);
+                        assertThat(e).hasMessageContaining("127.0.0.1:9").hasMessageContaining("anything");
+                    })
+                    .isNotInstanceOf(FileNotFoundException.class);
+        } finally {
+            useTheTestServerAgain();
+        }
+    }
+
+    private static void useTheTestServerAgain() {
+        Configuration conf = flinkConfig(S3.server(), tierDir);
+        FileSystem.initialize(conf, plugins);
+    }
+}

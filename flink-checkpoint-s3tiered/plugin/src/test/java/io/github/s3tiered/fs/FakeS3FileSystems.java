@@ -1,0 +1,45 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.apache.flink.configuration.Configuration;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** {@code s3tiered://} file systems over an {@link InMemoryObjectStore}, for the failure-path tests. */
+final class FakeS3FileSystems {
+
+    static final String BUCKET = "bucket";
+
+    private FakeS3FileSystems() {}
+
+    /** Small parts and fast retries, so that every path is exercised on small files. */
+    static Configuration config(Path localDir, Map<String, String> overrides) {
+        Configuration conf = new Configuration();
+        conf.setString(S3TieredOptions.ENDPOINT.key(), "http://in-memory.test:9000");
+        conf.setString(S3TieredOptions.REGION.key(), "us-east-1");
+        conf.setString(S3TieredOptions.ACCESS_KEY.key(), "test");
+        conf.setString(S3TieredOptions.SECRET_KEY.key(), "test");
+        conf.setString(S3TieredOptions.LOCAL_DIR.key(), localDir.toString());
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "5mb");
+        conf.setString(S3TieredOptions.PART_SIZE.key(), "5mb");
+        conf.setString(S3TieredOptions.DOWNLOAD_PART_SIZE.key(), "256kb");
+        conf.setString(S3TieredOptions.RETRY_MAX_ATTEMPTS.key(), "3");
+        conf.setString(S3TieredOptions.RETRY_BASE_DELAY.key(), "1ms");
+        conf.setString(S3TieredOptions.RETRY_MAX_DELAY.key(), "2ms");
+        conf.setString(S3TieredOptions.THROTTLE_MAX_RETRIES.key(), "10");
+        conf.setString(S3TieredOptions.THROTTLE_BASE_DELAY.key(), "1ms");
+        conf.setString(S3TieredOptions.THROTTLE_MAX_DELAY.key(), "2ms");
+        overrides.forEach(conf::setString);
+        return conf;
+    }
+
+    static S3TieredFileSystem create(InMemoryObjectStore store, S3Statistics stats, Configuration conf) throws IOException {
+        S3TieredRuntime runtime = new S3TieredRuntime(S3TieredConfig.from(conf), store, stats);
+        return new S3TieredFileSystem(URI.create("s3tiered://" + BUCKET + "/"), runtime);
+    }
+}

@@ -1,0 +1,253 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.PathsCopyingFileSystem.CopyRequest;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The restore path and reads under faults, driven precisely through the in-memory object store:
+ * local copies that vanish or change between the tier's answer and the link, and cancellation
+ * (Flink closing its {@code CloseableRegistry} from another thread) in the middle of a batch
+ * download and of a read.
+ */
+class RestoreFaultTest {
+
+    @TempDir java.nio.file.Path tierDir;
+    @TempDir java.nio.file.Path restoreDir;
+
+    private final S3Statistics stats = new S3Statistics();
+    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
+    private S3TieredFileSystem fs;
+
+    private S3TieredFileSystem fileSystem(Map<String, String> overrides) throws IOException {
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, overrides));
+        return fs;
+    }
+
+    @AfterEach
+    void closeRuntime() {
+        if (fs != null) {
+            fs.runtime().close();
+        }
+    }
+
+    private static byte[] bytes(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static Path path(String key) {
+        return new Path("s3tiered://" + BUCKET + "/" + key);
+    }
+
+    private void write(String key, byte[] data) throws IOException {
+        try (FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE)) {
+            out.write(data);
+        }
+    }
+
+    private List<CopyRequest> requests(String... keys) {
+        List<CopyRequest> r = new ArrayList<>();
+        for (String k : keys) {
+            r.add(CopyRequest.of(path(k), new Path(restoreDir.resolve(k.replace('/', '_')).toUri()), -1));
+        }
+        return r;
+    }
+
+    private byte[] restored(String key) throws IOException {
+        return Files.readAllBytes(restoreDir.resolve(key.replace('/', '_')));
+    }
+
+    private List<String> keysRead() {
+        return store.calls("GetObject").stream().map(InMemoryObjectStore.Call::key).distinct().sorted().toList();
+    }
+
+    private long stagingFiles() throws IOException {
+        try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            return files.count();
+        }
+    }
+
+    @Test
+    void aLocalCopyThatVanishesOrChangesAfterTheTiersAnswerIsDownloadedInstead() throws Exception {
+        fileSystem(Map.of());
+        byte[] a = bytes(300_000, 1);
+        byte[] b = bytes(200_000, 2);
+        byte[] c = bytes(100_000, 3);
+        write("cp/a", a);
+        write("cp/b", b);
+        write("cp/c", c);
+
+        BatchDownload batch = new BatchDownload(fs.runtime());
+        BatchDownload.Plan plan = batch.plan(requests("cp/a", "cp/b", "cp/c"), fs::objectPathOf);
+        assertThat(plan.fromTier()).as("the tier holds all three intact").isEqualTo(3);
+
+        // between the answer and the link: another process evicts a's copy and replaces b's
+        // (same bytes, another file), as a TaskManager sharing the directory may
+        Files.delete(plan.transfers().get(0).copy().entry().data());
+        java.nio.file.Path bCopy = plan.transfers().get(1).copy().entry().data();
+        java.nio.file.Path replacement = Files.createTempFile(tierDir, "replacement", ".tmp");
+        Files.write(replacement, b);
+        Files.move(replacement, bCopy, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+        batch.execute(plan, new Cancellation(), new ArrayList<>());
+
+        assertThat(restored("cp/a")).isEqualTo(a);
+        assertThat(restored("cp/b")).isEqualTo(b);
+        assertThat(restored("cp/c")).isEqualTo(c);
+        assertThat(keysRead()).as("downloaded: the vanished and the changed copy, not the intact one")
+                .containsExactly("cp/a", "cp/b");
+        assertThat(stats.restoreBytesFromS3.sum()).isEqualTo(a.length + b.length);
+        assertThat(stats.restoreBytesFromLocalTier.sum()).isEqualTo(c.length);
+    }
+
+    @Test
+    void theBatchAsksTheTierOnceAndDownloadsOnlyWhatItLacks() throws Exception {
+        fileSystem(Map.of());
+        byte[] a = bytes(300_000, 4);
+        write("cp/a", a);
+        byte[] foreign = bytes(500_000, 5);
+        store.putRaw(BUCKET, "cp/foreign", foreign, InMemoryObjectStore.crc32c(foreign));
+
+        fs.copyFiles(requests("cp/a", "cp/foreign"), new CloseableRegistry());
+
+        assertThat(restored("cp/a")).isEqualTo(a);
+        assertThat(restored("cp/foreign")).isEqualTo(foreign);
+        assertThat(keysRead()).containsExactly("cp/foreign");
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/foreign")).as("kept for next time").isPresent();
+    }
+
+    @Test
+    void closingTheRegistryInTheMiddleOfABatchDownloadStopsItAtOnce() throws Exception {
+        fileSystem(Map.of());
+        for (String k : List.of("cp/a", "cp/b", "cp/c")) {
+            byte[] data = bytes(1_000_000, k.hashCode());
+            store.putRaw(BUCKET, k, data, InMemoryObjectStore.crc32c(data));
+        }
+        // a range of b stalls in its body as on a dead connection (60 s, longer than the test)
+        store.inject(FaultRule.on("GetObject").keys("cp/b").attempt(2).stallAfter(100, Duration.ofSeconds(60)));
+        CloseableRegistry registry = new CloseableRegistry();
+        CompletableFuture<Void> copying = CompletableFuture.runAsync(() -> {
+            try {
+                fs.copyFiles(requests("cp/a", "cp/b", "cp/c"), registry);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        store.awaitCall(c -> c.key().equals("cp/b") && c.attempt() == 2, 1, Duration.ofSeconds(30));
+        Thread.sleep(100);
+        registry.close(); // Flink cancelling the restore
+        long cancelledAt = System.nanoTime();
+
+        assertThatThrownBy(() -> copying.get(20, TimeUnit.SECONDS))
+                .as("the stalled body is aborted, not waited for").isInstanceOf(ExecutionException.class)
+                .rootCause().isInstanceOfAny(Cancellation.CancelledException.class, java.util.concurrent.CancellationException.class);
+        Thread.sleep(500); // the transfers still running settle
+        assertThat(store.callsStartedAfter(cancelledAt)).as("no request after the close").isEmpty();
+        assertThat(stagingFiles()).as("no staging file left").isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/b")).isEmpty();
+    }
+
+    @Test
+    void closingAStreamFromAnotherThreadEndsABlockedRead() throws Exception {
+        fileSystem(Map.of());
+        byte[] data = bytes(200_000, 6);
+        store.putRaw(BUCKET, "cp/stalled", data, InMemoryObjectStore.crc32c(data));
+        store.inject(FaultRule.on("GetObject").keys("cp/stalled").stallAfter(1000, Duration.ofSeconds(60)));
+        FSDataInputStream in = fs.open(path("cp/stalled"));
+        CompletableFuture<Integer> reading = CompletableFuture.supplyAsync(() -> {
+            byte[] buf = new byte[64 * 1024];
+            int total = 0;
+            try {
+                int n;
+                while ((n = in.read(buf)) != -1) {
+                    total += n;
+                }
+                return total;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("GetObject", 1, Duration.ofSeconds(30));
+        Thread.sleep(200); // the read waits in the stalled body
+        in.close();
+        long closedAt = System.nanoTime();
+
+        assertThatThrownBy(() -> reading.get(20, TimeUnit.SECONDS)).rootCause().hasMessageContaining("is closed");
+        assertThat(store.callsStartedAfter(closedAt)).as("no reopen after the close").isEmpty();
+        assertThat(stagingFiles()).as("the copy being kept is dropped").isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/stalled")).isEmpty();
+    }
+
+    @Test
+    void closingAStreamEndsItsRetryWait() throws Exception {
+        // throttled with long waits: the reader sits in the backoff when the close comes
+        fileSystem(Map.of(S3TieredOptions.THROTTLE_BASE_DELAY.key(), "30s", S3TieredOptions.THROTTLE_MAX_DELAY.key(), "30s"));
+        byte[] data = bytes(10_000, 7);
+        store.putRaw(BUCKET, "cp/throttled", data, InMemoryObjectStore.crc32c(data));
+        store.inject(FaultRule.on("GetObject").keys("cp/throttled").slowDown());
+        FSDataInputStream in = fs.open(path("cp/throttled"));
+        CompletableFuture<Integer> reading = CompletableFuture.supplyAsync(() -> {
+            try {
+                return in.read(new byte[100]);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("GetObject", 1, Duration.ofSeconds(30));
+        // full jitter may draw a short wait: the reader is in a wait (or about to start the next attempt)
+        Thread.sleep(50);
+        in.close();
+        long closedAt = System.nanoTime();
+        assertThatThrownBy(() -> reading.get(20, TimeUnit.SECONDS)).rootCause().hasMessageContaining("is closed");
+        assertThat(store.callsStartedAfter(closedAt)).isEmpty();
+    }
+
+    @Test
+    void aReadFallsBackToS3WhenTheLocalCopyIsDamaged() throws Exception {
+        fileSystem(Map.of());
+        byte[] data = bytes(50_000, 8);
+        write("cp/damaged", data);
+        java.nio.file.Path copy = fs.localTier().getVerified(BUCKET, "cp/damaged").orElseThrow().data();
+        byte[] bad = data.clone();
+        bad[100] ^= 1;
+        Files.write(copy, bad);
+        Files.setLastModifiedTime(copy, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        try (FSDataInputStream in = fs.open(path("cp/damaged"))) {
+            assertThat(in.readAllBytes()).isEqualTo(data);
+        }
+        assertThat(keysRead()).containsExactly("cp/damaged");
+        assertThat(fs.localTier().statistics().corruptionsDetected.sum()).isEqualTo(1);
+    }
+}

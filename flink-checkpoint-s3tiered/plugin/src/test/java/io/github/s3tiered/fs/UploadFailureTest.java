@@ -1,0 +1,203 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+import io.github.s3tiered.s3.S3OperationException;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+import org.apache.flink.core.fs.Path;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/** Failure paths of uploads, driven precisely through the in-memory object store. */
+class UploadFailureTest {
+
+    private static final int MIB = 1024 * 1024;
+
+    @TempDir java.nio.file.Path tierDir;
+
+    private final S3Statistics stats = new S3Statistics();
+    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
+    private S3TieredFileSystem fs;
+
+    @BeforeEach
+    void createFileSystem() throws IOException {
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+    }
+
+    @AfterEach
+    void closeRuntime() {
+        fs.runtime().close();
+    }
+
+    private static byte[] bytes(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static Path path(String key) {
+        return new Path("s3tiered://" + BUCKET + "/" + key);
+    }
+
+    private long stagingFiles() throws IOException {
+        try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            return files.count();
+        }
+    }
+
+    @Test
+    void aMultipartUploadWhoseAbortAlsoFailsSaysSoAndNamesTheUploadId() throws Exception {
+        store.inject(FaultRule.on("UploadPart").keys("cp/big").part(2).internalError());
+        store.inject(FaultRule.on("AbortMultipartUpload").keys("cp/big").internalError());
+        FSDataOutputStream out = fs.create(path("cp/big"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(12 * MIB, 1));
+
+        assertThatThrownBy(out::close)
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("s3tiered://bucket/cp/big")
+                .hasMessageContaining(store.openUploads().get(0))
+                .hasMessageContaining("could NOT be aborted")
+                .hasMessageContaining("HTTP 500 InternalError")
+                .satisfies(e -> {
+                    assertThat(e.getCause()).isInstanceOf(S3OperationException.class)
+                            .hasMessageContaining("part 2").hasMessageContaining("after 3 attempts");
+                    assertThat(e.getCause().getSuppressed()).singleElement().isInstanceOf(S3OperationException.class)
+                            .asString().contains("AbortMultipartUpload");
+                });
+        // every attempt of the failing part and of the abort was made, within the error budget
+        assertThat(store.calls("UploadPart").stream().filter(c -> c.partNumber() == 2)).hasSize(3);
+        assertThat(store.calls("AbortMultipartUpload")).hasSize(3);
+        assertThat(store.calls("CompleteMultipartUpload")).isEmpty();
+        assertThat(store.openUploads()).as("what the message says: the upload is still open").hasSize(1);
+        assertThat(store.object(BUCKET, "cp/big")).isEmpty();
+        assertThat(stagingFiles()).as("the staging file is removed").isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/big")).isEmpty();
+    }
+
+    @Test
+    void aFailedMultipartUploadIsAbortedWhenTheAbortWorks() throws Exception {
+        store.inject(FaultRule.on("UploadPart").keys("cp/big").part(1).resetAfter(1000));
+        FSDataOutputStream out = fs.create(path("cp/big"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(11 * MIB, 2));
+        assertThatThrownBy(out::close).hasMessageContaining("was aborted").hasMessageContaining("Connection reset");
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.calls("UploadPart").stream().filter(c -> c.partNumber() == 1)).hasSize(3);
+    }
+
+    @Test
+    void throttledPartsRetryFromTheirOwnBudgetAndTheUploadSucceeds() throws Exception {
+        // 8 SlowDowns and then 2 errors on one part: more than the 3 attempts of the error budget in
+        // all, but each budget on its own is enough
+        store.inject(FaultRule.on("UploadPart").part(2).attempts(1, 8).slowDown());
+        store.inject(FaultRule.on("UploadPart").part(2).attempts(9, 10).internalError());
+        byte[] data = bytes(11 * MIB, 3);
+        try (FSDataOutputStream out = fs.create(path("cp/throttled"), WriteMode.NO_OVERWRITE)) {
+            out.write(data);
+        }
+        assertThat(store.object(BUCKET, "cp/throttled")).hasValue(data);
+        assertThat(stats.throttledRetries.sum()).isEqualTo(8);
+        assertThat(stats.retries.sum()).isEqualTo(2);
+    }
+
+    @Test
+    void closingFromAnotherThreadDuringAMultipartUploadAbortsItAndStartsNoRequest() throws Exception {
+        // part 2 stalls like a request on a dead connection, until its attempt times out
+        store.inject(FaultRule.on("UploadPart").part(2).attempt(1).stall(Duration.ofSeconds(2)));
+        FSDataOutputStream out = fs.create(path("cp/cancelled"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(16 * MIB, 4));
+        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("UploadPart", 2, Duration.ofSeconds(30));
+        Thread.sleep(100); // the stalled attempt is on the wire
+        out.close(); // Flink's CloseableRegistry, cancelling the task
+        long cancelledAt = System.nanoTime();
+
+        assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(java.io.UncheckedIOException.class)
+                .rootCause().isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(uploading.handle((ok, e) -> e.getCause().getCause()).get()).hasMessageContaining("was cancelled")
+                .hasMessageContaining("was aborted");
+        assertThat(store.callsStartedAfter(cancelledAt).stream().map(InMemoryObjectStore.Call::operation))
+                .as("after the close, only the abort").containsOnly("AbortMultipartUpload");
+        assertThat(store.calls("CompleteMultipartUpload")).isEmpty();
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.object(BUCKET, "cp/cancelled")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/cancelled")).isEmpty();
+    }
+
+    @Test
+    void closingFromAnotherThreadDuringAPutLeavesNoObject() throws Exception {
+        // the PUT stalls, times out, and its retry never starts; had it completed, the object would be deleted
+        store.inject(FaultRule.on("PutObject").keys("cp/small").attempt(1).stall(Duration.ofSeconds(1)));
+        FSDataOutputStream out = fs.create(path("cp/small"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(100_000, 5));
+        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
+        out.close();
+        long cancelledAt = System.nanoTime();
+        assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.callsStartedAfter(cancelledAt)).isEmpty();
+        assertThat(store.object(BUCKET, "cp/small")).isEmpty();
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
+    }
+
+    @Test
+    void anObjectThatS3CompletesAfterTheCancelIsDeleted() throws Exception {
+        // the cancel lands while a PUT that will succeed is on the wire: S3 gets the object, and
+        // the stream deletes it, since the canceller expects none
+        store.inject(FaultRule.on("PutObject").keys("cp/raced").attempt(1).delay(Duration.ofSeconds(1)));
+        FSDataOutputStream out = fs.create(path("cp/raced"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(1000, 6));
+        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
+        out.close();
+        long cancelledAt = System.nanoTime();
+        assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class)
+                .hasMessageContaining("the object S3 had completed was deleted");
+        assertThat(store.calls("PutObject")).hasSize(1);
+        assertThat(store.callsStartedAfter(cancelledAt).stream().map(InMemoryObjectStore.Call::operation))
+                .containsExactly("DeleteObject");
+        assertThat(store.object(BUCKET, "cp/raced")).isEmpty();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/raced")).as("no local copy either").isEmpty();
+    }
+}

@@ -1,0 +1,211 @@
+package io.github.s3tiered.tier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.s3.Crc32c;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+class LocalTierTest {
+
+    @TempDir Path dir;
+
+    private static byte[] bytes(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static void put(LocalTier tier, String key, byte[] data) throws Exception {
+        Path staged = tier.newStagingFile();
+        Files.write(staged, data);
+        tier.commit("b", key, staged, data.length, Crc32c.ofFile(staged));
+    }
+
+    @Test
+    void aCommittedCopyIsServedAfterVerification() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        byte[] data = bytes(1000, 1);
+        put(tier, "a/b/c", data);
+        TierEntry e = tier.getVerified("b", "a/b/c").orElseThrow();
+        assertThat(Files.readAllBytes(e.data())).isEqualTo(data);
+        assertThat(tier.getVerified("b", "a/b/other")).isEmpty();
+        assertThat(tier.getVerified("other-bucket", "a/b/c")).isEmpty();
+        assertThat(tier.usedBytes()).isEqualTo(1000);
+    }
+
+    @Test
+    void damagedCopiesAreDroppedNotServed() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        put(tier, "flip", bytes(1000, 2));
+        put(tier, "cut", bytes(1000, 3));
+        put(tier, "sidecar", bytes(1000, 4));
+        Path flip = tier.dataPath("b", "flip");
+        byte[] d = Files.readAllBytes(flip);
+        d[500] ^= 0x40;
+        Files.write(flip, d);
+        Files.write(tier.dataPath("b", "cut"), bytes(999, 3));
+        Files.writeString(tier.dataPath("b", "sidecar").resolveSibling(tier.dataPath("b", "sidecar").getFileName() + ".meta"),
+                "garbage\\u0000\n");
+
+        assertThat(tier.getVerified("b", "flip")).isEmpty();
+        assertThat(tier.getVerified("b", "cut")).isEmpty();
+        assertThat(tier.getVerified("b", "sidecar")).isEmpty();
+        assertThat(Files.exists(flip)).as("damaged copy removed").isFalse();
+        assertThat(tier.statistics().corruptionsDetected.sum()).isEqualTo(2);
+    }
+
+    @Test
+    void leastRecentlyUsedCopiesAreEvictedBeyondTheBudget() throws Exception {
+        LocalTier tier = new LocalTier(dir, 10_000);
+        for (int i = 0; i < 5; i++) {
+            put(tier, "k" + i, bytes(2000, i));
+            Files.setLastModifiedTime(tier.dataPath("b", "k" + i).resolveSibling(tier.dataPath("b", "k" + i).getFileName() + ".meta"),
+                    FileTime.fromMillis(1_000_000L * (i + 1)));
+        }
+        // k0 is the oldest, but reading it makes it the most recently used.
+        assertThat(tier.getVerified("b", "k0")).isPresent();
+        put(tier, "k5", bytes(3000, 5));
+
+        assertThat(tier.usedBytes()).isLessThanOrEqualTo(9000);
+        assertThat(tier.getVerified("b", "k0")).isPresent();
+        assertThat(tier.getVerified("b", "k1")).isEmpty();
+        assertThat(tier.getVerified("b", "k5")).isPresent();
+        assertThat(tier.statistics().evictions.sum()).isPositive();
+    }
+
+    @Test
+    void aCopyIsReadInFullOnlyOnFirstUseInAProcessOrAfterAChange() throws Exception {
+        LocalTier writer = new LocalTier(dir, 1 << 20);
+        put(writer, "k", bytes(5000, 9));
+        assertThat(writer.getVerified("b", "k")).isPresent();
+        assertThat(writer.statistics().fullChecks.sum()).as("its own write needs no check").isZero();
+
+        LocalTier restarted = new LocalTier(dir, 1 << 20);
+        assertThat(restarted.getVerified("b", "k")).isPresent();
+        assertThat(restarted.getVerified("b", "k")).isPresent();
+        assertThat(restarted.statistics().fullChecks.sum()).as("checked once in the new process").isEqualTo(1);
+
+        // Rewritten in place with the same length: the identity changes, so the check comes back.
+        Path data = restarted.dataPath("b", "k");
+        byte[] d = Files.readAllBytes(data);
+        d[0] ^= 1;
+        Files.write(data, d);
+        Files.setLastModifiedTime(data, FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        assertThat(restarted.getVerified("b", "k")).isEmpty();
+        assertThat(restarted.statistics().corruptionsDetected.sum()).isEqualTo(1);
+    }
+
+    @Test
+    void aFileLargerThanTheBudgetIsNotKept() throws Exception {
+        LocalTier tier = new LocalTier(dir, 100);
+        Path staged = tier.newStagingFile();
+        Files.write(staged, bytes(101, 1));
+        tier.commit("b", "big", staged, 101, Crc32c.ofFile(staged));
+        assertThat(tier.getVerified("b", "big")).isEmpty();
+        assertThat(staged).doesNotExist();
+    }
+
+    @Test
+    void aNewInstanceFindsTheCopiesAndCountsThem() throws Exception {
+        LocalTier first = new LocalTier(dir, 1 << 20);
+        put(first, "x", bytes(1234, 1));
+        LocalTier second = new LocalTier(dir, 1 << 20);
+        assertThat(second.usedBytes()).isEqualTo(1234);
+        assertThat(second.getVerified("b", "x")).isPresent();
+    }
+
+    @Test
+    void instancesSharingTheDirectoryStayConsistentAndUnderBudget() throws Exception {
+        // Two "TaskManagers" on one host writing, reading and evicting concurrently.
+        LocalTier a = new LocalTier(dir, 200_000);
+        LocalTier b = new LocalTier(dir, 200_000);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        List<Future<?>> futures = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            LocalTier tier = t % 2 == 0 ? a : b;
+            int thread = t;
+            futures.add(pool.submit(() -> {
+                for (int i = 0; i < 50; i++) {
+                    String key = "shared-" + (i % 20);
+                    byte[] data = bytes(10_000, i % 20);
+                    put(tier, key, data);
+                    tier.getVerified("b", key).ifPresent(e -> {
+                        try {
+                            assertThat(Files.readAllBytes(e.data())).isEqualTo(data);
+                        } catch (java.nio.file.NoSuchFileException evicted) {
+                            // evicted by the other instance between lookup and read
+                        } catch (java.io.IOException ex) {
+                            throw new AssertionError(ex);
+                        }
+                    });
+                    put(tier, "own-" + thread + "-" + i, bytes(10_000, 1000 + i));
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : futures) {
+            f.get();
+        }
+        pool.shutdown();
+        a.evictIfOverBudget();
+        assertThat(a.usedBytes()).isLessThanOrEqualTo(200_000);
+        assertThat(a.statistics().corruptionsDetected.sum() + b.statistics().corruptionsDetected.sum()).isZero();
+        try (var files = Files.list(dir.resolve("v1/staging"))) {
+            assertThat(files.filter(f -> f.toString().endsWith(".tmp"))).isEmpty();
+        }
+    }
+
+    @Test
+    void whatACrashLeavesIsNeverServedAndIsRemovedOnceOld() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        put(tier, "kept", bytes(1000, 1));
+        // a crash between renaming the data in and renaming its sidecar in: data without sidecar
+        Path orphan = tier.dataPath("b", "orphan");
+        Files.createDirectories(orphan.getParent());
+        Files.write(orphan, bytes(2000, 2));
+        // a crash while staging
+        Path staged = tier.newStagingFile();
+        Files.write(staged, bytes(3000, 3));
+        // and the same, but younger: may belong to a commit running now in another process
+        Path youngOrphan = tier.dataPath("b", "young");
+        Files.createDirectories(youngOrphan.getParent());
+        Files.write(youngOrphan, bytes(500, 4));
+        Path youngStaged = tier.newStagingFile();
+        Files.write(youngStaged, bytes(500, 5));
+        long old = System.currentTimeMillis() - java.util.concurrent.TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS + 1);
+        Files.setLastModifiedTime(orphan, FileTime.fromMillis(old));
+        Files.setLastModifiedTime(staged, FileTime.fromMillis(old));
+
+        assertThat(tier.getVerified("b", "orphan")).as("no sidecar: never served").isEmpty();
+        LocalTier restarted = new LocalTier(dir, 1 << 20);
+        assertThat(orphan).doesNotExist();
+        assertThat(staged).doesNotExist();
+        assertThat(youngOrphan).exists();
+        assertThat(youngStaged).exists();
+        assertThat(restarted.usedBytes()).as("only copies with a sidecar count").isEqualTo(1000);
+        assertThat(restarted.getVerified("b", "kept")).isPresent();
+    }
+
+    @Test
+    void aSidecarWhoseDataIsGoneIsDropped() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        put(tier, "k", bytes(1000, 1));
+        Files.delete(tier.dataPath("b", "k"));
+        assertThat(tier.getVerified("b", "k")).isEmpty();
+        LocalTier restarted = new LocalTier(dir, 1 << 20);
+        assertThat(restarted.usedBytes()).isZero();
+        assertThat(tier.dataPath("b", "k").resolveSibling(tier.dataPath("b", "k").getFileName() + ".meta")).doesNotExist();
+    }
+}
