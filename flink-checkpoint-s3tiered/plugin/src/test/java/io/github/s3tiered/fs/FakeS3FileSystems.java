@@ -6,9 +6,12 @@ import io.github.s3tiered.s3.S3Statistics;
 import org.apache.flink.configuration.Configuration;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 
 /** {@code s3tiered://} file systems over an {@link InMemoryObjectStore}, for the failure-path tests. */
 final class FakeS3FileSystems {
@@ -36,6 +39,32 @@ final class FakeS3FileSystems {
         conf.setString(S3TieredOptions.THROTTLE_MAX_DELAY.key(), "2ms");
         overrides.forEach(conf::setString);
         return conf;
+    }
+
+    /** Reproducible random bytes. */
+    static byte[] bytes(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    static org.apache.flink.core.fs.Path path(String key) {
+        return new org.apache.flink.core.fs.Path("s3tiered://" + BUCKET + "/" + key);
+    }
+
+    /** Runs {@code action} on another thread, as Flink's task thread would while the test cancels it. */
+    static CompletableFuture<Void> inBackground(IoAction action) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                action.run();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    interface IoAction {
+        void run() throws IOException;
     }
 
     static S3TieredFileSystem create(InMemoryObjectStore store, S3Statistics stats, Configuration conf) throws IOException {

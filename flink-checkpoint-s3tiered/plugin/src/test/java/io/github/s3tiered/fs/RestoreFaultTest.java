@@ -1,6 +1,9 @@
 package io.github.s3tiered.fs;
 
 import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.inBackground;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,7 +31,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -59,16 +61,6 @@ class RestoreFaultTest {
         if (fs != null) {
             fs.runtime().close();
         }
-    }
-
-    private static byte[] bytes(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
-
-    private static Path path(String key) {
-        return new Path("s3tiered://" + BUCKET + "/" + key);
     }
 
     private void write(String key, byte[] data) throws IOException {
@@ -158,13 +150,7 @@ class RestoreFaultTest {
         // a range of b stalls in its body as on a dead connection (60 s, longer than the test)
         store.inject(FaultRule.on("GetObject").keys("cp/b").attempt(2).stallAfter(100, Duration.ofSeconds(60)));
         CloseableRegistry registry = new CloseableRegistry();
-        CompletableFuture<Void> copying = CompletableFuture.runAsync(() -> {
-            try {
-                fs.copyFiles(requests("cp/a", "cp/b", "cp/c"), registry);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests("cp/a", "cp/b", "cp/c"), registry));
         store.awaitCall(c -> c.key().equals("cp/b") && c.attempt() == 2, 1, Duration.ofSeconds(30));
         Thread.sleep(100);
         registry.close(); // Flink cancelling the restore

@@ -1,6 +1,9 @@
 package io.github.s3tiered.fs;
 
 import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.inBackground;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -23,7 +26,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -47,16 +49,6 @@ class UploadFailureTest {
     @AfterEach
     void closeRuntime() {
         fs.runtime().close();
-    }
-
-    private static byte[] bytes(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
-
-    private static Path path(String key) {
-        return new Path("s3tiered://" + BUCKET + "/" + key);
     }
 
     private long stagingFiles() throws IOException {
@@ -125,13 +117,7 @@ class UploadFailureTest {
         store.inject(FaultRule.on("UploadPart").part(2).attempt(1).stall(Duration.ofSeconds(2)));
         FSDataOutputStream out = fs.create(path("cp/cancelled"), WriteMode.NO_OVERWRITE);
         out.write(bytes(16 * MIB, 4));
-        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
-            try {
-                out.close();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<Void> uploading = inBackground(() -> out.close());
         store.awaitCalls("UploadPart", 2, Duration.ofSeconds(30));
         Thread.sleep(100); // the stalled attempt is on the wire
         out.close(); // Flink's CloseableRegistry, cancelling the task
@@ -157,13 +143,7 @@ class UploadFailureTest {
         store.inject(FaultRule.on("PutObject").keys("cp/small").attempt(1).stall(Duration.ofSeconds(1)));
         FSDataOutputStream out = fs.create(path("cp/small"), WriteMode.NO_OVERWRITE);
         out.write(bytes(100_000, 5));
-        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
-            try {
-                out.close();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<Void> uploading = inBackground(() -> out.close());
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
         out.close();
         long cancelledAt = System.nanoTime();
@@ -181,13 +161,7 @@ class UploadFailureTest {
         store.inject(FaultRule.on("PutObject").keys("cp/raced").attempt(1).delay(Duration.ofSeconds(1)));
         FSDataOutputStream out = fs.create(path("cp/raced"), WriteMode.NO_OVERWRITE);
         out.write(bytes(1000, 6));
-        CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
-            try {
-                out.close();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<Void> uploading = inBackground(() -> out.close());
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
         out.close();
         long cancelledAt = System.nanoTime();
