@@ -28,7 +28,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -39,8 +38,10 @@ import java.util.concurrent.CompletionException;
  * copy in the tier. A copy that vanishes or changes between the question and the link is
  * downloaded instead. Every step is a non-blocking stage on the shared transfer pool.
  *
- * <p>Closing the registry cancels the batch: no request starts after it, bodies being read are
- * aborted, and {@code copyFiles} fails at once.
+ * <p>Closing the registry cancels the batch: no request or retry starts after it and bodies being
+ * read are aborted. {@code copyFiles} then fails once every transfer has stopped and removed its
+ * partial file, so nothing of the batch runs or stays behind when it returns; a request already
+ * waiting for its answer ends at {@code s3tiered.request.timeout} at the latest.
  */
 final class BatchDownload {
 
@@ -69,12 +70,9 @@ final class BatchDownload {
     void copy(List<CopyRequest> requests, PathResolver resolver, ICloseableRegistry registry) throws IOException {
         Cancellation cancellation = new Cancellation();
         List<CompletableFuture<Void>> tasks = new ArrayList<>();
-        Closeable cancel = () -> {
-            cancellation.cancel("the batch copy of " + requests.size() + " files was cancelled");
-            synchronized (tasks) {
-                tasks.forEach(t -> t.cancel(false));
-            }
-        };
+        // The transfers see the cancellation and end by themselves; cancelling their futures
+        // instead would return while they still run and write.
+        Closeable cancel = () -> cancellation.cancel("the batch copy of " + requests.size() + " files was cancelled");
         registry.registerCloseable(cancel);
         try {
             execute(plan(requests, resolver), cancellation, tasks);
@@ -103,7 +101,7 @@ final class BatchDownload {
         return new Plan(transfers);
     }
 
-    /** Carries out a plan; {@code tasks} collects the running transfers, for cancellation. */
+    /** Carries out a plan; {@code tasks} collects the transfers started. */
     void execute(Plan plan, Cancellation cancellation, List<CompletableFuture<Void>> tasks) throws IOException {
         S3Access store = runtime.store().cancellable(cancellation);
         CompletableFuture<?>[] all;
@@ -120,17 +118,11 @@ final class BatchDownload {
                 }));
             }
             all = tasks.toArray(new CompletableFuture[0]);
-            if (cancellation.isCancelled()) {
-                tasks.forEach(t -> t.cancel(false));
-            }
         }
         try {
             CompletableFuture.allOf(all).join();
-        } catch (CancellationException e) {
-            cancellation.check("Restore of " + plan.transfers().size() + " files");
-            throw new IOException("Restore of " + plan.transfers().size() + " files was cancelled", e);
         } catch (CompletionException | UncheckedIOException e) {
-            if (cancellation.isCancelled()) {
+            if (cancellation.isCancelled()) { // allOf waited for every transfer to stop
                 cancellation.check("Restore of " + plan.transfers().size() + " files");
             }
             throw RangedDownload.unwrap(e);

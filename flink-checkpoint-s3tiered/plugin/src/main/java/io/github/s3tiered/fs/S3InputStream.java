@@ -149,6 +149,7 @@ final class S3InputStream extends FSDataInputStream {
                     throw new IOException("Reading s3://" + bucket + "/" + key + " at byte " + pos + " failed "
                             + attempts + " times: " + e.getMessage(), e);
                 }
+                store.statistics().reopens.increment();
                 continue;
             }
             // Outside the retry: a checksum failure is not a broken connection to reopen.

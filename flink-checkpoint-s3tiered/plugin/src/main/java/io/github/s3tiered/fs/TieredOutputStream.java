@@ -57,6 +57,12 @@ final class TieredOutputStream extends FSDataOutputStream {
     private final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_SIZE);
     private final CRC32C crc = new CRC32C();
     private long pos;
+    /**
+     * The first failed write to the staging file (a full or broken disk). Once set, the file and
+     * the checksum no longer agree with what was written, so the stream only fails: every later
+     * write, flush or close rethrows it, and close deletes the staging file and uploads nothing.
+     */
+    private IOException stagingFailure;
 
     TieredOutputStream(S3TieredRuntime runtime, ObjectPath target) throws IOException {
         this.runtime = runtime;
@@ -100,12 +106,29 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void flushBuffer() throws IOException {
-        buffer.flip();
-        crc.update(buffer.array(), buffer.arrayOffset() + buffer.position(), buffer.remaining());
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
+        if (stagingFailure != null) {
+            throw stagingBroken();
         }
+        buffer.flip();
+        int from = buffer.position();
+        int length = buffer.remaining();
+        try {
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+        } catch (IOException e) {
+            stagingFailure = new IOException("Writing " + target + " failed: could not write its staging file " + staging
+                    + " in the local tier (s3tiered.local.dir " + runtime.tier().root() + "): " + e.getMessage(), e);
+            throw stagingFailure;
+        }
+        // only bytes that reached the file count, so a retried flush cannot count them twice
+        crc.update(buffer.array(), buffer.arrayOffset() + from, length);
         buffer.clear();
+    }
+
+    private IOException stagingBroken() {
+        return new IOException(stagingFailure.getMessage() + " (an earlier write failed; the stream cannot go on)",
+                stagingFailure);
     }
 
     @Override
@@ -225,7 +248,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 completed.add(p.join());
             }
             cancellation.check("Upload of " + target);
-            store.completeMultipartUpload(target.bucket(), target.key(), uploadId, completed);
+            store.completeMultipartUpload(target.bucket(), target.key(), uploadId, completed, length, checksum);
             runtime.store().statistics().uploads.increment();
             runtime.store().statistics().uploadNanos.add(System.nanoTime() - start);
         } catch (RuntimeException | IOException e) {
@@ -262,6 +285,9 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void ensureOpen() throws IOException {
+        if (stagingFailure != null) {
+            throw stagingBroken();
+        }
         if (state.get() != State.OPEN) {
             throw new IOException("Stream to " + target + " is closed");
         }

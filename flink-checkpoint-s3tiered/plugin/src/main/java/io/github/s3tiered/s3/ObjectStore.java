@@ -35,6 +35,9 @@ public interface ObjectStore extends AutoCloseable {
 
     void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) throws IOException;
 
+    /** The ids of the multipart uploads in progress for exactly this key (first page: enough for one key). */
+    List<String> listMultipartUploads(String bucket, String key) throws IOException;
+
     /** Aborts a multipart upload; one that no longer exists is not an error. */
     void abortMultipartUpload(String bucket, String key, String uploadId) throws IOException;
 

@@ -123,6 +123,7 @@ public final class RangedDownload {
                         throw new IOException("S3 GetObject s3://" + bucket + "/" + key + " broke at byte " + pos[0]
                                 + " " + failuresWithoutProgress + " times in a row: " + e.getMessage(), e);
                     }
+                    store.statistics().reopens.increment();
                 }
             }
         }

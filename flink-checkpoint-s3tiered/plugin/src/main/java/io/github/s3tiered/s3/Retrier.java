@@ -5,6 +5,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** Runs S3 requests under a {@link RetryPolicy} and turns final failures into IOExceptions. */
@@ -56,10 +57,11 @@ public final class Retrier {
             cancellation.check(request);
             try {
                 return attempt.run();
-            } catch (InterruptedException | InterruptedIOException e) {
-                Thread.currentThread().interrupt();
-                throw interrupted(request, e);
             } catch (Exception e) {
+                if (isInterruption(e)) {
+                    Thread.currentThread().interrupt();
+                    throw interrupted(request, e);
+                }
                 if (e instanceof S3OperationException || e instanceof Cancellation.CancelledException) {
                     throw (IOException) e;
                 }
@@ -85,6 +87,17 @@ public final class Retrier {
                 }
             }
         }
+    }
+
+    /**
+     * An interrupt of this thread, as opposed to a timeout: {@code SocketTimeoutException} and the
+     * HTTP client's connect timeout are {@code InterruptedIOException}s too, and must be retried.
+     */
+    static boolean isInterruption(Exception e) {
+        return e instanceof InterruptedException
+                || e instanceof ClosedByInterruptException
+                || e.getClass() == InterruptedIOException.class
+                || (e instanceof InterruptedIOException && Thread.currentThread().isInterrupted());
     }
 
     private static long jitter(long cap) {

@@ -1,10 +1,16 @@
 package io.github.s3tiered.s3;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import software.amazon.awssdk.core.exception.SdkServiceException;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The S3 operations as the file system uses them, over an {@link ObjectStore}: every request
@@ -16,6 +22,8 @@ import java.util.Optional;
  * is set, a retry wait ends at once and no request of that view starts.
  */
 public final class S3Access implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(S3Access.class);
 
     private static final int DELETE_BATCH = 1000;
     private static final int LIST_PAGE = 1000;
@@ -70,10 +78,39 @@ public final class S3Access implements AutoCloseable {
         stats.uploadNanos.add(System.nanoTime() - start);
     }
 
-    /** Starts a multipart upload whose object will carry the given CRC32C. */
+    /**
+     * Starts a multipart upload whose object will carry the given CRC32C. When an attempt failed
+     * after it may have reached S3 (its answer lost), S3 may hold an upload nobody knows the id
+     * of; after a retried start, the other uploads in progress for this key are aborted (Flink
+     * never writes one key from two streams), so none is left behind.
+     */
     public String createMultipartUpload(String bucket, String key, int crc32c) throws IOException {
-        return retrier.call(S3Request.of("CreateMultipartUpload", bucket, key), cancellation,
-                () -> store.createMultipartUpload(bucket, key, crc32c));
+        AtomicInteger attempts = new AtomicInteger();
+        String uploadId = retrier.call(S3Request.of("CreateMultipartUpload", bucket, key), cancellation, () -> {
+            attempts.incrementAndGet();
+            return store.createMultipartUpload(bucket, key, crc32c);
+        });
+        if (attempts.get() > 1) {
+            abortStrayUploads(bucket, key, uploadId);
+        }
+        return uploadId;
+    }
+
+    private void abortStrayUploads(String bucket, String key, String keep) {
+        try {
+            List<String> ids = retrier.call(S3Request.of("ListMultipartUploads", bucket, key), Cancellation.NONE,
+                    () -> store.listMultipartUploads(bucket, key));
+            for (String id : ids) {
+                if (!id.equals(keep)) {
+                    LOG.info("Aborting multipart upload {} of s3://{}/{}: started by an attempt whose answer was lost",
+                            id, bucket, key);
+                    abortMultipartUpload(bucket, key, id);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not look for multipart uploads of s3://{}/{} left by a lost answer (a bucket lifecycle"
+                    + " rule for incomplete multipart uploads removes them): {}", bucket, key, e.toString());
+        }
     }
 
     /** Uploads one part from a range of a local file. */
@@ -85,12 +122,44 @@ public final class S3Access implements AutoCloseable {
         return part;
     }
 
-    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts)
-            throws IOException {
+    /**
+     * Completes a multipart upload whose object has {@code size} bytes and CRC32C {@code crc32c}.
+     * Complete is not idempotent on the wire: when an attempt reached S3 but its answer was lost,
+     * the retry is told the upload does not exist (a 404: NoSuchUpload on S3, NoSuchKey on some
+     * servers). The object in place is then
+     * checked: with the expected size and recorded CRC32C it is this upload's, and the call
+     * succeeds instead of failing a write that S3 has made durable.
+     */
+    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts,
+            long size, int crc32c) throws IOException {
+        AtomicInteger attempts = new AtomicInteger();
         retrier.call(S3Request.ofUpload("CompleteMultipartUpload", bucket, key, uploadId, 0), cancellation, () -> {
-            store.completeMultipartUpload(bucket, key, uploadId, parts);
+            boolean retry = attempts.incrementAndGet() > 1;
+            try {
+                store.completeMultipartUpload(bucket, key, uploadId, parts);
+            } catch (SdkServiceException e) {
+                if (!retry || e.statusCode() != 404 || !holds(bucket, key, size, crc32c)) {
+                    throw e;
+                }
+                LOG.info("CompleteMultipartUpload of s3://{}/{} (upload id {}) was answered 404 on a retry;"
+                        + " the object in place has the upload's size and CRC32C: an earlier attempt completed it",
+                        bucket, key, uploadId);
+            }
             return null;
         });
+    }
+
+    private boolean holds(String bucket, String key, long size, int crc32c) {
+        try {
+            Optional<ObjectInfo> info = store.head(bucket, key);
+            return info.isPresent() && info.get().size() == size && Integer.valueOf(crc32c).equals(info.get().crc32c());
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    static boolean isNoSuchUpload(SdkServiceException e) {
+        return e.statusCode() == 404 && "NoSuchUpload".equals(S3ErrorKind.errorCode(e));
     }
 
     /**
@@ -99,7 +168,15 @@ public final class S3Access implements AutoCloseable {
      */
     public void abortMultipartUpload(String bucket, String key, String uploadId) throws IOException {
         retrier.call(S3Request.ofUpload("AbortMultipartUpload", bucket, key, uploadId, 0), Cancellation.NONE, () -> {
-            store.abortMultipartUpload(bucket, key, uploadId);
+            try {
+                store.abortMultipartUpload(bucket, key, uploadId);
+            } catch (SdkServiceException e) {
+                if (!isNoSuchUpload(e)) {
+                    throw e;
+                }
+                // gone already: aborted by an attempt whose answer was lost, or by someone else
+                LOG.debug("AbortMultipartUpload of s3://{}/{}: upload id {} no longer exists", bucket, key, uploadId);
+            }
             return null;
         });
     }

@@ -40,7 +40,9 @@ public enum S3ErrorKind {
         }
         if (t instanceof SdkClientException) {
             // Connection refused or reset, socket timeouts, truncated responses.
-            return hasIoCause(t) || t.getMessage() != null && t.getMessage().contains("Unable to execute HTTP request")
+            // A response cut midway shows as an XML document that does not parse.
+            return hasIoCause(t) || hasCause(t, "javax.xml.stream.XMLStreamException") || t.getMessage() != null
+                    && (t.getMessage().contains("Unable to execute HTTP request") || t.getMessage().contains("Could not parse XML response"))
                     ? TRANSIENT
                     : PERMANENT;
         }
@@ -56,6 +58,15 @@ public enum S3ErrorKind {
             return ase.awsErrorDetails().errorCode();
         }
         return null;
+    }
+
+    private static boolean hasCause(Throwable t, String className) {
+        for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+            if (c.getClass().getName().equals(className)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean hasIoCause(Throwable t) {

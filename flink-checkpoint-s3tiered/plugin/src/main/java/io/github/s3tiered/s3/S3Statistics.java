@@ -19,6 +19,8 @@ public final class S3Statistics implements ExecutionInterceptor {
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     public final LongAdder retries = new LongAdder();
     public final LongAdder throttledRetries = new LongAdder();
+    /** Response bodies that broke midway and were reopened where they stopped (not request retries). */
+    public final LongAdder reopens = new LongAdder();
     public final LongAdder bytesUploaded = new LongAdder();
     public final LongAdder bytesDownloaded = new LongAdder();
     public final LongAdder bytesServedFromLocalTier = new LongAdder();

@@ -15,6 +15,7 @@ import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
@@ -104,6 +105,17 @@ public final class SdkObjectStore implements ObjectStore {
         }
         client.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(bucket).key(key).uploadId(uploadId)
                 .multipartUpload(CompletedMultipartUpload.builder().parts(completed).build()).build());
+    }
+
+    @Override
+    public List<String> listMultipartUploads(String bucket, String key) {
+        List<String> ids = new ArrayList<>();
+        for (MultipartUpload u : client.listMultipartUploads(b -> b.bucket(bucket).prefix(key)).uploads()) {
+            if (key.equals(u.key())) {
+                ids.add(u.uploadId());
+            }
+        }
+        return ids;
     }
 
     @Override

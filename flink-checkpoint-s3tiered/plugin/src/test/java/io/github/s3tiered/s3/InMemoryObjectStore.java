@@ -180,6 +180,18 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
+    public List<String> listMultipartUploads(String bucket, String key) throws IOException {
+        begin("ListMultipartUploads", bucket, key, 0);
+        List<String> ids = new ArrayList<>();
+        uploads.forEach((id, u) -> {
+            if (u.bucket.equals(bucket) && u.key.equals(key)) {
+                ids.add(id);
+            }
+        });
+        return ids;
+    }
+
+    @Override
     public void abortMultipartUpload(String bucket, String key, String uploadId) throws IOException {
         begin("AbortMultipartUpload", bucket, key, 0);
         uploads.remove(uploadId);

@@ -10,7 +10,9 @@ import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -43,6 +45,22 @@ class RetrierTest {
             }
             return "ok";
         };
+    }
+
+    @Test
+    void aSocketTimeoutIsRetriedWhileAnInterruptEndsTheCall() throws IOException {
+        // both are InterruptedIOExceptions; only one of them means the thread was interrupted
+        assertThat(retrier.call(request, scripted(new SocketTimeoutException("Read timed out"),
+                SdkClientException.create("Unable to execute HTTP request: connect timed out",
+                        new SocketTimeoutException("connect timed out"))))).isEqualTo("ok");
+        assertThat(stats.retries.sum()).isEqualTo(2);
+        assertThat(Thread.currentThread().isInterrupted()).isFalse();
+
+        assertThatThrownBy(() -> retrier.call(request, scripted(new InterruptedIOException("interrupted"))))
+                .isInstanceOf(InterruptedIOException.class)
+                .hasMessageContaining("Interrupted during S3");
+        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        assertThat(stats.retries.sum()).isEqualTo(2);
     }
 
     @Test
