@@ -5,6 +5,7 @@ import io.github.s3tiered.s3.Crc32c;
 import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
+import io.github.s3tiered.s3.S3OperationException;
 import io.github.s3tiered.tier.IntactCopy;
 import io.github.s3tiered.tier.LocalTier;
 import io.github.s3tiered.tier.ObjectKey;
@@ -169,14 +170,39 @@ final class BatchDownload {
                 }, runtime.transferPool())
                 .thenCompose(info -> {
                     boolean keep = runtime.config().localEnabled() && tier.fits(info.size());
-                    Path target = keep ? tier.newStagingFile() : destination;
-                    return download(store, source, info, target).thenAccept(crc -> {
-                        store.statistics().restoreBytesFromS3.add(info.size());
-                        if (keep) {
-                            placeAndKeep(source, info, target, destination, crc);
-                        }
-                    });
+                    if (!keep) {
+                        return downloadInPlace(store, source, info, destination);
+                    }
+                    Path staged;
+                    try {
+                        staged = tier.newStagingFile();
+                    } catch (RuntimeException e) {
+                        LOG.warn("No staging file in the local tier ({}) for {}: {}; downloading it without keeping a copy",
+                                tier.root(), source, e.toString());
+                        return downloadInPlace(store, source, info, destination);
+                    }
+                    return download(store, source, info, staged)
+                            .thenAccept(crc -> {
+                                store.statistics().restoreBytesFromS3.add(info.size());
+                                placeAndKeep(source, info, staged, destination, crc);
+                            })
+                            .exceptionallyCompose(failure -> {
+                                IOException io = RangedDownload.unwrap(failure);
+                                if (store.cancellation().isCancelled() || io instanceof S3OperationException
+                                        || io instanceof FileNotFoundException) {
+                                    return CompletableFuture.failedFuture(failure); // S3's answer, or the cancel
+                                }
+                                // The tier's disk may be full or broken: restore without keeping a copy.
+                                LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
+                                        + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
+                                return downloadInPlace(store, source, info, destination);
+                            });
                 });
+    }
+
+    private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination) {
+        return download(store, source, info, destination)
+                .thenAccept(crc -> store.statistics().restoreBytesFromS3.add(info.size()));
     }
 
     /** Link first, then commit: the restore does not depend on the copy surviving an eviction. */
