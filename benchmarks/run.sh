@@ -2,7 +2,7 @@
 # Runs a benchmark and prints its table. Builds what it needs first (tests skipped).
 #   bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3]    file-system throughput (s3tiered vs presto vs native)
 #   bash benchmarks/run.sh inspector [--files 1000,10000]       recovery inspector: validation time and S3 requests
-#   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native)
+#   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file] [--fault-rate 0.1]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native), optionally through failing S3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-fs}"; shift || true
@@ -15,4 +15,4 @@ esac
 mvn -B -q -pl benchmarks -am install -DskipTests >&2
 mvn -B -q -pl benchmarks dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime -Dmdep.excludeClassifiers=tests >&2
 cp=$(cat benchmarks/target/bench.classpath)
-exec java ${BENCH_JAVA_OPTS:-} -Xmx3g -Dlog4j.configurationFile=benchmarks/target/classes/log4j2.properties -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"
+exec java ${BENCH_JAVA_OPTS:-} -Xmx3g -Dlog4j.configurationFile=benchmarks/target/classes/log4j2.properties -Dbench.log="$PWD/benchmarks/target/bench-$which.log" -Dbench.plugins=benchmarks/target/bench-plugins -cp "benchmarks/target/classes:$cp" "$main" "$@"

@@ -5,6 +5,9 @@ import io.github.s3tiered.backend.TieredRocksDBStateBackendFactory;
 import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory;
 import io.github.s3tiered.examples.JobRunner;
+import io.github.s3tiered.testing.FaultInjectingProxy;
+import io.github.s3tiered.testing.FaultRule;
+import io.github.s3tiered.testing.S3Operation;
 import io.github.s3tiered.testing.S3TestServer;
 
 import org.apache.flink.api.common.JobID;
@@ -32,6 +35,9 @@ import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -53,10 +59,21 @@ import java.util.Optional;
  * same embedded RocksDB backend (this project's wrapper only records the restore durations RocksDB
  * reports), so the storages are what differs. Prints a table.
  *
+ * <p>With {@code --fault-rate R} (0 < R < 1), the S3 storages talk to S3 through a
+ * {@link FaultInjectingProxy} that fails about that share of all requests (503 SlowDown, 500
+ * InternalError, a connection reset before the response or halfway through it, a 1 s stall, each
+ * a fifth of R), every storage with the same seeds; a second table then shows what each storage
+ * made of it: checkpoints completed and failed, restarts, and whether the final state is exact.
+ * Request bodies are not cut: S3Proxy itself then breaks the multipart upload (see the shared
+ * notes), which no real S3 does.
+ *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
- * [--interval-ms 1000] [--fail-at 0.85] [--only s3tiered,file] [-D key=value ...]}
+ * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--only s3tiered,file] [-D key=value ...]}
+ * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
  */
 public final class CheckpointBenchmark {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CheckpointBenchmark.class);
 
     private static final Duration TIMEOUT = Duration.ofMinutes(20);
     private static final int PARALLELISM = 2;
@@ -69,9 +86,19 @@ public final class CheckpointBenchmark {
     /** What one run measured. */
     record Result(List<Long> checkpointMillis, long checkpointedBytes, long fullStateBytes, double recordsPerSecond,
             List<Long> restoreMillis, long failureToRunningMillis, long restoredFromLocalTier, long restoredFromS3,
-            String failure) {}
+            long failedCheckpoints, int restarts, long faultsInjected, String finalState, String failure) {
+
+        static Result failed(String why) {
+            return new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, 0, 0, 0, "-", why);
+        }
+    }
+
+    /** Restarts allowed and checkpoint failures tolerated in a run with faults; the same for every storage. */
+    private static final int FAULT_RUN_RESTARTS = 20;
+    private static final int FAULT_RUN_TOLERABLE_FAILED_CHECKPOINTS = 10;
 
     public static void main(String[] args) throws Exception {
+        BenchSupport.julToLogFile();
         // Many small visits rather than few large ones: the job runs long enough for dozens of
         // checkpoints, and the failure comes when the state is large.
         long keys = BenchSupport.longArg(args, "--keys", 500_000);
@@ -80,6 +107,10 @@ public final class CheckpointBenchmark {
         double failAt = Double.parseDouble(BenchSupport.arg(args, "--fail-at", "0.85"));
         long intervalMs = BenchSupport.longArg(args, "--interval-ms", 1000);
         String only = BenchSupport.arg(args, "--only", "");
+        double faultRate = Double.parseDouble(BenchSupport.arg(args, "--fault-rate", "0"));
+        if (faultRate < 0 || faultRate >= 1) {
+            throw new IllegalArgumentException("--fault-rate must be in [0, 1): " + faultRate);
+        }
         for (int i = 0; i + 1 < args.length; i++) {
             if (args[i].equals("-D")) {
                 EXTRA.put(args[i + 1].substring(0, args[i + 1].indexOf('=')), args[i + 1].substring(args[i + 1].indexOf('=') + 1));
@@ -99,24 +130,35 @@ public final class CheckpointBenchmark {
         }
 
         Map<Setup, Result> results = new LinkedHashMap<>();
-        try (S3TestServer s3 = S3TestServer.start()) {
+        System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
+        try (S3TestServer server = S3TestServer.start();
+                FaultInjectingProxy proxy = faultRate > 0 ? new FaultInjectingProxy("127.0.0.1", server.port()) : null) {
+            S3TestServer s3 = proxy == null ? server : server.via(proxy.endpoint());
             Configuration fsConf = fileSystemConfig(s3, work);
             PluginManager pm = new DefaultPluginManager(new DirectoryBasedPluginFinder(plugins).findPlugins(),
                     CoreOptions.getPluginParentFirstLoaderPatterns(fsConf));
             FileSystem.initialize(fsConf, pm);
-            System.err.printf("S3 server %s; job: %d keys x %d visits x %d B payload, parallelism %d, interval %d ms%n",
-                    s3, keys, visits, payload, PARALLELISM, intervalMs);
+            System.err.printf("S3 server %s; job: %d keys x %d visits x %d B payload, parallelism %d, interval %d ms%s%n",
+                    s3, keys, visits, payload, PARALLELISM, intervalMs,
+                    proxy == null ? "" : String.format(Locale.ROOT, "; %.0f%% of S3 requests fail", faultRate * 100));
             for (Setup setup : setups) {
                 String dir = setup.scheme().equals("file")
                         ? work.resolve("file-checkpoints").toUri().toString()
-                        : setup.scheme() + "://" + s3.bucket() + "/" + s3.runPrefix() + "/checkpoint-bench/" + setup.scheme();
+                        : setup.scheme() + "://" + s3.bucket() + "/" + server.runPrefix() + "/checkpoint-bench/" + setup.scheme();
                 System.err.printf("%n== %s: %s%n", setup.name(), dir);
+                if (proxy != null) {
+                    injectFaults(proxy, faultRate);
+                }
                 Result r;
                 try {
-                    r = run(setup, dir, fsConf, keys, visits, payload, intervalMs, failAt);
+                    r = run(setup, dir, fsConf, keys, visits, payload, intervalMs, failAt, faultRate > 0);
                 } catch (Exception e) {
-                    e.printStackTrace();
-                    r = new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, e.toString());
+                    LOG.error("{} failed", setup.name(), e);
+                    r = Result.failed(e.toString());
+                }
+                if (proxy != null) {
+                    r = withFaults(r, proxy.faults());
+                    proxy.clearRules();
                 }
                 results.put(setup, r);
                 System.err.printf("%s: %s%n", setup.name(), r);
@@ -126,6 +168,28 @@ public final class CheckpointBenchmark {
             BenchSupport.deleteRecursively(work);
         }
         print(results, keys, visits, payload, intervalMs, failAt);
+        if (faultRate > 0) {
+            printFaults(results, faultRate);
+        }
+    }
+
+    /** The same faults, with the same seeds, for every storage: each kind a fifth of the rate. */
+    private static void injectFaults(FaultInjectingProxy proxy, double rate) {
+        proxy.clearRules();
+        proxy.resetCounters();
+        double each = rate / 5;
+        proxy.inject(FaultRule.onAny().withProbability(each, 1).slowDown());
+        proxy.inject(FaultRule.onAny().withProbability(each, 2).internalError());
+        proxy.inject(FaultRule.onAny().withProbability(each, 3).resetBeforeResponse());
+        proxy.inject(FaultRule.on(S3Operation.GET_OBJECT, S3Operation.GET_OBJECT_RANGE).withProbability(each, 4)
+                .resetAfterResponseBytes(1024));
+        proxy.inject(FaultRule.onAny().withProbability(each, 5).stallResponse(Duration.ofSeconds(1)));
+    }
+
+    private static Result withFaults(Result r, long faults) {
+        return new Result(r.checkpointMillis(), r.checkpointedBytes(), r.fullStateBytes(), r.recordsPerSecond(),
+                r.restoreMillis(), r.failureToRunningMillis(), r.restoredFromLocalTier(), r.restoredFromS3(),
+                r.failedCheckpoints(), r.restarts(), faults, r.finalState(), r.failure());
     }
 
     private static Configuration fileSystemConfig(S3TestServer s3, java.nio.file.Path work) throws Exception {
@@ -142,11 +206,11 @@ public final class CheckpointBenchmark {
     }
 
     private static Result run(Setup setup, String dir, Configuration fsConf, long keys, int visits, int payload,
-            long intervalMs, double failAt) throws Exception {
+            long intervalMs, double failAt, boolean faults) throws Exception {
         Configuration clusterConf = new Configuration(fsConf);
         clusterConf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse("512m"));
         clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 1);
+        clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, faults ? FAULT_RUN_RESTARTS : 1);
         clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
         clusterConf.set(WebOptions.CHECKPOINTS_HISTORY_SIZE, 10_000);
 
@@ -159,7 +223,11 @@ public final class CheckpointBenchmark {
         jobConf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(intervalMs));
         jobConf.set(CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE, CheckpointingMode.EXACTLY_ONCE);
         jobConf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 2);
+        if (faults) {
+            jobConf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, FAULT_RUN_TOLERABLE_FAILED_CHECKPOINTS);
+        }
         EXTRA.forEach(jobConf::setString);
+        FinalStates.clear();
 
         try (MiniCluster cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
                 .setConfiguration(clusterConf).setNumTaskManagers(1).setNumSlotsPerTaskManager(PARALLELISM).build())) {
@@ -176,8 +244,9 @@ public final class CheckpointBenchmark {
             long seconds = System.currentTimeMillis() - start;
             Map<String, Long> after = transfer(dir);
             if (!result.isSuccess()) {
+                result.getSerializedThrowable().ifPresent(t -> LOG.error("The job failed: {}", t.getFullStringifiedStackTrace()));
                 throw new IllegalStateException("job failed: " + result.getSerializedThrowable()
-                        .map(t -> t.getFullStringifiedStackTrace()).orElse("?"));
+                        .map(t -> t.getOriginalErrorClassName() + ": " + t.getMessage()).orElse("?") + " (stack trace in the log)");
             }
             AccessExecutionGraph graph = cluster.getArchivedExecutionGraph(job).get();
             List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
@@ -188,9 +257,16 @@ public final class CheckpointBenchmark {
                     .filter(r -> r.attempt() > 0)
                     .map(r -> r.downloadMs() + r.restoreMs())
                     .toList();
+            long failedCheckpoints = graph.getCheckpointStatsSnapshot() == null ? 0
+                    : graph.getCheckpointStatsSnapshot().getCounts().getNumberOfFailedCheckpoints();
+            int restarts = 0;
+            for (AccessExecutionVertex v : graph.getAllExecutionVertices()) {
+                restarts = Math.max(restarts, v.getCurrentExecutionAttempt().getAttemptNumber());
+            }
             return new Result(durations, checkpointed, fullState, records * 1000.0 / seconds, restores,
                     failureToRunning(graph), after.getOrDefault("restoreBytesFromLocalTier", 0L) - before.getOrDefault("restoreBytesFromLocalTier", 0L),
-                    after.getOrDefault("restoreBytesFromS3", 0L) - before.getOrDefault("restoreBytesFromS3", 0L), null);
+                    after.getOrDefault("restoreBytesFromS3", 0L) - before.getOrDefault("restoreBytesFromS3", 0L),
+                    failedCheckpoints, restarts, 0, FinalStates.check(keys, visits, payload), null);
         }
     }
 
@@ -268,6 +344,25 @@ public final class CheckpointBenchmark {
         System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.3x best S3 peer's: %.0f vs 0.3 x %.0f = %.0f ms "
                         + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.3 * bestPeerRestore, restore / bestPeerRestore,
                 restore <= 0.3 * bestPeerRestore ? "MET" : "NOT MET");
+    }
+
+    private static void printFaults(Map<Setup, Result> results, double rate) {
+        System.out.printf(Locale.ROOT, "%nThe same job with %.0f%% of S3 requests failing at a proxy (503 SlowDown, 500, reset before or "
+                + "during the response, 1 s stall; same seeds for every storage); %d restarts allowed, %d failed checkpoints "
+                + "tolerated; file:// does not go through S3.%n%n", rate * 100, FAULT_RUN_RESTARTS, FAULT_RUN_TOLERABLE_FAILED_CHECKPOINTS);
+        System.out.println("| storage | S3 faults injected | checkpoints completed / failed | restarts | end-to-end p50 / p95 (ms) | final state |");
+        System.out.println("|---|---|---|---|---|---|");
+        for (Map.Entry<Setup, Result> e : results.entrySet()) {
+            Result r = e.getValue();
+            if (r.failure() != null) {
+                System.out.printf("| %s | %d | job FAILED: %s | | | |%n", e.getKey().name(), r.faultsInjected(), r.failure());
+                continue;
+            }
+            System.out.printf(Locale.ROOT, "| %s | %s | %d / %d | %d | %d / %d | %s |%n", e.getKey().name(),
+                    e.getKey().scheme().equals("file") ? "-" : Long.toString(r.faultsInjected()),
+                    r.checkpointMillis().size(), r.failedCheckpoints(), r.restarts(),
+                    pct(r.checkpointMillis(), 50), pct(r.checkpointMillis(), 95), r.finalState());
+        }
     }
 
     private static Result find(Map<Setup, Result> results, String scheme) {

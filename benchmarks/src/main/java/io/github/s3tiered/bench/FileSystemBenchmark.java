@@ -49,6 +49,7 @@ public final class FileSystemBenchmark {
     private static final List<String> EXTRA_CONF = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
+        BenchSupport.julToLogFile();
         for (int i = 0; i + 1 < args.length; i++) {
             if (args[i].equals("-D")) {
                 EXTRA_CONF.add(args[i + 1]);

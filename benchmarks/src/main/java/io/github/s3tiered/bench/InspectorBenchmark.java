@@ -59,6 +59,7 @@ public final class InspectorBenchmark {
     record Row(String what, int files, long millis, long s3Requests, long inspectorCalls, String verdict) {}
 
     public static void main(String[] args) throws Exception {
+        BenchSupport.julToLogFile();
         int[] sizes = Arrays.stream(BenchSupport.arg(args, "--files", "1000,10000").split(",")).mapToInt(Integer::parseInt).toArray();
         int deepFiles = Integer.parseInt(BenchSupport.arg(args, "--deep-files", "1000"));
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));

@@ -7,13 +7,14 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
-import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
 import java.util.SplittableRandom;
@@ -23,6 +24,11 @@ import java.util.SplittableRandom;
  * to its key's ListState, so RocksDB holds about {@code keys x visits x payload} bytes at the end and
  * every checkpoint uploads the SST files written since the last one. One failure is injected
  * after {@code failAfter} records (and after a checkpoint completed).
+ *
+ * <p>Once it has seen all its visits, each key reports what its ListState holds (count and a digest
+ * of the payloads) into {@link FinalStates}, so a run can tell whether the state it ended with is
+ * exact after the restores it went through. A key complete before the last restore is not read
+ * again after it; the injected failure comes before most keys are complete.
  */
 final class StateHeavyJob {
 
@@ -36,32 +42,54 @@ final class StateHeavyJob {
                 .map(new FailureInjector(failAfter))
                 .uid("failure-injector")
                 .keyBy(new RecoveryJob.KeyOf(Math.toIntExact(keys)))
-                .process(new AppendPayload(payloadBytes))
+                .process(new AppendPayload(payloadBytes, visits))
                 .uid("state")
                 .name("state")
-                .sinkTo(new DiscardingSink<>())
-                .uid("discard");
+                .sinkTo(new FinalStates.Collect())
+                .uid("final-states");
     }
 
-    static final class AppendPayload extends KeyedProcessFunction<Long, Long, Long> {
-        private final int payloadBytes;
-        private transient ListState<byte[]> payloads;
+    /** The payload of record {@code index}: the same bytes in every run and every replay. */
+    static byte[] payload(long index, int payloadBytes) {
+        byte[] payload = new byte[payloadBytes];
+        new SplittableRandom(index).nextBytes(payload);
+        return payload;
+    }
 
-        AppendPayload(int payloadBytes) {
+    static final class AppendPayload extends KeyedProcessFunction<Long, Long, long[]> {
+        private final int payloadBytes;
+        private final int visits;
+        private transient ListState<byte[]> payloads;
+        /** Appends so far: the visits of a key come from two source subtasks in any order. */
+        private transient ValueState<Integer> appended;
+
+        AppendPayload(int payloadBytes, int visits) {
             this.payloadBytes = payloadBytes;
+            this.visits = visits;
         }
 
         @Override
         public void open(OpenContext openContext) {
             payloads = getRuntimeContext().getListState(
                     new ListStateDescriptor<>("payloads", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
+            appended = getRuntimeContext().getState(new ValueStateDescriptor<>("appended", Types.INT));
         }
 
         @Override
-        public void processElement(Long index, Context ctx, Collector<Long> out) throws Exception {
-            byte[] payload = new byte[payloadBytes];
-            new SplittableRandom(index).nextBytes(payload);
-            payloads.add(payload);
+        public void processElement(Long index, Context ctx, Collector<long[]> out) throws Exception {
+            payloads.add(payload(index, payloadBytes));
+            Integer before = appended.value();
+            int count = before == null ? 1 : before + 1;
+            appended.update(count);
+            if (count >= visits) { // more than 'visits' would be a duplicate: reported, and caught by the check
+                long held = 0;
+                long digest = 0;
+                for (byte[] p : payloads.get()) {
+                    held++;
+                    digest += FinalStates.digest(p);
+                }
+                out.collect(new long[] {ctx.getCurrentKey(), held, digest});
+            }
         }
     }
 }
