@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -16,7 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Local-disk copies of S3 objects, addressed by bucket and key: the on-disk layout and sidecar
@@ -30,24 +30,38 @@ import java.util.concurrent.TimeUnit;
  *       sidecar in this process (or its {@link FileIdentity} is the one this process wrote or
  *       checked). A mismatch drops the copy; the read goes to S3.
  *   <li>A sidecar is written last and removed first. Commit: stage the data, remove the old
- *       sidecar, rename the data into place, stage and rename the sidecar. Drop and eviction:
- *       remove the sidecar, then the data. So a sidecar never describes bytes it was not written
- *       for (short of someone else editing the files, which the check catches).
+ *       sidecar, set the data's mtime to now and rename it into place, stage and rename the
+ *       sidecar. Drop and eviction: remove the sidecar, then the data. So a sidecar never describes
+ *       bytes it was not written for (short of someone else editing the files, which the check
+ *       catches).
  *   <li>Files enter {@code objects/} only by rename from {@code staging/} on the same volume:
  *       nobody sees a partly written file.
+ *   <li>The budget counts every byte on disk: each scan (at start, and at each eviction) sums the
+ *       size of every file in {@code objects/} and {@code staging/}, copies, sidecars, staging
+ *       files and data files without sidecar alike; between scans this process adds and subtracts
+ *       its own changes. Only copies can be evicted; the other files make copies go earlier.
  * </ul>
  *
  * <h2>After a crash at any step</h2>
  *
+ * Other live processes may share the directory, so a scan cannot tell a crash's leftover from a
+ * file another process is writing right now; it goes by the file's mtime, and counts the file
+ * until it removes it.
+ *
  * <ul>
- *   <li>While staging (data or sidecar): a file in {@code staging/}. Never read; removed by the
- *       next process that opens the tier once older than {@value #LEFTOVER_HOURS} hours (younger
- *       ones may be the staging of another live process sharing the directory).
- *   <li>Between removing the old sidecar and renaming the new one in: a data file without
- *       sidecar. Never served ({@code lookup} needs the sidecar); removed like a staging file
- *       once older than {@value #LEFTOVER_HOURS} hours, and not counted in the budget meanwhile.
+ *   <li>While staging (data or sidecar), or uploading it: a file in {@code staging/}. Never read;
+ *       counted, and removed by a scan once older than {@value #LEFTOVER_HOURS} hours. A live
+ *       writer may keep a staging file for as long as its stream is open and its upload runs, so
+ *       this grace is long.
+ *   <li>Between renaming the data in and renaming its sidecar in: a data file without sidecar.
+ *       Never served ({@code lookup} needs the sidecar); counted, and removed by a scan once its
+ *       mtime is older than {@value #ORPHAN_GRACE_MINUTES} minutes. A live commit spends
+ *       microseconds there, and its data's mtime is the time of its rename (set by the commit),
+ *       so the grace only has to outlast a stalled disk. Should a live commit be slower still,
+ *       it loses its copy, never its correctness: a sidecar whose data is gone serves nothing.
+ *       A full disk there (the sidecar cannot be written) makes the commit remove the data itself.
  *   <li>Between removing a sidecar and its data (drop, eviction): the same, a data file without
- *       sidecar.
+ *       sidecar, counted and removed the same way.
  *   <li>A sidecar whose data is gone (removed by hand): dropped by the next scan or lookup.
  * </ul>
  *
@@ -57,7 +71,10 @@ import java.util.concurrent.TimeUnit;
 public final class LocalTier {
 
     private static final Logger LOG = LoggerFactory.getLogger(LocalTier.class);
-    static final int LEFTOVER_HOURS = 6;
+    /** Staging files (of a crashed writer, or a live one) are removed once this old. */
+    public static final int LEFTOVER_HOURS = 6;
+    /** Data files without sidecar (a crashed commit, drop or eviction) are removed once this old. */
+    public static final int ORPHAN_GRACE_MINUTES = 10;
 
     private final TierLayout layout;
     private final TierStatistics stats = new TierStatistics();
@@ -67,9 +84,7 @@ public final class LocalTier {
     public LocalTier(Path root, long maxBytes) throws IOException {
         this.layout = new TierLayout(root);
         this.eviction = new TierEviction(layout, verification, stats, maxBytes);
-        layout.removeLeftovers(System.currentTimeMillis() - TimeUnit.HOURS.toMillis(LEFTOVER_HOURS));
-        eviction.recount();
-        eviction.evictIfOverBudget();
+        eviction.evictIfOverBudget(); // counts everything on disk, removes what crashes left
     }
 
     public Path root() {
@@ -80,7 +95,10 @@ public final class LocalTier {
         return eviction.maxBytes();
     }
 
-    /** Bytes held, as of this process's last scan plus its own changes since. */
+    /**
+     * Bytes on disk under the tier (copies, sidecars, staging files, what crashes left), as of
+     * this process's last scan plus its own changes since.
+     */
     public long usedBytes() {
         return eviction.usedBytes();
     }
@@ -169,23 +187,35 @@ public final class LocalTier {
         Path data = layout.dataPath(bucket, key);
         Path meta = TierLayout.metaPath(data);
         Files.createDirectories(data.getParent());
-        long previous = lookup(bucket, key).map(TierEntry::size).orElse(0L);
+        long replaced = bytesOf(data) + bytesOf(meta);
+        // The data's mtime says when it entered objects/: a scan of another process takes a
+        // younger data file without sidecar for a commit in progress (see the invariants).
+        Files.setLastModifiedTime(stagedFile, FileTime.fromMillis(System.currentTimeMillis()));
         // Sidecar first out, last in.
         Files.deleteIfExists(meta);
         verification.forget(data);
         TierLayout.move(stagedFile, data);
+        TierSteps.reached(TierSteps.COMMIT_DATA_RENAMED);
         if (!verification.trustWritten(data)) {
+            eviction.removed(replaced);
             return; // another process evicted or dropped it right after the move: not kept
         }
         try {
             layout.writeSidecar(new TierEntry(bucket, key, data, meta, size, crc32c));
-        } catch (NoSuchFileException evicted) {
-            // its directory went with a concurrent eviction: data without a sidecar is never served
+        } catch (IOException | UncheckedIOException e) {
+            // A full disk, or the directory wiped: never leave data without sidecar behind.
             verification.forget(data);
-            return;
+            Files.deleteIfExists(data);
+            eviction.removed(replaced);
+            if (e instanceof NoSuchFileException) {
+                return; // its directory went meanwhile (wiped by an operator): nothing kept
+            }
+            throw new IOException("Could not write the sidecar " + meta + " of the local-tier copy of s3://"
+                    + bucket + "/" + key + "; the copy was removed: " + e.getMessage(), e);
         }
+        TierSteps.reached(TierSteps.COMMIT_SIDECAR_RENAMED);
         stats.bytesCommitted.add(size);
-        eviction.added(size, previous);
+        eviction.added(size + bytesOf(meta), replaced);
     }
 
     /**
@@ -214,10 +244,13 @@ public final class LocalTier {
         Path meta = TierLayout.metaPath(data);
         verification.forget(data);
         try {
-            Files.deleteIfExists(meta);
-            long size = Files.exists(data) ? Files.size(data) : 0;
+            long metaBytes = bytesOf(meta);
+            if (Files.deleteIfExists(meta)) {
+                eviction.removed(metaBytes);
+            }
+            long dataBytes = bytesOf(data);
             if (Files.deleteIfExists(data)) {
-                eviction.removed(size);
+                eviction.removed(dataBytes);
             }
         } catch (IOException e) {
             LOG.warn("Could not remove the local-tier copy {} of s3://{}/{}: {}", data, bucket, key, e.toString());
@@ -231,6 +264,15 @@ public final class LocalTier {
 
     Path dataPath(String bucket, String key) {
         return layout.dataPath(bucket, key);
+    }
+
+    /** The size of a file, 0 when there is none. */
+    private static long bytesOf(Path file) throws IOException {
+        try {
+            return Files.size(file);
+        } catch (NoSuchFileException none) {
+            return 0;
+        }
     }
 
     private static void touch(Path meta) {

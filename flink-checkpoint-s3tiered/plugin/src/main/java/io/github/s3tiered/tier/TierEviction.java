@@ -9,17 +9,20 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Keeps the tier within its byte budget across every process sharing the directory (several
  * TaskManagers on one host). Eviction takes a file lock (and a lock per JVM, as file locks are
- * per process), re-scans the directory so it counts the other processes' copies too, and removes
- * the least recently used copies (oldest sidecar mtime) down to a low watermark. Sidecar first,
- * then data, as everywhere: a reader never pairs a sidecar with missing data.
+ * per process), re-scans the directory so it counts every file on disk (the other processes'
+ * copies, staging files, what crashes left), and removes the least recently used copies (oldest
+ * sidecar mtime) down to a low watermark. Sidecar first, then data, as everywhere: a reader never
+ * pairs a sidecar with missing data.
  */
 final class TierEviction {
 
@@ -32,7 +35,7 @@ final class TierEviction {
     private final CopyVerification verification;
     private final TierStatistics stats;
     private final long maxBytes;
-    /** Bytes held, as of the last scan plus this process's own changes since. */
+    /** Bytes on disk, as of the last scan plus this process's own changes since. */
     private final AtomicLong usedBytes = new AtomicLong();
     /** Bytes committed by this process since the last scan; a scan also counts other processes. */
     private final AtomicLong addedSinceScan = new AtomicLong();
@@ -52,10 +55,6 @@ final class TierEviction {
         return usedBytes.get();
     }
 
-    void recount() throws IOException {
-        usedBytes.set(layout.scan().stream().mapToLong(TierLayout.ScannedCopy::size).sum());
-    }
-
     void removed(long bytes) {
         usedBytes.addAndGet(-bytes);
     }
@@ -72,35 +71,51 @@ final class TierEviction {
         }
     }
 
-    /** Scans the directory and evicts least recently used copies until under the low watermark. */
+    /**
+     * Scans the directory (removing what crashes left, see {@link LocalTier}), counts every file
+     * in it, and evicts least recently used copies until under the low watermark. Files that are
+     * not copies (being written, or left by a crash and still within their grace) count but
+     * cannot be evicted: they only make copies go earlier.
+     */
     void evictIfOverBudget() throws IOException {
         Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
         synchronized (jvmLock) {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock ignored = ch.lock()) {
-                List<TierLayout.ScannedCopy> copies = layout.scan();
-                long total = copies.stream().mapToLong(TierLayout.ScannedCopy::size).sum();
+                long now = System.currentTimeMillis();
+                TierLayout.Scan scan = layout.scan(
+                        now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
+                        now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
+                long total = scan.totalBytes();
                 addedSinceScan.set(0);
                 if (total > maxBytes) {
-                    long target = (long) (maxBytes * LOW_WATERMARK);
-                    copies.sort(Comparator.comparingLong(TierLayout.ScannedCopy::lastAccessMillis));
-                    int evicted = 0;
-                    for (TierLayout.ScannedCopy c : copies) {
-                        if (total <= target) {
-                            break;
-                        }
-                        Files.deleteIfExists(c.meta());
-                        verification.forget(c.data());
-                        Files.deleteIfExists(c.data());
-                        total -= c.size();
-                        evicted++;
-                    }
-                    stats.evictions.add(evicted);
-                    LOG.info("Local tier {}: evicted {} least recently used copies, {} bytes held of a {} byte budget",
-                            layout.root(), evicted, total, maxBytes);
+                    total = evict(scan, total);
                 }
                 usedBytes.set(total);
             }
         }
+    }
+
+    private long evict(TierLayout.Scan scan, long total) throws IOException {
+        long target = (long) (maxBytes * LOW_WATERMARK);
+        List<TierLayout.ScannedCopy> copies = new ArrayList<>(scan.copies());
+        copies.sort(Comparator.comparingLong(TierLayout.ScannedCopy::lastAccessMillis));
+        int evicted = 0;
+        for (TierLayout.ScannedCopy c : copies) {
+            if (total <= target) {
+                break;
+            }
+            Files.deleteIfExists(c.meta());
+            TierSteps.reached(TierSteps.EVICT_SIDECAR_REMOVED);
+            verification.forget(c.data());
+            Files.deleteIfExists(c.data());
+            total -= c.bytes();
+            evicted++;
+        }
+        stats.evictions.add(evicted);
+        LOG.info("Local tier {}: evicted {} least recently used copies, {} bytes held of a {} byte budget"
+                        + " ({} of them in files being written or left by a crash)",
+                layout.root(), evicted, total, maxBytes, scan.otherBytes());
+        return total;
     }
 }

@@ -16,21 +16,25 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
+import java.util.function.Predicate;
 
 /**
  * Where the tier's files are and what the sidecar holds. Under {@code <root>/v1/}:
  *
  * <pre>
- *   objects/&lt;2 hex&gt;/&lt;sha256(bucket/key)&gt;        the data: the object's bytes
+ *   objects/&lt;2 hex&gt;/&lt;sha256(bucket/key)&gt;        the data: the object's bytes; its mtime is
+ *                                               set when it is renamed in (see LocalTier)
  *   objects/&lt;2 hex&gt;/&lt;sha256(bucket/key)&gt;.meta   the sidecar: bucket, key, size, crc32c
  *                                               (java.util.Properties); its mtime is the last access
  *   staging/&lt;uuid&gt;.tmp                          files being written; they enter objects/ by rename
@@ -38,7 +42,8 @@ import java.util.stream.Stream;
  * </pre>
  *
  * Every file enters {@code objects/} by an atomic rename from {@code staging/} on the same volume,
- * so no reader ever sees a partly written data file or sidecar.
+ * so no reader ever sees a partly written data file or sidecar. {@link #scan} sums the size of
+ * every file in {@code objects/} and {@code staging/}: the budget counts all of them.
  */
 final class TierLayout {
 
@@ -135,71 +140,101 @@ final class TierLayout {
         p.setProperty("size", Long.toString(entry.size()));
         p.setProperty("crc32c", Crc32c.toHex(entry.crc32c()));
         Path metaTmp = newStagingFile();
-        try (var w = Files.newBufferedWriter(metaTmp, StandardCharsets.UTF_8)) {
-            p.store(w, null);
-        }
         try {
+            try (var w = Files.newBufferedWriter(metaTmp, StandardCharsets.UTF_8)) {
+                p.store(w, null);
+            }
             move(metaTmp, entry.meta());
         } catch (IOException e) {
-            Files.deleteIfExists(metaTmp);
+            Files.deleteIfExists(metaTmp); // a full disk leaves no partial sidecar behind either
             throw e;
         }
     }
 
-    /** Every copy with a sidecar; a sidecar without data is removed on the way. */
-    List<ScannedCopy> scan() throws IOException {
+    /**
+     * Every file of the tier, for the budget: the copies with a sidecar, and the bytes of every
+     * other file (staging files, data files without sidecar), so that no byte on disk goes
+     * uncounted. On the way it removes what a crash left and no live process can still be
+     * writing: a sidecar whose data is gone, a data file without sidecar last modified before
+     * {@code orphanCutoffMillis}, a staging file last modified before {@code stagingCutoffMillis}.
+     */
+    Scan scan(long orphanCutoffMillis, long stagingCutoffMillis) throws IOException {
         List<ScannedCopy> copies = new ArrayList<>();
+        long otherBytes = 0;
         try (DirectoryStream<Path> shards = Files.newDirectoryStream(objects)) {
             for (Path shard : shards) {
-                try (DirectoryStream<Path> files = Files.newDirectoryStream(shard, "*" + META_SUFFIX)) {
-                    for (Path meta : files) {
-                        Path data = shard.resolve(meta.getFileName().toString().replace(META_SUFFIX, ""));
-                        try {
-                            long size = Files.size(data);
-                            long access = Files.getLastModifiedTime(meta).toMillis();
-                            copies.add(new ScannedCopy(data, meta, size, access));
-                        } catch (NoSuchFileException gone) {
-                            Files.deleteIfExists(meta);
-                        }
-                    }
-                } catch (NoSuchFileException | NotDirectoryException ignored) {
-                    // a shard removed meanwhile
-                }
+                otherBytes += scanShard(shard, orphanCutoffMillis, copies);
             }
         }
-        return copies;
+        otherBytes += countOrRemoveStaging(stagingCutoffMillis);
+        return new Scan(copies, otherBytes);
+    }
+
+    /** Adds the shard's copies to {@code copies}; returns the bytes of its data files without sidecar. */
+    private static long scanShard(Path shard, long orphanCutoffMillis, List<ScannedCopy> copies) throws IOException {
+        Set<String> names = new HashSet<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
+            files.forEach(f -> names.add(f.getFileName().toString()));
+        } catch (NoSuchFileException | NotDirectoryException removedMeanwhile) {
+            return 0;
+        }
+        long orphanBytes = 0;
+        for (String name : names) {
+            Path file = shard.resolve(name);
+            if (name.endsWith(META_SUFFIX)) {
+                Path data = shard.resolve(name.substring(0, name.length() - META_SUFFIX.length()));
+                BasicFileAttributes meta;
+                try {
+                    meta = Files.readAttributes(file, BasicFileAttributes.class);
+                } catch (NoSuchFileException evictedMeanwhile) {
+                    orphanBytes += countOrRemove(data, orphanCutoffMillis, f -> !Files.exists(metaPath(f)));
+                    continue;
+                }
+                try {
+                    copies.add(new ScannedCopy(data, file, Files.size(data) + meta.size(), meta.lastModifiedTime().toMillis()));
+                } catch (NoSuchFileException gone) {
+                    Files.deleteIfExists(file); // its data was removed by hand: nothing to serve
+                }
+            } else if (!names.contains(name + META_SUFFIX)) {
+                orphanBytes += countOrRemove(file, orphanCutoffMillis, f -> !Files.exists(metaPath(f)));
+            }
+        }
+        return orphanBytes;
+    }
+
+    private long countOrRemoveStaging(long cutoffMillis) throws IOException {
+        long bytes = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(staging)) {
+            for (Path f : files) {
+                bytes += countOrRemove(f, cutoffMillis, x -> true);
+            }
+        } catch (NoSuchFileException wiped) {
+            // recreated by the next newStagingFile()
+        }
+        return bytes;
     }
 
     /**
-     * Removes what a crash (of this or another process sharing the directory) left behind: staging
-     * files, and data files without a sidecar, both older than {@code cutoffMillis}. Younger ones
-     * may belong to a commit running right now in another process.
+     * The size of a leftover candidate, or 0 after removing it when it is older than the cutoff
+     * and {@code stillLeftover} (checked last, just before the removal) holds.
      */
-    void removeLeftovers(long cutoffMillis) {
-        removeOlderThan(staging, null, cutoffMillis);
-        try (DirectoryStream<Path> shards = Files.newDirectoryStream(objects)) {
-            for (Path shard : shards) {
-                removeOlderThan(shard, f -> !f.getFileName().toString().endsWith(META_SUFFIX)
-                        && !Files.exists(metaPath(f)), cutoffMillis);
+    private static long countOrRemove(Path file, long cutoffMillis, Predicate<Path> stillLeftover) {
+        try {
+            BasicFileAttributes attrs = Files.readAttributes(file, BasicFileAttributes.class);
+            if (!attrs.isRegularFile()) {
+                return 0;
             }
+            if (attrs.lastModifiedTime().toMillis() < cutoffMillis && stillLeftover.test(file)) {
+                Files.deleteIfExists(file);
+                LOG.info("Removed {} ({} bytes), left behind by a crash in the local tier", file, attrs.size());
+                return 0;
+            }
+            return attrs.size();
+        } catch (NoSuchFileException gone) {
+            return 0; // renamed in, or removed by another process meanwhile
         } catch (IOException e) {
-            LOG.debug("Could not look for leftovers in {}", objects, e);
-        }
-    }
-
-    private static void removeOlderThan(Path dir, java.util.function.Predicate<Path> which, long cutoffMillis) {
-        try (Stream<Path> files = Files.list(dir)) {
-            files.filter(f -> which == null || which.test(f)).forEach(f -> {
-                try {
-                    if (Files.getLastModifiedTime(f).toMillis() < cutoffMillis) {
-                        Files.deleteIfExists(f);
-                    }
-                } catch (IOException ignored) {
-                    // removed by another process meanwhile
-                }
-            });
-        } catch (IOException e) {
-            LOG.debug("Could not clean {}", dir, e);
+            LOG.warn("Could not inspect or remove {} in the local tier: {}", file, e.toString());
+            return Files.exists(file) ? file.toFile().length() : 0;
         }
     }
 
@@ -219,8 +254,18 @@ final class TierLayout {
         }
     }
 
-    /** A copy found by {@link #scan()}: sizes and last access, for the eviction. */
-    record ScannedCopy(Path data, Path meta, long size, long lastAccessMillis) {}
+    /**
+     * A copy found by {@link #scan}: the bytes of its data and sidecar (what evicting it frees)
+     * and its last access, for the eviction.
+     */
+    record ScannedCopy(Path data, Path meta, long bytes, long lastAccessMillis) {}
+
+    /** What {@link #scan} found: the copies, and the bytes of every other file. */
+    record Scan(List<ScannedCopy> copies, long otherBytes) {
+        long totalBytes() {
+            return otherBytes + copies.stream().mapToLong(ScannedCopy::bytes).sum();
+        }
+    }
 
     /** A sidecar that cannot be parsed: its copy cannot be trusted and is dropped. */
     static final class SidecarUnreadableException extends IOException {

@@ -1,6 +1,7 @@
 package io.github.s3tiered.tier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.s3tiered.s3.Crc32c;
 
@@ -16,6 +17,8 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 class LocalTierTest {
 
@@ -25,6 +28,13 @@ class LocalTierTest {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
         return b;
+    }
+
+    /** Every byte under the tier directory: what the budget must count. */
+    private long onDisk() throws Exception {
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
     }
 
     private static void put(LocalTier tier, String key, byte[] data) throws Exception {
@@ -42,7 +52,7 @@ class LocalTierTest {
         assertThat(Files.readAllBytes(e.data())).isEqualTo(data);
         assertThat(tier.getVerified("b", "a/b/other")).isEmpty();
         assertThat(tier.getVerified("other-bucket", "a/b/c")).isEmpty();
-        assertThat(tier.usedBytes()).isEqualTo(1000);
+        assertThat(tier.usedBytes()).as("the data and its sidecar").isGreaterThan(1000).isEqualTo(onDisk());
     }
 
     @Test
@@ -68,7 +78,8 @@ class LocalTierTest {
 
     @Test
     void leastRecentlyUsedCopiesAreEvictedBeyondTheBudget() throws Exception {
-        LocalTier tier = new LocalTier(dir, 10_000);
+        // Five copies of 2000 bytes and their sidecars fit; a sixth does not.
+        LocalTier tier = new LocalTier(dir, 11_000);
         for (int i = 0; i < 5; i++) {
             put(tier, "k" + i, bytes(2000, i));
             Files.setLastModifiedTime(tier.dataPath("b", "k" + i).resolveSibling(tier.dataPath("b", "k" + i).getFileName() + ".meta"),
@@ -78,7 +89,7 @@ class LocalTierTest {
         assertThat(tier.getVerified("b", "k0")).isPresent();
         put(tier, "k5", bytes(3000, 5));
 
-        assertThat(tier.usedBytes()).isLessThanOrEqualTo(9000);
+        assertThat(tier.usedBytes()).as("down to the low watermark").isLessThanOrEqualTo(9900).isEqualTo(onDisk());
         assertThat(tier.getVerified("b", "k0")).isPresent();
         assertThat(tier.getVerified("b", "k1")).isEmpty();
         assertThat(tier.getVerified("b", "k5")).isPresent();
@@ -122,7 +133,7 @@ class LocalTierTest {
         LocalTier first = new LocalTier(dir, 1 << 20);
         put(first, "x", bytes(1234, 1));
         LocalTier second = new LocalTier(dir, 1 << 20);
-        assertThat(second.usedBytes()).isEqualTo(1234);
+        assertThat(second.usedBytes()).isGreaterThan(1234).isEqualTo(onDisk());
         assertThat(second.getVerified("b", "x")).isPresent();
     }
 
@@ -168,25 +179,23 @@ class LocalTierTest {
     }
 
     @Test
-    void whatACrashLeavesIsNeverServedAndIsRemovedOnceOld() throws Exception {
+    void whatACrashLeavesIsNeverServedIsCountedAndIsRemovedOnceOld() throws Exception {
         LocalTier tier = new LocalTier(dir, 1 << 20);
         put(tier, "kept", bytes(1000, 1));
         // a crash between renaming the data in and renaming its sidecar in: data without sidecar
-        Path orphan = tier.dataPath("b", "orphan");
-        Files.createDirectories(orphan.getParent());
-        Files.write(orphan, bytes(2000, 2));
-        // a crash while staging
+        Path orphan = orphan(tier, "orphan", 2000);
+        // a crash while staging (or uploading)
         Path staged = tier.newStagingFile();
         Files.write(staged, bytes(3000, 3));
-        // and the same, but younger: may belong to a commit running now in another process
-        Path youngOrphan = tier.dataPath("b", "young");
-        Files.createDirectories(youngOrphan.getParent());
-        Files.write(youngOrphan, bytes(500, 4));
+        // the same, but younger: may belong to a commit or a writer running now in another process
+        Path youngOrphan = orphan(tier, "young", 500);
         Path youngStaged = tier.newStagingFile();
         Files.write(youngStaged, bytes(500, 5));
-        long old = System.currentTimeMillis() - java.util.concurrent.TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS + 1);
-        Files.setLastModifiedTime(orphan, FileTime.fromMillis(old));
-        Files.setLastModifiedTime(staged, FileTime.fromMillis(old));
+        long now = System.currentTimeMillis();
+        Files.setLastModifiedTime(orphan, FileTime.fromMillis(now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES + 1)));
+        Files.setLastModifiedTime(staged, FileTime.fromMillis(now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS + 1)));
+        // a staging file as old as the orphan: a live writer may keep one that long
+        Files.setLastModifiedTime(youngStaged, FileTime.fromMillis(now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES + 1)));
 
         assertThat(tier.getVerified("b", "orphan")).as("no sidecar: never served").isEmpty();
         LocalTier restarted = new LocalTier(dir, 1 << 20);
@@ -194,8 +203,94 @@ class LocalTierTest {
         assertThat(staged).doesNotExist();
         assertThat(youngOrphan).exists();
         assertThat(youngStaged).exists();
-        assertThat(restarted.usedBytes()).as("only copies with a sidecar count").isEqualTo(1000);
+        assertThat(restarted.usedBytes()).as("every byte left on disk counts").isEqualTo(onDisk()).isGreaterThan(2000);
         assertThat(restarted.getVerified("b", "kept")).isPresent();
+        assertThat(restarted.getVerified("b", "young")).isEmpty();
+    }
+
+    @Test
+    void filesThatAreNotCopiesCountTowardsTheBudgetAndMakeCopiesGo() throws Exception {
+        LocalTier tier = new LocalTier(dir, 10_000);
+        for (int i = 0; i < 3; i++) {
+            put(tier, "k" + i, bytes(2000, i));
+        }
+        Path writing = tier.newStagingFile(); // a stream being written, here or in another process
+        Files.write(writing, bytes(3000, 7));
+        Path orphan = orphan(tier, "crashed-commit", 1500);
+
+        tier.evictIfOverBudget();
+
+        assertThat(tier.usedBytes()).isEqualTo(onDisk()).isLessThanOrEqualTo(9000);
+        assertThat(writing).as("a staging file is never evicted").exists();
+        assertThat(orphan).as("a young data file without sidecar may be a commit in progress").exists();
+        assertThat(tier.statistics().evictions.sum()).isPositive();
+    }
+
+    @Test
+    void aScanDuringAnotherProcesssCommitKeepsItsDataThoughTheBytesWereStagedLongAgo() throws Exception {
+        LocalTier committer = new LocalTier(dir, 1 << 20);
+        Path staged = committer.newStagingFile();
+        byte[] data = bytes(4000, 4);
+        Files.write(staged, data);
+        // written long ago, uploaded slowly: the staging file's mtime says nothing about the commit
+        Files.setLastModifiedTime(staged, FileTime.fromMillis(System.currentTimeMillis() - TimeUnit.HOURS.toMillis(1)));
+        long[] countedMidCommit = {-1};
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.COMMIT_DATA_RENAMED)) {
+                try {
+                    countedMidCommit[0] = new LocalTier(dir, 1 << 20).usedBytes();
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+        try {
+            committer.commit("b", "k", staged, data.length, Crc32c.ofFile(staged));
+        } finally {
+            TierSteps.listen(step -> {});
+        }
+        assertThat(countedMidCommit[0]).as("the data without sidecar counted, not removed").isEqualTo(data.length);
+        assertThat(committer.getVerified("b", "k")).isPresent();
+        assertThat(new LocalTier(dir, 1 << 20).getVerified("b", "k")).isPresent();
+    }
+
+    @Test
+    void aSidecarThatCannotBeWrittenTakesItsDataWithIt() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        Path staged = tier.newStagingFile();
+        Files.write(staged, bytes(4000, 4));
+        Path stagingDir = staged.getParent();
+        Path elsewhere = Files.move(staged, dir.resolve("staged-elsewhere")); // same volume
+        // The sidecar is staged in staging/: make that impossible, as a full disk would.
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.COMMIT_DATA_RENAMED)) {
+                try {
+                    Files.delete(stagingDir);
+                    Files.writeString(stagingDir, "not a directory");
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+        try {
+            assertThatThrownBy(() -> tier.commit("b", "k", elsewhere, 4000, Crc32c.ofFile(elsewhere)))
+                    .isInstanceOf(java.io.IOException.class)
+                    .hasMessageContaining(tier.dataPath("b", "k") + ".meta")
+                    .hasMessageContaining("s3://b/k");
+        } finally {
+            TierSteps.listen(step -> {});
+            Files.delete(stagingDir); // the disk is no longer full
+        }
+        assertThat(tier.dataPath("b", "k")).as("no data without sidecar left behind").doesNotExist();
+        assertThat(tier.getVerified("b", "k")).isEmpty();
+        assertThat(tier.usedBytes()).isEqualTo(onDisk());
+    }
+
+    private static Path orphan(LocalTier tier, String key, int size) throws Exception {
+        Path data = tier.dataPath("b", key);
+        Files.createDirectories(data.getParent());
+        Files.write(data, bytes(size, size));
+        return data;
     }
 
     @Test

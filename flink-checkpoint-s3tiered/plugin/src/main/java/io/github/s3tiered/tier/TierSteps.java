@@ -1,0 +1,32 @@
+package io.github.s3tiered.tier;
+
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * A test hook, and nothing else: names the points between two file operations of the tier where a
+ * crash leaves a state of its own ({@code CrashPointITCase} kills a process at each: crash-point
+ * tests stop here). In production the listener does nothing; the cost is one volatile read.
+ */
+public final class TierSteps {
+
+    /** Commit: the data file was renamed into {@code objects/}, its sidecar not yet. */
+    public static final String COMMIT_DATA_RENAMED = "commit:data-renamed";
+    /** Commit: the sidecar was renamed in; the copy is complete, nothing counted it in this process yet. */
+    public static final String COMMIT_SIDECAR_RENAMED = "commit:sidecar-renamed";
+    /** Eviction: a copy's sidecar was removed, its data not yet. */
+    public static final String EVICT_SIDECAR_REMOVED = "evict:sidecar-removed";
+
+    private static volatile Consumer<String> listener = step -> {};
+
+    private TierSteps() {}
+
+    /** Installs the listener called at each step, on the thread doing it (tests only). */
+    public static void listen(Consumer<String> stepListener) {
+        listener = Objects.requireNonNull(stepListener);
+    }
+
+    static void reached(String step) {
+        listener.accept(step);
+    }
+}
