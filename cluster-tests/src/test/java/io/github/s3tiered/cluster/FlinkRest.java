@@ -25,10 +25,20 @@ final class FlinkRest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String base;
+    private final Path transcript;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     FlinkRest(String base) {
+        this(base, null);
+    }
+
+    /**
+     * A client that appends every request and its answer to {@code transcript}: what a job
+     * client (the CLI, a deployment tool) would show its user.
+     */
+    FlinkRest(String base, Path transcript) {
         this.base = base;
+        this.transcript = transcript;
     }
 
     /** An HTTP answer: status and body (JSON). */
@@ -61,12 +71,25 @@ final class FlinkRest {
         }
         try {
             HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            record(method + " " + path + " -> HTTP " + r.statusCode() + "\n" + r.body() + "\n");
             return new Response(r.statusCode(), r.body());
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + base + path + " failed", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
+        }
+    }
+
+    private synchronized void record(String exchange) {
+        if (transcript == null) {
+            return;
+        }
+        try {
+            Files.writeString(transcript, exchange, StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot write the REST transcript " + transcript, e);
         }
     }
 

@@ -73,6 +73,9 @@ import java.util.regex.Pattern;
  *       does not) is deleted in S3, resuming from it is refused before any task runs, naming that
  *       file; with {@code s3tiered.recovery.fallback-to-restorable: true} the job resumes from the
  *       previous checkpoint instead. Every resumed job ends with the exact state.
+ *   <li>After all that (kills, restores, refusals, shutdowns), the S3 secret key appears in no line
+ *       of any JobManager or TaskManager log or stdout, nor in any REST answer the test received
+ *       (job submissions, errors, the cluster's and jobs' configuration).
  * </ol>
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -91,6 +94,9 @@ class StandaloneClusterITCase {
     static final Pattern RESTORE_LINE = Pattern.compile(
             "Restored keyed state of .*\\(subtask (\\d+), attempt (\\d+)\\).*this TaskManager so far restored "
                     + "(\\d+) bytes from the local tier and (\\d+) bytes from S3");
+
+    /** Every REST request of the test and its answer, per cluster: what a job client shows its user. */
+    static final String REST_TRANSCRIPT = "rest-client.log";
 
     static S3TestServer s3;
     static Path runDir;
@@ -131,7 +137,10 @@ class StandaloneClusterITCase {
         deleteEarlierRuns(runs);
         runDir = runs.resolve("run-" + UUID.randomUUID().toString().substring(0, 8)).toAbsolutePath();
         Files.createDirectories(runDir);
-        s3 = S3TestServer.start();
+        // A distinctive secret key, searched for in every log and output after the run.
+        s3 = System.getenv(S3TestServer.ENV_ENDPOINT) != null
+                ? S3TestServer.start()
+                : S3TestServer.startS3Proxy(null, "S3cretCanary" + UUID.randomUUID().toString().replace("-", ""));
     }
 
     private static void deleteEarlierRuns(Path runs) throws IOException {
@@ -314,6 +323,47 @@ class StandaloneClusterITCase {
                 refused.status(), refusedJob, fallback, damage.previous());
     }
 
+    @Test
+    @Order(4)
+    void theSecretKeyIsInNoLogNoProcessOutputAndNoRestAnswer() throws Exception {
+        if (cluster != null && rest.reachable()) {
+            // What a client can ask about the configuration: Flink masks "secret" keys there.
+            List<String> paths = new ArrayList<>(List.of("/jobmanager/config", "/jobmanager/environment"));
+            for (JsonNode j : rest.get("/jobs/overview").path("jobs")) {
+                paths.add("/jobs/" + j.path("jid").asText() + "/jobmanager/config");
+                paths.add("/jobs/" + j.path("jid").asText() + "/exceptions");
+            }
+            for (String path : paths) { // recorded in the transcript, whatever the status
+                rest.request("GET", path, java.net.http.HttpRequest.BodyPublishers.noBody(), null);
+            }
+        }
+        stopCluster(); // the shutdown's own log lines too
+
+        List<Path> files = new ArrayList<>();
+        try (var clusters = Files.list(runDir)) {
+            for (Path c : clusters.filter(p -> p.getFileName().toString().startsWith("cluster-")).sorted().toList()) {
+                files.addAll(SecretScan.filesUnder(c.resolve("log")));
+                if (Files.exists(c.resolve(REST_TRANSCRIPT))) {
+                    files.add(c.resolve(REST_TRANSCRIPT));
+                }
+            }
+        }
+        assertThat(files.stream().map(f -> f.getFileName().toString()))
+                .as("files scanned")
+                .contains("jobmanager.log", "jobmanager.out", "taskmanager-1.log", "taskmanager-1.out", REST_TRANSCRIPT);
+        // The scan reads what it should: the access key (not a secret) is in the logged configuration.
+        assertThat(SecretScan.find(s3.accessKey(), files)).as("lines with the access key").isNotEmpty();
+
+        List<String> leaks = SecretScan.find(s3.secretKey(), files);
+        assertThat(leaks).as("lines holding the S3 secret key (shown as <SECRET>) in %d files", files.size()).isEmpty();
+        long bytes = 0;
+        for (Path f : files) {
+            bytes += Files.size(f);
+        }
+        System.out.printf("secret scan: %d files (%d bytes) of %d clusters, no line holds the secret key%n",
+                files.size(), bytes, clusterCount);
+    }
+
     // --- helpers (steps such as "resume from the job directory" build on these) ------------------
 
     /** Runs the example until 3 checkpoints completed, cancels it; returns its newest retained checkpoint. */
@@ -449,7 +499,7 @@ class StandaloneClusterITCase {
         for (int i = 0; i < TASK_MANAGERS; i++) {
             cluster.startTaskManager();
         }
-        rest = new FlinkRest(cluster.restUrl());
+        rest = new FlinkRest(cluster.restUrl(), cluster.dir().resolve(REST_TRANSCRIPT));
         await("REST endpoint of cluster " + clusterCount, rest::reachable);
         await(TASK_MANAGERS + " TaskManagers registered", () -> rest.taskManagers() == TASK_MANAGERS);
         jarId = rest.uploadJar(jobJar);

@@ -10,6 +10,8 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +22,10 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+
+import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A real S3 endpoint for tests and benchmarks.
@@ -56,6 +62,9 @@ public final class S3TestServer implements AutoCloseable {
     private final Path propertiesFile;
     private final Path logFile;
     private final int port;
+    // Only for a local S3Proxy serving https: a trust store holding its self-signed certificate.
+    private final Path trustStore;
+    private final String trustStorePassword;
     private Process process;
     private Thread shutdownHook;
 
@@ -69,6 +78,23 @@ public final class S3TestServer implements AutoCloseable {
             Path propertiesFile,
             Path logFile,
             int port) {
+        this(endpoint, accessKey, secretKey, bucket, region, baseDir, propertiesFile, logFile, port, null, null);
+    }
+
+    private S3TestServer(
+            String endpoint,
+            String accessKey,
+            String secretKey,
+            String bucket,
+            String region,
+            Path baseDir,
+            Path propertiesFile,
+            Path logFile,
+            int port,
+            Path trustStore,
+            String trustStorePassword) {
+        this.trustStore = trustStore;
+        this.trustStorePassword = trustStorePassword;
         this.endpoint = endpoint;
         this.accessKey = accessKey;
         this.secretKey = secretKey;
@@ -115,6 +141,27 @@ public final class S3TestServer implements AutoCloseable {
      * null) and are deleted on {@link #close()} only when the directory was made here.
      */
     public static S3TestServer startS3Proxy(Path dataDir) {
+        return startS3Proxy(dataDir, null, false);
+    }
+
+    /**
+     * As {@link #startS3Proxy(Path)}, with a secret key of the caller's choosing (letters and digits),
+     * e.g. a distinctive value a test then searches for in logs and output.
+     */
+    public static S3TestServer startS3Proxy(Path dataDir, String secretKey) {
+        return startS3Proxy(dataDir, secretKey, false);
+    }
+
+    /**
+     * As {@link #startS3Proxy(Path)}, serving https only ({@code s3proxy.secure-endpoint}) with a
+     * self-signed certificate for 127.0.0.1 generated for this run. Clients must trust it:
+     * {@link #trustStore()} is a PKCS12 trust store holding only that certificate.
+     */
+    public static S3TestServer startS3ProxyTls(Path dataDir) {
+        return startS3Proxy(dataDir, null, true);
+    }
+
+    private static S3TestServer startS3Proxy(Path dataDir, String chosenSecretKey, boolean tls) {
         try {
             Path work = Files.createTempDirectory("s3tiered-s3proxy-");
             Path base = dataDir != null ? dataDir : work.resolve("data");
@@ -122,30 +169,44 @@ public final class S3TestServer implements AutoCloseable {
             int port = freePort();
             SecureRandom random = new SecureRandom();
             String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
-            String secretKey = HexFormat.of().formatHex(random.generateSeed(20));
-            String endpoint = "http://127.0.0.1:" + port;
+            String secretKey = chosenSecretKey != null ? chosenSecretKey : HexFormat.of().formatHex(random.generateSeed(20));
+            if (!secretKey.matches("[A-Za-z0-9]{8,}")) {
+                throw new IllegalArgumentException("The secret key must be at least 8 letters or digits");
+            }
+            String endpoint = (tls ? "https" : "http") + "://127.0.0.1:" + port;
             String bucket = "s3tiered-test";
             Files.createDirectories(base.resolve(bucket));
 
+            List<String> properties = new ArrayList<>();
+            Path trustStore = null;
+            String storePassword = null;
+            if (tls) {
+                storePassword = HexFormat.of().formatHex(random.generateSeed(12));
+                Path keyStore = work.resolve("s3proxy-keystore.p12");
+                trustStore = work.resolve("s3proxy-truststore.p12");
+                generateSelfSignedCertificate(work, keyStore, trustStore, storePassword);
+                properties.add("s3proxy.secure-endpoint=" + endpoint);
+                properties.add("s3proxy.keystore-path=" + keyStore.toAbsolutePath());
+                properties.add("s3proxy.keystore-password=" + storePassword);
+            } else {
+                properties.add("s3proxy.endpoint=" + endpoint);
+            }
+            properties.addAll(List.of(
+                    "s3proxy.authorization=aws-v2-or-v4",
+                    "s3proxy.identity=" + accessKey,
+                    "s3proxy.credential=" + secretKey,
+                    "s3proxy.ignore-unknown-headers=true",
+                    // Clients that sign whole payloads (no aws-chunked, as
+                    // flink-s3-fs-native against S3-compatible stores) send parts or PUTs
+                    // far above S3Proxy's 32 MiB default; it buffers them in its heap.
+                    "s3proxy.v4-max-non-chunked-request-size=" + (512L << 20),
+                    "jclouds.provider=filesystem-nio2",
+                    "jclouds.identity=" + accessKey,
+                    "jclouds.credential=" + secretKey,
+                    "jclouds.filesystem.basedir=" + base.toAbsolutePath(),
+                    ""));
             Path props = work.resolve("s3proxy.properties");
-            Files.writeString(
-                    props,
-                    String.join(
-                            "\n",
-                            "s3proxy.endpoint=" + endpoint,
-                            "s3proxy.authorization=aws-v2-or-v4",
-                            "s3proxy.identity=" + accessKey,
-                            "s3proxy.credential=" + secretKey,
-                            "s3proxy.ignore-unknown-headers=true",
-                            // Clients that sign whole payloads (no aws-chunked, as
-                            // flink-s3-fs-native against S3-compatible stores) send parts or PUTs
-                            // far above S3Proxy's 32 MiB default; it buffers them in its heap.
-                            "s3proxy.v4-max-non-chunked-request-size=" + (512L << 20),
-                            "jclouds.provider=filesystem-nio2",
-                            "jclouds.identity=" + accessKey,
-                            "jclouds.credential=" + secretKey,
-                            "jclouds.filesystem.basedir=" + base.toAbsolutePath(),
-                            ""));
+            Files.writeString(props, String.join("\n", properties));
             Files.writeString(
                     work.resolve("logback.xml"),
                     "<configuration><appender name=\"F\" class=\"ch.qos.logback.core.ConsoleAppender\">"
@@ -162,11 +223,48 @@ public final class S3TestServer implements AutoCloseable {
                             dataDir != null ? null : work,
                             props,
                             work.resolve("s3proxy.log"),
-                            port);
+                            port,
+                            trustStore,
+                            storePassword);
             server.launch();
             return server;
         } catch (IOException e) {
             throw new UncheckedIOException("Could not start S3Proxy", e);
+        }
+    }
+
+    /**
+     * A key pair and self-signed certificate for 127.0.0.1 (SAN ip:127.0.0.1 and dns:localhost) in
+     * {@code keyStore}, and a trust store with only the certificate, both PKCS12, made with the
+     * running JDK's keytool.
+     */
+    private static void generateSelfSignedCertificate(Path work, Path keyStore, Path trustStore, String password)
+            throws IOException {
+        Path cert = work.resolve("s3proxy.crt");
+        keytool("-genkeypair", "-alias", "s3proxy", "-keyalg", "RSA", "-keysize", "2048", "-validity", "7",
+                "-dname", "CN=127.0.0.1, O=s3tiered tests", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
+                "-storetype", "PKCS12", "-keystore", keyStore.toString(), "-storepass", password, "-keypass", password);
+        keytool("-exportcert", "-rfc", "-alias", "s3proxy", "-storetype", "PKCS12", "-keystore", keyStore.toString(),
+                "-storepass", password, "-file", cert.toString());
+        keytool("-importcert", "-noprompt", "-alias", "s3proxy", "-storetype", "PKCS12", "-keystore", trustStore.toString(),
+                "-storepass", password, "-file", cert.toString());
+    }
+
+    private static void keytool(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IOException("keytool " + args[0] + " failed: " + output);
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("Interrupted while running keytool", e);
         }
     }
 
@@ -203,6 +301,9 @@ public final class S3TestServer implements AutoCloseable {
             }
             try {
                 HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/").toURL().openConnection();
+                if (c instanceof HttpsURLConnection https) {
+                    https.setSSLSocketFactory(trustingSslContext().getSocketFactory());
+                }
                 c.setConnectTimeout(500);
                 c.setReadTimeout(2000);
                 c.getResponseCode(); // any HTTP answer (403 without credentials) means ready
@@ -214,6 +315,37 @@ public final class S3TestServer implements AutoCloseable {
         }
         destroyProcess();
         throw new IOException("S3Proxy did not answer on " + endpoint + " within " + START_TIMEOUT + ": " + logTail());
+    }
+
+    /** An SSL context that trusts exactly this server's self-signed certificate. */
+    public SSLContext trustingSslContext() {
+        if (trustStore == null) {
+            throw new IllegalStateException(endpoint + " is not an https S3Proxy started here");
+        }
+        try (InputStream in = Files.newInputStream(trustStore)) {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(in, trustStorePassword.toCharArray());
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ks);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("Cannot read the trust store " + trustStore, e);
+        }
+    }
+
+    /**
+     * The PKCS12 trust store holding the self-signed certificate of an https S3Proxy started by
+     * {@link #startS3ProxyTls(Path)}, or null for any other server.
+     */
+    public Path trustStore() {
+        return trustStore;
+    }
+
+    /** The password of {@link #trustStore()}, or null. */
+    public String trustStorePassword() {
+        return trustStorePassword;
     }
 
     /** The end of S3Proxy's log, for error reports. */

@@ -3,6 +3,7 @@ package io.github.s3tiered.fs;
 import io.github.s3tiered.s3.RetryPolicy;
 import io.github.s3tiered.s3.S3ClientSettings;
 import io.github.s3tiered.s3.ServerSideEncryptionMode;
+import io.github.s3tiered.s3.TrustStores;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
@@ -11,8 +12,12 @@ import org.apache.flink.configuration.IllegalConfigurationException;
 
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 
+import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.util.Locale;
 
 /**
@@ -99,6 +104,30 @@ public record S3TieredConfig(
                     + S3TieredOptions.SSE_TYPE.key() + " is '" + sse + "', not 'sse-kms'");
         }
 
+        String trustStoreValue = trimToNull(get(conf, S3TieredOptions.TRUST_STORE_PATH));
+        String trustStorePassword = get(conf, S3TieredOptions.TRUST_STORE_PASSWORD);
+        String trustStoreType = trimToNull(get(conf, S3TieredOptions.TRUST_STORE_TYPE));
+        Path trustStore = null;
+        if (trustStoreValue != null) {
+            trustStore = Path.of(trustStoreValue).toAbsolutePath();
+            if (!Files.isRegularFile(trustStore) || !Files.isReadable(trustStore)) {
+                throw invalid(conf, S3TieredOptions.TRUST_STORE_PATH, trustStoreValue, "no readable file there");
+            }
+            try {
+                TrustStores.load(trustStore, trustStorePassword, trustStoreType);
+            } catch (IOException | GeneralSecurityException e) {
+                // Never the password: a wrong one shows as an IOException about integrity.
+                throw invalid(conf, S3TieredOptions.TRUST_STORE_PATH, trustStoreValue, "cannot read it as a "
+                        + (trustStoreType != null ? trustStoreType : KeyStore.getDefaultType())
+                        + " trust store with the password of " + S3TieredOptions.TRUST_STORE_PASSWORD.key()
+                        + (trustStorePassword == null ? " (unset)" : "") + " (" + e.getMessage() + ")");
+            }
+        } else if (trustStorePassword != null || trustStoreType != null) {
+            throw new IllegalConfigurationException((trustStorePassword != null ? S3TieredOptions.TRUST_STORE_PASSWORD.key()
+                    : S3TieredOptions.TRUST_STORE_TYPE.key()) + " is set but " + S3TieredOptions.TRUST_STORE_PATH.key()
+                    + " is not");
+        }
+
         int maxConnections = atLeast(conf, S3TieredOptions.MAX_CONNECTIONS, 1);
         S3ClientSettings client =
                 new S3ClientSettings(
@@ -114,7 +143,10 @@ public record S3TieredConfig(
                         maxConnections,
                         positive(conf, S3TieredOptions.CONNECTION_TIMEOUT),
                         positive(conf, S3TieredOptions.SOCKET_TIMEOUT),
-                        positive(conf, S3TieredOptions.REQUEST_TIMEOUT));
+                        positive(conf, S3TieredOptions.REQUEST_TIMEOUT),
+                        trustStore,
+                        trustStorePassword,
+                        trustStoreType);
 
         RetryPolicy retry =
                 new RetryPolicy(

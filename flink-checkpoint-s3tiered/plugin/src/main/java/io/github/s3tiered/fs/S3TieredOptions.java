@@ -98,6 +98,32 @@ public final class S3TieredOptions {
                     .withDescription(
                             "KMS key id or ARN for 'sse-kms'. Unset: the bucket's AWS managed key.");
 
+    public static final ConfigOption<String> TRUST_STORE_PATH =
+            ConfigOptions.key("s3tiered.ssl.truststore.path")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Trust store (PKCS12 or JKS file) with the certificates that an https endpoint's "
+                                    + "certificate must chain to, e.g. a private CA or a self-signed "
+                                    + "certificate of MinIO or Ceph. Replaces the JVM's trust store for S3 "
+                                    + "requests. Unset: the JVM's default trust store (javax.net.ssl.trustStore, "
+                                    + "else the JDK's cacerts).");
+
+    public static final ConfigOption<String> TRUST_STORE_PASSWORD =
+            ConfigOptions.key("s3tiered.ssl.truststore.password")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Password of the trust store, if it has one (checks its integrity). Never logged.");
+
+    public static final ConfigOption<String> TRUST_STORE_TYPE =
+            ConfigOptions.key("s3tiered.ssl.truststore.type")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Type of the trust store: 'PKCS12' or 'JKS'. Unset: the JVM's default type "
+                                    + "(PKCS12 on Java 17, which reads JKS files too).");
+
     public static final ConfigOption<Integer> MAX_CONNECTIONS =
             ConfigOptions.key("s3tiered.connection.max")
                     .intType()

@@ -26,15 +26,20 @@ public final class S3ClientFactory {
     private S3ClientFactory() {}
 
     public static S3Client create(S3ClientSettings settings, S3Statistics stats) {
+        ApacheHttpClient.Builder http =
+                ApacheHttpClient.builder()
+                        .maxConnections(settings.maxConnections())
+                        .connectionTimeout(settings.connectionTimeout())
+                        .socketTimeout(settings.socketTimeout())
+                        .connectionAcquisitionTimeout(settings.requestTimeout())
+                        .tcpKeepAlive(true);
+        if (settings.trustStorePath() != null) {
+            // Otherwise the HTTP client uses the JVM's default trust managers (javax.net.ssl.trustStore).
+            http.tlsTrustManagersProvider(TrustStores.provider(settings));
+        }
         S3ClientBuilder builder =
                 S3Client.builder()
-                        .httpClientBuilder(
-                                ApacheHttpClient.builder()
-                                        .maxConnections(settings.maxConnections())
-                                        .connectionTimeout(settings.connectionTimeout())
-                                        .socketTimeout(settings.socketTimeout())
-                                        .connectionAcquisitionTimeout(settings.requestTimeout())
-                                        .tcpKeepAlive(true))
+                        .httpClientBuilder(http)
                         .overrideConfiguration(
                                 ClientOverrideConfiguration.builder()
                                         .retryStrategy(AwsRetryStrategy.doNotRetry())

@@ -1,11 +1,13 @@
 package io.github.s3tiered.s3;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * Resolved, validated settings of the S3 client. {@link #toString()} never shows the secret key
- * and only the first characters of the access key.
+ * Resolved, validated settings of the S3 client. {@link #toString()} never shows the secret key or
+ * the trust store's password, and only the first characters of the access key. A null trust store
+ * means the JVM's default one.
  */
 public record S3ClientSettings(
         URI endpoint,
@@ -20,7 +22,10 @@ public record S3ClientSettings(
         int maxConnections,
         Duration connectionTimeout,
         Duration socketTimeout,
-        Duration requestTimeout) {
+        Duration requestTimeout,
+        Path trustStorePath,
+        String trustStorePassword,
+        String trustStoreType) {
 
     /** Where requests go, for error messages: the custom endpoint or "AWS S3 (region)". */
     public String endpointDescription() {
@@ -56,6 +61,8 @@ public record S3ClientSettings(
                 + socketTimeout
                 + ", requestTimeout="
                 + requestTimeout
+                + ", trustStore="
+                + (trustStorePath == null ? "jvm-default" : trustStorePath + (trustStoreType != null ? " (" + trustStoreType + ")" : ""))
                 + '}';
     }
 

@@ -38,6 +38,10 @@ public enum S3ErrorKind {
         if (t instanceof ApiCallAttemptTimeoutException) {
             return TRANSIENT;
         }
+        if (certificateFailure(t) != null) {
+            // The server's certificate is not trusted: every attempt would fail the same way.
+            return PERMANENT;
+        }
         if (t instanceof SdkClientException) {
             // Connection refused or reset, socket timeouts, truncated responses.
             // A response cut midway shows as an XML document that does not parse.
@@ -56,6 +60,23 @@ public enum S3ErrorKind {
         if (se instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
                 && ase.awsErrorDetails() != null) {
             return ase.awsErrorDetails().errorCode();
+        }
+        return null;
+    }
+
+    /**
+     * The certificate error when {@code t} is a TLS handshake that failed because the server's
+     * certificate was rejected (not trusted, expired, wrong host), else null.
+     */
+    static java.security.cert.CertificateException certificateFailure(Throwable t) {
+        boolean handshake = false;
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLHandshakeException) {
+                handshake = true;
+            }
+            if (handshake && c instanceof java.security.cert.CertificateException ce) {
+                return ce;
+            }
         }
         return null;
     }

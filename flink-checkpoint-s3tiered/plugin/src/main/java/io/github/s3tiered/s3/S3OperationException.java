@@ -21,8 +21,19 @@ public class S3OperationException extends IOException {
         this.errorCode = cause instanceof SdkServiceException se ? S3ErrorKind.errorCode(se) : null;
     }
 
+    /** The option that names a trust store; the message of a certificate failure points at it. */
+    static final String TRUST_STORE_OPTION = "s3tiered.ssl.truststore.path";
+
     private static String message(S3Request request, String endpoint, int attempts, Throwable cause) {
         StringBuilder sb = new StringBuilder("S3 ").append(request).append(" at ").append(endpoint).append(" failed");
+        java.security.cert.CertificateException certificate = S3ErrorKind.certificateFailure(cause);
+        if (certificate != null) {
+            return sb.append(": the TLS certificate of ").append(endpoint)
+                    .append(" is not trusted (").append(certificate.getMessage()).append("). Set ")
+                    .append(TRUST_STORE_OPTION).append(" (and s3tiered.ssl.truststore.password) to a trust store")
+                    .append(" holding the server's certificate or the CA that signed it, or add it to the JVM's")
+                    .append(" trust store (javax.net.ssl.trustStore)").toString();
+        }
         if (cause instanceof SdkServiceException se) {
             sb.append(": HTTP ").append(se.statusCode());
             String code = S3ErrorKind.errorCode(se);
