@@ -25,9 +25,23 @@ public final class RecoveryJob {
      * @param failAfterRecords throw once, in the first attempt, after this many records (counted
      *     over all subtasks) and after a checkpoint completed; 0 for no failure
      * @param outputDir directory of the result files
+     * @param failEveryCheckpoints instead of the one failure: fail every attempt below {@code
+     *     failUntilAttempt} once this many checkpoints completed in it; 0 for the one failure
+     * @param failUntilAttempt see {@code failEveryCheckpoints}
      */
-    public record Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir)
-            implements Serializable {}
+    public record Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir,
+            int failEveryCheckpoints, int failUntilAttempt) implements Serializable {
+
+        public Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir) {
+            this(records, keys, recordsPerSecond, failAfterRecords, outputDir, 0, 0);
+        }
+
+        FailureInjector failureInjector() {
+            return failEveryCheckpoints > 0
+                    ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt)
+                    : new FailureInjector(failAfterRecords);
+        }
+    }
 
     private RecoveryJob() {}
 
@@ -39,7 +53,7 @@ public final class RecoveryJob {
                 Types.LONG);
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "sequence")
                 .uid("sequence")
-                .map(new FailureInjector(s.failAfterRecords()))
+                .map(s.failureInjector())
                 .uid("failure-injector")
                 .name("failure-injector")
                 .keyBy(new KeyOf(s.keys()))

@@ -30,7 +30,9 @@ public final class StateRecoveryExample {
                 p.getInt("keys", 30_000),
                 p.getDouble("rate", 30_000),
                 p.getLong("fail-after", 150_000),
-                outputDir);
+                outputDir,
+                p.getInt("fail-every-checkpoints", 0),
+                p.getInt("fail-until-attempt", 0));
     }
 
     /** Checkpointing every {@code interval} on the tiered storage and backend. */

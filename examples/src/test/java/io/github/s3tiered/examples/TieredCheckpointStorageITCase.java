@@ -188,11 +188,18 @@ class TieredCheckpointStorageITCase {
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
+        String jobPrefix = dir.substring(("s3tiered://" + S3.server().bucket() + "/").length()) + "/" + job + "/";
+        JobRunner.awaitCheckpoints(cluster, job, 2, TIMEOUT);
+        // what a TaskManager lost during its upload leaves: a file no checkpoint will ever reference
+        String orphan = jobPrefix + "shared/" + java.util.UUID.randomUUID();
+        try (S3Client raw = rawClient(S3.server())) {
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(orphan),
+                    software.amazon.awssdk.core.sync.RequestBody.fromBytes(new byte[1000]));
+        }
         JobRunner.awaitCheckpoints(cluster, job, 8, TIMEOUT);
         cluster.cancelJob(job).get();
         JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
 
-        String jobPrefix = dir.substring(("s3tiered://" + S3.server().bucket() + "/").length()) + "/" + job + "/";
         Set<String> stored = Set.of();
         Set<String> referenced = Set.of();
         try (S3Client raw = rawClient(S3.server())) {
@@ -210,6 +217,7 @@ class TieredCheckpointStorageITCase {
 
             assertThat(referenced).as("keys of the retained checkpoints").isNotEmpty()
                     .anyMatch(k -> k.contains("/shared/"));
+            assertThat(stored).as("the orphan in shared/ is removed by a later checkpoint").doesNotContain(orphan);
             // besides them only the status of the verification of completed checkpoints
             String status = jobPrefix + "s3tiered-verification.json";
             assertThat(stored).as("objects under the job's directory").contains(status);

@@ -55,6 +55,8 @@ final class CompletedCheckpointVerifier {
     private final int fullListingInterval;
     private final ClassLoader classLoader;
     private final VerificationStatusFile statusFile;
+    /** Null when orphans are left alone. */
+    private final OrphanSweep sweep;
 
     private final Map<String, Long> verified = new HashMap<>();
     private final Set<String> knownMissing = new LinkedHashSet<>();
@@ -70,7 +72,8 @@ final class CompletedCheckpointVerifier {
     /** A completed checkpoint: its id, its metadata as written, its directory. */
     private record Completed(long checkpointId, byte[] metadata, Path checkpointDir) {}
 
-    CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader) {
+    CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader, OrphanSweep sweep) {
+        this.sweep = sweep;
         this.jobDir = jobDir;
         this.fullListingInterval = Math.max(1, fullListingInterval);
         this.classLoader = classLoader;
@@ -111,6 +114,9 @@ final class CompletedCheckpointVerifier {
                 verify(next);
             } catch (Throwable t) {
                 LOG.warn("Could not verify checkpoint {} of {}: {}", next.checkpointId(), jobDir, t.toString());
+            }
+            if (sweep != null) {
+                sweep.afterCompleted(next.checkpointId(), next.checkpointDir());
             }
         }
     }

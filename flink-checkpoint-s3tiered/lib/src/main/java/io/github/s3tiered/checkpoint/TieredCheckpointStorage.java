@@ -36,6 +36,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final RecoveryGuard guard;
     private final boolean verify;
     private final int fullListingInterval;
+    private final boolean removeOrphans;
 
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
@@ -48,6 +49,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.guard = guard;
         this.verify = config.get(VerificationOptions.ENABLED);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
+        this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
         if (fullListingInterval < 1) {
             throw new IllegalConfigurationException(VerificationOptions.FULL_LISTING_INTERVAL.key() + " must be at least 1, is "
                     + fullListingInterval);
@@ -96,7 +98,8 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         StorageCheck.ensureUsable(delegate.getCheckpointPath());
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         TieredCheckpointStorageAccess.VerificationSettings verification = verify
-                ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, TieredCheckpointStorage.class.getClassLoader())
+                ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
+                        TieredCheckpointStorage.class.getClassLoader())
                 : null;
         return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()));
     }

@@ -38,7 +38,10 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
     private CompletedCheckpointVerifier verifier;
 
     /** Whether and how completed checkpoints are verified. */
-    record VerificationSettings(int fullListingInterval, ClassLoader classLoader) {}
+    record VerificationSettings(int fullListingInterval, boolean removeOrphans, ClassLoader classLoader) {}
+
+    /** Checkpoints started and not yet finalized or disposed: the orphan sweep waits for none. */
+    private final PendingCheckpoints pending = new PendingCheckpoints();
 
     TieredCheckpointStorageAccess(CheckpointStorageAccess delegate, RecoveryGuard guard, VerificationSettings verification,
             Path jobDir) {
@@ -57,13 +60,25 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
 
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
-        CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
-        return verification == null ? location : new VerifyingCheckpointLocation(location, checkpointId, verifier());
+        if (verification == null) {
+            return delegate.initializeLocationForCheckpoint(checkpointId);
+        }
+        pending.started(checkpointId); // before any task can write a file of it
+        try {
+            return new VerifyingCheckpointLocation(delegate.initializeLocationForCheckpoint(checkpointId), checkpointId,
+                    verifier(), pending);
+        } catch (IOException | RuntimeException e) {
+            pending.ended(checkpointId);
+            throw e;
+        }
     }
 
     private synchronized CompletedCheckpointVerifier verifier() {
         if (verifier == null) {
-            verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader());
+            OrphanSweep sweep = verification.removeOrphans()
+                    ? new OrphanSweep(jobDir, verification.classLoader(), pending) : null;
+            verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader(),
+                    sweep);
         }
         return verifier;
     }

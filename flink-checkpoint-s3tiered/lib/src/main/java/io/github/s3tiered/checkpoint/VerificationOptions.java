@@ -24,4 +24,13 @@ public final class VerificationOptions {
             .withDescription("Every this many verified checkpoints, list every directory the checkpoint references, not "
                     + "only those holding new files, so that an object deleted later (a lifecycle rule, a mistaken delete) "
                     + "is found even where no new file was written. 1: every checkpoint.");
+
+    public static final ConfigOption<Boolean> REMOVE_ORPHANS = ConfigOptions.key("s3tiered.verification.remove-orphans")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("After a completed checkpoint, while no other checkpoint runs, remove from the job's shared/ "
+                    + "directory the objects that no retained checkpoint references and that S3 stamped before the "
+                    + "completed checkpoint's _metadata: files of checkpoints that never completed (a TaskManager lost "
+                    + "during its upload, a declined or expired checkpoint), which Flink never deletes. Needs "
+                    + "s3tiered.verification.enabled.");
 }

@@ -21,13 +21,15 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final long checkpointId;
     private final CompletedCheckpointVerifier verifier;
     private final CheckpointStorageLocationReference reference;
+    private final PendingCheckpoints pending;
 
-    VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier)
-            throws IOException {
+    VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier,
+            PendingCheckpoints pending) throws IOException {
         super(delegate);
         this.delegate = delegate;
         this.checkpointId = checkpointId;
         this.verifier = verifier;
+        this.pending = pending;
         // fixed at creation: every task of this checkpoint must get the same reference
         this.reference = LocationReferences.encode(delegate.getLocationReference(), verifier.status());
     }
@@ -44,7 +46,11 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
 
     @Override
     public void disposeOnFailure() throws IOException {
-        delegate.disposeOnFailure();
+        try {
+            delegate.disposeOnFailure();
+        } finally {
+            pending.ended(checkpointId);
+        }
     }
 
     /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */
@@ -86,6 +92,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         @Override
         public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
             CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
+            pending.ended(checkpointId);
             verifier.completed(checkpointId, copy.toByteArray(), new Path(completed.getExternalPointer()));
             return completed;
         }
