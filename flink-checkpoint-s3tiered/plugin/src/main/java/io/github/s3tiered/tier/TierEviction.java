@@ -83,11 +83,12 @@ final class TierEviction {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock ignored = ch.lock()) {
                 long now = System.currentTimeMillis();
+                // reset before the scan: a commit landing during it is then counted again, never lost
+                addedSinceScan.set(0);
                 TierLayout.Scan scan = layout.scan(
                         now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
                         now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
                 long total = scan.totalBytes();
-                addedSinceScan.set(0);
                 if (total > maxBytes) {
                     total = evict(scan, total);
                 }
