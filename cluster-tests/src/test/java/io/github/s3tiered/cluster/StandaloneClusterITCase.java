@@ -323,8 +323,85 @@ class StandaloneClusterITCase {
                 refused.status(), refusedJob, fallback, damage.previous());
     }
 
+    /** Failures of the many-failures run: injected task failures and TaskManager kills together. */
+    static final int FAILURES = 20;
+    static final int KILLS = 6;
+    static final long MANY_RECORDS = 40_000;
+    static final double MANY_RATE = 1_500;
+
     @Test
     @Order(4)
+    void manyFailuresInOneRunEndWithExactStateNothingLeftInS3AndTheTierInBudget() throws Exception {
+        Path tier = localTier != null ? localTier : runDir.resolve("local-tier-host-c");
+        ensureCluster(tier);
+        Path output = newOutputDir("many-failures");
+        List<String> args = List.of("--use-cluster-config",
+                "--output", output.toString(),
+                "--records", String.valueOf(MANY_RECORDS),
+                "--keys", String.valueOf(KEYS),
+                "--rate", String.valueOf(MANY_RATE),
+                // every attempt fails after 2 checkpoints of its own (unless a kill came first): the job
+                // still moves on by what those checkpoints hold, and finishes after some 25 failures
+                "--fail-every-checkpoints", "2",
+                "--fail-until-attempt", "100000");
+        // Until the heartbeat times out, Flink deploys to a killed TaskManager again and again, each a
+        // failed attempt: room for those, at a pace that does not spend them in a second.
+        String job = submitJob(args, null, Map.of(
+                "restart-strategy.fixed-delay.attempts", "300",
+                "restart-strategy.fixed-delay.delay", "500ms",
+                "execution.checkpointing.interval", "500ms"));
+
+        for (int killed = 0; killed < KILLS; killed++) {
+            awaitCompletedCheckpoints(job, 3 * killed + 3);
+            List<StandaloneCluster.Node> tms = taskManagers();
+            cluster.kill(tms.get(killed % tms.size())); // kill -9, maybe in the middle of an upload
+            cluster.startTaskManager();
+        }
+        awaitState(job, "FINISHED");
+
+        // Flink's exception history keeps only the newest 16: count restarts by the job's metric and
+        // the injected failures by the JobManager's log line for each
+        long restarts = rest.get("/jobs/" + job + "/metrics?get=numRestarts").path(0).path("value").asLong();
+        long injected = Pattern.compile("Injected failure \\(FailureInjector\\) to test recovery after \\d+ records of"
+                        + " subtask 0 in attempt (\\d+)").matcher(jobManager().logText())
+                .results().map(r -> r.group(1)).distinct().count();
+        assertThat(restarts).as("restarts of job %s", job).isGreaterThanOrEqualTo(FAILURES);
+        assertThat(injected + KILLS).as("injected task failures (%d) and TaskManager kills", injected)
+                .isGreaterThanOrEqualTo(FAILURES);
+        ExpectedResults.Verification v = ExpectedResults.verify(output, MANY_RECORDS, KEYS);
+        assertThat(v.exact()).as("%s", v).isTrue();
+
+        // A finished job's checkpoints are discarded by Flink; what killed TaskManagers uploaded for
+        // checkpoints that never completed is removed by the storage: nothing of the job may stay.
+        String jobPrefix = s3.runPrefix() + "/checkpoints/" + job + "/";
+        List<String> left = new ArrayList<>();
+        try (S3Client raw = rawS3Client()) {
+            await("Flink's discard of the finished job's checkpoints", () -> {
+                left.clear();
+                raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(jobPrefix)).contents().stream()
+                        .map(S3Object::key)
+                        .filter(k -> !k.endsWith("/s3tiered-verification.json"))
+                        .forEach(left::add);
+                return left.isEmpty();
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError("objects left in S3 under " + jobPrefix + " after the job finished: " + left, e);
+        }
+
+        long onDisk;
+        try (var files = Files.walk(tier)) {
+            onDisk = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
+        long budget = org.apache.flink.configuration.MemorySize.parse(
+                FlinkConfigSource.load().entries().get("s3tiered.local.max-bytes")).getBytes();
+        assertThat(onDisk).as("bytes in the local tier %s", tier).isLessThanOrEqualTo(budget);
+        System.out.printf("many failures: job %s restarted %d times (%d injected task failures, %d TaskManagers killed);"
+                + " exact state; nothing left in S3; the tier holds %d bytes of its %d%n",
+                job, restarts, injected, KILLS, onDisk, budget);
+    }
+
+    @Test
+    @Order(5)
     void theSecretKeyIsInNoLogNoProcessOutputAndNoRestAnswer() throws Exception {
         if (cluster != null && rest.reachable()) {
             // What a client can ask about the configuration: Flink masks "secret" keys there.

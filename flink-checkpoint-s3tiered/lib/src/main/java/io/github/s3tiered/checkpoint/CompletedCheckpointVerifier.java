@@ -116,7 +116,14 @@ final class CompletedCheckpointVerifier {
                 LOG.warn("Could not verify checkpoint {} of {}: {}", next.checkpointId(), jobDir, t.toString());
             }
             if (sweep != null) {
-                sweep.afterCompleted(next.checkpointId(), next.checkpointDir());
+                Set<String> references;
+                try {
+                    references = referencesOf(next);
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("No orphan removal after checkpoint {} of {}: {}", next.checkpointId(), jobDir, e.toString());
+                    continue;
+                }
+                sweep.afterCompleted(next.checkpointId(), next.checkpointDir(), references);
             }
         }
     }
@@ -217,6 +224,13 @@ final class CompletedCheckpointVerifier {
                     failedCheckpoints, lastFailure, List.copyOf(knownMissing), listRequests, System.currentTimeMillis());
         }
         statusFile.write(snapshot);
+    }
+
+    private Set<String> referencesOf(Completed c) throws IOException {
+        Set<String> refs = new HashSet<>();
+        CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
+        CheckpointReferences.of(metadata).files().forEach(f -> refs.add(PathKey.of(f.path())));
+        return refs;
     }
 
     private static boolean fits(ReferencedFile f, long size) {

@@ -28,10 +28,16 @@ import java.util.regex.Pattern;
  * files of checkpoints it knows; these it never learns of, so without this they stay in S3 forever.
  *
  * <p>Runs on the JobManager after checkpoint {@code M} completed, and only while no checkpoint is
- * pending ({@link PendingCheckpoints}). An object goes only if
+ * pending ({@link PendingCheckpoints}). The retained checkpoints are known without trusting a
+ * listing (some S3-compatible stores leave existing objects out of a listing while others are
+ * written): every checkpoint this JobManager completed is remembered with its references until its
+ * {@code _metadata} is gone (a HEAD), and nothing is removed until one of them is gone; Flink
+ * subsumes the oldest first, so from then on no older checkpoint, one it completed before this
+ * JobManager started included, is retained. The {@code chk-N} directories a listing shows are
+ * added on top. An object goes only if
  * <ul>
- *   <li>no {@code _metadata} under the job directory references it (every {@code chk-N} that has
- *       one is read; if any cannot be read, nothing is removed), and
+ *   <li>no retained checkpoint references it (if a {@code _metadata} cannot be read, nothing is
+ *       removed), and
  *   <li>S3 stamped it in a second before that of {@code chk-M/_metadata}: any later checkpoint was
  *       started after M completed, so its new files are younger than M's metadata on the same
  *       clock, S3's; the older files it reuses are M's, which M references.
@@ -49,6 +55,10 @@ final class OrphanSweep {
     private final PendingCheckpoints pending;
     /** References per retained checkpoint: a checkpoint's {@code _metadata} never changes. */
     private final Map<Long, Set<String>> referencesById = new HashMap<>();
+    /** The checkpoints this JobManager completed whose {@code _metadata} was there at the last look. */
+    private final java.util.TreeMap<Long, Path> completedHere = new java.util.TreeMap<>();
+    /** Whether one of {@link #completedHere} was subsumed: then every older checkpoint is too. */
+    private boolean olderOnesGone;
     private long removed;
     private long removedBytes;
 
@@ -63,8 +73,13 @@ final class OrphanSweep {
         return new long[] {removed, removedBytes};
     }
 
-    /** After checkpoint {@code checkpointId} (in {@code checkpointDir}) completed; never throws. */
-    synchronized void afterCompleted(long checkpointId, Path checkpointDir) {
+    /**
+     * After checkpoint {@code checkpointId} (in {@code checkpointDir}) completed, with the files
+     * its {@code _metadata} references; never throws.
+     */
+    synchronized void afterCompleted(long checkpointId, Path checkpointDir, Set<String> references) {
+        completedHere.put(checkpointId, checkpointDir);
+        referencesById.put(checkpointId, references);
         try {
             sweep(checkpointId, checkpointDir);
         } catch (IOException | RuntimeException e) {
@@ -73,11 +88,30 @@ final class OrphanSweep {
     }
 
     private void sweep(long checkpointId, Path checkpointDir) throws IOException {
+        FileSystem fs = jobDir.getFileSystem();
+        // first forget the subsumed ones (also when no sweep follows: the memory stays bounded)
+        Set<String> referenced = new HashSet<>();
+        Set<Long> present = new HashSet<>();
+        for (var it = completedHere.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (e.getKey() != checkpointId && !fs.exists(new Path(e.getValue(), CheckpointMetadataReader.METADATA_FILE))) {
+                it.remove();
+                olderOnesGone = true;
+            } else {
+                present.add(e.getKey());
+                referenced.addAll(referencesById.get(e.getKey()));
+            }
+        }
+        referencesById.keySet().retainAll(completedHere.keySet());
+        if (!olderOnesGone) {
+            LOG.debug("No orphan removal in {} yet: no checkpoint this JobManager completed was subsumed, so older ones"
+                    + " it never saw may be retained", jobDir);
+            return;
+        }
         if (!pending.none()) {
             LOG.debug("No orphan removal in {} after checkpoint {}: checkpoints {} are running", jobDir, checkpointId, pending);
             return;
         }
-        FileSystem fs = jobDir.getFileSystem();
         long completedSecond;
         try {
             // whole seconds: S3 gives a HEAD's time in seconds and a listing's perhaps in milliseconds
@@ -86,14 +120,15 @@ final class OrphanSweep {
         } catch (FileNotFoundException subsumedMeanwhile) {
             return;
         }
-        Set<String> referenced = new HashSet<>();
-        Set<Long> present = new HashSet<>();
         for (FileStatus child : listOrEmpty(fs, jobDir)) {
             var m = CHECKPOINT_DIR.matcher(child.getPath().getName());
             if (!child.isDir() || !m.matches()) {
                 continue;
             }
             long id = Long.parseLong(m.group(1));
+            if (present.contains(id)) {
+                continue;
+            }
             Set<String> refs = referencesById.get(id);
             if (refs == null) {
                 refs = referencesOf(fs, child.getPath());
@@ -104,10 +139,6 @@ final class OrphanSweep {
             }
             present.add(id);
             referenced.addAll(refs);
-        }
-        referencesById.keySet().retainAll(present);
-        if (!present.contains(checkpointId)) {
-            return; // subsumed before the sweep: the next completion sweeps
         }
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
@@ -146,8 +177,12 @@ final class OrphanSweep {
         }
         // an unreadable _metadata throws: then nothing is known to be unreferenced
         Set<String> refs = new HashSet<>();
-        CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, classLoader)).files()
-                .forEach(f -> refs.add(PathKey.of(f.path())));
+        try {
+            CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, classLoader)).files()
+                    .forEach(f -> refs.add(PathKey.of(f.path())));
+        } catch (FileNotFoundException subsumedMeanwhile) {
+            return null;
+        }
         return refs;
     }
 
