@@ -15,7 +15,9 @@ import java.util.List;
  * @param referencedFiles distinct files the retained checkpoints reference
  * @param tooYoung unreferenced entries left alone because they are younger than the minimum age
  * @param deleted what was deleted (empty unless deletion was asked for and allowed)
- * @param deletionRefused why deletion was refused, or null
+ * @param deletionRefused why deletion was refused, or null; also set (with no orphans reported, even
+ *     when deletion was not asked for) when the storage's listings proved incomplete: a retained
+ *     checkpoint a listing left out would make the files only it references look unreferenced
  * @param requests file-system calls made
  */
 public record Orphans(

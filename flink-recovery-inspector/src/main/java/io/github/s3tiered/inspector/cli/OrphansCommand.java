@@ -21,8 +21,9 @@ import java.time.Duration;
 @Command(name = "orphans", description = {
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
                 + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age.",
-        "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read.",
-        "Exit code: 0 done, 1 deletion refused, 2 error."})
+        "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read, and no file is called"
+                + " an orphan when the storage's listings prove incomplete (a checkpoint or _metadata a listing left out).",
+        "Exit code: 0 done, 1 deletion refused (or no orphans reported: listings incomplete), 2 error."})
 final class OrphansCommand extends InspectorSubcommand {
 
     @Parameters(index = "0", paramLabel = "JOB_DIR", description = "A job directory (<checkpoint-dir>/<job-id>).")
@@ -90,8 +91,10 @@ final class OrphansCommand extends InspectorSubcommand {
             for (Problem p : o.unreadableMetadata()) {
                 out().println("unreadable: " + p.file() + ": " + p.reason());
             }
-            if (delete) {
-                out().println(o.deletionRefused() != null ? o.deletionRefused() : "Deleted " + o.deleted().size() + " entries");
+            if (o.deletionRefused() != null) {
+                out().println(o.deletionRefused());
+            } else if (delete) {
+                out().println("Deleted " + o.deleted().size() + " entries");
             }
         }
         return o.deletionRefused() == null ? RESTORABLE : NOT_RESTORABLE;

@@ -1,5 +1,6 @@
 package io.github.s3tiered.inspector.orphans;
 
+import io.github.s3tiered.inspector.CheckpointKind;
 import io.github.s3tiered.inspector.CheckpointLocation;
 import io.github.s3tiered.inspector.ChecksumSource;
 import io.github.s3tiered.inspector.InspectionProgress;
@@ -40,6 +41,9 @@ import java.util.Set;
  */
 public final class OrphanSearch {
 
+    /** The most {@code chk-N} ids between retained checkpoints probed for a {@code _metadata} no listing showed. */
+    static final int MAX_GAP_PROBES = 100;
+
     private final ClassLoader classLoader;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
@@ -58,11 +62,13 @@ public final class OrphanSearch {
         List<Problem> unreadable = new ArrayList<>();
         List<CheckpointLocation> withoutMetadata = new ArrayList<>();
 
-        collectReferences(job, referenced, retained, unreadable, withoutMetadata, listings);
+        List<String> listingGaps = new ArrayList<>();
+        collectReferences(job.checkpoints(), nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings);
         if (options.includeSiblingJobs() && jobDir.getParent() != null) {
             for (JobDirectory sibling : siblingJobs(jobDir, listings)) {
                 progress.step("reading the checkpoints of sibling job directory " + sibling.path());
-                collectReferences(sibling, referenced, retained, unreadable, new ArrayList<>(), listings);
+                collectReferences(sibling.checkpoints(), nowMillis, referenced, retained, unreadable, new ArrayList<>(),
+                        listingGaps, listings);
             }
         }
 
@@ -71,6 +77,13 @@ public final class OrphanSearch {
         int[] tooYoung = {0};
         walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, orphans, tooYoung, listings);
         walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, orphans, tooYoung, listings);
+
+        // A retained checkpoint that the listing of the job directory left out would make the files
+        // only it references look unreferenced. Some S3-compatible stores leave existing objects out
+        // of a listing while others are written or deleted, so the listing is cross-checked before
+        // anything is called an orphan; the references of every checkpoint found so are kept too.
+        crossCheckCheckpoints(jobDir, job, nowMillis, referenced, retained, unreadable, listingGaps, listings);
+        orphans.removeIf(o -> referenced.contains(PathKey.of(o.path())));
 
         for (CheckpointLocation stray : withoutMetadata) {
             String dirKey = PathKey.of(stray.path());
@@ -102,7 +115,13 @@ public final class OrphanSearch {
 
         List<Path> deleted = new ArrayList<>();
         String refused = null;
-        if (options.delete()) {
+        if (!listingGaps.isEmpty()) {
+            // a listing proven incomplete may have left out more: no file is safe to call an orphan
+            refused = "no orphans reported and nothing deleted: the storage's listings of " + jobDir + " left out what exists ("
+                    + String.join("; ", listingGaps) + "), so a retained checkpoint may be missing from them too and the"
+                    + " files only it references would look unreferenced; search again later";
+            orphans.clear();
+        } else if (options.delete()) {
             if (!unreadable.isEmpty()) {
                 refused = "nothing deleted: the _metadata of " + unreadable.size() + " checkpoint(s) cannot be read,"
                         + " so the files they reference are unknown (first: " + unreadable.get(0).file() + ")";
@@ -119,12 +138,108 @@ public final class OrphanSearch {
                 calls.snapshot());
     }
 
-    private void collectReferences(JobDirectory job, Set<String> referenced, List<Path> retained, List<Problem> unreadable,
-            List<CheckpointLocation> withoutMetadata, DirectoryListings listings) throws IOException {
+    /**
+     * Looks for retained checkpoints that the first listing of the job directory left out, adds
+     * their references, and records in {@code listingGaps} each proof that a listing was incomplete:
+     * <ul>
+     *   <li>the listing of the job directory lacked {@code shared/} or {@code taskowned/} although
+     *       their own listings show entries;
+     *   <li>a second listing of the job directory, made after the walk of {@code shared/} and
+     *       {@code taskowned/}, shows a checkpoint whose {@code _metadata} is older than the start
+     *       of the search (a younger one was completed meanwhile: its references are kept, no proof);
+     *   <li>a {@code chk-N} between the lowest and the highest retained checkpoint that no listing
+     *       showed has a {@code _metadata} (one HEAD per such id, the nearest to the newest first, at
+     *       most {@link #MAX_GAP_PROBES}).
+     * </ul>
+     */
+    private void crossCheckCheckpoints(Path jobDir, JobDirectory job, long nowMillis, Set<String> referenced, List<Path> retained,
+            List<Problem> unreadable, List<String> listingGaps, DirectoryListings listings) throws IOException {
+        FileSystemCalls calls = listings.calls();
+        DirectoryListings.Listing first = listings.listOrThrow(jobDir);
+        for (String sub : List.of(CheckpointNames.SHARED_DIR, CheckpointNames.TASK_OWNED_DIR)) {
+            int entries = listings.listOrThrow(new Path(jobDir, sub)).entries().size();
+            if (first.get(sub) == null && entries > 0) {
+                listingGaps.add("its listing lacked " + sub + "/, which holds " + entries + " entries");
+            }
+        }
+
+        Set<String> known = new HashSet<>();
+        Set<Long> knownIds = new HashSet<>();
         for (CheckpointLocation cp : job.checkpoints()) {
+            known.add(PathKey.of(cp.path()));
+            knownIds.add(cp.idFromName());
+        }
+        // a second, fresh listing (not the cached one): what one listing left out, another may show
+        FileStatus[] again = calls.listStatus(jobDir);
+        List<CheckpointLocation> added = new ArrayList<>();
+        for (FileStatus s : again == null ? new FileStatus[0] : again) {
+            String name = s.getPath().getName();
+            if (!s.isDir() || known.contains(PathKey.of(s.getPath()))) {
+                continue;
+            }
+            if (CheckpointNames.isCheckpointName(name)) {
+                added.add(new CheckpointLocation(s.getPath(), CheckpointKind.CHECKPOINT, CheckpointNames.idFromName(name)));
+            } else if (CheckpointNames.isSavepointName(name)) {
+                added.add(new CheckpointLocation(s.getPath(), CheckpointKind.SAVEPOINT, -1));
+            }
+        }
+        for (CheckpointLocation cp : added) {
+            knownIds.add(cp.idFromName());
+            FileStatus metadata = calls.getFileStatus(new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE));
+            if (metadata == null || metadata.isDir()) {
+                continue; // in progress or aborted: it references nothing yet
+            }
+            if (metadata.getModificationTime() < nowMillis) {
+                listingGaps.add("a second listing showed " + cp.path().getName() + ", whose _metadata predates the search");
+            }
+            collectReferences(List.of(cp), nowMillis, referenced, retained, unreadable, new ArrayList<>(), listingGaps, listings);
+        }
+
+        long low = Long.MAX_VALUE;
+        long high = Long.MIN_VALUE;
+        for (Path r : retained) {
+            long id = CheckpointNames.idFromName(r.getName());
+            if (id >= 0 && PathKey.of(r.getParent()).equals(PathKey.of(jobDir))) {
+                low = Math.min(low, id);
+                high = Math.max(high, id);
+            }
+        }
+        int probes = 0;
+        for (long id = high - 1; id > low && probes < MAX_GAP_PROBES; id--) {
+            if (knownIds.contains(id)) {
+                continue;
+            }
+            probes++;
+            Path dir = new Path(jobDir, "chk-" + id);
+            FileStatus metadata = calls.getFileStatus(new Path(dir, CheckpointMetadataReader.METADATA_FILE));
+            if (metadata != null && !metadata.isDir()) {
+                listingGaps.add("no listing showed " + dir.getName() + ", which has a _metadata");
+                collectReferences(List.of(new CheckpointLocation(dir, CheckpointKind.CHECKPOINT, id)), nowMillis, referenced,
+                        retained, unreadable, new ArrayList<>(), listingGaps, listings);
+            }
+        }
+    }
+
+    /**
+     * Reads the references of each checkpoint that has a {@code _metadata}; the others go to
+     * {@code withoutMetadata}. A {@code _metadata} its directory's listing lacks is looked for by a
+     * HEAD: a retained checkpoint taken for one without metadata would lose its references, and its
+     * directory would look like an aborted checkpoint's. One found so that is older than the search
+     * proves the listing incomplete ({@code listingGaps}).
+     */
+    private void collectReferences(List<CheckpointLocation> checkpoints, long nowMillis, Set<String> referenced,
+            List<Path> retained, List<Problem> unreadable, List<CheckpointLocation> withoutMetadata, List<String> listingGaps,
+            DirectoryListings listings) throws IOException {
+        for (CheckpointLocation cp : checkpoints) {
             DirectoryListings.Listing content = listings.listOrThrow(cp.path());
             FileStatus metadataStatus = content.get(CheckpointMetadataReader.METADATA_FILE);
-            if (metadataStatus == null) {
+            if (metadataStatus == null || metadataStatus.isDir()) {
+                metadataStatus = listings.calls().getFileStatus(new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE));
+                if (metadataStatus != null && !metadataStatus.isDir() && metadataStatus.getModificationTime() < nowMillis) {
+                    listingGaps.add("the listing of " + cp.path().getName() + " lacked its _metadata");
+                }
+            }
+            if (metadataStatus == null || metadataStatus.isDir()) {
                 withoutMetadata.add(cp);
                 continue;
             }

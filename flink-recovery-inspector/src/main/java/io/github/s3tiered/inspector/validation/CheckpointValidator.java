@@ -8,6 +8,7 @@ import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.Problem;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.RequestCount;
+import io.github.s3tiered.inspector.StorageUnreadableException;
 import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.inspector.discovery.CheckpointNames;
@@ -67,18 +68,26 @@ public final class CheckpointValidator {
         if (own.unreadable()) {
             return failed(dir, kind, new Problem(Verdict.UNKNOWN, dir.toString(), own.error().getMessage()), 0, -1, calls, before);
         }
-        if (!own.exists()) {
-            throw new FileNotFoundException("No such checkpoint directory: " + dir);
-        }
+        Path metadataPath = new Path(dir, CheckpointMetadataReader.METADATA_FILE);
         FileStatus metadataStatus = own.get(CheckpointMetadataReader.METADATA_FILE);
         if (metadataStatus == null || metadataStatus.isDir()) {
+            // confirmed by a direct status call (one HEAD on S3): a listing may leave out an object that exists
+            try {
+                metadataStatus = confirmed(metadataPath, calls);
+            } catch (StorageUnreadableException e) {
+                return failed(dir, kind, new Problem(Verdict.UNKNOWN, metadataPath.toString(), e.getMessage()), 0, -1, calls, before);
+            }
+        }
+        if (metadataStatus == null && !own.exists()) {
+            throw new FileNotFoundException("No such checkpoint directory: " + dir);
+        }
+        if (metadataStatus == null) {
             return failed(dir, kind, new Problem(Verdict.NO_METADATA, null,
                     "no " + CheckpointMetadataReader.METADATA_FILE + " in " + dir + " (" + own.entries().size()
                             + " other entries): the checkpoint is in progress, was aborted, or its metadata was deleted"),
                     0, -1, calls, before);
         }
 
-        Path metadataPath = new Path(dir, CheckpointMetadataReader.METADATA_FILE);
         MetadataLoading.Loaded loaded = MetadataLoading.load(dir, calls, checksums, classLoader);
         if (loaded.metadata() == null) {
             long bytes = loaded.problem().verdict() == Verdict.CORRUPT_METADATA ? metadataStatus.getLen() : -1;
@@ -164,7 +173,17 @@ public final class CheckpointValidator {
                     continue;
                 }
                 FileStatus status = listing.get(f.path().getName());
-                if (status == null || status.isDir()) {
+                if (status == null || status.isDir() || !fits(f, status.getLen())) {
+                    // a listing may leave out (or mis-size) an object that exists: only a direct
+                    // status call (one HEAD on S3) decides, and only for the files the listing does not prove
+                    try {
+                        status = confirmed(f.path(), listings.calls());
+                    } catch (StorageUnreadableException unreadable) {
+                        problems.add(new Problem(Verdict.UNKNOWN, f.path().toString(), unreadable.getMessage()));
+                        continue;
+                    }
+                }
+                if (status == null) {
                     problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(),
                             "missing" + (listing.exists() ? "" : " (its directory " + listing.dir() + " is missing)")
                                     + "; holds " + String.join(",", f.kinds()) + " state of operator " + String.join(",", f.operators())));
@@ -180,5 +199,18 @@ public final class CheckpointValidator {
             }
         }
         return present;
+    }
+
+    private static boolean fits(ReferencedFile f, long size) {
+        return f.exactSize() ? size == f.minSize() : size >= f.minSize();
+    }
+
+    /**
+     * The status of a file by a direct call (one HEAD on S3), null when it does not exist or is a
+     * directory; a storage that does not answer throws {@link StorageUnreadableException}.
+     */
+    private static FileStatus confirmed(Path file, FileSystemCalls calls) throws IOException {
+        FileStatus s = calls.getFileStatus(file);
+        return s == null || s.isDir() ? null : s;
     }
 }

@@ -1,0 +1,198 @@
+package io.github.s3tiered.inspector;
+
+import org.apache.flink.core.fs.BlockLocation;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystemFactory;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.local.LocalFileSystem;
+
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The local file system under the scheme {@code gappy://}, with listings that behave like those of
+ * some S3-compatible stores (S3Proxy's filesystem backend among them) while other objects are
+ * written or deleted: they leave out objects that exist, or whole directories' content, and say
+ * nothing about it, while a direct status call (a HEAD) answers correctly. Registered for tests
+ * through {@code META-INF/services}; what is left out is set through the static methods and undone
+ * by {@link #reset()}.
+ */
+public final class ListingGapsFileSystem extends FileSystem {
+
+    public static final String SCHEME = "gappy";
+
+    /** Left out of every listing of their directory. */
+    private static final Set<String> HIDDEN = ConcurrentHashMap.newKeySet();
+    /** Left out of the first listing of their directory only. */
+    private static final Set<String> HIDDEN_ONCE = ConcurrentHashMap.newKeySet();
+    /** Directories whose listings show nothing (and say they are complete). */
+    private static final Set<String> EMPTY_LISTINGS = ConcurrentHashMap.newKeySet();
+    /** Sizes a listing shows instead of the real ones. */
+    private static final Map<String, Long> LISTED_SIZES = new ConcurrentHashMap<>();
+    /** Paths whose status call fails as a throttled S3 does. */
+    private static final Set<String> UNREADABLE_STATUS = ConcurrentHashMap.newKeySet();
+
+    private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
+
+    public static Path path(java.nio.file.Path p) {
+        return new Path(SCHEME, null, p.toAbsolutePath().toUri().getPath());
+    }
+
+    public static void hide(java.nio.file.Path p) {
+        HIDDEN.add(PathKey.of(path(p)));
+    }
+
+    public static void hideOnce(java.nio.file.Path p) {
+        HIDDEN_ONCE.add(PathKey.of(path(p)));
+    }
+
+    public static void listEmpty(java.nio.file.Path dir) {
+        EMPTY_LISTINGS.add(PathKey.of(path(dir)));
+    }
+
+    public static void listWithSize(java.nio.file.Path p, long size) {
+        LISTED_SIZES.put(PathKey.of(path(p)), size);
+    }
+
+    public static void failStatus(java.nio.file.Path p) {
+        UNREADABLE_STATUS.add(PathKey.of(path(p)));
+    }
+
+    public static void reset() {
+        HIDDEN.clear();
+        HIDDEN_ONCE.clear();
+        EMPTY_LISTINGS.clear();
+        LISTED_SIZES.clear();
+        UNREADABLE_STATUS.clear();
+    }
+
+    private static Path toLocal(Path p) {
+        return new Path("file", null, p.toUri().getPath());
+    }
+
+    private static Path fromLocal(Path p) {
+        return new Path(SCHEME, null, p.toUri().getPath());
+    }
+
+    @Override
+    public FileStatus[] listStatus(Path f) throws IOException {
+        FileStatus[] real = local.listStatus(toLocal(f));
+        if (real == null || EMPTY_LISTINGS.contains(PathKey.of(f))) {
+            return real == null ? null : new FileStatus[0];
+        }
+        List<FileStatus> out = new ArrayList<>();
+        for (FileStatus s : real) {
+            Path p = fromLocal(s.getPath());
+            String key = PathKey.of(p);
+            if (HIDDEN.contains(key) || HIDDEN_ONCE.remove(key)) {
+                continue;
+            }
+            out.add(new Status(p, LISTED_SIZES.getOrDefault(key, s.getLen()), s.getModificationTime(), s.isDir()));
+        }
+        return out.toArray(new FileStatus[0]);
+    }
+
+    @Override
+    public FileStatus getFileStatus(Path f) throws IOException {
+        if (UNREADABLE_STATUS.contains(PathKey.of(f))) {
+            throw new IOException("503 Slow Down (HEAD " + f + ")");
+        }
+        FileStatus s = local.getFileStatus(toLocal(f));
+        return new Status(fromLocal(s.getPath()), s.getLen(), s.getModificationTime(), s.isDir());
+    }
+
+    @Override
+    public FSDataInputStream open(Path f, int bufferSize) throws IOException {
+        return local.open(toLocal(f), bufferSize);
+    }
+
+    @Override
+    public FSDataInputStream open(Path f) throws IOException {
+        return local.open(toLocal(f));
+    }
+
+    @Override
+    public boolean delete(Path f, boolean recursive) throws IOException {
+        return local.delete(toLocal(f), recursive);
+    }
+
+    @Override
+    public boolean mkdirs(Path f) throws IOException {
+        return local.mkdirs(toLocal(f));
+    }
+
+    @Override
+    public FSDataOutputStream create(Path f, WriteMode overwriteMode) throws IOException {
+        return local.create(toLocal(f), overwriteMode);
+    }
+
+    @Override
+    public boolean rename(Path src, Path dst) throws IOException {
+        return local.rename(toLocal(src), toLocal(dst));
+    }
+
+    @Override
+    public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len) {
+        return new BlockLocation[0];
+    }
+
+    @Override
+    public Path getWorkingDirectory() {
+        return fromLocal(local.getWorkingDirectory());
+    }
+
+    @Override
+    public Path getHomeDirectory() {
+        return fromLocal(local.getHomeDirectory());
+    }
+
+    @Override
+    public URI getUri() {
+        return URI.create(SCHEME + ":///");
+    }
+
+    @Override
+    public boolean isDistributedFS() {
+        return false;
+    }
+
+    private record Status(Path getPath, long getLen, long getModificationTime, boolean isDir) implements FileStatus {
+
+        @Override
+        public long getBlockSize() {
+            return getLen;
+        }
+
+        @Override
+        public short getReplication() {
+            return 1;
+        }
+
+        @Override
+        public long getAccessTime() {
+            return 0;
+        }
+    }
+
+    /** Registered in {@code META-INF/services/org.apache.flink.core.fs.FileSystemFactory} of the tests. */
+    public static final class Factory implements FileSystemFactory {
+
+        @Override
+        public String getScheme() {
+            return SCHEME;
+        }
+
+        @Override
+        public FileSystem create(URI fsUri) {
+            return new ListingGapsFileSystem();
+        }
+    }
+}

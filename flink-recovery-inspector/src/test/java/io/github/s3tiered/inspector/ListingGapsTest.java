@@ -1,0 +1,290 @@
+package io.github.s3tiered.inspector;
+
+import io.github.s3tiered.inspector.metadata.OperatorIds;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataOutputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+import static io.github.s3tiered.inspector.ListingGapsFileSystem.path;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Listings that leave out objects that exist (as S3Proxy's filesystem backend does while other
+ * objects of the prefix are written or deleted, even reporting a whole prefix empty) must not make
+ * the inspector report a present file missing, nor a referenced file an orphan. A direct status
+ * call (one HEAD on S3) decides, and only for what the listing does not prove.
+ */
+class ListingGapsTest {
+
+    private static final long HOUR = 3_600_000L;
+
+    @TempDir
+    java.nio.file.Path base;
+
+    java.nio.file.Path jobDir;
+
+    private final CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+
+    @BeforeEach
+    void setUp() throws Exception {
+        jobDir = Files.createDirectories(base.resolve("0123456789abcdef0123456789abcdef"));
+        ListingGapsFileSystem.reset();
+    }
+
+    @AfterEach
+    void tearDown() {
+        ListingGapsFileSystem.reset();
+    }
+
+    // ------------------------------------------------------------------ validation
+
+    @Test
+    void aFileTheListingLeavesOutIsConfirmedByOneHeadAndTheCheckpointIsRestorable() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1", "sst-2", "sst-3");
+        ListingGapsFileSystem.hide(jobDir.resolve("shared/sst-2"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(v.problems()).isEmpty();
+        // two listings (chk-1, shared/), one read of _metadata, and one HEAD for the file the listing lacked
+        assertThat(v.requests()).isEqualTo(new RequestCount(2, 1, 1, 0, 0));
+    }
+
+    @Test
+    void aFileThatIsReallyMissingIsStillMissing() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1", "sst-2", "sst-3");
+        ListingGapsFileSystem.hide(jobDir.resolve("shared/sst-2"));
+        Files.delete(jobDir.resolve("shared/sst-3"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.MISSING_FILES);
+        assertThat(v.outcome()).isEqualTo(Outcome.NOT_RESTORABLE);
+        assertThat(v.filesConcerned()).extracting(f -> new Path(f).getName()).containsExactly("sst-3");
+        assertThat(v.requests().getFileStatus()).isEqualTo(2);
+    }
+
+    @Test
+    void listingsThatShowNothingAreNoProofOfAnything() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1", "sst-2");
+        ListingGapsFileSystem.listEmpty(jobDir.resolve("chk-1"));
+        ListingGapsFileSystem.listEmpty(jobDir.resolve("shared"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        // _metadata, three shared files, MANIFEST, CURRENT and the meta file: each confirmed by a HEAD
+        assertThat(v.requests().getFileStatus()).isEqualTo(7);
+        assertThat(v.metadataBytes()).isEqualTo(Files.size(jobDir.resolve("chk-1/_metadata")));
+    }
+
+    @Test
+    void aSizeOnlyTheListingGetsWrongIsCheckedByAHeadAndARealOneStaysAMismatch() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1", "sst-2");
+        ListingGapsFileSystem.listWithSize(jobDir.resolve("shared/sst-1"), 999);
+        Files.write(jobDir.resolve("shared/sst-2"), new byte[3]);
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.SIZE_MISMATCH);
+        assertThat(v.filesConcerned()).extracting(f -> new Path(f).getName()).containsExactly("sst-2");
+        assertThat(v.requests().getFileStatus()).isEqualTo(2);
+    }
+
+    @Test
+    void aHeadTheStorageDoesNotAnswerIsUnknownNotMissing() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1");
+        ListingGapsFileSystem.hide(jobDir.resolve("shared/sst-1"));
+        ListingGapsFileSystem.failStatus(jobDir.resolve("shared/sst-1"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.UNKNOWN);
+        assertThat(v.outcome()).isEqualTo(Outcome.UNKNOWN);
+        assertThat(v.reason()).contains("503 Slow Down");
+    }
+
+    @Test
+    void theRestorePointIsNotSkippedForFilesItsListingLeftOut() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1");
+        writeCheckpoint(2, "sst-0", "sst-1", "sst-2");
+        ListingGapsFileSystem.hide(jobDir.resolve("shared/sst-2"));
+        ListingGapsFileSystem.hide(jobDir.resolve("chk-2/_metadata"));
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).map(Path::getName).contains("chk-2");
+        assertThat(rp.skipped()).isEmpty();
+    }
+
+    // ------------------------------------------------------------------ orphans
+
+    @Test
+    void withCompleteListingsOrphansAreFoundWithoutAnyHead() throws Exception {
+        writeCheckpoints();
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+        assertThat(o.deletionRefused()).isNull();
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(o.deleted()).hasSize(1);
+        assertThat(o.retainedCheckpoints()).hasSize(3);
+        assertThat(o.requests().getFileStatus()).isZero();
+    }
+
+    @Test
+    void aMetadataTheListingLeavesOutStopsTheSearch() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.hide(jobDir.resolve("chk-3/_metadata"));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        // chk-3 is neither a stray directory nor without references, and the listing is proven incomplete
+        assertThat(o.retainedCheckpoints()).extracting(Path::getName).contains("chk-3");
+        assertThat(o.deletionRefused()).contains("chk-3", "_metadata");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(o.deleted()).isEmpty();
+        assertThat(jobDir.resolve("shared/only-3")).exists();
+        assertThat(jobDir.resolve("chk-3/_metadata")).exists();
+        assertThat(o.requests().getFileStatus()).isEqualTo(1);
+    }
+
+    @Test
+    void aCheckpointCompletedDuringTheSearchKeepsItsFiles() throws Exception {
+        writeCheckpoints();
+        // its _metadata is younger than the search: not a proof of a bad listing, but its references count
+        Files.setLastModifiedTime(jobDir.resolve("chk-3/_metadata"), FileTime.fromMillis(System.currentTimeMillis() + HOUR));
+        ListingGapsFileSystem.hide(jobDir.resolve("chk-3/_metadata"));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).isNull();
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(o.retainedCheckpoints()).extracting(Path::getName).contains("chk-3");
+        assertThat(jobDir.resolve("shared/only-3")).exists();
+        assertThat(jobDir.resolve("chk-3")).exists();
+    }
+
+    @Test
+    void aCheckpointOnlyASecondListingShowsKeepsItsFiles() throws Exception {
+        writeCheckpoints();
+        Files.setLastModifiedTime(jobDir.resolve("chk-3/_metadata"), FileTime.fromMillis(System.currentTimeMillis() + HOUR));
+        ListingGapsFileSystem.hideOnce(jobDir.resolve("chk-3"));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).isNull();
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(jobDir.resolve("shared/only-3")).exists();
+    }
+
+    @Test
+    void aCheckpointNoListingShowsBetweenRetainedOnesStopsTheSearch() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.hide(jobDir.resolve("chk-2"));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).contains("chk-2");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(o.deleted()).isEmpty();
+        assertThat(jobDir.resolve("shared/only-2")).exists();
+        assertThat(o.requests().getFileStatus()).isEqualTo(1); // the one id between chk-1 and chk-3
+    }
+
+    @Test
+    void aCheckpointOnlyTheFirstListingLeftOutStopsTheSearch() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.hideOnce(jobDir.resolve("chk-3")); // the newest: no gap between retained ones shows it
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).contains("chk-3");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(o.deleted()).isEmpty();
+        assertThat(jobDir.resolve("shared/only-3")).exists();
+    }
+
+    @Test
+    void aJobDirectoryListedAsEmptyStopsTheSearch() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.listEmpty(jobDir);
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).contains("shared/");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(o.deleted()).isEmpty();
+        try (Stream<java.nio.file.Path> files = Files.list(jobDir.resolve("shared"))) {
+            assertThat(files.count()).isEqualTo(6);
+        }
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    /**
+     * chk-1, chk-2, chk-3 sharing sst-0 and sst-1, each with a shared file only it references
+     * (only-N), and shared/leaked that none references; everything two hours old.
+     */
+    private void writeCheckpoints() throws Exception {
+        for (int id = 1; id <= 3; id++) {
+            writeCheckpoint(id, "sst-0", "sst-1", "only-" + id);
+        }
+        Files.write(jobDir.resolve("shared/leaked"), new byte[100]);
+        long old = System.currentTimeMillis() - 2 * HOUR;
+        try (Stream<java.nio.file.Path> all = Files.walk(jobDir)) {
+            for (java.nio.file.Path p : all.toList()) {
+                Files.setLastModifiedTime(p, FileTime.fromMillis(old));
+            }
+        }
+    }
+
+    /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and the named shared files. */
+    private void writeCheckpoint(long id, String... sharedFiles) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
+        List<HandleAndLocalPath> sharedState = new ArrayList<>();
+        for (String name : sharedFiles) {
+            sharedState.add(HandleAndLocalPath.of(file(shared.resolve(name), 10 + name.length()), name + ".sst"));
+        }
+        List<HandleAndLocalPath> privateState = List.of(
+                HandleAndLocalPath.of(file(chk.resolve("manifest"), 33), "MANIFEST-000004"),
+                HandleAndLocalPath.of(file(chk.resolve("current"), 16), "CURRENT"));
+        IncrementalRemoteKeyedStateHandle keyed = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(),
+                KeyGroupRange.of(0, 127), id, sharedState, privateState, file(chk.resolve("meta"), 21));
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
+        CheckpointMetadata metadata = new CheckpointMetadata(id, List.of(op), List.of());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(metadata, new DataOutputStream(out));
+        }
+    }
+
+    private static FileStateHandle file(java.nio.file.Path p, int size) throws Exception {
+        if (!Files.exists(p)) {
+            Files.write(p, new byte[size]);
+        }
+        return new FileStateHandle(path(p), size);
+    }
+}
