@@ -326,7 +326,7 @@ class StandaloneClusterITCase {
     /** Failures of the many-failures run: injected task failures and TaskManager kills together. */
     static final int FAILURES = 20;
     static final int KILLS = 6;
-    static final long MANY_RECORDS = 40_000;
+    static final long MANY_RECORDS = 30_000;
     static final double MANY_RATE = 1_500;
 
     @Test
@@ -340,9 +340,10 @@ class StandaloneClusterITCase {
                 "--records", String.valueOf(MANY_RECORDS),
                 "--keys", String.valueOf(KEYS),
                 "--rate", String.valueOf(MANY_RATE),
-                // every attempt fails after 2 checkpoints of its own (unless a kill came first): the job
-                // still moves on by what those checkpoints hold, and finishes after some 25 failures
-                "--fail-every-checkpoints", "2",
+                // every attempt fails once a checkpoint of its own completed (unless a kill came first):
+                // the job moves on by at most ~1 s of input (1,500 records) per attempt, so it fails
+                // at least 20 times before its 30,000 records are through
+                "--fail-every-checkpoints", "1",
                 "--fail-until-attempt", "100000");
         // Until the heartbeat times out, Flink deploys to a killed TaskManager again and again, each a
         // failed attempt: room for those, at a pace that does not spend them in a second.
