@@ -3,6 +3,9 @@
 #   bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3]    file-system throughput (s3tiered vs presto vs native)
 #   bash benchmarks/run.sh inspector [--files 1000,10000]       recovery inspector: validation time and S3 requests
 #   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file] [--fault-rate 0.1]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native), optionally through failing S3
+# Every benchmark takes --profile loopback (default: S3Proxy as it is) or wan (20 ms per response,
+# 100 MiB/s per connection, 1 GiB/s in all, through a shaping proxy); S3Proxy keeps its data on
+# /dev/shm where there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-fs}"; shift || true

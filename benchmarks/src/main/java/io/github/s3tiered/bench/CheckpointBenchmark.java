@@ -6,7 +6,9 @@ import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory;
 import io.github.s3tiered.examples.JobRunner;
 import io.github.s3tiered.testing.FaultInjectingProxy;
+import io.github.s3tiered.testing.FaultAction;
 import io.github.s3tiered.testing.FaultRule;
+import io.github.s3tiered.testing.NetworkProfile;
 import io.github.s3tiered.testing.S3Operation;
 import io.github.s3tiered.testing.S3TestServer;
 
@@ -68,7 +70,8 @@ import java.util.Optional;
  * notes), which no real S3 does.
  *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
- * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--only s3tiered,file] [-D key=value ...]}
+ * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
+ * [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile}).
  * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
  */
 public final class CheckpointBenchmark {
@@ -131,9 +134,13 @@ public final class CheckpointBenchmark {
 
         Map<Setup, Result> results = new LinkedHashMap<>();
         System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
-        try (S3TestServer server = S3TestServer.start();
-                FaultInjectingProxy proxy = faultRate > 0 ? new FaultInjectingProxy("127.0.0.1", server.port()) : null) {
-            S3TestServer s3 = proxy == null ? server : server.via(proxy.endpoint());
+        NetworkProfile profile = BenchS3.profileArg(args);
+        String serverDescription;
+        try (BenchS3 bench = BenchS3.start(profile, faultRate > 0)) {
+            S3TestServer server = bench.server();
+            FaultInjectingProxy proxy = bench.proxy();
+            S3TestServer s3 = bench.s3();
+            serverDescription = bench.describe();
             Configuration fsConf = fileSystemConfig(s3, work);
             PluginManager pm = new DefaultPluginManager(new DirectoryBasedPluginFinder(plugins).findPlugins(),
                     CoreOptions.getPluginParentFirstLoaderPatterns(fsConf));
@@ -146,8 +153,9 @@ public final class CheckpointBenchmark {
                         ? work.resolve("file-checkpoints").toUri().toString()
                         : setup.scheme() + "://" + s3.bucket() + "/" + server.runPrefix() + "/checkpoint-bench/" + setup.scheme();
                 System.err.printf("%n== %s: %s%n", setup.name(), dir);
-                if (proxy != null) {
+                if (faultRate > 0) {
                     injectFaults(proxy, faultRate);
+                    profile.applyTo(proxy);
                 }
                 Result r;
                 try {
@@ -156,9 +164,9 @@ public final class CheckpointBenchmark {
                     LOG.error("{} failed", setup.name(), e);
                     r = Result.failed(e.toString());
                 }
-                if (proxy != null) {
-                    r = withFaults(r, proxy.faults());
-                    proxy.clearRules();
+                if (faultRate > 0) {
+                    r = withFaults(r, proxy.faults(FaultAction.RESPOND_ERROR) + proxy.faults(FaultAction.RESET_BEFORE_RESPONSE)
+                            + proxy.faults(FaultAction.RESET_AFTER_RESPONSE_BYTES) + proxy.faults(FaultAction.STALL_RESPONSE));
                 }
                 results.put(setup, r);
                 System.err.printf("%s: %s%n", setup.name(), r);
@@ -167,7 +175,7 @@ public final class CheckpointBenchmark {
             FileSystem.initialize(new Configuration(), null);
             BenchSupport.deleteRecursively(work);
         }
-        print(results, keys, visits, payload, intervalMs, failAt);
+        print(results, keys, visits, payload, intervalMs, failAt, serverDescription);
         if (faultRate > 0) {
             printFaults(results, faultRate);
         }
@@ -302,10 +310,11 @@ public final class CheckpointBenchmark {
         }
     }
 
-    private static void print(Map<Setup, Result> results, long keys, int visits, int payload, long intervalMs, double failAt) {
+    private static void print(Map<Setup, Result> results, long keys, int visits, int payload, long intervalMs, double failAt,
+            String server) {
         System.out.printf(Locale.ROOT, "%nJob: %d keys x %d visits x %d B payload (ListState), parallelism %d, RocksDB incremental, "
-                + "checkpoint every %d ms, one injected failure at %.0f%% of the input; S3Proxy (filesystem-nio2) on loopback.%n%n",
-                keys, visits, payload, PARALLELISM, intervalMs, failAt * 100);
+                + "checkpoint every %d ms, one injected failure at %.0f%% of the input; %s.%n%n",
+                keys, visits, payload, PARALLELISM, intervalMs, failAt * 100, server);
         System.out.println("| storage | checkpoints | end-to-end p50 / p95 / max (ms) | records/s | checkpointed (uploaded) | "
                 + "final state | state restore per subtask avg / max (ms) | failure to all tasks running (ms) | restored from local tier / S3 |");
         System.out.println("|---|---|---|---|---|---|---|---|---|");

@@ -25,7 +25,7 @@ import java.util.Random;
  * Upload and read throughput of one large file through s3tiered://, flink-s3-fs-presto (s3p://) and
  * flink-s3-fs-native (s3a://), all loaded as plugins, on one S3Proxy in one run. Prints a table.
  *
- * <p>Usage: {@code bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3] [-D key=value ...]}
+ * <p>Usage: {@code bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3] [--profile loopback|wan] [-D key=value ...]}
  */
 public final class FileSystemBenchmark {
 
@@ -67,7 +67,10 @@ public final class FileSystemBenchmark {
         for (String s : systems) {
             results.put(s, new Result());
         }
-        try (S3TestServer s3 = S3TestServer.start()) {
+        String serverDescription;
+        try (BenchS3 bench = BenchS3.start(BenchS3.profileArg(args), false)) {
+            S3TestServer s3 = bench.s3();
+            serverDescription = bench.describe();
             System.err.printf("S3 server: %s; file: %d MiB; rounds: %d (+1 warm-up)%n", s3, sizeMiB, rounds);
             for (int round = 0; round <= rounds; round++) {
                 boolean warmUp = round == 0;
@@ -108,7 +111,7 @@ public final class FileSystemBenchmark {
             FileSystem.initialize(new Configuration(), null);
             BenchSupport.deleteRecursively(work);
         }
-        print(results, sizeMiB, rounds);
+        print(results, sizeMiB, rounds, serverDescription);
     }
 
     private static String scheme(String system) {
@@ -169,9 +172,9 @@ public final class FileSystemBenchmark {
         return (System.nanoTime() - startNanos) / 1e9;
     }
 
-    private static void print(Map<String, Result> results, int sizeMiB, int rounds) {
-        System.out.printf(Locale.ROOT, "%n%d MiB file, %d rounds, S3Proxy (filesystem-nio2) on loopback; median (min-max) MiB/s%n%n",
-                sizeMiB, rounds);
+    private static void print(Map<String, Result> results, int sizeMiB, int rounds, String server) {
+        System.out.printf(Locale.ROOT, "%n%d MiB file, %d rounds, %s; median (min-max) MiB/s%n%n",
+                sizeMiB, rounds, server);
         System.out.println("| file system | upload (create+close) | read from S3 | read from local tier |");
         System.out.println("|---|---|---|---|");
         for (Map.Entry<String, Result> e : results.entrySet()) {

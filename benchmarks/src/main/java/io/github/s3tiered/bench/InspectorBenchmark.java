@@ -49,7 +49,7 @@ import java.util.concurrent.Future;
  * <p>Deep mode is measured on another checkpoint, of real RocksDB snapshots (RocksDB's own SST,
  * MANIFEST, CURRENT and OPTIONS files and Flink's state meta data), because it rehearses a restore.
  *
- * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000]}
+ * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000] [--profile loopback|wan]}
  */
 public final class InspectorBenchmark {
 
@@ -65,7 +65,10 @@ public final class InspectorBenchmark {
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-inspector-bench");
         List<Row> rows = new ArrayList<>();
-        try (S3TestServer s3 = S3TestServer.start()) {
+        String serverDescription;
+        try (BenchS3 bench = BenchS3.start(BenchS3.profileArg(args), false)) {
+            S3TestServer s3 = bench.s3();
+            serverDescription = bench.describe();
             Configuration conf = new Configuration();
             s3.flinkS3Config().forEach(conf::setString);
             conf.setString("s3tiered.local.dir", work.resolve("local-tier").toString());
@@ -98,8 +101,8 @@ public final class InspectorBenchmark {
             FileSystem.initialize(new Configuration(), null);
             BenchSupport.deleteRecursively(work);
         }
-        System.out.printf(Locale.ROOT, "%nRecovery inspector on s3tiered:// against S3Proxy (loopback); one checkpoint, %d subtasks, "
-                + "%d B files; requests = S3 requests the file system sent%n%n", SUBTASKS, FILE_BYTES);
+        System.out.printf(Locale.ROOT, "%nRecovery inspector on s3tiered:// against %s; one checkpoint, %d subtasks, "
+                + "%d B files; requests = S3 requests the file system sent%n%n", serverDescription, SUBTASKS, FILE_BYTES);
         System.out.println("| operation | referenced files | time (ms) | S3 requests | inspector file-system calls | verdict |");
         System.out.println("|---|---|---|---|---|---|");
         for (Row r : rows) {

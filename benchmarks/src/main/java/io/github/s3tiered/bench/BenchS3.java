@@ -1,0 +1,85 @@
+package io.github.s3tiered.bench;
+
+import io.github.s3tiered.testing.FaultInjectingProxy;
+import io.github.s3tiered.testing.NetworkProfile;
+import io.github.s3tiered.testing.S3TestServer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The S3 server of a benchmark: S3Proxy in its own JVM with its data on a RAM disk ({@code
+ * /dev/shm} where there is one), so that its writes do not compete with the local tier's for the
+ * disk, as a remote S3 would not; behind a proxy for the {@link NetworkProfile} (and for faults)
+ * when one is needed. {@link #s3()} is what the file systems talk to.
+ */
+final class BenchS3 implements AutoCloseable {
+
+    private final S3TestServer server;
+    private final FaultInjectingProxy proxy;
+    private final Path dataDir;
+    private final NetworkProfile profile;
+
+    private BenchS3(S3TestServer server, FaultInjectingProxy proxy, Path dataDir, NetworkProfile profile) {
+        this.server = server;
+        this.proxy = proxy;
+        this.dataDir = dataDir;
+        this.profile = profile;
+    }
+
+    /** Starts the server; {@code proxyAnyway} puts a proxy in front even for loopback (faults). */
+    static BenchS3 start(NetworkProfile profile, boolean proxyAnyway) throws IOException {
+        Path shm = Path.of("/dev/shm");
+        Path dataDir = Files.isDirectory(shm) && Files.isWritable(shm)
+                ? Files.createTempDirectory(shm, "s3tiered-bench-s3") : null;
+        S3TestServer server = dataDir == null ? S3TestServer.start() : S3TestServer.startS3Proxy(dataDir);
+        FaultInjectingProxy proxy = null;
+        if (profile.shaped() || proxyAnyway) {
+            proxy = new FaultInjectingProxy("127.0.0.1", server.port());
+            profile.applyTo(proxy);
+        }
+        return new BenchS3(server, proxy, dataDir, profile);
+    }
+
+    static NetworkProfile profileArg(String[] args) {
+        return NetworkProfile.of(BenchSupport.arg(args, "--profile", "loopback"));
+    }
+
+    /** The server as the file systems see it (through the proxy when there is one). */
+    S3TestServer s3() {
+        return proxy == null ? server : server.via(proxy.endpoint());
+    }
+
+    S3TestServer server() {
+        return server;
+    }
+
+    /** Null without a proxy. */
+    FaultInjectingProxy proxy() {
+        return proxy;
+    }
+
+    NetworkProfile profile() {
+        return profile;
+    }
+
+    /** Where the data are, for the table's caption. */
+    String describe() {
+        return "S3Proxy (filesystem-nio2" + (dataDir == null ? "" : ", data on a RAM disk") + "), network " + profile;
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            if (proxy != null) {
+                proxy.close();
+            }
+        } finally {
+            server.close();
+            if (dataDir != null) {
+                BenchSupport.deleteRecursively(dataDir);
+            }
+        }
+    }
+}
