@@ -25,7 +25,7 @@ import java.util.SplittableRandom;
  * every checkpoint uploads the SST files written since the last one. One failure is injected
  * after {@code failAfter} records (and after a checkpoint completed).
  *
- * <p>Once it has seen all its visits, each key reports what its ListState holds (count and a digest
+ * <p>In the runs with faults, once it has seen all its visits, each key reports what its ListState holds (count and a digest
  * of the payloads) into {@link FinalStates}, so a run can tell whether the state it ended with is
  * exact after the restores it went through. A key complete before the last restore is not read
  * again after it; the injected failure comes before most keys are complete.
@@ -34,7 +34,12 @@ final class StateHeavyJob {
 
     private StateHeavyJob() {}
 
-    static void build(StreamExecutionEnvironment env, long keys, int visits, int payloadBytes, long failAfter) {
+    /**
+     * The job; with {@code checkState} each key also counts its appends (a ValueState: one more
+     * RocksDB read and write per record) and reports its state once complete, for the fault runs.
+     */
+    static void build(StreamExecutionEnvironment env, long keys, int visits, int payloadBytes, long failAfter,
+            boolean checkState) {
         long records = keys * visits;
         env.fromSource(new DataGeneratorSource<>(i -> i, records, RateLimiterStrategy.noOp(), Types.LONG),
                         WatermarkStrategy.noWatermarks(), "sequence")
@@ -42,7 +47,7 @@ final class StateHeavyJob {
                 .map(new FailureInjector(failAfter))
                 .uid("failure-injector")
                 .keyBy(new RecoveryJob.KeyOf(Math.toIntExact(keys)))
-                .process(new AppendPayload(payloadBytes, visits))
+                .process(new AppendPayload(payloadBytes, checkState ? visits : 0))
                 .uid("state")
                 .name("state")
                 .sinkTo(new FinalStates.Collect())
@@ -63,6 +68,7 @@ final class StateHeavyJob {
         /** Appends so far: the visits of a key come from two source subtasks in any order. */
         private transient ValueState<Integer> appended;
 
+        /** {@code visits} 0: no counting, no reports (the job of the fault-free tables). */
         AppendPayload(int payloadBytes, int visits) {
             this.payloadBytes = payloadBytes;
             this.visits = visits;
@@ -72,12 +78,17 @@ final class StateHeavyJob {
         public void open(OpenContext openContext) {
             payloads = getRuntimeContext().getListState(
                     new ListStateDescriptor<>("payloads", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
-            appended = getRuntimeContext().getState(new ValueStateDescriptor<>("appended", Types.INT));
+            if (visits > 0) {
+                appended = getRuntimeContext().getState(new ValueStateDescriptor<>("appended", Types.INT));
+            }
         }
 
         @Override
         public void processElement(Long index, Context ctx, Collector<long[]> out) throws Exception {
             payloads.add(payload(index, payloadBytes));
+            if (visits == 0) {
+                return;
+            }
             Integer before = appended.value();
             int count = before == null ? 1 : before + 1;
             appended.update(count);
