@@ -133,7 +133,9 @@ class CompletedCheckpointVerificationITCase {
         assertThat(result.isSuccess()).as(failureText(result)).isTrue();
         ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
         assertThat(v.exact()).as(v.toString()).isTrue();
-        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+        // No switch back to localTier here: the JobManager discards subsumed checkpoints in the background after
+        // the job ends, and a file system created then on localTier would make its directories while JUnit
+        // deletes them (the cause of "Failed to delete temp directory ... v1/objects").
     }
 
     private Set<String> references(String checkpoint) throws Exception {
