@@ -89,10 +89,16 @@ public final class CheckpointBenchmark {
     /** What one run measured. */
     record Result(List<Long> checkpointMillis, long checkpointedBytes, long fullStateBytes, double recordsPerSecond,
             List<Long> restoreMillis, long failureToRunningMillis, long restoredFromLocalTier, long restoredFromS3,
-            long failedCheckpoints, int restarts, long faultsInjected, String finalState, String failure) {
+            long failedCheckpoints, int restarts, long faultsInjected, String finalState, String failure,
+            Map<String, Long> transfer) {
 
         static Result failed(String why) {
-            return new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, 0, 0, 0, "-", why);
+            return new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, 0, 0, 0, "-", why, Map.of());
+        }
+
+        /** How much a transfer figure of the s3tiered file system grew during the run. */
+        long transferDelta(String name) {
+            return transfer.getOrDefault(name, 0L);
         }
     }
 
@@ -197,7 +203,7 @@ public final class CheckpointBenchmark {
     private static Result withFaults(Result r, long faults) {
         return new Result(r.checkpointMillis(), r.checkpointedBytes(), r.fullStateBytes(), r.recordsPerSecond(),
                 r.restoreMillis(), r.failureToRunningMillis(), r.restoredFromLocalTier(), r.restoredFromS3(),
-                r.failedCheckpoints(), r.restarts(), faults, r.finalState(), r.failure());
+                r.failedCheckpoints(), r.restarts(), faults, r.finalState(), r.failure(), r.transfer());
     }
 
     private static Configuration fileSystemConfig(S3TestServer s3, java.nio.file.Path work) throws Exception {
@@ -274,7 +280,8 @@ public final class CheckpointBenchmark {
             return new Result(durations, checkpointed, fullState, records * 1000.0 / seconds, restores,
                     failureToRunning(graph), after.getOrDefault("restoreBytesFromLocalTier", 0L) - before.getOrDefault("restoreBytesFromLocalTier", 0L),
                     after.getOrDefault("restoreBytesFromS3", 0L) - before.getOrDefault("restoreBytesFromS3", 0L),
-                    failedCheckpoints, restarts, 0, faults ? FinalStates.check(keys, visits, payload) : "-", null);
+                    failedCheckpoints, restarts, 0, faults ? FinalStates.check(keys, visits, payload) : "-", null,
+                    delta(before, after));
         }
     }
 
@@ -300,11 +307,23 @@ public final class CheckpointBenchmark {
         return failedAt == Long.MAX_VALUE || allRunningAt == 0 ? -1 : allRunningAt - failedAt;
     }
 
+    private static Map<String, Long> delta(Map<String, Long> before, Map<String, Long> after) {
+        Map<String, Long> d = new java.util.LinkedHashMap<>();
+        after.forEach((k, v) -> d.put(k, v - before.getOrDefault(k, 0L)));
+        return d;
+    }
+
     /** The s3tiered file system's transfer figures (empty for other file systems). */
     private static Map<String, Long> transfer(String dir) {
         try {
             Optional<S3TieredBridge> bridge = S3TieredBridge.of(new Path(dir));
-            return bridge.isPresent() ? bridge.get().transferMetrics().figures() : Map.of();
+            if (bridge.isEmpty()) {
+                return Map.of();
+            }
+            S3TieredBridge.TransferFigures f = bridge.get().transferMetrics();
+            Map<String, Long> m = new java.util.LinkedHashMap<>(f.figures());
+            f.requests().forEach((op, n) -> m.put("req:" + op, n));
+            return m;
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read the s3tiered transfer figures of " + dir, e);
         }
@@ -341,19 +360,41 @@ public final class CheckpointBenchmark {
         if (tiered == null || file == null || presto == null || nativeFs == null) {
             return;
         }
+        int checkpoints = Math.max(1, tiered.checkpointMillis().size());
+        System.out.printf(Locale.ROOT, "%ns3tiered pre-upload: %d SST files (%s) uploaded ahead of checkpoints, %d checkpoint uploads (%s)"
+                        + " referred to them instead; SHA-256 %d ms of CPU; %d S3 requests in all, %.1f per checkpoint per subtask"
+                        + " (PUT %d, multipart parts %d, GET %d, HEAD %d, LIST %d, DELETE %d)%n",
+                tiered.transferDelta("preUploads"), mib(tiered.transferDelta("preUploadedBytes")),
+                tiered.transferDelta("deduplicatedUploads"), mib(tiered.transferDelta("deduplicatedBytes")),
+                tiered.transferDelta("contentHashMillis"), tiered.transferDelta("requests"),
+                tiered.transferDelta("requests") / (double) checkpoints / PARALLELISM,
+                REQUESTS.apply(tiered, "PutObject"), REQUESTS.apply(tiered, "UploadPart"), REQUESTS.apply(tiered, "GetObject"),
+                REQUESTS.apply(tiered, "HeadObject"), REQUESTS.apply(tiered, "ListObjectsV2"),
+                REQUESTS.apply(tiered, "DeleteObject") + REQUESTS.apply(tiered, "DeleteObjects"));
         long bestPeerP50 = Math.min(pct(presto.checkpointMillis(), 50), pct(nativeFs.checkpointMillis(), 50));
+        long bestPeerP95 = Math.min(pct(presto.checkpointMillis(), 95), pct(nativeFs.checkpointMillis(), 95));
         long p50 = pct(tiered.checkpointMillis(), 50);
-        System.out.printf(Locale.ROOT, "%nTarget checkpoint p50 <= 0.6x best S3 peer's: %d vs 0.6 x %d = %.0f ms (%.2fx) -> %s%n",
-                p50, bestPeerP50, 0.6 * bestPeerP50, (double) p50 / bestPeerP50, p50 <= 0.6 * bestPeerP50 ? "MET" : "NOT MET");
+        long p95 = pct(tiered.checkpointMillis(), 95);
+        System.out.printf(Locale.ROOT, "%nTarget checkpoint p50 <= 0.5x best S3 peer's: %d vs 0.5 x %d = %.0f ms (%.2fx) -> %s%n",
+                p50, bestPeerP50, 0.5 * bestPeerP50, (double) p50 / bestPeerP50, p50 <= 0.5 * bestPeerP50 ? "MET" : "NOT MET");
         long fileP50 = pct(file.checkpointMillis(), 50);
-        System.out.printf(Locale.ROOT, "Target checkpoint p50 <= 1.2x file://'s: %d vs 1.2 x %d = %.0f ms (%.2fx) -> %s%n",
-                p50, fileP50, 1.2 * fileP50, (double) p50 / fileP50, p50 <= 1.2 * fileP50 ? "MET" : "NOT MET");
+        System.out.printf(Locale.ROOT, "Target checkpoint p50 <= 1.1x file://'s: %d vs 1.1 x %d = %.0f ms (%.2fx) -> %s%n",
+                p50, fileP50, 1.1 * fileP50, (double) p50 / fileP50, p50 <= 1.1 * fileP50 ? "MET" : "NOT MET");
+        System.out.printf(Locale.ROOT, "Target checkpoint p95 <= 0.6x best S3 peer's: %d vs 0.6 x %d = %.0f ms (%.2fx) -> %s%n",
+                p95, bestPeerP95, 0.6 * bestPeerP95, (double) p95 / bestPeerP95, p95 <= 0.6 * bestPeerP95 ? "MET" : "NOT MET");
+        System.out.printf(Locale.ROOT, "Target records/s >= 0.97x file://'s: %.0f vs 0.97 x %.0f = %.0f (%.2fx) -> %s%n",
+                tiered.recordsPerSecond(), file.recordsPerSecond(), 0.97 * file.recordsPerSecond(),
+                tiered.recordsPerSecond() / file.recordsPerSecond(),
+                tiered.recordsPerSecond() >= 0.97 * file.recordsPerSecond() ? "MET" : "NOT MET");
         double restore = avg(tiered.restoreMillis());
         double bestPeerRestore = Math.min(avg(presto.restoreMillis()), avg(nativeFs.restoreMillis()));
-        System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.3x best S3 peer's: %.0f vs 0.3 x %.0f = %.0f ms "
-                        + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.3 * bestPeerRestore, restore / bestPeerRestore,
-                restore <= 0.3 * bestPeerRestore ? "MET" : "NOT MET");
+        System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.15x best S3 peer's: %.0f vs 0.15 x %.0f = %.0f ms "
+                        + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.15 * bestPeerRestore, restore / bestPeerRestore,
+                restore <= 0.15 * bestPeerRestore ? "MET" : "NOT MET");
     }
+
+    /** S3 requests of one operation the s3tiered file system sent during the run (the bridge counts them). */
+    private static final java.util.function.BiFunction<Result, String, Long> REQUESTS = (r, op) -> r.transferDelta("req:" + op);
 
     private static void printFaults(Map<Setup, Result> results, double rate) {
         System.out.printf(Locale.ROOT, "%nThe same job with %.0f%% of S3 requests failing at a proxy (503 SlowDown, 500, reset before or "

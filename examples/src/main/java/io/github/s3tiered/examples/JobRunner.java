@@ -80,7 +80,9 @@ public final class JobRunner {
             }
             JobStatus status = cluster.getJobStatus(job).get();
             if (status.isGloballyTerminalState()) {
-                throw new IllegalStateException("Job " + job + " ended (" + status + ") before " + count + " checkpoints");
+                String cause = cluster.requestJobResult(job).get().getSerializedThrowable()
+                        .map(t -> ": " + t.getFullStringifiedStackTrace()).orElse("");
+                throw new IllegalStateException("Job " + job + " ended (" + status + ") before " + count + " checkpoints" + cause);
             }
             Thread.sleep(50);
         }

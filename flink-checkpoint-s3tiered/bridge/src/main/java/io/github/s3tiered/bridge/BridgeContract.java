@@ -53,14 +53,52 @@ public final class BridgeContract {
      */
     public static final String TRANSFER_METRICS = "transferMetrics";
 
+    /**
+     * Uploads a local file that will not change (an SST file RocksDB just wrote) to a
+     * content-addressed key in a directory, {@code <dir>/<sha256>.sst}, and keeps a local-tier copy.
+     * A later {@link #CLOSE_DEDUPLICATED} of a stream with the same content refers to it. Arguments:
+     * {@link #PATH} (the directory), {@link #LOCAL_FILE} (String, an absolute local path),
+     * {@link #REUSE_WINDOW_MILLIS} (Long: older pre-uploads are forgotten).
+     * Results: {@link #OUTCOME} (String: UPLOADED, ALREADY_DURABLE, FILE_GONE), {@link #LENGTH}
+     * (Long), {@link #OBJECT} (String URI, absent when FILE_GONE).
+     */
+    public static final String PRE_UPLOAD = "preUpload";
+
+    /**
+     * Closes a stream created by the file system. When a file with the same content (length and
+     * SHA-256) was pre-uploaded within {@link #REUSE_WINDOW_MILLIS}, nothing is uploaded and the
+     * stream's own object is never created: the caller must refer to {@link #OBJECT} instead.
+     * Otherwise the stream is closed as by {@code close()} and {@link #OBJECT} is its own path.
+     * Each pre-uploaded object is handed out once. Arguments: {@link #STREAM}
+     * (java.io.OutputStream), {@link #REUSE_WINDOW_MILLIS} (Long). Results: {@link #OBJECT} (String
+     * URI), {@link #DEDUPLICATED} (Boolean).
+     */
+    public static final String CLOSE_DEDUPLICATED = "closeDeduplicated";
+
+    /**
+     * Takes back a pre-uploaded object whose RocksDB instance is gone (its task ended or failed
+     * over): if no checkpoint stream was handed it, nothing can reference it, so it is deleted with
+     * its local-tier copy. Arguments: {@link #PATH} (the object). Results: {@link #WITHDRAWN}
+     * (Boolean: deleted).
+     */
+    public static final String WITHDRAW_PRE_UPLOAD = "withdrawPreUpload";
+
     /** Every operation of this contract version; the plugin answers {@link #DESCRIBE} with these. */
-    public static final List<String> OPERATION_NAMES = List.of(DESCRIBE, RECORDED_CHECKSUM, READ_DURABLE, TRANSFER_METRICS);
+    public static final List<String> OPERATION_NAMES = List.of(DESCRIBE, RECORDED_CHECKSUM, READ_DURABLE, TRANSFER_METRICS,
+            PRE_UPLOAD, CLOSE_DEDUPLICATED, WITHDRAW_PRE_UPLOAD);
 
     // ------------------------------------------------------------------ argument and result keys
 
     /** A {@code s3tiered://bucket/key} URI, as a String. */
     public static final String PATH = "path";
     public static final String SINK = "sink";
+    public static final String LOCAL_FILE = "localFile";
+    public static final String OUTCOME = "outcome";
+    public static final String OBJECT = "object";
+    public static final String STREAM = "stream";
+    public static final String REUSE_WINDOW_MILLIS = "reuseWindowMillis";
+    public static final String DEDUPLICATED = "deduplicated";
+    public static final String WITHDRAWN = "withdrawn";
     public static final String LENGTH = "length";
     public static final String CRC32C = "crc32c";
     public static final String RECORDED_CRC32C = "recordedCrc32c";
@@ -109,6 +147,12 @@ public final class BridgeContract {
     public static final String LOCAL_TIER_USED_BYTES = "localTierUsedBytes";
     public static final String LOCAL_TIER_CORRUPTIONS_DETECTED = "localTierCorruptionsDetected";
     public static final String LOCAL_TIER_STALE_COPIES_DROPPED = "localTierStaleCopiesDropped";
+    public static final String PRE_UPLOADS = "preUploads";
+    public static final String PRE_UPLOADED_BYTES = "preUploadedBytes";
+    public static final String DEDUPLICATED_UPLOADS = "deduplicatedUploads";
+    public static final String DEDUPLICATED_BYTES = "deduplicatedBytes";
+    /** Milliseconds spent computing SHA-256 for deduplication: its CPU cost. */
+    public static final String CONTENT_HASH_MILLIS = "contentHashMillis";
     /** HTTP requests sent to S3, every attempt counted. */
     public static final String TOTAL_REQUESTS = "requests";
 
@@ -116,7 +160,8 @@ public final class BridgeContract {
     public static final List<String> METRIC_NAMES = List.of(
             BYTES_UPLOADED, UPLOADS, UPLOAD_LATENCY_AVG_MS, RETRIES, THROTTLED_RETRIES,
             RESTORE_BYTES_FROM_LOCAL_TIER, RESTORE_BYTES_FROM_S3, BYTES_SERVED_FROM_LOCAL_TIER, BYTES_DOWNLOADED,
-            LOCAL_TIER_USED_BYTES, LOCAL_TIER_CORRUPTIONS_DETECTED, LOCAL_TIER_STALE_COPIES_DROPPED, TOTAL_REQUESTS);
+            LOCAL_TIER_USED_BYTES, LOCAL_TIER_CORRUPTIONS_DETECTED, LOCAL_TIER_STALE_COPIES_DROPPED, TOTAL_REQUESTS,
+            PRE_UPLOADS, PRE_UPLOADED_BYTES, DEDUPLICATED_UPLOADS, DEDUPLICATED_BYTES, CONTENT_HASH_MILLIS);
 
     private BridgeContract() {}
 }

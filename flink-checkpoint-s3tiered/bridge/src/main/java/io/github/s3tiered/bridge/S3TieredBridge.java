@@ -111,6 +111,47 @@ public final class S3TieredBridge {
      */
     public record DurableRead(long length, int crc32c, OptionalLong recordedCrc32c, boolean staleLocalCopyDropped) {}
 
+    /** See {@link BridgeContract#PRE_UPLOAD}. */
+    public PreUploaded preUpload(Path directory, java.nio.file.Path localFile, long reuseWindowMillis) throws IOException {
+        Map<String, Object> r = call(BridgeContract.PRE_UPLOAD, Map.of(BridgeContract.PATH, directory.toUri().toString(),
+                BridgeContract.LOCAL_FILE, localFile.toAbsolutePath().toString(),
+                BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis));
+        Object object = r.get(BridgeContract.OBJECT);
+        return new PreUploaded(PreUploaded.Outcome.valueOf((String) r.get(BridgeContract.OUTCOME)),
+                object == null ? null : new Path((String) object), (Long) r.get(BridgeContract.LENGTH));
+    }
+
+    /** See {@link BridgeContract#WITHDRAW_PRE_UPLOAD}: true when the object was deleted. */
+    public boolean withdrawPreUpload(Path object) throws IOException {
+        return Boolean.TRUE.equals(call(BridgeContract.WITHDRAW_PRE_UPLOAD,
+                Map.of(BridgeContract.PATH, object.toUri().toString())).get(BridgeContract.WITHDRAWN));
+    }
+
+    /** The outcome of {@link #preUpload}: the object (null when the file was gone) and its length. */
+    public record PreUploaded(Outcome outcome, Path object, long length) {
+        public enum Outcome { UPLOADED, ALREADY_DURABLE, FILE_GONE }
+    }
+
+    /**
+     * See {@link BridgeContract#CLOSE_DEDUPLICATED}: closes a stream that {@code create()} of this
+     * file system returned (Flink's wrappers around it are looked through) and returns the object
+     * that holds its bytes, which is not the stream's own when it was deduplicated.
+     */
+    public ClosedStream closeDeduplicated(OutputStream stream, long reuseWindowMillis) throws IOException {
+        Object inner = stream;
+        while (inner instanceof WrappingProxy<?> proxy) {
+            inner = proxy.getWrappedDelegate();
+        }
+        Map<String, Object> args = new HashMap<>();
+        args.put(BridgeContract.STREAM, inner);
+        args.put(BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis);
+        Map<String, Object> r = call(BridgeContract.CLOSE_DEDUPLICATED, args);
+        return new ClosedStream(new Path((String) r.get(BridgeContract.OBJECT)), Boolean.TRUE.equals(r.get(BridgeContract.DEDUPLICATED)));
+    }
+
+    /** The object holding a closed stream's bytes, and whether that is a pre-uploaded one. */
+    public record ClosedStream(Path object, boolean deduplicated) {}
+
     /** See {@link BridgeContract#TRANSFER_METRICS}. */
     public TransferFigures transferMetrics() throws IOException {
         Map<String, Object> r = call(BridgeContract.TRANSFER_METRICS, Map.of());

@@ -1,5 +1,7 @@
 package io.github.s3tiered.backend;
 
+import io.github.s3tiered.preupload.PreUploadTarget;
+
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.state.AsyncKeyedStateBackend;
@@ -48,7 +50,13 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
         java.util.function.Supplier<java.util.Map<String, Long>> transfer =
                 TransferMetrics.register(parameters.getMetricGroup(), parameters.getEnv());
         TimedRestoreParameters<K> timed = new TimedRestoreParameters<>(parameters);
-        CheckpointableKeyedStateBackend<K> backend = rocksDb.createKeyedStateBackend(timed);
+        EmbeddedRocksDBStateBackend instance = rocksDb;
+        if (parameters.getEnv().getCheckpointStorageAccess() instanceof PreUploadTarget.Source source
+                && source.preUploadTarget().isPresent()) {
+            instance = source.preUploadTarget().get().withListener(rocksDb,
+                    parameters.getEnv().getUserCodeClassLoader().asClassLoader());
+        }
+        CheckpointableKeyedStateBackend<K> backend = instance.createKeyedStateBackend(timed);
         var task = parameters.getEnv().getTaskInfo();
         timed.capture().report(parameters.getOperatorIdentifier(), task.getIndexOfThisSubtask(),
                 task.getAttemptNumber(), transfer == null ? java.util.Map.of() : transfer.get());

@@ -1,5 +1,7 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.preupload.PreUploadSettings;
+
 import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
 import io.github.s3tiered.inspector.metadata.CheckpointReferences;
@@ -62,7 +64,14 @@ final class OrphanSweep {
     private long removed;
     private long removedBytes;
 
-    OrphanSweep(Path jobDir, ClassLoader classLoader, PendingCheckpoints pending) {
+    /**
+     * Pre-uploaded objects ({@code <sha256>.sst}) are kept this much longer: a running TaskManager
+     * may hand one to the next checkpoint although no checkpoint references it yet.
+     */
+    private final long preUploadGraceMillis;
+
+    OrphanSweep(Path jobDir, ClassLoader classLoader, PendingCheckpoints pending, long preUploadGraceMillis) {
+        this.preUploadGraceMillis = preUploadGraceMillis;
         this.jobDir = jobDir;
         this.classLoader = classLoader;
         this.pending = pending;
@@ -142,7 +151,10 @@ final class OrphanSweep {
         }
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
-            if (!f.isDir() && f.getModificationTime() / 1000 < completedSecond && !referenced.contains(PathKey.of(f.getPath()))) {
+            long before = PreUploadSettings.isPreUploadedName(f.getPath().getName())
+                    ? completedSecond - (preUploadGraceMillis + 999) / 1000
+                    : completedSecond;
+            if (!f.isDir() && f.getModificationTime() / 1000 < before && !referenced.contains(PathKey.of(f.getPath()))) {
                 orphans.add(f);
             }
         }

@@ -1,5 +1,7 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.preupload.PreUploadSettings;
+
 import io.github.s3tiered.bridge.BridgeContract;
 
 import org.apache.flink.api.common.JobID;
@@ -37,6 +39,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final boolean verify;
     private final int fullListingInterval;
     private final boolean removeOrphans;
+    private final PreUploadSettings preUpload;
 
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
@@ -50,6 +53,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.verify = config.get(VerificationOptions.ENABLED);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
+        this.preUpload = PreUploadSettings.from(config, delegate.getMinFileSizeThreshold());
         if (fullListingInterval < 1) {
             throw new IllegalConfigurationException(VerificationOptions.FULL_LISTING_INTERVAL.key() + " must be at least 1, is "
                     + fullListingInterval);
@@ -101,7 +105,9 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
                         TieredCheckpointStorage.class.getClassLoader())
                 : null;
-        return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()));
+        return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()),
+                new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
+                        delegate.getWriteBufferSize(), preUpload));
     }
 
     @Override

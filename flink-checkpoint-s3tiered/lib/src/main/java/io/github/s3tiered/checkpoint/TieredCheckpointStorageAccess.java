@@ -1,6 +1,9 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.preupload.DeduplicatingStreamFactory;
+import io.github.s3tiered.preupload.PreUploadSettings;
+import io.github.s3tiered.preupload.PreUploadTarget;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
@@ -15,6 +18,7 @@ import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 
 import java.io.IOException;
+import java.util.Optional;
 
 /**
  * Flink's file-system checkpoint storage access for one job, with this project's additions:
@@ -28,27 +32,32 @@ import java.io.IOException;
  *       that refuses to reuse files found missing from S3 ({@link ReuseVetoingStreamFactory}).
  * </ul>
  */
-final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
+final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, PreUploadTarget.Source {
 
     private final CheckpointStorageAccess delegate;
     private final RecoveryGuard guard;
     /** Null when verification is off. Created lazily: only the JobManager completes checkpoints. */
     private final VerificationSettings verification;
     private final Path jobDir;
+    private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
 
     /** Whether and how completed checkpoints are verified. */
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, ClassLoader classLoader) {}
 
+    /** How the tasks write: Flink's file-state threshold and write buffer, and the pre-upload settings. */
+    record StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload) {}
+
     /** Checkpoints started and not yet finalized or disposed: the orphan sweep waits for none. */
     private final PendingCheckpoints pending = new PendingCheckpoints();
 
     TieredCheckpointStorageAccess(CheckpointStorageAccess delegate, RecoveryGuard guard, VerificationSettings verification,
-            Path jobDir) {
+            Path jobDir, StreamSettings streams) {
         this.delegate = delegate;
         this.guard = guard;
         this.verification = verification;
         this.jobDir = jobDir;
+        this.streams = streams;
     }
 
     // ---------------------------------------------------------------- JobManager
@@ -75,8 +84,9 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
 
     private synchronized CompletedCheckpointVerifier verifier() {
         if (verifier == null) {
+            long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
-                    ? new OrphanSweep(jobDir, verification.classLoader(), pending) : null;
+                    ? new OrphanSweep(jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
             verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
         }
@@ -114,14 +124,30 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
     @Override
     public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId, CheckpointStorageLocationReference reference)
             throws IOException {
-        return resolve(delegate, jobDir, checkpointId, reference);
+        return resolve(delegate, jobDir, checkpointId, reference, streams);
     }
 
-    /** Takes the verification status out of the reference, then resolves Flink's own reference. */
+    /** The job's shared/ directory for RocksDB's files uploaded ahead of checkpoints; empty when off. */
+    @Override
+    public Optional<PreUploadTarget> preUploadTarget() {
+        return streams.preUpload().enabled()
+                ? Optional.of(new PreUploadTarget(new Path(jobDir, "shared"), streams.preUpload()))
+                : Optional.empty();
+    }
+
+    /**
+     * Takes the verification status out of the reference, then resolves Flink's own reference;
+     * with {@code streams}, shared state is deduplicated against pre-uploaded files (not with file
+     * merging, whose streams write segments of shared files).
+     */
     static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, long checkpointId,
-            CheckpointStorageLocationReference reference) throws IOException {
+            CheckpointStorageLocationReference reference, StreamSettings streams) throws IOException {
         LocationReferences.Decoded decoded = LocationReferences.decode(reference);
         CheckpointStreamFactory factory = view.resolveCheckpointStorageLocation(checkpointId, decoded.original());
+        if (streams != null) {
+            factory = DeduplicatingStreamFactory.wrap(factory, streams.preUpload(), streams.fileStateThreshold(),
+                    streams.writeBufferSize());
+        }
         if (decoded.status() == null) {
             return factory;
         }
@@ -149,7 +175,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess {
             @Override
             public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId,
                     CheckpointStorageLocationReference reference) throws IOException {
-                return resolve(merging, jobDir, checkpointId, reference);
+                return resolve(merging, jobDir, checkpointId, reference, null);
             }
 
             @Override

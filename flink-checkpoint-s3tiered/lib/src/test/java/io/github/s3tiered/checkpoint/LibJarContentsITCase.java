@@ -26,7 +26,7 @@ class LibJarContentsITCase {
     @Test
     void theLibJarHoldsStorageBackendInspectorAndBridgeOnly() throws IOException {
         List<String> misplaced = new ArrayList<>();
-        List<String> packages = List.of("io/github/s3tiered/checkpoint/", "io/github/s3tiered/backend/",
+        List<String> packages = List.of("io/github/s3tiered/checkpoint/", "io/github/s3tiered/backend/", "io/github/s3tiered/preupload/",
                 "io/github/s3tiered/inspector/", "io/github/s3tiered/bridge/");
         try (JarFile jar = new JarFile(libJar().toFile())) {
             for (JarEntry e : Collections.list(jar.entries())) {

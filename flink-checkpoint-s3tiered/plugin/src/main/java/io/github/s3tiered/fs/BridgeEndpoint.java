@@ -44,6 +44,9 @@ final class BridgeEndpoint {
                 case BridgeContract.RECORDED_CHECKSUM -> recordedChecksum(path(args));
                 case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args));
                 case BridgeContract.TRANSFER_METRICS -> transferMetrics();
+                case BridgeContract.PRE_UPLOAD -> preUpload(path(args), localFile(args), reuseWindowNanos(args));
+                case BridgeContract.WITHDRAW_PRE_UPLOAD -> withdrawPreUpload(path(args));
+                case BridgeContract.CLOSE_DEDUPLICATED -> closeDeduplicated(args);
                 default -> error(ErrorCode.UNSUPPORTED_OPERATION, "this plugin jar implements contract version "
                         + BridgeContract.VERSION + " with the operations " + OPERATIONS, null);
             };
@@ -112,6 +115,42 @@ final class BridgeEndpoint {
         return r;
     }
 
+    private Map<String, Object> withdrawPreUpload(Path object) throws IOException {
+        ObjectPath op = fs.objectPathOf(object);
+        boolean withdrawn = fs.runtime().preUploads().withdraw(op);
+        if (withdrawn) {
+            fs.delete(object, false); // the object and its local-tier copy
+        }
+        return Map.of(BridgeContract.WITHDRAWN, withdrawn);
+    }
+
+    private static long reuseWindowNanos(Map<String, Object> args) {
+        if (!(args.get(BridgeContract.REUSE_WINDOW_MILLIS) instanceof Long window) || window < 0) {
+            throw new BadArgument("argument '" + BridgeContract.REUSE_WINDOW_MILLIS + "' must be a Long >= 0");
+        }
+        return java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(window);
+    }
+
+    private Map<String, Object> preUpload(Path directory, java.nio.file.Path file, long reuseWindowNanos) throws IOException {
+        PreUpload.Result result = PreUpload.run(fs.runtime(), fs.objectPathOf(directory), file, reuseWindowNanos);
+        Map<String, Object> r = new HashMap<>();
+        r.put(BridgeContract.OUTCOME, result.outcome().name());
+        r.put(BridgeContract.LENGTH, result.length());
+        if (result.object() != null) {
+            r.put(BridgeContract.OBJECT, result.object().toString());
+        }
+        return r;
+    }
+
+    private Map<String, Object> closeDeduplicated(Map<String, Object> args) throws IOException {
+        if (!(args.get(BridgeContract.STREAM) instanceof TieredOutputStream stream)) {
+            throw new BadArgument("argument '" + BridgeContract.STREAM + "' must be a stream that create() of an "
+                    + BridgeContract.SCHEME + ":// file system returned, got " + args.get(BridgeContract.STREAM));
+        }
+        ObjectPath object = stream.closeDeduplicated(reuseWindowNanos(args));
+        return Map.of(BridgeContract.OBJECT, object.toString(), BridgeContract.DEDUPLICATED, !object.equals(stream.target()));
+    }
+
     private Map<String, Object> transferMetrics() {
         S3TieredRuntime runtime = fs.runtime();
         S3Statistics s = runtime.store().statistics();
@@ -130,6 +169,11 @@ final class BridgeEndpoint {
         m.put(BridgeContract.LOCAL_TIER_CORRUPTIONS_DETECTED, runtime.tier().statistics().corruptionsDetected.sum());
         m.put(BridgeContract.LOCAL_TIER_STALE_COPIES_DROPPED, runtime.tier().statistics().staleCopiesDropped.sum());
         m.put(BridgeContract.TOTAL_REQUESTS, s.totalRequests());
+        m.put(BridgeContract.PRE_UPLOADS, s.preUploads.sum());
+        m.put(BridgeContract.PRE_UPLOADED_BYTES, s.preUploadedBytes.sum());
+        m.put(BridgeContract.DEDUPLICATED_UPLOADS, s.deduplicatedUploads.sum());
+        m.put(BridgeContract.DEDUPLICATED_BYTES, s.deduplicatedBytes.sum());
+        m.put(BridgeContract.CONTENT_HASH_MILLIS, s.contentHashNanos.sum() / 1_000_000);
         return Map.of(BridgeContract.METRICS, m, BridgeContract.REQUESTS, s.requestCounts());
     }
 
@@ -139,6 +183,14 @@ final class BridgeEndpoint {
                     + ":// URI, got " + args.get(BridgeContract.PATH));
         }
         return new Path(uri);
+    }
+
+    private static java.nio.file.Path localFile(Map<String, Object> args) {
+        if (!(args.get(BridgeContract.LOCAL_FILE) instanceof String file) || !java.nio.file.Path.of(file).isAbsolute()) {
+            throw new BadArgument("argument '" + BridgeContract.LOCAL_FILE + "' must be an absolute local path, got "
+                    + args.get(BridgeContract.LOCAL_FILE));
+        }
+        return java.nio.file.Path.of(file);
     }
 
     private static OutputStream sink(Map<String, Object> args) {

@@ -26,6 +26,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final S3Access store;
     private final LocalTier tier;
     private final ExecutorService transferPool;
+    private final PreUploads preUploads = new PreUploads();
     private volatile boolean closed;
 
     public S3TieredRuntime(S3TieredConfig config) throws IOException {
@@ -60,6 +61,11 @@ public final class S3TieredRuntime implements AutoCloseable {
 
     public LocalTier tier() {
         return tier;
+    }
+
+    /** The objects uploaded ahead of a checkpoint in this process, by content. */
+    PreUploads preUploads() {
+        return preUploads;
     }
 
     /** Leaf tasks only (a part, a range, a HEAD): none of them waits for another task. */

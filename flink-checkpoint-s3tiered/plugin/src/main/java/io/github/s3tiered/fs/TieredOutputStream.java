@@ -76,6 +76,10 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
     }
 
+    ObjectPath target() {
+        return target;
+    }
+
     @Override
     public void write(int b) throws IOException {
         synchronized (writeLock) {
@@ -172,6 +176,25 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void closeAndUpload() throws IOException {
+        closeAndUpload(-1);
+    }
+
+    /**
+     * Like {@link #close()}, but when a file with the same content (length and SHA-256) was
+     * uploaded ahead of this checkpoint (see {@link PreUploads}) within the last
+     * {@code reuseWindowNanos}, nothing is uploaded and the object at this stream's path is never
+     * created: the caller must refer to the returned object instead. Otherwise the stream uploads
+     * as {@link #close()} does and returns its own path.
+     */
+    ObjectPath closeDeduplicated(long reuseWindowNanos) throws IOException {
+        if (!state.compareAndSet(State.OPEN, State.UPLOADING)) {
+            throw new IOException("Stream to " + target + " is closed");
+        }
+        return closeAndUpload(reuseWindowNanos);
+    }
+
+    /** With {@code reuseWindowNanos < 0}, never deduplicates. */
+    private ObjectPath closeAndUpload(long reuseWindowNanos) throws IOException {
         long length;
         int checksum;
         try {
@@ -181,7 +204,32 @@ final class TieredOutputStream extends FSDataOutputStream {
                 length = pos;
                 checksum = (int) crc.getValue();
             }
+            PreUploads preUploads = runtime.preUploads();
+            PreUploads.ContentId content = null;
+            if (reuseWindowNanos >= 0 && !preUploads.isEmpty()) {
+                long hashStart = System.nanoTime();
+                ContentHash hash = ContentHash.of(staging);
+                runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
+                if (hash.length() == length && hash.crc32c() == checksum) { // else the file changed under us: upload it
+                    content = hash.id();
+                    ObjectPath reused = reusePreUploaded(content, reuseWindowNanos);
+                    if (reused != null) {
+                        if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
+                            throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from"
+                                    + " another thread");
+                        }
+                        runtime.store().statistics().deduplicatedUploads.increment();
+                        runtime.store().statistics().deduplicatedBytes.add(length);
+                        LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again",
+                                target, length, reused);
+                        return reused;
+                    }
+                }
+            }
             upload(length, checksum);
+            if (content != null) {
+                preUploads.uploadedByCheckpoint(content);
+            }
             if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
                 // Cancelled after S3 completed the object: the canceller expects no object.
                 removeCancelledObject();
@@ -194,6 +242,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 // The object is in S3; only the local copy is missing.
                 LOG.warn("Uploaded {} but could not keep its local-tier copy: {}", target, e.toString());
             }
+            return target;
         } catch (IOException | RuntimeException e) {
             state.compareAndSet(State.UPLOADING, State.CLOSED);
             throw e;
@@ -205,6 +254,39 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
     }
 
+    /**
+     * The pre-uploaded object with this content, once durable; null when there is none, it is
+     * older than the window, or its upload failed. Waits for a pre-upload still running: it
+     * started earlier, so it ends sooner than an upload of our own would.
+     */
+    private ObjectPath reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos) throws IOException {
+        PreUploads.Entry entry = runtime.preUploads().takeForReuse(content);
+        if (entry == null) {
+            return null;
+        }
+        boolean durable;
+        try {
+            while (true) {
+                cancellation.check("Upload of " + target);
+                try {
+                    durable = entry.durable.get(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    break;
+                } catch (java.util.concurrent.TimeoutException stillRunning) {
+                    // check for cancellation, then wait on
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("Interrupted while waiting for the pre-upload of " + entry.object);
+        } catch (java.util.concurrent.ExecutionException e) {
+            return null;
+        }
+        if (!durable || System.nanoTime() - entry.endedNanos > reuseWindowNanos) {
+            return null;
+        }
+        return entry.object;
+    }
+
     private void removeCancelledObject() {
         try {
             runtime.store().deleteObject(target.bucket(), target.key());
@@ -214,74 +296,7 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void upload(long length, int checksum) throws IOException {
-        S3Access store = runtime.store().cancellable(cancellation);
-        S3TieredConfig config = runtime.config();
-        long start = System.nanoTime();
-        if (length <= config.multipartThreshold()) {
-            store.putFile(target.bucket(), target.key(), staging, length, checksum);
-            return;
-        }
-        String uploadId = store.createMultipartUpload(target.bucket(), target.key(), checksum);
-        List<CompletableFuture<UploadedPart>> parts = new ArrayList<>();
-        AtomicBoolean failed = new AtomicBoolean();
-        try {
-            long partSize = config.partSize();
-            int partNumber = 1;
-            for (long offset = 0; offset < length; offset += partSize, partNumber++) {
-                long off = offset;
-                long len = Math.min(partSize, length - offset);
-                int n = partNumber;
-                parts.add(CompletableFuture.supplyAsync(() -> {
-                    if (failed.get() || cancellation.isCancelled()) {
-                        return null; // the upload is aborted anyway
-                    }
-                    try {
-                        return store.uploadPart(target.bucket(), target.key(), uploadId, n, staging, off, len);
-                    } catch (IOException | RuntimeException e) {
-                        failed.set(true);
-                        throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
-                    }
-                }, runtime.transferPool()));
-            }
-            List<UploadedPart> completed = new ArrayList<>(parts.size());
-            for (CompletableFuture<UploadedPart> p : parts) {
-                completed.add(p.join());
-            }
-            cancellation.check("Upload of " + target);
-            store.completeMultipartUpload(target.bucket(), target.key(), uploadId, completed, length, checksum);
-            runtime.store().statistics().uploads.increment();
-            runtime.store().statistics().uploadNanos.add(System.nanoTime() - start);
-        } catch (RuntimeException | IOException e) {
-            failed.set(true);
-            // Abort only after every part settled: a part finishing after the abort would leave
-            // stored parts behind on some S3 implementations.
-            for (CompletableFuture<UploadedPart> p : parts) {
-                try {
-                    p.join();
-                } catch (RuntimeException ignored) {
-                    // reported through 'e'
-                }
-            }
-            IOException cause = RangedDownload.unwrap(e);
-            String outcome = "was aborted";
-            try {
-                store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
-            } catch (IOException abortFailure) {
-                cause.addSuppressed(abortFailure);
-                outcome = "could NOT be aborted (" + abortFailure.getMessage()
-                        + "); a bucket lifecycle rule for incomplete multipart uploads removes it";
-            }
-            String message = "Upload of " + target + " (" + length + " bytes, multipart upload id " + uploadId + ") "
-                    + (cause instanceof CancelledException ? "was cancelled" : "failed") + " and " + outcome + ": "
-                    + cause.getMessage();
-            throw cause instanceof CancelledException ? withCause(new CancelledException(message), cause)
-                    : new IOException(message, cause);
-        }
-    }
-
-    private static IOException withCause(IOException e, Throwable cause) {
-        e.initCause(cause);
-        return e;
+        FileUpload.upload(runtime, cancellation, target, staging, length, checksum);
     }
 
     private void ensureOpen() throws IOException {

@@ -29,6 +29,14 @@ public final class S3Statistics implements ExecutionInterceptor {
     public final LongAdder restoreBytesFromLocalTier = new LongAdder();
     public final LongAdder restoreBytesFromS3 = new LongAdder();
     public final LongAdder uploads = new LongAdder();
+    /** Files uploaded ahead of a checkpoint, and their bytes. */
+    public final LongAdder preUploads = new LongAdder();
+    public final LongAdder preUploadedBytes = new LongAdder();
+    /** Checkpoint streams that referred to a pre-uploaded object instead of uploading, and their bytes. */
+    public final LongAdder deduplicatedUploads = new LongAdder();
+    public final LongAdder deduplicatedBytes = new LongAdder();
+    /** Time spent computing SHA-256 for pre-uploads and checkpoint streams: the CPU cost of deduplication. */
+    public final LongAdder contentHashNanos = new LongAdder();
 
     @Override
     public void beforeTransmission(Context.BeforeTransmission context, ExecutionAttributes attributes) {

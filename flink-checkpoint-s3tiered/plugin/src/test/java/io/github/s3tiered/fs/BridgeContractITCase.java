@@ -194,6 +194,25 @@ class BridgeContractITCase {
     }
 
     @Test
+    void aPreUploadedFileIsReferredToByACheckpointStreamWithTheSameContent() throws IOException {
+        byte[] data = randomBytes(150_000, 5);
+        java.nio.file.Path sst = java.nio.file.Files.write(tierDir.getParent().resolve("bridge-" + System.nanoTime() + ".sst"), data);
+        S3TieredBridge.PreUploaded pre = bridge().preUpload(path("shared"), sst, 60_000);
+        assertThat(pre.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
+        assertThat(pre.object().getName()).matches("[0-9a-f]{64}\\.sst");
+
+        // through Flink's plugin wrappers, as the storage's streams are
+        org.apache.flink.core.fs.FSDataOutputStream out = fs().create(path("shared/own"), FileSystem.WriteMode.NO_OVERWRITE);
+        out.write(data);
+        S3TieredBridge.ClosedStream closed = bridge().closeDeduplicated(out, 60_000);
+        assertThat(closed.deduplicated()).isTrue();
+        assertThat(closed.object()).isEqualTo(pre.object());
+        assertThat(fs().exists(path("shared/own"))).isFalse();
+        assertThat(bridge().transferMetrics().figure(BridgeContract.DEDUPLICATED_UPLOADS)).isPositive();
+        java.nio.file.Files.delete(sst);
+    }
+
+    @Test
     void transferMetricsHaveEveryFigureOfTheContractAndTheRequestsPerOperation() throws IOException {
         write(fs(), path("metrics"), randomBytes(5000, 4));
         S3TieredBridge.TransferFigures f = bridge().transferMetrics();

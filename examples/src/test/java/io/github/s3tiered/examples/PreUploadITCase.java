@@ -1,0 +1,109 @@
+package io.github.s3tiered.examples;
+
+import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
+import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
+import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
+import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
+import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
+import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
+import io.github.s3tiered.inspector.metadata.CheckpointReferences;
+import io.github.s3tiered.preupload.PreUploadSettings;
+import io.github.s3tiered.testing.S3ServerExtension;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * RocksDB's files uploaded as soon as RocksDB writes them: the checkpoints refer to the
+ * content-addressed objects instead of uploading the same bytes again, every object a retained
+ * checkpoint references is in S3, and the newest one restores on a fresh host with exact state.
+ */
+class PreUploadITCase {
+
+    @RegisterExtension
+    @Order(1)
+    static final S3ServerExtension S3 = new S3ServerExtension();
+
+    @RegisterExtension
+    @Order(2)
+    static final MiniClusterExtension MINI_CLUSTER = RecoveryTestSupport.miniCluster();
+
+    @TempDir java.nio.file.Path localTier;
+    @TempDir java.nio.file.Path freshHostTier;
+    @TempDir java.nio.file.Path output;
+
+    @Test
+    void checkpointsReferToPreUploadedFilesAndRestoreExactlyOnAFreshHost(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/preupload";
+        S3TieredBridge bridge = S3TieredBridge.of(new Path(dir)).orElseThrow();
+        long dedupedBefore = bridge.transferMetrics().figure(BridgeContract.DEDUPLICATED_UPLOADS);
+        long preUploadsBefore = bridge.transferMetrics().figure(BridgeContract.PRE_UPLOADS);
+        // a short reuse window, so that the orphan removal's grace (twice the window) passes within the test
+        Map<String, String> options = Map.of("s3tiered.preupload.reuse-window", "3 s",
+                "state.backend.rocksdb.writebuffer.size", "1mb");
+        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 20_000, 25_000, 0, output.toString());
+        StreamExecutionEnvironment env = environment(dir, null, options);
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+
+        JobRunner.awaitCheckpoints(cluster, job, 8, TIMEOUT);
+        cluster.cancelJob(job).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
+        String retained = done.get(done.size() - 1).getExternalPath();
+
+        S3TieredBridge.TransferFigures figures = bridge.transferMetrics();
+        long preUploads = figures.figure(BridgeContract.PRE_UPLOADS) - preUploadsBefore;
+        long deduplicated = figures.figure(BridgeContract.DEDUPLICATED_UPLOADS) - dedupedBefore;
+        System.out.println("Pre-uploads " + preUploads + ", checkpoint uploads deduplicated " + deduplicated
+                + ", SHA-256 time " + figures.figure(BridgeContract.CONTENT_HASH_MILLIS) + " ms");
+        assertThat(preUploads).as("SST files uploaded ahead of the checkpoints").isPositive();
+        assertThat(deduplicated).as("checkpoint uploads that referred to a pre-uploaded object").isPositive();
+
+        // Some of the retained checkpoint's files are pre-uploaded objects, and every file it references is in S3.
+        List<ReferencedFile> files = CheckpointReferences.of(CheckpointMetadataReader.load(new Path(retained),
+                getClass().getClassLoader())).files();
+        assertThat(files).anySatisfy(f -> assertThat(PreUploadSettings.isPreUploadedName(f.path().getName())).isTrue());
+        try (S3Client raw = rawClient(S3.server())) {
+            for (ReferencedFile f : files) {
+                String key = f.path().toUri().getPath().substring(1);
+                long size = raw.headObject(b -> b.bucket(S3.server().bucket()).key(key)).contentLength();
+                assertThat(size).as(key).isGreaterThanOrEqualTo(f.minSize());
+            }
+        }
+
+        // A fresh host: no local copies, everything from S3.
+        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
+        StreamExecutionEnvironment resumed = environment(dir, retained, options);
+        RecoveryJob.build(resumed, resume);
+        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+}

@@ -1,0 +1,93 @@
+package io.github.s3tiered.preupload;
+
+import io.github.s3tiered.bridge.S3TieredBridge;
+
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CheckpointedStateScope;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
+
+import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Flink's file-system stream factory, with streams of shared state (RocksDB's files) that refer to
+ * an object uploaded ahead of the checkpoint when the content is the same
+ * ({@link DeduplicatingStateOutputStream}). Exclusive state goes to Flink's streams unchanged.
+ */
+public final class DeduplicatingStreamFactory implements CheckpointStreamFactory {
+
+    private final FsCheckpointStreamFactory delegate;
+    private final Path sharedDirectory;
+    private final FileSystem fs;
+    private final S3TieredBridge bridge;
+    private final int fileStateThreshold;
+    private final int writeBufferSize;
+    private final long reuseWindowMillis;
+
+    private DeduplicatingStreamFactory(FsCheckpointStreamFactory delegate, FileSystem fs, S3TieredBridge bridge,
+            int fileStateThreshold, int writeBufferSize, long reuseWindowMillis) {
+        this.delegate = delegate;
+        this.sharedDirectory = delegate.getTargetPath(CheckpointedStateScope.SHARED);
+        this.fs = fs;
+        this.bridge = bridge;
+        this.fileStateThreshold = fileStateThreshold;
+        this.writeBufferSize = writeBufferSize;
+        this.reuseWindowMillis = reuseWindowMillis;
+    }
+
+    /**
+     * Wraps Flink's factory when pre-upload is on and its shared directory is on {@code s3tiered://};
+     * otherwise returns it unchanged.
+     */
+    public static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, PreUploadSettings settings,
+            int fileStateThreshold, int writeBufferSize) throws IOException {
+        if (settings == null || !settings.enabled() || !(factory instanceof FsCheckpointStreamFactory fsFactory)) {
+            return factory;
+        }
+        Path shared = fsFactory.getTargetPath(CheckpointedStateScope.SHARED);
+        // Unguarded: the streams are written and closed by the snapshot's upload threads, not the task thread.
+        FileSystem fs = FileSystem.getUnguardedFileSystem(shared.toUri());
+        Optional<S3TieredBridge> bridge = S3TieredBridge.of(fs);
+        if (bridge.isEmpty()) {
+            return factory;
+        }
+        return new DeduplicatingStreamFactory(fsFactory, fs, bridge.get(), fileStateThreshold, writeBufferSize,
+                settings.reuseWindowMillis());
+    }
+
+    @Override
+    public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) throws IOException {
+        if (scope != CheckpointedStateScope.SHARED) {
+            return delegate.createCheckpointStateOutputStream(scope);
+        }
+        return new DeduplicatingStateOutputStream(sharedDirectory, fs, bridge, fileStateThreshold, writeBufferSize,
+                reuseWindowMillis);
+    }
+
+    @Override
+    public boolean canFastDuplicate(StreamStateHandle stateHandle, CheckpointedStateScope scope) throws IOException {
+        return delegate.canFastDuplicate(stateHandle, scope);
+    }
+
+    @Override
+    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope)
+            throws IOException {
+        return delegate.duplicate(stateHandles, scope);
+    }
+
+    @Override
+    public void reusePreviousStateHandle(Collection<? extends StreamStateHandle> previousHandle) {
+        delegate.reusePreviousStateHandle(previousHandle);
+    }
+
+    @Override
+    public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
+        return delegate.couldReuseStateHandle(stateHandle);
+    }
+}

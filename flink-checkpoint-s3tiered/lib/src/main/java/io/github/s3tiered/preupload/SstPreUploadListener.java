@@ -1,0 +1,128 @@
+package io.github.s3tiered.preupload;
+
+import io.github.s3tiered.bridge.S3TieredBridge;
+
+import org.apache.flink.core.fs.Path;
+
+import org.rocksdb.AbstractEventListener;
+import org.rocksdb.Status;
+import org.rocksdb.TableFileCreationInfo;
+import org.rocksdb.TableFileCreationReason;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hands every SST file a RocksDB instance writes (flush or compaction output) to the
+ * {@link SstPreUploader}, for the job's {@code shared/} directory. Called on RocksDB's own
+ * threads: it only queues, and never throws into RocksDB.
+ */
+final class SstPreUploadListener extends AbstractEventListener {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SstPreUploadListener.class);
+
+    private final SstPreUploader uploader;
+    private final S3TieredBridge bridge;
+    private final Path sharedDirectory;
+    private final long minFileSize;
+    private final long reuseWindowMillis;
+    /**
+     * What this instance pre-uploaded within the reuse window, by upload time: what it takes back
+     * when its RocksDB instance closes. Older ones can no longer be handed to a checkpoint; the
+     * orphan removal takes those that no checkpoint references.
+     */
+    private final java.util.LinkedHashMap<Path, Long> recent = new java.util.LinkedHashMap<>();
+    private volatile boolean closed;
+
+    SstPreUploadListener(SstPreUploader uploader, S3TieredBridge bridge, Path sharedDirectory, PreUploadSettings settings) {
+        super(EnabledEventCallback.ON_TABLE_FILE_CREATED);
+        this.uploader = uploader;
+        this.bridge = bridge;
+        this.sharedDirectory = sharedDirectory;
+        this.minFileSize = settings.minFileSize();
+        this.reuseWindowMillis = settings.reuseWindowMillis();
+    }
+
+    S3TieredBridge bridge() {
+        return bridge;
+    }
+
+    Path sharedDirectory() {
+        return sharedDirectory;
+    }
+
+    long reuseWindowMillis() {
+        return reuseWindowMillis;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** An object pre-uploaded for this instance; withdrawn at once when the instance closed meanwhile. */
+    void uploaded(Path object) {
+        long now = System.currentTimeMillis();
+        synchronized (recent) {
+            recent.put(object, now);
+            recent.values().removeIf(t -> now - t > reuseWindowMillis);
+        }
+        if (closed) {
+            withdrawAll();
+        }
+    }
+
+    /**
+     * The RocksDB instance closed (its task ended, was cancelled or failed over): nothing of it
+     * will be checkpointed any more, so what no checkpoint was handed is deleted.
+     */
+    AutoCloseable closeHook() {
+        return () -> {
+            closed = true;
+            uploader.execute(this::withdrawAll);
+        };
+    }
+
+    private void withdrawAll() {
+        java.util.List<Path> objects;
+        synchronized (recent) {
+            objects = new java.util.ArrayList<>(recent.keySet());
+            recent.clear();
+        }
+        int deleted = 0;
+        for (Path object : objects) {
+            try {
+                if (bridge.withdrawPreUpload(object)) {
+                    deleted++;
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                LOG.info("Could not delete {}, uploaded ahead of a checkpoint that will not come (the orphan removal"
+                        + " takes it later): {}", object, e.toString());
+            }
+        }
+        if (deleted > 0) {
+            LOG.info("Deleted {} objects in {} uploaded ahead of checkpoints that will not come (the RocksDB instance closed)",
+                    deleted, sharedDirectory);
+        }
+    }
+
+    @Override
+    public void onTableFileCreated(TableFileCreationInfo info) {
+        try {
+            if (closed) {
+                return;
+            }
+            if (info.getStatus() != null && info.getStatus().getCode() != Status.Code.Ok) {
+                return; // RocksDB failed to write it and deletes it
+            }
+            TableFileCreationReason reason = info.getReason();
+            if (reason != TableFileCreationReason.FLUSH && reason != TableFileCreationReason.COMPACTION) {
+                return;
+            }
+            if (info.getFileSize() <= minFileSize) {
+                return; // Flink keeps such a file inside _metadata
+            }
+            uploader.submit(this, java.nio.file.Path.of(info.getFilePath()), info.getFileSize());
+        } catch (Throwable t) {
+            LOG.warn("Not uploading {} ahead of the checkpoint: {}", info.getFilePath(), t.toString());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.github.s3tiered.preupload;
+
+import io.github.s3tiered.bridge.S3TieredBridge;
+
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The TaskManager's queue of SST files to upload ahead of checkpoints: at most
+ * {@code maxConcurrent} uploads at once and {@code maxQueuedBytes} of files waiting or in upload;
+ * a file beyond that is skipped (its checkpoint uploads it). One per process: RocksDB instances
+ * of every slot share the bound, as they share the disk and the network.
+ */
+public final class SstPreUploader {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SstPreUploader.class);
+    private static SstPreUploader instance;
+
+    private final ThreadPoolExecutor pool;
+    private final long maxQueuedBytes;
+    private final AtomicLong queuedBytes = new AtomicLong();
+    public final LongAdder skippedOverBound = new LongAdder();
+    public final LongAdder failed = new LongAdder();
+    public final LongAdder submitted = new LongAdder();
+
+    private SstPreUploader(int maxConcurrent, long maxQueuedBytes) {
+        AtomicInteger n = new AtomicInteger();
+        ClassLoader own = SstPreUploader.class.getClassLoader();
+        this.pool = new ThreadPoolExecutor(maxConcurrent, maxConcurrent, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, "s3tiered-preupload-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    // not the job's user-code class loader, which Flink closes when the job ends
+                    t.setContextClassLoader(own);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        this.maxQueuedBytes = maxQueuedBytes;
+    }
+
+    /** The process's uploader; the first settings seen fix its bounds. */
+    public static synchronized SstPreUploader shared(PreUploadSettings settings) {
+        if (instance == null) {
+            instance = new SstPreUploader(settings.maxConcurrent(), settings.maxQueuedBytes());
+        }
+        return instance;
+    }
+
+    /** Runs a short task (a withdrawal) on the upload threads. */
+    void execute(Runnable task) {
+        try {
+            pool.execute(task);
+        } catch (RuntimeException rejected) {
+            LOG.warn("Could not run {}: {}", task, rejected.toString());
+        }
+    }
+
+    /** Queues a file RocksDB just wrote; never blocks (RocksDB calls this from its own threads). */
+    void submit(SstPreUploadListener owner, java.nio.file.Path file, long size) {
+        if (queuedBytes.addAndGet(size) > maxQueuedBytes) {
+            queuedBytes.addAndGet(-size);
+            skippedOverBound.increment();
+            return;
+        }
+        submitted.increment();
+        try {
+            pool.execute(() -> {
+                try {
+                    if (owner.isClosed()) {
+                        return; // its RocksDB instance is gone: no checkpoint will stream the file
+                    }
+                    S3TieredBridge.PreUploaded r = owner.bridge().preUpload(owner.sharedDirectory(), file,
+                            owner.reuseWindowMillis());
+                    LOG.debug("Pre-upload of {}: {} {}", file, r.outcome(), r.object());
+                    if (r.outcome() == S3TieredBridge.PreUploaded.Outcome.UPLOADED) {
+                        owner.uploaded(r.object());
+                    }
+                } catch (IOException | RuntimeException e) {
+                    failed.increment();
+                    // The checkpoint uploads the file itself; nothing is lost.
+                    LOG.info("Could not upload {} ahead of the checkpoint to {} (its checkpoint uploads it): {}", file,
+                            owner.sharedDirectory(), e.toString());
+                } finally {
+                    queuedBytes.addAndGet(-size);
+                }
+            });
+        } catch (RuntimeException rejected) {
+            queuedBytes.addAndGet(-size);
+            failed.increment();
+        }
+    }
+}

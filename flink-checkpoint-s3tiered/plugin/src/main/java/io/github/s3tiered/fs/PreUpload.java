@@ -1,0 +1,87 @@
+package io.github.s3tiered.fs;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.tier.LocalTier;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Uploads one local file that will not change (an SST file RocksDB just wrote) ahead of the
+ * checkpoint that will reference it, to a content-addressed key in the given directory:
+ * {@code <dir>/<sha256>.sst}. Reads the file twice (hash, then upload; the second read comes from
+ * the page cache) and keeps the local-tier copy as a hard link where the tier shares the file's
+ * disk. The object is registered in {@link PreUploads} only once S3 acknowledged it.
+ */
+final class PreUpload {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PreUpload.class);
+
+    /** The suffix of a pre-uploaded object's name; its stem is the SHA-256 of the content in hex. */
+    static final String SUFFIX = ".sst";
+
+    /** What happened to one file. */
+    enum Outcome { UPLOADED, ALREADY_DURABLE, FILE_GONE }
+
+    record Result(Outcome outcome, ObjectPath object, long length) {}
+
+    private PreUpload() {}
+
+    static Result run(S3TieredRuntime runtime, ObjectPath directory, Path file, long reuseWindowNanos) throws IOException {
+        ContentHash hash;
+        long hashStart = System.nanoTime();
+        try {
+            hash = ContentHash.of(file);
+        } catch (NoSuchFileException gone) {
+            return new Result(Outcome.FILE_GONE, null, 0); // compacted away before its turn came
+        } finally {
+            runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
+        }
+        ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix() + hash.sha256() + SUFFIX);
+        PreUploads.ContentId id = hash.id();
+        PreUploads.Entry entry = runtime.preUploads().begin(id, object, reuseWindowNanos);
+        if (entry == null) {
+            return new Result(Outcome.ALREADY_DURABLE, object, hash.length());
+        }
+        boolean ok = false;
+        try {
+            // Our own view of the file: a hard link keeps the bytes even when RocksDB deletes the
+            // file meanwhile, and becomes the local-tier copy afterwards.
+            LocalTier tier = runtime.tier();
+            Path staged = tier.newStagingFile();
+            try {
+                Files.createLink(staged, file);
+            } catch (NoSuchFileException gone) {
+                return new Result(Outcome.FILE_GONE, null, 0);
+            } catch (IOException | UnsupportedOperationException otherDisk) {
+                Files.copy(file, staged, StandardCopyOption.REPLACE_EXISTING);
+            }
+            try {
+                FileUpload.upload(runtime, new Cancellation(), object, staged, hash.length(), hash.crc32c());
+                ok = true;
+                runtime.preUploads().succeeded(id, entry);
+                runtime.store().statistics().preUploads.increment();
+                runtime.store().statistics().preUploadedBytes.add(hash.length());
+                try {
+                    tier.commit(object.bucket(), object.key(), staged, hash.length(), hash.crc32c());
+                } catch (IOException e) {
+                    LOG.warn("Uploaded {} ahead of a checkpoint but could not keep its local-tier copy: {}", object,
+                            e.toString());
+                }
+                return new Result(Outcome.UPLOADED, object, hash.length());
+            } finally {
+                Files.deleteIfExists(staged);
+            }
+        } finally {
+            if (!ok) {
+                runtime.preUploads().failed(id, entry);
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.bridge.S3TieredBridge;
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+import org.apache.flink.core.fs.Path;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Upload ahead of the checkpoint and deduplication of the checkpoint's stream, through the bridge
+ * as the storage calls them, over the in-memory object store.
+ */
+class PreUploadTest {
+
+    private static final long WINDOW = 600_000;
+    private static final Path SHARED = path("job/shared");
+
+    @TempDir java.nio.file.Path tierDir;
+    @TempDir java.nio.file.Path rocksDir;
+
+    private final S3Statistics stats = new S3Statistics();
+    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
+    private S3TieredFileSystem fs;
+    private S3TieredBridge bridge;
+
+    @BeforeEach
+    void createFileSystem() throws IOException {
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+        bridge = S3TieredBridge.of(fs).orElseThrow();
+    }
+
+    @AfterEach
+    void closeRuntime() {
+        fs.runtime().close();
+    }
+
+    private java.nio.file.Path sst(String name, byte[] content) throws IOException {
+        return Files.write(rocksDir.resolve(name), content);
+    }
+
+    private FSDataOutputStream checkpointStream(String key, byte[] content) throws IOException {
+        FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE);
+        out.write(content);
+        return out;
+    }
+
+    private static String sha256(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    @Test
+    void aCheckpointStreamWithPreUploadedContentRefersToThatObjectAndUploadsNothing() throws Exception {
+        byte[] content = bytes(3 * 1024 * 1024, 1);
+        S3TieredBridge.PreUploaded pre = bridge.preUpload(SHARED, sst("000012.sst", content), WINDOW);
+        String casKey = "job/shared/" + sha256(content) + ".sst";
+        assertThat(pre.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
+        assertThat(pre.object()).isEqualTo(path(casKey));
+        assertThat(store.object(BUCKET, casKey)).hasValue(content);
+        int putsBefore = store.calls("PutObject").size();
+
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/uuid-1", content), WINDOW);
+
+        assertThat(closed.deduplicated()).isTrue();
+        assertThat(closed.object()).isEqualTo(path(casKey));
+        assertThat(store.object(BUCKET, "job/shared/uuid-1")).as("the stream's own object is never created").isEmpty();
+        assertThat(store.calls("PutObject")).hasSize(putsBefore);
+        assertThat(stats.deduplicatedUploads.sum()).isEqualTo(1);
+        assertThat(stats.deduplicatedBytes.sum()).isEqualTo(content.length);
+        // the local tier serves the pre-uploaded object
+        assertThat(fs.runtime().tier().getVerified(BUCKET, casKey)).isPresent();
+        assertThat(Files.list(tierDir.resolve("v1/staging"))).isEmpty();
+    }
+
+    @Test
+    void aPreUploadedObjectIsHandedOutOnceThenTheContentIsUploadedAgain() throws Exception {
+        byte[] content = bytes(100_000, 2);
+        bridge.preUpload(SHARED, sst("000013.sst", content), WINDOW);
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/a", content), WINDOW).deduplicated()).isTrue();
+
+        // e.g. the checkpoint that referred to it was aborted and Flink deleted the object with its state
+        S3TieredBridge.ClosedStream again = bridge.closeDeduplicated(checkpointStream("job/shared/b", content), WINDOW);
+        assertThat(again.deduplicated()).isFalse();
+        assertThat(again.object()).isEqualTo(path("job/shared/b"));
+        assertThat(store.object(BUCKET, "job/shared/b")).hasValue(content);
+    }
+
+    @Test
+    void otherContentOrAnExpiredWindowOrAPlainCloseUploadsTheStreamItself() throws Exception {
+        byte[] content = bytes(100_000, 3);
+        bridge.preUpload(SHARED, sst("000014.sst", content), WINDOW);
+
+        byte[] other = bytes(100_000, 4);
+        S3TieredBridge.ClosedStream different = bridge.closeDeduplicated(checkpointStream("job/shared/c", other), WINDOW);
+        assertThat(different.deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/c")).hasValue(other);
+
+        // the same length, one byte changed: the SHA-256 differs
+        byte[] flipped = content.clone();
+        flipped[50_000] ^= 1;
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/d", flipped), WINDOW).deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/d")).hasValue(flipped);
+
+        // a plain close() never deduplicates (Flink's own streams, any other caller)
+        FSDataOutputStream plain = checkpointStream("job/shared/e", content);
+        plain.close();
+        assertThat(store.object(BUCKET, "job/shared/e")).hasValue(content);
+
+        // window 0: the pre-upload is too old to be referred to
+        byte[] later = bytes(100_000, 5);
+        bridge.preUpload(SHARED, sst("000015.sst", later), WINDOW);
+        Thread.sleep(5);
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/f", later), 0).deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/f")).hasValue(later);
+        assertThat(stats.deduplicatedUploads.sum()).isZero();
+    }
+
+    @Test
+    void aFailedPreUploadLeavesTheCheckpointToUploadTheFile() throws Exception {
+        byte[] content = bytes(200_000, 6);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").internalError());
+        java.nio.file.Path file = sst("000016.sst", content);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> bridge.preUpload(SHARED, file, WINDOW))
+                .isInstanceOf(IOException.class).hasMessageContaining(sha256(content) + ".sst");
+
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/g", content), WINDOW);
+        assertThat(closed.deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/g")).hasValue(content);
+    }
+
+    @Test
+    void aCheckpointStreamWaitsForAPreUploadOfTheSameContentStillRunning() throws Exception {
+        byte[] content = bytes(300_000, 7);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(700)));
+        java.nio.file.Path file = sst("000017.sst", content);
+        CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.preUpload(SHARED, file, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+
+        long start = System.nanoTime();
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/h", content), WINDOW);
+
+        // it returned only once S3 had acknowledged the pre-upload (held back 700 ms)
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(300));
+        assertThat(closed.deduplicated()).isTrue();
+        assertThat(closed.object()).isEqualTo(pre.join().object());
+        assertThat(store.object(BUCKET, closed.object().toUri().getPath().substring(1))).hasValue(content);
+        assertThat(store.object(BUCKET, "job/shared/h")).isEmpty();
+    }
+
+    @Test
+    void contentACheckpointAlreadyUploadedIsNotPreUploadedAgainAndAVanishedFileIsSkipped() throws Exception {
+        byte[] first = bytes(100_000, 8);
+        bridge.preUpload(SHARED, sst("000018.sst", first), WINDOW); // makes the checkpoint stream hash its content
+        byte[] content = bytes(100_000, 9);
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/i", content), WINDOW).deduplicated()).isFalse();
+
+        S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000019.sst", content), WINDOW);
+        assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
+        assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).isEmpty();
+
+        S3TieredBridge.PreUploaded gone = bridge.preUpload(SHARED, rocksDir.resolve("000020.sst"), WINDOW);
+        assertThat(gone.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.FILE_GONE);
+    }
+
+    @Test
+    void aWithdrawnPreUploadIsDeletedUnlessACheckpointWasHandedIt() throws Exception {
+        byte[] handedOut = bytes(100_000, 10);
+        byte[] neverUsed = bytes(100_000, 11);
+        Path used = bridge.preUpload(SHARED, sst("000021.sst", handedOut), WINDOW).object();
+        Path unused = bridge.preUpload(SHARED, sst("000022.sst", neverUsed), WINDOW).object();
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/j", handedOut), WINDOW).deduplicated()).isTrue();
+
+        assertThat(bridge.withdrawPreUpload(used)).as("referenced by a checkpoint: kept").isFalse();
+        assertThat(bridge.withdrawPreUpload(unused)).isTrue();
+        assertThat(store.object(BUCKET, used.toUri().getPath().substring(1))).hasValue(handedOut);
+        assertThat(store.object(BUCKET, unused.toUri().getPath().substring(1))).isEmpty();
+        assertThat(fs.runtime().tier().getVerified(BUCKET, unused.toUri().getPath().substring(1))).isEmpty();
+        // once withdrawn, it is not handed out any more
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/k", neverUsed), WINDOW).deduplicated()).isFalse();
+    }
+}
