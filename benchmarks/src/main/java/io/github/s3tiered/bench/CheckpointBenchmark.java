@@ -84,7 +84,11 @@ public final class CheckpointBenchmark {
     private static final Map<String, String> EXTRA = new LinkedHashMap<>();
 
     /** One storage under test. */
-    record Setup(String name, String scheme, boolean tiered) {}
+    record Setup(String name, String scheme, boolean tiered, boolean tierLost) {
+        Setup(String name, String scheme, boolean tiered) {
+            this(name, scheme, tiered, false);
+        }
+    }
 
     /** What one run measured. */
     record Result(List<Long> checkpointMillis, long checkpointedBytes, long fullStateBytes, double recordsPerSecond,
@@ -132,10 +136,14 @@ public final class CheckpointBenchmark {
                 new Setup("s3tiered (this project)", "s3tiered", true),
                 new Setup("file:// (local disk)", "file", false),
                 new Setup("flink-s3-fs-presto", "s3p", false),
-                new Setup("flink-s3-fs-native", "s3a", false)));
+                new Setup("flink-s3-fs-native", "s3a", false),
+                // the same storage with no local copies kept: its restore downloads everything, as
+                // on a host whose tier is lost
+                new Setup("s3tiered, tier lost", "s3tiered", true, true)));
         if (!only.isEmpty()) {
             List<String> wanted = Arrays.asList(only.split(","));
-            setups.removeIf(s -> wanted.stream().noneMatch(w -> s.name().startsWith(w) || s.scheme().equals(w)));
+            setups.removeIf(s -> wanted.stream().noneMatch(w -> s.name().startsWith(w) || s.scheme().equals(w)
+                    || w.equals("tier-lost") && s.tierLost()));
         }
 
         Map<Setup, Result> results = new LinkedHashMap<>();
@@ -157,7 +165,13 @@ public final class CheckpointBenchmark {
             for (Setup setup : setups) {
                 String dir = setup.scheme().equals("file")
                         ? work.resolve("file-checkpoints").toUri().toString()
-                        : setup.scheme() + "://" + s3.bucket() + "/" + server.runPrefix() + "/checkpoint-bench/" + setup.scheme();
+                        : setup.scheme() + "://" + s3.bucket() + "/" + server.runPrefix() + "/checkpoint-bench/" + setup.scheme()
+                                + (setup.tierLost() ? "-tier-lost" : "");
+                if (setup.tierLost()) {
+                    Configuration cold = new Configuration(fsConf);
+                    cold.setString("s3tiered.local.enabled", "false");
+                    FileSystem.initialize(cold, pm);
+                }
                 System.err.printf("%n== %s: %s%n", setup.name(), dir);
                 if (faultRate > 0) {
                     injectFaults(proxy, faultRate);
@@ -173,6 +187,9 @@ public final class CheckpointBenchmark {
                 if (faultRate > 0) {
                     r = withFaults(r, proxy.faults(FaultAction.RESPOND_ERROR) + proxy.faults(FaultAction.RESET_BEFORE_RESPONSE)
                             + proxy.faults(FaultAction.RESET_AFTER_RESPONSE_BYTES) + proxy.faults(FaultAction.STALL_RESPONSE));
+                }
+                if (setup.tierLost()) {
+                    FileSystem.initialize(fsConf, pm);
                 }
                 results.put(setup, r);
                 System.err.printf("%s: %s%n", setup.name(), r);
@@ -252,11 +269,16 @@ public final class CheckpointBenchmark {
             StateHeavyJob.build(env, keys, visits, payload, (long) (records * failAt), faults);
 
             Map<String, Long> before = transfer(dir);
+            System.gc(); // each run's peaks start from the same live heap
+            MemorySampler memory = new MemorySampler();
             long start = System.currentTimeMillis();
             JobID job = JobRunner.submit(cluster, env);
             JobResult result = JobRunner.await(cluster, job, TIMEOUT, c -> System.err.println("  " + JobRunner.describe(c)));
             long seconds = System.currentTimeMillis() - start;
-            Map<String, Long> after = transfer(dir);
+            memory.close();
+            Map<String, Long> after = new LinkedHashMap<>(transfer(dir));
+            after.put("peakHeapBytes", memory.peakHeapBytes());
+            after.put("peakDirectBytes", memory.peakDirectBytes());
             if (!result.isSuccess()) {
                 result.getSerializedThrowable().ifPresent(t -> LOG.error("The job failed: {}", t.getFullStringifiedStackTrace()));
                 throw new IllegalStateException("job failed: " + result.getSerializedThrowable()
@@ -357,6 +379,8 @@ public final class CheckpointBenchmark {
         Result file = find(results, "file");
         Result presto = find(results, "s3p");
         Result nativeFs = find(results, "s3a");
+        Result tierLost = results.entrySet().stream().filter(e -> e.getKey().tierLost() && e.getValue().failure() == null)
+                .map(Map.Entry::getValue).findFirst().orElse(null);
         if (tiered == null || file == null || presto == null || nativeFs == null) {
             return;
         }
@@ -391,6 +415,16 @@ public final class CheckpointBenchmark {
         System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.15x best S3 peer's: %.0f vs 0.15 x %.0f = %.0f ms "
                         + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.15 * bestPeerRestore, restore / bestPeerRestore,
                 restore <= 0.15 * bestPeerRestore ? "MET" : "NOT MET");
+        if (tierLost != null) {
+            double cold = avg(tierLost.restoreMillis());
+            System.out.printf(Locale.ROOT, "Target state restore per subtask (tier lost) <= 0.5x best S3 peer's: %.0f vs 0.5 x %.0f = %.0f ms "
+                            + "(%.2fx) -> %s%n", cold, bestPeerRestore, 0.5 * bestPeerRestore, cold / bestPeerRestore,
+                    cold <= 0.5 * bestPeerRestore ? "MET" : "NOT MET");
+        }
+        System.out.printf(Locale.ROOT, "Peak memory of the benchmark's JVM during each run (heap used after the run's GCs / direct buffers):%s%n",
+                results.entrySet().stream().map(e -> String.format(Locale.ROOT, " %s %s / %s", e.getKey().name(),
+                        mib(e.getValue().transferDelta("peakHeapBytes")), mib(e.getValue().transferDelta("peakDirectBytes"))))
+                        .collect(java.util.stream.Collectors.joining(";")));
     }
 
     /** S3 requests of one operation the s3tiered file system sent during the run (the bridge counts them). */
@@ -416,7 +450,8 @@ public final class CheckpointBenchmark {
     }
 
     private static Result find(Map<Setup, Result> results, String scheme) {
-        return results.entrySet().stream().filter(e -> e.getKey().scheme().equals(scheme) && e.getValue().failure() == null)
+        return results.entrySet().stream().filter(e -> e.getKey().scheme().equals(scheme) && !e.getKey().tierLost()
+                        && e.getValue().failure() == null)
                 .map(Map.Entry::getValue).findFirst().orElse(null);
     }
 

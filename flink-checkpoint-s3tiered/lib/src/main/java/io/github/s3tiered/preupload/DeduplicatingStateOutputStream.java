@@ -82,6 +82,10 @@ final class DeduplicatingStateOutputStream extends CheckpointStateOutputStream {
         if (state.get() != State.OPEN) {
             throw new IOException("The checkpoint stream to " + (path != null ? path : directory) + " is closed");
         }
+        writeBufferToFile();
+    }
+
+    private void writeBufferToFile() throws IOException {
         if (out == null) {
             Path p = new Path(directory, UUID.randomUUID().toString());
             out = fs.create(p, FileSystem.WriteMode.NO_OVERWRITE);
@@ -125,10 +129,8 @@ final class DeduplicatingStateOutputStream extends CheckpointStateOutputStream {
                 return new ByteStreamStateHandle(new Path(directory, UUID.randomUUID().toString()).toString(),
                         Arrays.copyOf(buffer, pos));
             }
-            if (pos > 0) {
-                out.write(buffer, 0, pos);
-                pos = 0;
-            }
+            // the buffer may be larger than the threshold (a write buffer larger than the file-state threshold)
+            writeBufferToFile();
             long size = out.getPos();
             S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(out, reuseWindowMillis);
             if (state.get() != State.CLOSING) {

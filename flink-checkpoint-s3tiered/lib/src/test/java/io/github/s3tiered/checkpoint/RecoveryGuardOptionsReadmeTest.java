@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Every option of the recovery guard and of the verification has a README row with its key and default. */
+/** Every option of the recovery guard, the verification and the pre-upload has a README row with its key and default. */
 class RecoveryGuardOptionsReadmeTest {
 
     @Test
@@ -25,6 +25,11 @@ class RecoveryGuardOptionsReadmeTest {
         assertThat(rowsOf(VerificationOptions.class)).isEqualTo(3);
     }
 
+    @Test
+    void theReadmeListsEveryPreUploadOptionWithItsDefault() throws Exception {
+        assertThat(rowsOf(io.github.s3tiered.preupload.PreUploadOptions.class)).isEqualTo(4);
+    }
+
     private static int rowsOf(Class<?> holder) throws Exception {
         String readme = Files.readString(Path.of("..", "..", "README.md"), StandardCharsets.UTF_8);
         int options = 0;
@@ -35,8 +40,14 @@ class RecoveryGuardOptionsReadmeTest {
             ConfigOption<?> o = (ConfigOption<?>) f.get(null);
             options++;
             assertThat(readme).as("README row of %s", o.key())
-                    .contains("| `" + o.key() + "` | `" + o.defaultValue() + "` |");
+                    .contains("| `" + o.key() + "` | `" + rendered(o.defaultValue()) + "` |");
         }
         return options;
+    }
+
+    private static String rendered(Object defaultValue) {
+        return defaultValue instanceof java.time.Duration d
+                ? org.apache.flink.util.TimeUtils.formatWithHighestUnit(d)
+                : String.valueOf(defaultValue);
     }
 }
