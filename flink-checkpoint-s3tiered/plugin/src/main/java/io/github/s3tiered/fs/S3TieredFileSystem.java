@@ -139,7 +139,7 @@ public final class S3TieredFileSystem extends FileSystem
     @Override
     public FileStatus[] listStatus(Path path) throws IOException {
         ObjectPath op = objectPath(path);
-        ObjectListing listing = store().listDirectory(op.bucket(), op.childPrefix());
+        ObjectListing listing = store().listDirectory(op.bucket(), op.childPrefix(), runtime().transferPool());
         if (listing.isEmpty() && !op.isRoot()) {
             Optional<ObjectInfo> file = store().head(op.bucket(), op.key());
             if (file.isPresent()) {

@@ -50,10 +50,11 @@ public interface ObjectStore extends AutoCloseable {
 
     /**
      * One page of a listing of the keys under {@code prefix}: with a delimiter, one level only
-     * (the deeper keys rolled up into common prefixes).
+     * (the deeper keys rolled up into common prefixes). Starts after {@code startAfter} (when not
+     * null) or at the continuation token of the previous page.
      */
-    ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, int maxKeys)
-            throws IOException;
+    ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, String startAfter,
+            int maxKeys) throws IOException;
 
     /** Deletes up to 1,000 keys in one request; returns the keys S3 could not delete. */
     List<DeleteFailure> deleteObjects(String bucket, List<String> keys) throws IOException;

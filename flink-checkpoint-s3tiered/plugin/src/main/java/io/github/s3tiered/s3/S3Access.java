@@ -196,6 +196,20 @@ public final class S3Access implements AutoCloseable {
         return list(bucket, prefix, "/", Integer.MAX_VALUE);
     }
 
+    /**
+     * Like {@link #listDirectory(String, String)}, but a directory of more than one page is listed
+     * in parallel by key range on {@code pool} ({@link RangeListing}).
+     */
+    public ObjectListing listDirectory(String bucket, String prefix, java.util.concurrent.Executor pool) throws IOException {
+        return new RangeListing(this, bucket, prefix, pool).list();
+    }
+
+    /** One page of a one-level listing: from {@code startAfter}, or on from a continuation token. */
+    ObjectListingPage listPage(String bucket, String prefix, String continuationToken, String startAfter) throws IOException {
+        return retrier.call(S3Request.of("ListObjectsV2", bucket, prefix + (startAfter != null ? " after " + startAfter : "")),
+                cancellation, () -> store.list(bucket, prefix, "/", continuationToken, startAfter, LIST_PAGE));
+    }
+
     /** Every object under {@code prefix}, recursively, all pages. */
     public List<ObjectInfo> listRecursive(String bucket, String prefix) throws IOException {
         return list(bucket, prefix, null, Integer.MAX_VALUE).objects();
@@ -213,7 +227,7 @@ public final class S3Access implements AutoCloseable {
         do {
             String continuation = token;
             ObjectListingPage page = retrier.call(S3Request.of("ListObjectsV2", bucket, prefix), cancellation,
-                    () -> store.list(bucket, prefix, delimiter, continuation, Math.min(limit, LIST_PAGE)));
+                    () -> store.list(bucket, prefix, delimiter, continuation, null, Math.min(limit, LIST_PAGE)));
             objects.addAll(page.objects());
             prefixes.addAll(page.commonPrefixes());
             token = page.nextToken();

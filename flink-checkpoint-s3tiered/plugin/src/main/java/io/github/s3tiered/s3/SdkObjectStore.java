@@ -142,13 +142,16 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
-    public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, int maxKeys) {
+    public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, String startAfter,
+            int maxKeys) {
         ListObjectsV2Request.Builder b = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix).maxKeys(maxKeys);
         if (delimiter != null) {
             b.delimiter(delimiter);
         }
         if (continuationToken != null) {
             b.continuationToken(continuationToken);
+        } else if (startAfter != null) {
+            b.startAfter(startAfter);
         }
         ListObjectsV2Response page = client.listObjectsV2(b.build());
         List<ObjectInfo> objects = new ArrayList<>();

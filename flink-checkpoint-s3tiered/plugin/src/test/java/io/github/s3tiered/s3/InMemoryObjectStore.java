@@ -209,9 +209,9 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, int maxKeys)
-            throws IOException {
-        begin("ListObjectsV2", bucket, prefix, 0);
+    public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, String startAfter,
+            int maxKeys) throws IOException {
+        begin("ListObjectsV2", bucket, prefix + (startAfter != null && continuationToken == null ? " after " + startAfter : ""), 0);
         TreeMap<String, StoredObject> sorted = new TreeMap<>();
         objects.forEach((k, v) -> {
             if (k.startsWith(bucket + "/" + prefix)) {
@@ -221,7 +221,7 @@ public final class InMemoryObjectStore implements ObjectStore {
         List<ObjectInfo> found = new ArrayList<>();
         List<String> prefixes = new ArrayList<>();
         String last = null;
-        for (Map.Entry<String, StoredObject> e : sorted.tailMap(continuationToken == null ? "" : continuationToken, false).entrySet()) {
+        for (Map.Entry<String, StoredObject> e : sorted.tailMap(continuationToken != null ? continuationToken : startAfter != null ? startAfter : "", false).entrySet()) {
             if (found.size() + prefixes.size() >= maxKeys) {
                 return new ObjectListingPage(found, prefixes, last);
             }
