@@ -13,18 +13,18 @@ import java.util.concurrent.Executor;
  * one page after another; a directory of 100,000 files (a job's {@code shared/}) is then 100
  * round trips in a row. Flink names checkpoint data files with random UUIDs (and pre-uploads with
  * SHA-256 in hex), so their first character spreads them evenly over {@code 0-9a-f}: after the
- * first page, the rest of the key space is cut at {@code <prefix>1} ... {@code <prefix>f} and
- * each range is listed by its own worker, from just below its lower bound (S3's
- * {@code StartAfter}) until a key at or above its upper bound.
+ * first page, every hex digit {@code c} is listed by its own worker with the narrower prefix
+ * {@code <prefix>c} (exact, and cheaper for servers that scan by prefix), and the names starting
+ * with any other character by three more workers (below '0', between '9' and 'a', above 'f'),
+ * each from S3's {@code StartAfter} and keeping only its own names.
  *
- * <p>Correct for any key names: the ranges cover the whole key space above the first page, each
- * worker keeps only the keys of its own range (a worker may see keys of the range below it
- * first), and keys are compared as S3 orders them (by UTF-8 bytes, i.e. by code point). Other
- * names only make the split uneven.
+ * <p>Exact for any names: the workers split every name after the first page by its first
+ * character after the prefix, and names are compared as S3 orders them (UTF-8 bytes, i.e. code
+ * points). Names other than hex only make the split uneven.
  */
 final class RangeListing {
 
-    private static final String SPLIT_CHARACTERS = "123456789abcdef";
+    private static final String HEX = "0123456789abcdef";
 
     private final S3Access s3;
     private final String bucket;
@@ -38,6 +38,9 @@ final class RangeListing {
         this.pool = pool;
     }
 
+    /** One worker's share: names after the first page whose first character after the prefix it accepts. */
+    private record Share(String listPrefix, String startAfter, java.util.function.IntPredicate firstCharacter, String stopAt) {}
+
     ObjectListing list() throws IOException {
         ObjectListingPage first = s3.listPage(bucket, prefix, null, null);
         List<ObjectInfo> objects = new ArrayList<>(first.objects());
@@ -49,35 +52,36 @@ final class RangeListing {
         if (last == null) {
             return sequentially(first, objects, prefixes);
         }
-        // Ranges [lower, upper) above the first page; null: unbounded
-        List<String> bounds = new ArrayList<>();
-        bounds.add(null);
-        for (char c : SPLIT_CHARACTERS.toCharArray()) {
-            String bound = prefix + c;
-            if (compare(bound, last) > 0) {
-                bounds.add(bound);
+        // In S3's order: below '0', the digits, between '9' and 'a', a-f, above 'f'.
+        List<Share> shares = new ArrayList<>();
+        addGap(shares, last, c -> c < '0', prefix + "0", prefix);
+        for (char c : HEX.toCharArray()) {
+            String narrower = prefix + c;
+            if (c == 'a') {
+                addGap(shares, last, x -> x > '9' && x < 'a', prefix + "a", prefix + "9~");
+            }
+            if (last.startsWith(narrower)) {
+                shares.add(new Share(narrower, last, x -> true, null));
+            } else if (compare(narrower, last) > 0) {
+                shares.add(new Share(narrower, null, x -> true, null));
             }
         }
-        bounds.add(null);
-        List<CompletableFuture<ObjectListing>> ranges = new ArrayList<>();
-        for (int i = 0; i + 1 < bounds.size(); i++) {
-            String lower = bounds.get(i);
-            String upper = bounds.get(i + 1);
-            // the first range continues the first page exactly; the others start just below their bound
-            String startAfter = lower == null ? last : justBelow(lower);
-            String from = lower == null ? last : lower;
-            ranges.add(CompletableFuture.supplyAsync(() -> {
+        addGap(shares, last, c -> c > 'f', null, prefix + "f~");
+
+        List<CompletableFuture<ObjectListing>> parts = new ArrayList<>();
+        for (Share share : shares) {
+            parts.add(CompletableFuture.supplyAsync(() -> {
                 try {
-                    return listRange(startAfter, from, lower == null, upper);
+                    return listShare(share, last);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             }, pool));
         }
         IOException failure = null;
-        for (CompletableFuture<ObjectListing> range : ranges) {
+        for (CompletableFuture<ObjectListing> part : parts) {
             try {
-                ObjectListing l = range.join();
+                ObjectListing l = part.join();
                 objects.addAll(l.objects());
                 prefixes.addAll(l.commonPrefixes());
             } catch (CompletionException e) {
@@ -96,6 +100,16 @@ final class RangeListing {
         return new ObjectListing(objects, prefixes);
     }
 
+    /** A share of names whose first character is not a hex digit, listed from the parent prefix. */
+    private void addGap(List<Share> shares, String last, java.util.function.IntPredicate firstCharacter, String stopAt,
+            String lowestStart) {
+        if (stopAt != null && compare(last, stopAt) >= 0) {
+            return; // all of it was on the first page
+        }
+        String startAfter = compare(last, lowestStart) > 0 ? last : lowestStart;
+        shares.add(new Share(prefix, startAfter, firstCharacter, stopAt));
+    }
+
     private ObjectListing sequentially(ObjectListingPage first, List<ObjectInfo> objects, List<String> prefixes)
             throws IOException {
         String token = first.nextToken();
@@ -108,27 +122,26 @@ final class RangeListing {
         return new ObjectListing(objects, prefixes);
     }
 
-    /** The names in {@code (from, upper)} ({@code [from, upper)} unless {@code fromExclusive}). */
-    private ObjectListing listRange(String startAfter, String from, boolean fromExclusive, String upper) throws IOException {
+    private ObjectListing listShare(Share share, String last) throws IOException {
         List<ObjectInfo> objects = new ArrayList<>();
         List<String> prefixes = new ArrayList<>();
         String token = null;
         boolean first = true;
         while (first || token != null) {
-            ObjectListingPage page = s3.listPage(bucket, prefix, token, first ? startAfter : null);
+            ObjectListingPage page = s3.listPage(bucket, share.listPrefix(), token, first ? share.startAfter() : null);
             first = false;
             boolean beyond = false;
             for (ObjectInfo o : page.objects()) {
-                if (inRange(o.key(), from, fromExclusive, upper)) {
+                if (mine(share, o.key(), last)) {
                     objects.add(o);
-                } else if (upper != null && compare(o.key(), upper) >= 0) {
+                } else if (share.stopAt() != null && compare(o.key(), share.stopAt()) >= 0) {
                     beyond = true;
                 }
             }
             for (String p : page.commonPrefixes()) {
-                if (inRange(p, from, fromExclusive, upper)) {
+                if (mine(share, p, last)) {
                     prefixes.add(p);
-                } else if (upper != null && compare(p, upper) >= 0) {
+                } else if (share.stopAt() != null && compare(p, share.stopAt()) >= 0) {
                     beyond = true;
                 }
             }
@@ -137,9 +150,12 @@ final class RangeListing {
         return new ObjectListing(objects, prefixes);
     }
 
-    private static boolean inRange(String name, String from, boolean fromExclusive, String upper) {
-        int c = compare(name, from);
-        return (fromExclusive ? c > 0 : c >= 0) && (upper == null || compare(name, upper) < 0);
+    private boolean mine(Share share, String name, String last) {
+        if (compare(name, last) <= 0 || name.length() <= prefix.length()) {
+            return false; // on the first page
+        }
+        return share.firstCharacter().test(name.codePointAt(prefix.length()))
+                && (share.stopAt() == null || compare(name, share.stopAt()) < 0);
     }
 
     private static String lastName(ObjectListingPage page) {
@@ -150,12 +166,6 @@ final class RangeListing {
             }
         }
         return last;
-    }
-
-    /** A name below {@code bound} and above every name below it that Flink or we would write. */
-    private static String justBelow(String bound) {
-        char last = bound.charAt(bound.length() - 1);
-        return bound.substring(0, bound.length() - 1) + (char) (last - 1) + "\uffff";
     }
 
     /** S3's order: UTF-8 bytes, which is code point order (not Java's UTF-16 order). */

@@ -1,5 +1,7 @@
 package io.github.s3tiered.fs;
 
+import java.util.ArrayList;
+
 import static io.github.s3tiered.fs.S3TieredTestSupport.flinkConfig;
 import static io.github.s3tiered.fs.S3TieredTestSupport.newFileSystem;
 import static io.github.s3tiered.fs.S3TieredTestSupport.randomBytes;
@@ -103,6 +105,40 @@ abstract class AbstractS3TieredFileSystemTest {
         }
         assertThat(writer.s3Statistics().requestCount("CreateMultipartUpload")).isEqualTo(1);
         assertThat(writer.s3Statistics().requestCount("UploadPart")).isEqualTo(4);
+    }
+
+    @Test
+    void aDirectoryOfManyPagesIsListedExactlyAsTheServerHoldsIt() throws Exception {
+        S3TieredFileSystem fs = fileSystem(tierDir);
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < 2300; i++) {
+            names.add(java.util.UUID.randomUUID().toString());
+        }
+        names.addAll(List.of("-dash", "Upper", "_under", "g-after-hex", "zz", "f~tilde", "9~", "\u00e9t\u00e9"));
+        String prefix = key(path("big")) + "/";
+        try (S3Client raw = rawClient(server())) {
+            java.util.concurrent.ExecutorService writers = java.util.concurrent.Executors.newFixedThreadPool(16);
+            try {
+                List<java.util.concurrent.Future<?>> puts = new ArrayList<>();
+                for (String n : names) {
+                    puts.add(writers.submit(() -> raw.putObject(b -> b.bucket(server().bucket()).key(prefix + n),
+                            software.amazon.awssdk.core.sync.RequestBody.fromBytes(new byte[] {1}))));
+                }
+                for (var f : puts) {
+                    f.get();
+                }
+            } finally {
+                writers.shutdown();
+            }
+            raw.putObject(b -> b.bucket(server().bucket()).key(prefix + "sub/x"), software.amazon.awssdk.core.sync.RequestBody.empty());
+        }
+        long before = fs.s3Statistics().requestCount("ListObjectsV2");
+        FileStatus[] listed = fs.listStatus(path("big"));
+        assertThat(java.util.Arrays.stream(listed).filter(f -> !f.isDir()).map(f -> f.getPath().getName()))
+                .containsExactlyInAnyOrderElementsOf(names);
+        assertThat(java.util.Arrays.stream(listed).filter(FileStatus::isDir).map(f -> f.getPath().getName())).containsExactly("sub");
+        // three pages in a row would do; in parallel: the first page, the 16 hex digits, the 3 other shares
+        assertThat(fs.s3Statistics().requestCount("ListObjectsV2") - before).isBetween(3L, 20L);
     }
 
     @Test

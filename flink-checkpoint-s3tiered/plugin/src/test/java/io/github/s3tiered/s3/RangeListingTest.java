@@ -39,7 +39,7 @@ class RangeListingTest {
     @Test
     void aLargeDirectoryOfAnyNamesListsExactlyAsPageAfterPage() throws IOException {
         Random random = new Random(7);
-        List<String> odd = List.of("", "-", ".hidden", "0", "00", "0\uffff", "0\uffff\uffff", "1", "9z", "A-upper", "Z", "_x",
+        List<String> odd = List.of("", "-", ".hidden", "0", "00", "0~", "0~~", "0\u00ff", "0\uffff", "0\uffff\uffff", "1", "9z", "A-upper", "Z", "_x",
                 "e\u00e9", "f", "f\uffff", "fff", "g", "zz", "\u00e9t\u00e9", "\ud83d\ude00emoji", "\uffff", "sub/a", "sub/b",
                 "ab/c", "7/x");
         for (int i = 0; i < 4500; i++) {
@@ -64,8 +64,8 @@ class RangeListingTest {
         assertThat(parallel.commonPrefixes()).containsExactlyElementsOf(expected.commonPrefixes());
         assertThat(expected.objects()).hasSize(4500 + 600 + odd.size() - 4); // sub/, ab/, 7/ are prefixes; "" is the marker
         assertThat(expected.commonPrefixes()).containsExactly("job/shared/7/", "job/shared/ab/", "job/shared/sub/");
-        // at most one extra page per range beyond what page after page needs
-        assertThat(parallelRequests).isBetween(sequential, sequential + 16);
+        // at most one extra page per share (16 digits, 3 gaps) beyond what page after page needs
+        assertThat(parallelRequests).isBetween(sequential, sequential + 19);
     }
 
     @Test
@@ -82,7 +82,7 @@ class RangeListingTest {
         for (int i = 0; i < 3000; i++) {
             put("d/" + UUID.randomUUID());
         }
-        store.inject(FaultRule.on("ListObjectsV2").keys("d/ after d/7.*").internalError());
+        store.inject(FaultRule.on("ListObjectsV2").keys("d/7").internalError());
         assertThatThrownBy(() -> s3.listDirectory("b", "d/", pool))
                 .isInstanceOf(IOException.class).hasMessageContaining("ListObjectsV2").hasMessageContaining("d/");
     }
