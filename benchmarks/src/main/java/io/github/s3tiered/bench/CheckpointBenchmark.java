@@ -294,6 +294,10 @@ public final class CheckpointBenchmark {
             AccessExecutionGraph graph = cluster.getArchivedExecutionGraph(job).get();
             List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
             List<Long> durations = done.stream().map(CompletedCheckpointStats::getEndToEndDuration).toList();
+            after.put("phaseSyncP50", phaseP50(done, t -> t.getSummaryStats().getSyncCheckpointDurationStats().getMaximum()));
+            after.put("phaseAsyncP50", phaseP50(done, t -> t.getSummaryStats().getAsyncCheckpointDurationStats().getMaximum()));
+            after.put("phaseAlignmentP50", phaseP50(done, t -> t.getSummaryStats().getAlignmentDurationStats().getMaximum()));
+            after.put("phaseStartDelayP50", phaseP50(done, t -> t.getSummaryStats().getCheckpointStartDelayStats().getMaximum()));
             long checkpointed = done.stream().mapToLong(CompletedCheckpointStats::getCheckpointedSize).sum();
             long fullState = done.isEmpty() ? 0 : done.get(done.size() - 1).getStateSize();
             List<Long> restores = RestoreTimings.since(start).stream()
@@ -334,6 +338,16 @@ public final class CheckpointBenchmark {
             }
         }
         return failedAt == Long.MAX_VALUE || allRunningAt == 0 ? -1 : allRunningAt - failedAt;
+    }
+
+    /** The median over checkpoints of the slowest task's figure (e.g. its async duration). */
+    private static long phaseP50(List<CompletedCheckpointStats> done,
+            java.util.function.ToLongFunction<org.apache.flink.runtime.checkpoint.TaskStateStats> figure) {
+        List<Long> perCheckpoint = new ArrayList<>();
+        for (CompletedCheckpointStats c : done) {
+            perCheckpoint.add(c.getAllTaskStateStats().stream().mapToLong(figure).max().orElse(0));
+        }
+        return perCheckpoint.isEmpty() ? 0 : pct(perCheckpoint, 50);
     }
 
     private static Map<String, Long> delta(Map<String, Long> before, Map<String, Long> after) {
@@ -428,6 +442,12 @@ public final class CheckpointBenchmark {
                             + "(%.2fx) -> %s%n", cold, bestPeerRestore, 0.5 * bestPeerRestore, cold / bestPeerRestore,
                     cold <= 0.5 * bestPeerRestore ? "MET" : "NOT MET");
         }
+        System.out.printf(Locale.ROOT, "Checkpoint phases, p50 of the slowest task's (ms), start delay / alignment / sync / async:%s%n",
+                results.entrySet().stream().filter(e -> e.getValue().failure() == null)
+                        .map(e -> String.format(Locale.ROOT, " %s %d / %d / %d / %d", e.getKey().name(),
+                                e.getValue().transferDelta("phaseStartDelayP50"), e.getValue().transferDelta("phaseAlignmentP50"),
+                                e.getValue().transferDelta("phaseSyncP50"), e.getValue().transferDelta("phaseAsyncP50")))
+                        .collect(java.util.stream.Collectors.joining(";")));
         System.out.printf(Locale.ROOT, "Peak memory of the benchmark's JVM during each run (heap used after the run's GCs / direct buffers):%s%n",
                 results.entrySet().stream().map(e -> String.format(Locale.ROOT, " %s %s / %s", e.getKey().name(),
                         mib(e.getValue().transferDelta("peakHeapBytes")), mib(e.getValue().transferDelta("peakDirectBytes"))))
