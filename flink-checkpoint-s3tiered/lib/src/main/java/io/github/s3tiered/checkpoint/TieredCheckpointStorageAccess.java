@@ -1,7 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.PathKey;
-import io.github.s3tiered.preupload.DeduplicatingStreamFactory;
 import io.github.s3tiered.preupload.PreUploadSettings;
 import io.github.s3tiered.preupload.PreUploadTarget;
 

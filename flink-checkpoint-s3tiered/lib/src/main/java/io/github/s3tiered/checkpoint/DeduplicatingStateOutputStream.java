@@ -1,4 +1,4 @@
-package io.github.s3tiered.preupload;
+package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.bridge.S3TieredBridge;
 

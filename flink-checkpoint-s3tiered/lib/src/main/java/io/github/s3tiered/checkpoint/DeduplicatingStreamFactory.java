@@ -1,18 +1,16 @@
-package io.github.s3tiered.preupload;
+package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.bridge.S3TieredBridge;
+import io.github.s3tiered.preupload.PreUploadSettings;
 
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CheckpointedStateScope;
-import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
 
 import java.io.IOException;
-import java.util.Collection;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -20,9 +18,8 @@ import java.util.Optional;
  * an object uploaded ahead of the checkpoint when the content is the same
  * ({@link DeduplicatingStateOutputStream}). Exclusive state goes to Flink's streams unchanged.
  */
-public final class DeduplicatingStreamFactory implements CheckpointStreamFactory {
+final class DeduplicatingStreamFactory extends ForwardingCheckpointStreamFactory {
 
-    private final FsCheckpointStreamFactory delegate;
     private final Path sharedDirectory;
     private final FileSystem fs;
     private final S3TieredBridge bridge;
@@ -32,7 +29,7 @@ public final class DeduplicatingStreamFactory implements CheckpointStreamFactory
 
     private DeduplicatingStreamFactory(FsCheckpointStreamFactory delegate, FileSystem fs, S3TieredBridge bridge,
             int fileStateThreshold, int writeBufferSize, long reuseWindowMillis) {
-        this.delegate = delegate;
+        super(delegate);
         this.sharedDirectory = delegate.getTargetPath(CheckpointedStateScope.SHARED);
         this.fs = fs;
         this.bridge = bridge;
@@ -45,7 +42,7 @@ public final class DeduplicatingStreamFactory implements CheckpointStreamFactory
      * Wraps Flink's factory when pre-upload is on and its shared directory is on {@code s3tiered://};
      * otherwise returns it unchanged.
      */
-    public static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, PreUploadSettings settings,
+    static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, PreUploadSettings settings,
             int fileStateThreshold, int writeBufferSize) throws IOException {
         if (settings == null || !settings.enabled() || !(factory instanceof FsCheckpointStreamFactory fsFactory)) {
             return factory;
@@ -64,30 +61,9 @@ public final class DeduplicatingStreamFactory implements CheckpointStreamFactory
     @Override
     public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) throws IOException {
         if (scope != CheckpointedStateScope.SHARED) {
-            return delegate.createCheckpointStateOutputStream(scope);
+            return super.createCheckpointStateOutputStream(scope);
         }
         return new DeduplicatingStateOutputStream(sharedDirectory, fs, bridge, fileStateThreshold, writeBufferSize,
                 reuseWindowMillis);
-    }
-
-    @Override
-    public boolean canFastDuplicate(StreamStateHandle stateHandle, CheckpointedStateScope scope) throws IOException {
-        return delegate.canFastDuplicate(stateHandle, scope);
-    }
-
-    @Override
-    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope)
-            throws IOException {
-        return delegate.duplicate(stateHandles, scope);
-    }
-
-    @Override
-    public void reusePreviousStateHandle(Collection<? extends StreamStateHandle> previousHandle) {
-        delegate.reusePreviousStateHandle(previousHandle);
-    }
-
-    @Override
-    public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
-        return delegate.couldReuseStateHandle(stateHandle);
     }
 }
