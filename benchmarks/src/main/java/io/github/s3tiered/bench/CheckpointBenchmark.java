@@ -413,9 +413,9 @@ public final class CheckpointBenchmark {
                 tiered.transferDelta("deduplicatedUploads"), mib(tiered.transferDelta("deduplicatedBytes")),
                 tiered.transferDelta("contentHashMillis"), tiered.transferDelta("requests"),
                 tiered.transferDelta("requests") / (double) checkpoints / PARALLELISM,
-                REQUESTS.apply(tiered, "PutObject"), REQUESTS.apply(tiered, "UploadPart"), REQUESTS.apply(tiered, "GetObject"),
-                REQUESTS.apply(tiered, "HeadObject"), REQUESTS.apply(tiered, "ListObjectsV2"),
-                REQUESTS.apply(tiered, "DeleteObject") + REQUESTS.apply(tiered, "DeleteObjects"));
+                requests(tiered, "PutObject"), requests(tiered, "UploadPart"), requests(tiered, "GetObject"),
+                requests(tiered, "HeadObject"), requests(tiered, "ListObjectsV2"),
+                requests(tiered, "DeleteObject") + requests(tiered, "DeleteObjects"));
         long bestPeerP50 = Math.min(pct(presto.checkpointMillis(), 50), pct(nativeFs.checkpointMillis(), 50));
         long bestPeerP95 = Math.min(pct(presto.checkpointMillis(), 95), pct(nativeFs.checkpointMillis(), 95));
         long p50 = pct(tiered.checkpointMillis(), 50);
@@ -455,7 +455,9 @@ public final class CheckpointBenchmark {
     }
 
     /** S3 requests of one operation the s3tiered file system sent during the run (the bridge counts them). */
-    private static final java.util.function.BiFunction<Result, String, Long> REQUESTS = (r, op) -> r.transferDelta("req:" + op);
+    private static long requests(Result r, String operation) {
+        return r.transferDelta("req:" + operation);
+    }
 
     private static void printFaults(Map<Setup, Result> results, double rate) {
         System.out.printf(Locale.ROOT, "%nThe same job with %.0f%% of S3 requests failing at a proxy (503 SlowDown, 500, reset before or "
