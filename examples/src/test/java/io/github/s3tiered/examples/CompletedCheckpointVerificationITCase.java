@@ -46,7 +46,7 @@ import java.util.stream.Collectors;
  * a few checkpoints, the TaskManagers stop referencing it, and the newest retained checkpoint then
  * restores on a fresh host (no local copies) with exact state.
  */
-class CompletedCheckpointVerificationITCase {
+class CompletedCheckpointVerificationITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)

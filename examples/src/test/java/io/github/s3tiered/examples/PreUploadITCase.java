@@ -40,7 +40,7 @@ import java.util.Map;
  * content-addressed objects instead of uploading the same bytes again, every object a retained
  * checkpoint references is in S3, and the newest one restores on a fresh host with exact state.
  */
-class PreUploadITCase {
+class PreUploadITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)

@@ -48,7 +48,7 @@ import java.util.stream.IntStream;
  * single handle, merge several) reads its files through the tiered file system's batch copy like a
  * plain restore, from the local tier or from S3, and the keyed state comes out exact.
  */
-class RescaleRestoreITCase {
+class RescaleRestoreITCase implements AwaitsBackgroundUploads {
 
     /** Fixed so that key groups mean the same at every parallelism (Flink would derive 128 too). */
     static final int MAX_PARALLELISM = 128;

@@ -67,7 +67,7 @@ import java.util.stream.Stream;
  * verdict must be the same: what S3 holds decides, never a local copy. A local copy that differs
  * from the damaged object is dropped and counted.
  */
-class S3DamageITCase {
+class S3DamageITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)

@@ -54,7 +54,7 @@ import java.util.TreeMap;
  * recovery inspector, which reads S3 only), and the job ends with exactly the state of a
  * failure-free run.
  */
-class S3OutageITCase {
+class S3OutageITCase implements AwaitsBackgroundUploads {
 
     static final long OUTAGE_MS = 20_000;
 

@@ -60,7 +60,7 @@ import java.util.stream.Collectors;
  * recovery, resume from retained checkpoints and savepoints, local tier versus S3 restores, no
  * leaked files, and wrong configuration.
  */
-class TieredCheckpointStorageITCase {
+class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)

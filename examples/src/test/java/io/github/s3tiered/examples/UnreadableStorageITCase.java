@@ -56,7 +56,7 @@ import java.util.function.Supplier;
  * choosing an older checkpoint; the guard fails the submission and says why; the command line exits
  * 2. The faults are real HTTP answers and broken connections from a proxy in front of the S3 server.
  */
-class UnreadableStorageITCase {
+class UnreadableStorageITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)

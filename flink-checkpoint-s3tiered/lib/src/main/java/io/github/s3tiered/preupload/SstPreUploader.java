@@ -56,6 +56,26 @@ public final class SstPreUploader {
         return instance;
     }
 
+    /**
+     * Waits until this process's uploader has nothing queued or running: pre-uploads, and the
+     * withdrawals after a RocksDB instance closed, run on after the job ended and write into the
+     * local tier. For tests that remove a tier directory after a job. True when idle in time.
+     */
+    public static boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
+        SstPreUploader u;
+        synchronized (SstPreUploader.class) {
+            u = instance;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (u != null && (u.pool.getActiveCount() > 0 || !u.pool.getQueue().isEmpty())) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
+    }
+
     /** Runs a short task (a withdrawal) on the upload threads. */
     void execute(Runnable task) {
         try {
