@@ -11,14 +11,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")" && pwd)"
 MODULE="$ROOT/flink-recovery-inspector"
 CLASSPATH_FILE="$MODULE/target/recovery-inspector.classpath"
-PLUGIN_JAR="$ROOT/flink-checkpoint-s3tiered/plugin/target/flink-checkpoint-s3tiered-0.1.0-SNAPSHOT-plugin.jar"
+PLUGIN_JAR="$ROOT/flink-checkpoint-s3tiered/plugin/target/flink-checkpoint-s3tiered-0.1.0-SNAPSHOT-flink2.3-plugin.jar"
 MVN="${MVN:-mvn}"
 
 needs_build() {
   [ -n "${RECOVERY_INSPECTOR_REBUILD:-}" ] && return 0
   [ -f "$CLASSPATH_FILE" ] && [ -f "$PLUGIN_JAR" ] && [ -d "$MODULE/target/classes" ] || return 0
   # sources changed since the last build
-  [ -n "$(find "$MODULE/pom.xml" "$MODULE/src/main" "$ROOT/flink-checkpoint-s3tiered" -name target -prune \
+  [ -n "$(find "$MODULE/pom.xml" "$MODULE/src" "$ROOT/flink-checkpoint-s3tiered" -name target -prune \
       -o -newer "$CLASSPATH_FILE" -type f -print -quit 2>/dev/null)" ]
 }
 

@@ -85,8 +85,8 @@ class ComposeFileTest {
         String version = System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT");
         Path pluginTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/plugin/target");
         Path libTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/lib/target");
-        String plugin = "flink-checkpoint-s3tiered-" + version + "-plugin.jar";
-        String lib = "flink-checkpoint-s3tiered-" + version + "-lib.jar";
+        String plugin = "flink-checkpoint-s3tiered-" + version + "-flink2.3-plugin.jar";
+        String lib = "flink-checkpoint-s3tiered-" + version + "-flink2.3-lib.jar";
         Map<String, Object> compose = compose();
         for (String name : FLINK_SERVICES) {
             Map<String, String> mounts = new LinkedHashMap<>();

@@ -6,10 +6,10 @@ import org.apache.flink.runtime.checkpoint.AbstractCheckpointStats;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsStatus;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.executiongraph.AccessExecutionGraph;
+import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.graph.StreamGraph;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,8 +23,8 @@ public final class JobRunner {
     private JobRunner() {}
 
     public static JobID submit(MiniCluster cluster, StreamExecutionEnvironment env) throws Exception {
-        StreamGraph graph = env.getStreamGraph();
-        graph.setJobId(new JobID());
+        // a JobGraph: what both Flink lines' MiniCluster take
+        JobGraph graph = env.getStreamGraph().getJobGraph();
         cluster.submitJob(graph).get();
         return graph.getJobID();
     }

@@ -6,7 +6,6 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.util.ParameterTool;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +23,7 @@ public final class StateRecoveryExample {
     private StateRecoveryExample() {}
 
     /** The job's settings from arguments, with the defaults of the demo. */
-    public static RecoveryJob.Settings settings(ParameterTool p, String outputDir) {
+    public static RecoveryJob.Settings settings(JobArguments p, String outputDir) {
         return new RecoveryJob.Settings(
                 p.getLong("records", 300_000),
                 p.getInt("keys", 30_000),
@@ -45,7 +44,7 @@ public final class StateRecoveryExample {
     }
 
     public static void main(String[] args) throws Exception {
-        ParameterTool p = ParameterTool.fromArgs(args);
+        JobArguments p = JobArguments.parse(args);
         String output = p.getRequired("output");
         RecoveryJob.Settings s = settings(p, output);
         Configuration conf = p.has("use-cluster-config")

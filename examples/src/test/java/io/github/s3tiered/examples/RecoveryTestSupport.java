@@ -30,6 +30,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /** Configuration and helpers shared by the MiniCluster recovery tests. */
@@ -39,6 +40,56 @@ final class RecoveryTestSupport {
     static final Duration TIMEOUT = Duration.ofMinutes(3);
 
     private RecoveryTestSupport() {}
+
+    /**
+     * Flink 1.20 has no batch copy ({@code PathsCopyingFileSystem}): its RocksDB restore streams every
+     * file through the file system's {@code open()}, counted with all reads the tier serves or S3
+     * answers. On 2.x the batch copy counts restored bytes on their own.
+     */
+    static final boolean RESTORES_STREAM = !classExists("org.apache.flink.core.fs.PathsCopyingFileSystem");
+
+    /** The transfer figure of bytes a restore took from the local tier, on this Flink line. */
+    static final String RESTORED_FROM_LOCAL_TIER = RESTORES_STREAM ? "bytesServedFromLocalTier" : "restoreBytesFromLocalTier";
+
+    /** The transfer figure of bytes a restore downloaded from S3, on this Flink line. */
+    static final String RESTORED_FROM_S3 = RESTORES_STREAM ? "bytesDownloaded" : "restoreBytesFromS3";
+
+    /**
+     * What the guard reads from S3 when a job resumes from {@code checkpoint}, within the figure
+     * {@link #RESTORED_FROM_S3} on 1.20 (where it counts every download): its {@code _metadata}.
+     */
+    static long guardReadBytes(String checkpoint) throws java.io.IOException {
+        if (!RESTORES_STREAM) {
+            return 0;
+        }
+        org.apache.flink.core.fs.Path metadata = new org.apache.flink.core.fs.Path(checkpoint, "_metadata");
+        return metadata.getFileSystem().getFileStatus(metadata).getLen();
+    }
+
+    private static boolean classExists(String name) {
+        try {
+            Class.forName(name, false, RecoveryTestSupport.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The name of a class of Flink's RocksDB backend, {@code relative} to its package, which is
+     * {@code org.apache.flink.state.rocksdb} in 2.x and {@code org.apache.flink.contrib.streaming.state}
+     * in 1.20: the tests run on both lines.
+     */
+    static String rocksDbClass(String relative) {
+        for (String pkg : List.of("org.apache.flink.state.rocksdb.", "org.apache.flink.contrib.streaming.state.")) {
+            try {
+                return Class.forName(pkg + relative, false, RecoveryTestSupport.class.getClassLoader()).getName();
+            } catch (ClassNotFoundException e) {
+                // the other line
+            }
+        }
+        throw new IllegalStateException("No RocksDB class " + relative + " in either Flink line's package");
+    }
 
     /** The MiniCluster's own configuration: memory and the restart strategy; no S3 settings. */
     static Configuration clusterConfig() {

@@ -1,5 +1,7 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.metadata.OperatorStates;
+
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
@@ -59,13 +61,12 @@ public record OperatorSummary(
                 rawKeyed += size(s.getRawKeyedState());
                 operator += size(s.getManagedOperatorState());
                 rawOperator += size(s.getRawOperatorState());
-                channel += size(s.getInputChannelState()) + size(s.getUpstreamOutputBufferState())
-                        + size(s.getResultSubpartitionState());
+                channel += OperatorStates.channelHandles(s).stream().mapToLong(h -> h.getStateSize()).sum();
                 withState += s.hasState() ? 1 : 0;
             }
             long coordinator = op.getCoordinatorState() == null ? 0 : op.getCoordinatorState().getStateSize();
             int fileCount = (int) files.stream().filter(f -> f.operators().contains(id)).count();
-            out.add(new OperatorSummary(id, op.getOperatorUid().orElse(null), op.getOperatorName().orElse(null),
+            out.add(new OperatorSummary(id, OperatorStates.uid(op).orElse(null), OperatorStates.name(op).orElse(null),
                     op.getParallelism(), op.getMaxParallelism(), withState, keyed, rawKeyed, operator, rawOperator,
                     channel, coordinator, fileCount));
         }

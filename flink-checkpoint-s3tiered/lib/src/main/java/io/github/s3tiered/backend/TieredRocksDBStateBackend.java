@@ -4,18 +4,16 @@ import io.github.s3tiered.preupload.PreUploadTarget;
 
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.runtime.state.AsyncKeyedStateBackend;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
 import org.apache.flink.runtime.state.ConfigurableStateBackend;
 import org.apache.flink.runtime.state.OperatorStateBackend;
 import org.apache.flink.runtime.state.StateBackend;
-import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.util.TernaryBoolean;
 
 /**
- * Flink's embedded RocksDB state backend with incremental checkpoints always on. Its restore
- * downloads through the file system's batch copy ({@code PathsCopyingFileSystem}), which for
- * {@code s3tiered://} hard-links local-tier copies and downloads the rest in parallel. Every
+ * Flink's embedded RocksDB state backend with incremental checkpoints always on. On Flink 2.x its
+ * restore downloads through the file system's batch copy ({@code PathsCopyingFileSystem}), which
+ * for {@code s3tiered://} hard-links local-tier copies and downloads the rest in parallel; on 1.20
+ * it streams each file, which the local tier serves from disk. Every
  * RocksDB option stays configurable as usual ({@code state.backend.rocksdb.*}). It also publishes
  * the file system's transfer figures in each keyed operator's metric group {@code s3tiered}.
  */
@@ -23,25 +21,21 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
 
     private static final long serialVersionUID = 1L;
 
-    private final EmbeddedRocksDBStateBackend rocksDb;
+    /** Flink's embedded RocksDB backend of this Flink line ({@link EmbeddedRocksDB}). */
+    private final StateBackend rocksDb;
 
     public TieredRocksDBStateBackend() {
-        this(new EmbeddedRocksDBStateBackend(TernaryBoolean.TRUE));
+        this(EmbeddedRocksDB.incremental());
     }
 
-    private TieredRocksDBStateBackend(EmbeddedRocksDBStateBackend rocksDb) {
+    private TieredRocksDBStateBackend(StateBackend rocksDb) {
         this.rocksDb = rocksDb;
-    }
-
-    /** The RocksDB backend underneath, for RocksDB options set from code. */
-    public EmbeddedRocksDBStateBackend rocksDb() {
-        return rocksDb;
     }
 
     @Override
     public TieredRocksDBStateBackend configure(ReadableConfig config, ClassLoader classLoader) {
         // The backend was built with incremental = TRUE, which configure() keeps.
-        return new TieredRocksDBStateBackend(rocksDb.configure(config, classLoader));
+        return new TieredRocksDBStateBackend(((ConfigurableStateBackend) rocksDb).configure(config, classLoader));
     }
 
     @Override
@@ -50,28 +44,18 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
         java.util.function.Supplier<java.util.Map<String, Long>> transfer =
                 TransferMetrics.register(parameters.getMetricGroup(), parameters.getEnv());
         TimedRestoreParameters<K> timed = new TimedRestoreParameters<>(parameters);
-        EmbeddedRocksDBStateBackend instance = rocksDb;
+        StateBackend instance = rocksDb;
         if (parameters.getEnv().getCheckpointStorageAccess() instanceof PreUploadTarget.Source source
                 && source.preUploadTarget().isPresent()) {
-            instance = source.preUploadTarget().get().withListener(rocksDb,
-                    parameters.getEnv().getUserCodeClassLoader().asClassLoader());
+            PreUploadTarget target = source.preUploadTarget().get();
+            instance = EmbeddedRocksDB.withOptionsFactory(rocksDb,
+                    parameters.getEnv().getUserCodeClassLoader().asClassLoader(), target::optionsFactory);
         }
         CheckpointableKeyedStateBackend<K> backend = instance.createKeyedStateBackend(timed);
         var task = parameters.getEnv().getTaskInfo();
         timed.capture().report(parameters.getOperatorIdentifier(), task.getIndexOfThisSubtask(),
                 task.getAttemptNumber(), transfer == null ? java.util.Map.of() : transfer.get());
         return backend;
-    }
-
-    @Override
-    public <K> AsyncKeyedStateBackend<K> createAsyncKeyedStateBackend(KeyedStateBackendParameters<K> parameters)
-            throws Exception {
-        return rocksDb.createAsyncKeyedStateBackend(parameters);
-    }
-
-    @Override
-    public boolean supportsAsyncKeyedStateBackend() {
-        return rocksDb.supportsAsyncKeyedStateBackend();
     }
 
     @Override
@@ -95,11 +79,11 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
     }
 
     public boolean isIncrementalCheckpointsEnabled() {
-        return rocksDb.isIncrementalCheckpointsEnabled();
+        return EmbeddedRocksDB.isIncremental(rocksDb);
     }
 
     @Override
     public String toString() {
-        return "TieredRocksDBStateBackend{incremental=" + rocksDb.isIncrementalCheckpointsEnabled() + "}";
+        return "TieredRocksDBStateBackend{incremental=" + isIncrementalCheckpointsEnabled() + "}";
     }
 }

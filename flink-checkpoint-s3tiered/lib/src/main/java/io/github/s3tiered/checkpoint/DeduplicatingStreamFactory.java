@@ -27,10 +27,10 @@ final class DeduplicatingStreamFactory extends ForwardingCheckpointStreamFactory
     private final int writeBufferSize;
     private final long reuseWindowMillis;
 
-    private DeduplicatingStreamFactory(FsCheckpointStreamFactory delegate, FileSystem fs, S3TieredBridge bridge,
-            int fileStateThreshold, int writeBufferSize, long reuseWindowMillis) {
+    private DeduplicatingStreamFactory(FsCheckpointStreamFactory delegate, Path sharedDirectory, FileSystem fs,
+            S3TieredBridge bridge, int fileStateThreshold, int writeBufferSize, long reuseWindowMillis) {
         super(delegate);
-        this.sharedDirectory = delegate.getTargetPath(CheckpointedStateScope.SHARED);
+        this.sharedDirectory = sharedDirectory;
         this.fs = fs;
         this.bridge = bridge;
         this.fileStateThreshold = fileStateThreshold;
@@ -39,22 +39,22 @@ final class DeduplicatingStreamFactory extends ForwardingCheckpointStreamFactory
     }
 
     /**
-     * Wraps Flink's factory when pre-upload is on and its shared directory is on {@code s3tiered://};
-     * otherwise returns it unchanged.
+     * Wraps Flink's factory for a checkpoint in the job's directory ({@code shared} is its {@code
+     * shared/}, where Flink's factory writes shared state too) when pre-upload is on and that
+     * directory is on {@code s3tiered://}; otherwise returns it unchanged.
      */
-    static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, PreUploadSettings settings,
+    static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, Path shared, PreUploadSettings settings,
             int fileStateThreshold, int writeBufferSize) throws IOException {
         if (settings == null || !settings.enabled() || !(factory instanceof FsCheckpointStreamFactory fsFactory)) {
             return factory;
         }
-        Path shared = fsFactory.getTargetPath(CheckpointedStateScope.SHARED);
         // Unguarded: the streams are written and closed by the snapshot's upload threads, not the task thread.
         FileSystem fs = FileSystem.getUnguardedFileSystem(shared.toUri());
         Optional<S3TieredBridge> bridge = S3TieredBridge.of(fs);
         if (bridge.isEmpty()) {
             return factory;
         }
-        return new DeduplicatingStreamFactory(fsFactory, fs, bridge.get(), fileStateThreshold, writeBufferSize,
+        return new DeduplicatingStreamFactory(fsFactory, shared, fs, bridge.get(), fileStateThreshold, writeBufferSize,
                 settings.reuseWindowMillis());
     }
 

@@ -143,9 +143,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             CheckpointStorageLocationReference reference, StreamSettings streams) throws IOException {
         LocationReferences.Decoded decoded = LocationReferences.decode(reference);
         CheckpointStreamFactory factory = view.resolveCheckpointStorageLocation(checkpointId, decoded.original());
-        if (streams != null) {
-            factory = DeduplicatingStreamFactory.wrap(factory, streams.preUpload(), streams.fileStateThreshold(),
-                    streams.writeBufferSize());
+        // Only a checkpoint's default location has the job's shared/ for shared state; a savepoint
+        // keeps all of its files in its own directory.
+        if (streams != null && decoded.original().isDefaultReference()) {
+            factory = DeduplicatingStreamFactory.wrap(factory, new Path(jobDir, "shared"), streams.preUpload(),
+                    streams.fileStateThreshold(), streams.writeBufferSize());
         }
         if (decoded.status() == null) {
             return factory;

@@ -2,10 +2,8 @@ package io.github.s3tiered.preupload;
 
 import io.github.s3tiered.bridge.S3TieredBridge;
 
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
-import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 
 import java.io.IOException;
 import java.util.Optional;
@@ -22,23 +20,19 @@ public record PreUploadTarget(Path sharedDirectory, PreUploadSettings settings) 
     }
 
     /**
-     * The RocksDB backend for one keyed backend of a task: a copy of {@code rocksDb} whose
-     * instances report every SST file they write to the {@link SstPreUploader}; {@code rocksDb}
-     * itself when there is no target or the file system is not {@code s3tiered://}.
+     * A RocksDB options factory for one keyed backend of a task that reports every SST file its
+     * RocksDB instance writes to the {@link SstPreUploader}, around {@code user} (the job's own
+     * factory, or null); {@code factoryInterface} is the running Flink line's {@code
+     * RocksDBOptionsFactory}. Empty when the file system is not {@code s3tiered://}.
      */
-    public EmbeddedRocksDBStateBackend withListener(EmbeddedRocksDBStateBackend rocksDb, ClassLoader classLoader)
-            throws IOException {
+    public Optional<Object> optionsFactory(Class<?> factoryInterface, Object user) throws IOException {
         Optional<S3TieredBridge> bridge = S3TieredBridge.of(FileSystem.getUnguardedFileSystem(sharedDirectory.toUri()));
         if (bridge.isEmpty()) {
-            return rocksDb;
+            return Optional.empty();
         }
         SstPreUploader uploader = SstPreUploader.shared(settings);
         S3TieredBridge b = bridge.get();
-        java.util.function.Supplier<SstPreUploadListener> listener =
-                () -> new SstPreUploadListener(uploader, b, sharedDirectory, settings);
-        // configure() with nothing new makes a copy with every setting of the original
-        EmbeddedRocksDBStateBackend copy = rocksDb.configure(new Configuration(), classLoader);
-        copy.setRocksDBOptions(new PreUploadingOptionsFactory(rocksDb.getRocksDBOptions(), listener));
-        return copy;
+        return Optional.of(PreUploadingOptionsFactory.create(factoryInterface, user,
+                () -> new SstPreUploadListener(uploader, b, sharedDirectory, settings)));
     }
 }

@@ -1,63 +1,71 @@
 package io.github.s3tiered.preupload;
 
-import org.apache.flink.state.rocksdb.RocksDBNativeMetricOptions;
-import org.apache.flink.state.rocksdb.RocksDBOptionsFactory;
-
-import org.rocksdb.AbstractEventListener;
-import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
-import org.rocksdb.ReadOptions;
-import org.rocksdb.WriteOptions;
 
-import java.util.ArrayList;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.Collection;
-import java.util.List;
+import java.util.function.Supplier;
 
 /**
- * The job's RocksDB options factory (or none) plus the pre-upload listener. Made on the
- * TaskManager for one keyed backend, never serialized.
+ * The job's RocksDB options factory (or none) plus the pre-upload listener: made on the
+ * TaskManager for one keyed backend, never serialized. It implements Flink's {@code
+ * RocksDBOptionsFactory} of the running line, whose package differs between 1.20 and 2.x, as a
+ * proxy: {@code createDBOptions} adds the listener; every other call goes to the job's factory,
+ * or, without one, returns the options given (or runs the interface's default).
  */
-final class PreUploadingOptionsFactory implements RocksDBOptionsFactory {
+final class PreUploadingOptionsFactory implements InvocationHandler {
 
-    private static final long serialVersionUID = 1L;
+    private final Object user;
+    private final Supplier<SstPreUploadListener> listeners;
 
-    private final RocksDBOptionsFactory user;
-    /** Makes the listener: a native object, so only once RocksDB's library is loaded (when options are made). */
-    private final transient java.util.function.Supplier<SstPreUploadListener> listeners;
-
-    PreUploadingOptionsFactory(RocksDBOptionsFactory user, java.util.function.Supplier<SstPreUploadListener> listeners) {
+    private PreUploadingOptionsFactory(Object user, Supplier<SstPreUploadListener> listeners) {
         this.user = user;
         this.listeners = listeners;
     }
 
-    @Override
-    public DBOptions createDBOptions(DBOptions currentOptions, Collection<AutoCloseable> handlesToClose) {
-        DBOptions options = user == null ? currentOptions : user.createDBOptions(currentOptions, handlesToClose);
-        SstPreUploadListener listener = listeners.get();
-        List<AbstractEventListener> listeners = new ArrayList<>(options.listeners());
-        listeners.add(listener);
-        handlesToClose.add(listener.closeHook());
-        handlesToClose.add(listener);
-        return options.setListeners(listeners);
+    /**
+     * An instance of {@code factoryInterface} (the line's {@code RocksDBOptionsFactory}) around
+     * {@code user}, the job's factory or null. {@code listeners} makes the listener: a native
+     * object, so only once RocksDB's library is loaded (when options are made).
+     */
+    static Object create(Class<?> factoryInterface, Object user, Supplier<SstPreUploadListener> listeners) {
+        return Proxy.newProxyInstance(factoryInterface.getClassLoader(), new Class<?>[] {factoryInterface},
+                new PreUploadingOptionsFactory(user, listeners));
     }
 
     @Override
-    public ColumnFamilyOptions createColumnOptions(ColumnFamilyOptions currentOptions, Collection<AutoCloseable> handlesToClose) {
-        return user == null ? currentOptions : user.createColumnOptions(currentOptions, handlesToClose);
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        if (method.getDeclaringClass() == Object.class) {
+            return switch (method.getName()) {
+                case "equals" -> proxy == args[0];
+                case "hashCode" -> System.identityHashCode(proxy);
+                default -> "PreUploadingOptionsFactory{" + user + "}";
+            };
+        }
+        if (method.getName().equals("createDBOptions") && args != null && args.length == 2) {
+            DBOptions options = (DBOptions) (user == null ? args[0] : call(user, method, args));
+            @SuppressWarnings("unchecked")
+            Collection<AutoCloseable> handlesToClose = (Collection<AutoCloseable>) args[1];
+            return listeners.get().addTo(options, handlesToClose);
+        }
+        if (user != null) {
+            return call(user, method, args);
+        }
+        if (method.isDefault()) {
+            return InvocationHandler.invokeDefault(proxy, method, args);
+        }
+        // the abstract create*Options methods hand back what they were given when nothing is set
+        return args == null || args.length == 0 ? null : args[0];
     }
 
-    @Override
-    public RocksDBNativeMetricOptions createNativeMetricsOptions(RocksDBNativeMetricOptions nativeMetricOptions) {
-        return user == null ? nativeMetricOptions : user.createNativeMetricsOptions(nativeMetricOptions);
-    }
-
-    @Override
-    public WriteOptions createWriteOptions(WriteOptions currentOptions, Collection<AutoCloseable> handlesToClose) {
-        return user == null ? currentOptions : user.createWriteOptions(currentOptions, handlesToClose);
-    }
-
-    @Override
-    public ReadOptions createReadOptions(ReadOptions currentOptions, Collection<AutoCloseable> handlesToClose) {
-        return user == null ? currentOptions : user.createReadOptions(currentOptions, handlesToClose);
+    private static Object call(Object target, Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
     }
 }

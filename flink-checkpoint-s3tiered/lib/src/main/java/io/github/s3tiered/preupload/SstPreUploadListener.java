@@ -5,6 +5,7 @@ import io.github.s3tiered.bridge.S3TieredBridge;
 import org.apache.flink.core.fs.Path;
 
 import org.rocksdb.AbstractEventListener;
+import org.rocksdb.DBOptions;
 import org.rocksdb.Status;
 import org.rocksdb.TableFileCreationInfo;
 import org.rocksdb.TableFileCreationReason;
@@ -68,6 +69,18 @@ final class SstPreUploadListener extends AbstractEventListener {
         if (closed) {
             withdrawAll();
         }
+    }
+
+    /**
+     * {@code options} with this listener added to the job's own; RocksDB closes the listener, and
+     * before it the hook that withdraws what no checkpoint took, with the instance.
+     */
+    DBOptions addTo(DBOptions options, java.util.Collection<AutoCloseable> handlesToClose) {
+        java.util.List<AbstractEventListener> listeners = new java.util.ArrayList<>(options.listeners());
+        listeners.add(this);
+        handlesToClose.add(closeHook());
+        handlesToClose.add(this);
+        return options.setListeners(listeners);
     }
 
     /**

@@ -10,8 +10,6 @@ import io.github.s3tiered.tier.IntactCopy;
 import io.github.s3tiered.tier.LocalTier;
 import io.github.s3tiered.tier.ObjectKey;
 
-import org.apache.flink.core.fs.ICloseableRegistry;
-import org.apache.flink.core.fs.PathsCopyingFileSystem.CopyRequest;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +50,19 @@ final class BatchDownload {
         ObjectPath resolve(org.apache.flink.core.fs.Path path) throws IOException;
     }
 
+    /** One file to restore: an s3tiered:// source and a local destination. */
+    record FileCopy(org.apache.flink.core.fs.Path source, org.apache.flink.core.fs.Path destination) {}
+
+    /**
+     * Where the caller's cancellation hooks in (Flink's closeable registry in 2.x): {@code
+     * onCancel} is to be closed when the batch is cancelled; the returned handle withdraws it.
+     */
+    interface CancelRegistration {
+        AutoCloseable register(Closeable onCancel) throws IOException;
+
+        CancelRegistration NONE = onCancel -> () -> {};
+    }
+
     /** One file of the batch; {@code copy} is the tier's intact copy, or null: from S3. */
     record Transfer(ObjectPath source, Path destination, IntactCopy copy) {}
 
@@ -68,26 +79,30 @@ final class BatchDownload {
         this.runtime = runtime;
     }
 
-    void copy(List<CopyRequest> requests, PathResolver resolver, ICloseableRegistry registry) throws IOException {
+    void copy(List<FileCopy> requests, PathResolver resolver, CancelRegistration registration) throws IOException {
         Cancellation cancellation = new Cancellation();
         List<CompletableFuture<Void>> tasks = new ArrayList<>();
         // The transfers see the cancellation and end by themselves; cancelling their futures
         // instead would return while they still run and write.
         Closeable cancel = () -> cancellation.cancel("the batch copy of " + requests.size() + " files was cancelled");
-        registry.registerCloseable(cancel);
+        AutoCloseable registered = registration.register(cancel);
         try {
             execute(plan(requests, resolver), cancellation, tasks);
         } finally {
-            registry.unregisterCloseable(cancel);
+            try {
+                registered.close();
+            } catch (Exception e) {
+                LOG.debug("Withdrawing the cancellation of a batch copy failed", e);
+            }
         }
     }
 
     /** Resolves the requests and asks the tier, once, which of the sources it holds intact. */
-    Plan plan(List<CopyRequest> requests, PathResolver resolver) throws IOException {
+    Plan plan(List<FileCopy> requests, PathResolver resolver) throws IOException {
         List<ObjectPath> sources = new ArrayList<>(requests.size());
         List<ObjectKey> keys = new ArrayList<>(requests.size());
-        for (CopyRequest request : requests) {
-            ObjectPath source = resolver.resolve(request.getSource());
+        for (FileCopy request : requests) {
+            ObjectPath source = resolver.resolve(request.source());
             sources.add(source);
             keys.add(new ObjectKey(source.bucket(), source.key()));
         }
@@ -95,7 +110,7 @@ final class BatchDownload {
                 ? runtime.tier().intactCopies(keys, runtime.transferPool()) : Map.of();
         List<Transfer> transfers = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
-            Path destination = localPath(requests.get(i).getDestination());
+            Path destination = localPath(requests.get(i).destination());
             Files.createDirectories(destination.toAbsolutePath().getParent());
             transfers.add(new Transfer(sources.get(i), destination, held.get(keys.get(i))));
         }

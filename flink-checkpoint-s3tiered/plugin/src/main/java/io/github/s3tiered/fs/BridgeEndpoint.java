@@ -20,15 +20,15 @@ import java.util.zip.CRC32C;
 /**
  * The plugin's side of the {@link BridgeContract}: answers the operations of code outside the
  * plugin class loader (storage, backend metrics, inspector) with JDK types only, and every failure
- * with an {@link ErrorCode}. {@link S3TieredFileSystem#apply} hands each call here.
+ * with an {@link ErrorCode}. {@link AbstractS3TieredFileSystem#apply} hands each call here.
  */
 final class BridgeEndpoint {
 
     private static final List<String> OPERATIONS = BridgeContract.OPERATION_NAMES;
 
-    private final S3TieredFileSystem fs;
+    private final AbstractS3TieredFileSystem fs;
 
-    BridgeEndpoint(S3TieredFileSystem fs) {
+    BridgeEndpoint(AbstractS3TieredFileSystem fs) {
         this.fs = fs;
     }
 

@@ -102,7 +102,7 @@ class RestoreFaultTest {
         write("cp/c", c);
 
         BatchDownload batch = new BatchDownload(fs.runtime());
-        BatchDownload.Plan plan = batch.plan(requests("cp/a", "cp/b", "cp/c"), fs::objectPathOf);
+        BatchDownload.Plan plan = batch.plan(requests("cp/a", "cp/b", "cp/c").stream().map(r -> new BatchDownload.FileCopy(r.getSource(), r.getDestination())).toList(), fs::objectPathOf);
         assertThat(plan.fromTier()).as("the tier holds all three intact").isEqualTo(3);
 
         // between the answer and the link: another process evicts a's copy and replaces b's

@@ -181,7 +181,7 @@ public final class TierWorkload {
      */
     private void slowRestore(List<CopyRequest> requests) throws IOException, InterruptedException {
         BatchDownload batch = new BatchDownload(fs.runtime());
-        BatchDownload.Plan plan = batch.plan(requests, fs::objectPathOf);
+        BatchDownload.Plan plan = batch.plan(requests.stream().map(r -> new BatchDownload.FileCopy(r.getSource(), r.getDestination())).toList(), fs::objectPathOf);
         List<IntactCopy> named = plan.transfers().stream().map(BatchDownload.Transfer::copy).filter(c -> c != null).toList();
         long deadline = System.nanoTime() + SLOW_RESTORE_MAX_PAUSE_MILLIS * 1_000_000;
         while (!named.isEmpty() && changed(named).isEmpty() && System.nanoTime() < deadline) {

@@ -7,7 +7,6 @@ import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
-import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
@@ -56,9 +55,7 @@ public final class CheckpointReferences {
                 s.getRawKeyedState().forEach(h -> refs.visitKeyed(h, "raw-keyed", id));
                 s.getManagedOperatorState().forEach(h -> refs.visitAny(h, "operator", id));
                 s.getRawOperatorState().forEach(h -> refs.visitAny(h, "raw-operator", id));
-                s.getInputChannelState().forEach(h -> refs.visitAny(h, "channel", id));
-                s.getUpstreamOutputBufferState().forEach(h -> refs.visitAny(h, "channel", id));
-                s.getResultSubpartitionState().forEach(h -> refs.visitAny(h, "channel", id));
+                OperatorStates.channelHandles(s).forEach(h -> refs.visitAny(h, "channel", id));
             }
         }
         refs.inlineHandles += metadata.getMasterStates().size();
@@ -106,8 +103,8 @@ public final class CheckpointReferences {
             visitStream(os.getDelegateStateHandle(), kind, op);
         } else if (h instanceof AbstractChannelStateHandle<?> ch) {
             visitStream(ch.getDelegate(), kind, op);
-        } else if (h instanceof AbstractMergedChannelStateHandle<?, ?> mch) {
-            visitStream(mch.getDelegate(), kind, op);
+        } else if (OperatorStates.mergedChannelDelegate(h) != null) {
+            visitStream(OperatorStates.mergedChannelDelegate(h), kind, op);
         } else if (h instanceof KeyedStateHandle keyed && h instanceof IncrementalRemoteKeyedStateHandle) {
             visitKeyed(keyed, kind, op);
         } else if (h instanceof StreamStateHandle s) {

@@ -5,7 +5,6 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.jobgraph.OperatorID;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
-import org.apache.flink.runtime.state.ChannelStateHelper;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
@@ -62,10 +61,10 @@ public final class MetadataConsistency {
 
     private static void checkOperator(OperatorState op, List<String> out) {
         String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
-        if (op.getOperatorUid().isPresent()) {
-            OperatorID expected = OperatorIds.fromUid(op.getOperatorUid().get());
+        if (OperatorStates.uid(op).isPresent()) {
+            OperatorID expected = OperatorIds.fromUid(OperatorStates.uid(op).get());
             if (!expected.equals(op.getOperatorID())) {
-                out.add("operator " + id + " has uid '" + op.getOperatorUid().get() + "', from which Flink derives id "
+                out.add("operator " + id + " has uid '" + OperatorStates.uid(op).get() + "', from which Flink derives id "
                         + expected.toHexString().toLowerCase(Locale.ROOT));
             }
         }
@@ -95,8 +94,8 @@ public final class MetadataConsistency {
                 checkOperatorStateOffsets(h, where + " raw operator state", out);
             }
             try {
-                ChannelStateHelper.extractUnmergedInputHandles(s).forEach(h -> checkChannel(h, where, out));
-                ChannelStateHelper.extractUnmergedOutputHandles(s).forEach(h -> checkChannel(h, where, out));
+                OperatorStates.unmergedInputHandles(s).forEach(h -> checkChannel(h, where, out));
+                OperatorStates.unmergedOutputHandles(s).forEach(h -> checkChannel(h, where, out));
             } catch (RuntimeException bad) {
                 out.add(where + ": its merged channel state offsets cannot be read: " + bad.getMessage());
             }

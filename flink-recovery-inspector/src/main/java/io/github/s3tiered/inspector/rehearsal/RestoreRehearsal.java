@@ -1,11 +1,12 @@
 package io.github.s3tiered.inspector.rehearsal;
 
+import io.github.s3tiered.inspector.metadata.OperatorStates;
+
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
-import org.apache.flink.runtime.state.ChannelStateHelper;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
@@ -100,7 +101,7 @@ public final class RestoreRehearsal {
         for (OperatorState op : metadata.getOperatorStates()) {
             String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
             for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
-                String where = "operator " + id + op.getOperatorUid().map(u -> " (uid " + u + ")").orElse("") + " subtask " + e.getKey();
+                String where = "operator " + id + OperatorStates.uid(op).map(u -> " (uid " + u + ")").orElse("") + " subtask " + e.getKey();
                 OperatorSubtaskState s = e.getValue();
                 s.getManagedKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " keyed state", true, units));
                 s.getRawKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " raw keyed state", false, units));
@@ -169,8 +170,8 @@ public final class RestoreRehearsal {
 
     private static void planChannels(OperatorSubtaskState s, String where, List<Unit> units) {
         List<AbstractChannelStateHandle<?>> handles = new ArrayList<>();
-        handles.addAll(ChannelStateHelper.extractUnmergedInputHandles(s));
-        handles.addAll(ChannelStateHelper.extractUnmergedOutputHandles(s));
+        handles.addAll(OperatorStates.unmergedInputHandles(s));
+        handles.addAll(OperatorStates.unmergedOutputHandles(s));
         // one unit per physical file: channel state of many channels shares one file
         Map<String, List<AbstractChannelStateHandle<?>>> byFile = new LinkedHashMap<>();
         for (AbstractChannelStateHandle<?> h : handles) {

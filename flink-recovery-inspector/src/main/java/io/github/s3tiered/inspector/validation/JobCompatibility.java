@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.validation;
 
 import io.github.s3tiered.inspector.CompatibilityIssue;
 import io.github.s3tiered.inspector.JobShape;
+import io.github.s3tiered.inspector.metadata.OperatorStates;
 
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -25,8 +26,8 @@ public final class JobCompatibility {
         List<CompatibilityIssue> issues = new ArrayList<>();
         for (OperatorState op : metadata.getOperatorStates()) {
             String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
-            String label = id + op.getOperatorUid().map(u -> " (uid " + u + ")").orElse("")
-                    + op.getOperatorName().map(n -> " \"" + n + "\"").orElse("");
+            String label = id + OperatorStates.uid(op).map(u -> " (uid " + u + ")").orElse("")
+                    + OperatorStates.name(op).map(n -> " \"" + n + "\"").orElse("");
             if (!job.operatorIds().contains(id)) {
                 // Flink skips operators without state; it rejects the others unless allowNonRestoredState
                 if (hasState(op)) {

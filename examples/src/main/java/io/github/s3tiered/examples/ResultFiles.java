@@ -1,8 +1,7 @@
 package io.github.s3tiered.examples;
 
-import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.InitContext;
 import org.apache.flink.api.connector.sink2.SinkWriter;
-import org.apache.flink.api.connector.sink2.WriterInitContext;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -15,17 +14,13 @@ import java.nio.file.StandardCopyOption;
  * Writes the final per-key results as lines into {@code <dir>/results-<subtask>-<attempt>.csv}
  * (a local directory, shared by all TaskManagers of one host). A file appears, by rename, only
  * when its subtask finished its input, so a failed attempt leaves nothing to confuse the check.
+ * The writer of {@link ResultFileSink}, whose {@code createWriter} differs between Flink lines.
  */
-public class ResultFileSink implements Sink<String> {
+final class ResultFiles {
 
-    private final String dir;
+    private ResultFiles() {}
 
-    public ResultFileSink(String dir) {
-        this.dir = dir;
-    }
-
-    @Override
-    public SinkWriter<String> createWriter(WriterInitContext context) throws IOException {
+    static SinkWriter<String> writer(String dir, InitContext context) throws IOException {
         var task = context.getTaskInfo();
         Path directory = Path.of(dir);
         Files.createDirectories(directory);

@@ -14,9 +14,7 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.ICloseableRegistry;
 import org.apache.flink.core.fs.Path;
-import org.apache.flink.core.fs.PathsCopyingFileSystem;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -37,9 +35,13 @@ import java.util.function.BiFunction;
  * metadata (status, listings); the local tier serves reads of files written or read before on this
  * host. Directories are key prefixes: {@link #mkdirs} creates nothing, and {@link #rename} is
  * refused because S3 cannot rename atomically.
+ *
+ * <p>Everything but what differs between Flink lines: each line's {@code S3TieredFileSystem}
+ * (source set {@code src/flink2/java} here, module {@code flink-1.20/plugin} for 1.20) adds the
+ * interfaces its {@link FileSystem} API has, such as 2.x's batch copy for restores.
  */
-public final class S3TieredFileSystem extends FileSystem
-        implements EntropyInjectingFileSystem, PathsCopyingFileSystem, BiFunction<String, Map<String, Object>, Map<String, Object>> {
+public abstract class AbstractS3TieredFileSystem extends FileSystem
+        implements EntropyInjectingFileSystem, BiFunction<String, Map<String, Object>, Map<String, Object>> {
 
     private static final char[] ENTROPY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
 
@@ -48,7 +50,7 @@ public final class S3TieredFileSystem extends FileSystem
     private final SecureRandom random = new SecureRandom();
     private final BridgeEndpoint bridge = new BridgeEndpoint(this);
 
-    S3TieredFileSystem(URI uri, S3TieredRuntime runtime) {
+    AbstractS3TieredFileSystem(URI uri, S3TieredRuntime runtime) {
         this.uri = uri;
         this.runtime = runtime;
     }
@@ -274,9 +276,8 @@ public final class S3TieredFileSystem extends FileSystem
 
     // ------------------------------------------------------------------ batch copy (restore)
 
-    /** Copies s3tiered:// files to the local file system; anything else is left to Flink. */
-    @Override
-    public boolean canCopyPaths(Path source, Path destination) {
+    /** Whether {@link #copyFiles} takes this pair: s3tiered:// files to the local file system. */
+    boolean copiesPaths(Path source, Path destination) {
         String srcScheme = source.toUri().getScheme();
         String dstScheme = destination.toUri().getScheme();
         return (srcScheme == null || BridgeContract.SCHEME.equals(srcScheme))
@@ -285,11 +286,11 @@ public final class S3TieredFileSystem extends FileSystem
 
     /**
      * Restores a batch of files: local-tier copies are hard-linked into place (copied across
-     * devices), the others downloaded in parallel with ranged GETs and kept in the tier.
+     * devices), the others downloaded in parallel with ranged GETs and kept in the tier. The
+     * batch is cancelled when what {@code registration} registered is closed.
      */
-    @Override
-    public void copyFiles(List<CopyRequest> requests, ICloseableRegistry closeableRegistry) throws IOException {
-        new BatchDownload(runtime).copy(requests, this::objectPath, closeableRegistry);
+    void copyFiles(List<BatchDownload.FileCopy> copies, BatchDownload.CancelRegistration registration) throws IOException {
+        new BatchDownload(runtime).copy(copies, this::objectPath, registration);
     }
 
     // ------------------------------------------------------------------ entropy
@@ -314,7 +315,7 @@ public final class S3TieredFileSystem extends FileSystem
 
     @Override
     public String toString() {
-        return "S3TieredFileSystem{" + uri + ", " + runtime.config().client().endpointDescription()
+        return getClass().getSimpleName() + "{" + uri + ", " + runtime.config().client().endpointDescription()
                 + ", local tier " + runtime.tier().root() + "}";
     }
 
