@@ -34,7 +34,8 @@ fi
 
 if [ -z "${FLINK_PLUGINS_DIR:-}" ]; then
   mkdir -p "$MODULE/target/plugins/s3tiered"
-  cp -u "$PLUGIN_JAR" "$MODULE/target/plugins/s3tiered/"
+  rm -f "$MODULE/target/plugins/s3tiered/"*.jar  # one plugin jar: an older one beside it would shadow it
+  cp "$PLUGIN_JAR" "$MODULE/target/plugins/s3tiered/"
   export FLINK_PLUGINS_DIR="$MODULE/target/plugins"
 fi
 

@@ -19,10 +19,10 @@ import java.util.stream.Collectors;
  * A standalone Flink session cluster made of separate JVMs, started the way Flink's own scripts
  * ({@code jobmanager.sh}, {@code taskmanager.sh}) start them: memory flags from {@code
  * BashJavaUtils}, {@code lib/*} as class path, {@code FLINK_PLUGINS_DIR} for {@code plugins/}, and
- * {@code --configDir} pointing at a {@code conf/config.yaml}.
+ * {@code --configDir} pointing at a {@code conf/} with {@link #CONFIG_FILE}.
  *
  * <p>The distribution ({@code lib/}, {@code plugins/}) is shared; each cluster has its own
- * directory with {@code conf/}, {@code log/} and {@code tmp/}. {@code config.yaml} is the rendered
+ * directory with {@code conf/}, {@code log/} and {@code tmp/}. The configuration file is the rendered
  * configuration source followed by this cluster's addresses, free loopback ports and directories.
  */
 final class StandaloneCluster implements AutoCloseable {
@@ -31,6 +31,13 @@ final class StandaloneCluster implements AutoCloseable {
     static final String TASK_MANAGER_CLASS = "org.apache.flink.runtime.taskexecutor.TaskManagerRunner";
     static final String BASH_JAVA_UTILS_CLASS = "org.apache.flink.runtime.util.bash.BashJavaUtils";
     static final String BASH_JAVA_UTILS_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:";
+
+    /**
+     * The configuration file a user of this Flink line edits: Flink 2.x reads only {@code
+     * config.yaml}; the 1.20 line's tests write {@code flink-conf.yaml}, the file 1.20 users know
+     * (1.20 reads {@code config.yaml} first when both exist, so only one is written).
+     */
+    static final String CONFIG_FILE = System.getProperty("flink.conf.file", "config.yaml");
 
     /** What Flink's default config.yaml passes to every JVM on Java 17 (env.java.default-opts.all). */
     static final String JAVA_17_OPTS = String.join(" ",
@@ -129,7 +136,7 @@ final class StandaloneCluster implements AutoCloseable {
         }
         yaml.append("\n# This deployment (cluster-tests): loopback addresses, free ports, directories\n");
         deployment.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));
-        Files.writeString(confDir.resolve("config.yaml"), yaml.toString(), StandardCharsets.UTF_8);
+        Files.writeString(confDir.resolve(CONFIG_FILE), yaml.toString(), StandardCharsets.UTF_8);
         Files.writeString(confDir.resolve("log4j.properties"), String.join("\n",
                 "monitorInterval = 30",
                 "rootLogger.level = INFO",
@@ -153,7 +160,7 @@ final class StandaloneCluster implements AutoCloseable {
     }
 
     Path configFile() {
-        return confDir.resolve("config.yaml");
+        return confDir.resolve(CONFIG_FILE);
     }
 
     String restUrl() {

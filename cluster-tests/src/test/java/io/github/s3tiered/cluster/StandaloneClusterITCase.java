@@ -55,9 +55,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The project installed into an unmodified standalone Flink 2.3 cluster, the way users install it:
- * the plugin jar in {@code plugins/s3tiered/}, the lib jar in {@code lib/}, {@code conf/config.yaml}
- * from {@code docker/flink-conf.yaml}; JobManager, TaskManagers and the S3 server (S3Proxy) each in
+ * The project installed into an unmodified standalone Flink cluster, the way users install it: the
+ * plugin jar in {@code plugins/s3tiered/}, the lib jar in {@code lib/}, {@code conf/config.yaml}
+ * (on the 1.20 line, module {@code flink-1.20/cluster-tests}: {@code conf/flink-conf.yaml}) from
+ * {@code docker/flink-conf.yaml}; JobManager, TaskManagers and the S3 server (S3Proxy) each in
  * its own JVM; the recovery example submitted over REST.
  *
  * <ol>

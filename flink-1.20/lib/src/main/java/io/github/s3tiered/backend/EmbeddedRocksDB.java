@@ -16,6 +16,9 @@ import java.util.Optional;
  */
 final class EmbeddedRocksDB {
 
+    /** 1.20 has no batch copy: restores stream each file through the file system's {@code open()}. */
+    static final boolean RESTORES_THROUGH_BATCH_COPY = false;
+
     private EmbeddedRocksDB() {}
 
     /** RocksDB with incremental checkpoints, a setting {@code configure()} keeps. */

@@ -16,6 +16,9 @@ import java.util.Optional;
  */
 final class EmbeddedRocksDB {
 
+    /** Restores download through the file system's batch copy ({@code PathsCopyingFileSystem}). */
+    static final boolean RESTORES_THROUGH_BATCH_COPY = true;
+
     private EmbeddedRocksDB() {}
 
     /** RocksDB with incremental checkpoints, a setting {@code configure()} keeps. */

@@ -36,6 +36,16 @@ public final class RestoreTimings {
         }
     }
 
+    /*
+     * The file system's figures of restored bytes. 2.x's batch copy counts restores on their own;
+     * on 1.20 RocksDB streams each file through open(), so there the figures are all the file
+     * system's reads, which on a TaskManager are restores (the JobManager reads _metadata).
+     */
+    private static final String RESTORED_FROM_LOCAL_TIER = EmbeddedRocksDB.RESTORES_THROUGH_BATCH_COPY
+            ? BridgeContract.RESTORE_BYTES_FROM_LOCAL_TIER : BridgeContract.BYTES_SERVED_FROM_LOCAL_TIER;
+    private static final String RESTORED_FROM_S3 = EmbeddedRocksDB.RESTORES_THROUGH_BATCH_COPY
+            ? BridgeContract.RESTORE_BYTES_FROM_S3 : BridgeContract.BYTES_DOWNLOADED;
+
     private RestoreTimings() {}
 
     /** Restores recorded in this JVM since {@code sinceMillis}. */
@@ -80,7 +90,7 @@ public final class RestoreTimings {
             LOG.info("Restored keyed state of {} (subtask {}, attempt {}): download {} ms, restore {} ms; "
                             + "this TaskManager so far restored {} bytes from the local tier and {} bytes from S3",
                     operator, subtask, attempt, r.downloadMs(), r.restoreMs(),
-                    transfer.getOrDefault(BridgeContract.RESTORE_BYTES_FROM_LOCAL_TIER, 0L), transfer.getOrDefault(BridgeContract.RESTORE_BYTES_FROM_S3, 0L));
+                    transfer.getOrDefault(RESTORED_FROM_LOCAL_TIER, 0L), transfer.getOrDefault(RESTORED_FROM_S3, 0L));
         }
     }
 }
