@@ -77,7 +77,7 @@ final class CheckpointingJob {
         // bound to the test's cluster explicitly: in @BeforeAll the extension has not set its context environment yet
         StreamExecutionEnvironment env = new TestStreamEnvironment(cluster, conf, PARALLELISM, List.of(), List.of());
         // the slow consumer backpressures an unthrottled source: buffers fill, unaligned checkpoints carry them
-        RateLimiterStrategy<?> rate = slowConsumer ? RateLimiterStrategy.noOp() : RateLimiterStrategy.perSecond(4000);
+        var rate = slowConsumer ? RateLimiterStrategy.noOp() : RateLimiterStrategy.perSecond(4000); // generic in 2.x only
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(i -> i, Long.MAX_VALUE, rate, Types.LONG);
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "numbers").uid("numbers")
                 .keyBy(v -> v % KEYS)

@@ -1,11 +1,12 @@
 package io.github.s3tiered.inspector;
 
+import io.github.s3tiered.inspector.metadata.OperatorStates;
+
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
-import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
@@ -66,9 +67,7 @@ final class StateFiles {
                 s.getRawKeyedState().forEach(out::keyed);
                 s.getManagedOperatorState().forEach(h -> out.operator(h));
                 s.getRawOperatorState().forEach(h -> out.operator(h));
-                out.channels(s.getInputChannelState());
-                out.channels(s.getUpstreamOutputBufferState());
-                out.channels(s.getResultSubpartitionState());
+                out.channels(OperatorStates.channelHandles(s));
             }
         }
         return out;
@@ -120,8 +119,8 @@ final class StateFiles {
         for (StateObject h : handles) {
             if (h instanceof AbstractChannelStateHandle<?> ch) {
                 add(ch.getDelegate(), Role.CHANNEL, null, null);
-            } else if (h instanceof AbstractMergedChannelStateHandle<?, ?> merged) {
-                add(merged.getDelegate(), Role.CHANNEL, null, null);
+            } else if (OperatorStates.mergedChannelDelegate(h) != null) {
+                add(OperatorStates.mergedChannelDelegate(h), Role.CHANNEL, null, null);
             }
         }
     }
