@@ -1,8 +1,6 @@
 package io.github.s3tiered.bench;
 
-import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
-import org.apache.flink.api.connector.sink2.WriterInitContext;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -59,22 +57,19 @@ final class FinalStates {
         return "NOT exact: " + missing + " keys missing, " + wrong + " wrong" + (firstWrong == null ? "" : "; " + firstWrong);
     }
 
-    /** The sink: every report into {@link #REPORTED}. */
-    static final class Collect implements Sink<long[]> {
-        @Override
-        public SinkWriter<long[]> createWriter(WriterInitContext context) {
-            return new SinkWriter<>() {
-                @Override
-                public void write(long[] report, Context context) {
-                    REPORTED.put(report[0], report);
-                }
+    /** What the sink's writer does with a report ({@link CollectSink}: its API differs between Flink lines). */
+    static SinkWriter<long[]> writer() {
+        return new SinkWriter<>() {
+            @Override
+            public void write(long[] report, Context context) {
+                REPORTED.put(report[0], report);
+            }
 
-                @Override
-                public void flush(boolean endOfInput) {}
+            @Override
+            public void flush(boolean endOfInput) {}
 
-                @Override
-                public void close() {}
-            };
-        }
+            @Override
+            public void close() {}
+        };
     }
 }

@@ -6,6 +6,7 @@ import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.inspector.metadata.OperatorIds;
+import io.github.s3tiered.inspector.metadata.OperatorStates;
 import io.github.s3tiered.testing.S3TestServer;
 
 import org.apache.flink.api.common.JobID;
@@ -178,7 +179,7 @@ public final class InspectorBenchmark {
         int maxParallelism = 128;
         // as Flink writes it: the id derived from the uid, Flink's key-group ranges, and RocksDB's
         // CURRENT and MANIFEST among each subtask's private files
-        OperatorState op = new OperatorState("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
+        OperatorState op = OperatorStates.create("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
         int perSubtask = files / SUBTASKS;
         for (int s = 0; s < SUBTASKS; s++) {
             List<HandleAndLocalPath> sharedState = new ArrayList<>();
@@ -215,7 +216,7 @@ public final class InspectorBenchmark {
         Path chk = new Path(jobDir, "chk-1");
         int maxParallelism = 128;
         int sstPerSubtask = Math.max(1, files / SUBTASKS - 4);
-        OperatorState op = new OperatorState("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
+        OperatorState op = OperatorStates.create("state", "state", OperatorIds.fromUid("state"), SUBTASKS, maxParallelism);
         for (int s = 0; s < SUBTASKS; s++) {
             java.nio.file.Path db = Files.createDirectories(scratch.resolve("db-" + s));
             java.nio.file.Path snapshot = scratch.resolve("snapshot-" + s);

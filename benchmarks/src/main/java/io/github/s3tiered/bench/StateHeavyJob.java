@@ -50,7 +50,7 @@ final class StateHeavyJob {
                 .process(new AppendPayload(payloadBytes, checkState ? visits : 0))
                 .uid("state")
                 .name("state")
-                .sinkTo(new FinalStates.Collect())
+                .sinkTo(new CollectSink())
                 .uid("final-states");
     }
 

@@ -21,6 +21,12 @@ public final class OperatorStates {
 
     private OperatorStates() {}
 
+    /** An operator's state as Flink builds it for the meta data. */
+    public static OperatorState create(String name, String uid, org.apache.flink.runtime.jobgraph.OperatorID id,
+            int parallelism, int maxParallelism) {
+        return new OperatorState(name, uid, id, parallelism, maxParallelism);
+    }
+
     public static Optional<String> uid(OperatorState op) {
         return op.getOperatorUid();
     }

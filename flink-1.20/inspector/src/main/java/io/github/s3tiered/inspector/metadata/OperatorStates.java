@@ -19,6 +19,12 @@ public final class OperatorStates {
 
     private OperatorStates() {}
 
+    /** An operator's state as Flink builds it for the meta data (1.20 keeps neither name nor uid). */
+    public static OperatorState create(String name, String uid, org.apache.flink.runtime.jobgraph.OperatorID id,
+            int parallelism, int maxParallelism) {
+        return new OperatorState(id, parallelism, maxParallelism);
+    }
+
     public static Optional<String> uid(OperatorState op) {
         return Optional.empty();
     }
