@@ -8,6 +8,7 @@ public class TieredRocksDBStateBackendFactory implements StateBackendFactory<Tie
 
     @Override
     public TieredRocksDBStateBackend createFromConfig(ReadableConfig config, ClassLoader classLoader) {
+        io.github.s3tiered.checkpoint.FlinkLineCheck.verify();
         return new TieredRocksDBStateBackend().configure(config, classLoader);
     }
 }

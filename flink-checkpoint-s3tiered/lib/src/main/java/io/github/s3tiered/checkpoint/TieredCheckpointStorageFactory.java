@@ -15,6 +15,7 @@ public class TieredCheckpointStorageFactory implements CheckpointStorageFactory<
     @Override
     public TieredCheckpointStorage createFromConfig(ReadableConfig config, ClassLoader classLoader)
             throws IllegalConfigurationException {
+        FlinkLineCheck.verify();
         String dir = config.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY);
         return new TieredCheckpointStorage(dir).configure(config, classLoader);
     }
