@@ -1,13 +1,9 @@
 package io.github.s3tiered.backend;
 
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.state.rocksdb.RocksDBOptionsFactory;
 import org.apache.flink.util.TernaryBoolean;
-
-import java.io.IOException;
-import java.util.Optional;
 
 /**
  * Flink's embedded RocksDB state backend as Flink 2.x packages it ({@code
@@ -30,25 +26,17 @@ final class EmbeddedRocksDB {
         return ((EmbeddedRocksDBStateBackend) rocksDb).isIncrementalCheckpointsEnabled();
     }
 
-    /** Makes an options factory of {@code factoryInterface} around the current one ({@code user}, or null). */
-    interface OptionsFactoryWrapper {
-        Optional<Object> wrap(Class<?> factoryInterface, Object user) throws IOException;
+    /** The {@code RocksDBOptionsFactory} interface of this line. */
+    static Class<?> optionsFactoryInterface() {
+        return RocksDBOptionsFactory.class;
     }
 
-    /**
-     * A copy of {@code rocksDb} with the options factory {@code wrapper} makes of its current one;
-     * {@code rocksDb} itself when the wrapper makes none.
-     */
-    static StateBackend withOptionsFactory(StateBackend rocksDb, ClassLoader classLoader, OptionsFactoryWrapper wrapper)
-            throws IOException {
-        EmbeddedRocksDBStateBackend original = (EmbeddedRocksDBStateBackend) rocksDb;
-        Optional<Object> factory = wrapper.wrap(RocksDBOptionsFactory.class, original.getRocksDBOptions());
-        if (factory.isEmpty()) {
-            return rocksDb;
-        }
-        // configure() with nothing new makes a copy with every setting of the original
-        EmbeddedRocksDBStateBackend copy = original.configure(new Configuration(), classLoader);
-        copy.setRocksDBOptions((RocksDBOptionsFactory) factory.get());
-        return copy;
+    /** The options factory {@code rocksDb} was given (from code or configuration), or null. */
+    static Object optionsFactory(StateBackend rocksDb) {
+        return ((EmbeddedRocksDBStateBackend) rocksDb).getRocksDBOptions();
+    }
+
+    static void setOptionsFactory(StateBackend rocksDb, Object factory) {
+        ((EmbeddedRocksDBStateBackend) rocksDb).setRocksDBOptions((RocksDBOptionsFactory) factory);
     }
 }

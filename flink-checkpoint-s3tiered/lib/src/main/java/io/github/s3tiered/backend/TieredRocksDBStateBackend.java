@@ -47,15 +47,30 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
         StateBackend instance = rocksDb;
         if (parameters.getEnv().getCheckpointStorageAccess() instanceof PreUploadTarget.Source source
                 && source.preUploadTarget().isPresent()) {
-            PreUploadTarget target = source.preUploadTarget().get();
-            instance = EmbeddedRocksDB.withOptionsFactory(rocksDb,
-                    parameters.getEnv().getUserCodeClassLoader().asClassLoader(), target::optionsFactory);
+            instance = withPreUploads(source.preUploadTarget().get(), parameters.getEnv().getUserCodeClassLoader().asClassLoader());
         }
         CheckpointableKeyedStateBackend<K> backend = instance.createKeyedStateBackend(timed);
         var task = parameters.getEnv().getTaskInfo();
         timed.capture().report(parameters.getOperatorIdentifier(), task.getIndexOfThisSubtask(),
                 task.getAttemptNumber(), transfer == null ? java.util.Map.of() : transfer.get());
         return backend;
+    }
+
+    /**
+     * A copy of the RocksDB backend whose options factory (around the job's own) reports every SST
+     * file to the uploads ahead of the checkpoint; the backend itself when the file system is not
+     * {@code s3tiered://}.
+     */
+    private StateBackend withPreUploads(PreUploadTarget target, ClassLoader classLoader) throws java.io.IOException {
+        java.util.Optional<Object> factory = target.optionsFactory(EmbeddedRocksDB.optionsFactoryInterface(),
+                EmbeddedRocksDB.optionsFactory(rocksDb));
+        if (factory.isEmpty()) {
+            return rocksDb;
+        }
+        // configure() with nothing new makes a copy with every setting of the original
+        StateBackend copy = ((ConfigurableStateBackend) rocksDb).configure(new org.apache.flink.configuration.Configuration(), classLoader);
+        EmbeddedRocksDB.setOptionsFactory(copy, factory.get());
+        return copy;
     }
 
     @Override
