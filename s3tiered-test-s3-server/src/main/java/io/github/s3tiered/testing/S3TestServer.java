@@ -65,6 +65,9 @@ public final class S3TestServer implements AutoCloseable {
     // Only for a local S3Proxy serving https: a trust store holding its self-signed certificate.
     private final Path trustStore;
     private final String trustStorePassword;
+    /** The command that starts the server when it is not S3Proxy (moto), or null. */
+    private List<String> command;
+    private String serverName = "S3Proxy";
     private Process process;
     private Thread shutdownHook;
 
@@ -268,7 +271,83 @@ public final class S3TestServer implements AutoCloseable {
         }
     }
 
+    /** The command that runs {@code moto_server}: {@code S3TIERED_MOTO_SERVER} or {@code moto_server} on the PATH. */
+    public static final String ENV_MOTO_SERVER = "S3TIERED_MOTO_SERVER";
+
+    /**
+     * Where {@code moto_server} (Python moto, a second S3 implementation) is, or empty: tests that
+     * need it skip with a message naming it.
+     */
+    public static java.util.Optional<Path> motoServer() {
+        String configured = System.getenv(ENV_MOTO_SERVER);
+        if (configured != null && !configured.isBlank()) {
+            Path p = Path.of(configured);
+            return Files.isExecutable(p) ? java.util.Optional.of(p) : java.util.Optional.empty();
+        }
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return java.util.Optional.empty();
+        }
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            Path candidate = Path.of(dir, "moto_server");
+            if (Files.isExecutable(candidate)) {
+                return java.util.Optional.of(candidate);
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Starts {@code moto_server} (in memory, on a free loopback port) as its own process and
+     * creates the bucket. moto checks no signature; the credentials are made up like S3Proxy's.
+     * Its data lives in the process: it cannot be stopped and restarted with its data
+     * ({@link #isLocalProcess()} is false).
+     */
+    public static S3TestServer startMoto() {
+        Path moto = motoServer().orElseThrow(() -> new IllegalStateException(
+                "moto_server is not installed (not on the PATH, " + ENV_MOTO_SERVER + " unset)"));
+        try {
+            Path work = Files.createTempDirectory("s3tiered-moto-");
+            int port = freePort();
+            SecureRandom random = new SecureRandom();
+            String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
+            String secretKey = HexFormat.of().formatHex(random.generateSeed(20));
+            String endpoint = "http://127.0.0.1:" + port;
+            S3TestServer server = new S3TestServer(endpoint, accessKey, secretKey, "s3tiered-test", "us-east-1", work,
+                    null, work.resolve("moto.log"), port);
+            server.command = List.of(moto.toString(), "-H", "127.0.0.1", "-p", Integer.toString(port));
+            server.serverName = "moto_server";
+            server.launch();
+            server.createBucketUnsigned();
+            return server;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not start moto_server", e);
+        }
+    }
+
+    /** PUT of the bucket: moto accepts requests without a signature. */
+    private void createBucketUnsigned() throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/" + bucket).toURL().openConnection();
+        c.setRequestMethod("PUT");
+        c.setDoOutput(true);
+        c.getOutputStream().close();
+        int code = c.getResponseCode();
+        c.disconnect();
+        if (code != 200) {
+            throw new IOException("Creating bucket " + bucket + " on " + endpoint + " answered HTTP " + code + ": " + logTail());
+        }
+    }
+
     private void launch() throws IOException {
+        if (command != null) {
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile())).start();
+            Process started = process;
+            shutdownHook = new Thread(started::destroyForcibly, serverName + "-killer");
+            Runtime.getRuntime().addShutdownHook(shutdownHook);
+            awaitReady();
+            return;
+        }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
@@ -297,7 +376,7 @@ public final class S3TestServer implements AutoCloseable {
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IOException(
-                        "S3Proxy exited with code " + process.exitValue() + ": " + logTail());
+                        serverName + " exited with code " + process.exitValue() + ": " + logTail());
             }
             try {
                 HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/").toURL().openConnection();
@@ -314,7 +393,7 @@ public final class S3TestServer implements AutoCloseable {
             }
         }
         destroyProcess();
-        throw new IOException("S3Proxy did not answer on " + endpoint + " within " + START_TIMEOUT + ": " + logTail());
+        throw new IOException(serverName + " did not answer on " + endpoint + " within " + START_TIMEOUT + ": " + logTail());
     }
 
     /** An SSL context that trusts exactly this server's self-signed certificate. */
@@ -473,7 +552,8 @@ public final class S3TestServer implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "S3TestServer{" + endpoint + ", bucket=" + bucket + (isLocalProcess() ? ", s3proxy" : ", external") + "}";
+        return "S3TestServer{" + endpoint + ", bucket=" + bucket
+                + (isLocalProcess() ? ", s3proxy" : command != null ? ", moto" : ", external") + "}";
     }
 
     private static String require(Map<String, String> env, String name) {
