@@ -73,34 +73,66 @@ class ComposeFileTest {
             switch (repo) {
                 case "quay.io/minio/minio", "quay.io/minio/mc" -> assertThat(tag).as("%s: %s", name, image)
                         .matches("RELEASE\\.\\d{4}-\\d{2}-\\d{2}T\\d{2}-\\d{2}-\\d{2}Z");
-                case "flink" -> assertThat(tag).as("%s: %s (Flink 2.3, patch version pinned)", name, image)
-                        .matches("2\\.3\\.\\d+(-scala_2\\.12)?(-java(17|21))?");
+                case "flink" -> assertThat(tag).as("%s: %s (Flink 2.3, the official scheme)", name, image)
+                        .matches(OFFICIAL_FLINK_TAG);
+                case "s3tiered-flink" -> assertThat(tag).as("%s: %s (the project's image, built from docker/Dockerfile)", name, image)
+                        .isEqualTo(System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT"));
                 default -> throw new AssertionError(name + ": unexpected image " + image);
             }
         });
     }
 
+    /** Official Flink image tags: {@code <version>-scala_2.12-java17}, patch version pinned. */
+    static final String OFFICIAL_FLINK_TAG = "2\\.3\\.\\d+-scala_2\\.12-java17";
+
+    /** The Dockerfile's instructions, one per line (continuations joined), comments dropped. */
+    static List<String> dockerfileInstructions(Path dockerfile) throws IOException {
+        List<String> out = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        for (String line : Files.readAllLines(dockerfile, StandardCharsets.UTF_8)) {
+            String t = line.strip();
+            if (t.isEmpty() || t.startsWith("#")) {
+                continue;
+            }
+            if (t.endsWith("\\")) {
+                current.append(t, 0, t.length() - 1).append(' ');
+                continue;
+            }
+            out.add(current.append(t).toString());
+            current.setLength(0);
+        }
+        return out;
+    }
+
     @Test
-    void flinkServicesMountTheBuiltJarsWhereFlinkLoadsThem() throws IOException {
+    void flinkServicesRunTheImageWithTheBuiltJarsWhereFlinkLoadsThem() throws IOException {
         String version = System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT");
-        Path pluginTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/plugin/target");
-        Path libTarget = FlinkConfigSource.repoRoot().resolve("flink-checkpoint-s3tiered/lib/target");
-        String plugin = "flink-checkpoint-s3tiered-" + version + "-flink2.3-plugin.jar";
-        String lib = "flink-checkpoint-s3tiered-" + version + "-flink2.3-lib.jar";
+        String plugin = "flink-checkpoint-s3tiered/plugin/target/flink-checkpoint-s3tiered-${S3TIERED_VERSION}-flink2.3-plugin.jar";
+        String lib = "flink-checkpoint-s3tiered/lib/target/flink-checkpoint-s3tiered-${S3TIERED_VERSION}-flink2.3-lib.jar";
         Map<String, Object> compose = compose();
         for (String name : FLINK_SERVICES) {
-            Map<String, String> mounts = new LinkedHashMap<>();
-            for (Object v : (List<?>) service(compose, name).get("volumes")) {
-                String[] parts = String.valueOf(v).split(":");
-                mounts.put(parts[1], parts[0]);
-            }
-            assertThat(mounts).as("%s volumes", name).containsKeys(PLUGIN_DIR + plugin, LIB_DIR + lib);
-            assertThat(docker.resolve(mounts.get(PLUGIN_DIR + plugin)).normalize()).as("%s: plugin jar", name)
-                    .isEqualTo(pluginTarget.resolve(plugin));
-            assertThat(docker.resolve(mounts.get(LIB_DIR + lib)).normalize()).as("%s: lib jar", name)
-                    .isEqualTo(libTarget.resolve(lib));
-            assertThat(mounts.keySet().stream().filter(m -> m.startsWith(PLUGIN_DIR))).as("%s: plugins/s3tiered/", name)
-                    .containsExactly(PLUGIN_DIR + plugin);
+            Map<?, ?> build = (Map<?, ?>) service(compose, name).get("build");
+            assertThat(build).as("%s builds the project's image", name).isNotNull();
+            assertThat(docker.resolve(String.valueOf(build.get("context"))).normalize()).as("%s: build context", name)
+                    .isEqualTo(FlinkConfigSource.repoRoot().toAbsolutePath().normalize());
+            assertThat(String.valueOf(build.get("dockerfile"))).isEqualTo("docker/Dockerfile");
+            assertThat(String.valueOf(service(compose, name).get("volumes"))).as("%s mounts no jar", name).doesNotContain(".jar");
+        }
+
+        List<String> instructions = dockerfileInstructions(docker.resolve("Dockerfile"));
+        assertThat(instructions.get(0)).as("the first instruction").startsWith("FROM flink:");
+        assertThat(instructions.get(0).substring("FROM flink:".length())).matches(OFFICIAL_FLINK_TAG);
+        assertThat(instructions).contains("ARG S3TIERED_VERSION=" + version);
+        List<String> copies = instructions.stream().filter(i -> i.startsWith("COPY ")).toList();
+        assertThat(copies).as("COPY instructions").hasSize(2);
+        assertThat(copies).anySatisfy(c -> assertThat(c).endsWith(plugin + " " + PLUGIN_DIR))
+                .anySatisfy(c -> assertThat(c).endsWith(lib + " " + LIB_DIR));
+        // what the image copies is what the build makes, and the build context lets it through
+        String ignore = Files.readString(FlinkConfigSource.repoRoot().resolve(".dockerignore"), StandardCharsets.UTF_8);
+        for (String jar : List.of(plugin, lib)) {
+            String built = jar.replace("${S3TIERED_VERSION}", version);
+            assertThat(Files.isRegularFile(FlinkConfigSource.repoRoot().resolve(built))).as("%s is built", built).isTrue();
+            assertThat(ignore).contains("!" + jar.replace("${S3TIERED_VERSION}", "*"));
         }
     }
 

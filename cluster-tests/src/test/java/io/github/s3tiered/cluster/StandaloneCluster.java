@@ -35,7 +35,7 @@ final class StandaloneCluster implements AutoCloseable {
     /**
      * The configuration file a user of this Flink line edits: Flink 2.x reads only {@code
      * config.yaml}; the 1.20 line's tests write {@code flink-conf.yaml}, the file 1.20 users know
-     * (1.20 reads {@code config.yaml} first when both exist, so only one is written).
+     * (1.20 reads {@code flink-conf.yaml} when it exists, else {@code config.yaml}: only one is written).
      */
     static final String CONFIG_FILE = System.getProperty("flink.conf.file", "config.yaml");
 

@@ -15,6 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -23,14 +24,18 @@ import java.util.function.Supplier;
  * Publishes the {@code s3tiered://} file system's figures as gauges in a metric group. The file
  * system lives in Flink's plugin class loader; its figures come through the {@link S3TieredBridge}.
  */
-final class TransferMetrics {
+public final class TransferMetrics {
 
     private static final Logger LOG = LoggerFactory.getLogger(TransferMetrics.class);
 
     /** Newest checkpoint the JobManager found entirely in S3, as this TaskManager last heard (-1: none yet). */
-    static final String VERIFIED_CHECKPOINT = "verifiedCheckpoint";
+    public static final String VERIFIED_CHECKPOINT = "verifiedCheckpoint";
     /** Referenced objects the JobManager found missing from S3, as this TaskManager last heard. */
-    static final String VERIFICATION_MISSING_OBJECTS = "verificationMissingObjects";
+    public static final String VERIFICATION_MISSING_OBJECTS = "verificationMissingObjects";
+
+    /** Every gauge registered in a keyed operator's group {@code s3tiered}: what a dashboard may show. */
+    public static final List<String> GAUGE_NAMES = java.util.stream.Stream.concat(BridgeContract.METRIC_NAMES.stream(),
+            java.util.stream.Stream.of(VERIFIED_CHECKPOINT, VERIFICATION_MISSING_OBJECTS)).toList();
 
     private TransferMetrics() {}
 
