@@ -56,8 +56,19 @@ class CompletedCheckpointVerificationITCase implements AwaitsBackgroundUploads {
     @Order(2)
     static final MiniClusterExtension MINI_CLUSTER = RecoveryTestSupport.miniCluster();
 
-    @TempDir java.nio.file.Path localTier;
-    @TempDir java.nio.file.Path freshHostTier;
+    /*
+     * The local tiers are not JUnit's temp dirs: the JobManager verifies the last checkpoints and
+     * discards subsumed ones in the background after the job ended, and its file system may still
+     * write into a tier while JUnit deletes it (seen on 1.20). Removed after the class, best effort.
+     */
+    static final java.nio.file.Path TIERS = RecoveryTestSupport.scratchDirectory("verification-tiers");
+    final java.nio.file.Path localTier = RecoveryTestSupport.newDirectory(TIERS, "local");
+    final java.nio.file.Path freshHostTier = RecoveryTestSupport.newDirectory(TIERS, "fresh-host");
+
+    @org.junit.jupiter.api.AfterAll
+    static void removeTiers() {
+        RecoveryTestSupport.deleteQuietly(TIERS);
+    }
     @TempDir java.nio.file.Path output;
 
     @Test

@@ -66,6 +66,44 @@ final class RecoveryTestSupport {
         return metadata.getFileSystem().getFileStatus(metadata).getLen();
     }
 
+    /** A directory of the test's own, outside JUnit's temp dirs (see {@link #deleteQuietly}). */
+    static java.nio.file.Path scratchDirectory(String name) {
+        try {
+            return java.nio.file.Files.createTempDirectory("s3tiered-" + name + "-");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static java.nio.file.Path newDirectory(java.nio.file.Path parent, String prefix) {
+        try {
+            return java.nio.file.Files.createTempDirectory(parent, prefix + "-");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Deletes a directory tree, retried a few times while background work of the file system (the
+     * JobManager's discards and verification after a job ended) may still add to it; what remains
+     * then stays in the temp directory.
+     */
+    static void deleteQuietly(java.nio.file.Path dir) {
+        for (int attempt = 0; attempt < 10 && java.nio.file.Files.exists(dir); attempt++) {
+            try {
+                EmbeddedCluster.deleteRecursively(dir);
+            } catch (java.io.IOException | RuntimeException e) {
+                // written to meanwhile: next attempt
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     private static boolean classExists(String name) {
         try {
             Class.forName(name, false, RecoveryTestSupport.class.getClassLoader());
