@@ -329,6 +329,7 @@ class StandaloneClusterITCase {
     static final int KILLS = 6;
     static final long MANY_RECORDS = 30_000;
     static final double MANY_RATE = 1_500;
+    static final long MAX_PER_ATTEMPT = 2_000;
 
     @Test
     @Order(4)
@@ -345,7 +346,12 @@ class StandaloneClusterITCase {
                 // the job moves on by at most ~1 s of input (1,500 records) per attempt, so it fails
                 // at least 20 times before its 30,000 records are through
                 "--fail-every-checkpoints", "1",
-                "--fail-until-attempt", "100000");
+                "--fail-until-attempt", "100000",
+                // and fails when a subtask read this many before a checkpoint completed: after a kill,
+                // the subtasks on the surviving TaskManager read on for the seconds a new JVM takes to
+                // start the others, and the checkpoint after it held all that (in CI, 6 kills took a
+                // job of 30,000 records to its end before the last kill)
+                "--fail-without-checkpoint-after", String.valueOf(MAX_PER_ATTEMPT));
         // Until the heartbeat times out, Flink deploys to a killed TaskManager again and again, each a
         // failed attempt: room for those, at a pace that does not spend them in a second.
         String job = submitJob(args, null, Map.of(
@@ -353,8 +359,10 @@ class StandaloneClusterITCase {
                 "restart-strategy.fixed-delay.delay", "500ms",
                 "execution.checkpointing.interval", "500ms"));
 
+        // A kill after each completed checkpoint, at most MAX_PER_ATTEMPT records of a subtask each:
+        // the job cannot have read its input (MANY_RECORDS / 2 per subtask) before the last kill.
         for (int killed = 0; killed < KILLS; killed++) {
-            awaitCompletedCheckpoints(job, 3 * killed + 3);
+            awaitCompletedCheckpoints(job, killed + 1, killed);
             List<StandaloneCluster.Node> tms = taskManagers();
             cluster.kill(tms.get(killed % tms.size())); // kill -9, maybe in the middle of an upload
             cluster.startTaskManager();
@@ -364,8 +372,8 @@ class StandaloneClusterITCase {
         // Flink's exception history keeps only the newest 16: count restarts by the job's metric and
         // the injected failures by the JobManager's log line for each
         long restarts = rest.get("/jobs/" + job + "/metrics?get=numRestarts").path(0).path("value").asLong();
-        long injected = Pattern.compile("Injected failure \\(FailureInjector\\) to test recovery after \\d+ records of"
-                        + " subtask 0 in attempt (\\d+)").matcher(jobManager().logText())
+        long injected = Pattern.compile("Injected failure \\(FailureInjector\\) to test recovery[^\\n]* records of"
+                        + " subtask \\d+ in attempt (\\d+)").matcher(jobManager().logText())
                 .results().map(r -> r.group(1)).distinct().count();
         assertThat(restarts).as("restarts of job %s", job).isGreaterThanOrEqualTo(FAILURES);
         assertThat(injected + KILLS).as("injected task failures (%d) and TaskManager kills", injected)
@@ -659,8 +667,14 @@ class StandaloneClusterITCase {
 
     /** Waits for at least {@code count} completed checkpoints; returns the id of the latest one. */
     static long awaitCompletedCheckpoints(String job, int count) {
+        return awaitCompletedCheckpoints(job, count, -1);
+    }
+
+    /** As {@link #awaitCompletedCheckpoints(String, int)}, saying how many TaskManagers were killed if the job ended. */
+    static long awaitCompletedCheckpoints(String job, int count, int killed) {
         await(count + " completed checkpoints of " + job, () -> {
-            failIfTerminal(job, null);
+            failIfTerminal(job, null, killed < 0 ? "" : " after " + killed + " of " + KILLS + " TaskManager kills and "
+                    + rest.checkpoints(job).path("counts").path("completed").asInt() + " completed checkpoints");
             return rest.checkpoints(job).path("counts").path("completed").asInt() >= count;
         });
         return rest.checkpoints(job).path("latest").path("completed").path("id").asLong();
@@ -674,9 +688,13 @@ class StandaloneClusterITCase {
     }
 
     private static void failIfTerminal(String job, String wanted) {
+        failIfTerminal(job, wanted, "");
+    }
+
+    private static void failIfTerminal(String job, String wanted, String when) {
         String state = rest.jobState(job);
         if (Set.of("FAILED", "CANCELED", "FINISHED").contains(state) && !state.equals(wanted)) {
-            throw new AssertionError("Job " + job + " is " + state + (wanted == null ? "" : ", expected " + wanted)
+            throw new AssertionError("Job " + job + " is " + state + when + (wanted == null ? "" : ", expected " + wanted)
                     + ": " + rest.exceptions(job).path("root-exception").asText() + cluster.diagnostics());
         }
     }

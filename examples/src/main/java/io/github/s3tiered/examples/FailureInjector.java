@@ -10,7 +10,11 @@ import org.apache.flink.api.common.state.CheckpointListener;
  *
  * <p>Or, with {@link #repeatedly}, in every attempt below a given number, each time after a number
  * of checkpoints completed in that attempt: a job that fails again and again and still makes
- * progress, for tests of many recoveries in one run.
+ * progress, for tests of many recoveries in one run. Such a job can also bound what one attempt
+ * moves it on: each subtask fails its attempt after a number of records seen before a checkpoint
+ * completed. Without the bound, an attempt whose checkpoints wait for a slow subtask (one starting
+ * in a new TaskManager JVM takes seconds) completes its first checkpoint with all the input the
+ * others read meanwhile, so a test's count of failures would depend on the host's speed.
  */
 public class FailureInjector extends RichMapFunction<Long, Long> implements CheckpointListener {
 
@@ -20,38 +24,53 @@ public class FailureInjector extends RichMapFunction<Long, Long> implements Chec
     private final long failAfterRecords;
     private final int everyCheckpoints;
     private final int untilAttempt;
+    private final long maxRecordsWithoutCheckpoint;
     private transient long seen;
     private transient long threshold;
     private transient boolean armed;
+    private transient boolean bounded;
     private transient volatile int checkpointsCompleted;
 
     public FailureInjector(long failAfterRecords) {
-        this(failAfterRecords, 1, 1);
+        this(failAfterRecords, 1, 1, 0);
     }
 
-    private FailureInjector(long failAfterRecords, int everyCheckpoints, int untilAttempt) {
+    private FailureInjector(long failAfterRecords, int everyCheckpoints, int untilAttempt, long maxRecordsWithoutCheckpoint) {
         this.failAfterRecords = failAfterRecords;
         this.everyCheckpoints = everyCheckpoints;
         this.untilAttempt = untilAttempt;
+        this.maxRecordsWithoutCheckpoint = maxRecordsWithoutCheckpoint;
     }
 
-    /** Fails each attempt numbered below {@code untilAttempt} once {@code everyCheckpoints} checkpoints completed in it. */
-    public static FailureInjector repeatedly(int everyCheckpoints, int untilAttempt) {
-        return new FailureInjector(1, everyCheckpoints, untilAttempt);
+    /**
+     * Fails each attempt numbered below {@code untilAttempt} once {@code everyCheckpoints}
+     * checkpoints completed in it, and, with {@code maxRecordsWithoutCheckpoint} > 0, once a
+     * subtask saw more records than that before the attempt's first checkpoint completed.
+     */
+    public static FailureInjector repeatedly(int everyCheckpoints, int untilAttempt, long maxRecordsWithoutCheckpoint) {
+        return new FailureInjector(1, everyCheckpoints, untilAttempt, maxRecordsWithoutCheckpoint);
     }
 
     @Override
     public void open(OpenContext openContext) {
         var task = getRuntimeContext().getTaskInfo();
-        armed = failAfterRecords > 0 && task.getAttemptNumber() < untilAttempt && task.getIndexOfThisSubtask() == 0;
+        boolean failing = task.getAttemptNumber() < untilAttempt;
+        armed = failAfterRecords > 0 && failing && task.getIndexOfThisSubtask() == 0;
+        bounded = maxRecordsWithoutCheckpoint > 0 && failing;
         threshold = failAfterRecords / task.getNumberOfParallelSubtasks();
     }
 
     @Override
     public Long map(Long index) {
-        if (armed && ++seen >= threshold && checkpointsCompleted >= everyCheckpoints) {
+        seen++;
+        if (armed && seen >= threshold && checkpointsCompleted >= everyCheckpoints) {
             throw new IllegalStateException(MESSAGE + " after " + seen + " records of subtask 0 in attempt "
                     + getRuntimeContext().getTaskInfo().getAttemptNumber());
+        }
+        if (bounded && checkpointsCompleted == 0 && seen > maxRecordsWithoutCheckpoint) {
+            throw new IllegalStateException(MESSAGE + ": " + seen + " records of subtask "
+                    + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + " in attempt "
+                    + getRuntimeContext().getTaskInfo().getAttemptNumber() + " before a checkpoint completed");
         }
         return index;
     }

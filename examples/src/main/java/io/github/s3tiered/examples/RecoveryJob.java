@@ -28,17 +28,20 @@ public final class RecoveryJob {
      * @param failEveryCheckpoints instead of the one failure: fail every attempt below {@code
      *     failUntilAttempt} once this many checkpoints completed in it; 0 for the one failure
      * @param failUntilAttempt see {@code failEveryCheckpoints}
+     * @param failWithoutCheckpointAfter with {@code failEveryCheckpoints}: also fail an attempt in
+     *     which a subtask saw this many records before a checkpoint completed, which bounds the
+     *     progress of one attempt; 0 for no bound
      */
     public record Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir,
-            int failEveryCheckpoints, int failUntilAttempt) implements Serializable {
+            int failEveryCheckpoints, int failUntilAttempt, long failWithoutCheckpointAfter) implements Serializable {
 
         public Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir) {
-            this(records, keys, recordsPerSecond, failAfterRecords, outputDir, 0, 0);
+            this(records, keys, recordsPerSecond, failAfterRecords, outputDir, 0, 0, 0);
         }
 
         FailureInjector failureInjector() {
             return failEveryCheckpoints > 0
-                    ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt)
+                    ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt, failWithoutCheckpointAfter)
                     : new FailureInjector(failAfterRecords);
         }
     }

@@ -31,7 +31,8 @@ public final class StateRecoveryExample {
                 p.getLong("fail-after", 150_000),
                 outputDir,
                 p.getInt("fail-every-checkpoints", 0),
-                p.getInt("fail-until-attempt", 0));
+                p.getInt("fail-until-attempt", 0),
+                p.getLong("fail-without-checkpoint-after", 0));
     }
 
     /** Checkpointing every {@code interval} on the tiered storage and backend. */
