@@ -85,8 +85,14 @@ final class CompletedCheckpointVerifier {
         return new VerificationStatus(newestVerified, failedCheckpoints, knownMissing);
     }
 
-    /** Called when the JobManager finalized a checkpoint; returns at once. */
-    void completed(long checkpointId, byte[] metadata, Path checkpointDir) {
+    /**
+     * Called when the JobManager finalized a checkpoint, with the checkpoints pending at that
+     * moment; returns at once.
+     */
+    void completed(long checkpointId, byte[] metadata, Path checkpointDir, Set<Long> pendingThen) {
+        if (sweep != null) {
+            sweep.finalized(checkpointId, checkpointDir, pendingThen);
+        }
         synchronized (this) {
             newestSubmitted = Math.max(newestSubmitted, checkpointId);
             pending = new Completed(checkpointId, metadata, checkpointDir);
@@ -123,7 +129,7 @@ final class CompletedCheckpointVerifier {
                     LOG.warn("No orphan removal after checkpoint {} of {}: {}", next.checkpointId(), jobDir, e.toString());
                     continue;
                 }
-                sweep.afterCompleted(next.checkpointId(), next.checkpointDir(), references);
+                sweep.afterCompleted(next.checkpointId(), references);
             }
         }
     }

@@ -20,7 +20,10 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.regex.Pattern;
 
 /**
@@ -29,10 +32,10 @@ import java.util.regex.Pattern;
  * (a TaskManager killed during its upload, a declined or expired checkpoint). Flink deletes the
  * files of checkpoints it knows; these it never learns of, so without this they stay in S3 forever.
  *
- * <p>Runs on the JobManager after checkpoint {@code M} completed, and only while no checkpoint is
- * pending ({@link PendingCheckpoints}). The retained checkpoints are known without trusting a
- * listing (some S3-compatible stores leave existing objects out of a listing while others are
- * written): every checkpoint this JobManager completed is remembered with its references until its
+ * <p>Runs on the JobManager after a checkpoint completed. The retained checkpoints are known
+ * without trusting a listing (some S3-compatible stores leave existing objects out of a listing
+ * while others are written): every checkpoint this JobManager finalized is remembered
+ * ({@link #finalized}, at once, not only those the verifier gets to) with its references until its
  * {@code _metadata} is gone (a HEAD), and nothing is removed until one of them is gone; Flink
  * subsumes the oldest first, so from then on no older checkpoint, one it completed before this
  * JobManager started included, is retained. The {@code chk-N} directories a listing shows are
@@ -40,25 +43,51 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>no retained checkpoint references it (if a {@code _metadata} cannot be read, nothing is
  *       removed), and
- *   <li>S3 stamped it in a second before that of {@code chk-M/_metadata}: any later checkpoint was
- *       started after M completed, so its new files are younger than M's metadata on the same
- *       clock, S3's; the older files it reuses are M's, which M references.
+ *   <li>S3 stamped it in a second before that of {@code chk-M/_metadata}, where M is the newest
+ *       retained checkpoint finalized here whose checkpoints pending at its finalization have all
+ *       ended: every checkpoint running now was started after M was finalized, so the files it
+ *       writes are younger than M's metadata on the same clock, S3's; the older files it reuses are
+ *       of checkpoints its TaskManager saw complete, registered with Flink, which deletes them when
+ *       no retained checkpoint references them (and fails a checkpoint that still refers to one).
  * </ul>
- * Only direct children of {@code shared/} are considered (not file-merging subdirectories, not
- * {@code taskowned/}, not savepoints).
+ * So checkpoints that follow each other without a pause (each as long as the interval) do not keep
+ * the removal off: the next one starts after the previous one was finalized. Only direct children
+ * of {@code shared/} are considered (not file-merging subdirectories, not {@code taskowned/}, not
+ * savepoints).
  */
 final class OrphanSweep {
 
     private static final Logger LOG = LoggerFactory.getLogger(OrphanSweep.class);
     private static final Pattern CHECKPOINT_DIR = Pattern.compile("chk-(\\d+)");
 
+    /**
+     * A checkpoint this JobManager finalized, while its {@code _metadata} was there at the last
+     * look. {@code references} and {@code metadataSecond} are filled at the first sweep that sees it.
+     */
+    private static final class Completed {
+        final Path dir;
+        /** The checkpoints pending when it was finalized. */
+        final Set<Long> pendingThen;
+        Set<String> references;
+        long metadataSecond = -1;
+
+        Completed(Path dir, Set<Long> pendingThen) {
+            this.dir = dir;
+            this.pendingThen = pendingThen;
+        }
+    }
+
+    private record Finalized(long checkpointId, Path dir, Set<Long> pendingThen) {}
+
     private final Path jobDir;
     private final ClassLoader classLoader;
     private final PendingCheckpoints pending;
-    /** References per retained checkpoint: a checkpoint's {@code _metadata} never changes. */
-    private final Map<Long, Set<String>> referencesById = new HashMap<>();
-    /** The checkpoints this JobManager completed whose {@code _metadata} was there at the last look. */
-    private final java.util.TreeMap<Long, Path> completedHere = new java.util.TreeMap<>();
+    /** Filled on Flink's thread when a checkpoint is finalized, taken over by the next sweep. */
+    private final Queue<Finalized> newlyFinalized = new ConcurrentLinkedQueue<>();
+    /** Guarded by this. */
+    private final TreeMap<Long, Completed> completedHere = new TreeMap<>();
+    /** References of checkpoints not finalized here, from their {@code _metadata}: it never changes. */
+    private final Map<Long, Set<String>> listedReferences = new HashMap<>();
     /** Whether one of {@link #completedHere} was subsumed: then every older checkpoint is too. */
     private boolean olderOnesGone;
     private long removed;
@@ -83,52 +112,81 @@ final class OrphanSweep {
     }
 
     /**
-     * After checkpoint {@code checkpointId} (in {@code checkpointDir}) completed, with the files
-     * its {@code _metadata} references; never throws.
+     * Checkpoint {@code checkpointId} was finalized in {@code checkpointDir} while
+     * {@code pendingThen} were pending; called on Flink's thread, returns at once.
      */
-    synchronized void afterCompleted(long checkpointId, Path checkpointDir, Set<String> references) {
-        completedHere.put(checkpointId, checkpointDir);
-        referencesById.put(checkpointId, references);
+    void finalized(long checkpointId, Path checkpointDir, Set<Long> pendingThen) {
+        newlyFinalized.add(new Finalized(checkpointId, checkpointDir, pendingThen));
+    }
+
+    /**
+     * After checkpoint {@code checkpointId} completed, with the files its {@code _metadata}
+     * references (it was {@link #finalized} before); never throws.
+     */
+    synchronized void afterCompleted(long checkpointId, Set<String> references) {
+        takeOverFinalized();
+        Completed c = completedHere.get(checkpointId);
+        if (c != null && c.references == null) {
+            c.references = references;
+        }
         try {
-            sweep(checkpointId, checkpointDir);
+            sweep(checkpointId);
         } catch (IOException | RuntimeException e) {
             LOG.warn("Orphan removal in {} after checkpoint {} skipped: {}", jobDir, checkpointId, e.toString());
         }
     }
 
-    private void sweep(long checkpointId, Path checkpointDir) throws IOException {
+    private void takeOverFinalized() {
+        for (Finalized f; (f = newlyFinalized.poll()) != null; ) {
+            completedHere.put(f.checkpointId(), new Completed(f.dir(), f.pendingThen()));
+        }
+    }
+
+    private void sweep(long checkpointId) throws IOException {
         FileSystem fs = jobDir.getFileSystem();
         // first forget the subsumed ones (also when no sweep follows: the memory stays bounded)
         Set<String> referenced = new HashSet<>();
-        Set<Long> present = new HashSet<>();
+        Set<Long> present = new HashSet<>(); // whose references are in `referenced`
         for (var it = completedHere.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
-            if (e.getKey() != checkpointId && !fs.exists(new Path(e.getValue(), CheckpointMetadataReader.METADATA_FILE))) {
+            Completed c = e.getValue();
+            FileStatus metadata = statusOrNull(fs, new Path(c.dir, CheckpointMetadataReader.METADATA_FILE));
+            if (c.references == null && metadata != null) {
+                c.references = referencesOf(fs, c.dir); // one the verifier skipped: read its _metadata
+            }
+            if (metadata == null && e.getKey() >= checkpointId) {
+                continue; // the one completing now, or newer: not seen yet is not gone (no reference either)
+            }
+            if (metadata == null || c.references == null) {
                 it.remove();
                 olderOnesGone = true;
-            } else {
-                present.add(e.getKey());
-                referenced.addAll(referencesById.get(e.getKey()));
+                continue;
             }
+            if (c.metadataSecond < 0) {
+                // whole seconds: S3 gives a HEAD's time in seconds and a listing's perhaps in milliseconds
+                c.metadataSecond = metadata.getModificationTime() / 1000;
+            }
+            referenced.addAll(c.references);
+            present.add(e.getKey());
         }
-        referencesById.keySet().retainAll(completedHere.keySet());
         if (!olderOnesGone) {
             LOG.debug("No orphan removal in {} yet: no checkpoint this JobManager completed was subsumed, so older ones"
                     + " it never saw may be retained", jobDir);
             return;
         }
-        if (!pending.none()) {
-            LOG.debug("No orphan removal in {} after checkpoint {}: checkpoints {} are running", jobDir, checkpointId, pending);
+        Map.Entry<Long, Completed> reference = null;
+        for (var e : completedHere.descendingMap().entrySet()) {
+            if (present.contains(e.getKey()) && !pending.anyOf(e.getValue().pendingThen)) {
+                reference = e;
+                break;
+            }
+        }
+        if (reference == null) {
+            LOG.debug("No orphan removal in {} after checkpoint {}: checkpoints {} are running since before the retained"
+                    + " ones completed", jobDir, checkpointId, pending);
             return;
         }
-        long completedSecond;
-        try {
-            // whole seconds: S3 gives a HEAD's time in seconds and a listing's perhaps in milliseconds
-            completedSecond = fs.getFileStatus(new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE))
-                    .getModificationTime() / 1000;
-        } catch (FileNotFoundException subsumedMeanwhile) {
-            return;
-        }
+        long before = reference.getValue().metadataSecond;
         for (FileStatus child : listOrEmpty(fs, jobDir)) {
             var m = CHECKPOINT_DIR.matcher(child.getPath().getName());
             if (!child.isDir() || !m.matches()) {
@@ -138,31 +196,29 @@ final class OrphanSweep {
             if (present.contains(id)) {
                 continue;
             }
-            Set<String> refs = referencesById.get(id);
+            Set<String> refs = listedReferences.get(id);
             if (refs == null) {
                 refs = referencesOf(fs, child.getPath());
                 if (refs == null) {
                     continue; // no _metadata: started, aborted or being removed; its files are in chk-N itself
                 }
-                referencesById.put(id, refs);
+                listedReferences.put(id, refs);
             }
             present.add(id);
             referenced.addAll(refs);
         }
+        listedReferences.keySet().retainAll(present);
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
-            long before = PreUploadSettings.isPreUploadedName(f.getPath().getName())
-                    ? completedSecond - (preUploadGraceMillis + 999) / 1000
-                    : completedSecond;
-            if (!f.isDir() && f.getModificationTime() / 1000 < before && !referenced.contains(PathKey.of(f.getPath()))) {
+            long olderThan = PreUploadSettings.isPreUploadedName(f.getPath().getName())
+                    ? before - (preUploadGraceMillis + 999) / 1000
+                    : before;
+            if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && !referenced.contains(PathKey.of(f.getPath()))) {
                 orphans.add(f);
             }
         }
         if (orphans.isEmpty()) {
             return;
-        }
-        if (!pending.none()) {
-            return; // a checkpoint started while we listed: its files are younger, but stay on the safe side
         }
         long bytes = 0;
         int count = 0;
@@ -179,7 +235,15 @@ final class OrphanSweep {
         removedBytes += bytes;
         LOG.info("Removed {} objects ({} bytes) from {}/shared that no retained checkpoint references and that are older than"
                 + " checkpoint {}: files of checkpoints that never completed (a TaskManager lost during its upload, a declined"
-                + " or expired checkpoint) or that were just subsumed", count, bytes, jobDir, checkpointId);
+                + " or expired checkpoint) or that were just subsumed", count, bytes, jobDir, reference.getKey());
+    }
+
+    private static FileStatus statusOrNull(FileSystem fs, Path path) throws IOException {
+        try {
+            return fs.getFileStatus(path);
+        } catch (FileNotFoundException gone) {
+            return null;
+        }
     }
 
     /** The files a checkpoint references; null when its directory has no {@code _metadata}. */

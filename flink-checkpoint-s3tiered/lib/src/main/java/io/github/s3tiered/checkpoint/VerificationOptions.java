@@ -28,9 +28,10 @@ public final class VerificationOptions {
     public static final ConfigOption<Boolean> REMOVE_ORPHANS = ConfigOptions.key("s3tiered.verification.remove-orphans")
             .booleanType()
             .defaultValue(true)
-            .withDescription("After a completed checkpoint, while no other checkpoint runs, remove from the job's shared/ "
-                    + "directory the objects that no retained checkpoint references and that S3 stamped before the "
-                    + "completed checkpoint's _metadata: files of checkpoints that never completed (a TaskManager lost "
+            .withDescription("After a completed checkpoint, remove from the job's shared/ directory the objects that no "
+                    + "retained checkpoint references and that S3 stamped before the _metadata of the newest retained "
+                    + "checkpoint whose concurrently running checkpoints have all ended (with one checkpoint at a time: "
+                    + "the one just completed): files of checkpoints that never completed (a TaskManager lost "
                     + "during its upload, a declined or expired checkpoint), which Flink never deletes. Needs "
                     + "s3tiered.verification.enabled.");
 }

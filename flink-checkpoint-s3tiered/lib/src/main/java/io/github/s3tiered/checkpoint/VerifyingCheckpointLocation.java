@@ -8,6 +8,7 @@ import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.Set;
 
 /**
  * A checkpoint's location on the JobManager, as Flink's storage made it, with two additions: its
@@ -92,8 +93,8 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         @Override
         public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
             CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
-            pending.ended(checkpointId);
-            verifier.completed(checkpointId, copy.toByteArray(), new Path(completed.getExternalPointer()));
+            Set<Long> pendingThen = pending.finalized(checkpointId);
+            verifier.completed(checkpointId, copy.toByteArray(), new Path(completed.getExternalPointer()), pendingThen);
             return completed;
         }
 

@@ -1,0 +1,209 @@
+package io.github.s3tiered.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.metadata.OperatorStates;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.jobgraph.OperatorID;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataOutputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.attribute.FileTime;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * When the orphan removal may delete what, on a job directory of the local file system whose
+ * modification times the test sets (S3's clock in production): which checkpoints were pending
+ * when which was finalized, which were subsumed.
+ */
+class OrphanSweepTest {
+
+    @TempDir
+    java.nio.file.Path root;
+
+    private java.nio.file.Path job;
+    private final PendingCheckpoints pending = new PendingCheckpoints();
+    private OrphanSweep sweep;
+    /** The test's clock, in whole seconds well in the past: each event a step later. */
+    private long second = System.currentTimeMillis() / 1000 - 1000;
+
+    @BeforeEach
+    void jobDirectory() throws Exception {
+        job = Files.createDirectories(root.resolve("job"));
+        Files.createDirectories(job.resolve("shared"));
+        sweep = new OrphanSweep(flinkPath(job), getClass().getClassLoader(), pending, 0);
+    }
+
+    @Test
+    void checkpointsWithoutAPauseBetweenThemDoNotKeepTheRemovalOff() throws Exception {
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("lost"); // a TaskManager died uploading it for checkpoint 2
+        upload("b");
+        finalize(2);
+        pending.started(3); // at once: the interval passed while 2 ran
+        upload("c"); // 3's first file, while the sweep after 2 has not run yet
+        subsume(1);
+        sweep.afterCompleted(2, refs("a", "b"));
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "b", "c");
+        assertThat(sweep.removed()[0]).isEqualTo(1);
+    }
+
+    @Test
+    void filesOfACheckpointRunningWhenTheRetainedOnesWereFinalizedStayUntilItEnds() throws Exception {
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        pending.started(3); // concurrent checkpoints
+        upload("lost");
+        upload("of-3"); // written for 3 before 2 was finalized: older than 2's _metadata
+        finalize(2);
+        subsume(1);
+        sweep.afterCompleted(2, refs("a"));
+        assertThat(shared()).as("3 may still refer to what it wrote before 2 completed")
+                .containsExactlyInAnyOrder("a", "lost", "of-3");
+
+        pending.ended(3); // declined: its files are orphans now
+        pending.started(4);
+        upload("of-4");
+        complete(4, "a", "of-4");
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-4");
+    }
+
+    @Test
+    void aCheckpointWhoseEndIsNeverReportedKeepsItsFilesForever() throws Exception {
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2); // never finalized nor disposed
+        upload("of-2");
+        for (long id = 3; id <= 5; id++) {
+            pending.started(id);
+            complete(id, "a");
+            subsume(id - 1 == 2 ? 1 : id - 1);
+        }
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-2");
+    }
+
+    @Test
+    void nothingGoesBeforeACheckpointCompletedHereIsSubsumed() throws Exception {
+        // a checkpoint retained from before this JobManager started, which the listing may not show
+        upload("of-earlier");
+        pending.started(7);
+        upload("a");
+        complete(7, "a");
+        pending.started(8);
+        complete(8, "a");
+        assertThat(shared()).contains("of-earlier");
+
+        subsume(7);
+        pending.started(9);
+        complete(9, "a");
+        assertThat(shared()).containsExactlyInAnyOrder("a");
+    }
+
+    @Test
+    void aFinalizedCheckpointTheVerifierSkippedAndTheListingLeftOutIsReadFromItsMetadata() throws Exception {
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("of-2");
+        // the verifier went on to 3 at once (no afterCompleted(2)), and chk-2 is left out of the
+        // listing (as some S3-compatible stores do while objects are written): here a directory
+        // the listing does not take for a checkpoint's
+        writeMetadata("unlisted-chk-2", 2, "of-2");
+        sweep.finalized(2, flinkPath(job.resolve("unlisted-chk-2")), pending.finalized(2));
+        pending.started(3);
+        upload("lost");
+        finalize(3);
+        subsume(1);
+        sweep.afterCompleted(3, refs("a"));
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-2");
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void upload(String name) throws Exception {
+        java.nio.file.Path f = job.resolve("shared").resolve(name);
+        Files.write(f, new byte[] {1, 2, 3});
+        Files.setLastModifiedTime(f, FileTime.fromMillis(++second * 1000));
+    }
+
+    /** Writes chk-N/_metadata (referencing {@code sharedFiles}) and tells the sweep, as the verifier does. */
+    private void finalize(long id, String... sharedFiles) throws Exception {
+        writeMetadata(id, sharedFiles);
+        sweep.finalized(id, flinkPath(job.resolve("chk-" + id)), pending.finalized(id));
+    }
+
+    private void complete(long id, String... sharedFiles) throws Exception {
+        finalize(id, sharedFiles);
+        sweep.afterCompleted(id, refs(sharedFiles));
+    }
+
+    private void writeMetadata(long id, String... sharedFiles) throws Exception {
+        writeMetadata("chk-" + id, id, sharedFiles);
+    }
+
+    private void writeMetadata(String dirName, long id, String... sharedFiles) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(job.resolve(dirName));
+        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), Math.max(1, sharedFiles.length), 128);
+        for (int i = 0; i < sharedFiles.length; i++) {
+            Path file = flinkPath(job.resolve("shared").resolve(sharedFiles[i]));
+            op.putState(i, OperatorSubtaskState.builder()
+                    .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(i, i)),
+                            new FileStateHandle(file, 3)))
+                    .build());
+        }
+        java.nio.file.Path metadata = dir.resolve("_metadata");
+        try (OutputStream out = Files.newOutputStream(metadata)) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
+        }
+        Files.setLastModifiedTime(metadata, FileTime.fromMillis(++second * 1000));
+    }
+
+    /** As Flink names a local directory: file:/..., no trailing slash. */
+    private static Path flinkPath(java.nio.file.Path p) {
+        return new Path("file:" + p.toAbsolutePath());
+    }
+
+    private void subsume(long id) throws Exception {
+        Files.deleteIfExists(job.resolve("chk-" + id).resolve("_metadata"));
+        Files.deleteIfExists(job.resolve("chk-" + id));
+    }
+
+    private Set<String> refs(String... sharedFiles) {
+        return Arrays.stream(sharedFiles)
+                .map(n -> PathKey.of(flinkPath(job.resolve("shared").resolve(n))))
+                .collect(Collectors.toSet());
+    }
+
+    private List<String> shared() throws Exception {
+        try (var files = Files.list(job.resolve("shared"))) {
+            return files.map(f -> f.getFileName().toString()).toList();
+        }
+    }
+}
