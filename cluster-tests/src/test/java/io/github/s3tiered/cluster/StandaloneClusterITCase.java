@@ -273,6 +273,7 @@ class StandaloneClusterITCase {
         try (S3Client raw = rawS3Client()) {
             damage = damageNewest(raw, jobDir, newest);
         }
+        assertTheInspectorJarBesideFlinkFinds(damage, jobDir, newest);
         Path refusedOutput = newOutputDir("guard-refused");
         FlinkRest.Submission refused = submit(jobArgs(refusedOutput), newest, Map.of());
         // The JobMaster's restore fails the job before any task is deployed. The REST run request waits
@@ -493,6 +494,53 @@ class StandaloneClusterITCase {
 
     /** What {@link #damageNewest} deleted, and the checkpoint before the damaged one. */
     record Damage(String deletedKey, String previous, List<String> candidates) {}
+
+    /** What the runnable inspector jar printed, and its exit code. */
+    record InspectorRun(int exit, String out, String err) {}
+
+    /**
+     * The inspector's runnable jar, run as a user beside the installation would: {@code java -jar},
+     * no class path, Flink's classes and plugins from {@code --flink-home}, the cluster's
+     * configuration; on the damaged checkpoint and on its job's directory.
+     */
+    static void assertTheInspectorJarBesideFlinkFinds(Damage damage, String jobDir, String newest) throws Exception {
+        Path tier = Files.createDirectories(runDir.resolve("local-tier-inspector"));
+        List<String> common = List.of("--flink-home", flinkHome.toString(),
+                "--flink-conf-dir", cluster.configFile().getParent().toString(),
+                "-D", "s3tiered.local.dir=" + tier);
+        InspectorRun validate = inspectorJar("validate", common, newest);
+        assertThat(validate.exit()).as("exit code of validate on %s: %s", newest, validate).isEqualTo(1);
+        assertThat(validate.out()).as("validate %s", newest).contains("MISSING_FILES",
+                damage.deletedKey().substring(damage.deletedKey().lastIndexOf('/') + 1));
+
+        InspectorRun restorePoint = inspectorJar("restore-point", common, jobDir);
+        assertThat(restorePoint.exit()).as("exit code of restore-point on %s: %s", jobDir, restorePoint).isZero();
+        assertThat(restorePoint.out()).as("restore-point %s", jobDir).contains(damage.previous());
+
+        InspectorRun noFlink = inspectorJar("validate", List.of("--flink-home", runDir.resolve("no-flink").toString()), newest);
+        assertThat(noFlink.exit()).as("without a Flink installation: %s", noFlink).isEqualTo(2);
+        assertThat(noFlink.err()).contains(runDir.resolve("no-flink").toString(), "lib/");
+    }
+
+    static InspectorRun inspectorJar(String command, List<String> options, String path) throws Exception {
+        Path jar = Path.of(System.getProperty("inspector.cli.jar", "target/inspector/recovery-inspector-cli.jar"));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toAbsolutePath().toString(), command));
+        cmd.addAll(options);
+        cmd.add(path);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        for (String inherited : List.of("FLINK_HOME", "FLINK_CONF_DIR", "FLINK_PLUGINS_DIR", "CLASSPATH")) {
+            pb.environment().remove(inherited);
+        }
+        Path out = Files.createTempFile(runDir, "inspector", ".out");
+        Path err = Files.createTempFile(runDir, "inspector", ".err");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(3, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("the inspector jar did not end within 3 minutes: " + cmd);
+        }
+        return new InspectorRun(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
 
     /**
      * Reads the {@code _metadata} of every retained checkpoint of {@code jobDir} from S3 and deletes

@@ -8,8 +8,15 @@ import java.util.Map;
 /** Options every subcommand takes (a picocli mixin). */
 public final class CommonOptions {
 
+    @Option(names = Launcher.FLINK_HOME_OPTION, paramLabel = "DIR",
+            description = "The Flink installation whose lib/ (classes), plugins/ and conf/ the inspector uses"
+                    + " (default: $FLINK_HOME; its plugins/ and conf/ then only where $FLINK_PLUGINS_DIR and $FLINK_CONF_DIR"
+                    + " are not set).")
+    String flinkHome;
+
     @Option(names = "--flink-conf-dir", paramLabel = "DIR",
-            description = "Flink configuration directory holding config.yaml (default: $FLINK_CONF_DIR, if set).")
+            description = "Flink configuration directory holding config.yaml (or flink-conf.yaml on Flink 1.20)"
+                    + " (default: the conf/ of --flink-home, else $FLINK_CONF_DIR, else the conf/ of $FLINK_HOME).")
     String flinkConfDir;
 
     @Option(names = "-D", paramLabel = "key=value", mapFallbackValue = "",

@@ -42,7 +42,7 @@ abstract class InspectorSubcommand implements Callable<Integer> {
             verboseLogging();
         }
         Configuration conf = FlinkEnvironment.load(common);
-        FlinkEnvironment.initializeFileSystems(conf);
+        FlinkEnvironment.initializeFileSystems(conf, common);
         CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
         if (!common.jobClasspath.isEmpty()) {
             inspector = inspector.withJobClasses(JobClasses.loader(common.jobClasspath, getClass().getClassLoader()));

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import java.io.PrintWriter;
 
 /** The {@code recovery-inspector} command line. */
-@Command(name = "recovery-inspector", mixinStandardHelpOptions = true, version = "recovery-inspector 0.1.0",
+@Command(name = "recovery-inspector", mixinStandardHelpOptions = true, versionProvider = RecoveryInspector.Version.class,
         description = "Validates Flink checkpoints and savepoints, finds the restore point and orphaned files.",
         subcommands = {ListCommand.class, ValidateCommand.class, RestorePointCommand.class, DescribeCommand.class,
                 OrphansCommand.class},
@@ -15,6 +15,16 @@ public final class RecoveryInspector implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /** The version the build wrote, and the Flink line. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            java.util.Properties p = Launcher.buildProperties();
+            return new String[] {"recovery-inspector " + p.getProperty("version", "(unknown version)") + " for Flink "
+                    + p.getProperty("flink.version", "(unknown)")};
+        }
+    }
 
     @Override
     public void run() {
