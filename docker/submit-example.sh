@@ -10,10 +10,9 @@
 # Needs: curl; the cluster up (docker compose -f docker/compose.yaml up -d --scale taskmanager=2);
 # the jars built (mvn -B package -DskipTests). Settings (environment variables, defaults below):
 #   FLINK_REST        JobManager REST endpoint             http://localhost:8081
-#   S3_HOST_ENDPOINT  MinIO as seen from this host         http://localhost:9000
 #   JOB_JAR           the example job jar                  cluster-tests/target/s3tiered-example-job.jar
 #   RECORDS, KEYS, RATE                                    200000, 20000, 10000 (records/s)
-# S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET: from the shell, else from docker/.env.
+# S3_BUCKET: from the shell, else from docker/.env.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +25,6 @@ while IFS='=' read -r key value; do
 done < "$here/.env"
 
 REST="${FLINK_REST:-http://localhost:8081}"
-S3_HOST_ENDPOINT="${S3_HOST_ENDPOINT:-http://localhost:9000}"
 JOB_JAR="${JOB_JAR:-$root/cluster-tests/target/s3tiered-example-job.jar}"
 RECORDS="${RECORDS:-200000}"
 KEYS="${KEYS:-20000}"
@@ -38,13 +36,6 @@ OUTPUT_DIR=/tmp/s3tiered-example   # the example-output volume, shared by the Ta
 if [ -z "${COMPOSE:-}" ]; then
   if docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"; else COMPOSE="docker-compose"; fi
 fi
-
-INSPECTOR_OPTS=(
-  -D "s3.endpoint=${S3_HOST_ENDPOINT}"
-  -D "s3.access-key=${S3_ACCESS_KEY}"
-  -D "s3.secret-key=${S3_SECRET_KEY}"
-  -D "s3.region=us-east-1"
-)
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -110,16 +101,13 @@ curl -sf -X PATCH "$REST/jobs/$JOB?mode=cancel" >/dev/null
 await_state "$JOB" CANCELED 60
 
 JOB_CHECKPOINTS="$JOB_DIR_BASE/$JOB"
-if [ -x "$root/recovery-inspector.sh" ]; then
-  log "recovery-inspector validate $JOB_CHECKPOINTS"
-  "$root/recovery-inspector.sh" validate "$JOB_CHECKPOINTS" "${INSPECTOR_OPTS[@]}"
-  log "recovery-inspector restore-point $JOB_CHECKPOINTS"
-  RESTORE="$("$root/recovery-inspector.sh" restore-point "$JOB_CHECKPOINTS" "${INSPECTOR_OPTS[@]}" | grep -v '^ *$' | tail -n1)"
-else
-  log "no $root/recovery-inspector.sh: taking the latest checkpoint the JobManager reports"
-  # The first external_path of /checkpoints is that of latest.completed.
-  RESTORE="$(curl -sf "$REST/jobs/$JOB/checkpoints" | grep -o '"external_path" *: *"[^"]*"' | head -n1 | json_field external_path)"
-fi
+# The inspector inside the JobManager's container, as on Kubernetes (kubectl exec): the image's Flink,
+# plugins and configuration (S3 endpoint and credentials included), nothing installed on this host.
+inspector() { $COMPOSE -f "$here/compose.yaml" exec -T jobmanager recovery-inspector "$@"; }
+log "recovery-inspector validate $JOB_CHECKPOINTS"
+inspector validate "$JOB_CHECKPOINTS"
+log "recovery-inspector restore-point $JOB_CHECKPOINTS"
+RESTORE="$(inspector restore-point "$JOB_CHECKPOINTS" | grep -v '^ *$' | tail -n1)"
 [ -n "$RESTORE" ] || die "no restore point for $JOB_CHECKPOINTS"
 
 RESUMED="$(submit "$OUTPUT_DIR/$RUN-resumed" "$RESTORE")"

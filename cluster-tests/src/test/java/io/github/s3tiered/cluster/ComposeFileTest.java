@@ -76,7 +76,7 @@ class ComposeFileTest {
                 case "flink" -> assertThat(tag).as("%s: %s (Flink 2.3, the official scheme)", name, image)
                         .matches(OFFICIAL_FLINK_TAG);
                 case "s3tiered-flink" -> assertThat(tag).as("%s: %s (the project's image, built from docker/Dockerfile)", name, image)
-                        .isEqualTo(System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT"));
+                        .isEqualTo(System.getProperty("s3tiered.version", "0.2.0"));
                 default -> throw new AssertionError(name + ": unexpected image " + image);
             }
         });
@@ -106,9 +106,10 @@ class ComposeFileTest {
 
     @Test
     void flinkServicesRunTheImageWithTheBuiltJarsWhereFlinkLoadsThem() throws IOException {
-        String version = System.getProperty("s3tiered.version", "0.1.0-SNAPSHOT");
+        String version = System.getProperty("s3tiered.version", "0.2.0");
         String plugin = "flink-checkpoint-s3tiered/plugin/target/flink-checkpoint-s3tiered-${S3TIERED_VERSION}-flink2.3-plugin.jar";
         String lib = "flink-checkpoint-s3tiered/lib/target/flink-checkpoint-s3tiered-${S3TIERED_VERSION}-flink2.3-lib.jar";
+        String inspector = "flink-recovery-inspector/target/flink-recovery-inspector-${S3TIERED_VERSION}-flink2.3-cli.jar";
         Map<String, Object> compose = compose();
         for (String name : FLINK_SERVICES) {
             Map<?, ?> build = (Map<?, ?>) service(compose, name).get("build");
@@ -124,12 +125,19 @@ class ComposeFileTest {
         assertThat(instructions.get(0).substring("FROM flink:".length())).matches(OFFICIAL_FLINK_TAG);
         assertThat(instructions).contains("ARG S3TIERED_VERSION=" + version);
         List<String> copies = instructions.stream().filter(i -> i.startsWith("COPY ")).toList();
-        assertThat(copies).as("COPY instructions").hasSize(2);
+        assertThat(copies).as("COPY instructions").hasSize(4);
         assertThat(copies).anySatisfy(c -> assertThat(c).endsWith(plugin + " " + PLUGIN_DIR))
-                .anySatisfy(c -> assertThat(c).endsWith(lib + " " + LIB_DIR));
+                .anySatisfy(c -> assertThat(c).endsWith(lib + " " + LIB_DIR))
+                .anySatisfy(c -> assertThat(c).endsWith(inspector + " /opt/flink/opt/"))
+                .anySatisfy(c -> assertThat(c).endsWith(" recovery-inspector.sh /opt/flink/bin/recovery-inspector"));
+        // the launcher in the image finds the jar where the image puts it
+        assertThat(Files.readString(FlinkConfigSource.repoRoot().resolve("recovery-inspector.sh")))
+                .contains("\"$FLINK_HOME\"/opt/flink-recovery-inspector-*-cli.jar");
+        assertThat(Files.isExecutable(FlinkConfigSource.repoRoot().resolve("recovery-inspector.sh"))).isTrue();
         // what the image copies is what the build makes, and the build context lets it through
         String ignore = Files.readString(FlinkConfigSource.repoRoot().resolve(".dockerignore"), StandardCharsets.UTF_8);
-        for (String jar : List.of(plugin, lib)) {
+        assertThat(ignore).contains("!recovery-inspector.sh");
+        for (String jar : List.of(plugin, lib, inspector)) {
             String built = jar.replace("${S3TIERED_VERSION}", version);
             assertThat(Files.isRegularFile(FlinkConfigSource.repoRoot().resolve(built))).as("%s is built", built).isTrue();
             assertThat(ignore).contains("!" + jar.replace("${S3TIERED_VERSION}", "*"));
