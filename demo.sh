@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 echo "Building (the first run downloads dependencies: a few minutes) ..."
-mvn -B -q install -DskipTests -pl examples -am
+mvn -B -q install -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl examples -am
 mvn -B -q -pl examples dependency:build-classpath -Dmdep.includeScope=compile -Dmdep.excludeClassifiers=tests -Dmdep.outputFile=target/demo.classpath
 rm -f examples/target/demo.log
 exec java -Xmx2g -Ddemo.log.file="$PWD/examples/target/demo.log" -Dlog4j.configurationFile=examples/target/classes/log4j2.properties \

@@ -25,7 +25,7 @@ case "$which" in
   inspector) main=io.github.s3tiered.bench.InspectorBenchmark ;;
   *) echo "unknown benchmark '$which' (expected: fs, checkpoint or inspector)" >&2; exit 2 ;;
 esac
-mvn -B -q -pl "$module" -am install -DskipTests >&2
+mvn -B -q -pl "$module" -am install -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true >&2
 mvn -B -q -pl "$module" dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=runtime -Dmdep.excludeClassifiers=tests >&2
 cp=$(cat "$module/target/bench.classpath")
-exec java ${BENCH_JAVA_OPTS:-} -Xmx3g -Dlog4j.configurationFile="$module/target/classes/log4j2.properties" -Dbench.log="$PWD/$module/target/bench-$which.log" -Dbench.plugins="$module/target/bench-plugins" -cp "$module/target/classes:$cp" "$main" "$@"
+exec java ${BENCH_JAVA_OPTS:-} -Xmx3g -Dlog4j.configurationFile="$module/target/classes/log4j2.properties" -Dbench.log="$PWD/$module/target/bench-$which.log" -Dbench.charts="$PWD/benchmarks/charts" -Dbench.plugins="$module/target/bench-plugins" -cp "$module/target/classes:$cp" "$main" "$@"

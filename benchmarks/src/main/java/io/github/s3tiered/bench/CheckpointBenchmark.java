@@ -230,6 +230,7 @@ public final class CheckpointBenchmark {
             BenchSupport.deleteRecursively(work);
         }
         print(results, keys, visits, payload, intervalMs, failAt, serverDescription);
+        chart(results, profile.name().toLowerCase(Locale.ROOT) + (faultRate > 0 ? "-faults" : ""));
         if (faultRate > 0) {
             printFaults(results, faultRate);
         }
@@ -394,6 +395,24 @@ public final class CheckpointBenchmark {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read the s3tiered transfer figures of " + dir, e);
         }
+    }
+
+    /** The table's timings as two charts: checkpoint end-to-end, and state restore per subtask. */
+    private static void chart(Map<Setup, Result> results, String profile) {
+        BenchCharts.Bars checkpoints = new BenchCharts.Bars("Checkpoint end-to-end, " + profile, "ms", List.of("p50", "p95"));
+        BenchCharts.Bars restores = new BenchCharts.Bars("State restore per subtask, " + profile, "ms", List.of("avg", "max"));
+        results.forEach((setup, r) -> {
+            if (r.failure() != null) {
+                return;
+            }
+            checkpoints.row(setup.name(), pct(r.checkpointMillis(), 50), pct(r.checkpointMillis(), 95));
+            if (!r.restoreMillis().isEmpty()) {
+                restores.row(setup.name(), avg(r.restoreMillis()),
+                        r.restoreMillis().stream().mapToLong(Long::longValue).max().orElseThrow());
+            }
+        });
+        BenchCharts.write(BenchCharts.name("checkpoint", profile, "latency"), checkpoints);
+        BenchCharts.write(BenchCharts.name("checkpoint", profile, "restore"), restores);
     }
 
     private static void print(Map<Setup, Result> results, long keys, int visits, int payload, long intervalMs, double failAt,

@@ -68,7 +68,8 @@ public final class FileSystemBenchmark {
             results.put(s, new Result());
         }
         String serverDescription;
-        try (BenchS3 bench = BenchS3.start(BenchS3.profileArg(args), false)) {
+        var profile = BenchS3.profileArg(args);
+        try (BenchS3 bench = BenchS3.start(profile, false)) {
             S3TestServer s3 = bench.s3();
             serverDescription = bench.describe();
             System.err.printf("S3 server: %s; file: %d MiB; rounds: %d (+1 warm-up)%n", s3, sizeMiB, rounds);
@@ -112,6 +113,11 @@ public final class FileSystemBenchmark {
             BenchSupport.deleteRecursively(work);
         }
         print(results, sizeMiB, rounds, serverDescription);
+        String name = profile.name().toLowerCase(Locale.ROOT);
+        BenchCharts.Bars bars = new BenchCharts.Bars("File system throughput, " + sizeMiB + " MiB file, median of " + rounds
+                + " rounds, " + name, "MiB/s", List.of("upload", "read from S3", "read from local tier"));
+        results.forEach((system, r) -> bars.row(system, median(r.upload), median(r.readS3), median(r.readLocal)));
+        BenchCharts.write(BenchCharts.name("fs", name, null), bars);
     }
 
     private static String scheme(String system) {

@@ -67,7 +67,8 @@ public final class InspectorBenchmark {
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-inspector-bench");
         List<Row> rows = new ArrayList<>();
         String serverDescription;
-        try (BenchS3 bench = BenchS3.start(BenchS3.profileArg(args), false)) {
+        var profile = BenchS3.profileArg(args);
+        try (BenchS3 bench = BenchS3.start(profile, false)) {
             S3TestServer s3 = bench.s3();
             serverDescription = bench.describe();
             Configuration conf = new Configuration();
@@ -111,6 +112,10 @@ public final class InspectorBenchmark {
                     r.inspectorCalls(), r.verdict());
         }
         System.out.println();
+        String name = profile.name().toLowerCase(Locale.ROOT);
+        BenchCharts.Bars bars = new BenchCharts.Bars("Recovery inspector, " + name, "ms", List.of("time"));
+        rows.forEach(r -> bars.row(r.what() + " (" + String.format(Locale.ROOT, "%,d", r.files()) + " files)", r.millis()));
+        BenchCharts.write(BenchCharts.name("inspector", name, null), bars);
         for (Row r : rows) {
             if (r.what().equals("validate")) {
                 // the metadata is one HEAD/list plus one GET; everything else must be listing pages
