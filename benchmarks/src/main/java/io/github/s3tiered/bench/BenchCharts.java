@@ -56,12 +56,21 @@ final class BenchCharts {
         }
 
         CategoryChart chart() {
-            CategoryChart chart = new CategoryChartBuilder().width(900).height(480).title(title).yAxisTitle(unit).build();
-            chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+            int longest = rows.stream().mapToInt(String::length).max().orElse(0);
+            // room for the row names side by side (about 8 px a character); beyond 1800 px they slant
+            int width = Math.max(900, Math.min(1800, rows.size() * (longest * 8 + 24)));
+            boolean slanted = rows.size() * (longest * 8 + 24) > width;
+            CategoryChart chart = new CategoryChartBuilder().width(width).height(slanted ? 480 + 5 * Math.min(longest, 60) : 480)
+                    .title(title).yAxisTitle(unit).build();
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS); // never over a bar
+            chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
             chart.getStyler().setLegendVisible(columns.size() > 1); // one column: the title says what it is
             chart.getStyler().setLabelsVisible(true);
             chart.getStyler().setDecimalPattern("#,##0.#");
             chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
+            if (slanted) {
+                chart.getStyler().setXAxisLabelRotation(30);
+            }
             columns.forEach((name, values) -> chart.addSeries(name, rows, values));
             return chart;
         }

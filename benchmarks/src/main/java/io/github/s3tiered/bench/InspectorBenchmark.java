@@ -114,7 +114,7 @@ public final class InspectorBenchmark {
         System.out.println();
         String name = profile.name().toLowerCase(Locale.ROOT);
         BenchCharts.Bars bars = new BenchCharts.Bars("Recovery inspector, " + name, "ms", List.of("time"));
-        rows.forEach(r -> bars.row(r.what() + " (" + String.format(Locale.ROOT, "%,d", r.files()) + " files)", r.millis()));
+        rows.forEach(r -> bars.row(chartName(r), r.millis()));
         BenchCharts.write(BenchCharts.name("inspector", name, null), bars);
         for (Row r : rows) {
             if (r.what().equals("validate")) {
@@ -125,6 +125,13 @@ public final class InspectorBenchmark {
                         r.s3Requests() <= allowed && r.millis() < 2000 ? "MET" : "NOT MET");
             }
         }
+    }
+
+    /** A row's operation in a few words, with its file count: "validate --deep, 1k". */
+    private static String chartName(Row r) {
+        String what = r.what().replace("list shared/ only (baseline)", "list shared/").replace("restore-point (job dir)", "restore-point")
+                .replace("validate (RocksDB files)", "validate RocksDB").replace("validate --deep (restore rehearsal)", "validate --deep");
+        return what + ", " + (r.files() % 1000 == 0 ? r.files() / 1000 + "k" : Integer.toString(r.files()));
     }
 
     private interface Action {
