@@ -11,11 +11,19 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 jar="${RECOVERY_INSPECTOR_JAR:-}"
 if [ -z "$jar" ]; then
-  for candidate in "$here"/flink-recovery-inspector-*-cli.jar \
-      ${FLINK_HOME:+"$FLINK_HOME"/opt/flink-recovery-inspector-*-cli.jar} \
-      "$here"/flink-recovery-inspector/target/flink-recovery-inspector-*-flink2.3-cli.jar; do
-    if [ -f "$candidate" ]; then jar="$candidate"; break; fi
+  for place in "$here" ${FLINK_HOME:+"$FLINK_HOME"/opt}; do
+    found=("$place"/flink-recovery-inspector-*-cli.jar)
+    if [ ${#found[@]} -gt 1 ]; then
+      echo "recovery-inspector: more than one inspector jar in $place (${found[*]}): set RECOVERY_INSPECTOR_JAR to the" \
+        "one of your Flink line" >&2
+      exit 2
+    fi
+    if [ -f "${found[0]}" ]; then jar="${found[0]}"; break; fi
   done
+fi
+if [ -z "$jar" ]; then
+  built=("$here"/flink-recovery-inspector/target/flink-recovery-inspector-*-flink2.3-cli.jar)
+  if [ -f "${built[0]}" ]; then jar="${built[0]}"; fi
 fi
 if [ -z "$jar" ] || [ ! -f "$jar" ]; then
   echo "recovery-inspector: no inspector jar (flink-recovery-inspector-<version>-flink<line>-cli.jar): set" \

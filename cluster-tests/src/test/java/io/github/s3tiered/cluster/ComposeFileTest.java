@@ -132,7 +132,7 @@ class ComposeFileTest {
                 .anySatisfy(c -> assertThat(c).endsWith(" recovery-inspector.sh /opt/flink/bin/recovery-inspector"));
         // the launcher in the image finds the jar where the image puts it
         assertThat(Files.readString(FlinkConfigSource.repoRoot().resolve("recovery-inspector.sh")))
-                .contains("\"$FLINK_HOME\"/opt/flink-recovery-inspector-*-cli.jar");
+                .contains("${FLINK_HOME:+\"$FLINK_HOME\"/opt}", "\"$place\"/flink-recovery-inspector-*-cli.jar");
         assertThat(Files.isExecutable(FlinkConfigSource.repoRoot().resolve("recovery-inspector.sh"))).isTrue();
         // what the image copies is what the build makes, and the build context lets it through
         String ignore = Files.readString(FlinkConfigSource.repoRoot().resolve(".dockerignore"), StandardCharsets.UTF_8);

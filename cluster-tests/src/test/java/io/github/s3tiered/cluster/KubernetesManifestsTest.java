@@ -65,7 +65,10 @@ class KubernetesManifestsTest {
                         .isEqualTo(MemorySize.parse(value));
                 assertThat(conf).as("%s: %s (from the resources)", file, key).doesNotContainKey(key);
             } else if (FlinkConfigSource.PLACEHOLDER.matcher(value).find()) {
-                assertThat(String.valueOf(conf.get(key))).as("%s: %s, the deployment's own value for %s", file, key, value)
+                assertThat(conf).as("%s: the deployment's own value for %s", file, key).containsKey(key);
+                assertThat(String.valueOf(conf.get(key))).as("%s: %s, the deployment's own value for %s (Flink expands no ${...})",
+                                file, key, value)
+                        .doesNotContain("${")
                         .matches(withPlaceholdersFilled(value));
             } else {
                 assertThat(conf.get(key)).as("%s: %s as in %s", file, key, source.file()).isEqualTo(value);

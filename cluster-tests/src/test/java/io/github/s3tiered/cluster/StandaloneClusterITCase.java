@@ -348,7 +348,7 @@ class StandaloneClusterITCase {
                 // at least 20 times before its 30,000 records are through
                 "--fail-every-checkpoints", "1",
                 "--fail-until-attempt", "100000",
-                // and fails when a subtask read this many before a checkpoint completed: after a kill,
+                // and fails when a subtask read this many before a checkpoint barrier: after a kill,
                 // the subtasks on the surviving TaskManager read on for the seconds a new JVM takes to
                 // start the others, and the checkpoint after it held all that (in CI, 6 kills took a
                 // job of 30,000 records to its end before the last kill)
@@ -360,7 +360,7 @@ class StandaloneClusterITCase {
                 "restart-strategy.fixed-delay.delay", "500ms",
                 "execution.checkpointing.interval", "500ms"));
 
-        // A kill after each completed checkpoint, at most MAX_PER_ATTEMPT records of a subtask each:
+        // A kill after each completed checkpoint, each holding at most MAX_PER_ATTEMPT records of a subtask:
         // the job cannot have read its input (MANY_RECORDS / 2 per subtask) before the last kill.
         for (int killed = 0; killed < KILLS; killed++) {
             awaitCompletedCheckpoints(job, killed + 1, killed);

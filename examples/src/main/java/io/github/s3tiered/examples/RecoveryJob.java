@@ -29,7 +29,7 @@ public final class RecoveryJob {
      *     failUntilAttempt} once this many checkpoints completed in it; 0 for the one failure
      * @param failUntilAttempt see {@code failEveryCheckpoints}
      * @param failWithoutCheckpointAfter with {@code failEveryCheckpoints}: also fail an attempt in
-     *     which a subtask saw this many records before a checkpoint completed, which bounds the
+     *     which a subtask saw this many records before a checkpoint barrier, which bounds the
      *     progress of one attempt; 0 for no bound
      */
     public record Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir,

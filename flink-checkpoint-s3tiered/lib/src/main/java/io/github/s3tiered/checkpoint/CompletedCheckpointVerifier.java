@@ -85,14 +85,8 @@ final class CompletedCheckpointVerifier {
         return new VerificationStatus(newestVerified, failedCheckpoints, knownMissing);
     }
 
-    /**
-     * Called when the JobManager finalized a checkpoint, with the checkpoints pending at that
-     * moment; returns at once.
-     */
-    void completed(long checkpointId, byte[] metadata, Path checkpointDir, Set<Long> pendingThen) {
-        if (sweep != null) {
-            sweep.finalized(checkpointId, checkpointDir, pendingThen);
-        }
+    /** Called when the JobManager finalized a checkpoint; returns at once. */
+    void completed(long checkpointId, byte[] metadata, Path checkpointDir) {
         synchronized (this) {
             newestSubmitted = Math.max(newestSubmitted, checkpointId);
             pending = new Completed(checkpointId, metadata, checkpointDir);
@@ -126,8 +120,11 @@ final class CompletedCheckpointVerifier {
                 try {
                     references = referencesOf(next);
                 } catch (IOException | RuntimeException e) {
-                    LOG.warn("No orphan removal after checkpoint {} of {}: {}", next.checkpointId(), jobDir, e.toString());
-                    continue;
+                    // the sweep reads the _metadata itself (and removes nothing if it cannot); it also
+                    // takes over the finalized checkpoints, which would pile up otherwise
+                    LOG.warn("Checkpoint {} of {}: references not parsed for the orphan removal: {}", next.checkpointId(),
+                            jobDir, e.toString());
+                    references = null;
                 }
                 sweep.afterCompleted(next.checkpointId(), references);
             }

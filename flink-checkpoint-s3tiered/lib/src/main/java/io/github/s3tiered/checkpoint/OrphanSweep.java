@@ -20,10 +20,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.regex.Pattern;
 
 /**
@@ -35,7 +33,7 @@ import java.util.regex.Pattern;
  * <p>Runs on the JobManager after a checkpoint completed. The retained checkpoints are known
  * without trusting a listing (some S3-compatible stores leave existing objects out of a listing
  * while others are written): every checkpoint this JobManager finalized is remembered
- * ({@link #finalized}, at once, not only those the verifier gets to) with its references until its
+ * ({@link PendingCheckpoints#finalized}, at once, not only those the verifier gets to) with its references until its
  * {@code _metadata} is gone (a HEAD), and nothing is removed until one of them is gone; Flink
  * subsumes the oldest first, so from then on no older checkpoint, one it completed before this
  * JobManager started included, is retained. The {@code chk-N} directories a listing shows are
@@ -77,13 +75,9 @@ final class OrphanSweep {
         }
     }
 
-    private record Finalized(long checkpointId, Path dir, Set<Long> pendingThen) {}
-
     private final Path jobDir;
     private final ClassLoader classLoader;
     private final PendingCheckpoints pending;
-    /** Filled on Flink's thread when a checkpoint is finalized, taken over by the next sweep. */
-    private final Queue<Finalized> newlyFinalized = new ConcurrentLinkedQueue<>();
     /** Guarded by this. */
     private final TreeMap<Long, Completed> completedHere = new TreeMap<>();
     /** References of checkpoints not finalized here, from their {@code _metadata}: it never changes. */
@@ -112,37 +106,28 @@ final class OrphanSweep {
     }
 
     /**
-     * Checkpoint {@code checkpointId} was finalized in {@code checkpointDir} while
-     * {@code pendingThen} were pending; called on Flink's thread, returns at once.
-     */
-    void finalized(long checkpointId, Path checkpointDir, Set<Long> pendingThen) {
-        newlyFinalized.add(new Finalized(checkpointId, checkpointDir, pendingThen));
-    }
-
-    /**
      * After checkpoint {@code checkpointId} completed, with the files its {@code _metadata}
-     * references (it was {@link #finalized} before); never throws.
+     * references (null when they could not be parsed: then they are read here, or nothing is
+     * removed); never throws.
      */
     synchronized void afterCompleted(long checkpointId, Set<String> references) {
-        takeOverFinalized();
+        // one moment's view: every checkpoint finalized by then is in completedHere, the rest pending
+        PendingCheckpoints.View view = pending.take();
+        for (PendingCheckpoints.Finalized f : view.finalized()) {
+            completedHere.put(f.checkpointId(), new Completed(f.dir(), f.pendingThen()));
+        }
         Completed c = completedHere.get(checkpointId);
-        if (c != null && c.references == null) {
+        if (c != null && c.references == null && references != null) {
             c.references = references;
         }
         try {
-            sweep(checkpointId);
+            sweep(checkpointId, view.pending());
         } catch (IOException | RuntimeException e) {
             LOG.warn("Orphan removal in {} after checkpoint {} skipped: {}", jobDir, checkpointId, e.toString());
         }
     }
 
-    private void takeOverFinalized() {
-        for (Finalized f; (f = newlyFinalized.poll()) != null; ) {
-            completedHere.put(f.checkpointId(), new Completed(f.dir(), f.pendingThen()));
-        }
-    }
-
-    private void sweep(long checkpointId) throws IOException {
+    private void sweep(long checkpointId, Set<Long> pendingNow) throws IOException {
         FileSystem fs = jobDir.getFileSystem();
         // first forget the subsumed ones (also when no sweep follows: the memory stays bounded)
         Set<String> referenced = new HashSet<>();
@@ -155,7 +140,14 @@ final class OrphanSweep {
                 c.references = referencesOf(fs, c.dir); // one the verifier skipped: read its _metadata
             }
             if (metadata == null && e.getKey() >= checkpointId) {
-                continue; // the one completing now, or newer: not seen yet is not gone (no reference either)
+                // the one completing now, or newer: not seen yet is not gone, and its files stay
+                if (c.references == null) {
+                    LOG.debug("No orphan removal in {} after checkpoint {}: the _metadata of checkpoint {} is not readable yet",
+                            jobDir, checkpointId, e.getKey());
+                    return;
+                }
+                referenced.addAll(c.references);
+                continue;
             }
             if (metadata == null || c.references == null) {
                 it.remove();
@@ -176,14 +168,14 @@ final class OrphanSweep {
         }
         Map.Entry<Long, Completed> reference = null;
         for (var e : completedHere.descendingMap().entrySet()) {
-            if (present.contains(e.getKey()) && !pending.anyOf(e.getValue().pendingThen)) {
+            if (present.contains(e.getKey()) && java.util.Collections.disjoint(e.getValue().pendingThen, pendingNow)) {
                 reference = e;
                 break;
             }
         }
         if (reference == null) {
             LOG.debug("No orphan removal in {} after checkpoint {}: checkpoints {} are running since before the retained"
-                    + " ones completed", jobDir, checkpointId, pending);
+                    + " ones completed", jobDir, checkpointId, pendingNow);
             return;
         }
         long before = reference.getValue().metadataSecond;

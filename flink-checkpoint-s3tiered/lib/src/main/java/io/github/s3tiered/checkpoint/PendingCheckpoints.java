@@ -1,5 +1,9 @@
 package io.github.s3tiered.checkpoint;
 
+import org.apache.flink.core.fs.Path;
+
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -9,10 +13,26 @@ import java.util.TreeSet;
  * tasks may be uploading files that no {@code _metadata} references yet; the {@link OrphanSweep}
  * removes nothing such a checkpoint may have written. A checkpoint whose end Flink never reports
  * keeps the sweep off from then on: the safe side.
+ *
+ * <p>Invariant, under this object's lock: a checkpoint leaves {@link #pending} by finalization only
+ * together with its entry in {@link #finalized}, so one {@link #take} sees every finalized
+ * checkpoint either as pending or as finalized, never as neither.
  */
 final class PendingCheckpoints {
 
+    /** A finalized checkpoint: its directory and the checkpoints pending when its {@code _metadata} was written. */
+    record Finalized(long checkpointId, Path dir, Set<Long> pendingThen) {}
+
+    /** What {@link #take} hands over: the finalized checkpoints since the last take, and those pending now. */
+    record View(List<Finalized> finalized, Set<Long> pending) {}
+
     private final Set<Long> pending = new TreeSet<>();
+    /** Null when nobody takes them (no orphan removal): nothing is kept then. */
+    private final List<Finalized> finalized;
+
+    PendingCheckpoints(boolean keepFinalized) {
+        this.finalized = keepFinalized ? new ArrayList<>() : null;
+    }
 
     synchronized void started(long checkpointId) {
         pending.add(checkpointId);
@@ -24,23 +44,24 @@ final class PendingCheckpoints {
     }
 
     /**
-     * Finalized: its {@code _metadata} is written. Returns the checkpoints pending at that moment:
-     * their files may be older than that {@code _metadata}; every checkpoint started later writes
-     * younger ones.
+     * Finalized: its {@code _metadata} is written in {@code dir}. The checkpoints pending at that
+     * moment may have files older than that {@code _metadata}; every checkpoint started later
+     * writes younger ones.
      */
-    synchronized Set<Long> finalized(long checkpointId) {
+    synchronized void finalized(long checkpointId, Path dir) {
         pending.remove(checkpointId);
-        return Set.copyOf(pending);
+        if (finalized != null) {
+            finalized.add(new Finalized(checkpointId, dir, Set.copyOf(pending)));
+        }
     }
 
-    /** Whether one of {@code checkpointIds} is still pending (ids are never reused). */
-    synchronized boolean anyOf(Set<Long> checkpointIds) {
-        for (long id : checkpointIds) {
-            if (pending.contains(id)) {
-                return true;
-            }
+    /** The finalized checkpoints since the last take, and a snapshot of the pending ones, at one moment. */
+    synchronized View take() {
+        List<Finalized> taken = finalized == null ? List.of() : List.copyOf(finalized);
+        if (finalized != null) {
+            finalized.clear();
         }
-        return false;
+        return new View(taken, Set.copyOf(pending));
     }
 
     @Override

@@ -48,7 +48,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     record StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload) {}
 
     /** Checkpoints started and not yet finalized or disposed: the orphan sweep waits for none. */
-    private final PendingCheckpoints pending = new PendingCheckpoints();
+    private final PendingCheckpoints pending;
 
     TieredCheckpointStorageAccess(CheckpointStorageAccess delegate, RecoveryGuard guard, VerificationSettings verification,
             Path jobDir, StreamSettings streams) {
@@ -57,6 +57,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         this.verification = verification;
         this.jobDir = jobDir;
         this.streams = streams;
+        this.pending = new PendingCheckpoints(verification != null && verification.removeOrphans());
     }
 
     // ---------------------------------------------------------------- JobManager

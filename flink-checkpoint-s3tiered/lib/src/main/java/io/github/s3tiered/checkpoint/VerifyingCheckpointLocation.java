@@ -8,7 +8,6 @@ import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.util.Set;
 
 /**
  * A checkpoint's location on the JobManager, as Flink's storage made it, with two additions: its
@@ -93,8 +92,9 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         @Override
         public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
             CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
-            Set<Long> pendingThen = pending.finalized(checkpointId);
-            verifier.completed(checkpointId, copy.toByteArray(), new Path(completed.getExternalPointer()), pendingThen);
+            Path dir = new Path(completed.getExternalPointer());
+            pending.finalized(checkpointId, dir);
+            verifier.completed(checkpointId, copy.toByteArray(), dir);
             return completed;
         }
 

@@ -40,7 +40,7 @@ class OrphanSweepTest {
     java.nio.file.Path root;
 
     private java.nio.file.Path job;
-    private final PendingCheckpoints pending = new PendingCheckpoints();
+    private final PendingCheckpoints pending = new PendingCheckpoints(true);
     private OrphanSweep sweep;
     /** The test's clock, in whole seconds well in the past: each event a step later. */
     private long second = System.currentTimeMillis() / 1000 - 1000;
@@ -135,7 +135,7 @@ class OrphanSweepTest {
         // listing (as some S3-compatible stores do while objects are written): here a directory
         // the listing does not take for a checkpoint's
         writeMetadata("unlisted-chk-2", 2, "of-2");
-        sweep.finalized(2, flinkPath(job.resolve("unlisted-chk-2")), pending.finalized(2));
+        pending.finalized(2, flinkPath(job.resolve("unlisted-chk-2")));
         pending.started(3);
         upload("lost");
         finalize(3);
@@ -156,7 +156,7 @@ class OrphanSweepTest {
     /** Writes chk-N/_metadata (referencing {@code sharedFiles}) and tells the sweep, as the verifier does. */
     private void finalize(long id, String... sharedFiles) throws Exception {
         writeMetadata(id, sharedFiles);
-        sweep.finalized(id, flinkPath(job.resolve("chk-" + id)), pending.finalized(id));
+        pending.finalized(id, flinkPath(job.resolve("chk-" + id)));
     }
 
     private void complete(long id, String... sharedFiles) throws Exception {

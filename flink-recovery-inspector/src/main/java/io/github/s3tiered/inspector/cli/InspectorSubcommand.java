@@ -81,7 +81,7 @@ abstract class InspectorSubcommand implements Callable<Integer> {
             return new InspectorFailure(e.getMessage() == null ? "Not found: " + path : e.getMessage(), e);
         }
         String hint = e instanceof org.apache.flink.core.fs.UnsupportedFileSystemSchemeException
-                ? " (is the file system's plugin in $FLINK_PLUGINS_DIR?)"
+                ? " (is the file system's plugin in the plugins/ of --flink-home, $FLINK_PLUGINS_DIR or $FLINK_HOME?)"
                 : "";
         return new InspectorFailure("Cannot " + action + " " + path + ": " + e.getMessage() + hint, e);
     }

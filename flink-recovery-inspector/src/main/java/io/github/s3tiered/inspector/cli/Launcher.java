@@ -42,8 +42,8 @@ public final class Launcher {
         ClassLoader flink;
         try {
             flink = flinkClassLoader(args, System.getenv("FLINK_HOME"));
-        } catch (IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
+        } catch (IllegalArgumentException | IOException e) {
+            System.err.println("error: " + (e instanceof IOException ? "cannot read the Flink installation: " + e : e.getMessage()));
             System.exit(2); // the inspector's exit code of a usage or configuration error
             return;
         }
@@ -112,7 +112,10 @@ public final class Launcher {
         return p;
     }
 
-    /** The value of {@code --name VALUE} or {@code --name=VALUE}, wherever it stands; null if absent. */
+    /**
+     * The value of {@code --name VALUE} or {@code --name=VALUE}, wherever it stands; null if absent.
+     * (The command line itself takes {@code --flink-home} after the command's name.)
+     */
     static String optionValue(String[] args, String name) {
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals(name) && i + 1 < args.length) {
