@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -26,6 +27,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * On the JobManager, proves in the background that each completed checkpoint is entirely in S3:
@@ -50,6 +52,12 @@ final class CompletedCheckpointVerifier {
 
     /** One thread for all jobs of this JobManager: verification is listing-bound and rare. */
     private static final ExecutorService EXECUTOR = executor();
+    /**
+     * Verifiers of this process with a drain handed to the executor and not yet ended. A drain
+     * writes the status file (into the local tier) and removes orphans after its job may have
+     * ended; tests that delete a tier directory wait for this to reach zero.
+     */
+    private static final AtomicInteger ACTIVE_DRAINS = new AtomicInteger();
 
     private final Path jobDir;
     private final int fullListingInterval;
@@ -94,8 +102,17 @@ final class CompletedCheckpointVerifier {
                 return;
             }
             running = true;
+            ACTIVE_DRAINS.incrementAndGet();
         }
-        EXECUTOR.execute(this::drain);
+        try {
+            EXECUTOR.execute(this::drain);
+        } catch (RuntimeException rejected) {
+            synchronized (this) {
+                running = false;
+                ACTIVE_DRAINS.decrementAndGet();
+            }
+            LOG.warn("Could not verify checkpoint {} of {}: {}", checkpointId, jobDir, rejected.toString());
+        }
     }
 
     private void drain() {
@@ -106,7 +123,7 @@ final class CompletedCheckpointVerifier {
                 pending = null;
                 if (next == null) {
                     running = false;
-                    notifyAll();
+                    ACTIVE_DRAINS.decrementAndGet();
                     return;
                 }
             }
@@ -131,12 +148,16 @@ final class CompletedCheckpointVerifier {
         }
     }
 
-    /** For tests: waits until nothing is pending or running. */
-    synchronized void awaitIdle(long timeoutMillis) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeoutMillis;
-        while ((running || pending != null) && System.currentTimeMillis() < deadline) {
-            wait(Math.max(1, deadline - System.currentTimeMillis()));
+    /** Waits until no verifier of this process has work pending or running; true when idle in time. */
+    static boolean awaitAllIdle(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ACTIVE_DRAINS.get() > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(20);
         }
+        return true;
     }
 
     private void verify(Completed c) throws IOException {

@@ -29,6 +29,11 @@ public final class SstPreUploader {
     private final ThreadPoolExecutor pool;
     private final long maxQueuedBytes;
     private final AtomicLong queuedBytes = new AtomicLong();
+    /**
+     * Tasks handed to the pool and not yet ended. The pool's own counts miss a task a worker has
+     * taken from the queue but not yet started, so idleness is judged by this.
+     */
+    private final AtomicInteger inFlight = new AtomicInteger();
     public final LongAdder skippedOverBound = new LongAdder();
     public final LongAdder failed = new LongAdder();
     public final LongAdder submitted = new LongAdder();
@@ -59,7 +64,8 @@ public final class SstPreUploader {
     /**
      * Waits until this process's uploader has nothing queued or running: pre-uploads, and the
      * withdrawals after a RocksDB instance closed, run on after the job ended and write into the
-     * local tier. For tests that remove a tier directory after a job. True when idle in time.
+     * local tier. For tests that remove a tier directory after a job (see
+     * {@code CheckpointBackgroundWork}). True when idle in time.
      */
     public static boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
         SstPreUploader u;
@@ -67,7 +73,7 @@ public final class SstPreUploader {
             u = instance;
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (u != null && (u.pool.getActiveCount() > 0 || !u.pool.getQueue().isEmpty())) {
+        while (u != null && u.inFlight.get() > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -79,9 +85,25 @@ public final class SstPreUploader {
     /** Runs a short task (a withdrawal) on the upload threads. */
     void execute(Runnable task) {
         try {
-            pool.execute(task);
+            run(task);
         } catch (RuntimeException rejected) {
             LOG.warn("Could not run {}: {}", task, rejected.toString());
+        }
+    }
+
+    private void run(Runnable task) {
+        inFlight.incrementAndGet();
+        try {
+            pool.execute(() -> {
+                try {
+                    task.run();
+                } finally {
+                    inFlight.decrementAndGet();
+                }
+            });
+        } catch (RuntimeException rejected) {
+            inFlight.decrementAndGet();
+            throw rejected;
         }
     }
 
@@ -94,7 +116,7 @@ public final class SstPreUploader {
         }
         submitted.increment();
         try {
-            pool.execute(() -> {
+            run(() -> {
                 try {
                     if (owner.isClosed()) {
                         return; // its RocksDB instance is gone: no checkpoint will stream the file
