@@ -269,9 +269,15 @@ class FaultInjectingProxyTest {
         assertThat(proxy.connectionsCut()).isEqualTo(1);
         assertThat(send("GET", "/bucket/big", null).body()).isEqualTo(data);
 
-        // a chunked body is cut the same way; a body too short to cut passes and does not count
+        // a chunked body is cut the same way; a body too short to cut passes and does not count. On a
+        // raw connection: an HTTP client may repeat a GET whose pooled connection was reset (the
+        // reset can discard the response head unread), which would fire the rule twice
         FaultRule chunked = proxy.inject(FaultRule.on(S3Operation.GET_OBJECT).keyMatching("chunked-.*|small").resetAfterResponseBytes(50_000));
-        assertThatThrownBy(() -> send("GET", "/bucket/chunked-big", null)).isInstanceOf(IOException.class);
+        try (RawHttpClient c = new RawHttpClient(proxy.port())) {
+            c.sendHead("GET", "/bucket/chunked-big", -1);
+            assertThatThrownBy(() -> c.read(false)).isInstanceOf(IOException.class);
+            assertThat(c.bodyBytesRead).isLessThan(data.length);
+        }
         assertThat(send("GET", "/bucket/small", null).body()).isEqualTo(bytes(10, 9));
         assertThat(chunked.timesFired()).isEqualTo(1);
         proxy.remove(chunked);

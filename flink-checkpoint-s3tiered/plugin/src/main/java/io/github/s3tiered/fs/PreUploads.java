@@ -3,6 +3,7 @@ package io.github.s3tiered.fs;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -51,6 +52,11 @@ final class PreUploads {
     private final Map<ObjectPath, ContentId> byObject = new ConcurrentHashMap<>();
     private volatile long lastPruneNanos = System.nanoTime();
     private final Map<ContentId, Boolean> uploadedByCheckpoints = new LinkedHashMap<>();
+    /**
+     * The directories pre-uploads went to (bucket and key prefix): a checkpoint stream into one
+     * of them hashes its bytes as they stream. Few (a job's {@code shared/} each), never pruned.
+     */
+    private final Set<ObjectPath> directories = ConcurrentHashMap.newKeySet();
 
     /** Whether any pre-upload is known: if not, a checkpoint stream need not hash its content. */
     boolean isEmpty() {
@@ -58,10 +64,22 @@ final class PreUploads {
     }
 
     /**
+     * Whether a stream to this object should hash its bytes while they stream: its directory has
+     * received pre-uploads, so its content may be one of them at close.
+     */
+    boolean mayDeduplicate(ObjectPath target) {
+        int slash = target.key().lastIndexOf('/');
+        return !directories.isEmpty()
+                && directories.contains(new ObjectPath(target.bucket(), slash < 0 ? "" : target.key().substring(0, slash)));
+    }
+
+    /**
      * Registers an upload about to start; null when the content is already in the index or was
      * uploaded by a checkpoint stream (nothing to do then).
      */
     Entry begin(ContentId id, ObjectPath object, long reuseWindowNanos) {
+        int slash = object.key().lastIndexOf('/');
+        directories.add(new ObjectPath(object.bucket(), slash < 0 ? "" : object.key().substring(0, slash)));
         synchronized (uploadedByCheckpoints) {
             if (uploadedByCheckpoints.containsKey(id)) {
                 return null;

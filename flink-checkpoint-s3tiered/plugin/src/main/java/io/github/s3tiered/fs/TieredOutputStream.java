@@ -18,7 +18,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,7 +28,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32C;
 
 /**
- * Writes into a staging file of the local tier while computing the CRC32C. {@link #close()}
+ * Writes into a staging file of the local tier while computing the CRC32C (and the SHA-256 in a
+ * directory that received uploads ahead of checkpoints, see {@link PreUploads}). {@link #close()}
  * uploads the file (one PUT, or a multipart upload with parts in parallel) and returns only once
  * the object is durable in S3; then the file becomes the local-tier copy.
  *
@@ -56,6 +59,13 @@ final class TieredOutputStream extends FSDataOutputStream {
     private final FileChannel channel;
     private final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_SIZE);
     private final CRC32C crc = new CRC32C();
+    /**
+     * The SHA-256 of the bytes in the staging file, computed as they are written when the
+     * stream's directory has pre-uploads (its content may be one of them at close); else null.
+     */
+    private final MessageDigest sha256;
+    /** Nanoseconds spent in {@link #sha256}: the CPU cost of deduplication on this stream. */
+    private long hashNanos;
     private long pos;
     /**
      * The first failed write to the staging file (a full or broken disk). Once set, the file and
@@ -68,6 +78,7 @@ final class TieredOutputStream extends FSDataOutputStream {
         this.runtime = runtime;
         this.target = target;
         this.staging = runtime.tier().newStagingFile();
+        this.sha256 = runtime.preUploads().mayDeduplicate(target) ? ContentHash.newDigest() : null;
         try {
             this.channel = FileChannel.open(staging, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         } catch (IOException e) {
@@ -78,6 +89,11 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     ObjectPath target() {
         return target;
+    }
+
+    /** Whether the SHA-256 is computed as the bytes stream (else, if needed, by reading the file at close). */
+    boolean hashesWhileWriting() {
+        return sha256 != null;
     }
 
     @Override
@@ -127,6 +143,11 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
         // only bytes that reached the file count, so a retried flush cannot count them twice
         crc.update(buffer.array(), buffer.arrayOffset() + from, length);
+        if (sha256 != null) {
+            long start = System.nanoTime();
+            sha256.update(buffer.array(), buffer.arrayOffset() + from, length);
+            hashNanos += System.nanoTime() - start;
+        }
         buffer.clear();
     }
 
@@ -207,11 +228,8 @@ final class TieredOutputStream extends FSDataOutputStream {
             PreUploads preUploads = runtime.preUploads();
             PreUploads.ContentId content = null;
             if (reuseWindowNanos >= 0 && !preUploads.isEmpty()) {
-                long hashStart = System.nanoTime();
-                ContentHash hash = ContentHash.of(staging);
-                runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
-                if (hash.length() == length && hash.crc32c() == checksum) { // else the file changed under us: upload it
-                    content = hash.id();
+                content = contentId(length, checksum);
+                if (content != null) {
                     ObjectPath reused = reusePreUploaded(content, reuseWindowNanos);
                     if (reused != null) {
                         if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
@@ -259,6 +277,22 @@ final class TieredOutputStream extends FSDataOutputStream {
      * older than the window, or its upload failed. Waits for a pre-upload still running: it
      * started earlier, so it ends sooner than an upload of our own would.
      */
+    /**
+     * Length and SHA-256 of what was written: from the hash computed while writing, or else by
+     * reading the staging file again (a stream opened before its directory's first pre-upload).
+     * Null when the file no longer holds what was written.
+     */
+    private PreUploads.ContentId contentId(long length, int checksum) throws IOException {
+        if (sha256 != null) {
+            runtime.store().statistics().contentHashNanos.add(hashNanos);
+            return new PreUploads.ContentId(length, HexFormat.of().formatHex(sha256.digest()));
+        }
+        long hashStart = System.nanoTime();
+        ContentHash hash = ContentHash.of(staging);
+        runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
+        return hash.length() == length && hash.crc32c() == checksum ? hash.id() : null;
+    }
+
     private ObjectPath reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos) throws IOException {
         PreUploads.Entry entry = runtime.preUploads().takeForReuse(content);
         if (entry == null) {

@@ -136,6 +136,49 @@ class PreUploadTest {
     }
 
     @Test
+    void aStreamInADirectoryWithPreUploadsHashesWhileWritingOthersReadTheirFileAtClose() throws Exception {
+        byte[] first = bytes(700_000, 30);
+        byte[] second = bytes(700_000, 31);
+        // opened before its directory's first pre-upload: it cannot know it may deduplicate
+        FSDataOutputStream early = fs.create(path("job/shared/early"), WriteMode.NO_OVERWRITE);
+        assertThat(((TieredOutputStream) early).hashesWhileWriting()).isFalse();
+        bridge.preUpload(SHARED, sst("000030.sst", first), WINDOW);
+        bridge.preUpload(SHARED, sst("000031.sst", second), WINDOW);
+        FSDataOutputStream later = fs.create(path("job/shared/later"), WriteMode.NO_OVERWRITE);
+        assertThat(((TieredOutputStream) later).hashesWhileWriting()).isTrue();
+        FSDataOutputStream elsewhere = fs.create(path("job/chk-3/metadata"), WriteMode.NO_OVERWRITE);
+        assertThat(((TieredOutputStream) elsewhere).hashesWhileWriting()).as("no pre-uploads in chk-3/").isFalse();
+        elsewhere.close();
+
+        // in pieces across the stream's 256 KiB buffer, one byte alone: the hash covers every byte once
+        early.write(first);
+        later.write(second, 0, 1);
+        later.write(second[1]);
+        later.write(second, 2, 300_000);
+        later.write(second, 300_002, second.length - 300_002);
+
+        S3TieredBridge.ClosedStream fromHash = bridge.closeDeduplicated(later, WINDOW);
+        S3TieredBridge.ClosedStream fromFile = bridge.closeDeduplicated(early, WINDOW);
+        assertThat(fromHash.deduplicated()).isTrue();
+        assertThat(fromHash.object()).isEqualTo(path("job/shared/" + sha256(second) + ".sst"));
+        assertThat(fromFile.deduplicated()).isTrue();
+        assertThat(fromFile.object()).isEqualTo(path("job/shared/" + sha256(first) + ".sst"));
+        assertThat(store.object(BUCKET, "job/shared/later")).isEmpty();
+        assertThat(store.object(BUCKET, "job/shared/early")).isEmpty();
+
+        // one byte off, written in pieces: hashed while streaming, not mistaken for the pre-upload
+        byte[] third = bytes(700_000, 32);
+        bridge.preUpload(SHARED, sst("000032.sst", third), WINDOW);
+        byte[] flipped = third.clone();
+        flipped[600_000] ^= 1;
+        FSDataOutputStream differing = fs.create(path("job/shared/differing"), WriteMode.NO_OVERWRITE);
+        differing.write(flipped, 0, 400_000);
+        differing.write(flipped, 400_000, flipped.length - 400_000);
+        assertThat(bridge.closeDeduplicated(differing, WINDOW).deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/differing")).hasValue(flipped);
+    }
+
+    @Test
     void aFailedPreUploadLeavesTheCheckpointToUploadTheFile() throws Exception {
         byte[] content = bytes(200_000, 6);
         store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").internalError());
