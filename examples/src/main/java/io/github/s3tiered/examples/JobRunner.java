@@ -74,19 +74,55 @@ public final class JobRunner {
             throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
+            // counted by Flink, not from the history, which keeps only the newest few (web.checkpoints.history)
+            var stats = cluster.getExecutionGraph(job).get().getCheckpointStatsSnapshot();
             List<CompletedCheckpointStats> done = completedCheckpoints(cluster, job);
-            if (done.size() >= count) {
+            if (stats != null && stats.getCounts().getNumberOfCompletedCheckpoints() >= count && !done.isEmpty()) {
                 return done.get(done.size() - 1);
             }
-            JobStatus status = cluster.getJobStatus(job).get();
-            if (status.isGloballyTerminalState()) {
-                String cause = cluster.requestJobResult(job).get().getSerializedThrowable()
-                        .map(t -> ": " + t.getFullStringifiedStackTrace()).orElse("");
-                throw new IllegalStateException("Job " + job + " ended (" + status + ") before " + count + " checkpoints" + cause);
-            }
+            failIfEnded(cluster, job, count + " checkpoints");
             Thread.sleep(50);
         }
         throw new IllegalStateException("Job " + job + " did not complete " + count + " checkpoints within " + timeout);
+    }
+
+    /**
+     * Cancels the job and returns its newest completed checkpoint once it is CANCELED: one that
+     * completed between an earlier look and the cancellation may have subsumed an older one.
+     */
+    public static CompletedCheckpointStats cancelKeepingNewest(MiniCluster cluster, JobID job, Duration timeout)
+            throws Exception {
+        cluster.cancelJob(job).get();
+        awaitStatus(cluster, job, JobStatus.CANCELED, timeout);
+        List<CompletedCheckpointStats> done = completedCheckpoints(cluster, job);
+        if (done.isEmpty()) {
+            throw new IllegalStateException("Job " + job + " was cancelled without a completed checkpoint");
+        }
+        return done.get(done.size() - 1);
+    }
+
+    /** Waits until a checkpoint with at least this id completed; returns the newest completed one. */
+    public static CompletedCheckpointStats awaitCheckpointId(MiniCluster cluster, JobID job, long minId, Duration timeout)
+            throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            List<CompletedCheckpointStats> done = completedCheckpoints(cluster, job);
+            if (!done.isEmpty() && done.get(done.size() - 1).getCheckpointId() >= minId) {
+                return done.get(done.size() - 1);
+            }
+            failIfEnded(cluster, job, "checkpoint " + minId);
+            Thread.sleep(50);
+        }
+        throw new IllegalStateException("Job " + job + " did not complete checkpoint " + minId + " within " + timeout);
+    }
+
+    private static void failIfEnded(MiniCluster cluster, JobID job, String awaited) throws Exception {
+        JobStatus status = cluster.getJobStatus(job).get();
+        if (status.isGloballyTerminalState()) {
+            String cause = cluster.requestJobResult(job).get().getSerializedThrowable()
+                    .map(t -> ": " + t.getFullStringifiedStackTrace()).orElse("");
+            throw new IllegalStateException("Job " + job + " ended (" + status + ") before " + awaited + cause);
+        }
     }
 
     /** Waits until the job is running again after a restart, i.e. with more than one attempt. */

@@ -124,7 +124,7 @@ class CompletedCheckpointVerificationITCase implements AwaitsBackgroundUploads {
                     + (TaskManagerVerificationStatus.vetoedReuses() - vetoesBefore));
 
             // Keep checkpointing a little longer, then stop with the newest checkpoint retained.
-            JobRunner.awaitCheckpoints(cluster, job, (int) healedAt + 2, TIMEOUT);
+            JobRunner.awaitCheckpointId(cluster, job, healedAt + 2, TIMEOUT);
             cluster.cancelJob(job).get();
             JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
             List<CompletedCheckpointStats> all = JobRunner.completedCheckpoints(cluster, job);

@@ -16,7 +16,6 @@ import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
@@ -87,9 +86,8 @@ class MotoRecoveryITCase implements AwaitsBackgroundUploads {
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
-        String checkpoint = JobRunner.awaitCheckpoints(cluster, job, 2, TIMEOUT).getExternalPath();
-        cluster.cancelJob(job).get();
-        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        JobRunner.awaitCheckpoints(cluster, job, 2, TIMEOUT);
+        String checkpoint = JobRunner.cancelKeepingNewest(cluster, job, TIMEOUT).getExternalPath();
         awaitBackgroundUploads();
         Validation judged = new CheckpointInspector(getClass().getClassLoader()).validate(new Path(checkpoint), true);
         assertThat(judged.restorable()).as(judged.reason()).isTrue();

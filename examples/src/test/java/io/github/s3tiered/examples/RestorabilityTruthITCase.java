@@ -182,10 +182,8 @@ class RestorabilityTruthITCase {
         StreamExecutionEnvironment env = environment(backend, dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
-        var last = JobRunner.awaitCheckpoints(cluster, job, 3, TIMEOUT);
-        cluster.cancelJob(job).get();
-        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
-        return new Path(last.getExternalPath());
+        JobRunner.awaitCheckpoints(cluster, job, 3, TIMEOUT);
+        return new Path(JobRunner.cancelKeepingNewest(cluster, job, TIMEOUT).getExternalPath());
     }
 
     /** Resumes the full input from the checkpoint, without restarts, and checks the final state. */

@@ -90,8 +90,8 @@ class S3OutageITCase implements AwaitsBackgroundUploads {
         assumeTrue(S3.server().isLocalProcess(), "the S3 server must be a process this test can stop");
         initializeFileSystems(fileSystemConfig(S3.server(), localTier));
         String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/outage";
-        // ~40 s of input: runs before, through and after the outage.
-        RecoveryJob.Settings s = new RecoveryJob.Settings(60_000, 1_000, 1_500, 0, output.toString());
+        // ~53 s of input: runs before, through and after the outage (and a slow restart of the server).
+        RecoveryJob.Settings s = new RecoveryJob.Settings(80_000, 1_000, 1_500, 0, output.toString());
         StreamExecutionEnvironment env = environment(dir, null, Map.of(
                 "execution.checkpointing.interval", "1 s",
                 "execution.checkpointing.timeout", "30 s",

@@ -22,7 +22,6 @@ import io.github.s3tiered.testing.S3ServerExtension;
 import io.github.s3tiered.testing.S3TestServer;
 
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.jobmaster.JobResult;
@@ -98,9 +97,8 @@ class UnreadableStorageITCase implements AwaitsBackgroundUploads {
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
-        newest = JobRunner.awaitCheckpoints(cluster, job, 3, TIMEOUT).getExternalPath();
-        cluster.cancelJob(job).get();
-        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        JobRunner.awaitCheckpoints(cluster, job, 3, TIMEOUT);
+        newest = JobRunner.cancelKeepingNewest(cluster, job, TIMEOUT).getExternalPath();
         newest = newest.endsWith("/_metadata") ? newest.substring(0, newest.length() - "/_metadata".length()) : newest;
         jobDir = new Path(newest).getParent();
     }

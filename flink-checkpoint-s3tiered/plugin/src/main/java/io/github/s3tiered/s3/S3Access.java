@@ -27,6 +27,9 @@ public final class S3Access implements AutoCloseable {
 
     private static final int DELETE_BATCH = 1000;
     private static final int LIST_PAGE = 1000;
+    /** How long a retried Complete waits for an earlier attempt to show its object: 10 x 200 ms. */
+    private static final int COMPLETION_CHECKS = 10;
+    private static final long COMPLETION_CHECK_INTERVAL_MILLIS = 200;
 
     private final ObjectStore store;
     private final Retrier retrier;
@@ -126,9 +129,10 @@ public final class S3Access implements AutoCloseable {
      * Completes a multipart upload whose object has {@code size} bytes and CRC32C {@code crc32c}.
      * Complete is not idempotent on the wire: when an attempt reached S3 but its answer was lost,
      * the retry is told the upload does not exist (a 404: NoSuchUpload on S3, NoSuchKey on some
-     * servers). The object in place is then
-     * checked: with the expected size and recorded CRC32C it is this upload's, and the call
-     * succeeds instead of failing a write that S3 has made durable.
+     * servers) or, while the earlier attempt still assembles the object, that its parts are gone
+     * (400 InvalidPart on S3Proxy). The object in place is then checked, for a short while since
+     * that attempt may not have ended: with the expected size and recorded CRC32C it is this
+     * upload's, and the call succeeds instead of failing a write that S3 has made durable.
      */
     public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts,
             long size, int crc32c) throws IOException {
@@ -138,15 +142,37 @@ public final class S3Access implements AutoCloseable {
             try {
                 store.completeMultipartUpload(bucket, key, uploadId, parts);
             } catch (SdkServiceException e) {
-                if (!retry || e.statusCode() != 404 || !holds(bucket, key, size, crc32c)) {
+                if (!retry || !saysTheUploadEnded(e) || !heldAfterAnEarlierAttempt(bucket, key, size, crc32c)) {
                     throw e;
                 }
-                LOG.info("CompleteMultipartUpload of s3://{}/{} (upload id {}) was answered 404 on a retry;"
+                LOG.info("CompleteMultipartUpload of s3://{}/{} (upload id {}) was answered {} {} on a retry;"
                         + " the object in place has the upload's size and CRC32C: an earlier attempt completed it",
-                        bucket, key, uploadId);
+                        bucket, key, uploadId, e.statusCode(), S3ErrorKind.errorCode(e));
             }
             return null;
         });
+    }
+
+    /** What a retried Complete hears when an earlier attempt completed, or is completing, the upload. */
+    private static boolean saysTheUploadEnded(SdkServiceException e) {
+        return e.statusCode() == 404 || e.statusCode() == 400 && "InvalidPart".equals(S3ErrorKind.errorCode(e));
+    }
+
+    /** Whether the object holds the upload's bytes, polling briefly for an attempt still completing. */
+    private boolean heldAfterAnEarlierAttempt(String bucket, String key, long size, int crc32c) throws IOException {
+        for (int check = 0; check < COMPLETION_CHECKS; check++) {
+            if (holds(bucket, key, size, crc32c)) {
+                return true;
+            }
+            cancellation.check("CompleteMultipartUpload s3://" + bucket + "/" + key);
+            try {
+                Thread.sleep(COMPLETION_CHECK_INTERVAL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("Interrupted while checking s3://" + bucket + "/" + key);
+            }
+        }
+        return holds(bucket, key, size, crc32c);
     }
 
     private boolean holds(String bucket, String key, long size, int crc32c) {

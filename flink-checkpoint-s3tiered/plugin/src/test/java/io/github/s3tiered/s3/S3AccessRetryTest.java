@@ -6,8 +6,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.net.SocketException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.zip.CRC32C;
 
 /**
  * The retry budgets of {@link S3Access} over the in-memory store: throttling (503 SlowDown, 429)
@@ -102,5 +115,79 @@ class S3AccessRetryTest {
         assertThatThrownBy(() -> waiting.get(20, java.util.concurrent.TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);
         assertThat(store.calls("HeadObject")).hasSize(1);
+    }
+
+    /**
+     * The first Complete reaches S3 but its answer is lost; S3 still assembles the object when the
+     * retry arrives and answers it 400 InvalidPart (S3Proxy does). The object then appears with
+     * the upload's size and CRC32C: the upload succeeded. Without an earlier completion the same
+     * answer fails the call, naming the upload id.
+     */
+    @Test
+    void aRetriedCompleteSucceedsWhenAnEarlierAttemptCompletesTheUploadMeanwhile(@TempDir Path dir) throws Exception {
+        byte[] bytes = new byte[5000];
+        new java.util.Random(3).nextBytes(bytes);
+        Path file = Files.write(dir.resolve("part"), bytes);
+        CRC32C crc = new CRC32C();
+        crc.update(bytes);
+        int checksum = (int) crc.getValue();
+        AtomicInteger completes = new AtomicInteger();
+        AtomicInteger neverCompletes = new AtomicInteger();
+        AtomicReference<Thread> lateCompletion = new AtomicReference<>();
+        ObjectStore answerLost = (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(),
+                new Class<?>[] {ObjectStore.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("lost")) {
+                        if (completes.incrementAndGet() == 1) {
+                            Thread t = new Thread(() -> {
+                                try {
+                                    Thread.sleep(400);
+                                    store.completeMultipartUpload((String) args[0], (String) args[1], (String) args[2],
+                                            (List<UploadedPart>) args[3]);
+                                } catch (Exception e) {
+                                    throw new IllegalStateException(e);
+                                }
+                            });
+                            t.start();
+                            lateCompletion.set(t);
+                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
+                                    .cause(new SocketException("Connection reset")).build();
+                        }
+                        throw invalidPart();
+                    }
+                    if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("never")) {
+                        if (neverCompletes.incrementAndGet() == 1) { // lost on the way: S3 never saw it
+                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
+                                    .cause(new SocketException("Connection reset")).build();
+                        }
+                        throw invalidPart();
+                    }
+                    try {
+                        return method.invoke(store, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        S3Access s3 = new S3Access(answerLost, new Retrier(POLICY, "s", stats), stats);
+
+        String id = s3.createMultipartUpload("b", "lost", checksum);
+        List<UploadedPart> parts = List.of(s3.uploadPart("b", "lost", id, 1, file, 0, bytes.length));
+        s3.completeMultipartUpload("b", "lost", id, parts, bytes.length, checksum);
+        lateCompletion.get().join();
+        assertThat(completes).hasValue(2);
+        assertThat(store.object("b", "lost")).hasValue(bytes);
+
+        String other = s3.createMultipartUpload("b", "never", checksum);
+        List<UploadedPart> otherParts = List.of(s3.uploadPart("b", "never", other, 1, file, 0, bytes.length));
+        assertThatThrownBy(() -> s3.completeMultipartUpload("b", "never", other, otherParts, bytes.length, checksum))
+                .isInstanceOf(S3OperationException.class).hasMessageContaining("InvalidPart").hasMessageContaining(other);
+        assertThat(neverCompletes).hasValue(2);
+        assertThat(store.object("b", "never")).isEmpty();
+    }
+
+    private static S3Exception invalidPart() {
+        return (S3Exception) S3Exception.builder().statusCode(400)
+                .awsErrorDetails(AwsErrorDetails.builder().errorCode("InvalidPart")
+                        .errorMessage("One or more of the specified parts could not be found.").build())
+                .build();
     }
 }
