@@ -160,7 +160,7 @@ class MetadataFuzzITCase {
                 byte[] bytes = intact.clone();
                 put(bytes, field.offset(), field.width(), extreme);
                 String what = field.name() + " = " + extreme + " (was " + get(intact, field.offset(), field.width()) + ")";
-                Judged j = judge(bytes, cp); // fails the test on anything but an IOException, OutOfMemoryError included
+                Judged j = judgeTimed(bytes, cp); // fails the test on anything but an IOException, OutOfMemoryError included
                 long ms = j.nanos() / 1_000_000;
                 slowest = Math.max(slowest, ms);
                 assertThat(ms).as(kind + ": " + what + " at byte " + field.offset() + ", ms").isLessThan(PARSE_MILLIS);
@@ -213,7 +213,7 @@ class MetadataFuzzITCase {
         Map<String, Integer> acceptedWhere = new TreeMap<>();
         long slowest = 0;
         for (Change change : changes(kind, intact)) {
-            Judged j = judge(change.applyTo(intact), cp);
+            Judged j = judgeTimed(change.applyTo(intact), cp);
             counts.merge(j.stage().label, 1, Integer::sum);
             slowest = Math.max(slowest, j.nanos() / 1_000_000);
             assertThat(j.nanos() / 1_000_000).as(kind + ": " + change + ", ms").isLessThan(PARSE_MILLIS);
@@ -284,6 +284,22 @@ class MetadataFuzzITCase {
      * throwable but an IOException (an OutOfMemoryError included), and when the reader accepts
      * what the walk rejected.
      */
+    /**
+     * {@link #judge}, measured again (best of three) when it took longer than {@link #PARSE_MILLIS}:
+     * the bound is there for work that grows with a forged count or length, which every repetition
+     * shows, not for a pause of a busy host, which one does not.
+     */
+    static Judged judgeTimed(byte[] bytes, Path cp) {
+        Judged best = judge(bytes, cp);
+        for (int again = 0; again < 2 && best.nanos() / 1_000_000 >= PARSE_MILLIS; again++) {
+            Judged j = judge(bytes, cp);
+            if (j.nanos() < best.nanos()) {
+                best = j;
+            }
+        }
+        return best;
+    }
+
     static Judged judge(byte[] bytes, Path cp) {
         long t0 = System.nanoTime();
         Stage stage = null;
