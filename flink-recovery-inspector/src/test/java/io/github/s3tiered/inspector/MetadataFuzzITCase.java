@@ -280,11 +280,6 @@ class MetadataFuzzITCase {
     // ---------------------------------------------------------------- helpers
 
     /**
-     * Runs the walk, the reader and the consistency checks on the bytes; fails the test on any
-     * throwable but an IOException (an OutOfMemoryError included), and when the reader accepts
-     * what the walk rejected.
-     */
-    /**
      * {@link #judge}, measured again (best of three) when it took longer than {@link #PARSE_MILLIS}:
      * the bound is there for work that grows with a forged count or length, which every repetition
      * shows, not for a pause of a busy host, which one does not.
@@ -300,6 +295,11 @@ class MetadataFuzzITCase {
         return best;
     }
 
+    /**
+     * Runs the walk, the reader and the consistency checks on the bytes; fails the test on any
+     * throwable but an IOException (an OutOfMemoryError included), and when the reader accepts
+     * what the walk rejected.
+     */
     static Judged judge(byte[] bytes, Path cp) {
         long t0 = System.nanoTime();
         Stage stage = null;

@@ -116,6 +116,23 @@ final class CompletedCheckpointVerifier {
     }
 
     private void drain() {
+        boolean ended = false;
+        try {
+            drainPending();
+            ended = true;
+        } finally {
+            if (!ended) {
+                // an Error out of the sweep: the next completed checkpoint starts a new drain
+                synchronized (this) {
+                    running = false;
+                    ACTIVE_DRAINS.decrementAndGet();
+                }
+            }
+        }
+    }
+
+    /** Verifies until nothing is pending; returns having cleared {@code running} and counted the drain out. */
+    private void drainPending() {
         while (true) {
             Completed next;
             synchronized (this) {

@@ -101,9 +101,9 @@ public final class SstPreUploader {
                     inFlight.decrementAndGet();
                 }
             });
-        } catch (RuntimeException rejected) {
+        } catch (RuntimeException | Error notStarted) { // rejected, or no thread could be started
             inFlight.decrementAndGet();
-            throw rejected;
+            throw notStarted;
         }
     }
 

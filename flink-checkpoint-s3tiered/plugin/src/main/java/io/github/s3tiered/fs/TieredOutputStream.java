@@ -273,13 +273,9 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     /**
-     * The pre-uploaded object with this content, once durable; null when there is none, it is
-     * older than the window, or its upload failed. Waits for a pre-upload still running: it
-     * started earlier, so it ends sooner than an upload of our own would.
-     */
-    /**
      * Length and SHA-256 of what was written: from the hash computed while writing, or else by
-     * reading the staging file again (a stream opened before its directory's first pre-upload).
+     * reading the staging file again (a stream opened outside a directory with pre-uploads, such
+     * as one opened before its directory's first pre-upload).
      * Null when the file no longer holds what was written.
      */
     private PreUploads.ContentId contentId(long length, int checksum) throws IOException {
@@ -293,6 +289,11 @@ final class TieredOutputStream extends FSDataOutputStream {
         return hash.length() == length && hash.crc32c() == checksum ? hash.id() : null;
     }
 
+    /**
+     * The pre-uploaded object with this content, once durable; null when there is none, it is
+     * older than the window, or its upload failed. Waits for a pre-upload still running: it
+     * started earlier, so it ends sooner than an upload of our own would.
+     */
     private ObjectPath reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos) throws IOException {
         PreUploads.Entry entry = runtime.preUploads().takeForReuse(content);
         if (entry == null) {

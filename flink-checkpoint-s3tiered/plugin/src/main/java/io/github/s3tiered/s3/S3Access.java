@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -137,6 +138,7 @@ public final class S3Access implements AutoCloseable {
     public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts,
             long size, int crc32c) throws IOException {
         AtomicInteger attempts = new AtomicInteger();
+        AtomicBoolean uploadMayRemain = new AtomicBoolean();
         retrier.call(S3Request.ofUpload("CompleteMultipartUpload", bucket, key, uploadId, 0), cancellation, () -> {
             boolean retry = attempts.incrementAndGet() > 1;
             try {
@@ -146,11 +148,22 @@ public final class S3Access implements AutoCloseable {
                     throw e;
                 }
                 LOG.info("CompleteMultipartUpload of s3://{}/{} (upload id {}) was answered {} {} on a retry;"
-                        + " the object in place has the upload's size and CRC32C: an earlier attempt completed it",
-                        bucket, key, uploadId, e.statusCode(), S3ErrorKind.errorCode(e));
+                        + " the object in place has the upload's size and CRC32C, taken as this upload's (an"
+                        + " earlier attempt completed it)", bucket, key, uploadId, e.statusCode(), S3ErrorKind.errorCode(e));
+                uploadMayRemain.set(e.statusCode() != 404);
             }
             return null;
         });
+        if (uploadMayRemain.get()) {
+            // InvalidPart does not say the upload is gone: should the object be an older one with the
+            // same bytes, the upload would stay open. Its abort is harmless once it completed.
+            try {
+                abortMultipartUpload(bucket, key, uploadId);
+            } catch (IOException e) {
+                LOG.warn("Could not abort the multipart upload {} of s3://{}/{} after its completion was in doubt: {}",
+                        uploadId, bucket, key, e.toString());
+            }
+        }
     }
 
     /** What a retried Complete hears when an earlier attempt completed, or is completing, the upload. */
