@@ -406,10 +406,24 @@ class StandaloneClusterITCase {
         // each killed TaskManager had at most a few files in upload (2 at once) or just uploaded
         assertThat(preUploadedByKilled).as("pre-uploads left by %d killed TaskManagers", KILLS).hasSizeLessThanOrEqualTo(KILLS * 8);
 
-        long onDisk;
-        try (var files = Files.walk(tier)) {
-            onDisk = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
-        }
+        // a TaskManager may still evict or withdraw a file while it is counted: one gone meanwhile counts 0
+        long[] bytes = {0};
+        Files.walkFileTree(tier, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a) {
+                bytes[0] += a.isRegularFile() ? a.size() : 0;
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                if (e instanceof java.nio.file.NoSuchFileException) {
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
+        long onDisk = bytes[0];
         long budget = org.apache.flink.configuration.MemorySize.parse(
                 FlinkConfigSource.load().entries().get("s3tiered.local.max-bytes")).getBytes();
         assertThat(onDisk).as("bytes in the local tier %s", tier).isLessThanOrEqualTo(budget);

@@ -13,8 +13,6 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 /**
  * Everything the examples need, in this JVM: an S3 server (S3Proxy in its own process, or the
@@ -112,12 +110,43 @@ public final class EmbeddedCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes a directory tree, as an operator wiping a host's disk would: files that vanish
+     * meanwhile (a local tier's eviction, a discard still running) are not an error, and a
+     * directory written into meanwhile stays with what was written.
+     */
     static void deleteRecursively(Path dir) throws java.io.IOException {
         if (!Files.exists(dir)) {
             return;
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs)
+                    throws java.io.IOException {
+                Files.deleteIfExists(file);
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path file, java.io.IOException e) throws java.io.IOException {
+                if (e instanceof java.nio.file.NoSuchFileException) {
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult postVisitDirectory(Path d, java.io.IOException e) throws java.io.IOException {
+                if (e != null && !(e instanceof java.nio.file.NoSuchFileException)) {
+                    throw e;
+                }
+                try {
+                    Files.deleteIfExists(d);
+                } catch (java.nio.file.DirectoryNotEmptyException writtenMeanwhile) {
+                    // a file created after the listing: left, as a wipe racing a writer leaves it
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
     }
 }
