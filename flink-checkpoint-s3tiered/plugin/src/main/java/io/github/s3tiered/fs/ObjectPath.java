@@ -31,6 +31,12 @@ record ObjectPath(String bucket, String key) {
         return key.isEmpty();
     }
 
+    /** The directory holding this object: the key up to its last '/', or the bucket root. */
+    ObjectPath parent() {
+        int slash = key.lastIndexOf('/');
+        return new ObjectPath(bucket, slash < 0 ? "" : key.substring(0, slash));
+    }
+
     /** The prefix of everything "inside" this path. */
     String childPrefix() {
         return key.isEmpty() ? "" : key + "/";

@@ -68,9 +68,7 @@ final class PreUploads {
      * received pre-uploads, so its content may be one of them at close.
      */
     boolean mayDeduplicate(ObjectPath target) {
-        int slash = target.key().lastIndexOf('/');
-        return !directories.isEmpty()
-                && directories.contains(new ObjectPath(target.bucket(), slash < 0 ? "" : target.key().substring(0, slash)));
+        return !directories.isEmpty() && directories.contains(target.parent());
     }
 
     /**
@@ -78,8 +76,7 @@ final class PreUploads {
      * uploaded by a checkpoint stream (nothing to do then).
      */
     Entry begin(ContentId id, ObjectPath object, long reuseWindowNanos) {
-        int slash = object.key().lastIndexOf('/');
-        directories.add(new ObjectPath(object.bucket(), slash < 0 ? "" : object.key().substring(0, slash)));
+        directories.add(object.parent());
         synchronized (uploadedByCheckpoints) {
             if (uploadedByCheckpoints.containsKey(id)) {
                 return null;
