@@ -8,6 +8,7 @@ import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.executiongraph.AccessExecutionGraph;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.messages.FlinkJobTerminatedWithoutCancellationException;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 
 /** Runs jobs on a MiniCluster and reads their checkpoint statistics. */
@@ -99,6 +101,22 @@ public final class JobRunner {
             throw new IllegalStateException("Job " + job + " was cancelled without a completed checkpoint");
         }
         return done.get(done.size() - 1);
+    }
+
+    /**
+     * Cancels the job and returns how it ended: CANCELED, or the end it reached on its own while the
+     * cancellation was on its way (Flink refuses a cancellation that arrives after the job failed or
+     * finished; that race is not an error of the caller).
+     */
+    public static JobResult cancelAndAwaitEnd(MiniCluster cluster, JobID job, Duration timeout) throws Exception {
+        try {
+            cluster.cancelJob(job).get();
+        } catch (ExecutionException refused) {
+            if (!(refused.getCause() instanceof FlinkJobTerminatedWithoutCancellationException)) {
+                throw refused;
+            }
+        }
+        return await(cluster, job, timeout, c -> {});
     }
 
     /** Waits until a checkpoint with at least this id completed; returns the newest completed one. */

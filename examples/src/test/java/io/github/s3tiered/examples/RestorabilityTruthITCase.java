@@ -199,9 +199,11 @@ class RestorabilityTruthITCase {
         } catch (IllegalStateException stillRunning) {
             // A changed value (a source's split bounds, say) can make the resumed job run on and on:
             // its state was restored, it differs.
-            cluster.cancelJob(job).get();
-            JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
-            return null;
+            result = JobRunner.cancelAndAwaitEnd(cluster, job, TIMEOUT);
+            if (cluster.getJobStatus(job).get() == JobStatus.CANCELED) {
+                return null;
+            }
+            // it failed or finished on its own while the cancellation was on its way: judged as any end
         }
         if (!result.isSuccess() && failedAfterRestore(result)) {
             return null; // restored, then the job failed on what it restored (e.g. out of memory on a grown list)
