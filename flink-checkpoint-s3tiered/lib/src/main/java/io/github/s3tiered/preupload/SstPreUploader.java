@@ -115,15 +115,18 @@ public final class SstPreUploader {
             return;
         }
         submitted.increment();
+        long queuedAt = System.nanoTime();
         try {
             run(() -> {
                 try {
                     if (owner.isClosed()) {
                         return; // its RocksDB instance is gone: no checkpoint will stream the file
                     }
+                    long startedAt = System.nanoTime();
                     S3TieredBridge.PreUploaded r = owner.bridge().preUpload(owner.sharedDirectory(), file,
                             owner.reuseWindowMillis());
-                    LOG.debug("Pre-upload of {}: {} {}", file, r.outcome(), r.object());
+                    LOG.debug("Pre-upload of {} ({} bytes): {} {}, {} ms queued, {} ms to run", file, size, r.outcome(),
+                            r.object(), (startedAt - queuedAt) / 1_000_000, (System.nanoTime() - startedAt) / 1_000_000);
                     if (r.outcome() == S3TieredBridge.PreUploaded.Outcome.UPLOADED) {
                         owner.uploaded(r.object());
                     }

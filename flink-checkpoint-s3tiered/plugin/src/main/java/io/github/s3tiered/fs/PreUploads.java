@@ -24,8 +24,14 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>An entry is reused only within the caller's window after its upload ended: the
  *       storage's orphan removal keeps unreferenced pre-uploaded objects twice that long, so an
  *       object handed out is never one it removed.
- *   <li>Content that a checkpoint stream uploaded itself is remembered (bounded), so that a
- *       pre-upload arriving late does not upload it a second time.
+ *   <li>Content a checkpoint stream took (handed an entry, or uploading it itself) is claimed
+ *       for checkpoints (remembered, bounded) from that moment: a pre-upload arriving meanwhile or
+ *       later does not upload it again. In a burst of compaction output the checkpoint and the
+ *       pre-uploader reach the same files at once, and both would otherwise load S3 with them;
+ *       and a handed-out object must not be written over by a later pre-upload of the same bytes
+ *       (same content-addressed key). Taking or claiming is one step for the stream, as checking
+ *       the claims and adding an entry is for a pre-upload: of the two, exactly one uploads. A
+ *       checkpoint's own upload that fails or is cancelled takes its claim back.
  * </ul>
  */
 final class PreUploads {
@@ -77,20 +83,17 @@ final class PreUploads {
      */
     Entry begin(ContentId id, ObjectPath object, long reuseWindowNanos) {
         directories.add(object.parent());
-        synchronized (uploadedByCheckpoints) {
-            if (uploadedByCheckpoints.containsKey(id)) {
-                return null;
-            }
-        }
         pruneExpired(reuseWindowNanos);
         if (entries.size() >= MAX_ENTRIES) {
             pruneOldest();
         }
         Entry e = new Entry(object);
-        if (entries.putIfAbsent(id, e) != null) {
-            return null;
+        synchronized (uploadedByCheckpoints) {
+            if (uploadedByCheckpoints.containsKey(id) || entries.putIfAbsent(id, e) != null) {
+                return null;
+            }
+            byObject.put(object, id);
         }
-        byObject.put(object, id);
         return e;
     }
 
@@ -111,6 +114,21 @@ final class PreUploads {
             byObject.remove(e.object, id);
         }
         return e;
+    }
+
+    /**
+     * For a checkpoint stream at close: the entry for this content, taken as {@link #takeForReuse}
+     * does, or null when there is none (the stream then uploads the content itself). Either way
+     * the content is claimed for checkpoints: a later pre-upload of the same bytes would go to the
+     * same content-addressed key, over an object a checkpoint now owns and Flink will delete with
+     * it.
+     */
+    Entry takeForReuseOrClaim(ContentId id) {
+        synchronized (uploadedByCheckpoints) {
+            Entry e = takeForReuse(id);
+            claimForCheckpoint(id);
+            return e;
+        }
     }
 
     /**
@@ -146,8 +164,15 @@ final class PreUploads {
         });
     }
 
-    /** A checkpoint stream uploaded this content itself. */
-    void uploadedByCheckpoint(ContentId id) {
+    /** Takes back a claim whose checkpoint upload failed: a later pre-upload of the content may run. */
+    void checkpointUploadFailed(ContentId id) {
+        synchronized (uploadedByCheckpoints) {
+            uploadedByCheckpoints.remove(id);
+        }
+    }
+
+    /** A checkpoint stream uploads this content itself (from the start of its upload). */
+    void claimForCheckpoint(ContentId id) {
         synchronized (uploadedByCheckpoints) {
             uploadedByCheckpoints.put(id, Boolean.TRUE);
             if (uploadedByCheckpoints.size() > MAX_REMEMBERED_CHECKPOINT_UPLOADS) {

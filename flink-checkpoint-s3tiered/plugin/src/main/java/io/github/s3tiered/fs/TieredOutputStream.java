@@ -216,6 +216,7 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     /** With {@code reuseWindowNanos < 0}, never deduplicates. */
     private ObjectPath closeAndUpload(long reuseWindowNanos) throws IOException {
+        long closeStart = System.nanoTime();
         long length;
         int checksum;
         try {
@@ -238,21 +239,33 @@ final class TieredOutputStream extends FSDataOutputStream {
                         }
                         runtime.store().statistics().deduplicatedUploads.increment();
                         runtime.store().statistics().deduplicatedBytes.add(length);
-                        LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again",
-                                target, length, reused);
+                        LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again"
+                                + " (closed in {} ms)", target, length, reused, (System.nanoTime() - closeStart) / 1_000_000);
                         return reused;
                     }
                 }
             }
-            upload(length, checksum);
-            if (content != null) {
-                preUploads.uploadedByCheckpoint(content);
+            // content != null: claimed for this upload (reusePreUploaded), taken back if it fails
+            try {
+                upload(length, checksum);
+            } catch (IOException | RuntimeException | Error e) {
+                if (content != null) {
+                    preUploads.checkpointUploadFailed(content);
+                }
+                throw e;
             }
             if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
                 // Cancelled after S3 completed the object: the canceller expects no object.
                 removeCancelledObject();
+                if (content != null) {
+                    preUploads.checkpointUploadFailed(content);
+                }
                 throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from another"
                         + " thread during its upload; the object S3 had completed was deleted");
+            }
+            if (content != null) {
+                LOG.debug("{}: no pre-upload of its content ({} bytes) was found; uploaded by the checkpoint in {} ms",
+                        target, length, (System.nanoTime() - closeStart) / 1_000_000);
             }
             try {
                 runtime.tier().commit(target.bucket(), target.key(), staging, length, checksum);
@@ -291,11 +304,12 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     /**
      * The pre-uploaded object with this content, once durable; null when there is none, it is
-     * older than the window, or its upload failed. Waits for a pre-upload still running: it
-     * started earlier, so it ends sooner than an upload of our own would.
+     * older than the window, or its upload failed. The content is claimed for this stream either
+     * way (see {@link PreUploads}). Waits for a pre-upload still running: it started
+     * earlier, so it ends sooner than an upload of our own would.
      */
     private ObjectPath reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos) throws IOException {
-        PreUploads.Entry entry = runtime.preUploads().takeForReuse(content);
+        PreUploads.Entry entry = runtime.preUploads().takeForReuseOrClaim(content);
         if (entry == null) {
             return null;
         }

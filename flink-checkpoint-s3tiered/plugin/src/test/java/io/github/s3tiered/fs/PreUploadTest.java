@@ -98,7 +98,15 @@ class PreUploadTest {
         bridge.preUpload(SHARED, sst("000013.sst", content), WINDOW);
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/a", content), WINDOW).deduplicated()).isTrue();
 
+        // the same bytes in a new file: its content-addressed key is the object the checkpoint now
+        // owns (and Flink deletes with it); it is neither written over nor offered again
+        int putsBefore = store.calls("PutObject").size();
+        S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000013-copy.sst", content), WINDOW);
+        assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
+        assertThat(store.calls("PutObject")).hasSize(putsBefore);
+
         // e.g. the checkpoint that referred to it was aborted and Flink deleted the object with its state
+        store.deleteObject(BUCKET, "job/shared/" + sha256(content) + ".sst");
         S3TieredBridge.ClosedStream again = bridge.closeDeduplicated(checkpointStream("job/shared/b", content), WINDOW);
         assertThat(again.deduplicated()).isFalse();
         assertThat(again.object()).isEqualTo(path("job/shared/b"));
@@ -229,6 +237,40 @@ class PreUploadTest {
 
         S3TieredBridge.PreUploaded gone = bridge.preUpload(SHARED, rocksDir.resolve("000020.sst"), WINDOW);
         assertThat(gone.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.FILE_GONE);
+    }
+
+    @Test
+    void aPreUploadArrivingWhileACheckpointStreamUploadsTheSameContentUploadsNothingUnlessThatUploadFails()
+            throws Exception {
+        bridge.preUpload(SHARED, sst("000023.sst", bytes(100_000, 12)), WINDOW); // makes the checkpoint stream hash
+        byte[] content = bytes(300_000, 13);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/m").delay(Duration.ofMillis(700)));
+        FSDataOutputStream out = checkpointStream("job/shared/m", content);
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.closeDeduplicated(out, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCall(c -> c.operation().equals("PutObject") && c.key().equals("job/shared/m"), 1, Duration.ofSeconds(10));
+
+        // the same SST file reaches the pre-uploader while the checkpoint's upload of it is under way
+        S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000024.sst", content), WINDOW);
+        assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
+        assertThat(closing.join().deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/m")).hasValue(content);
+        assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).as("uploaded once").isEmpty();
+
+        // a checkpoint upload that fails takes its claim back: the file may then be uploaded ahead
+        byte[] failing = bytes(200_000, 14);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/n").internalError());
+        FSDataOutputStream broken = checkpointStream("job/shared/n", failing);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> bridge.closeDeduplicated(broken, WINDOW))
+                .isInstanceOf(IOException.class);
+        S3TieredBridge.PreUploaded afterFailure = bridge.preUpload(SHARED, sst("000025.sst", failing), WINDOW);
+        assertThat(afterFailure.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
+        assertThat(store.object(BUCKET, "job/shared/" + sha256(failing) + ".sst")).hasValue(failing);
     }
 
     @Test
