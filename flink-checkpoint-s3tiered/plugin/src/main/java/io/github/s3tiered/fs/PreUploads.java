@@ -52,12 +52,12 @@ final class PreUploads {
     }
 
     private static final int MAX_ENTRIES = 100_000;
-    private static final int MAX_REMEMBERED_CHECKPOINT_UPLOADS = 10_000;
+    private static final int MAX_CLAIMS = 10_000;
 
     private final Map<ContentId, Entry> entries = new ConcurrentHashMap<>();
     private final Map<ObjectPath, ContentId> byObject = new ConcurrentHashMap<>();
     private volatile long lastPruneNanos = System.nanoTime();
-    private final Map<ContentId, Boolean> uploadedByCheckpoints = new LinkedHashMap<>();
+    private final Map<ContentId, Boolean> claimedByCheckpoints = new LinkedHashMap<>();
     /**
      * The directories pre-uploads went to (bucket and key prefix): a checkpoint stream into one
      * of them hashes its bytes as they stream. Few (a job's {@code shared/} each), never pruned.
@@ -78,8 +78,8 @@ final class PreUploads {
     }
 
     /**
-     * Registers an upload about to start; null when the content is already in the index or was
-     * uploaded by a checkpoint stream (nothing to do then).
+     * Registers an upload about to start; null when the content is already in the index or
+     * claimed by a checkpoint stream (nothing to do then).
      */
     Entry begin(ContentId id, ObjectPath object, long reuseWindowNanos) {
         directories.add(object.parent());
@@ -88,8 +88,8 @@ final class PreUploads {
             pruneOldest();
         }
         Entry e = new Entry(object);
-        synchronized (uploadedByCheckpoints) {
-            if (uploadedByCheckpoints.containsKey(id) || entries.putIfAbsent(id, e) != null) {
+        synchronized (claimedByCheckpoints) {
+            if (claimedByCheckpoints.containsKey(id) || entries.putIfAbsent(id, e) != null) {
                 return null;
             }
             byObject.put(object, id);
@@ -124,7 +124,7 @@ final class PreUploads {
      * it.
      */
     Entry takeForReuseOrClaim(ContentId id) {
-        synchronized (uploadedByCheckpoints) {
+        synchronized (claimedByCheckpoints) {
             Entry e = takeForReuse(id);
             claimForCheckpoint(id);
             return e;
@@ -164,19 +164,19 @@ final class PreUploads {
         });
     }
 
-    /** Takes back a claim whose checkpoint upload failed: a later pre-upload of the content may run. */
+    /** Takes back a claim whose checkpoint upload failed or was cancelled: a later pre-upload may run. */
     void checkpointUploadFailed(ContentId id) {
-        synchronized (uploadedByCheckpoints) {
-            uploadedByCheckpoints.remove(id);
+        synchronized (claimedByCheckpoints) {
+            claimedByCheckpoints.remove(id);
         }
     }
 
-    /** A checkpoint stream uploads this content itself (from the start of its upload). */
+    /** A checkpoint stream took this content: handed its pre-upload, or about to upload it itself. */
     void claimForCheckpoint(ContentId id) {
-        synchronized (uploadedByCheckpoints) {
-            uploadedByCheckpoints.put(id, Boolean.TRUE);
-            if (uploadedByCheckpoints.size() > MAX_REMEMBERED_CHECKPOINT_UPLOADS) {
-                Iterator<ContentId> it = uploadedByCheckpoints.keySet().iterator();
+        synchronized (claimedByCheckpoints) {
+            claimedByCheckpoints.put(id, Boolean.TRUE);
+            if (claimedByCheckpoints.size() > MAX_CLAIMS) {
+                Iterator<ContentId> it = claimedByCheckpoints.keySet().iterator();
                 it.next();
                 it.remove();
             }

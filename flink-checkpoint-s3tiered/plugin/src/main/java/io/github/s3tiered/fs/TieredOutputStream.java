@@ -228,7 +228,9 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
             PreUploads preUploads = runtime.preUploads();
             PreUploads.ContentId content = null;
-            if (reuseWindowNanos >= 0 && !preUploads.isEmpty()) {
+            // hashed while streaming (a directory with pre-uploads): claimed even when no entry is
+            // left to take, as a pre-upload of these bytes may still be on its way
+            if (reuseWindowNanos >= 0 && (sha256 != null || !preUploads.isEmpty())) {
                 content = contentId(length, checksum);
                 if (content != null) {
                     ObjectPath reused = reusePreUploaded(content, reuseWindowNanos);

@@ -242,7 +242,10 @@ class PreUploadTest {
     @Test
     void aPreUploadArrivingWhileACheckpointStreamUploadsTheSameContentUploadsNothingUnlessThatUploadFails()
             throws Exception {
-        bridge.preUpload(SHARED, sst("000023.sst", bytes(100_000, 12)), WINDOW); // makes the checkpoint stream hash
+        byte[] earlier = bytes(100_000, 12);
+        bridge.preUpload(SHARED, sst("000023.sst", earlier), WINDOW); // makes the checkpoint streams hash
+        // taken: the index is empty when the next stream closes
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/l", earlier), WINDOW).deduplicated()).isTrue();
         byte[] content = bytes(300_000, 13);
         store.inject(FaultRule.on("PutObject").keys("job/shared/m").delay(Duration.ofMillis(700)));
         FSDataOutputStream out = checkpointStream("job/shared/m", content);
