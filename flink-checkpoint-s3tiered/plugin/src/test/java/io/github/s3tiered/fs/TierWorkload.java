@@ -33,7 +33,9 @@ import java.util.stream.Collectors;
  * One TaskManager of {@link SharedTierProcessesITCase}, in its own JVM: its own file system on the
  * tier directory it shares with the others. Each round it writes a few files, restores a batch of
  * the files all processes wrote so far into a private directory (as RocksDB restores: {@code
- * copyFiles} in even rounds, its two steps held apart in odd ones, see {@link #slowRestore}), and
+ * copyFiles} in one round, its two steps held apart in the next, see {@link #slowRestore}; the
+ * processes alternate out of step, so that while one holds its steps apart the others write, which
+ * is what evicts under it: in step, they would all wait at once and nothing would change), and
  * reads a few through {@code open()}, checking every byte against what the file's name says it
  * holds.
  *
@@ -154,7 +156,7 @@ public final class TierWorkload {
                 .map(f -> CopyRequest.of(f.path(dir), new Path(target.resolve(f.name()).toUri()), f.size()))
                 .collect(Collectors.toList());
         try {
-            if (round % 2 == 0) {
+            if ((round + process) % 2 == 0) {
                 try (CloseableRegistry registry = new CloseableRegistry()) {
                     fs.copyFiles(requests, registry);
                 }
