@@ -71,6 +71,7 @@ import java.util.Optional;
  *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
  * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
+ * [--warm-up-keys N (default a tenth of --keys)]
  * [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile}).
  * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
  */
@@ -139,6 +140,7 @@ public final class CheckpointBenchmark {
         double failAt = Double.parseDouble(BenchSupport.arg(args, "--fail-at", "0.85"));
         long intervalMs = BenchSupport.longArg(args, "--interval-ms", 1000);
         String only = BenchSupport.arg(args, "--only", "");
+        long warmUpKeys = BenchSupport.longArg(args, "--warm-up-keys", keys / 10);
         double faultRate = Double.parseDouble(BenchSupport.arg(args, "--fault-rate", "0"));
         if (faultRate < 0 || faultRate >= 1) {
             throw new IllegalArgumentException("--fault-rate must be in [0, 1): " + faultRate);
@@ -189,8 +191,8 @@ public final class CheckpointBenchmark {
             if (faultRate == 0 && keys >= 10) {
                 // A short run first, its figures dropped: the storage measured first must not pay for
                 // the JIT warming up the job, RocksDB's JNI paths and the MiniCluster.
-                System.err.printf("%n== warm-up: the job with %d keys on file://%n", keys / 10);
-                run(new Setup("warm-up", "file", false), work.resolve("warm-up").toUri().toString(), fsConf, keys / 10,
+                System.err.printf("%n== warm-up: the job with %d keys on file://%n", warmUpKeys);
+                run(new Setup("warm-up", "file", false), work.resolve("warm-up").toUri().toString(), fsConf, warmUpKeys,
                         visits, payload, intervalMs, failAt, false);
             }
             for (Setup setup : setups) {
