@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Invariants:
  * <ul>
- *   <li>An entry is handed out for reuse at most once ({@link #takeForReuse}). The one checkpoint
+ *   <li>An entry is handed out for reuse at most once ({@link #takeForReuseOrClaim}). The one checkpoint
  *       that refers to the object then owns it: Flink deletes it with that checkpoint's state when
  *       the checkpoint is aborted or subsumed, so a second hand-out could point at a deleted
  *       object. A content seen again (an upload Flink repeats after a reuse veto or an aborted
@@ -107,26 +107,25 @@ final class PreUploads {
         e.durable.complete(false);
     }
 
-    /** The entry for this content, removed from the index (see the invariants); null if none. */
-    Entry takeForReuse(ContentId id) {
-        Entry e = entries.remove(id);
-        if (e != null) {
-            byObject.remove(e.object, id);
-        }
-        return e;
-    }
-
     /**
-     * For a checkpoint stream at close: the entry for this content, taken as {@link #takeForReuse}
-     * does, or null when there is none (the stream then uploads the content itself). Either way
-     * the content is claimed for checkpoints: a later pre-upload of the same bytes would go to the
-     * same content-addressed key, over an object a checkpoint now owns and Flink will delete with
-     * it.
+     * For a checkpoint stream at close: the entry for this content, removed from the index so that
+     * it is handed out once (see the invariants), or null when there is none (the stream then
+     * uploads the content itself). Either way the content is claimed for checkpoints: a later
+     * pre-upload of the same bytes would go to the same content-addressed key, over an object a
+     * checkpoint now owns and Flink will delete with it.
      */
     Entry takeForReuseOrClaim(ContentId id) {
         synchronized (claimedByCheckpoints) {
-            Entry e = takeForReuse(id);
-            claimForCheckpoint(id);
+            Entry e = entries.remove(id);
+            if (e != null) {
+                byObject.remove(e.object, id);
+            }
+            claimedByCheckpoints.put(id, Boolean.TRUE);
+            if (claimedByCheckpoints.size() > MAX_CLAIMS) {
+                Iterator<ContentId> it = claimedByCheckpoints.keySet().iterator();
+                it.next();
+                it.remove();
+            }
             return e;
         }
     }
@@ -165,21 +164,9 @@ final class PreUploads {
     }
 
     /** Takes back a claim whose checkpoint upload failed or was cancelled: a later pre-upload may run. */
-    void checkpointUploadFailed(ContentId id) {
+    void releaseClaim(ContentId id) {
         synchronized (claimedByCheckpoints) {
             claimedByCheckpoints.remove(id);
-        }
-    }
-
-    /** A checkpoint stream took this content: handed its pre-upload, or about to upload it itself. */
-    void claimForCheckpoint(ContentId id) {
-        synchronized (claimedByCheckpoints) {
-            claimedByCheckpoints.put(id, Boolean.TRUE);
-            if (claimedByCheckpoints.size() > MAX_CLAIMS) {
-                Iterator<ContentId> it = claimedByCheckpoints.keySet().iterator();
-                it.next();
-                it.remove();
-            }
         }
     }
 

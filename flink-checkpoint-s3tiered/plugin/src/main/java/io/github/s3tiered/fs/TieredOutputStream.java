@@ -252,7 +252,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 upload(length, checksum);
             } catch (IOException | RuntimeException | Error e) {
                 if (content != null) {
-                    preUploads.checkpointUploadFailed(content);
+                    preUploads.releaseClaim(content);
                 }
                 throw e;
             }
@@ -260,7 +260,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 // Cancelled after S3 completed the object: the canceller expects no object.
                 removeCancelledObject();
                 if (content != null) {
-                    preUploads.checkpointUploadFailed(content);
+                    preUploads.releaseClaim(content);
                 }
                 throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from another"
                         + " thread during its upload; the object S3 had completed was deleted");
