@@ -41,6 +41,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
+import java.lang.management.ManagementFactory;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -108,13 +112,22 @@ public final class CheckpointBenchmark {
         Setup(String name, String scheme, boolean tiered) {
             this(name, scheme, tiered, false);
         }
+
+        /** Names exactly one setup ({@code --setup}), unlike {@code --only}'s prefixes. */
+        String id() {
+            return tierLost ? "tier-lost" : scheme;
+        }
+    }
+
+    /** What a storage's own JVM hands back to the one that prints the table. */
+    record Outcome(Result result, String server) implements Serializable {
     }
 
     /** What one run measured. */
     record Result(List<Long> checkpointMillis, long checkpointedBytes, long fullStateBytes, double recordsPerSecond,
             List<Long> restoreMillis, long failureToRunningMillis, long restoredFromLocalTier, long restoredFromS3,
             long failedCheckpoints, int restarts, long faultsInjected, String finalState, String failure,
-            Map<String, Long> transfer) {
+            Map<String, Long> transfer) implements Serializable {
 
         static Result failed(String why) {
             return new Result(List.of(), 0, 0, 0, List.of(), 0, 0, 0, 0, 0, 0, "-", why, Map.of());
@@ -140,6 +153,10 @@ public final class CheckpointBenchmark {
         double failAt = Double.parseDouble(BenchSupport.arg(args, "--fail-at", "0.85"));
         long intervalMs = BenchSupport.longArg(args, "--interval-ms", 1000);
         String only = BenchSupport.arg(args, "--only", "");
+        // set in a storage's own JVM, started by the one that prints the table
+        String setupId = BenchSupport.arg(args, "--setup", "");
+        String resultFile = BenchSupport.arg(args, "--result-file", "");
+        boolean sameJvm = Arrays.asList(args).contains("--same-jvm");
         long warmUpKeys = BenchSupport.longArg(args, "--warm-up-keys", keys / 10);
         double faultRate = Double.parseDouble(BenchSupport.arg(args, "--fault-rate", "0"));
         if (faultRate < 0 || faultRate >= 1) {
@@ -171,10 +188,92 @@ public final class CheckpointBenchmark {
             setups.removeIf(s -> wanted.stream().noneMatch(w -> s.name().startsWith(w) || s.scheme().equals(w)
                     || w.equals("tier-lost") && s.tierLost()));
         }
+        if (!setupId.isEmpty()) {
+            setups.removeIf(s -> !s.id().equals(setupId));
+            if (setups.size() != 1) {
+                throw new IllegalArgumentException("--setup " + setupId + " names no storage of this run");
+            }
+        }
 
         Map<Setup, Result> results = new LinkedHashMap<>();
-        System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
         NetworkProfile profile = BenchS3.profileArg(args);
+        String serverDescription;
+        if (setupId.isEmpty() && !sameJvm && setups.size() > 1) {
+            // Each storage in a JVM of its own, one after the other, each after the same warm-up and
+            // with its own S3 server: in one JVM the storage measured later ran on code the JIT had
+            // compiled for the ones before it (file:// made 616-648 k records/s measured first and
+            // 676-688 k second), so the order, not the storage, moved the figures.
+            serverDescription = runEachInItsOwnJvm(setups, args, results);
+        } else {
+            serverDescription = runHere(setups, args, results, plugins, work, profile, keys, visits, payload, intervalMs,
+                    failAt, warmUpKeys, faultRate);
+        }
+        if (!resultFile.isEmpty()) {
+            Result r = results.values().iterator().next();
+            try (ObjectOutputStream out = new ObjectOutputStream(Files.newOutputStream(java.nio.file.Path.of(resultFile)))) {
+                out.writeObject(new Outcome(r, serverDescription));
+            }
+            return;
+        }
+        print(results, keys, visits, payload, intervalMs, failAt, serverDescription);
+        chart(results, profile.name().toLowerCase(Locale.ROOT) + (faultRate > 0 ? "-faults" : ""));
+        if (faultRate > 0) {
+            printFaults(results, faultRate);
+        }
+    }
+
+    /**
+     * Runs each setup in a JVM of its own (this class with {@code --setup}), with this JVM's
+     * options and class path, and collects what each measured. Returns the S3 server's description.
+     */
+    private static String runEachInItsOwnJvm(List<Setup> setups, String[] args, Map<Setup, Result> results)
+            throws IOException, InterruptedException {
+        String javaCommand = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String log = System.getProperty("bench.log");
+        String server = "S3 server unknown (no storage's JVM finished)";
+        for (Setup setup : setups) {
+            java.nio.file.Path resultFile = Files.createTempFile("s3tiered-bench-" + setup.id(), ".result");
+            try {
+                List<String> cmd = new ArrayList<>(List.of(javaCommand));
+                for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                    cmd.add(a.startsWith("-Dbench.log=") && log != null ? "-Dbench.log=" + perSetupLog(log, setup) : a);
+                }
+                cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointBenchmark.class.getName()));
+                cmd.addAll(Arrays.asList(args));
+                cmd.addAll(List.of("--setup", setup.id(), "--result-file", resultFile.toString()));
+                System.err.printf("%n== %s, in a JVM of its own%s%n", setup.name(),
+                        log == null ? "" : " (log: " + perSetupLog(log, setup) + ")");
+                Process p = new ProcessBuilder(cmd).inheritIO().start();
+                int exit = p.waitFor();
+                if (exit != 0 || Files.size(resultFile) == 0) {
+                    results.put(setup, Result.failed("its JVM exited with code " + exit + " (see its log)"));
+                    continue;
+                }
+                try (ObjectInputStream in = new ObjectInputStream(Files.newInputStream(resultFile))) {
+                    Outcome outcome = (Outcome) in.readObject();
+                    results.put(setup, outcome.result());
+                    server = outcome.server();
+                } catch (ClassNotFoundException e) {
+                    throw new IOException("Cannot read " + setup.name() + "'s result from " + resultFile, e);
+                }
+            } finally {
+                Files.deleteIfExists(resultFile);
+            }
+        }
+        return server;
+    }
+
+    /** bench-checkpoint.log becomes bench-checkpoint-s3tiered.log. */
+    private static String perSetupLog(String log, Setup setup) {
+        int dot = log.lastIndexOf('.');
+        return dot > log.lastIndexOf('/') ? log.substring(0, dot) + "-" + setup.id() + log.substring(dot) : log + "-" + setup.id();
+    }
+
+    /** Runs the setups one after the other in this JVM, against one S3 server. Returns its description. */
+    private static String runHere(List<Setup> setups, String[] args, Map<Setup, Result> results, java.nio.file.Path plugins,
+            java.nio.file.Path work, NetworkProfile profile, long keys, int visits, int payload, long intervalMs,
+            double failAt, long warmUpKeys, double faultRate) throws Exception {
+        System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
         String serverDescription;
         try (BenchS3 bench = BenchS3.start(profile, faultRate > 0)) {
             S3TestServer server = bench.server();
@@ -193,7 +292,7 @@ public final class CheckpointBenchmark {
                 // the JIT warming up the job, RocksDB's JNI paths and the MiniCluster.
                 System.err.printf("%n== warm-up: the job with %d keys on file://%n", warmUpKeys);
                 run(new Setup("warm-up", "file", false), work.resolve("warm-up").toUri().toString(), fsConf, warmUpKeys,
-                        visits, payload, intervalMs, failAt, false);
+                        visits, payload, intervalMs, failAt, false, server);
             }
             for (Setup setup : setups) {
                 String dir = setup.scheme().equals("file")
@@ -212,7 +311,7 @@ public final class CheckpointBenchmark {
                 }
                 Result r;
                 try {
-                    r = run(setup, dir, fsConf, keys, visits, payload, intervalMs, failAt, faultRate > 0);
+                    r = run(setup, dir, fsConf, keys, visits, payload, intervalMs, failAt, faultRate > 0, server);
                 } catch (Exception e) {
                     LOG.error("{} failed", setup.name(), e);
                     r = Result.failed(e.toString());
@@ -231,11 +330,7 @@ public final class CheckpointBenchmark {
             FileSystem.initialize(new Configuration(), null);
             BenchSupport.deleteRecursively(work);
         }
-        print(results, keys, visits, payload, intervalMs, failAt, serverDescription);
-        chart(results, profile.name().toLowerCase(Locale.ROOT) + (faultRate > 0 ? "-faults" : ""));
-        if (faultRate > 0) {
-            printFaults(results, faultRate);
-        }
+        return serverDescription;
     }
 
     /** The same faults, with the same seeds, for every storage: each kind a fifth of the rate. */
@@ -271,7 +366,7 @@ public final class CheckpointBenchmark {
     }
 
     private static Result run(Setup setup, String dir, Configuration fsConf, long keys, int visits, int payload,
-            long intervalMs, double failAt, boolean faults) throws Exception {
+            long intervalMs, double failAt, boolean faults, S3TestServer server) throws Exception {
         Configuration clusterConf = new Configuration(fsConf);
         clusterConf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse("512m"));
         clusterConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
@@ -305,12 +400,19 @@ public final class CheckpointBenchmark {
             Map<String, Long> before = transfer(dir);
             System.gc(); // each run's peaks start from the same live heap
             MemorySampler memory = new MemorySampler();
+            long jvmCpuBefore = jvmCpuMillis();
+            long s3CpuBefore = server.processCpuTime().map(Duration::toMillis).orElse(-1L);
             long start = System.currentTimeMillis();
             JobID job = JobRunner.submit(cluster, env);
             JobResult result = JobRunner.await(cluster, job, TIMEOUT, c -> System.err.println("  " + JobRunner.describe(c)));
             long seconds = System.currentTimeMillis() - start;
             memory.close();
+            long jvmCpu = jvmCpuMillis() - jvmCpuBefore;
+            long s3Cpu = s3CpuBefore < 0 ? -1 : server.processCpuTime().map(Duration::toMillis).orElse(-1L) - s3CpuBefore;
             Map<String, Long> after = new LinkedHashMap<>(transfer(dir));
+            after.put("jvmCpuMillis", jvmCpu);
+            after.put("s3ServerCpuMillis", s3Cpu);
+            after.put("wallMillis", seconds);
             after.put("peakHeapBytes", memory.peakHeapBytes());
             after.put("peakDirectBytes", memory.peakDirectBytes());
             if (!result.isSuccess()) {
@@ -343,6 +445,12 @@ public final class CheckpointBenchmark {
                     failedCheckpoints, restarts, 0, faults ? FinalStates.check(keys, visits, payload) : "-", null,
                     delta(before, after));
         }
+    }
+
+    /** CPU time of this JVM so far: the job, Flink, the file systems, and the shaping proxy if any. */
+    private static long jvmCpuMillis() {
+        java.lang.management.OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        return os instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getProcessCpuTime() / 1_000_000 : -1;
     }
 
     /**
@@ -503,7 +611,17 @@ public final class CheckpointBenchmark {
                                 e.getValue().transferDelta("phaseStartDelayP50"), e.getValue().transferDelta("phaseAlignmentP50"),
                                 e.getValue().transferDelta("phaseSyncP50"), e.getValue().transferDelta("phaseAsyncP50")))
                         .collect(java.util.stream.Collectors.joining(";")));
-        System.out.printf(Locale.ROOT, "Peak memory of the benchmark's JVM during each run (heap used after the run's GCs / direct buffers):%s%n",
+        System.out.printf(Locale.ROOT, "CPU during each run, s (the JVM running the job: job, Flink, file systems, any proxy in front"
+                        + " of S3 / the S3 server's process), of %d cores x the run's wall time:%s%n",
+                Runtime.getRuntime().availableProcessors(),
+                results.entrySet().stream().filter(e -> e.getValue().failure() == null)
+                        .map(e -> String.format(Locale.ROOT, " %s %.1f / %s of %.1f", e.getKey().name(),
+                                e.getValue().transferDelta("jvmCpuMillis") / 1000.0,
+                                e.getValue().transferDelta("s3ServerCpuMillis") < 0 ? "?"
+                                        : String.format(Locale.ROOT, "%.1f", e.getValue().transferDelta("s3ServerCpuMillis") / 1000.0),
+                                Runtime.getRuntime().availableProcessors() * e.getValue().transferDelta("wallMillis") / 1000.0))
+                        .collect(java.util.stream.Collectors.joining(";")));
+        System.out.printf(Locale.ROOT, "Peak memory of the JVM running the job during each run (heap used after the run's GCs / direct buffers):%s%n",
                 results.entrySet().stream().map(e -> String.format(Locale.ROOT, " %s %s / %s", e.getKey().name(),
                         mib(e.getValue().transferDelta("peakHeapBytes")), mib(e.getValue().transferDelta("peakDirectBytes"))))
                         .collect(java.util.stream.Collectors.joining(";")));

@@ -450,6 +450,16 @@ public final class S3TestServer implements AutoCloseable {
         }
     }
 
+    /**
+     * CPU time the local S3Proxy process has used since it (last) started; empty for an external
+     * endpoint or where the OS does not say. A benchmark charges it to the S3 server, which a
+     * remote S3 would not take from the job's cores.
+     */
+    public java.util.Optional<Duration> processCpuTime() {
+        Process started = process;
+        return started == null ? java.util.Optional.empty() : started.info().totalCpuDuration();
+    }
+
     /** True when this run started S3Proxy itself (and so can stop and restart it). */
     public boolean isLocalProcess() {
         return propertiesFile != null;
