@@ -59,7 +59,7 @@ import java.util.Optional;
 
 /**
  * One stateful job (RocksDB, incremental checkpoints, one injected failure) checkpointing through
- * four storages on one S3Proxy in one run: this project's storage and backend on s3tiered://,
+ * four storages, each against its own S3Proxy, in one run: this project's storage and backend on s3tiered://,
  * Flink's file-system storage on file:// (local disk), on flink-s3-fs-presto (s3p://) and on
  * flink-s3-fs-native (s3a://). The S3 file systems are loaded as plugins. Every setup uses the
  * same embedded RocksDB backend (this project's wrapper only records the restore durations RocksDB
@@ -75,9 +75,13 @@ import java.util.Optional;
  *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
  * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
- * [--warm-up-keys N (default a tenth of --keys)]
+ * [--warm-up-keys N (default a tenth of --keys)] [--same-jvm | --setup s3tiered|file|s3p|s3a|tier-lost]
  * [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile}).
  * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
+ *
+ * <p>Each storage runs in a JVM of its own (this class again, with {@code --setup}), after the same
+ * warm-up and against its own S3 server, and hands its figures back through a file; {@code
+ * --same-jvm} runs them one after the other in this JVM instead.
  */
 public final class CheckpointBenchmark {
 
@@ -435,6 +439,11 @@ public final class CheckpointBenchmark {
                     .toList();
             long failedCheckpoints = graph.getCheckpointStatsSnapshot() == null ? 0
                     : graph.getCheckpointStatsSnapshot().getCounts().getNumberOfFailedCheckpoints();
+            // What the restore had to bring back: a storage whose checkpoints lag restores an older,
+            // smaller checkpoint, so restore times compare only alongside this.
+            org.apache.flink.runtime.checkpoint.RestoredCheckpointStats restored = graph.getCheckpointStatsSnapshot() == null
+                    ? null : graph.getCheckpointStatsSnapshot().getLatestRestoredCheckpoint();
+            after.put("restoredStateBytes", restored == null ? 0 : restored.getStateSize());
             int restarts = 0;
             for (AccessExecutionVertex v : graph.getAllExecutionVertices()) {
                 restarts = Math.max(restarts, v.getCurrentExecutionAttempt().getAttemptNumber());
@@ -532,8 +541,9 @@ public final class CheckpointBenchmark {
                 org.apache.flink.runtime.util.EnvironmentInformation.getVersion(), keys, visits, payload, PARALLELISM,
                 intervalMs, failAt * 100, server);
         System.out.println("| storage | checkpoints | end-to-end p50 / p95 / max (ms) | records/s | checkpointed (uploaded) | "
-                + "final state | state restore per subtask avg / max (ms) | failure to all tasks running (ms) | restored from local tier / S3 |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|");
+                + "final state | state restore per subtask avg / max (ms) | restored checkpoint's state | failure to all tasks running (ms) "
+                + "| restored from local tier / S3 |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         for (Map.Entry<Setup, Result> e : results.entrySet()) {
             Result r = e.getValue();
             if (r.failure() != null) {
@@ -544,10 +554,11 @@ public final class CheckpointBenchmark {
             String restore = r.restoreMillis().isEmpty() ? "no restore"
                     : String.format(Locale.ROOT, "%.0f / %d", avg(r.restoreMillis()),
                             r.restoreMillis().stream().mapToLong(Long::longValue).max().orElseThrow());
-            System.out.printf(Locale.ROOT, "| %s | %d | %d / %d / %d | %.0f | %s | %s | %s | %s | %s |%n",
+            System.out.printf(Locale.ROOT, "| %s | %d | %d / %d / %d | %.0f | %s | %s | %s | %s | %s | %s |%n",
                     e.getKey().name(), r.checkpointMillis().size(), pct(r.checkpointMillis(), 50), pct(r.checkpointMillis(), 95),
                     pct(r.checkpointMillis(), 100), r.recordsPerSecond(), mib(r.checkpointedBytes()), mib(r.fullStateBytes()),
-                    restore, r.failureToRunningMillis() < 0 ? "-" : Long.toString(r.failureToRunningMillis()),
+                    restore, r.restoreMillis().isEmpty() ? "-" : mib(r.transferDelta("restoredStateBytes")),
+                    r.failureToRunningMillis() < 0 ? "-" : Long.toString(r.failureToRunningMillis()),
                     e.getKey().tiered() ? mib(r.restoredFromLocalTier()) + " / " + mib(r.restoredFromS3()) : "-");
         }
         Result tiered = find(results, "s3tiered");
@@ -594,16 +605,13 @@ public final class CheckpointBenchmark {
                 tiered.recordsPerSecond(), file.recordsPerSecond(), 0.97 * file.recordsPerSecond(),
                 tiered.recordsPerSecond() / file.recordsPerSecond(),
                 tiered.recordsPerSecond() >= 0.97 * file.recordsPerSecond() ? "MET" : "NOT MET");
-        double restore = avg(tiered.restoreMillis());
-        double bestPeerRestore = peers.stream().mapToDouble(r -> avg(r.restoreMillis())).min().orElseThrow();
-        System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.15x best S3 peer's: %.0f vs 0.15 x %.0f = %.0f ms "
-                        + "(%.2fx) -> %s%n", restore, bestPeerRestore, 0.15 * bestPeerRestore, restore / bestPeerRestore,
-                restore <= 0.15 * bestPeerRestore ? "MET" : "NOT MET");
-        if (tierLost != null) {
-            double cold = avg(tierLost.restoreMillis());
-            System.out.printf(Locale.ROOT, "Target state restore per subtask (tier lost) <= 0.5x best S3 peer's: %.0f vs 0.5 x %.0f = %.0f ms "
-                            + "(%.2fx) -> %s%n", cold, bestPeerRestore, 0.5 * bestPeerRestore, cold / bestPeerRestore,
-                    cold <= 0.5 * bestPeerRestore ? "MET" : "NOT MET");
+        // a run too short for the failure has no restore to compare
+        Result bestPeer = peers.stream().filter(r -> !r.restoreMillis().isEmpty())
+                .min(java.util.Comparator.comparingDouble(r -> avg(r.restoreMillis()))).orElse(null);
+        if (bestPeer == null || tiered.restoreMillis().isEmpty()) {
+            System.out.println("Targets of the state restore: no restore to compare (a run too short for the injected failure)");
+        } else {
+            printRestoreTargets(tiered, tierLost, bestPeer);
         }
         System.out.printf(Locale.ROOT, "Checkpoint phases, p50 of the slowest task's (ms), start delay / alignment / sync / async:%s%n",
                 results.entrySet().stream().filter(e -> e.getValue().failure() == null)
@@ -625,6 +633,34 @@ public final class CheckpointBenchmark {
                 results.entrySet().stream().map(e -> String.format(Locale.ROOT, " %s %s / %s", e.getKey().name(),
                         mib(e.getValue().transferDelta("peakHeapBytes")), mib(e.getValue().transferDelta("peakDirectBytes"))))
                         .collect(java.util.stream.Collectors.joining(";")));
+    }
+
+    private static void printRestoreTargets(Result tiered, Result tierLost, Result bestPeer) {
+        double restore = avg(tiered.restoreMillis());
+        double bestPeerRestore = avg(bestPeer.restoreMillis());
+        System.out.printf(Locale.ROOT, "Target state restore per subtask (local tier) <= 0.15x best S3 peer's: %.0f vs 0.15 x %.0f = %.0f ms "
+                        + "(%.2fx) -> %s%s%n", restore, bestPeerRestore, 0.15 * bestPeerRestore, restore / bestPeerRestore,
+                restore <= 0.15 * bestPeerRestore ? "MET" : "NOT MET", perRestoredByte(tiered, bestPeer));
+        if (tierLost != null && !tierLost.restoreMillis().isEmpty()) {
+            double cold = avg(tierLost.restoreMillis());
+            System.out.printf(Locale.ROOT, "Target state restore per subtask (tier lost) <= 0.5x best S3 peer's: %.0f vs 0.5 x %.0f = %.0f ms "
+                            + "(%.2fx) -> %s%s%n", cold, bestPeerRestore, 0.5 * bestPeerRestore, cold / bestPeerRestore,
+                    cold <= 0.5 * bestPeerRestore ? "MET" : "NOT MET", perRestoredByte(tierLost, bestPeer));
+        }
+    }
+
+    /**
+     * The restore ratio per byte of the checkpoint each restored, when their sizes differ by more
+     * than a tenth (a storage whose checkpoints lag behind restores an older, smaller one).
+     */
+    private static String perRestoredByte(Result r, Result peer) {
+        long mine = r.transferDelta("restoredStateBytes");
+        long theirs = peer.transferDelta("restoredStateBytes");
+        if (mine <= 0 || theirs <= 0 || Math.abs(mine - theirs) <= 0.1 * Math.max(mine, theirs)) {
+            return "";
+        }
+        double ratio = (avg(r.restoreMillis()) / mine) / (avg(peer.restoreMillis()) / theirs);
+        return String.format(Locale.ROOT, " (restored checkpoints of %s vs %s: per byte restored %.2fx)", mib(mine), mib(theirs), ratio);
     }
 
     /** S3 requests of one operation the s3tiered file system sent during the run (the bridge counts them). */

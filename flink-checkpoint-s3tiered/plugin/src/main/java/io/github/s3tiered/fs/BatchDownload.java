@@ -174,6 +174,7 @@ final class BatchDownload {
         LocalTier tier = runtime.tier();
         ObjectPath source = t.source();
         Path destination = t.destination();
+        long queuedAt = System.nanoTime();
         return CompletableFuture
                 .supplyAsync(() -> {
                     try {
@@ -183,6 +184,12 @@ final class BatchDownload {
                         throw new UncheckedIOException(e);
                     }
                 }, runtime.transferPool())
+                .whenComplete((info, failure) -> {
+                    if (info != null && LOG.isDebugEnabled()) {
+                        LOG.debug("Restoring {} ({} bytes) from S3: HEAD answered {} ms after the batch queued it", source,
+                                info.size(), (System.nanoTime() - queuedAt) / 1_000_000);
+                    }
+                })
                 .thenCompose(info -> {
                     boolean keep = runtime.config().localEnabled() && tier.fits(info.size());
                     if (!keep) {
@@ -249,6 +256,7 @@ final class BatchDownload {
     /** A verified download into {@code target}: the CRC32C of its bytes, which matched the recorded one. */
     private CompletableFuture<Integer> download(S3Access store, ObjectPath op, ObjectInfo info, Path target) {
         S3TieredConfig config = runtime.config();
+        long startedAt = System.nanoTime();
         return RangedDownload.start(store, op.bucket(), op.key(), info.size(), target,
                         config.downloadPartSize(), config.readReopenAttempts(), runtime.transferPool())
                 .thenApply(crc -> {
@@ -259,6 +267,9 @@ final class BatchDownload {
                     return crc;
                 })
                 .whenComplete((ok, failure) -> {
+                    if (failure == null && LOG.isDebugEnabled()) {
+                        LOG.debug("Downloaded {} ({} bytes) in {} ms", op, info.size(), (System.nanoTime() - startedAt) / 1_000_000);
+                    }
                     if (failure != null) {
                         try {
                             Files.deleteIfExists(target);
