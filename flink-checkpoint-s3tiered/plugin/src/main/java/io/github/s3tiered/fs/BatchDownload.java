@@ -29,6 +29,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * A batch copy out of {@code s3tiered://} ({@code copyFiles()}, the RocksDB restore), in one
@@ -170,56 +172,84 @@ final class BatchDownload {
         }
     }
 
+    /**
+     * Downloads one file without asking S3 for its size first: the first range's GET says it
+     * (and the CRC32C recorded at upload), and only then is the file's place chosen: a staging
+     * file in the tier, which keeps a copy, or straight the destination when the tier is off or
+     * too small for it. Should writing into the tier fail, the file is downloaded again straight
+     * to its destination without keeping a copy.
+     */
     private CompletableFuture<Void> fromS3(S3Access store, Transfer t) {
         LocalTier tier = runtime.tier();
+        S3TieredConfig config = runtime.config();
         ObjectPath source = t.source();
         Path destination = t.destination();
-        long queuedAt = System.nanoTime();
-        return CompletableFuture
-                .supplyAsync(() -> {
-                    try {
-                        return store.head(source.bucket(), source.key())
-                                .orElseThrow(() -> new FileNotFoundException("No such file: " + source));
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }, runtime.transferPool())
-                .whenComplete((info, failure) -> {
-                    if (info != null && LOG.isDebugEnabled()) {
-                        LOG.debug("Restoring {} ({} bytes) from S3: HEAD answered {} ms after the batch queued it", source,
-                                info.size(), (System.nanoTime() - queuedAt) / 1_000_000);
+        long startedAt = System.nanoTime();
+        AtomicReference<ObjectInfo> described = new AtomicReference<>();
+        AtomicReference<Path> chosen = new AtomicReference<>();
+        Function<ObjectInfo, Path> targetFor = info -> {
+            described.set(info);
+            Path target = destination;
+            if (config.localEnabled() && tier.fits(info.size())) {
+                try {
+                    target = tier.newStagingFile();
+                } catch (RuntimeException e) {
+                    LOG.warn("No staging file in the local tier ({}) for {}: {}; downloading it without keeping a copy",
+                            tier.root(), source, e.toString());
+                }
+            }
+            chosen.set(target);
+            return target;
+        };
+        return RangedDownload.startWithoutHead(store, source.bucket(), source.key(), targetFor, config.downloadPartSize(),
+                        config.readReopenAttempts(), runtime.transferPool())
+                .thenApply(d -> {
+                    requireRecordedCrc(source, d.info(), d.crc32c());
+                    return d;
+                })
+                .whenComplete((d, failure) -> {
+                    if (failure != null && chosen.get() != null) {
+                        deleteQuietly(chosen.get());
+                    } else if (failure == null && LOG.isDebugEnabled()) {
+                        LOG.debug("Downloaded {} ({} bytes) in {} ms", source, d.info().size(),
+                                (System.nanoTime() - startedAt) / 1_000_000);
                     }
                 })
-                .thenCompose(info -> {
-                    boolean keep = runtime.config().localEnabled() && tier.fits(info.size());
-                    if (!keep) {
-                        return downloadInPlace(store, source, info, destination);
+                .thenAccept(d -> {
+                    store.statistics().restoreBytesFromS3.add(d.info().size());
+                    if (!d.target().equals(destination)) {
+                        placeAndKeep(source, d.info(), d.target(), destination, d.crc32c());
                     }
-                    Path staged;
-                    try {
-                        staged = tier.newStagingFile();
-                    } catch (RuntimeException e) {
-                        LOG.warn("No staging file in the local tier ({}) for {}: {}; downloading it without keeping a copy",
-                                tier.root(), source, e.toString());
-                        return downloadInPlace(store, source, info, destination);
+                })
+                .exceptionallyCompose(failure -> {
+                    IOException io = RangedDownload.unwrap(failure);
+                    Path staged = chosen.get();
+                    ObjectInfo info = described.get();
+                    if (store.cancellation().isCancelled() || io instanceof S3OperationException
+                            || io instanceof FileNotFoundException || io instanceof RangedDownload.ObjectChangedException
+                            || staged == null || staged.equals(destination) || info == null) {
+                        return CompletableFuture.failedFuture(failure); // S3's answer, or the cancel
                     }
-                    return download(store, source, info, staged)
-                            .thenAccept(crc -> {
-                                store.statistics().restoreBytesFromS3.add(info.size());
-                                placeAndKeep(source, info, staged, destination, crc);
-                            })
-                            .exceptionallyCompose(failure -> {
-                                IOException io = RangedDownload.unwrap(failure);
-                                if (store.cancellation().isCancelled() || io instanceof S3OperationException
-                                        || io instanceof FileNotFoundException) {
-                                    return CompletableFuture.failedFuture(failure); // S3's answer, or the cancel
-                                }
-                                // The tier's disk may be full or broken: restore without keeping a copy.
-                                LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
-                                        + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
-                                return downloadInPlace(store, source, info, destination);
-                            });
+                    // The tier's disk may be full or broken: restore without keeping a copy.
+                    LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
+                            + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
+                    return downloadInPlace(store, source, info, destination);
                 });
+    }
+
+    private static void requireRecordedCrc(ObjectPath op, ObjectInfo info, int crc) {
+        if (info.crc32c() != null && crc != info.crc32c()) {
+            throw new UncheckedIOException(new IOException("CRC32C mismatch downloading " + op + ": got "
+                    + Crc32c.toHex(crc) + ", its upload recorded " + Crc32c.toHex(info.crc32c())));
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // best effort
+        }
     }
 
     private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination) {
@@ -257,13 +287,10 @@ final class BatchDownload {
     private CompletableFuture<Integer> download(S3Access store, ObjectPath op, ObjectInfo info, Path target) {
         S3TieredConfig config = runtime.config();
         long startedAt = System.nanoTime();
-        return RangedDownload.start(store, op.bucket(), op.key(), info.size(), target,
+        return RangedDownload.start(store, op.bucket(), op.key(), info, target,
                         config.downloadPartSize(), config.readReopenAttempts(), runtime.transferPool())
                 .thenApply(crc -> {
-                    if (info.crc32c() != null && crc.intValue() != info.crc32c()) {
-                        throw new UncheckedIOException(new IOException("CRC32C mismatch downloading " + op + ": got "
-                                + Crc32c.toHex(crc) + ", its upload recorded " + Crc32c.toHex(info.crc32c())));
-                    }
+                    requireRecordedCrc(op, info, crc);
                     return crc;
                 })
                 .whenComplete((ok, failure) -> {

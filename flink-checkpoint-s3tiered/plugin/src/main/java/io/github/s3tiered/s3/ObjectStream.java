@@ -10,4 +10,13 @@ public abstract class ObjectStream extends InputStream {
      * (how Flink's cancellation gets a stalled read to return).
      */
     public abstract void abort();
+
+    /**
+     * What the response said of the whole object: its size (from {@code Content-Range} for a
+     * range), last modification and recorded CRC32C; null when the response did not say (the
+     * caller then asks with a HEAD).
+     */
+    public ObjectInfo objectInfo() {
+        return null;
+    }
 }

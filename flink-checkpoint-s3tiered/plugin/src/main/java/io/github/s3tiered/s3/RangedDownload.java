@@ -1,6 +1,7 @@
 package io.github.s3tiered.s3;
 
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
 import java.util.zip.CRC32C;
 
 /**
@@ -21,20 +23,108 @@ import java.util.zip.CRC32C;
  * the bytes received (per-range checksums combined, so the file is not read again). Each range task writes at
  * its own offset and never waits for another task, so all ranges of many files can share one
  * bounded pool without deadlock. A range whose connection breaks is reopened where it stopped.
+ * Every range's response must describe the object the first one described (size and recorded
+ * CRC32C): an object replaced during the download fails it instead of mixing two objects' bytes.
  */
 public final class RangedDownload {
 
     private RangedDownload() {}
 
+    /** A finished download: the object as its first response described it, the file, and its bytes' CRC32C. */
+    public record Downloaded(ObjectInfo info, Path target, int crc32c) {}
+
+    /**
+     * Downloads an object whose size is not known yet, without a HEAD first: the first range's
+     * GET answers the size ({@code Content-Range}) and the recorded CRC32C together with its
+     * bytes, which saves a round trip per file. {@code targetFor} picks the file once the size is
+     * known. A response that does not say the size, or an empty object (S3 answers a range of it
+     * with 416), is asked with a HEAD as {@link #start} does. A missing object fails with
+     * {@link FileNotFoundException}.
+     */
+    public static CompletableFuture<Downloaded> startWithoutHead(
+            S3Access store,
+            String bucket,
+            String key,
+            Function<ObjectInfo, Path> targetFor,
+            long rangeSize,
+            int reopenAttempts,
+            Executor pool) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return store.openRange(bucket, key, 0, rangeSize - 1);
+            } catch (S3OperationException e) {
+                if (e.statusCode() == 404) {
+                    throw new UncheckedIOException(new FileNotFoundException("No such file: s3://" + bucket + "/" + key));
+                }
+                if (e.statusCode() == 416) {
+                    return null; // an empty object: no range of it exists
+                }
+                throw new UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, pool).thenCompose(first -> {
+            ObjectInfo info = first == null ? null : first.objectInfo();
+            if (info == null) {
+                if (first != null) {
+                    first.abort();
+                }
+                return headThenStart(store, bucket, key, targetFor, rangeSize, reopenAttempts, pool);
+            }
+            Path target;
+            try {
+                target = targetFor.apply(info);
+            } catch (RuntimeException e) {
+                first.abort();
+                throw e;
+            }
+            return start(store, bucket, key, info, first, target, rangeSize, reopenAttempts, pool)
+                    .thenApply(crc -> new Downloaded(info, target, crc));
+        });
+    }
+
+    private static CompletableFuture<Downloaded> headThenStart(S3Access store, String bucket, String key,
+            Function<ObjectInfo, Path> targetFor, long rangeSize, int reopenAttempts, Executor pool) {
+        ObjectInfo info;
+        try {
+            info = store.head(bucket, key)
+                    .orElseThrow(() -> new FileNotFoundException("No such file: s3://" + bucket + "/" + key));
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        Path target = targetFor.apply(info);
+        return start(store, bucket, key, info, null, target, rangeSize, reopenAttempts, pool)
+                .thenApply(crc -> new Downloaded(info, target, crc));
+    }
+
+    /** Downloads an object described by a HEAD (or a listing): every range must match {@code info}. */
     public static CompletableFuture<Integer> start(
             S3Access store,
             String bucket,
             String key,
-            long size,
+            ObjectInfo info,
             Path target,
             long rangeSize,
             int reopenAttempts,
             Executor pool) {
+        return start(store, bucket, key, info, null, target, rangeSize, reopenAttempts, pool);
+    }
+
+    /**
+     * {@code firstRange}, when given, is the open response of the GET of the first range
+     * ({@code [0, rangeSize)}), whose bytes the first range task reads instead of asking again.
+     */
+    private static CompletableFuture<Integer> start(
+            S3Access store,
+            String bucket,
+            String key,
+            ObjectInfo expected,
+            ObjectStream firstRange,
+            Path target,
+            long rangeSize,
+            int reopenAttempts,
+            Executor pool) {
+        long size = expected.size();
         try {
             Files.createDirectories(target.toAbsolutePath().getParent());
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.CREATE,
@@ -45,17 +135,27 @@ public final class RangedDownload {
                 }
             }
         } catch (IOException e) {
+            if (firstRange != null) {
+                firstRange.abort();
+            }
             return CompletableFuture.failedFuture(new IOException("Cannot create " + target + " to download s3://"
                     + bucket + "/" + key + ": " + e.getMessage(), e));
+        }
+        if (size == 0 && firstRange != null) {
+            firstRange.abort(); // a server that answered the range of an empty object with 200 (S3 answers 416)
         }
         List<CompletableFuture<Integer>> ranges = new ArrayList<>();
         for (long from = 0; from < size; from += rangeSize) {
             long start = from;
             long end = Math.min(size, from + rangeSize) - 1;
+            ObjectStream opened = from == 0 ? firstRange : null;
             ranges.add(CompletableFuture.supplyAsync(() -> {
                 try {
-                    return downloadRange(store, bucket, key, start, end, target, reopenAttempts);
+                    return downloadRange(store, bucket, key, expected, opened, start, end, target, reopenAttempts);
                 } catch (IOException e) {
+                    if (opened != null) {
+                        opened.abort();
+                    }
                     throw new UncheckedIOException(e);
                 }
             }, pool));
@@ -64,6 +164,9 @@ public final class RangedDownload {
                 .whenComplete((ok, failure) -> {
                     if (failure != null) {
                         ranges.forEach(r -> r.cancel(false));
+                        if (firstRange != null) {
+                            firstRange.abort(); // its task may never have run; read to the end or not, it is done with
+                        }
                     }
                 })
                 .thenApply(ignored -> {
@@ -76,6 +179,32 @@ public final class RangedDownload {
                     }
                     return crc;
                 });
+    }
+
+    /**
+     * Fails when a response describes another object than the first one did (replaced meanwhile):
+     * bytes of two objects must not end up in one file. Not a broken body, so not retried.
+     */
+    private static void requireSameObject(ObjectStream response, ObjectInfo expected, String bucket, String key)
+            throws ObjectChangedException {
+        ObjectInfo now = response.objectInfo();
+        if (now == null) {
+            return;
+        }
+        boolean sameCrc = expected.crc32c() == null || now.crc32c() == null || expected.crc32c().equals(now.crc32c());
+        if (now.size() != expected.size() || !sameCrc) {
+            response.abort();
+            throw new ObjectChangedException("s3://" + bucket + "/" + key + " changed during its download: first "
+                    + expected.size() + " bytes" + (expected.crc32c() == null ? "" : ", CRC32C " + Crc32c.toHex(expected.crc32c()))
+                    + ", then " + now.size() + " bytes" + (now.crc32c() == null ? "" : ", CRC32C " + Crc32c.toHex(now.crc32c())));
+        }
+    }
+
+    /** An object replaced while it was being downloaded. */
+    public static final class ObjectChangedException extends IOException {
+        ObjectChangedException(String message) {
+            super(message);
+        }
     }
 
     /** Unwraps the IOException of a failed download. */
@@ -91,28 +220,33 @@ public final class RangedDownload {
     /**
      * Downloads one range; returns the CRC32C of its bytes. Stops at once when the store's
      * cancellation is set: the body being read is aborted and no request starts after it.
+     * {@code opened}, when given, is the open response of a GET of exactly this range, read
+     * before any request of its own.
      */
-    private static int downloadRange(
-            S3Access store, String bucket, String key, long start, long endInclusive, Path target, int reopenAttempts)
-            throws IOException {
+    private static int downloadRange(S3Access store, String bucket, String key, ObjectInfo expected, ObjectStream opened,
+            long start, long endInclusive, Path target, int reopenAttempts) throws IOException {
         long[] pos = {start};
         CRC32C crc = new CRC32C();
         int failuresWithoutProgress = 0;
         byte[] buf = new byte[256 * 1024];
         Cancellation cancellation = store.cancellation();
+        ObjectStream next = opened;
         try (FileChannel out = FileChannel.open(target, StandardOpenOption.WRITE)) {
             while (pos[0] <= endInclusive) {
                 cancellation.check("Download of s3://" + bucket + "/" + key);
                 long before = pos[0];
-                try (ObjectStream in = store.openRange(bucket, key, pos[0], endInclusive);
+                ObjectStream already = next;
+                next = null;
+                try (ObjectStream in = already != null ? already : store.openRange(bucket, key, pos[0], endInclusive);
                         Cancellation.Registration abort = cancellation.onCancel(in::abort)) {
+                    requireSameObject(in, expected, bucket, key);
                     copy(in, out, pos, endInclusive, buf, store, crc);
                     if (pos[0] <= endInclusive) {
                         in.abort();
                         throw new IOException("the response ended at byte " + pos[0] + " before the end of range "
                                 + start + "-" + endInclusive);
                     }
-                } catch (S3OperationException | Cancellation.CancelledException e) {
+                } catch (S3OperationException | Cancellation.CancelledException | ObjectChangedException e) {
                     throw e; // the request itself failed after its retries, or was cancelled
                 } catch (IOException e) {
                     cancellation.check("Download of s3://" + bucket + "/" + key); // the abort of a cancel

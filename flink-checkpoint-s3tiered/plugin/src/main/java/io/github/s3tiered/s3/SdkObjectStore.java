@@ -138,7 +138,7 @@ public final class SdkObjectStore implements ObjectStore {
         } else if (from > 0) {
             b.range("bytes=" + from + "-");
         }
-        return new ResponseStream(client.getObject(b.build()));
+        return new ResponseStream(key, client.getObject(b.build()));
     }
 
     @Override
@@ -219,6 +219,19 @@ public final class SdkObjectStore implements ObjectStore {
         return v == null ? null : Crc32c.fromHex(v);
     }
 
+    /** The object's size from {@code Content-Range: bytes 0-99/1234}; -1 when it is not given ("*"). */
+    static long totalSize(String contentRange) {
+        int slash = contentRange.lastIndexOf('/');
+        if (slash < 0) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(contentRange.substring(slash + 1).trim());
+        } catch (NumberFormatException unknown) {
+            return -1;
+        }
+    }
+
     private static long millis(Instant i) {
         return i == null ? 0L : i.toEpochMilli();
     }
@@ -263,9 +276,19 @@ public final class SdkObjectStore implements ObjectStore {
     /** The SDK's response body; abort() drops the HTTP connection. */
     private static final class ResponseStream extends ObjectStream {
         private final ResponseInputStream<GetObjectResponse> in;
+        private final ObjectInfo info;
 
-        ResponseStream(ResponseInputStream<GetObjectResponse> in) {
+        ResponseStream(String key, ResponseInputStream<GetObjectResponse> in) {
             this.in = in;
+            GetObjectResponse r = in.response();
+            long size = r.contentRange() != null ? totalSize(r.contentRange())
+                    : r.contentLength() != null ? r.contentLength() : -1;
+            this.info = size < 0 ? null : new ObjectInfo(key, size, millis(r.lastModified()), parseCrc(r.metadata()));
+        }
+
+        @Override
+        public ObjectInfo objectInfo() {
+            return info;
         }
 
         @Override

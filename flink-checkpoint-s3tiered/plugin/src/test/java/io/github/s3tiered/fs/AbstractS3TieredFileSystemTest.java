@@ -341,6 +341,7 @@ abstract class AbstractS3TieredFileSystemTest {
         fs.localTier().drop(server().bucket(), key(path("rocks/2.sst")));
         fs.localTier().drop(server().bucket(), key(path("rocks/MANIFEST")));
         long gets = fs.s3Statistics().requestCount("GetObject");
+        long heads = fs.s3Statistics().requestCount("HeadObject");
 
         assertThat(fs.canCopyPaths(path("rocks/1.sst"), new Path("1.sst"))).isTrue();
         assertThat(fs.canCopyPaths(path("rocks/1.sst"), path("elsewhere"))).isFalse();
@@ -358,9 +359,19 @@ abstract class AbstractS3TieredFileSystemTest {
                 .isEqualTo(Files.getAttribute(localCopy(fs, path("rocks/1.sst")), "unix:ino"));
         // 10 ranges of 1 MiB for the large file, one GET for the small one, none for the cached one.
         assertThat(fs.s3Statistics().requestCount("GetObject") - gets).isEqualTo(11);
+        assertThat(fs.s3Statistics().requestCount("HeadObject") - heads)
+                .as("the first range's response tells the size and the recorded CRC32C").isZero();
         assertThat(fs.s3Statistics().bytesServedFromLocalTier.sum()).isEqualTo(cached.length);
         // The downloaded files are now in the tier.
         assertThat(fs.localTier().getVerified(server().bucket(), key(path("rocks/2.sst")))).isPresent();
+
+        // An empty object: S3 answers a range of it with 416 (the download asks a HEAD then);
+        // some servers answer 200 with no body.
+        write(fs, path("rocks/EMPTY"), new byte[0]);
+        fs.localTier().drop(server().bucket(), key(path("rocks/EMPTY")));
+        fs.copyFiles(List.of(CopyRequest.of(path("rocks/EMPTY"), new Path(restoreDir.resolve("db/EMPTY").toUri()), 0)),
+                new CloseableRegistry());
+        assertThat(restoreDir.resolve("db/EMPTY")).exists().isEmptyFile();
     }
 
     @Test

@@ -141,6 +141,65 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aDownloadAsksNoHeadFirst() throws Exception {
+        fileSystem(Map.of());
+        byte[] data = bytes(700_000, 6); // three ranges of 256 KiB
+        store.putRaw(BUCKET, "cp/foreign", data, InMemoryObjectStore.crc32c(data));
+
+        fs.copyFiles(requests("cp/foreign"), new CloseableRegistry());
+
+        assertThat(restored("cp/foreign")).isEqualTo(data);
+        assertThat(store.calls("HeadObject")).as("the first range's GET told the size and the CRC32C").isEmpty();
+        assertThat(store.calls("GetObject")).hasSize(3);
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/foreign")).as("kept for next time").isPresent();
+    }
+
+    @Test
+    void anObjectReplacedDuringItsDownloadFailsTheRestoreAndLeavesNothing() throws Exception {
+        fileSystem(Map.of());
+        byte[] before = bytes(700_000, 7);
+        byte[] after = bytes(700_000, 8); // same size, other bytes
+        store.putRaw(BUCKET, "cp/replaced", before, InMemoryObjectStore.crc32c(before));
+        // the ranges after the first wait, while the object is replaced
+        store.inject(FaultRule.on("GetObject").keys("cp/replaced").attempts(2, 99).delay(Duration.ofMillis(1500)));
+        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests("cp/replaced"), new CloseableRegistry()));
+        store.awaitCall(c -> c.key().equals("cp/replaced") && c.attempt() == 2, 1, Duration.ofSeconds(30));
+        store.putRaw(BUCKET, "cp/replaced", after, InMemoryObjectStore.crc32c(after));
+
+        assertThatThrownBy(() -> copying.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .rootCause().hasMessageContaining("s3://" + BUCKET + "/cp/replaced changed during its download");
+        assertThat(Files.exists(restoreDir.resolve("cp_replaced"))).as("no file mixing both objects").isFalse();
+        assertThat(stagingFiles()).as("no staging file left").isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/replaced")).isEmpty();
+    }
+
+    @Test
+    void anEmptyObjectIsRestoredThroughAHead() throws Exception {
+        fileSystem(Map.of());
+        store.putRaw(BUCKET, "cp/empty", new byte[0], InMemoryObjectStore.crc32c(new byte[0]));
+
+        fs.copyFiles(requests("cp/empty"), new CloseableRegistry());
+
+        assertThat(restored("cp/empty")).isEmpty();
+        assertThat(store.calls("GetObject")).as("answered 416: no range of an empty object").hasSize(1);
+        assertThat(store.calls("HeadObject")).hasSize(1);
+    }
+
+    @Test
+    void aMissingOrCorruptObjectFailsTheRestoreNamingIt() throws Exception {
+        fileSystem(Map.of());
+        assertThatThrownBy(() -> fs.copyFiles(requests("cp/missing"), new CloseableRegistry()))
+                .hasMessageContaining("No such file: s3://" + BUCKET + "/cp/missing");
+
+        byte[] data = bytes(300_000, 9);
+        store.putRaw(BUCKET, "cp/corrupt", data, InMemoryObjectStore.crc32c(data) ^ 1); // not the CRC32C recorded
+        assertThatThrownBy(() -> fs.copyFiles(requests("cp/corrupt"), new CloseableRegistry()))
+                .hasMessageContaining("CRC32C mismatch downloading").hasMessageContaining("cp/corrupt");
+        assertThat(Files.exists(restoreDir.resolve("cp_corrupt"))).isFalse();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
     void closingTheRegistryInTheMiddleOfABatchDownloadStopsItAtOnce() throws Exception {
         fileSystem(Map.of());
         for (String k : List.of("cp/a", "cp/b", "cp/c")) {

@@ -205,7 +205,10 @@ public final class InMemoryObjectStore implements ObjectStore {
             throw s3Error(404, "NoSuchKey", "The specified key does not exist.");
         }
         int end = (int) (toInclusive < 0 ? o.bytes().length - 1 : Math.min(toInclusive, o.bytes().length - 1));
-        return new Body(o.bytes(), (int) from, end + 1, fault);
+        if (toInclusive >= 0 && from >= o.bytes().length) {
+            throw s3Error(416, "InvalidRange", "The requested range is not satisfiable");  // as S3, e.g. on an empty object
+        }
+        return new Body(o.bytes(), (int) from, end + 1, fault, new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c()));
     }
 
     @Override
@@ -350,7 +353,10 @@ public final class InMemoryObjectStore implements ObjectStore {
         private int pos;
         private final int start;
 
-        Body(byte[] bytes, int from, int end, Applied applied) {
+        private final ObjectInfo info;
+
+        Body(byte[] bytes, int from, int end, Applied applied, ObjectInfo info) {
+            this.info = info;
             this.bytes = bytes;
             this.pos = from;
             this.start = from;
@@ -401,6 +407,11 @@ public final class InMemoryObjectStore implements ObjectStore {
         @Override
         public void close() {
             aborted.countDown();
+        }
+
+        @Override
+        public ObjectInfo objectInfo() {
+            return info;
         }
     }
 
