@@ -172,7 +172,6 @@ public final class CheckpointBenchmark {
             }
         }
         java.nio.file.Path plugins = java.nio.file.Path.of(System.getProperty("bench.plugins", "benchmarks/target/bench-plugins"));
-        java.nio.file.Path work = Files.createTempDirectory("s3tiered-checkpoint-bench");
 
         List<Setup> setups = new ArrayList<>(List.of(
                 new Setup("s3tiered (this project)", "s3tiered", true),
@@ -209,7 +208,7 @@ public final class CheckpointBenchmark {
             // 676-688 k second), so the order, not the storage, moved the figures.
             serverDescription = runEachInItsOwnJvm(setups, args, results);
         } else {
-            serverDescription = runHere(setups, args, results, plugins, work, profile, keys, visits, payload, intervalMs,
+            serverDescription = runHere(setups, args, results, plugins, profile, keys, visits, payload, intervalMs,
                     failAt, warmUpKeys, faultRate);
         }
         if (!resultFile.isEmpty()) {
@@ -240,6 +239,9 @@ public final class CheckpointBenchmark {
             try {
                 List<String> cmd = new ArrayList<>(List.of(javaCommand));
                 for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                    if (PER_PROCESS_OPTIONS.stream().anyMatch(a::startsWith)) {
+                        continue; // a debugger port or a recording file the parent holds already
+                    }
                     cmd.add(a.startsWith("-Dbench.log=") && log != null ? "-Dbench.log=" + perSetupLog(log, setup) : a);
                 }
                 cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointBenchmark.class.getName()));
@@ -247,7 +249,11 @@ public final class CheckpointBenchmark {
                 cmd.addAll(List.of("--setup", setup.id(), "--result-file", resultFile.toString()));
                 System.err.printf("%n== %s, in a JVM of its own%s%n", setup.name(),
                         log == null ? "" : " (log: " + perSetupLog(log, setup) + ")");
-                Process p = new ProcessBuilder(cmd).inheritIO().start();
+                ProcessBuilder child = new ProcessBuilder(cmd).inheritIO();
+                // already among the arguments above; the JVM would apply them a second time
+                child.environment().remove("JDK_JAVA_OPTIONS");
+                child.environment().remove("JAVA_TOOL_OPTIONS");
+                Process p = child.start();
                 int exit = p.waitFor();
                 if (exit != 0 || Files.size(resultFile) == 0) {
                     results.put(setup, Result.failed("its JVM exited with code " + exit + " (see its log)"));
@@ -257,8 +263,9 @@ public final class CheckpointBenchmark {
                     Outcome outcome = (Outcome) in.readObject();
                     results.put(setup, outcome.result());
                     server = outcome.server();
-                } catch (ClassNotFoundException e) {
-                    throw new IOException("Cannot read " + setup.name() + "'s result from " + resultFile, e);
+                } catch (IOException | ClassNotFoundException | ClassCastException e) {
+                    // a JVM that died while writing it: this storage failed, the others still count
+                    results.put(setup, Result.failed("its result cannot be read (" + e + ")"));
                 }
             } finally {
                 Files.deleteIfExists(resultFile);
@@ -266,6 +273,10 @@ public final class CheckpointBenchmark {
         }
         return server;
     }
+
+    /** JVM options naming a resource of the parent's that a child would clash with. */
+    private static final List<String> PER_PROCESS_OPTIONS = List.of("-agentlib:jdwp", "-XX:StartFlightRecording",
+            "-XX:FlightRecorderOptions", "-Xlog:", "-XX:HeapDumpPath");
 
     /** bench-checkpoint.log becomes bench-checkpoint-s3tiered.log. */
     private static String perSetupLog(String log, Setup setup) {
@@ -275,9 +286,10 @@ public final class CheckpointBenchmark {
 
     /** Runs the setups one after the other in this JVM, against one S3 server. Returns its description. */
     private static String runHere(List<Setup> setups, String[] args, Map<Setup, Result> results, java.nio.file.Path plugins,
-            java.nio.file.Path work, NetworkProfile profile, long keys, int visits, int payload, long intervalMs,
+            NetworkProfile profile, long keys, int visits, int payload, long intervalMs,
             double failAt, long warmUpKeys, double faultRate) throws Exception {
         System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
+        java.nio.file.Path work = Files.createTempDirectory("s3tiered-checkpoint-bench");
         String serverDescription;
         try (BenchS3 bench = BenchS3.start(profile, faultRate > 0)) {
             S3TestServer server = bench.server();

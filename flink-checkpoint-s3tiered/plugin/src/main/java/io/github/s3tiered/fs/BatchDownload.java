@@ -216,10 +216,11 @@ final class BatchDownload {
                     }
                 })
                 .thenAccept(d -> {
-                    store.statistics().restoreBytesFromS3.add(d.info().size());
                     if (!d.target().equals(destination)) {
                         placeAndKeep(source, d.info(), d.target(), destination, d.crc32c());
                     }
+                    // counted once in place: a failed link is downloaded again and counted then
+                    store.statistics().restoreBytesFromS3.add(d.info().size());
                 })
                 .exceptionallyCompose(failure -> {
                     IOException io = RangedDownload.unwrap(failure);

@@ -49,21 +49,24 @@ public final class RangedDownload {
             long rangeSize,
             int reopenAttempts,
             Executor pool) {
+        // One task opens the first range, picks the file and reads that range itself: an open
+        // response never waits in the queue for another task to read it, so open responses never
+        // outnumber the pool's threads (a batch of more files than connections cannot starve).
         return CompletableFuture.supplyAsync(() -> {
+            ObjectStream first;
             try {
-                return store.openRange(bucket, key, 0, rangeSize - 1);
+                first = store.openRange(bucket, key, 0, rangeSize - 1);
             } catch (S3OperationException e) {
                 if (e.statusCode() == 404) {
                     throw new UncheckedIOException(new FileNotFoundException("No such file: s3://" + bucket + "/" + key));
                 }
-                if (e.statusCode() == 416) {
-                    return null; // an empty object: no range of it exists
+                if (e.statusCode() != 416) {
+                    throw new UncheckedIOException(e);
                 }
-                throw new UncheckedIOException(e);
+                first = null; // an empty object: no range of it exists
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-        }, pool).thenCompose(first -> {
             ObjectInfo info = first == null ? null : first.objectInfo();
             if (info == null) {
                 if (first != null) {
@@ -80,7 +83,7 @@ public final class RangedDownload {
             }
             return start(store, bucket, key, info, first, target, rangeSize, reopenAttempts, pool)
                     .thenApply(crc -> new Downloaded(info, target, crc));
-        });
+        }, pool).thenCompose(download -> download);
     }
 
     private static CompletableFuture<Downloaded> headThenStart(S3Access store, String bucket, String key,
@@ -112,7 +115,7 @@ public final class RangedDownload {
 
     /**
      * {@code firstRange}, when given, is the open response of the GET of the first range
-     * ({@code [0, rangeSize)}), whose bytes the first range task reads instead of asking again.
+     * ({@code [0, rangeSize)}): the other ranges are queued, then this thread reads it.
      */
     private static CompletableFuture<Integer> start(
             S3Access store,
@@ -145,28 +148,44 @@ public final class RangedDownload {
             firstRange.abort(); // a server that answered the range of an empty object with 200 (S3 answers 416)
         }
         List<CompletableFuture<Integer>> ranges = new ArrayList<>();
-        for (long from = 0; from < size; from += rangeSize) {
-            long start = from;
-            long end = Math.min(size, from + rangeSize) - 1;
-            ObjectStream opened = from == 0 ? firstRange : null;
-            ranges.add(CompletableFuture.supplyAsync(() -> {
-                try {
-                    return downloadRange(store, bucket, key, expected, opened, start, end, target, reopenAttempts);
-                } catch (IOException e) {
-                    if (opened != null) {
-                        opened.abort();
-                    }
-                    throw new UncheckedIOException(e);
+        CompletableFuture<Integer> readHere = null;
+        try {
+            for (long from = 0; from < size; from += rangeSize) {
+                long start = from;
+                long end = Math.min(size, from + rangeSize) - 1;
+                if (from == 0 && firstRange != null) {
+                    readHere = new CompletableFuture<>();
+                    ranges.add(readHere);
+                    continue;
                 }
-            }, pool));
+                ranges.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return downloadRange(store, bucket, key, expected, null, start, end, target, reopenAttempts);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }, pool));
+            }
+        } catch (RuntimeException rejected) {
+            if (firstRange != null) {
+                firstRange.abort();
+            }
+            ranges.forEach(r -> r.cancel(false));
+            throw rejected;
+        }
+        if (readHere != null) {
+            try {
+                readHere.complete(downloadRange(store, bucket, key, expected, firstRange, 0,
+                        Math.min(size, rangeSize) - 1, target, reopenAttempts));
+            } catch (IOException | RuntimeException e) {
+                firstRange.abort();
+                readHere.completeExceptionally(e);
+            }
         }
         return CompletableFuture.allOf(ranges.toArray(new CompletableFuture[0]))
                 .whenComplete((ok, failure) -> {
                     if (failure != null) {
                         ranges.forEach(r -> r.cancel(false));
-                        if (firstRange != null) {
-                            firstRange.abort(); // its task may never have run; read to the end or not, it is done with
-                        }
                     }
                 })
                 .thenApply(ignored -> {

@@ -281,8 +281,9 @@ public final class SdkObjectStore implements ObjectStore {
         ResponseStream(String key, ResponseInputStream<GetObjectResponse> in) {
             this.in = in;
             GetObjectResponse r = in.response();
+            // A 206 without Content-Range (some gateways) does not say the object's size: unknown.
             long size = r.contentRange() != null ? totalSize(r.contentRange())
-                    : r.contentLength() != null ? r.contentLength() : -1;
+                    : r.sdkHttpResponse().statusCode() == 200 && r.contentLength() != null ? r.contentLength() : -1;
             this.info = size < 0 ? null : new ObjectInfo(key, size, millis(r.lastModified()), parseCrc(r.metadata()));
         }
 

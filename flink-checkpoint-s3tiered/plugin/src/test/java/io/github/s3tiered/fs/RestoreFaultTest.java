@@ -155,6 +155,28 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aBatchOfMoreFilesThanConnectionsDoesNotStarveThePool() throws Exception {
+        // 4 connections, 16 transfer threads, 40 files of two ranges: an opened first range must be
+        // read by the task that opened it, not wait in the queue holding its connection
+        store.limitOpenBodies(4);
+        fileSystem(Map.of());
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            byte[] data = bytes(300_000, 100 + i);
+            store.putRaw(BUCKET, "cp/f" + i, data, InMemoryObjectStore.crc32c(data));
+            keys.add("cp/f" + i);
+        }
+
+        inBackground(() -> fs.copyFiles(requests(keys.toArray(new String[0])), new CloseableRegistry()))
+                .get(60, TimeUnit.SECONDS);
+
+        for (int i = 0; i < 40; i++) {
+            assertThat(restored("cp/f" + i)).isEqualTo(bytes(300_000, 100 + i));
+        }
+        assertThat(store.calls("GetObject")).as("two ranges a file, no retry").hasSize(80);
+    }
+
+    @Test
     void anObjectReplacedDuringItsDownloadFailsTheRestoreAndLeavesNothing() throws Exception {
         fileSystem(Map.of());
         byte[] before = bytes(700_000, 7);

@@ -69,6 +69,8 @@ public final class InMemoryObjectStore implements ObjectStore {
     private final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     private final List<FaultRule> rules = new CopyOnWriteArrayList<>();
     private final List<Call> calls = new CopyOnWriteArrayList<>();
+    /** Open GET bodies allowed at once, as an HTTP client's connection pool; null: no limit. */
+    private volatile java.util.concurrent.Semaphore connections;
 
     public InMemoryObjectStore(S3Statistics stats) {
         this.stats = stats;
@@ -77,6 +79,15 @@ public final class InMemoryObjectStore implements ObjectStore {
     /** Adds a fault; rules are tried in the order added, the first match applies. */
     public InMemoryObjectStore inject(FaultRule rule) {
         rules.add(rule);
+        return this;
+    }
+
+    /**
+     * At most {@code n} GET bodies open at once, like an HTTP connection pool: a GET waits up to 5 s
+     * for a body to be closed, then fails as the SDK does when no connection frees up.
+     */
+    public InMemoryObjectStore limitOpenBodies(int n) {
+        connections = new java.util.concurrent.Semaphore(n);
         return this;
     }
 
@@ -208,7 +219,17 @@ public final class InMemoryObjectStore implements ObjectStore {
         if (toInclusive >= 0 && from >= o.bytes().length) {
             throw s3Error(416, "InvalidRange", "The requested range is not satisfiable");  // as S3, e.g. on an empty object
         }
-        return new Body(o.bytes(), (int) from, end + 1, fault, new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c()));
+        java.util.concurrent.Semaphore pool = connections;
+        try {
+            if (pool != null && !pool.tryAcquire(5, TimeUnit.SECONDS)) {
+                throw SdkClientException.builder().message("Unable to execute HTTP request: Timeout waiting for connection from pool").build();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted waiting for a connection");
+        }
+        return new Body(o.bytes(), (int) from, end + 1, fault, new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c()),
+                pool == null ? () -> { } : pool::release);
     }
 
     @Override
@@ -354,9 +375,12 @@ public final class InMemoryObjectStore implements ObjectStore {
         private final int start;
 
         private final ObjectInfo info;
+        private final Runnable releaseConnection;
+        private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
-        Body(byte[] bytes, int from, int end, Applied applied, ObjectInfo info) {
+        Body(byte[] bytes, int from, int end, Applied applied, ObjectInfo info, Runnable releaseConnection) {
             this.info = info;
+            this.releaseConnection = releaseConnection;
             this.bytes = bytes;
             this.pos = from;
             this.start = from;
@@ -402,11 +426,19 @@ public final class InMemoryObjectStore implements ObjectStore {
         @Override
         public void abort() {
             aborted.countDown();
+            release();
         }
 
         @Override
         public void close() {
             aborted.countDown();
+            release();
+        }
+
+        private void release() {
+            if (released.compareAndSet(false, true)) {
+                releaseConnection.run();
+            }
         }
 
         @Override
