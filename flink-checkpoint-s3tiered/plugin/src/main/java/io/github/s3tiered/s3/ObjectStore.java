@@ -46,7 +46,15 @@ public interface ObjectStore extends AutoCloseable {
      * {@code toInclusive} is negative (no Range header at all from 0). The caller reads the body
      * and closes or aborts it.
      */
-    ObjectStream get(String bucket, String key, long from, long toInclusive) throws IOException;
+    default ObjectStream get(String bucket, String key, long from, long toInclusive) throws IOException {
+        return get(bucket, key, from, toInclusive, null);
+    }
+
+    /**
+     * As {@link #get(String, String, long, long)}, answered only while the object's ETag is
+     * {@code ifMatch} (when not null): S3 answers 412 PreconditionFailed once it was replaced.
+     */
+    ObjectStream get(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException;
 
     /**
      * One page of a listing of the keys under {@code prefix}: with a delimiter, one level only

@@ -23,8 +23,9 @@ import java.util.zip.CRC32C;
  * the bytes received (per-range checksums combined, so the file is not read again). Each range task writes at
  * its own offset and never waits for another task, so all ranges of many files can share one
  * bounded pool without deadlock. A range whose connection breaks is reopened where it stopped.
- * Every range's response must describe the object the first one described (size and recorded
- * CRC32C): an object replaced during the download fails it instead of mixing two objects' bytes.
+ * Every range after the first is asked only of the version the first described ({@code If-Match}
+ * its ETag) and must describe the same size and recorded CRC32C: an object replaced during the
+ * download fails it instead of mixing two objects' bytes.
  */
 public final class RangedDownload {
 
@@ -256,7 +257,8 @@ public final class RangedDownload {
                 long before = pos[0];
                 ObjectStream already = next;
                 next = null;
-                try (ObjectStream in = already != null ? already : store.openRange(bucket, key, pos[0], endInclusive);
+                try (ObjectStream in = already != null ? already
+                                : store.openRange(bucket, key, pos[0], endInclusive, expected.etag());
                         Cancellation.Registration abort = cancellation.onCancel(in::abort)) {
                     requireSameObject(in, expected, bucket, key);
                     copy(in, out, pos, endInclusive, buf, store, crc);
@@ -265,8 +267,14 @@ public final class RangedDownload {
                         throw new IOException("the response ended at byte " + pos[0] + " before the end of range "
                                 + start + "-" + endInclusive);
                     }
-                } catch (S3OperationException | Cancellation.CancelledException | ObjectChangedException e) {
-                    throw e; // the request itself failed after its retries, or was cancelled
+                } catch (S3OperationException e) {
+                    if (e.statusCode() == 412) {
+                        throw new ObjectChangedException("s3://" + bucket + "/" + key + " changed during its download:"
+                                + " its ETag is no longer " + expected.etag());
+                    }
+                    throw e; // the request itself failed after its retries
+                } catch (Cancellation.CancelledException | ObjectChangedException e) {
+                    throw e;
                 } catch (IOException e) {
                     cancellation.check("Download of s3://" + bucket + "/" + key); // the abort of a cancel
                     // A broken body: reopen where it stopped. Only failures that made no

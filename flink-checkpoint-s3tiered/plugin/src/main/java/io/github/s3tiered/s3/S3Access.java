@@ -222,7 +222,13 @@ public final class S3Access implements AutoCloseable {
 
     /** Opens a GET of {@code [from, toInclusive]}; a broken body is the caller's to reopen. */
     public ObjectStream openRange(String bucket, String key, long from, long toInclusive) throws IOException {
-        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, toInclusive));
+        return openRange(bucket, key, from, toInclusive, null);
+    }
+
+    /** As {@link #openRange(String, String, long, long)}, only of the object version tagged {@code ifMatch} (412 else). */
+    public ObjectStream openRange(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException {
+        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation,
+                () -> store.get(bucket, key, from, toInclusive, ifMatch));
     }
 
     /** Opens a GET from {@code from} to the end (from 0: the whole object, no Range header). */

@@ -59,7 +59,7 @@ public final class SdkObjectStore implements ObjectStore {
     public Optional<ObjectInfo> head(String bucket, String key) {
         try {
             HeadObjectResponse r = client.headObject(b -> b.bucket(bucket).key(key));
-            return Optional.of(new ObjectInfo(key, r.contentLength(), millis(r.lastModified()), parseCrc(r.metadata())));
+            return Optional.of(new ObjectInfo(key, r.contentLength(), millis(r.lastModified()), parseCrc(r.metadata()), r.eTag()));
         } catch (NoSuchKeyException e) {
             return Optional.empty();
         } catch (S3Exception e) {
@@ -131,8 +131,11 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
-    public ObjectStream get(String bucket, String key, long from, long toInclusive) {
+    public ObjectStream get(String bucket, String key, long from, long toInclusive, String ifMatch) {
         GetObjectRequest.Builder b = GetObjectRequest.builder().bucket(bucket).key(key);
+        if (ifMatch != null) {
+            b.ifMatch(ifMatch);
+        }
         if (toInclusive >= 0) {
             b.range("bytes=" + from + "-" + toInclusive);
         } else if (from > 0) {
@@ -284,7 +287,7 @@ public final class SdkObjectStore implements ObjectStore {
             // A 206 without Content-Range (some gateways) does not say the object's size: unknown.
             long size = r.contentRange() != null ? totalSize(r.contentRange())
                     : r.sdkHttpResponse().statusCode() == 200 && r.contentLength() != null ? r.contentLength() : -1;
-            this.info = size < 0 ? null : new ObjectInfo(key, size, millis(r.lastModified()), parseCrc(r.metadata()));
+            this.info = size < 0 ? null : new ObjectInfo(key, size, millis(r.lastModified()), parseCrc(r.metadata()), r.eTag());
         }
 
         @Override

@@ -365,6 +365,14 @@ abstract class AbstractS3TieredFileSystemTest {
         // The downloaded files are now in the tier.
         assertThat(fs.localTier().getVerified(server().bucket(), key(path("rocks/2.sst")))).isPresent();
 
+        // Later ranges are asked only of the version the first described: the server must refuse
+        // another ETag (412), or a replaced object could mix into the file unseen.
+        io.github.s3tiered.s3.ObjectInfo info = fs.runtime().store().head(server().bucket(), key(path("rocks/2.sst"))).orElseThrow();
+        assertThat(info.etag()).isNotBlank();
+        fs.runtime().store().openRange(server().bucket(), key(path("rocks/2.sst")), 0, 9, info.etag()).close();
+        assertThatThrownBy(() -> fs.runtime().store().openRange(server().bucket(), key(path("rocks/2.sst")), 0, 9, "\"0123456789abcdef\""))
+                .isInstanceOfSatisfying(io.github.s3tiered.s3.S3OperationException.class, e -> assertThat(e.statusCode()).isEqualTo(412));
+
         // An empty object: S3 answers a range of it with 416 (the download asks a HEAD then);
         // some servers answer 200 with no body.
         write(fs, path("rocks/EMPTY"), new byte[0]);

@@ -196,6 +196,24 @@ class RestoreFaultTest {
     }
 
     @Test
+    void anObjectWithoutRecordedCrcReplacedDuringItsDownloadFailsTheRestore() throws Exception {
+        // written by another tool: no CRC32C to compare at the end, so only the ETag can tell
+        fileSystem(Map.of());
+        byte[] before = bytes(700_000, 10);
+        byte[] after = bytes(700_000, 11);
+        store.putRaw(BUCKET, "cp/foreign", before, null);
+        store.inject(FaultRule.on("GetObject").keys("cp/foreign").attempts(2, 99).delay(Duration.ofMillis(1500)));
+        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests("cp/foreign"), new CloseableRegistry()));
+        store.awaitCall(c -> c.key().equals("cp/foreign") && c.attempt() == 2, 1, Duration.ofSeconds(30));
+        store.putRaw(BUCKET, "cp/foreign", after, null);
+
+        assertThatThrownBy(() -> copying.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .rootCause().hasMessageContaining("s3://" + BUCKET + "/cp/foreign changed during its download");
+        assertThat(Files.exists(restoreDir.resolve("cp_foreign"))).as("no file mixing both objects").isFalse();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
     void anEmptyObjectIsRestoredThroughAHead() throws Exception {
         fileSystem(Map.of());
         store.putRaw(BUCKET, "cp/empty", new byte[0], InMemoryObjectStore.crc32c(new byte[0]));

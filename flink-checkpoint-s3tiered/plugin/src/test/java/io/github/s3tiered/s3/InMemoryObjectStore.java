@@ -48,7 +48,12 @@ public final class InMemoryObjectStore implements ObjectStore {
     public record Call(String operation, String bucket, String key, int partNumber, int attempt, long startNanos,
             String outcome) {}
 
-    private record StoredObject(byte[] bytes, Integer crc32c, long lastModified) {}
+    private record StoredObject(byte[] bytes, Integer crc32c, long lastModified) {
+        /** Derived from the content, as S3's MD5 ETag of a single-part upload. */
+        String etag() {
+            return "\"" + Integer.toHexString(InMemoryObjectStore.crc32c(bytes)) + "-" + bytes.length + "\"";
+        }
+    }
 
     private static final class Upload {
         final String bucket;
@@ -144,7 +149,7 @@ public final class InMemoryObjectStore implements ObjectStore {
     public Optional<ObjectInfo> head(String bucket, String key) throws IOException {
         begin("HeadObject", bucket, key, 0);
         StoredObject o = objects.get(bucket + "/" + key);
-        return o == null ? Optional.empty() : Optional.of(new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c()));
+        return o == null ? Optional.empty() : Optional.of(new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c(), o.etag()));
     }
 
     @Override
@@ -209,13 +214,16 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public ObjectStream get(String bucket, String key, long from, long toInclusive) throws IOException {
+    public ObjectStream get(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException {
         Applied fault = begin("GetObject", bucket, key, 0);
         StoredObject o = objects.get(bucket + "/" + key);
         if (o == null) {
             throw s3Error(404, "NoSuchKey", "The specified key does not exist.");
         }
         int end = (int) (toInclusive < 0 ? o.bytes().length - 1 : Math.min(toInclusive, o.bytes().length - 1));
+        if (ifMatch != null && !ifMatch.equals(o.etag())) {
+            throw s3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+        }
         if (toInclusive >= 0 && from >= o.bytes().length) {
             throw s3Error(416, "InvalidRange", "The requested range is not satisfiable");  // as S3, e.g. on an empty object
         }
@@ -228,7 +236,7 @@ public final class InMemoryObjectStore implements ObjectStore {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted waiting for a connection");
         }
-        return new Body(o.bytes(), (int) from, end + 1, fault, new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c()),
+        return new Body(o.bytes(), (int) from, end + 1, fault, new ObjectInfo(key, o.bytes().length, o.lastModified(), o.crc32c(), o.etag()),
                 pool == null ? () -> { } : pool::release);
     }
 
