@@ -181,36 +181,30 @@ class RestoreFaultTest {
         fileSystem(Map.of());
         byte[] before = bytes(700_000, 7);
         byte[] after = bytes(700_000, 8); // same size, other bytes
-        store.putRaw(BUCKET, "cp/replaced", before, InMemoryObjectStore.crc32c(before));
-        // the ranges after the first wait, while the object is replaced
-        store.inject(FaultRule.on("GetObject").keys("cp/replaced").attempts(2, 99).delay(Duration.ofMillis(1500)));
-        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests("cp/replaced"), new CloseableRegistry()));
-        store.awaitCall(c -> c.key().equals("cp/replaced") && c.attempt() == 2, 1, Duration.ofSeconds(30));
-        store.putRaw(BUCKET, "cp/replaced", after, InMemoryObjectStore.crc32c(after));
-
-        assertThatThrownBy(() -> copying.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
-                .rootCause().hasMessageContaining("s3://" + BUCKET + "/cp/replaced changed during its download");
-        assertThat(Files.exists(restoreDir.resolve("cp_replaced"))).as("no file mixing both objects").isFalse();
-        assertThat(stagingFiles()).as("no staging file left").isZero();
-        assertThat(fs.localTier().getVerified(BUCKET, "cp/replaced")).isEmpty();
+        replaceDuringDownload("cp/replaced", before, InMemoryObjectStore.crc32c(before), after, InMemoryObjectStore.crc32c(after));
     }
 
     @Test
     void anObjectWithoutRecordedCrcReplacedDuringItsDownloadFailsTheRestore() throws Exception {
         // written by another tool: no CRC32C to compare at the end, so only the ETag can tell
         fileSystem(Map.of());
-        byte[] before = bytes(700_000, 10);
-        byte[] after = bytes(700_000, 11);
-        store.putRaw(BUCKET, "cp/foreign", before, null);
-        store.inject(FaultRule.on("GetObject").keys("cp/foreign").attempts(2, 99).delay(Duration.ofMillis(1500)));
-        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests("cp/foreign"), new CloseableRegistry()));
-        store.awaitCall(c -> c.key().equals("cp/foreign") && c.attempt() == 2, 1, Duration.ofSeconds(30));
-        store.putRaw(BUCKET, "cp/foreign", after, null);
+        replaceDuringDownload("cp/foreign", bytes(700_000, 10), null, bytes(700_000, 11), null);
+    }
+
+    /** Replaces the object while the ranges after its first wait, and expects the restore to fail cleanly. */
+    private void replaceDuringDownload(String key, byte[] before, Integer crcBefore, byte[] after, Integer crcAfter)
+            throws Exception {
+        store.putRaw(BUCKET, key, before, crcBefore);
+        store.inject(FaultRule.on("GetObject").keys(key).attempts(2, 99).delay(Duration.ofMillis(1500)));
+        CompletableFuture<Void> copying = inBackground(() -> fs.copyFiles(requests(key), new CloseableRegistry()));
+        store.awaitCall(c -> c.key().equals(key) && c.attempt() == 2, 1, Duration.ofSeconds(30));
+        store.putRaw(BUCKET, key, after, crcAfter);
 
         assertThatThrownBy(() -> copying.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
-                .rootCause().hasMessageContaining("s3://" + BUCKET + "/cp/foreign changed during its download");
-        assertThat(Files.exists(restoreDir.resolve("cp_foreign"))).as("no file mixing both objects").isFalse();
-        assertThat(stagingFiles()).isZero();
+                .rootCause().hasMessageContaining("s3://" + BUCKET + "/" + key + " changed during its download");
+        assertThat(Files.exists(restoreDir.resolve(key.replace('/', '_')))).as("no file mixing both objects").isFalse();
+        assertThat(stagingFiles()).as("no staging file left").isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, key)).isEmpty();
     }
 
     @Test
