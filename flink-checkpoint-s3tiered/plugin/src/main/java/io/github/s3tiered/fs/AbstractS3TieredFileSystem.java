@@ -257,7 +257,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size());
-        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), config.readReopenAttempts(),
+        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(), config.readReopenAttempts(),
                 keepCopy ? tier : null);
     }
 

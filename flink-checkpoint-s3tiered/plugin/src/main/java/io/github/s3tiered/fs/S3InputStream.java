@@ -48,6 +48,8 @@ final class S3InputStream extends FSDataInputStream {
     private final String key;
     private final long length;
     private final Integer expectedCrc;
+    /** The version opened (null: unknown): a reopen asks for it only, so a replaced object is not read on. */
+    private final String etag;
     private final int reopenAttempts;
     private final LocalTier tier;
     private final Cancellation cancellation = new Cancellation();
@@ -64,8 +66,9 @@ final class S3InputStream extends FSDataInputStream {
     private java.nio.file.Path teeFile;
     private FileChannel teeChannel;
 
-    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, int reopenAttempts,
-            LocalTier tier) {
+    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
+            int reopenAttempts, LocalTier tier) {
+        this.etag = etag;
         this.store = store.cancellable(cancellation);
         this.bucket = bucket;
         this.key = key;
@@ -116,7 +119,7 @@ final class S3InputStream extends FSDataInputStream {
             int n;
             try {
                 if (in == null) {
-                    in = store.openFrom(bucket, key, pos);
+                    in = store.openFrom(bucket, key, pos, etag);
                     ObjectStream opened = in;
                     abortOnClose = cancellation.onCancel(opened::abort);
                 }
@@ -136,6 +139,10 @@ final class S3InputStream extends FSDataInputStream {
                 if (e.statusCode() == 404) {
                     // deleted since it was opened: a missing file, not an unreadable store
                     throw new FileNotFoundException("No such file: s3://" + bucket + "/" + key + " (" + e.getMessage() + ")");
+                }
+                if (e.statusCode() == 412) {
+                    throw new IOException("s3://" + bucket + "/" + key + " changed while it was read (its ETag is no longer "
+                            + etag + "): not reading on in another object", e);
                 }
                 throw e;
             } catch (Cancellation.CancelledException e) {

@@ -233,7 +233,12 @@ public final class S3Access implements AutoCloseable {
 
     /** Opens a GET from {@code from} to the end (from 0: the whole object, no Range header). */
     public ObjectStream openFrom(String bucket, String key, long from) throws IOException {
-        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, -1));
+        return openFrom(bucket, key, from, null);
+    }
+
+    /** As {@link #openFrom(String, String, long)}, only of the object version tagged {@code ifMatch} (412 else). */
+    public ObjectStream openFrom(String bucket, String key, long from, String ifMatch) throws IOException {
+        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, -1, ifMatch));
     }
 
     /** One level below {@code prefix} (which ends with '/' or is empty), all pages. */

@@ -208,6 +208,27 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aReadReopenedAfterABrokenConnectionDoesNotReadOnInAReplacedObject() throws Exception {
+        fileSystem(Map.of());
+        byte[] before = bytes(300_000, 12);
+        store.putRaw(BUCKET, "cp/read", before, null); // another tool's object: no CRC32C to check at the end
+        store.inject(FaultRule.on("GetObject").keys("cp/read").attempt(1).resetAfter(100_000));
+        try (FSDataInputStream in = fs.open(path("cp/read"))) {
+            byte[] head = new byte[50_000];
+            assertThat(in.read(head, 0, head.length)).isEqualTo(head.length);
+            store.putRaw(BUCKET, "cp/read", bytes(300_000, 13), null);
+
+            byte[] rest = new byte[250_000];
+            assertThatThrownBy(() -> {
+                int off = 0;
+                while (off < rest.length) {
+                    off += in.read(rest, off, rest.length - off);
+                }
+            }).hasMessageContaining("s3://" + BUCKET + "/cp/read changed while it was read");
+        }
+    }
+
+    @Test
     void anEmptyObjectIsRestoredThroughAHead() throws Exception {
         fileSystem(Map.of());
         store.putRaw(BUCKET, "cp/empty", new byte[0], InMemoryObjectStore.crc32c(new byte[0]));
