@@ -20,9 +20,11 @@ final class BenchS3 implements AutoCloseable {
     private final FaultInjectingProxy proxy;
     private final Path dataDir;
     private final NetworkProfile profile;
+    private final boolean inMemory;
 
-    private BenchS3(S3TestServer server, FaultInjectingProxy proxy, Path dataDir, NetworkProfile profile) {
+    private BenchS3(S3TestServer server, FaultInjectingProxy proxy, Path dataDir, NetworkProfile profile, boolean inMemory) {
         this.server = server;
+        this.inMemory = inMemory;
         this.proxy = proxy;
         this.dataDir = dataDir;
         this.profile = profile;
@@ -30,16 +32,26 @@ final class BenchS3 implements AutoCloseable {
 
     /** Starts the server; {@code proxyAnyway} puts a proxy in front even for loopback (faults). */
     static BenchS3 start(NetworkProfile profile, boolean proxyAnyway) throws IOException {
+        return start(profile, proxyAnyway, false);
+    }
+
+    /**
+     * As {@link #start(NetworkProfile, boolean)}; {@code inMemory} runs S3Proxy on its transient
+     * backend instead, whose listing costs the keys under the request's prefix, not a scan of the
+     * whole directory (see {@link S3TestServer#startS3ProxyInMemory()}).
+     */
+    static BenchS3 start(NetworkProfile profile, boolean proxyAnyway, boolean inMemory) throws IOException {
         Path shm = Path.of("/dev/shm");
-        Path dataDir = Files.isDirectory(shm) && Files.isWritable(shm)
+        Path dataDir = !inMemory && Files.isDirectory(shm) && Files.isWritable(shm)
                 ? Files.createTempDirectory(shm, "s3tiered-bench-s3") : null;
-        S3TestServer server = dataDir == null ? S3TestServer.start() : S3TestServer.startS3Proxy(dataDir);
+        S3TestServer server = inMemory ? S3TestServer.startS3ProxyInMemory()
+                : dataDir == null ? S3TestServer.start() : S3TestServer.startS3Proxy(dataDir);
         FaultInjectingProxy proxy = null;
         if (profile.shaped() || proxyAnyway) {
             proxy = new FaultInjectingProxy("127.0.0.1", server.port());
             profile.applyTo(proxy);
         }
-        return new BenchS3(server, proxy, dataDir, profile);
+        return new BenchS3(server, proxy, dataDir, profile, inMemory);
     }
 
     static NetworkProfile profileArg(String[] args) {
@@ -66,6 +78,9 @@ final class BenchS3 implements AutoCloseable {
 
     /** Where the data are, for the table's caption. */
     String describe() {
+        if (inMemory) {
+            return "S3Proxy (transient: objects in its heap, sorted by key), network " + profile;
+        }
         return "S3Proxy (filesystem-nio2" + (dataDir == null ? "" : ", data on a RAM disk") + "), network " + profile;
     }
 

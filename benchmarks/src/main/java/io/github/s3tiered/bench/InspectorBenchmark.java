@@ -50,14 +50,15 @@ import java.util.concurrent.Future;
  * <p>Deep mode is measured on another checkpoint, of real RocksDB snapshots (RocksDB's own SST,
  * MANIFEST, CURRENT and OPTIONS files and Flink's state meta data), because it rehearses a restore.
  *
- * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000] [--profile loopback|wan]}
+ * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000] [--profile loopback|wan] [--s3-server filesystem|memory]}
  */
 public final class InspectorBenchmark {
 
     private static final int SUBTASKS = 10;
     private static final int FILE_BYTES = 512;
 
-    record Row(String what, int files, long millis, long s3Requests, long inspectorCalls, String verdict) {}
+    record Row(String what, int files, long millis, long s3Requests, long inspectorCalls, String verdict, long ownCpuMillis,
+            long serverCpuMillis) {}
 
     public static void main(String[] args) throws Exception {
         BenchSupport.julToLogFile();
@@ -68,8 +69,15 @@ public final class InspectorBenchmark {
         List<Row> rows = new ArrayList<>();
         String serverDescription;
         var profile = BenchS3.profileArg(args);
-        try (BenchS3 bench = BenchS3.start(profile, false)) {
+        // S3Proxy's filesystem backend scans the whole directory for every listing page (100,000
+        // names per page at 100,000 files), which S3 does not; "memory" lists from a sorted map.
+        String server = BenchSupport.arg(args, "--s3-server", "filesystem");
+        if (!server.equals("filesystem") && !server.equals("memory")) {
+            throw new IllegalArgumentException("--s3-server must be filesystem or memory, not " + server);
+        }
+        try (BenchS3 bench = BenchS3.start(profile, false, server.equals("memory"))) {
             S3TestServer s3 = bench.s3();
+            serverProcess = bench.server();
             serverDescription = bench.describe();
             Configuration conf = new Configuration();
             s3.flinkS3Config().forEach(conf::setString);
@@ -105,17 +113,19 @@ public final class InspectorBenchmark {
         }
         System.out.printf(Locale.ROOT, "%nRecovery inspector on s3tiered:// against %s; one checkpoint, %d subtasks, "
                 + "%d B files; requests = S3 requests the file system sent%n%n", serverDescription, SUBTASKS, FILE_BYTES);
-        System.out.println("| operation | referenced files | time (ms) | S3 requests | inspector file-system calls | verdict |");
-        System.out.println("|---|---|---|---|---|---|");
+        System.out.println("| operation | referenced files | time (ms) | S3 requests | inspector file-system calls | verdict "
+                + "| CPU: this JVM / S3 server (ms) |");
+        System.out.println("|---|---|---|---|---|---|---|");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "| %s | %,d | %d | %d | %d | %s |%n", r.what(), r.files(), r.millis(), r.s3Requests(),
-                    r.inspectorCalls(), r.verdict());
+            System.out.printf(Locale.ROOT, "| %s | %,d | %d | %d | %d | %s | %d / %d |%n", r.what(), r.files(), r.millis(),
+                    r.s3Requests(), r.inspectorCalls(), r.verdict(), r.ownCpuMillis(), r.serverCpuMillis());
         }
         System.out.println();
         String name = profile.name().toLowerCase(Locale.ROOT);
-        BenchCharts.Bars bars = new BenchCharts.Bars("Recovery inspector, " + name, "ms", List.of("time"));
+        BenchCharts.Bars bars = new BenchCharts.Bars("Recovery inspector, " + name
+                + (server.equals("memory") ? ", S3Proxy in memory" : ""), "ms", List.of("time"));
         rows.forEach(r -> bars.row(chartName(r), r.millis()));
-        BenchCharts.write(BenchCharts.name("inspector", name, null), bars);
+        BenchCharts.write(BenchCharts.name("inspector", name, server.equals("memory") ? "memory" : null), bars);
         for (Row r : rows) {
             if (r.what().equals("validate")) {
                 // the metadata is one HEAD/list plus one GET; everything else must be listing pages
@@ -138,11 +148,22 @@ public final class InspectorBenchmark {
         Object run() throws Exception;
     }
 
+    /** The S3 server's process, whose CPU each measurement reports (it shares this machine's cores). */
+    private static S3TestServer serverProcess;
+
+    private static long cpuMillis(java.util.Optional<java.time.Duration> cpu) {
+        return cpu.map(java.time.Duration::toMillis).orElse(-1L);
+    }
+
     private static Row measure(String what, int files, Path path, Action action) throws Exception {
         long before = s3Requests(path);
+        long serverCpuBefore = cpuMillis(serverProcess.processCpuTime());
+        long ownCpuBefore = cpuMillis(ProcessHandle.current().info().totalCpuDuration());
         long start = System.nanoTime();
         Object result = action.run();
         long millis = (System.nanoTime() - start) / 1_000_000;
+        long serverCpu = cpuMillis(serverProcess.processCpuTime()) - serverCpuBefore;
+        long ownCpu = cpuMillis(ProcessHandle.current().info().totalCpuDuration()) - ownCpuBefore;
         long requests = s3Requests(path) - before;
         String verdict;
         long calls;
@@ -157,8 +178,9 @@ public final class InspectorBenchmark {
             verdict = rp.path().isPresent() ? "RESTORABLE" : "none";
             calls = rp.requests().total();
         }
-        System.err.printf("%s of %d files: %d ms, %d S3 requests, %s%n", what, files, millis, requests, verdict);
-        return new Row(what, files, millis, requests, calls, verdict);
+        System.err.printf("%s of %d files: %d ms, %d S3 requests, %s; CPU: this JVM %d ms, S3 server %d ms%n", what, files,
+                millis, requests, verdict, ownCpu, serverCpu);
+        return new Row(what, files, millis, requests, calls, verdict, ownCpu, serverCpu);
     }
 
     /** Writes {@code files} objects under shared/ and a chk-1/_metadata that references them all. */

@@ -68,6 +68,8 @@ public final class S3TestServer implements AutoCloseable {
     /** The command that starts the server when it is not S3Proxy (moto), or null. */
     private List<String> command;
     private String serverName = "S3Proxy";
+    /** S3Proxy's transient backend: the data die with the process. */
+    private boolean inMemory;
     private Process process;
     private Thread shutdownHook;
 
@@ -144,7 +146,18 @@ public final class S3TestServer implements AutoCloseable {
      * null) and are deleted on {@link #close()} only when the directory was made here.
      */
     public static S3TestServer startS3Proxy(Path dataDir) {
-        return startS3Proxy(dataDir, null, false);
+        return startS3Proxy(dataDir, null, false, false);
+    }
+
+    /**
+     * Starts S3Proxy in its own JVM with jclouds' {@code transient} backend: objects live in the
+     * server's heap, in a map sorted by key, so a listing page costs the keys under the request's
+     * prefix rather than a scan of a whole directory on disk as with filesystem-nio2. Meant for
+     * benchmarks of many small objects (listing 100,000 keys); its data are lost when the process
+     * stops, so it cannot be restarted ({@link #restartProcess()} refuses).
+     */
+    public static S3TestServer startS3ProxyInMemory() {
+        return startS3Proxy(null, null, false, true);
     }
 
     /**
@@ -152,7 +165,7 @@ public final class S3TestServer implements AutoCloseable {
      * e.g. a distinctive value a test then searches for in logs and output.
      */
     public static S3TestServer startS3Proxy(Path dataDir, String secretKey) {
-        return startS3Proxy(dataDir, secretKey, false);
+        return startS3Proxy(dataDir, secretKey, false, false);
     }
 
     /**
@@ -161,14 +174,16 @@ public final class S3TestServer implements AutoCloseable {
      * {@link #trustStore()} is a PKCS12 trust store holding only that certificate.
      */
     public static S3TestServer startS3ProxyTls(Path dataDir) {
-        return startS3Proxy(dataDir, null, true);
+        return startS3Proxy(dataDir, null, true, false);
     }
 
-    private static S3TestServer startS3Proxy(Path dataDir, String chosenSecretKey, boolean tls) {
+    private static S3TestServer startS3Proxy(Path dataDir, String chosenSecretKey, boolean tls, boolean inMemory) {
         try {
             Path work = Files.createTempDirectory("s3tiered-s3proxy-");
             Path base = dataDir != null ? dataDir : work.resolve("data");
-            Files.createDirectories(base);
+            if (!inMemory) {
+                Files.createDirectories(base);
+            }
             int port = freePort();
             SecureRandom random = new SecureRandom();
             String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
@@ -178,7 +193,10 @@ public final class S3TestServer implements AutoCloseable {
             }
             String endpoint = (tls ? "https" : "http") + "://127.0.0.1:" + port;
             String bucket = "s3tiered-test";
-            Files.createDirectories(base.resolve(bucket));
+            if (!inMemory) {
+                // filesystem-nio2 serves every directory under its base as a bucket
+                Files.createDirectories(base.resolve(bucket));
+            }
 
             List<String> properties = new ArrayList<>();
             Path trustStore = null;
@@ -203,10 +221,10 @@ public final class S3TestServer implements AutoCloseable {
                     // flink-s3-fs-native against S3-compatible stores) send parts or PUTs
                     // far above S3Proxy's 32 MiB default; it buffers them in its heap.
                     "s3proxy.v4-max-non-chunked-request-size=" + (512L << 20),
-                    "jclouds.provider=filesystem-nio2",
+                    "jclouds.provider=" + (inMemory ? "transient" : "filesystem-nio2"),
                     "jclouds.identity=" + accessKey,
                     "jclouds.credential=" + secretKey,
-                    "jclouds.filesystem.basedir=" + base.toAbsolutePath(),
+                    inMemory ? "" : "jclouds.filesystem.basedir=" + base.toAbsolutePath(),
                     ""));
             Path props = work.resolve("s3proxy.properties");
             Files.writeString(props, String.join("\n", properties));
@@ -229,7 +247,11 @@ public final class S3TestServer implements AutoCloseable {
                             port,
                             trustStore,
                             storePassword);
+            server.inMemory = inMemory;
             server.launch();
+            if (inMemory) {
+                server.createBucketSignedV2();
+            }
             return server;
         } catch (IOException e) {
             throw new UncheckedIOException("Could not start S3Proxy", e);
@@ -325,6 +347,36 @@ public final class S3TestServer implements AutoCloseable {
         }
     }
 
+    /**
+     * PUT of the bucket signed with AWS signature version 2 (which S3Proxy accepts besides v4): the
+     * transient backend starts with no bucket, and this module uses only JDK classes.
+     */
+    private void createBucketSignedV2() throws IOException {
+        String date = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC));
+        String contentType = "application/octet-stream";
+        String stringToSign = "PUT\n\n" + contentType + "\n" + date + "\n/" + bucket;
+        String signature;
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA1");
+            mac.init(new javax.crypto.spec.SecretKeySpec(secretKey.getBytes(StandardCharsets.UTF_8), "HmacSHA1"));
+            signature = java.util.Base64.getEncoder().encodeToString(mac.doFinal(stringToSign.getBytes(StandardCharsets.UTF_8)));
+        } catch (GeneralSecurityException e) {
+            throw new IOException("Cannot sign the request creating bucket " + bucket, e);
+        }
+        HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/" + bucket).toURL().openConnection();
+        c.setRequestMethod("PUT");
+        c.setRequestProperty("Date", date);
+        c.setRequestProperty("Content-Type", contentType);
+        c.setRequestProperty("Authorization", "AWS " + accessKey + ":" + signature);
+        c.setDoOutput(true);
+        c.getOutputStream().close();
+        int code = c.getResponseCode();
+        c.disconnect();
+        if (code != 200) {
+            throw new IOException("Creating bucket " + bucket + " on " + endpoint + " answered HTTP " + code + ": " + logTail());
+        }
+    }
+
     /** PUT of the bucket: moto accepts requests without a signature. */
     private void createBucketUnsigned() throws IOException {
         HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/" + bucket).toURL().openConnection();
@@ -354,6 +406,11 @@ public final class S3TestServer implements AutoCloseable {
         // Some clients send a whole large object in one signed PUT, which S3Proxy buffers.
         cmd.add("-Xmx" + System.getProperty("s3tiered.s3proxy.heap", "2g"));
         cmd.add("-XX:+UseSerialGC");
+        // e.g. a flight recording of the server while a benchmark runs
+        String extra = System.getProperty("s3tiered.s3proxy.jvm-options", "").trim();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+")));
+        }
         cmd.add("-Dlogback.configurationFile=" + propertiesFile.resolveSibling("logback.xml"));
         cmd.add("-cp");
         cmd.add(s3ProxyClasspath());
@@ -474,6 +531,9 @@ public final class S3TestServer implements AutoCloseable {
     /** Starts S3Proxy again on the same port with the same data. */
     public void restartProcess() {
         requireLocal();
+        if (inMemory) {
+            throw new IllegalStateException("S3Proxy on " + endpoint + " keeps its objects in memory: a restart would lose them");
+        }
         destroyProcess();
         try {
             launch();
