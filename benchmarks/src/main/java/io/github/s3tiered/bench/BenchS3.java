@@ -54,6 +54,18 @@ final class BenchS3 implements AutoCloseable {
         return new BenchS3(server, proxy, dataDir, profile, inMemory);
     }
 
+    /**
+     * {@code --s3-server filesystem} (the default: S3Proxy's filesystem-nio2 backend, data on the
+     * RAM disk) or {@code memory} (its transient backend, objects in its heap): true for memory.
+     */
+    static boolean inMemoryArg(String[] args) {
+        String server = BenchSupport.arg(args, "--s3-server", "filesystem");
+        if (!server.equals("filesystem") && !server.equals("memory")) {
+            throw new IllegalArgumentException("--s3-server must be filesystem or memory, not " + server);
+        }
+        return server.equals("memory");
+    }
+
     static NetworkProfile profileArg(String[] args) {
         return NetworkProfile.of(BenchSupport.arg(args, "--profile", "loopback"));
     }

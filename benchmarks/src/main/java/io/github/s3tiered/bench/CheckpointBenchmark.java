@@ -76,7 +76,8 @@ import java.util.Optional;
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
  * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
  * [--warm-up-keys N (default a tenth of --keys)] [--same-jvm | --setup s3tiered|file|s3p|s3a|tier-lost]
- * [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile}).
+ * [--s3-server filesystem|memory] [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile});
+ * {@code --s3-server memory} runs S3Proxy with its objects in its heap ({@link BenchS3}).
  * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
  *
  * <p>Each storage runs in a JVM of its own (this class again, with {@code --setup}), after the same
@@ -291,7 +292,7 @@ public final class CheckpointBenchmark {
         System.err.println("Logs: " + System.getProperty("bench.log", "(console)"));
         java.nio.file.Path work = Files.createTempDirectory("s3tiered-checkpoint-bench");
         String serverDescription;
-        try (BenchS3 bench = BenchS3.start(profile, faultRate > 0)) {
+        try (BenchS3 bench = BenchS3.start(profile, faultRate > 0, BenchS3.inMemoryArg(args))) {
             S3TestServer server = bench.server();
             FaultInjectingProxy proxy = bench.proxy();
             S3TestServer s3 = bench.s3();

@@ -71,11 +71,8 @@ public final class InspectorBenchmark {
         var profile = BenchS3.profileArg(args);
         // S3Proxy's filesystem backend scans the whole directory for every listing page (100,000
         // names per page at 100,000 files), which S3 does not; "memory" lists from a sorted map.
-        String server = BenchSupport.arg(args, "--s3-server", "filesystem");
-        if (!server.equals("filesystem") && !server.equals("memory")) {
-            throw new IllegalArgumentException("--s3-server must be filesystem or memory, not " + server);
-        }
-        try (BenchS3 bench = BenchS3.start(profile, false, server.equals("memory"))) {
+        boolean inMemory = BenchS3.inMemoryArg(args);
+        try (BenchS3 bench = BenchS3.start(profile, false, inMemory)) {
             S3TestServer s3 = bench.s3();
             serverProcess = bench.server();
             serverDescription = bench.describe();
@@ -123,9 +120,9 @@ public final class InspectorBenchmark {
         System.out.println();
         String name = profile.name().toLowerCase(Locale.ROOT);
         BenchCharts.Bars bars = new BenchCharts.Bars("Recovery inspector, " + name
-                + (server.equals("memory") ? ", S3Proxy in memory" : ""), "ms", List.of("time"));
+                + (inMemory ? ", S3Proxy in memory" : ""), "ms", List.of("time"));
         rows.forEach(r -> bars.row(chartName(r), r.millis()));
-        BenchCharts.write(BenchCharts.name("inspector", name, server.equals("memory") ? "memory" : null), bars);
+        BenchCharts.write(BenchCharts.name("inspector", name, inMemory ? "memory" : null), bars);
         for (Row r : rows) {
             if (r.what().equals("validate")) {
                 // the metadata is one HEAD/list plus one GET; everything else must be listing pages

@@ -404,7 +404,9 @@ public final class S3TestServer implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         // Some clients send a whole large object in one signed PUT, which S3Proxy buffers.
-        cmd.add("-Xmx" + System.getProperty("s3tiered.s3proxy.heap", "2g"));
+        // The transient backend holds every object in the heap (a checkpoint benchmark's live state
+        // is about a GiB).
+        cmd.add("-Xmx" + System.getProperty("s3tiered.s3proxy.heap", inMemory ? "6g" : "2g"));
         cmd.add("-XX:+UseSerialGC");
         // e.g. a flight recording of the server while a benchmark runs
         String extra = System.getProperty("s3tiered.s3proxy.jvm-options", "").trim();
