@@ -6,7 +6,7 @@
 # --flink 1.20 runs it on the Flink 1.20 line (module flink-1.20/benchmarks; no flink-s3-fs-native there);
 # the default is the 2.3 line. Every benchmark takes --profile loopback (default: S3Proxy as it is) or wan (20 ms per response,
 # 100 MiB/s per connection, 1 GiB/s in all, through a shaping proxy); S3Proxy keeps its data on
-# /dev/shm where there is one.
+# /dev/shm where there is one; --s3-server memory runs it with its objects in its heap (transient backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-fs}"; shift || true

@@ -30,15 +30,11 @@ final class BenchS3 implements AutoCloseable {
         this.profile = profile;
     }
 
-    /** Starts the server; {@code proxyAnyway} puts a proxy in front even for loopback (faults). */
-    static BenchS3 start(NetworkProfile profile, boolean proxyAnyway) throws IOException {
-        return start(profile, proxyAnyway, false);
-    }
-
     /**
-     * As {@link #start(NetworkProfile, boolean)}; {@code inMemory} runs S3Proxy on its transient
-     * backend instead, whose listing costs the keys under the request's prefix, not a scan of the
-     * whole directory (see {@link S3TestServer#startS3ProxyInMemory()}).
+     * Starts the server; {@code proxyAnyway} puts a proxy in front even for loopback (faults);
+     * {@code inMemory} runs S3Proxy on its transient backend instead, whose listing costs the keys
+     * under the request's prefix, not a scan of the whole directory (see {@link
+     * S3TestServer#startS3ProxyInMemory()}).
      */
     static BenchS3 start(NetworkProfile profile, boolean proxyAnyway, boolean inMemory) throws IOException {
         Path shm = Path.of("/dev/shm");

@@ -69,7 +69,7 @@ public final class FileSystemBenchmark {
         }
         String serverDescription;
         var profile = BenchS3.profileArg(args);
-        try (BenchS3 bench = BenchS3.start(profile, false)) {
+        try (BenchS3 bench = BenchS3.start(profile, false, BenchS3.inMemoryArg(args))) {
             S3TestServer s3 = bench.s3();
             serverDescription = bench.describe();
             System.err.printf("S3 server: %s; file: %d MiB; rounds: %d (+1 warm-up)%n", s3, sizeMiB, rounds);
