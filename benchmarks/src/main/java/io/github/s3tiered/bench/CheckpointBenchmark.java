@@ -425,7 +425,8 @@ public final class CheckpointBenchmark {
             long seconds = System.currentTimeMillis() - start;
             memory.close();
             long jvmCpu = jvmCpuMillis() - jvmCpuBefore;
-            long s3Cpu = s3CpuBefore < 0 ? -1 : server.processCpuTime().map(Duration::toMillis).orElse(-1L) - s3CpuBefore;
+            long s3CpuAfter = server.processCpuTime().map(Duration::toMillis).orElse(-1L);
+            long s3Cpu = s3CpuBefore < 0 || s3CpuAfter < s3CpuBefore ? -1 : s3CpuAfter - s3CpuBefore; // -1: unknown
             Map<String, Long> after = new LinkedHashMap<>(transfer(dir));
             after.put("jvmCpuMillis", jvmCpu);
             after.put("s3ServerCpuMillis", s3Cpu);

@@ -154,7 +154,8 @@ public final class S3TestServer implements AutoCloseable {
      * server's heap, in a map sorted by key, so a listing page costs the keys under the request's
      * prefix rather than a scan of a whole directory on disk as with filesystem-nio2. Meant for
      * benchmarks of many small objects (listing 100,000 keys); its data are lost when the process
-     * stops, so it cannot be restarted ({@link #restartProcess()} refuses).
+     * stops, so it cannot be stopped and restarted with them ({@link #isLocalProcess()} is false, as for
+     * moto; {@link #stopProcess()} and {@link #restartProcess()} refuse).
      */
     public static S3TestServer startS3ProxyInMemory() {
         return startS3Proxy(null, null, false, true);
@@ -248,9 +249,14 @@ public final class S3TestServer implements AutoCloseable {
                             trustStore,
                             storePassword);
             server.inMemory = inMemory;
-            server.launch();
-            if (inMemory) {
-                server.createBucketSignedV2();
+            try {
+                server.launch();
+                if (inMemory) {
+                    server.createBucketSignedV2();
+                }
+            } catch (IOException | RuntimeException e) {
+                server.close(); // the process (and its temp directory) must not outlive a failed start
+                throw e;
             }
             return server;
         } catch (IOException e) {
@@ -339,8 +345,13 @@ public final class S3TestServer implements AutoCloseable {
                     null, work.resolve("moto.log"), port);
             server.command = List.of(moto.toString(), "-H", "127.0.0.1", "-p", Integer.toString(port));
             server.serverName = "moto_server";
-            server.launch();
-            server.createBucketUnsigned();
+            try {
+                server.launch();
+                server.createBucketUnsigned();
+            } catch (IOException | RuntimeException e) {
+                server.close();
+                throw e;
+            }
             return server;
         } catch (IOException e) {
             throw new UncheckedIOException("Could not start moto_server", e);
@@ -363,24 +374,18 @@ public final class S3TestServer implements AutoCloseable {
         } catch (GeneralSecurityException e) {
             throw new IOException("Cannot sign the request creating bucket " + bucket, e);
         }
-        HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/" + bucket).toURL().openConnection();
-        c.setRequestMethod("PUT");
-        c.setRequestProperty("Date", date);
-        c.setRequestProperty("Content-Type", contentType);
-        c.setRequestProperty("Authorization", "AWS " + accessKey + ":" + signature);
-        c.setDoOutput(true);
-        c.getOutputStream().close();
-        int code = c.getResponseCode();
-        c.disconnect();
-        if (code != 200) {
-            throw new IOException("Creating bucket " + bucket + " on " + endpoint + " answered HTTP " + code + ": " + logTail());
-        }
+        createBucket(Map.of("Date", date, "Content-Type", contentType, "Authorization", "AWS " + accessKey + ":" + signature));
     }
 
     /** PUT of the bucket: moto accepts requests without a signature. */
     private void createBucketUnsigned() throws IOException {
+        createBucket(Map.of());
+    }
+
+    private void createBucket(Map<String, String> headers) throws IOException {
         HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/" + bucket).toURL().openConnection();
         c.setRequestMethod("PUT");
+        headers.forEach(c::setRequestProperty);
         c.setDoOutput(true);
         c.getOutputStream().close();
         int code = c.getResponseCode();
@@ -519,9 +524,12 @@ public final class S3TestServer implements AutoCloseable {
         return started == null ? java.util.Optional.empty() : started.info().totalCpuDuration();
     }
 
-    /** True when this run started S3Proxy itself (and so can stop and restart it). */
+    /**
+     * True when this run started S3Proxy itself with its data on disk (and so can stop and restart
+     * it with them); false for moto, S3Proxy in memory and an external endpoint.
+     */
     public boolean isLocalProcess() {
-        return propertiesFile != null;
+        return propertiesFile != null && !inMemory;
     }
 
     /** Stops the S3Proxy process, keeping its data, to prove that a read needs no S3. */
@@ -533,9 +541,6 @@ public final class S3TestServer implements AutoCloseable {
     /** Starts S3Proxy again on the same port with the same data. */
     public void restartProcess() {
         requireLocal();
-        if (inMemory) {
-            throw new IllegalStateException("S3Proxy on " + endpoint + " keeps its objects in memory: a restart would lose them");
-        }
         destroyProcess();
         try {
             launch();
@@ -545,6 +550,9 @@ public final class S3TestServer implements AutoCloseable {
     }
 
     private void requireLocal() {
+        if (inMemory) {
+            throw new IllegalStateException("S3Proxy on " + endpoint + " keeps its objects in memory: stopping it would lose them");
+        }
         if (!isLocalProcess()) {
             throw new IllegalStateException("The S3 endpoint " + endpoint + " is external; it cannot be stopped here");
         }
@@ -625,7 +633,7 @@ public final class S3TestServer implements AutoCloseable {
     @Override
     public String toString() {
         return "S3TestServer{" + endpoint + ", bucket=" + bucket
-                + (isLocalProcess() ? ", s3proxy" : command != null ? ", moto" : ", external") + "}";
+                + (isLocalProcess() ? ", s3proxy" : inMemory ? ", s3proxy in memory" : command != null ? ", moto" : ", external") + "}";
     }
 
     private static String require(Map<String, String> env, String name) {
