@@ -18,6 +18,7 @@ import org.apache.flink.core.fs.Path;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
@@ -28,6 +29,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 
 /**
@@ -161,13 +166,66 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         return result.toArray(new FileStatus[0]);
     }
 
+    /**
+     * A HEAD, and the listing that finds a "directory", sent together: callers mostly ask about a
+     * path they are about to create, which is missing and needs both (Flink does so for every
+     * checkpoint's {@code _metadata}), so one round trip instead of two. The listing runs on the
+     * transfer pool; if no thread took it by the time the HEAD answered, it runs here, and a file
+     * found by the HEAD keeps it from starting at all.
+     */
+    /**
+     * A HEAD, and the listing that finds a "directory", sent together: callers mostly ask about a
+     * path they are about to create, which is missing and needs both (Flink does so for every
+     * checkpoint's {@code _metadata}), so one round trip instead of two. The listing goes to the
+     * transfer pool; a file found by the HEAD keeps it from starting, and if no thread took it by
+     * the time the HEAD answered, it runs here.
+     */
     @Override
     public boolean exists(Path path) throws IOException {
-        try {
-            getFileStatus(path);
+        ObjectPath op = objectPath(path);
+        if (op.isRoot()) {
             return true;
-        } catch (FileNotFoundException e) {
-            return false;
+        }
+        // Whoever sets `taken` first lists (or, after the HEAD answered, decides no listing is needed).
+        AtomicBoolean taken = new AtomicBoolean();
+        CompletableFuture<Boolean> listed = new CompletableFuture<>();
+        try {
+            runtime().transferPool().execute(() -> {
+                if (taken.compareAndSet(false, true)) {
+                    try {
+                        listed.complete(store().hasAnyUnder(op.bucket(), op.childPrefix()));
+                    } catch (IOException | RuntimeException e) {
+                        listed.completeExceptionally(e);
+                    }
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            // listed here after the HEAD
+        }
+        boolean file;
+        try {
+            file = store().head(op.bucket(), op.key()).isPresent();
+        } catch (IOException | RuntimeException e) {
+            taken.set(true);
+            throw e;
+        }
+        if (taken.compareAndSet(false, true)) {
+            // no transfer thread took the listing yet: it is not needed, or done here
+            return file || store().hasAnyUnder(op.bucket(), op.childPrefix());
+        }
+        if (file) {
+            return true;
+        }
+        try {
+            return listed.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("Interrupted while listing s3://" + op.bucket() + "/" + op.childPrefix());
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("Listing s3://" + op.bucket() + "/" + op.childPrefix() + " failed: " + e.getCause(), e.getCause());
         }
     }
 

@@ -268,6 +268,8 @@ final class TieredOutputStream extends FSDataOutputStream {
             if (content != null) {
                 LOG.debug("{}: no pre-upload of its content ({} bytes) was found; uploaded by the checkpoint in {} ms",
                         target, length, (System.nanoTime() - closeStart) / 1_000_000);
+            } else {
+                LOG.debug("{}: {} bytes uploaded in {} ms", target, length, (System.nanoTime() - closeStart) / 1_000_000);
             }
             try {
                 runtime.tier().commit(target.bucket(), target.key(), staging, length, checksum);

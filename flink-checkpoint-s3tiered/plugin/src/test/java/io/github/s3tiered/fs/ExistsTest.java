@@ -1,0 +1,95 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+import io.github.s3tiered.s3.S3Statistics;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * {@code exists()} sends the HEAD and the listing that finds a "directory" together (one round
+ * trip for a missing path, as Flink's check before every {@code _metadata}), and answers exactly
+ * as {@code getFileStatus} would.
+ */
+class ExistsTest {
+
+    private static final Duration HEAD_DELAY = Duration.ofSeconds(2);
+
+    @TempDir
+    java.nio.file.Path tierDir;
+
+    private final S3Statistics stats = new S3Statistics();
+    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
+    private S3TieredFileSystem fs;
+
+    @BeforeEach
+    void createFileSystem() throws IOException {
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+    }
+
+    @AfterEach
+    void closeRuntime() {
+        fs.runtime().close();
+    }
+
+    @Test
+    void aMissingPathIsListedWhileItsHeadIsStillOnItsWay() throws Exception {
+        store.inject(FaultRule.on("HeadObject").keys("job/chk-9/_metadata").delay(HEAD_DELAY));
+
+        assertThat(fs.exists(path("job/chk-9/_metadata"))).isFalse();
+
+        InMemoryObjectStore.Call head = store.calls("HeadObject").get(0);
+        assertThat(store.calls("HeadObject")).hasSize(1);
+        assertThat(store.calls("ListObjectsV2")).hasSize(1);
+        InMemoryObjectStore.Call list = store.calls("ListObjectsV2").get(0);
+        assertThat(list.key()).startsWith("job/chk-9/_metadata/");
+        // sent one after the other, the listing could only start once the delayed HEAD answered
+        assertThat(list.startNanos()).isLessThan(head.startNanos() + HEAD_DELAY.toNanos());
+    }
+
+    @Test
+    void aFileOrADirectoryExistsAndNothingElseDoes() throws Exception {
+        store.putRaw(BUCKET, "job/chk-9/_metadata", new byte[] {1, 2, 3}, null);
+        store.putRaw(BUCKET, "job/shared/a", new byte[] {4}, null);
+
+        assertThat(fs.exists(path("job/chk-9/_metadata"))).isTrue();
+        assertThat(fs.exists(path("job/shared"))).isTrue();
+        assertThat(fs.exists(path("job"))).isTrue();
+        assertThat(fs.exists(path("job/chk-9/_metadat"))).isFalse();
+        assertThat(fs.exists(path("job/shared/a/b"))).isFalse();
+        assertThat(fs.exists(path("other"))).isFalse();
+        for (String p : new String[] {"job/chk-9/_metadata", "job/shared", "job", "job/chk-9/_metadat", "other"}) {
+            boolean viaStatus;
+            try {
+                fs.getFileStatus(path(p));
+                viaStatus = true;
+            } catch (java.io.FileNotFoundException e) {
+                viaStatus = false;
+            }
+            assertThat(fs.exists(path(p))).as(p).isEqualTo(viaStatus);
+        }
+    }
+
+    @Test
+    void aFailedHeadOrListingFailsTheCallNamingThePath() {
+        store.inject(FaultRule.on("HeadObject").keys("job/denied").error(403, "AccessDenied"));
+        assertThatThrownBy(() -> fs.exists(path("job/denied"))).isInstanceOf(IOException.class)
+                .hasMessageContaining("job/denied");
+
+        store.inject(FaultRule.on("ListObjectsV2").keys("job/unlisted/.*").error(403, "AccessDenied"));
+        assertThatThrownBy(() -> fs.exists(path("job/unlisted"))).isInstanceOf(IOException.class)
+                .hasMessageContaining("job/unlisted/");
+    }
+}
