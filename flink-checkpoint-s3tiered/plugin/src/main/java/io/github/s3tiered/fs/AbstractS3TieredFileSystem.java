@@ -169,13 +169,6 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
     /**
      * A HEAD, and the listing that finds a "directory", sent together: callers mostly ask about a
      * path they are about to create, which is missing and needs both (Flink does so for every
-     * checkpoint's {@code _metadata}), so one round trip instead of two. The listing runs on the
-     * transfer pool; if no thread took it by the time the HEAD answered, it runs here, and a file
-     * found by the HEAD keeps it from starting at all.
-     */
-    /**
-     * A HEAD, and the listing that finds a "directory", sent together: callers mostly ask about a
-     * path they are about to create, which is missing and needs both (Flink does so for every
      * checkpoint's {@code _metadata}), so one round trip instead of two. The listing goes to the
      * transfer pool; a file found by the HEAD keeps it from starting, and if no thread took it by
      * the time the HEAD answered, it runs here.
