@@ -240,7 +240,8 @@ final class OrphanSweep {
 
     /** The files a checkpoint references; null when its directory has no {@code _metadata}. */
     private Set<String> referencesOf(FileSystem fs, Path checkpointDir) throws IOException {
-        if (!fs.exists(new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE))) {
+        // expected to exist: one HEAD (exists() would also list, to look for a "directory")
+        if (statusOrNull(fs, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE)) == null) {
             return null;
         }
         // an unreadable _metadata throws: then nothing is known to be unreferenced

@@ -169,9 +169,10 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
     /**
      * A HEAD, and the listing that finds a "directory", sent together: callers mostly ask about a
      * path they are about to create, which is missing and needs both (Flink does so for every
-     * checkpoint's {@code _metadata}), so one round trip instead of two. The listing goes to the
-     * transfer pool; a file found by the HEAD keeps it from starting, and if no thread took it by
-     * the time the HEAD answered, it runs here.
+     * checkpoint's {@code _metadata}), so one round trip instead of two. The price is a listing
+     * more for a path that exists (callers here that expect a file use {@code getFileStatus}).
+     * The listing goes to the transfer pool; if no thread took it by the time the HEAD answered,
+     * it runs here when needed, and not at all after a file was found.
      */
     @Override
     public boolean exists(Path path) throws IOException {
@@ -187,8 +188,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
                 if (taken.compareAndSet(false, true)) {
                     try {
                         listed.complete(store().hasAnyUnder(op.bucket(), op.childPrefix()));
-                    } catch (IOException | RuntimeException e) {
-                        listed.completeExceptionally(e);
+                    } catch (Throwable t) { // whatever it is, the caller waiting on `listed` must see it
+                        listed.completeExceptionally(t);
                     }
                 }
             });
@@ -215,10 +216,19 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("Interrupted while listing s3://" + op.bucket() + "/" + op.childPrefix());
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
+            // as getFileStatus would have thrown it, with this caller's stack added
+            Throwable cause = e.getCause();
+            cause.addSuppressed(new Exception("exists(" + path + ") waited for this listing"));
+            if (cause instanceof IOException io) {
                 throw io;
             }
-            throw new IOException("Listing s3://" + op.bucket() + "/" + op.childPrefix() + " failed: " + e.getCause(), e.getCause());
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("Listing s3://" + op.bucket() + "/" + op.childPrefix() + " failed: " + cause, cause);
         }
     }
 
