@@ -7,42 +7,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.s3tiered.s3.InMemoryObjectStore;
 import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
-import io.github.s3tiered.s3.S3Statistics;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.time.Duration;
-import java.util.Map;
 
 /**
  * {@code exists()} sends the HEAD and the listing that finds a "directory" together (one round
  * trip for a missing path, as Flink's check before every {@code _metadata}), and answers exactly
  * as {@code getFileStatus} would.
  */
-class ExistsTest {
+class ExistsTest extends FakeS3FileSystemTest {
 
     private static final Duration DELAY = Duration.ofMillis(1500);
-
-    @TempDir
-    java.nio.file.Path tierDir;
-
-    private final S3Statistics stats = new S3Statistics();
-    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
-    private S3TieredFileSystem fs;
-
-    @BeforeEach
-    void createFileSystem() throws IOException {
-        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
-    }
-
-    @AfterEach
-    void closeRuntime() {
-        fs.runtime().close();
-    }
 
     @Test
     void aMissingPathIsListedWhileItsHeadIsStillOnItsWay() throws Exception {

@@ -8,13 +8,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.s3.InMemoryObjectStore;
 import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
-import io.github.s3tiered.s3.S3Statistics;
 
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem.WriteMode;
 import org.apache.flink.core.fs.Path;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,35 +22,24 @@ import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * Upload ahead of the checkpoint and deduplication of the checkpoint's stream, through the bridge
  * as the storage calls them, over the in-memory object store.
  */
-class PreUploadTest {
+class PreUploadTest extends FakeS3FileSystemTest {
 
     private static final long WINDOW = 600_000;
     private static final Path SHARED = path("job/shared");
 
-    @TempDir java.nio.file.Path tierDir;
     @TempDir java.nio.file.Path rocksDir;
 
-    private final S3Statistics stats = new S3Statistics();
-    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
-    private S3TieredFileSystem fs;
     private S3TieredBridge bridge;
 
     @BeforeEach
-    void createFileSystem() throws IOException {
-        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+    void createBridge() {
         bridge = S3TieredBridge.of(fs).orElseThrow();
-    }
-
-    @AfterEach
-    void closeRuntime() {
-        fs.runtime().close();
     }
 
     private java.nio.file.Path sst(String name, byte[] content) throws IOException {

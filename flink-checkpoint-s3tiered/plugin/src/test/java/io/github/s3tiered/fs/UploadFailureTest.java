@@ -11,45 +11,24 @@ import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.InMemoryObjectStore;
 import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
 import io.github.s3tiered.s3.S3OperationException;
-import io.github.s3tiered.s3.S3Statistics;
 
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem.WriteMode;
 import org.apache.flink.core.fs.Path;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /** Failure paths of uploads, driven precisely through the in-memory object store. */
-class UploadFailureTest {
+class UploadFailureTest extends FakeS3FileSystemTest {
 
     private static final int MIB = 1024 * 1024;
-
-    @TempDir java.nio.file.Path tierDir;
-
-    private final S3Statistics stats = new S3Statistics();
-    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
-    private S3TieredFileSystem fs;
-
-    @BeforeEach
-    void createFileSystem() throws IOException {
-        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, Map.of()));
-    }
-
-    @AfterEach
-    void closeRuntime() {
-        fs.runtime().close();
-    }
 
     private long stagingFiles() throws IOException {
         try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
