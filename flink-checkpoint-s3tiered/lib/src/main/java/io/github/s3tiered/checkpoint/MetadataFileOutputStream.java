@@ -1,0 +1,136 @@
+package io.github.s3tiered.checkpoint;
+
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
+import org.apache.flink.runtime.state.CheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+
+/**
+ * The {@code _metadata} stream of a checkpoint on {@code s3tiered://}: Flink's own
+ * ({@code FsCheckpointMetadataOutputStream} over a plain output stream, as Flink uses for a file
+ * system without a recoverable writer, which s3tiered is) less the {@code exists()} Flink asks
+ * before it creates the file. On S3 that call is a HEAD and a listing, a round trip on the path
+ * from the last task's acknowledgement to the completed checkpoint, and it checks nothing that
+ * s3tiered's {@code create(NO_OVERWRITE)} does not check itself with its HEAD: that a file is
+ * there. Everything else is Flink's: the same file, the same handle and external pointer, the
+ * same deletion of the path after a failed close, and the same upload-then-delete of a stream
+ * closed without being finalized.
+ *
+ * <p>Only for {@code s3tiered://} ({@link #appliesTo}): on a file system with a recoverable writer
+ * ({@code file://}), Flink's stream commits the file by rename, which this one would not.
+ */
+final class MetadataFileOutputStream extends CheckpointMetadataOutputStream {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MetadataFileOutputStream.class);
+
+    private final FileSystem fileSystem;
+    private final Path metadataFile;
+    private final Path checkpointDirectory;
+    private final FSDataOutputStream out;
+
+    /** Set once by the first close or finalize; both may come from different threads (Flink's canceller). */
+    private boolean closed;
+
+    /** Whether a checkpoint location's metadata is written with this stream rather than Flink's. */
+    static boolean appliesTo(CheckpointStorageLocation location) {
+        return location instanceof FsCheckpointStorageLocation fs
+                && "s3tiered".equals(fs.getMetadataFilePath().toUri().getScheme());
+    }
+
+    static MetadataFileOutputStream create(FsCheckpointStorageLocation location) throws IOException {
+        Path file = location.getMetadataFilePath();
+        return new MetadataFileOutputStream(file.getFileSystem(), file, location.getCheckpointDirectory());
+    }
+
+    /**
+     * @throws java.nio.file.FileAlreadyExistsException (or the file system's own
+     *     {@link IOException}) when a file is already at {@code metadataFile}: nothing is deleted then
+     */
+    MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory) throws IOException {
+        this.fileSystem = fileSystem;
+        this.metadataFile = metadataFile;
+        this.checkpointDirectory = checkpointDirectory;
+        // NO_OVERWRITE is the check Flink's exists() made: a conflict fails here, before any byte
+        // is written and before this stream could delete the file that is there
+        this.out = fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+        out.write(b);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+    }
+
+    @Override
+    public long getPos() throws IOException {
+        return out.getPos();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        out.flush();
+    }
+
+    @Override
+    public void sync() throws IOException {
+        out.sync();
+    }
+
+    /** Discards the file, as Flink's stream does: closes it, then deletes the path. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            out.close();
+            fileSystem.delete(metadataFile, false);
+        } catch (Throwable t) {
+            LOG.warn("Could not close the state stream for {}.", metadataFile, t);
+        }
+    }
+
+    @Override
+    public synchronized FsCompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
+        if (closed) {
+            throw new IOException("Stream has already been closed and discarded.");
+        }
+        try {
+            long size = 0;
+            try {
+                size = out.getPos();
+            } catch (Exception ignored) {
+                // best effort, as Flink's: the handle's size is informational
+            }
+            out.close();
+            FileStateHandle metadataHandle = new FileStateHandle(metadataFile, size);
+            return new FsCompletedCheckpointStorageLocation(fileSystem, checkpointDirectory, metadataHandle,
+                    metadataFile.getParent().toString());
+        } catch (Exception e) {
+            try {
+                fileSystem.delete(metadataFile, false);
+            } catch (Exception deleteException) {
+                LOG.warn("Could not delete the checkpoint stream file {}.", metadataFile, deleteException);
+            }
+            throw new IOException("Could not flush and close the file system output stream to " + metadataFile
+                    + " in order to obtain the stream state handle", e);
+        } finally {
+            closed = true;
+        }
+    }
+}
