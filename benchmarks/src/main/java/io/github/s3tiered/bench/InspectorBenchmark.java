@@ -5,8 +5,11 @@ import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.metadata.MetadataLoading;
 import io.github.s3tiered.inspector.metadata.OperatorIds;
 import io.github.s3tiered.inspector.metadata.OperatorStates;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
+import io.github.s3tiered.inspector.storage.FileSystemChecksums;
 import io.github.s3tiered.testing.S3TestServer;
 
 import org.apache.flink.api.common.JobID;
@@ -93,6 +96,9 @@ public final class InspectorBenchmark {
                 inspector.validate(checkpoint, false); // warm-up: class loading, connections
                 // What one listing of the directory costs on this server, whoever asks for it.
                 rows.add(measure("list shared/ only (baseline)", files, jobDir, () -> jobDir.getFileSystem().listStatus(new Path(jobDir, "shared"))));
+                // What validating adds to that listing: reading (HEAD and GET) and parsing the _metadata.
+                rows.add(measure("read _metadata only (baseline)", files, checkpoint, () -> MetadataLoading.load(checkpoint,
+                        new FileSystemCalls(), new FileSystemChecksums(), InspectorBenchmark.class.getClassLoader())));
                 rows.add(measure("validate", files, checkpoint, () -> inspector.validate(checkpoint, false)));
                 rows.add(measure("restore-point (job dir)", files, jobDir, () -> inspector.restorePoint(jobDir, false)));
             }
@@ -141,7 +147,7 @@ public final class InspectorBenchmark {
 
     /** A row's operation in a few words, with its file count: "validate --deep, 1k". */
     private static String chartName(Row r) {
-        String what = r.what().replace("list shared/ only (baseline)", "list shared/").replace("restore-point (job dir)", "restore-point")
+        String what = r.what().replace("list shared/ only (baseline)", "list shared/").replace("restore-point (job dir)", "restore-point").replace("read _metadata only (baseline)", "read _metadata")
                 .replace("validate (RocksDB files)", "validate RocksDB").replace("validate --deep (restore rehearsal)", "validate --deep");
         return what + ", " + (r.files() % 1000 == 0 ? r.files() / 1000 + "k" : Integer.toString(r.files()));
     }
@@ -181,6 +187,9 @@ public final class InspectorBenchmark {
         if (result instanceof Validation v) {
             verdict = v.verdict().toString();
             calls = v.requests().total();
+        } else if (result instanceof MetadataLoading.Loaded loaded) {
+            verdict = loaded.metadata() != null ? loaded.metadata().getOperatorStates().size() + " operators" : loaded.problem().toString();
+            calls = 1;
         } else if (result instanceof org.apache.flink.core.fs.FileStatus[] listing) {
             verdict = listing.length + " entries";
             calls = 1;

@@ -16,6 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The local file system under the scheme {@code gappy://}, with listings that behave like those of
@@ -39,6 +42,12 @@ public final class ListingGapsFileSystem extends FileSystem {
     private static final Map<String, Long> LISTED_SIZES = new ConcurrentHashMap<>();
     /** Paths whose status call fails as a throttled S3 does. */
     private static final Set<String> UNREADABLE_STATUS = ConcurrentHashMap.newKeySet();
+    /** Directories whose listing fails as a throttled S3's does, with the attempts counted. */
+    private static final Map<String, AtomicInteger> UNREADABLE_LISTINGS = new ConcurrentHashMap<>();
+    /** Directories whose listing a read of a {@code _metadata} waits for (up to 10 s) to have started. */
+    private static final Map<String, CountDownLatch> LISTING_BEFORE_METADATA = new ConcurrentHashMap<>();
+    /** Set when a {@code _metadata} was read before such a listing started. */
+    private static volatile boolean metadataReadFirst;
 
     private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
 
@@ -66,7 +75,31 @@ public final class ListingGapsFileSystem extends FileSystem {
         UNREADABLE_STATUS.add(PathKey.of(path(p)));
     }
 
+    public static void failListing(java.nio.file.Path dir) {
+        UNREADABLE_LISTINGS.put(PathKey.of(path(dir)), new AtomicInteger());
+    }
+
+    /** How often a listing set to fail by {@link #failListing} was asked for. */
+    public static int listingAttempts(java.nio.file.Path dir) {
+        return UNREADABLE_LISTINGS.get(PathKey.of(path(dir))).get();
+    }
+
+    /**
+     * From now on, a read of a {@code _metadata} waits up to 10 s for a listing of {@code dir} to
+     * start: {@link #metadataReadBeforeListing()} tells whether one was read without it.
+     */
+    public static void expectListingBeforeMetadataRead(java.nio.file.Path dir) {
+        LISTING_BEFORE_METADATA.put(PathKey.of(path(dir)), new CountDownLatch(1));
+    }
+
+    public static boolean metadataReadBeforeListing() {
+        return metadataReadFirst;
+    }
+
     public static void reset() {
+        UNREADABLE_LISTINGS.clear();
+        LISTING_BEFORE_METADATA.clear();
+        metadataReadFirst = false;
         HIDDEN.clear();
         HIDDEN_ONCE.clear();
         EMPTY_LISTINGS.clear();
@@ -84,6 +117,15 @@ public final class ListingGapsFileSystem extends FileSystem {
 
     @Override
     public FileStatus[] listStatus(Path f) throws IOException {
+        CountDownLatch started = LISTING_BEFORE_METADATA.get(PathKey.of(f));
+        if (started != null) {
+            started.countDown();
+        }
+        AtomicInteger failing = UNREADABLE_LISTINGS.get(PathKey.of(f));
+        if (failing != null) {
+            failing.incrementAndGet();
+            throw new IOException("503 Slow Down (LIST " + f + ")");
+        }
         FileStatus[] real = local.listStatus(toLocal(f));
         if (real == null || EMPTY_LISTINGS.contains(PathKey.of(f))) {
             return real == null ? null : new FileStatus[0];
@@ -111,12 +153,30 @@ public final class ListingGapsFileSystem extends FileSystem {
 
     @Override
     public FSDataInputStream open(Path f, int bufferSize) throws IOException {
+        awaitListingsBeforeMetadata(f);
         return local.open(toLocal(f), bufferSize);
     }
 
     @Override
     public FSDataInputStream open(Path f) throws IOException {
+        awaitListingsBeforeMetadata(f);
         return local.open(toLocal(f));
+    }
+
+    private static void awaitListingsBeforeMetadata(Path f) throws IOException {
+        if (!"_metadata".equals(f.getName())) {
+            return;
+        }
+        try {
+            for (CountDownLatch started : LISTING_BEFORE_METADATA.values()) {
+                if (!started.await(10, TimeUnit.SECONDS)) {
+                    metadataReadFirst = true;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted");
+        }
     }
 
     @Override

@@ -140,6 +140,58 @@ class ListingGapsTest {
         assertThat(rp.skipped()).isEmpty();
     }
 
+    // ------------------------------------------------------------------ shared/ listed while _metadata is read
+
+    @Test
+    void sharedIsListedWhileTheMetadataIsReadAndOnlyOnce() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1", "sst-2");
+        // a _metadata read waits up to 10 s for the listing of shared/ to start: a validator that
+        // lists shared/ only after parsing the metadata leaves it waiting, and is caught here
+        ListingGapsFileSystem.expectListingBeforeMetadataRead(jobDir.resolve("shared"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(ListingGapsFileSystem.metadataReadBeforeListing()).isFalse();
+        assertThat(v.requests()).isEqualTo(new RequestCount(2, 0, 1, 0, 0));
+    }
+
+    @Test
+    void aSharedListingThatFailsAheadIsNotSentTwiceAndItsFilesAreUnknown() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1");
+        ListingGapsFileSystem.failListing(jobDir.resolve("shared"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.UNKNOWN);
+        assertThat(v.reason()).contains("503 Slow Down");
+        assertThat(v.filesConcerned()).extracting(f -> new Path(f).getName()).containsExactlyInAnyOrder("sst-0", "sst-1");
+        assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("shared"))).isEqualTo(1);
+        assertThat(v.requests().listStatus()).isEqualTo(2);
+    }
+
+    @Test
+    void aCheckpointWithoutSharedFilesPaysOneListingOfShared() throws Exception {
+        writeCheckpoint(1); // private files only, as a full snapshot's
+        Files.write(jobDir.resolve("shared/of-another-checkpoint"), new byte[5]);
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(v.requests()).isEqualTo(new RequestCount(2, 0, 1, 0, 0));
+    }
+
+    @Test
+    void aSavepointDoesNotListShared() throws Exception {
+        writeCheckpoint(1); // self-contained, as a savepoint is: nothing of it in shared/
+        Files.move(jobDir.resolve("chk-1"), jobDir.resolve("savepoint-0a1b2c-0123456789ab"));
+        ListingGapsFileSystem.failListing(jobDir.resolve("shared")); // a listing of shared/ would show as an attempt
+
+        inspector.validate(path(jobDir.resolve("savepoint-0a1b2c-0123456789ab")), false);
+
+        assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("shared"))).isZero();
+    }
+
     // ------------------------------------------------------------------ orphans
 
     @Test

@@ -7,10 +7,13 @@ import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Directory listings, each directory listed once per inspection: the files of a checkpoint sit in
@@ -42,7 +45,10 @@ public final class DirectoryListings {
     }
 
     private final FileSystemCalls calls;
-    private final Map<String, Listing> byDir = new HashMap<>();
+    /** Listings that were read (present or absent); a failed one is not kept: a later attempt may get an answer. */
+    private final Map<String, Listing> byDir = new ConcurrentHashMap<>();
+    /** Listings started ahead ({@link #prefetch}) that no {@link #list} call has taken yet. */
+    private final Map<String, CompletableFuture<Listing>> ahead = new ConcurrentHashMap<>();
 
     public DirectoryListings(FileSystemCalls calls) {
         this.calls = calls;
@@ -52,13 +58,75 @@ public final class DirectoryListings {
         return calls;
     }
 
-    /** The listing, or an UNREADABLE one when the storage did not answer. */
+    /**
+     * Starts listing {@code dir} on a thread of its own, unless it was listed or started already:
+     * a later {@link #list} of it waits for this listing instead of sending its own. For a
+     * directory the caller expects to need after other requests (a checkpoint's {@code shared/},
+     * needed only once its {@code _metadata} was read and parsed), so that both go at once. The
+     * listing counts as a call whether or not anything asks for it.
+     */
+    public void prefetch(Path dir) {
+        String key = PathKey.of(dir);
+        if (byDir.containsKey(key)) {
+            return;
+        }
+        CompletableFuture<Listing> listing = new CompletableFuture<>();
+        if (ahead.putIfAbsent(key, listing) != null) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                listing.complete(listNow(dir, key));
+            } catch (Throwable e) { // whatever it is, the list() call that takes this listing gets it
+                listing.completeExceptionally(e);
+            }
+        }, "recovery-inspector-listing");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * The listing, or an UNREADABLE one when the storage did not answer. A listing started ahead is
+     * taken by the first call, whatever its outcome: a failed one is not sent again by that call
+     * (its retries were spent), only by a later one.
+     */
     public synchronized Listing list(Path dir) throws IOException {
         String key = PathKey.of(dir);
         Listing cached = byDir.get(key);
         if (cached != null) {
             return cached;
         }
+        CompletableFuture<Listing> started = ahead.remove(key);
+        if (started != null) {
+            return awaited(started, dir);
+        }
+        return listNow(dir, key);
+    }
+
+    private static Listing awaited(CompletableFuture<Listing> started, Path dir) throws IOException {
+        try {
+            return started.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException interrupted = new InterruptedIOException("Interrupted while listing " + dir);
+            interrupted.initCause(e);
+            throw interrupted;
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            if (cause instanceof Error error) {
+                throw error;
+            }
+            throw new IOException("Listing " + dir + " failed", cause);
+        }
+    }
+
+    private Listing listNow(Path dir, String key) throws IOException {
         Listing listing;
         try {
             FileStatus[] statuses = calls.listStatus(dir);
@@ -76,7 +144,6 @@ public final class DirectoryListings {
                 listing = new Listing(dir, State.PRESENT, entries, null);
             }
         } catch (StorageUnreadableException e) {
-            // not cached: a later attempt in the same inspection may get an answer
             return new Listing(dir, State.UNREADABLE, Collections.emptyMap(), e);
         }
         byDir.put(key, listing);

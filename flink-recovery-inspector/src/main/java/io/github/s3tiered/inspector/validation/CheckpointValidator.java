@@ -35,8 +35,9 @@ import java.util.Map;
 /**
  * Validates one checkpoint: reads its metadata as the storage durably holds it (checked against
  * its recorded CRC32C, bounded against hostile lengths, cross-checked), then checks that every
- * referenced file is there with its recorded size by listing each parent directory once; in deep
- * mode it rehearses the restore ({@link DeepValidation}).
+ * referenced file is there with its recorded size by listing each parent directory once (the
+ * job's {@code shared/} listed from the start, while the metadata is read); in deep mode it
+ * rehearses the restore ({@link DeepValidation}).
  *
  * <p>Every failure to read the storage becomes an {@link Verdict#UNKNOWN} problem, never a verdict
  * about the checkpoint: a throttled or unreachable S3 proves nothing.
@@ -63,6 +64,12 @@ public final class CheckpointValidator {
         CheckpointKind kind = CheckpointNames.kindOf(dir);
         FileSystemCalls calls = listings.calls();
         RequestCount before = calls.snapshot();
+        if (kind == CheckpointKind.CHECKPOINT && CheckpointNames.isCheckpointName(dir.getName()) && dir.getParent() != null) {
+            // Flink's layout: an incremental checkpoint's files are mostly in the job's shared/, a
+            // listing of many pages that otherwise waits for the _metadata to be read and parsed.
+            // Started now, both go at once; a checkpoint that references nothing there pays one listing.
+            listings.prefetch(new Path(dir.getParent(), CheckpointNames.SHARED_DIR));
+        }
 
         DirectoryListings.Listing own = listings.list(dir);
         if (own.unreadable()) {
