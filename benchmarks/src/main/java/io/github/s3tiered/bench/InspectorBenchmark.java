@@ -97,8 +97,12 @@ public final class InspectorBenchmark {
                 // What one listing of the directory costs on this server, whoever asks for it.
                 rows.add(measure("list shared/ only (baseline)", files, jobDir, () -> jobDir.getFileSystem().listStatus(new Path(jobDir, "shared"))));
                 // What validating adds to that listing: reading (HEAD and GET) and parsing the _metadata.
-                rows.add(measure("read _metadata only (baseline)", files, checkpoint, () -> MetadataLoading.load(checkpoint,
-                        new FileSystemCalls(), new FileSystemChecksums(), InspectorBenchmark.class.getClassLoader())));
+                rows.add(measure("read _metadata only (baseline)", files, checkpoint, () -> {
+                    FileSystemCalls calls = new FileSystemCalls();
+                    MetadataLoading.Loaded loaded = MetadataLoading.load(checkpoint, calls, new FileSystemChecksums(),
+                            InspectorBenchmark.class.getClassLoader());
+                    return new MetadataRead(loaded, calls.snapshot().total());
+                }));
                 rows.add(measure("validate", files, checkpoint, () -> inspector.validate(checkpoint, false)));
                 rows.add(measure("restore-point (job dir)", files, jobDir, () -> inspector.restorePoint(jobDir, false)));
             }
@@ -152,6 +156,9 @@ public final class InspectorBenchmark {
         return what + ", " + (r.files() % 1000 == 0 ? r.files() / 1000 + "k" : Integer.toString(r.files()));
     }
 
+    /** A {@code _metadata} read on its own, with the inspector's file-system calls it took. */
+    private record MetadataRead(MetadataLoading.Loaded loaded, long calls) {}
+
     private interface Action {
         Object run() throws Exception;
     }
@@ -187,9 +194,10 @@ public final class InspectorBenchmark {
         if (result instanceof Validation v) {
             verdict = v.verdict().toString();
             calls = v.requests().total();
-        } else if (result instanceof MetadataLoading.Loaded loaded) {
-            verdict = loaded.metadata() != null ? loaded.metadata().getOperatorStates().size() + " operators" : loaded.problem().toString();
-            calls = 1;
+        } else if (result instanceof MetadataRead read) {
+            verdict = read.loaded().metadata() != null ? read.loaded().metadata().getOperatorStates().size() + " operators"
+                    : read.loaded().problem().toString();
+            calls = read.calls();
         } else if (result instanceof org.apache.flink.core.fs.FileStatus[] listing) {
             verdict = listing.length + " entries";
             calls = 1;

@@ -182,6 +182,19 @@ class ListingGapsTest {
     }
 
     @Test
+    void aCheckpointWithoutMetadataDoesNotListShared() throws Exception {
+        writeCheckpoint(1, "sst-0");
+        Files.delete(jobDir.resolve("chk-1/_metadata")); // in progress or aborted
+        ListingGapsFileSystem.failListing(jobDir.resolve("shared")); // a listing of shared/ would show as an attempt
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.NO_METADATA);
+        assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("shared"))).isZero();
+        assertThat(v.requests().listStatus()).isEqualTo(1);
+    }
+
+    @Test
     void aSavepointDoesNotListShared() throws Exception {
         writeCheckpoint(1); // self-contained, as a savepoint is: nothing of it in shared/
         Files.move(jobDir.resolve("chk-1"), jobDir.resolve("savepoint-0a1b2c-0123456789ab"));

@@ -54,7 +54,8 @@ final class MetadataFileOutputStream extends CheckpointMetadataOutputStream {
 
     /**
      * @throws java.nio.file.FileAlreadyExistsException (or the file system's own
-     *     {@link IOException}) when a file is already at {@code metadataFile}: nothing is deleted then
+     *     {@link IOException}) when a file is already at {@code metadataFile}: this stream deletes
+     *     nothing then (Flink's disposal of the failed checkpoint's directory may, as with its own stream)
      */
     MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory) throws IOException {
         this.fileSystem = fileSystem;

@@ -19,7 +19,9 @@ import java.util.concurrent.ExecutionException;
  * Directory listings, each directory listed once per inspection: the files of a checkpoint sit in
  * a few directories (its own, {@code shared/}, {@code taskowned/}), so one listing per directory
  * replaces one request per file, and checkpoints of one job share the listing of {@code shared/}.
- * A listing that failed is kept as {@link State#UNREADABLE}: what it would have shown is unknown.
+ * A listing that failed comes back as {@link State#UNREADABLE} (what it would have shown is
+ * unknown) and is not kept: a later call lists again. The job's {@code shared/} may be listed ahead
+ * ({@link #prefetch}) while a checkpoint's {@code _metadata} is read.
  *
  * <p>Internal: public only so that the inspector's other packages can use it; not part of the
  * library's API.
@@ -74,15 +76,23 @@ public final class DirectoryListings {
         if (ahead.putIfAbsent(key, listing) != null) {
             return;
         }
+        calls.countListStatus(); // now, not when the thread gets to it: the count must not depend on timing
         Thread t = new Thread(() -> {
             try {
-                listing.complete(listNow(dir, key));
+                listing.complete(listNow(dir, key, false));
             } catch (Throwable e) { // whatever it is, the list() call that takes this listing gets it
                 listing.completeExceptionally(e);
             }
         }, "recovery-inspector-listing");
         t.setDaemon(true);
-        t.start();
+        try {
+            t.start();
+        } catch (Throwable e) {
+            // no thread: a later list() must not wait for a listing nobody runs
+            ahead.remove(key, listing);
+            listing.completeExceptionally(e);
+            throw e;
+        }
     }
 
     /**
@@ -100,17 +110,18 @@ public final class DirectoryListings {
         if (started != null) {
             return awaited(started, dir);
         }
-        return listNow(dir, key);
+        return listNow(dir, key, true);
     }
 
     private static Listing awaited(CompletableFuture<Listing> started, Path dir) throws IOException {
         try {
             return started.get();
         } catch (InterruptedException e) {
+            // as when the caller's own listing is interrupted: the storage did not answer in time
             Thread.currentThread().interrupt();
             InterruptedIOException interrupted = new InterruptedIOException("Interrupted while listing " + dir);
             interrupted.initCause(e);
-            throw interrupted;
+            return new Listing(dir, State.UNREADABLE, Collections.emptyMap(), new StorageUnreadableException("list", dir, interrupted));
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof IOException io) {
@@ -126,10 +137,10 @@ public final class DirectoryListings {
         }
     }
 
-    private Listing listNow(Path dir, String key) throws IOException {
+    private Listing listNow(Path dir, String key, boolean count) throws IOException {
         Listing listing;
         try {
-            FileStatus[] statuses = calls.listStatus(dir);
+            FileStatus[] statuses = calls.listStatus(dir, count);
             if (statuses == null) {
                 listing = new Listing(dir, State.ABSENT, Collections.emptyMap(), null);
             } else {

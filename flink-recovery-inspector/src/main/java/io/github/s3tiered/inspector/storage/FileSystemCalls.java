@@ -41,7 +41,18 @@ public final class FileSystemCalls {
 
     /** The entries of a directory, or null when it does not exist. */
     public FileStatus[] listStatus(Path dir) throws IOException {
+        return listStatus(dir, true);
+    }
+
+    /** Counts a listing that {@link #listStatus(Path, boolean)} then sends uncounted (on another thread). */
+    void countListStatus() {
         listStatus.incrementAndGet();
+    }
+
+    FileStatus[] listStatus(Path dir, boolean count) throws IOException {
+        if (count) {
+            listStatus.incrementAndGet();
+        }
         FileSystem fs = fileSystem(dir);
         try {
             return fs.listStatus(dir);

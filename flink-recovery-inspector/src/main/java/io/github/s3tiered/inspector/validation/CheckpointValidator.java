@@ -64,12 +64,6 @@ public final class CheckpointValidator {
         CheckpointKind kind = CheckpointNames.kindOf(dir);
         FileSystemCalls calls = listings.calls();
         RequestCount before = calls.snapshot();
-        if (kind == CheckpointKind.CHECKPOINT && CheckpointNames.isCheckpointName(dir.getName()) && dir.getParent() != null) {
-            // Flink's layout: an incremental checkpoint's files are mostly in the job's shared/, a
-            // listing of many pages that otherwise waits for the _metadata to be read and parsed.
-            // Started now, both go at once; a checkpoint that references nothing there pays one listing.
-            listings.prefetch(new Path(dir.getParent(), CheckpointNames.SHARED_DIR));
-        }
 
         DirectoryListings.Listing own = listings.list(dir);
         if (own.unreadable()) {
@@ -95,6 +89,13 @@ public final class CheckpointValidator {
                     0, -1, calls, before);
         }
 
+        if (kind == CheckpointKind.CHECKPOINT && CheckpointNames.isCheckpointName(dir.getName()) && dir.getParent() != null) {
+            // Flink's layout: an incremental checkpoint's files are mostly in the job's shared/, a
+            // listing of many pages that would otherwise wait for the _metadata to be read and
+            // parsed; started now (the _metadata is known to be there), both go at once. A
+            // checkpoint that references nothing there pays that one listing.
+            listings.prefetch(new Path(dir.getParent(), CheckpointNames.SHARED_DIR));
+        }
         MetadataLoading.Loaded loaded = MetadataLoading.load(dir, calls, checksums, classLoader);
         if (loaded.metadata() == null) {
             long bytes = loaded.problem().verdict() == Verdict.CORRUPT_METADATA ? metadataStatus.getLen() : -1;
