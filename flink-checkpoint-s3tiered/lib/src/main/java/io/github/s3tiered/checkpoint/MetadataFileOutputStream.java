@@ -4,7 +4,6 @@ import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.FileSystem.WriteMode;
 import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
@@ -29,7 +28,7 @@ import java.io.IOException;
  * <p>Only for {@code s3tiered://} ({@link #appliesTo}): on a file system with a recoverable writer
  * ({@code file://}), Flink's stream commits the file by rename, which this one would not.
  */
-final class MetadataFileOutputStream extends CheckpointMetadataOutputStream {
+final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
 
     private static final Logger LOG = LoggerFactory.getLogger(MetadataFileOutputStream.class);
 
@@ -58,37 +57,17 @@ final class MetadataFileOutputStream extends CheckpointMetadataOutputStream {
      *     nothing then (Flink's disposal of the failed checkpoint's directory may, as with its own stream)
      */
     MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory) throws IOException {
+        // NO_OVERWRITE is the check Flink's exists() made: a conflict fails here, before any byte
+        // is written and before this stream could delete the file that is there
+        this(fileSystem, metadataFile, checkpointDirectory, fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE));
+    }
+
+    private MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory, FSDataOutputStream out) {
+        super(out);
         this.fileSystem = fileSystem;
         this.metadataFile = metadataFile;
         this.checkpointDirectory = checkpointDirectory;
-        // NO_OVERWRITE is the check Flink's exists() made: a conflict fails here, before any byte
-        // is written and before this stream could delete the file that is there
-        this.out = fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE);
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-        out.write(b);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-        out.write(b, off, len);
-    }
-
-    @Override
-    public long getPos() throws IOException {
-        return out.getPos();
-    }
-
-    @Override
-    public void flush() throws IOException {
-        out.flush();
-    }
-
-    @Override
-    public void sync() throws IOException {
-        out.sync();
+        this.out = out;
     }
 
     /** Discards the file, as Flink's stream does: closes it, then deletes the path. */

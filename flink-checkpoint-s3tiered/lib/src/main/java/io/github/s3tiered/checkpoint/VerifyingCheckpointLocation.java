@@ -59,39 +59,25 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     }
 
     /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */
-    private final class TeeMetadataOutputStream extends CheckpointMetadataOutputStream {
+    private final class TeeMetadataOutputStream extends ForwardingMetadataOutputStream {
         private final CheckpointMetadataOutputStream out;
         private final ByteArrayOutputStream copy = new ByteArrayOutputStream();
 
         TeeMetadataOutputStream(CheckpointMetadataOutputStream out) {
+            super(out);
             this.out = out;
         }
 
         @Override
         public void write(int b) throws IOException {
-            out.write(b);
+            super.write(b);
             copy.write(b);
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
+            super.write(b, off, len);
             copy.write(b, off, len);
-        }
-
-        @Override
-        public long getPos() throws IOException {
-            return out.getPos();
-        }
-
-        @Override
-        public void flush() throws IOException {
-            out.flush();
-        }
-
-        @Override
-        public void sync() throws IOException {
-            out.sync();
         }
 
         @Override
