@@ -17,6 +17,11 @@ abstract class ForwardingMetadataOutputStream extends CheckpointMetadataOutputSt
         this.out = out;
     }
 
+    /** The stream the bytes go to. */
+    final FSDataOutputStream out() {
+        return out;
+    }
+
     @Override
     public void write(int b) throws IOException {
         out.write(b);

@@ -1,6 +1,5 @@
 package io.github.s3tiered.checkpoint;
 
-import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.FileSystem.WriteMode;
 import org.apache.flink.core.fs.Path;
@@ -35,7 +34,6 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
     private final FileSystem fileSystem;
     private final Path metadataFile;
     private final Path checkpointDirectory;
-    private final FSDataOutputStream out;
 
     /** Set once by the first close or finalize; both may come from different threads (Flink's canceller). */
     private boolean closed;
@@ -59,15 +57,10 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
     MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory) throws IOException {
         // NO_OVERWRITE is the check Flink's exists() made: a conflict fails here, before any byte
         // is written and before this stream could delete the file that is there
-        this(fileSystem, metadataFile, checkpointDirectory, fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE));
-    }
-
-    private MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory, FSDataOutputStream out) {
-        super(out);
+        super(fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE));
         this.fileSystem = fileSystem;
         this.metadataFile = metadataFile;
         this.checkpointDirectory = checkpointDirectory;
-        this.out = out;
     }
 
     /** Discards the file, as Flink's stream does: closes it, then deletes the path. */
@@ -78,7 +71,7 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
         }
         closed = true;
         try {
-            out.close();
+            out().close();
             fileSystem.delete(metadataFile, false);
         } catch (Throwable t) {
             LOG.warn("Could not close the state stream for {}.", metadataFile, t);
@@ -93,11 +86,11 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
         try {
             long size = 0;
             try {
-                size = out.getPos();
+                size = out().getPos();
             } catch (Exception ignored) {
                 // best effort, as Flink's: the handle's size is informational
             }
-            out.close();
+            out().close();
             FileStateHandle metadataHandle = new FileStateHandle(metadataFile, size);
             return new FsCompletedCheckpointStorageLocation(fileSystem, checkpointDirectory, metadataHandle,
                     metadataFile.getParent().toString());
