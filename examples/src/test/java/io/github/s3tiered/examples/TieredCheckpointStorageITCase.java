@@ -135,6 +135,32 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         assertThat(gauge(groups.get(0), RecoveryTestSupport.RESTORED_FROM_S3)).isEqualTo(after.get(RecoveryTestSupport.RESTORED_FROM_S3));
     }
 
+    @Test
+    void withVerificationOffAFailureMidStreamRestoresWithExactStateAndTheRetainedCheckpointResumes(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        // The JobManager writes each _metadata through this project's location then, not the verifier's.
+        Map<String, String> verificationOff = Map.of("s3tiered.verification.enabled", "false");
+        RecoveryJob.Settings s = settings(80_000);
+        JobResult result = run(cluster, environment(dir, null, verificationOff), s);
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+
+        java.nio.file.Path resumedOutput = java.nio.file.Files.createDirectories(output.resolve("resumed"));
+        RecoveryJob.Settings r = new RecoveryJob.Settings(s.records(), s.keys(), 25_000, 0, resumedOutput.toString());
+        String checkpoint = runThenCancel(cluster, environment(dir, null, verificationOff), r, 2);
+        org.apache.flink.core.fs.Path retained = new org.apache.flink.core.fs.Path(checkpoint);
+        org.apache.flink.core.fs.FileSystem fs = retained.getFileSystem();
+        assertThat(fs.exists(new org.apache.flink.core.fs.Path(retained, "_metadata"))).as("the retained checkpoint's _metadata")
+                .isTrue();
+        assertThat(fs.exists(new org.apache.flink.core.fs.Path(retained.getParent(), "s3tiered-verification.json")))
+                .as("no verification status: verification was off").isFalse();
+        JobResult again = run(cluster, environment(dir, checkpoint, verificationOff), r);
+        assertThat(again.isSuccess()).as(failureText(again)).isTrue();
+        ExpectedResults.Verification w = ExpectedResults.verify(resumedOutput, r.records(), r.keys());
+        assertThat(w.exact()).as(w.toString()).isTrue();
+    }
+
     private static long gauge(Map<String, org.apache.flink.metrics.Metric> group, String name) {
         return (Long) ((org.apache.flink.metrics.Gauge<?>) group.get(name)).getValue();
     }

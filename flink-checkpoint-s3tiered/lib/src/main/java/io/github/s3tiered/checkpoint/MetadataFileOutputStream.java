@@ -3,6 +3,7 @@ package io.github.s3tiered.checkpoint;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.FileSystem.WriteMode;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
@@ -42,6 +43,11 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
     static boolean appliesTo(CheckpointStorageLocation location) {
         return location instanceof FsCheckpointStorageLocation fs
                 && "s3tiered".equals(fs.getMetadataFilePath().toUri().getScheme());
+    }
+
+    /** The stream for the {@code _metadata} of the checkpoint at {@code location}: this one on s3tiered, Flink's own elsewhere. */
+    static CheckpointMetadataOutputStream openFor(CheckpointStorageLocation location) throws IOException {
+        return appliesTo(location) ? create((FsCheckpointStorageLocation) location) : location.createMetadataOutputStream();
     }
 
     static MetadataFileOutputStream create(FsCheckpointStorageLocation location) throws IOException {

@@ -70,7 +70,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
         if (verification == null) {
-            return delegate.initializeLocationForCheckpoint(checkpointId);
+            return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId));
         }
         pending.started(checkpointId); // before any task can write a file of it
         try {

@@ -5,7 +5,6 @@ import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -43,10 +42,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
         // on s3tiered without the exists() round trip Flink's stream asks first (MetadataFileOutputStream)
-        CheckpointMetadataOutputStream out = MetadataFileOutputStream.appliesTo(delegate)
-                ? MetadataFileOutputStream.create((FsCheckpointStorageLocation) delegate)
-                : delegate.createMetadataOutputStream();
-        return new TeeMetadataOutputStream(out);
+        return new TeeMetadataOutputStream(MetadataFileOutputStream.openFor(delegate));
     }
 
     @Override

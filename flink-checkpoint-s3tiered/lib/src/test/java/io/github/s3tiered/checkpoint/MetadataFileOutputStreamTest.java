@@ -33,7 +33,7 @@ class MetadataFileOutputStreamTest {
     java.nio.file.Path root;
 
     /** The local file system, with the calls that matter here recorded and a close that can fail. */
-    private static final class RecordingFileSystem extends LocalFileSystem {
+    static final class RecordingFileSystem extends LocalFileSystem {
         final List<String> calls = new ArrayList<>();
         boolean failClose;
         /** Calls the local file system makes to itself (its create() asks exists()) are not the caller's. */
