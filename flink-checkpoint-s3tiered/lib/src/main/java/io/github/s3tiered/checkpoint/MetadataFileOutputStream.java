@@ -13,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 
 /**
  * The {@code _metadata} stream of a checkpoint on {@code s3tiered://}: Flink's own
@@ -23,7 +24,8 @@ import java.io.IOException;
  * s3tiered's {@code create(NO_OVERWRITE)} does not check itself with its HEAD: that a file is
  * there. Everything else is Flink's: the same file, the same handle and external pointer, the
  * same deletion of the path after a failed close, and the same upload-then-delete of a stream
- * closed without being finalized.
+ * closed without being finalized. Where the check was made by a HEAD when the checkpoint started
+ * ({@link MetadataPrecheck}), the file is created without a second one.
  *
  * <p>Only for {@code s3tiered://} ({@link #appliesTo}): on a file system with a recoverable writer
  * ({@code file://}), Flink's stream commits the file by rename, which this one would not.
@@ -45,14 +47,27 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
                 && "s3tiered".equals(fs.getMetadataFilePath().toUri().getScheme());
     }
 
-    /** The stream for the {@code _metadata} of the checkpoint at {@code location}: this one on s3tiered, Flink's own elsewhere. */
-    static CheckpointMetadataOutputStream openFor(CheckpointStorageLocation location) throws IOException {
-        return appliesTo(location) ? create((FsCheckpointStorageLocation) location) : location.createMetadataOutputStream();
-    }
-
-    static MetadataFileOutputStream create(FsCheckpointStorageLocation location) throws IOException {
-        Path file = location.getMetadataFilePath();
-        return new MetadataFileOutputStream(file.getFileSystem(), file, location.getCheckpointDirectory());
+    /**
+     * The stream for the {@code _metadata} of the checkpoint at {@code location}: this one on
+     * s3tiered, Flink's own elsewhere. With the answer of the {@code precheck} made when the
+     * checkpoint started (may be null), the file is created without a HEAD of its own when it found
+     * nothing, and not at all when it found a file.
+     */
+    static CheckpointMetadataOutputStream openFor(CheckpointStorageLocation location, MetadataPrecheck precheck)
+            throws IOException {
+        if (!appliesTo(location)) {
+            return location.createMetadataOutputStream();
+        }
+        FsCheckpointStorageLocation fs = (FsCheckpointStorageLocation) location;
+        Path file = fs.getMetadataFilePath();
+        Boolean present = precheck != null && precheck.metadataFile().equals(file) ? precheck.answer(MetadataPrecheck.WAIT)
+                : null;
+        if (Boolean.TRUE.equals(present)) {
+            throw new FileAlreadyExistsException(file.toString(), null,
+                    "was there when the checkpoint started, and the write mode is NO_OVERWRITE");
+        }
+        return new MetadataFileOutputStream(file.getFileSystem(), file, fs.getCheckpointDirectory(),
+                Boolean.FALSE.equals(present) ? WriteMode.OVERWRITE : WriteMode.NO_OVERWRITE);
     }
 
     /**
@@ -61,9 +76,18 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
      *     nothing then (Flink's disposal of the failed checkpoint's directory may, as with its own stream)
      */
     MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory) throws IOException {
+        this(fileSystem, metadataFile, checkpointDirectory, WriteMode.NO_OVERWRITE);
+    }
+
+    /**
+     * {@code OVERWRITE} only when the check was already made ({@link MetadataPrecheck}): it saves
+     * the HEAD of {@code NO_OVERWRITE}.
+     */
+    MetadataFileOutputStream(FileSystem fileSystem, Path metadataFile, Path checkpointDirectory, WriteMode mode)
+            throws IOException {
         // NO_OVERWRITE is the check Flink's exists() made: a conflict fails here, before any byte
         // is written and before this stream could delete the file that is there
-        super(fileSystem.create(metadataFile, WriteMode.NO_OVERWRITE));
+        super(fileSystem.create(metadataFile, mode));
         this.fileSystem = fileSystem;
         this.metadataFile = metadataFile;
         this.checkpointDirectory = checkpointDirectory;

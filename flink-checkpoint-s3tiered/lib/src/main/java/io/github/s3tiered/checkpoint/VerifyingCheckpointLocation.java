@@ -22,11 +22,14 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final CompletedCheckpointVerifier verifier;
     private final CheckpointStorageLocationReference reference;
     private final PendingCheckpoints pending;
+    /** Null where it does not apply. */
+    private final MetadataPrecheck precheck;
 
     VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier,
             PendingCheckpoints pending) throws IOException {
         super(delegate);
         this.delegate = delegate;
+        this.precheck = MetadataPrecheck.startFor(delegate);
         this.checkpointId = checkpointId;
         this.verifier = verifier;
         this.pending = pending;
@@ -42,7 +45,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
         // on s3tiered without the exists() round trip Flink's stream asks first (MetadataFileOutputStream)
-        return new TeeMetadataOutputStream(MetadataFileOutputStream.openFor(delegate));
+        return new TeeMetadataOutputStream(MetadataFileOutputStream.openFor(delegate, precheck));
     }
 
     @Override

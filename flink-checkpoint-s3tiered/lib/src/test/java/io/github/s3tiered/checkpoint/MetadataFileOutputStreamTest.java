@@ -33,14 +33,15 @@ class MetadataFileOutputStreamTest {
     java.nio.file.Path root;
 
     /** The local file system, with the calls that matter here recorded and a close that can fail. */
-    static final class RecordingFileSystem extends LocalFileSystem {
-        final List<String> calls = new ArrayList<>();
+    static class RecordingFileSystem extends LocalFileSystem {
+        /** Threads of the code under test may record too (the verifier's, a check's). */
+        final List<String> calls = java.util.Collections.synchronizedList(new ArrayList<>());
         boolean failClose;
         /** Calls the local file system makes to itself (its create() asks exists()) are not the caller's. */
-        private int depth;
+        private final ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
 
-        private void record(String call) {
-            if (depth == 0) {
+        void record(String call) {
+            if (depth.get()[0] == 0) {
                 calls.add(call);
             }
         }
@@ -48,22 +49,22 @@ class MetadataFileOutputStreamTest {
         @Override
         public boolean exists(Path f) throws IOException {
             record("exists " + f.getName());
-            depth++;
+            depth.get()[0]++;
             try {
                 return super.exists(f);
             } finally {
-                depth--;
+                depth.get()[0]--;
             }
         }
 
         @Override
         public boolean delete(Path f, boolean recursive) throws IOException {
             record("delete " + f.getName());
-            depth++;
+            depth.get()[0]++;
             try {
                 return super.delete(f, recursive);
             } finally {
-                depth--;
+                depth.get()[0]--;
             }
         }
 
@@ -71,11 +72,11 @@ class MetadataFileOutputStreamTest {
         public FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
             record("create " + filePath.getName() + " " + overwrite);
             FSDataOutputStream out;
-            depth++;
+            depth.get()[0]++;
             try {
                 out = super.create(filePath, overwrite);
             } finally {
-                depth--;
+                depth.get()[0]--;
             }
             if (!failClose) {
                 return out;

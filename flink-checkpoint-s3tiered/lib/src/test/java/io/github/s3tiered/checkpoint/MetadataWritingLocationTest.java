@@ -1,6 +1,9 @@
 package io.github.s3tiered.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.bridge.BridgeContract;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -20,25 +23,76 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 
 /**
- * With verification off, the storage still writes a checkpoint's {@code _metadata} on s3tiered
- * without Flink's {@code exists()} first. The {@code s3tiered} scheme is served here by the local
- * file system with its calls recorded (its paths are local paths), registered as a plugin would be.
+ * The JobManager's writing of a checkpoint's {@code _metadata} on s3tiered, with verification off:
+ * no {@code exists()} first, and the check that no file is there made by one HEAD when the
+ * checkpoint starts ({@link MetadataPrecheck}). The {@code s3tiered} scheme is served here by the
+ * local file system with its calls recorded (its paths are local paths), registered as a plugin
+ * would be, answering the bridge's HEAD as the plugin does.
  */
 class MetadataWritingLocationTest {
 
     @TempDir
     java.nio.file.Path root;
 
-    private final MetadataFileOutputStreamTest.RecordingFileSystem fs = new MetadataFileOutputStreamTest.RecordingFileSystem();
+    /** The recording local file system, with the plugin's bridge HEAD: found, NOT_FOUND, or failed. */
+    static final class BridgedFileSystem extends MetadataFileOutputStreamTest.RecordingFileSystem
+            implements BiFunction<String, Map<String, Object>, Map<String, Object>> {
+        volatile boolean failHead;
+        /** When set, a HEAD answers only once it is counted down. */
+        volatile CountDownLatch headMayAnswer;
+
+        @Override
+        public URI getUri() {
+            return URI.create("s3tiered://bucket/");
+        }
+
+        @Override
+        public Map<String, Object> apply(String operation, Map<String, Object> args) {
+            assertThat(operation).isEqualTo(BridgeContract.RECORDED_CHECKSUM);
+            Path path = new Path((String) args.get(BridgeContract.PATH));
+            record("head " + path.getName());
+            try {
+                CountDownLatch latch = headMayAnswer;
+                if (latch != null && !latch.await(10, TimeUnit.SECONDS)) {
+                    throw new AssertionError("the HEAD was never let answer");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Map<String, Object> answer = new HashMap<>();
+            if (failHead) {
+                answer.put(BridgeContract.ERROR, BridgeContract.ErrorCode.UNREADABLE.name());
+                answer.put(BridgeContract.ERROR_MESSAGE, "HEAD of " + path + " failed: 503 SlowDown");
+            } else if (!pathToFile(path).exists()) {
+                answer.put(BridgeContract.ERROR, BridgeContract.ErrorCode.NOT_FOUND.name());
+                answer.put(BridgeContract.ERROR_MESSAGE, "No such file: " + path);
+            } else {
+                answer.put(BridgeContract.STALE_COPY_DROPPED, false);
+            }
+            return answer;
+        }
+    }
+
+    private final BridgedFileSystem fs = new BridgedFileSystem();
+    private final JobID job = new JobID();
+    private Path checkpoints;
 
     @BeforeEach
     void serveTheS3TieredSchemeLocally() {
+        checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
         FileSystemFactory s3tiered = new FileSystemFactory() {
             @Override
             public String getScheme() {
@@ -65,21 +119,29 @@ class MetadataWritingLocationTest {
         FileSystem.initialize(new Configuration(), null);
     }
 
-    @Test
-    void withVerificationOffTheMetadataIsWrittenWithoutAskingWhetherItExists() throws Exception {
-        JobID job = new JobID();
-        Path checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
-        FsCheckpointStorageAccess flinks = new FsCheckpointStorageAccess(checkpoints, null, true, job, 1024, 4096);
-        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks,
-                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null,
-                new Path(checkpoints, job.toString()), null);
+    private FsCheckpointStorageAccess flinks() throws IOException {
+        return new FsCheckpointStorageAccess(checkpoints, null, true, job, 1024, 4096);
+    }
 
-        CheckpointStorageLocation location = storage.initializeLocationForCheckpoint(7);
-        fs.calls.clear();
+    /** The storage with verification off. */
+    private TieredCheckpointStorageAccess storage() throws IOException {
+        return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
+                null, new Path(checkpoints, job.toString()), null);
+    }
+
+    private java.nio.file.Path localMetadata(long checkpointId) {
+        return root.resolve("checkpoints/" + job + "/chk-" + checkpointId + "/_metadata");
+    }
+
+    @Test
+    void theMetadataIsWrittenWithoutExistsAndWithoutAHeadOfItsOwnAfterTheCheckAtTheStart() throws Exception {
+        FsCheckpointStorageAccess flinks = flinks();
+        CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(7);
+        // the creation waits for the HEAD sent when the checkpoint started: the order is fixed
         CompletedCheckpointStorageLocation done = finalize(location, new byte[] {1, 2, 3});
 
-        assertThat(fs.calls).containsExactly("create _metadata NO_OVERWRITE");
-        assertThat(Files.readAllBytes(root.resolve("checkpoints/" + job + "/chk-7/_metadata"))).containsExactly(1, 2, 3);
+        assertThat(fs.calls).containsExactly("head _metadata", "create _metadata OVERWRITE");
+        assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(1, 2, 3);
         assertThat(done.getExternalPointer()).isEqualTo(new Path(checkpoints, job + "/chk-7").toString());
         assertThat(location.getLocationReference()).isEqualTo(flinks.initializeLocationForCheckpoint(8).getLocationReference());
 
@@ -91,17 +153,76 @@ class MetadataWritingLocationTest {
     }
 
     @Test
-    void aFailedCheckpointIsDisposedAsFlinkDisposesIt() throws Exception {
-        JobID job = new JobID();
-        Path checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
-        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(
-                new FsCheckpointStorageAccess(checkpoints, null, true, job, 1024, 4096),
-                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null,
-                new Path(checkpoints, job.toString()), null);
-        CheckpointStorageLocation location = storage.initializeLocationForCheckpoint(3);
-        assertThat(root.resolve("checkpoints/" + job + "/chk-3")).isDirectory();
-        location.disposeOnFailure();
-        assertThat(root.resolve("checkpoints/" + job + "/chk-3")).doesNotExist();
+    void withVerificationOnTheMetadataIsWrittenTheSameWay() throws Exception {
+        TieredCheckpointStorageAccess verifying = new TieredCheckpointStorageAccess(flinks(),
+                new RecoveryGuard(false, false, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
+                new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+        CheckpointStorageLocation location = verifying.initializeLocationForCheckpoint(7);
+        finalize(location, new byte[] {1, 2, 3});
+        // the verifier then reads and writes files of its own in the background: only _metadata counts here
+        List<String> metadataCalls;
+        synchronized (fs.calls) {
+            metadataCalls = fs.calls.stream().filter(c -> c.contains(" _metadata")).toList();
+        }
+        assertThat(metadataCalls)
+                .startsWith("head _metadata", "create _metadata OVERWRITE");
+        assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(1, 2, 3);
+        // before the next test serves the scheme with another file system
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).as("the verifier ended").isTrue();
+    }
+
+    @Test
+    void aFileThereWhenTheCheckpointStartedFailsTheCreationAndStaysAsItWas() throws Exception {
+        Files.createDirectories(localMetadata(7).getParent());
+        Files.writeString(localMetadata(7), "an earlier run's");
+        CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(7);
+
+        assertThatThrownBy(location::createMetadataOutputStream).isInstanceOf(FileAlreadyExistsException.class)
+                .hasMessageContaining(new Path(checkpoints, job + "/chk-7/_metadata").toString())
+                .hasMessageContaining("NO_OVERWRITE");
+        assertThat(Files.readString(localMetadata(7))).isEqualTo("an earlier run's");
+        assertThat(fs.calls).containsExactly("head _metadata");
+    }
+
+    @Test
+    void whenTheCheckAtTheStartFailedTheCreationChecksAsBefore() throws Exception {
+        fs.failHead = true;
+        CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(7);
+        finalize(location, new byte[] {5});
+        assertThat(fs.calls).containsExactly("head _metadata", "create _metadata NO_OVERWRITE");
+        assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(5);
+    }
+
+    @Test
+    void anAnswerNotInWithinTheWaitIsNoAnswerAndAFailedOneIsNoneEither() throws Exception {
+        fs.headMayAnswer = new CountDownLatch(1);
+        MetadataPrecheck check = MetadataPrecheck.startFor(flinks().initializeLocationForCheckpoint(3),
+                r -> new Thread(r, "precheck").start());
+        assertThat(check).isNotNull();
+        assertThat(check.answer(Duration.ofMillis(100))).isNull();
+        fs.headMayAnswer.countDown();
+        assertThat(check.answer(Duration.ofSeconds(10))).isFalse();
+
+        Files.createDirectories(localMetadata(4).getParent());
+        Files.writeString(localMetadata(4), "x");
+        fs.headMayAnswer = null;
+        assertThat(MetadataPrecheck.startFor(flinks().initializeLocationForCheckpoint(4), Runnable::run)
+                .answer(Duration.ZERO)).isTrue();
+
+        fs.failHead = true;
+        assertThat(MetadataPrecheck.startFor(flinks().initializeLocationForCheckpoint(5), Runnable::run)
+                .answer(Duration.ofSeconds(1))).isNull();
+    }
+
+    @Test
+    void noCheckWhereItDoesNotApply() throws Exception {
+        Path local = new Path(root.toUri().toString() + "local");
+        CheckpointStorageLocation onFile = new FsCheckpointStorageAccess(local, null, true, job, 1024, 4096)
+                .initializeLocationForCheckpoint(1);
+        assertThat(MetadataPrecheck.startFor(onFile, Runnable::run)).isNull();
+        assertThat(fs.calls).isEmpty();
     }
 
     private static CompletedCheckpointStorageLocation finalize(CheckpointStorageLocation location, byte[] bytes)
