@@ -75,6 +75,7 @@ class CheckpointDamageITCase {
         STATE_FILE_EXTENDED(Verdict.SIZE_MISMATCH, false),
         STATE_FILE_EMPTIED(Verdict.SIZE_MISMATCH, false),
         SST_BYTE_FLIPPED(Verdict.CORRUPT_STATE, true),
+        SST_REPLACED_BY_A_VALID_ONE(Verdict.CORRUPT_STATE, true),
         MANIFEST_BYTE_FLIPPED(Verdict.CORRUPT_STATE, true),
         KEY_GROUP_BYTE_FLIPPED(Verdict.CORRUPT_STATE, true),
         METADATA_DELETED(Verdict.NO_METADATA, false),
@@ -258,8 +259,22 @@ class CheckpointDamageITCase {
             case SST_BYTE_FLIPPED -> {
                 StateFiles.Piece sst = largestPiece(in, StateFiles.Role.SST, in.kind() + " has no SST file: its keyed state is"
                         + " in the " + keyedFormat(in.kind()) + ", not in RocksDB's native format");
-                assertProvenBy(in, sst, Proof.CHECKSUM, "RocksDB block checksums (" + sst.localName() + ")");
+                assertProvenBy(in, sst, sstProof(), "RocksDB block checksums");
                 return flip(d, sst, sst.start() + sst.length() / 2, "SST " + sst.localName());
+            }
+            case SST_REPLACED_BY_A_VALID_ONE -> {
+                // sound block checksums, same size: only RocksDB's unique id check at open tells it is not the file
+                StateFiles.Piece sst = largestPiece(in, StateFiles.Role.SST, in.kind() + " has no SST file: its keyed state is"
+                        + " in the " + keyedFormat(in.kind()) + ", not in RocksDB's native format");
+                assumeTrue(sst.wholeFile(), in.kind() + " keeps its SST files as segments of merged files");
+                assumeTrue(sstProof() == Proof.CHECKSUM, "RocksDB " + org.rocksdb.RocksDB.rocksdbVersion() + " records no"
+                        + " unique id: nothing tells a whole SST of the same size from the one written, and the rehearsal"
+                        + " proves SST files DECODED only (their structure)");
+                assertProvenBy(in, sst, Proof.CHECKSUM, "RocksDB block checksums and unique id (" + sst.localName() + ")");
+                d.replace(local(sst.file()), SameSizeSst.rewrite(local(sst.file())));
+                return new Applied(sst.file(), "SST " + sst.localName() + " (" + sst.file().getName() + ") replaced by a valid SST"
+                        + " of the same size and keys written by SstFileWriter",
+                        c -> c.files() != null && c.files().covers(sst.file(), sst.start()));
             }
             case MANIFEST_BYTE_FLIPPED -> {
                 StateFiles.Piece manifest = largestPiece(in, StateFiles.Role.MANIFEST, in.kind() + " has no MANIFEST: its keyed"
@@ -327,6 +342,14 @@ class CheckpointDamageITCase {
         return new Applied(piece.file(), "byte " + offset + " flipped in " + what + " (" + piece.file().getName()
                 + (piece.wholeFile() ? "" : ", bytes " + piece.start() + "-" + piece.end() + " of a merged file") + ")",
                 c -> c.files() != null && c.files().covers(piece.file(), offset));
+    }
+
+    /**
+     * What the intact rehearsal proves of an SST file: its content where RocksDB compares each
+     * SST's unique id with the MANIFEST's at open (RocksDB 8, Flink 2.x), its structure elsewhere.
+     */
+    private static Proof sstProof() {
+        return org.rocksdb.RocksDB.rocksdbVersion().getMajor() >= 8 ? Proof.CHECKSUM : Proof.DECODED;
     }
 
     /** The largest referenced file (ties by path), optionally only a whole-file one. */

@@ -32,6 +32,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -45,10 +47,18 @@ import java.util.stream.Stream;
  *   <li>all files put under the names RocksDB knows them by, in a scratch directory (links to the
  *       fetched copies, no copy of their bytes), and opened read-only by RocksDB with the column
  *       families the meta data names: the MANIFEST (whose records RocksDB checksums) and CURRENT
- *       must agree with the files and their sizes, as at a real restore.
+ *       must agree with the files and their sizes, as at a real restore; and every table is opened
+ *       there, as Flink's restore opens them all ({@code max_open_files} -1), so that RocksDB checks
+ *       each SST's unique id against the one the MANIFEST recorded. Block checksums alone prove a
+ *       file whole, not that it is the file RocksDB wrote: a valid SST of the same size put in its
+ *       place passes them and fails the restore. An SST's content is proven ({@link Proof#CHECKSUM})
+ *       only after both; where no unique id was compared (a snapshot written by RocksDB 6, Flink
+ *       1.x, which records none, or a RocksDB 6 here) it is {@link Proof#DECODED}: whole, but not
+ *       told apart from another whole SST of its size.
  * </ol>
  *
- * Memory stays small: RocksDB opens tables lazily (a few at a time) and reads blocks one by one.
+ * Memory: blocks are read one by one; the open holds each table's index and filter, as the
+ * restoring TaskManager does.
  */
 final class RocksDbSnapshotCheck {
 
@@ -145,8 +155,7 @@ final class RocksDbSnapshotCheck {
         try (Options options = new Options(); SstFileReader reader = new SstFileReader(options)) {
             reader.open(dir.resolve(f.getLocalPath()).toString());
             reader.verifyChecksum();
-            findings.proved(f.getHandle(), Proof.CHECKSUM, "RocksDB block checksums (" + f.getLocalPath() + ")");
-            return true;
+            return true; // proven once RocksDB's open also found it to be the file the MANIFEST names
         } catch (Throwable t) {
             rethrowFatal(t);
             findings.failed(file, "RocksDB rejects " + f.getLocalPath() + " of " + where + ": " + DecodingFailures.describe(t));
@@ -192,7 +201,9 @@ final class RocksDbSnapshotCheck {
                 DBOptions dbOptions = new DBOptions()
                         .setCreateIfMissing(false)
                         .setParanoidChecks(true)
-                        .setMaxOpenFiles(16)
+                        // every table opened now, as at Flink's restore: that is where RocksDB
+                        // compares each SST's unique id with the MANIFEST's
+                        .setMaxOpenFiles(-1)
                         .setInfoLogLevel(InfoLogLevel.ERROR_LEVEL)) {
             for (byte[] name : families) {
                 descriptors.add(new ColumnFamilyDescriptor(name, cfOptions));
@@ -204,12 +215,34 @@ final class RocksDbSnapshotCheck {
         } catch (Throwable t) {
             rethrowFatal(t);
             handles.forEach(ColumnFamilyHandle::close);
-            findings.failed(manifest, "RocksDB cannot open the files of " + where + " as a restore would: " + DecodingFailures.describe(t));
+            // RocksDB names the table it refused by its local name or number; name the checkpoint's file
+            String description = DecodingFailures.describe(t).replace(dir.toString() + "/", "");
+            HandleAndLocalPath refused = refusedTable(description, files);
+            if (refused != null) {
+                // the table RocksDB names; a MANIFEST from elsewhere would show the same way, so it is named too
+                findings.failed(nameOf(refused.getHandle()), "RocksDB refuses " + refused.getLocalPath() + " of " + where
+                        + " (" + LocalizedHandles.describe(refused.getHandle()) + ") with the MANIFEST " + manifest
+                        + ", as a restore would: " + description);
+            } else {
+                findings.failed(manifest, "RocksDB cannot open the files of " + where + " as a restore would: " + description);
+            }
             return;
         }
+        String writer = writerVersion(files, dir);
+        boolean identityChecked = RocksDB.rocksdbVersion().getMajor() >= 8 && writer != null
+                && Integer.parseInt(writer.substring(0, writer.indexOf('.'))) >= 8;
         for (HandleAndLocalPath f : files) {
             String name = f.getLocalPath();
-            if (name.startsWith("MANIFEST-")) {
+            if (name.endsWith(".sst")) {
+                if (identityChecked) {
+                    findings.proved(f.getHandle(), Proof.CHECKSUM, "RocksDB block checksums and unique id (" + name + ")");
+                } else {
+                    // whole, but nothing tells it from another whole SST of the same size
+                    findings.proved(f.getHandle(), Proof.DECODED, "RocksDB block checksums (" + name + "); no unique id"
+                            + " compared (written by RocksDB " + (writer == null ? "of unknown version" : writer)
+                            + ", read by " + RocksDB.rocksdbVersion() + ")");
+                }
+            } else if (name.startsWith("MANIFEST-")) {
                 findings.proved(f.getHandle(), Proof.CHECKSUM, "every record checksummed, opened by RocksDB");
             } else if (name.equals("CURRENT")) {
                 findings.proved(f.getHandle(), Proof.CHECKSUM, "read exactly by RocksDB's open");
@@ -217,6 +250,62 @@ final class RocksDbSnapshotCheck {
                 findings.proved(f.getHandle(), Proof.LENGTH, "not read by a RocksDB restore (" + name + ")");
             }
         }
+    }
+
+    /** The version line of a RocksDB OPTIONS file. */
+    private static final Pattern OPTIONS_VERSION = Pattern.compile("rocksdb_version=(\\d+\\.\\d+(?:\\.\\d+)?)");
+
+    /**
+     * The RocksDB version that wrote the snapshot, from its OPTIONS file; null when it has none or
+     * it does not say. RocksDB 8 (Flink 2.x) records each SST's unique id in the MANIFEST and
+     * compares it at open; RocksDB 6 (Flink 1.x) records none.
+     */
+    static String writerVersion(List<HandleAndLocalPath> files, Path dir) {
+        for (HandleAndLocalPath f : files) {
+            if (!f.getLocalPath().startsWith("OPTIONS-")) {
+                continue;
+            }
+            try (InputStream in = Files.newInputStream(dir.resolve(f.getLocalPath()))) {
+                // the version is in the first lines; an OPTIONS file is a few KiB to tens of KiB
+                String head = new String(in.readNBytes(64 * 1024), StandardCharsets.ISO_8859_1);
+                Matcher m = OPTIONS_VERSION.matcher(head);
+                if (m.find()) {
+                    return m.group(1);
+                }
+            } catch (IOException | RuntimeException unreadable) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /** How RocksDB names a table in its errors: "table file 19", ".../000019.sst". */
+    private static final Pattern TABLE = Pattern.compile("table file (\\d+)|\\b(\\d+)\\.sst\\b");
+
+    /**
+     * The SST an open failure names ("... table file 19", "... 000019.sst"), when exactly one of
+     * the snapshot's SST files has that number; null otherwise.
+     */
+    static HandleAndLocalPath refusedTable(String message, List<HandleAndLocalPath> files) {
+        Matcher m = TABLE.matcher(message);
+        Set<Long> numbers = new TreeSet<>();
+        while (m.find()) {
+            try {
+                numbers.add(Long.parseLong(m.group(1) != null ? m.group(1) : m.group(2)));
+            } catch (NumberFormatException notAFileNumber) {
+                return null;
+            }
+        }
+        if (numbers.size() != 1) {
+            return null;
+        }
+        long number = numbers.iterator().next();
+        List<HandleAndLocalPath> named = files.stream().filter(f -> f.getLocalPath().endsWith(".sst"))
+                .filter(f -> {
+                    String stem = f.getLocalPath().substring(0, f.getLocalPath().length() - ".sst".length());
+                    return stem.chars().allMatch(Character::isDigit) && !stem.isEmpty() && Long.parseLong(stem) == number;
+                }).toList();
+        return named.size() == 1 ? named.get(0) : null;
     }
 
     private String nameOf(StreamStateHandle h) {
