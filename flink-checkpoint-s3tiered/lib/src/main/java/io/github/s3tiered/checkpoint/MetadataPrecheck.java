@@ -114,7 +114,9 @@ final class MetadataPrecheck {
     private static Executor sharedExecutor() {
         AtomicInteger n = new AtomicInteger();
         ClassLoader own = MetadataPrecheck.class.getClassLoader();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+        // bounded: when S3 stalls, checks of later checkpoints are refused (and made at creation)
+        // rather than queued behind stalled ones
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(16), r -> {
             Thread t = new Thread(r, "s3tiered-metadata-check-" + n.incrementAndGet());
             t.setDaemon(true);
             // not the class loader of whichever job's thread started it first

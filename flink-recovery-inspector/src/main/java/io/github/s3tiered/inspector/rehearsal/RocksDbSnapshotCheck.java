@@ -229,8 +229,7 @@ final class RocksDbSnapshotCheck {
             return;
         }
         String writer = writerVersion(files, dir);
-        boolean identityChecked = RocksDB.rocksdbVersion().getMajor() >= 8 && writer != null
-                && Integer.parseInt(writer.substring(0, writer.indexOf('.'))) >= 8;
+        boolean identityChecked = RocksDB.rocksdbVersion().getMajor() >= 8 && majorOf(writer) >= 8;
         for (HandleAndLocalPath f : files) {
             String name = f.getLocalPath();
             if (name.endsWith(".sst")) {
@@ -258,7 +257,8 @@ final class RocksDbSnapshotCheck {
     /**
      * The RocksDB version that wrote the snapshot, from its OPTIONS file; null when it has none or
      * it does not say. RocksDB 8 (Flink 2.x) records each SST's unique id in the MANIFEST and
-     * compares it at open; RocksDB 6 (Flink 1.x) records none.
+     * compares it at open; RocksDB 6 (Flink 1.x) records none. The OPTIONS file is not checksummed:
+     * it only tells whether the MANIFEST had unique ids for RocksDB to compare.
      */
     static String writerVersion(List<HandleAndLocalPath> files, Path dir) {
         for (HandleAndLocalPath f : files) {
@@ -277,6 +277,18 @@ final class RocksDbSnapshotCheck {
             }
         }
         return null;
+    }
+
+    /** The major version of "8.10.0"; -1 when there is none. */
+    static int majorOf(String version) {
+        if (version == null) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(version.substring(0, version.indexOf('.')));
+        } catch (RuntimeException notAVersion) {
+            return -1;
+        }
     }
 
     /** How RocksDB names a table in its errors: "table file 19", ".../000019.sst". */
