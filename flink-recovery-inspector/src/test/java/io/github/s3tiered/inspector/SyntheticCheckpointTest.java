@@ -73,6 +73,36 @@ class SyntheticCheckpointTest {
     }
 
     @Test
+    void aDanglingLinkInSharedIsOneMissingFileNotAMissingDirectory() throws Exception {
+        // Flink's local file system fails a whole listing on one dangling symbolic link
+        writeCheckpoint(1, 0, 20);
+        Files.createSymbolicLink(jobDir.resolve("shared/left-over-link"), jobDir.resolve("gone"));
+        Validation v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+
+        Files.delete(jobDir.resolve("shared/sst-3"));
+        Files.createSymbolicLink(jobDir.resolve("shared/sst-3"), jobDir.resolve("gone"));
+        v = inspector.validate(path(jobDir.resolve("chk-1")), false);
+        assertThat(v.verdict()).isEqualTo(Verdict.MISSING_FILES);
+        assertThat(v.filesConcerned()).extracting(f -> new Path(f).getName()).containsExactly("sst-3");
+        assertThat(v.reason()).doesNotContain("directory");
+    }
+
+    @Test
+    void aCheckpointDirectoryNamedForAnotherIdIsReportedHoweverItsPathIsSpelled() throws Exception {
+        writeCheckpoint(3, 0, 5);
+        Files.move(jobDir.resolve("chk-3"), jobDir.resolve("chk-99"));
+        // as typed, and as a URI of a directory gives it: with a trailing slash
+        for (Path p : List.of(path(jobDir.resolve("chk-99")), new Path(jobDir.resolve("chk-99").toUri()))) {
+            Validation v = inspector.validate(p, false);
+            assertThat(v.problems()).as(p + ": " + v.reason()).anySatisfy(problem -> {
+                assertThat(problem.verdict()).isEqualTo(Verdict.CORRUPT_METADATA);
+                assertThat(problem.reason()).contains("chk-99 holds checkpoint id 3");
+            });
+        }
+    }
+
+    @Test
     void namesAloneTellACheckpointFromAJobDirectory() {
         assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3tiered://b/cp/abc/chk-12"))).isTrue();
         assertThat(CheckpointInspector.namesSingleCheckpoint(new Path("s3tiered://b/cp/abc/chk-12/_metadata"))).isTrue();

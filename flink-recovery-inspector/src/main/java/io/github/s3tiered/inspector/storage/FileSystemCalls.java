@@ -57,10 +57,37 @@ public final class FileSystemCalls {
         try {
             return fs.listStatus(dir);
         } catch (FileNotFoundException | NoSuchFileException e) {
-            return null;
+            return existingLocalDirectory(fs, dir) ? listLocalEntryByEntry(fs, dir) : null;
         } catch (IOException e) {
             throw new StorageUnreadableException("list", dir, e);
         }
+    }
+
+    /**
+     * Flink's local file system fails the whole listing with "not found" when one entry is a
+     * dangling symbolic link; the directory is there all the same, and so are its other files.
+     */
+    private static boolean existingLocalDirectory(FileSystem fs, Path dir) {
+        return "file".equals(fs.getUri().getScheme()) && new java.io.File(dir.toUri().getPath()).isDirectory();
+    }
+
+    /** The directory's entries whose status can be read; a dangling link is a missing file. */
+    private static FileStatus[] listLocalEntryByEntry(FileSystem fs, Path dir) throws StorageUnreadableException {
+        String[] names = new java.io.File(dir.toUri().getPath()).list();
+        if (names == null) {
+            throw new StorageUnreadableException("list", dir, new IOException("the directory cannot be listed"));
+        }
+        java.util.List<FileStatus> statuses = new java.util.ArrayList<>(names.length);
+        for (String name : names) {
+            try {
+                statuses.add(fs.getFileStatus(new Path(dir, name)));
+            } catch (FileNotFoundException | NoSuchFileException dangling) {
+                // not a file a restore could read
+            } catch (IOException e) {
+                throw new StorageUnreadableException("list", dir, e);
+            }
+        }
+        return statuses.toArray(new FileStatus[0]);
     }
 
     /** The status of a path, or null when it does not exist. */

@@ -103,7 +103,9 @@ public final class CheckpointValidator {
         }
         CheckpointMetadata metadata = loaded.metadata();
         List<Problem> problems = new ArrayList<>();
-        for (String contradiction : MetadataConsistency.check(metadata, dir.getName())) {
+        // a path spelled with a trailing slash (from a URI) has an empty last name: its directory's is meant
+        String dirName = dir.getName().isEmpty() && dir.getParent() != null ? dir.getParent().getName() : dir.getName();
+        for (String contradiction : MetadataConsistency.check(metadata, dirName)) {
             problems.add(new Problem(Verdict.CORRUPT_METADATA, metadataPath.toString(), contradiction));
         }
 
