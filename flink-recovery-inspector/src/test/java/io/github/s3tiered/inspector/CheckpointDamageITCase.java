@@ -185,6 +185,10 @@ class CheckpointDamageITCase {
                 assertThat(shallow.verdict()).as("non-deep: " + shallow.reason()).isEqualTo(damage.verdict);
             }
             assertThat(deep.verdict()).as("deep: " + deep.reason()).isEqualTo(damage.verdict);
+            if (damage == DamageKind.SST_REPLACED_BY_A_VALID_ONE) {
+                // refused for what it is, not for a side effect of how it was made
+                assertThat(deep.reason()).contains("unique ID");
+            }
             if (damage.ofMetadata()) {
                 assertThat(shallowMs).as("non-deep verdict on a damaged _metadata, ms").isLessThan(METADATA_VERDICT_MILLIS);
                 assertThat(deepMs).as("deep verdict on a damaged _metadata, ms").isLessThan(METADATA_VERDICT_MILLIS);

@@ -86,9 +86,12 @@ final class MetadataPrecheck {
             present.complete(true);
         } catch (FileNotFoundException absent) {
             present.complete(false);
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) { // whatever it is, the creation must not wait for an answer that never comes
             LOG.debug("Early check of {} failed; it is checked when it is created: {}", metadataFile, e.toString());
             present.completeExceptionally(e);
+            if (e instanceof VirtualMachineError fatal) {
+                throw fatal;
+            }
         }
     }
 

@@ -30,6 +30,13 @@ final class RocksDbLogFile {
 
     /** Throws a StateDecodingException naming the byte where the file stops being a valid log. */
     static void verify(Path file, String name) throws IOException, StateDecodingException {
+        verify(file, name, null);
+    }
+
+    /** As {@link #verify(Path, String)}, handing each complete entry (a version edit) to {@code entries}. */
+    static void verify(Path file, String name, java.util.function.Consumer<byte[]> entries)
+            throws IOException, StateDecodingException {
+        java.io.ByteArrayOutputStream entry = new java.io.ByteArrayOutputStream();
         long size = Files.size(file);
         byte[] block = new byte[BLOCK_SIZE];
         boolean inEntry = false;
@@ -69,12 +76,14 @@ final class RocksDbLogFile {
                             if (inEntry) {
                                 throw damage(name, at, "a complete record inside a fragmented one");
                             }
+                            entry.reset();
                         }
                         case FIRST -> {
                             if (inEntry) {
                                 throw damage(name, at, "a first fragment inside a fragmented record");
                             }
                             inEntry = true;
+                            entry.reset();
                         }
                         case MIDDLE, LAST -> {
                             if (!inEntry) {
@@ -83,6 +92,12 @@ final class RocksDbLogFile {
                             inEntry = type == MIDDLE;
                         }
                         default -> throw damage(name, at, "unknown record type " + type);
+                    }
+                    if (entries != null) {
+                        entry.write(block, pos + HEADER_SIZE, length);
+                        if (type == FULL || type == LAST) {
+                            entries.accept(entry.toByteArray());
+                        }
                     }
                     records++;
                     pos += HEADER_SIZE + length;

@@ -92,13 +92,14 @@ final class RocksDbSnapshotCheck {
                     sstIntact &= verifySst(f, dir, findings, where);
                 }
             }
+            ManifestFiles manifest = new ManifestFiles();
             for (HandleAndLocalPath f : files) {
                 if (f.getLocalPath().startsWith("MANIFEST-")) {
-                    sstIntact &= verifyManifest(f, dir, findings, where);
+                    sstIntact &= verifyManifest(f, dir, findings, where, manifest);
                 }
             }
             if (sstIntact) {
-                open(files, dir, stateNames, findings, where);
+                open(files, dir, stateNames, findings, where, manifest.withUniqueId());
             }
         } finally {
             deleteRecursively(dir);
@@ -163,9 +164,10 @@ final class RocksDbSnapshotCheck {
         }
     }
 
-    private boolean verifyManifest(HandleAndLocalPath f, Path dir, Findings findings, String where) throws IOException {
+    private boolean verifyManifest(HandleAndLocalPath f, Path dir, Findings findings, String where, ManifestFiles manifest)
+            throws IOException {
         try {
-            RocksDbLogFile.verify(dir.resolve(f.getLocalPath()), f.getLocalPath() + " of " + where);
+            RocksDbLogFile.verify(dir.resolve(f.getLocalPath()), f.getLocalPath() + " of " + where, manifest::edit);
             return true;
         } catch (StateDecodingException e) {
             findings.failed(nameOf(f.getHandle()), e.getMessage());
@@ -173,7 +175,8 @@ final class RocksDbSnapshotCheck {
         }
     }
 
-    private void open(List<HandleAndLocalPath> files, Path dir, List<String> stateNames, Findings findings, String where) {
+    private void open(List<HandleAndLocalPath> files, Path dir, List<String> stateNames, Findings findings, String where,
+            Set<Long> withUniqueId) {
         String manifest = files.stream().filter(f -> f.getLocalPath().startsWith("MANIFEST-")).map(f -> nameOf(f.getHandle()))
                 .findFirst().orElse(ctx.metadataFile());
         List<byte[]> families;
@@ -195,6 +198,8 @@ final class RocksDbSnapshotCheck {
                 return;
             }
         }
+        long tables = files.stream().filter(f -> f.getLocalPath().endsWith(".sst")).count();
+        boolean allTablesAtOnce = tables <= MAX_TABLES_OPENED_AT_ONCE;
         List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         try (ColumnFamilyOptions cfOptions = new ColumnFamilyOptions();
@@ -202,8 +207,10 @@ final class RocksDbSnapshotCheck {
                         .setCreateIfMissing(false)
                         .setParanoidChecks(true)
                         // every table opened now, as at Flink's restore: that is where RocksDB
-                        // compares each SST's unique id with the MANIFEST's
-                        .setMaxOpenFiles(-1)
+                        // compares each SST's unique id with the MANIFEST's; beyond a bound (file
+                        // descriptors, each table's index in memory) they are opened lazily and
+                        // not proven this way
+                        .setMaxOpenFiles(allTablesAtOnce ? -1 : LAZY_OPEN_FILES)
                         .setInfoLogLevel(InfoLogLevel.ERROR_LEVEL)) {
             for (byte[] name : families) {
                 descriptors.add(new ColumnFamilyDescriptor(name, cfOptions));
@@ -217,6 +224,13 @@ final class RocksDbSnapshotCheck {
             handles.forEach(ColumnFamilyHandle::close);
             // RocksDB names the table it refused by its local name or number; name the checkpoint's file
             String description = DecodingFailures.describe(t).replace(dir.toString() + "/", "");
+            if (outOfResources(description)) {
+                // this host's limits, not the checkpoint's content: nothing is proven by the open
+                findings.note("RocksDB could not open the files of " + where + " here (" + description + "): their"
+                        + " unique ids were not compared; raise the open-file limit or the memory of this process");
+                provedWithoutOpen(files, findings, "not opened by RocksDB here: " + description);
+                return;
+            }
             HandleAndLocalPath refused = refusedTable(description, files);
             if (refused != null) {
                 // the table RocksDB names; a MANIFEST from elsewhere would show the same way, so it is named too
@@ -228,18 +242,18 @@ final class RocksDbSnapshotCheck {
             }
             return;
         }
-        String writer = writerVersion(files, dir);
-        boolean identityChecked = RocksDB.rocksdbVersion().getMajor() >= 8 && majorOf(writer) >= 8;
+        boolean comparesIds = RocksDB.rocksdbVersion().getMajor() >= 8;
         for (HandleAndLocalPath f : files) {
             String name = f.getLocalPath();
             if (name.endsWith(".sst")) {
-                if (identityChecked) {
+                if (comparesIds && allTablesAtOnce && withUniqueId.contains(fileNumber(name))) {
                     findings.proved(f.getHandle(), Proof.CHECKSUM, "RocksDB block checksums and unique id (" + name + ")");
                 } else {
                     // whole, but nothing tells it from another whole SST of the same size
                     findings.proved(f.getHandle(), Proof.DECODED, "RocksDB block checksums (" + name + "); no unique id"
-                            + " compared (written by RocksDB " + (writer == null ? "of unknown version" : writer)
-                            + ", read by " + RocksDB.rocksdbVersion() + ")");
+                            + " compared: " + (!comparesIds ? "RocksDB " + RocksDB.rocksdbVersion() + " here compares none"
+                            : !allTablesAtOnce ? "more than " + MAX_TABLES_OPENED_AT_ONCE + " tables, opened lazily"
+                            : "the MANIFEST records none for it (written by RocksDB 6, Flink 1.x)"));
                 }
             } else if (name.startsWith("MANIFEST-")) {
                 findings.proved(f.getHandle(), Proof.CHECKSUM, "every record checksummed, opened by RocksDB");
@@ -251,43 +265,22 @@ final class RocksDbSnapshotCheck {
         }
     }
 
-    /** The version line of a RocksDB OPTIONS file. */
-    private static final Pattern OPTIONS_VERSION = Pattern.compile("rocksdb_version=(\\d+\\.\\d+(?:\\.\\d+)?)");
+    /** At most this many tables are opened at once (each holds a file descriptor and its index). */
+    static final int MAX_TABLES_OPENED_AT_ONCE = 500;
+    private static final int LAZY_OPEN_FILES = 64;
 
-    /**
-     * The RocksDB version that wrote the snapshot, from its OPTIONS file; null when it has none or
-     * it does not say. RocksDB 8 (Flink 2.x) records each SST's unique id in the MANIFEST and
-     * compares it at open; RocksDB 6 (Flink 1.x) records none. The OPTIONS file is not checksummed:
-     * it only tells whether the MANIFEST had unique ids for RocksDB to compare.
-     */
-    static String writerVersion(List<HandleAndLocalPath> files, Path dir) {
-        for (HandleAndLocalPath f : files) {
-            if (!f.getLocalPath().startsWith("OPTIONS-")) {
-                continue;
-            }
-            try (InputStream in = Files.newInputStream(dir.resolve(f.getLocalPath()))) {
-                // the version is in the first lines; an OPTIONS file is a few KiB to tens of KiB
-                String head = new String(in.readNBytes(64 * 1024), StandardCharsets.ISO_8859_1);
-                Matcher m = OPTIONS_VERSION.matcher(head);
-                if (m.find()) {
-                    return m.group(1);
-                }
-            } catch (IOException | RuntimeException unreadable) {
-                return null;
-            }
-        }
-        return null;
+    /** A failure of this host (file descriptors, memory), not of the files. */
+    static boolean outOfResources(String description) {
+        String d = description.toLowerCase(java.util.Locale.ROOT);
+        return d.contains("too many open files") || d.contains("cannot allocate memory") || d.contains("no space left");
     }
 
-    /** The major version of "8.10.0"; -1 when there is none. */
-    static int majorOf(String version) {
-        if (version == null) {
-            return -1;
-        }
-        try {
-            return Integer.parseInt(version.substring(0, version.indexOf('.')));
-        } catch (RuntimeException notAVersion) {
-            return -1;
+    /** Where the open did not run to its end for this host's reasons: SSTs whole by their checksums only. */
+    private static void provedWithoutOpen(List<HandleAndLocalPath> files, Findings findings, String why) {
+        for (HandleAndLocalPath f : files) {
+            if (f.getLocalPath().endsWith(".sst")) {
+                findings.proved(f.getHandle(), Proof.DECODED, "RocksDB block checksums (" + f.getLocalPath() + "); " + why);
+            }
         }
     }
 
@@ -313,11 +306,20 @@ final class RocksDbSnapshotCheck {
         }
         long number = numbers.iterator().next();
         List<HandleAndLocalPath> named = files.stream().filter(f -> f.getLocalPath().endsWith(".sst"))
-                .filter(f -> {
-                    String stem = f.getLocalPath().substring(0, f.getLocalPath().length() - ".sst".length());
-                    return stem.chars().allMatch(Character::isDigit) && !stem.isEmpty() && Long.parseLong(stem) == number;
-                }).toList();
+                .filter(f -> fileNumber(f.getLocalPath()) == number).toList();
         return named.size() == 1 ? named.get(0) : null;
+    }
+
+    /** The number of an SST named like RocksDB's (000019.sst); -1 for any other name. */
+    static long fileNumber(String localName) {
+        if (!localName.endsWith(".sst")) {
+            return -1;
+        }
+        String stem = localName.substring(0, localName.length() - ".sst".length());
+        if (stem.isEmpty() || stem.length() > 18 || !stem.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return -1;
+        }
+        return Long.parseLong(stem);
     }
 
     private String nameOf(StreamStateHandle h) {

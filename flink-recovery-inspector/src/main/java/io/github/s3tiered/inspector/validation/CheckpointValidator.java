@@ -60,6 +60,10 @@ public final class CheckpointValidator {
     }
 
     public Validation validate(Path path, boolean deep, DirectoryListings listings) throws IOException {
+        String spelled = path.toUri().getPath();
+        if (spelled != null && spelled.length() > 1 && spelled.endsWith("/")) {
+            path = path.getParent(); // a URI of a directory ends with '/': the directory itself is meant
+        }
         Path dir = CheckpointNames.checkpointDirectory(path);
         CheckpointKind kind = CheckpointNames.kindOf(dir);
         FileSystemCalls calls = listings.calls();
@@ -103,9 +107,7 @@ public final class CheckpointValidator {
         }
         CheckpointMetadata metadata = loaded.metadata();
         List<Problem> problems = new ArrayList<>();
-        // a path spelled with a trailing slash (from a URI) has an empty last name: its directory's is meant
-        String dirName = dir.getName().isEmpty() && dir.getParent() != null ? dir.getParent().getName() : dir.getName();
-        for (String contradiction : MetadataConsistency.check(metadata, dirName)) {
+        for (String contradiction : MetadataConsistency.check(metadata, dir.getName())) {
             problems.add(new Problem(Verdict.CORRUPT_METADATA, metadataPath.toString(), contradiction));
         }
 
