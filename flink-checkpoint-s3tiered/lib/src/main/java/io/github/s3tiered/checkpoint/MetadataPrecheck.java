@@ -29,7 +29,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>What the check is for, a file left by an earlier run under the same job id whose checkpoint
  * counter began again, is there before the checkpoint starts, so asking then catches it as asking
  * at the end did. A writer racing this one during the checkpoint is not caught; a HEAD before the
- * PUT never caught one racing within its round trip either (S3 has no atomic create here). When
+ * PUT never caught one racing within its round trip either (an atomic create needs conditional
+ * writes, which not every S3 implementation honours). A file found fails the checkpoint, whose
+ * disposal by Flink then deletes its directory, as after Flink's own check. When
  * the HEAD failed or gave no answer within {@link #WAIT}, the file is created as before, with the
  * check.
  */

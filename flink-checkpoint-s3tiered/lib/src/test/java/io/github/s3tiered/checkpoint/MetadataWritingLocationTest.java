@@ -174,7 +174,8 @@ class MetadataWritingLocationTest {
     }
 
     @Test
-    void aFileThereWhenTheCheckpointStartedFailsTheCreationAndStaysAsItWas() throws Exception {
+    void aFileThereWhenTheCheckpointStartedFailsTheCreationWhichDeletesNothing() throws Exception {
+        // (Flink's disposal of the failed checkpoint then deletes its directory, as after its own stream's failure)
         Files.createDirectories(localMetadata(7).getParent());
         Files.writeString(localMetadata(7), "an earlier run's");
         CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(7);
