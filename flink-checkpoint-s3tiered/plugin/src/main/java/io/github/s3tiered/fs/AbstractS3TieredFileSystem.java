@@ -318,8 +318,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size());
-        return new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(), config.readReopenAttempts(),
-                keepCopy ? tier : null);
+        return new WindowedInputStream(new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(),
+                config.readReopenAttempts(), keepCopy ? tier : null), info.size(), op.toString());
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {
@@ -329,7 +329,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         }
         try {
             FileChannel ch = FileChannel.open(entry.get().data(), StandardOpenOption.READ);
-            return Optional.of(new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString()));
+            LocalFileInputStream copy = new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString());
+            return Optional.of(new WindowedInputStream(copy, entry.get().size(), "the local copy of " + op));
         } catch (NoSuchFileException evicted) {
             return Optional.empty();
         }
