@@ -7,8 +7,9 @@ import java.time.Duration;
 /**
  * The work this process goes on doing after a job ended: uploads ahead of checkpoints and their
  * withdrawals (TaskManager), and the verification of the last completed checkpoint with its status
- * file and orphan removal (JobManager). All of it writes into or removes from the local tier, so
- * whoever deletes a tier directory (a test's temporary directory) waits for it first.
+ * file and orphan removal, and the deletion of failed checkpoints' directories (JobManager). All
+ * of it writes into or removes from the local tier, so whoever deletes a tier directory (a test's
+ * temporary directory) waits for it first.
  */
 public final class CheckpointBackgroundWork {
 
@@ -21,10 +22,12 @@ public final class CheckpointBackgroundWork {
         // be withdrawn by a sweep: wait for both until both are idle at once
         while (true) {
             if (!SstPreUploader.awaitIdle(remaining(deadline))
-                    || !CompletedCheckpointVerifier.awaitAllIdle(remaining(deadline))) {
+                    || !CompletedCheckpointVerifier.awaitAllIdle(remaining(deadline))
+                    || !FailedCheckpointDisposal.awaitIdle(remaining(deadline))) {
                 return false;
             }
-            if (SstPreUploader.awaitIdle(Duration.ZERO) && CompletedCheckpointVerifier.awaitAllIdle(Duration.ZERO)) {
+            if (SstPreUploader.awaitIdle(Duration.ZERO) && CompletedCheckpointVerifier.awaitAllIdle(Duration.ZERO)
+                    && FailedCheckpointDisposal.awaitIdle(Duration.ZERO)) {
                 return true;
             }
         }

@@ -30,9 +30,10 @@ final class MetadataWritingLocation extends ForwardingCheckpointStreamFactory im
         return MetadataFileOutputStream.openFor(delegate, precheck);
     }
 
+    /** In the background ({@link FailedCheckpointDisposal}). */
     @Override
-    public void disposeOnFailure() throws IOException {
-        delegate.disposeOnFailure();
+    public void disposeOnFailure() {
+        FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure, () -> {});
     }
 
     @Override

@@ -48,13 +48,10 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         return new TeeMetadataOutputStream(MetadataFileOutputStream.openFor(delegate, precheck));
     }
 
+    /** In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted. */
     @Override
-    public void disposeOnFailure() throws IOException {
-        try {
-            delegate.disposeOnFailure();
-        } finally {
-            pending.ended(checkpointId);
-        }
+    public void disposeOnFailure() {
+        FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure, () -> pending.ended(checkpointId));
     }
 
     /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */

@@ -53,6 +53,28 @@ class MetadataWritingLocationTest {
         volatile boolean failHead;
         /** When set, a HEAD answers only once it is counted down. */
         volatile CountDownLatch headMayAnswer;
+        /** When set, a delete proceeds only once it is counted down. */
+        volatile CountDownLatch deleteMayProceed;
+        final List<String> deletingThreads = Collections.synchronizedList(new java.util.ArrayList<>());
+        volatile boolean failDelete;
+
+        @Override
+        public boolean delete(Path f, boolean recursive) throws IOException {
+            deletingThreads.add(Thread.currentThread().getName());
+            if (failDelete) {
+                throw new IOException("DeleteObjects of " + f + " failed: HTTP 500");
+            }
+            CountDownLatch latch = deleteMayProceed;
+            try {
+                if (latch != null && !latch.await(10, TimeUnit.SECONDS)) {
+                    throw new IOException("the delete was never let proceed");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+            return super.delete(f, recursive);
+        }
 
         @Override
         public URI getUri() {
@@ -129,6 +151,14 @@ class MetadataWritingLocationTest {
                 null, new Path(checkpoints, job.toString()), null);
     }
 
+    /** The storage with verification on. */
+    private TieredCheckpointStorageAccess verifyingStorage() throws IOException {
+        return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
+                new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+    }
+
     private java.nio.file.Path localMetadata(long checkpointId) {
         return root.resolve("checkpoints/" + job + "/chk-" + checkpointId + "/_metadata");
     }
@@ -171,6 +201,41 @@ class MetadataWritingLocationTest {
         assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(1, 2, 3);
         // before the next test serves the scheme with another file system
         assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).as("the verifier ended").isTrue();
+    }
+
+    @Test
+    void aFailedCheckpointsDirectoryIsDeletedWithoutHoldingTheCaller() throws Exception {
+        // Flink calls disposeOnFailure on the JobManager's main thread at every failover with a
+        // checkpoint in progress: the delete on S3, and its retries, must not hold that thread
+        for (boolean verifying : new boolean[] {false, true}) {
+            long id = verifying ? 12 : 11;
+            CheckpointStorageLocation location = verifying ? verifyingStorage().initializeLocationForCheckpoint(id)
+                    : storage().initializeLocationForCheckpoint(id);
+            java.nio.file.Path dir = localMetadata(id).getParent();
+            Files.writeString(dir.resolve("a-task-state"), "written before the failure");
+            CountDownLatch deleteMayProceed = new CountDownLatch(1);
+            fs.deleteMayProceed = deleteMayProceed;
+            fs.deletingThreads.clear();
+
+            location.disposeOnFailure(); // returns while the delete waits
+
+            assertThat(Files.exists(dir)).as("not deleted yet").isTrue();
+            deleteMayProceed.countDown();
+            assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+            assertThat(Files.exists(dir)).as("the directory of checkpoint " + id).isFalse();
+            assertThat(fs.deletingThreads).isNotEmpty()
+                    .allSatisfy(t -> assertThat(t).isNotEqualTo(Thread.currentThread().getName()));
+        }
+    }
+
+    @Test
+    void aFailedDeleteOfAFailedCheckpointsDirectoryIsLoggedNotThrown() throws Exception {
+        CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(13);
+        fs.failDelete = true;
+        location.disposeOnFailure();
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(fs.deletingThreads).hasSize(1);
+        assertThat(Files.exists(localMetadata(13).getParent())).as("left for the orphan removal").isTrue();
     }
 
     @Test
