@@ -19,8 +19,12 @@ import java.util.concurrent.TimeUnit;
  * {@code CheckpointCoordinator.stopCheckpointScheduler}. On S3 that delete is a listing and a
  * batch delete, with their retries: measured holding the failover for 800 ms once S3 answered the
  * batch delete with a 500. Nothing waits for the directory to be gone: a failed checkpoint's id is
- * never used again, and its files are no checkpoint's. If the process ends first, the directory
- * stays, without {@code _metadata}, for the orphan removal.
+ * never used again, and its files are no checkpoint's. Flink's own count of checkpoints being
+ * cleaned (which holds back new triggers) no longer includes these deletes; failed checkpoints are
+ * few. A process that exits waits for queued deletes up to {@link #EXIT_WAIT} (a shutdown hook);
+ * a directory still left then has no {@code _metadata}: the inspector's {@code orphans} lists it,
+ * and the storage's orphan removal, which deletes only unreferenced files under {@code shared/},
+ * does not take it. Savepoints keep Flink's own disposal.
  */
 final class FailedCheckpointDisposal {
 
@@ -39,8 +43,23 @@ final class FailedCheckpointDisposal {
                 return t;
             });
 
+    static final java.time.Duration EXIT_WAIT = java.time.Duration.ofSeconds(10);
+
     static {
         POOL.allowCoreThreadTimeOut(true);
+        try {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    if (!awaitIdle(EXIT_WAIT)) {
+                        LOG.warn("Exiting with directories of failed checkpoints not deleted yet (the inspector's orphans lists them)");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "s3tiered-failed-checkpoint-disposal-at-exit"));
+        } catch (IllegalStateException | SecurityException exiting) {
+            // the JVM is already exiting, or may not be given hooks: nothing to wait in
+        }
     }
 
     /** Guarded by the class: disposals submitted and not yet ended. */
@@ -61,8 +80,8 @@ final class FailedCheckpointDisposal {
                 try {
                     disposal.run();
                 } catch (Throwable t) {
-                    LOG.warn("Could not delete {} of a failed checkpoint (the orphan removal takes it later): {}", what,
-                            t.toString());
+                    LOG.warn("Could not delete {}, the directory of a failed checkpoint (the inspector's orphans lists"
+                            + " what is left): {}", what, t.toString());
                 } finally {
                     try {
                         afterwards.run();
@@ -71,9 +90,9 @@ final class FailedCheckpointDisposal {
                     }
                 }
             });
-        } catch (RuntimeException rejected) {
+        } catch (Throwable notStarted) { // rejected, or no thread could be made
             ended();
-            throw rejected;
+            throw notStarted;
         }
     }
 

@@ -235,7 +235,7 @@ class MetadataWritingLocationTest {
         location.disposeOnFailure();
         assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
         assertThat(fs.deletingThreads).hasSize(1);
-        assertThat(Files.exists(localMetadata(13).getParent())).as("left for the orphan removal").isTrue();
+        assertThat(Files.exists(localMetadata(13).getParent())).as("left, for the inspector's orphans").isTrue();
     }
 
     @Test

@@ -63,6 +63,11 @@ final class S3InputStream extends FSDataInputStream {
     private final CRC32C crc = new CRC32C();
     /** True while every byte from 0 to pos went through {@link #crc}. */
     private boolean checksumming = true;
+    /**
+     * Set when the bytes read did not match the recorded CRC32C: every later read or seek fails
+     * with it, so a caller that retries cannot read the damaged bytes again unchecked.
+     */
+    private IOException corrupt;
     private java.nio.file.Path teeFile;
     private FileChannel teeChannel;
 
@@ -173,8 +178,9 @@ final class S3InputStream extends FSDataInputStream {
             checksumming = false;
             if (actual != expectedCrc) {
                 dropTee();
-                throw new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
+                corrupt = new IOException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
                         + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
+                throw corrupt;
             }
         }
         finishTee();
@@ -353,6 +359,9 @@ final class S3InputStream extends FSDataInputStream {
     private void ensureOpen() throws IOException {
         if (closed) {
             throw closedException();
+        }
+        if (corrupt != null) {
+            throw new IOException(corrupt.getMessage(), corrupt);
         }
     }
 }

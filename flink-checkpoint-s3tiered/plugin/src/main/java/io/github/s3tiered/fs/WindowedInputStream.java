@@ -14,7 +14,8 @@ import java.io.IOException;
  * copy being kept, which made a heap restore from the local tier slower than from {@code file://}.
  *
  * <p>A seek only moves the position; the underlying stream is moved when a read needs it, so a
- * seek back or forward inside the window costs nothing. {@link #close()} may come from another
+ * seek back or forward inside the window costs nothing. The underlying stream's statistics count
+ * what it read: up to a window more than the caller took. {@link #close()} may come from another
  * thread: it closes the underlying stream (which fails a read blocked in it) and every later call
  * fails, even one the window could answer.
  */
@@ -58,6 +59,7 @@ final class WindowedInputStream extends FSDataInputStream {
 
     @Override
     public synchronized int read(byte[] b, int off, int len) throws IOException {
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
         ensureOpen();
         if (len == 0) {
             return 0;

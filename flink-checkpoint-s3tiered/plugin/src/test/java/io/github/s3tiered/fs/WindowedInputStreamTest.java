@@ -166,6 +166,31 @@ class WindowedInputStreamTest extends FakeS3FileSystemTest {
         assertThatThrownBy(() -> readInts(fs.open(FakeS3FileSystems.path("job/chk-1/state"))))
                 .isInstanceOf(IOException.class).hasMessageContaining("CRC32C mismatch");
         assertThat(store.calls("GetObject")).hasSize(2); // no copy was kept of the damaged bytes
+
+        // a caller that goes on after the failure gets it again, never the damaged bytes
+        org.apache.flink.core.fs.FSDataInputStream in = fs.open(FakeS3FileSystems.path("job/chk-1/state"));
+        DataInputStream data = new DataInputStream(in);
+        assertThatThrownBy(() -> {
+            while (true) {
+                data.readInt();
+            }
+        }).hasMessageContaining("CRC32C mismatch");
+        assertThatThrownBy(in::read).hasMessageContaining("CRC32C mismatch");
+        assertThatThrownBy(() -> in.read(new byte[100], 0, 100)).hasMessageContaining("CRC32C mismatch");
+        in.seek(0);
+        assertThatThrownBy(() -> in.read(new byte[100], 0, 100)).hasMessageContaining("CRC32C mismatch");
+        in.close();
+    }
+
+    @Test
+    void aReadOutsideTheCallersArrayFailsBeforeReadingAnything() throws IOException {
+        write(SIZE);
+        CountingChannel channel = open();
+        try (WindowedInputStream in = windowed(channel, new LongAdder())) {
+            assertThatThrownBy(() -> in.read(new byte[10], 5, 6)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> in.read(new byte[10], 0, -1)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(channel.reads.get()).isZero();
+        }
     }
 
     /** Reads a whole stream as a DataInputView does: an int at a time, then the odd bytes. */
