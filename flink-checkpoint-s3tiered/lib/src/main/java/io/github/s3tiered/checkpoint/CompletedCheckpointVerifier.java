@@ -144,10 +144,17 @@ final class CompletedCheckpointVerifier {
                     return;
                 }
             }
+            boolean deletedMeanwhile = false;
             try {
                 verify(next);
             } catch (Throwable t) {
-                LOG.warn("Could not verify checkpoint {} of {}: {}", next.checkpointId(), jobDir, t.toString());
+                deletedMeanwhile = deletedMeanwhile(next);
+                if (deletedMeanwhile) {
+                    LOG.info("Checkpoint {} of {} was deleted before it was verified (subsumed, or discarded as its job"
+                            + " ended): {}", next.checkpointId(), jobDir, t.toString());
+                } else {
+                    LOG.warn("Could not verify checkpoint {} of {}: {}", next.checkpointId(), jobDir, t.toString());
+                }
             }
             if (sweep != null) {
                 Set<String> references;
@@ -156,12 +163,32 @@ final class CompletedCheckpointVerifier {
                 } catch (IOException | RuntimeException e) {
                     // the sweep reads the _metadata itself (and removes nothing if it cannot); it also
                     // takes over the finalized checkpoints, which would pile up otherwise
-                    LOG.warn("Checkpoint {} of {}: references not parsed for the orphan removal: {}", next.checkpointId(),
-                            jobDir, e.toString());
+                    if (!deletedMeanwhile) {
+                        LOG.warn("Checkpoint {} of {}: references not parsed for the orphan removal: {}",
+                                next.checkpointId(), jobDir, e.toString());
+                    }
                     references = null;
                 }
                 sweep.afterCompleted(next.checkpointId(), references);
             }
+        }
+    }
+
+    /**
+     * Whether the checkpoint's {@code _metadata} is gone, asked after its verification failed:
+     * reading a relative state handle (heap snapshots, full and canonical snapshots) resolves the
+     * checkpoint's directory on S3, which fails once Flink deleted it, as it does with the last
+     * checkpoint of a job that ended. One HEAD, and only after a failure; unknown counts as not.
+     */
+    private static boolean deletedMeanwhile(Completed c) {
+        Path metadata = new Path(c.checkpointDir(), CheckpointMetadataReader.METADATA_FILE);
+        try {
+            metadata.getFileSystem().getFileStatus(metadata);
+            return false;
+        } catch (java.io.FileNotFoundException gone) {
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
