@@ -40,10 +40,12 @@ final class FailedCheckpointDisposal {
             new LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "s3tiered-failed-checkpoint-disposal");
                 t.setDaemon(true);
+                // not the submitting thread's (possibly a job's) class loader: the thread outlives jobs
+                t.setContextClassLoader(FailedCheckpointDisposal.class.getClassLoader());
                 return t;
             });
 
-    static final java.time.Duration EXIT_WAIT = java.time.Duration.ofSeconds(10);
+    static final Duration EXIT_WAIT = Duration.ofSeconds(10);
 
     static {
         POOL.allowCoreThreadTimeOut(true);
