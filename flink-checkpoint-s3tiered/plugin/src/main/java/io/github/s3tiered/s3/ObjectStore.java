@@ -23,14 +23,19 @@ public interface ObjectStore extends AutoCloseable {
     /** HEAD of an object; empty when it does not exist. */
     Optional<ObjectInfo> head(String bucket, String key) throws IOException;
 
-    /** Uploads a whole local file with one PUT, recording its CRC32C in the object's metadata. */
-    void putObject(String bucket, String key, Path file, long size, int crc32c) throws IOException;
+    /**
+     * Uploads a whole local file with one PUT, recording its CRC32C in the object's metadata. Once
+     * {@code cancellation} is set, the request body stops being read and the request fails.
+     */
+    void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
+            throws IOException;
 
     /** Starts a multipart upload whose object will carry the given CRC32C; returns its upload id. */
     String createMultipartUpload(String bucket, String key, int crc32c) throws IOException;
 
-    /** Uploads one part from a range of a local file. */
-    UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset, long length)
+    /** Uploads one part from a range of a local file; stops reading its body once {@code cancellation} is set. */
+    UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset, long length,
+            Cancellation cancellation)
             throws IOException;
 
     void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) throws IOException;

@@ -65,6 +65,8 @@ public final class Retrier {
                 if (e instanceof S3OperationException || e instanceof Cancellation.CancelledException) {
                     throw (IOException) e;
                 }
+                // a request body stopped by the cancellation fails inside the HTTP client: not a fault to retry
+                cancellation.check(request);
                 S3ErrorKind kind = S3ErrorKind.classify(e);
                 long delay;
                 if (kind == S3ErrorKind.THROTTLED && throttles < policy.maxThrottleRetries()) {

@@ -74,7 +74,7 @@ public final class S3Access implements AutoCloseable {
     public void putFile(String bucket, String key, Path file, long size, int crc32c) throws IOException {
         long start = System.nanoTime();
         retrier.call(S3Request.of("PutObject", bucket, key), cancellation, () -> {
-            store.putObject(bucket, key, file, size, crc32c);
+            store.putObject(bucket, key, file, size, crc32c, cancellation);
             return null;
         });
         stats.bytesUploaded.add(size);
@@ -121,7 +121,7 @@ public final class S3Access implements AutoCloseable {
     public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
             long length) throws IOException {
         UploadedPart part = retrier.call(S3Request.ofUpload("UploadPart", bucket, key, uploadId, partNumber), cancellation,
-                () -> store.uploadPart(bucket, key, uploadId, partNumber, file, offset, length));
+                () -> store.uploadPart(bucket, key, uploadId, partNumber, file, offset, length, cancellation));
         stats.bytesUploaded.add(length);
         return part;
     }

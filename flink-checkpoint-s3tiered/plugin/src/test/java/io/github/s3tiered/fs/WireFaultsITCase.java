@@ -417,6 +417,36 @@ class WireFaultsITCase {
     }
 
     @Test
+    void cancellingAPutWhileItsBodyIsSentStopsSendingIt(@TempDir java.nio.file.Path ownTier) throws Exception {
+        // one PUT of 16 MiB at 512 KiB/s: about 30 s to send, more than socket buffers take in
+        Configuration conf = config(ownTier, proxy.endpoint());
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "64mb");
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "120s");
+        S3TieredFileSystem slow = newFileSystem(conf, S3.server().bucket());
+        proxy.limitBandwidth(512 * 1024, 0);
+        try {
+            FSDataOutputStream out = slow.create(path("object"), WriteMode.NO_OVERWRITE);
+            out.write(randomBytes(16 * MIB, 9));
+            CompletableFuture<Void> uploading = FakeS3FileSystems.inBackground(out::close);
+            awaitRequests(S3Operation.PUT_OBJECT, 1);
+            Thread.sleep(500); // the body is on its way
+
+            long start = System.nanoTime();
+            out.close(); // as Flink's CloseableRegistry does on cancel
+            assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS))
+                    .hasRootCauseInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+            // without stopping the body, the upload would run on for the rest of the 30 s
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            assertThat(proxy.requests(S3Operation.PUT_OBJECT)).isEqualTo(1);
+        } finally {
+            proxy.limitBandwidth(0, 0);
+            slow.runtime().close();
+        }
+        assertThat(rawExists("object")).isFalse();
+    }
+
+    @Test
     void cancellingAStalledBatchDownloadEndsItAndLeavesNothing() throws Exception {
         for (int i = 0; i < 3; i++) {
             write(seed, path("restore-" + i), randomBytes(MIB, 20 + i));

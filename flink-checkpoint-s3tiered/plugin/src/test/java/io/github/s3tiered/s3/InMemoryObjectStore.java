@@ -153,7 +153,9 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public void putObject(String bucket, String key, Path file, long size, int crc32c) throws IOException {
+    public void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
+            throws IOException {
+        // the body is taken at once: a cancellation can only come while the answer is awaited
         Applied fault = begin("PutObject", bucket, key, 0);
         byte[] bytes = readRange(file, 0, size, fault);
         objects.put(bucket + "/" + key, new StoredObject(bytes, crc32c, System.currentTimeMillis()));
@@ -169,7 +171,7 @@ public final class InMemoryObjectStore implements ObjectStore {
 
     @Override
     public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
-            long length) throws IOException {
+            long length, Cancellation cancellation) throws IOException {
         Applied fault = begin("UploadPart", bucket, key, partNumber);
         Upload u = upload(uploadId);
         byte[] bytes = readRange(file, offset, length, fault);
