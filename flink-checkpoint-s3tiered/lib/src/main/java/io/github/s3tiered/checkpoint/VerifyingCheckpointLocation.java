@@ -51,7 +51,8 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     /** In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted. */
     @Override
     public void disposeOnFailure() {
-        FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure, () -> pending.ended(checkpointId));
+        FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure,
+                () -> pending.ended(checkpointId));
     }
 
     /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */

@@ -242,12 +242,11 @@ public final class SdkObjectStore implements ObjectStore {
         return i == null ? 0L : i.toEpochMilli();
     }
 
-    /** A range of a file; the SDK opens it again for every attempt and reads it to the end. */
     /**
      * A request body that fails its next read once {@code cancellation} is set: the HTTP client
-     * then aborts the request, so a cancelled upload stops within one buffer of the body instead of
-     * sending the rest of the file (a 64 MiB PUT at one connection's 100 MiB/s held a cancelled
-     * task's slot for most of a second). A body already sent whose answer is awaited is not stopped.
+     * then aborts the request, so a cancelled upload stops within about one socket buffer of the
+     * body instead of sending the rest of the file. A body already sent whose answer is awaited is
+     * not stopped (the request timeout bounds it).
      */
     private static InputStream stopsWhenCancelled(InputStream in, Cancellation cancellation, String what) {
         if (cancellation == Cancellation.NONE) {
@@ -268,6 +267,7 @@ public final class SdkObjectStore implements ObjectStore {
         };
     }
 
+    /** A range of a file; the SDK opens it again for every attempt and reads it to the end. */
     private static InputStream openFileRange(Path file, long offset, long length) {
         try {
             FileChannel ch = FileChannel.open(file);
