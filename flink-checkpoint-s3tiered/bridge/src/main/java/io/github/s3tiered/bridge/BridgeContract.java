@@ -83,9 +83,22 @@ public final class BridgeContract {
      */
     public static final String WITHDRAW_PRE_UPLOAD = "withdrawPreUpload";
 
+    /**
+     * Discards a stream created by the file system without uploading it, where {@code close()}
+     * would upload what was written (for the file system, closing means committing). For a
+     * checkpoint stream that Flink cancels: its partial file is then neither uploaded nor deleted.
+     * A stream still open is dropped with its staging file and its object is never created; a
+     * stream whose upload already runs has it cancelled as by a {@code close()} from another
+     * thread; a closed stream is left as it is. Arguments: {@link #STREAM} (java.io.OutputStream).
+     * Results: {@link #ABANDONED} (Boolean: true only when this stream never created and never
+     * will create its object, so the caller has nothing to delete; false means the caller deletes
+     * the path as before).
+     */
+    public static final String ABANDON_STREAM = "abandonStream";
+
     /** Every operation of this contract version; the plugin answers {@link #DESCRIBE} with these. */
     public static final List<String> OPERATION_NAMES = List.of(DESCRIBE, RECORDED_CHECKSUM, READ_DURABLE, TRANSFER_METRICS,
-            PRE_UPLOAD, CLOSE_DEDUPLICATED, WITHDRAW_PRE_UPLOAD);
+            PRE_UPLOAD, CLOSE_DEDUPLICATED, WITHDRAW_PRE_UPLOAD, ABANDON_STREAM);
 
     // ------------------------------------------------------------------ argument and result keys
 
@@ -99,6 +112,7 @@ public final class BridgeContract {
     public static final String REUSE_WINDOW_MILLIS = "reuseWindowMillis";
     public static final String DEDUPLICATED = "deduplicated";
     public static final String WITHDRAWN = "withdrawn";
+    public static final String ABANDONED = "abandoned";
     public static final String LENGTH = "length";
     public static final String CRC32C = "crc32c";
     public static final String RECORDED_CRC32C = "recordedCrc32c";

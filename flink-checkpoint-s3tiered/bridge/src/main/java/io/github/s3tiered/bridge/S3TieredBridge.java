@@ -138,12 +138,8 @@ public final class S3TieredBridge {
      * that holds its bytes, which is not the stream's own when it was deduplicated.
      */
     public ClosedStream closeDeduplicated(OutputStream stream, long reuseWindowMillis) throws IOException {
-        Object inner = stream;
-        while (inner instanceof WrappingProxy<?> proxy) {
-            inner = proxy.getWrappedDelegate();
-        }
         Map<String, Object> args = new HashMap<>();
-        args.put(BridgeContract.STREAM, inner);
+        args.put(BridgeContract.STREAM, unwrapped(stream));
         args.put(BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis);
         Map<String, Object> r = call(BridgeContract.CLOSE_DEDUPLICATED, args);
         return new ClosedStream(new Path((String) r.get(BridgeContract.OBJECT)), Boolean.TRUE.equals(r.get(BridgeContract.DEDUPLICATED)));
@@ -151,6 +147,35 @@ public final class S3TieredBridge {
 
     /** The object holding a closed stream's bytes, and whether that is a pre-uploaded one. */
     public record ClosedStream(Path object, boolean deduplicated) {}
+
+    /**
+     * See {@link BridgeContract#ABANDON_STREAM}: discards a stream that {@code create()} of this
+     * file system returned without uploading it. True when its object was never and will never be
+     * created, so there is nothing to delete. False when the caller must close and delete as it
+     * would without this operation: the stream was closed or its upload had started, or the plugin
+     * jar is older than this one and does not know the operation.
+     */
+    public boolean abandon(OutputStream stream) throws IOException {
+        Map<String, Object> args = new HashMap<>();
+        args.put(BridgeContract.STREAM, unwrapped(stream));
+        try {
+            return Boolean.TRUE.equals(call(BridgeContract.ABANDON_STREAM, args).get(BridgeContract.ABANDONED));
+        } catch (S3TieredBridgeException e) {
+            if (e.code() == ErrorCode.UNSUPPORTED_OPERATION) {
+                return false; // an older plugin jar: closing and deleting still discards the stream, more slowly
+            }
+            throw e;
+        }
+    }
+
+    /** The file system's own stream behind Flink's wrappers (the safety net's, the connection limiter's). */
+    private static Object unwrapped(OutputStream stream) {
+        Object inner = stream;
+        while (inner instanceof WrappingProxy<?> proxy) {
+            inner = proxy.getWrappedDelegate();
+        }
+        return inner;
+    }
 
     /** See {@link BridgeContract#TRANSFER_METRICS}. */
     public TransferFigures transferMetrics() throws IOException {

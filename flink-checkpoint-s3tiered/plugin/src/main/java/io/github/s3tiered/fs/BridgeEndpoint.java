@@ -47,6 +47,7 @@ final class BridgeEndpoint {
                 case BridgeContract.PRE_UPLOAD -> preUpload(path(args), localFile(args), reuseWindowNanos(args));
                 case BridgeContract.WITHDRAW_PRE_UPLOAD -> withdrawPreUpload(path(args));
                 case BridgeContract.CLOSE_DEDUPLICATED -> closeDeduplicated(args);
+                case BridgeContract.ABANDON_STREAM -> Map.of(BridgeContract.ABANDONED, stream(args).abandon());
                 default -> error(ErrorCode.UNSUPPORTED_OPERATION, "this plugin jar implements contract version "
                         + BridgeContract.VERSION + " with the operations " + OPERATIONS, null);
             };
@@ -143,10 +144,7 @@ final class BridgeEndpoint {
     }
 
     private Map<String, Object> closeDeduplicated(Map<String, Object> args) throws IOException {
-        if (!(args.get(BridgeContract.STREAM) instanceof TieredOutputStream stream)) {
-            throw new BadArgument("argument '" + BridgeContract.STREAM + "' must be a stream that create() of an "
-                    + BridgeContract.SCHEME + ":// file system returned, got " + args.get(BridgeContract.STREAM));
-        }
+        TieredOutputStream stream = stream(args);
         ObjectPath object = stream.closeDeduplicated(reuseWindowNanos(args));
         return Map.of(BridgeContract.OBJECT, object.toString(), BridgeContract.DEDUPLICATED, !object.equals(stream.target()));
     }
@@ -191,6 +189,14 @@ final class BridgeEndpoint {
                     + args.get(BridgeContract.LOCAL_FILE));
         }
         return java.nio.file.Path.of(file);
+    }
+
+    private static TieredOutputStream stream(Map<String, Object> args) {
+        if (!(args.get(BridgeContract.STREAM) instanceof TieredOutputStream stream)) {
+            throw new BadArgument("argument '" + BridgeContract.STREAM + "' must be a stream that create() of an "
+                    + BridgeContract.SCHEME + ":// file system returned, got " + args.get(BridgeContract.STREAM));
+        }
+        return stream;
     }
 
     private static OutputStream sink(Map<String, Object> args) {

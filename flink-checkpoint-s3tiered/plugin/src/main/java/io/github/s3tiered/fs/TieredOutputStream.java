@@ -38,8 +38,9 @@ import java.util.zip.CRC32C;
  * while the upload runs is a cancellation (Flink cancels through its {@code CloseableRegistry}):
  * {@code UPLOADING} → {@code CANCELLED}, no part or retry starts after it, a multipart upload is
  * aborted, an object that S3 completed meanwhile is deleted, and the uploading {@code close()}
- * fails. A failed multipart upload is aborted too, so no incomplete upload stays in the bucket;
- * when even the abort fails, the error names the upload id.
+ * fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
+ * → {@code CANCELLED} without any upload. A failed multipart upload is aborted too, so no
+ * incomplete upload stays in the bucket; when even the abort fails, the error names the upload id.
  */
 final class TieredOutputStream extends FSDataOutputStream {
 
@@ -173,16 +174,14 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     /**
-     * Makes the bytes durable on local disk. Durability in S3 comes only with {@link #close()}, as
-     * S3 has no appendable objects; Flink closes checkpoint streams before it acknowledges them.
+     * As {@link #flush()}. Durability comes only with {@link #close()}, when the object is in S3
+     * (S3 has no appendable objects); forcing the staging file to disk would make nothing durable,
+     * as a staging file is never read again after a crash (see {@code LocalTier}), and would cost
+     * an fsync on every checkpoint file (Flink's checkpoint streams sync right before they close).
      */
     @Override
     public void sync() throws IOException {
-        synchronized (writeLock) {
-            ensureOpen();
-            flushBuffer();
-            channel.force(false);
-        }
+        flush();
     }
 
     @Override
@@ -194,6 +193,43 @@ final class TieredOutputStream extends FSDataOutputStream {
             cancellation.cancel("the stream to " + target + " was closed from another thread during its upload");
         }
         // CLOSED or CANCELLED: closing again does nothing
+    }
+
+    /**
+     * Discards the stream without uploading: for a checkpoint stream that Flink cancels, whose
+     * {@code close()} would upload the partial file only for Flink to delete it. While {@code OPEN}:
+     * {@code OPEN} → {@code CANCELLED}, the staging file is deleted, every later write fails, and
+     * the object is never created; returns true. While {@code UPLOADING}: the upload is cancelled
+     * as by {@link #close()} from another thread; returns false, as S3 may have completed the
+     * object before the cancellation reached it (the uploading thread deletes it, but the caller
+     * must not count on that). Closed or cancelled: does nothing, returns false.
+     */
+    boolean abandon() {
+        if (!state.compareAndSet(State.OPEN, State.CANCELLED)) {
+            try {
+                close();
+            } catch (IOException e) {
+                LOG.debug("Cancelling the upload of {}: {}", target, e.toString()); // close() of UPLOADING does not throw
+            }
+            return false;
+        }
+        long written;
+        synchronized (writeLock) { // a write running in another thread finishes first, the next one fails
+            written = pos;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                LOG.debug("Closing the abandoned staging file {} of {}: {}", staging, target, e.toString());
+            }
+        }
+        try {
+            Files.deleteIfExists(staging);
+        } catch (IOException e) {
+            // the local tier's scan removes a leftover staging file; the object was never created either way
+            LOG.warn("Could not delete the staging file {} of the abandoned stream to {}: {}", staging, target, e.toString());
+        }
+        LOG.debug("Stream to {} abandoned at {} bytes: nothing uploaded", target, written);
+        return true;
     }
 
     private void closeAndUpload() throws IOException {

@@ -213,6 +213,28 @@ class BridgeContractITCase {
     }
 
     @Test
+    void anAbandonedStreamUploadsNothingAndAClosedOneIsLeftToTheCaller() throws IOException {
+        long putsBefore = bridge().transferMetrics().requests("PutObject");
+        // through Flink's plugin wrappers, as the storage's streams are
+        org.apache.flink.core.fs.FSDataOutputStream out = fs().create(path("abandoned"), FileSystem.WriteMode.NO_OVERWRITE);
+        out.write(randomBytes(400_000, 6));
+        assertThat(bridge().abandon(out)).isTrue();
+        assertThat(fs().exists(path("abandoned"))).isFalse();
+        assertThat(bridge().transferMetrics().requests("PutObject")).isEqualTo(putsBefore);
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
+
+        org.apache.flink.core.fs.FSDataOutputStream closed = fs().create(path("closed"), FileSystem.WriteMode.NO_OVERWRITE);
+        closed.write(randomBytes(1000, 7));
+        closed.close();
+        assertThat(bridge().abandon(closed)).as("the object exists: the caller deletes it").isFalse();
+        assertThat(fs().exists(path("closed"))).isTrue();
+
+        assertThatThrownBy(() -> bridge().abandon(new ByteArrayOutputStream()))
+                .isInstanceOfSatisfying(S3TieredBridgeException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_ARGUMENT));
+    }
+
+    @Test
     void transferMetricsHaveEveryFigureOfTheContractAndTheRequestsPerOperation() throws IOException {
         write(fs(), path("metrics"), randomBytes(5000, 4));
         S3TieredBridge.TransferFigures f = bridge().transferMetrics();

@@ -1,0 +1,301 @@
+package io.github.s3tiered.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.bridge.BridgeContract;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystemFactory;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.plugin.PluginManager;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CheckpointedStateScope;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
+import org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.stream.Stream;
+
+/**
+ * The storage's checkpoint streams ({@link TieredStreamFactory}, {@link TieredStateOutputStream})
+ * against Flink's own: the same files and handles, but a stream Flink discards is abandoned through
+ * the bridge instead of being closed (for the file system: uploaded) and deleted. The {@code
+ * s3tiered} scheme is served by the local file system with its calls recorded, answering the
+ * bridge's {@link BridgeContract#ABANDON_STREAM} as the plugin does for an open stream.
+ */
+class TieredStateOutputStreamTest {
+
+    private static final int THRESHOLD = 1024;
+
+    @TempDir
+    java.nio.file.Path root;
+
+    /** The recording local file system, whose streams can be abandoned through the bridge. */
+    static final class AbandoningFileSystem extends MetadataFileOutputStreamTest.RecordingFileSystem
+            implements BiFunction<String, Map<String, Object>, Map<String, Object>> {
+        /** False: answers as a plugin jar older than the operation. */
+        volatile boolean knowsAbandon = true;
+        /** When set, a write of a stream waits for it (after counting down {@link #writing}). */
+        volatile CountDownLatch writeMayProceed;
+        final CountDownLatch writing = new CountDownLatch(1);
+        final Map<Object, Path> streams = Collections.synchronizedMap(new HashMap<>());
+
+        @Override
+        public FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
+            LocalStream out = new LocalStream(this, super.create(filePath, overwrite), filePath);
+            streams.put(out, filePath);
+            return out;
+        }
+
+        @Override
+        public URI getUri() {
+            return URI.create("s3tiered://bucket/");
+        }
+
+        @Override
+        public Map<String, Object> apply(String operation, Map<String, Object> args) {
+            if (!knowsAbandon || !operation.equals(BridgeContract.ABANDON_STREAM)) {
+                return Map.of(BridgeContract.ERROR, BridgeContract.ErrorCode.UNSUPPORTED_OPERATION.name(),
+                        BridgeContract.ERROR_MESSAGE, "older plugin jar");
+            }
+            Object stream = args.get(BridgeContract.STREAM);
+            Path path = streams.remove(stream);
+            if (path == null) {
+                return Map.of(BridgeContract.ABANDONED, false); // closed or abandoned before
+            }
+            record("abandon " + path.getName());
+            ((LocalStream) stream).abandoned = true;
+            try {
+                Files.deleteIfExists(java.nio.file.Path.of(path.toUri().getPath())); // the staging file, as it were
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return Map.of(BridgeContract.ABANDONED, true);
+        }
+    }
+
+    /** A local file's stream that the bridge can abandon: then writes fail and close does nothing. */
+    static final class LocalStream extends FSDataOutputStream {
+        private final AbandoningFileSystem fs;
+        private final FSDataOutputStream local;
+        private final Path path;
+        volatile boolean abandoned;
+
+        LocalStream(AbandoningFileSystem fs, FSDataOutputStream local, Path path) {
+            this.fs = fs;
+            this.local = local;
+            this.path = path;
+        }
+
+        @Override
+        public long getPos() throws IOException {
+            return local.getPos();
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            CountDownLatch latch = fs.writeMayProceed;
+            if (latch != null) {
+                fs.writing.countDown();
+                try {
+                    latch.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (abandoned) {
+                throw new IOException("Stream to " + path + " is closed");
+            }
+            local.write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            local.flush();
+        }
+
+        @Override
+        public void sync() throws IOException {
+            local.sync();
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!abandoned) {
+                fs.record("close " + path.getName());
+                local.close();
+            }
+        }
+    }
+
+    private final AbandoningFileSystem fs = new AbandoningFileSystem();
+    private final JobID job = new JobID();
+    private Path checkpoints;
+
+    @BeforeEach
+    void serveTheS3TieredSchemeLocally() {
+        checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
+        FileSystemFactory s3tiered = new FileSystemFactory() {
+            @Override
+            public String getScheme() {
+                return "s3tiered";
+            }
+
+            @Override
+            public FileSystem create(URI fsUri) {
+                return fs;
+            }
+        };
+        FileSystem.initialize(new Configuration(), new PluginManager() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public <P> Iterator<P> load(Class<P> service) {
+                return service == FileSystemFactory.class ? (Iterator<P>) List.of(s3tiered).iterator()
+                        : Collections.emptyIterator();
+            }
+        });
+    }
+
+    @AfterEach
+    void restoreTheFileSystems() {
+        FileSystem.initialize(new Configuration(), null);
+    }
+
+    private FsCheckpointStorageAccess flinks() throws IOException {
+        FsCheckpointStorageAccess access = new FsCheckpointStorageAccess(checkpoints, null, true, job, THRESHOLD, 4096);
+        access.initializeBaseLocationsForCheckpoint();
+        return access;
+    }
+
+    /** A TaskManager's streams for checkpoint 7, as the storage resolves them (pre-upload off). */
+    private CheckpointStreamFactory storageStreams() throws IOException {
+        return TieredCheckpointStorageAccess.resolve(flinks(), new Path(checkpoints, job.toString()), 7,
+                CheckpointStorageLocationReference.getDefault(), new TieredCheckpointStorageAccess.StreamSettings(THRESHOLD,
+                        4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+    }
+
+    private long filesIn(String dir) throws IOException {
+        java.nio.file.Path d = root.resolve("checkpoints/" + job + "/" + dir);
+        if (!Files.isDirectory(d)) {
+            return 0;
+        }
+        try (Stream<java.nio.file.Path> files = Files.list(d)) {
+            return files.count();
+        }
+    }
+
+    private static byte[] bytes(int n) {
+        byte[] b = new byte[n];
+        new java.util.Random(n).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void filesGoWhereFlinksGoAndGetTheSameHandles() throws Exception {
+        CheckpointStreamFactory flinks = flinks().resolveCheckpointStorageLocation(7, CheckpointStorageLocationReference.getDefault());
+        CheckpointStreamFactory ours = storageStreams();
+        assertThat(ours).isInstanceOf(TieredStreamFactory.class);
+        for (CheckpointedStateScope scope : CheckpointedStateScope.values()) {
+            StreamStateHandle expected = written(flinks, scope, 100_000);
+            StreamStateHandle actual = written(ours, scope, 100_000);
+            assertThat(actual).as(scope.name()).isExactlyInstanceOf(expected.getClass());
+            assertThat(((FileStateHandle) actual).getFilePath().getParent())
+                    .isEqualTo(((FileStateHandle) expected).getFilePath().getParent());
+            assertThat(actual.getStateSize()).isEqualTo(100_000);
+            assertThat(actual.openInputStream().readAllBytes()).isEqualTo(bytes(100_000));
+            assertThat(written(ours, scope, THRESHOLD)).as("inside _metadata").isInstanceOf(ByteStreamStateHandle.class);
+            assertThat(ours.createCheckpointStateOutputStream(scope).closeAndGetHandle()).as("nothing written").isNull();
+        }
+        RelativeFileStateHandle exclusive = (RelativeFileStateHandle) written(ours, CheckpointedStateScope.EXCLUSIVE, 5000);
+        assertThat(exclusive.getRelativePath()).isEqualTo(exclusive.getFilePath().getName());
+        assertThat(exclusive.getFilePath().getParent().getName()).isEqualTo("chk-7");
+    }
+
+    private static StreamStateHandle written(CheckpointStreamFactory factory, CheckpointedStateScope scope, int size)
+            throws IOException {
+        CheckpointStateOutputStream out = factory.createCheckpointStateOutputStream(scope);
+        out.write(bytes(size));
+        return out.closeAndGetHandle();
+    }
+
+    @Test
+    void aDiscardedStreamIsAbandonedNotUploadedAndDeleted() throws Exception {
+        CheckpointStreamFactory streams = storageStreams();
+        for (CheckpointedStateScope scope : CheckpointedStateScope.values()) {
+            fs.calls.clear();
+            CheckpointStateOutputStream out = streams.createCheckpointStateOutputStream(scope);
+            out.write(bytes(50_000));
+            out.close(); // Flink's CloseableRegistry, cancelling the snapshot
+            assertThat(fs.calls).as(scope.name()).hasSize(2).first().asString().startsWith("create ");
+            assertThat(fs.calls.get(1)).startsWith("abandon ");
+            assertThatThrownBy(out::closeAndGetHandle).hasMessageContaining("already closed");
+            out.close();
+            assertThat(fs.calls).hasSize(2);
+        }
+        assertThat(filesIn("chk-7")).isZero();
+        assertThat(filesIn("shared")).isZero();
+    }
+
+    @Test
+    void withAnOlderPluginJarADiscardedStreamIsClosedAndDeletedAsFlinksIs() throws Exception {
+        fs.knowsAbandon = false;
+        CheckpointStateOutputStream out = storageStreams().createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
+        out.write(bytes(50_000));
+        out.close();
+        assertThat(fs.calls).hasSize(3);
+        assertThat(fs.calls.get(1)).startsWith("close ");
+        assertThat(fs.calls.get(2)).startsWith("delete ");
+        assertThat(filesIn("chk-7")).isZero();
+    }
+
+    @Test
+    void aCancelWhileTheHandleIsObtainedAbandonsTheStreamAndNoHandleIsReturned() throws Exception {
+        CheckpointStateOutputStream out = storageStreams().createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
+        out.write(bytes(3000)); // in the buffer: closeAndGetHandle writes it to the file
+        fs.writeMayProceed = new CountDownLatch(1);
+        CompletableFuture<StreamStateHandle> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.closeAndGetHandle();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertThat(fs.writing.await(10, TimeUnit.SECONDS)).isTrue();
+        out.close(); // from another thread while closing: Flink cancels the checkpoint
+        fs.writeMayProceed.countDown();
+        assertThatThrownBy(() -> closing.get(10, TimeUnit.SECONDS)).rootCause().hasMessageContaining("is closed");
+        assertThat(fs.calls).anyMatch(c -> c.startsWith("abandon "))
+                .noneMatch(c -> c.startsWith("close ") || c.startsWith("delete "));
+        assertThat(filesIn("chk-7")).isZero();
+    }
+}

@@ -1,0 +1,127 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.inBackground;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+/**
+ * {@link TieredOutputStream#abandon()}: how a checkpoint stream that Flink discards is dropped
+ * without the upload that {@code close()} would start.
+ */
+class AbandonedStreamTest extends FakeS3FileSystemTest {
+
+    private static final int MIB = 1024 * 1024;
+
+    private long stagingFiles() throws IOException {
+        try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            return files.count();
+        }
+    }
+
+    private TieredOutputStream create(String key) throws IOException {
+        return (TieredOutputStream) fs.create(path(key), WriteMode.NO_OVERWRITE);
+    }
+
+    @Test
+    void anOpenStreamIsDroppedWithoutAnyRequestAndItsObjectIsNeverCreated() throws Exception {
+        TieredOutputStream out = create("cp/abandoned");
+        out.write(bytes(12 * MIB, 1)); // above the multipart threshold, and flushed into the staging file
+        assertThat(stagingFiles()).isOne();
+        int before = store.calls().size(); // create()'s HEAD for NO_OVERWRITE
+
+        assertThat(out.abandon()).isTrue();
+
+        assertThat(store.calls()).as("no PUT, no multipart upload, no DELETE").hasSize(before);
+        assertThat(stagingFiles()).isZero();
+        assertThat(store.object(BUCKET, "cp/abandoned")).isEmpty();
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed").hasMessageContaining("cp/abandoned");
+        assertThatThrownBy(out::flush).hasMessageContaining("is closed");
+        out.close(); // Flink may close it again: nothing happens
+        assertThat(out.abandon()).as("once only").isFalse();
+        assertThat(store.calls()).hasSize(before);
+        assertThat(store.object(BUCKET, "cp/abandoned")).isEmpty();
+    }
+
+    @Test
+    void aWriteRunningInAnotherThreadEndsAndTheNextOneFails() throws Exception {
+        TieredOutputStream out = create("cp/written-while-abandoned");
+        int before = store.calls().size(); // create()'s HEAD for NO_OVERWRITE
+        AtomicLong written = new AtomicLong();
+        CompletableFuture<Void> writer = inBackground(() -> {
+            byte[] chunk = bytes(64 * 1024, 2);
+            while (true) { // the task's snapshot thread, writing until the stream fails under it
+                out.write(chunk);
+                written.addAndGet(chunk.length);
+            }
+        });
+        while (written.get() < 4 * MIB) {
+            Thread.sleep(1);
+        }
+        assertThat(out.abandon()).isTrue();
+        assertThatThrownBy(() -> writer.get(30, TimeUnit.SECONDS)).rootCause().hasMessageContaining("is closed");
+        assertThat(stagingFiles()).isZero();
+        assertThat(store.calls()).hasSize(before);
+    }
+
+    @Test
+    void duringItsUploadTheUploadIsCancelledAndTheCallerIsToldToDelete() throws Exception {
+        // the PUT stalls until its attempt times out; the abandon cancels it, so no retry starts
+        store.inject(FaultRule.on("PutObject").keys("cp/uploading").attempt(1).stall(Duration.ofSeconds(1)));
+        TieredOutputStream out = create("cp/uploading");
+        out.write(bytes(100_000, 3));
+        CompletableFuture<Void> uploading = inBackground(out::close);
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
+
+        assertThat(out.abandon()).as("S3 might have completed the object: the caller still deletes").isFalse();
+
+        assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.calls("PutObject")).hasSize(1);
+        assertThat(store.object(BUCKET, "cp/uploading")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
+    void aClosedStreamIsLeftAsItIs() throws Exception {
+        TieredOutputStream out = create("cp/closed");
+        out.write(bytes(1000, 4));
+        out.close();
+        assertThat(out.abandon()).isFalse();
+        assertThat(store.object(BUCKET, "cp/closed")).isPresent();
+        assertThat(fs.exists(path("cp/closed"))).isTrue();
+    }
+
+    @Test
+    void syncDoesNotMakeTheStreamDurableOrCloseIt() throws Exception {
+        // durability comes with close(), when the object is in S3; sync() only hands the bytes to the staging file
+        TieredOutputStream out = create("cp/synced");
+        int before = store.calls().size(); // create()'s HEAD for NO_OVERWRITE
+        out.write(bytes(1000, 5));
+        out.sync();
+        assertThat(store.calls()).hasSize(before);
+        try (Stream<java.nio.file.Path> staging = Files.list(tierDir.resolve("v1/staging"))) {
+            assertThat(Files.size(staging.findFirst().orElseThrow())).isEqualTo(1000);
+        }
+        out.write(bytes(10, 6));
+        out.close();
+        assertThat(store.object(BUCKET, "cp/synced")).hasValueSatisfying(o -> assertThat(o.length).isEqualTo(1010));
+    }
+}
