@@ -250,10 +250,17 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
         } catch (IOException e) {
             LOG.debug("Closing the discarded checkpoint stream to {}: {}", path, e.toString());
         }
+        // Flink interrupts the snapshot's thread when it cancels a checkpoint, and the S3 client
+        // refuses requests on an interrupted thread: the delete runs with the interrupt put aside.
+        boolean interrupted = Thread.interrupted();
         try {
             fs.delete(path, false);
         } catch (IOException e) {
             LOG.warn("Could not delete the discarded checkpoint file {}: {}", path, e.toString());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -72,6 +72,15 @@ class TieredStateOutputStreamTest {
             return out;
         }
 
+        /** As the S3 client: no request from an interrupted thread. */
+        @Override
+        public boolean delete(Path f, boolean recursive) throws IOException {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new IOException("S3 DeleteObject " + f + " failed (Thread was interrupted)");
+            }
+            return super.delete(f, recursive);
+        }
+
         @Override
         public URI getUri() {
             return URI.create("s3tiered://bucket/");
@@ -276,6 +285,18 @@ class TieredStateOutputStreamTest {
         assertThat(fs.calls.get(1)).startsWith("close ");
         assertThat(fs.calls.get(2)).startsWith("delete ");
         assertThat(filesIn("chk-7")).isZero();
+    }
+
+    @Test
+    void aStreamThatMustBeDeletedIsDeletedOnAnInterruptedThreadAndTheInterruptIsKept() throws Exception {
+        fs.knowsAbandon = false; // or an upload had started: the file is deleted
+        CheckpointStateOutputStream out = storageStreams().createCheckpointStateOutputStream(CheckpointedStateScope.SHARED);
+        out.write(bytes(50_000));
+        Thread.currentThread().interrupt(); // Flink cancels the snapshot's future with an interrupt
+        out.close();
+        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        assertThat(fs.calls.get(fs.calls.size() - 1)).startsWith("delete ");
+        assertThat(filesIn("shared")).isZero();
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.github.s3tiered.fs;
 
 import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.Cancellation.CancelledException;
+import io.github.s3tiered.s3.EvenIfInterrupted;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.UploadedPart;
@@ -77,7 +78,11 @@ final class FileUpload {
             IOException cause = RangedDownload.unwrap(e);
             String outcome = "was aborted";
             try {
-                store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
+                // the thread may be interrupted (Flink cancelling the checkpoint): the upload is aborted anyway
+                EvenIfInterrupted.run(() -> {
+                    store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
+                    return null;
+                });
             } catch (IOException abortFailure) {
                 cause.addSuppressed(abortFailure);
                 outcome = "could NOT be aborted (" + abortFailure.getMessage()
@@ -86,8 +91,11 @@ final class FileUpload {
             String message = "Upload of " + target + " (" + length + " bytes, multipart upload id " + uploadId + ") "
                     + (cause instanceof CancelledException ? "was cancelled" : "failed") + " and " + outcome + ": "
                     + cause.getMessage();
-            throw cause instanceof CancelledException ? withCause(new CancelledException(message), cause)
-                    : new IOException(message, cause);
+            if (cause instanceof CancelledException) {
+                throw withCause(new CancelledException(message), cause);
+            }
+            throw cause instanceof java.io.InterruptedIOException && Thread.currentThread().isInterrupted()
+                    ? withCause(new java.io.InterruptedIOException(message), cause) : new IOException(message, cause);
         }
     }
 

@@ -2,6 +2,7 @@ package io.github.s3tiered.fs;
 
 import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.Cancellation.CancelledException;
+import io.github.s3tiered.s3.EvenIfInterrupted;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.UploadedPart;
@@ -378,7 +379,10 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     private void removeCancelledObject() {
         try {
-            runtime.store().deleteObject(target.bucket(), target.key());
+            EvenIfInterrupted.run(() -> {
+                runtime.store().deleteObject(target.bucket(), target.key());
+                return null;
+            });
         } catch (IOException e) {
             LOG.warn("Could not delete {}, uploaded while its stream was cancelled: {}", target, e.toString());
         }

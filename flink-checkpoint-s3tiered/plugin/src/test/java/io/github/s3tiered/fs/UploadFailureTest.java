@@ -117,6 +117,38 @@ class UploadFailureTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aMultipartUploadWhoseThreadIsInterruptedIsStillAborted() throws Exception {
+        // Flink cancels a checkpoint by interrupting its upload thread; the SDK then refuses every
+        // request of that thread, the abort included, unless the interrupt is put aside for it
+        store.inject(FaultRule.on("CompleteMultipartUpload").attempt(1).stall(Duration.ofSeconds(30)));
+        FSDataOutputStream out = fs.create(path("cp/interrupted"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(12 * MIB, 7));
+        CompletableFuture<Throwable> failure = new CompletableFuture<>();
+        java.util.concurrent.atomic.AtomicBoolean stillInterrupted = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread uploader = new Thread(() -> {
+            Throwable thrown = null;
+            try {
+                out.close();
+            } catch (Throwable t) {
+                thrown = t;
+            }
+            stillInterrupted.set(Thread.currentThread().isInterrupted());
+            failure.complete(thrown);
+        }, "checkpoint-upload");
+        uploader.start();
+        store.awaitCalls("CompleteMultipartUpload", 1, Duration.ofSeconds(30));
+        uploader.interrupt();
+
+        assertThat(failure.get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
+                .hasMessageContaining("cp/interrupted").hasMessageContaining("was aborted");
+        assertThat(stillInterrupted).as("the interrupt is kept for the caller").isTrue();
+        assertThat(store.calls("AbortMultipartUpload")).hasSize(1).allMatch(c -> c.outcome().equals("ok"));
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.object(BUCKET, "cp/interrupted")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
     void closingFromAnotherThreadDuringAPutLeavesNoObject() throws Exception {
         // the PUT stalls, times out, and its retry never starts; had it completed, the object would be deleted
         store.inject(FaultRule.on("PutObject").keys("cp/small").attempt(1).stall(Duration.ofSeconds(1)));

@@ -35,6 +35,7 @@ import java.util.zip.CRC32C;
  * the body, or an {@code SdkClientException} for requests without one), or a stall (the call
  * blocks and then times out as the SDK's attempt timeout does; a stalled body blocks until it is
  * aborted), or a delay (the call takes long and then succeeds). Every call is logged with its attempt number and start time.
+ * As the SDK does, a call from an interrupted thread fails ("Thread was interrupted").
  *
  * <p>An attempt is counted per operation and object (and part, for {@code UploadPart}): the
  * third attempt of part 2 is attempt 3, whatever the other parts did.
@@ -305,6 +306,11 @@ public final class InMemoryObjectStore implements ObjectStore {
                 k -> new AtomicInteger()).incrementAndGet();
         long start = System.nanoTime();
         stats.requestSent(operation);
+        if (Thread.currentThread().isInterrupted()) {
+            // as the SDK: no request is sent from an interrupted thread
+            calls.add(new Call(operation, bucket, key, partNumber, attempt, start, "interrupted"));
+            throw software.amazon.awssdk.core.exception.AbortedException.builder().message("Thread was interrupted").build();
+        }
         FaultRule rule = rules.stream().filter(r -> r.matches(operation, key, partNumber, attempt)).findFirst().orElse(null);
         calls.add(new Call(operation, bucket, key, partNumber, attempt, start, rule == null ? "ok" : rule.toString()));
         if (rule == null) {
