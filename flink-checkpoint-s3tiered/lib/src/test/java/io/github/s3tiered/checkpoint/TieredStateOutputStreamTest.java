@@ -7,6 +7,7 @@ import io.github.s3tiered.bridge.BridgeContract;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.EntropyInjectingFileSystem;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.FileSystemFactory;
@@ -57,7 +58,7 @@ class TieredStateOutputStreamTest {
 
     /** The recording local file system, whose streams can be abandoned through the bridge. */
     static final class AbandoningFileSystem extends MetadataFileOutputStreamTest.RecordingFileSystem
-            implements BiFunction<String, Map<String, Object>, Map<String, Object>> {
+            implements BiFunction<String, Map<String, Object>, Map<String, Object>>, EntropyInjectingFileSystem {
         /** False: answers as a plugin jar older than the operation. */
         volatile boolean knowsAbandon = true;
         /** When set, a write of a stream waits for it (after counting down {@link #writing}). */
@@ -79,6 +80,17 @@ class TieredStateOutputStreamTest {
                 throw new IOException("S3 DeleteObject " + f + " failed (Thread was interrupted)");
             }
             return super.delete(f, recursive);
+        }
+
+        /** As {@code s3tiered.entropy.key}: a checkpoint path holding it gets entropy in its data files' paths. */
+        @Override
+        public String getEntropyInjectionKey() {
+            return "_entropy_";
+        }
+
+        @Override
+        public String generateEntropy() {
+            return "e7a3";
         }
 
         @Override
@@ -248,6 +260,22 @@ class TieredStateOutputStreamTest {
         RelativeFileStateHandle exclusive = (RelativeFileStateHandle) written(ours, CheckpointedStateScope.EXCLUSIVE, 5000);
         assertThat(exclusive.getRelativePath()).isEqualTo(exclusive.getFilePath().getName());
         assertThat(exclusive.getFilePath().getParent().getName()).isEqualTo("chk-7");
+    }
+
+    @Test
+    void withEntropyInThePathFilesGetItAndAbsoluteHandlesAsFlinksDo() throws Exception {
+        checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/_entropy_/checkpoints");
+        CheckpointStreamFactory flinks = flinks().resolveCheckpointStorageLocation(7, CheckpointStorageLocationReference.getDefault());
+        CheckpointStreamFactory ours = storageStreams();
+        for (CheckpointedStateScope scope : CheckpointedStateScope.values()) {
+            FileStateHandle expected = (FileStateHandle) written(flinks, scope, 100_000);
+            FileStateHandle actual = (FileStateHandle) written(ours, scope, 100_000);
+            assertThat(actual).as(scope.name()).isExactlyInstanceOf(FileStateHandle.class)
+                    .isExactlyInstanceOf(expected.getClass());
+            assertThat(actual.getFilePath().getParent()).isEqualTo(expected.getFilePath().getParent());
+            assertThat(actual.getFilePath().getPath()).contains("/e7a3/").doesNotContain("_entropy_");
+            assertThat(actual.openInputStream().readAllBytes()).isEqualTo(bytes(100_000));
+        }
     }
 
     private static StreamStateHandle written(CheckpointStreamFactory factory, CheckpointedStateScope scope, int size)
