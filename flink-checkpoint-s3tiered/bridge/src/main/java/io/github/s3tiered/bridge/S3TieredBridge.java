@@ -57,7 +57,9 @@ public final class S3TieredBridge {
 
     /**
      * The bridge to a file system: empty unless it is the {@code s3tiered://} one, found behind
-     * Flink's wrappers (the plugin class loader's, the connection limiter's, the safety net's).
+     * Flink's wrappers (the plugin class loader's, the safety net's). Flink's connection limiter
+     * ({@code fs.s3tiered.limit.*}) hides the file system: with it, the bridge is empty and the
+     * storage falls back to Flink's own streams and checks.
      */
     @SuppressWarnings("unchecked")
     public static Optional<S3TieredBridge> of(FileSystem fileSystem) {
@@ -168,7 +170,7 @@ public final class S3TieredBridge {
         }
     }
 
-    /** The file system's own stream behind Flink's wrappers (the safety net's, the connection limiter's). */
+    /** The file system's own stream behind Flink's wrappers (the plugin class loader's, the safety net's). */
     private static Object unwrapped(OutputStream stream) {
         Object inner = stream;
         while (inner instanceof WrappingProxy<?> proxy) {

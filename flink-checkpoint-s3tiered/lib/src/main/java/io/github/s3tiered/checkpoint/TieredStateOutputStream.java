@@ -195,6 +195,7 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
                     + " and obtain its state handle: " + e.getMessage(), e);
         } finally {
             state.set(State.CLOSED);
+            pos = buffer.length; // as Flink's stream: a later write goes to flushToFile, which fails
         }
     }
 
@@ -237,7 +238,7 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
      * plugin jar), the stream is closed and its file deleted, as Flink's stream does.
      */
     private void discard() {
-        pos = 0;
+        pos = buffer.length; // as Flink's stream: a later write goes to flushToFile, which fails
         FSDataOutputStream o = out;
         if (o == null || !discarded.compareAndSet(false, true)) {
             return;

@@ -64,6 +64,9 @@ class TieredStateOutputStreamTest {
         /** When set, a write of a stream waits for it (after counting down {@link #writing}). */
         volatile CountDownLatch writeMayProceed;
         final CountDownLatch writing = new CountDownLatch(1);
+        /** When set, a close returns only once it is counted down, after the file is complete (as an upload S3 finished). */
+        volatile CountDownLatch closeMayReturn;
+        final CountDownLatch closed = new CountDownLatch(1);
         final Map<Object, Path> streams = Collections.synchronizedMap(new HashMap<>());
 
         @Override
@@ -104,13 +107,16 @@ class TieredStateOutputStreamTest {
                 return Map.of(BridgeContract.ERROR, BridgeContract.ErrorCode.UNSUPPORTED_OPERATION.name(),
                         BridgeContract.ERROR_MESSAGE, "older plugin jar");
             }
-            Object stream = args.get(BridgeContract.STREAM);
-            Path path = streams.remove(stream);
-            if (path == null) {
-                return Map.of(BridgeContract.ABANDONED, false); // closed or abandoned before
+            LocalStream stream = (LocalStream) args.get(BridgeContract.STREAM);
+            if (stream.abandoned) {
+                return Map.of(BridgeContract.ABANDONED, true);
             }
+            if (stream.closing) {
+                return Map.of(BridgeContract.ABANDONED, false); // its upload started: the caller deletes
+            }
+            Path path = streams.get(stream);
             record("abandon " + path.getName());
-            ((LocalStream) stream).abandoned = true;
+            stream.abandoned = true;
             try {
                 Files.deleteIfExists(java.nio.file.Path.of(path.toUri().getPath())); // the staging file, as it were
             } catch (IOException e) {
@@ -126,6 +132,8 @@ class TieredStateOutputStreamTest {
         private final FSDataOutputStream local;
         private final Path path;
         volatile boolean abandoned;
+        /** Closed or closing: for the file system, its upload has started. */
+        volatile boolean closing;
 
         LocalStream(AbandoningFileSystem fs, FSDataOutputStream local, Path path) {
             this.fs = fs;
@@ -172,9 +180,20 @@ class TieredStateOutputStreamTest {
 
         @Override
         public void close() throws IOException {
-            if (!abandoned) {
-                fs.record("close " + path.getName());
-                local.close();
+            if (abandoned || closing) {
+                return;
+            }
+            closing = true;
+            fs.record("close " + path.getName());
+            local.close();
+            CountDownLatch latch = fs.closeMayReturn;
+            if (latch != null) {
+                fs.closed.countDown();
+                try {
+                    latch.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }
@@ -313,6 +332,40 @@ class TieredStateOutputStreamTest {
         assertThat(fs.calls.get(1)).startsWith("close ");
         assertThat(fs.calls.get(2)).startsWith("delete ");
         assertThat(filesIn("chk-7")).isZero();
+    }
+
+    @Test
+    void aCancelAfterTheUploadEndedReturnsNoHandleAndTheFileIsDeleted() throws Exception {
+        CheckpointStateOutputStream out = storageStreams().createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
+        out.write(bytes(3000));
+        fs.closeMayReturn = new CountDownLatch(1);
+        CompletableFuture<StreamStateHandle> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.closeAndGetHandle();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertThat(fs.closed.await(10, TimeUnit.SECONDS)).isTrue(); // the file is complete, its close not yet returned
+        out.close(); // Flink cancels the checkpoint: too late to abandon
+        fs.closeMayReturn.countDown();
+        assertThatThrownBy(() -> closing.get(10, TimeUnit.SECONDS)).rootCause()
+                .hasMessageContaining("was closed from another thread");
+        assertThat(fs.calls).noneMatch(c -> c.startsWith("abandon ")).last().asString().startsWith("delete ");
+        assertThat(filesIn("chk-7")).isZero();
+    }
+
+    @Test
+    void aWriteAfterCloseFailsAsWithFlinksStream() throws Exception {
+        CheckpointStreamFactory streams = storageStreams();
+        CheckpointStateOutputStream discarded = streams.createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
+        discarded.write(bytes(10));
+        discarded.close();
+        assertThatThrownBy(() -> discarded.write(1)).hasMessageContaining("is closed");
+        CheckpointStateOutputStream closed = streams.createCheckpointStateOutputStream(CheckpointedStateScope.SHARED);
+        closed.write(bytes(10));
+        assertThat(closed.closeAndGetHandle()).isInstanceOf(ByteStreamStateHandle.class);
+        assertThatThrownBy(() -> closed.write(new byte[5])).hasMessageContaining("is closed");
     }
 
     @Test

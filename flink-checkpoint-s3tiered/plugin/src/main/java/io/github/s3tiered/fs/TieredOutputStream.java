@@ -55,6 +55,8 @@ final class TieredOutputStream extends FSDataOutputStream {
     private final Path staging;
     private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
     private final Cancellation cancellation = new Cancellation();
+    /** Set once {@link #abandon()} took the stream from OPEN: its object is never created. */
+    private volatile boolean abandoned;
 
     /** Guards the buffer, the channel, the checksum and the position: the writer's state. */
     private final Object writeLock = new Object();
@@ -203,9 +205,13 @@ final class TieredOutputStream extends FSDataOutputStream {
      * the object is never created; returns true. While {@code UPLOADING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
      * object before the cancellation reached it (the uploading thread deletes it, but the caller
-     * must not count on that). Closed or cancelled: does nothing, returns false.
+     * must not count on that). Closed or cancelled: does nothing, returns false, unless an earlier
+     * {@code abandon()} cancelled it (true again: there is still nothing to delete).
      */
     boolean abandon() {
+        if (abandoned) {
+            return true; // still nothing to delete: a second caller must not send a DELETE for it
+        }
         if (!state.compareAndSet(State.OPEN, State.CANCELLED)) {
             try {
                 close();
@@ -214,6 +220,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
             return false;
         }
+        abandoned = true;
         long written;
         synchronized (writeLock) { // a write running in another thread finishes first, the next one fails
             written = pos;

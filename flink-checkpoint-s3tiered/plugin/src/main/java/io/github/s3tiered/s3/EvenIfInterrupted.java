@@ -8,7 +8,8 @@ import java.io.IOException;
  * Flink cancels a checkpoint by interrupting the thread that uploads it, and the SDK refuses every
  * request on an interrupted thread ("Thread was interrupted"), so the clean-up would fail and leave
  * the upload or the object behind. The interrupt is set again afterwards: the caller still ends as
- * interrupted. One request, bounded by the request timeout, is what the interrupt waits for.
+ * interrupted. The request is retried as any other (each attempt bounded by {@code
+ * s3tiered.request.timeout}); a new interrupt during it ends a retry wait.
  */
 public final class EvenIfInterrupted {
 
