@@ -337,6 +337,9 @@ public final class CheckpointBenchmark {
                     r = withFaults(r, proxy.faults(FaultAction.RESPOND_ERROR) + proxy.faults(FaultAction.RESET_BEFORE_RESPONSE)
                             + proxy.faults(FaultAction.RESET_AFTER_RESPONSE_BYTES) + proxy.faults(FaultAction.STALL_RESPONSE));
                 }
+                // the storage's verification of the last checkpoints and deletes of failed ones run on after the
+                // job: let them end while the file system they use is still registered
+                io.github.s3tiered.checkpoint.CheckpointBackgroundWork.awaitIdle(java.time.Duration.ofSeconds(60));
                 if (setup.tierLost()) {
                     FileSystem.initialize(fsConf, pm);
                 }

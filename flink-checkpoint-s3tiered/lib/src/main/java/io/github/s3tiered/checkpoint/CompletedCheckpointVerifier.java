@@ -265,6 +265,9 @@ final class CompletedCheckpointVerifier {
         }
         Set<String> referenced = new HashSet<>();
         files.forEach(f -> referenced.add(PathKey.of(f.path())));
+        // Flink deletes a subsumed checkpoint's _metadata first, then its files: files found missing
+        // of a checkpoint whose _metadata is gone were deleted with it, not lost
+        boolean deleted = !missing.isEmpty() && deletedMeanwhile(c);
         VerificationStatusFile.Snapshot snapshot;
         synchronized (this) {
             missing.retainAll(stillReferenced(missing));
@@ -273,6 +276,12 @@ final class CompletedCheckpointVerifier {
             verified.putAll(found);
             verified.keySet().retainAll(referenced);
             knownMissing.removeIf(p -> !referenced.contains(PathKey.of(new Path(p))));
+            if (deleted) {
+                knownMissing.addAll(missing); // still not to be reused by a newer checkpoint
+                LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
+                        + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
+                return;
+            }
             if (missing.isEmpty()) {
                 newestVerified = Math.max(newestVerified, c.checkpointId());
                 LOG.info("Checkpoint {} of {} is entirely in S3: {} files, {} directories listed ({} list requests)",

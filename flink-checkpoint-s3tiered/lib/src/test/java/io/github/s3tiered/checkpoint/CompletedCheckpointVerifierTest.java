@@ -1,0 +1,87 @@
+package io.github.s3tiered.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.jobgraph.OperatorID;
+import org.apache.flink.runtime.state.OperatorStreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The JobManager's verification of a completed checkpoint (on the local file system: the verifier
+ * asks any Flink file system for sizes and listings): a file that is gone while the checkpoint's
+ * {@code _metadata} is there is reported as lost; files gone together with the {@code _metadata}
+ * (Flink deletes a subsumed checkpoint's {@code _metadata} first) are not.
+ */
+class CompletedCheckpointVerifierTest {
+
+    @TempDir
+    java.nio.file.Path root;
+
+    /** A checkpoint of one operator whose state is one file of 64 bytes in the checkpoint's directory. */
+    private byte[] checkpoint(long id, java.nio.file.Path stateFile) throws Exception {
+        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), 1, 128);
+        state.putState(0, OperatorSubtaskState.builder()
+                .setManagedOperatorState(new OperatorStreamStateHandle(Map.of(),
+                        new FileStateHandle(new Path(stateFile.toUri()), 64)))
+                .build());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
+        return bytes.toByteArray();
+    }
+
+    private java.nio.file.Path checkpointDir(long id) throws Exception {
+        return Files.createDirectories(root.resolve("job/chk-" + id));
+    }
+
+    private String status() throws Exception {
+        java.nio.file.Path file = root.resolve("job/s3tiered-verification.json");
+        return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+    }
+
+    private void verify(CompletedCheckpointVerifier verifier, long id, byte[] metadata, java.nio.file.Path dir) throws Exception {
+        verifier.completed(id, metadata, new Path(dir.toUri()));
+        assertThat(CompletedCheckpointVerifier.awaitAllIdle(Duration.ofSeconds(30))).isTrue();
+    }
+
+    @Test
+    void aFileGoneWhileTheMetadataIsThereIsReportedAndFilesGoneWithTheMetadataAreNot() throws Exception {
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+
+        // 1: complete
+        java.nio.file.Path dir1 = checkpointDir(1);
+        java.nio.file.Path file1 = Files.write(dir1.resolve("state-1"), new byte[64]);
+        byte[] metadata1 = checkpoint(1, file1);
+        Files.write(dir1.resolve("_metadata"), metadata1);
+        verify(verifier, 1, metadata1, dir1);
+        assertThat(status()).contains("\"newestVerifiedCheckpoint\": 1").doesNotContain("state-1");
+
+        // 2: subsumed and deleted while it was verified (its _metadata and its file gone): not a loss
+        java.nio.file.Path dir2 = checkpointDir(2);
+        byte[] metadata2 = checkpoint(2, dir2.resolve("state-2"));
+        verify(verifier, 2, metadata2, dir2);
+        assertThat(status()).doesNotContain("state-2").doesNotContain("lastFailure\": {");
+
+        // 3: its file lost while the checkpoint is there: reported, naming the file
+        java.nio.file.Path dir3 = checkpointDir(3);
+        byte[] metadata3 = checkpoint(3, dir3.resolve("state-3"));
+        Files.write(dir3.resolve("_metadata"), metadata3);
+        verify(verifier, 3, metadata3, dir3);
+        assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3");
+    }
+}
