@@ -162,8 +162,9 @@ final class CompletedCheckpointVerifier {
                     references = referencesOf(next);
                 } catch (IOException | RuntimeException e) {
                     // the sweep reads the _metadata itself (and removes nothing if it cannot); it also
-                    // takes over the finalized checkpoints, which would pile up otherwise
-                    if (!deletedMeanwhile) {
+                    // takes over the finalized checkpoints, which would pile up otherwise; a checkpoint
+                    // deleted since it was verified has nothing to sweep for
+                    if (!deletedMeanwhile && !deletedMeanwhile(next)) {
                         LOG.warn("Checkpoint {} of {}: references not parsed for the orphan removal: {}",
                                 next.checkpointId(), jobDir, e.toString());
                     }
