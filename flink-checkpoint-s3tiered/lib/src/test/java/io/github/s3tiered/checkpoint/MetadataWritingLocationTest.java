@@ -229,6 +229,36 @@ class MetadataWritingLocationTest {
     }
 
     @Test
+    void aFailedSavepointsDirectoryIsDeletedWithoutHoldingTheCallerAndItsMetadataWrittenAsFlinkDoes() throws Exception {
+        String target = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/savepoints").toString();
+        CheckpointStorageLocation location = storage().initializeLocationForSavepoint(14, target);
+        java.nio.file.Path dir;
+        try (java.util.stream.Stream<java.nio.file.Path> made = Files.list(root.resolve("savepoints"))) {
+            dir = made.findFirst().orElseThrow(); // Flink's savepoint-<job>-<random>
+        }
+        Files.writeString(dir.resolve("a-task-state"), "written before the failure");
+        CountDownLatch deleteMayProceed = new CountDownLatch(1);
+        fs.deleteMayProceed = deleteMayProceed;
+        fs.deletingThreads.clear();
+
+        location.disposeOnFailure(); // returns while the delete waits
+
+        assertThat(Files.exists(dir)).as("not deleted yet").isTrue();
+        deleteMayProceed.countDown();
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(Files.exists(dir)).as("the failed savepoint's directory").isFalse();
+        assertThat(fs.deletingThreads).isNotEmpty()
+                .allSatisfy(t -> assertThat(t).isNotEqualTo(Thread.currentThread().getName()));
+
+        // a savepoint that completes writes its _metadata through Flink's own stream, which asks first
+        fs.deleteMayProceed = null;
+        CheckpointStorageLocation completing = storage().initializeLocationForSavepoint(15, target);
+        fs.calls.clear();
+        finalize(completing, new byte[] {5});
+        assertThat(fs.calls).startsWith("exists _metadata");
+    }
+
+    @Test
     void aFailedDeleteOfAFailedCheckpointsDirectoryIsLoggedNotThrown() throws Exception {
         CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(13);
         fs.failDelete = true;
