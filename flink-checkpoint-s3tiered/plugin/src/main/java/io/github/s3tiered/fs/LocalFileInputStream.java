@@ -3,7 +3,9 @@ package io.github.s3tiered.fs;
 import org.apache.flink.core.fs.FSDataInputStream;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.LongAdder;
@@ -44,6 +46,8 @@ final class LocalFileInputStream extends FSDataInputStream {
         int n;
         try {
             n = channel.read(ByteBuffer.wrap(b, off, len), pos);
+        } catch (ClosedByInterruptException e) {
+            throw interrupted(e);
         } catch (ClosedChannelException e) {
             throw closed(e);
         }
@@ -98,5 +102,14 @@ final class LocalFileInputStream extends FSDataInputStream {
 
     private IOException closed(Throwable cause) {
         return new IOException("Stream of the local copy of " + description + " is closed", cause);
+    }
+
+    /** The reading thread was interrupted (Flink cancelling the task), which closed the channel; the copy is intact. */
+    private IOException interrupted(ClosedByInterruptException cause) {
+        closed = true;
+        InterruptedIOException e = new InterruptedIOException("Reading the local copy of " + description
+                + " was interrupted (the task is being cancelled); the stream is closed");
+        e.initCause(cause);
+        return e;
     }
 }

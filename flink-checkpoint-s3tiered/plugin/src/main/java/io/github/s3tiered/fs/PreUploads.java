@@ -163,6 +163,20 @@ final class PreUploads {
         });
     }
 
+    /**
+     * Undoes {@link #takeForReuseOrClaim} for a stream that never used the entry (its close was
+     * cancelled or interrupted while the pre-upload ran): the entry can be handed out or withdrawn
+     * again, and the content is no longer claimed.
+     */
+    void giveBack(ContentId id, Entry e) {
+        synchronized (claimedByCheckpoints) {
+            claimedByCheckpoints.remove(id);
+            if (entries.putIfAbsent(id, e) == null) {
+                byObject.put(e.object, id);
+            }
+        }
+    }
+
     /** Takes back a claim whose checkpoint upload failed or was cancelled: a later pre-upload may run. */
     void releaseClaim(ContentId id) {
         synchronized (claimedByCheckpoints) {

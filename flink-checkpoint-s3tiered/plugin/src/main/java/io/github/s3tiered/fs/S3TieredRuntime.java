@@ -40,7 +40,12 @@ public final class S3TieredRuntime implements AutoCloseable {
     /** Over any {@link ObjectStore}: the SDK's, or an in-memory one in tests. */
     public S3TieredRuntime(S3TieredConfig config, ObjectStore objectStore, S3Statistics stats) throws IOException {
         this.config = config;
-        this.tier = new LocalTier(config.localDir(), config.localEnabled() ? config.localMaxBytes() : 0);
+        try {
+            this.tier = new LocalTier(config.localDir(), config.localEnabled() ? config.localMaxBytes() : 0);
+        } catch (IOException | RuntimeException e) {
+            objectStore.close(); // its connection pool and threads: the runtime owning them is not made
+            throw e;
+        }
         this.store = new S3Access(objectStore,
                 new Retrier(config.retryPolicy(), objectStore.endpointDescription(), stats), stats);
         ThreadPoolExecutor pool =

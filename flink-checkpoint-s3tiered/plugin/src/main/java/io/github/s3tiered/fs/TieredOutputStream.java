@@ -140,6 +140,12 @@ final class TieredOutputStream extends FSDataOutputStream {
             while (buffer.hasRemaining()) {
                 channel.write(buffer);
             }
+        } catch (java.nio.channels.ClosedByInterruptException e) {
+            // the writing thread was interrupted (Flink cancelling the checkpoint): the channel is closed, not the disk broken
+            stagingFailure = new java.io.InterruptedIOException("Writing " + target + " was interrupted (the checkpoint"
+                    + " is being cancelled); its staging file " + staging + " was closed with it");
+            stagingFailure.initCause(e);
+            throw stagingFailure;
         } catch (IOException e) {
             stagingFailure = new IOException("Writing " + target + " failed: could not write its staging file " + staging
                     + " in the local tier (s3tiered.local.dir " + runtime.tier().root() + "): " + e.getMessage(), e);
@@ -156,8 +162,13 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private IOException stagingBroken() {
-        return new IOException(stagingFailure.getMessage() + " (an earlier write failed; the stream cannot go on)",
-                stagingFailure);
+        String message = stagingFailure.getMessage() + " (an earlier write failed; the stream cannot go on)";
+        if (stagingFailure instanceof java.io.InterruptedIOException) {
+            java.io.InterruptedIOException e = new java.io.InterruptedIOException(message);
+            e.initCause(stagingFailure);
+            return e;
+        }
+        return new IOException(message, stagingFailure);
     }
 
     @Override
@@ -374,7 +385,11 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            runtime.preUploads().giveBack(content, entry);
             throw new java.io.InterruptedIOException("Interrupted while waiting for the pre-upload of " + entry.object);
+        } catch (CancelledException e) {
+            runtime.preUploads().giveBack(content, entry);
+            throw e;
         } catch (java.util.concurrent.ExecutionException e) {
             return null;
         }

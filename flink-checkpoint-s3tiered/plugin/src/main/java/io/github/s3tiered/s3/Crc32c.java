@@ -1,10 +1,12 @@
 package io.github.s3tiered.s3;
 
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
 /** CRC32C helpers: hex form as stored in object and tier metadata, and whole-file checksums. */
@@ -84,16 +86,24 @@ public final class Crc32c {
         }
     }
 
-    /** CRC32C of a whole file, read with a direct buffer (hardware-accelerated). */
+    /**
+     * CRC32C of a whole file. Read through a {@code java.io} stream, not a channel: an interrupt
+     * of the reading thread (Flink cancelling a restore) closes a channel, and an intact local
+     * copy would be taken for damaged and dropped.
+     */
     public static int ofFile(Path file) throws IOException {
         CRC32C crc = new CRC32C();
-        ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            while (ch.read(buf) >= 0) {
-                buf.flip();
-                crc.update(buf);
-                buf.clear();
+        byte[] buf = new byte[256 * 1024];
+        try (InputStream in = new FileInputStream(file.toFile())) {
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                crc.update(buf, 0, n);
             }
+        } catch (FileNotFoundException e) {
+            if (Files.notExists(file)) {
+                throw new NoSuchFileException(file.toString());
+            }
+            throw e;
         }
         return (int) crc.getValue();
     }

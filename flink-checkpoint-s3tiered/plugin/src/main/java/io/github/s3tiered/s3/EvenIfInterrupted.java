@@ -3,12 +3,13 @@ package io.github.s3tiered.s3;
 import java.io.IOException;
 
 /**
- * Runs an S3 request that cleans up after a failed or cancelled transfer (aborting a multipart
- * upload, deleting an object a cancelled upload completed) even on a thread that was interrupted.
- * Flink cancels a checkpoint by interrupting the thread that uploads it, and the SDK refuses every
- * request on an interrupted thread ("Thread was interrupted"), so the clean-up would fail and leave
- * the upload or the object behind. The interrupt is set again afterwards: the caller still ends as
- * interrupted. The request is retried as any other (each attempt bounded by {@code
+ * Runs a step that an interrupt must not cut short, with the thread's interrupt put aside and set
+ * again afterwards (the caller still ends as interrupted). Flink cancels a checkpoint or a restore
+ * by interrupting its threads. The SDK refuses every request on an interrupted thread ("Thread was
+ * interrupted"), so a clean-up after a failed or cancelled transfer (aborting a multipart upload,
+ * deleting an object a cancelled upload completed) would fail and leave the upload or the object
+ * behind; and a file lock taken on an interrupted thread fails, so the local tier's bookkeeping
+ * would. An S3 request run here is retried as any other (each attempt bounded by {@code
  * s3tiered.request.timeout}); a new interrupt during it ends a retry wait.
  */
 public final class EvenIfInterrupted {

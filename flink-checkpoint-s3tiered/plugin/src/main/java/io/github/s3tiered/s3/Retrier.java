@@ -99,7 +99,28 @@ public final class Retrier {
         return e instanceof InterruptedException
                 || e instanceof ClosedByInterruptException
                 || e.getClass() == InterruptedIOException.class
-                || (e instanceof InterruptedIOException && Thread.currentThread().isInterrupted());
+                || (e instanceof InterruptedIOException && Thread.currentThread().isInterrupted())
+                || isSdkInterruption(e);
+    }
+
+    /**
+     * The SDK's refusal of a request on an interrupted thread ("Thread was interrupted"): an
+     * {@code AbortedException} caused by its {@code SdkInterruptedException}, after it has taken
+     * the thread's interrupt (which the caller sets again).
+     */
+    private static boolean isSdkInterruption(Exception e) {
+        if (!(e instanceof software.amazon.awssdk.core.exception.AbortedException)) {
+            return false;
+        }
+        if (Thread.currentThread().isInterrupted()) {
+            return true;
+        }
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            if (c instanceof InterruptedException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static long jitter(long cap) {

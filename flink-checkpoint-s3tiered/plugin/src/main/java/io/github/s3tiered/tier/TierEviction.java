@@ -1,5 +1,7 @@
 package io.github.s3tiered.tier;
 
+import io.github.s3tiered.s3.EvenIfInterrupted;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,6 +80,14 @@ final class TierEviction {
      * cannot be evicted: they only make copies go earlier.
      */
     void evictIfOverBudget() throws IOException {
+        // the file lock fails on an interrupted thread (a commit at the end of a cancelled upload)
+        EvenIfInterrupted.run(() -> {
+            evictUnderLock();
+            return null;
+        });
+    }
+
+    private void evictUnderLock() throws IOException {
         Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
         synchronized (jvmLock) {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);

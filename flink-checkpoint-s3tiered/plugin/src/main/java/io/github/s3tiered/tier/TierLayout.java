@@ -5,7 +5,12 @@ import io.github.s3tiered.s3.Crc32c;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
 import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -110,10 +115,15 @@ final class TierLayout {
         Path data = dataPath(bucket, key);
         Path meta = metaPath(data);
         Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(meta, StandardCharsets.UTF_8)) {
+        // java.io streams, not NIO channels: an interrupt of the reading thread (Flink cancelling a
+        // restore) would close a channel, and the copy would be taken for unreadable and dropped
+        try (Reader r = new InputStreamReader(new FileInputStream(meta.toFile()), StandardCharsets.UTF_8)) {
             p.load(r);
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
+        } catch (FileNotFoundException e) {
+            if (Files.notExists(meta)) {
+                return Optional.empty();
+            }
+            throw new SidecarUnreadableException(meta, e.toString());
         } catch (IOException | IllegalArgumentException e) {
             throw new SidecarUnreadableException(meta, e.toString());
         }
@@ -141,7 +151,8 @@ final class TierLayout {
         p.setProperty("crc32c", Crc32c.toHex(entry.crc32c()));
         Path metaTmp = newStagingFile();
         try {
-            try (var w = Files.newBufferedWriter(metaTmp, StandardCharsets.UTF_8)) {
+            // not interruptible either: a commit at the end of a cancelled upload keeps its copy
+            try (var w = new OutputStreamWriter(new FileOutputStream(metaTmp.toFile()), StandardCharsets.UTF_8)) {
                 p.store(w, null);
             }
             move(metaTmp, entry.meta());

@@ -212,6 +212,41 @@ class PreUploadTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aCheckpointStreamCancelledWhileItWaitsForAPreUploadLeavesItToBeWithdrawn() throws Exception {
+        byte[] content = bytes(300_000, 15);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(1500)));
+        java.nio.file.Path file = sst("000025.sst", content);
+        CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.preUpload(SHARED, file, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+        FSDataOutputStream out = checkpointStream("job/shared/p", content);
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.closeDeduplicated(out, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        while (fs.runtime().preUploads().size() > 0) { // the stream took the entry and waits for its upload
+            Thread.sleep(5);
+        }
+        out.close(); // Flink cancels the checkpoint
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .rootCause().isInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+        Path object = pre.join().object();
+        assertThat(bridge.withdrawPreUpload(object)).as("handed to no checkpoint: it can be withdrawn").isTrue();
+        assertThat(store.object(BUCKET, object.toUri().getPath().substring(1))).isEmpty();
+        // and the content is not claimed: it may be uploaded ahead again
+        assertThat(bridge.preUpload(SHARED, file, WINDOW).outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
+    }
+
+    @Test
     void contentACheckpointAlreadyUploadedIsNotPreUploadedAgainAndAVanishedFileIsSkipped() throws Exception {
         byte[] first = bytes(100_000, 8);
         bridge.preUpload(SHARED, sst("000018.sst", first), WINDOW); // makes the checkpoint stream hash its content
