@@ -275,6 +275,17 @@ public final class RangedDownload {
                     throw e; // the request itself failed after its retries
                 } catch (Cancellation.CancelledException | ObjectChangedException e) {
                     throw e;
+                } catch (TargetWriteException e) {
+                    // the local file, not the response: reading the range again would not help
+                    IOException cause = e.getCause() instanceof IOException io ? io : e;
+                    if (cause instanceof java.nio.channels.ClosedByInterruptException) {
+                        java.io.InterruptedIOException interrupted = new java.io.InterruptedIOException("Download of s3://"
+                                + bucket + "/" + key + " into " + target + " was interrupted");
+                        interrupted.initCause(cause);
+                        throw interrupted;
+                    }
+                    throw new IOException("Download of s3://" + bucket + "/" + key + " failed: could not write " + target
+                            + ": " + cause.getMessage(), cause);
                 } catch (IOException e) {
                     cancellation.check("Download of s3://" + bucket + "/" + key); // the abort of a cancel
                     // A broken body: reopen where it stopped. Only failures that made no
@@ -291,6 +302,13 @@ public final class RangedDownload {
         return (int) crc.getValue();
     }
 
+    /** Writing the downloaded bytes into the local file failed. */
+    private static final class TargetWriteException extends IOException {
+        TargetWriteException(IOException cause) {
+            super(cause);
+        }
+    }
+
     private static void copy(
             InputStream in, FileChannel out, long[] pos, long endInclusive, byte[] buf, S3Access store, CRC32C crc)
             throws IOException {
@@ -299,12 +317,17 @@ public final class RangedDownload {
             if (n < 0) {
                 return;
             }
-            crc.update(buf, 0, n);
             ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
             long p = pos[0];
-            while (bb.hasRemaining()) {
-                p += out.write(bb, p);
+            try {
+                while (bb.hasRemaining()) {
+                    p += out.write(bb, p);
+                }
+            } catch (IOException e) {
+                throw new TargetWriteException(e);
             }
+            // only once written: a range reopened after a failure reads these bytes again
+            crc.update(buf, 0, n);
             pos[0] += n;
             store.recordDownload(n);
         }

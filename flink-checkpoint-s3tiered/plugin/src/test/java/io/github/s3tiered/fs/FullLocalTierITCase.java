@@ -148,6 +148,29 @@ class FullLocalTierITCase {
     }
 
     @Test
+    void aRestoreIntoAFullDiskFailsNamingTheFileWithoutReadingTheRangeAgain() throws Exception {
+        // RocksDB's directory on the full volume too: the downloaded bytes cannot be written
+        Path p = new Path(base + "/sst-into-full-disk");
+        write(seed, p, randomBytes(MIB, 30));
+        java.nio.file.Path target = Files.createDirectories(volume.resolve("rocksdb")).resolve("000042.sst");
+        fillVolume();
+        // room for the file to be created, not for its bytes: the disk fills during the download
+        try (java.nio.channels.FileChannel filler = java.nio.channels.FileChannel.open(volume.resolve("filler"),
+                java.nio.file.StandardOpenOption.WRITE)) {
+            filler.truncate(filler.size() - 64 * 1024);
+        }
+        long reopensBefore = fs.s3Statistics().reopens.sum();
+
+        assertThatThrownBy(() -> fs.copyFiles(List.of(CopyRequest.of(p, new Path(target.toUri()), -1)),
+                new CloseableRegistry()))
+                .isInstanceOf(IOException.class)
+                .hasStackTraceContaining("could not write " + target)
+                .hasStackTraceContaining(p.getPath().substring(1));
+        assertThat(fs.s3Statistics().reopens.sum() - reopensBefore)
+                .as("a failed local write is not a broken response: the range is not read again").isZero();
+    }
+
+    @Test
     void onAReadOnlyVolumeWritesFailNamingTheDirectoryAndRestoresComeFromS3() throws Exception {
         Path kept = new Path(base + "/kept");
         byte[] keptBytes = randomBytes(200_000, 20);
