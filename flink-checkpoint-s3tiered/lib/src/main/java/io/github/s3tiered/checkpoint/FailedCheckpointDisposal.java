@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * few. A process that exits waits for queued deletes up to {@link #EXIT_WAIT} (a shutdown hook);
  * a directory still left then has no {@code _metadata}: the inspector's {@code orphans} lists it,
  * and the storage's orphan removal, which deletes only unreferenced files under {@code shared/},
- * does not take it. A failed savepoint's directory goes the same way ({@link SavepointLocation}).
+ * does not take it. A failed savepoint's directory goes the same way ({@link BackgroundDisposingLocation}).
  */
 final class FailedCheckpointDisposal {
 

@@ -116,7 +116,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public CheckpointStorageLocation initializeLocationForSavepoint(long checkpointId, String externalLocationPointer)
             throws IOException {
-        return new SavepointLocation(delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
+        return new BackgroundDisposingLocation(delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
     }
 
     // ---------------------------------------------------------------- TaskManager

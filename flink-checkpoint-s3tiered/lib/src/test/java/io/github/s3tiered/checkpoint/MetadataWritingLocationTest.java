@@ -6,11 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.s3tiered.bridge.BridgeContract;
 
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.FileSystemFactory;
 import org.apache.flink.core.fs.Path;
-import org.apache.flink.core.plugin.PluginManager;
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
@@ -28,7 +25,6 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -115,30 +111,12 @@ class MetadataWritingLocationTest {
     @BeforeEach
     void serveTheS3TieredSchemeLocally() {
         checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
-        FileSystemFactory s3tiered = new FileSystemFactory() {
-            @Override
-            public String getScheme() {
-                return "s3tiered";
-            }
-
-            @Override
-            public FileSystem create(URI fsUri) {
-                return fs;
-            }
-        };
-        FileSystem.initialize(new Configuration(), new PluginManager() {
-            @Override
-            @SuppressWarnings("unchecked")
-            public <P> Iterator<P> load(Class<P> service) {
-                return service == FileSystemFactory.class ? (Iterator<P>) List.of(s3tiered).iterator()
-                        : Collections.emptyIterator();
-            }
-        });
+        S3TieredSchemeForTests.serve(fs);
     }
 
     @AfterEach
     void restoreTheFileSystems() {
-        FileSystem.initialize(new Configuration(), null);
+        S3TieredSchemeForTests.reset();
     }
 
     private FsCheckpointStorageAccess flinks() throws IOException {
@@ -211,31 +189,13 @@ class MetadataWritingLocationTest {
             long id = verifying ? 12 : 11;
             CheckpointStorageLocation location = verifying ? verifyingStorage().initializeLocationForCheckpoint(id)
                     : storage().initializeLocationForCheckpoint(id);
-            java.nio.file.Path dir = localMetadata(id).getParent();
-            Files.writeString(dir.resolve("a-task-state"), "written before the failure");
-            CountDownLatch deleteMayProceed = new CountDownLatch(1);
-            fs.deleteMayProceed = deleteMayProceed;
-            fs.deletingThreads.clear();
-
-            location.disposeOnFailure(); // returns while the delete waits
-
-            assertThat(Files.exists(dir)).as("not deleted yet").isTrue();
-            deleteMayProceed.countDown();
-            assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
-            assertThat(Files.exists(dir)).as("the directory of checkpoint " + id).isFalse();
-            assertThat(fs.deletingThreads).isNotEmpty()
-                    .allSatisfy(t -> assertThat(t).isNotEqualTo(Thread.currentThread().getName()));
+            assertDisposedWithoutHoldingTheCaller(location, localMetadata(id).getParent());
         }
     }
 
-    @Test
-    void aFailedSavepointsDirectoryIsDeletedWithoutHoldingTheCallerAndItsMetadataWrittenAsFlinkDoes() throws Exception {
-        String target = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/savepoints").toString();
-        CheckpointStorageLocation location = storage().initializeLocationForSavepoint(14, target);
-        java.nio.file.Path dir;
-        try (java.util.stream.Stream<java.nio.file.Path> made = Files.list(root.resolve("savepoints"))) {
-            dir = made.findFirst().orElseThrow(); // Flink's savepoint-<job>-<random>
-        }
+    /** Its directory is deleted on another thread, and the caller returns while that delete waits. */
+    private void assertDisposedWithoutHoldingTheCaller(CheckpointStorageLocation location, java.nio.file.Path dir)
+            throws Exception {
         Files.writeString(dir.resolve("a-task-state"), "written before the failure");
         CountDownLatch deleteMayProceed = new CountDownLatch(1);
         fs.deleteMayProceed = deleteMayProceed;
@@ -246,12 +206,23 @@ class MetadataWritingLocationTest {
         assertThat(Files.exists(dir)).as("not deleted yet").isTrue();
         deleteMayProceed.countDown();
         assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
-        assertThat(Files.exists(dir)).as("the failed savepoint's directory").isFalse();
+        assertThat(Files.exists(dir)).as("the directory " + dir).isFalse();
         assertThat(fs.deletingThreads).isNotEmpty()
                 .allSatisfy(t -> assertThat(t).isNotEqualTo(Thread.currentThread().getName()));
+        fs.deleteMayProceed = null;
+    }
+
+    @Test
+    void aFailedSavepointsDirectoryIsDeletedWithoutHoldingTheCallerAndItsMetadataWrittenAsFlinkDoes() throws Exception {
+        String target = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/savepoints").toString();
+        CheckpointStorageLocation location = storage().initializeLocationForSavepoint(14, target);
+        java.nio.file.Path dir;
+        try (java.util.stream.Stream<java.nio.file.Path> made = Files.list(root.resolve("savepoints"))) {
+            dir = made.findFirst().orElseThrow(); // Flink's savepoint-<job>-<random>
+        }
+        assertDisposedWithoutHoldingTheCaller(location, dir);
 
         // a savepoint that completes writes its _metadata through Flink's own stream, which asks first
-        fs.deleteMayProceed = null;
         CheckpointStorageLocation completing = storage().initializeLocationForSavepoint(15, target);
         fs.calls.clear();
         finalize(completing, new byte[] {5});

@@ -6,13 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.s3tiered.bridge.BridgeContract;
 
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.EntropyInjectingFileSystem;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.FileSystemFactory;
 import org.apache.flink.core.fs.Path;
-import org.apache.flink.core.plugin.PluginManager;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
@@ -33,8 +30,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.Iterator;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -205,30 +200,12 @@ class TieredStateOutputStreamTest {
     @BeforeEach
     void serveTheS3TieredSchemeLocally() {
         checkpoints = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/checkpoints");
-        FileSystemFactory s3tiered = new FileSystemFactory() {
-            @Override
-            public String getScheme() {
-                return "s3tiered";
-            }
-
-            @Override
-            public FileSystem create(URI fsUri) {
-                return fs;
-            }
-        };
-        FileSystem.initialize(new Configuration(), new PluginManager() {
-            @Override
-            @SuppressWarnings("unchecked")
-            public <P> Iterator<P> load(Class<P> service) {
-                return service == FileSystemFactory.class ? (Iterator<P>) List.of(s3tiered).iterator()
-                        : Collections.emptyIterator();
-            }
-        });
+        S3TieredSchemeForTests.serve(fs);
     }
 
     @AfterEach
     void restoreTheFileSystems() {
-        FileSystem.initialize(new Configuration(), null);
+        S3TieredSchemeForTests.reset();
     }
 
     private FsCheckpointStorageAccess flinks() throws IOException {

@@ -52,6 +52,16 @@ class PreUploadTest extends FakeS3FileSystemTest {
         return out;
     }
 
+    private CompletableFuture<S3TieredBridge.PreUploaded> preUploadInBackground(java.nio.file.Path file) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.preUpload(SHARED, file, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     private static String sha256(byte[] b) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
@@ -191,13 +201,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         byte[] content = bytes(300_000, 7);
         store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(700)));
         java.nio.file.Path file = sst("000017.sst", content);
-        CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
-            try {
-                return bridge.preUpload(SHARED, file, WINDOW);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
 
         long start = System.nanoTime();
@@ -216,13 +220,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         byte[] content = bytes(300_000, 15);
         store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(1500)));
         java.nio.file.Path file = sst("000025.sst", content);
-        CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
-            try {
-                return bridge.preUpload(SHARED, file, WINDOW);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
         FSDataOutputStream out = checkpointStream("job/shared/p", content);
         CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
