@@ -7,21 +7,30 @@ import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.UploadedPart;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Uploads a local file that does not change while it is read (a staging file, an SST file) as one
  * object: one PUT, or a multipart upload with parts in parallel on the transfer pool. Returns only
  * once S3 holds the object. A failed or cancelled multipart upload is aborted after every part
- * settled; when even the abort fails, the error names the upload id.
+ * settled; when even the abort fails, the error names the upload id. An interrupt (Flink cancelling
+ * the checkpoint) ends the wait for the parts at once: parts not started are skipped, and the abort
+ * follows on the transfer pool when the parts on the wire settle.
  */
 final class FileUpload {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FileUpload.class);
 
     private FileUpload() {}
 
@@ -58,7 +67,7 @@ final class FileUpload {
             }
             List<UploadedPart> completed = new ArrayList<>(parts.size());
             for (CompletableFuture<UploadedPart> p : parts) {
-                completed.add(p.join());
+                completed.add(awaitPart(p, target, uploadId));
             }
             cancellation.check("Upload of " + target);
             store.completeMultipartUpload(target.bucket(), target.key(), uploadId, completed, length, checksum);
@@ -66,16 +75,18 @@ final class FileUpload {
             runtime.store().statistics().uploadNanos.add(System.nanoTime() - start);
         } catch (RuntimeException | IOException e) {
             failed.set(true);
+            IOException cause = RangedDownload.unwrap(e);
             // Abort only after every part settled: a part finishing after the abort would leave
             // stored parts behind on some S3 implementations.
-            for (CompletableFuture<UploadedPart> p : parts) {
-                try {
-                    p.join();
-                } catch (RuntimeException ignored) {
-                    // reported through 'e'
-                }
+            CompletableFuture<Void> settled = CompletableFuture.allOf(parts.toArray(new CompletableFuture[0]))
+                    .handle((ignored, partFailure) -> null); // part failures are reported through 'cause'
+            if (!awaitSettled(settled)) {
+                // Flink does not wait for a cancelled checkpoint's thread; the upload still ends aborted
+                settled.whenComplete((ignored, never) -> abortInBackground(store, target, uploadId));
+                throw withCause(new InterruptedIOException("Upload of " + target + " (" + length
+                        + " bytes, multipart upload id " + uploadId + ") was interrupted; it is aborted once its parts "
+                        + "in flight settle: " + cause.getMessage()), cause);
             }
-            IOException cause = RangedDownload.unwrap(e);
             String outcome = "was aborted";
             try {
                 // the thread may be interrupted (Flink cancelling the checkpoint): the upload is aborted anyway
@@ -94,8 +105,47 @@ final class FileUpload {
             if (cause instanceof CancelledException) {
                 throw withCause(new CancelledException(message), cause);
             }
-            throw cause instanceof java.io.InterruptedIOException && Thread.currentThread().isInterrupted()
-                    ? withCause(new java.io.InterruptedIOException(message), cause) : new IOException(message, cause);
+            throw cause instanceof InterruptedIOException && Thread.currentThread().isInterrupted()
+                    ? withCause(new InterruptedIOException(message), cause) : new IOException(message, cause);
+        }
+    }
+
+    /** False when an interrupt ended the wait (the interrupt is kept). */
+    private static boolean awaitSettled(CompletableFuture<Void> settled) {
+        try {
+            settled.get(); // never completes exceptionally
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Waits for a part; an interrupt ends the wait and fails the upload. */
+    private static UploadedPart awaitPart(CompletableFuture<UploadedPart> part, ObjectPath target, String uploadId)
+            throws IOException {
+        try {
+            return part.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("Interrupted while the parts of " + target
+                    + " (multipart upload id " + uploadId + ") were uploaded");
+        } catch (ExecutionException e) {
+            throw RangedDownload.unwrap(e);
+        }
+    }
+
+    private static void abortInBackground(S3Access store, ObjectPath target, String uploadId) {
+        try {
+            EvenIfInterrupted.run(() -> {
+                store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("The interrupted upload of {} (multipart upload id {}) could NOT be aborted: {}; a bucket "
+                    + "lifecycle rule for incomplete multipart uploads removes it", target, uploadId, e.toString());
         }
     }
 

@@ -22,7 +22,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
 /** Failure paths of uploads, driven precisely through the in-memory object store. */
@@ -145,6 +147,47 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         assertThat(store.calls("AbortMultipartUpload")).hasSize(1).allMatch(c -> c.outcome().equals("ok"));
         assertThat(store.openUploads()).isEmpty();
         assertThat(store.object(BUCKET, "cp/interrupted")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
+    void anInterruptWhileAPartIsOnTheWireEndsTheWaitAndTheUploadIsAbortedWhenThePartSettles() throws Exception {
+        // a cancelled checkpoint's thread must not wait for parts (each may take up to the request
+        // timeout); the upload must still end aborted, after its last part, not before it
+        CountDownLatch partOnTheWire = new CountDownLatch(1);
+        store.inject(FaultRule.on("UploadPart").keys("cp/held").part(2).holdUntil(partOnTheWire));
+        FSDataOutputStream out = fs.create(path("cp/held"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(12 * MIB, 9));
+        CompletableFuture<Throwable> failure = new CompletableFuture<>();
+        AtomicBoolean stillInterrupted = new AtomicBoolean();
+        Thread uploader = new Thread(() -> {
+            Throwable thrown = null;
+            try {
+                out.close();
+            } catch (Throwable t) {
+                thrown = t;
+            }
+            stillInterrupted.set(Thread.currentThread().isInterrupted());
+            failure.complete(thrown);
+        }, "checkpoint-upload");
+        uploader.start();
+        store.awaitCalls("UploadPart", 2, Duration.ofSeconds(30));
+        uploader.interrupt();
+
+        // the part is held until released below: the caller returns while it is on the wire
+        assertThat(failure.get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
+                .hasMessageContaining("cp/held").hasMessageContaining(store.openUploads().get(0))
+                .hasMessageContaining("aborted once its parts in flight settle");
+        assertThat(stillInterrupted).as("the interrupt is kept for the caller").isTrue();
+        assertThat(store.calls("AbortMultipartUpload")).as("no abort before the part settles").isEmpty();
+        assertThat(store.calls("CompleteMultipartUpload")).isEmpty();
+
+        partOnTheWire.countDown();
+        store.awaitCalls("AbortMultipartUpload", 1, Duration.ofSeconds(30));
+        assertThat(store.calls("AbortMultipartUpload")).allMatch(c -> c.outcome().equals("ok"));
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.object(BUCKET, "cp/held")).isEmpty();
+        assertThat(store.calls("CompleteMultipartUpload")).isEmpty();
         assertThat(stagingFiles()).isZero();
     }
 

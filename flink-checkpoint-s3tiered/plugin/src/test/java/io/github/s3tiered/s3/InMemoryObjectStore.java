@@ -330,7 +330,11 @@ public final class InMemoryObjectStore implements ObjectStore {
                 return new Applied(rule);
             }
             case DELAY -> {
-                sleep(rule.stall()); // slow, then it succeeds
+                if (rule.release() != null) {
+                    awaitRelease(rule.release(), rule.stall());
+                } else {
+                    sleep(rule.stall()); // slow, then it succeeds
+                }
                 return null;
             }
             case STALL -> {
@@ -370,6 +374,17 @@ public final class InMemoryObjectStore implements ObjectStore {
         return (S3Exception) S3Exception.builder().statusCode(status).message(message)
                 .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).errorMessage(message).serviceName("S3").build())
                 .build();
+    }
+
+    private static void awaitRelease(CountDownLatch release, Duration atMost) throws IOException {
+        try {
+            if (!release.await(atMost.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IllegalStateException("a held call was not released within " + atMost);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted in a held request");
+        }
     }
 
     private static void sleep(Duration d) throws IOException {
@@ -482,6 +497,7 @@ public final class InMemoryObjectStore implements ObjectStore {
         private Duration stall = Duration.ofSeconds(60);
         private int status;
         private String code;
+        private CountDownLatch release;
 
         private FaultRule(String operation) {
             this.operation = operation;
@@ -562,6 +578,17 @@ public final class InMemoryObjectStore implements ObjectStore {
             fault = Fault.DELAY;
             stall = d;
             return this;
+        }
+
+        /** The call is on the wire until {@code release} opens, and then succeeds (60 s at most). */
+        public FaultRule holdUntil(CountDownLatch release) {
+            fault = Fault.DELAY;
+            this.release = release;
+            return this;
+        }
+
+        CountDownLatch release() {
+            return release;
         }
 
         Fault fault() {
