@@ -1,6 +1,7 @@
 package io.github.s3tiered.fs;
 
 import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.s3.EvenIfInterrupted;
 import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.s3.ObjectListing;
 import io.github.s3tiered.s3.S3Access;
@@ -244,8 +245,14 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             throw new IOException("Refusing to delete the whole bucket " + op + ": delete a directory inside it");
         }
         if (!recursive) {
-            store().deleteObject(op.bucket(), op.key());
-            runtime.tier().drop(op.bucket(), op.key());
+            // Flink deletes a file after its stream failed, and a discarded handle's file, often on
+            // the thread it has just interrupted to cancel it: the SDK would refuse the request and
+            // leave the object (possibly completed by S3 as the interrupt came) behind
+            EvenIfInterrupted.run(() -> {
+                store().deleteObject(op.bucket(), op.key());
+                runtime.tier().drop(op.bucket(), op.key());
+                return null;
+            });
             return true;
         }
         List<String> keys = new ArrayList<>();

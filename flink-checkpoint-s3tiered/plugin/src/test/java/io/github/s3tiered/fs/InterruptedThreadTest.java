@@ -68,6 +68,19 @@ class InterruptedThreadTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aFileIsDeletedOnAnInterruptedThread() throws Exception {
+        // Flink's own checkpoint streams delete their file after a failed close, on the thread it
+        // interrupted to cancel the checkpoint; S3 may hold the object if the interrupt came while
+        // the PUT's response was on the wire
+        write(fs, "cp/discarded", bytes(100_000, 4));
+        Thread.currentThread().interrupt();
+        assertThat(fs.delete(path("cp/discarded"), false)).isTrue();
+        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        assertThat(store.object(BUCKET, "cp/discarded")).isEmpty();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/discarded")).isEmpty();
+    }
+
+    @Test
     void anInterruptedWriteSaysSoAndUploadsNothing() throws Exception {
         FSDataOutputStream out = fs.create(path("cp/interrupted-write"), WriteMode.NO_OVERWRITE);
         out.write(bytes(MIB, 2));
