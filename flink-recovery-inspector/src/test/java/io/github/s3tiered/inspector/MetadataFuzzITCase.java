@@ -277,6 +277,153 @@ class MetadataFuzzITCase {
         assertThat(repaired.verdict()).as("after repair: " + repaired.reason()).isEqualTo(Verdict.RESTORABLE);
     }
 
+    // ---------------------------------------------------------------- (d) changes Flink reads but cannot restore
+
+    /**
+     * Single changes that Flink's reader accepts and deep validation once judged RESTORABLE, found
+     * by flipping every bit of these files and resuming a job from each accepted change: Flink's
+     * restore then failed or restored other state. Each names the words its verdict must give.
+     */
+    enum ReadableDamage {
+        /** Two subtasks with one index: Flink's reader keeps one, the other subtask's state is lost. */
+        SUBTASK_INDEX_REPEATED("appears twice in one operator"),
+        /** SPLIT_DISTRIBUTE read as UNION in one subtask: one source split read twice, one never. */
+        DISTRIBUTION_MODE_CHANGED("in another subtask of the operator"),
+        /** A file-merging operator state read as empty: Flink's restore skips it and its split is lost. */
+        FILE_MERGING_HANDLE_MARKED_EMPTY("is marked empty"),
+        /** In-flight data of a gate no task has: Flink fails with an index out of bounds. */
+        CHANNEL_INDEX_OUT_OF_ANY_JOB("names a channel no Flink job has"),
+        /** A merged handle listing no channel: its in-flight data would not be restored. */
+        MERGED_CHANNELS_DROPPED("channel(s) holding"),
+        /** "Unsupported source coordinator serde version": the job fails at its restore. */
+        SOURCE_COORDINATOR_VERSION("serde version");
+
+        final String said;
+
+        ReadableDamage(String said) {
+            this.said = said;
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void changesFlinksReaderAcceptsButItsRestoreDoesNotAreCorruptMetadata() throws Exception {
+        Map<ReadableDamage, Integer> applied = new EnumMap<>(ReadableDamage.class);
+        List<String> missed = new ArrayList<>();
+        for (Kind kind : Kind.values()) {
+            byte[] intact = INTACT.get(kind);
+            Path cp = checkpoints.of(kind);
+            for (ReadableDamage damage : ReadableDamage.values()) {
+                byte[] bytes = apply(damage, intact);
+                if (bytes == null) {
+                    continue; // nothing of that kind in this checkpoint
+                }
+                CheckpointMetadata read = Checkpoints.loadCheckpointMetadata(
+                        new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes)), CLASS_LOADER, cp.toString());
+                assertThat(read.getCheckpointId()).as(kind + " " + damage + ": Flink's reader accepts it").isPositive();
+                if (damage == ReadableDamage.SUBTASK_INDEX_REPEATED) {
+                    assertThat(subtaskStates(read)).as(kind + ": Flink's reader drops a subtask's state")
+                            .isLessThan(subtaskStates(Checkpoints.loadCheckpointMetadata(new java.io.DataInputStream(
+                                    new java.io.ByteArrayInputStream(intact)), CLASS_LOADER, cp.toString())));
+                }
+                Validation v;
+                try (Damage d = new Damage()) {
+                    d.replace(local(metadataOf(kind)), bytes);
+                    v = INSPECTOR.validate(cp, true);
+                }
+                if (v.verdict() != Verdict.CORRUPT_METADATA || !v.reason().contains(damage.said)) {
+                    missed.add(kind + " " + damage + ": " + v.verdict() + ": " + v.reason());
+                }
+                applied.merge(damage, 1, Integer::sum);
+            }
+            Validation repaired = INSPECTOR.validate(cp, false);
+            assertThat(repaired.verdict()).as(kind + " after repair: " + repaired.reason()).isEqualTo(Verdict.RESTORABLE);
+        }
+        NOTES.put("d) readable damage applied (kinds)", applied.toString());
+        assertThat(missed).as("damage not judged CORRUPT_METADATA with its reason").isEmpty();
+        assertThat(applied).as("every damage found a place in some checkpoint").containsOnlyKeys(ReadableDamage.values());
+    }
+
+    private static int subtaskStates(CheckpointMetadata metadata) {
+        return metadata.getOperatorStates().stream().mapToInt(op -> op.getSubtaskStates().size()).sum();
+    }
+
+    /** The damage applied to a copy of the file, or null when the file has nothing it applies to. */
+    private static byte[] apply(ReadableDamage damage, byte[] intact) {
+        List<MetadataStructure.Field> fields = fieldsOf(intact);
+        byte[] b = intact.clone();
+        switch (damage) {
+            case SUBTASK_INDEX_REPEATED -> {
+                MetadataStructure.Field first = null;
+                for (MetadataStructure.Field f : fields) {
+                    if (f.name().equals("max parallelism")) {
+                        first = null; // a new operator
+                    } else if (f.name().equals("subtask index") && get(b, f.offset(), 4) >= 0) {
+                        if (first != null) {
+                            put(b, f.offset(), 4, get(b, first.offset(), 4));
+                            return b;
+                        }
+                        first = f;
+                    }
+                }
+                return null;
+            }
+            case DISTRIBUTION_MODE_CHANGED -> {
+                return set(b, fields, "distribution mode", 0, 1); // SPLIT_DISTRIBUTE -> UNION
+            }
+            case FILE_MERGING_HANDLE_MARKED_EMPTY -> {
+                return set(b, fields, "is-empty flag", 0, 1);
+            }
+            case CHANNEL_INDEX_OUT_OF_ANY_JOB -> {
+                MetadataStructure.Field f = first(fields, "gate or partition index");
+                if (f == null) {
+                    return null;
+                }
+                b[f.offset()] ^= 0x01; // bit 24: index 16777216 or more
+                return b;
+            }
+            case MERGED_CHANNELS_DROPPED -> {
+                MetadataStructure.Field f = first(fields, "number of merged channels");
+                if (f == null || get(b, f.offset(), 4) < 1) {
+                    return null;
+                }
+                put(b, f.offset(), 4, 0);
+                return b;
+            }
+            case SOURCE_COORDINATOR_VERSION -> {
+                // the coordinator state is the byte stream right after an operator's max parallelism
+                for (int i = 0; i + 1 < fields.size(); i++) {
+                    if (fields.get(i).name().equals("max parallelism")
+                            && fields.get(i + 1).kind() == MetadataStructure.Kind.TYPE_TAG
+                            && fields.get(i + 1).offset() == fields.get(i).offset() + 4) {
+                        for (int j = i + 2; j < fields.size() && !fields.get(j).name().equals("number of subtask states"); j++) {
+                            if (fields.get(j).name().equals("byte stream length") && get(b, fields.get(j).offset(), 4) >= 12) {
+                                b[fields.get(j).offset() + 4] ^= 0x01; // the serde version's first byte
+                                return b;
+                            }
+                        }
+                    }
+                }
+                return null;
+            }
+            default -> throw new IllegalArgumentException(damage.toString());
+        }
+    }
+
+    private static MetadataStructure.Field first(List<MetadataStructure.Field> fields, String name) {
+        return fields.stream().filter(f -> f.name().equals(name)).findFirst().orElse(null);
+    }
+
+    /** The first field of that name holding {@code from}, set to {@code to}; null when there is none. */
+    private static byte[] set(byte[] b, List<MetadataStructure.Field> fields, String name, long from, long to) {
+        for (MetadataStructure.Field f : fields) {
+            if (f.name().equals(name) && get(b, f.offset(), f.width()) == from) {
+                put(b, f.offset(), f.width(), to);
+                return b;
+            }
+        }
+        return null;
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /**

@@ -8,6 +8,9 @@ import org.apache.flink.runtime.state.ChannelStateHelper;
 import org.apache.flink.runtime.state.StateObject;
 import org.apache.flink.runtime.state.StreamStateHandle;
 
+import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -52,6 +55,39 @@ public final class OperatorStates {
     /** Output channel state, per subpartition (merged handles expanded, may throw). */
     public static List<AbstractChannelStateHandle<?>> unmergedOutputHandles(OperatorSubtaskState s) {
         return new ArrayList<>(ChannelStateHelper.extractUnmergedOutputHandles(s));
+    }
+
+    /**
+     * What a merged channel state handle records against its own channel list: Flink merges at
+     * least one channel and records the sum of their sizes; a channel missing from the list would
+     * not be restored. One sentence each; empty when they agree.
+     */
+    public static List<String> mergedChannelContradictions(OperatorSubtaskState s) {
+        List<String> out = new ArrayList<>();
+        for (StateObject h : channelHandles(s)) {
+            if (!(h instanceof AbstractMergedChannelStateHandle<?, ?> merged)) {
+                continue;
+            }
+            int channels;
+            long sum = 0;
+            try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(merged.getSerializedChannelOffsets()))) {
+                channels = in.readInt();
+                for (int i = 0; i < channels; i++) {
+                    in.readInt(); // gate or partition
+                    in.readInt(); // channel or subpartition
+                    sum += in.readLong();
+                    int offsets = in.readInt();
+                    in.skipNBytes(8L * Math.max(0, offsets));
+                }
+            } catch (IOException unreadable) {
+                continue; // reported where the channels are expanded
+            }
+            if (channels < 1 || sum != merged.getStateSize()) {
+                out.add("merged channel state in " + merged.getDelegate() + " records " + merged.getStateSize()
+                        + " bytes but lists " + channels + " channel(s) holding " + sum);
+            }
+        }
+        return out;
     }
 
     /** The file behind a merged channel state handle; null for any other handle. */

@@ -2,6 +2,8 @@ package io.github.s3tiered.inspector.metadata;
 
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.channel.InputChannelInfo;
+import org.apache.flink.runtime.checkpoint.channel.ResultSubpartitionInfo;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.jobgraph.OperatorID;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
@@ -14,8 +16,12 @@ import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.OperatorStateHandle;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle;
+import org.apache.flink.runtime.state.filemerging.EmptyFileMergingOperatorStreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.EmptySegmentFileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -35,7 +41,13 @@ import java.util.regex.Pattern;
  *   <li>each subtask's key-group range and the range Flink assigns that subtask for the recorded
  *       parallelism and max parallelism;
  *   <li>offsets into a state file and the file's recorded size;
- *   <li>the files of a RocksDB incremental snapshot: plain, distinct names, one CURRENT, a MANIFEST.
+ *   <li>the files of a RocksDB incremental snapshot: plain, distinct names, one CURRENT, a MANIFEST;
+ *   <li>an operator state's distribution mode in every subtask (the job registers each state once);
+ *   <li>a file-merging handle marked empty and what it holds (Flink's restore skips it unread);
+ *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (below
+ *       32768, Flink's bound on parallelism), and a merged handle's size and its channels' sizes;
+ *   <li>a source coordinator's state and the frame Flink's {@code SourceCoordinator} writes (its
+ *       serde version, the enumerator checkpoint's length).
  * </ul>
  *
  * Each check holds for every checkpoint Flink 2.x writes; none needs the files themselves.
@@ -76,6 +88,9 @@ public final class MetadataConsistency {
                     + KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM + ")");
             return;
         }
+        checkSourceCoordinator(op, id, out);
+        Map<String, OperatorStateHandle.Mode> managedModes = new HashMap<>();
+        Map<String, OperatorStateHandle.Mode> rawModes = new HashMap<>();
         for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
             int subtask = e.getKey();
             OperatorSubtaskState s = e.getValue();
@@ -88,14 +103,15 @@ public final class MetadataConsistency {
                 checkKeyed(h, expected, where + " raw keyed state", out);
             }
             for (OperatorStateHandle h : s.getManagedOperatorState()) {
-                checkOperatorStateOffsets(h, where + " operator state", out);
+                checkOperatorState(h, managedModes, where + " operator state", out);
             }
             for (OperatorStateHandle h : s.getRawOperatorState()) {
-                checkOperatorStateOffsets(h, where + " raw operator state", out);
+                checkOperatorState(h, rawModes, where + " raw operator state", out);
             }
             try {
                 OperatorStates.unmergedInputHandles(s).forEach(h -> checkChannel(h, where, out));
                 OperatorStates.unmergedOutputHandles(s).forEach(h -> checkChannel(h, where, out));
+                OperatorStates.mergedChannelContradictions(s).forEach(c -> out.add(where + " " + c));
             } catch (RuntimeException bad) {
                 out.add(where + ": its merged channel state offsets cannot be read: " + bad.getMessage());
             }
@@ -158,6 +174,31 @@ public final class MetadataConsistency {
         }
     }
 
+    /**
+     * A file-merging handle read as empty is skipped by Flink's restore, so one that holds state
+     * would lose it; Flink writes an empty one only with no state and no segment. A state's mode
+     * decides how it is redistributed: one subtask's differing mode would make Flink broadcast or
+     * drop elements (SPLIT_DISTRIBUTE read as UNION hands one subtask's splits to every subtask).
+     */
+    private static void checkOperatorState(OperatorStateHandle h, Map<String, OperatorStateHandle.Mode> modes,
+            String where, List<String> out) {
+        if (h instanceof EmptyFileMergingOperatorStreamStateHandle
+                && (!h.getStateNameToPartitionOffsets().isEmpty()
+                        || !(h.getDelegateStateHandle() instanceof EmptySegmentFileStateHandle))) {
+            out.add(where + " is marked empty (Flink's restore skips it) but records "
+                    + h.getStateNameToPartitionOffsets().keySet() + " in " + h.getDelegateStateHandle());
+        }
+        for (Map.Entry<String, OperatorStateHandle.StateMetaInfo> e : h.getStateNameToPartitionOffsets().entrySet()) {
+            OperatorStateHandle.Mode mode = e.getValue().getDistributionMode();
+            OperatorStateHandle.Mode other = modes.putIfAbsent(e.getKey(), mode);
+            if (other != null && other != mode) {
+                out.add(where + ": state '" + e.getKey() + "' is " + mode + " here and " + other
+                        + " in another subtask of the operator (Flink registers a state with one mode)");
+            }
+        }
+        checkOperatorStateOffsets(h, where, out);
+    }
+
     private static void checkOperatorStateOffsets(OperatorStateHandle h, String where, List<String> out) {
         long size = sizeOf(h.getDelegateStateHandle());
         for (Map.Entry<String, OperatorStateHandle.StateMetaInfo> e : h.getStateNameToPartitionOffsets().entrySet()) {
@@ -172,6 +213,19 @@ public final class MetadataConsistency {
     }
 
     private static void checkChannel(AbstractChannelStateHandle<?> h, String where, List<String> out) {
+        int[] indices = h.getInfo() instanceof InputChannelInfo in
+                ? new int[] {in.getGateIdx(), in.getInputChannelIdx()}
+                : h.getInfo() instanceof ResultSubpartitionInfo sub
+                        ? new int[] {sub.getPartitionIdx(), sub.getSubPartitionIdx()} : new int[0];
+        for (int index : indices) {
+            // a channel's index is below the upstream or downstream parallelism, a gate's or
+            // partition's below the number of the task's inputs or outputs
+            if (index < 0 || index >= KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM) {
+                out.add(where + " channel state " + h.getInfo() + " names a channel no Flink job has (indices are"
+                        + " below " + KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM + ")");
+                return;
+            }
+        }
         long size = sizeOf(h.getDelegate());
         if (size >= 0 && h.getStateSize() > size) {
             out.add(where + " channel state " + h.getInfo() + " holds " + h.getStateSize() + " bytes of a " + size + "-byte file");
@@ -183,6 +237,43 @@ public final class MetadataConsistency {
                 return;
             }
         }
+    }
+
+    /**
+     * Flink's {@code SourceCoordinator} checkpoints its enumerator as a serde version (0 or 1), the
+     * enumerator serializer's version and the length of the enumerator's bytes, then those bytes
+     * (version 1: nothing after them). A state is taken as a source coordinator's when its length
+     * field frames the rest exactly, or when the operator is named as Flink names sources
+     * ("Source: ..."); other coordinators write their own formats and are not judged.
+     */
+    private static void checkSourceCoordinator(OperatorState op, String id, List<String> out) {
+        ByteStreamStateHandle state = op.getCoordinatorState();
+        if (state == null) {
+            return;
+        }
+        byte[] b = state.getData();
+        boolean framed = b.length >= 12 && intAt(b, 8) == b.length - 12;
+        boolean namedSource = OperatorStates.name(op).map(n -> n.startsWith("Source: ")).orElse(false);
+        if (!framed && !namedSource) {
+            return;
+        }
+        String where = "operator " + id + "'s source coordinator state (" + b.length + " bytes)";
+        if (b.length < 12) {
+            out.add(where + " is shorter than the 12-byte header Flink's SourceCoordinator writes");
+            return;
+        }
+        int version = intAt(b, 0);
+        long length = intAt(b, 8);
+        if (version != 0 && version != 1) {
+            out.add(where + " has serde version " + version + "; Flink's SourceCoordinator reads 0 and 1");
+        } else if (length < 0 || length > b.length - 12 || version == 1 && length != b.length - 12) {
+            out.add(where + " records an enumerator checkpoint of " + length + " bytes where " + (b.length - 12)
+                    + " follow the header");
+        }
+    }
+
+    private static int intAt(byte[] b, int at) {
+        return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
     }
 
     /** The size of the bytes a handle opens, or -1 when unknown. */

@@ -64,7 +64,11 @@ public final class MetadataStructure {
         /** An enum ordinal Flink indexes {@code values()} with. */
         ORDINAL,
         /** An operator's parallelism or max parallelism; {@code OperatorState} sizes a map by it. */
-        PARALLELISM
+        PARALLELISM,
+        /** A subtask's, gate's, partition's, channel's or subpartition's index. */
+        INDEX,
+        /** A boolean. */
+        FLAG
     }
 
     /** A field of the file: where it is, how many bytes wide, what it holds, and its name. */

@@ -8,6 +8,7 @@ import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.OperatorStateHandle;
 
 import java.io.IOException;
+import java.util.BitSet;
 import java.util.List;
 
 import static io.github.s3tiered.inspector.metadata.MetadataCursor.error;
@@ -213,15 +214,23 @@ final class MetadataWalker {
         if (subtasks > 0) {
             chargeParallelism(parallelismAt, parallelism);
         }
+        BitSet seen = new BitSet();
         for (int i = 0; i < subtasks; i++) {
             int indexAt = in.position();
-            int stored = in.readInt(null, "subtask index");
+            int stored = in.readInt(Kind.INDEX, "subtask index");
             // V3+ stores a finished subtask as -(index + 1) and writes nothing else for it
             boolean finished = version >= 3 && stored < 0;
             int index = finished ? -stored - 1 : stored;
             if (index < 0 || index >= parallelism) {
                 throw error(indexAt, "subtask index " + index + " is outside the parallelism " + parallelism);
             }
+            if (seen.get(index)) {
+                // Flink writes a map keyed by subtask: its reader keeps the last of the two, and the
+                // state of the subtask whose index this was is silently not restored
+                throw error(indexAt, "subtask index " + index + " appears twice in one operator (Flink writes each"
+                        + " subtask once; its reader would drop one of the two subtasks' state)");
+            }
+            seen.set(index);
             if (!finished) {
                 subtaskState();
             }
@@ -294,7 +303,7 @@ final class MetadataWalker {
         if (tag == SEGMENT_PARTITIONABLE_OPERATOR_STATE_HANDLE) {
             in.utf("task-owned directory");
             in.utf("shared directory");
-            in.skip(1, "is-empty flag");
+            in.readByte(Kind.FLAG, "is-empty flag");
             int delegateAt = in.position();
             int delegate = streamStateHandle(0, what + " delegate");
             if (delegate != SEGMENT_FILE_HANDLE && delegate != EMPTY_SEGMENT_FILE_HANDLE) {
@@ -513,8 +522,8 @@ final class MetadataWalker {
     /** ChannelStateHandleSerializerV1.deserializeChannelStateHandle and ChannelStateHelper's info readers. */
     private void channelStateHandle() throws IOException {
         in.readInt(null, "channel state subtask index");
-        in.readInt(null, "gate or partition index");
-        in.readInt(null, "channel or subpartition index");
+        in.readInt(Kind.INDEX, "gate or partition index");
+        in.readInt(Kind.INDEX, "channel or subpartition index");
         offsets("number of channel offsets", "channel offset");
         in.readLong(Kind.SIZE, "channel state size");
         streamStateHandle(1, "channel state delegate");
@@ -533,8 +542,8 @@ final class MetadataWalker {
         int outer = in.enter(in.arrayLength("serialized channel offsets length"));
         int channels = in.count("number of merged channels", MIN_UNMERGED_CHANNEL);
         for (int i = 0; i < channels; i++) {
-            in.readInt(null, "gate or partition index");
-            in.readInt(null, "channel or subpartition index");
+            in.readInt(Kind.INDEX, "gate or partition index");
+            in.readInt(Kind.INDEX, "channel or subpartition index");
             in.readLong(Kind.SIZE, "channel state size");
             offsets("number of channel offsets", "channel offset");
         }

@@ -51,6 +51,11 @@ public final class OperatorStates {
         return new ArrayList<>(s.getResultSubpartitionState());
     }
 
+    /** 1.20 never merges channel state handles: nothing to contradict. */
+    public static List<String> mergedChannelContradictions(OperatorSubtaskState s) {
+        return List.of();
+    }
+
     /** 1.20 never merges channel state handles: always null. */
     public static StreamStateHandle mergedChannelDelegate(StateObject h) {
         return null;
