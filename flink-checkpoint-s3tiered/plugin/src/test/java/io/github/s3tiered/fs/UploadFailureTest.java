@@ -125,25 +125,13 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         store.inject(FaultRule.on("CompleteMultipartUpload").attempt(1).stall(Duration.ofSeconds(30)));
         FSDataOutputStream out = fs.create(path("cp/interrupted"), WriteMode.NO_OVERWRITE);
         out.write(bytes(12 * MIB, 7));
-        CompletableFuture<Throwable> failure = new CompletableFuture<>();
-        java.util.concurrent.atomic.AtomicBoolean stillInterrupted = new java.util.concurrent.atomic.AtomicBoolean();
-        Thread uploader = new Thread(() -> {
-            Throwable thrown = null;
-            try {
-                out.close();
-            } catch (Throwable t) {
-                thrown = t;
-            }
-            stillInterrupted.set(Thread.currentThread().isInterrupted());
-            failure.complete(thrown);
-        }, "checkpoint-upload");
-        uploader.start();
+        ClosingThread uploader = ClosingThread.start(out);
         store.awaitCalls("CompleteMultipartUpload", 1, Duration.ofSeconds(30));
-        uploader.interrupt();
+        uploader.thread().interrupt();
 
-        assertThat(failure.get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
+        assertThat(uploader.failure().get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
                 .hasMessageContaining("cp/interrupted").hasMessageContaining("was aborted");
-        assertThat(stillInterrupted).as("the interrupt is kept for the caller").isTrue();
+        assertThat(uploader.stillInterrupted()).as("the interrupt is kept for the caller").isTrue();
         assertThat(store.calls("AbortMultipartUpload")).hasSize(1).allMatch(c -> c.outcome().equals("ok"));
         assertThat(store.openUploads()).isEmpty();
         assertThat(store.object(BUCKET, "cp/interrupted")).isEmpty();
@@ -158,27 +146,15 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         store.inject(FaultRule.on("UploadPart").keys("cp/held").part(2).holdUntil(partOnTheWire));
         FSDataOutputStream out = fs.create(path("cp/held"), WriteMode.NO_OVERWRITE);
         out.write(bytes(12 * MIB, 9));
-        CompletableFuture<Throwable> failure = new CompletableFuture<>();
-        AtomicBoolean stillInterrupted = new AtomicBoolean();
-        Thread uploader = new Thread(() -> {
-            Throwable thrown = null;
-            try {
-                out.close();
-            } catch (Throwable t) {
-                thrown = t;
-            }
-            stillInterrupted.set(Thread.currentThread().isInterrupted());
-            failure.complete(thrown);
-        }, "checkpoint-upload");
-        uploader.start();
+        ClosingThread uploader = ClosingThread.start(out);
         store.awaitCalls("UploadPart", 2, Duration.ofSeconds(30));
-        uploader.interrupt();
+        uploader.thread().interrupt();
 
         // the part is held until released below: the caller returns while it is on the wire
-        assertThat(failure.get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
+        assertThat(uploader.failure().get(30, TimeUnit.SECONDS)).isInstanceOf(java.io.InterruptedIOException.class)
                 .hasMessageContaining("cp/held").hasMessageContaining(store.openUploads().get(0))
                 .hasMessageContaining("aborted once its parts in flight settle");
-        assertThat(stillInterrupted).as("the interrupt is kept for the caller").isTrue();
+        assertThat(uploader.stillInterrupted()).as("the interrupt is kept for the caller").isTrue();
         assertThat(store.calls("AbortMultipartUpload")).as("no abort before the part settles").isEmpty();
         assertThat(store.calls("CompleteMultipartUpload")).isEmpty();
 
@@ -227,5 +203,25 @@ class UploadFailureTest extends FakeS3FileSystemTest {
                 .containsExactly("DeleteObject");
         assertThat(store.object(BUCKET, "cp/raced")).isEmpty();
         assertThat(fs.localTier().getVerified(BUCKET, "cp/raced")).as("no local copy either").isEmpty();
+    }
+
+    /** Closes a stream on a thread of its own, as Flink's checkpoint upload thread, which a test interrupts. */
+    private record ClosingThread(Thread thread, CompletableFuture<Throwable> failure, AtomicBoolean stillInterrupted) {
+        static ClosingThread start(FSDataOutputStream out) {
+            CompletableFuture<Throwable> failure = new CompletableFuture<>();
+            AtomicBoolean stillInterrupted = new AtomicBoolean();
+            Thread thread = new Thread(() -> {
+                Throwable thrown = null;
+                try {
+                    out.close();
+                } catch (Throwable t) {
+                    thrown = t;
+                }
+                stillInterrupted.set(Thread.currentThread().isInterrupted());
+                failure.complete(thrown);
+            }, "checkpoint-upload");
+            thread.start();
+            return new ClosingThread(thread, failure, stillInterrupted);
+        }
     }
 }
