@@ -24,6 +24,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
@@ -281,8 +282,9 @@ class MetadataFuzzITCase {
 
     /**
      * Single changes that Flink's reader accepts and deep validation once judged RESTORABLE, found
-     * by flipping every bit of these files and resuming a job from each accepted change: Flink's
-     * restore then failed or restored other state. Each names the words its verdict must give.
+     * by flipping bits of these files and resuming a job from each accepted change: Flink's restore
+     * then failed or restored other state. Each names its verdict (CORRUPT_METADATA from the
+     * metadata alone, CORRUPT_STATE from the restore rehearsal) and words its reason must give.
      */
     enum ReadableDamage {
         /** Two subtasks with one index: Flink's reader keeps one, the other subtask's state is lost. */
@@ -296,24 +298,37 @@ class MetadataFuzzITCase {
         /** A merged handle listing no channel: its in-flight data would not be restored. */
         MERGED_CHANNELS_DROPPED("channel(s) holding"),
         /** "Unsupported source coordinator serde version": the job fails at its restore. */
-        SOURCE_COORDINATOR_VERSION("serde version");
+        SOURCE_COORDINATOR_VERSION("serde version"),
+        /** A source split's offset moved two bytes back: its bytes decode, the split does not. */
+        OPERATOR_STATE_OFFSET_MOVED(Verdict.CORRUPT_STATE, "ends at byte"),
+        /**
+         * A full snapshot's key group moved onto its second state: Flink restores the key group
+         * without the entries before it, and without failing.
+         */
+        KEY_GROUP_OFFSET_MOVED(Verdict.CORRUPT_STATE, "at byte");
 
+        final Verdict verdict;
         final String said;
 
         ReadableDamage(String said) {
+            this(Verdict.CORRUPT_METADATA, said);
+        }
+
+        ReadableDamage(Verdict verdict, String said) {
+            this.verdict = verdict;
             this.said = said;
         }
     }
 
     @org.junit.jupiter.api.Test
-    void changesFlinksReaderAcceptsButItsRestoreDoesNotAreCorruptMetadata() throws Exception {
+    void changesFlinksReaderAcceptsButItsRestoreDoesNotAreNeverRestorable() throws Exception {
         Map<ReadableDamage, Integer> applied = new EnumMap<>(ReadableDamage.class);
         List<String> missed = new ArrayList<>();
         for (Kind kind : Kind.values()) {
             byte[] intact = INTACT.get(kind);
             Path cp = checkpoints.of(kind);
             for (ReadableDamage damage : ReadableDamage.values()) {
-                byte[] bytes = apply(damage, intact);
+                byte[] bytes = apply(damage, intact, cp);
                 if (bytes == null) {
                     continue; // nothing of that kind in this checkpoint
                 }
@@ -330,16 +345,16 @@ class MetadataFuzzITCase {
                     d.replace(local(metadataOf(kind)), bytes);
                     v = INSPECTOR.validate(cp, true);
                 }
-                if (v.verdict() != Verdict.CORRUPT_METADATA || !v.reason().contains(damage.said)) {
+                if (v.verdict() != damage.verdict || !v.reason().contains(damage.said)) {
                     missed.add(kind + " " + damage + ": " + v.verdict() + ": " + v.reason());
                 }
                 applied.merge(damage, 1, Integer::sum);
             }
-            Validation repaired = INSPECTOR.validate(cp, false);
-            assertThat(repaired.verdict()).as(kind + " after repair: " + repaired.reason()).isEqualTo(Verdict.RESTORABLE);
+            Validation repaired = INSPECTOR.validate(cp, true);
+            assertThat(repaired.verdict()).as(kind + " intact, deep: " + repaired.reason()).isEqualTo(Verdict.RESTORABLE);
         }
         NOTES.put("d) readable damage applied (kinds)", applied.toString());
-        assertThat(missed).as("damage not judged CORRUPT_METADATA with its reason").isEmpty();
+        assertThat(missed).as("damage not judged as it must be, with its reason").isEmpty();
         assertThat(applied).as("every damage found a place in some checkpoint").containsOnlyKeys(ReadableDamage.values());
     }
 
@@ -348,7 +363,7 @@ class MetadataFuzzITCase {
     }
 
     /** The damage applied to a copy of the file, or null when the file has nothing it applies to. */
-    private static byte[] apply(ReadableDamage damage, byte[] intact) {
+    private static byte[] apply(ReadableDamage damage, byte[] intact, Path cp) throws IOException {
         List<MetadataStructure.Field> fields = fieldsOf(intact);
         byte[] b = intact.clone();
         switch (damage) {
@@ -405,8 +420,102 @@ class MetadataFuzzITCase {
                 }
                 return null;
             }
+            case OPERATOR_STATE_OFFSET_MOVED -> {
+                for (MetadataStructure.Field f : fields) {
+                    if (f.name().equals("partition offset") && get(b, f.offset(), 8) > 2) {
+                        put(b, f.offset(), 8, get(b, f.offset(), 8) - 2);
+                        return b;
+                    }
+                }
+                return null;
+            }
+            case KEY_GROUP_OFFSET_MOVED -> {
+                MovedKeyGroup moved = secondStateOfAKeyGroup(intact, cp);
+                if (moved == null) {
+                    return null;
+                }
+                // the handle's offsets are a run of fields holding exactly its offsets, in order
+                List<MetadataStructure.Field> offsets = fields.stream().filter(f -> f.name().equals("key-group offset")).toList();
+                for (int start = 0; start + moved.offsets().length <= offsets.size(); start++) {
+                    boolean run = true;
+                    for (int i = 0; i < moved.offsets().length && run; i++) {
+                        run = get(b, offsets.get(start + i).offset(), 8) == moved.offsets()[i];
+                    }
+                    if (run) {
+                        put(b, offsets.get(start + moved.index()).offset(), 8, moved.to());
+                        return b;
+                    }
+                }
+                throw new AssertionError("no run of key-group offset fields holds " + Arrays.toString(moved.offsets()));
+            }
             default -> throw new IllegalArgumentException(damage.toString());
         }
+    }
+
+    /** A full snapshot's key-group offsets, and where the one at {@code index} is moved. */
+    private record MovedKeyGroup(long[] offsets, int index, long to) {}
+
+    /**
+     * In a full snapshot (a canonical savepoint, RocksDB full) without compression: a key group's
+     * recorded offset and the offset of its second state's id, which follows a pair whose key has
+     * the "metadata follows" bit (Flink's FullSnapshotAsyncWriter); null when no key group has two
+     * states or the checkpoint holds no such snapshot.
+     */
+    private static MovedKeyGroup secondStateOfAKeyGroup(byte[] intact, Path cp) throws IOException {
+        CheckpointMetadata md = Checkpoints.loadCheckpointMetadata(new java.io.DataInputStream(
+                new java.io.ByteArrayInputStream(intact)), CLASS_LOADER, cp.toString());
+        for (var op : md.getOperatorStates()) {
+            for (var subtask : op.getSubtaskStates().values()) {
+                for (var keyed : subtask.getManagedKeyedState()) {
+                    if (!(keyed instanceof org.apache.flink.runtime.state.KeyGroupsStateHandle kg)) {
+                        continue;
+                    }
+                    byte[] file;
+                    try (var in = kg.getDelegateStateHandle().openInputStream()) {
+                        file = in.readAllBytes();
+                    }
+                    long[] all = new long[kg.getKeyGroupRange().getNumberOfKeyGroups()];
+                    int n = 0;
+                    for (var group : kg.getGroupRangeOffsets()) {
+                        all[n++] = group.f1;
+                    }
+                    int index = -1;
+                    for (var group : kg.getGroupRangeOffsets()) {
+                        index++;
+                        long offset = group.f1;
+                        if (offset == 0) {
+                            continue;
+                        }
+                        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(file);
+                        if (offset + 4 > file.length || buf.getInt((int) offset) == group.f0) {
+                            break; // a heap snapshot: each key group starts with its id
+                        }
+                        buf.position((int) offset + 2); // after the first state id
+                        while (buf.remaining() >= 4) {
+                            int keyLength = buf.getInt();
+                            if (keyLength < 1 || keyLength > buf.remaining()) {
+                                break; // not the uncompressed full format
+                            }
+                            int flags = buf.get(buf.position()) & 0xff;
+                            buf.position(buf.position() + keyLength);
+                            int valueLength = buf.getInt();
+                            if (valueLength < 0 || valueLength > buf.remaining()) {
+                                break;
+                            }
+                            buf.position(buf.position() + valueLength);
+                            if ((flags & 0x80) != 0) {
+                                int next = buf.getShort() & 0xffff;
+                                if (next == 0xffff) {
+                                    break; // the end of this key group: one state only
+                                }
+                                return new MovedKeyGroup(all, index, buf.position() - 2);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     private static MetadataStructure.Field first(List<MetadataStructure.Field> fields, String name) {

@@ -8,6 +8,7 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataInputViewStreamWrapper;
 import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
+import org.apache.flink.runtime.state.FullSnapshotUtil;
 import org.apache.flink.runtime.state.KeyGroupPartitioner;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.Keyed;
@@ -65,14 +66,17 @@ final class KeyedSnapshotCheck {
      */
     String check(KeyGroupsStateHandle handle, int maxParallelism) throws Exception {
         KeyedStateSerializers serializers;
+        long metaDataEnd;
         try (FSDataInputStream in = handle.openInputStream()) {
             KeyedBackendSerializationProxy<Object> proxy = new KeyedBackendSerializationProxy<>(ctx.classLoader());
             proxy.read(new DataInputViewStreamWrapper(in));
             serializers = KeyedStateSerializers.restore(proxy);
+            metaDataEnd = in.getPos();
         }
         if (handle.getKeyGroupRange().getNumberOfKeyGroups() == 0) {
             return "no key groups";
         }
+        requireFirstKeyGroupAfterMetaData(handle, metaDataEnd);
         if (!(handle instanceof KeyGroupsSavepointStateHandle) && isHeapSnapshot(handle)) {
             readHeapSnapshot(handle, serializers, maxParallelism);
             return "hashmap backend snapshot";
@@ -157,6 +161,9 @@ final class KeyedSnapshotCheck {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void readFullSnapshot(KeyGroupsStateHandle handle, KeyedStateSerializers s, int maxParallelism) throws Exception {
+        if (!s.compressed) {
+            requireKeyGroupsBackToBack(handle);
+        }
         StateSerializerProvider<Object> keys = StateSerializerProvider.fromNewRegisteredSerializer(s.key);
         FullSnapshotRestoreOperation<Object> restore = new FullSnapshotRestoreOperation<>(handle.getKeyGroupRange(),
                 ctx.classLoader(), List.<KeyedStateHandle>of(handle), keys);
@@ -196,6 +203,123 @@ final class KeyedSnapshotCheck {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * A full snapshot (RocksDB full, canonical savepoints) writes its key groups back to back in
+     * key-group order, each a state id, its key/value pairs and, after a pair whose key carries the
+     * "metadata follows" bit, the next state id or the end-of-key-group mark. Flink's restore reads
+     * from each recorded offset to that mark, so an offset moved onto another state's section of the
+     * same key group restores the key group without the entries it skipped, and without failing:
+     * each key group must end exactly where the next one starts, the last at the end of the file.
+     * (Compressed key groups are framed by the compression stream: not checked here.)
+     */
+    private static void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
+        List<Tuple2<Integer, Long>> groups = new java.util.ArrayList<>();
+        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+            if (g.f1 != 0) { // 0: an empty key group
+                groups.add(g);
+            }
+        }
+        long streamEnd = handle.getDelegateStateHandle().getStateSize();
+        try (FSDataInputStream in = handle.openInputStream()) {
+            for (int i = 0; i < groups.size(); i++) {
+                Tuple2<Integer, Long> group = groups.get(i);
+                long end = i + 1 < groups.size() ? groups.get(i + 1).f1 : streamEnd;
+                if (end <= group.f1) {
+                    throw new StateDecodingException("key group " + group.f0 + " starts at byte " + group.f1
+                            + ", not before the data that follow it at byte " + end, true, null);
+                }
+                in.seek(group.f1);
+                java.io.DataInputStream view = new java.io.DataInputStream(new java.io.BufferedInputStream(
+                        new BoundedInputStream(in, end - group.f1), 64 * 1024));
+                long pos = group.f1 + 2;
+                view.readShort(); // the first state id
+                while (true) {
+                    int keyLength = view.readInt();
+                    if (keyLength < 1 || keyLength > end - pos - 4) {
+                        throw new StateDecodingException("key group " + group.f0 + " has a key of " + keyLength
+                                + " bytes at byte " + pos + " (its data end at byte " + end + ")", true, null);
+                    }
+                    int flags = view.readUnsignedByte();
+                    view.skipNBytes(keyLength - 1);
+                    pos += 4 + keyLength;
+                    int valueLength = view.readInt();
+                    if (valueLength < 0 || valueLength > end - pos - 4) {
+                        throw new StateDecodingException("key group " + group.f0 + " has a value of " + valueLength
+                                + " bytes at byte " + pos + " (its data end at byte " + end + ")", true, null);
+                    }
+                    view.skipNBytes(valueLength);
+                    pos += 4 + valueLength;
+                    if ((flags & FullSnapshotUtil.FIRST_BIT_IN_BYTE_MASK) != 0) {
+                        int next = view.readUnsignedShort();
+                        pos += 2;
+                        if (next == FullSnapshotUtil.END_OF_KEY_GROUP_MARK) {
+                            break;
+                        }
+                    }
+                }
+                if (pos != end) {
+                    throw new StateDecodingException("key group " + group.f0 + " ends at byte " + pos
+                            + ", the next data start at byte " + end, true, null);
+                }
+            }
+        } catch (java.io.EOFException e) {
+            throw new StateDecodingException("a key group runs past the data recorded for it: " + e, true, null);
+        }
+    }
+
+    /**
+     * Both formats write the first key group right after the meta data; a first offset moved
+     * further restores that key group without what it skipped (the checks of each key group's end
+     * cannot see it: nothing precedes the first).
+     */
+    private static void requireFirstKeyGroupAfterMetaData(KeyGroupsStateHandle handle, long metaDataEnd)
+            throws StateDecodingException {
+        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+            if (g.f1 != 0) { // 0: an empty key group of a full snapshot
+                if (g.f1 != metaDataEnd) {
+                    throw new StateDecodingException("key group " + g.f0 + ", the first with data, is recorded at byte "
+                            + g.f1 + ", but the meta data before it ends at byte " + metaDataEnd, true, null);
+                }
+                return;
+            }
+        }
+    }
+
+    /** Reads at most {@code limit} bytes of a stream, without closing it. */
+    private static final class BoundedInputStream extends InputStream {
+        private final InputStream in;
+        private long left;
+
+        BoundedInputStream(InputStream in, long limit) {
+            this.in = in;
+            this.left = limit;
+        }
+
+        @Override
+        public int read() throws java.io.IOException {
+            if (left <= 0) {
+                return -1;
+            }
+            int b = in.read();
+            if (b >= 0) {
+                left--;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws java.io.IOException {
+            if (left <= 0) {
+                return -1;
+            }
+            int n = in.read(b, off, (int) Math.min(len, left));
+            if (n > 0) {
+                left -= n;
+            }
+            return n;
         }
     }
 

@@ -41,6 +41,7 @@ final class OperatorStateCheck {
         try (FSDataInputStream in = handle.openInputStream()) {
             OperatorBackendSerializationProxy proxy = new OperatorBackendSerializationProxy(ctx.classLoader());
             proxy.read(new DataInputViewStreamWrapper(in));
+            long metaDataEnd = in.getPos();
 
             Map<String, TypeSerializer<Object>> lists = new HashMap<>();
             for (StateMetaInfoSnapshot s : proxy.getOperatorStateMetaInfoSnapshots()) {
@@ -60,15 +61,34 @@ final class OperatorStateCheck {
                 throw new StateDecodingException("the file holds states " + inFile + ", _metadata records offsets of "
                         + new TreeSet<>(offsets.keySet()), true, null);
             }
-            StreamCompressionDecorator compression = usesCompression(proxy)
+            boolean compressed = usesCompression(proxy);
+            StreamCompressionDecorator compression = compressed
                     ? SnappyStreamCompressionDecorator.INSTANCE
                     : UncompressedStreamCompressionDecorator.INSTANCE;
+            // Uncompressed, Flink writes the elements of every state back to back after the meta
+            // data, and records where each starts: each must end where the next starts, the last at
+            // the end of the file. An offset moved into an element would otherwise decode bytes of
+            // the right type from the wrong place (a source's split then fails, or is another one).
+            TreeSet<Long> starts = new TreeSet<>();
+            offsets.values().forEach(info -> {
+                for (long o : info.getOffsets()) {
+                    starts.add(o);
+                }
+            });
+            long end = handle.getDelegateStateHandle().getStateSize();
+            if (!compressed && !starts.isEmpty() && starts.first() != metaDataEnd) {
+                throw new StateDecodingException("the first element of the operator state is recorded at byte "
+                        + starts.first() + ", but the meta data before it ends at byte " + metaDataEnd, true, null);
+            }
             try (CompressibleFSDataInputStream data = new CompressibleFSDataInputStream(in, compression)) {
                 DataInputView view = new DataInputViewStreamWrapper(data);
                 for (Map.Entry<String, TypeSerializer<Object>> e : lists.entrySet()) {
                     for (long offset : offsets.get(e.getKey()).getOffsets()) {
                         data.seek(offset);
                         e.getValue().deserialize(view);
+                        if (!compressed) {
+                            requireEndsWhereNextStarts(e.getKey(), offset, data.getPos(), starts, end);
+                        }
                     }
                 }
                 for (Map.Entry<String, TypeSerializer<Object>[]> e : broadcasts.entrySet()) {
@@ -85,8 +105,21 @@ final class OperatorStateCheck {
                         e.getValue()[0].deserialize(view);
                         e.getValue()[1].deserialize(view);
                     }
+                    if (!compressed) {
+                        requireEndsWhereNextStarts(e.getKey(), at[0], data.getPos(), starts, end);
+                    }
                 }
             }
+        }
+    }
+
+    private static void requireEndsWhereNextStarts(String state, long start, long endedAt, TreeSet<Long> starts,
+            long fileEnd) throws StateDecodingException {
+        Long next = starts.higher(start);
+        long expected = next == null ? fileEnd : next;
+        if (endedAt != expected && endedAt != start) { // start: an element of no bytes
+            throw new StateDecodingException("an element of operator state '" + state + "' recorded at byte " + start
+                    + " ends at byte " + endedAt + ", but the next data start at byte " + expected, true, null);
         }
     }
 
