@@ -293,6 +293,8 @@ class MetadataFuzzITCase {
         DISTRIBUTION_MODE_CHANGED("in another subtask of the operator"),
         /** A file-merging operator state read as empty: Flink's restore skips it and its split is lost. */
         FILE_MERGING_HANDLE_MARKED_EMPTY("is marked empty"),
+        /** An empty file-merging handle read as not empty: Flink fails to open its empty segment. */
+        FILE_MERGING_EMPTY_HANDLE_UNMARKED("has no segment to read"),
         /** In-flight data of a gate no task has: Flink fails with an index out of bounds. */
         CHANNEL_INDEX_OUT_OF_ANY_JOB("names a channel no Flink job has"),
         /** A merged handle listing no channel: its in-flight data would not be restored. */
@@ -387,6 +389,9 @@ class MetadataFuzzITCase {
             }
             case FILE_MERGING_HANDLE_MARKED_EMPTY -> {
                 return set(b, fields, "is-empty flag", 0, 1);
+            }
+            case FILE_MERGING_EMPTY_HANDLE_UNMARKED -> {
+                return set(b, fields, "is-empty flag", 1, 0);
             }
             case CHANNEL_INDEX_OUT_OF_ANY_JOB -> {
                 MetadataStructure.Field f = first(fields, "gate or partition index");

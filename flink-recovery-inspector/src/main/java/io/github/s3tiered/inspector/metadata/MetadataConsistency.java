@@ -187,6 +187,10 @@ public final class MetadataConsistency {
                         || !(h.getDelegateStateHandle() instanceof EmptySegmentFileStateHandle))) {
             out.add(where + " is marked empty (Flink's restore skips it) but records "
                     + h.getStateNameToPartitionOffsets().keySet() + " in " + h.getDelegateStateHandle());
+        } else if (!(h instanceof EmptyFileMergingOperatorStreamStateHandle)
+                && h.getDelegateStateHandle() instanceof EmptySegmentFileStateHandle) {
+            out.add(where + " is not marked empty but has no segment to read (Flink's restore fails: it cannot open"
+                    + " an empty segment)");
         }
         for (Map.Entry<String, OperatorStateHandle.StateMetaInfo> e : h.getStateNameToPartitionOffsets().entrySet()) {
             OperatorStateHandle.Mode mode = e.getValue().getDistributionMode();
