@@ -299,6 +299,8 @@ class MetadataFuzzITCase {
         CHANNEL_INDEX_OUT_OF_ANY_JOB("names a channel no Flink job has"),
         /** A merged handle listing no channel: its in-flight data would not be restored. */
         MERGED_CHANNELS_DROPPED("channel(s) holding"),
+        /** A canonical savepoint's keyed handle typed as a checkpoint's: the heap backend fails to read it. */
+        CANONICAL_KEYED_HANDLE_RETYPED("canonical savepoint"),
         /** "Unsupported source coordinator serde version": the job fails at its restore. */
         SOURCE_COORDINATOR_VERSION("serde version"),
         /** A source split's offset moved two bytes back: its bytes decode, the split does not. */
@@ -389,6 +391,9 @@ class MetadataFuzzITCase {
             }
             case FILE_MERGING_HANDLE_MARKED_EMPTY -> {
                 return set(b, fields, "is-empty flag", 0, 1);
+            }
+            case CANONICAL_KEYED_HANDLE_RETYPED -> {
+                return set(b, fields, "keyed state handle type", 7, 3); // KeyGroupsSavepointStateHandle -> KeyGroupsStateHandle
             }
             case FILE_MERGING_EMPTY_HANDLE_UNMARKED -> {
                 return set(b, fields, "is-empty flag", 1, 0);

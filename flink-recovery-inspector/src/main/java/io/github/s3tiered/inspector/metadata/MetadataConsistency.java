@@ -1,6 +1,9 @@
 package io.github.s3tiered.inspector.metadata;
 
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.checkpoint.CheckpointProperties;
 import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.SavepointType;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.channel.InputChannelInfo;
 import org.apache.flink.runtime.checkpoint.channel.ResultSubpartitionInfo;
@@ -11,6 +14,7 @@ import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocal
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.KeyGroupsSavepointStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.OperatorStateHandle;
@@ -47,7 +51,8 @@ import java.util.regex.Pattern;
  *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (below
  *       32768, Flink's bound on parallelism), and a merged handle's size and its channels' sizes;
  *   <li>a source coordinator's state and the frame Flink's {@code SourceCoordinator} writes (its
- *       serde version, the enumerator checkpoint's length).
+ *       serde version, the enumerator checkpoint's length);
+ *   <li>a canonical savepoint and the handle type of its keyed state.
  * </ul>
  *
  * Each check holds for every checkpoint Flink 2.x writes; none needs the files themselves.
@@ -68,7 +73,36 @@ public final class MetadataConsistency {
         for (OperatorState op : metadata.getOperatorStates()) {
             checkOperator(op, out);
         }
+        checkSavepointFormat(metadata, out);
         return out;
+    }
+
+    /**
+     * A canonical savepoint's keyed state is in the canonical format, which Flink's backends
+     * recognise by its handle type ({@code KeyGroupsSavepointStateHandle}) alone; any other
+     * snapshot never has that type. A heap backend given a canonical file under another handle
+     * type reads it as its own format and fails ("Unexpected key-group in restore").
+     */
+    private static void checkSavepointFormat(CheckpointMetadata metadata, List<String> out) {
+        CheckpointProperties properties = metadata.getCheckpointProperties();
+        if (properties == null) {
+            return; // not recorded by the oldest formats
+        }
+        boolean canonical = properties.getCheckpointType() instanceof SavepointType savepoint
+                && savepoint.getFormatType() == SavepointFormatType.CANONICAL;
+        for (OperatorState op : metadata.getOperatorStates()) {
+            for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
+                for (KeyedStateHandle h : e.getValue().getManagedKeyedState()) {
+                    if (h != null && (h instanceof KeyGroupsSavepointStateHandle) != canonical) {
+                        out.add("operator " + op.getOperatorID().toHexString().toLowerCase(Locale.ROOT) + " subtask "
+                                + e.getKey() + " keyed state is a " + h.getClass().getSimpleName() + " in "
+                                + (canonical ? "a canonical savepoint" : "a snapshot that is not a canonical savepoint")
+                                + " (Flink's backends tell the canonical format by that handle type)");
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     private static void checkOperator(OperatorState op, List<String> out) {
