@@ -232,8 +232,8 @@ final class KeyedSnapshotCheck {
                             + ", not before the data that follow it at byte " + end, true, null);
                 }
                 in.seek(group.f1);
-                java.io.DataInputStream view = new java.io.DataInputStream(new java.io.BufferedInputStream(
-                        new BoundedInputStream(in, end - group.f1), 64 * 1024));
+                // each read is checked against 'end' before it is made: buffering past it is harmless
+                java.io.DataInputStream view = new java.io.DataInputStream(new java.io.BufferedInputStream(in, 64 * 1024));
                 long pos = group.f1 + 2;
                 view.readShort(); // the first state id
                 while (true) {
@@ -285,41 +285,6 @@ final class KeyedSnapshotCheck {
                 }
                 return;
             }
-        }
-    }
-
-    /** Reads at most {@code limit} bytes of a stream, without closing it. */
-    private static final class BoundedInputStream extends InputStream {
-        private final InputStream in;
-        private long left;
-
-        BoundedInputStream(InputStream in, long limit) {
-            this.in = in;
-            this.left = limit;
-        }
-
-        @Override
-        public int read() throws java.io.IOException {
-            if (left <= 0) {
-                return -1;
-            }
-            int b = in.read();
-            if (b >= 0) {
-                left--;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws java.io.IOException {
-            if (left <= 0) {
-                return -1;
-            }
-            int n = in.read(b, off, (int) Math.min(len, left));
-            if (n > 0) {
-                left -= n;
-            }
-            return n;
         }
     }
 
