@@ -359,7 +359,11 @@ class MetadataFuzzITCase {
         }
         NOTES.put("d) readable damage applied (kinds)", applied.toString());
         assertThat(missed).as("damage not judged as it must be, with its reason").isEmpty();
-        assertThat(applied).as("every damage found a place in some checkpoint").containsOnlyKeys(ReadableDamage.values());
+        java.util.Set<ReadableDamage> expected = java.util.EnumSet.allOf(ReadableDamage.class);
+        if (INTACT.values().stream().noneMatch(b -> first(fieldsOf(b), "number of merged channels") != null)) {
+            expected.remove(ReadableDamage.MERGED_CHANNELS_DROPPED); // Flink 1.20 does not merge channel state
+        }
+        assertThat(applied).as("every damage found a place in some checkpoint").containsOnlyKeys(expected);
     }
 
     private static int subtaskStates(CheckpointMetadata metadata) {
