@@ -89,11 +89,7 @@ final class FileUpload {
             }
             String outcome = "was aborted";
             try {
-                // the thread may be interrupted (Flink cancelling the checkpoint): the upload is aborted anyway
-                EvenIfInterrupted.run(() -> {
-                    store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
-                    return null;
-                });
+                abort(store, target, uploadId);
             } catch (IOException abortFailure) {
                 cause.addSuppressed(abortFailure);
                 outcome = "could NOT be aborted (" + abortFailure.getMessage()
@@ -137,12 +133,17 @@ final class FileUpload {
         }
     }
 
+    /** The thread may be interrupted (Flink cancelling the checkpoint): the upload is aborted anyway. */
+    private static void abort(S3Access store, ObjectPath target, String uploadId) throws IOException {
+        EvenIfInterrupted.run(() -> {
+            store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
+            return null;
+        });
+    }
+
     private static void abortInBackground(S3Access store, ObjectPath target, String uploadId) {
         try {
-            EvenIfInterrupted.run(() -> {
-                store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
-                return null;
-            });
+            abort(store, target, uploadId);
         } catch (IOException | RuntimeException e) {
             LOG.warn("The interrupted upload of {} (multipart upload id {}) could NOT be aborted: {}; a bucket "
                     + "lifecycle rule for incomplete multipart uploads removes it", target, uploadId, e.toString());
