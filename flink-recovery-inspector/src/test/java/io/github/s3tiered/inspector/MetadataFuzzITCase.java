@@ -297,6 +297,11 @@ class MetadataFuzzITCase {
         FILE_MERGING_EMPTY_HANDLE_UNMARKED("has no segment to read"),
         /** In-flight data of a gate no task has: Flink fails with an index out of bounds. */
         CHANNEL_INDEX_OUT_OF_ANY_JOB("names a channel no Flink job has"),
+        /**
+         * In-flight data of channel 4096, below any job's bound but beyond this job's parallelism:
+         * Flink fails with an index out of bounds.
+         */
+        CHANNEL_INDEX_BEYOND_THE_JOB("beyond this job's channels"),
         /** A merged handle listing no channel: its in-flight data would not be restored. */
         MERGED_CHANNELS_DROPPED("channel(s) holding"),
         /** A canonical savepoint's keyed handle typed as a checkpoint's: the heap backend fails to read it. */
@@ -408,6 +413,14 @@ class MetadataFuzzITCase {
                     return null;
                 }
                 b[f.offset()] ^= 0x01; // bit 24: index 16777216 or more
+                return b;
+            }
+            case CHANNEL_INDEX_BEYOND_THE_JOB -> {
+                MetadataStructure.Field f = first(fields, "channel or subpartition index");
+                if (f == null) {
+                    return null;
+                }
+                put(b, f.offset(), 4, 4096); // the test jobs' max parallelism is 128
                 return b;
             }
             case MERGED_CHANNELS_DROPPED -> {

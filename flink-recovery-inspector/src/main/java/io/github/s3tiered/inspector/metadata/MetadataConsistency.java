@@ -48,8 +48,9 @@ import java.util.regex.Pattern;
  *   <li>the files of a RocksDB incremental snapshot: plain, distinct names, one CURRENT, a MANIFEST;
  *   <li>an operator state's distribution mode in every subtask (the job registers each state once);
  *   <li>a file-merging handle marked empty and what it holds (Flink's restore skips it unread);
- *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (below
- *       32768, Flink's bound on parallelism), and a merged handle's size and its channels' sizes;
+ *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (a gate or
+ *       partition below 32768, a channel or subpartition below the job's largest max parallelism),
+ *       and a merged handle's size and its channels' sizes;
  *   <li>a source coordinator's state and the frame Flink's {@code SourceCoordinator} writes (its
  *       serde version, the enumerator checkpoint's length);
  *   <li>a canonical savepoint and the handle type of its keyed state.
@@ -70,8 +71,9 @@ public final class MetadataConsistency {
         if (m.matches() && !m.group(1).equals(Long.toString(metadata.getCheckpointId()))) {
             out.add("the directory " + directoryName + " holds checkpoint id " + metadata.getCheckpointId() + " in its _metadata");
         }
+        int channels = channelBound(metadata);
         for (OperatorState op : metadata.getOperatorStates()) {
-            checkOperator(op, out);
+            checkOperator(op, channels, out);
         }
         checkSavepointFormat(metadata, out);
         return out;
@@ -105,7 +107,23 @@ public final class MetadataConsistency {
         }
     }
 
-    private static void checkOperator(OperatorState op, List<String> out) {
+    /**
+     * A bound on every channel and subpartition index of this checkpoint's in-flight data. A task's
+     * input channels in one gate are at most its upstream's parallelism, and a partition's
+     * subpartitions at most its consumer's parallelism (or, where Flink sizes them by the consumer's
+     * max parallelism, that); every operator of the job is in the metadata, stateless ones too, so
+     * the largest max parallelism recorded bounds both. The operator on the other side of an edge is
+     * not recorded, so no tighter bound holds for every edge.
+     */
+    private static int channelBound(CheckpointMetadata metadata) {
+        int bound = 0;
+        for (OperatorState op : metadata.getOperatorStates()) {
+            bound = Math.max(bound, Math.max(op.getParallelism(), op.getMaxParallelism()));
+        }
+        return Math.min(bound, KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM);
+    }
+
+    private static void checkOperator(OperatorState op, int channels, List<String> out) {
         String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
         if (OperatorStates.uid(op).isPresent()) {
             OperatorID expected = OperatorIds.fromUid(OperatorStates.uid(op).get());
@@ -143,8 +161,8 @@ public final class MetadataConsistency {
                 checkOperatorState(h, rawModes, where + " raw operator state", out);
             }
             try {
-                OperatorStates.unmergedInputHandles(s).forEach(h -> checkChannel(h, where, out));
-                OperatorStates.unmergedOutputHandles(s).forEach(h -> checkChannel(h, where, out));
+                OperatorStates.unmergedInputHandles(s).forEach(h -> checkChannel(h, channels, where, out));
+                OperatorStates.unmergedOutputHandles(s).forEach(h -> checkChannel(h, channels, where, out));
                 OperatorStates.mergedChannelContradictions(s).forEach(c -> out.add(where + " " + c));
             } catch (RuntimeException bad) {
                 out.add(where + ": its merged channel state offsets cannot be read: " + bad.getMessage());
@@ -250,19 +268,23 @@ public final class MetadataConsistency {
         }
     }
 
-    private static void checkChannel(AbstractChannelStateHandle<?> h, String where, List<String> out) {
+    private static void checkChannel(AbstractChannelStateHandle<?> h, int channels, String where, List<String> out) {
         int[] indices = h.getInfo() instanceof InputChannelInfo in
                 ? new int[] {in.getGateIdx(), in.getInputChannelIdx()}
                 : h.getInfo() instanceof ResultSubpartitionInfo sub
                         ? new int[] {sub.getPartitionIdx(), sub.getSubPartitionIdx()} : new int[0];
-        for (int index : indices) {
-            // a channel's index is below the upstream or downstream parallelism, a gate's or
-            // partition's below the number of the task's inputs or outputs
-            if (index < 0 || index >= KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM) {
-                out.add(where + " channel state " + h.getInfo() + " names a channel no Flink job has (indices are"
-                        + " below " + KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM + ")");
-                return;
-            }
+        // a gate's or partition's index is below the number of the task's inputs or outputs, which
+        // the metadata does not record; below Flink's bound on parallelism holds for any job
+        if (indices.length == 2 && (indices[0] < 0 || indices[0] >= KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM
+                || indices[1] < 0 || indices[1] >= KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM)) {
+            out.add(where + " channel state " + h.getInfo() + " names a channel no Flink job has (indices are"
+                    + " below " + KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM + ")");
+            return;
+        }
+        if (indices.length == 2 && indices[1] >= channels) {
+            out.add(where + " channel state " + h.getInfo() + " names channel " + indices[1] + ", beyond this job's"
+                    + " channels (its largest parallelism or max parallelism is " + channels + ")");
+            return;
         }
         long size = sizeOf(h.getDelegate());
         if (size >= 0 && h.getStateSize() > size) {
