@@ -302,6 +302,17 @@ class MetadataFuzzITCase {
          * Flink fails with an index out of bounds.
          */
         CHANNEL_INDEX_BEYOND_THE_JOB("beyond this job's channels"),
+        /**
+         * One of two references to a file with its scheme spelled with a capital ({@code
+         * File:/...}): the same file to a case-blind reader, none to Flink, whose file system
+         * lookup is case-sensitive.
+         */
+        SCHEME_CASE_CHANGED(Verdict.MISSING_FILES, "no file system for its scheme"),
+        /**
+         * An incremental snapshot's checkpoint id raised above the checkpoint's: the job restores,
+         * and its first checkpoint fails ("Attempt to reference unknown state").
+         */
+        SNAPSHOT_ID_RAISED("newer than checkpoint"),
         /** A merged handle listing no channel: its in-flight data would not be restored. */
         MERGED_CHANNELS_DROPPED("channel(s) holding"),
         /** A canonical savepoint's keyed handle typed as a checkpoint's: the heap backend fails to read it. */
@@ -421,6 +432,30 @@ class MetadataFuzzITCase {
                     return null;
                 }
                 put(b, f.offset(), 4, 4096); // the test jobs' max parallelism is 128
+                return b;
+            }
+            case SCHEME_CASE_CHANGED -> {
+                // a path written twice (file merging's segments share files): changed in one place,
+                // the other still names the file as Flink finds it
+                Map<String, Integer> seen = new java.util.HashMap<>();
+                for (MetadataStructure.Field f : fields) {
+                    if (f.name().equals("length of file path") || f.name().equals("length of segment file path")) {
+                        int at = f.offset() + 2; // the path's first byte, after its length
+                        String path = new String(b, at, (int) get(b, f.offset(), 2), java.nio.charset.StandardCharsets.UTF_8);
+                        if (seen.put(path, at) != null && path.matches("[a-z][a-z0-9+.-]*:.*")) {
+                            b[at] ^= 0x20; // file: -> File:
+                            return b;
+                        }
+                    }
+                }
+                return null;
+            }
+            case SNAPSHOT_ID_RAISED -> {
+                MetadataStructure.Field f = first(fields, "checkpoint id of incremental handle");
+                if (f == null) {
+                    return null;
+                }
+                put(b, f.offset(), 8, get(b, f.offset(), 8) + 64);
                 return b;
             }
             case MERGED_CHANNELS_DROPPED -> {

@@ -37,7 +37,12 @@ import java.util.Map;
  */
 public final class CheckpointReferences {
 
-    private final Map<Path, Builder> files = new LinkedHashMap<>();
+    /**
+     * By the path as written: Flink's {@code Path} equality ignores the scheme's case, its file
+     * system lookup does not, so {@code File:/x} beside {@code file:/x} is a file of its own (one
+     * that no file system serves).
+     */
+    private final Map<String, Builder> files = new LinkedHashMap<>();
     private final List<String> unsupportedHandles = new ArrayList<>();
     private int inlineHandles;
 
@@ -134,7 +139,7 @@ public final class CheckpointReferences {
     }
 
     private void add(Path path, long size, boolean exact, String kind, String op) {
-        files.computeIfAbsent(path, Builder::new).add(size, exact, kind, op);
+        files.computeIfAbsent(path.toString(), k -> new Builder(path)).add(size, exact, kind, op);
     }
 
     private static final class Builder {

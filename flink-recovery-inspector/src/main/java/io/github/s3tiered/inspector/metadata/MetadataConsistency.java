@@ -53,7 +53,9 @@ import java.util.regex.Pattern;
  *       and a merged handle's size and its channels' sizes;
  *   <li>a source coordinator's state and the frame Flink's {@code SourceCoordinator} writes (its
  *       serde version, the enumerator checkpoint's length);
- *   <li>a canonical savepoint and the handle type of its keyed state.
+ *   <li>a canonical savepoint and the handle type of its keyed state;
+ *   <li>the checkpoint's id and the ids of the incremental snapshots it holds, none of which is
+ *       newer than the checkpoint.
  * </ul>
  *
  * Each check holds for every checkpoint Flink 2.x writes; none needs the files themselves.
@@ -74,6 +76,7 @@ public final class MetadataConsistency {
         int channels = channelBound(metadata);
         for (OperatorState op : metadata.getOperatorStates()) {
             checkOperator(op, channels, out);
+            checkSnapshotIds(op, metadata.getCheckpointId(), out);
         }
         checkSavepointFormat(metadata, out);
         return out;
@@ -102,6 +105,30 @@ public final class MetadataConsistency {
                                 + " (Flink's backends tell the canonical format by that handle type)");
                         return;
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * An incremental snapshot is taken by the checkpoint that records it or by an earlier one
+     * (reused unchanged, or a changelog's materialization), never by a later one. Flink registers
+     * the restored snapshots' shared files under those ids; a newer id makes the first checkpoint
+     * after the restore fail ("Attempt to reference unknown state") while the job runs on.
+     */
+    private static void checkSnapshotIds(OperatorState op, long checkpointId, List<String> out) {
+        for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
+            List<KeyedStateHandle> keyed = new ArrayList<>(e.getValue().getManagedKeyedState());
+            keyed.addAll(e.getValue().getRawKeyedState());
+            for (int i = 0; i < keyed.size(); i++) {
+                KeyedStateHandle h = keyed.get(i);
+                if (h instanceof ChangelogStateBackendHandle changelog) {
+                    keyed.addAll(changelog.getMaterializedStateHandles());
+                } else if (h instanceof IncrementalRemoteKeyedStateHandle inc && inc.getCheckpointId() > checkpointId) {
+                    out.add("operator " + op.getOperatorID().toHexString().toLowerCase(Locale.ROOT) + " subtask " + e.getKey()
+                            + " holds an incremental snapshot of checkpoint " + inc.getCheckpointId() + ", newer than checkpoint "
+                            + checkpointId + " that records it");
+                    return;
                 }
             }
         }

@@ -68,7 +68,9 @@ public final class MetadataStructure {
         /** A subtask's, gate's, partition's, channel's or subpartition's index. */
         INDEX,
         /** A boolean. */
-        FLAG
+        FLAG,
+        /** A checkpoint's id: the file's own, or that of the checkpoint that took a snapshot it holds. */
+        ID
     }
 
     /** A field of the file: where it is, how many bytes wide, what it holds, and its name. */

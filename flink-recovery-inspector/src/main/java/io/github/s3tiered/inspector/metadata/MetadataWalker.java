@@ -129,7 +129,7 @@ final class MetadataWalker {
     /** MetadataV2V3SerializerBase.deserializeMetadata. */
     private void metadata() throws IOException {
         int at = in.position();
-        checkpointId = in.readLong(null, "checkpoint id");
+        checkpointId = in.readLong(Kind.ID, "checkpoint id");
         if (checkpointId < 0) {
             throw error(at, "checkpoint id " + checkpointId + " is negative");
         }
@@ -343,7 +343,7 @@ final class MetadataWalker {
                 }
             }
             case INCREMENTAL_KEY_GROUPS_HANDLE, INCREMENTAL_KEY_GROUPS_HANDLE_V2 -> {
-                in.readLong(null, "checkpoint id of incremental handle");
+                in.readLong(Kind.ID, "checkpoint id of incremental handle");
                 in.utf("backend id");
                 keyGroupRange();
                 if (tag == INCREMENTAL_KEY_GROUPS_HANDLE_V2) {
@@ -376,7 +376,7 @@ final class MetadataWalker {
                 }
                 in.readLong(null, "materialization id");
                 if (tag == CHANGELOG_HANDLE_V2) {
-                    in.readLong(null, "checkpoint id of changelog handle");
+                    in.readLong(Kind.ID, "checkpoint id of changelog handle");
                 }
                 in.utf("state handle id");
             }

@@ -153,7 +153,8 @@ public final class CheckpointValidator {
 
     /**
      * Checks each file against the listing of its directory (one listing per directory, in the
-     * order first referenced). Returns the files found, by {@link PathKey}.
+     * order first referenced; a scheme spelled another way is another directory). Returns the files
+     * found, by {@link PathKey}.
      */
     private static Map<String, FileStatus> checkPresence(List<ReferencedFile> files, DirectoryListings listings,
             List<Problem> problems) throws IOException {
@@ -161,7 +162,9 @@ public final class CheckpointValidator {
         Map<String, Path> parents = new LinkedHashMap<>();
         for (ReferencedFile f : files) {
             Path parent = f.path().getParent();
-            String key = PathKey.of(parent);
+            // PathKey ignores the scheme's case; Flink's file system lookup does not ("File:" finds
+            // none), so a scheme spelled otherwise is a directory of its own here
+            String key = parent.toUri().getScheme() + "|" + PathKey.of(parent);
             parents.putIfAbsent(key, parent);
             byParent.computeIfAbsent(key, k -> new ArrayList<>()).add(f);
         }
@@ -169,6 +172,7 @@ public final class CheckpointValidator {
         for (Map.Entry<String, List<ReferencedFile>> e : byParent.entrySet()) {
             DirectoryListings.Listing listing;
             try {
+                parents.get(e.getKey()).getFileSystem(); // as a restore resolves it, exactly
                 listing = listings.list(parents.get(e.getKey()));
             } catch (UnsupportedFileSystemSchemeException noFileSystem) {
                 // the checkpoint's own directory was read with a file system, these files name another
