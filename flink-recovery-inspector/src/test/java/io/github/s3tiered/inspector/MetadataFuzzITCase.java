@@ -302,6 +302,8 @@ class MetadataFuzzITCase {
          * Flink fails with an index out of bounds.
          */
         CHANNEL_INDEX_BEYOND_THE_JOB("beyond this job's channels"),
+        /** A channel's in-flight data listed twice in one subtask: Flink refuses "Duplicate channel info". */
+        CHANNEL_LISTED_TWICE("is recorded twice"),
         /**
          * One of two references to a file with its scheme spelled with a capital ({@code
          * File:/...}): the same file to a case-blind reader, none to Flink, whose file system
@@ -444,6 +446,30 @@ class MetadataFuzzITCase {
                         String path = new String(b, at, (int) get(b, f.offset(), 2), java.nio.charset.StandardCharsets.UTF_8);
                         if (seen.put(path, at) != null && path.matches("[a-z][a-z0-9+.-]*:.*")) {
                             b[at] ^= 0x20; // file: -> File:
+                            return b;
+                        }
+                    }
+                }
+                return null;
+            }
+            case CHANNEL_LISTED_TWICE -> {
+                // within one list of a subtask's channel handles, a second channel of the first one's
+                // gate (or partition) renamed to the first
+                MetadataStructure.Field gate = null;
+                MetadataStructure.Field channel = null;
+                for (int i = 0; i + 1 < fields.size(); i++) {
+                    MetadataStructure.Field f = fields.get(i);
+                    if (f.name().startsWith("number of input channel state handles")
+                            || f.name().startsWith("number of result subpartition state handles")) {
+                        gate = null; // a new list
+                    } else if (f.name().equals("gate or partition index")) {
+                        MetadataStructure.Field c = fields.get(i + 1);
+                        if (gate == null) {
+                            gate = f;
+                            channel = c;
+                        } else if (get(b, f.offset(), 4) == get(b, gate.offset(), 4)
+                                && get(b, c.offset(), 4) != get(b, channel.offset(), 4)) {
+                            put(b, c.offset(), 4, get(b, channel.offset(), 4));
                             return b;
                         }
                     }

@@ -50,12 +50,12 @@ import java.util.regex.Pattern;
  *   <li>a file-merging handle marked empty and what it holds (Flink's restore skips it unread);
  *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (a gate or
  *       partition below 32768, a channel or subpartition below the job's largest max parallelism),
- *       and a merged handle's size and its channels' sizes;
+ *       each channel once per subtask, and a merged handle's size and its channels' sizes;
  *   <li>a source coordinator's state and the frame Flink's {@code SourceCoordinator} writes (its
  *       serde version, the enumerator checkpoint's length);
  *   <li>a canonical savepoint and the handle type of its keyed state;
- *   <li>the checkpoint's id and the ids of the incremental snapshots it holds, none of which is
- *       newer than the checkpoint.
+ *   <li>the checkpoint's id and the ids of the RocksDB incremental snapshots it holds, none of
+ *       which is newer than the checkpoint.
  * </ul>
  *
  * Each check holds for every checkpoint Flink 2.x writes; none needs the files themselves.
@@ -111,20 +111,18 @@ public final class MetadataConsistency {
     }
 
     /**
-     * An incremental snapshot is taken by the checkpoint that records it or by an earlier one
-     * (reused unchanged, or a changelog's materialization), never by a later one. Flink registers
-     * the restored snapshots' shared files under those ids; a newer id makes the first checkpoint
-     * after the restore fail ("Attempt to reference unknown state") while the job runs on.
+     * A RocksDB (or ForSt) incremental snapshot is taken by the checkpoint that records it, or by an
+     * earlier one, never by a later one. Flink registers the restored snapshots' shared files under
+     * those ids; a newer id makes the first checkpoint after the restore fail ("Attempt to reference
+     * unknown state") while the job runs on. A changelog's materialized snapshots are not judged:
+     * they carry materialization ids, a count of their own that may pass the checkpoints'.
      */
     private static void checkSnapshotIds(OperatorState op, long checkpointId, List<String> out) {
         for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
             List<KeyedStateHandle> keyed = new ArrayList<>(e.getValue().getManagedKeyedState());
             keyed.addAll(e.getValue().getRawKeyedState());
-            for (int i = 0; i < keyed.size(); i++) {
-                KeyedStateHandle h = keyed.get(i);
-                if (h instanceof ChangelogStateBackendHandle changelog) {
-                    keyed.addAll(changelog.getMaterializedStateHandles());
-                } else if (h instanceof IncrementalRemoteKeyedStateHandle inc && inc.getCheckpointId() > checkpointId) {
+            for (KeyedStateHandle h : keyed) {
+                if (h instanceof IncrementalRemoteKeyedStateHandle inc && inc.getCheckpointId() > checkpointId) {
                     out.add("operator " + op.getOperatorID().toHexString().toLowerCase(Locale.ROOT) + " subtask " + e.getKey()
                             + " holds an incremental snapshot of checkpoint " + inc.getCheckpointId() + ", newer than checkpoint "
                             + checkpointId + " that records it");
@@ -188,8 +186,12 @@ public final class MetadataConsistency {
                 checkOperatorState(h, rawModes, where + " raw operator state", out);
             }
             try {
-                OperatorStates.unmergedInputHandles(s).forEach(h -> checkChannel(h, channels, where, out));
-                OperatorStates.unmergedOutputHandles(s).forEach(h -> checkChannel(h, channels, where, out));
+                List<AbstractChannelStateHandle<?>> inputs = OperatorStates.unmergedInputHandles(s);
+                List<AbstractChannelStateHandle<?>> outputs = OperatorStates.unmergedOutputHandles(s);
+                inputs.forEach(h -> checkChannel(h, channels, where, out));
+                outputs.forEach(h -> checkChannel(h, channels, where, out));
+                checkChannelsDistinct(inputs, where, out);
+                checkChannelsDistinct(outputs, where, out);
                 OperatorStates.mergedChannelContradictions(s).forEach(c -> out.add(where + " " + c));
             } catch (RuntimeException bad) {
                 out.add(where + ": its merged channel state offsets cannot be read: " + bad.getMessage());
@@ -291,6 +293,21 @@ public final class MetadataConsistency {
                             + "-byte state file");
                     return;
                 }
+            }
+        }
+    }
+
+    /**
+     * Flink writes a channel's in-flight data of one subtask in one place; its restore refuses a
+     * channel listed twice ("Duplicate channel info"), whose buffers could otherwise be reordered.
+     */
+    private static void checkChannelsDistinct(List<AbstractChannelStateHandle<?>> handles, String where, List<String> out) {
+        Set<List<Object>> seen = new HashSet<>();
+        for (AbstractChannelStateHandle<?> h : handles) {
+            if (!seen.add(List.of(h.getInfo(), h.getSubtaskIndex()))) {
+                out.add(where + " channel state " + h.getInfo() + " is recorded twice (Flink's restore refuses a channel"
+                        + " listed twice)");
+                return;
             }
         }
     }

@@ -1,0 +1,69 @@
+package io.github.s3tiered.inspector.metadata;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.jobgraph.OperatorID;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Checks of {@link MetadataConsistency} whose legitimate side the real checkpoints of the ITs do not
+ * reach: states Flink writes only under settings those jobs do not use.
+ */
+class MetadataConsistencyTest {
+
+    private static final long CHECKPOINT_ID = 5;
+    private static final KeyGroupRange ALL = KeyGroupRange.of(0, 127);
+
+    @Test
+    void anIncrementalSnapshotNewerThanItsCheckpointIsAContradiction() {
+        assertThat(MetadataConsistency.check(metadata(incremental(CHECKPOINT_ID)), "chk-5")).isEmpty();
+        assertThat(MetadataConsistency.check(metadata(incremental(CHECKPOINT_ID - 3)), "chk-5")).isEmpty();
+        assertThat(MetadataConsistency.check(metadata(incremental(CHECKPOINT_ID + 1)), "chk-5"))
+                .singleElement().asString().contains("incremental snapshot of checkpoint 6, newer than checkpoint 5");
+    }
+
+    /**
+     * The changelog backend materializes with ids of its own count: with materializations more
+     * frequent than checkpoints, a checkpoint holds a materialized snapshot of a higher id.
+     */
+    @Test
+    void aChangelogsMaterializedSnapshotMayCarryAHigherMaterializationId() {
+        KeyedStateHandle changelog = new ChangelogStateBackendHandleImpl(List.of(incremental(40)), List.of(), ALL,
+                CHECKPOINT_ID, 40, 1000);
+        assertThat(MetadataConsistency.check(metadata(changelog), "chk-5")).isEmpty();
+    }
+
+    private static CheckpointMetadata metadata(KeyedStateHandle keyed) {
+        OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
+        return new CheckpointMetadata(CHECKPOINT_ID, List.of(op), List.of());
+    }
+
+    private static IncrementalRemoteKeyedStateHandle incremental(long checkpointId) {
+        return new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(), ALL, checkpointId,
+                List.of(HandleAndLocalPath.of(file("000010.sst"), "000010.sst")),
+                List.of(HandleAndLocalPath.of(file("MANIFEST-000004"), "MANIFEST-000004"),
+                        HandleAndLocalPath.of(new ByteStreamStateHandle("current", new byte[16]), "CURRENT")),
+                new ByteStreamStateHandle("meta", new byte[3]), 1000);
+    }
+
+    private static StreamStateHandle file(String name) {
+        return new FileStateHandle(new Path("file:///checkpoints/job/shared/" + name), 1000);
+    }
+}
