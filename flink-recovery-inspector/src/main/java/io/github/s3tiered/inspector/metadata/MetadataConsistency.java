@@ -73,10 +73,16 @@ public final class MetadataConsistency {
         if (m.matches() && !m.group(1).equals(Long.toString(metadata.getCheckpointId()))) {
             out.add("the directory " + directoryName + " holds checkpoint id " + metadata.getCheckpointId() + " in its _metadata");
         }
-        int channels = channelBound(metadata);
+        // Checkpoint ids start at 1; id 0 is the State Processor API's, whose savepoints may drop
+        // operators and carry an existing snapshot's handles unchanged: the two checks that rely on
+        // the checkpoint coordinator having written the file apply only to the coordinator's.
+        boolean fromCoordinator = metadata.getCheckpointId() > 0;
+        int channels = fromCoordinator ? channelBound(metadata) : KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM;
         for (OperatorState op : metadata.getOperatorStates()) {
             checkOperator(op, channels, out);
-            checkSnapshotIds(op, metadata.getCheckpointId(), out);
+            if (fromCoordinator) {
+                checkSnapshotIds(op, metadata.getCheckpointId(), out);
+            }
         }
         checkSavepointFormat(metadata, out);
         return out;

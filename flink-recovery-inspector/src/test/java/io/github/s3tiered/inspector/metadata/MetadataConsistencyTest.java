@@ -3,10 +3,13 @@ package io.github.s3tiered.inspector.metadata;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.StateObjectCollection;
+import org.apache.flink.runtime.checkpoint.channel.InputChannelInfo;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.jobgraph.OperatorID;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.InputChannelStateHandle;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -47,6 +50,24 @@ class MetadataConsistencyTest {
         KeyedStateHandle changelog = new ChangelogStateBackendHandleImpl(List.of(incremental(40)), List.of(), ALL,
                 CHECKPOINT_ID, 40, 1000);
         assertThat(MetadataConsistency.check(metadata(changelog), "chk-5")).isEmpty();
+    }
+
+    /**
+     * The State Processor API writes its savepoints with checkpoint id 0 and carries an existing
+     * snapshot's handles (of their own ids) into them; it may also drop operators, so neither the
+     * ids nor the operators' parallelism bound anything there.
+     */
+    @Test
+    void aStateProcessorApiSavepointIsNotHeldToTheCoordinatorsIds() {
+        OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(incremental(40))
+                .setInputChannelState(new StateObjectCollection<>(List.of(new InputChannelStateHandle(0,
+                        new InputChannelInfo(0, 200), file("in-0"), List.of(0L), 1000))))
+                .build());
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(0, List.of(op), List.of()), "savepoint-1")).isEmpty();
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(op), List.of()), "chk-5"))
+                .hasSize(2).anySatisfy(c -> assertThat(c).contains("newer than checkpoint 5"))
+                .anySatisfy(c -> assertThat(c).contains("names channel 200, beyond this job's channels"));
     }
 
     private static CheckpointMetadata metadata(KeyedStateHandle keyed) {
