@@ -2,7 +2,7 @@
 # Runs a benchmark and prints its table. Builds what it needs first (tests skipped).
 #   bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3]    file-system throughput (s3tiered vs presto vs native)
 #   bash benchmarks/run.sh inspector [--files 1000,10000] [--s3-server memory]  recovery inspector: validation time and S3 requests
-#   bash benchmarks/run.sh checkpoint [--keys 500000] [--only s3tiered,file] [--fault-rate 0.1]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native, each in a JVM of its own; --same-jvm for one JVM), optionally through failing S3
+#   bash benchmarks/run.sh checkpoint [--keys 500000] [--state list|value] [--only s3tiered,file] [--fault-rate 0.1]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native, each in a JVM of its own; --same-jvm for one JVM), optionally through failing S3
 # --flink 1.20 runs it on the Flink 1.20 line (module flink-1.20/benchmarks; no flink-s3-fs-native there);
 # the default is the 2.3 line. Every benchmark takes --profile loopback (default: S3Proxy as it is) or wan (20 ms per response,
 # 100 MiB/s per connection, 1 GiB/s in all, through a shaping proxy); S3Proxy keeps its data on

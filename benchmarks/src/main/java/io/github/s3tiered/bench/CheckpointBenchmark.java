@@ -73,7 +73,7 @@ import java.util.Optional;
  * Request bodies are not cut: S3Proxy itself then breaks the multipart upload (see the shared
  * notes), which no real S3 does.
  *
- * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32]
+ * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32] [--state list|value]
  * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
  * [--warm-up-keys N (default a tenth of --keys)] [--same-jvm | --setup s3tiered|file|s3p|s3a|tier-lost]
  * [--s3-server filesystem|memory] [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile});
@@ -111,6 +111,8 @@ public final class CheckpointBenchmark {
     private static final int PARALLELISM = 2;
     /** Options from "-D key=value" arguments, given to the file systems and the job alike. */
     private static final Map<String, String> EXTRA = new LinkedHashMap<>();
+    /** {@code --state}: what each visit does to its key's state. */
+    private static StateHeavyJob.StateShape shape = StateHeavyJob.StateShape.LIST;
 
     /** One storage under test. */
     record Setup(String name, String scheme, boolean tiered, boolean tierLost) {
@@ -164,6 +166,7 @@ public final class CheckpointBenchmark {
         boolean sameJvm = Arrays.asList(args).contains("--same-jvm");
         long warmUpKeys = BenchSupport.longArg(args, "--warm-up-keys", keys / 10);
         double faultRate = Double.parseDouble(BenchSupport.arg(args, "--fault-rate", "0"));
+        shape = StateHeavyJob.StateShape.parse(BenchSupport.arg(args, "--state", "list"));
         if (faultRate < 0 || faultRate >= 1) {
             throw new IllegalArgumentException("--fault-rate must be in [0, 1): " + faultRate);
         }
@@ -415,7 +418,7 @@ public final class CheckpointBenchmark {
             StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
             env.setParallelism(PARALLELISM);
             long records = keys * visits;
-            StateHeavyJob.build(env, keys, visits, payload, (long) (records * failAt), faults);
+            StateHeavyJob.build(env, shape, keys, visits, payload, (long) (records * failAt), faults);
 
             Map<String, Long> before = transfer(dir);
             System.gc(); // each run's peaks start from the same live heap
@@ -553,9 +556,10 @@ public final class CheckpointBenchmark {
 
     private static void print(Map<Setup, Result> results, long keys, int visits, int payload, long intervalMs, double failAt,
             String server) {
-        System.out.printf(Locale.ROOT, "%nFlink %s. Job: %d keys x %d visits x %d B payload (ListState), parallelism %d, RocksDB incremental, "
+        System.out.printf(Locale.ROOT, "%nFlink %s. Job: %d keys x %d visits x %d B payload (%s), parallelism %d, RocksDB incremental, "
                 + "checkpoint every %d ms, one injected failure at %.0f%% of the input; %s.%n%n",
-                org.apache.flink.runtime.util.EnvironmentInformation.getVersion(), keys, visits, payload, PARALLELISM,
+                org.apache.flink.runtime.util.EnvironmentInformation.getVersion(), keys, visits, payload,
+                shape == StateHeavyJob.StateShape.VALUE ? "ValueState, each visit overwrites" : "ListState", PARALLELISM,
                 intervalMs, failAt * 100, server);
         System.out.println("| storage | checkpoints | end-to-end p50 / p95 / max (ms) | records/s | checkpointed (uploaded) | "
                 + "final state | state restore per subtask avg / max (ms) | restored checkpoint's state | failure to all tasks running (ms) "

@@ -25,6 +25,11 @@ import java.util.SplittableRandom;
  * every checkpoint uploads the SST files written since the last one. One failure is injected
  * after {@code failAfter} records (and after a checkpoint completed).
  *
+ * <p>With {@link StateShape#VALUE} each visit instead overwrites its key's ValueState with the
+ * payload: the state stays about {@code keys x payload} bytes while every flush writes new
+ * versions and RocksDB's compactions drop the ones replaced, rewriting files the checkpoints
+ * before referenced (where the ListState mostly adds files).
+ *
  * <p>In the runs with faults, once it has seen all its visits, each key reports what its ListState holds (count and a digest
  * of the payloads) into {@link FinalStates}, so a run can tell whether the state it ended with is
  * exact after the restores it went through. A key complete before the last restore is not read
@@ -34,12 +39,33 @@ final class StateHeavyJob {
 
     private StateHeavyJob() {}
 
+    /** What each visit does to its key's state. */
+    enum StateShape {
+        /** Appends the payload to a ListState: the state grows through the run. */
+        LIST,
+        /** Overwrites a ValueState with the payload: the state's size stays, RocksDB compacts. */
+        VALUE;
+
+        static StateShape parse(String name) {
+            for (StateShape s : values()) {
+                if (s.name().equalsIgnoreCase(name)) {
+                    return s;
+                }
+            }
+            throw new IllegalArgumentException("--state " + name + ": expected list or value");
+        }
+    }
+
     /**
      * The job; with {@code checkState} each key also counts its appends (a ValueState: one more
      * RocksDB read and write per record) and reports its state once complete, for the fault runs.
      */
-    static void build(StreamExecutionEnvironment env, long keys, int visits, int payloadBytes, long failAfter,
-            boolean checkState) {
+    static void build(StreamExecutionEnvironment env, StateShape shape, long keys, int visits, int payloadBytes,
+            long failAfter, boolean checkState) {
+        if (shape == StateShape.VALUE && checkState) {
+            // the last of a key's visits to arrive depends on the two source subtasks' timing
+            throw new IllegalArgumentException("--state value has no exact final state to check: use it without --fault-rate");
+        }
         long records = keys * visits;
         env.fromSource(new DataGeneratorSource<>(i -> i, records, RateLimiterStrategy.noOp(), Types.LONG),
                         WatermarkStrategy.noWatermarks(), "sequence")
@@ -47,7 +73,8 @@ final class StateHeavyJob {
                 .map(new FailureInjector(failAfter))
                 .uid("failure-injector")
                 .keyBy(new RecoveryJob.KeyOf(Math.toIntExact(keys)))
-                .process(new AppendPayload(payloadBytes, checkState ? visits : 0))
+                .process(shape == StateShape.VALUE ? new OverwritePayload(payloadBytes)
+                        : new AppendPayload(payloadBytes, checkState ? visits : 0))
                 .uid("state")
                 .name("state")
                 .sinkTo(new CollectSink())
@@ -59,6 +86,27 @@ final class StateHeavyJob {
         byte[] payload = new byte[payloadBytes];
         new SplittableRandom(index).nextBytes(payload);
         return payload;
+    }
+
+    /** Each visit replaces its key's value: RocksDB's compactions drop the versions replaced. */
+    static final class OverwritePayload extends KeyedProcessFunction<Long, Long, long[]> {
+        private final int payloadBytes;
+        private transient ValueState<byte[]> value;
+
+        OverwritePayload(int payloadBytes) {
+            this.payloadBytes = payloadBytes;
+        }
+
+        @Override
+        public void open(OpenContext openContext) {
+            value = getRuntimeContext().getState(
+                    new ValueStateDescriptor<>("payload", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
+        }
+
+        @Override
+        public void processElement(Long index, Context ctx, Collector<long[]> out) throws Exception {
+            value.update(payload(index, payloadBytes));
+        }
     }
 
     static final class AppendPayload extends KeyedProcessFunction<Long, Long, long[]> {

@@ -35,13 +35,13 @@ final class PreUpload {
 
     static Result run(S3TieredRuntime runtime, ObjectPath directory, Path file, long reuseWindowNanos) throws IOException {
         ContentHash hash;
-        long hashStart = System.nanoTime();
+        long hashStart = ThreadCpuClock.now();
         try {
             hash = ContentHash.of(file);
         } catch (NoSuchFileException gone) {
             return new Result(Outcome.FILE_GONE, null, 0); // compacted away before its turn came
         } finally {
-            runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
+            runtime.store().statistics().contentHashNanos.add(ThreadCpuClock.now() - hashStart);
         }
         ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix() + hash.sha256() + SUFFIX);
         PreUploads.ContentId id = hash.id();

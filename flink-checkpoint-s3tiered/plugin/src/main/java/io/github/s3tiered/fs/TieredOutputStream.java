@@ -68,7 +68,7 @@ final class TieredOutputStream extends FSDataOutputStream {
      * stream's directory has pre-uploads (its content may be one of them at close); else null.
      */
     private final MessageDigest sha256;
-    /** Nanoseconds spent in {@link #sha256}: the CPU cost of deduplication on this stream. */
+    /** CPU nanoseconds spent in {@link #sha256} ({@link ThreadCpuClock}): the cost of deduplication on this stream. */
     private long hashNanos;
     private long pos;
     /**
@@ -154,9 +154,9 @@ final class TieredOutputStream extends FSDataOutputStream {
         // only bytes that reached the file count, so a retried flush cannot count them twice
         crc.update(buffer.array(), buffer.arrayOffset() + from, length);
         if (sha256 != null) {
-            long start = System.nanoTime();
+            long start = ThreadCpuClock.now();
             sha256.update(buffer.array(), buffer.arrayOffset() + from, length);
-            hashNanos += System.nanoTime() - start;
+            hashNanos += ThreadCpuClock.now() - start;
         }
         buffer.clear();
     }
@@ -355,9 +355,9 @@ final class TieredOutputStream extends FSDataOutputStream {
             runtime.store().statistics().contentHashNanos.add(hashNanos);
             return new PreUploads.ContentId(length, HexFormat.of().formatHex(sha256.digest()));
         }
-        long hashStart = System.nanoTime();
+        long hashStart = ThreadCpuClock.now();
         ContentHash hash = ContentHash.of(staging);
-        runtime.store().statistics().contentHashNanos.add(System.nanoTime() - hashStart);
+        runtime.store().statistics().contentHashNanos.add(ThreadCpuClock.now() - hashStart);
         return hash.length() == length && hash.crc32c() == checksum ? hash.id() : null;
     }
 

@@ -35,7 +35,10 @@ public final class S3Statistics implements ExecutionInterceptor {
     /** Checkpoint streams that referred to a pre-uploaded object instead of uploading, and their bytes. */
     public final LongAdder deduplicatedUploads = new LongAdder();
     public final LongAdder deduplicatedBytes = new LongAdder();
-    /** Time spent computing SHA-256 for pre-uploads and checkpoint streams: the CPU cost of deduplication. */
+    /**
+     * CPU time of the threads computing SHA-256 for pre-uploads and checkpoint streams (a
+     * pre-upload's pass also reads the file, which is in the page cache): the cost of deduplication.
+     */
     public final LongAdder contentHashNanos = new LongAdder();
 
     @Override
