@@ -223,7 +223,8 @@ public final class CheckpointBenchmark {
             return;
         }
         print(results, keys, visits, payload, intervalMs, failAt, serverDescription);
-        chart(results, profile.name().toLowerCase(Locale.ROOT) + (faultRate > 0 ? "-faults" : ""));
+        chart(results, profile.name().toLowerCase(Locale.ROOT) + (shape == StateHeavyJob.StateShape.VALUE ? "-value" : "")
+                + (faultRate > 0 ? "-faults" : ""));
         if (faultRate > 0) {
             printFaults(results, faultRate);
         }
