@@ -29,7 +29,11 @@ import org.apache.flink.runtime.state.restore.KeyGroupEntry;
 import org.apache.flink.runtime.state.restore.SavepointRestoreResult;
 import org.apache.flink.runtime.state.restore.ThrowingIterator;
 
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.InputStream;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
@@ -216,7 +220,7 @@ final class KeyedSnapshotCheck {
      * (Compressed key groups are framed by the compression stream: not checked here.)
      */
     private static void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
-        List<Tuple2<Integer, Long>> groups = new java.util.ArrayList<>();
+        List<Tuple2<Integer, Long>> groups = new ArrayList<>();
         for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
             if (g.f1 != 0) { // 0: an empty key group
                 groups.add(g);
@@ -233,7 +237,7 @@ final class KeyedSnapshotCheck {
                 }
                 in.seek(group.f1);
                 // each read is checked against 'end' before it is made: buffering past it is harmless
-                java.io.DataInputStream view = new java.io.DataInputStream(new java.io.BufferedInputStream(in, 64 * 1024));
+                DataInputStream view = new DataInputStream(new BufferedInputStream(in, 64 * 1024));
                 long pos = group.f1 + 2;
                 view.readShort(); // the first state id
                 while (true) {
@@ -265,7 +269,7 @@ final class KeyedSnapshotCheck {
                             + ", the next data start at byte " + end, true, null);
                 }
             }
-        } catch (java.io.EOFException e) {
+        } catch (EOFException e) {
             throw new StateDecodingException("a key group runs past the data recorded for it: " + e, true, null);
         }
     }
