@@ -170,6 +170,10 @@ public final class CheckpointBenchmark {
         if (faultRate < 0 || faultRate >= 1) {
             throw new IllegalArgumentException("--fault-rate must be in [0, 1): " + faultRate);
         }
+        if (faultRate > 0 && shape == StateHeavyJob.StateShape.VALUE) {
+            // before any S3 server starts; StateHeavyJob.build says why
+            throw new IllegalArgumentException("--state value cannot be combined with --fault-rate: its final state is not exact");
+        }
         for (int i = 0; i + 1 < args.length; i++) {
             if (args[i].equals("-D")) {
                 EXTRA.put(args[i + 1].substring(0, args[i + 1].indexOf('=')), args[i + 1].substring(args[i + 1].indexOf('=') + 1));
