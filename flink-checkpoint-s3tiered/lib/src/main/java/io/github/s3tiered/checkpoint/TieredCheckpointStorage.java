@@ -83,6 +83,10 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         return new TieredCheckpointStorage(delegate.configure(config, classLoader), guardFrom(config, classLoader), config);
     }
 
+    PreUploadSettings preUploadSettings() {
+        return preUpload;
+    }
+
     public Path getCheckpointPath() {
         return delegate.getCheckpointPath();
     }
