@@ -13,7 +13,12 @@ import java.util.List;
  * @param unreadableMetadata checkpoints whose {@code _metadata} cannot be read: their references are
  *     unknown, so nothing is deleted while there is any
  * @param referencedFiles distinct files the retained checkpoints reference
- * @param tooYoung unreferenced entries left alone because they are younger than the minimum age
+ * @param tooYoung unreferenced entries left alone because they are younger than the minimum age (or,
+ *     for uploads ahead of checkpoints, than the job's pre-upload grace)
+ * @param preUploadGraceMillis how long the job's storage recorded that its unreferenced uploads ahead
+ *     of checkpoints ({@code shared/<sha256>.sst}) must be kept; such a file is an orphan only when
+ *     older than both this and the minimum age. 0 when the job recorded none; -1 when its record could
+ *     not be read, which keeps all of them
  * @param deleted what was deleted (empty unless deletion was asked for and allowed)
  * @param deletionRefused why deletion was refused, or null; also set (with no orphans reported, even
  *     when deletion was not asked for) when the storage's listings proved incomplete: a retained
@@ -27,6 +32,7 @@ public record Orphans(
         List<Problem> unreadableMetadata,
         int referencedFiles,
         int tooYoung,
+        long preUploadGraceMillis,
         List<Path> deleted,
         String deletionRefused,
         RequestCount requests) {

@@ -338,6 +338,47 @@ class RealCheckpointsITCase {
     }
 
     @Test
+    void uploadsAheadOfCheckpointsAreOrphansOnlyAfterTheGraceTheJobsStorageRecorded() throws Exception {
+        java.nio.file.Path job = local(jobDir(incremental));
+        String preUploaded = "0123456789abcdef".repeat(4);
+        try (Damage d = new Damage()) {
+            d.create(job.resolve("shared/" + preUploaded.replace('0', 'a') + ".sst"), new byte[100], 90 * 60_000L);
+            d.create(job.resolve("shared/" + preUploaded.replace('0', 'b') + ".sst"), new byte[100], 5 * HOUR);
+            d.create(job.resolve("shared/flink-named-leak"), new byte[100], 90 * 60_000L);
+            java.nio.file.Path status = job.resolve("s3tiered-verification.json");
+
+            // the storage recorded a 2 h grace (a 30 min checkpoint interval): the 90 min old upload stays
+            d.create(status, "{\n  \"schemaVersion\": 1,\n  \"preUploadOrphanGraceMillis\": 7200000,\n  \"knownMissing\": []\n}\n"
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
+            Orphans withGrace = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true));
+            assertThat(withGrace.orphans()).extracting(o -> o.path().getName())
+                    .containsExactlyInAnyOrder(preUploaded.replace('0', 'b') + ".sst", "flink-named-leak");
+            assertThat(withGrace.preUploadGraceMillis()).isEqualTo(2 * HOUR);
+
+            // a grace below the minimum age changes nothing: the minimum age still holds
+            Files.writeString(status, "{\"schemaVersion\": 1, \"preUploadOrphanGraceMillis\": 1200000}");
+            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true)).orphans())
+                    .extracting(o -> o.path().getName()).contains(preUploaded.replace('0', 'a') + ".sst")
+                    .contains(preUploaded.replace('0', 'b') + ".sst");
+
+            // a status file that cannot be read keeps every upload ahead of a checkpoint, and only those
+            Files.writeString(status, "{\"schemaVersion\": 1, \"preUploadOrph");
+            Orphans unreadable = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ZERO, false, true));
+            assertThat(unreadable.preUploadGraceMillis()).isEqualTo(-1);
+            assertThat(unreadable.orphans()).extracting(o -> o.path().getName()).contains("flink-named-leak")
+                    .noneMatch(name -> name.endsWith(".sst") && name.length() == 68);
+
+            // without a status file (verification off) the minimum age alone decides
+            Files.delete(status);
+            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true)).orphans())
+                    .extracting(o -> o.path().getName()).contains(preUploaded.replace('0', 'a') + ".sst");
+        }
+        for (Path cp : retained(incremental)) {
+            assertThat(inspector.validate(cp, false).verdict()).isEqualTo(Verdict.RESTORABLE);
+        }
+    }
+
+    @Test
     void compatibilityWithAJobReportsUnmappedStateAndMaxParallelism() throws Exception {
         Validation v = inspector.validate(newest(incremental), false);
         List<OperatorSummary> ops = inspector.describe(newest(incremental)).operators();

@@ -88,7 +88,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             OrphanSweep sweep = verification.removeOrphans()
                     ? new OrphanSweep(jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
             verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader(),
-                    sweep);
+                    sweep, preUploadGraceMillis);
         }
         return verifier;
     }

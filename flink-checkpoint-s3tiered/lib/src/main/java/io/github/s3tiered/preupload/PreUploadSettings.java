@@ -77,15 +77,6 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
 
     /** Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256 hex>.sst}. */
     public static boolean isPreUploadedName(String name) {
-        if (name.length() != 68 || !name.endsWith(".sst")) {
-            return false;
-        }
-        for (int i = 0; i < 64; i++) {
-            char c = name.charAt(i);
-            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
-                return false;
-            }
-        }
-        return true;
+        return io.github.s3tiered.inspector.discovery.CheckpointNames.isPreUploadedName(name);
     }
 }

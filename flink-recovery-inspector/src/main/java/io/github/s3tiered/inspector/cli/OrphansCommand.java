@@ -5,6 +5,7 @@ import io.github.s3tiered.inspector.OrphanFile;
 import io.github.s3tiered.inspector.OrphanOptions;
 import io.github.s3tiered.inspector.Orphans;
 import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -20,7 +21,9 @@ import java.time.Duration;
 
 @Command(name = "orphans", description = {
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
-                + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age.",
+                + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age"
+                + " (files the tiered storage uploaded ahead of checkpoints, shared/<sha256>.sst, also older than the grace"
+                + " its verification status records, twice s3tiered.preupload.reuse-window).",
         "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read, and no file is called"
                 + " an orphan when the storage's listings prove incomplete (a checkpoint or _metadata a listing left out).",
         "Exit code: 0 done, 1 deletion refused (or no orphans reported: listings incomplete), 2 error."})
@@ -70,6 +73,7 @@ final class OrphansCommand extends InspectorSubcommand {
             o.unreadableMetadata().forEach(p -> unreadable.add(Json.problem(p)));
             doc.put("referencedFiles", o.referencedFiles());
             doc.put("tooYoung", o.tooYoung());
+            doc.put("preUploadGraceMillis", o.preUploadGraceMillis());
             ArrayNode deleted = doc.putArray("deleted");
             o.deleted().forEach(p -> deleted.add(p.toString()));
             doc.put("deletionRefused", o.deletionRefused());
@@ -88,6 +92,14 @@ final class OrphansCommand extends InspectorSubcommand {
             out().println(o.orphans().size() + " orphans (" + Table.bytes(o.orphanBytes()) + "); " + o.referencedFiles()
                     + " files referenced by " + o.retainedCheckpoints().size() + " retained checkpoints; " + o.tooYoung()
                     + " unreferenced entries younger than " + minAge + " kept");
+            if (o.preUploadGraceMillis() < 0) {
+                out().println("The job's verification status (" + CheckpointNames.VERIFICATION_STATUS_FILE + ") could not be read:"
+                        + " every unreferenced upload ahead of a checkpoint (shared/<sha256>.sst) was kept");
+            } else if (o.preUploadGraceMillis() > age.toMillis()) {
+                out().println("Unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) are orphans only when older than "
+                        + TimeUtils.formatWithHighestUnit(Duration.ofMillis(o.preUploadGraceMillis()))
+                        + ", as the job's storage recorded (twice its s3tiered.preupload.reuse-window)");
+            }
             for (Problem p : o.unreadableMetadata()) {
                 out().println("unreadable: " + p.file() + ": " + p.reason());
             }

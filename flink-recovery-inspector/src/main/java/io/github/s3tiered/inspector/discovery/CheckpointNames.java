@@ -23,6 +23,12 @@ public final class CheckpointNames {
 
     public static final String SHARED_DIR = "shared";
     public static final String TASK_OWNED_DIR = "taskowned";
+    /**
+     * Written by the tiered checkpoint storage beside the checkpoints (outside {@code chk-N},
+     * {@code shared/} and {@code taskowned/}): which checkpoint was last proven in S3, and how long
+     * unreferenced uploads ahead of checkpoints must be kept.
+     */
+    public static final String VERIFICATION_STATUS_FILE = "s3tiered-verification.json";
     private static final Pattern CHECKPOINT_NAME = Pattern.compile("chk-(\\d+)");
     private static final String SAVEPOINT_PREFIX = "savepoint-";
 
@@ -52,6 +58,24 @@ public final class CheckpointNames {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /**
+     * Whether a name in {@code shared/} is that of an SST file the tiered storage uploaded ahead of
+     * the checkpoint that will reference it: {@code <sha256 hex>.sst}. Flink names its own shared
+     * files with random UUIDs, so none of its names matches.
+     */
+    public static boolean isPreUploadedName(String name) {
+        if (name.length() != 68 || !name.endsWith(".sst")) {
+            return false;
+        }
+        for (int i = 0; i < 64; i++) {
+            char c = name.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** By name alone (no request): {@code _metadata}, {@code chk-N} or {@code savepoint-*}. */

@@ -73,10 +73,15 @@ public final class OrphanSearch {
         }
 
         long oldest = nowMillis - options.minAge().toMillis();
+        PreUploadGrace grace = PreUploadGrace.of(jobDir, listings, checksums);
+        // an unknown grace keeps every such file: a live TaskManager may be handing it to a checkpoint
+        long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, nowMillis - grace.millis());
         List<OrphanFile> orphans = new ArrayList<>();
         int[] tooYoung = {0};
-        walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, orphans, tooYoung, listings);
-        walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, orphans, tooYoung, listings);
+        walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, oldestPreUploaded,
+                orphans, tooYoung, listings);
+        walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, oldest,
+                orphans, tooYoung, listings);
 
         // A retained checkpoint that the listing of the job directory left out would make the files
         // only it references look unreferenced. Some S3-compatible stores leave existing objects out
@@ -134,8 +139,8 @@ public final class OrphanSearch {
                 }
             }
         }
-        return new Orphans(jobDir, orphans, retained, unreadable, referenced.size(), tooYoung[0], deleted, refused,
-                calls.snapshot());
+        return new Orphans(jobDir, orphans, retained, unreadable, referenced.size(), tooYoung[0], grace.millis(), deleted,
+                refused, calls.snapshot());
     }
 
     /**
@@ -276,15 +281,17 @@ public final class OrphanSearch {
         return out;
     }
 
-    private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, List<OrphanFile> orphans,
-            int[] tooYoung, DirectoryListings listings) throws IOException {
+    /** {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest} to the others. */
+    private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, long oldestPreUploaded,
+            List<OrphanFile> orphans, int[] tooYoung, DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(dir);
         for (FileStatus s : listing.entries().values()) {
             if (s.isDir()) {
-                walk(s.getPath(), kind, referenced, oldest, orphans, tooYoung, listings);
+                walk(s.getPath(), kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, listings);
             } else if (!referenced.contains(PathKey.of(s.getPath()))) {
                 long time = s.getModificationTime();
-                if (time > 0 && time <= oldest) {
+                long limit = CheckpointNames.isPreUploadedName(s.getPath().getName()) ? oldestPreUploaded : oldest;
+                if (time > 0 && time <= limit) {
                     orphans.add(new OrphanFile(s.getPath(), kind, s.getLen(), time));
                 } else {
                     tooYoung[0]++;
