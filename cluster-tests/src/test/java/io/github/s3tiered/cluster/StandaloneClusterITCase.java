@@ -396,7 +396,7 @@ class StandaloneClusterITCase {
                 preUploadedByKilled.clear();
                 raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(jobPrefix)).contents().stream()
                         .map(S3Object::key)
-                        .filter(k -> !k.endsWith("/s3tiered-verification.json"))
+                        .filter(k -> !k.endsWith("/s3tiered-verification.json") && !k.endsWith("/s3tiered-preupload.json"))
                         .forEach(k -> (k.matches(".*/shared/[0-9a-f]{64}\\.sst") ? preUploadedByKilled : left).add(k));
                 return left.isEmpty();
             });

@@ -249,11 +249,13 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
             assertThat(referenced).as("keys of the retained checkpoints").isNotEmpty()
                     .anyMatch(k -> k.contains("/shared/"));
             assertThat(stored).as("the orphan in shared/ is removed by a later checkpoint").doesNotContain(orphan);
-            // besides them only the status of the verification of completed checkpoints
+            // besides them only the status of the verification of completed checkpoints, and the pre-upload grace
             String status = jobPrefix + "s3tiered-verification.json";
-            assertThat(stored).as("objects under the job's directory").contains(status);
+            String preUploadRecord = jobPrefix + "s3tiered-preupload.json";
+            assertThat(stored).as("objects under the job's directory").contains(status, preUploadRecord);
             Set<String> checkpointObjects = new TreeSet<>(stored);
             checkpointObjects.remove(status);
+            checkpointObjects.remove(preUploadRecord);
             assertThat(checkpointObjects).as("checkpoint objects under the job's directory").isEqualTo(referenced);
             assertThat(raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(status)).asUtf8String())
                     .contains("\"checkpointsFailed\": 0").contains("\"lastFailure\": null");

@@ -11,8 +11,15 @@ import java.time.Duration;
  * @param includeSiblingJobs also keep files referenced by the checkpoints of the other job
  *     directories beside this one: a job restored in CLAIM mode references its predecessor's
  *     {@code shared/} files
+ * @param preUploadGrace how long an unreferenced upload ahead of a checkpoint
+ *     ({@code shared/<sha256>.sst}) is kept, overriding what the job's storage recorded; null to
+ *     use the record, and to keep every such file when there is none
  */
-public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs) {
+public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace) {
+
+    public OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs) {
+        this(minAge, delete, includeSiblingJobs, null);
+    }
 
     public static final Duration DEFAULT_MIN_AGE = Duration.ofHours(1);
 

@@ -15,10 +15,11 @@ import java.util.List;
  * @param referencedFiles distinct files the retained checkpoints reference
  * @param tooYoung unreferenced entries left alone because they are younger than the minimum age (or,
  *     for uploads ahead of checkpoints, than the job's pre-upload grace)
- * @param preUploadGraceMillis how long the job's storage recorded that its unreferenced uploads ahead
- *     of checkpoints ({@code shared/<sha256>.sst}) must be kept; such a file is an orphan only when
- *     older than both this and the minimum age. 0 when the job recorded none; -1 when its record could
- *     not be read, which keeps all of them
+ * @param preUploadGraceMillis how long unreferenced uploads ahead of checkpoints ({@code
+ *     shared/<sha256>.sst}) are kept, as the job's storage recorded it or the options gave it; such
+ *     a file is an orphan only when older than both this and the minimum age. -1 when neither gave
+ *     one (no record, or one that cannot be read): all of them are kept
+ * @param preUploadsKept how many of {@code tooYoung} are such files
  * @param deleted what was deleted (empty unless deletion was asked for and allowed)
  * @param deletionRefused why deletion was refused, or null; also set (with no orphans reported, even
  *     when deletion was not asked for) when the storage's listings proved incomplete: a retained
@@ -33,6 +34,7 @@ public record Orphans(
         int referencedFiles,
         int tooYoung,
         long preUploadGraceMillis,
+        int preUploadsKept,
         List<Path> deleted,
         String deletionRefused,
         RequestCount requests) {

@@ -340,38 +340,49 @@ class RealCheckpointsITCase {
     @Test
     void uploadsAheadOfCheckpointsAreOrphansOnlyAfterTheGraceTheJobsStorageRecorded() throws Exception {
         java.nio.file.Path job = local(jobDir(incremental));
-        String preUploaded = "0123456789abcdef".repeat(4);
+        String young = "a".repeat(64) + ".sst";
+        String old = "b".repeat(64) + ".sst";
         try (Damage d = new Damage()) {
-            d.create(job.resolve("shared/" + preUploaded.replace('0', 'a') + ".sst"), new byte[100], 90 * 60_000L);
-            d.create(job.resolve("shared/" + preUploaded.replace('0', 'b') + ".sst"), new byte[100], 5 * HOUR);
+            d.create(job.resolve("shared/" + young), new byte[100], 90 * 60_000L);
+            d.create(job.resolve("shared/" + old), new byte[100], 5 * HOUR);
             d.create(job.resolve("shared/flink-named-leak"), new byte[100], 90 * 60_000L);
-            java.nio.file.Path status = job.resolve("s3tiered-verification.json");
+            OrphanOptions oneHour = new OrphanOptions(Duration.ofHours(1), false, true);
+
+            // no record (a job of an older version): every upload ahead of a checkpoint is kept, the rest is not
+            Orphans noRecord = inspector.orphans(jobDir(incremental), oneHour);
+            assertThat(noRecord.orphans()).extracting(o -> o.path().getName()).containsExactly("flink-named-leak");
+            assertThat(noRecord.preUploadGraceMillis()).isEqualTo(-1);
+            assertThat(noRecord.preUploadsKept()).isEqualTo(2);
+            // unless the operator gives the grace
+            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true,
+                    Duration.ofHours(2))).orphans()).extracting(o -> o.path().getName())
+                    .containsExactlyInAnyOrder(old, "flink-named-leak");
 
             // the storage recorded a 2 h grace (a 30 min checkpoint interval): the 90 min old upload stays
-            d.create(status, "{\n  \"schemaVersion\": 1,\n  \"preUploadOrphanGraceMillis\": 7200000,\n  \"knownMissing\": []\n}\n"
+            java.nio.file.Path record = d.create(job.resolve("s3tiered-preupload.json"), ("{\"schemaVersion\": 1, \"enabled\": true,"
+                    + " \"reuseWindowMillis\": 3600000, \"orphanSearchGraceMillis\": 7200000, \"written\": \"x\"}")
                     .getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
-            Orphans withGrace = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true));
-            assertThat(withGrace.orphans()).extracting(o -> o.path().getName())
-                    .containsExactlyInAnyOrder(preUploaded.replace('0', 'b') + ".sst", "flink-named-leak");
+            Orphans withGrace = inspector.orphans(jobDir(incremental), oneHour);
+            assertThat(withGrace.orphans()).extracting(o -> o.path().getName()).containsExactlyInAnyOrder(old, "flink-named-leak");
             assertThat(withGrace.preUploadGraceMillis()).isEqualTo(2 * HOUR);
+            assertThat(withGrace.preUploadsKept()).isEqualTo(1);
 
-            // a grace below the minimum age changes nothing: the minimum age still holds
-            Files.writeString(status, "{\"schemaVersion\": 1, \"preUploadOrphanGraceMillis\": 1200000}");
-            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true)).orphans())
-                    .extracting(o -> o.path().getName()).contains(preUploaded.replace('0', 'a') + ".sst")
-                    .contains(preUploaded.replace('0', 'b') + ".sst");
+            // a grace below the minimum age changes nothing: the minimum age holds for every file
+            Files.writeString(record, "{\"schemaVersion\": 1, \"orphanSearchGraceMillis\": 1200000}");
+            assertThat(inspector.orphans(jobDir(incremental), oneHour).orphans()).extracting(o -> o.path().getName())
+                    .containsExactlyInAnyOrder(young, old, "flink-named-leak");
+            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(2), false, true)).orphans())
+                    .extracting(o -> o.path().getName()).containsExactly(old);
 
-            // a status file that cannot be read keeps every upload ahead of a checkpoint, and only those
-            Files.writeString(status, "{\"schemaVersion\": 1, \"preUploadOrph");
-            Orphans unreadable = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ZERO, false, true));
-            assertThat(unreadable.preUploadGraceMillis()).isEqualTo(-1);
-            assertThat(unreadable.orphans()).extracting(o -> o.path().getName()).contains("flink-named-leak")
-                    .noneMatch(name -> name.endsWith(".sst") && name.length() == 68);
-
-            // without a status file (verification off) the minimum age alone decides
-            Files.delete(status);
-            assertThat(inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ofHours(1), false, true)).orphans())
-                    .extracting(o -> o.path().getName()).contains(preUploaded.replace('0', 'a') + ".sst");
+            // a record cut short (even inside the number) is not read as a short grace
+            for (String cut : List.of("{\"schemaVersion\": 1, \"orphanSearchGraceMillis\": 72",
+                    "{\"schemaVersion\": 1, \"orphanSearchGraceMillis\": 7200000, \"writ", "")) {
+                Files.writeString(record, cut);
+                Orphans unreadable = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ZERO, false, true));
+                assertThat(unreadable.preUploadGraceMillis()).as(cut).isEqualTo(-1);
+                assertThat(unreadable.orphans()).as(cut).extracting(o -> o.path().getName()).contains("flink-named-leak")
+                        .doesNotContain(young, old);
+            }
         }
         for (Path cp : retained(incremental)) {
             assertThat(inspector.validate(cp, false).verdict()).isEqualTo(Verdict.RESTORABLE);

@@ -81,17 +81,11 @@ final class CompletedCheckpointVerifier {
     private record Completed(long checkpointId, byte[] metadata, Path checkpointDir) {}
 
     CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader, OrphanSweep sweep) {
-        this(jobDir, fullListingInterval, classLoader, sweep, 0);
-    }
-
-    /** {@code preUploadOrphanGraceMillis}: recorded in the status file for the inspector's orphan search. */
-    CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader, OrphanSweep sweep,
-            long preUploadOrphanGraceMillis) {
         this.sweep = sweep;
         this.jobDir = jobDir;
         this.fullListingInterval = Math.max(1, fullListingInterval);
         this.classLoader = classLoader;
-        this.statusFile = new VerificationStatusFile(jobDir, preUploadOrphanGraceMillis);
+        this.statusFile = new VerificationStatusFile(jobDir);
     }
 
     /** The status sent to the tasks with the next checkpoint. */

@@ -40,6 +40,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private final Path jobDir;
     private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
+    /** Only the coordinator's thread calls {@link #initializeBaseLocationsForCheckpoint}. */
+    private boolean preUploadGraceRecorded;
 
     /** Whether and how completed checkpoints are verified. */
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, ClassLoader classLoader) {}
@@ -88,7 +90,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             OrphanSweep sweep = verification.removeOrphans()
                     ? new OrphanSweep(jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
             verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader(),
-                    sweep, preUploadGraceMillis);
+                    sweep);
         }
         return verifier;
     }
@@ -108,9 +110,18 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return delegate.hasDefaultSavepointLocation();
     }
 
+    /**
+     * Called by the JobManager's checkpoint coordinator when it starts (before any task runs) and
+     * again when it triggers a checkpoint with the base locations not yet made; never on a
+     * TaskManager, whose uploads ahead of checkpoints begin only after the first call.
+     */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
         delegate.initializeBaseLocationsForCheckpoint();
+        if (!preUploadGraceRecorded) {
+            preUploadGraceRecorded = true;
+            PreUploadGraceFile.write(jobDir, streams.preUpload());
+        }
     }
 
     @Override

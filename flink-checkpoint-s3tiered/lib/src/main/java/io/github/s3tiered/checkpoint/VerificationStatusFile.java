@@ -19,21 +19,16 @@ import java.util.List;
  * {@code shared/} and {@code taskowned/}, so Flink and the inspector ignore it. Its fields:
  *
  * <pre>{@code
- * {"schemaVersion": 1, "preUploadOrphanGraceMillis": 1200000, "jobDirectory": "...", "updated": "2026-12-02T10:00:00Z",
+ * {"schemaVersion": 1, "jobDirectory": "...", "updated": "2026-12-02T10:00:00Z",
  *  "newestVerifiedCheckpoint": 41, "lastCheckedCheckpoint": 42, "checkpointsVerified": 40,
  *  "checkpointsFailed": 1, "listRequests": 95,
  *  "lastFailure": {"checkpointId": 42, "time": "...", "missing": ["s3tiered://..."], "resized": []} | null,
  *  "knownMissing": ["s3tiered://..."]}
  * }</pre>
- *
- * <p>{@code preUploadOrphanGraceMillis} (0 without uploads ahead of checkpoints) tells the recovery
- * inspector's {@code orphans} how long an unreferenced {@code shared/<sha256>.sst} may still be
- * handed to a checkpoint by a live TaskManager: the reuse window follows the checkpoint interval,
- * so no fixed minimum age covers every job.
  */
 final class VerificationStatusFile {
 
-    static final String NAME = io.github.s3tiered.inspector.discovery.CheckpointNames.VERIFICATION_STATUS_FILE;
+    static final String NAME = "s3tiered-verification.json";
     private static final Logger LOG = LoggerFactory.getLogger(VerificationStatusFile.class);
 
     /** The last checkpoint found to reference objects S3 does not hold as recorded. */
@@ -44,17 +39,14 @@ final class VerificationStatusFile {
             List<String> knownMissing, long listRequests, long updatedMillis) {}
 
     private final Path file;
-    private final long preUploadOrphanGraceMillis;
 
-    VerificationStatusFile(Path jobDir, long preUploadOrphanGraceMillis) {
+    VerificationStatusFile(Path jobDir) {
         this.file = new Path(jobDir, NAME);
-        this.preUploadOrphanGraceMillis = preUploadOrphanGraceMillis;
     }
 
     void write(Snapshot s) {
         StringBuilder j = new StringBuilder("{\n");
         j.append("  \"schemaVersion\": 1,\n");
-        j.append("  \"preUploadOrphanGraceMillis\": ").append(preUploadOrphanGraceMillis).append(",\n");
         j.append("  \"jobDirectory\": ").append(quote(file.getParent().toString())).append(",\n");
         j.append("  \"updated\": ").append(quote(Instant.ofEpochMilli(s.updatedMillis()).toString())).append(",\n");
         j.append("  \"newestVerifiedCheckpoint\": ").append(s.newestVerified() < 0 ? "null" : s.newestVerified()).append(",\n");

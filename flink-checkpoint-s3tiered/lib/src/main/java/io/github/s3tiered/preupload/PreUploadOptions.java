@@ -28,10 +28,10 @@ public final class PreUploadOptions {
                     + " its upload ended; later, the checkpoint uploads the file itself. Pre-uploaded objects that no"
                     + " checkpoint references are removed by the orphan removal (s3tiered.verification.remove-orphans)"
                     + " once S3 stamped them twice this long before the newest completed checkpoint, and reported by the"
-                    + " recovery inspector's 'orphans'. Unset, it is 10 min or twice the longest checkpoint interval"
-                    + " (execution.checkpointing.interval, execution.checkpointing.interval-during-backlog) in the"
-                    + " configuration the storage is loaded with, whichever is longer, so that a file written just after"
-                    + " one checkpoint is still referred to by the next.");
+                    + " recovery inspector's 'orphans'. Unset, it is 10 min or twice the longest time between checkpoints"
+                    + " (execution.checkpointing.interval, ...interval-during-backlog, ...min-pause) in the configuration"
+                    + " the storage is loaded with, whichever is longer, so that a file written just after one checkpoint"
+                    + " is still referred to by the next.");
 
     public static final ConfigOption<Integer> MAX_CONCURRENT = ConfigOptions.key("s3tiered.preupload.max-concurrent")
             .intType()

@@ -2,77 +2,124 @@ package io.github.s3tiered.preupload;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The pre-upload options as the checkpoint storage carries them to the TaskManagers.
  *
  * @param minFileSize files smaller than this end up inside the checkpoint's {@code _metadata}
  *     (Flink's file-state threshold), so they are never pre-uploaded
+ * @param checkpointTimeoutMillis how long a checkpoint that was handed a pre-upload may still take
+ *     to complete ({@code execution.checkpointing.timeout})
  */
 public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int maxConcurrent, long maxQueuedBytes,
-        long minFileSize) implements Serializable {
+        long minFileSize, long checkpointTimeoutMillis) implements Serializable {
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PreUploadSettings.class);
+    private static final Logger LOG = LoggerFactory.getLogger(PreUploadSettings.class);
+    /** What was logged in this process: the storage is configured for every task, and once is enough. */
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
-    /** Flink's keys (the same in 1.20 and 2.x, whose option classes differ). */
+    // Flink's keys, the same in 1.20 and 2.x, whose option classes differ
     private static final ConfigOption<Duration> CHECKPOINT_INTERVAL =
             ConfigOptions.key("execution.checkpointing.interval").durationType().noDefaultValue();
     private static final ConfigOption<Duration> CHECKPOINT_INTERVAL_DURING_BACKLOG =
             ConfigOptions.key("execution.checkpointing.interval-during-backlog").durationType().noDefaultValue();
+    private static final ConfigOption<Duration> MIN_PAUSE =
+            ConfigOptions.key("execution.checkpointing.min-pause").durationType().noDefaultValue();
+    private static final ConfigOption<Duration> CHECKPOINT_TIMEOUT =
+            ConfigOptions.key("execution.checkpointing.timeout").durationType().defaultValue(Duration.ofMinutes(10));
 
-    /** Keeps twice the window (the orphan grace) and its nanoseconds from overflowing. */
-    private static final long MAX_WINDOW_MILLIS = Long.MAX_VALUE / 4_000_000L;
+    /** Keeps the graces (sums of windows and the timeout) and their nanoseconds from overflowing. */
+    private static final long MAX_MILLIS = Long.MAX_VALUE / 8_000_000L;
 
     public static PreUploadSettings from(ReadableConfig config, long minFileSize) {
-        long longestInterval = longestCheckpointInterval(config);
-        long window = config.getOptional(PreUploadOptions.REUSE_WINDOW).map(Duration::toMillis)
-                .orElseGet(() -> defaultReuseWindowMillis(longestInterval));
-        if (config.get(PreUploadOptions.ENABLED) && window < longestInterval) {
-            LOG.warn("{} ({} ms) is shorter than the checkpoint interval ({} ms): most SST files uploaded ahead of a"
-                    + " checkpoint will expire before it and be uploaded again by it; unset it to have twice the interval",
-                    PreUploadOptions.REUSE_WINDOW.key(), window, longestInterval);
-        }
-        PreUploadSettings s = new PreUploadSettings(config.get(PreUploadOptions.ENABLED),
-                Math.min(window, MAX_WINDOW_MILLIS), config.get(PreUploadOptions.MAX_CONCURRENT),
-                config.get(PreUploadOptions.MAX_QUEUED_BYTES).getBytes(), minFileSize);
+        boolean enabled = config.get(PreUploadOptions.ENABLED);
+        long longestGap = longestGapBetweenCheckpoints(config);
+        boolean explicit = config.getOptional(PreUploadOptions.REUSE_WINDOW).isPresent();
+        long window = Math.min(MAX_MILLIS, explicit
+                ? config.get(PreUploadOptions.REUSE_WINDOW).toMillis()
+                : defaultReuseWindowMillis(longestGap));
+        PreUploadSettings s = new PreUploadSettings(enabled, window, config.get(PreUploadOptions.MAX_CONCURRENT),
+                config.get(PreUploadOptions.MAX_QUEUED_BYTES).getBytes(), minFileSize,
+                Math.min(MAX_MILLIS, positiveMillis(config, CHECKPOINT_TIMEOUT)));
         if (s.enabled && (s.maxConcurrent < 1 || s.reuseWindowMillis < 1)) {
-            throw new org.apache.flink.configuration.IllegalConfigurationException(PreUploadOptions.MAX_CONCURRENT.key()
+            throw new IllegalConfigurationException(PreUploadOptions.MAX_CONCURRENT.key()
                     + " must be at least 1 and " + PreUploadOptions.REUSE_WINDOW.key() + " positive; are "
                     + s.maxConcurrent + " and " + s.reuseWindowMillis + " ms");
+        }
+        if (enabled && explicit && window < longestGap) {
+            logOnce("{} ({} ms) is shorter than the time between checkpoints ({} ms): most SST files uploaded ahead of a"
+                    + " checkpoint will expire before it and be uploaded again by it; unset it to have twice that time",
+                    PreUploadOptions.REUSE_WINDOW.key(), window, longestGap);
+        } else if (enabled) {
+            logOnce("Uploads ahead of checkpoints: reuse window {} ms{}; unreferenced ones are kept {} ms by the orphan"
+                    + " removal and {} ms by the recovery inspector's orphans", window,
+                    explicit ? "" : " (twice the time between checkpoints, at least 10 min)", s.orphanGraceMillis(),
+                    s.orphanSearchGraceMillis());
         }
         return s;
     }
 
     /**
-     * A file RocksDB writes just after one checkpoint is referenced by the next, an interval
-     * later: with the window shorter than the interval, most pre-uploads would expire unused and
-     * every such file be uploaded twice. Twice the longest interval also covers one checkpoint
-     * that failed or was declined in between.
+     * A file RocksDB writes just after one checkpoint is referenced by the next, at least an
+     * interval (or the minimum pause) later: with the window shorter than that, most pre-uploads
+     * would expire unused and every such file be uploaded twice. Twice the longest gap also covers
+     * one checkpoint that failed or was declined in between.
      */
-    static long defaultReuseWindowMillis(long longestInterval) {
+    static long defaultReuseWindowMillis(long longestGap) {
         return Math.max(PreUploadOptions.REUSE_WINDOW.defaultValue().toMillis(),
-                longestInterval > MAX_WINDOW_MILLIS / 2 ? MAX_WINDOW_MILLIS : 2 * longestInterval);
+                longestGap > MAX_MILLIS / 2 ? MAX_MILLIS : 2 * longestGap);
     }
 
-    private static long longestCheckpointInterval(ReadableConfig config) {
-        return Math.max(positiveMillis(config, CHECKPOINT_INTERVAL), positiveMillis(config, CHECKPOINT_INTERVAL_DURING_BACKLOG));
+    private static long longestGapBetweenCheckpoints(ReadableConfig config) {
+        return Math.max(positiveMillis(config, MIN_PAUSE), Math.max(positiveMillis(config, CHECKPOINT_INTERVAL),
+                positiveMillis(config, CHECKPOINT_INTERVAL_DURING_BACKLOG)));
     }
 
     private static long positiveMillis(ReadableConfig config, ConfigOption<Duration> option) {
         try {
-            return config.getOptional(option).map(Duration::toMillis).filter(m -> m > 0).orElse(0L);
+            Duration d = option.hasDefaultValue() ? config.get(option) : config.getOptional(option).orElse(null);
+            return d == null ? 0 : Math.max(0, d.toMillis());
         } catch (IllegalArgumentException | ArithmeticException e) {
             return 0; // Flink reports its own malformed option; the window keeps its plain default
         }
     }
 
-    /** Unreferenced pre-uploaded objects younger than this before the newest checkpoint are kept. */
+    private static void logOnce(String format, Object... args) {
+        String key = format + java.util.Arrays.toString(args);
+        if (LOGGED.add(key)) {
+            if (format.contains("shorter")) {
+                LOG.warn(format, args);
+            } else {
+                LOG.info(format, args);
+            }
+        }
+    }
+
+    /**
+     * How long the storage's own orphan removal keeps an unreferenced pre-uploaded object, counted
+     * back from the newest completed checkpoint; it removes nothing while a checkpoint is pending.
+     */
     public long orphanGraceMillis() {
         return 2 * reuseWindowMillis;
+    }
+
+    /**
+     * How long an unreferenced pre-uploaded object must be kept by a search that sees neither the
+     * pending checkpoints nor the TaskManagers (the recovery inspector's {@code orphans}), counted
+     * from its upload: a checkpoint may be handed it up to a window later, and that checkpoint may
+     * then run up to its timeout before its {@code _metadata} references it.
+     */
+    public long orphanSearchGraceMillis() {
+        return reuseWindowMillis + Math.max(reuseWindowMillis, checkpointTimeoutMillis);
     }
 
     /** Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256 hex>.sst}. */

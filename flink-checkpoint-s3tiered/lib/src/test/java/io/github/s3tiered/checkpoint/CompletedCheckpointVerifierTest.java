@@ -59,18 +59,6 @@ class CompletedCheckpointVerifierTest {
     }
 
     @Test
-    void theStatusRecordsThePreUploadGraceTheInspectorsOrphanSearchReads() throws Exception {
-        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
-                getClass().getClassLoader(), null, 7_200_000L);
-        java.nio.file.Path dir1 = checkpointDir(1);
-        java.nio.file.Path file1 = Files.write(dir1.resolve("state-1"), new byte[64]);
-        byte[] metadata1 = checkpoint(1, file1);
-        Files.write(dir1.resolve("_metadata"), metadata1);
-        verify(verifier, 1, metadata1, dir1);
-        assertThat(status()).contains("\"preUploadOrphanGraceMillis\": 7200000,");
-    }
-
-    @Test
     void aFileGoneWhileTheMetadataIsThereIsReportedAndFilesGoneWithTheMetadataAreNot() throws Exception {
         CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
                 getClass().getClassLoader(), null);

@@ -134,7 +134,7 @@ class MetadataWritingLocationTest {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
                 new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
-                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
 
     private java.nio.file.Path localMetadata(long checkpointId) {
@@ -166,7 +166,7 @@ class MetadataWritingLocationTest {
                 new RecoveryGuard(false, false, false, getClass().getClassLoader()),
                 new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
-                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
         CheckpointStorageLocation location = verifying.initializeLocationForCheckpoint(7);
         finalize(location, new byte[] {1, 2, 3});
         // the verifier then reads and writes files of its own in the background: only _metadata counts here

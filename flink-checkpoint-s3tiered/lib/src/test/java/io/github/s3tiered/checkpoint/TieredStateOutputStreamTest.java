@@ -218,7 +218,7 @@ class TieredStateOutputStreamTest {
     private CheckpointStreamFactory storageStreams() throws IOException {
         return TieredCheckpointStorageAccess.resolve(flinks(), new Path(checkpoints, job.toString()), 7,
                 CheckpointStorageLocationReference.getDefault(), new TieredCheckpointStorageAccess.StreamSettings(THRESHOLD,
-                        4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024)));
+                        4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
 
     private long filesIn(String dir) throws IOException {

@@ -36,6 +36,23 @@ class PreUploadSettingsTest {
     }
 
     @Test
+    void aMinimumPauseLongerThanTheIntervalCounts() {
+        Configuration c = config("execution.checkpointing.interval", "1 min");
+        c.setString("execution.checkpointing.min-pause", "20 min");
+        assertThat(window(c)).isEqualTo(40 * MINUTE);
+    }
+
+    @Test
+    void theInspectorsGraceCoversAWindowThenTheCheckpointTimeout() {
+        // handed out up to a window after the upload, then referenced once the checkpoint completes
+        assertThat(PreUploadSettings.from(new Configuration(), 20_480).orphanSearchGraceMillis()).isEqualTo(20 * MINUTE);
+        Configuration longTimeout = config("execution.checkpointing.timeout", "1 h");
+        assertThat(PreUploadSettings.from(longTimeout, 20_480).orphanSearchGraceMillis()).isEqualTo(70 * MINUTE);
+        assertThat(PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480)
+                .orphanSearchGraceMillis()).isEqualTo(120 * MINUTE);
+    }
+
+    @Test
     void anExplicitWindowIsKeptEvenWhenShorterThanTheInterval() {
         Configuration c = config("execution.checkpointing.interval", "1 h");
         c.set(PreUploadOptions.REUSE_WINDOW, Duration.ofMinutes(5));
@@ -44,8 +61,11 @@ class PreUploadSettingsTest {
 
     @Test
     void aHugeIntervalOrWindowDoesNotOverflowTheGraceOrItsNanoseconds() {
-        PreUploadSettings s = PreUploadSettings.from(config("execution.checkpointing.interval", "100000000 d"), 20_480);
+        Configuration huge = config("execution.checkpointing.interval", "100000000 d");
+        huge.setString("execution.checkpointing.timeout", "100000000 d");
+        PreUploadSettings s = PreUploadSettings.from(huge, 20_480);
         assertThat(s.orphanGraceMillis()).isPositive();
+        assertThat(s.orphanSearchGraceMillis()).isPositive();
         assertThat(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(s.reuseWindowMillis())).isLessThan(Long.MAX_VALUE);
         Configuration c = new Configuration();
         c.set(PreUploadOptions.REUSE_WINDOW, Duration.ofDays(100_000_000));

@@ -42,12 +42,18 @@ final class PreUploads {
     /** An object uploaded, or being uploaded, ahead of a checkpoint. */
     static final class Entry {
         final ObjectPath object;
+        /**
+         * The window of the job that uploaded it: jobs of one TaskManager may have different ones
+         * (the window follows each job's checkpoint interval), and one job's must not expire another's.
+         */
+        final long reuseWindowNanos;
         final CompletableFuture<Boolean> durable = new CompletableFuture<>();
         /** System.nanoTime() when the upload ended; valid once {@link #durable} completed true. */
         volatile long endedNanos;
 
-        Entry(ObjectPath object) {
+        Entry(ObjectPath object, long reuseWindowNanos) {
             this.object = object;
+            this.reuseWindowNanos = reuseWindowNanos;
         }
     }
 
@@ -83,11 +89,11 @@ final class PreUploads {
      */
     Entry begin(ContentId id, ObjectPath object, long reuseWindowNanos) {
         directories.add(object.parent());
-        pruneExpired(reuseWindowNanos);
+        pruneExpired();
         if (entries.size() >= MAX_ENTRIES) {
             pruneOldest();
         }
-        Entry e = new Entry(object);
+        Entry e = new Entry(object, reuseWindowNanos);
         synchronized (claimedByCheckpoints) {
             if (claimedByCheckpoints.containsKey(id) || entries.putIfAbsent(id, e) != null) {
                 return null;
@@ -149,15 +155,15 @@ final class PreUploads {
         return removed;
     }
 
-    /** Entries older than the reuse window can no longer be handed out: forget them (rarely: once a second). */
-    private void pruneExpired(long reuseWindowNanos) {
+    /** Entries older than their reuse window can no longer be handed out: forget them (rarely: once a second). */
+    private void pruneExpired() {
         long now = System.nanoTime();
         if (now - lastPruneNanos < 1_000_000_000L) {
             return;
         }
         lastPruneNanos = now;
         entries.forEach((id, e) -> {
-            if (e.durable.isDone() && now - e.endedNanos > reuseWindowNanos) {
+            if (e.durable.isDone() && now - e.endedNanos > e.reuseWindowNanos) {
                 remove(id, e);
             }
         });

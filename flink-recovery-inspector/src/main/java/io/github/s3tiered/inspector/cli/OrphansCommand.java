@@ -23,7 +23,7 @@ import java.time.Duration;
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
                 + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age"
                 + " (files the tiered storage uploaded ahead of checkpoints, shared/<sha256>.sst, also older than the grace"
-                + " its verification status records, twice s3tiered.preupload.reuse-window).",
+                + " the job's storage recorded, or --pre-upload-grace; without either they are kept).",
         "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read, and no file is called"
                 + " an orphan when the storage's listings prove incomplete (a checkpoint or _metadata a listing left out).",
         "Exit code: 0 done, 1 deletion refused (or no orphans reported: listings incomplete), 2 error."})
@@ -35,6 +35,11 @@ final class OrphansCommand extends InspectorSubcommand {
     @Option(names = "--min-age", paramLabel = "DURATION", defaultValue = "1h",
             description = "Only older files are orphans, e.g. 30min, 2h, 1d (default: ${DEFAULT-VALUE}).")
     String minAge;
+
+    @Option(names = "--pre-upload-grace", paramLabel = "DURATION", description = "Keep unreferenced uploads ahead of"
+            + " checkpoints (shared/<sha256>.sst) this long, instead of what the job's storage recorded in "
+            + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " (without a record, they are all kept).")
+    String preUploadGrace;
 
     @Option(names = "--delete", description = "Delete the orphans found.")
     boolean delete;
@@ -53,9 +58,18 @@ final class OrphansCommand extends InspectorSubcommand {
         } catch (RuntimeException e) {
             throw new InspectorFailure("Bad --min-age '" + minAge + "': " + e.getMessage() + " (examples: 30min, 2h, 1d)", e);
         }
+        Duration grace = null;
+        if (preUploadGrace != null) {
+            try {
+                grace = TimeUtils.parseDuration(preUploadGrace);
+            } catch (RuntimeException e) {
+                throw new InspectorFailure("Bad --pre-upload-grace '" + preUploadGrace + "': " + e.getMessage()
+                        + " (examples: 30min, 2h, 1d)", e);
+            }
+        }
         Orphans o;
         try {
-            o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings));
+            o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings, grace));
         } catch (IOException e) {
             throw failure("search orphans in", path, e);
         }
@@ -74,6 +88,7 @@ final class OrphansCommand extends InspectorSubcommand {
             doc.put("referencedFiles", o.referencedFiles());
             doc.put("tooYoung", o.tooYoung());
             doc.put("preUploadGraceMillis", o.preUploadGraceMillis());
+            doc.put("preUploadsKept", o.preUploadsKept());
             ArrayNode deleted = doc.putArray("deleted");
             o.deleted().forEach(p -> deleted.add(p.toString()));
             doc.put("deletionRefused", o.deletionRefused());
@@ -92,13 +107,15 @@ final class OrphansCommand extends InspectorSubcommand {
             out().println(o.orphans().size() + " orphans (" + Table.bytes(o.orphanBytes()) + "); " + o.referencedFiles()
                     + " files referenced by " + o.retainedCheckpoints().size() + " retained checkpoints; " + o.tooYoung()
                     + " unreferenced entries younger than " + minAge + " kept");
-            if (o.preUploadGraceMillis() < 0) {
-                out().println("The job's verification status (" + CheckpointNames.VERIFICATION_STATUS_FILE + ") could not be read:"
-                        + " every unreferenced upload ahead of a checkpoint (shared/<sha256>.sst) was kept");
-            } else if (o.preUploadGraceMillis() > age.toMillis()) {
-                out().println("Unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) are orphans only when older than "
-                        + TimeUtils.formatWithHighestUnit(Duration.ofMillis(o.preUploadGraceMillis()))
-                        + ", as the job's storage recorded (twice its s3tiered.preupload.reuse-window)");
+            if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() < 0) {
+                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: the"
+                        + " job recorded no readable " + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " saying how long a TaskManager"
+                        + " may still hand them to a checkpoint; give --pre-upload-grace once the job has ended (or at least"
+                        + " its reuse window plus the larger of that window and its checkpoint timeout)");
+            } else if (o.preUploadsKept() > 0) {
+                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: younger"
+                        + " than " + TimeUtils.formatWithHighestUnit(Duration.ofMillis(o.preUploadGraceMillis()))
+                        + " (their grace" + (preUploadGrace == null ? ", as the job's storage recorded it" : "") + ")");
             }
             for (Problem p : o.unreadableMetadata()) {
                 out().println("unreadable: " + p.file() + ": " + p.reason());

@@ -25,10 +25,10 @@ public final class CheckpointNames {
     public static final String TASK_OWNED_DIR = "taskowned";
     /**
      * Written by the tiered checkpoint storage beside the checkpoints (outside {@code chk-N},
-     * {@code shared/} and {@code taskowned/}): which checkpoint was last proven in S3, and how long
-     * unreferenced uploads ahead of checkpoints must be kept.
+     * {@code shared/} and {@code taskowned/}): how long unreferenced uploads ahead of checkpoints
+     * must be kept.
      */
-    public static final String VERIFICATION_STATUS_FILE = "s3tiered-verification.json";
+    public static final String PRE_UPLOAD_RECORD_FILE = "s3tiered-preupload.json";
     private static final Pattern CHECKPOINT_NAME = Pattern.compile("chk-(\\d+)");
     private static final String SAVEPOINT_PREFIX = "savepoint-";
 

@@ -73,15 +73,16 @@ public final class OrphanSearch {
         }
 
         long oldest = nowMillis - options.minAge().toMillis();
-        PreUploadGrace grace = PreUploadGrace.of(jobDir, listings, checksums);
+        PreUploadGrace grace = PreUploadGrace.of(jobDir, calls, checksums, options.preUploadGrace());
         // an unknown grace keeps every such file: a live TaskManager may be handing it to a checkpoint
         long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, nowMillis - grace.millis());
         List<OrphanFile> orphans = new ArrayList<>();
         int[] tooYoung = {0};
+        int[] preUploadsKept = {0};
         walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, oldestPreUploaded,
-                orphans, tooYoung, listings);
+                orphans, tooYoung, preUploadsKept, listings);
         walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, oldest,
-                orphans, tooYoung, listings);
+                orphans, tooYoung, preUploadsKept, listings);
 
         // A retained checkpoint that the listing of the job directory left out would make the files
         // only it references look unreferenced. Some S3-compatible stores leave existing objects out
@@ -139,8 +140,8 @@ public final class OrphanSearch {
                 }
             }
         }
-        return new Orphans(jobDir, orphans, retained, unreadable, referenced.size(), tooYoung[0], grace.millis(), deleted,
-                refused, calls.snapshot());
+        return new Orphans(jobDir, orphans, retained, unreadable, referenced.size(), tooYoung[0], grace.millis(),
+                preUploadsKept[0], deleted, refused, calls.snapshot());
     }
 
     /**
@@ -281,20 +282,24 @@ public final class OrphanSearch {
         return out;
     }
 
-    /** {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest} to the others. */
+    /**
+     * {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest}
+     * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}.
+     */
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, long oldestPreUploaded,
-            List<OrphanFile> orphans, int[] tooYoung, DirectoryListings listings) throws IOException {
+            List<OrphanFile> orphans, int[] tooYoung, int[] preUploadsKept, DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(dir);
         for (FileStatus s : listing.entries().values()) {
             if (s.isDir()) {
-                walk(s.getPath(), kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, listings);
+                walk(s.getPath(), kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, preUploadsKept, listings);
             } else if (!referenced.contains(PathKey.of(s.getPath()))) {
                 long time = s.getModificationTime();
-                long limit = CheckpointNames.isPreUploadedName(s.getPath().getName()) ? oldestPreUploaded : oldest;
-                if (time > 0 && time <= limit) {
+                boolean preUploaded = CheckpointNames.isPreUploadedName(s.getPath().getName());
+                if (time > 0 && time <= (preUploaded ? oldestPreUploaded : oldest)) {
                     orphans.add(new OrphanFile(s.getPath(), kind, s.getLen(), time));
                 } else {
                     tooYoung[0]++;
+                    preUploadsKept[0] += preUploaded ? 1 : 0;
                 }
             }
         }

@@ -2,71 +2,88 @@ package io.github.s3tiered.inspector.orphans;
 
 import io.github.s3tiered.inspector.ChecksumSource;
 import io.github.s3tiered.inspector.discovery.CheckpointNames;
-import io.github.s3tiered.inspector.storage.DirectoryListings;
+import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
-import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
 
 import java.io.ByteArrayOutputStream;
-import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * How long a running job's TaskManagers may still hand an unreferenced upload ahead of a
- * checkpoint ({@code shared/<sha256>.sst}) to a checkpoint in progress, as the tiered storage
- * records it in the job's verification status: such a file must not be called an orphan before.
- * The storage derives it from its reuse window, which follows the checkpoint interval, so a fixed
- * minimum age of the orphan search cannot cover every job.
+ * How long an unreferenced upload ahead of a checkpoint ({@code shared/<sha256>.sst}) may still come
+ * to be referenced, as the job's tiered storage recorded it ({@code s3tiered-preupload.json}): a
+ * TaskManager may hand it to a checkpoint up to the job's reuse window after the upload, and that
+ * checkpoint may run up to its timeout before its {@code _metadata} names it. The window follows
+ * each job's checkpoint interval, so the search's fixed minimum age cannot cover every job.
  *
- * @param millis the grace; 0 when the job recorded none (no status file, or one from before the
- *     field); {@link #UNKNOWN} when a status file exists but could not be read
+ * @param millis the grace, or {@link #UNKNOWN}: no record (a job of an older version, or one whose
+ *     JobManager could not write it) or one that cannot be read; every such file is kept then
  */
 record PreUploadGrace(long millis) {
 
     static final long UNKNOWN = -1;
-    static final String FIELD = "preUploadOrphanGraceMillis";
-    private static final Pattern FIELD_VALUE = Pattern.compile("\"" + FIELD + "\"\\s*:\\s*(\\d{1,18})");
-    /** A status file is a few KiB; more is not one the storage wrote. */
-    private static final int MAX_STATUS_BYTES = 16 << 20;
-
-    static PreUploadGrace none() {
-        return new PreUploadGrace(0);
-    }
+    private static final Pattern FIELD = Pattern.compile("\"orphanSearchGraceMillis\"\\s*:\\s*(\\d{1,18})\\s*[,}]");
+    /** The record is about 200 bytes; more is not one the storage wrote. */
+    private static final int MAX_RECORD_BYTES = 64 << 10;
 
     boolean unknown() {
         return millis == UNKNOWN;
     }
 
-    /** Reads the job directory's status file if its listing shows one. */
-    static PreUploadGrace of(Path jobDir, DirectoryListings listings, ChecksumSource checksums) throws IOException {
-        FileStatus status = listings.listOrThrow(jobDir).get(CheckpointNames.VERIFICATION_STATUS_FILE);
-        if (status == null || status.isDir()) {
-            return none();
+    /**
+     * The grace for {@code jobDir}: the operator's when given (it overrides the record), else the
+     * record's, read as the storage durably holds it (one request for the file, found without a
+     * listing: some stores leave existing objects out of listings).
+     */
+    static PreUploadGrace of(Path jobDir, FileSystemCalls calls, ChecksumSource checksums, Duration given) {
+        if (given != null) {
+            return new PreUploadGrace(given.toMillis());
         }
-        if (status.getLen() > MAX_STATUS_BYTES) {
-            return new PreUploadGrace(UNKNOWN);
-        }
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) Math.max(0, status.getLen()));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        FileSystemCalls.DurableRead read;
         try {
-            listings.calls().readDurable(status.getPath(), bytes, checksums);
-        } catch (FileNotFoundException gone) {
-            // replaced between the listing and the read (the storage writes it after every checkpoint)
-            return new PreUploadGrace(UNKNOWN);
+            read = calls.readDurable(new Path(jobDir, CheckpointNames.PRE_UPLOAD_RECORD_FILE), bounded(bytes), checksums);
+        } catch (IOException absentOrUnreadable) {
+            return new PreUploadGrace(UNKNOWN); // keeps the files: nothing is lost by waiting for a readable record
         }
-        return parse(bytes.toString(StandardCharsets.UTF_8));
+        return read.checksumMatches() ? parse(bytes.toString(StandardCharsets.UTF_8)) : new PreUploadGrace(UNKNOWN);
     }
 
     static PreUploadGrace parse(String json) {
-        Matcher m = FIELD_VALUE.matcher(json);
-        if (m.find()) {
-            return new PreUploadGrace(Long.parseLong(m.group(1)));
-        }
-        // written before the field existed, or not by the storage: a fixed 10 min window then
         String whole = json.strip();
-        return whole.startsWith("{") && whole.endsWith("}") && whole.contains("\"schemaVersion\"")
-                ? none() : new PreUploadGrace(UNKNOWN);
+        Matcher m = FIELD.matcher(whole);
+        if (!whole.startsWith("{") || !whole.endsWith("}") || !m.find()) {
+            return new PreUploadGrace(UNKNOWN);
+        }
+        return new PreUploadGrace(Long.parseLong(m.group(1)));
+    }
+
+    private static OutputStream bounded(ByteArrayOutputStream sink) {
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (sink.size() + len > MAX_RECORD_BYTES) {
+                    throw new RecordTooLarge();
+                }
+                sink.write(b, off, len);
+            }
+        };
+    }
+
+    /** Thrown by the sink when the file is larger than any record the storage writes. */
+    private static final class RecordTooLarge extends IOException {
+        RecordTooLarge() {
+            super("larger than " + MAX_RECORD_BYTES + " bytes");
+        }
     }
 }

@@ -1,0 +1,59 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+import io.github.s3tiered.preupload.PreUploadSettings;
+
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
+/**
+ * {@code <checkpoint-dir>/<job-id>/s3tiered-preupload.json}: how long an unreferenced upload ahead
+ * of a checkpoint ({@code shared/<sha256>.sst}) may still come to be referenced, for the recovery
+ * inspector's {@code orphans}, which sees neither the TaskManagers nor the checkpoints in progress.
+ * The reuse window follows each job's checkpoint interval, so no fixed minimum age covers every job.
+ * Written by the JobManager when its checkpoint coordinator starts, before any task runs (so before
+ * any pre-upload); beside the checkpoints, so Flink ignores it:
+ *
+ * <pre>{@code
+ * {"schemaVersion": 1, "enabled": true, "reuseWindowMillis": 600000, "orphanSearchGraceMillis": 1200000,
+ *  "written": "2026-12-05T10:00:00Z"}
+ * }</pre>
+ */
+final class PreUploadGraceFile {
+
+    static final String NAME = CheckpointNames.PRE_UPLOAD_RECORD_FILE;
+    private static final Logger LOG = LoggerFactory.getLogger(PreUploadGraceFile.class);
+
+    private PreUploadGraceFile() {}
+
+    /**
+     * Writes the record; a failure is logged, not thrown: without the record the inspector keeps
+     * every such file (the safe side), and the job need not fail for it.
+     */
+    static void write(Path jobDir, PreUploadSettings settings) {
+        Path file = new Path(jobDir, NAME);
+        String json = "{\n"
+                + "  \"schemaVersion\": 1,\n"
+                + "  \"enabled\": " + settings.enabled() + ",\n"
+                + "  \"reuseWindowMillis\": " + settings.reuseWindowMillis() + ",\n"
+                + "  \"orphanSearchGraceMillis\": " + (settings.enabled() ? settings.orphanSearchGraceMillis() : 0) + ",\n"
+                + "  \"written\": \"" + Instant.now() + "\"\n"
+                + "}\n";
+        try {
+            FileSystem fs = file.getFileSystem();
+            try (FSDataOutputStream out = fs.create(file, FileSystem.WriteMode.OVERWRITE)) {
+                out.write(json.getBytes(StandardCharsets.UTF_8));
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not write {} (the recovery inspector's orphans then keeps every upload ahead of a checkpoint"
+                    + " of this job): {}", file, e.toString());
+        }
+    }
+}

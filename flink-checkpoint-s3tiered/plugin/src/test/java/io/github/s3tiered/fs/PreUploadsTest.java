@@ -1,0 +1,29 @@
+package io.github.s3tiered.fs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.TimeUnit;
+
+/** The index of uploads ahead of checkpoints, shared by every job of a TaskManager. */
+class PreUploadsTest {
+
+    @Test
+    void aJobWithAShortWindowDoesNotExpireAnotherJobsEntries() throws Exception {
+        PreUploads index = new PreUploads();
+        PreUploads.ContentId longJobs = new PreUploads.ContentId(10, "a".repeat(64));
+        PreUploads.ContentId shortJobs = new PreUploads.ContentId(10, "b".repeat(64));
+        PreUploads.Entry kept = index.begin(longJobs, new ObjectPath("bucket", "long/shared/a.sst"), TimeUnit.HOURS.toNanos(1));
+        index.succeeded(longJobs, kept);
+        PreUploads.Entry expired = index.begin(shortJobs, new ObjectPath("bucket", "short/shared/b.sst"), 1_000_000);
+        index.succeeded(shortJobs, expired);
+
+        Thread.sleep(1_100); // the index prunes at most once a second
+        PreUploads.ContentId next = new PreUploads.ContentId(10, "c".repeat(64));
+        index.begin(next, new ObjectPath("bucket", "short/shared/c.sst"), 1_000_000);
+
+        assertThat(index.takeForReuseOrClaim(shortJobs)).as("past its own 1 ms window").isNull();
+        assertThat(index.takeForReuseOrClaim(longJobs)).as("within its own 1 h window").isSameAs(kept);
+    }
+}
