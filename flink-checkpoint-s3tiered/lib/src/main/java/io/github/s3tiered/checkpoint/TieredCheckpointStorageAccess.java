@@ -15,6 +15,7 @@ import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
 
 import java.io.IOException;
 import java.util.Optional;
@@ -182,26 +183,19 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return delegate.createTaskOwnedCheckpointStateToolset();
     }
 
+    /**
+     * With file merging on (Flink calls this on the TaskManagers): Flink's file-merging access for
+     * the task, with the verification status and reuse veto of {@link #resolve}; the storage's
+     * own streams (a discarded stream uploads nothing, pre-uploads) are not used, as file
+     * merging's streams write segments of shared files.
+     */
     @Override
     public CheckpointStorageWorkerView toFileMergingStorage(FileMergingSnapshotManager mergingSnapshotManager, Environment environment)
             throws IOException {
-        CheckpointStorageWorkerView merging = delegate.toFileMergingStorage(mergingSnapshotManager, environment);
-        return new CheckpointStorageWorkerView() {
-            @Override
-            public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId,
-                    CheckpointStorageLocationReference reference) throws IOException {
-                return resolve(merging, jobDir, checkpointId, reference, null);
-            }
-
-            @Override
-            public CheckpointStateOutputStream createTaskOwnedStateStream() throws IOException {
-                return merging.createTaskOwnedStateStream();
-            }
-
-            @Override
-            public CheckpointStateToolset createTaskOwnedCheckpointStateToolset() {
-                return merging.createTaskOwnedCheckpointStateToolset();
-            }
-        };
+        if (!(delegate instanceof AbstractFsCheckpointStorageAccess fs)) {
+            return delegate.toFileMergingStorage(mergingSnapshotManager, environment);
+        }
+        return new TieredMergingStorageAccess(jobDir, fs.getDefaultSavepointDirectory(), streams.fileStateThreshold(),
+                streams.writeBufferSize(), mergingSnapshotManager, environment);
     }
 }
