@@ -18,8 +18,9 @@ import java.time.Instant;
  * of a checkpoint ({@code shared/<sha256>.sst}) may still come to be referenced, for the recovery
  * inspector's {@code orphans}, which sees neither the TaskManagers nor the checkpoints in progress.
  * The reuse window follows each job's checkpoint interval, so no fixed minimum age covers every job.
- * Written by the JobManager when its checkpoint coordinator starts, before any task runs (so before
- * any pre-upload); beside the checkpoints, so Flink ignores it:
+ * Written by the JobManager when its checkpoint coordinator starts, in the background (a slow or
+ * throttling S3 must not hold the job's start; until the record is there, or when it could not be
+ * written, the inspector keeps every such file); beside the checkpoints, so Flink ignores it:
  *
  * <pre>{@code
  * {"schemaVersion": 1, "enabled": true, "reuseWindowMillis": 600000, "orphanSearchGraceMillis": 1200000,
@@ -32,6 +33,15 @@ final class PreUploadGraceFile {
     private static final Logger LOG = LoggerFactory.getLogger(PreUploadGraceFile.class);
 
     private PreUploadGraceFile() {}
+
+    /** Writes the record on a thread of its own. */
+    static void writeInBackground(Path jobDir, PreUploadSettings settings) {
+        Thread t = new Thread(() -> write(jobDir, settings), "s3tiered-preupload-grace-record");
+        t.setDaemon(true);
+        // not the caller's (possibly a job's) class loader: the file system's plugin is found through this one
+        t.setContextClassLoader(PreUploadGraceFile.class.getClassLoader());
+        t.start();
+    }
 
     /**
      * Writes the record; a failure is logged, not thrown: without the record the inspector keeps

@@ -112,16 +112,15 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     }
 
     /**
-     * Called by the JobManager's checkpoint coordinator when it starts (before any task runs) and
-     * again when it triggers a checkpoint with the base locations not yet made; never on a
-     * TaskManager, whose uploads ahead of checkpoints begin only after the first call.
+     * Called by the JobManager's checkpoint coordinator when it starts and again when it triggers
+     * a checkpoint with the base locations not yet made; never on a TaskManager.
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
         delegate.initializeBaseLocationsForCheckpoint();
         if (!preUploadGraceRecorded) {
             preUploadGraceRecorded = true;
-            PreUploadGraceFile.write(jobDir, streams.preUpload());
+            PreUploadGraceFile.writeInBackground(jobDir, streams.preUpload());
         }
     }
 

@@ -1,5 +1,7 @@
 package io.github.s3tiered.preupload;
 
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
+
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
@@ -9,6 +11,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -56,11 +59,11 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
                     + s.maxConcurrent + " and " + s.reuseWindowMillis + " ms");
         }
         if (enabled && explicit && window < longestGap) {
-            logOnce("{} ({} ms) is shorter than the time between checkpoints ({} ms): most SST files uploaded ahead of a"
+            logOnce(true, "{} ({} ms) is shorter than the time between checkpoints ({} ms): most SST files uploaded ahead of a"
                     + " checkpoint will expire before it and be uploaded again by it; unset it to have twice that time",
                     PreUploadOptions.REUSE_WINDOW.key(), window, longestGap);
         } else if (enabled) {
-            logOnce("Uploads ahead of checkpoints: reuse window {} ms{}; unreferenced ones are kept {} ms by the orphan"
+            logOnce(false, "Uploads ahead of checkpoints: reuse window {} ms{}; unreferenced ones are kept {} ms by the orphan"
                     + " removal and {} ms by the recovery inspector's orphans", window,
                     explicit ? "" : " (twice the time between checkpoints, at least 10 min)", s.orphanGraceMillis(),
                     s.orphanSearchGraceMillis());
@@ -93,10 +96,10 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
         }
     }
 
-    private static void logOnce(String format, Object... args) {
-        String key = format + java.util.Arrays.toString(args);
-        if (LOGGED.add(key)) {
-            if (format.contains("shorter")) {
+    /** Logs at warn ({@code warn}) or info, the first time this process sees the message. */
+    private static void logOnce(boolean warn, String format, Object... args) {
+        if (LOGGED.add(format + Arrays.toString(args))) {
+            if (warn) {
                 LOG.warn(format, args);
             } else {
                 LOG.info(format, args);
@@ -124,6 +127,6 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
 
     /** Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256 hex>.sst}. */
     public static boolean isPreUploadedName(String name) {
-        return io.github.s3tiered.inspector.discovery.CheckpointNames.isPreUploadedName(name);
+        return CheckpointNames.isPreUploadedName(name);
     }
 }
