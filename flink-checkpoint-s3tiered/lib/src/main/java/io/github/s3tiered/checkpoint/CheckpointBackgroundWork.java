@@ -7,7 +7,8 @@ import java.time.Duration;
 /**
  * The work this process goes on doing after a job ended: uploads ahead of checkpoints and their
  * withdrawals (TaskManager), and the verification of the last completed checkpoint with its status
- * file and orphan removal, and the deletion of failed checkpoints' directories (JobManager). All
+ * file and orphan removal, the deletion of failed checkpoints' directories and the pre-upload grace
+ * record (JobManager). All
  * of it writes into or removes from the local tier, so whoever deletes a tier directory (a test's
  * temporary directory) waits for it first.
  */
@@ -23,11 +24,12 @@ public final class CheckpointBackgroundWork {
         while (true) {
             if (!SstPreUploader.awaitIdle(remaining(deadline))
                     || !CompletedCheckpointVerifier.awaitAllIdle(remaining(deadline))
-                    || !FailedCheckpointDisposal.awaitIdle(remaining(deadline))) {
+                    || !FailedCheckpointDisposal.awaitIdle(remaining(deadline))
+                    || !PreUploadGraceFile.awaitIdle(remaining(deadline))) {
                 return false;
             }
             if (SstPreUploader.awaitIdle(Duration.ZERO) && CompletedCheckpointVerifier.awaitAllIdle(Duration.ZERO)
-                    && FailedCheckpointDisposal.awaitIdle(Duration.ZERO)) {
+                    && FailedCheckpointDisposal.awaitIdle(Duration.ZERO) && PreUploadGraceFile.awaitIdle(Duration.ZERO)) {
                 return true;
             }
         }

@@ -11,7 +11,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code <checkpoint-dir>/<job-id>/s3tiered-preupload.json}: how long an unreferenced upload ahead
@@ -34,13 +36,49 @@ final class PreUploadGraceFile {
 
     private PreUploadGraceFile() {}
 
+    /** Guarded by the class: writes started and not yet ended (they stage in the local tier). */
+    private static int running;
+
     /** Writes the record on a thread of its own. */
     static void writeInBackground(Path jobDir, PreUploadSettings settings) {
-        Thread t = new Thread(() -> write(jobDir, settings), "s3tiered-preupload-grace-record");
+        Thread t = new Thread(() -> {
+            try {
+                write(jobDir, settings);
+            } finally {
+                ended();
+            }
+        }, "s3tiered-preupload-grace-record");
         t.setDaemon(true);
         // not the caller's (possibly a job's) class loader: the file system's plugin is found through this one
         t.setContextClassLoader(PreUploadGraceFile.class.getClassLoader());
-        t.start();
+        synchronized (PreUploadGraceFile.class) {
+            running++;
+        }
+        try {
+            t.start();
+        } catch (Throwable notStarted) {
+            ended();
+            LOG.warn("Could not start writing {} (the recovery inspector's orphans then keeps every upload ahead of a"
+                    + " checkpoint of this job): {}", new Path(jobDir, NAME), notStarted.toString());
+        }
+    }
+
+    private static synchronized void ended() {
+        running--;
+        PreUploadGraceFile.class.notifyAll();
+    }
+
+    /** True when every write started has ended within the timeout. */
+    static synchronized boolean awaitIdle(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (running > 0) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedWait(PreUploadGraceFile.class, left);
+        }
+        return true;
     }
 
     /**

@@ -23,7 +23,8 @@ import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,11 +32,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The tiered checkpoint storage with Flink's file merging (several subtasks' checkpoint files
- * written as segments of shared files): the tasks start, checkpoints complete and are verified,
- * and the newest restores with exact state, through a failure and on a fresh host.
+ * The tiered checkpoint storage with Flink's optional checkpointing features: file merging
+ * (several subtasks' checkpoint files written as segments of shared files), unaligned checkpoints
+ * (in-flight data in the checkpoint) and the changelog state backend (state changes written to
+ * {@code s3tiered://} between materializations). For each, the tasks start, checkpoints complete
+ * and are judged restorable, and the newest restores with exact state, through a failure and on a
+ * fresh host.
  */
-class FileMergingITCase {
+class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
 
     @RegisterExtension
     @Order(1)
@@ -49,11 +53,29 @@ class FileMergingITCase {
     @TempDir java.nio.file.Path freshHostTier;
     @TempDir java.nio.file.Path output;
 
-    @Test
-    void checkpointsWithFileMergingCompleteAndRestoreExactly(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    enum Feature {
+        FILE_MERGING(Map.of("execution.checkpointing.file-merging.enabled", "true")),
+        UNALIGNED(Map.of("execution.checkpointing.unaligned.enabled", "true",
+                "execution.checkpointing.aligned-checkpoint-timeout", "0s")),
+        CHANGELOG(Map.of("state.changelog.enabled", "true", "state.changelog.storage", "filesystem",
+                "state.changelog.periodic-materialize.interval", "2s"));
+
+        final Map<String, String> options;
+
+        Feature(Map<String, String> options) {
+            this.options = options;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Feature.class)
+    void checkpointsCompleteAndRestoreExactly(Feature feature, @InjectMiniCluster MiniCluster cluster) throws Exception {
         initializeFileSystems(fileSystemConfig(S3.server(), localTier));
-        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/file-merging";
-        Map<String, String> options = Map.of("execution.checkpointing.file-merging.enabled", "true");
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/" + feature;
+        Map<String, String> options = new java.util.HashMap<>(feature.options);
+        if (feature == Feature.CHANGELOG) {
+            options.put("dstl.dfs.base-path", dir + "-changelog");
+        }
         // a failure after some records: the restore goes through file merging's segments once in the job
         RecoveryJob.Settings s = new RecoveryJob.Settings(300_000, 5_000, 25_000, 20_000, output.toString());
         StreamExecutionEnvironment env = environment(dir, null, options);
@@ -67,7 +89,9 @@ class FileMergingITCase {
         String retained = done.get(done.size() - 1).getExternalPath();
         Validation validation = new CheckpointInspector(getClass().getClassLoader()).validate(new Path(retained), false);
         assertThat(validation.verdict()).as(validation.reason()).isEqualTo(Verdict.RESTORABLE);
-        assertThat(validation.files()).as("segments of merged files").anyMatch(f -> !f.exactSize());
+        if (feature == Feature.FILE_MERGING) {
+            assertThat(validation.files()).as("segments of merged files").anyMatch(f -> !f.exactSize());
+        }
 
         // a fresh host: no local copies
         initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
