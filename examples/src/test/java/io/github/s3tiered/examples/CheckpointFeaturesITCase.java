@@ -7,6 +7,8 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.CheckpointInspector;
 import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.inspector.Verdict;
@@ -33,7 +35,7 @@ import java.util.Map;
 
 /**
  * The tiered checkpoint storage with Flink's optional checkpointing features: file merging
- * (several subtasks' checkpoint files written as segments of shared files), unaligned checkpoints
+ * (refused by the storage: the tasks checkpoint without it), unaligned checkpoints
  * (in-flight data in the checkpoint) and the changelog state backend (state changes written to
  * {@code s3tiered://} between materializations). For each, the tasks start, checkpoints complete
  * and are judged restorable, and the newest restores with exact state, through a failure and on a
@@ -76,21 +78,32 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         if (feature == Feature.CHANGELOG) {
             options.put("dstl.dfs.base-path", dir + "-changelog");
         }
-        // a failure after some records: the restore goes through file merging's segments once in the job
-        RecoveryJob.Settings s = new RecoveryJob.Settings(300_000, 5_000, 25_000, 20_000, output.toString());
+        // a failure after a few checkpoints (500 ms apart), then more checkpoints after the restore
+        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString());
         StreamExecutionEnvironment env = environment(dir, null, options);
         RecoveryJob.build(env, s);
+        S3TieredBridge bridge = S3TieredBridge.of(new Path(dir)).orElseThrow();
+        long preUploadsBefore = bridge.transferMetrics().figure(BridgeContract.PRE_UPLOADS);
         JobID job = JobRunner.submit(cluster, env);
 
-        JobRunner.awaitCheckpoints(cluster, job, 8, TIMEOUT);
+        JobRunner.awaitCheckpoints(cluster, job, 10, TIMEOUT);
         cluster.cancelJob(job).get();
         JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
         List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
         String retained = done.get(done.size() - 1).getExternalPath();
         Validation validation = new CheckpointInspector(getClass().getClassLoader()).validate(new Path(retained), false);
         assertThat(validation.verdict()).as(validation.reason()).isEqualTo(Verdict.RESTORABLE);
+        if (feature == Feature.CHANGELOG) {
+            // its materializations write streams of their own, which would never refer to uploads ahead of checkpoints
+            assertThat(bridge.transferMetrics().figure(BridgeContract.PRE_UPLOADS) - preUploadsBefore)
+                    .as("SST files uploaded ahead of checkpoints").isZero();
+        } else {
+            assertThat(bridge.transferMetrics().figure(BridgeContract.PRE_UPLOADS) - preUploadsBefore)
+                    .as("SST files uploaded ahead of checkpoints").isPositive();
+        }
         if (feature == Feature.FILE_MERGING) {
-            assertThat(validation.files()).as("segments of merged files").anyMatch(f -> !f.exactSize());
+            // refused by the storage (a segment of an open S3 object is not durable): whole files, as without it
+            assertThat(validation.files()).as("files written without file merging").allMatch(f -> f.exactSize());
         }
 
         // a fresh host: no local copies

@@ -94,10 +94,10 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
                 long size = raw.headObject(b -> b.bucket(S3.server().bucket()).key(key)).contentLength();
                 assertThat(size).as(key).isGreaterThanOrEqualTo(f.minSize());
             }
-            // what the inspector's orphan search reads: the 3 s window plus the larger of it and the 10 min timeout
+            // what the inspector's orphan search reads: twice the 3 s window plus the 10 min timeout
             String record = S3.server().runPrefix() + "/preupload/" + job + "/s3tiered-preupload.json";
             assertThat(raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(record)).asUtf8String())
-                    .contains("\"reuseWindowMillis\": 3000,").contains("\"orphanSearchGraceMillis\": 603000,");
+                    .contains("\"reuseWindowMillis\": 3000,").contains("\"orphanSearchGraceMillis\": 606000,");
         }
 
         // A fresh host: no local copies, everything from S3.

@@ -11,6 +11,7 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
 import static io.github.s3tiered.examples.RecoveryTestSupport.run;
 import static io.github.s3tiered.examples.RecoveryTestSupport.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.s3tiered.backend.RestoreTimings;
 import io.github.s3tiered.inspector.CheckpointInspector;
@@ -240,7 +241,7 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
                 stored = raw.listObjectsV2Paginator(b -> b.bucket(S3.server().bucket()).prefix(jobPrefix)).contents().stream()
                         .map(S3Object::key).collect(Collectors.toCollection(TreeSet::new));
                 referenced = referencedKeys(stored, jobPrefix);
-                if (stored.size() == referenced.size() + 1 && stored.containsAll(referenced)) {
+                if (stored.size() == referenced.size() + 2 && stored.containsAll(referenced)) { // and the two status files
                     break;
                 }
                 Thread.sleep(250);
@@ -353,6 +354,16 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         assertThat(fromJobDir.isSuccess()).as(failureText(fromJobDir)).isTrue();
         v = ExpectedResults.verify(output, s.records(), s.keys());
         assertThat(v.exact()).as(v.toString()).isTrue();
+
+        // Flink disposes of a savepoint (flink savepoint -d) through the storage itself: the path as
+        // given, never the guard's choice, which would discard the job directory's newest checkpoint
+        org.apache.flink.configuration.Configuration storageConfig = new org.apache.flink.configuration.Configuration();
+        storageConfig.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir);
+        storageConfig.setString("s3tiered.recovery.fallback-to-restorable", "true");
+        io.github.s3tiered.checkpoint.TieredCheckpointStorage storage = new io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory()
+                .createFromConfig(storageConfig, getClass().getClassLoader());
+        assertThatThrownBy(() -> storage.resolveCheckpoint(jobDir.toString())).isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("_metadata");
     }
 
     /** Ways a retained checkpoint gets broken, each done to the newest one only. */

@@ -17,6 +17,13 @@ import java.time.Duration;
  */
 public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace) {
 
+    public OrphanOptions {
+        if (minAge == null || minAge.isNegative() || preUploadGrace != null && preUploadGrace.isNegative()) {
+            throw new IllegalArgumentException("minAge must be given and neither it nor preUploadGrace negative; are "
+                    + minAge + " and " + preUploadGrace);
+        }
+    }
+
     public OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs) {
         this(minAge, delete, includeSiblingJobs, null);
     }

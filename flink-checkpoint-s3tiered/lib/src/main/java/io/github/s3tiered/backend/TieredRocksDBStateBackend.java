@@ -2,12 +2,17 @@ package io.github.s3tiered.backend;
 
 import io.github.s3tiered.preupload.PreUploadTarget;
 
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
 import org.apache.flink.runtime.state.ConfigurableStateBackend;
 import org.apache.flink.runtime.state.OperatorStateBackend;
 import org.apache.flink.runtime.state.StateBackend;
+
+import java.util.Optional;
 
 /**
  * Flink's embedded RocksDB state backend with incremental checkpoints always on. On Flink 2.x its
@@ -21,21 +26,32 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
 
     private static final long serialVersionUID = 1L;
 
+    /** Flink's key, the same in 1.20 and 2.x. */
+    private static final ConfigOption<Boolean> CHANGELOG =
+            ConfigOptions.key("state.changelog.enabled").booleanType().defaultValue(false);
+
     /** Flink's embedded RocksDB backend of this Flink line ({@link EmbeddedRocksDB}). */
     private final StateBackend rocksDb;
+    /**
+     * What {@link #configure} was given: the copy with pre-uploads is configured with it again, as
+     * RocksDB's backend reads some settings (native metrics, latency and size tracking) only there.
+     */
+    private final Configuration config;
 
     public TieredRocksDBStateBackend() {
-        this(EmbeddedRocksDB.incremental());
+        this(EmbeddedRocksDB.incremental(), new Configuration());
     }
 
-    private TieredRocksDBStateBackend(StateBackend rocksDb) {
+    private TieredRocksDBStateBackend(StateBackend rocksDb, Configuration config) {
         this.rocksDb = rocksDb;
+        this.config = config;
     }
 
     @Override
     public TieredRocksDBStateBackend configure(ReadableConfig config, ClassLoader classLoader) {
         // The backend was built with incremental = TRUE, which configure() keeps.
-        return new TieredRocksDBStateBackend(((ConfigurableStateBackend) rocksDb).configure(config, classLoader));
+        Configuration given = config instanceof Configuration c ? new Configuration(c) : Configuration.fromMap(config.toMap());
+        return new TieredRocksDBStateBackend(((ConfigurableStateBackend) rocksDb).configure(config, classLoader), given);
     }
 
     @Override
@@ -45,15 +61,33 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
                 TransferMetrics.register(parameters.getMetricGroup(), parameters.getEnv());
         TimedRestoreParameters<K> timed = new TimedRestoreParameters<>(parameters);
         StateBackend instance = rocksDb;
-        if (parameters.getEnv().getCheckpointStorageAccess() instanceof PreUploadTarget.Source source
-                && source.preUploadTarget().isPresent()) {
-            instance = withPreUploads(source.preUploadTarget().get(), parameters.getEnv().getUserCodeClassLoader().asClassLoader());
+        Optional<PreUploadTarget> target = preUploadTarget(parameters);
+        if (target.isPresent()) {
+            instance = withPreUploads(target.get(), parameters.getEnv().getUserCodeClassLoader().asClassLoader());
         }
         CheckpointableKeyedStateBackend<K> backend = instance.createKeyedStateBackend(timed);
         var task = parameters.getEnv().getTaskInfo();
         timed.capture().report(parameters.getOperatorIdentifier(), task.getIndexOfThisSubtask(),
                 task.getAttemptNumber(), transfer == null ? java.util.Map.of() : transfer.get());
         return backend;
+    }
+
+    /**
+     * Where this task's SST files are uploaded ahead of checkpoints, if anywhere: not under the
+     * changelog backend, whose materializations write their own streams (to {@code taskowned/})
+     * and would never refer to the uploads; not where the environment has no checkpoint storage
+     * (the State Processor API's, which throws).
+     */
+    private Optional<PreUploadTarget> preUploadTarget(KeyedStateBackendParameters<?> parameters) {
+        if (config.get(CHANGELOG)) {
+            return Optional.empty();
+        }
+        try {
+            return parameters.getEnv().getCheckpointStorageAccess() instanceof PreUploadTarget.Source source
+                    ? source.preUploadTarget() : Optional.empty();
+        } catch (UnsupportedOperationException noCheckpointStorage) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -67,8 +101,8 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
         if (factory.isEmpty()) {
             return rocksDb;
         }
-        // configure() with nothing new makes a copy with every setting of the original
-        StateBackend copy = ((ConfigurableStateBackend) rocksDb).configure(new org.apache.flink.configuration.Configuration(), classLoader);
+        // configure() with the original's configuration makes a copy with every setting of the original
+        StateBackend copy = ((ConfigurableStateBackend) rocksDb).configure(config, classLoader);
         EmbeddedRocksDB.setOptionsFactory(copy, factory.get());
         return copy;
     }

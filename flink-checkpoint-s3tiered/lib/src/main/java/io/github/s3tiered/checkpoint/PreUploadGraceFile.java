@@ -3,6 +3,7 @@ package io.github.s3tiered.checkpoint;
 import io.github.s3tiered.inspector.discovery.CheckpointNames;
 import io.github.s3tiered.preupload.PreUploadSettings;
 
+import org.apache.flink.core.fs.EntropyInjector;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -25,8 +26,8 @@ import java.util.concurrent.TimeUnit;
  * written, the inspector keeps every such file); beside the checkpoints, so Flink ignores it:
  *
  * <pre>{@code
- * {"schemaVersion": 1, "enabled": true, "reuseWindowMillis": 600000, "orphanSearchGraceMillis": 1200000,
- *  "written": "2026-12-05T10:00:00Z"}
+ * {"schemaVersion": 1, "enabled": true, "reuseWindowMillis": 600000, "orphanSearchGraceMillis": 1800000,
+ *  "checkpointTimeoutMillis": 600000, "written": "2026-12-05T10:00:00Z"}
  * }</pre>
  */
 final class PreUploadGraceFile {
@@ -49,7 +50,7 @@ final class PreUploadGraceFile {
             }
         }, "s3tiered-preupload-grace-record");
         t.setDaemon(true);
-        // not the caller's (possibly a job's) class loader: the file system's plugin is found through this one
+        // not the caller's (possibly a job's) class loader, which the thread would otherwise keep reachable
         t.setContextClassLoader(PreUploadGraceFile.class.getClassLoader());
         synchronized (PreUploadGraceFile.class) {
             running++;
@@ -86,12 +87,21 @@ final class PreUploadGraceFile {
      * every such file (the safe side), and the job need not fail for it.
      */
     static void write(Path jobDir, PreUploadSettings settings) {
-        Path file = new Path(jobDir, NAME);
+        Path file;
+        try {
+            // where the operator points the inspector: the path Flink's _metadata has, without the entropy marker
+            file = new Path(EntropyInjector.removeEntropyMarkerIfPresent(jobDir.getFileSystem(), jobDir), NAME);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not resolve {} (the recovery inspector's orphans then keeps every upload ahead of a checkpoint"
+                    + " of this job): {}", new Path(jobDir, NAME), e.toString());
+            return;
+        }
         String json = "{\n"
                 + "  \"schemaVersion\": 1,\n"
                 + "  \"enabled\": " + settings.enabled() + ",\n"
                 + "  \"reuseWindowMillis\": " + settings.reuseWindowMillis() + ",\n"
                 + "  \"orphanSearchGraceMillis\": " + (settings.enabled() ? settings.orphanSearchGraceMillis() : 0) + ",\n"
+                + "  \"checkpointTimeoutMillis\": " + settings.checkpointTimeoutMillis() + ",\n"
                 + "  \"written\": \"" + Instant.now() + "\"\n"
                 + "}\n";
         try {

@@ -1,11 +1,12 @@
 package io.github.s3tiered.checkpoint;
 
-import io.github.s3tiered.preupload.PreUploadSettings;
-
 import io.github.s3tiered.bridge.BridgeContract;
+import io.github.s3tiered.preupload.PreUploadSettings;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
@@ -16,13 +17,16 @@ import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.ConfigurableCheckpointStorage;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
 
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Checkpoint storage on {@code s3tiered://}: Flink's file-system checkpoint storage (standard
  * layout {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}, savepoints,
- * relative handles, retained checkpoints, file merging), plus a check, once per process, that the
+ * relative handles, retained checkpoints; not file merging, see the access), plus a check, once per process, that the
  * bucket is reachable, the credentials valid and the directory writable: a wrong setup fails the
  * job when it starts, naming the key and bucket, instead of at the first checkpoint. Before a job
  * resumes from {@code execution.state-recovery.path}, the recovery guard proves the checkpoint
@@ -41,6 +45,11 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final boolean removeOrphans;
     private final PreUploadSettings preUpload;
 
+    /** Flink's key, the same in 1.20 and 2.x: the tasks fall back to writing without it (see the access). */
+    private static final ConfigOption<Boolean> FILE_MERGING =
+            ConfigOptions.key("execution.checkpointing.file-merging.enabled").booleanType().defaultValue(false);
+    private static final AtomicBoolean FILE_MERGING_WARNED = new AtomicBoolean();
+
     /** From code: {@code env.getCheckpointConfig()...} or {@code new TieredCheckpointStorage("s3tiered://bucket/path")}. */
     public TieredCheckpointStorage(String checkpointDirectory) {
         this(new FileSystemCheckpointStorage(requireTieredDir(checkpointDirectory)), guardFrom(new Configuration(), null),
@@ -54,6 +63,9 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
         this.preUpload = PreUploadSettings.from(config, delegate.getMinFileSizeThreshold());
+        if (config.get(FILE_MERGING) && FILE_MERGING_WARNED.compareAndSet(false, true)) {
+            LoggerFactory.getLogger(TieredCheckpointStorage.class).warn(TieredCheckpointStorageAccess.FILE_MERGING_REFUSED);
+        }
         if (fullListingInterval < 1) {
             throw new IllegalConfigurationException(VerificationOptions.FULL_LISTING_INTERVAL.key() + " must be at least 1, is "
                     + fullListingInterval);
@@ -93,7 +105,10 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     @Override
     public CompletedCheckpointStorageLocation resolveCheckpoint(String pointer) throws IOException {
-        return delegate.resolveCheckpoint(guard.resolve(pointer));
+        // Flink calls this only to dispose of a savepoint (flink savepoint -d): the path as given, never
+        // the guard's choice, which would discard another checkpoint (a job directory's newest, a fallback).
+        // A job resumes through the access's resolveCheckpoint, where the guard sits.
+        return delegate.resolveCheckpoint(pointer);
     }
 
     /**

@@ -15,7 +15,6 @@ import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
-import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
 
 import java.io.IOException;
 import java.util.Optional;
@@ -41,7 +40,10 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private final Path jobDir;
     private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
-    /** Only the coordinator's thread calls {@link #initializeBaseLocationsForCheckpoint}. */
+    /**
+     * The coordinator calls {@link #initializeBaseLocationsForCheckpoint} from its constructor or,
+     * when that did not, from its first trigger: never both at once.
+     */
     private boolean preUploadGraceRecorded;
 
     /** Whether and how completed checkpoints are verified. */
@@ -183,18 +185,20 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     }
 
     /**
-     * With file merging on (Flink calls this on the TaskManagers): Flink's file-merging access for
-     * the task, with the verification status and reuse veto of {@link #resolve}; the storage's
-     * own streams (a discarded stream uploads nothing, pre-uploads) are not used, as file
-     * merging's streams write segments of shared files.
+     * Refused, so that Flink's task goes on with this access, without file merging (it catches the
+     * {@link IOException} and logs it). Flink's file merging writes several checkpoints' or
+     * subtasks' state into one physical file that it keeps open, and takes {@code sync()} to make
+     * each finished segment durable: an S3 object holds nothing until it is complete, so a
+     * checkpoint would complete while the bytes it references are not in S3 (and never reach it
+     * when the TaskManager is lost before the file is closed).
      */
     @Override
     public CheckpointStorageWorkerView toFileMergingStorage(FileMergingSnapshotManager mergingSnapshotManager, Environment environment)
             throws IOException {
-        if (!(delegate instanceof AbstractFsCheckpointStorageAccess fs)) {
-            return delegate.toFileMergingStorage(mergingSnapshotManager, environment);
-        }
-        return new TieredMergingStorageAccess(jobDir, fs.getDefaultSavepointDirectory(), streams.fileStateThreshold(),
-                streams.writeBufferSize(), mergingSnapshotManager, environment);
+        throw new IOException(FILE_MERGING_REFUSED);
     }
+
+    static final String FILE_MERGING_REFUSED = "execution.checkpointing.file-merging.enabled is not supported by the tiered"
+            + " checkpoint storage: Flink's file merging takes sync() to make a segment of a still open file durable, and an"
+            + " S3 object holds nothing until it is complete; checkpoints are written without file merging";
 }

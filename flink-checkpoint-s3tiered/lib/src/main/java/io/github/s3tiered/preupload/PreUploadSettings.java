@@ -118,11 +118,13 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
     /**
      * How long an unreferenced pre-uploaded object must be kept by a search that sees neither the
      * pending checkpoints nor the TaskManagers (the recovery inspector's {@code orphans}), counted
-     * from its upload: a checkpoint may be handed it up to a window later, and that checkpoint may
-     * then run up to its timeout before its {@code _metadata} references it.
+     * from the time S3 stamped it: a checkpoint may be handed it up to a window after its upload
+     * ended, and that checkpoint may then run up to its timeout before its {@code _metadata}
+     * references it. One more window covers the upload's own duration (S3 stamps its start) and
+     * clock skew, as the storage's own orphan removal keeps a window of slack.
      */
     public long orphanSearchGraceMillis() {
-        return reuseWindowMillis + Math.max(reuseWindowMillis, checkpointTimeoutMillis);
+        return 2 * reuseWindowMillis + checkpointTimeoutMillis;
     }
 
     /** Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256 hex>.sst}. */

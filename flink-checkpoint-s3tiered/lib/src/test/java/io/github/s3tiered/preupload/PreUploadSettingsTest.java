@@ -44,12 +44,12 @@ class PreUploadSettingsTest {
 
     @Test
     void theInspectorsGraceCoversAWindowThenTheCheckpointTimeout() {
-        // handed out up to a window after the upload, then referenced once the checkpoint completes
-        assertThat(PreUploadSettings.from(new Configuration(), 20_480).orphanSearchGraceMillis()).isEqualTo(20 * MINUTE);
+        // handed out up to a window after the upload, referenced once the checkpoint completes, plus a window of slack
+        assertThat(PreUploadSettings.from(new Configuration(), 20_480).orphanSearchGraceMillis()).isEqualTo(30 * MINUTE);
         Configuration longTimeout = config("execution.checkpointing.timeout", "1 h");
-        assertThat(PreUploadSettings.from(longTimeout, 20_480).orphanSearchGraceMillis()).isEqualTo(70 * MINUTE);
+        assertThat(PreUploadSettings.from(longTimeout, 20_480).orphanSearchGraceMillis()).isEqualTo(80 * MINUTE);
         assertThat(PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480)
-                .orphanSearchGraceMillis()).isEqualTo(120 * MINUTE);
+                .orphanSearchGraceMillis()).isEqualTo(130 * MINUTE);
     }
 
     @Test

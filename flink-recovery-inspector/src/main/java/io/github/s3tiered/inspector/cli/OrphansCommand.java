@@ -106,13 +106,14 @@ final class OrphansCommand extends InspectorSubcommand {
             }
             out().println(o.orphans().size() + " orphans (" + Table.bytes(o.orphanBytes()) + "); " + o.referencedFiles()
                     + " files referenced by " + o.retainedCheckpoints().size() + " retained checkpoints; " + o.tooYoung()
-                    + " unreferenced entries younger than " + minAge + " kept");
+                    + " unreferenced entries kept, younger than " + minAge + " (or than the job's checkpoint timeout, when its"
+                    + " storage recorded a longer one)");
             if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() < 0) {
                 out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: the"
                         + " job recorded no readable " + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " saying how long a TaskManager"
                         + " may still hand them to a checkpoint; give --pre-upload-grace once the job has ended (or at least"
                         + " its reuse window plus the larger of that window and its checkpoint timeout)");
-            } else if (o.preUploadsKept() > 0) {
+            } else if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() > age.toMillis()) {
                 out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: younger"
                         + " than " + TimeUtils.formatWithHighestUnit(Duration.ofMillis(o.preUploadGraceMillis()))
                         + " (their grace" + (preUploadGrace == null ? ", as the job's storage recorded it" : "") + ")");

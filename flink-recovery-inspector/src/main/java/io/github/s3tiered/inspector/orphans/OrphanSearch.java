@@ -72,8 +72,9 @@ public final class OrphanSearch {
             }
         }
 
-        long oldest = nowMillis - options.minAge().toMillis();
         PreUploadGrace grace = PreUploadGrace.of(jobDir, calls, checksums, options.preUploadGrace());
+        // a checkpoint in progress writes files its _metadata names only when it completes, up to its timeout
+        long oldest = nowMillis - Math.max(options.minAge().toMillis(), grace.checkpointTimeoutMillis());
         // an unknown grace keeps every such file: a live TaskManager may be handing it to a checkpoint
         long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, nowMillis - grace.millis());
         List<OrphanFile> orphans = new ArrayList<>();

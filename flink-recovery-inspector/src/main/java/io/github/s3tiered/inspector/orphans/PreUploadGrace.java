@@ -23,11 +23,15 @@ import java.util.regex.Pattern;
  *
  * @param millis the grace, or {@link #UNKNOWN}: no record (a job of an older version, or one whose
  *     JobManager could not write it) or one that cannot be read; every such file is kept then
+ * @param checkpointTimeoutMillis the job's checkpoint timeout as recorded, 0 when unknown: a
+ *     checkpoint in progress may write files for that long before its {@code _metadata} names
+ *     them, so no unreferenced file younger than this is an orphan of a running job
  */
-record PreUploadGrace(long millis) {
+record PreUploadGrace(long millis, long checkpointTimeoutMillis) {
 
     static final long UNKNOWN = -1;
-    private static final Pattern FIELD = Pattern.compile("\"orphanSearchGraceMillis\"\\s*:\\s*(\\d{1,18})\\s*[,}]");
+    private static final Pattern FIELD = field("orphanSearchGraceMillis");
+    private static final Pattern TIMEOUT = field("checkpointTimeoutMillis");
     /** The record is about 200 bytes; more is not one the storage wrote. */
     private static final int MAX_RECORD_BYTES = 64 << 10;
 
@@ -41,26 +45,33 @@ record PreUploadGrace(long millis) {
      * listing: some stores leave existing objects out of listings).
      */
     static PreUploadGrace of(Path jobDir, FileSystemCalls calls, ChecksumSource checksums, Duration given) {
-        if (given != null) {
-            return new PreUploadGrace(given.toMillis());
-        }
+        PreUploadGrace recorded = read(jobDir, calls, checksums);
+        return given == null ? recorded : new PreUploadGrace(given.toMillis(), recorded.checkpointTimeoutMillis);
+    }
+
+    private static PreUploadGrace read(Path jobDir, FileSystemCalls calls, ChecksumSource checksums) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         FileSystemCalls.DurableRead read;
         try {
             read = calls.readDurable(new Path(jobDir, CheckpointNames.PRE_UPLOAD_RECORD_FILE), bounded(bytes), checksums);
         } catch (IOException absentOrUnreadable) {
-            return new PreUploadGrace(UNKNOWN); // keeps the files: nothing is lost by waiting for a readable record
+            return new PreUploadGrace(UNKNOWN, 0); // keeps the files: nothing is lost by waiting for a readable record
         }
-        return read.checksumMatches() ? parse(bytes.toString(StandardCharsets.UTF_8)) : new PreUploadGrace(UNKNOWN);
+        return read.checksumMatches() ? parse(bytes.toString(StandardCharsets.UTF_8)) : new PreUploadGrace(UNKNOWN, 0);
     }
 
     static PreUploadGrace parse(String json) {
         String whole = json.strip();
-        Matcher m = FIELD.matcher(whole);
-        if (!whole.startsWith("{") || !whole.endsWith("}") || !m.find()) {
-            return new PreUploadGrace(UNKNOWN);
+        Matcher grace = FIELD.matcher(whole);
+        if (!whole.startsWith("{") || !whole.endsWith("}") || !grace.find()) {
+            return new PreUploadGrace(UNKNOWN, 0);
         }
-        return new PreUploadGrace(Long.parseLong(m.group(1)));
+        Matcher timeout = TIMEOUT.matcher(whole);
+        return new PreUploadGrace(Long.parseLong(grace.group(1)), timeout.find() ? Long.parseLong(timeout.group(1)) : 0);
+    }
+
+    private static Pattern field(String name) {
+        return Pattern.compile("\"" + name + "\"\\s*:\\s*(\\d{1,18})\\s*[,}]");
     }
 
     private static OutputStream bounded(ByteArrayOutputStream sink) {
