@@ -64,8 +64,8 @@ final class FailedCheckpointDisposal {
         }
     }
 
-    /** Guarded by the class: disposals submitted and not yet ended. */
-    private static int running;
+    /** Disposals submitted and not yet ended. */
+    private static final RunningCount RUNNING = new RunningCount();
 
     private FailedCheckpointDisposal() {}
 
@@ -74,9 +74,7 @@ final class FailedCheckpointDisposal {
      * failure is logged naming {@code what}.
      */
     static void submit(String what, Disposal disposal, Runnable afterwards) {
-        synchronized (FailedCheckpointDisposal.class) {
-            running++;
-        }
+        RUNNING.started();
         try {
             POOL.execute(() -> {
                 try {
@@ -98,9 +96,8 @@ final class FailedCheckpointDisposal {
         }
     }
 
-    private static synchronized void ended() {
-        running--;
-        FailedCheckpointDisposal.class.notifyAll();
+    private static void ended() {
+        RUNNING.ended();
     }
 
     /** The failed checkpoint's directory where Flink's location tells it, for the log. */
@@ -110,15 +107,7 @@ final class FailedCheckpointDisposal {
     }
 
     /** True when every disposal submitted has ended within the timeout. */
-    static synchronized boolean awaitIdle(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (running > 0) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return false;
-            }
-            TimeUnit.NANOSECONDS.timedWait(FailedCheckpointDisposal.class, left);
-        }
-        return true;
+    static boolean awaitIdle(Duration timeout) throws InterruptedException {
+        return RUNNING.awaitIdle(timeout);
     }
 }

@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code <checkpoint-dir>/<job-id>/s3tiered-preupload.json}: how long an unreferenced upload ahead
@@ -37,8 +36,8 @@ final class PreUploadGraceFile {
 
     private PreUploadGraceFile() {}
 
-    /** Guarded by the class: writes started and not yet ended (they stage in the local tier). */
-    private static int running;
+    /** Writes started and not yet ended (they stage in the local tier). */
+    private static final RunningCount RUNNING = new RunningCount();
 
     /** Writes the record on a thread of its own. */
     static void writeInBackground(Path jobDir, PreUploadSettings settings) {
@@ -52,9 +51,7 @@ final class PreUploadGraceFile {
         t.setDaemon(true);
         // not the caller's (possibly a job's) class loader, which the thread would otherwise keep reachable
         t.setContextClassLoader(PreUploadGraceFile.class.getClassLoader());
-        synchronized (PreUploadGraceFile.class) {
-            running++;
-        }
+        RUNNING.started();
         try {
             t.start();
         } catch (Throwable notStarted) {
@@ -64,22 +61,13 @@ final class PreUploadGraceFile {
         }
     }
 
-    private static synchronized void ended() {
-        running--;
-        PreUploadGraceFile.class.notifyAll();
+    private static void ended() {
+        RUNNING.ended();
     }
 
     /** True when every write started has ended within the timeout. */
-    static synchronized boolean awaitIdle(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (running > 0) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return false;
-            }
-            TimeUnit.NANOSECONDS.timedWait(PreUploadGraceFile.class, left);
-        }
-        return true;
+    static boolean awaitIdle(Duration timeout) throws InterruptedException {
+        return RUNNING.awaitIdle(timeout);
     }
 
     /**
