@@ -1,8 +1,16 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.inspector.PathKey;
+
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashSet;
 import java.util.Set;
 
 /**
@@ -14,15 +22,40 @@ import java.util.Set;
  */
 final class ReuseVetoingStreamFactory extends ForwardingCheckpointStreamFactory {
 
-    private final MissingObjects missing;
+    private static final Logger LOG = LoggerFactory.getLogger(ReuseVetoingStreamFactory.class);
+
+    private final long checkpointId;
+    private final Set<String> missing = new HashSet<>();
 
     ReuseVetoingStreamFactory(CheckpointStreamFactory delegate, long checkpointId, Set<String> missingPaths) {
         super(delegate);
-        this.missing = new MissingObjects(checkpointId, missingPaths);
+        this.checkpointId = checkpointId;
+        missingPaths.forEach(p -> missing.add(PathKey.of(new org.apache.flink.core.fs.Path(p))));
     }
 
+    /**
+     * RocksDB asks with a placeholder, not the handle it uploaded; the placeholder keeps the
+     * physical id, which for a whole file is its path.
+     */
     @Override
     public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
-        return !missing.vetoes(stateHandle) && super.couldReuseStateHandle(stateHandle);
+        org.apache.flink.core.fs.Path file = stateHandle instanceof SegmentFileStateHandle seg ? seg.getFilePath()
+                : stateHandle instanceof FileStateHandle fsh ? fsh.getFilePath() : physicalPath(stateHandle);
+        if (file != null && missing.contains(PathKey.of(file))) {
+            LOG.warn("Checkpoint {}: not reusing {}, which the JobManager found missing from S3; uploading the file again",
+                    checkpointId, file);
+            TaskManagerVerificationStatus.vetoedReuse();
+            return false;
+        }
+        return super.couldReuseStateHandle(stateHandle);
+    }
+
+    private static org.apache.flink.core.fs.Path physicalPath(StreamStateHandle h) {
+        try {
+            String id = h.getStreamStateHandleID().getKeyString();
+            return id.contains(":/") || id.startsWith("/") ? new org.apache.flink.core.fs.Path(id) : null;
+        } catch (RuntimeException e) {
+            return null; // not a path: state inside _metadata, or a merged file's logical id
+        }
     }
 }

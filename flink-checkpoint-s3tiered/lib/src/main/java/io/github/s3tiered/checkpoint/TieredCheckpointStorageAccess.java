@@ -149,22 +149,19 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     }
 
     /**
-     * Takes the verification status out of the reference, then resolves Flink's own reference;
-     * with {@code streams}, the streams are {@link TieredStreamFactory}'s (a discarded stream
-     * uploads nothing; shared state is deduplicated against pre-uploaded files), not with file
-     * merging, whose streams write segments of shared files.
+     * Takes the verification status out of the reference, then resolves Flink's own reference; the
+     * streams are {@link TieredStreamFactory}'s (a discarded stream uploads nothing; shared state is
+     * deduplicated against pre-uploaded files).
      */
     static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, long checkpointId,
             CheckpointStorageLocationReference reference, StreamSettings streams) throws IOException {
         LocationReferences.Decoded decoded = LocationReferences.decode(reference);
         CheckpointStreamFactory factory = view.resolveCheckpointStorageLocation(checkpointId, decoded.original());
-        if (streams != null) {
-            // Only a checkpoint's default location has the job's shared/ for shared state; a savepoint
-            // keeps all of its files in its own directory.
-            Path jobShared = decoded.original().isDefaultReference() ? new Path(jobDir, "shared") : null;
-            factory = TieredStreamFactory.wrap(factory, jobShared, streams.preUpload(), streams.fileStateThreshold(),
-                    streams.writeBufferSize());
-        }
+        // Only a checkpoint's default location has the job's shared/ for shared state; a savepoint
+        // keeps all of its files in its own directory.
+        Path jobShared = decoded.original().isDefaultReference() ? new Path(jobDir, "shared") : null;
+        factory = TieredStreamFactory.wrap(factory, jobShared, streams.preUpload(), streams.fileStateThreshold(),
+                streams.writeBufferSize());
         if (decoded.status() == null) {
             return factory;
         }
