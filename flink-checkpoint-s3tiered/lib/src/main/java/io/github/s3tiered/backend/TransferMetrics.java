@@ -59,7 +59,7 @@ public final class TransferMetrics {
         // what the JobManager's verification of completed checkpoints last told this TaskManager
         String jobDir = PathKey.of(new Path(new Path(dir), env.getJobID().toString()));
         g.gauge(VERIFIED_CHECKPOINT, (Gauge<Long>) () -> TaskManagerVerificationStatus.of(jobDir).newestVerified());
-        g.gauge(VERIFICATION_MISSING_OBJECTS, (Gauge<Long>) () -> (long) TaskManagerVerificationStatus.of(jobDir).missing().size());
+        g.gauge(VERIFICATION_MISSING_OBJECTS, (Gauge<Long>) () -> (long) TaskManagerVerificationStatus.of(jobDir).missingObjects());
         return snapshot;
     }
 

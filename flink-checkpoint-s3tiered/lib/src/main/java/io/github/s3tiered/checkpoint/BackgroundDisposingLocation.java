@@ -36,7 +36,7 @@ class BackgroundDisposingLocation extends ForwardingCheckpointStreamFactory impl
     }
 
     @Override
-    public final CheckpointStorageLocationReference getLocationReference() {
+    public CheckpointStorageLocationReference getLocationReference() {
         return delegate.getLocationReference();
     }
 

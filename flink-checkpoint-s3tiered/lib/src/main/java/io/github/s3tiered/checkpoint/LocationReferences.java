@@ -9,26 +9,44 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * The JobManager's verification status travels to the tasks inside the checkpoint's storage
- * location reference: Flink hands that reference, unchanged, to every task of the checkpoint (in
- * the trigger and in the barriers), and only the storage that made it reads it. So the status
- * reaches every TaskManager with the next checkpoint, with no request to S3.
+ * What the JobManager tells the tasks travels inside the checkpoint's storage location reference:
+ * Flink hands that reference, unchanged, to every task of the checkpoint (in the trigger and in the
+ * barriers), and only the storage that made it reads it. So it reaches every TaskManager with the
+ * next checkpoint, with no request to S3. It carries:
+ *
+ * <ul>
+ *   <li>the JobManager's reuse window for uploads ahead of checkpoints: the JobManager's orphan
+ *       removal, and the grace it records for the inspector's {@code orphans}
+ *       ({@link PreUploadGraceFile}), keep an unreferenced upload for as long as its window allows,
+ *       so a task must not reuse one for longer, whatever its TaskManager's own configuration says;
+ *   <li>the verification status ({@link VerificationStatus}), when completed checkpoints are verified.
+ * </ul>
  *
  * <p>Layout: a magic number, then the original reference (length -1 for Flink's default
- * reference), then the encoded {@link VerificationStatus}. A reference without the magic number is
- * Flink's own and passes through unchanged.
+ * reference), the window in milliseconds ({@link #PRE_UPLOAD_OFF} when the JobManager has
+ * pre-upload off), and, after a flag byte, the encoded status. A reference without the magic
+ * number is Flink's own (a savepoint's) and passes through unchanged.
  */
 final class LocationReferences {
 
-    private static final int MAGIC = 0x53335456; // "S3TV"
+    private static final int MAGIC = 0x53335457; // "S3TW"
 
-    /** A decoded reference: Flink's own, and the status that came with it (null when none). */
-    record Decoded(CheckpointStorageLocationReference original, VerificationStatus status) {}
+    /** The JobManager's window when it has pre-upload off: no task reuses an upload then. */
+    static final long PRE_UPLOAD_OFF = -1;
+    /** Decoded from Flink's own reference: nothing came from the JobManager. */
+    static final long NOT_SENT = Long.MIN_VALUE;
+
+    /**
+     * A decoded reference: Flink's own, the JobManager's reuse window ({@link #PRE_UPLOAD_OFF},
+     * {@link #NOT_SENT}) and the verification status (null when none came).
+     */
+    record Decoded(CheckpointStorageLocationReference original, long reuseWindowMillis, VerificationStatus.Received status) {}
 
     private LocationReferences() {}
 
-    static CheckpointStorageLocationReference encode(CheckpointStorageLocationReference original, VerificationStatus status)
-            throws IOException {
+    /** @param status null when completed checkpoints are not verified */
+    static CheckpointStorageLocationReference encode(CheckpointStorageLocationReference original, long reuseWindowMillis,
+            VerificationStatus status) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeInt(MAGIC);
@@ -39,28 +57,39 @@ final class LocationReferences {
                 out.writeInt(o.length);
                 out.write(o);
             }
-            out.write(status.encode());
+            out.writeLong(reuseWindowMillis);
+            out.writeBoolean(status != null);
+            if (status != null) {
+                out.write(status.encode());
+            }
         }
         return new CheckpointStorageLocationReference(bytes.toByteArray());
     }
 
     static Decoded decode(CheckpointStorageLocationReference reference) throws IOException {
         if (reference.isDefaultReference()) {
-            return new Decoded(reference, null);
+            return new Decoded(reference, NOT_SENT, null);
         }
         byte[] bytes = reference.getReferenceBytes();
         ByteBuffer buf = ByteBuffer.wrap(bytes);
         if (bytes.length < 8 || buf.getInt() != MAGIC) {
-            return new Decoded(reference, null);
+            return new Decoded(reference, NOT_SENT, null);
         }
         int length = buf.getInt();
-        if (length > buf.remaining()) {
+        if (length < -1 || Math.max(length, 0) > buf.remaining() - 9) {
             throw new IOException("Malformed s3tiered checkpoint location reference (" + bytes.length + " bytes)");
         }
         CheckpointStorageLocationReference original = length < 0
                 ? CheckpointStorageLocationReference.getDefault()
                 : new CheckpointStorageLocationReference(Arrays.copyOfRange(bytes, 8, 8 + length));
-        int statusStart = 8 + Math.max(length, 0);
-        return new Decoded(original, VerificationStatus.decode(Arrays.copyOfRange(bytes, statusStart, bytes.length)));
+        buf.position(8 + Math.max(length, 0));
+        long window = buf.getLong();
+        boolean hasStatus = buf.get() != 0;
+        VerificationStatus.Received status = hasStatus
+                ? VerificationStatus.decode(Arrays.copyOfRange(bytes, buf.position(), bytes.length)) : null;
+        if (!hasStatus && buf.hasRemaining()) {
+            throw new IOException("Malformed s3tiered checkpoint location reference (" + bytes.length + " bytes)");
+        }
+        return new Decoded(original, window, status);
     }
 }

@@ -2,6 +2,7 @@ package io.github.s3tiered.checkpoint;
 
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
+import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 
 import java.io.IOException;
 
@@ -11,16 +12,24 @@ import java.io.IOException;
  * exists()} round trip on s3tiered, checked when the checkpoint starts
  * ({@link MetadataFileOutputStream#openFor}, {@link MetadataPrecheck}), as with verification on
  * ({@link VerifyingCheckpointLocation}); a failed checkpoint's directory is deleted in the
- * background ({@link BackgroundDisposingLocation}).
+ * background ({@link BackgroundDisposingLocation}); its reference carries the JobManager's reuse
+ * window to the tasks ({@link LocationReferences}).
  */
 final class MetadataWritingLocation extends BackgroundDisposingLocation {
 
     /** Null where it does not apply. */
     private final MetadataPrecheck precheck;
+    private final CheckpointStorageLocationReference reference;
 
-    MetadataWritingLocation(CheckpointStorageLocation delegate) {
+    MetadataWritingLocation(CheckpointStorageLocation delegate, long reuseWindowMillis) throws IOException {
         super(delegate);
         this.precheck = MetadataPrecheck.startFor(delegate);
+        this.reference = LocationReferences.encode(delegate.getLocationReference(), reuseWindowMillis, null);
+    }
+
+    @Override
+    public CheckpointStorageLocationReference getLocationReference() {
+        return reference;
     }
 
     @Override

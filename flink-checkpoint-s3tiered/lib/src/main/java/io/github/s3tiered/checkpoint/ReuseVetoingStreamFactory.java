@@ -1,7 +1,5 @@
 package io.github.s3tiered.checkpoint;
 
-import io.github.s3tiered.inspector.PathKey;
-
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
@@ -9,9 +7,6 @@ import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.HashSet;
-import java.util.Set;
 
 /**
  * A task's stream factory for one checkpoint that refuses to reuse a previously uploaded file whose
@@ -25,12 +20,12 @@ final class ReuseVetoingStreamFactory extends ForwardingCheckpointStreamFactory 
     private static final Logger LOG = LoggerFactory.getLogger(ReuseVetoingStreamFactory.class);
 
     private final long checkpointId;
-    private final Set<String> missing = new HashSet<>();
+    private final VerificationStatus.Received status;
 
-    ReuseVetoingStreamFactory(CheckpointStreamFactory delegate, long checkpointId, Set<String> missingPaths) {
+    ReuseVetoingStreamFactory(CheckpointStreamFactory delegate, long checkpointId, VerificationStatus.Received status) {
         super(delegate);
         this.checkpointId = checkpointId;
-        missingPaths.forEach(p -> missing.add(PathKey.of(new org.apache.flink.core.fs.Path(p))));
+        this.status = status;
     }
 
     /**
@@ -41,7 +36,7 @@ final class ReuseVetoingStreamFactory extends ForwardingCheckpointStreamFactory 
     public boolean couldReuseStateHandle(StreamStateHandle stateHandle) {
         org.apache.flink.core.fs.Path file = stateHandle instanceof SegmentFileStateHandle seg ? seg.getFilePath()
                 : stateHandle instanceof FileStateHandle fsh ? fsh.getFilePath() : physicalPath(stateHandle);
-        if (file != null && missing.contains(PathKey.of(file))) {
+        if (file != null && status.mayBeMissing(file)) {
             LOG.warn("Checkpoint {}: not reusing {}, which the JobManager found missing from S3; uploading the file again",
                     checkpointId, file);
             TaskManagerVerificationStatus.vetoedReuse();

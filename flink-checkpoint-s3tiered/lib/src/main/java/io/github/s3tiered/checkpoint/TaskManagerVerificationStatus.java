@@ -9,12 +9,12 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class TaskManagerVerificationStatus {
 
-    private static final Map<String, VerificationStatus> BY_JOB_DIRECTORY = new ConcurrentHashMap<>();
+    private static final Map<String, VerificationStatus.Received> BY_JOB_DIRECTORY = new ConcurrentHashMap<>();
     private static final java.util.concurrent.atomic.LongAdder VETOED_REUSES = new java.util.concurrent.atomic.LongAdder();
 
     private TaskManagerVerificationStatus() {}
 
-    static void received(String jobDirectory, VerificationStatus status) {
+    static void received(String jobDirectory, VerificationStatus.Received status) {
         BY_JOB_DIRECTORY.put(jobDirectory, status);
     }
 
@@ -27,8 +27,8 @@ public final class TaskManagerVerificationStatus {
         return VETOED_REUSES.sum();
     }
 
-    /** The newest status received for a job's checkpoint directory, or {@link VerificationStatus#NONE}. */
-    public static VerificationStatus of(String jobDirectory) {
-        return BY_JOB_DIRECTORY.getOrDefault(jobDirectory, VerificationStatus.NONE);
+    /** The newest status received for a job's checkpoint directory, or {@link VerificationStatus.Received#NONE}. */
+    public static VerificationStatus.Received of(String jobDirectory) {
+        return BY_JOB_DIRECTORY.getOrDefault(jobDirectory, VerificationStatus.Received.NONE);
     }
 }

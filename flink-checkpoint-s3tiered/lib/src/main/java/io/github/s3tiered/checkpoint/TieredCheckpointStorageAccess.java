@@ -75,16 +75,21 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
         if (verification == null) {
-            return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId));
+            return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId), reuseWindowSent());
         }
         pending.started(checkpointId); // before any task can write a file of it
         try {
             return new VerifyingCheckpointLocation(delegate.initializeLocationForCheckpoint(checkpointId), checkpointId,
-                    verifier(), pending);
+                    verifier(), pending, reuseWindowSent());
         } catch (IOException | RuntimeException e) {
             pending.ended(checkpointId);
             throw e;
         }
+    }
+
+    /** The window this JobManager sweeps and records orphans by: the tasks reuse no longer ({@link LocationReferences}). */
+    private long reuseWindowSent() {
+        return streams.preUpload().enabled() ? streams.preUpload().reuseWindowMillis() : LocationReferences.PRE_UPLOAD_OFF;
     }
 
     private synchronized CompletedCheckpointVerifier verifier() {
@@ -149,9 +154,10 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     }
 
     /**
-     * Takes the verification status out of the reference, then resolves Flink's own reference; the
-     * streams are {@link TieredStreamFactory}'s (a discarded stream uploads nothing; shared state is
-     * deduplicated against pre-uploaded files).
+     * Takes the JobManager's reuse window and verification status out of the reference, then
+     * resolves Flink's own reference; the streams are {@link TieredStreamFactory}'s (a discarded
+     * stream uploads nothing; shared state is deduplicated against files uploaded ahead of the
+     * checkpoint within the shorter of this TaskManager's window and the JobManager's).
      */
     static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, long checkpointId,
             CheckpointStorageLocationReference reference, StreamSettings streams) throws IOException {
@@ -160,15 +166,18 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         // Only a checkpoint's default location has the job's shared/ for shared state; a savepoint
         // keeps all of its files in its own directory.
         Path jobShared = decoded.original().isDefaultReference() ? new Path(jobDir, "shared") : null;
-        factory = TieredStreamFactory.wrap(factory, jobShared, streams.preUpload(), streams.fileStateThreshold(),
+        PreUploadSettings preUpload = decoded.reuseWindowMillis() == LocationReferences.NOT_SENT
+                ? streams.preUpload()
+                : streams.preUpload().reusedWithin(decoded.reuseWindowMillis());
+        factory = TieredStreamFactory.wrap(factory, jobShared, preUpload, streams.fileStateThreshold(),
                 streams.writeBufferSize());
         if (decoded.status() == null) {
             return factory;
         }
         TaskManagerVerificationStatus.received(PathKey.of(jobDir), decoded.status());
-        return decoded.status().missing().isEmpty()
-                ? factory
-                : new ReuseVetoingStreamFactory(factory, checkpointId, decoded.status().missing());
+        return decoded.status().anyMissingSent()
+                ? new ReuseVetoingStreamFactory(factory, checkpointId, decoded.status())
+                : factory;
     }
 
     @Override

@@ -26,7 +26,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final MetadataPrecheck precheck;
 
     VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier,
-            PendingCheckpoints pending) throws IOException {
+            PendingCheckpoints pending, long reuseWindowMillis) throws IOException {
         super(delegate);
         this.delegate = delegate;
         this.precheck = MetadataPrecheck.startFor(delegate);
@@ -34,7 +34,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         this.verifier = verifier;
         this.pending = pending;
         // fixed at creation: every task of this checkpoint must get the same reference
-        this.reference = LocationReferences.encode(delegate.getLocationReference(), verifier.status());
+        this.reference = LocationReferences.encode(delegate.getLocationReference(), reuseWindowMillis, verifier.status());
     }
 
     @Override

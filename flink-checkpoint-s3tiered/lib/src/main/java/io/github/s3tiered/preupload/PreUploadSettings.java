@@ -108,6 +108,35 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
     }
 
     /**
+     * These settings as a task applies them to one checkpoint: uploads ahead of it are reused
+     * within the shorter of this (the TaskManager's) window and the JobManager's, sent with the
+     * checkpoint. The JobManager's orphan removal, and the grace it records for the inspector's
+     * {@code orphans}, keep an unreferenced upload only as long as its own window allows: a task
+     * reusing one for longer (a window, interval or minimum pause set only in the TaskManagers'
+     * configuration) could hand a checkpoint an object already deleted.
+     *
+     * @param jobManagerWindowMillis the JobManager's window; not positive when it has pre-upload off,
+     *     and then nothing is reused
+     */
+    public PreUploadSettings reusedWithin(long jobManagerWindowMillis) {
+        if (!enabled || jobManagerWindowMillis >= reuseWindowMillis) {
+            return this;
+        }
+        if (jobManagerWindowMillis <= 0) {
+            logOnce(true, "Uploads ahead of checkpoints are on in this TaskManager ({}) but off in the JobManager: none"
+                    + " is reused by a checkpoint (the JobManager keeps none from its orphan removal); set the option alike"
+                    + " on both", PreUploadOptions.ENABLED.key());
+            return new PreUploadSettings(false, reuseWindowMillis, maxConcurrent, maxQueuedBytes, minFileSize,
+                    checkpointTimeoutMillis);
+        }
+        logOnce(true, "Uploads ahead of checkpoints are reused within the JobManager's window ({} ms), shorter than this"
+                + " TaskManager's ({} ms): the JobManager keeps unreferenced uploads by its own; set {} and the checkpoint"
+                + " interval alike on both", jobManagerWindowMillis, reuseWindowMillis, PreUploadOptions.REUSE_WINDOW.key());
+        return new PreUploadSettings(true, jobManagerWindowMillis, maxConcurrent, maxQueuedBytes, minFileSize,
+                checkpointTimeoutMillis);
+    }
+
+    /**
      * How long the storage's own orphan removal keeps an unreferenced pre-uploaded object, counted
      * back from the newest completed checkpoint; it removes nothing while a checkpoint is pending.
      */

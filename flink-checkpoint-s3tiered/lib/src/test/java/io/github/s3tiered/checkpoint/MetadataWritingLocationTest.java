@@ -123,10 +123,11 @@ class MetadataWritingLocationTest {
         return new FsCheckpointStorageAccess(checkpoints, null, true, job, 1024, 4096);
     }
 
-    /** The storage with verification off. */
+    /** The storage with verification off (pre-upload on, its window 10 min). */
     private TieredCheckpointStorageAccess storage() throws IOException {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                null, new Path(checkpoints, job.toString()), null);
+                null, new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000)));
     }
 
     /** The storage with verification on. */
@@ -151,7 +152,11 @@ class MetadataWritingLocationTest {
         assertThat(fs.calls).containsExactly("head _metadata", "create _metadata OVERWRITE");
         assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(1, 2, 3);
         assertThat(done.getExternalPointer()).isEqualTo(new Path(checkpoints, job + "/chk-7").toString());
-        assertThat(location.getLocationReference()).isEqualTo(flinks.initializeLocationForCheckpoint(8).getLocationReference());
+        // Flink's reference, with the JobManager's reuse window for the tasks
+        LocationReferences.Decoded sent = LocationReferences.decode(location.getLocationReference());
+        assertThat(sent.original()).isEqualTo(flinks.initializeLocationForCheckpoint(8).getLocationReference());
+        assertThat(sent.reuseWindowMillis()).isEqualTo(600_000);
+        assertThat(sent.status()).isNull();
 
         // Flink's own location on the same file system asks first: the recording can tell
         CheckpointStorageLocation flinksLocation = flinks.initializeLocationForCheckpoint(9);

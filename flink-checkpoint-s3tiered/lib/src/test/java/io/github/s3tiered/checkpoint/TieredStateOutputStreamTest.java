@@ -98,6 +98,18 @@ class TieredStateOutputStreamTest {
 
         @Override
         public Map<String, Object> apply(String operation, Map<String, Object> args) {
+            if (operation.equals(BridgeContract.CLOSE_DEDUPLICATED)) {
+                // as the plugin when no upload ahead has the stream's content: closed (uploaded) as it is
+                LocalStream stream = (LocalStream) args.get(BridgeContract.STREAM);
+                record("closeDeduplicated " + streams.get(stream).getName() + " within "
+                        + args.get(BridgeContract.REUSE_WINDOW_MILLIS) + " ms");
+                try {
+                    stream.close();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return Map.of(BridgeContract.OBJECT, streams.get(stream).toString(), BridgeContract.DEDUPLICATED, false);
+            }
             if (!knowsAbandon || !operation.equals(BridgeContract.ABANDON_STREAM)) {
                 return Map.of(BridgeContract.ERROR, BridgeContract.ErrorCode.UNSUPPORTED_OPERATION.name(),
                         BridgeContract.ERROR_MESSAGE, "older plugin jar");
@@ -216,9 +228,39 @@ class TieredStateOutputStreamTest {
 
     /** A TaskManager's streams for checkpoint 7, as the storage resolves them (pre-upload off). */
     private CheckpointStreamFactory storageStreams() throws IOException {
-        return TieredCheckpointStorageAccess.resolve(flinks(), new Path(checkpoints, job.toString()), 7,
-                CheckpointStorageLocationReference.getDefault(), new TieredCheckpointStorageAccess.StreamSettings(THRESHOLD,
-                        4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
+        return storageStreams(CheckpointStorageLocationReference.getDefault(),
+                new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000));
+    }
+
+    private CheckpointStreamFactory storageStreams(CheckpointStorageLocationReference reference,
+            io.github.s3tiered.preupload.PreUploadSettings preUpload) throws IOException {
+        return TieredCheckpointStorageAccess.resolve(flinks(), new Path(checkpoints, job.toString()), 7, reference,
+                new TieredCheckpointStorageAccess.StreamSettings(THRESHOLD, 4096, preUpload));
+    }
+
+    /** What the shared stream's close asked of the file system, the TaskManager's window being 10 min. */
+    private String sharedStreamCloseWith(CheckpointStorageLocationReference reference) throws IOException {
+        CheckpointStateOutputStream out = storageStreams(reference,
+                new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000))
+                .createCheckpointStateOutputStream(CheckpointedStateScope.SHARED);
+        out.write(bytes(3000));
+        int before = fs.calls.size();
+        assertThat(out.closeAndGetHandle()).isInstanceOf(FileStateHandle.class);
+        return String.join("; ", fs.calls.subList(before, fs.calls.size())).replaceAll("[0-9a-f-]{36}", "<file>");
+    }
+
+    @Test
+    void sharedStateReusesUploadsAheadWithinTheShorterOfTheTaskManagersAndTheJobManagersWindow() throws Exception {
+        CheckpointStorageLocationReference defaultLocation = CheckpointStorageLocationReference.getDefault();
+        assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, 60_000, null)))
+                .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 60000 ms; close <file>");
+        assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, 1_200_000, null)))
+                .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 600000 ms; close <file>");
+        // pre-upload off in the JobManager: it keeps no upload ahead from its orphan removal
+        assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, LocationReferences.PRE_UPLOAD_OFF, null)))
+                .isEqualTo("create <file> NO_OVERWRITE; close <file>");
+        // a reference from Flink's own storage: nothing was sent, the TaskManager's window holds
+        assertThat(sharedStreamCloseWith(defaultLocation)).isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 600000 ms; close <file>");
     }
 
     private long filesIn(String dir) throws IOException {

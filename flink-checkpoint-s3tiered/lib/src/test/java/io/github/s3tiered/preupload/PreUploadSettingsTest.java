@@ -89,4 +89,20 @@ class PreUploadSettingsTest {
         c.setString(key, value);
         return c;
     }
+
+    /**
+     * A TaskManager whose own configuration makes its window longer than the JobManager's (which
+     * sweeps and records orphans by its own) reuses within the JobManager's; with pre-upload off in
+     * the JobManager it reuses nothing.
+     */
+    @Test
+    void aTaskReusesWithinTheShorterOfItsWindowAndTheJobManagers() {
+        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480);
+        assertThat(taskManagers.reusedWithin(10 * MINUTE).reuseWindowMillis()).isEqualTo(10 * MINUTE);
+        assertThat(taskManagers.reusedWithin(10 * MINUTE).enabled()).isTrue();
+        assertThat(taskManagers.reusedWithin(90 * MINUTE)).isSameAs(taskManagers);
+        assertThat(taskManagers.reusedWithin(-1).enabled()).isFalse();
+        PreUploadSettings off = PreUploadSettings.from(config("s3tiered.preupload.enabled", "false"), 20_480);
+        assertThat(off.reusedWithin(10 * MINUTE).enabled()).isFalse();
+    }
 }
