@@ -59,6 +59,53 @@ class PreUploadSettingsTest {
         assertThat(window(c)).isEqualTo(5 * MINUTE);
     }
 
+    /** What this class logs while {@code action} runs, as "LEVEL message". */
+    private static java.util.List<String> logged(Runnable action) {
+        java.util.List<String> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        org.apache.logging.log4j.core.Logger logger = (org.apache.logging.log4j.core.Logger)
+                org.apache.logging.log4j.LogManager.getLogger(PreUploadSettings.class);
+        org.apache.logging.log4j.core.Appender capture = new org.apache.logging.log4j.core.appender.AbstractAppender(
+                "capture-" + System.nanoTime(), null, null, true, org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+            @Override
+            public void append(org.apache.logging.log4j.core.LogEvent event) {
+                events.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
+            }
+        };
+        capture.start();
+        logger.addAppender(capture);
+        try {
+            action.run();
+        } finally {
+            logger.removeAppender(capture);
+        }
+        return events;
+    }
+
+    @Test
+    void aWindowShorterThanTheIntervalIsWarnedAboutOncePerProcess() {
+        // an interval no other test uses: the warning is logged once per process and message
+        Configuration c = config("execution.checkpointing.interval", "97 min");
+        c.set(PreUploadOptions.REUSE_WINDOW, Duration.ofMinutes(7));
+        java.util.List<String> first = logged(() -> PreUploadSettings.from(c, 20_480));
+        assertThat(first).singleElement().asString().startsWith("WARN s3tiered.preupload.reuse-window (420000 ms) is shorter"
+                + " than the time between checkpoints (5820000 ms)");
+        assertThat(logged(() -> PreUploadSettings.from(c, 20_480))).isEmpty();
+        // as long as the interval: nothing to warn about
+        Configuration fits = config("execution.checkpointing.interval", "7 min");
+        fits.set(PreUploadOptions.REUSE_WINDOW, Duration.ofMinutes(7));
+        assertThat(logged(() -> PreUploadSettings.from(fits, 20_480))).noneMatch(e -> e.startsWith("WARN"));
+    }
+
+    @Test
+    void aTaskManagerWindowLongerThanTheJobManagersIsWarnedAbout() {
+        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "83 min"), 20_480);
+        assertThat(logged(() -> taskManagers.reusedWithin(11 * MINUTE))).singleElement().asString()
+                .startsWith("WARN Uploads ahead of checkpoints are reused within the JobManager's window (660000 ms), shorter"
+                        + " than this TaskManager's (9960000 ms)");
+        assertThat(logged(() -> taskManagers.reusedWithin(11 * MINUTE))).isEmpty();
+        assertThat(logged(() -> taskManagers.reusedWithin(166 * MINUTE))).isEmpty();
+    }
+
     @Test
     void aHugeIntervalOrWindowDoesNotOverflowTheGraceOrItsNanoseconds() {
         Configuration huge = config("execution.checkpointing.interval", "100000000 d");
