@@ -33,7 +33,10 @@ final class LocationReferences {
 
     /** The JobManager's window when it has pre-upload off: no task reuses an upload then. */
     static final long PRE_UPLOAD_OFF = -1;
-    /** Decoded from Flink's own reference: nothing came from the JobManager. */
+    /**
+     * Decoded from Flink's own reference: nothing came from the JobManager (a savepoint's, or a
+     * checkpoint a legacy source triggered itself with the default reference).
+     */
     static final long NOT_SENT = Long.MIN_VALUE;
 
     /**
@@ -76,7 +79,7 @@ final class LocationReferences {
             return new Decoded(reference, NOT_SENT, null);
         }
         int length = buf.getInt();
-        if (length < -1 || Math.max(length, 0) > buf.remaining() - 9) {
+        if (length < -1 || length == 0 || Math.max(length, 0) > buf.remaining() - 9) {
             throw new IOException("Malformed s3tiered checkpoint location reference (" + bytes.length + " bytes)");
         }
         CheckpointStorageLocationReference original = length < 0
@@ -84,7 +87,11 @@ final class LocationReferences {
                 : new CheckpointStorageLocationReference(Arrays.copyOfRange(bytes, 8, 8 + length));
         buf.position(8 + Math.max(length, 0));
         long window = buf.getLong();
-        boolean hasStatus = buf.get() != 0;
+        byte flag = buf.get();
+        if (flag != 0 && flag != 1) {
+            throw new IOException("Malformed s3tiered checkpoint location reference (" + bytes.length + " bytes)");
+        }
+        boolean hasStatus = flag == 1;
         VerificationStatus.Received status = hasStatus
                 ? VerificationStatus.decode(Arrays.copyOfRange(bytes, buf.position(), bytes.length)) : null;
         if (!hasStatus && buf.hasRemaining()) {

@@ -1,6 +1,7 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.preupload.JobManagerReuseWindows;
 import io.github.s3tiered.preupload.PreUploadSettings;
 import io.github.s3tiered.preupload.PreUploadTarget;
 
@@ -166,9 +167,14 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         // Only a checkpoint's default location has the job's shared/ for shared state; a savepoint
         // keeps all of its files in its own directory.
         Path jobShared = decoded.original().isDefaultReference() ? new Path(jobDir, "shared") : null;
-        PreUploadSettings preUpload = decoded.reuseWindowMillis() == LocationReferences.NOT_SENT
-                ? streams.preUpload()
-                : streams.preUpload().reusedWithin(decoded.reuseWindowMillis());
+        PreUploadSettings preUpload = streams.preUpload();
+        if (jobShared != null && preUpload.enabled()) {
+            String sharedKey = PathKey.of(jobShared);
+            if (decoded.reuseWindowMillis() != LocationReferences.NOT_SENT) {
+                JobManagerReuseWindows.received(sharedKey, decoded.reuseWindowMillis());
+            }
+            preUpload = preUpload.reusedWithin(JobManagerReuseWindows.last(sharedKey));
+        }
         factory = TieredStreamFactory.wrap(factory, jobShared, preUpload, streams.fileStateThreshold(),
                 streams.writeBufferSize());
         if (decoded.status() == null) {

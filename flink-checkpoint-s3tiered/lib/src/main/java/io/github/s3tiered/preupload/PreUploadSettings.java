@@ -115,17 +115,18 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
      * reusing one for longer (a window, interval or minimum pause set only in the TaskManagers'
      * configuration) could hand a checkpoint an object already deleted.
      *
-     * @param jobManagerWindowMillis the JobManager's window; not positive when it has pre-upload off,
-     *     and then nothing is reused
+     * @param jobManagerWindowMillis the JobManager's window; not positive when it has pre-upload off
+     *     or sent none yet, and then nothing is reused
      */
     public PreUploadSettings reusedWithin(long jobManagerWindowMillis) {
         if (!enabled || jobManagerWindowMillis >= reuseWindowMillis) {
             return this;
         }
         if (jobManagerWindowMillis <= 0) {
-            logOnce(true, "Uploads ahead of checkpoints are on in this TaskManager ({}) but off in the JobManager: none"
-                    + " is reused by a checkpoint (the JobManager keeps none from its orphan removal); set the option alike"
-                    + " on both", PreUploadOptions.ENABLED.key());
+            logOnce(true, "Uploads ahead of checkpoints are on in this TaskManager ({}) but off in the JobManager, or the"
+                    + " JobManager's window has not reached this TaskManager yet: no checkpoint reuses an upload made ahead"
+                    + " of it (the JobManager's orphan removal would not keep it), and with the JobManager's off none is"
+                    + " made; set the option alike on both", PreUploadOptions.ENABLED.key());
             return new PreUploadSettings(false, reuseWindowMillis, maxConcurrent, maxQueuedBytes, minFileSize,
                     checkpointTimeoutMillis);
         }

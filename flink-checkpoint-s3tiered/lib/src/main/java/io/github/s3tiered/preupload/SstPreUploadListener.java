@@ -24,6 +24,7 @@ final class SstPreUploadListener extends AbstractEventListener {
     private final SstPreUploader uploader;
     private final S3TieredBridge bridge;
     private final Path sharedDirectory;
+    private final String sharedDirectoryKey;
     private final long minFileSize;
     private final long reuseWindowMillis;
     /**
@@ -39,6 +40,7 @@ final class SstPreUploadListener extends AbstractEventListener {
         this.uploader = uploader;
         this.bridge = bridge;
         this.sharedDirectory = sharedDirectory;
+        this.sharedDirectoryKey = io.github.s3tiered.inspector.PathKey.of(sharedDirectory);
         this.minFileSize = settings.minFileSize();
         this.reuseWindowMillis = settings.reuseWindowMillis();
     }
@@ -132,6 +134,9 @@ final class SstPreUploadListener extends AbstractEventListener {
             }
             if (info.getFileSize() <= minFileSize) {
                 return; // Flink keeps such a file inside _metadata
+            }
+            if (JobManagerReuseWindows.preUploadOff(sharedDirectoryKey)) {
+                return; // no checkpoint may take it (PreUploadSettings#reusedWithin warned once)
             }
             uploader.submit(this, java.nio.file.Path.of(info.getFilePath()), info.getFileSize());
         } catch (Throwable t) {

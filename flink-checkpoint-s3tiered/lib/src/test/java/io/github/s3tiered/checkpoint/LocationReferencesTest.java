@@ -33,7 +33,8 @@ class LocationReferencesTest {
         assertThat(decoded.status().failedCheckpoints()).isEqualTo(2);
         assertThat(decoded.status().missingObjects()).isEqualTo(1);
         // as a task's handle spells it: the same object however the path is written
-        assertThat(decoded.status().mayBeMissing(new Path(lost + "/"))).isTrue();
+        assertThat(decoded.status().mayBeMissing(new Path(lost))).isTrue();
+        assertThat(decoded.status().mayBeMissing(new Path("S3TIERED" + lost.substring("s3tiered".length())))).isTrue();
         assertThat(decoded.status().mayBeMissing(new Path(SHARED + UUID.randomUUID()))).isFalse();
 
         CheckpointStorageLocationReference savepointLike =
@@ -93,6 +94,17 @@ class LocationReferencesTest {
         }
         byte[] longer = Arrays.copyOf(whole, whole.length + 1);
         assertThatThrownBy(() -> LocationReferences.decode(new CheckpointStorageLocationReference(longer)))
+                .isInstanceOf(IOException.class).hasMessageContaining("Malformed");
+
+        byte[] withoutStatus = LocationReferences.encode(CheckpointStorageLocationReference.getDefault(), 600_000, null)
+                .getReferenceBytes();
+        byte[] badFlag = withoutStatus.clone();
+        badFlag[badFlag.length - 1] = 2;
+        assertThatThrownBy(() -> LocationReferences.decode(new CheckpointStorageLocationReference(badFlag)))
+                .isInstanceOf(IOException.class).hasMessageContaining("Malformed");
+        byte[] emptyOriginal = withoutStatus.clone();
+        emptyOriginal[4] = emptyOriginal[5] = emptyOriginal[6] = emptyOriginal[7] = 0; // length 0: Flink has no such reference
+        assertThatThrownBy(() -> LocationReferences.decode(new CheckpointStorageLocationReference(emptyOriginal)))
                 .isInstanceOf(IOException.class).hasMessageContaining("Malformed");
     }
 }

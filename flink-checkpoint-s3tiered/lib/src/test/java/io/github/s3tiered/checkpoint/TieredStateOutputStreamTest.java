@@ -252,15 +252,19 @@ class TieredStateOutputStreamTest {
     @Test
     void sharedStateReusesUploadsAheadWithinTheShorterOfTheTaskManagersAndTheJobManagersWindow() throws Exception {
         CheckpointStorageLocationReference defaultLocation = CheckpointStorageLocationReference.getDefault();
+        // Flink's default reference before the JobManager's window reached this TaskManager (a
+        // legacy source triggering its own checkpoint): no reuse, the JobManager keeps no upload for it
+        assertThat(sharedStreamCloseWith(defaultLocation)).isEqualTo("create <file> NO_OVERWRITE; close <file>");
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, 60_000, null)))
+                .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 60000 ms; close <file>");
+        // ... and after it did: the window last received
+        assertThat(sharedStreamCloseWith(defaultLocation))
                 .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 60000 ms; close <file>");
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, 1_200_000, null)))
                 .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 600000 ms; close <file>");
         // pre-upload off in the JobManager: it keeps no upload ahead from its orphan removal
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, LocationReferences.PRE_UPLOAD_OFF, null)))
                 .isEqualTo("create <file> NO_OVERWRITE; close <file>");
-        // a reference from Flink's own storage: nothing was sent, the TaskManager's window holds
-        assertThat(sharedStreamCloseWith(defaultLocation)).isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 600000 ms; close <file>");
     }
 
     private long filesIn(String dir) throws IOException {

@@ -83,12 +83,13 @@ class PreUploadSettingsTest {
 
     @Test
     void aWindowShorterThanTheIntervalIsWarnedAboutOncePerProcess() {
-        // an interval no other test uses: the warning is logged once per process and message
-        Configuration c = config("execution.checkpointing.interval", "97 min");
+        // an interval no other test (or rerun) uses: the warning is logged once per process and message
+        long minutes = 1_000 + System.nanoTime() % 1_000_000;
+        Configuration c = config("execution.checkpointing.interval", minutes + " min");
         c.set(PreUploadOptions.REUSE_WINDOW, Duration.ofMinutes(7));
         java.util.List<String> first = logged(() -> PreUploadSettings.from(c, 20_480));
         assertThat(first).singleElement().asString().startsWith("WARN s3tiered.preupload.reuse-window (420000 ms) is shorter"
-                + " than the time between checkpoints (5820000 ms)");
+                + " than the time between checkpoints (" + minutes * MINUTE + " ms)");
         assertThat(logged(() -> PreUploadSettings.from(c, 20_480))).isEmpty();
         // as long as the interval: nothing to warn about
         Configuration fits = config("execution.checkpointing.interval", "7 min");
@@ -98,12 +99,14 @@ class PreUploadSettingsTest {
 
     @Test
     void aTaskManagerWindowLongerThanTheJobManagersIsWarnedAbout() {
-        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "83 min"), 20_480);
+        long minutes = 1_000 + System.nanoTime() % 1_000_000; // as above: a window no other test or rerun has
+        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", minutes + " min"),
+                20_480);
         assertThat(logged(() -> taskManagers.reusedWithin(11 * MINUTE))).singleElement().asString()
                 .startsWith("WARN Uploads ahead of checkpoints are reused within the JobManager's window (660000 ms), shorter"
-                        + " than this TaskManager's (9960000 ms)");
+                        + " than this TaskManager's (" + 2 * minutes * MINUTE + " ms)");
         assertThat(logged(() -> taskManagers.reusedWithin(11 * MINUTE))).isEmpty();
-        assertThat(logged(() -> taskManagers.reusedWithin(166 * MINUTE))).isEmpty();
+        assertThat(logged(() -> taskManagers.reusedWithin(4 * minutes * MINUTE))).isEmpty();
     }
 
     @Test
