@@ -57,8 +57,39 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
     @Test
     void checkpointsReferToPreUploadedFilesAndRestoreExactlyOnAFreshHost(@InjectMiniCluster MiniCluster cluster)
             throws Exception {
-        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
-        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/preupload";
+        run(cluster, Map.of(), "preupload", "preupload");
+    }
+
+    /**
+     * With entropy injection, Flink's data files get random characters where the marker is; the
+     * storage's own objects (uploads ahead of checkpoints, the verification status, the grace
+     * record) belong to the job directory as Flink's {@code _metadata} and the inspector name it,
+     * without the marker: none under a key that still holds the marker itself.
+     */
+    @Test
+    void withEntropyInjectionTheStoragesOwnObjectsAreInTheJobDirectoryFlinkNames(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        run(cluster, Map.of("s3tiered.entropy.key", "_entropy_", "s3tiered.entropy.length", "2"), "_entropy_/preupload-e",
+                "preupload-e");
+        try (S3Client raw = rawClient(S3.server())) {
+            List<String> keys = raw.listObjectsV2Paginator(b -> b.bucket(S3.server().bucket())
+                    .prefix(S3.server().runPrefix() + "/")).contents().stream().map(o -> o.key()).toList();
+            assertThat(keys).as("keys under the run's prefix").noneMatch(k -> k.contains("_entropy_"));
+        }
+    }
+
+    /**
+     * Runs the job to its eighth checkpoint, cancels it and resumes its newest on a fresh host.
+     *
+     * @param checkpointPath the checkpoint directory below the run's prefix, as configured
+     * @param jobPath the same without an entropy marker: where {@code _metadata} and the storage's own objects go
+     */
+    private void run(MiniCluster cluster, Map<String, String> fsOptions, String checkpointPath, String jobPath)
+            throws Exception {
+        org.apache.flink.configuration.Configuration fsConf = fileSystemConfig(S3.server(), localTier);
+        fsOptions.forEach(fsConf::setString);
+        initializeFileSystems(fsConf);
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/" + checkpointPath;
         S3TieredBridge bridge = S3TieredBridge.of(new Path(dir)).orElseThrow();
         long dedupedBefore = bridge.transferMetrics().figure(BridgeContract.DEDUPLICATED_UPLOADS);
         long preUploadsBefore = bridge.transferMetrics().figure(BridgeContract.PRE_UPLOADS);
@@ -88,6 +119,9 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
         List<ReferencedFile> files = CheckpointReferences.of(CheckpointMetadataReader.load(new Path(retained),
                 getClass().getClassLoader())).files();
         assertThat(files).anySatisfy(f -> assertThat(PreUploadSettings.isPreUploadedName(f.path().getName())).isTrue());
+        String jobShared = S3.server().runPrefix() + "/" + jobPath + "/" + job + "/shared/";
+        assertThat(files).filteredOn(f -> PreUploadSettings.isPreUploadedName(f.path().getName()))
+                .allSatisfy(f -> assertThat(f.path().toUri().getPath().substring(1)).startsWith(jobShared));
         try (S3Client raw = rawClient(S3.server())) {
             for (ReferencedFile f : files) {
                 String key = f.path().toUri().getPath().substring(1);
@@ -95,13 +129,18 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
                 assertThat(size).as(key).isGreaterThanOrEqualTo(f.minSize());
             }
             // what the inspector's orphan search reads: twice the 3 s window plus the 10 min timeout
-            String record = S3.server().runPrefix() + "/preupload/" + job + "/s3tiered-preupload.json";
+            String record = S3.server().runPrefix() + "/" + jobPath + "/" + job + "/s3tiered-preupload.json";
             assertThat(raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(record)).asUtf8String())
                     .contains("\"reuseWindowMillis\": 3000,").contains("\"orphanSearchGraceMillis\": 606000,");
+            String status = S3.server().runPrefix() + "/" + jobPath + "/" + job + "/s3tiered-verification.json";
+            assertThat(raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(status)).asUtf8String())
+                    .as(status).contains("newestVerified");
         }
 
         // A fresh host: no local copies, everything from S3.
-        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        org.apache.flink.configuration.Configuration freshConf = fileSystemConfig(S3.server(), freshHostTier);
+        fsOptions.forEach(freshConf::setString);
+        initializeFileSystems(freshConf);
         RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
         StreamExecutionEnvironment resumed = environment(dir, retained, options);
         RecoveryJob.build(resumed, resume);

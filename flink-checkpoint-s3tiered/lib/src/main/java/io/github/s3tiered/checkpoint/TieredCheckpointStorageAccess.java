@@ -5,6 +5,8 @@ import io.github.s3tiered.preupload.JobManagerReuseWindows;
 import io.github.s3tiered.preupload.PreUploadSettings;
 import io.github.s3tiered.preupload.PreUploadTarget;
 
+import org.apache.flink.core.fs.EntropyInjector;
+import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
 import org.apache.flink.runtime.execution.Environment;
@@ -38,7 +40,16 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private final RecoveryGuard guard;
     /** Null when verification is off. Created lazily: only the JobManager completes checkpoints. */
     private final VerificationSettings verification;
+    /** As Flink names it: with the entropy marker, if the checkpoint path has one. */
     private final Path jobDir;
+    /**
+     * Where the storage's own objects go (the verification status, the pre-upload grace record,
+     * uploads ahead of checkpoints) and what its orphan removal lists: the job directory without
+     * the entropy marker, where Flink writes {@code _metadata} and the inspector looks. Flink's
+     * data files get entropy instead of the marker; an object written at a path still holding it
+     * would sit under the marker itself, apart from the job directory.
+     */
+    private final Path storageDir;
     private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
     /**
@@ -62,8 +73,17 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         this.guard = guard;
         this.verification = verification;
         this.jobDir = jobDir;
+        this.storageDir = withoutEntropyMarker(jobDir);
         this.streams = streams;
         this.pending = new PendingCheckpoints(verification != null && verification.removeOrphans());
+    }
+
+    static Path withoutEntropyMarker(Path jobDir) {
+        try {
+            return EntropyInjector.removeEntropyMarkerIfPresent(FileSystem.getUnguardedFileSystem(jobDir.toUri()), jobDir);
+        } catch (IOException | RuntimeException e) {
+            return jobDir; // no file system for it here: nothing of this storage's is written through it either
+        }
     }
 
     // ---------------------------------------------------------------- JobManager
@@ -97,8 +117,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         if (verifier == null) {
             long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
-                    ? new OrphanSweep(jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
-            verifier = new CompletedCheckpointVerifier(jobDir, verification.fullListingInterval(), verification.classLoader(),
+                    ? new OrphanSweep(storageDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
+            verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
         }
         return verifier;
@@ -128,7 +148,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         delegate.initializeBaseLocationsForCheckpoint();
         if (!preUploadGraceRecorded) {
             preUploadGraceRecorded = true;
-            PreUploadGraceFile.writeInBackground(jobDir, streams.preUpload());
+            PreUploadGraceFile.writeInBackground(storageDir, streams.preUpload());
         }
     }
 
@@ -143,14 +163,14 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public CheckpointStreamFactory resolveCheckpointStorageLocation(long checkpointId, CheckpointStorageLocationReference reference)
             throws IOException {
-        return resolve(delegate, jobDir, checkpointId, reference, streams);
+        return resolve(delegate, jobDir, storageDir, checkpointId, reference, streams);
     }
 
     /** The job's shared/ directory for RocksDB's files uploaded ahead of checkpoints; empty when off. */
     @Override
     public Optional<PreUploadTarget> preUploadTarget() {
         return streams.preUpload().enabled()
-                ? Optional.of(new PreUploadTarget(new Path(jobDir, "shared"), streams.preUpload()))
+                ? Optional.of(new PreUploadTarget(new Path(storageDir, "shared"), streams.preUpload()))
                 : Optional.empty();
     }
 
@@ -160,7 +180,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
      * stream uploads nothing; shared state is deduplicated against files uploaded ahead of the
      * checkpoint within the shorter of this TaskManager's window and the JobManager's).
      */
-    static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, long checkpointId,
+    static CheckpointStreamFactory resolve(CheckpointStorageWorkerView view, Path jobDir, Path storageDir, long checkpointId,
             CheckpointStorageLocationReference reference, StreamSettings streams) throws IOException {
         LocationReferences.Decoded decoded = LocationReferences.decode(reference);
         CheckpointStreamFactory factory = view.resolveCheckpointStorageLocation(checkpointId, decoded.original());
@@ -169,7 +189,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         Path jobShared = decoded.original().isDefaultReference() ? new Path(jobDir, "shared") : null;
         PreUploadSettings preUpload = streams.preUpload();
         if (jobShared != null && preUpload.enabled()) {
-            String sharedKey = PathKey.of(jobShared);
+            String sharedKey = PathKey.of(new Path(storageDir, "shared")); // as the pre-upload target names it
             if (decoded.reuseWindowMillis() != LocationReferences.NOT_SENT) {
                 JobManagerReuseWindows.received(sharedKey, decoded.reuseWindowMillis());
             }

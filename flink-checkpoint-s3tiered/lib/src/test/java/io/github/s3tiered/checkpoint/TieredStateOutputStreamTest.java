@@ -234,7 +234,9 @@ class TieredStateOutputStreamTest {
 
     private CheckpointStreamFactory storageStreams(CheckpointStorageLocationReference reference,
             io.github.s3tiered.preupload.PreUploadSettings preUpload) throws IOException {
-        return TieredCheckpointStorageAccess.resolve(flinks(), new Path(checkpoints, job.toString()), 7, reference,
+        Path jobDir = new Path(checkpoints, job.toString());
+        return TieredCheckpointStorageAccess.resolve(flinks(), jobDir, TieredCheckpointStorageAccess.withoutEntropyMarker(jobDir),
+                7, reference,
                 new TieredCheckpointStorageAccess.StreamSettings(THRESHOLD, 4096, preUpload));
     }
 
