@@ -82,11 +82,47 @@ final class KeyedSnapshotCheck {
         }
         requireFirstKeyGroupAfterMetaData(handle, metaDataEnd);
         if (!(handle instanceof KeyGroupsSavepointStateHandle) && isHeapSnapshot(handle)) {
+            if (serializers.compressed) {
+                verifyCompressedKeyGroups(handle, true);
+            }
             readHeapSnapshot(handle, serializers, maxParallelism);
-            return "hashmap backend snapshot";
+            return serializers.compressed ? "hashmap backend snapshot, compressed (Snappy checksums checked)"
+                    : "hashmap backend snapshot";
+        }
+        if (serializers.compressed) {
+            verifyCompressedKeyGroups(handle, false);
         }
         readFullSnapshot(handle, serializers, maxParallelism);
-        return handle instanceof KeyGroupsSavepointStateHandle ? "canonical savepoint" : "full snapshot";
+        String format = handle instanceof KeyGroupsSavepointStateHandle ? "canonical savepoint" : "full snapshot";
+        return serializers.compressed ? format + ", compressed (Snappy checksums checked)" : format;
+    }
+
+    /**
+     * Compressed key groups ({@link SnappyFrames}): a heap snapshot writes each key group's id, then
+     * a framed stream for each of its states; a full snapshot a framed stream from the recorded
+     * offset (0 for an empty key group). Each key group's frames run to where the next one starts,
+     * the last to the end of the file.
+     */
+    private static void verifyCompressedKeyGroups(KeyGroupsStateHandle handle, boolean heap) throws Exception {
+        List<Tuple2<Integer, Long>> groups = new ArrayList<>();
+        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+            if (heap || g.f1 != 0) {
+                groups.add(g);
+            }
+        }
+        long streamEnd = handle.getDelegateStateHandle().getStateSize();
+        try (FSDataInputStream in = handle.openInputStream()) {
+            for (int i = 0; i < groups.size(); i++) {
+                Tuple2<Integer, Long> group = groups.get(i);
+                long end = i + 1 < groups.size() ? groups.get(i + 1).f1 : streamEnd;
+                long start = group.f1 + (heap ? Integer.BYTES : 0);
+                if (end < start) {
+                    throw new StateDecodingException("key group " + group.f0 + " starts at byte " + group.f1
+                            + ", not before the data that follow it at byte " + end, true, null);
+                }
+                SnappyFrames.verify(in, start, end, "key group " + group.f0);
+            }
+        }
     }
 
     /**

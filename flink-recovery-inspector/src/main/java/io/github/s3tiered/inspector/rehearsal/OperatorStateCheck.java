@@ -80,6 +80,11 @@ final class OperatorStateCheck {
                 throw new StateDecodingException("the first element of the operator state is recorded at byte "
                         + starts.first() + ", but the meta data before it ends at byte " + metaDataEnd, true, null);
             }
+            if (compressed && !starts.isEmpty()) {
+                // one framed stream after the meta data, flushed at every element's start (SnappyFrames)
+                SnappyFrames.verify(in, metaDataEnd, end, "the compressed operator state");
+                in.seek(metaDataEnd);
+            }
             try (CompressibleFSDataInputStream data = new CompressibleFSDataInputStream(in, compression)) {
                 DataInputView view = new DataInputViewStreamWrapper(data);
                 for (Map.Entry<String, TypeSerializer<Object>> e : lists.entrySet()) {
