@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.rehearsal;
 
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataInputViewStreamWrapper;
 import org.apache.flink.runtime.state.CompressibleFSDataInputStream;
@@ -82,7 +83,13 @@ final class OperatorStateCheck {
             }
             if (compressed && !starts.isEmpty()) {
                 // one framed stream after the meta data, flushed at every element's start (SnappyFrames)
+                if (starts.first() != metaDataEnd + SnappyFrames.HEADER_BYTES) {
+                    throw new StateDecodingException("the first element of the compressed operator state is recorded at byte "
+                            + starts.first() + ", but its compressed stream starts at byte " + (metaDataEnd
+                            + SnappyFrames.HEADER_BYTES) + " (after the meta data and the stream's header)", true, null);
+                }
                 SnappyFrames.verify(in, metaDataEnd, end, "the compressed operator state");
+                requireCompressedElementsExact(in, metaDataEnd, lists, broadcasts, offsets, starts, end);
                 in.seek(metaDataEnd);
             }
             try (CompressibleFSDataInputStream data = new CompressibleFSDataInputStream(in, compression)) {
@@ -115,6 +122,56 @@ final class OperatorStateCheck {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Compressed, Flink flushes the compression at every element's start, so each element's
+     * chunks run from its offset to the next element's: decompressed on their own, they must hold
+     * exactly that element, or nothing for an element of no bytes (the uncompressed check,
+     * {@link #requireEndsWhereNextStarts}, on the decompressed bytes). An offset moved onto another
+     * element's start would otherwise decode that element twice, and a source restore another split
+     * in place of its own.
+     */
+    private static void requireCompressedElementsExact(FSDataInputStream in, long streamStart,
+            Map<String, TypeSerializer<Object>> lists, Map<String, TypeSerializer<Object>[]> broadcasts,
+            Map<String, OperatorStateHandle.StateMetaInfo> offsets, TreeSet<Long> starts, long fileEnd) throws Exception {
+        for (Map.Entry<String, TypeSerializer<Object>> e : lists.entrySet()) {
+            for (long offset : offsets.get(e.getKey()).getOffsets()) {
+                DataInputDeserializer element = elementBytes(in, streamStart, offset, starts, fileEnd, e.getKey());
+                int length = element.available();
+                e.getValue().deserialize(element);
+                requireWhole(e.getKey(), offset, length, element.available());
+            }
+        }
+        for (Map.Entry<String, TypeSerializer<Object>[]> e : broadcasts.entrySet()) {
+            long[] at = offsets.get(e.getKey()).getOffsets();
+            if (at.length == 0) {
+                continue;
+            }
+            DataInputDeserializer entries = elementBytes(in, streamStart, at[0], starts, fileEnd, e.getKey());
+            int length = entries.available();
+            int size = entries.readInt();
+            for (int i = 0; i < size; i++) {
+                e.getValue()[0].deserialize(entries);
+                e.getValue()[1].deserialize(entries);
+            }
+            requireWhole(e.getKey(), at[0], length, entries.available());
+        }
+    }
+
+    private static DataInputDeserializer elementBytes(FSDataInputStream in, long streamStart, long offset,
+            TreeSet<Long> starts, long fileEnd, String state) throws java.io.IOException {
+        Long next = starts.higher(offset);
+        return new DataInputDeserializer(SnappyFrames.decompress(in, streamStart, offset, next == null ? fileEnd : next,
+                "an element of operator state '" + state + "' recorded at byte " + offset));
+    }
+
+    private static void requireWhole(String state, long offset, int length, int left) throws StateDecodingException {
+        if (left != 0 && left != length) {
+            throw new StateDecodingException("an element of operator state '" + state + "' recorded at byte " + offset
+                    + " takes " + (length - left) + " of the " + length + " bytes its compressed chunks hold before the"
+                    + " next data start", true, null);
         }
     }
 

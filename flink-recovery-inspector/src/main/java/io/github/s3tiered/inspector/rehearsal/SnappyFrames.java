@@ -50,6 +50,44 @@ final class SnappyFrames {
         }
     }
 
+    /** The framing format's stream identifier chunk, which starts every framed stream. */
+    static final int HEADER_BYTES = 10;
+
+    /**
+     * The uncompressed bytes of {@code [start, end)}, chunks in the middle of the framed stream
+     * that starts at {@code streamStart} (whose identifier is read from there), checksums checked;
+     * as Flink's restore reads an element after seeking to its offset.
+     */
+    static byte[] decompress(FSDataInputStream in, long streamStart, long start, long end, String what) throws IOException {
+        byte[] header = new byte[HEADER_BYTES];
+        in.seek(streamStart);
+        int got = 0;
+        while (got < header.length) {
+            int n = in.read(header, got, header.length - got);
+            if (n < 0) {
+                throw new StateDecodingException(what + ": the compressed stream at byte " + streamStart + " has no header",
+                        true, null);
+            }
+            got += n;
+        }
+        if (end < start) {
+            throw new StateDecodingException(what + ": compressed data recorded at byte " + start + " end at byte " + end,
+                    true, null);
+        }
+        in.seek(start);
+        Region region = new Region(in, end - start);
+        try (InputStream frames = new SnappyFramedInputStream(
+                new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(header), region), true)) {
+            return frames.readAllBytes();
+        } catch (IOException e) {
+            if (region.readFailure != null) {
+                throw region.readFailure;
+            }
+            throw new StateDecodingException(what + ": the compressed bytes " + start + "-" + end + " are not intact Snappy"
+                    + " frames (" + e.getMessage() + ")", true, e);
+        }
+    }
+
     /** At most {@code remaining} bytes of the file, not closing it; a failed read is kept apart from damage. */
     private static final class Region extends InputStream {
         private final FSDataInputStream in;

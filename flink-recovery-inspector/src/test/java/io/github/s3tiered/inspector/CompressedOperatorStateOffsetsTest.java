@@ -1,0 +1,112 @@
+package io.github.s3tiered.inspector;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.inspector.metadata.OperatorIds;
+
+import org.apache.flink.api.common.ExecutionConfig;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.local.LocalFileSystem;
+import org.apache.flink.runtime.checkpoint.CheckpointOptions;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.state.DefaultOperatorStateBackend;
+import org.apache.flink.runtime.state.DefaultOperatorStateBackendBuilder;
+import org.apache.flink.runtime.state.OperatorStateHandle;
+import org.apache.flink.runtime.state.OperatorStreamStateHandle;
+import org.apache.flink.runtime.state.SnapshotResult;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataOutputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RunnableFuture;
+
+/**
+ * Operator state written by Flink's own operator state backend, with and without snapshot
+ * compression, and offsets in {@code _metadata} moved onto another element's start (as a source's
+ * splits would be): Flink restores the other element in its place without an error, so deep
+ * validation must reject it in both forms. Compressed, each element's chunks are decompressed on
+ * their own and must hold exactly that element.
+ */
+class CompressedOperatorStateOffsetsTest {
+
+    @TempDir
+    java.nio.file.Path jobDir;
+
+    private final CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+
+    @ParameterizedTest(name = "compressed: {0}")
+    @ValueSource(booleans = {true, false})
+    void anElementsOffsetMovedOntoAnothersIsCorruptState(boolean compressed) throws Exception {
+        OperatorStateHandle intact = writeSplits(compressed, List.of(1001L, 1002L, 1003L, 1004L));
+        long[] at = intact.getStateNameToPartitionOffsets().get("splits").getOffsets();
+        assertThat(at).hasSize(4);
+
+        Validation whole = validate(1, intact);
+        assertThat(whole.verdict()).as(whole.reason()).isEqualTo(Verdict.RESTORABLE);
+
+        // the second split's offset onto the third's: the third restored twice, the second lost
+        Validation middle = validate(2, withOffsets(intact, new long[] {at[0], at[2], at[2], at[3]}));
+        assertThat(middle.verdict()).as(middle.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+
+        // the first split's offset onto the second's
+        Validation first = validate(3, withOffsets(intact, new long[] {at[1], at[1], at[2], at[3]}));
+        assertThat(first.verdict()).as(first.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+
+        // the last split's offset onto the third's
+        Validation last = validate(4, withOffsets(intact, new long[] {at[0], at[1], at[2], at[2]}));
+        assertThat(last.verdict()).as(last.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+    }
+
+    private OperatorStateHandle writeSplits(boolean compressed, List<Long> splits) throws Exception {
+        ExecutionConfig config = new ExecutionConfig();
+        config.setUseSnapshotCompression(compressed);
+        DefaultOperatorStateBackend backend = new DefaultOperatorStateBackendBuilder(getClass().getClassLoader(), config,
+                false, List.of(), new CloseableRegistry()).build();
+        ListState<Long> state = backend.getListState(new ListStateDescriptor<>("splits", Long.class));
+        for (Long s : splits) {
+            state.add(s);
+        }
+        java.nio.file.Path dir = Files.createDirectories(jobDir.resolve("taskowned"));
+        FsCheckpointStreamFactory streams = new FsCheckpointStreamFactory(LocalFileSystem.getSharedInstance(),
+                new Path(dir.toUri()), new Path(dir.toUri()), 0, 4096);
+        RunnableFuture<SnapshotResult<OperatorStateHandle>> snapshot = backend.snapshot(1, 1, streams,
+                CheckpointOptions.forCheckpointWithDefaultLocation());
+        snapshot.run();
+        OperatorStateHandle handle = snapshot.get().getJobManagerOwnedSnapshot();
+        backend.dispose();
+        // absolute (Flink made it relative to the directory it wrote into, not a chk-N's)
+        FileStateHandle file = (FileStateHandle) handle.getDelegateStateHandle();
+        return new OperatorStreamStateHandle(handle.getStateNameToPartitionOffsets(),
+                new FileStateHandle(file.getFilePath(), file.getStateSize()));
+    }
+
+    private static OperatorStateHandle withOffsets(OperatorStateHandle h, long[] offsets) {
+        OperatorStateHandle.StateMetaInfo info = h.getStateNameToPartitionOffsets().get("splits");
+        return new OperatorStreamStateHandle(Map.of("splits", new OperatorStateHandle.StateMetaInfo(offsets,
+                info.getDistributionMode())), h.getDelegateStateHandle());
+    }
+
+    private Validation validate(long id, OperatorStateHandle handle) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        OperatorState op = new OperatorState("source", "source", OperatorIds.fromUid("source"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedOperatorState(handle).build());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
+        }
+        return inspector.validate(new Path(chk.toUri()), true);
+    }
+}
