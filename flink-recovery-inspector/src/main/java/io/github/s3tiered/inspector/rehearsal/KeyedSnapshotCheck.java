@@ -177,7 +177,11 @@ final class KeyedSnapshotCheck {
                     throw new StateDecodingException("key group " + group.f0 + " at byte " + group.f1 + " holds key group "
                             + written, true, null);
                 }
-                try (InputStream kgIn = compression.decorateWithCompression(in)) {
+                long end = next == null ? streamEnd : next.f1;
+                // compressed: the key group's own frames (checked by SnappyFrames.verify), to be read to their end
+                try (InputStream kgIn = s.compressed
+                        ? SnappyFrames.element(in, group.f1 + Integer.BYTES, group.f1 + Integer.BYTES, end, "key group " + group.f0)
+                        : compression.decorateWithCompression(in)) {
                     DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(kgIn);
                     for (int i = 0; i < readers.length; i++) {
                         int stateId = view.readShort();
@@ -187,9 +191,12 @@ final class KeyedSnapshotCheck {
                         }
                         readers[stateId].readMappingsInKeyGroup(view, group.f0);
                     }
+                    if (kgIn instanceof SnappyFrames.Element element && !element.exhausted()) {
+                        throw new StateDecodingException("key group " + group.f0 + " holds more than its " + readers.length
+                                + " states after " + element.consumed() + " uncompressed bytes", true, null);
+                    }
                 }
                 if (!s.compressed) {
-                    long end = next == null ? streamEnd : next.f1;
                     if (in.getPos() != end) {
                         throw new StateDecodingException("key group " + group.f0 + " ends at byte " + in.getPos()
                                 + ", the next data start at byte " + end, true, null);

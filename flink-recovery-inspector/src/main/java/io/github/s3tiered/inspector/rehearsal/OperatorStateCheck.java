@@ -2,7 +2,6 @@ package io.github.s3tiered.inspector.rehearsal;
 
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.fs.FSDataInputStream;
-import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataInputViewStreamWrapper;
 import org.apache.flink.runtime.state.CompressibleFSDataInputStream;
@@ -138,10 +137,10 @@ final class OperatorStateCheck {
             Map<String, OperatorStateHandle.StateMetaInfo> offsets, TreeSet<Long> starts, long fileEnd) throws Exception {
         for (Map.Entry<String, TypeSerializer<Object>> e : lists.entrySet()) {
             for (long offset : offsets.get(e.getKey()).getOffsets()) {
-                DataInputDeserializer element = elementBytes(in, streamStart, offset, starts, fileEnd, e.getKey());
-                int length = element.available();
-                e.getValue().deserialize(element);
-                requireWhole(e.getKey(), offset, length, element.available());
+                try (SnappyFrames.Element element = element(in, streamStart, offset, starts, fileEnd, e.getKey())) {
+                    e.getValue().deserialize(new DataInputViewStreamWrapper(element));
+                    requireWhole(e.getKey(), offset, element);
+                }
             }
         }
         for (Map.Entry<String, TypeSerializer<Object>[]> e : broadcasts.entrySet()) {
@@ -149,28 +148,35 @@ final class OperatorStateCheck {
             if (at.length == 0) {
                 continue;
             }
-            DataInputDeserializer entries = elementBytes(in, streamStart, at[0], starts, fileEnd, e.getKey());
-            int length = entries.available();
-            int size = entries.readInt();
-            for (int i = 0; i < size; i++) {
-                e.getValue()[0].deserialize(entries);
-                e.getValue()[1].deserialize(entries);
+            // one block of all its entries: streamed, as a broadcast table may be large
+            try (SnappyFrames.Element entries = element(in, streamStart, at[0], starts, fileEnd, e.getKey())) {
+                DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(entries);
+                int size = view.readInt();
+                if (size < 0) {
+                    throw new StateDecodingException("broadcast state '" + e.getKey() + "' has " + size + " entries", true, null);
+                }
+                for (int i = 0; i < size; i++) {
+                    e.getValue()[0].deserialize(view);
+                    e.getValue()[1].deserialize(view);
+                }
+                requireWhole(e.getKey(), at[0], entries);
             }
-            requireWhole(e.getKey(), at[0], length, entries.available());
         }
     }
 
-    private static DataInputDeserializer elementBytes(FSDataInputStream in, long streamStart, long offset,
-            TreeSet<Long> starts, long fileEnd, String state) throws java.io.IOException {
+    private static SnappyFrames.Element element(FSDataInputStream in, long streamStart, long offset, TreeSet<Long> starts,
+            long fileEnd, String state) throws java.io.IOException {
         Long next = starts.higher(offset);
-        return new DataInputDeserializer(SnappyFrames.decompress(in, streamStart, offset, next == null ? fileEnd : next,
-                "an element of operator state '" + state + "' recorded at byte " + offset));
+        return SnappyFrames.element(in, streamStart, offset, next == null ? fileEnd : next,
+                "an element of operator state '" + state + "' recorded at byte " + offset);
     }
 
-    private static void requireWhole(String state, long offset, int length, int left) throws StateDecodingException {
-        if (left != 0 && left != length) {
+    /** All of what the element's chunks hold, or none of it (an element of no bytes sharing its offset). */
+    private static void requireWhole(String state, long offset, SnappyFrames.Element element) throws java.io.IOException {
+        long consumed = element.consumed();
+        if (!element.exhausted() && consumed > 0) {
             throw new StateDecodingException("an element of operator state '" + state + "' recorded at byte " + offset
-                    + " takes " + (length - left) + " of the " + length + " bytes its compressed chunks hold before the"
+                    + " ends after " + consumed + " uncompressed bytes, but its compressed chunks hold more before the"
                     + " next data start", true, null);
         }
     }

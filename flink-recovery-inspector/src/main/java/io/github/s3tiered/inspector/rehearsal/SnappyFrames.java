@@ -4,35 +4,47 @@ import org.apache.flink.core.fs.FSDataInputStream;
 
 import org.xerial.snappy.SnappyFramedInputStream;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Checks compressed snapshot data ({@code execution.checkpointing.snapshot-compression}) against
- * the checksums it carries. Flink writes it in Snappy's framing format, whose every chunk holds a
- * CRC32C of its uncompressed bytes, but reads it without checking them
+ * the checksums it carries. Flink writes it in Snappy's framing format, whose data chunks each hold
+ * a CRC32C of their uncompressed bytes, but reads it without checking them
  * ({@code SnappyStreamCompressionDecorator}: {@code new SnappyFramedInputStream(in, false)}): most
- * damaged compressed bytes decompress into other bytes, which deserialize into other state
- * (a changed count or value) and restore without an error. With the checksums checked, a single
- * changed bit in a chunk is always caught.
+ * damaged compressed bytes decompress into other bytes, which deserialize into other state (a
+ * changed count or value) and restore without an error.
+ *
+ * <p>Flink's writer ({@code SnappyFramedOutputStream}) emits only the stream identifier chunk at the
+ * start of each stream and data chunks (compressed or not, both checksummed). Snappy's readers skip
+ * padding and reserved skippable chunk types unchecked, so a changed chunk type would silently drop
+ * a chunk: every chunk type here must be one Flink writes.
  */
 final class SnappyFrames {
+
+    /** The framing format's stream identifier chunk, which starts every framed stream. */
+    static final int HEADER_BYTES = 10;
+
+    private static final int COMPRESSED = 0x00;
+    private static final int UNCOMPRESSED = 0x01;
+    private static final int STREAM_IDENTIFIER = 0xff;
+    private static final byte[] IDENTIFIER = "sNaPpY".getBytes(StandardCharsets.US_ASCII);
 
     private SnappyFrames() {}
 
     /**
      * Reads bytes {@code [start, end)} of the stream as whole Snappy frames (one or more framed
-     * streams back to back), checking every chunk's checksum.
+     * streams back to back), checking every chunk's type and checksum.
      *
-     * @throws StateDecodingException (damage) when a checksum, a chunk header or the framing is wrong,
-     *     or the region ends inside a chunk
-     * @throws IOException when reading the file itself failed (not a verdict on its content)
+     * @throws StateDecodingException damage when a chunk's type, length or checksum is wrong, or the
+     *     region ends inside a chunk; not damage when reading the file itself failed
      */
     static void verify(FSDataInputStream in, long start, long end, String what) throws IOException {
-        if (end < start) {
-            throw new StateDecodingException(what + ": compressed data recorded at byte " + start + " end at byte " + end,
-                    true, null);
-        }
+        requireRegion(start, end, what);
+        requireChunkTypes(in, start, end, what);
         in.seek(start);
         Region region = new Region(in, end - start);
         try (InputStream frames = new SnappyFramedInputStream(region, true)) {
@@ -41,51 +53,165 @@ final class SnappyFrames {
                 // the checksum of each chunk is checked as it is read
             }
         } catch (IOException e) {
-            if (region.readFailure != null) {
-                throw region.readFailure;
-            }
-            throw new StateDecodingException(what + ": the compressed bytes " + start + "-" + end + " are not intact Snappy"
-                    + " frames (" + e.getMessage() + "); Flink's restore does not check their checksums and would decode"
-                    + " whatever they decompress to", true, e);
+            throw failure(region, e, what, start, end);
         }
     }
 
-    /** The framing format's stream identifier chunk, which starts every framed stream. */
-    static final int HEADER_BYTES = 10;
-
     /**
-     * The uncompressed bytes of {@code [start, end)}, chunks in the middle of the framed stream
-     * that starts at {@code streamStart} (whose identifier is read from there), checksums checked;
-     * as Flink's restore reads an element after seeking to its offset.
+     * The uncompressed bytes of {@code [start, end)} as a stream: chunks in the middle of the framed
+     * stream that starts at {@code streamStart} (whose identifier is read from there), checksums
+     * checked; as Flink's restore reads an element after seeking to its offset. Reads go through
+     * {@link Element#read}, which tells damage from a failed read of the file.
      */
-    static byte[] decompress(FSDataInputStream in, long streamStart, long start, long end, String what) throws IOException {
+    static Element element(FSDataInputStream in, long streamStart, long start, long end, String what) throws IOException {
+        requireRegion(start, end, what);
         byte[] header = new byte[HEADER_BYTES];
         in.seek(streamStart);
+        Region headerRegion = new Region(in, HEADER_BYTES);
         int got = 0;
         while (got < header.length) {
-            int n = in.read(header, got, header.length - got);
+            int n = headerRegion.read(header, got, header.length - got);
             if (n < 0) {
                 throw new StateDecodingException(what + ": the compressed stream at byte " + streamStart + " has no header",
                         true, null);
             }
             got += n;
         }
+        in.seek(start);
+        Region region = new Region(in, end - start);
+        try {
+            return new Element(new SnappyFramedInputStream(new SequenceInputStream(new ByteArrayInputStream(header), region),
+                    true), region, what, start, end);
+        } catch (IOException e) {
+            throw failure(region, e, what, start, end);
+        }
+    }
+
+    /** An element's uncompressed bytes; counts what was read. */
+    static final class Element extends InputStream {
+        private final InputStream frames;
+        private final Region region;
+        private final String what;
+        private final long start;
+        private final long end;
+        private long consumed;
+
+        private Element(InputStream frames, Region region, String what, long start, long end) {
+            this.frames = frames;
+            this.region = region;
+            this.what = what;
+            this.start = start;
+            this.end = end;
+        }
+
+        long consumed() {
+            return consumed;
+        }
+
+        /** Whether every uncompressed byte of the region was read. */
+        boolean exhausted() throws IOException {
+            return read() < 0;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n;
+            try {
+                n = frames.read(b, off, len);
+            } catch (IOException e) {
+                throw failure(region, e, what, start, end);
+            }
+            if (n > 0) {
+                consumed += n;
+            }
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            frames.close(); // the region under it leaves the file open
+        }
+    }
+
+    private static void requireRegion(long start, long end, String what) throws StateDecodingException {
         if (end < start) {
             throw new StateDecodingException(what + ": compressed data recorded at byte " + start + " end at byte " + end,
                     true, null);
         }
-        in.seek(start);
-        Region region = new Region(in, end - start);
-        try (InputStream frames = new SnappyFramedInputStream(
-                new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(header), region), true)) {
-            return frames.readAllBytes();
-        } catch (IOException e) {
-            if (region.readFailure != null) {
-                throw region.readFailure;
+    }
+
+    /** Every chunk header of the region: a type Flink's writer emits, and an identifier where one is. */
+    private static void requireChunkTypes(FSDataInputStream in, long start, long end, String what) throws IOException {
+        long pos = start;
+        byte[] head = new byte[4];
+        byte[] identifier = new byte[IDENTIFIER.length];
+        while (pos < end) {
+            if (end - pos < head.length) {
+                throw new StateDecodingException(what + ": a Snappy chunk header at byte " + pos + " is cut off at byte " + end,
+                        true, null);
             }
-            throw new StateDecodingException(what + ": the compressed bytes " + start + "-" + end + " are not intact Snappy"
-                    + " frames (" + e.getMessage() + ")", true, e);
+            in.seek(pos);
+            readFully(in, head, what);
+            int type = head[0] & 0xff;
+            long length = (head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16;
+            if (type == STREAM_IDENTIFIER) {
+                if (length != IDENTIFIER.length || end - pos - head.length < length) {
+                    throw new StateDecodingException(what + ": the Snappy stream identifier at byte " + pos + " has length "
+                            + length, true, null);
+                }
+                readFully(in, identifier, what);
+                if (!java.util.Arrays.equals(identifier, IDENTIFIER)) {
+                    throw new StateDecodingException(what + ": the Snappy stream identifier at byte " + pos + " is not"
+                            + " \"sNaPpY\"", true, null);
+                }
+            } else if (type != COMPRESSED && type != UNCOMPRESSED) {
+                // padding or a reserved type: Snappy's reader would skip it unchecked, Flink writes none
+                throw new StateDecodingException(what + ": a Snappy chunk of type 0x" + Integer.toHexString(type)
+                        + " at byte " + pos + ", which Flink's compression never writes (a reader skips it unchecked)",
+                        true, null);
+            }
+            pos += head.length + length;
         }
+        if (pos != end) {
+            throw new StateDecodingException(what + ": the last Snappy chunk runs to byte " + pos + ", past the data's end at"
+                    + " byte " + end, true, null);
+        }
+    }
+
+    private static void readFully(FSDataInputStream in, byte[] into, String what) throws IOException {
+        int got = 0;
+        while (got < into.length) {
+            int n;
+            try {
+                n = in.read(into, got, into.length - got);
+            } catch (IOException e) {
+                throw new StateDecodingException(what + ": reading the file failed: " + e, false, e);
+            }
+            if (n < 0) {
+                throw new StateDecodingException(what + ": the file ends inside a Snappy chunk header", true, null);
+            }
+            got += n;
+        }
+    }
+
+    /** Damage, unless reading the file itself failed: that proves nothing about its content. */
+    private static StateDecodingException failure(Region region, IOException e, String what, long start, long end) {
+        if (e instanceof StateDecodingException sde) {
+            return sde;
+        }
+        if (region.readFailure != null) {
+            return new StateDecodingException(what + ": reading the file failed: " + region.readFailure, false,
+                    region.readFailure);
+        }
+        return new StateDecodingException(what + ": the compressed bytes " + start + "-" + end + " are not intact Snappy"
+                + " frames (" + e.getMessage() + "); Flink's restore does not check their checksums and would decode"
+                + " whatever they decompress to", true, e);
     }
 
     /** At most {@code remaining} bytes of the file, not closing it; a failed read is kept apart from damage. */
