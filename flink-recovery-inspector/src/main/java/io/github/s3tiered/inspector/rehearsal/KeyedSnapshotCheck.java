@@ -97,6 +97,17 @@ final class KeyedSnapshotCheck {
         return serializers.compressed ? format + ", compressed (Snappy checksums checked)" : format;
     }
 
+    /** The key groups and their offsets in the file: a heap snapshot's all, a full snapshot's but the empty ones (offset 0). */
+    private static List<Tuple2<Integer, Long>> keyGroupsWithData(KeyGroupsStateHandle handle, boolean heap) {
+        List<Tuple2<Integer, Long>> groups = new ArrayList<>();
+        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+            if (heap || g.f1 != 0) {
+                groups.add(g);
+            }
+        }
+        return groups;
+    }
+
     /**
      * Compressed key groups ({@link SnappyFrames}): a heap snapshot writes each key group's id, then
      * a framed stream for each of its states; a full snapshot a framed stream from the recorded
@@ -104,12 +115,7 @@ final class KeyedSnapshotCheck {
      * the last to the end of the file.
      */
     private static void verifyCompressedKeyGroups(KeyGroupsStateHandle handle, boolean heap) throws Exception {
-        List<Tuple2<Integer, Long>> groups = new ArrayList<>();
-        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
-            if (heap || g.f1 != 0) {
-                groups.add(g);
-            }
-        }
+        List<Tuple2<Integer, Long>> groups = keyGroupsWithData(handle, heap);
         long streamEnd = handle.getDelegateStateHandle().getStateSize();
         try (FSDataInputStream in = handle.openInputStream()) {
             for (int i = 0; i < groups.size(); i++) {
@@ -263,12 +269,7 @@ final class KeyedSnapshotCheck {
      * (Compressed key groups are framed by the compression stream: not checked here.)
      */
     private static void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
-        List<Tuple2<Integer, Long>> groups = new ArrayList<>();
-        for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
-            if (g.f1 != 0) { // 0: an empty key group
-                groups.add(g);
-            }
-        }
+        List<Tuple2<Integer, Long>> groups = keyGroupsWithData(handle, false);
         long streamEnd = handle.getDelegateStateHandle().getStateSize();
         try (FSDataInputStream in = handle.openInputStream()) {
             for (int i = 0; i < groups.size(); i++) {

@@ -108,14 +108,7 @@ final class OperatorStateCheck {
                         continue;
                     }
                     data.seek(at[0]);
-                    int size = view.readInt();
-                    if (size < 0) {
-                        throw new StateDecodingException("broadcast state '" + e.getKey() + "' has " + size + " entries", true, null);
-                    }
-                    for (int i = 0; i < size; i++) {
-                        e.getValue()[0].deserialize(view);
-                        e.getValue()[1].deserialize(view);
-                    }
+                    readBroadcastEntries(e.getKey(), e.getValue(), view);
                     if (!compressed) {
                         requireEndsWhereNextStarts(e.getKey(), at[0], data.getPos(), starts, end);
                     }
@@ -150,17 +143,22 @@ final class OperatorStateCheck {
             }
             // one block of all its entries: streamed, as a broadcast table may be large
             try (SnappyFrames.Element entries = element(in, streamStart, at[0], starts, fileEnd, e.getKey())) {
-                DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(entries);
-                int size = view.readInt();
-                if (size < 0) {
-                    throw new StateDecodingException("broadcast state '" + e.getKey() + "' has " + size + " entries", true, null);
-                }
-                for (int i = 0; i < size; i++) {
-                    e.getValue()[0].deserialize(view);
-                    e.getValue()[1].deserialize(view);
-                }
+                readBroadcastEntries(e.getKey(), e.getValue(), new DataInputViewStreamWrapper(entries));
                 requireWhole(e.getKey(), at[0], entries);
             }
+        }
+    }
+
+    /** A broadcast state's block: its number of entries, then each key and value. */
+    private static void readBroadcastEntries(String state, TypeSerializer<Object>[] keyAndValue, DataInputView view)
+            throws java.io.IOException {
+        int size = view.readInt();
+        if (size < 0) {
+            throw new StateDecodingException("broadcast state '" + state + "' has " + size + " entries", true, null);
+        }
+        for (int i = 0; i < size; i++) {
+            keyAndValue[0].deserialize(view);
+            keyAndValue[1].deserialize(view);
         }
     }
 

@@ -87,8 +87,17 @@ final class SnappyFrames {
         }
     }
 
+    /** An input stream whose single-byte read goes through its block read. */
+    private abstract static class BlockInputStream extends InputStream {
+        @Override
+        public final int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+    }
+
     /** An element's uncompressed bytes; counts what was read. */
-    static final class Element extends InputStream {
+    static final class Element extends BlockInputStream {
         private final InputStream frames;
         private final Region region;
         private final String what;
@@ -111,12 +120,6 @@ final class SnappyFrames {
         /** Whether every uncompressed byte of the region was read. */
         boolean exhausted() throws IOException {
             return read() < 0;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -215,7 +218,7 @@ final class SnappyFrames {
     }
 
     /** At most {@code remaining} bytes of the file, not closing it; a failed read is kept apart from damage. */
-    private static final class Region extends InputStream {
+    private static final class Region extends BlockInputStream {
         private final FSDataInputStream in;
         private long remaining;
         IOException readFailure;
@@ -223,12 +226,6 @@ final class SnappyFrames {
         Region(FSDataInputStream in, long length) {
             this.in = in;
             this.remaining = length;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
