@@ -67,16 +67,7 @@ final class SnappyFrames {
         requireRegion(start, end, what);
         byte[] header = new byte[HEADER_BYTES];
         in.seek(streamStart);
-        Region headerRegion = new Region(in, HEADER_BYTES);
-        int got = 0;
-        while (got < header.length) {
-            int n = headerRegion.read(header, got, header.length - got);
-            if (n < 0) {
-                throw new StateDecodingException(what + ": the compressed stream at byte " + streamStart + " has no header",
-                        true, null);
-            }
-            got += n;
-        }
+        readFully(in, header, what);
         in.seek(start);
         Region region = new Region(in, end - start);
         try {
@@ -197,7 +188,8 @@ final class SnappyFrames {
                 throw new StateDecodingException(what + ": reading the file failed: " + e, false, e);
             }
             if (n < 0) {
-                throw new StateDecodingException(what + ": the file ends inside a Snappy chunk header", true, null);
+                throw new StateDecodingException(what + ": the file ends inside a Snappy chunk header at byte "
+                        + (in.getPos() - got), true, null);
             }
             got += n;
         }
