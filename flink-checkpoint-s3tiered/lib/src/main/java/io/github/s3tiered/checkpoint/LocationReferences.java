@@ -32,7 +32,7 @@ final class LocationReferences {
     private static final int MAGIC = 0x53335457; // "S3TW"
 
     /** The JobManager's window when it has pre-upload off: no task reuses an upload then. */
-    static final long PRE_UPLOAD_OFF = -1;
+    static final long PRE_UPLOAD_OFF = io.github.s3tiered.preupload.JobManagerReuseWindows.NONE;
     /**
      * Decoded from Flink's own reference: nothing came from the JobManager (a savepoint's, or a
      * checkpoint a legacy source triggered itself with the default reference).
