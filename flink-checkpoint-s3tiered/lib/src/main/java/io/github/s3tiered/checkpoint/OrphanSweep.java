@@ -93,9 +93,25 @@ final class OrphanSweep {
      */
     private final long preUploadGraceMillis;
 
+    /**
+     * Under entropy injection, where version 0.2.0 put its uploads ahead of checkpoints: the job's
+     * {@code shared/} with the entropy marker kept literally (this version writes them to the job
+     * directory without it). No running TaskManager hands one of them to a checkpoint any more, so
+     * they go by the same rules as the others, once no retained checkpoint references them. Listed
+     * until a listing shows none; null without entropy. Guarded by this.
+     */
+    private Path legacySharedDir;
+
     OrphanSweep(Path jobDir, ClassLoader classLoader, PendingCheckpoints pending, long preUploadGraceMillis) {
+        this(jobDir, null, classLoader, pending, preUploadGraceMillis);
+    }
+
+    /** {@code legacyJobDir}: the job directory as Flink names it, with the entropy marker; or null. */
+    OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
+            long preUploadGraceMillis) {
         this.preUploadGraceMillis = preUploadGraceMillis;
         this.jobDir = jobDir;
+        this.legacySharedDir = legacyJobDir == null || legacyJobDir.equals(jobDir) ? null : new Path(legacyJobDir, "shared");
         this.classLoader = classLoader;
         this.pending = pending;
     }
@@ -200,15 +216,17 @@ final class OrphanSweep {
             referenced.addAll(refs);
         }
         listedReferences.keySet().retainAll(present);
+        long preUploadsBefore = before - (preUploadGraceMillis + 999) / 1000;
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
-            long olderThan = PreUploadSettings.isPreUploadedName(f.getPath().getName())
-                    ? before - (preUploadGraceMillis + 999) / 1000
-                    : before;
+            long olderThan = PreUploadSettings.isPreUploadedName(f.getPath().getName()) ? preUploadsBefore : before;
             if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && !referenced.contains(PathKey.of(f.getPath()))) {
                 orphans.add(f);
             }
         }
+        List<FileStatus> legacyOrphans = legacySharedDir == null ? List.of()
+                : legacyOrphans(fs, referenced, preUploadsBefore);
+        orphans.addAll(legacyOrphans);
         if (orphans.isEmpty()) {
             return;
         }
@@ -225,9 +243,36 @@ final class OrphanSweep {
         }
         removed += count;
         removedBytes += bytes;
+        if (!legacyOrphans.isEmpty()) {
+            LOG.info("{} of them were uploads ahead of checkpoints that version 0.2.0 made under the entropy marker itself"
+                    + " ({}); this version writes them to {}/shared", legacyOrphans.size(), legacySharedDir, jobDir);
+        }
         LOG.info("Removed {} objects ({} bytes) from {}/shared that no retained checkpoint references and that are older than"
                 + " checkpoint {}: files of checkpoints that never completed (a TaskManager lost during its upload, a declined"
                 + " or expired checkpoint) or that were just subsumed", count, bytes, jobDir, reference.getKey());
+    }
+
+    /**
+     * The objects in {@link #legacySharedDir} to remove: only uploads ahead of checkpoints (nothing
+     * else was written there), by the rules of the others. Stops listing it once it holds none.
+     */
+    private List<FileStatus> legacyOrphans(FileSystem fs, Set<String> referenced, long preUploadsBefore) throws IOException {
+        List<FileStatus> orphans = new ArrayList<>();
+        boolean any = false;
+        for (FileStatus f : listOrEmpty(fs, legacySharedDir)) {
+            if (f.isDir() || !PreUploadSettings.isPreUploadedName(f.getPath().getName())) {
+                continue;
+            }
+            any = true;
+            if (f.getModificationTime() / 1000 < preUploadsBefore && !referenced.contains(PathKey.of(f.getPath()))) {
+                orphans.add(f);
+            }
+        }
+        if (!any) {
+            LOG.debug("No uploads ahead of checkpoints left under the entropy marker in {}", legacySharedDir);
+            legacySharedDir = null;
+        }
+        return orphans;
     }
 
     private static FileStatus statusOrNull(FileSystem fs, Path path) throws IOException {

@@ -117,7 +117,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         if (verifier == null) {
             long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
-                    ? new OrphanSweep(storageDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
+                    ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
         }

@@ -24,10 +24,8 @@ import java.io.DataOutputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.attribute.FileTime;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * When the orphan removal may delete what, on a job directory of the local file system whose
@@ -145,10 +143,64 @@ class OrphanSweepTest {
         assertThat(shared()).containsExactlyInAnyOrder("a", "of-2");
     }
 
+    @Test
+    void uploadsAheadThatVersion020MadeUnderTheEntropyMarkerGoOnceNoRetainedCheckpointReferencesThem() throws Exception {
+        // 0.2.0 kept the marker in the key of its uploads ahead; Flink's _metadata is in the job directory without it
+        sweep = new OrphanSweep(flinkPath(job), flinkPath(root.resolve("_entropy_").resolve("job")),
+                getClass().getClassLoader(), pending, 0);
+        String kept = LEGACY + "a".repeat(64) + ".sst";
+        String unreferenced = LEGACY + "b".repeat(64) + ".sst";
+        upload(kept);
+        upload(unreferenced);
+        upload(LEGACY + "not-an-upload-ahead");
+        pending.started(1);
+        upload("a");
+        complete(1, "a", kept); // a checkpoint of 0.2.0, retained
+        pending.started(2);
+        complete(2, "a", kept);
+        subsume(1);
+        pending.started(3);
+        complete(3, "a", kept);
+        assertThat(legacyShared()).containsExactlyInAnyOrder(kept, LEGACY + "not-an-upload-ahead");
+
+        pending.started(4);
+        complete(4, "a");
+        subsume(2);
+        subsume(3);
+        pending.started(5);
+        complete(5, "a");
+        assertThat(legacyShared()).containsExactly(LEGACY + "not-an-upload-ahead");
+        assertThat(shared()).containsExactly("a");
+
+        pending.started(6);
+        complete(6, "a"); // its listing finds none left: the directory is not listed again
+        upload(LEGACY + "c".repeat(64) + ".sst");
+        subsume(4);
+        pending.started(7);
+        complete(7, "a");
+        assertThat(legacyShared()).hasSize(2);
+    }
+
     // ---------------------------------------------------------------- helpers
 
+    /** A name in the job's {@code shared/} under the literal entropy marker, where 0.2.0 put its uploads ahead. */
+    private static final String LEGACY = "legacy:";
+
+    private java.nio.file.Path sharedFile(String name) throws Exception {
+        return name.startsWith(LEGACY)
+                ? Files.createDirectories(root.resolve("_entropy_").resolve("job").resolve("shared"))
+                        .resolve(name.substring(LEGACY.length()))
+                : job.resolve("shared").resolve(name);
+    }
+
+    private List<String> legacyShared() throws Exception {
+        try (var files = Files.list(root.resolve("_entropy_").resolve("job").resolve("shared"))) {
+            return files.map(f -> LEGACY + f.getFileName()).toList();
+        }
+    }
+
     private void upload(String name) throws Exception {
-        java.nio.file.Path f = job.resolve("shared").resolve(name);
+        java.nio.file.Path f = sharedFile(name);
         Files.write(f, new byte[] {1, 2, 3});
         Files.setLastModifiedTime(f, FileTime.fromMillis(++second * 1000));
     }
@@ -172,7 +224,7 @@ class OrphanSweepTest {
         java.nio.file.Path dir = Files.createDirectories(job.resolve(dirName));
         OperatorState op = OperatorStates.create("count", "count", new OperatorID(), Math.max(1, sharedFiles.length), 128);
         for (int i = 0; i < sharedFiles.length; i++) {
-            Path file = flinkPath(job.resolve("shared").resolve(sharedFiles[i]));
+            Path file = flinkPath(sharedFile(sharedFiles[i]));
             op.putState(i, OperatorSubtaskState.builder()
                     .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(i, i)),
                             new FileStateHandle(file, 3)))
@@ -195,10 +247,12 @@ class OrphanSweepTest {
         Files.deleteIfExists(job.resolve("chk-" + id));
     }
 
-    private Set<String> refs(String... sharedFiles) {
-        return Arrays.stream(sharedFiles)
-                .map(n -> PathKey.of(flinkPath(job.resolve("shared").resolve(n))))
-                .collect(Collectors.toSet());
+    private Set<String> refs(String... sharedFiles) throws Exception {
+        Set<String> refs = new java.util.HashSet<>();
+        for (String n : sharedFiles) {
+            refs.add(PathKey.of(flinkPath(sharedFile(n))));
+        }
+        return refs;
     }
 
     private List<String> shared() throws Exception {
