@@ -197,12 +197,20 @@ final class RecoveryTestSupport {
         while (fs instanceof WrappingProxy<?> p) {
             fs = p.getWrappedDelegate();
         }
+        if (fs instanceof org.apache.flink.core.fs.LimitedConnectionsFileSystem limited) { // fs.s3tiered.limit.*
+            java.lang.reflect.Field original = limited.getClass().getDeclaredField("originalFs");
+            original.setAccessible(true);
+            fs = original.get(limited);
+            while (fs instanceof WrappingProxy<?> p) {
+                fs = p.getWrappedDelegate();
+            }
+        }
         return (S3TieredFileSystem) fs;
     }
 
     /** The transfer figures, and the requests sent per S3 operation, through the bridge as Flink's lib/ reads them. */
     static Map<String, Long> transfer(String bucket) throws Exception {
-        S3TieredBridge.TransferFigures f = S3TieredBridge.of(FileSystem.get(URI.create(BridgeContract.SCHEME + "://" + bucket + "/")))
+        S3TieredBridge.TransferFigures f = S3TieredBridge.forReads(FileSystem.get(URI.create(BridgeContract.SCHEME + "://" + bucket + "/")))
                 .orElseThrow().transferMetrics();
         Map<String, Long> m = new java.util.HashMap<>(f.figures());
         m.put("GetObject", f.requests("GetObject"));

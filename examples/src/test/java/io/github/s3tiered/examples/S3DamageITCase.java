@@ -85,8 +85,18 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
     /** Checkpoints and savepoints of each kind Flink writes. */
     enum Kind { ROCKSDB_INCREMENTAL, ROCKSDB_NATIVE_SAVEPOINT, ROCKSDB_CANONICAL_SAVEPOINT, ROCKSDB_FULL, HASHMAP, FILE_MERGING, UNALIGNED }
 
-    /** Where the judge runs: the host that wrote the checkpoint (intact copies), or another. */
-    enum Tier { WARM, COLD }
+    /**
+     * Where the judge runs: the host that wrote the checkpoint (intact copies), the same with Flink's
+     * connection limiter on the scheme (which hides the file system behind a wrapper of its own), or
+     * another host.
+     */
+    enum Tier {
+        WARM, WARM_BEHIND_LIMITER, COLD;
+
+        boolean warm() {
+            return this != COLD;
+        }
+    }
 
     /** Damage done to the objects in S3, with what validation must say (deep: after a restore rehearsal). */
     enum Damage {
@@ -195,7 +205,10 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
         for (Kind kind : Kind.values()) {
             for (Damage damage : Damage.values()) {
                 for (Tier tier : Tier.values()) {
-                    out.add(Arguments.of(kind, damage, tier));
+                    // behind the limiter: two kinds suffice (the reads are the same for every kind)
+                    if (tier != Tier.WARM_BEHIND_LIMITER || kind == Kind.ROCKSDB_INCREMENTAL || kind == Kind.HASHMAP) {
+                        out.add(Arguments.of(kind, damage, tier));
+                    }
                 }
             }
         }
@@ -226,6 +239,12 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
             byte[] original = raw.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
             if (tier == Tier.WARM) {
                 readThroughTheTier(victim, original.length);
+            } else if (tier == Tier.WARM_BEHIND_LIMITER) {
+                Configuration limited = fileSystemConfig(S3.server(), warmTier);
+                limited.setString("fs.s3tiered.limit.total", "64");
+                initializeFileSystems(limited);
+                assertThat(FileSystem.get(victim.toUri())).isInstanceOf(org.apache.flink.core.fs.LimitedConnectionsFileSystem.class);
+                readThroughTheTier(victim, original.length);
             } else {
                 initializeFileSystems(fileSystemConfig(S3.server(), Files.createTempDirectory(base, "cold-tier")));
             }
@@ -239,7 +258,7 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
                 if (damage.deep != Verdict.NO_METADATA) {
                     assertThat(deep.filesConcerned()).as(deep.reason()).contains(victim.toString());
                 }
-                if (tier == Tier.WARM && damage.replacesTheObject()) {
+                if (tier.warm() && damage.replacesTheObject()) {
                     assertThat(staleCopiesDropped()).as("the intact local copy that differs from S3 is dropped and counted")
                             .isGreaterThan(staleBefore);
                 }

@@ -69,9 +69,11 @@ public final class BridgeContract {
      * SHA-256) was pre-uploaded within {@link #REUSE_WINDOW_MILLIS}, nothing is uploaded and the
      * stream's own object is never created: the caller must refer to {@link #OBJECT} instead.
      * Otherwise the stream is closed as by {@code close()} and {@link #OBJECT} is its own path.
-     * Each pre-uploaded object is handed out once. Arguments: {@link #STREAM}
-     * (java.io.OutputStream), {@link #REUSE_WINDOW_MILLIS} (Long). Results: {@link #OBJECT} (String
-     * URI), {@link #DEDUPLICATED} (Boolean).
+     * Each pre-uploaded object is handed out once, and only to a stream of the job whose directory
+     * it was uploaded to. Arguments: {@link #STREAM} (java.io.OutputStream), {@link
+     * #REUSE_WINDOW_MILLIS} (Long), optionally {@link #PATH} (String URI: the job's directory of
+     * pre-uploads; without it, the stream's own directory). Results: {@link #OBJECT} (String URI),
+     * {@link #DEDUPLICATED} (Boolean).
      */
     public static final String CLOSE_DEDUPLICATED = "closeDeduplicated";
 

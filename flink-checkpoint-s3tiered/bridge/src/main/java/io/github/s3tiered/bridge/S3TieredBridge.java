@@ -3,6 +3,7 @@ package io.github.s3tiered.bridge;
 import io.github.s3tiered.bridge.BridgeContract.ErrorCode;
 
 import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.LimitedConnectionsFileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.util.WrappingProxy;
 
@@ -75,6 +76,55 @@ public final class S3TieredBridge {
                 fs.toString()));
     }
 
+    /**
+     * The bridge for reading what S3 holds (durable reads, recorded checksums, stale-copy checks):
+     * as {@link #of(Path)}, and also behind Flink's connection limiter. Without the bridge a reader
+     * would go through {@code open()}, which serves a verified local-tier copy that S3 may no longer
+     * hold: the recovery guard would judge a checkpoint damaged in S3 by this host's intact copy.
+     * These reads hold none of the limiter's stream slots (the limiter counts streams opened
+     * through it, and the inspector bounds its own parallel reads).
+     */
+    public static Optional<S3TieredBridge> forReads(Path path) throws IOException {
+        return isTieredPath(path) ? forReads(path.getFileSystem()) : Optional.empty();
+    }
+
+    /** See {@link #forReads(Path)}. */
+    public static Optional<S3TieredBridge> forReads(FileSystem fileSystem) {
+        Optional<S3TieredBridge> direct = of(fileSystem);
+        if (direct.isPresent()) {
+            return direct;
+        }
+        Object fs = fileSystem;
+        while (fs instanceof WrappingProxy<?> proxy) {
+            fs = proxy.getWrappedDelegate();
+        }
+        FileSystem limited = fs instanceof LimitedConnectionsFileSystem l ? ConnectionLimiter.wrappedBy(l) : null;
+        return limited == null ? Optional.empty() : of(limited);
+    }
+
+    /** Flink's {@link LimitedConnectionsFileSystem} keeps the file system it limits to itself. */
+    private static final class ConnectionLimiter {
+        private static final java.lang.reflect.Field ORIGINAL = originalField();
+
+        private static java.lang.reflect.Field originalField() {
+            try {
+                java.lang.reflect.Field f = LimitedConnectionsFileSystem.class.getDeclaredField("originalFs");
+                f.setAccessible(true);
+                return f;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null; // a Flink version that names it otherwise: no bridge, the callers refuse to read
+            }
+        }
+
+        static FileSystem wrappedBy(LimitedConnectionsFileSystem limited) {
+            try {
+                return ORIGINAL == null ? null : (FileSystem) ORIGINAL.get(limited);
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null;
+            }
+        }
+    }
+
     /** The operations the plugin jar knows, and the contract version it implements. */
     public Description describe() throws IOException {
         Map<String, Object> r = call(BridgeContract.DESCRIBE, Map.of());
@@ -140,9 +190,21 @@ public final class S3TieredBridge {
      * that holds its bytes, which is not the stream's own when it was deduplicated.
      */
     public ClosedStream closeDeduplicated(OutputStream stream, long reuseWindowMillis) throws IOException {
+        return closeDeduplicated(stream, reuseWindowMillis, null);
+    }
+
+    /**
+     * As {@link #closeDeduplicated(OutputStream, long)}, handed only what was pre-uploaded to
+     * {@code preUploadDirectory} (the job's; null: the stream's own directory).
+     */
+    public ClosedStream closeDeduplicated(OutputStream stream, long reuseWindowMillis, Path preUploadDirectory)
+            throws IOException {
         Map<String, Object> args = new HashMap<>();
         args.put(BridgeContract.STREAM, unwrapped(stream));
         args.put(BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis);
+        if (preUploadDirectory != null) {
+            args.put(BridgeContract.PATH, preUploadDirectory.toUri().toString());
+        }
         Map<String, Object> r = call(BridgeContract.CLOSE_DEDUPLICATED, args);
         return new ClosedStream(new Path((String) r.get(BridgeContract.OBJECT)), Boolean.TRUE.equals(r.get(BridgeContract.DEDUPLICATED)));
     }

@@ -195,8 +195,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             }
             preUpload = preUpload.reusedWithin(JobManagerReuseWindows.last(sharedKey));
         }
-        factory = TieredStreamFactory.wrap(factory, jobShared, preUpload, streams.fileStateThreshold(),
-                streams.writeBufferSize());
+        factory = TieredStreamFactory.wrap(factory, jobShared, new Path(storageDir, "shared"), preUpload,
+                streams.fileStateThreshold(), streams.writeBufferSize());
         if (decoded.status() == null) {
             return factory;
         }

@@ -59,6 +59,8 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
     private final int threshold;
     /** Negative: never refer to a pre-uploaded object. */
     private final long reuseWindowMillis;
+    /** The job's directory of uploads ahead of checkpoints (null: the stream's own directory). */
+    private final Path preUploadDirectory;
     /** Whether file handles name the file relative to the checkpoint's directory (Flink's exclusive state without entropy). */
     private final boolean relativeHandles;
     private final byte[] buffer;
@@ -70,7 +72,14 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
 
     TieredStateOutputStream(Path directory, FileSystem fs, S3TieredBridge bridge, int threshold, int bufferSize,
             long reuseWindowMillis, boolean relativeHandles) {
+        this(directory, fs, bridge, threshold, bufferSize, reuseWindowMillis, null, relativeHandles);
+    }
+
+    /** {@code preUploadDirectory}: where the job's uploads ahead are, the only ones this stream may refer to. */
+    TieredStateOutputStream(Path directory, FileSystem fs, S3TieredBridge bridge, int threshold, int bufferSize,
+            long reuseWindowMillis, Path preUploadDirectory, boolean relativeHandles) {
         this.directory = directory;
+        this.preUploadDirectory = preUploadDirectory;
         this.fs = fs;
         this.bridge = bridge;
         this.threshold = threshold;
@@ -177,7 +186,7 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
             long size = out.getPos();
             Path object;
             if (reuseWindowMillis >= 0) {
-                object = bridge.closeDeduplicated(out, reuseWindowMillis).object();
+                object = bridge.closeDeduplicated(out, reuseWindowMillis, preUploadDirectory).object();
             } else {
                 out.close();
                 object = path;

@@ -27,13 +27,17 @@ final class TieredStreamFactory extends ForwardingCheckpointStreamFactory {
     private final S3TieredBridge bridge;
     /** The job's shared/ when shared state is deduplicated against pre-uploads; else null. */
     private final Path deduplicatedSharedDirectory;
+    /** Where the job's uploads ahead of checkpoints are (its shared/ without the entropy marker). */
+    private final Path preUploadDirectory;
     private final long reuseWindowMillis;
     private final int fileStateThreshold;
     private final int writeBufferSize;
 
     private TieredStreamFactory(FsCheckpointStorageLocation flinkLocation, FileSystem fs, S3TieredBridge bridge,
-            Path deduplicatedSharedDirectory, long reuseWindowMillis, int fileStateThreshold, int writeBufferSize) {
+            Path deduplicatedSharedDirectory, Path preUploadDirectory, long reuseWindowMillis, int fileStateThreshold,
+            int writeBufferSize) {
         super(flinkLocation);
+        this.preUploadDirectory = preUploadDirectory;
         this.flinkLocation = flinkLocation;
         this.fs = fs;
         this.bridge = bridge;
@@ -51,6 +55,12 @@ final class TieredStreamFactory extends ForwardingCheckpointStreamFactory {
      */
     static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, Path jobShared, PreUploadSettings preUpload,
             int fileStateThreshold, int writeBufferSize) throws IOException {
+        return wrap(factory, jobShared, jobShared, preUpload, fileStateThreshold, writeBufferSize);
+    }
+
+    /** {@code preUploadDirectory}: where the job's uploads ahead are, the only ones its streams may refer to. */
+    static CheckpointStreamFactory wrap(CheckpointStreamFactory factory, Path jobShared, Path preUploadDirectory,
+            PreUploadSettings preUpload, int fileStateThreshold, int writeBufferSize) throws IOException {
         if (factory.getClass() != FsCheckpointStorageLocation.class) {
             return factory;
         }
@@ -62,7 +72,7 @@ final class TieredStreamFactory extends ForwardingCheckpointStreamFactory {
             return factory;
         }
         boolean deduplicate = jobShared != null && preUpload != null && preUpload.enabled();
-        return new TieredStreamFactory(location, fs, bridge.get(), deduplicate ? jobShared : null,
+        return new TieredStreamFactory(location, fs, bridge.get(), deduplicate ? jobShared : null, preUploadDirectory,
                 deduplicate ? preUpload.reuseWindowMillis() : -1, fileStateThreshold, writeBufferSize);
     }
 
@@ -77,7 +87,7 @@ final class TieredStreamFactory extends ForwardingCheckpointStreamFactory {
         if (scope == CheckpointedStateScope.SHARED && deduplicatedSharedDirectory != null) {
             // the job's shared/, where the pre-uploads are (Flink's target for a checkpoint's shared state too)
             return new TieredStateOutputStream(deduplicatedSharedDirectory, fs, bridge, fileStateThreshold, writeBufferSize,
-                    reuseWindowMillis, false);
+                    reuseWindowMillis, preUploadDirectory, false);
         }
         return new TieredStateOutputStream(target, fs, bridge, fileStateThreshold, writeBufferSize, -1, relativeHandles);
     }

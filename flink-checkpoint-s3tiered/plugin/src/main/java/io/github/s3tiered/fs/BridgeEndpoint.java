@@ -145,7 +145,9 @@ final class BridgeEndpoint {
 
     private Map<String, Object> closeDeduplicated(Map<String, Object> args) throws IOException {
         TieredOutputStream stream = stream(args);
-        ObjectPath object = stream.closeDeduplicated(reuseWindowNanos(args));
+        // the job's directory of pre-uploads; a caller that names none may be handed those of the stream's own
+        ObjectPath directory = args.containsKey(BridgeContract.PATH) ? fs.objectPathOf(path(args)) : stream.target().parent();
+        ObjectPath object = stream.closeDeduplicated(reuseWindowNanos(args), directory);
         return Map.of(BridgeContract.OBJECT, object.toString(), BridgeContract.DEDUPLICATED, !object.equals(stream.target()));
     }
 

@@ -21,9 +21,13 @@ import java.util.concurrent.ConcurrentHashMap;
  *       checkpoint) is simply uploaded again.
  *   <li>{@link Entry#durable} completes true only after S3 acknowledged the whole object; an entry
  *       whose upload failed completes false and is gone from the index.
- *   <li>An entry is reused only within the caller's window after its upload ended: the
- *       storage's orphan removal keeps unreferenced pre-uploaded objects twice that long, so an
- *       object handed out is never one it removed.
+ *   <li>An entry is reused only within the caller's window after its upload began: the
+ *       storage's orphan removal keeps unreferenced pre-uploaded objects twice that long after
+ *       S3's stamp, so an object handed out is never one it removed.
+ *   <li>An entry is handed only to a stream of the job whose directory it was uploaded to: that
+ *       job's checkpoints own it, and its orphan removal, or the deletion of its directory, would
+ *       remove it while another job's checkpoints still referred to it. (Two jobs can hold the
+ *       same SST file: one restored from the other's native savepoint.)
  *   <li>Content a checkpoint stream took (handed an entry, or uploading it itself) is claimed
  *       for checkpoints (remembered, bounded) from that moment: a pre-upload arriving meanwhile or
  *       later does not upload it again. In a burst of compaction output the checkpoint and the
@@ -48,8 +52,13 @@ final class PreUploads {
          */
         final long reuseWindowNanos;
         final CompletableFuture<Boolean> durable = new CompletableFuture<>();
-        /** System.nanoTime() when the upload ended; valid once {@link #durable} completed true. */
-        volatile long endedNanos;
+        /**
+         * System.nanoTime() just before its upload began. The window is measured from here, not
+         * from the upload's end: S3 stamps the object no later than it received the upload's first
+         * request, and the orphan removal goes by that stamp, so an upload slower than the window
+         * must not stretch it.
+         */
+        final long startedNanos = System.nanoTime();
 
         Entry(ObjectPath object, long reuseWindowNanos) {
             this.object = object;
@@ -104,7 +113,6 @@ final class PreUploads {
     }
 
     void succeeded(ContentId id, Entry e) {
-        e.endedNanos = System.nanoTime();
         e.durable.complete(true);
     }
 
@@ -114,17 +122,19 @@ final class PreUploads {
     }
 
     /**
-     * For a checkpoint stream at close: the entry for this content, removed from the index so that
-     * it is handed out once (see the invariants), or null when there is none (the stream then
-     * uploads the content itself). Either way the content is claimed for checkpoints: a later
+     * For a checkpoint stream at close: the entry for this content uploaded to {@code directory}
+     * (the stream's job's), removed from the index so that it is handed out once (see the
+     * invariants), or null when there is none (the stream then uploads the content itself). Either way the content is claimed for checkpoints: a later
      * pre-upload of the same bytes would go to the same content-addressed key, over an object a
      * checkpoint now owns and Flink will delete with it.
      */
-    Entry takeForReuseOrClaim(ContentId id) {
+    Entry takeForReuseOrClaim(ContentId id, ObjectPath directory) {
         synchronized (claimedByCheckpoints) {
-            Entry e = entries.remove(id);
-            if (e != null) {
+            Entry e = entries.get(id);
+            if (e != null && e.object.parent().equals(directory) && entries.remove(id, e)) {
                 byObject.remove(e.object, id);
+            } else {
+                e = null; // none, or another job's: this job's checkpoint uploads the bytes itself
             }
             claimedByCheckpoints.put(id, Boolean.TRUE);
             if (claimedByCheckpoints.size() > MAX_CLAIMS) {
@@ -163,7 +173,7 @@ final class PreUploads {
         }
         lastPruneNanos = now;
         entries.forEach((id, e) -> {
-            if (e.durable.isDone() && now - e.endedNanos > e.reuseWindowNanos) {
+            if (e.durable.isDone() && now - e.startedNanos > e.reuseWindowNanos) {
                 remove(id, e);
             }
         });
@@ -198,7 +208,7 @@ final class PreUploads {
     private void pruneOldest() {
         long now = System.nanoTime();
         entries.forEach((id, e) -> {
-            if (e.durable.isDone() && now - e.endedNanos > 60_000_000_000L) {
+            if (e.durable.isDone() && now - e.startedNanos > 60_000_000_000L) {
                 remove(id, e);
             }
         });

@@ -252,7 +252,7 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void closeAndUpload() throws IOException {
-        closeAndUpload(-1);
+        closeAndUpload(-1, null);
     }
 
     /**
@@ -262,15 +262,18 @@ final class TieredOutputStream extends FSDataOutputStream {
      * created: the caller must refer to the returned object instead. Otherwise the stream uploads
      * as {@link #close()} does and returns its own path.
      */
-    ObjectPath closeDeduplicated(long reuseWindowNanos) throws IOException {
+    ObjectPath closeDeduplicated(long reuseWindowNanos, ObjectPath preUploadDirectory) throws IOException {
         if (!state.compareAndSet(State.OPEN, State.UPLOADING)) {
             throw new IOException("Stream to " + target + " is closed");
         }
-        return closeAndUpload(reuseWindowNanos);
+        return closeAndUpload(reuseWindowNanos, preUploadDirectory);
     }
 
-    /** With {@code reuseWindowNanos < 0}, never deduplicates. */
-    private ObjectPath closeAndUpload(long reuseWindowNanos) throws IOException {
+    /**
+     * With {@code reuseWindowNanos < 0}, never deduplicates; else only against pre-uploads in
+     * {@code preUploadDirectory} (the job's, see {@link PreUploads}).
+     */
+    private ObjectPath closeAndUpload(long reuseWindowNanos, ObjectPath preUploadDirectory) throws IOException {
         long closeStart = System.nanoTime();
         long length;
         int checksum;
@@ -288,9 +291,12 @@ final class TieredOutputStream extends FSDataOutputStream {
             if (reuseWindowNanos >= 0 && (sha256 != null || !preUploads.isEmpty())) {
                 content = contentId(length, checksum);
                 if (content != null) {
-                    ObjectPath reused = reusePreUploaded(content, reuseWindowNanos);
-                    if (reused != null) {
+                    PreUploads.Entry reusable = reusePreUploaded(content, reuseWindowNanos, preUploadDirectory);
+                    if (reusable != null) {
+                        ObjectPath reused = reusable.object;
                         if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
+                            // no checkpoint refers to it: it may be handed out, or withdrawn, again
+                            preUploads.giveBack(content, reusable);
                             throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from"
                                     + " another thread");
                         }
@@ -362,13 +368,14 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     /**
-     * The pre-uploaded object with this content, once durable; null when there is none, it is
-     * older than the window, or its upload failed. The content is claimed for this stream either
+     * The pre-upload of this content into {@code directory}, once durable; null when there is
+     * none, it began longer than the window ago, or its upload failed. The content is claimed for this stream either
      * way (see {@link PreUploads}). Waits for a pre-upload still running: it started
      * earlier, so it ends sooner than an upload of our own would.
      */
-    private ObjectPath reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos) throws IOException {
-        PreUploads.Entry entry = runtime.preUploads().takeForReuseOrClaim(content);
+    private PreUploads.Entry reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos, ObjectPath directory)
+            throws IOException {
+        PreUploads.Entry entry = runtime.preUploads().takeForReuseOrClaim(content, directory);
         if (entry == null) {
             return null;
         }
@@ -393,10 +400,10 @@ final class TieredOutputStream extends FSDataOutputStream {
         } catch (java.util.concurrent.ExecutionException e) {
             return null;
         }
-        if (!durable || System.nanoTime() - entry.endedNanos > reuseWindowNanos) {
+        if (!durable || System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
             return null;
         }
-        return entry.object;
+        return entry;
     }
 
     private void removeCancelledObject() {

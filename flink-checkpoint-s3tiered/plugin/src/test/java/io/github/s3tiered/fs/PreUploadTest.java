@@ -312,4 +312,36 @@ class PreUploadTest extends FakeS3FileSystemTest {
         // once withdrawn, it is not handed out any more
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/k", neverUsed), WINDOW).deduplicated()).isFalse();
     }
+
+    @Test
+    void anotherJobsUploadAheadIsNeverHandedOut() throws Exception {
+        // job A uploaded it; job B, restored from A's native savepoint, streams the same SST file
+        byte[] content = bytes(100_000, 30);
+        Path ofA = bridge.preUpload(path("job-a/shared"), sst("000031.sst", content), WINDOW).object();
+
+        S3TieredBridge.ClosedStream ofB = bridge.closeDeduplicated(checkpointStream("job-b/shared/uuid-b", content), WINDOW,
+                path("job-b/shared"));
+        assertThat(ofB.deduplicated()).as("B's checkpoint must not depend on an object A's orphan removal may delete").isFalse();
+        assertThat(store.object(BUCKET, "job-b/shared/uuid-b")).hasValue(content);
+
+        // named by the job's directory (the storage passes its shared/ without the entropy marker),
+        // a stream elsewhere (entropy in its key) is handed the job's own upload
+        S3TieredBridge.ClosedStream ofA2 = bridge.closeDeduplicated(checkpointStream("x7f3/job-a/shared/uuid-a", content),
+                WINDOW, path("job-a/shared"));
+        assertThat(ofA2.deduplicated()).isTrue();
+        assertThat(ofA2.object()).isEqualTo(ofA);
+    }
+
+    @Test
+    void theWindowRunsFromTheStartOfTheUploadAheadNotItsEnd() throws Exception {
+        // S3 stamps the object when its upload begins, and the orphan removal keeps an unreferenced
+        // one twice the window after that stamp: a slow upload must not stretch the window
+        byte[] content = bytes(100_000, 31);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(600)));
+        bridge.preUpload(SHARED, sst("000032.sst", content), WINDOW);
+
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/o", content), 400);
+        assertThat(closed.deduplicated()).as("began 600 ms ago, ended just now: outside a 400 ms window").isFalse();
+        assertThat(store.object(BUCKET, "job/shared/o")).hasValue(content);
+    }
 }

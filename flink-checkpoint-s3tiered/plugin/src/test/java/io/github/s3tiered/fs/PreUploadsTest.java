@@ -23,7 +23,9 @@ class PreUploadsTest {
         PreUploads.ContentId next = new PreUploads.ContentId(10, "c".repeat(64));
         index.begin(next, new ObjectPath("bucket", "short/shared/c.sst"), 1_000_000);
 
-        assertThat(index.takeForReuseOrClaim(shortJobs)).as("past its own 1 ms window").isNull();
-        assertThat(index.takeForReuseOrClaim(longJobs)).as("within its own 1 h window").isSameAs(kept);
+        assertThat(index.takeForReuseOrClaim(shortJobs, new ObjectPath("bucket", "short/shared"))).as("past its own 1 ms window")
+                .isNull();
+        assertThat(index.takeForReuseOrClaim(longJobs, new ObjectPath("bucket", "long/shared"))).as("within its own 1 h window")
+                .isSameAs(kept);
     }
 }

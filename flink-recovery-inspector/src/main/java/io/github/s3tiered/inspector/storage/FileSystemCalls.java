@@ -117,7 +117,13 @@ public final class FileSystemCalls {
         open.incrementAndGet();
         fileSystem(file);
         try {
-            Optional<S3TieredBridge> tiered = S3TieredBridge.of(file);
+            Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
+            if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
+                // open() would serve this host's local-tier copy, which S3 may no longer hold
+                throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
+                        + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
+                        + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
+            }
             if (tiered.isPresent()) {
                 checksumLookups.incrementAndGet(); // the HEAD that finds the recorded CRC32C
                 S3TieredBridge.DurableRead r = tiered.get().readDurable(file, sink);
@@ -167,7 +173,7 @@ public final class FileSystemCalls {
     /** On the tiered file system, lets it compare its local copy with S3 (one HEAD) and drop it if stale. */
     public void dropStaleLocalCopy(Path file) {
         try {
-            Optional<S3TieredBridge> tiered = S3TieredBridge.of(file);
+            Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
             if (tiered.isPresent()) {
                 checksumLookups.incrementAndGet();
                 tiered.get().recordedChecksum(file);

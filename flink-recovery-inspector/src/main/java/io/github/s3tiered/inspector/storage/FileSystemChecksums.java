@@ -19,12 +19,12 @@ public final class FileSystemChecksums implements ChecksumSource {
 
     @Override
     public boolean recordsChecksums(Path file) throws IOException {
-        return S3TieredBridge.of(file).isPresent();
+        return S3TieredBridge.forReads(file).isPresent();
     }
 
     @Override
     public OptionalLong recordedCrc32c(Path file) throws IOException {
-        Optional<S3TieredBridge> fs = S3TieredBridge.of(file);
+        Optional<S3TieredBridge> fs = S3TieredBridge.forReads(file);
         return fs.isEmpty() ? OptionalLong.empty() : fs.get().recordedChecksum(file).crc32c();
     }
 }
