@@ -11,8 +11,10 @@ import java.util.TreeSet;
  * The checkpoints of one job that the JobManager started (a location was initialized for them)
  * and that have neither been finalized nor disposed after a failure. While one is pending, its
  * tasks may be uploading files that no {@code _metadata} references yet; the {@link OrphanSweep}
- * removes nothing such a checkpoint may have written. A checkpoint whose end Flink never reports
- * keeps the sweep off from then on: the safe side.
+ * removes nothing such a checkpoint may have written. Flink reports neither end for a checkpoint
+ * it aborts before it attached the location (a failover right after the trigger): that one ends
+ * when its location is garbage, which proves that Flink dropped it ({@link VerifyingCheckpointLocation});
+ * until then it keeps the sweep off, the safe side.
  *
  * <p>Invariant, under this object's lock: a checkpoint leaves {@link #pending} by finalization only
  * together with its entry in {@link #finalized}, so one {@link #take} sees every finalized
@@ -41,6 +43,15 @@ final class PendingCheckpoints {
     /** Disposed after a failure. */
     synchronized void ended(long checkpointId) {
         pending.remove(checkpointId);
+    }
+
+    /** Ended without a word from Flink (see {@link VerifyingCheckpointLocation}); true if it was pending. */
+    synchronized boolean endedUnreported(long checkpointId) {
+        return pending.remove(checkpointId);
+    }
+
+    synchronized boolean isPending(long checkpointId) {
+        return pending.contains(checkpointId);
     }
 
     /**

@@ -124,6 +124,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return verifier;
     }
 
+    /** The checkpoints started and not ended, for tests. */
+    PendingCheckpoints pendingCheckpoints() {
+        return pending;
+    }
+
     /** The verifier of this job, for tests; null before the first checkpoint. */
     synchronized CompletedCheckpointVerifier verifierIfStarted() {
         return verifier;

@@ -6,8 +6,13 @@ import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A checkpoint's location on the JobManager, as Flink's storage made it, with two additions: its
@@ -17,6 +22,8 @@ import java.io.IOException;
  */
 final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactory implements CheckpointStorageLocation {
 
+    private static final Logger LOG = LoggerFactory.getLogger(VerifyingCheckpointLocation.class);
+
     private final CheckpointStorageLocation delegate;
     private final long checkpointId;
     private final CompletedCheckpointVerifier verifier;
@@ -24,6 +31,33 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final PendingCheckpoints pending;
     /** Null where it does not apply. */
     private final MetadataPrecheck precheck;
+    /** Set when Flink disposes of it after a failure: then the disposal ends the checkpoint. */
+    private final AtomicBoolean disposed = new AtomicBoolean();
+
+    /**
+     * Ends checkpoints whose location became garbage while they were pending. Flink creates a
+     * pending checkpoint before its location and attaches the location only if the checkpoint was
+     * not aborted meanwhile (a failover right after the trigger); an aborted one is then neither
+     * finalized nor disposed, and would keep the orphan removal off for the rest of the job. A
+     * checkpoint that can still complete holds its location (Flink's pending checkpoint, or the
+     * step about to attach it), so a location that is garbage belongs to one that never will.
+     */
+    private static final Cleaner ABANDONED = Cleaner.create(r -> {
+        Thread t = new Thread(r, "s3tiered-abandoned-checkpoints");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Holds no reference to the location, or it would never become garbage. */
+    private record EndIfAbandoned(PendingCheckpoints pending, long checkpointId, AtomicBoolean disposed) implements Runnable {
+        @Override
+        public void run() {
+            if (!disposed.get() && pending.endedUnreported(checkpointId)) {
+                LOG.info("Checkpoint {} ended without being completed or disposed of (Flink aborted it before it attached"
+                        + " its location); the orphan removal no longer waits for it", checkpointId);
+            }
+        }
+    }
 
     VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier,
             PendingCheckpoints pending, long reuseWindowMillis) throws IOException {
@@ -35,6 +69,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
         this.pending = pending;
         // fixed at creation: every task of this checkpoint must get the same reference
         this.reference = LocationReferences.encode(delegate.getLocationReference(), reuseWindowMillis, verifier.status());
+        ABANDONED.register(this, new EndIfAbandoned(pending, checkpointId, disposed));
     }
 
     @Override
@@ -51,6 +86,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     /** In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted. */
     @Override
     public void disposeOnFailure() {
+        disposed.set(true);
         FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure,
                 () -> pending.ended(checkpointId));
     }

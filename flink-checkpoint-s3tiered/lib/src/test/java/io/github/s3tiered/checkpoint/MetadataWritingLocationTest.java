@@ -187,6 +187,27 @@ class MetadataWritingLocationTest {
     }
 
     @Test
+    void aCheckpointFlinkAbortedBeforeAttachingItsLocationEndsOnceTheLocationIsGarbage() throws Exception {
+        // Flink attaches the location to its pending checkpoint only if that was not aborted
+        // meanwhile (a failover right after the trigger), and then neither finalizes nor disposes of it
+        TieredCheckpointStorageAccess storage = verifyingStorage();
+        storage.initializeLocationForCheckpoint(21); // dropped: aborted before it was attached
+        CheckpointStorageLocation attached = storage.initializeLocationForCheckpoint(22);
+        assertThat(storage.pendingCheckpoints().isPending(21)).isTrue();
+
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (storage.pendingCheckpoints().isPending(21) && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(storage.pendingCheckpoints().isPending(21)).as("it can never complete: the orphan removal stops waiting")
+                .isFalse();
+        assertThat(storage.pendingCheckpoints().isPending(22)).as("a location Flink holds may still complete").isTrue();
+        java.lang.ref.Reference.reachabilityFence(attached);
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+    }
+
+    @Test
     void aFailedCheckpointsDirectoryIsDeletedWithoutHoldingTheCaller() throws Exception {
         // Flink calls disposeOnFailure on the JobManager's main thread at every failover with a
         // checkpoint in progress: the delete on S3, and its retries, must not hold that thread
