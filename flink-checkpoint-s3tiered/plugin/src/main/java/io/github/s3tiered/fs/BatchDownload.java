@@ -254,6 +254,14 @@ final class BatchDownload {
     }
 
     private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination) {
+        try {
+            // A new file, never the one at the path: that may be a hard link to the tier's copy
+            // (placeAndKeep linked it before its commit failed), which a download in place would
+            // truncate and rewrite under the copy's sidecar.
+            Files.deleteIfExists(destination);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         return download(store, source, info, destination)
                 .thenAccept(crc -> store.statistics().restoreBytesFromS3.add(info.size()));
     }
@@ -272,8 +280,9 @@ final class BatchDownload {
         }
         try {
             runtime.tier().commit(source.bucket(), source.key(), staged, info.size(), crc);
-        } catch (IOException e) {
-            // The restored file is in place; only the local copy for next time is missing.
+        } catch (IOException | RuntimeException e) {
+            // The restored file is in place; only the local copy for next time is missing (and the
+            // restore must not download it again over the link it shares with the copy).
             LOG.warn("Restored {} but could not keep its local-tier copy: {}", source, e.toString());
         } finally {
             try {

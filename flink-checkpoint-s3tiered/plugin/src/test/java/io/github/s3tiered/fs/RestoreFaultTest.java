@@ -92,6 +92,33 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aTierFailureAfterTheRestoredFileIsLinkedNeitherDownloadsAgainNorRewritesTheCopy() throws Exception {
+        fileSystem(Map.of());
+        byte[] a = bytes(300_000, 7);
+        write("cp/a", a);
+        fs.runtime().tier().drop(BUCKET, "cp/a"); // a host whose tier lacks it: the restore downloads it
+        int getsBefore = store.calls("GetObject").size();
+        // the download is linked into place, then its commit into the tier fails with an unchecked
+        // exception once the copy is complete (as an eviction scan's iteration may)
+        io.github.s3tiered.tier.TierSteps.listen(step -> {
+            if (step.equals(io.github.s3tiered.tier.TierSteps.COMMIT_SIDECAR_RENAMED)) {
+                throw new java.nio.file.DirectoryIteratorException(new IOException("injected: the tier's directory is unreadable"));
+            }
+        });
+        try {
+            fs.copyFiles(requests("cp/a"), new CloseableRegistry());
+        } finally {
+            io.github.s3tiered.tier.TierSteps.listen(step -> {});
+        }
+
+        assertThat(restored("cp/a")).isEqualTo(a);
+        assertThat(store.calls("GetObject")).as("downloaded once (two 256 KiB ranges): not again over the file linked to"
+                + " the tier's copy").hasSize(getsBefore + 2);
+        java.nio.file.Path copy = fs.runtime().tier().getVerified(BUCKET, "cp/a").orElseThrow().data();
+        assertThat(Files.readAllBytes(copy)).isEqualTo(a);
+    }
+
+    @Test
     void aLocalCopyThatVanishesOrChangesAfterTheTiersAnswerIsDownloadedInstead() throws Exception {
         fileSystem(Map.of());
         byte[] a = bytes(300_000, 1);
