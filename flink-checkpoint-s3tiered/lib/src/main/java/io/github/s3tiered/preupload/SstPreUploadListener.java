@@ -28,11 +28,12 @@ final class SstPreUploadListener extends AbstractEventListener {
     private final long minFileSize;
     private final long reuseWindowMillis;
     /**
-     * What this instance pre-uploaded within the reuse window, by upload time: what it takes back
-     * when its RocksDB instance closes. Older ones can no longer be handed to a checkpoint; the
-     * orphan removal takes those that no checkpoint references.
+     * What this instance pre-uploaded, newest last: what it takes back when its RocksDB instance
+     * closes (the file system deletes those no checkpoint was handed, past their window too).
+     * Bounded: the oldest beyond it are left to the orphan removal.
      */
     private final java.util.LinkedHashMap<Path, Long> recent = new java.util.LinkedHashMap<>();
+    private static final int MAX_RECENT = 20_000;
     private volatile boolean closed;
 
     SstPreUploadListener(SstPreUploader uploader, S3TieredBridge bridge, Path sharedDirectory, PreUploadSettings settings) {
@@ -66,7 +67,9 @@ final class SstPreUploadListener extends AbstractEventListener {
         long now = System.currentTimeMillis();
         synchronized (recent) {
             recent.put(object, now);
-            recent.values().removeIf(t -> now - t > reuseWindowMillis);
+            if (recent.size() > MAX_RECENT) {
+                recent.remove(recent.keySet().iterator().next());
+            }
         }
         if (closed) {
             withdrawAll();

@@ -92,7 +92,11 @@ class SstPreUploadListenerTest {
     }
 
     private void open() throws Exception {
-        PreUploadSettings settings = new PreUploadSettings(true, WINDOW, 2, 256L << 20, MIN_FILE_SIZE, 600_000);
+        open(WINDOW);
+    }
+
+    private void open(long windowMillis) throws Exception {
+        PreUploadSettings settings = new PreUploadSettings(true, windowMillis, 2, 256L << 20, MIN_FILE_SIZE, 600_000);
         S3TieredBridge bridge = S3TieredBridge.of(fs).orElseThrow();
         SstPreUploadListener listener = new SstPreUploadListener(SstPreUploader.shared(settings), bridge, shared, settings);
         DBOptions options = new DBOptions().setCreateIfMissing(true);
@@ -175,6 +179,20 @@ class SstPreUploadListenerTest {
     void withdrawsWhatNoCheckpointTookWhenTheInstanceCloses() throws Exception {
         open();
         flushOneFile();
+        flushOneFile();
+        assertThat(fs.preUploaded).hasSize(2);
+
+        close();
+        toClose.clear();
+
+        assertThat(fs.withdrawn).containsExactlyInAnyOrder(shared + "/1.sst", shared + "/2.sst");
+    }
+
+    @Test
+    void withdrawsOnCloseAlsoWhatIsPastItsWindow() throws Exception {
+        open(1); // no checkpoint can be handed them any more, but nothing else deletes them with orphan removal off
+        flushOneFile();
+        Thread.sleep(20);
         flushOneFile();
         assertThat(fs.preUploaded).hasSize(2);
 

@@ -74,6 +74,13 @@ final class PreUploads {
     private volatile long lastPruneNanos = System.nanoTime();
     private final Map<ContentId, Boolean> claimedByCheckpoints = new LinkedHashMap<>();
     /**
+     * Uploads past their window that no checkpoint was handed: none can be any more, so their
+     * RocksDB instance's close may still delete them ({@link #withdraw}). Bounded (oldest dropped:
+     * those are left to the orphan removal). Guarded by itself.
+     */
+    private final Map<ObjectPath, Boolean> expiredUntaken = new LinkedHashMap<>();
+    private static final int MAX_EXPIRED = 20_000;
+    /**
      * The directories pre-uploads went to (bucket and key prefix): a checkpoint stream into one
      * of them hashes its bytes as they stream. Few (a job's {@code shared/} each), never pruned.
      */
@@ -151,12 +158,31 @@ final class PreUploads {
      * when no checkpoint was handed it, so that nothing can reference it and the caller deletes it.
      */
     boolean withdraw(ObjectPath object) {
+        synchronized (expiredUntaken) {
+            if (expiredUntaken.remove(object) != null) {
+                return true;
+            }
+        }
         ContentId id = byObject.get(object);
         if (id == null) {
             return false;
         }
         Entry e = entries.get(id);
         return e != null && e.object.equals(object) && e.durable.isDone() && remove(id, e);
+    }
+
+    /** An entry no checkpoint was handed leaves the index unused: withdrawable still. */
+    private void expire(ContentId id, Entry e) {
+        if (remove(id, e) && e.durable.getNow(false)) {
+            synchronized (expiredUntaken) {
+                expiredUntaken.put(e.object, Boolean.TRUE);
+                if (expiredUntaken.size() > MAX_EXPIRED) {
+                    Iterator<ObjectPath> it = expiredUntaken.keySet().iterator();
+                    it.next();
+                    it.remove();
+                }
+            }
+        }
     }
 
     private boolean remove(ContentId id, Entry e) {
@@ -174,7 +200,7 @@ final class PreUploads {
         lastPruneNanos = now;
         entries.forEach((id, e) -> {
             if (e.durable.isDone() && now - e.startedNanos > e.reuseWindowNanos) {
-                remove(id, e);
+                expire(id, e);
             }
         });
     }
@@ -209,13 +235,13 @@ final class PreUploads {
         long now = System.nanoTime();
         entries.forEach((id, e) -> {
             if (e.durable.isDone() && now - e.startedNanos > 60_000_000_000L) {
-                remove(id, e);
+                expire(id, e);
             }
         });
         if (entries.size() >= MAX_ENTRIES) {
             entries.forEach((id, e) -> {
                 if (e.durable.isDone()) {
-                    remove(id, e);
+                    expire(id, e);
                 }
             });
         }

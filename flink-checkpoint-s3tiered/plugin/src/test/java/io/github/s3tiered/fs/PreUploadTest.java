@@ -344,4 +344,18 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(closed.deduplicated()).as("began 600 ms ago, ended just now: outside a 400 ms window").isFalse();
         assertThat(store.object(BUCKET, "job/shared/o")).hasValue(content);
     }
+
+    @Test
+    void anUploadAheadPastItsWindowThatNoCheckpointWasHandedIsStillWithdrawn() throws Exception {
+        // with orphan removal off, its RocksDB instance's close is the only thing that deletes it
+        byte[] old = bytes(100_000, 32);
+        Path expired = bridge.preUpload(SHARED, sst("000033.sst", old), 1).object();
+        Thread.sleep(1_100); // the index forgets expired entries at most once a second, at the next upload
+        bridge.preUpload(SHARED, sst("000034.sst", bytes(100_000, 33)), WINDOW);
+        assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/p", old), 1).deduplicated()).isFalse();
+
+        assertThat(bridge.withdrawPreUpload(expired)).isTrue();
+        assertThat(store.object(BUCKET, expired.toUri().getPath().substring(1))).isEmpty();
+        assertThat(bridge.withdrawPreUpload(expired)).as("once").isFalse();
+    }
 }
