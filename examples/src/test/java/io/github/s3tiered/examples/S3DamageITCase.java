@@ -126,10 +126,10 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
             return name().startsWith("METADATA");
         }
 
-        /** Whether S3 now says the object is another one (size or recorded checksum): a local copy is stale. */
+        /** Whether S3 now says the object is another one (size or recorded checksum) or none: a local copy is stale. */
         boolean replacesTheObject() {
             return this == FILE_TRUNCATED || this == FILE_EXTENDED || this == FILE_EMPTIED || this == METADATA_TRUNCATED
-                    || this == METADATA_EMPTIED || this == METADATA_REPLACED;
+                    || this == METADATA_EMPTIED || this == METADATA_REPLACED || this == FILE_DELETED || this == METADATA_DELETED;
         }
 
         /**

@@ -71,7 +71,7 @@ final class BridgeEndpoint {
 
     private Map<String, Object> recordedChecksum(Path path) throws IOException {
         ObjectPath op = fs.objectPathOf(path);
-        ObjectInfo info = fs.headOrNotFound(op);
+        ObjectInfo info = headOrDropCopy(op);
         boolean dropped = fs.runtime().tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
         Map<String, Object> r = new HashMap<>();
         if (info.crc32c() != null) {
@@ -84,7 +84,7 @@ final class BridgeEndpoint {
     /** One HEAD (size and recorded CRC32C) and one streaming GET; never the local tier. */
     private Map<String, Object> readDurable(Path path, OutputStream sink) throws IOException {
         ObjectPath op = fs.objectPathOf(path);
-        ObjectInfo info = fs.headOrNotFound(op);
+        ObjectInfo info = headOrDropCopy(op);
         CRC32C crc = new CRC32C();
         long length = 0;
         byte[] buffer = new byte[256 * 1024];
@@ -114,6 +114,16 @@ final class BridgeEndpoint {
         }
         r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
         return r;
+    }
+
+    /** One HEAD; a copy of an object S3 no longer holds is dropped, as one that differs is. */
+    private ObjectInfo headOrDropCopy(ObjectPath op) throws IOException {
+        try {
+            return fs.headOrNotFound(op);
+        } catch (FileNotFoundException gone) {
+            fs.runtime().tier().dropIfGone(op.bucket(), op.key());
+            throw gone;
+        }
     }
 
     private Map<String, Object> withdrawPreUpload(Path object) throws IOException {

@@ -238,6 +238,20 @@ public final class LocalTier {
         return true;
     }
 
+    /**
+     * Drops the copy of an object S3 no longer holds (deleted, or lost): a read on this host must
+     * not keep serving it. Returns true when a copy was dropped.
+     */
+    public boolean dropIfGone(String bucket, String key) {
+        if (lookup(bucket, key).isEmpty()) {
+            return false;
+        }
+        LOG.warn("Dropping the local-tier copy of s3://{}/{}: S3 no longer holds the object", bucket, key);
+        drop(bucket, key);
+        stats.staleCopiesDropped.increment();
+        return true;
+    }
+
     /** Removes the copy of an object, if any: sidecar first, then data. */
     public void drop(String bucket, String key) {
         Path data = layout.dataPath(bucket, key);

@@ -87,6 +87,7 @@ public final class CheckpointValidator {
             throw new FileNotFoundException("No such checkpoint directory: " + dir);
         }
         if (metadataStatus == null) {
+            calls.dropStaleLocalCopy(metadataPath); // this host may keep a copy, which Flink's restore here would read
             return failed(dir, kind, new Problem(Verdict.NO_METADATA, null,
                     "no " + CheckpointMetadataReader.METADATA_FILE + " in " + dir + " (" + own.entries().size()
                             + " other entries): the checkpoint is in progress, was aborted, or its metadata was deleted"),
@@ -140,12 +141,13 @@ public final class CheckpointValidator {
 
     /**
      * A file whose object S3 holds with another size than recorded was replaced or cut after it was
-     * written: on {@code s3tiered://}, this host may hold a local copy of the old content, which a
-     * restore here would use. One HEAD per such file lets the file system drop that copy.
+     * written, and one S3 no longer holds was deleted or lost: on {@code s3tiered://}, this host may
+     * hold a local copy of the old content, which a restore here would use. One HEAD per such file
+     * lets the file system drop that copy.
      */
     private static void dropStaleLocalCopies(List<Problem> problems, FileSystemCalls calls) {
         for (Problem p : problems) {
-            if (p.verdict() == Verdict.SIZE_MISMATCH && p.file() != null) {
+            if ((p.verdict() == Verdict.SIZE_MISMATCH || p.verdict() == Verdict.MISSING_FILES) && p.file() != null) {
                 calls.dropStaleLocalCopy(new Path(p.file()));
             }
         }
