@@ -6,6 +6,7 @@ import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.s3.ObjectListing;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.S3Statistics;
+import io.github.s3tiered.tier.IntactCopy;
 import io.github.s3tiered.tier.LocalTier;
 import io.github.s3tiered.tier.TierEntry;
 
@@ -330,17 +331,25 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {
-        Optional<TierEntry> entry = runtime.tier().getVerified(op.bucket(), op.key());
-        if (entry.isEmpty()) {
+        Optional<IntactCopy> intact = runtime.tier().getIntact(op.bucket(), op.key());
+        if (intact.isEmpty()) {
             return Optional.empty();
         }
+        TierEntry entry = intact.get().entry();
+        FileChannel ch;
         try {
-            FileChannel ch = FileChannel.open(entry.get().data(), StandardOpenOption.READ);
-            LocalFileInputStream copy = new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString());
-            return Optional.of(new WindowedInputStream(copy, entry.get().size(), "the local copy of " + op));
+            ch = FileChannel.open(entry.data(), StandardOpenOption.READ);
         } catch (NoSuchFileException evicted) {
             return Optional.empty();
         }
+        // opened by path: only if the path still holds the file that was checked (a copy another
+        // process committed over it since is unchecked, and its sidecar may describe other bytes)
+        if (!intact.get().isTheCheckedFile(entry.data())) {
+            ch.close();
+            return Optional.empty();
+        }
+        LocalFileInputStream copy = new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString());
+        return Optional.of(new WindowedInputStream(copy, entry.size(), "the local copy of " + op));
     }
 
     // ------------------------------------------------------------------ batch copy (restore)

@@ -76,7 +76,8 @@ final class PreUploads {
     /**
      * Uploads past their window that no checkpoint was handed: none can be any more, so their
      * RocksDB instance's close may still delete them ({@link #withdraw}). Bounded (oldest dropped:
-     * those are left to the orphan removal). Guarded by itself.
+     * those are left to the orphan removal). Guarded by {@link #claimedByCheckpoints}, as the
+     * entries' arrival is: an expiry and a new entry for the same object are never interleaved.
      */
     private final Map<ObjectPath, Boolean> expiredUntaken = new LinkedHashMap<>();
     private static final int MAX_EXPIRED = 20_000;
@@ -115,6 +116,7 @@ final class PreUploads {
                 return null;
             }
             byObject.put(object, id);
+            expiredUntaken.remove(object); // the new entry says whether a checkpoint was handed it
         }
         return e;
     }
@@ -131,9 +133,10 @@ final class PreUploads {
     /**
      * For a checkpoint stream at close: the entry for this content uploaded to {@code directory}
      * (the stream's job's), removed from the index so that it is handed out once (see the
-     * invariants), or null when there is none (the stream then uploads the content itself). Either way the content is claimed for checkpoints: a later
-     * pre-upload of the same bytes would go to the same content-addressed key, over an object a
-     * checkpoint now owns and Flink will delete with it.
+     * invariants), or null when there is none (the stream then uploads the content itself).
+     * Either way the content is claimed for checkpoints: a later pre-upload of the same bytes would
+     * go to the same content-addressed key, over an object a checkpoint now owns and Flink will
+     * delete with it.
      */
     Entry takeForReuseOrClaim(ContentId id, ObjectPath directory) {
         synchronized (claimedByCheckpoints) {
@@ -158,7 +161,7 @@ final class PreUploads {
      * when no checkpoint was handed it, so that nothing can reference it and the caller deletes it.
      */
     boolean withdraw(ObjectPath object) {
-        synchronized (expiredUntaken) {
+        synchronized (claimedByCheckpoints) {
             if (expiredUntaken.remove(object) != null) {
                 return true;
             }
@@ -173,8 +176,8 @@ final class PreUploads {
 
     /** An entry no checkpoint was handed leaves the index unused: withdrawable still. */
     private void expire(ContentId id, Entry e) {
-        if (remove(id, e) && e.durable.getNow(false)) {
-            synchronized (expiredUntaken) {
+        synchronized (claimedByCheckpoints) {
+            if (remove(id, e) && e.durable.getNow(false)) {
                 expiredUntaken.put(e.object, Boolean.TRUE);
                 if (expiredUntaken.size() > MAX_EXPIRED) {
                     Iterator<ObjectPath> it = expiredUntaken.keySet().iterator();

@@ -125,6 +125,11 @@ public final class LocalTier {
         return intactCopy(bucket, key).map(IntactCopy::entry);
     }
 
+    /** As {@link #getVerified}, with the identity of the file checked: a reader opens that file or none. */
+    public Optional<IntactCopy> getIntact(String bucket, String key) {
+        return intactCopy(bucket, key);
+    }
+
     /**
      * Of the given objects, those this tier holds intact, each checked as by {@link #getVerified}
      * (in parallel on {@code pool}). The one question a batch restore asks the tier.
