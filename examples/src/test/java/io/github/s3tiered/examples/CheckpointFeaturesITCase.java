@@ -115,5 +115,19 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         assertThat(result.isSuccess()).as(failureText(result)).isTrue();
         ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
         assertThat(v.exact()).as(v.toString()).isTrue();
+
+        if (feature == Feature.CHANGELOG) {
+            // the changelog backend's handles name the materialization's files and the changes'
+            // files; each is checked: one deleted is MISSING_FILES, never RESTORABLE
+            assertThat(validation.files()).as("files of the materialization").anyMatch(f -> f.kinds().stream()
+                    .anyMatch(k -> k.contains("materialized")));
+            Path victim = validation.files().stream().filter(f -> f.kinds().stream().anyMatch(k -> k.contains("materialized")))
+                    .findFirst().orElseThrow().path();
+            try (software.amazon.awssdk.services.s3.S3Client raw = RecoveryTestSupport.rawClient(S3.server())) {
+                raw.deleteObject(b -> b.bucket(S3.server().bucket()).key(victim.toUri().getPath().substring(1)));
+            }
+            Validation damaged = new CheckpointInspector(getClass().getClassLoader()).validate(new Path(retained), false);
+            assertThat(damaged.verdict()).as(damaged.reason()).isEqualTo(Verdict.MISSING_FILES);
+        }
     }
 }

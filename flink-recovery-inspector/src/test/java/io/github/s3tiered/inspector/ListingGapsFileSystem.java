@@ -48,6 +48,12 @@ public final class ListingGapsFileSystem extends FileSystem {
     private static final Map<String, CountDownLatch> LISTING_BEFORE_METADATA = new ConcurrentHashMap<>();
     /** Set when a {@code _metadata} was read before such a listing started. */
     private static volatile boolean metadataReadFirst;
+    /** Run once, when the directory is next listed: what a running job does meanwhile. */
+    private static final Map<String, Runnable> ON_LISTING = new ConcurrentHashMap<>();
+
+    public static void onListing(java.nio.file.Path dir, Runnable action) {
+        ON_LISTING.put(PathKey.of(path(dir)), action);
+    }
 
     private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
 
@@ -105,6 +111,7 @@ public final class ListingGapsFileSystem extends FileSystem {
         EMPTY_LISTINGS.clear();
         LISTED_SIZES.clear();
         UNREADABLE_STATUS.clear();
+        ON_LISTING.clear();
     }
 
     private static Path toLocal(Path p) {
@@ -117,6 +124,10 @@ public final class ListingGapsFileSystem extends FileSystem {
 
     @Override
     public FileStatus[] listStatus(Path f) throws IOException {
+        Runnable meanwhile = ON_LISTING.remove(PathKey.of(f));
+        if (meanwhile != null) {
+            meanwhile.run();
+        }
         CountDownLatch started = LISTING_BEFORE_METADATA.get(PathKey.of(f));
         if (started != null) {
             started.countDown();

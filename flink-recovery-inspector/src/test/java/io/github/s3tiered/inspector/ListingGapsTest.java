@@ -306,6 +306,70 @@ class ListingGapsTest {
         }
     }
 
+    @Test
+    void aCheckpointThatCompletesWhileTheOneBeforeIsReadKeepsTheFilesItReuses() throws Exception {
+        writeCheckpoints();
+        Files.createDirectories(jobDir.resolve("chk-4")); // in progress when the search starts
+        // the search reads the newest first: chk-4 has no _metadata yet; then, before chk-3 is read,
+        // chk-4 completes (reusing only-3) and Flink subsumes chk-3
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
+            try {
+                writeCheckpoint(4, "sst-0", "sst-1", "only-3");
+                // younger than the search's start, whatever the file system's time granularity
+                Files.setLastModifiedTime(jobDir.resolve("chk-4/_metadata"),
+                        FileTime.fromMillis(System.currentTimeMillis() + HOUR));
+                Files.delete(jobDir.resolve("chk-3/_metadata"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).isNull();
+        assertThat(jobDir.resolve("shared/only-3")).as("chk-4 references it").exists();
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).contains("leaked").doesNotContain("only-3");
+        assertThat(o.retainedCheckpoints()).extracting(Path::getName).contains("chk-4");
+    }
+
+    @Test
+    void aFileTheMetadataNamesThroughAnotherSchemeIsStillReferenced() throws Exception {
+        // _metadata names files as Flink was given them (hdfs:///x, s3a://b/x); the listing, and
+        // the operator, may name the same files otherwise (hdfs://ns1/x, s3://b/x)
+        writeCheckpoints();
+        writeCheckpoint(3, true, "sst-0", "sst-1", "only-3");
+        long old = System.currentTimeMillis() - 2 * HOUR;
+        Files.setLastModifiedTime(jobDir.resolve("chk-3/_metadata"), FileTime.fromMillis(old));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(jobDir.resolve("shared/only-3")).exists();
+    }
+
+    @Test
+    void aSavepointThatCannotBeReadStopsTheChoiceOfAnOlderCheckpoint() throws Exception {
+        writeCheckpoints();
+        // a savepoint (its id, unknown until its _metadata is read, may be the newest)
+        java.nio.file.Path savepoint = Files.createDirectories(jobDir.resolve("savepoint-0123ab-456789abcdef"));
+        Files.copy(jobDir.resolve("chk-3/_metadata"), savepoint.resolve("_metadata"));
+        ListingGapsFileSystem.failListing(savepoint);
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), new RestorePointOptions(true, false, null));
+
+        assertThat(rp.path()).as(rp.explanation()).isEmpty();
+        assertThat(rp.undecided()).isPresent();
+    }
+
+    @Test
+    void aFallbackFromANamedCheckpointGoesBackNeverForward() throws Exception {
+        writeCheckpoints();
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), new RestorePointOptions(false, false, null).below(3));
+
+        assertThat(rp.path()).hasValueSatisfying(p -> assertThat(p.getName()).isEqualTo("chk-2"));
+    }
+
     // ------------------------------------------------------------------ checkpoints
 
     /**
@@ -327,11 +391,20 @@ class ListingGapsTest {
 
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and the named shared files. */
     private void writeCheckpoint(long id, String... sharedFiles) throws Exception {
+        writeCheckpoint(id, false, sharedFiles);
+    }
+
+    /** With {@code fileScheme}, the shared files are named {@code file:/...} instead of the listing's scheme. */
+    private void writeCheckpoint(long id, boolean fileScheme, String... sharedFiles) throws Exception {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
         java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
         List<HandleAndLocalPath> sharedState = new ArrayList<>();
         for (String name : sharedFiles) {
-            sharedState.add(HandleAndLocalPath.of(file(shared.resolve(name), 10 + name.length()), name + ".sst"));
+            FileStateHandle f = file(shared.resolve(name), 10 + name.length());
+            if (fileScheme) {
+                f = new FileStateHandle(new Path("file:" + shared.resolve(name).toAbsolutePath()), f.getStateSize());
+            }
+            sharedState.add(HandleAndLocalPath.of(f, name + ".sst"));
         }
         List<HandleAndLocalPath> privateState = List.of(
                 HandleAndLocalPath.of(file(chk.resolve("manifest"), 33), "MANIFEST-000004"),

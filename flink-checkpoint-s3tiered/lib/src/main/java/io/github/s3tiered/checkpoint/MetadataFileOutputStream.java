@@ -23,9 +23,10 @@ import java.nio.file.FileAlreadyExistsException;
  * from the last task's acknowledgement to the completed checkpoint, and it checks nothing that
  * s3tiered's {@code create(NO_OVERWRITE)} does not check itself with its HEAD: that a file is
  * there. Everything else is Flink's: the same file, the same handle and external pointer, the
- * same deletion of the path after a failed close, and the same upload-then-delete of a stream
- * closed without being finalized. Where the check was made by a HEAD when the checkpoint started
- * ({@link MetadataPrecheck}), the file is created without a second one.
+ * same deletion of the path after a failed close; a stream closed without being finalized is
+ * abandoned (nothing uploaded) instead of Flink's upload-then-delete. Where the check was made by
+ * a HEAD when the checkpoint started ({@link MetadataPrecheck}), the file is created without a
+ * second one.
  *
  * <p>Only for {@code s3tiered://} ({@link #appliesTo}): on a file system with a recoverable writer
  * ({@code file://}), Flink's stream commits the file by rename, which this one would not.
@@ -93,7 +94,13 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
         this.checkpointDirectory = checkpointDirectory;
     }
 
-    /** Discards the file, as Flink's stream does: closes it, then deletes the path. */
+    /**
+     * Discards the file. Flink's stream closes it, which on S3 uploads the partial bytes to
+     * {@code _metadata}, then deletes the path: a JobManager lost in between, or a failed delete,
+     * leaves a truncated {@code _metadata} where a completed checkpoint's would be. Here the file
+     * system's stream is abandoned (nothing uploaded); only where it cannot be (a plugin jar without
+     * the operation) is it closed and deleted as Flink does.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -101,6 +108,11 @@ final class MetadataFileOutputStream extends ForwardingMetadataOutputStream {
         }
         closed = true;
         try {
+            java.util.Optional<io.github.s3tiered.bridge.S3TieredBridge> bridge =
+                    io.github.s3tiered.bridge.S3TieredBridge.of(fileSystem);
+            if (bridge.isPresent() && bridge.get().abandon(out())) {
+                return;
+            }
             out().close();
             fileSystem.delete(metadataFile, false);
         } catch (Throwable t) {

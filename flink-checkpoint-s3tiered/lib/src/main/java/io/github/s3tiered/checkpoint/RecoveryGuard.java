@@ -105,7 +105,14 @@ final class RecoveryGuard implements Serializable {
                     + "restore-point <job-dir> finds it).");
         }
         Path jobDir = checkpoint.getParent();
-        RestorePoint rp = inspector.restorePoint(jobDir, new RestorePointOptions(false, deep, null));
+        // back from the named checkpoint, never forward past it: an operator who names chk-7 may
+        // be rolling back from what the newer ones hold
+        long namedId = io.github.s3tiered.inspector.discovery.CheckpointNames.idFromName(checkpoint.getName());
+        if (namedId < 0) {
+            namedId = v.checkpointId();
+        }
+        RestorePoint rp = inspector.restorePoint(jobDir,
+                new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId));
         if (rp.outcome() == Outcome.UNKNOWN) {
             throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") stopped: "
                     + rp.explanation());

@@ -173,6 +173,20 @@ class MetadataFileOutputStreamTest {
     }
 
     @Test
+    void closedWithoutFinalizingOnS3TieredNothingIsUploaded() throws Exception {
+        // Flink's stream closes (on S3: uploads the partial _metadata) and then deletes: lost in
+        // between, a truncated _metadata stays where a completed checkpoint's would be
+        TieredStateOutputStreamTest.AbandoningFileSystem tiered = new TieredStateOutputStreamTest.AbandoningFileSystem();
+        Path dir = checkpointDir();
+        MetadataFileOutputStream out = new MetadataFileOutputStream(tiered, new Path(dir, "_metadata"), dir);
+        out.write(42);
+        out.close();
+
+        assertThat(tiered.calls).contains("abandon _metadata").doesNotContain("delete _metadata");
+        assertThat(root.resolve("job/chk-7/_metadata")).doesNotExist();
+    }
+
+    @Test
     void aFailedCloseDeletesThePathAndNamesIt() throws Exception {
         Path dir = checkpointDir();
         fs.failClose = true;

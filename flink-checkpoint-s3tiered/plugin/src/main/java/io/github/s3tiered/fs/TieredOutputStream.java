@@ -2,6 +2,7 @@ package io.github.s3tiered.fs;
 
 import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.Cancellation.CancelledException;
+import io.github.s3tiered.s3.Crc32c;
 import io.github.s3tiered.s3.EvenIfInterrupted;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
@@ -290,22 +291,25 @@ final class TieredOutputStream extends FSDataOutputStream {
             // left to take, as a pre-upload of these bytes may still be on its way
             if (reuseWindowNanos >= 0 && (sha256 != null || !preUploads.isEmpty())) {
                 content = contentId(length, checksum);
-                if (content != null) {
-                    PreUploads.Entry reusable = reusePreUploaded(content, reuseWindowNanos, preUploadDirectory);
-                    if (reusable != null) {
-                        ObjectPath reused = reusable.object;
-                        if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
-                            // no checkpoint refers to it: it may be handed out, or withdrawn, again
-                            preUploads.giveBack(content, reusable);
-                            throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from"
-                                    + " another thread");
-                        }
-                        runtime.store().statistics().deduplicatedUploads.increment();
-                        runtime.store().statistics().deduplicatedBytes.add(length);
-                        LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again"
-                                + " (closed in {} ms)", target, length, reused, (System.nanoTime() - closeStart) / 1_000_000);
-                        return reused;
+                if (content == null) {
+                    // read back, the staging file differs from what was written (its disk): never upload it
+                    throw new IOException("Not uploading " + target + ": its staging file " + staging + " no longer holds"
+                            + " the " + length + " bytes written to it (CRC32C " + Crc32c.toHex(checksum) + ")");
+                }
+                PreUploads.Entry reusable = reusePreUploaded(content, reuseWindowNanos, preUploadDirectory);
+                if (reusable != null) {
+                    ObjectPath reused = reusable.object;
+                    if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
+                        // no checkpoint refers to it: it may be handed out, or withdrawn, again
+                        preUploads.giveBack(content, reusable);
+                        throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from"
+                                + " another thread");
                     }
+                    runtime.store().statistics().deduplicatedUploads.increment();
+                    runtime.store().statistics().deduplicatedBytes.add(length);
+                    LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again"
+                            + " (closed in {} ms)", target, length, reused, (System.nanoTime() - closeStart) / 1_000_000);
+                    return reused;
                 }
             }
             // content != null: claimed for this upload (reusePreUploaded), taken back if it fails

@@ -358,4 +358,30 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, expired.toUri().getPath().substring(1))).isEmpty();
         assertThat(bridge.withdrawPreUpload(expired)).as("once").isFalse();
     }
+
+    @Test
+    void aStagingFileThatNoLongerHoldsWhatWasWrittenIsNotUploaded() throws Exception {
+        // opened before its directory had any upload ahead: hashed at close by reading the staging file back
+        byte[] content = bytes(3 * 1024 * 1024, 34);
+        FSDataOutputStream out = checkpointStream("late/shared/q", content);
+        bridge.preUpload(path("late/shared"), sst("000035.sst", bytes(100_000, 35)), WINDOW);
+        java.nio.file.Path staging;
+        try (java.util.stream.Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            staging = files.filter(f -> {
+                try {
+                    return Files.size(f) > 1024 * 1024;
+                } catch (IOException e) {
+                    return false;
+                }
+            }).findFirst().orElseThrow();
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(staging,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) (content[10] ^ 0x20)}), 10); // the disk flips a bit
+        }
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> bridge.closeDeduplicated(out, WINDOW))
+                .isInstanceOf(IOException.class).hasMessageContaining("late/shared/q").hasMessageContaining("staging file");
+        assertThat(store.object(BUCKET, "late/shared/q")).as("never uploaded").isEmpty();
+    }
 }

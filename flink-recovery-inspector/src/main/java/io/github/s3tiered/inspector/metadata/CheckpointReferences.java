@@ -14,6 +14,10 @@ import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.OperatorStreamStateHandle;
 import org.apache.flink.runtime.state.StateObject;
 import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl;
+import org.apache.flink.runtime.state.changelog.inmemory.InMemoryChangelogStateHandle;
 import org.apache.flink.runtime.state.filemerging.DirectoryStreamStateHandle;
 import org.apache.flink.runtime.state.filemerging.EmptySegmentFileStateHandle;
 import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
@@ -79,7 +83,7 @@ public final class CheckpointReferences {
         return inlineHandles;
     }
 
-    /** Handle types this version does not know how to map to files (e.g. changelog). */
+    /** Handle types this version does not know how to map to files: nothing about them is proven. */
     public List<String> unsupportedHandles() {
         return Collections.unmodifiableList(unsupportedHandles);
     }
@@ -93,8 +97,27 @@ public final class CheckpointReferences {
                 visitStream(p.getHandle(), kind + "-private", op);
             }
             visitStream(inc.getMetaDataStateHandle(), kind + "-meta", op);
+        } else if (h instanceof ChangelogStateBackendHandle changelog) {
+            // the changelog backend: its last materialization (RocksDB's or the heap's own handles)
+            // and the changes logged since, in files of the changelog storage
+            for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
+                visitKeyed(materialized, kind + "-materialized", op);
+            }
+            for (ChangelogStateHandle changes : changelog.getNonMaterializedStateHandles()) {
+                visitChangelog(changes, kind + "-changelog", op);
+            }
         } else {
             visitAny(h, kind, op);
+        }
+    }
+
+    private void visitChangelog(ChangelogStateHandle h, String kind, String op) {
+        if (h instanceof ChangelogStateHandleStreamImpl stream) {
+            stream.getHandlesAndOffsets().forEach(handleAndOffset -> visitStream(handleAndOffset.f0, kind, op));
+        } else if (h instanceof InMemoryChangelogStateHandle) {
+            inlineHandles++;
+        } else if (h != null) {
+            unsupportedHandles.add(h.getClass().getName() + " (" + kind + ", operator " + op + ")");
         }
     }
 
@@ -110,7 +133,8 @@ public final class CheckpointReferences {
             visitStream(ch.getDelegate(), kind, op);
         } else if (OperatorStates.mergedChannelDelegate(h) != null) {
             visitStream(OperatorStates.mergedChannelDelegate(h), kind, op);
-        } else if (h instanceof KeyedStateHandle keyed && h instanceof IncrementalRemoteKeyedStateHandle) {
+        } else if (h instanceof KeyedStateHandle keyed
+                && (h instanceof IncrementalRemoteKeyedStateHandle || h instanceof ChangelogStateBackendHandle)) {
             visitKeyed(keyed, kind, op);
         } else if (h instanceof StreamStateHandle s) {
             visitStream(s, kind, op);

@@ -64,10 +64,11 @@ public final class OrphanSearch {
 
         List<String> listingGaps = new ArrayList<>();
         collectReferences(job.checkpoints(), nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings);
+        List<CheckpointLocation> siblingsWithoutMetadata = new ArrayList<>();
         if (options.includeSiblingJobs() && jobDir.getParent() != null) {
             for (JobDirectory sibling : siblingJobs(jobDir, listings)) {
                 progress.step("reading the checkpoints of sibling job directory " + sibling.path());
-                collectReferences(sibling.checkpoints(), nowMillis, referenced, retained, unreadable, new ArrayList<>(),
+                collectReferences(sibling.checkpoints(), nowMillis, referenced, retained, unreadable, siblingsWithoutMetadata,
                         listingGaps, listings);
             }
         }
@@ -90,11 +91,20 @@ public final class OrphanSearch {
         // of a listing while others are written or deleted, so the listing is cross-checked before
         // anything is called an orphan; the references of every checkpoint found so are kept too.
         crossCheckCheckpoints(jobDir, job, nowMillis, referenced, retained, unreadable, listingGaps, listings);
-        orphans.removeIf(o -> referenced.contains(PathKey.of(o.path())));
+        // A checkpoint without _metadata when first looked at may have completed since, and Flink
+        // then subsumed the one whose references were read: its reused files, often days old, would
+        // look unreferenced. Each is looked at again (one HEAD), and its references kept if it completed.
+        List<CheckpointLocation> stillWithout = new ArrayList<>();
+        collectReferences(withoutMetadata, nowMillis, referenced, retained, unreadable, stillWithout, listingGaps, listings);
+        withoutMetadata.retainAll(stillWithout);
+        collectReferences(siblingsWithoutMetadata, nowMillis, referenced, retained, unreadable, new ArrayList<>(), listingGaps,
+                listings);
+        orphans.removeIf(o -> isReferenced(referenced, o.path()));
 
         for (CheckpointLocation stray : withoutMetadata) {
             String dirKey = PathKey.of(stray.path());
-            if (referenced.stream().anyMatch(r -> PathKey.isInside(r, dirKey))) {
+            String dirPath = pathOnly(stray.path());
+            if (referenced.stream().anyMatch(r -> PathKey.isInside(r, dirKey) || PathKey.isInside(r, dirPath))) {
                 continue;
             }
             DirectoryListings.Listing content = listings.listOrThrow(stray.path());
@@ -141,7 +151,8 @@ public final class OrphanSearch {
                 }
             }
         }
-        return new Orphans(jobDir, orphans, retained, unreadable, referenced.size(), tooYoung[0], grace.millis(),
+        int referencedFiles = (int) referenced.stream().filter(r -> !r.startsWith(PATH_ONLY)).count();
+        return new Orphans(jobDir, orphans, retained, unreadable, referencedFiles, tooYoung[0], grace.millis(),
                 preUploadsKept[0], deleted, refused, calls.snapshot());
     }
 
@@ -262,10 +273,38 @@ public final class OrphanSearch {
             }
             CheckpointMetadata metadata = loaded.metadata();
             retained.add(cp.path());
-            for (ReferencedFile f : CheckpointReferences.of(metadata).files()) {
+            CheckpointReferences refs = CheckpointReferences.of(metadata);
+            for (ReferencedFile f : refs.files()) {
                 referenced.add(PathKey.of(f.path()));
+                referenced.add(pathOnly(f.path()));
+            }
+            if (!refs.unsupportedHandles().isEmpty()) {
+                // files it references that are not known: none may be taken for an orphan
+                unreadable.add(new Problem(Verdict.UNKNOWN, new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE).toString(),
+                        "state handles of a type this inspector cannot map to files: " + refs.unsupportedHandles().get(0)));
             }
         }
+    }
+
+    /**
+     * The path alone, without scheme and authority: {@code _metadata} names files as Flink was
+     * given them ({@code hdfs:///x}, {@code s3a://b/x}) and a listing names them as the file system
+     * qualifies them ({@code hdfs://ns1/x}), or the operator lists them through another scheme of
+     * the same store ({@code s3://b/x}). A file counts as referenced by either form: more is kept,
+     * never more deleted.
+     */
+    private static final String PATH_ONLY = "path-only:";
+
+    private static String pathOnly(Path p) {
+        String path = p.toUri().getPath() == null ? "" : p.toUri().getPath();
+        while (path.length() > 1 && path.endsWith("/")) {
+            path = path.substring(0, path.length() - 1);
+        }
+        return PATH_ONLY + path;
+    }
+
+    private static boolean isReferenced(Set<String> referenced, Path file) {
+        return referenced.contains(PathKey.of(file)) || referenced.contains(pathOnly(file));
     }
 
     private static List<JobDirectory> siblingJobs(Path jobDir, DirectoryListings listings) throws IOException {
@@ -293,7 +332,7 @@ public final class OrphanSearch {
         for (FileStatus s : listing.entries().values()) {
             if (s.isDir()) {
                 walk(s.getPath(), kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, preUploadsKept, listings);
-            } else if (!referenced.contains(PathKey.of(s.getPath()))) {
+            } else if (!isReferenced(referenced, s.getPath())) {
                 long time = s.getModificationTime();
                 boolean preUploaded = CheckpointNames.isPreUploadedName(s.getPath().getName());
                 if (time > 0 && time <= (preUploaded ? oldestPreUploaded : oldest)) {

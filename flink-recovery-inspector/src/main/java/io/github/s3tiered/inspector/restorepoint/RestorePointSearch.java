@@ -52,17 +52,27 @@ public final class RestorePointSearch {
         if (options.includeSavepoints()) {
             for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
                 progress.step("validating " + sp.path());
-                validatedSavepoints.add(validator.validate(sp.path(), options.deep(), listings));
+                Validation v = validator.validate(sp.path(), options.deep(), listings);
+                if (v.outcome() == Outcome.UNKNOWN && v.checkpointId() < 0) {
+                    // not read, so its id is unknown: it may be newer than any checkpoint here
+                    return new RestorePoint(jobDir, Optional.empty(), Optional.of(v), List.of(), List.of(),
+                            job.checkpoints().size(), calls.snapshot());
+                }
+                validatedSavepoints.add(v);
             }
         }
         record Candidate(CheckpointLocation location, long id, Validation validation) {}
         List<Candidate> candidates = new ArrayList<>();
         for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
-            candidates.add(new Candidate(cp, cp.idFromName(), null));
+            if (cp.idFromName() < options.belowId()) {
+                candidates.add(new Candidate(cp, cp.idFromName(), null));
+            }
         }
         for (Validation v : validatedSavepoints) {
-            candidates.add(new Candidate(new CheckpointLocation(v.path(), CheckpointKind.SAVEPOINT, -1),
-                    v.checkpointId() < 0 ? Long.MIN_VALUE : v.checkpointId(), v));
+            if (v.checkpointId() < options.belowId()) {
+                candidates.add(new Candidate(new CheckpointLocation(v.path(), CheckpointKind.SAVEPOINT, -1),
+                        v.checkpointId() < 0 ? Long.MIN_VALUE : v.checkpointId(), v));
+            }
         }
         candidates.sort(Comparator.comparingLong(Candidate::id).reversed());
 

@@ -113,6 +113,12 @@ public final class CheckpointValidator {
         }
 
         CheckpointReferences refs = CheckpointReferences.of(metadata);
+        if (!refs.unsupportedHandles().isEmpty()) {
+            // their files are unknown, so nothing proves them there: never RESTORABLE on that
+            problems.add(new Problem(Verdict.UNKNOWN, metadataPath.toString(), refs.unsupportedHandles().size()
+                    + " state handle(s) of a type this inspector cannot map to files, so their files were not checked: "
+                    + String.join("; ", refs.unsupportedHandles().subList(0, Math.min(3, refs.unsupportedHandles().size())))));
+        }
         List<ReferencedFile> files = refs.files();
         progress.step("checking " + files.size() + " files of " + dir);
         Map<String, FileStatus> present = checkPresence(files, listings, problems);
