@@ -28,7 +28,7 @@ public final class RecoveryGuardOptions {
             .booleanType()
             .defaultValue(false)
             .withDescription("When the checkpoint named by execution.state-recovery.path cannot be restored, resume from "
-                    + "the newest restorable checkpoint of the same job directory older than it instead of failing (logged as an "
-                    + "error). Off: the submission fails. An older checkpoint means reprocessing from an older position. "
+                    + "the newest restorable checkpoint of the same job directory older than it instead of failing "
+                    + "(logged as an error). Off: the submission fails. An older checkpoint means reprocessing from an older position. "
                     + "Never past a checkpoint that could not be judged because the storage did not answer.");
 }

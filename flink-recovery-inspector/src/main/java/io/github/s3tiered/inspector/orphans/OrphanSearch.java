@@ -286,6 +286,9 @@ public final class OrphanSearch {
         }
     }
 
+    /** Marks the keys of {@link #pathOnly} in the set of references. */
+    private static final String PATH_ONLY = "path-only:";
+
     /**
      * The path alone, without scheme and authority: {@code _metadata} names files as Flink was
      * given them ({@code hdfs:///x}, {@code s3a://b/x}) and a listing names them as the file system
@@ -293,8 +296,6 @@ public final class OrphanSearch {
      * the same store ({@code s3://b/x}). A file counts as referenced by either form: more is kept,
      * never more deleted.
      */
-    private static final String PATH_ONLY = "path-only:";
-
     private static String pathOnly(Path p) {
         String path = p.toUri().getPath() == null ? "" : p.toUri().getPath();
         while (path.length() > 1 && path.endsWith("/")) {
