@@ -12,6 +12,7 @@ import io.github.s3tiered.inspector.validation.JobCompatibility;
 
 import org.apache.flink.core.fs.Path;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -101,14 +102,21 @@ public final class CheckpointInspector {
         return validator().validate(checkpointDir, deep, new DirectoryListings(new FileSystemCalls()));
     }
 
-    /** Validates every checkpoint of a job directory, newest first, sharing directory listings. */
+    /**
+     * Validates every checkpoint of a job directory, newest first, sharing directory listings. One
+     * removed after the directory was listed is NO_METADATA, saying so.
+     */
     public List<Validation> validateAll(JobDirectory job, boolean deep) throws IOException {
         DirectoryListings listings = new DirectoryListings(new FileSystemCalls());
         List<Validation> out = new ArrayList<>();
         int i = 0;
         for (CheckpointLocation cp : job.checkpoints()) {
             progress.step("validating " + cp.path() + " (" + (++i) + "/" + job.checkpoints().size() + ")");
-            out.add(validator().validate(cp.path(), deep, listings));
+            try {
+                out.add(validator().validate(cp.path(), deep, listings));
+            } catch (FileNotFoundException e) {
+                out.add(CheckpointValidator.vanished(cp, listings.calls()));
+            }
         }
         return out;
     }

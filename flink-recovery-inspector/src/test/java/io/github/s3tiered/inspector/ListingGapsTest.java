@@ -29,6 +29,7 @@ import java.util.stream.Stream;
 
 import static io.github.s3tiered.inspector.ListingGapsFileSystem.path;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Listings that leave out objects that exist (as S3Proxy's filesystem backend does while other
@@ -368,6 +369,87 @@ class ListingGapsTest {
         RestorePoint rp = inspector.restorePoint(path(jobDir), new RestorePointOptions(false, false, null).below(3));
 
         assertThat(rp.path()).hasValueSatisfying(p -> assertThat(p.getName()).isEqualTo("chk-2"));
+    }
+
+    @Test
+    void aCheckpointSubsumedDuringTheSearchSendsItToTheNewerOneNotAnOlder() throws Exception {
+        writeCheckpoints();
+        // the listing showed chk-1..3; before chk-3 is read the running job completes chk-4 and
+        // subsumes the others (retaining one)
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
+            try {
+                writeCheckpoint(4, "sst-0", "sst-1", "only-4");
+                for (int id = 1; id <= 3; id++) {
+                    deleteTree(jobDir.resolve("chk-" + id));
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).as(rp.explanation()).map(Path::getName).contains("chk-4");
+        assertThat(rp.skipped()).isEmpty();
+    }
+
+    @Test
+    void checkpointsThatKeepDisappearingFailTheSearchNamingTheJobDirectory() throws Exception {
+        writeCheckpoints();
+        subsumeWhenListed(3);
+
+        assertThatThrownBy(() -> inspector.restorePoint(path(jobDir), false))
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("kept disappearing")
+                .hasMessageContaining(jobDir.getFileName().toString());
+    }
+
+    @Test
+    void validatingAJobDirectoryReportsACheckpointRemovedMeanwhileAsGone() throws Exception {
+        writeCheckpoints();
+        JobDirectory job = inspector.discover(path(jobDir)).get(0);
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
+            try {
+                deleteTree(jobDir.resolve("chk-2"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        List<Validation> all = inspector.validateAll(job, false);
+
+        assertThat(all).extracting(v -> v.path().getName()).containsExactly("chk-3", "chk-2", "chk-1");
+        assertThat(all.get(0).restorable()).isTrue();
+        assertThat(all.get(1).outcome()).isEqualTo(Outcome.NOT_RESTORABLE);
+        assertThat(all.get(1).verdict()).isEqualTo(Verdict.NO_METADATA);
+        assertThat(all.get(1).reason()).contains("no longer exists");
+        assertThat(all.get(2).restorable()).isTrue();
+    }
+
+    /** When chk-{id} is listed, the job completes the next one and removes every older one. */
+    private void subsumeWhenListed(int id) {
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-" + id), () -> {
+            try {
+                writeCheckpoint(id + 1, "sst-0", "sst-1");
+                for (int older = 1; older <= id; older++) {
+                    deleteTree(jobDir.resolve("chk-" + older));
+                }
+                subsumeWhenListed(id + 1);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    private static void deleteTree(java.nio.file.Path dir) throws Exception {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<java.nio.file.Path> all = Files.walk(dir)) {
+            for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ checkpoints

@@ -17,6 +17,7 @@ import io.github.s3tiered.inspector.validation.JobCompatibility;
 
 import org.apache.flink.core.fs.Path;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -43,7 +44,25 @@ public final class RestorePointSearch {
         this.progress = progress;
     }
 
+    /** How many times a search starts again after a listed checkpoint disappeared. */
+    static final int MAX_RESTARTS = 3;
+
     public RestorePoint search(Path jobDir, RestorePointOptions options, DirectoryListings listings) throws IOException {
+        for (int restarts = 0; ; restarts++) {
+            try {
+                return searchOnce(jobDir, options, listings);
+            } catch (CheckpointVanished e) {
+                if (restarts == MAX_RESTARTS) {
+                    throw new IOException("The checkpoints of " + jobDir + " kept disappearing while they were searched ("
+                            + (restarts + 1) + " times; last " + e.dir + "): is the job still running?", e.getCause());
+                }
+                progress.step(e.dir + " disappeared during the search (a running job subsumed it); listing " + jobDir + " again");
+                listings = new DirectoryListings(listings.calls()); // cached listings show what is gone
+            }
+        }
+    }
+
+    private RestorePoint searchOnce(Path jobDir, RestorePointOptions options, DirectoryListings listings) throws IOException {
         FileSystemCalls calls = listings.calls();
         JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
 
@@ -52,7 +71,7 @@ public final class RestorePointSearch {
         if (options.includeSavepoints()) {
             for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
                 progress.step("validating " + sp.path());
-                Validation v = validator.validate(sp.path(), options.deep(), listings);
+                Validation v = validateListed(sp.path(), options, listings);
                 if (v.outcome() == Outcome.UNKNOWN && v.checkpointId() < 0) {
                     // not read, so its id is unknown: it may be newer than any checkpoint here
                     return new RestorePoint(jobDir, Optional.empty(), Optional.of(v), List.of(), List.of(),
@@ -84,7 +103,7 @@ public final class RestorePointSearch {
             Validation v = c.validation();
             if (v == null) {
                 progress.step("validating " + c.location().path() + " (" + (++i) + "/" + candidates.size() + ")");
-                v = validator.validate(c.location().path(), options.deep(), listings);
+                v = validateListed(c.location().path(), options, listings);
             }
             if (v.restorable()) {
                 chosen = Optional.of(v);
@@ -100,5 +119,23 @@ public final class RestorePointSearch {
                 ? JobCompatibility.check(chosen.get().metadata(), options.job())
                 : List.of();
         return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
+    }
+
+    private Validation validateListed(Path dir, RestorePointOptions options, DirectoryListings listings) throws IOException {
+        try {
+            return validator.validate(dir, options.deep(), listings);
+        } catch (FileNotFoundException e) {
+            // the validator throws it only for a directory that no longer exists
+            throw new CheckpointVanished(dir, e);
+        }
+    }
+
+    private static final class CheckpointVanished extends IOException {
+        final Path dir;
+
+        CheckpointVanished(Path dir, FileNotFoundException cause) {
+            super(cause.getMessage(), cause);
+            this.dir = dir;
+        }
     }
 }

@@ -1,6 +1,7 @@
 package io.github.s3tiered.inspector.validation;
 
 import io.github.s3tiered.inspector.CheckpointKind;
+import io.github.s3tiered.inspector.CheckpointLocation;
 import io.github.s3tiered.inspector.ChecksumSource;
 import io.github.s3tiered.inspector.DeepCheck;
 import io.github.s3tiered.inspector.InspectionProgress;
@@ -132,6 +133,17 @@ public final class CheckpointValidator {
         return new Validation(dir, kind, metadata.getCheckpointId(), verdictOf(problems), problems,
                 metadataStatus.getModificationTime(), metadataStatus.getLen(), files, refs.inlineHandles(),
                 refs.unsupportedHandles(), deepCheck, calls.snapshot().minus(before), metadata);
+    }
+
+    /**
+     * The verdict on a checkpoint listed in its job directory but gone when its turn came (the
+     * validation threw {@link FileNotFoundException}): a running job removes what it subsumes.
+     */
+    public static Validation vanished(CheckpointLocation location, FileSystemCalls calls) {
+        Path dir = location.path();
+        return failed(dir, location.kind(), new Problem(Verdict.NO_METADATA, null, dir + " no longer exists: it was"
+                + " removed after its job directory was listed (a running job removes the checkpoints it subsumes)"),
+                0, -1, calls, calls.snapshot());
     }
 
     /** The first of the problems' verdicts in {@link Verdict}'s order, or RESTORABLE without any. */
