@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -43,7 +44,13 @@ final class FileUpload {
             store.putFile(target.bucket(), target.key(), file, length, checksum);
             return;
         }
-        String uploadId = store.createMultipartUpload(target.bucket(), target.key(), checksum);
+        String uploadId;
+        try {
+            uploadId = store.createMultipartUpload(target.bucket(), target.key(), checksum);
+        } catch (IOException | RuntimeException e) {
+            abortUploadsOfFailedStartInBackground(runtime, target);
+            throw e;
+        }
         List<CompletableFuture<UploadedPart>> parts = new ArrayList<>();
         AtomicBoolean failed = new AtomicBoolean();
         try {
@@ -139,6 +146,20 @@ final class FileUpload {
             store.abortMultipartUpload(target.bucket(), target.key(), uploadId);
             return null;
         });
+    }
+
+    /**
+     * In the background: when S3 is unreachable the listing waits out its own retries, which the
+     * failed write (or Flink's cancellation of it) should not wait for.
+     */
+    private static void abortUploadsOfFailedStartInBackground(S3TieredRuntime runtime, ObjectPath target) {
+        try {
+            runtime.transferPool().execute(() ->
+                    runtime.store().abortUploadsOfFailedStart(target.bucket(), target.key()));
+        } catch (RejectedExecutionException closing) {
+            LOG.warn("Could not look for a multipart upload of {} that a failed start may have left (the file system is"
+                    + " closing); a bucket lifecycle rule for incomplete multipart uploads removes it", target);
+        }
     }
 
     private static void abortInBackground(S3Access store, ObjectPath target, String uploadId) {

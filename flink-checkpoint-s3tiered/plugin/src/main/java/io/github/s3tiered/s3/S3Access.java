@@ -100,6 +100,15 @@ public final class S3Access implements AutoCloseable {
         return uploadId;
     }
 
+    /**
+     * After a start that failed: an attempt whose answer was lost (a timeout, a reset, an interrupt
+     * after S3 answered) may have started an upload nobody knows the id of. Aborts every upload in
+     * progress for the key; it costs one listing, paid only when a start failed.
+     */
+    public void abortUploadsOfFailedStart(String bucket, String key) {
+        abortStrayUploads(bucket, key, null);
+    }
+
     private void abortStrayUploads(String bucket, String key, String keep) {
         try {
             List<String> ids = retrier.call(S3Request.of("ListMultipartUploads", bucket, key), Cancellation.NONE,

@@ -396,6 +396,24 @@ class WireFaultsITCase {
     }
 
     @Test
+    void aStartWhoseEveryAnswerIsLostFailsTheWriteAndLeavesNoUpload() throws Exception {
+        // S3 starts an upload for each attempt and no answer arrives: the write fails, and the
+        // uploads nobody knows the ids of are found and aborted
+        proxy.inject(FaultRule.on(S3Operation.CREATE_MULTIPART_UPLOAD).always().resetBeforeResponse());
+
+        assertThatThrownBy(() -> write(fs, path("object"), randomBytes(6 * MIB, 8)))
+                .isInstanceOf(IOException.class);
+
+        assertThat(proxy.requests(S3Operation.CREATE_MULTIPART_UPLOAD)).isEqualTo(MAX_ATTEMPTS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!openUploads().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(openUploads()).as("the uploads the lost attempts started are aborted").isEmpty();
+        assertThat(rawExists("object")).isFalse();
+    }
+
+    @Test
     void cancellingAStalledMultipartUploadEndsItAndLeavesNothing() throws Exception {
         proxy.inject(FaultRule.on(S3Operation.UPLOAD_PART).always().stallRequest(Duration.ofMinutes(2)));
         FSDataOutputStream out = fs.create(path("object"), WriteMode.NO_OVERWRITE);
