@@ -1,0 +1,108 @@
+package io.github.s3tiered.checkpoint;
+
+import io.github.s3tiered.inspector.metadata.OperatorIds;
+import io.github.s3tiered.inspector.metadata.OperatorStates;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.jobgraph.OperatorID;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The guard's choice when the named checkpoint is broken: with the fallback on, the newest
+ * restorable checkpoint older than the one named, never a newer one (an operator naming chk-3 of a
+ * job with chk-4 may be rolling back from what chk-4 holds); without it, a refusal naming the file.
+ */
+class RecoveryGuardFallbackTest {
+
+    @TempDir
+    java.nio.file.Path base;
+
+    private java.nio.file.Path job;
+    private final OperatorID operator = OperatorIds.fromUid("count");
+
+    @BeforeEach
+    void setUp() throws Exception {
+        job = Files.createDirectories(base.resolve("0123456789abcdef0123456789abcdef"));
+        for (long id = 1; id <= 4; id++) {
+            writeCheckpoint(id);
+        }
+        Files.delete(job.resolve("shared/state-3")); // chk-3 is broken; chk-4, newer, is restorable
+    }
+
+    @Test
+    void aBrokenNamedCheckpointFallsBackToAnOlderOneNeverToANewer() throws Exception {
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        String resolved = guard.resolve(pointer(job.resolve("chk-3")));
+
+        assertThat(new Path(resolved).getName()).isEqualTo("chk-2");
+    }
+
+    @Test
+    void theFallbackFromTheOldestCheckpointFindsNothingAndRefuses() throws Exception {
+        Files.delete(job.resolve("shared/state-1"));
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        assertThatThrownBy(() -> guard.resolve(pointer(job.resolve("chk-1"))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Refusing to resume")
+                .hasMessageContaining("found nothing restorable");
+    }
+
+    @Test
+    void withoutTheFallbackABrokenNamedCheckpointIsRefusedNamingItsFile() {
+        RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
+
+        assertThatThrownBy(() -> guard.resolve(pointer(job.resolve("chk-3"))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Refusing to resume")
+                .hasMessageContaining("state-3")
+                .hasMessageContaining(RecoveryGuardOptions.FALLBACK.key());
+    }
+
+    @Test
+    void aJobDirectoryResolvesToItsNewestRestorableCheckpoint() throws Exception {
+        RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
+
+        assertThat(new Path(guard.resolve(pointer(job))).getName()).isEqualTo("chk-4");
+    }
+
+    private static String pointer(java.nio.file.Path p) {
+        return "file:" + p.toAbsolutePath();
+    }
+
+    /** chk-{id} whose one keyed state file is shared/state-{id} (3 bytes). */
+    private void writeCheckpoint(long id) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(job.resolve("chk-" + id));
+        java.nio.file.Path file = Files.createDirectories(job.resolve("shared")).resolve("state-" + id);
+        Files.write(file, new byte[3]);
+        OperatorState op = OperatorStates.create("count", "count", operator, 1, 128);
+        op.putState(0, OperatorSubtaskState.builder()
+                .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(0, 127)),
+                        new FileStateHandle(new Path(pointer(file)), 3)))
+                .build());
+        try (OutputStream out = Files.newOutputStream(dir.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
+        }
+    }
+}
