@@ -130,4 +130,55 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
             assertThat(damaged.verdict()).as(damaged.reason()).isEqualTo(Verdict.MISSING_FILES);
         }
     }
+
+    /**
+     * Flink's own checkpoint storage on {@code s3tiered://}, where nothing refuses file merging:
+     * Flink syncs a physical file after each segment, keeps writing it across checkpoints, and
+     * completes a checkpoint with the segments synced so far. Each checkpoint completed while the
+     * job still writes those files must already be whole in S3; then the newest restores exactly
+     * on a fresh host.
+     */
+    @org.junit.jupiter.api.Test
+    void flinksOwnStorageWithFileMergingCompletesOnlyDurableCheckpoints(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/flink-storage-file-merging";
+        Map<String, String> options = Map.of(
+                "execution.checkpointing.storage", "filesystem",
+                "state.backend.type", "rocksdb",
+                "execution.checkpointing.incremental", "true",
+                "execution.checkpointing.file-merging.enabled", "true",
+                "execution.checkpointing.file-merging.across-checkpoint-boundary", "true",
+                "execution.checkpointing.num-retained", "100"); // none deleted while the running job's are judged
+        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString());
+        StreamExecutionEnvironment env = environment(dir, null, options);
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        JobRunner.awaitCheckpoints(cluster, job, 4, TIMEOUT);
+        List<CompletedCheckpointStats> whileRunning = JobRunner.completedCheckpoints(cluster, job);
+        String judged = whileRunning.get(whileRunning.size() - 1).getExternalPath();
+        Validation running = inspector.validate(new Path(judged), false);
+        assertThat(running.verdict()).as("judged while the job still writes its files: " + running.reason())
+                .isEqualTo(Verdict.RESTORABLE);
+        assertThat(running.files()).as("segments of merged files").anyMatch(f -> !f.exactSize());
+
+        JobRunner.awaitCheckpoints(cluster, job, 10, TIMEOUT);
+        cluster.cancelJob(job).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
+        String retained = done.get(done.size() - 1).getExternalPath();
+        Validation validation = inspector.validate(new Path(retained), false);
+        assertThat(validation.verdict()).as(validation.reason()).isEqualTo(Verdict.RESTORABLE);
+
+        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
+        StreamExecutionEnvironment resumed = environment(dir, retained, options);
+        RecoveryJob.build(resumed, resume);
+        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
 }

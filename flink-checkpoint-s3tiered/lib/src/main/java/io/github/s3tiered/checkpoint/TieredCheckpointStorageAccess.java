@@ -224,10 +224,9 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     /**
      * Refused, so that Flink's task goes on with this access, without file merging (it catches the
      * {@link IOException} and logs it). Flink's file merging writes several checkpoints' or
-     * subtasks' state into one physical file that it keeps open, and takes {@code sync()} to make
-     * each finished segment durable: an S3 object holds nothing until it is complete, so a
-     * checkpoint would complete while the bytes it references are not in S3 (and never reach it
-     * when the TaskManager is lost before the file is closed).
+     * subtasks' state into one physical file that it keeps open, and syncs it after each segment:
+     * S3 has no append, so each {@code sync()} uploads the whole file so far again, which costs more
+     * uploads than merging saves requests; its streams would never refer to uploads ahead either.
      */
     @Override
     public CheckpointStorageWorkerView toFileMergingStorage(FileMergingSnapshotManager mergingSnapshotManager, Environment environment)
@@ -236,6 +235,6 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     }
 
     static final String FILE_MERGING_REFUSED = "execution.checkpointing.file-merging.enabled is not supported by the tiered"
-            + " checkpoint storage: Flink's file merging takes sync() to make a segment of a still open file durable, and an"
-            + " S3 object holds nothing until it is complete; checkpoints are written without file merging";
+            + " checkpoint storage: Flink's file merging syncs a still open file after each segment, and S3 has no append, so"
+            + " each sync uploads the whole file again; checkpoints are written without file merging";
 }

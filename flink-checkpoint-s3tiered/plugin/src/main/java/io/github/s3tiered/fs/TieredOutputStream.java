@@ -36,8 +36,12 @@ import java.util.zip.CRC32C;
  * the object is durable in S3; then the file becomes the local-tier copy.
  *
  * <p>State, in {@link #state}: {@code OPEN} (writes go to the staging file) → {@code UPLOADING}
- * (the first {@code close()} uploads) → {@code CLOSED}. A {@code close()} from another thread
- * while the upload runs is a cancellation (Flink cancels through its {@code CloseableRegistry}):
+ * (the first {@code close()} uploads) → {@code CLOSED}. {@link #sync()} makes what was written so
+ * far durable: {@code OPEN} → {@code SYNCING} (the staging file so far is uploaded as the object;
+ * S3 has no append, so each sync uploads the whole file again) → {@code OPEN}; a later sync or
+ * close replaces the object with a longer one that starts with the same bytes, so a reader of a
+ * range synced earlier (Flink's file-merging segments) reads the same bytes from either. A {@code close()} from another thread
+ * while the upload (or a sync's) runs is a cancellation (Flink cancels through its {@code CloseableRegistry}):
  * {@code UPLOADING} → {@code CANCELLED}, no part or retry starts after it, a multipart upload is
  * aborted, an object that S3 completed meanwhile is deleted, and the uploading {@code close()}
  * fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
@@ -49,7 +53,7 @@ final class TieredOutputStream extends FSDataOutputStream {
     private static final Logger LOG = LoggerFactory.getLogger(TieredOutputStream.class);
     private static final int BUFFER_SIZE = 256 * 1024;
 
-    private enum State { OPEN, UPLOADING, CLOSED, CANCELLED }
+    private enum State { OPEN, SYNCING, UPLOADING, CLOSED, CANCELLED }
 
     private final S3TieredRuntime runtime;
     private final ObjectPath target;
@@ -58,6 +62,11 @@ final class TieredOutputStream extends FSDataOutputStream {
     private final Cancellation cancellation = new Cancellation();
     /** Set once {@link #abandon()} took the stream from OPEN: its object is never created. */
     private volatile boolean abandoned;
+    /**
+     * How many bytes the object in S3 holds after the last successful {@link #sync()}, -1 before
+     * any: the object then does not exist. Written only by the syncing thread, in SYNCING.
+     */
+    private volatile long syncedLength = -1;
 
     /** Guards the buffer, the channel, the checksum and the position: the writer's state. */
     private final Object writeLock = new Object();
@@ -189,14 +198,67 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     /**
-     * As {@link #flush()}. Durability comes only with {@link #close()}, when the object is in S3
-     * (S3 has no appendable objects); forcing the staging file to disk would make nothing durable,
-     * as a staging file is never read again after a crash (see {@code LocalTier}), and would cost
-     * an fsync on every checkpoint file (Flink's checkpoint streams sync right before they close).
+     * Makes every byte written so far durable in S3, as Flink's contract for {@code sync()} asks:
+     * Flink's file merging syncs a physical file after each segment and keeps writing it, and a
+     * checkpoint completes with the segments synced so far. S3 has no append, so the staging file
+     * so far is uploaded as the whole object (a file synced n times is uploaded n times; Flink's
+     * other checkpoint streams never sync). Nothing new since the last sync: no request. A failed
+     * sync leaves the stream open and the object as the last successful sync left it; the next
+     * sync or {@code close()} uploads everything again.
      */
     @Override
     public void sync() throws IOException {
-        flush();
+        long length;
+        int checksum;
+        synchronized (writeLock) {
+            ensureOpen();
+            flushBuffer();
+            length = pos;
+            checksum = (int) crc.getValue();
+        }
+        if (length == syncedLength) {
+            return;
+        }
+        if (!state.compareAndSet(State.OPEN, State.SYNCING)) {
+            throw new IOException("Stream to " + target + " is closed");
+        }
+        try {
+            upload(length, checksum);
+        } catch (IOException | RuntimeException e) {
+            if (state.compareAndSet(State.SYNCING, State.OPEN)) {
+                if (e instanceof java.io.InterruptedIOException) {
+                    throw e;
+                }
+                throw new IOException("sync() of " + target + " failed: the " + length + " bytes written so far are not"
+                        + " durable (" + e.getMessage() + ")", e);
+            }
+            cancelledWhileSyncing();
+            throw e;
+        }
+        if (!state.compareAndSet(State.SYNCING, State.OPEN)) {
+            cancelledWhileSyncing();
+            throw new CancelledException("sync() of " + target + " cancelled: the stream was closed from another thread"
+                    + " during its upload; the object was deleted");
+        }
+        syncedLength = length;
+        LOG.debug("{}: {} bytes synced to S3", target, length);
+    }
+
+    /** A close() or abandon() from another thread ended the stream during a sync's upload: nothing stays. */
+    private void cancelledWhileSyncing() {
+        synchronized (writeLock) {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                LOG.debug("Closing the staging file {} of {}: {}", staging, target, e.toString());
+            }
+        }
+        removeCancelledObject();
+        try {
+            Files.deleteIfExists(staging);
+        } catch (IOException e) {
+            LOG.warn("Could not delete the staging file {} of the cancelled stream to {}: {}", staging, target, e.toString());
+        }
     }
 
     @Override
@@ -206,6 +268,9 @@ final class TieredOutputStream extends FSDataOutputStream {
         } else if (state.compareAndSet(State.UPLOADING, State.CANCELLED)) {
             LOG.info("Upload of {} cancelled: the stream was closed from another thread during its upload", target);
             cancellation.cancel("the stream to " + target + " was closed from another thread during its upload");
+        } else if (state.compareAndSet(State.SYNCING, State.CANCELLED)) {
+            LOG.info("Upload of {} cancelled: the stream was closed from another thread during a sync", target);
+            cancellation.cancel("the stream to " + target + " was closed from another thread during a sync");
         }
         // CLOSED or CANCELLED: closing again does nothing
     }
@@ -248,6 +313,13 @@ final class TieredOutputStream extends FSDataOutputStream {
             // the local tier's scan removes a leftover staging file; the object was never created either way
             LOG.warn("Could not delete the staging file {} of the abandoned stream to {}: {}", staging, target, e.toString());
         }
+        if (syncedLength >= 0) {
+            // a sync made part of it durable: the object exists, and the caller counts on none
+            boolean deleted = removeCancelledObject();
+            LOG.debug("Stream to {} abandoned at {} bytes after a sync; its object {}", target, written,
+                    deleted ? "was deleted" : "could not be deleted");
+            return deleted;
+        }
         LOG.debug("Stream to {} abandoned at {} bytes: nothing uploaded", target, written);
         return true;
     }
@@ -285,6 +357,10 @@ final class TieredOutputStream extends FSDataOutputStream {
                 length = pos;
                 checksum = (int) crc.getValue();
             }
+            boolean synced = syncedLength >= 0;
+            if (synced) {
+                reuseWindowNanos = -1; // the object exists at this path already: never refer to another
+            }
             PreUploads preUploads = runtime.preUploads();
             PreUploads.ContentId content = null;
             // hashed while streaming (a directory with pre-uploads): claimed even when no entry is
@@ -314,7 +390,9 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
             // content != null: claimed for this upload (reusePreUploaded), taken back if it fails
             try {
-                upload(length, checksum);
+                if (!synced || length != syncedLength) {
+                    upload(length, checksum);
+                }
             } catch (IOException | RuntimeException | Error e) {
                 if (content != null) {
                     preUploads.releaseClaim(content);
@@ -410,14 +488,16 @@ final class TieredOutputStream extends FSDataOutputStream {
         return entry;
     }
 
-    private void removeCancelledObject() {
+    private boolean removeCancelledObject() {
         try {
             EvenIfInterrupted.run(() -> {
                 runtime.store().deleteObject(target.bucket(), target.key());
                 return null;
             });
+            return true;
         } catch (IOException e) {
             LOG.warn("Could not delete {}, uploaded while its stream was cancelled: {}", target, e.toString());
+            return false;
         }
     }
 

@@ -108,20 +108,4 @@ class AbandonedStreamTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, "cp/closed")).isPresent();
         assertThat(fs.exists(path("cp/closed"))).isTrue();
     }
-
-    @Test
-    void syncDoesNotMakeTheStreamDurableOrCloseIt() throws Exception {
-        // durability comes with close(), when the object is in S3; sync() only hands the bytes to the staging file
-        TieredOutputStream out = create("cp/synced");
-        int before = store.calls().size(); // create()'s HEAD for NO_OVERWRITE
-        out.write(bytes(1000, 5));
-        out.sync();
-        assertThat(store.calls()).hasSize(before);
-        try (Stream<java.nio.file.Path> staging = Files.list(tierDir.resolve("v1/staging"))) {
-            assertThat(Files.size(staging.findFirst().orElseThrow())).isEqualTo(1000);
-        }
-        out.write(bytes(10, 6));
-        out.close();
-        assertThat(store.object(BUCKET, "cp/synced")).hasValueSatisfying(o -> assertThat(o.length).isEqualTo(1010));
-    }
 }

@@ -1,0 +1,157 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.inBackground;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.Cancellation;
+import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * {@code sync()} makes what was written so far durable, as Flink's file merging needs: it syncs a
+ * physical file after each segment, keeps writing it, and a checkpoint completes with the segments
+ * synced so far. The object then holds at least every byte synced, in place.
+ */
+class SyncedStreamTest extends FakeS3FileSystemTest {
+
+    private static final int MIB = 1024 * 1024;
+
+    private TieredOutputStream create(String key) throws IOException {
+        return (TieredOutputStream) fs.create(path(key), WriteMode.NO_OVERWRITE);
+    }
+
+    @Test
+    void eachSyncPutsWhatWasWrittenSoFarInS3AndTheStreamGoesOn() throws Exception {
+        byte[] first = bytes(1000, 1);
+        byte[] second = bytes(10, 2);
+        byte[] third = bytes(5, 3);
+        TieredOutputStream out = create("cp/merged");
+
+        out.write(first);
+        out.sync();
+        assertThat(store.object(BUCKET, "cp/merged")).hasValueSatisfying(o -> assertThat(o).isEqualTo(first));
+
+        out.write(second);
+        out.sync();
+        assertThat(store.object(BUCKET, "cp/merged")).hasValueSatisfying(o -> assertThat(o).isEqualTo(concat(first, second)));
+        int calls = store.calls().size();
+        out.sync();
+        assertThat(store.calls()).as("nothing new: no request").hasSize(calls);
+
+        out.write(third);
+        out.close();
+        byte[] whole = concat(first, second, third);
+        assertThat(store.object(BUCKET, "cp/merged")).hasValueSatisfying(o -> assertThat(o).isEqualTo(whole));
+        assertThat(read("cp/merged")).isEqualTo(whole);
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
+    void closingRightAfterASyncUploadsNothingMore() throws Exception {
+        byte[] data = bytes(12 * MIB, 4); // above the multipart threshold
+        TieredOutputStream out = create("cp/synced-then-closed");
+        out.write(data);
+        out.sync();
+        int calls = store.calls().size();
+
+        out.close();
+
+        assertThat(store.calls()).hasSize(calls);
+        assertThat(store.object(BUCKET, "cp/synced-then-closed")).hasValueSatisfying(o -> assertThat(o).isEqualTo(data));
+        assertThat(read("cp/synced-then-closed")).isEqualTo(data);
+    }
+
+    @Test
+    void aFailedSyncSaysSoAndTheCloseUploadsEverything() throws Exception {
+        store.inject(FaultRule.on("PutObject").keys("cp/failing").attempt(1).error(403, "AccessDenied"));
+        byte[] first = bytes(1000, 5);
+        byte[] second = bytes(300, 6);
+        TieredOutputStream out = create("cp/failing");
+        out.write(first);
+
+        assertThatThrownBy(out::sync).isInstanceOf(IOException.class)
+                .hasMessageContaining("cp/failing").hasMessageContaining("not durable");
+        assertThat(store.object(BUCKET, "cp/failing")).isEmpty();
+
+        out.write(second);
+        out.close();
+        assertThat(store.object(BUCKET, "cp/failing")).hasValueSatisfying(o -> assertThat(o).isEqualTo(concat(first, second)));
+    }
+
+    @Test
+    void anAbandonedStreamThatWasSyncedLeavesNoObject() throws Exception {
+        TieredOutputStream out = create("cp/abandoned-after-sync");
+        out.write(bytes(1000, 7));
+        out.sync();
+        assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).isPresent();
+
+        assertThat(out.abandon()).isTrue();
+
+        assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
+        assertThatThrownBy(out::sync).hasMessageContaining("is closed");
+    }
+
+    @Test
+    void aCloseFromAnotherThreadDuringASyncCancelsItAndLeavesNoObject() throws Exception {
+        // the second sync's PUT stalls; Flink cancelling the checkpoint closes the stream meanwhile
+        store.inject(FaultRule.on("PutObject").keys("cp/cancelled-sync").attempt(2).stall(Duration.ofSeconds(1)));
+        TieredOutputStream out = create("cp/cancelled-sync");
+        out.write(bytes(1000, 8));
+        out.sync();
+        out.write(bytes(1000, 9));
+        CompletableFuture<Void> syncing = inBackground(out::sync);
+        store.awaitCalls("PutObject", 2, Duration.ofSeconds(30));
+
+        out.close();
+
+        assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.calls("PutObject")).hasSize(2);
+        assertThat(store.object(BUCKET, "cp/cancelled-sync")).as("the object of the first sync too").isEmpty();
+        assertThat(stagingFiles()).isZero();
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
+    }
+
+    private byte[] read(String key) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (FSDataInputStream in = fs.open(path(key))) {
+            in.transferTo(bytes);
+        }
+        return bytes.toByteArray();
+    }
+
+    private long stagingFiles() throws IOException {
+        try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            return files.count();
+        }
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        byte[] all = new byte[Arrays.stream(parts).mapToInt(p -> p.length).sum()];
+        int at = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
+    }
+}
