@@ -217,7 +217,9 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         // ~16 s of input, cancelled after 8 checkpoints; no pause between them (each may take longer
         // than the interval, as on 1.20 here): the next one starting at once must not keep the removal off
         RecoveryJob.Settings s = new RecoveryJob.Settings(320_000, 16_000, 20_000, 0, output.toString());
-        StreamExecutionEnvironment env = environment(dir, null);
+        // one S3 server, one clock: no margin, so that the orphan goes within the job's 16 s
+        StreamExecutionEnvironment env = environment(dir, null,
+                java.util.Map.of(io.github.s3tiered.checkpoint.VerificationOptions.ORPHAN_CLOCK_MARGIN.key(), "0 s"));
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
         String jobPrefix = dir.substring(("s3tiered://" + S3.server().bucket() + "/").length()) + "/" + job + "/";

@@ -27,6 +27,21 @@ public final class PathKey {
         return scheme + "://" + authority + p;
     }
 
+    /**
+     * The path of a key without its scheme and authority: a file named through another scheme or
+     * bucket spelling ({@code s3://b/x} for {@code s3tiered://b/x}, {@code hdfs:///x} for {@code
+     * hdfs://ns1/x}). For matching that must not miss a reference (what may be deleted), never for
+     * proving a file present.
+     */
+    public static String pathPart(String key) {
+        int authorityStart = key.indexOf("://");
+        if (authorityStart < 0) {
+            return key;
+        }
+        int pathStart = key.indexOf('/', authorityStart + 3);
+        return pathStart < 0 ? "" : key.substring(pathStart);
+    }
+
     /** True when {@code key} names {@code dirKey} or something inside it. */
     public static boolean isInside(String key, String dirKey) {
         return key.equals(dirKey) || key.startsWith(dirKey.endsWith("/") ? dirKey : dirKey + "/");

@@ -34,14 +34,21 @@ import java.util.regex.Pattern;
  * without trusting a listing (some S3-compatible stores leave existing objects out of a listing
  * while others are written): every checkpoint this JobManager finalized is remembered
  * ({@link PendingCheckpoints#finalized}, at once, not only those the verifier gets to) with its references until its
- * {@code _metadata} is gone (a HEAD), and nothing is removed until one of them is gone; Flink
+ * {@code _metadata} is gone (a HEAD), and nothing is removed until the oldest of them is gone; Flink
  * subsumes the oldest first, so from then on no older checkpoint, one it completed before this
- * JobManager started included, is retained. The {@code chk-N} directories a listing shows are
- * added on top. An object goes only if
+ * JobManager started included, is retained (a newer one gone while an older one is there was
+ * discarded for another reason, e.g. the HA store refused it: no sign of subsumption). The {@code
+ * chk-N} directories a listing shows are added on top; a {@code chk-N} above every checkpoint
+ * started here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
+ * at each restart) or one whose {@code _metadata} disappears while it is read ends the pass. A
+ * reference matches a file by its path alone (the scheme and bucket as spelled aside: a job that
+ * moved from {@code s3://} to {@code s3tiered://} names its older files through the old scheme). An
+ * object goes only if
  * <ul>
  *   <li>no retained checkpoint references it (if a {@code _metadata} cannot be read, nothing is
  *       removed), and
- *   <li>S3 stamped it in a second before that of {@code chk-M/_metadata}, where M is the newest
+ *   <li>S3 stamped it more than {@link #clockMarginSeconds} before the second of {@code
+ *       chk-M/_metadata} (S3-compatible stores of several nodes stamp by each node's clock), where M is the newest
  *       retained checkpoint finalized here whose checkpoints pending at its finalization have all
  *       ended: every checkpoint running now was started after M was finalized, so the files it
  *       writes are younger than M's metadata on the same clock, S3's; the older files it reuses are
@@ -57,6 +64,11 @@ final class OrphanSweep {
 
     private static final Logger LOG = LoggerFactory.getLogger(OrphanSweep.class);
     private static final Pattern CHECKPOINT_DIR = Pattern.compile("chk-(\\d+)");
+    /**
+     * How much older than the reference checkpoint's {@code _metadata} an object must be, in
+     * seconds ({@link VerificationOptions#ORPHAN_CLOCK_MARGIN}): only delays removal.
+     */
+    private final long clockMarginSeconds;
 
     /**
      * A checkpoint this JobManager finalized, while its {@code _metadata} was there at the last
@@ -102,14 +114,16 @@ final class OrphanSweep {
      */
     private Path legacySharedDir;
 
-    OrphanSweep(Path jobDir, ClassLoader classLoader, PendingCheckpoints pending, long preUploadGraceMillis) {
-        this(jobDir, null, classLoader, pending, preUploadGraceMillis);
+    OrphanSweep(Path jobDir, ClassLoader classLoader, PendingCheckpoints pending, long preUploadGraceMillis,
+            long clockMarginSeconds) {
+        this(jobDir, null, classLoader, pending, preUploadGraceMillis, clockMarginSeconds);
     }
 
     /** {@code legacyJobDir}: the job directory as Flink names it, with the entropy marker; or null. */
     OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
-            long preUploadGraceMillis) {
+            long preUploadGraceMillis, long clockMarginSeconds) {
         this.preUploadGraceMillis = preUploadGraceMillis;
+        this.clockMarginSeconds = clockMarginSeconds;
         this.jobDir = jobDir;
         this.legacySharedDir = legacyJobDir == null || legacyJobDir.equals(jobDir) ? null : new Path(legacyJobDir, "shared");
         this.classLoader = classLoader;
@@ -148,12 +162,17 @@ final class OrphanSweep {
         // first forget the subsumed ones (also when no sweep follows: the memory stays bounded)
         Set<String> referenced = new HashSet<>();
         Set<Long> present = new HashSet<>(); // whose references are in `referenced`
+        boolean olderKept = false; // ascending ids: one gone after one kept was not subsumed
         for (var it = completedHere.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             Completed c = e.getValue();
             FileStatus metadata = statusOrNull(fs, new Path(c.dir, CheckpointMetadataReader.METADATA_FILE));
             if (c.references == null && metadata != null) {
-                c.references = referencesOf(fs, c.dir); // one the verifier skipped: read its _metadata
+                try {
+                    c.references = referencesOf(fs, c.dir); // one the verifier skipped: read its _metadata
+                } catch (FileNotFoundException subsumedMeanwhile) {
+                    metadata = null;
+                }
             }
             if (metadata == null && e.getKey() >= checkpointId) {
                 // the one completing now, or newer: not seen yet is not gone, and its files stay
@@ -167,9 +186,15 @@ final class OrphanSweep {
             }
             if (metadata == null || c.references == null) {
                 it.remove();
-                olderOnesGone = true;
+                if (olderKept) {
+                    LOG.debug("Checkpoint {} in {} is gone while an older one is retained: discarded (its HA store"
+                            + " entry failed?), not subsumed", e.getKey(), jobDir);
+                } else {
+                    olderOnesGone = true;
+                }
                 continue;
             }
+            olderKept = true;
             if (c.metadataSecond < 0) {
                 // whole seconds: S3 gives a HEAD's time in seconds and a listing's perhaps in milliseconds
                 c.metadataSecond = metadata.getModificationTime() / 1000;
@@ -194,7 +219,8 @@ final class OrphanSweep {
                     + " ones completed", jobDir, checkpointId, pendingNow);
             return;
         }
-        long before = reference.getValue().metadataSecond;
+        long before = reference.getValue().metadataSecond - clockMarginSeconds;
+        long highestKnown = Math.max(pending.highestStarted(), completedHere.isEmpty() ? -1 : completedHere.lastKey());
         for (FileStatus child : listOrEmpty(fs, jobDir)) {
             var m = CHECKPOINT_DIR.matcher(child.getPath().getName());
             if (!child.isDir() || !m.matches()) {
@@ -204,9 +230,21 @@ final class OrphanSweep {
             if (present.contains(id)) {
                 continue;
             }
+            if (id > highestKnown) {
+                LOG.info("No orphan removal in {} after checkpoint {}: it holds chk-{}, newer than any checkpoint this"
+                        + " coordinator started (another one writes here, e.g. after a restart)", jobDir, checkpointId, id);
+                return;
+            }
             Set<String> refs = listedReferences.get(id);
             if (refs == null) {
-                refs = referencesOf(fs, child.getPath());
+                try {
+                    refs = referencesOf(fs, child.getPath());
+                } catch (FileNotFoundException vanished) {
+                    // subsumed while this pass runs: a newer checkpoint, perhaps not listed, took over its files
+                    LOG.debug("No orphan removal in {} after checkpoint {}: {} was removed while it was read", jobDir,
+                            checkpointId, child.getPath());
+                    return;
+                }
                 if (refs == null) {
                     continue; // no _metadata: started, aborted or being removed; its files are in chk-N itself
                 }
@@ -216,16 +254,20 @@ final class OrphanSweep {
             referenced.addAll(refs);
         }
         listedReferences.keySet().retainAll(present);
+        Set<String> referencedPaths = new HashSet<>();
+        for (String key : referenced) {
+            referencedPaths.add(PathKey.pathPart(key));
+        }
         long preUploadsBefore = before - (preUploadGraceMillis + 999) / 1000;
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
             long olderThan = PreUploadSettings.isPreUploadedName(f.getPath().getName()) ? preUploadsBefore : before;
-            if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && !referenced.contains(PathKey.of(f.getPath()))) {
+            if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && isUnreferenced(f, referencedPaths)) {
                 orphans.add(f);
             }
         }
         List<FileStatus> legacyOrphans = legacySharedDir == null ? List.of()
-                : legacyOrphans(fs, referenced, preUploadsBefore);
+                : legacyOrphans(fs, referencedPaths, preUploadsBefore);
         orphans.addAll(legacyOrphans);
         if (orphans.isEmpty()) {
             return;
@@ -256,7 +298,8 @@ final class OrphanSweep {
      * The objects in {@link #legacySharedDir} to remove: only uploads ahead of checkpoints (nothing
      * else was written there), by the rules of the others. Stops listing it once it holds none.
      */
-    private List<FileStatus> legacyOrphans(FileSystem fs, Set<String> referenced, long preUploadsBefore) throws IOException {
+    private List<FileStatus> legacyOrphans(FileSystem fs, Set<String> referencedPaths, long preUploadsBefore)
+            throws IOException {
         List<FileStatus> orphans = new ArrayList<>();
         boolean any = false;
         for (FileStatus f : listOrEmpty(fs, legacySharedDir)) {
@@ -264,7 +307,7 @@ final class OrphanSweep {
                 continue;
             }
             any = true;
-            if (f.getModificationTime() / 1000 < preUploadsBefore && !referenced.contains(PathKey.of(f.getPath()))) {
+            if (f.getModificationTime() / 1000 < preUploadsBefore && isUnreferenced(f, referencedPaths)) {
                 orphans.add(f);
             }
         }
@@ -275,6 +318,10 @@ final class OrphanSweep {
         return orphans;
     }
 
+    private static boolean isUnreferenced(FileStatus f, Set<String> referencedPaths) {
+        return !referencedPaths.contains(PathKey.pathPart(PathKey.of(f.getPath())));
+    }
+
     private static FileStatus statusOrNull(FileSystem fs, Path path) throws IOException {
         try {
             return fs.getFileStatus(path);
@@ -283,7 +330,11 @@ final class OrphanSweep {
         }
     }
 
-    /** The files a checkpoint references; null when its directory has no {@code _metadata}. */
+    /**
+     * The files a checkpoint references; null when its directory has no {@code _metadata}.
+     *
+     * @throws FileNotFoundException when the {@code _metadata} a HEAD found is gone when read
+     */
     private Set<String> referencesOf(FileSystem fs, Path checkpointDir) throws IOException {
         // expected to exist: one HEAD (exists() would also list, to look for a "directory")
         if (statusOrNull(fs, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE)) == null) {
@@ -291,12 +342,8 @@ final class OrphanSweep {
         }
         // an unreadable _metadata throws: then nothing is known to be unreferenced
         Set<String> refs = new HashSet<>();
-        try {
-            CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, classLoader)).files()
-                    .forEach(f -> refs.add(PathKey.of(f.path())));
-        } catch (FileNotFoundException subsumedMeanwhile) {
-            return null;
-        }
+        CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, classLoader)).files()
+                .forEach(f -> refs.add(PathKey.of(f.path())));
         return refs;
     }
 

@@ -36,8 +36,17 @@ final class PendingCheckpoints {
         this.finalized = keepFinalized ? new ArrayList<>() : null;
     }
 
+    /** Guarded by this. */
+    private long highestStarted = -1;
+
     synchronized void started(long checkpointId) {
         pending.add(checkpointId);
+        highestStarted = Math.max(highestStarted, checkpointId);
+    }
+
+    /** The highest id started here so far, -1 before any: a higher one is another coordinator's. */
+    synchronized long highestStarted() {
+        return highestStarted;
     }
 
     /** Disposed after a failure. */

@@ -43,6 +43,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final boolean verify;
     private final int fullListingInterval;
     private final boolean removeOrphans;
+    private final long orphanClockMarginSeconds;
     private final PreUploadSettings preUpload;
 
     /** Flink's key, the same in 1.20 and 2.x: the tasks fall back to writing without it (see the access). */
@@ -62,6 +63,12 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.verify = config.get(VerificationOptions.ENABLED);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
+        java.time.Duration margin = config.get(VerificationOptions.ORPHAN_CLOCK_MARGIN);
+        if (margin.isNegative()) {
+            throw new IllegalConfigurationException(VerificationOptions.ORPHAN_CLOCK_MARGIN.key() + " must not be negative, is "
+                    + margin);
+        }
+        this.orphanClockMarginSeconds = (margin.toMillis() + 999) / 1000;
         this.preUpload = PreUploadSettings.from(config, delegate.getMinFileSizeThreshold());
         if (config.get(FILE_MERGING) && FILE_MERGING_WARNED.compareAndSet(false, true)) {
             LoggerFactory.getLogger(TieredCheckpointStorage.class).warn(TieredCheckpointStorageAccess.FILE_MERGING_REFUSED);
@@ -122,7 +129,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         TieredCheckpointStorageAccess.VerificationSettings verification = verify
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
-                        TieredCheckpointStorage.class.getClassLoader())
+                        orphanClockMarginSeconds, TieredCheckpointStorage.class.getClassLoader())
                 : null;
         return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()),
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),

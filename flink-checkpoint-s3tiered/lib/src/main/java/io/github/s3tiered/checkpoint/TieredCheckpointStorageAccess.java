@@ -59,7 +59,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private boolean preUploadGraceRecorded;
 
     /** Whether and how completed checkpoints are verified. */
-    record VerificationSettings(int fullListingInterval, boolean removeOrphans, ClassLoader classLoader) {}
+    record VerificationSettings(int fullListingInterval, boolean removeOrphans, long orphanClockMarginSeconds,
+            ClassLoader classLoader) {}
 
     /** How the tasks write: Flink's file-state threshold and write buffer, and the pre-upload settings. */
     record StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload) {}
@@ -117,7 +118,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         if (verifier == null) {
             long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
-                    ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis) : null;
+                    ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
+                            verification.orphanClockMarginSeconds()) : null;
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
         }

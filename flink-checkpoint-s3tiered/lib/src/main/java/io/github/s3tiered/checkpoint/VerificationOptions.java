@@ -3,6 +3,8 @@ package io.github.s3tiered.checkpoint;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 
+import java.time.Duration;
+
 /** Options of the check that completed checkpoints are entirely in S3, and of the reuse veto it drives. */
 public final class VerificationOptions {
 
@@ -34,4 +36,13 @@ public final class VerificationOptions {
                     + "the one just completed): files of checkpoints that never completed (a TaskManager lost "
                     + "during its upload, a declined or expired checkpoint), which Flink never deletes. Needs "
                     + "s3tiered.verification.enabled.");
+
+    public static final ConfigOption<Duration> ORPHAN_CLOCK_MARGIN = ConfigOptions.key(
+                    "s3tiered.verification.orphan-clock-margin")
+            .durationType()
+            .defaultValue(Duration.ofSeconds(60))
+            .withDescription("How much older than that _metadata an object in shared/ must be, by S3's timestamps, "
+                    + "before the orphan removal takes it: S3-compatible stores of several nodes (MinIO, Ceph RGW) stamp "
+                    + "objects by each node's clock, and a file of a checkpoint that started after the reference one "
+                    + "must not look older than it. Only delays the removal.");
 }

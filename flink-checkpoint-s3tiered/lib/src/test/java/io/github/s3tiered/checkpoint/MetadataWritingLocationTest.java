@@ -133,7 +133,7 @@ class MetadataWritingLocationTest {
     /** The storage with verification on. */
     private TieredCheckpointStorageAccess verifyingStorage() throws IOException {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
@@ -169,7 +169,7 @@ class MetadataWritingLocationTest {
     void withVerificationOnTheMetadataIsWrittenTheSameWay() throws Exception {
         TieredCheckpointStorageAccess verifying = new TieredCheckpointStorageAccess(flinks(),
                 new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
         CheckpointStorageLocation location = verifying.initializeLocationForCheckpoint(7);

@@ -40,14 +40,17 @@ class OrphanSweepTest {
     private java.nio.file.Path job;
     private final PendingCheckpoints pending = new PendingCheckpoints(true);
     private OrphanSweep sweep;
-    /** The test's clock, in whole seconds well in the past: each event a step later. */
-    private long second = System.currentTimeMillis() / 1000 - 1000;
+    /** The test's clock, in whole seconds well in the past: each event a step (beyond the clock margin) later. */
+    private long second = System.currentTimeMillis() / 1000 - 100_000;
+    /** The default of s3tiered.verification.orphan-clock-margin. */
+    private static final long MARGIN = VerificationOptions.ORPHAN_CLOCK_MARGIN.defaultValue().toSeconds();
+    private static final long STEP = MARGIN + 1;
 
     @BeforeEach
     void jobDirectory() throws Exception {
         job = Files.createDirectories(root.resolve("job"));
         Files.createDirectories(job.resolve("shared"));
-        sweep = new OrphanSweep(flinkPath(job), getClass().getClassLoader(), pending, 0);
+        sweep = new OrphanSweep(flinkPath(job), getClass().getClassLoader(), pending, 0, MARGIN);
     }
 
     @Test
@@ -147,7 +150,7 @@ class OrphanSweepTest {
     void uploadsAheadThatVersion020MadeUnderTheEntropyMarkerGoOnceNoRetainedCheckpointReferencesThem() throws Exception {
         // 0.2.0 kept the marker in the key of its uploads ahead; Flink's _metadata is in the job directory without it
         sweep = new OrphanSweep(flinkPath(job), flinkPath(root.resolve("_entropy_").resolve("job")),
-                getClass().getClassLoader(), pending, 0);
+                getClass().getClassLoader(), pending, 0, MARGIN);
         String kept = LEGACY + "a".repeat(64) + ".sst";
         String unreferenced = LEGACY + "b".repeat(64) + ".sst";
         upload(kept);
@@ -181,6 +184,93 @@ class OrphanSweepTest {
         assertThat(legacyShared()).hasSize(2);
     }
 
+    @Test
+    void aFileTheCheckpointsNameThroughAnotherSchemeOrAuthorityIsReferenced() throws Exception {
+        // a job that moved from s3:// to s3tiered:// (same bucket and prefix) names the files it
+        // still reuses through the old scheme; here file://localhost/... for what is listed as file:/...
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        writeMetadataNaming(2, new Path("file://localhost" + job.resolve("shared/a").toAbsolutePath()));
+        pending.finalized(2, flinkPath(job.resolve("chk-2")));
+        sweep.afterCompleted(2, null);
+        subsume(1);
+        pending.started(3);
+        writeMetadataNaming(3, new Path("file://localhost" + job.resolve("shared/a").toAbsolutePath()));
+        pending.finalized(3, flinkPath(job.resolve("chk-3")));
+        sweep.afterCompleted(3, null);
+
+        assertThat(shared()).containsExactly("a");
+    }
+
+    @Test
+    void aNewerCheckpointDiscardedWhileAnOlderIsRetainedIsNoSignOfSubsumption() throws Exception {
+        // after a failover: earlier checkpoints retained that this JobManager never saw; 8 is
+        // finalized, then discarded by Flink (its HA store entry failed), while 7 is retained
+        upload("of-earlier");
+        pending.started(7);
+        upload("a");
+        complete(7, "a");
+        pending.started(8);
+        finalize(8, "a");
+        subsume(8);
+        pending.started(9);
+        complete(9, "a");
+
+        assertThat(shared()).contains("of-earlier");
+    }
+
+    @Test
+    void aCheckpointNewerThanAnyStartedHereEndsThePass() throws Exception {
+        // another coordinator writes this directory (Flink's adaptive scheduler makes one per restart)
+        upload("of-the-other");
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        complete(2, "a");
+        subsume(1);
+        writeMetadata(5, "of-the-other"); // the other's: it references a file of its own
+        Files.delete(job.resolve("chk-5/_metadata")); // ...which a listing of chk-5 alone would not show
+        pending.started(3);
+        complete(3, "a");
+
+        assertThat(shared()).contains("of-the-other");
+    }
+
+    @Test
+    void aFileStampedWithinTheClockMarginOfTheReferenceCheckpointStays() throws Exception {
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        finalize(2, "a");
+        // stamped by another node's clock, a second before 2's _metadata, for checkpoint 3 started after it
+        java.nio.file.Path skewed = job.resolve("shared/of-3");
+        Files.write(skewed, new byte[] {1});
+        Files.setLastModifiedTime(skewed, FileTime.fromMillis((second - 1) * 1000));
+        pending.started(3);
+        subsume(1);
+        sweep.afterCompleted(2, refs("a"));
+
+        assertThat(shared()).contains("of-3");
+    }
+
+    private void writeMetadataNaming(long id, Path file) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(job.resolve("chk-" + id));
+        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder()
+                .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(0, 0)),
+                        new FileStateHandle(file, 3)))
+                .build());
+        java.nio.file.Path metadata = dir.resolve("_metadata");
+        try (OutputStream out = Files.newOutputStream(metadata)) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
+        }
+        Files.setLastModifiedTime(metadata, FileTime.fromMillis((second += STEP) * 1000));
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** A name in the job's {@code shared/} under the literal entropy marker, where 0.2.0 put its uploads ahead. */
@@ -202,7 +292,7 @@ class OrphanSweepTest {
     private void upload(String name) throws Exception {
         java.nio.file.Path f = sharedFile(name);
         Files.write(f, new byte[] {1, 2, 3});
-        Files.setLastModifiedTime(f, FileTime.fromMillis(++second * 1000));
+        Files.setLastModifiedTime(f, FileTime.fromMillis((second += STEP) * 1000));
     }
 
     /** Writes chk-N/_metadata (referencing {@code sharedFiles}) and tells the sweep, as the verifier does. */
@@ -234,7 +324,7 @@ class OrphanSweepTest {
         try (OutputStream out = Files.newOutputStream(metadata)) {
             Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
         }
-        Files.setLastModifiedTime(metadata, FileTime.fromMillis(++second * 1000));
+        Files.setLastModifiedTime(metadata, FileTime.fromMillis((second += STEP) * 1000));
     }
 
     /** As Flink names a local directory: file:/..., no trailing slash. */
