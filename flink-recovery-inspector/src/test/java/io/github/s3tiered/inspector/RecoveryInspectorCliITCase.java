@@ -234,6 +234,9 @@ class RecoveryInspectorCliITCase {
         Run badAge = cli("orphans", "--min-age", "soon", jobDir());
         assertThat(badAge.exit()).isEqualTo(2);
         assertThat(badAge.err()).contains("--min-age", "soon");
+        Run noUnit = cli("orphans", "--min-age", "2", "--delete", jobDir()); // meant as hours, would be 2 ms
+        assertThat(noUnit.exit()).isEqualTo(2);
+        assertThat(noUnit.err()).contains("--min-age", "give a unit");
 
         Run scheme = cli("validate", "nosuchfs://bucket/jobs/chk-1");
         assertThat(scheme.exit()).isEqualTo(2);

@@ -48,7 +48,19 @@ public final class Launcher {
             return;
         }
         Thread.currentThread().setContextClassLoader(flink);
-        invokeMain(flink, mainClass, args);
+        try {
+            invokeMain(flink, mainClass, args);
+        } catch (Throwable t) {
+            // the inspector's main exits itself; this is a failure to load it from this Flink (a mixed lib/):
+            // an error (2), never "not restorable" (1), which an uncaught throwable would exit with
+            System.err.println("error: could not run the inspector with the Flink of " + optionOrEnvHome(args) + ": " + t);
+            System.exit(2);
+        }
+    }
+
+    private static String optionOrEnvHome(String[] args) {
+        String fromOption = optionValue(args, FLINK_HOME_OPTION);
+        return fromOption != null ? fromOption : System.getenv("FLINK_HOME");
     }
 
     /** This jar and the jars of {@code <flink home>/lib}, on the platform class loader. */

@@ -52,21 +52,8 @@ final class OrphansCommand extends InspectorSubcommand {
     @Override
     int run(CheckpointInspector inspector) throws IOException {
         Path path = FlinkEnvironment.path(jobDir);
-        Duration age;
-        try {
-            age = TimeUtils.parseDuration(minAge);
-        } catch (RuntimeException e) {
-            throw new InspectorFailure("Bad --min-age '" + minAge + "': " + e.getMessage() + " (examples: 30min, 2h, 1d)", e);
-        }
-        Duration grace = null;
-        if (preUploadGrace != null) {
-            try {
-                grace = TimeUtils.parseDuration(preUploadGrace);
-            } catch (RuntimeException e) {
-                throw new InspectorFailure("Bad --pre-upload-grace '" + preUploadGrace + "': " + e.getMessage()
-                        + " (examples: 30min, 2h, 1d)", e);
-            }
-        }
+        Duration age = duration("--min-age", minAge);
+        Duration grace = preUploadGrace == null ? null : duration("--pre-upload-grace", preUploadGrace);
         Orphans o;
         try {
             o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings, grace));
@@ -128,5 +115,22 @@ final class OrphansCommand extends InspectorSubcommand {
             }
         }
         return o.deletionRefused() == null ? RESTORABLE : NOT_RESTORABLE;
+    }
+
+    /**
+     * A duration with its unit. A bare number would be milliseconds to Flink's parser, and
+     * "--min-age 2 --delete" meant as hours would delete the files of a checkpoint in progress.
+     */
+    private static Duration duration(String option, String value) {
+        String v = value.trim();
+        if (v.matches("\\d+") && !v.matches("0+")) {
+            throw new InspectorFailure("Bad " + option + " '" + value + "': give a unit (examples: 30min, 2h, 1d; " + v
+                    + "ms for milliseconds)");
+        }
+        try {
+            return TimeUtils.parseDuration(v);
+        } catch (RuntimeException e) {
+            throw new InspectorFailure("Bad " + option + " '" + value + "': " + e.getMessage() + " (examples: 30min, 2h, 1d)", e);
+        }
     }
 }

@@ -41,7 +41,28 @@ public final class RecoveryInspector implements Runnable {
 
     /** Runs the command line in this JVM; returns the exit code. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cl = new CommandLine(new RecoveryInspector());
+        return run(new CommandLine(new RecoveryInspector()), out, err, args);
+    }
+
+    /**
+     * Every failure is exit code 2, an {@link Error} too (picocli hands only exceptions to its
+     * handler): 1 means "not restorable", which a crash must never be taken for.
+     */
+    static int run(CommandLine cl, PrintWriter out, PrintWriter err, String... args) {
+        try {
+            return execute(cl, out, err, args);
+        } catch (Throwable t) {
+            try {
+                err.println("error: " + message(t));
+                err.flush();
+            } catch (Throwable ignored) {
+                // out of memory even for the message: the exit code still says it
+            }
+            return InspectorSubcommand.ERROR;
+        }
+    }
+
+    private static int execute(CommandLine cl, PrintWriter out, PrintWriter err, String... args) {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
