@@ -54,7 +54,7 @@ final class FileUpload {
         List<CompletableFuture<UploadedPart>> parts = new ArrayList<>();
         AtomicBoolean failed = new AtomicBoolean();
         try {
-            long partSize = config.partSize();
+            long partSize = partSizeFor(length, config.partSize());
             int partNumber = 1;
             for (long offset = 0; offset < length; offset += partSize, partNumber++) {
                 long off = offset;
@@ -111,6 +111,16 @@ final class FileUpload {
             throw cause instanceof InterruptedIOException && Thread.currentThread().isInterrupted()
                     ? withCause(new InterruptedIOException(message), cause) : new IOException(message, cause);
         }
+    }
+
+    /**
+     * The configured part size, or larger where the file would need more than S3's 10,000 parts
+     * (a savepoint of 50 GiB with 5 MiB parts): else the upload fails at part 10,001 after
+     * sending the rest.
+     */
+    static long partSizeFor(long length, long configured) {
+        long least = (length + S3TieredConfig.MAX_PARTS - 1) / S3TieredConfig.MAX_PARTS;
+        return Math.max(configured, least);
     }
 
     /** False when an interrupt ended the wait (the interrupt is kept). */

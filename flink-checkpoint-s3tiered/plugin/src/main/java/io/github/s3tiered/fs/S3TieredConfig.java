@@ -40,19 +40,35 @@ public record S3TieredConfig(
         int entropyLength) {
 
     static final long MIN_PART_SIZE = 5L * 1024 * 1024;
+    /** S3's largest part, and its largest single PUT. */
+    static final long MAX_PART_SIZE = 5L * 1024 * 1024 * 1024;
+    /** S3's most parts in one multipart upload. */
+    static final int MAX_PARTS = 10_000;
 
     public static S3TieredConfig from(Configuration conf) {
         URI endpoint = null;
         String endpointValue = trimToNull(get(conf, S3TieredOptions.ENDPOINT));
         if (endpointValue != null) {
+            String url = endpointValue;
+            if (!url.contains("://")) {
+                // as Flink's S3 file systems take it (Hadoop's S3A, Presto): a bare host[:port], over TLS
+                // unless their key switches it off
+                url = (tlsSwitchedOff(conf) ? "http://" : "https://") + url;
+            }
             try {
-                endpoint = URI.create(endpointValue);
+                endpoint = URI.create(url);
             } catch (IllegalArgumentException e) {
                 throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, e.getMessage());
             }
-            if (endpoint.getScheme() == null || endpoint.getHost() == null
-                    || !(endpoint.getScheme().equals("http") || endpoint.getScheme().equals("https"))) {
-                throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, "expected http(s)://host[:port]");
+            if (endpoint.getScheme() == null || !(endpoint.getScheme().equals("http") || endpoint.getScheme().equals("https"))) {
+                throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, "expected http(s)://host[:port] or host[:port]");
+            }
+            if (endpoint.getHost() == null) {
+                String authority = endpoint.getRawAuthority();
+                throw invalid(conf, S3TieredOptions.ENDPOINT, endpointValue, authority != null && authority.contains("_")
+                        ? "'_' is not allowed in a host name (a URI's host has letters, digits, '-' and '.'); use the"
+                                + " host's IP address or another name for it"
+                        : "expected http(s)://host[:port] or host[:port]");
             }
         }
         boolean custom = endpoint != null;
@@ -161,9 +177,16 @@ public record S3TieredConfig(
         if (partSize < MIN_PART_SIZE) {
             throw invalid(conf, S3TieredOptions.PART_SIZE, String.valueOf(partSize), "S3 parts must be at least 5 MiB");
         }
+        if (partSize > MAX_PART_SIZE) {
+            throw invalid(conf, S3TieredOptions.PART_SIZE, String.valueOf(partSize), "S3 parts must be at most 5 GiB");
+        }
         long threshold = get(conf, S3TieredOptions.MULTIPART_THRESHOLD).getBytes();
         if (threshold < MIN_PART_SIZE) {
             throw invalid(conf, S3TieredOptions.MULTIPART_THRESHOLD, String.valueOf(threshold), "must be at least 5 MiB");
+        }
+        if (threshold > MAX_PART_SIZE) {
+            throw invalid(conf, S3TieredOptions.MULTIPART_THRESHOLD, String.valueOf(threshold),
+                    "must be at most 5 GiB, S3's limit for one PUT");
         }
         long downloadPart = get(conf, S3TieredOptions.DOWNLOAD_PART_SIZE).getBytes();
         if (downloadPart < 64 * 1024) {
@@ -196,6 +219,13 @@ public record S3TieredConfig(
     }
 
     /** Reads an option, turning Flink's parse errors into messages that name the key. */
+    /** {@code s3.connection.ssl.enabled} (Hadoop's S3A) or {@code s3.ssl.enabled} (Presto) set to false. */
+    private static boolean tlsSwitchedOff(Configuration conf) {
+        java.util.Map<String, String> all = conf.toMap();
+        return "false".equalsIgnoreCase(String.valueOf(all.get("s3.connection.ssl.enabled")).trim())
+                || "false".equalsIgnoreCase(String.valueOf(all.get("s3.ssl.enabled")).trim());
+    }
+
     private static <T> T get(Configuration conf, ConfigOption<T> option) {
         try {
             return conf.get(option);

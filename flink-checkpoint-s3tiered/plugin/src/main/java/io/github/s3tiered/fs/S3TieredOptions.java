@@ -23,7 +23,9 @@ public final class S3TieredOptions {
                     .noDefaultValue()
                     .withFallbackKeys("s3.endpoint")
                     .withDescription(
-                            "S3 endpoint URL, e.g. http://minio:9000. Unset: AWS S3 of the region. "
+                            "S3 endpoint URL, e.g. http://minio:9000; a bare host[:port] is https:// (http:// with "
+                                    + "s3.connection.ssl.enabled or s3.ssl.enabled false), as Flink's S3 file systems take it. "
+                                    + "Unset: AWS S3 of the region. "
                                     + "With a custom endpoint, path-style access and "
                                     + "'when_required' request checksums become the defaults, which "
                                     + "S3-compatible stores (MinIO, Ceph, S3Proxy) accept.");
@@ -209,7 +211,8 @@ public final class S3TieredOptions {
             ConfigOptions.key("s3tiered.upload.part-size")
                     .memoryType()
                     .defaultValue(MemorySize.parse("32mb"))
-                    .withDescription("Size of a multipart upload part (at least 5 MiB, S3's minimum).");
+                    .withDescription("Size of a multipart upload part (at least 5 MiB, S3's minimum; at most 5 GiB). "
+                            + "A file that would need more than S3's 10,000 parts gets larger ones.");
 
     public static final ConfigOption<Integer> TRANSFER_THREADS =
             ConfigOptions.key("s3tiered.transfer.threads")

@@ -33,6 +33,21 @@ class S3TieredConfigTest {
     }
 
     @Test
+    void aBareHostIsTakenAsFlinksS3FileSystemsTakeIt() {
+        Configuration c = new Configuration();
+        c.setString("s3.endpoint", "minio:9000");
+        assertThat(S3TieredConfig.from(c).client().endpoint()).hasToString("https://minio:9000");
+
+        c.setString("s3.connection.ssl.enabled", "false"); // Hadoop's S3A key
+        assertThat(S3TieredConfig.from(c).client().endpoint()).hasToString("http://minio:9000");
+
+        Configuration presto = new Configuration();
+        presto.setString("s3.endpoint", "s3.eu-central-1.amazonaws.com");
+        presto.setString("s3.ssl.enabled", "false");
+        assertThat(S3TieredConfig.from(presto).client().endpoint()).hasToString("http://s3.eu-central-1.amazonaws.com");
+    }
+
+    @Test
     void ownKeysWinOverFallbacks() {
         Configuration c = withEndpoint();
         c.setString("s3tiered.endpoint", "https://s3.example.com");
@@ -70,9 +85,24 @@ class S3TieredConfigTest {
     @Test
     void invalidValuesNameTheKeyTheUserSet() {
         Configuration c = withEndpoint();
-        c.setString("s3.endpoint", "minio:9000");
+        c.setString("s3.endpoint", "ftp://minio:9000");
         assertThatThrownBy(() -> S3TieredConfig.from(c)).isInstanceOf(IllegalConfigurationException.class)
-                .hasMessageContaining("s3.endpoint").hasMessageContaining("minio:9000");
+                .hasMessageContaining("s3.endpoint").hasMessageContaining("ftp://minio:9000");
+
+        Configuration underscore = withEndpoint();
+        underscore.setString("s3.endpoint", "http://minio_1:9000");
+        assertThatThrownBy(() -> S3TieredConfig.from(underscore)).hasMessageContaining("s3.endpoint")
+                .hasMessageContaining("'_' is not allowed in a host name");
+
+        Configuration hugePart = withEndpoint();
+        hugePart.setString("s3tiered.upload.part-size", "6gb");
+        assertThatThrownBy(() -> S3TieredConfig.from(hugePart)).hasMessageContaining("s3tiered.upload.part-size")
+                .hasMessageContaining("5 GiB");
+
+        Configuration hugePut = withEndpoint();
+        hugePut.setString("s3tiered.upload.multipart-threshold", "10gb");
+        assertThatThrownBy(() -> S3TieredConfig.from(hugePut)).hasMessageContaining("s3tiered.upload.multipart-threshold")
+                .hasMessageContaining("5 GiB");
 
         Configuration c2 = withEndpoint();
         c2.setString("s3tiered.request-checksum", "always");
