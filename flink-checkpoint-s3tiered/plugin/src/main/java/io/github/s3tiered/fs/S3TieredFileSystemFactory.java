@@ -59,6 +59,9 @@ public class S3TieredFileSystemFactory implements FileSystemFactory {
             } catch (IllegalConfigurationException e) {
                 throw new IOException("Invalid s3tiered:// configuration: " + e.getMessage(), e);
             }
+            for (String unknown : UnknownOptions.in(flinkConfig.keySet())) {
+                LOG.warn(unknown);
+            }
             runtime = new S3TieredRuntime(config);
             LOG.info("s3tiered:// file system: {}, local tier {} ({}, {} byte budget)", config.client(),
                     config.localDir(), config.localEnabled() ? "enabled" : "staging only", config.localMaxBytes());

@@ -1,0 +1,24 @@
+package io.github.s3tiered.fs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Set;
+
+class UnknownOptionsTest {
+
+    @Test
+    void aMisspelledKeyIsNamedWithTheOptionItWasMeantFor() {
+        assertThat(UnknownOptions.in(Set.of("s3tiered.uplaod.part-size", "s3tiered.upload.part-size")))
+                .containsExactly("s3tiered.uplaod.part-size is not an option of the s3tiered:// file system and is ignored"
+                        + " (did you mean s3tiered.upload.part-size?)");
+    }
+
+    @Test
+    void knownKeysFallbackKeysOtherPrefixesAndTheLibsKeysPass() {
+        assertThat(UnknownOptions.in(Set.of("s3tiered.endpoint", "s3.endpoint", "s3.whatever", "state.backend.type",
+                "s3tiered.preupload.enabled", "s3tiered.verification.remove-orphans", "s3tiered.recovery.validate")))
+                .isEmpty();
+    }
+}
