@@ -47,9 +47,20 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
         this.config = config;
     }
 
+    /** Warned once per process: configure() runs for every job. */
+    private static final java.util.concurrent.atomic.AtomicBoolean FULL_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+
     @Override
     public TieredRocksDBStateBackend configure(ReadableConfig config, ClassLoader classLoader) {
         // The backend was built with incremental = TRUE, which configure() keeps.
+        java.util.Map<String, String> all = config.toMap();
+        for (String key : java.util.List.of("execution.checkpointing.incremental", "state.backend.incremental")) {
+            if ("false".equalsIgnoreCase(String.valueOf(all.get(key)).trim()) && FULL_WARNED.compareAndSet(false, true)) {
+                org.slf4j.LoggerFactory.getLogger(TieredRocksDBStateBackend.class).warn("{}: false is ignored: the tiered"
+                        + " state backend always checkpoints incrementally (the uploads ahead of checkpoints and the local"
+                        + " tier's restores rely on it); Flink's own rocksdb backend writes full checkpoints", key);
+            }
+        }
         Configuration given = config instanceof Configuration c ? new Configuration(c) : Configuration.fromMap(config.toMap());
         return new TieredRocksDBStateBackend(((ConfigurableStateBackend) rocksDb).configure(config, classLoader), given);
     }

@@ -70,6 +70,10 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         }
         this.orphanClockMarginSeconds = (margin.toMillis() + 999) / 1000;
         this.preUpload = PreUploadSettings.from(config, delegate.getMinFileSizeThreshold());
+        for (String unknown : unknownKeys(config.toMap().keySet())) {
+            LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{} is not an option of the tiered checkpoint"
+                    + " storage or state backend and is ignored", unknown);
+        }
         if (config.get(FILE_MERGING) && FILE_MERGING_WARNED.compareAndSet(false, true)) {
             LoggerFactory.getLogger(TieredCheckpointStorage.class).warn(TieredCheckpointStorageAccess.FILE_MERGING_REFUSED);
         }
@@ -149,5 +153,28 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     @Override
     public String toString() {
         return "TieredCheckpointStorage{" + delegate.getCheckpointPath() + "}";
+    }
+
+    /** Keys under the storage's and backend's prefixes that none of their options reads (a misspelling). */
+    static java.util.List<String> unknownKeys(java.util.Set<String> keys) {
+        java.util.Set<String> known = new java.util.HashSet<>();
+        for (Class<?> holder : java.util.List.of(VerificationOptions.class, RecoveryGuardOptions.class,
+                io.github.s3tiered.preupload.PreUploadOptions.class)) {
+            for (java.lang.reflect.Field f : holder.getDeclaredFields()) {
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getType() == ConfigOption.class) {
+                    try {
+                        known.add(((ConfigOption<?>) f.get(null)).key());
+                    } catch (IllegalAccessException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+        }
+        return keys.stream()
+                .filter(k -> k.startsWith("s3tiered.verification.") || k.startsWith("s3tiered.preupload.")
+                        || k.startsWith("s3tiered.recovery."))
+                .filter(k -> !known.contains(k))
+                .sorted()
+                .toList();
     }
 }
