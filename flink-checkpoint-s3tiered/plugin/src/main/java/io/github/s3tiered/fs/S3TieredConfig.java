@@ -158,8 +158,8 @@ public record S3TieredConfig(
                         kmsKey,
                         maxConnections,
                         positive(conf, S3TieredOptions.CONNECTION_TIMEOUT),
-                        positive(conf, S3TieredOptions.SOCKET_TIMEOUT),
-                        positive(conf, S3TieredOptions.REQUEST_TIMEOUT),
+                        atLeastOneSecond(conf, S3TieredOptions.SOCKET_TIMEOUT),
+                        atLeastOneSecond(conf, S3TieredOptions.REQUEST_TIMEOUT),
                         trustStore,
                         trustStorePassword,
                         trustStoreType);
@@ -246,6 +246,19 @@ public record S3TieredConfig(
         java.time.Duration d = get(conf, option);
         if (d.isNegative() || d.isZero()) {
             throw invalid(conf, option, d.toString(), "must be positive");
+        }
+        return d;
+    }
+
+    /**
+     * A socket or request timeout below a second fails every transfer of a part (a number without a
+     * unit is milliseconds to Flink: "s3tiered.request.timeout: 300" is 300 ms).
+     */
+    private static java.time.Duration atLeastOneSecond(Configuration conf, ConfigOption<java.time.Duration> option) {
+        java.time.Duration d = positive(conf, option);
+        if (d.compareTo(java.time.Duration.ofSeconds(1)) < 0) {
+            throw invalid(conf, option, d.toMillis() + " ms", "must be at least 1 s (a number without a unit is"
+                    + " milliseconds; write e.g. 30 s or 5 min)");
         }
         return d;
     }

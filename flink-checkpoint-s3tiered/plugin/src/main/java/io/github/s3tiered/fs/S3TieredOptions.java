@@ -143,7 +143,7 @@ public final class S3TieredOptions {
             ConfigOptions.key("s3tiered.socket.timeout")
                     .durationType()
                     .defaultValue(Duration.ofSeconds(30))
-                    .withDescription("Timeout of a socket read or write with no progress.");
+                    .withDescription("Timeout of a socket read or write with no progress (at least 1 s).");
 
     public static final ConfigOption<Duration> REQUEST_TIMEOUT =
             ConfigOptions.key("s3tiered.request.timeout")
@@ -151,7 +151,7 @@ public final class S3TieredOptions {
                     .defaultValue(Duration.ofMinutes(5))
                     .withDescription(
                             "Upper bound of one attempt of one S3 request, including the transfer of "
-                                    + "one part.");
+                                    + "one part (at least 1 s; a number without a unit is milliseconds).");
 
     // ---------------------------------------------------------------- retries
 

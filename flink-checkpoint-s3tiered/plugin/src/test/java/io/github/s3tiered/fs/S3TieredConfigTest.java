@@ -94,6 +94,11 @@ class S3TieredConfigTest {
         assertThatThrownBy(() -> S3TieredConfig.from(underscore)).hasMessageContaining("s3.endpoint")
                 .hasMessageContaining("'_' is not allowed in a host name");
 
+        Configuration unitless = withEndpoint();
+        unitless.setString("s3tiered.request.timeout", "300"); // meant as seconds: 300 ms
+        assertThatThrownBy(() -> S3TieredConfig.from(unitless)).hasMessageContaining("s3tiered.request.timeout")
+                .hasMessageContaining("300 ms").hasMessageContaining("at least 1 s");
+
         Configuration hugePart = withEndpoint();
         hugePart.setString("s3tiered.upload.part-size", "6gb");
         assertThatThrownBy(() -> S3TieredConfig.from(hugePart)).hasMessageContaining("s3tiered.upload.part-size")
