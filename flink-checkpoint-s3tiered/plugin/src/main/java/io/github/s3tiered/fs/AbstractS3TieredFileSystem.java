@@ -319,13 +319,14 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectPath op = objectPath(path);
         LocalTier tier = runtime.tier();
         // A verified local copy first; else one streaming GET, copied into the tier as it is read.
-        Optional<FSDataInputStream> local = openLocalCopy(op);
+        boolean rewritten = tier.isBeingRewritten(op.bucket(), op.key()); // synced and still written here
+        Optional<FSDataInputStream> local = rewritten ? Optional.empty() : openLocalCopy(op);
         if (local.isPresent()) {
             return local.get();
         }
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
-        boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size());
+        boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size()) && !rewritten;
         return new WindowedInputStream(new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(),
                 config.readReopenAttempts(), keepCopy ? tier : null), info.size(), op.toString());
     }

@@ -279,7 +279,9 @@ final class BatchDownload {
             throw new UncheckedIOException(e);
         }
         try {
-            runtime.tier().commit(source.bucket(), source.key(), staged, info.size(), crc);
+            if (!runtime.tier().isBeingRewritten(source.bucket(), source.key())) { // synced and still written here
+                runtime.tier().commit(source.bucket(), source.key(), staged, info.size(), crc);
+            }
         } catch (IOException | RuntimeException e) {
             // The restored file is in place; only the local copy for next time is missing (and the
             // restore must not download it again over the link it shares with the copy).

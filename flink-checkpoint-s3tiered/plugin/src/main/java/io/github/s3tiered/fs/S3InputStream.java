@@ -206,7 +206,9 @@ final class S3InputStream extends FSDataInputStream {
         try {
             teeChannel.close();
             teeChannel = null;
-            tier.commit(bucket, key, teeFile, length, (int) crc.getValue());
+            if (!tier.isBeingRewritten(bucket, key)) { // else a newer, longer version is on its way
+                tier.commit(bucket, key, teeFile, length, (int) crc.getValue());
+            }
         } catch (IOException e) {
             LOG.warn("Could not keep the local copy of s3://{}/{}: {}", bucket, key, e.toString());
         } finally {

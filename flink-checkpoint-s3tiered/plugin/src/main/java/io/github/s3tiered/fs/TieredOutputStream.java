@@ -67,6 +67,8 @@ final class TieredOutputStream extends FSDataOutputStream {
      * any: the object then does not exist. Written only by the syncing thread, in SYNCING.
      */
     private volatile long syncedLength = -1;
+    /** Whether a sync told the local tier that this object changes ({@link io.github.s3tiered.tier.LocalTier#beginRewrite}). */
+    private volatile boolean rewriteBegun;
 
     /** Guards the buffer, the channel, the checksum and the position: the writer's state. */
     private final Object writeLock = new Object();
@@ -222,29 +224,39 @@ final class TieredOutputStream extends FSDataOutputStream {
         if (!state.compareAndSet(State.OPEN, State.SYNCING)) {
             throw new IOException("Stream to " + target + " is closed");
         }
+        if (!rewriteBegun) {
+            rewriteBegun = true;
+            runtime.tier().beginRewrite(target.bucket(), target.key());
+        }
         try {
             upload(length, checksum);
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) { // an Error too: the stream must never stay SYNCING
             if (state.compareAndSet(State.SYNCING, State.OPEN)) {
-                if (e instanceof java.io.InterruptedIOException) {
+                if (e instanceof java.io.InterruptedIOException || e instanceof Error) {
                     throw e;
                 }
                 throw new IOException("sync() of " + target + " failed: the " + length + " bytes written so far are not"
                         + " durable (" + e.getMessage() + ")", e);
             }
             cancelledWhileSyncing();
-            throw e;
+            throw e instanceof IOException io ? io : new IOException("sync() of " + target + " cancelled", e);
         }
+        // before the stream is OPEN again: an abandon() or a close from another thread must see what is durable
+        syncedLength = length;
+        runtime.tier().drop(target.bucket(), target.key()); // a copy of an earlier version is shorter
         if (!state.compareAndSet(State.SYNCING, State.OPEN)) {
             cancelledWhileSyncing();
             throw new CancelledException("sync() of " + target + " cancelled: the stream was closed from another thread"
-                    + " during its upload; the object was deleted");
+                    + " during its upload; the object keeps the " + length + " bytes synced");
         }
-        syncedLength = length;
         LOG.debug("{}: {} bytes synced to S3", target, length);
     }
 
-    /** A close() or abandon() from another thread ended the stream during a sync's upload: nothing stays. */
+    /**
+     * A close() or abandon() from another thread ended the stream during a sync's upload. Bytes an
+     * earlier sync made durable stay (a completed checkpoint may refer to them; Flink deletes what it
+     * discards); without any, the object this sync may have created goes.
+     */
     private void cancelledWhileSyncing() {
         synchronized (writeLock) {
             try {
@@ -253,7 +265,10 @@ final class TieredOutputStream extends FSDataOutputStream {
                 LOG.debug("Closing the staging file {} of {}: {}", staging, target, e.toString());
             }
         }
-        removeCancelledObject();
+        if (syncedLength < 0) {
+            removeCancelledObject();
+        }
+        endRewrite();
         try {
             Files.deleteIfExists(staging);
         } catch (IOException e) {
@@ -314,11 +329,10 @@ final class TieredOutputStream extends FSDataOutputStream {
             LOG.warn("Could not delete the staging file {} of the abandoned stream to {}: {}", staging, target, e.toString());
         }
         if (syncedLength >= 0) {
-            // a sync made part of it durable: the object exists, and the caller counts on none
-            boolean deleted = removeCancelledObject();
-            LOG.debug("Stream to {} abandoned at {} bytes after a sync; its object {}", target, written,
-                    deleted ? "was deleted" : "could not be deleted");
-            return deleted;
+            // a sync made part of it durable, which stays (a checkpoint may refer to it): the caller deletes it if it wants
+            endRewrite();
+            LOG.debug("Stream to {} abandoned at {} bytes; the object keeps the {} bytes synced", target, written, syncedLength);
+            return false;
         }
         LOG.debug("Stream to {} abandoned at {} bytes: nothing uploaded", target, written);
         return true;
@@ -400,13 +414,17 @@ final class TieredOutputStream extends FSDataOutputStream {
                 throw e;
             }
             if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
-                // Cancelled after S3 completed the object: the canceller expects no object.
-                removeCancelledObject();
+                // Cancelled after S3 completed the object: the canceller expects no object, unless a
+                // sync made bytes of it durable, which stay
+                if (!synced) {
+                    removeCancelledObject();
+                }
                 if (content != null) {
                     preUploads.releaseClaim(content);
                 }
                 throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from another"
-                        + " thread during its upload; the object S3 had completed was deleted");
+                        + " thread during its upload; " + (synced ? "the object keeps at least the bytes synced"
+                                : "the object S3 had completed was deleted"));
             }
             if (content != null) {
                 LOG.debug("{}: no pre-upload of its content ({} bytes) was found; uploaded by the checkpoint in {} ms",
@@ -429,6 +447,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 channel.close();
             }
             Files.deleteIfExists(staging);
+            endRewrite(); // after the commit: readers kept no copy of an older version meanwhile
         }
     }
 
@@ -486,6 +505,13 @@ final class TieredOutputStream extends FSDataOutputStream {
             return null;
         }
         return entry;
+    }
+
+    private void endRewrite() {
+        if (rewriteBegun) {
+            rewriteBegun = false;
+            runtime.tier().endRewrite(target.bucket(), target.key());
+        }
     }
 
     private boolean removeCancelledObject() {

@@ -257,6 +257,28 @@ public final class LocalTier {
         return true;
     }
 
+    /**
+     * Objects a stream of this process rewrites under the same key (each {@code sync()} uploads
+     * the file so far again, see {@code TieredOutputStream}), with how many such streams: until
+     * the stream's own copy is committed, a copy a reader would keep is of an older, shorter
+     * version, so readers keep none ({@link #isBeingRewritten}).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<ObjectKey, Integer> beingRewritten =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    public void beginRewrite(String bucket, String key) {
+        beingRewritten.merge(new ObjectKey(bucket, key), 1, Integer::sum);
+    }
+
+    public void endRewrite(String bucket, String key) {
+        beingRewritten.computeIfPresent(new ObjectKey(bucket, key), (k, n) -> n == 1 ? null : n - 1);
+    }
+
+    /** Whether a copy of this object must neither be kept nor served (a stream here rewrites it). */
+    public boolean isBeingRewritten(String bucket, String key) {
+        return !beingRewritten.isEmpty() && beingRewritten.containsKey(new ObjectKey(bucket, key));
+    }
+
     /** Removes the copy of an object, if any: sidecar first, then data. */
     public void drop(String bucket, String key) {
         Path data = layout.dataPath(bucket, key);

@@ -79,6 +79,40 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aFirstSyncCancelledLeavesNoObject() throws Exception {
+        store.inject(FaultRule.on("PutObject").keys("cp/first-sync-cancelled").attempt(1).stall(Duration.ofSeconds(1)));
+        TieredOutputStream out = create("cp/first-sync-cancelled");
+        out.write(bytes(1000, 11));
+        CompletableFuture<Void> syncing = inBackground(out::sync);
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
+
+        out.close();
+
+        assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.object(BUCKET, "cp/first-sync-cancelled")).isEmpty();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
+    void aReadOfAnObjectStillSyncedHereKeepsNoLocalCopyUntilItsStreamCloses() throws Exception {
+        byte[] first = bytes(1000, 12);
+        TieredOutputStream out = create("cp/read-while-written");
+        out.write(first);
+        out.sync();
+
+        assertThat(read("cp/read-while-written")).isEqualTo(first);
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/read-while-written")).as("a shorter, older version").isEmpty();
+
+        byte[] second = bytes(500, 13);
+        out.write(second);
+        out.close();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/read-while-written"))
+                .hasValueSatisfying(e -> assertThat(e.size()).isEqualTo(1500));
+        assertThat(read("cp/read-while-written")).isEqualTo(concat(first, second));
+    }
+
+    @Test
     void aFailedSyncSaysSoAndTheCloseUploadsEverything() throws Exception {
         store.inject(FaultRule.on("PutObject").keys("cp/failing").attempt(1).error(403, "AccessDenied"));
         byte[] first = bytes(1000, 5);
@@ -96,26 +130,29 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
     }
 
     @Test
-    void anAbandonedStreamThatWasSyncedLeavesNoObject() throws Exception {
+    void anAbandonedStreamKeepsWhatASyncMadeDurable() throws Exception {
+        // a completed checkpoint may refer to the synced bytes: deleting is the caller's decision
+        byte[] synced = bytes(1000, 7);
         TieredOutputStream out = create("cp/abandoned-after-sync");
-        out.write(bytes(1000, 7));
+        out.write(synced);
         out.sync();
-        assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).isPresent();
+        out.write(bytes(50, 10));
 
-        assertThat(out.abandon()).isTrue();
+        assertThat(out.abandon()).as("an object exists: the caller is told so").isFalse();
 
-        assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).isEmpty();
+        assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).hasValueSatisfying(o -> assertThat(o).isEqualTo(synced));
         assertThat(stagingFiles()).isZero();
         assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
         assertThatThrownBy(out::sync).hasMessageContaining("is closed");
     }
 
     @Test
-    void aCloseFromAnotherThreadDuringASyncCancelsItAndLeavesNoObject() throws Exception {
+    void aCloseFromAnotherThreadDuringASyncCancelsItAndKeepsWhatWasSyncedBefore() throws Exception {
         // the second sync's PUT stalls; Flink cancelling the checkpoint closes the stream meanwhile
         store.inject(FaultRule.on("PutObject").keys("cp/cancelled-sync").attempt(2).stall(Duration.ofSeconds(1)));
+        byte[] synced = bytes(1000, 8);
         TieredOutputStream out = create("cp/cancelled-sync");
-        out.write(bytes(1000, 8));
+        out.write(synced);
         out.sync();
         out.write(bytes(1000, 9));
         CompletableFuture<Void> syncing = inBackground(out::sync);
@@ -126,7 +163,8 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);
         assertThat(store.calls("PutObject")).hasSize(2);
-        assertThat(store.object(BUCKET, "cp/cancelled-sync")).as("the object of the first sync too").isEmpty();
+        assertThat(store.object(BUCKET, "cp/cancelled-sync")).as("what the first sync made durable")
+                .hasValueSatisfying(o -> assertThat(Arrays.copyOf(o, synced.length)).isEqualTo(synced));
         assertThat(stagingFiles()).isZero();
         assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
     }
