@@ -394,6 +394,36 @@ class ListingGapsTest {
     }
 
     @Test
+    void aCheckpointWhoseMetadataARunningJobRemovesSendsTheSearchToTheNewerOne() throws Exception {
+        writeCheckpoints();
+        // Flink removes a subsumed checkpoint's _metadata first, then its other files: chk-3 is
+        // listed, then read without _metadata, while chk-4 has completed
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
+            try {
+                writeCheckpoint(4, "sst-0", "sst-1", "only-4");
+                Files.delete(jobDir.resolve("chk-3/_metadata"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).as(rp.explanation()).map(Path::getName).contains("chk-4");
+    }
+
+    @Test
+    void aCheckpointInProgressAtTheTopIsSkippedWithoutAnotherStart() throws Exception {
+        writeCheckpoints();
+        Files.createDirectories(jobDir.resolve("chk-4")); // no _metadata yet, nothing newer appears
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).map(Path::getName).contains("chk-3");
+        assertThat(rp.skipped()).extracting(v -> v.path().getName()).containsExactly("chk-4");
+    }
+
+    @Test
     void checkpointsThatKeepDisappearingFailTheSearchNamingTheJobDirectory() throws Exception {
         writeCheckpoints();
         subsumeWhenListed(3);

@@ -9,6 +9,7 @@ import io.github.s3tiered.inspector.Outcome;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.inspector.discovery.CheckpointDiscovery;
 import io.github.s3tiered.inspector.storage.DirectoryListings;
 import io.github.s3tiered.inspector.storage.FileSystemCalls;
@@ -30,6 +31,12 @@ import java.util.Optional;
  * those whose metadata cannot be read come last. The search stops at a checkpoint that could not be
  * judged ({@link Outcome#UNKNOWN}): an older one is never chosen over it; the result then has no
  * restore point and {@link RestorePoint#undecided()} names it.
+ *
+ * <p>A running job removes the checkpoints it subsumes ({@code _metadata} first, then the rest), so
+ * a directory listed may be gone, or without {@code _metadata}, when its turn comes; a newer
+ * checkpoint then exists that the listing did not show. The search starts again from a new listing
+ * rather than fall back past it (for a checkpoint without {@code _metadata}, when a new listing
+ * shows a checkpoint newer than any listed before), a few times, then fails naming the directory.
  *
  * <p>Internal: public only so that the inspector's other packages can use it; not part of the
  * library's API.
@@ -95,6 +102,8 @@ public final class RestorePointSearch {
         }
         candidates.sort(Comparator.comparingLong(Candidate::id).reversed());
 
+        long highestListed = job.ofKind(CheckpointKind.CHECKPOINT).stream().mapToLong(CheckpointLocation::idFromName)
+                .max().orElse(-1);
         List<Validation> skipped = new ArrayList<>();
         Optional<Validation> chosen = Optional.empty();
         Optional<Validation> undecided = Optional.empty();
@@ -113,12 +122,23 @@ public final class RestorePointSearch {
                 undecided = Optional.of(v);
                 break;
             }
+            if (v.verdict() == Verdict.NO_METADATA && c.location().kind() == CheckpointKind.CHECKPOINT
+                    && newerCheckpointListed(jobDir, highestListed, calls)) {
+                // being removed by a running job that completed a newer one: never fall back past that
+                throw new CheckpointVanished(c.location().path(), null);
+            }
             skipped.add(v);
         }
         List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
                 ? JobCompatibility.check(chosen.get().metadata(), options.job())
                 : List.of();
         return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
+    }
+
+    /** One more listing of the job directory: does it show a checkpoint above {@code highestListed}? */
+    private static boolean newerCheckpointListed(Path jobDir, long highestListed, FileSystemCalls calls) throws IOException {
+        JobDirectory now = CheckpointDiscovery.jobDirectory(jobDir, new DirectoryListings(calls));
+        return now.ofKind(CheckpointKind.CHECKPOINT).stream().anyMatch(cp -> cp.idFromName() > highestListed);
     }
 
     private Validation validateListed(Path dir, RestorePointOptions options, DirectoryListings listings) throws IOException {
@@ -133,8 +153,9 @@ public final class RestorePointSearch {
     private static final class CheckpointVanished extends IOException {
         final Path dir;
 
+        /** {@code cause}: the directory's absence; null when only its {@code _metadata} went. */
         CheckpointVanished(Path dir, FileNotFoundException cause) {
-            super(cause.getMessage(), cause);
+            super(cause == null ? dir + " lost its _metadata while a newer checkpoint appeared" : cause.getMessage(), cause);
             this.dir = dir;
         }
     }
