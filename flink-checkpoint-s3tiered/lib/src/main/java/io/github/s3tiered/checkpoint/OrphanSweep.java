@@ -220,8 +220,14 @@ final class OrphanSweep {
             return;
         }
         long before = reference.getValue().metadataSecond - clockMarginSeconds;
+        long oldestHereSecond = Long.MAX_VALUE;
+        for (long id : present) {
+            oldestHereSecond = Math.min(oldestHereSecond, completedHere.get(id).metadataSecond);
+        }
+        FileStatus[] jobDirEntries = listOrEmpty(fs, jobDir);
+        // after the listing: a checkpoint started here is registered before any of its files is written
         long highestKnown = Math.max(pending.highestStarted(), completedHere.isEmpty() ? -1 : completedHere.lastKey());
-        for (FileStatus child : listOrEmpty(fs, jobDir)) {
+        for (FileStatus child : jobDirEntries) {
             var m = CHECKPOINT_DIR.matcher(child.getPath().getName());
             if (!child.isDir() || !m.matches()) {
                 continue;
@@ -230,7 +236,7 @@ final class OrphanSweep {
             if (present.contains(id)) {
                 continue;
             }
-            if (id > highestKnown) {
+            if (id > highestKnown && !leftFromBefore(fs, child.getPath(), oldestHereSecond)) {
                 LOG.info("No orphan removal in {} after checkpoint {}: it holds chk-{}, newer than any checkpoint this"
                         + " coordinator started (another one writes here, e.g. after a restart)", jobDir, checkpointId, id);
                 return;
@@ -320,6 +326,25 @@ final class OrphanSweep {
 
     private static boolean isUnreferenced(FileStatus f, Set<String> referencedPaths) {
         return !referencedPaths.contains(PathKey.pathPart(PathKey.of(f.getPath())));
+    }
+
+    /**
+     * Whether a {@code chk-N} above every id started here is older than every checkpoint retained
+     * here: left by an earlier run under the same job id (a fixed id, a counter that restarted
+     * lower), not written by another coordinator now. By its {@code _metadata}, or else by every
+     * object in it.
+     */
+    private static boolean leftFromBefore(FileSystem fs, Path checkpointDir, long oldestHereSecond) throws IOException {
+        FileStatus metadata = statusOrNull(fs, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE));
+        if (metadata != null) {
+            return metadata.getModificationTime() / 1000 < oldestHereSecond;
+        }
+        for (FileStatus f : listOrEmpty(fs, checkpointDir)) {
+            if (f.isDir() || f.getModificationTime() / 1000 >= oldestHereSecond) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static FileStatus statusOrNull(FileSystem fs, Path path) throws IOException {

@@ -233,10 +233,35 @@ class OrphanSweepTest {
         subsume(1);
         writeMetadata(5, "of-the-other"); // the other's: it references a file of its own
         Files.delete(job.resolve("chk-5/_metadata")); // ...which a listing of chk-5 alone would not show
+        java.nio.file.Path exclusive = job.resolve("chk-5/exclusive"); // written now, by the other coordinator
+        Files.write(exclusive, new byte[] {1});
+        Files.setLastModifiedTime(exclusive, FileTime.fromMillis((second += STEP) * 1000));
         pending.started(3);
         complete(3, "a");
 
         assertThat(shared()).contains("of-the-other");
+    }
+
+    @Test
+    void aCheckpointLeftByAnEarlierRunUnderTheSameJobIdDoesNotKeepTheRemovalOff() throws Exception {
+        // a fixed job id (application mode with HA), started afresh: the counter is below an earlier
+        // run's retained chk-500, whose references are kept like any other listed checkpoint's
+        upload("of-500");
+        writeMetadata(500, "of-500");
+        java.nio.file.Path leftover = job.resolve("chk-500/exclusive");
+        Files.write(leftover, new byte[] {1});
+        Files.setLastModifiedTime(leftover, FileTime.fromMillis((second += STEP) * 1000));
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("lost");
+        complete(2, "a");
+        subsume(1);
+        pending.started(3);
+        complete(3, "a");
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-500");
     }
 
     @Test
