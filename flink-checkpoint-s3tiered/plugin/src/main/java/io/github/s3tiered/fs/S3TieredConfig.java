@@ -14,6 +14,7 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 
 import java.io.IOException;
 import java.net.URI;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -219,11 +220,20 @@ public record S3TieredConfig(
     }
 
     /** Reads an option, turning Flink's parse errors into messages that name the key. */
-    /** {@code s3.connection.ssl.enabled} (Hadoop's S3A) or {@code s3.ssl.enabled} (Presto) set to false. */
+    /**
+     * TLS switched off by the key of Flink's S3 file systems: Hadoop's S3A ({@code
+     * s3.connection.ssl.enabled}, also as {@code s3a.} and {@code fs.s3a.}) or Presto's ({@code
+     * s3.ssl.enabled}, also as {@code presto.s3.}).
+     */
     private static boolean tlsSwitchedOff(Configuration conf) {
         java.util.Map<String, String> all = conf.toMap();
-        return "false".equalsIgnoreCase(String.valueOf(all.get("s3.connection.ssl.enabled")).trim())
-                || "false".equalsIgnoreCase(String.valueOf(all.get("s3.ssl.enabled")).trim());
+        for (String key : List.of("s3.connection.ssl.enabled", "s3a.connection.ssl.enabled", "fs.s3a.connection.ssl.enabled",
+                "s3.ssl.enabled", "presto.s3.ssl.enabled")) {
+            if ("false".equalsIgnoreCase(String.valueOf(all.get(key)).trim())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static <T> T get(Configuration conf, ConfigOption<T> option) {

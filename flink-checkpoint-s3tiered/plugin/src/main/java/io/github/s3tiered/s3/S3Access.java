@@ -36,21 +36,29 @@ public final class S3Access implements AutoCloseable {
     private final Retrier retrier;
     private final S3Statistics stats;
     private final Cancellation cancellation;
+    /**
+     * The multipart uploads this process started and has not completed or aborted, shared by every
+     * view of the store: a search for uploads left by a lost answer never aborts one of them (a
+     * stream that starts again after a failed start uses the same key).
+     */
+    private final java.util.Set<String> uploadsInProgress;
 
     public S3Access(ObjectStore store, Retrier retrier, S3Statistics stats) {
-        this(store, retrier, stats, Cancellation.NONE);
+        this(store, retrier, stats, Cancellation.NONE, java.util.concurrent.ConcurrentHashMap.newKeySet());
     }
 
-    private S3Access(ObjectStore store, Retrier retrier, S3Statistics stats, Cancellation cancellation) {
+    private S3Access(ObjectStore store, Retrier retrier, S3Statistics stats, Cancellation cancellation,
+            java.util.Set<String> uploadsInProgress) {
         this.store = store;
         this.retrier = retrier;
         this.stats = stats;
         this.cancellation = cancellation;
+        this.uploadsInProgress = uploadsInProgress;
     }
 
     /** The same store, whose requests stop once {@code c} is cancelled. */
     public S3Access cancellable(Cancellation c) {
-        return new S3Access(store, retrier, stats, c);
+        return new S3Access(store, retrier, stats, c, uploadsInProgress);
     }
 
     public Cancellation cancellation() {
@@ -94,6 +102,7 @@ public final class S3Access implements AutoCloseable {
             attempts.incrementAndGet();
             return store.createMultipartUpload(bucket, key, crc32c);
         });
+        uploadsInProgress.add(uploadId);
         if (attempts.get() > 1) {
             abortStrayUploads(bucket, key, uploadId);
         }
@@ -114,7 +123,7 @@ public final class S3Access implements AutoCloseable {
             List<String> ids = retrier.call(S3Request.of("ListMultipartUploads", bucket, key), Cancellation.NONE,
                     () -> store.listMultipartUploads(bucket, key));
             for (String id : ids) {
-                if (!id.equals(keep)) {
+                if (!id.equals(keep) && !uploadsInProgress.contains(id)) {
                     LOG.info("Aborting multipart upload {} of s3://{}/{}: started by an attempt whose answer was lost",
                             id, bucket, key);
                     abortMultipartUpload(bucket, key, id);
@@ -163,6 +172,7 @@ public final class S3Access implements AutoCloseable {
             }
             return null;
         });
+        uploadsInProgress.remove(uploadId);
         if (uploadMayRemain.get()) {
             // InvalidPart does not say the upload is gone: should the object be an older one with the
             // same bytes, the upload would stay open. Its abort is harmless once it completed.
@@ -215,6 +225,7 @@ public final class S3Access implements AutoCloseable {
      * upload, and skipping it would leave the stored parts behind.
      */
     public void abortMultipartUpload(String bucket, String key, String uploadId) throws IOException {
+        uploadsInProgress.remove(uploadId);
         retrier.call(S3Request.ofUpload("AbortMultipartUpload", bucket, key, uploadId, 0), Cancellation.NONE, () -> {
             try {
                 store.abortMultipartUpload(bucket, key, uploadId);

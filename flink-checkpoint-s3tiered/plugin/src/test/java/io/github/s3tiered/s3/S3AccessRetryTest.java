@@ -37,6 +37,18 @@ class S3AccessRetryTest {
     private final S3Access s3 = new S3Access(store, new Retrier(POLICY, store.endpointDescription(), stats), stats);
 
     @Test
+    void theSearchAfterAFailedStartAbortsOnlyUploadsThisProcessDoesNotRun() throws Exception {
+        // a stream whose start failed started again, on the same key, before the search ran
+        String lostOne = store.createMultipartUpload("b", "k", 0); // S3 started it, the answer was lost
+        String running = s3.cancellable(new Cancellation()).createMultipartUpload("b", "k", 0);
+
+        s3.abortUploadsOfFailedStart("b", "k");
+
+        assertThat(store.listMultipartUploads("b", "k")).containsExactly(running);
+        assertThat(lostOne).isNotEqualTo(running);
+    }
+
+    @Test
     void throttlingDoesNotSpendTheErrorBudget() throws Exception {
         store.putRaw("b", "k", new byte[] {1}, null);
         store.inject(FaultRule.on("HeadObject").attempts(1, 8).slowDown());
