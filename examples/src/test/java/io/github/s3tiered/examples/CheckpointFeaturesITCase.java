@@ -102,19 +102,11 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
                     .as("SST files uploaded ahead of checkpoints").isPositive();
         }
         if (feature == Feature.FILE_MERGING) {
-            // refused by the storage (a segment of an open S3 object is not durable): whole files, as without it
+            // refused by the storage (each sync would upload the whole physical file again): whole files, as without it
             assertThat(validation.files()).as("files written without file merging").allMatch(f -> f.exactSize());
         }
 
-        // a fresh host: no local copies
-        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
-        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
-        StreamExecutionEnvironment resumed = environment(dir, retained, options);
-        RecoveryJob.build(resumed, resume);
-        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
-        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
-        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
-        assertThat(v.exact()).as(v.toString()).isTrue();
+        resumesExactlyOnAFreshHost(cluster, dir, retained, options, s);
 
         if (feature == Feature.CHANGELOG) {
             // the changelog backend's handles name the materialization's files and the changes'
@@ -172,6 +164,12 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         Validation validation = inspector.validate(new Path(retained), false);
         assertThat(validation.verdict()).as(validation.reason()).isEqualTo(Verdict.RESTORABLE);
 
+        resumesExactlyOnAFreshHost(cluster, dir, retained, options, s);
+    }
+
+    /** Resumes from {@code retained} on a host without local copies; the job finishes with exact state. */
+    private void resumesExactlyOnAFreshHost(MiniCluster cluster, String dir, String retained, Map<String, String> options,
+            RecoveryJob.Settings s) throws Exception {
         initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
         RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
         StreamExecutionEnvironment resumed = environment(dir, retained, options);

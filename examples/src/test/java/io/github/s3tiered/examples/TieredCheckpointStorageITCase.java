@@ -298,6 +298,12 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         assertThat(failureText(run(cluster, environment("s3://" + S3.server().bucket() + "/not-tiered", null), s)))
                 .contains("execution.checkpointing.dir").contains("s3tiered://<bucket>/<path>");
 
+        // a savepoint directory in a bucket that does not exist: at the start, not at the first savepoint
+        String missingSavepointBucket = "s3tiered://no-such-savepoint-bucket-" + System.nanoTime() + "/savepoints";
+        assertThat(failureText(run(cluster, environment(dir + "/savepoint-dir", null,
+                        java.util.Map.of("execution.checkpointing.savepoint-dir", missingSavepointBucket)), s)))
+                .contains("execution.checkpointing.savepoint-dir").contains("no-such-savepoint-bucket-");
+
         Configuration badCredentials = fileSystemConfig(S3.server(), localTier);
         badCredentials.setString("s3.secret-key", "wrong-secret");
         initializeFileSystems(badCredentials);

@@ -25,6 +25,11 @@ final class StorageCheck {
     private StorageCheck() {}
 
     static void ensureUsable(Path dir) throws IOException {
+        ensureUsable(dir, CheckpointingOptions.CHECKPOINTS_DIRECTORY.key(), "Checkpoint");
+    }
+
+    /** {@code option}: the key that named the directory, for the error. */
+    static void ensureUsable(Path dir, String option, String what) throws IOException {
         String key = dir.toString();
         if (CHECKED.contains(key)) {
             return;
@@ -40,11 +45,11 @@ final class StorageCheck {
             }
             fs.delete(probe, false);
         } catch (IOException | RuntimeException e) {
-            throw new IOException("The tiered checkpoint storage cannot use " + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
-                    + " = " + dir + " (bucket '" + bucket + "'): " + e.getMessage(), e);
+            throw new IOException("The tiered checkpoint storage cannot use " + option + " = " + dir + " (bucket '" + bucket
+                    + "'): " + e.getMessage(), e);
         }
         CHECKED.add(key);
-        LOG.info("Checkpoint directory {} is usable (checked in {} ms)", dir, (System.nanoTime() - start) / 1_000_000);
+        LOG.info("{} directory {} is usable (checked in {} ms)", what, dir, (System.nanoTime() - start) / 1_000_000);
     }
 
     /** For tests that change the setup behind the same directory. */

@@ -130,6 +130,11 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     @Override
     public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
         StorageCheck.ensureUsable(delegate.getCheckpointPath());
+        Path savepoints = delegate.getSavepointPath();
+        if (savepoints != null && "s3tiered".equals(savepoints.toUri().getScheme())) {
+            // at the start, not at the first savepoint (often an upgrade's)
+            StorageCheck.ensureUsable(savepoints, CheckpointingOptions.SAVEPOINT_DIRECTORY.key(), "Savepoint");
+        }
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         TieredCheckpointStorageAccess.VerificationSettings verification = verify
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,

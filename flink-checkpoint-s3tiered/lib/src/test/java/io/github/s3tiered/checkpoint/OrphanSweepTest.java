@@ -282,20 +282,6 @@ class OrphanSweepTest {
         assertThat(shared()).contains("of-3");
     }
 
-    private void writeMetadataNaming(long id, Path file) throws Exception {
-        java.nio.file.Path dir = Files.createDirectories(job.resolve("chk-" + id));
-        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), 1, 128);
-        op.putState(0, OperatorSubtaskState.builder()
-                .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(0, 0)),
-                        new FileStateHandle(file, 3)))
-                .build());
-        java.nio.file.Path metadata = dir.resolve("_metadata");
-        try (OutputStream out = Files.newOutputStream(metadata)) {
-            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
-        }
-        Files.setLastModifiedTime(metadata, FileTime.fromMillis((second += STEP) * 1000));
-    }
-
     // ---------------------------------------------------------------- helpers
 
     /** A name in the job's {@code shared/} under the literal entropy marker, where 0.2.0 put its uploads ahead. */
@@ -336,10 +322,23 @@ class OrphanSweepTest {
     }
 
     private void writeMetadata(String dirName, long id, String... sharedFiles) throws Exception {
-        java.nio.file.Path dir = Files.createDirectories(job.resolve(dirName));
-        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), Math.max(1, sharedFiles.length), 128);
+        Path[] files = new Path[sharedFiles.length];
         for (int i = 0; i < sharedFiles.length; i++) {
-            Path file = flinkPath(sharedFile(sharedFiles[i]));
+            files[i] = flinkPath(sharedFile(sharedFiles[i]));
+        }
+        writeMetadataNaming(dirName, id, files);
+    }
+
+    /** chk-{id}/_metadata naming {@code files} as given (3 bytes each). */
+    private void writeMetadataNaming(long id, Path... files) throws Exception {
+        writeMetadataNaming("chk-" + id, id, files);
+    }
+
+    private void writeMetadataNaming(String dirName, long id, Path... files) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(job.resolve(dirName));
+        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), Math.max(1, files.length), 128);
+        for (int i = 0; i < files.length; i++) {
+            Path file = files[i];
             op.putState(i, OperatorSubtaskState.builder()
                     .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(i, i)),
                             new FileStateHandle(file, 3)))
