@@ -34,10 +34,11 @@ import java.util.regex.Pattern;
  * without trusting a listing (some S3-compatible stores leave existing objects out of a listing
  * while others are written): every checkpoint this JobManager finalized is remembered
  * ({@link PendingCheckpoints#finalized}, at once, not only those the verifier gets to) with its references until its
- * {@code _metadata} is gone (a HEAD), and nothing is removed until the oldest of them is gone; Flink
- * subsumes the oldest first, so from then on no older checkpoint, one it completed before this
- * JobManager started included, is retained (a newer one gone while an older one is there was
- * discarded for another reason, e.g. the HA store refused it: no sign of subsumption). The {@code
+ * {@code _metadata} is gone (a HEAD), and nothing is removed until the oldest of them is gone after
+ * a pass saw it retained; Flink subsumes the oldest first, so from then on no older checkpoint, one
+ * it completed before this JobManager started included, is retained (a newer one gone while an
+ * older one is there, or one gone before any pass saw it, was discarded for another reason, e.g.
+ * the HA store refused it: no sign of subsumption). The {@code
  * chk-N} directories a listing shows are added on top; a {@code chk-N} above every checkpoint
  * started here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
  * at each restart) or one whose {@code _metadata} disappears while it is read ends the pass. A
@@ -189,6 +190,10 @@ final class OrphanSweep {
                 if (olderKept) {
                     LOG.debug("Checkpoint {} in {} is gone while an older one is retained: discarded (its HA store"
                             + " entry failed?), not subsumed", e.getKey(), jobDir);
+                } else if (c.metadataSecond < 0) {
+                    // gone before any pass saw it: finalized, then discarded (its HA store entry failed)
+                    LOG.debug("Checkpoint {} in {} is gone before a pass saw it retained: no sign of subsumption",
+                            e.getKey(), jobDir);
                 } else {
                     olderOnesGone = true;
                 }

@@ -222,6 +222,23 @@ class OrphanSweepTest {
     }
 
     @Test
+    void theFirstCheckpointAfterARestoreDiscardedBeforeAnyPassSawItIsNoSignOfSubsumption() throws Exception {
+        // restored from a checkpoint this JobManager never saw (retained, perhaps left out of a
+        // listing); 7 is finalized, then discarded by Flink (its HA store entry failed)
+        upload("of-earlier");
+        pending.started(7);
+        upload("a");
+        finalize(7, "a");
+        subsume(7);
+        pending.started(8);
+        complete(8, "a");
+        pending.started(9);
+        complete(9, "a");
+
+        assertThat(shared()).contains("of-earlier");
+    }
+
+    @Test
     void aCheckpointNewerThanAnyStartedHereEndsThePass() throws Exception {
         // another coordinator writes this directory (Flink's adaptive scheduler makes one per restart)
         upload("of-the-other");
