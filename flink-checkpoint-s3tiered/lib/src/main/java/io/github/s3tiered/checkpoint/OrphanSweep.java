@@ -38,20 +38,21 @@ import java.util.regex.Pattern;
  * a pass saw it retained; Flink subsumes the oldest first, so from then on no older checkpoint, one
  * it completed before this JobManager started included, is retained (a newer one gone while an
  * older one is there, or one gone before any pass saw it, was discarded for another reason, e.g.
- * the HA store refused it: no sign of subsumption). The {@code
- * chk-N} directories a listing shows are added on top; a {@code chk-N} above every checkpoint
- * started here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
- * at each restart) or one whose {@code _metadata} disappears while it is read ends the pass. A
- * reference matches a file by its path alone (the scheme and bucket as spelled aside: a job that
- * moved from {@code s3://} to {@code s3tiered://} names its older files through the old scheme). An
- * object goes only if
+ * the HA store refused it: no sign of subsumption). The {@code chk-N} directories a listing shows
+ * are added on top; a {@code chk-N} above every checkpoint started here and not older than those
+ * retained here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
+ * at each restart; an older one is an earlier run's under the same job id), or one whose {@code
+ * _metadata} disappears while it is read, ends the pass. A reference matches a file by its path
+ * alone (the scheme and bucket as spelled aside: a job that moved from {@code s3://} to {@code
+ * s3tiered://} names its older files through the old scheme). An object goes only if
  * <ul>
  *   <li>no retained checkpoint references it (if a {@code _metadata} cannot be read, nothing is
  *       removed), and
  *   <li>S3 stamped it more than {@link #clockMarginSeconds} before the second of {@code
- *       chk-M/_metadata} (S3-compatible stores of several nodes stamp by each node's clock), where M is the newest
- *       retained checkpoint finalized here whose checkpoints pending at its finalization have all
- *       ended: every checkpoint running now was started after M was finalized, so the files it
+ *       chk-M/_metadata} (S3-compatible stores of several nodes stamp by each node's clock), where
+ *       M is the newest retained checkpoint finalized here whose checkpoints pending at its
+ *       finalization have all ended: every checkpoint running now was started after M was
+ *       finalized, so the files it
  *       writes are younger than M's metadata on the same clock, S3's; the older files it reuses are
  *       of checkpoints its TaskManager saw complete, registered with Flink, which deletes them when
  *       no retained checkpoint references them (and fails a checkpoint that still refers to one).

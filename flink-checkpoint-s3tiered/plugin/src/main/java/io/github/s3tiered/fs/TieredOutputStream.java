@@ -40,11 +40,12 @@ import java.util.zip.CRC32C;
  * far durable: {@code OPEN} → {@code SYNCING} (the staging file so far is uploaded as the object;
  * S3 has no append, so each sync uploads the whole file again) → {@code OPEN}; a later sync or
  * close replaces the object with a longer one that starts with the same bytes, so a reader of a
- * range synced earlier (Flink's file-merging segments) reads the same bytes from either. A {@code close()} from another thread
- * while the upload (or a sync's) runs is a cancellation (Flink cancels through its {@code CloseableRegistry}):
- * {@code UPLOADING} → {@code CANCELLED}, no part or retry starts after it, a multipart upload is
- * aborted, an object that S3 completed meanwhile is deleted, and the uploading {@code close()}
- * fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
+ * range synced earlier (Flink's file-merging segments) reads the same bytes from either. A
+ * {@code close()} from another thread while the upload (or a sync's) runs is a cancellation
+ * (Flink cancels through its {@code CloseableRegistry}): {@code UPLOADING} or {@code SYNCING} →
+ * {@code CANCELLED}, no part or retry starts after it, a multipart upload is aborted, an object
+ * that S3 completed meanwhile is deleted unless a sync made bytes of it durable (they stay), and
+ * the uploading {@code close()} or {@code sync()} fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
  * → {@code CANCELLED} without any upload. A failed multipart upload is aborted too, so no
  * incomplete upload stays in the bucket; when even the abort fails, the error names the upload id.
  */
@@ -294,15 +295,17 @@ final class TieredOutputStream extends FSDataOutputStream {
      * Discards the stream without uploading: for a checkpoint stream that Flink cancels, whose
      * {@code close()} would upload the partial file only for Flink to delete it. While {@code OPEN}:
      * {@code OPEN} → {@code CANCELLED}, the staging file is deleted, every later write fails, and
-     * the object is never created; returns true. While {@code UPLOADING}: the upload is cancelled
+     * the object is never created; returns true (false after a sync: the object holds what it made
+     * durable, which stays). While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
      * object before the cancellation reached it (the uploading thread deletes it, but the caller
      * must not count on that). Closed or cancelled: does nothing, returns false, unless an earlier
-     * {@code abandon()} cancelled it (true again: there is still nothing to delete).
+     * {@code abandon()} cancelled it (its answer again).
      */
     boolean abandon() {
         if (abandoned) {
-            return true; // still nothing to delete: a second caller must not send a DELETE for it
+            // still nothing to delete (a second caller must not send a DELETE for it), unless a sync made some durable
+            return syncedLength < 0;
         }
         if (!state.compareAndSet(State.OPEN, State.CANCELLED)) {
             try {
@@ -514,16 +517,14 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
     }
 
-    private boolean removeCancelledObject() {
+    private void removeCancelledObject() {
         try {
             EvenIfInterrupted.run(() -> {
                 runtime.store().deleteObject(target.bucket(), target.key());
                 return null;
             });
-            return true;
         } catch (IOException e) {
             LOG.warn("Could not delete {}, uploaded while its stream was cancelled: {}", target, e.toString());
-            return false;
         }
     }
 

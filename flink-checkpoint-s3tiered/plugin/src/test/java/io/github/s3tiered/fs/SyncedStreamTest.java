@@ -139,6 +139,7 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         out.write(bytes(50, 10));
 
         assertThat(out.abandon()).as("an object exists: the caller is told so").isFalse();
+        assertThat(out.abandon()).as("and again").isFalse();
 
         assertThat(store.object(BUCKET, "cp/abandoned-after-sync")).hasValueSatisfying(o -> assertThat(o).isEqualTo(synced));
         assertThat(stagingFiles()).isZero();
