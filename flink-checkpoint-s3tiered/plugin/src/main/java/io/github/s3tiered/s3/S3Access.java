@@ -111,8 +111,9 @@ public final class S3Access implements AutoCloseable {
 
     /**
      * After a start that failed: an attempt whose answer was lost (a timeout, a reset, an interrupt
-     * after S3 answered) may have started an upload nobody knows the id of. Aborts every upload in
-     * progress for the key; it costs one listing, paid only when a start failed.
+     * after S3 answered) may have started an upload nobody knows the id of. Aborts the uploads in
+     * progress for the key that this process does not run; it costs one listing, paid only when a
+     * start failed.
      */
     public void abortUploadsOfFailedStart(String bucket, String key) {
         abortStrayUploads(bucket, key, null);
