@@ -135,6 +135,24 @@ class UnreadableStorageITCase implements AwaitsBackgroundUploads {
         }
     }
 
+    /**
+     * An endpoint that answers every write with 200 and keeps nothing (a wrong endpoint behind a
+     * gateway, a proxy that drops bodies): the bucket answers and the credentials may write, so only
+     * reading back what was written shows it. The job fails at its start, naming the key and the
+     * probe object, before any task runs or any checkpoint is taken.
+     */
+    @Test
+    void anEndpointThatKeepsNoWrittenObjectFailsTheJobAtItsStart(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        proxy.inject(FaultRule.on(S3Operation.PUT_OBJECT).respond(200, "OK", "accepted and not kept"));
+        String fresh = dir + "-writes-not-kept";
+        RecoveryJob.Settings s = new RecoveryJob.Settings(60_000, 2_000, 0, 0, output.toString());
+        JobResult result = run(cluster, environment(fresh, null), s);
+        assertThat(result.isSuccess()).isFalse();
+        assertThat(failureText(result)).contains("execution.checkpointing.dir", fresh + "/.s3tiered-check/",
+                "does not keep what it is sent");
+        assertThat(ExpectedResults.verify(output, s.records(), s.keys()).keysMatched()).as("no task ran").isZero();
+    }
+
     @ParameterizedTest
     @EnumSource(Fault.class)
     void anUnreadableStorageIsUnknownNeverAVerdictAndNeverAnOlderCheckpoint(Fault fault, @InjectMiniCluster MiniCluster cluster)
