@@ -324,11 +324,12 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         if (local.isPresent()) {
             return local.get();
         }
+        long ticket = tier.readTicket(op.bucket(), op.key()); // before S3 says which version is read
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size()) && !rewritten;
         return new WindowedInputStream(new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(),
-                config.readReopenAttempts(), keepCopy ? tier : null), info.size(), op.toString());
+                config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {
@@ -345,8 +346,15 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         }
         // opened by path: only if the path still holds the file that was checked (a copy another
         // process committed over it since is unchecked, and its sidecar may describe other bytes)
-        if (!intact.get().isTheCheckedFile(entry.data())) {
-            ch.close();
+        boolean theCheckedFile = false;
+        try {
+            theCheckedFile = intact.get().isTheCheckedFile(entry.data());
+        } finally {
+            if (!theCheckedFile) {
+                ch.close();
+            }
+        }
+        if (!theCheckedFile) {
             return Optional.empty();
         }
         LocalFileInputStream copy = new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString());

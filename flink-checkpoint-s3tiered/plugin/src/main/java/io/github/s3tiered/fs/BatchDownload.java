@@ -185,6 +185,7 @@ final class BatchDownload {
         ObjectPath source = t.source();
         Path destination = t.destination();
         long startedAt = System.nanoTime();
+        long ticket = tier.readTicket(source.bucket(), source.key()); // before S3 says which version is read
         AtomicReference<ObjectInfo> described = new AtomicReference<>();
         AtomicReference<Path> chosen = new AtomicReference<>();
         Function<ObjectInfo, Path> targetFor = info -> {
@@ -217,7 +218,7 @@ final class BatchDownload {
                 })
                 .thenAccept(d -> {
                     if (!d.target().equals(destination)) {
-                        placeAndKeep(source, d.info(), d.target(), destination, d.crc32c());
+                        placeAndKeep(source, d.info(), d.target(), destination, d.crc32c(), ticket);
                     }
                     // counted once in place: a failed link is downloaded again and counted then
                     store.statistics().restoreBytesFromS3.add(d.info().size());
@@ -267,7 +268,7 @@ final class BatchDownload {
     }
 
     /** Link first, then commit: the restore does not depend on the copy surviving an eviction. */
-    private void placeAndKeep(ObjectPath source, ObjectInfo info, Path staged, Path destination, int crc) {
+    private void placeAndKeep(ObjectPath source, ObjectInfo info, Path staged, Path destination, int crc, long ticket) {
         try {
             linkOrCopy(staged, destination, null);
         } catch (IOException e) {
@@ -279,9 +280,8 @@ final class BatchDownload {
             throw new UncheckedIOException(e);
         }
         try {
-            if (!runtime.tier().isBeingRewritten(source.bucket(), source.key())) { // synced and still written here
-                runtime.tier().commit(source.bucket(), source.key(), staged, info.size(), crc);
-            }
+            // not kept when this host wrote, deleted or began rewriting the object meanwhile
+            runtime.tier().commitRead(source.bucket(), source.key(), staged, info.size(), crc, ticket);
         } catch (IOException | RuntimeException e) {
             // The restored file is in place; only the local copy for next time is missing (and the
             // restore must not download it again over the link it shares with the copy).

@@ -68,11 +68,17 @@ final class S3InputStream extends FSDataInputStream {
      * with it, so a caller that retries cannot read the damaged bytes again unchecked.
      */
     private IOException corrupt;
+    private final long tierTicket;
     private java.nio.file.Path teeFile;
     private FileChannel teeChannel;
 
+    /**
+     * {@code tier}: where to keep a copy of what is read in full, or null; {@code tierTicket}: the
+     * tier's {@link LocalTier#readTicket} taken before S3 was asked what the object is.
+     */
     S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
-            int reopenAttempts, LocalTier tier) {
+            int reopenAttempts, LocalTier tier, long tierTicket) {
+        this.tierTicket = tierTicket;
         this.etag = etag;
         this.store = store.cancellable(cancellation);
         this.bucket = bucket;
@@ -206,10 +212,9 @@ final class S3InputStream extends FSDataInputStream {
         try {
             teeChannel.close();
             teeChannel = null;
-            if (!tier.isBeingRewritten(bucket, key)) { // else a newer, longer version is on its way
-                tier.commit(bucket, key, teeFile, length, (int) crc.getValue());
-            }
-        } catch (IOException e) {
+            // not kept when this host wrote, deleted or began rewriting the object meanwhile
+            tier.commitRead(bucket, key, teeFile, length, (int) crc.getValue(), tierTicket);
+        } catch (IOException | RuntimeException e) { // the bytes read are right; only the copy is lost
             LOG.warn("Could not keep the local copy of s3://{}/{}: {}", bucket, key, e.toString());
         } finally {
             dropTee();

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Local-disk copies of S3 objects, addressed by bucket and key: the on-disk layout and sidecar
@@ -36,6 +37,11 @@ import java.util.concurrent.Executor;
  *       catches).
  *   <li>Files enter {@code objects/} only by rename from {@code staging/} on the same volume:
  *       nobody sees a partly written file.
+ *   <li>A reader's copy never replaces a newer version: a copy read from S3 enters the tier only
+ *       when no writer committed, dropped or began rewriting that key in this process since the
+ *       reader took its {@link #readTicket} (before it asked S3 what the object is). Without this a
+ *       slow reader of version 1 would commit its copy after a writer's version 2 (or after a
+ *       delete), and this host would serve version 1 from then on.
  *   <li>The budget counts every byte on disk: each scan (at start, and at each eviction) sums the
  *       size of every file in {@code objects/} and {@code staging/}, copies, sidecars, staging
  *       files and data files without sidecar alike; between scans this process adds and subtracts
@@ -75,6 +81,28 @@ public final class LocalTier {
     public static final int LEFTOVER_HOURS = 6;
     /** Data files without sidecar (a crashed commit, drop or eviction) are removed once this old. */
     public static final int ORPHAN_GRACE_MINUTES = 10;
+
+    /**
+     * How often each stripe of keys changed in this process (writer commits, drops, rewrites):
+     * the versions readers' tickets are checked against. Stripes, not a map of every key ever
+     * written: bounded memory; a change of another key of the same stripe only costs a reader its
+     * copy, never its bytes. A tier shared by several processes is not covered: each sees only its
+     * own changes.
+     */
+    private static final int STRIPES = 1024;
+    private final AtomicLongArray versions = new AtomicLongArray(STRIPES);
+    private final Object[] stripeLocks = new Object[STRIPES];
+
+    {
+        for (int i = 0; i < STRIPES; i++) {
+            stripeLocks[i] = new Object();
+        }
+    }
+
+    private static int stripeOf(String bucket, String key) {
+        int h = bucket.hashCode() * 31 + key.hashCode();
+        return (h ^ (h >>> 16)) & (STRIPES - 1);
+    }
 
     private final TierLayout layout;
     private final TierStatistics stats = new TierStatistics();
@@ -185,8 +213,45 @@ public final class LocalTier {
      * it wrote into that very file. A file too large for the budget is deleted.
      */
     public void commit(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
+        int stripe = stripeOf(bucket, key);
+        synchronized (stripeLocks[stripe]) {
+            versions.incrementAndGet(stripe); // readers of the version this one replaces keep no copy
+            place(bucket, key, stagedFile, size, crc32c);
+        }
+    }
+
+    /**
+     * A ticket for a reader that will keep a copy of what it reads from S3: take it before asking
+     * S3 what the object is (HEAD or first GET), hand it to {@link #commitRead}.
+     */
+    public long readTicket(String bucket, String key) {
+        return versions.get(stripeOf(bucket, key));
+    }
+
+    /**
+     * As {@link #commit}, for a copy read from S3: kept only when no writer committed, dropped or
+     * began rewriting this key (or another of its stripe) in this process since {@code ticket} was
+     * taken, and no stream rewrites it now; else the staged file is left to the caller to delete.
+     * Returns whether the copy was kept.
+     */
+    public boolean commitRead(String bucket, String key, Path stagedFile, long size, int crc32c, long ticket)
+            throws IOException {
+        TierSteps.reached(TierSteps.READ_COMMIT_CHECKING);
+        int stripe = stripeOf(bucket, key);
+        synchronized (stripeLocks[stripe]) {
+            if (versions.get(stripe) != ticket || isBeingRewritten(bucket, key)) {
+                stats.staleReadsNotKept.increment();
+                return false;
+            }
+            place(bucket, key, stagedFile, size, crc32c);
+            return true;
+        }
+    }
+
+    private void place(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
         if (!fits(size)) {
             Files.deleteIfExists(stagedFile);
+            remove(bucket, key); // a copy of an earlier version must not stay in its place
             return;
         }
         Path data = layout.dataPath(bucket, key);
@@ -267,7 +332,11 @@ public final class LocalTier {
             new java.util.concurrent.ConcurrentHashMap<>();
 
     public void beginRewrite(String bucket, String key) {
-        beingRewritten.merge(new ObjectKey(bucket, key), 1, Integer::sum);
+        int stripe = stripeOf(bucket, key);
+        synchronized (stripeLocks[stripe]) {
+            versions.incrementAndGet(stripe);
+            beingRewritten.merge(new ObjectKey(bucket, key), 1, Integer::sum);
+        }
     }
 
     public void endRewrite(String bucket, String key) {
@@ -281,6 +350,14 @@ public final class LocalTier {
 
     /** Removes the copy of an object, if any: sidecar first, then data. */
     public void drop(String bucket, String key) {
+        int stripe = stripeOf(bucket, key);
+        synchronized (stripeLocks[stripe]) {
+            versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
+            remove(bucket, key);
+        }
+    }
+
+    private void remove(String bucket, String key) {
         Path data = layout.dataPath(bucket, key);
         Path meta = TierLayout.metaPath(data);
         verification.forget(data);

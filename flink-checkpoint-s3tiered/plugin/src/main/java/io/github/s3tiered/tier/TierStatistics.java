@@ -13,4 +13,9 @@ public final class TierStatistics {
     public final LongAdder bytesCommitted = new LongAdder();
     /** Copies dropped because S3 holds other content for their object (see {@link LocalTier#dropIfStale}). */
     public final LongAdder staleCopiesDropped = new LongAdder();
+    /**
+     * Copies read from S3 and not kept: the object was written, deleted or rewritten on this host
+     * while it was read (see {@link LocalTier#commitRead}).
+     */
+    public final LongAdder staleReadsNotKept = new LongAdder();
 }

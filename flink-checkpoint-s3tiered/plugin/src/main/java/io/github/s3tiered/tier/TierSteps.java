@@ -6,7 +6,7 @@ import java.util.function.Consumer;
 /**
  * A test hook, and nothing else: names the points between two file operations of the tier where a
  * crash leaves a state of its own ({@code CrashPointITCase} kills a process at each: crash-point
- * tests stop here). In production the listener does nothing; the cost is one volatile read.
+ * tests stop here), or where another thread's change makes a race ({@code StaleReadCopyTest}). In production the listener does nothing; the cost is one volatile read.
  */
 public final class TierSteps {
 
@@ -14,6 +14,8 @@ public final class TierSteps {
     public static final String COMMIT_DATA_RENAMED = "commit:data-renamed";
     /** Commit: the sidecar was renamed in; the copy is complete, nothing counted it in this process yet. */
     public static final String COMMIT_SIDECAR_RENAMED = "commit:sidecar-renamed";
+    /** A copy read from S3 is about to be checked against its reader's ticket and kept ({@code commitRead}). */
+    public static final String READ_COMMIT_CHECKING = "commit-read:checking";
     /** Eviction: a copy's sidecar was removed, its data not yet. */
     public static final String EVICT_SIDECAR_REMOVED = "evict:sidecar-removed";
 

@@ -1,0 +1,185 @@
+package io.github.s3tiered.fs;
+
+import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
+import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
+import static io.github.s3tiered.fs.FakeS3FileSystems.path;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.s3tiered.s3.InMemoryObjectStore;
+import io.github.s3tiered.s3.S3Statistics;
+import io.github.s3tiered.tier.TierSteps;
+
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem.WriteMode;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.PathsCopyingFileSystem.CopyRequest;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A copy read from S3 never enters the local tier after this host wrote, deleted or began
+ * rewriting the object while it was read: the tier serves a copy without asking S3, so a slow
+ * reader's copy of the old version would be served in place of the new one (or of nothing) from
+ * then on. Overwritten objects are real here: the verification status, the pre-upload grace record,
+ * and any file Flink writes twice under one name.
+ */
+class StaleReadCopyTest {
+
+    @TempDir java.nio.file.Path tierDir;
+    @TempDir java.nio.file.Path restoreDir;
+
+    private final S3Statistics stats = new S3Statistics();
+    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
+    private S3TieredFileSystem fs;
+
+    private S3TieredFileSystem fileSystem(Map<String, String> overrides) throws IOException {
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, overrides));
+        return fs;
+    }
+
+    @AfterEach
+    void closeRuntime() {
+        TierSteps.listen(step -> {});
+        if (fs != null) {
+            fs.runtime().close();
+        }
+    }
+
+    private void write(String key, byte[] data) throws IOException {
+        try (FSDataOutputStream out = fs.create(path(key), WriteMode.OVERWRITE)) {
+            out.write(data);
+        }
+    }
+
+    /** Writes the object, then forgets this host's copy: the next read goes to S3. */
+    private void writeCold(String key, byte[] data) throws IOException {
+        write(key, data);
+        fs.runtime().tier().drop(BUCKET, key);
+    }
+
+    private static void readFully(FSDataInputStream in, byte[] into, int off, int len) throws IOException {
+        int done = 0;
+        while (done < len) {
+            int n = in.read(into, off + done, len - done);
+            assertThat(n).as("end of stream after %s of %s bytes", done, len).isPositive();
+            done += n;
+        }
+    }
+
+    private byte[] readAll(String key) throws IOException {
+        try (FSDataInputStream in = fs.open(path(key))) {
+            return in.readAllBytes();
+        }
+    }
+
+    private long staleReadsNotKept() {
+        return fs.runtime().tier().statistics().staleReadsNotKept.sum();
+    }
+
+    @Test
+    void aReadThatEndsAfterAnOverwriteKeepsNoCopyOfTheVersionItRead() throws Exception {
+        fileSystem(Map.of());
+        byte[] v1 = bytes(300_000, 1);
+        byte[] v2 = bytes(200_000, 2);
+        writeCold("status", v1);
+
+        byte[] read = new byte[v1.length];
+        try (FSDataInputStream in = fs.open(path("status"))) {
+            readFully(in, read, 0, 100_000);
+            write("status", v2); // S3 holds v2 now, and so does this host's tier
+            readFully(in, read, 100_000, v1.length - 100_000);
+            assertThat(in.read()).isEqualTo(-1);
+        }
+        assertThat(read).as("the reader gets the version it began with").isEqualTo(v1);
+
+        int getsBefore = store.calls("GetObject").size();
+        assertThat(readAll("status")).as("the newer version, not the slow reader's copy").isEqualTo(v2);
+        assertThat(store.calls("GetObject")).as("served from the writer's copy").hasSize(getsBefore);
+        assertThat(staleReadsNotKept()).isEqualTo(1);
+    }
+
+    @Test
+    void aReadThatEndsAfterADeleteKeepsNoCopy() throws Exception {
+        fileSystem(Map.of());
+        byte[] v1 = bytes(300_000, 3);
+        writeCold("grace", v1);
+
+        byte[] read = new byte[v1.length];
+        try (FSDataInputStream in = fs.open(path("grace"))) {
+            readFully(in, read, 0, 100_000);
+            assertThat(fs.delete(path("grace"), false)).isTrue();
+            readFully(in, read, 100_000, v1.length - 100_000);
+        }
+        assertThat(read).isEqualTo(v1);
+
+        assertThatThrownBy(() -> fs.open(path("grace"))).as("deleted: no copy may serve it")
+                .isInstanceOf(FileNotFoundException.class);
+        assertThat(staleReadsNotKept()).isEqualTo(1);
+    }
+
+    @Test
+    void aRestoreDownloadThatEndsAfterADeleteKeepsNoCopy() throws Exception {
+        fileSystem(Map.of());
+        byte[] a = bytes(100_000, 4);
+        writeCold("cp/a", a);
+        AtomicBoolean deleted = new AtomicBoolean();
+        // the download is complete and about to be kept when another thread deletes the object
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && deleted.compareAndSet(false, true)) {
+                try {
+                    fs.delete(path("cp/a"), false);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        java.nio.file.Path target = restoreDir.resolve("a");
+        fs.copyFiles(List.of(CopyRequest.of(path("cp/a"), new Path(target.toUri()), -1)), new CloseableRegistry());
+        TierSteps.listen(step -> {});
+
+        assertThat(deleted).isTrue();
+        assertThat(Files.readAllBytes(target)).as("the restore has the bytes it downloaded").isEqualTo(a);
+        assertThat(fs.runtime().tier().getVerified(BUCKET, "cp/a")).isEmpty();
+        assertThatThrownBy(() -> fs.open(path("cp/a"))).isInstanceOf(FileNotFoundException.class);
+    }
+
+    @Test
+    void aReadNothingChangedMeanwhileKeepsItsCopy() throws Exception {
+        fileSystem(Map.of());
+        byte[] v1 = bytes(300_000, 5);
+        writeCold("kept", v1);
+        write("other", bytes(1_000, 6)); // other keys change meanwhile (most stripes differ)
+        assertThat(readAll("kept")).isEqualTo(v1);
+
+        int getsBefore = store.calls("GetObject").size();
+        assertThat(readAll("kept")).isEqualTo(v1);
+        assertThat(store.calls("GetObject")).as("the second read is served from the copy the first kept")
+                .hasSize(getsBefore);
+    }
+
+    @Test
+    void anOverwriteTooLargeForTheTierRemovesTheCopyOfTheOldVersion() throws Exception {
+        fileSystem(Map.of("s3tiered.local.max-bytes", "1mb"));
+        byte[] v1 = bytes(100_000, 7);
+        byte[] v2 = bytes(2 << 20, 8);
+        write("big", v1);
+        assertThat(fs.runtime().tier().getVerified(BUCKET, "big")).isPresent();
+
+        write("big", v2); // uploaded, too large to keep
+        assertThat(fs.runtime().tier().getVerified(BUCKET, "big")).isEmpty();
+        assertThat(readAll("big")).isEqualTo(v2);
+    }
+}
