@@ -60,7 +60,22 @@ final class PreUpload {
             } catch (NoSuchFileException gone) {
                 return new Result(Outcome.FILE_GONE, null, 0);
             } catch (IOException | UnsupportedOperationException otherDisk) {
-                Files.copy(file, staged, StandardCopyOption.REPLACE_EXISTING);
+                try {
+                    Files.copy(file, staged, StandardCopyOption.REPLACE_EXISTING);
+                } catch (NoSuchFileException gone) {
+                    Files.deleteIfExists(staged);
+                    return new Result(Outcome.FILE_GONE, null, 0); // compacted away while copied
+                } catch (IOException e) {
+                    // a full tier volume: no partial copy may hold its space until the leftover scan
+                    IOException failure = new IOException("Could not copy " + file + " into the local tier (" + staged
+                            + ") to upload it ahead of a checkpoint: " + e.getMessage(), e);
+                    try {
+                        Files.deleteIfExists(staged);
+                    } catch (IOException suppressed) {
+                        failure.addSuppressed(suppressed);
+                    }
+                    throw failure;
+                }
             }
             try {
                 FileUpload.upload(runtime, new Cancellation(), object, staged, hash.length(), hash.crc32c());

@@ -243,12 +243,17 @@ final class TieredOutputStream extends FSDataOutputStream {
             throw e instanceof IOException io ? io : new IOException("sync() of " + target + " cancelled", e);
         }
         // before the stream is OPEN again: an abandon() or a close from another thread must see what is durable
+        long syncedBefore = syncedLength;
         syncedLength = length;
         runtime.tier().drop(target.bucket(), target.key()); // a copy of an earlier version is shorter
         if (!state.compareAndSet(State.SYNCING, State.OPEN)) {
+            // S3 completed this sync after the cancel: its caller hears "cancelled", so nothing refers
+            // to these bytes; only what an earlier sync reported durable stays (the object starts with it)
+            syncedLength = syncedBefore;
             cancelledWhileSyncing();
             throw new CancelledException("sync() of " + target + " cancelled: the stream was closed from another thread"
-                    + " during its upload; the object keeps the " + length + " bytes synced");
+                    + " during its upload; " + (syncedBefore < 0 ? "the object S3 had completed was deleted"
+                            : "the object keeps the " + syncedBefore + " bytes synced before"));
         }
         LOG.debug("{}: {} bytes synced to S3", target, length);
     }

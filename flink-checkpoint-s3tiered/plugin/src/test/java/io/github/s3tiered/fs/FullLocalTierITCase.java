@@ -122,6 +122,26 @@ class FullLocalTierITCase {
         assertThat(stagingFiles()).isZero();
     }
 
+    /**
+     * RocksDB's files on another volume than the tier's: the pre-upload copies the file into the
+     * tier instead of linking it, and the tier's volume fills during the copy. The partial copy
+     * must not stay (it would hold the space until the leftover scan, hours later, and fail the
+     * checkpoints' own staging on this host).
+     */
+    @Test
+    void aPreUploadCopyThatFillsTheDiskFailsNamingTheFileAndLeavesNothing() throws Exception {
+        java.nio.file.Path sst = seedTierDir.resolve("000042.sst"); // not on the tier's volume
+        Files.write(sst, randomBytes(5 * MIB, 4));
+        Path dir = new Path(base + "/shared");
+
+        assertThatThrownBy(() -> PreUpload.run(fs.runtime(), fs.objectPathOf(dir), sst, 60_000_000_000L))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(sst.toString())
+                .hasMessageContaining(tierDir.toString());
+
+        assertThat(stagingFiles()).as("no partial copy left in the tier").isZero();
+    }
+
     @Test
     void onAFullDiskARestoreAndAReadComeFromS3AndKeepNoCopy() throws Exception {
         List<byte[]> data = new ArrayList<>();

@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -145,6 +146,25 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         assertThat(stagingFiles()).isZero();
         assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
         assertThatThrownBy(out::sync).hasMessageContaining("is closed");
+    }
+
+    /** S3 completes the first sync's PUT after the close cancelled it: the sync's caller hears "cancelled". */
+    @Test
+    void aFirstSyncThatS3CompletesAfterItsCancelLeavesNoObject() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/first-sync-completed-late").attempt(1).holdUntil(release));
+        TieredOutputStream out = create("cp/first-sync-completed-late");
+        out.write(bytes(1000, 12));
+        CompletableFuture<Void> syncing = inBackground(out::sync);
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
+
+        out.close();
+        release.countDown();
+
+        assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.object(BUCKET, "cp/first-sync-completed-late")).as("nobody was told it is durable").isEmpty();
+        assertThat(stagingFiles()).isZero();
     }
 
     @Test
