@@ -208,13 +208,14 @@ public final class S3Access implements AutoCloseable {
         return holds(bucket, key, size, crc32c);
     }
 
-    private boolean holds(String bucket, String key, long size, int crc32c) {
-        try {
-            Optional<ObjectInfo> info = store.head(bucket, key);
-            return info.isPresent() && info.get().size() == size && Integer.valueOf(crc32c).equals(info.get().crc32c());
-        } catch (Exception e) {
-            return false;
-        }
+    /**
+     * One HEAD with the retries of any request: a throttled or failed HEAD proves nothing either way
+     * (taken as "not there", a storm of 503s turned a completed upload into a failed write, whose
+     * object the caller then deleted). Retries used up fail the Complete, naming the HEAD.
+     */
+    private boolean holds(String bucket, String key, long size, int crc32c) throws IOException {
+        Optional<ObjectInfo> info = head(bucket, key);
+        return info.isPresent() && info.get().size() == size && Integer.valueOf(crc32c).equals(info.get().crc32c());
     }
 
     static boolean isNoSuchUpload(SdkServiceException e) {

@@ -198,6 +198,50 @@ class S3AccessRetryTest {
         assertThat(store.object("b", "never")).isEmpty();
     }
 
+    /**
+     * The first Complete completes the object but its answer is lost; the retry hears 404
+     * NoSuchUpload, and S3 throttles the HEADs that check the object in place, longer than the
+     * polling of an attempt still completing lasts. Throttled HEADs prove nothing: they are retried
+     * as any request, and the write succeeds (taken as "not there", the call failed with the 404 and
+     * the caller deleted the object S3 had made durable).
+     */
+    @Test
+    void aRetriedCompleteWhoseObjectCheckIsThrottledSucceeds(@TempDir Path dir) throws Exception {
+        byte[] bytes = new byte[5000];
+        new java.util.Random(4).nextBytes(bytes);
+        Path file = Files.write(dir.resolve("part"), bytes);
+        CRC32C crc = new CRC32C();
+        crc.update(bytes);
+        int checksum = (int) crc.getValue();
+        AtomicInteger completes = new AtomicInteger();
+        ObjectStore answerLost = (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(),
+                new Class<?>[] {ObjectStore.class}, (proxy, method, args) -> {
+                    boolean first = method.getName().equals("completeMultipartUpload") && completes.incrementAndGet() == 1;
+                    try {
+                        Object result = method.invoke(store, args);
+                        if (first) {
+                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
+                                    .cause(new SocketException("Connection reset")).build();
+                        }
+                        return result;
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        // more throttled HEADs than the completion checks poll (12), fewer than one request's throttle budget
+        store.inject(InMemoryObjectStore.FaultRule.on("HeadObject").keys("storm").attempts(1, 14).slowDown());
+        S3Access s3 = new S3Access(answerLost, new Retrier(new RetryPolicy(3, Duration.ofMillis(1), Duration.ofMillis(2),
+                20, Duration.ofMillis(1), Duration.ofMillis(2)), "s", stats), stats);
+
+        String id = s3.createMultipartUpload("b", "storm", checksum);
+        List<UploadedPart> parts = List.of(s3.uploadPart("b", "storm", id, 1, file, 0, bytes.length));
+        s3.completeMultipartUpload("b", "storm", id, parts, bytes.length, checksum);
+
+        assertThat(completes).hasValue(2);
+        assertThat(store.object("b", "storm")).hasValue(bytes);
+        assertThat(store.calls("HeadObject")).hasSize(15);
+    }
+
     private static S3Exception invalidPart() {
         return (S3Exception) S3Exception.builder().statusCode(400)
                 .awsErrorDetails(AwsErrorDetails.builder().errorCode("InvalidPart")
