@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Uploads a local file that does not change while it is read (a staging file, an SST file) as one
@@ -53,6 +54,14 @@ final class FileUpload {
         }
         List<CompletableFuture<UploadedPart>> parts = new ArrayList<>();
         AtomicBoolean failed = new AtomicBoolean();
+        // A part that failed for good fails the upload: the other parts stop retrying at once. Else,
+        // in a storm of 503s, a part awaited before it spends its whole throttle budget (minutes)
+        // before the failure is reported, past the checkpoint's timeout, adding to the storm.
+        Cancellation partsCancellation = new Cancellation();
+        AtomicReference<Throwable> firstPartFailure = new AtomicReference<>();
+        S3Access partStore = runtime.store().cancellable(partsCancellation);
+        Cancellation.Registration forwarded = cancellation.onCancel(
+                () -> partsCancellation.cancel("the upload of " + target + " was cancelled"));
         try {
             long partSize = partSizeFor(length, config.partSize());
             int partNumber = 1;
@@ -65,9 +74,12 @@ final class FileUpload {
                         return null; // the upload is aborted anyway
                     }
                     try {
-                        return store.uploadPart(target.bucket(), target.key(), uploadId, n, file, off, len);
+                        return partStore.uploadPart(target.bucket(), target.key(), uploadId, n, file, off, len);
                     } catch (IOException | RuntimeException e) {
                         failed.set(true);
+                        if (!(e instanceof CancelledException) && firstPartFailure.compareAndSet(null, e)) {
+                            partsCancellation.cancel("part " + n + " of the upload failed");
+                        }
                         throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
                     }
                 }, runtime.transferPool()));
@@ -83,6 +95,9 @@ final class FileUpload {
         } catch (RuntimeException | IOException e) {
             failed.set(true);
             IOException cause = RangedDownload.unwrap(e);
+            if (cause instanceof CancelledException && !cancellation.isCancelled() && firstPartFailure.get() != null) {
+                cause = RangedDownload.unwrap(firstPartFailure.get()); // the failure that stopped the other parts
+            }
             // Abort only after every part settled: a part finishing after the abort would leave
             // stored parts behind on some S3 implementations.
             CompletableFuture<Void> settled = CompletableFuture.allOf(parts.toArray(new CompletableFuture[0]))
@@ -110,6 +125,8 @@ final class FileUpload {
             }
             throw cause instanceof InterruptedIOException && Thread.currentThread().isInterrupted()
                     ? withCause(new InterruptedIOException(message), cause) : new IOException(message, cause);
+        } finally {
+            forwarded.close();
         }
     }
 

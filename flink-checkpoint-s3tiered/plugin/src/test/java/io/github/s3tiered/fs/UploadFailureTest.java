@@ -67,6 +67,37 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         assertThat(fs.localTier().getVerified(BUCKET, "cp/big")).isEmpty();
     }
 
+    /**
+     * Part 1 is throttled (a 503 storm) while part 2 is refused for good: the upload fails at once
+     * with part 2's error, and part 1 stops retrying (it would spend its whole throttle budget,
+     * minutes, before the failure surfaced, as parts are awaited in order).
+     */
+    @Test
+    void aPartThatFailsForGoodStopsTheOtherPartsRetrying() throws Exception {
+        fs.runtime().close();
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, java.util.Map.of(
+                "s3tiered.retry.throttle.max-retries", "20",
+                "s3tiered.retry.throttle.base-delay", "200 ms",
+                "s3tiered.retry.throttle.max-delay", "200 ms")));
+        store.inject(FaultRule.on("UploadPart").keys("cp/storm").part(1).slowDown());
+        store.inject(FaultRule.on("UploadPart").keys("cp/storm").part(2).error(403, "AccessDenied"));
+        FSDataOutputStream out = fs.create(path("cp/storm"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(11 * MIB, 5));
+
+        long start = System.nanoTime();
+        assertThatThrownBy(out::close)
+                .isInstanceOf(IOException.class)
+                .isNotInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class)
+                .hasMessageContaining("failed and was aborted")
+                .hasMessageContaining("part 2").hasMessageContaining("AccessDenied");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        long part1Attempts = store.calls("UploadPart").stream().filter(c -> c.partNumber() == 1).count();
+        // (timing only bounds the attempts: 20 throttled retries at up to 200 ms would take seconds)
+        assertThat(part1Attempts).as("part 1 stopped retrying after %s ms", millis).isLessThan(5);
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.object(BUCKET, "cp/storm")).isEmpty();
+    }
+
     @Test
     void aFailedMultipartUploadIsAbortedWhenTheAbortWorks() throws Exception {
         store.inject(FaultRule.on("UploadPart").keys("cp/big").part(1).resetAfter(1000));
