@@ -3,6 +3,7 @@ package io.github.s3tiered.fs;
 import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.Crc32c;
 import io.github.s3tiered.s3.ObjectStream;
+import io.github.s3tiered.s3.Retrier;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.S3OperationException;
 import io.github.s3tiered.tier.LocalTier;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -162,6 +164,13 @@ final class S3InputStream extends FSDataInputStream {
                 releaseStream();
                 if (closed) {
                     throw closedException(); // the abort of close(), not a connection to reopen
+                }
+                if (Retrier.isInterruption(e)) { // Flink cancelling the task: a reopen would be refused as well
+                    Thread.currentThread().interrupt();
+                    InterruptedIOException interrupted = new InterruptedIOException("Reading s3://" + bucket + "/" + key
+                            + " was interrupted at byte " + pos);
+                    interrupted.initCause(e);
+                    throw interrupted;
                 }
                 if (++attempts > reopenAttempts) {
                     throw new IOException("Reading s3://" + bucket + "/" + key + " at byte " + pos + " failed "

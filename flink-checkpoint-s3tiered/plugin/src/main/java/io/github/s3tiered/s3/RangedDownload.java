@@ -288,6 +288,13 @@ public final class RangedDownload {
                             + ": " + cause.getMessage(), cause);
                 } catch (IOException e) {
                     cancellation.check("Download of s3://" + bucket + "/" + key); // the abort of a cancel
+                    if (Retrier.isInterruption(e)) { // Flink cancelling the restore: no reopen would be allowed
+                        Thread.currentThread().interrupt();
+                        java.io.InterruptedIOException interrupted = new java.io.InterruptedIOException("Download of s3://"
+                                + bucket + "/" + key + " was interrupted at byte " + pos[0]);
+                        interrupted.initCause(e);
+                        throw interrupted;
+                    }
                     // A broken body: reopen where it stopped. Only failures that made no
                     // progress count against the limit, so a long range on a flaky network ends.
                     failuresWithoutProgress = pos[0] > before ? 0 : failuresWithoutProgress + 1;

@@ -95,7 +95,7 @@ public final class Retrier {
      * An interrupt of this thread, as opposed to a timeout: {@code SocketTimeoutException} and the
      * HTTP client's connect timeout are {@code InterruptedIOException}s too, and must be retried.
      */
-    static boolean isInterruption(Exception e) {
+    public static boolean isInterruption(Exception e) {
         return e instanceof InterruptedException
                 || e instanceof ClosedByInterruptException
                 || e.getClass() == InterruptedIOException.class

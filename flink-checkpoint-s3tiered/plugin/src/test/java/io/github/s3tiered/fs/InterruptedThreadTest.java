@@ -67,6 +67,26 @@ class InterruptedThreadTest extends FakeS3FileSystemTest {
         }
     }
 
+    /**
+     * A read from S3 on a thread Flink interrupted (a cancelled restore) fails as interrupted, naming
+     * the object, after the one refused GET: no reopen, which would be refused as well, and no
+     * "failed 4 times" that reads as an unreadable store (the bridge reports it UNREADABLE then).
+     */
+    @Test
+    void anInterruptedReadFromS3FailsAsInterruptedWithoutReopening() throws Exception {
+        write(fs, "cp/remote", bytes(300_000, 5));
+        fs.localTier().drop(BUCKET, "cp/remote");
+        try (FSDataInputStream in = fs.open(path("cp/remote"))) { // on a live thread: its HEAD is answered
+            int getsBefore = store.calls("GetObject").size();
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(() -> in.read(new byte[1000])).isInstanceOf(InterruptedIOException.class)
+                    .hasMessageContaining("cp/remote");
+            assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+            assertThat(store.calls("GetObject")).hasSize(getsBefore + 1);
+            assertThat(stats.reopens.sum()).isZero();
+        }
+    }
+
     @Test
     void aFileIsDeletedOnAnInterruptedThread() throws Exception {
         // Flink's own checkpoint streams delete their file after a failed close, on the thread it
