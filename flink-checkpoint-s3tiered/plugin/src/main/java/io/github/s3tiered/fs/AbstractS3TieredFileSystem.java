@@ -357,7 +357,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         if (!theCheckedFile) {
             return Optional.empty();
         }
-        LocalFileInputStream copy = new LocalFileInputStream(ch, s3Statistics().bytesServedFromLocalTier, op.toString());
+        LocalFileInputStream copy = new LocalFileInputStream(ch, entry.size(), s3Statistics().bytesServedFromLocalTier,
+                op.toString());
         return Optional.of(new WindowedInputStream(copy, entry.size(), "the local copy of " + op));
     }
 

@@ -2,6 +2,7 @@ package io.github.s3tiered.fs;
 
 import org.apache.flink.core.fs.FSDataInputStream;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -24,8 +25,12 @@ final class LocalFileInputStream extends FSDataInputStream {
     /** Guarded by {@code this}. */
     private long pos;
 
-    LocalFileInputStream(FileChannel channel, LongAdder servedBytes, String description) {
+    /** The copy's length as its check found it: the end of the file before it is a truncated copy, not the end. */
+    private final long length;
+
+    LocalFileInputStream(FileChannel channel, long length, LongAdder servedBytes, String description) {
         this.channel = channel;
+        this.length = length;
         this.servedBytes = servedBytes;
         this.description = description;
     }
@@ -54,6 +59,10 @@ final class LocalFileInputStream extends FSDataInputStream {
         if (n > 0) {
             pos += n;
             servedBytes.add(n);
+        } else if (n < 0 && pos < length) {
+            // cut while open (by hand, or a full disk's repair): a short file would pass for the whole one
+            throw new EOFException("The local copy of " + description + " ends at byte " + pos + " of its " + length
+                    + ": it was truncated while it was read");
         }
         return n;
     }

@@ -269,8 +269,11 @@ public final class S3TieredOptions {
                     .booleanType()
                     .defaultValue(true)
                     .withDescription(
-                            "A file read from S3 is downloaded whole into the local tier (parallel "
-                                    + "ranged GETs, CRC32C verified) and served from there.");
+                            "A file read from S3 is kept in the local tier and served from there next "
+                                    + "time: a read that goes through the whole file sequentially keeps what it "
+                                    + "read once its CRC32C matched the one recorded at upload (a read that seeks "
+                                    + "or stops early keeps nothing); a restore's batch download keeps each file "
+                                    + "it downloads (parallel ranged GETs, CRC32C verified).");
 
     // ---------------------------------------------------------------- entropy injection
 

@@ -38,7 +38,7 @@ class WindowedInputStreamTest extends FakeS3FileSystemTest {
     Path dir;
 
     private WindowedInputStream windowed(CountingChannel channel, LongAdder served) throws IOException {
-        return new WindowedInputStream(new LocalFileInputStream(channel, served, "s3://b/k"), channel.size(),
+        return new WindowedInputStream(new LocalFileInputStream(channel, channel.size(), served, "s3://b/k"), channel.size(),
                 "the local copy of s3://b/k");
     }
 
@@ -137,6 +137,29 @@ class WindowedInputStreamTest extends FakeS3FileSystemTest {
         assertThatThrownBy(in::read).isInstanceOf(IOException.class).hasMessageContaining("s3://b/k").hasMessageContaining("closed");
         assertThatThrownBy(() -> in.read(new byte[4], 0, 4)).isInstanceOf(IOException.class).hasMessageContaining("closed");
         in.close(); // idempotent
+    }
+
+    /**
+     * A local copy cut while a stream reads it (by hand, by a disk repair): the stream fails at the
+     * cut instead of ending there, where a caller that copies until the end (Flink 1.20's RocksDB
+     * download) would take the short file for the whole one.
+     */
+    @Test
+    void aLocalCopyTruncatedWhileReadFailsInsteadOfEndingEarly() throws IOException {
+        byte[] content = FakeS3FileSystems.bytes(SIZE, 5);
+        try (org.apache.flink.core.fs.FSDataOutputStream out = fs.create(FakeS3FileSystems.path("job/chk-2/state"),
+                org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE)) {
+            out.write(content);
+        }
+        Path copy = fs.localTier().getVerified(FakeS3FileSystems.BUCKET, "job/chk-2/state").orElseThrow().data();
+        try (org.apache.flink.core.fs.FSDataInputStream in = fs.open(FakeS3FileSystems.path("job/chk-2/state"))) {
+            assertThat(in.read()).isEqualTo(content[0] & 0xff);
+            try (FileChannel cut = FileChannel.open(copy, StandardOpenOption.WRITE)) {
+                cut.truncate(2L * WindowedInputStream.WINDOW_SIZE);
+            }
+            assertThatThrownBy(in::readAllBytes).isInstanceOf(java.io.EOFException.class)
+                    .hasMessageContaining("job/chk-2/state").hasMessageContaining("truncated");
+        }
     }
 
     @Test
