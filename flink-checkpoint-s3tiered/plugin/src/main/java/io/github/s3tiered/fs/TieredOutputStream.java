@@ -70,6 +70,11 @@ final class TieredOutputStream extends FSDataOutputStream {
     private volatile long syncedLength = -1;
     /** Whether a sync told the local tier that this object changes ({@link io.github.s3tiered.tier.LocalTier#beginRewrite}). */
     private volatile boolean rewriteBegun;
+    /**
+     * Whether a sync sent an upload, successful or not: a failed one may have created the object all
+     * the same (S3 stored it, its answer was lost), so an abandon then leaves the delete to the caller.
+     */
+    private volatile boolean syncUploadSent;
 
     /** Guards the buffer, the channel, the checksum and the position: the writer's state. */
     private final Object writeLock = new Object();
@@ -229,6 +234,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             rewriteBegun = true;
             runtime.tier().beginRewrite(target.bucket(), target.key());
         }
+        syncUploadSent = true;
         try {
             upload(length, checksum);
         } catch (Throwable e) { // an Error too: the stream must never stay SYNCING
@@ -301,7 +307,7 @@ final class TieredOutputStream extends FSDataOutputStream {
      * {@code close()} would upload the partial file only for Flink to delete it. While {@code OPEN}:
      * {@code OPEN} → {@code CANCELLED}, the staging file is deleted, every later write fails, and
      * the object is never created; returns true (false after a sync: the object holds what it made
-     * durable, which stays). While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
+     * durable, which stays; false too after a failed sync, which may have created the object). While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
      * object before the cancellation reached it (the uploading thread deletes it, but the caller
      * must not count on that). Closed or cancelled: does nothing, returns false, unless an earlier
@@ -309,8 +315,8 @@ final class TieredOutputStream extends FSDataOutputStream {
      */
     boolean abandon() {
         if (abandoned) {
-            // still nothing to delete (a second caller must not send a DELETE for it), unless a sync made some durable
-            return syncedLength < 0;
+            // still nothing to delete (a second caller must not send a DELETE for it), unless a sync sent some
+            return syncedLength < 0 && !syncUploadSent;
         }
         if (!state.compareAndSet(State.OPEN, State.CANCELLED)) {
             try {
@@ -336,10 +342,12 @@ final class TieredOutputStream extends FSDataOutputStream {
             // the local tier's scan removes a leftover staging file; the object was never created either way
             LOG.warn("Could not delete the staging file {} of the abandoned stream to {}: {}", staging, target, e.toString());
         }
-        if (syncedLength >= 0) {
-            // a sync made part of it durable, which stays (a checkpoint may refer to it): the caller deletes it if it wants
+        if (syncedLength >= 0 || syncUploadSent) {
+            // a sync made part of it durable, which stays (a checkpoint may refer to it), or a failed sync
+            // may have created it: the caller deletes it if it wants
             endRewrite();
-            LOG.debug("Stream to {} abandoned at {} bytes; the object keeps the {} bytes synced", target, written, syncedLength);
+            LOG.debug("Stream to {} abandoned at {} bytes; the object may hold what a sync sent ({} bytes reported"
+                    + " durable)", target, written, Math.max(0, syncedLength));
             return false;
         }
         LOG.debug("Stream to {} abandoned at {} bytes: nothing uploaded", target, written);

@@ -67,6 +67,13 @@ final class FakeS3FileSystems {
         void run() throws IOException;
     }
 
+    /** Over any store, such as the in-memory one behind a wrapper that loses answers. */
+    static S3TieredFileSystem create(io.github.s3tiered.s3.ObjectStore store, S3Statistics stats, Configuration conf)
+            throws IOException {
+        S3TieredRuntime runtime = new S3TieredRuntime(S3TieredConfig.from(conf), store, stats);
+        return new S3TieredFileSystem(URI.create("s3tiered://" + BUCKET + "/"), runtime);
+    }
+
     static S3TieredFileSystem create(InMemoryObjectStore store, S3Statistics stats, Configuration conf) throws IOException {
         S3TieredRuntime runtime = new S3TieredRuntime(S3TieredConfig.from(conf), store, stats);
         return new S3TieredFileSystem(URI.create("s3tiered://" + BUCKET + "/"), runtime);

@@ -148,6 +148,50 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         assertThatThrownBy(out::sync).hasMessageContaining("is closed");
     }
 
+    /**
+     * The sync's PUT stores the object, its answer is lost, and the retry is refused: the sync fails
+     * ("not durable"), yet S3 holds the object. An abandon then leaves the delete to its caller
+     * instead of saying nothing was created (the object would stay, referenced by nothing).
+     */
+    @Test
+    void anAbandonAfterAFailedSyncThatReachedS3LeavesTheDeleteToTheCaller() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
+        io.github.s3tiered.s3.ObjectStore answerLost = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy.newProxyInstance(
+                io.github.s3tiered.s3.ObjectStore.class.getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("putObject")) {
+                        if (puts.incrementAndGet() > 1) {
+                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
+                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
+                                            .errorCode("AccessDenied").errorMessage("Access Denied").build())
+                                    .build();
+                        }
+                        method.invoke(store, args);
+                        throw software.amazon.awssdk.core.exception.SdkClientException.builder()
+                                .message("Unable to execute HTTP request: Connection reset")
+                                .cause(new java.net.SocketException("Connection reset")).build();
+                    }
+                    try {
+                        return method.invoke(store, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        S3TieredFileSystem lossy = FakeS3FileSystems.create(answerLost, stats, FakeS3FileSystems.config(tierDir, java.util.Map.of()));
+        try {
+            TieredOutputStream out = (TieredOutputStream) lossy.create(path("cp/lost-sync"), WriteMode.NO_OVERWRITE);
+            out.write(bytes(1000, 13));
+            assertThatThrownBy(out::sync).hasMessageContaining("not durable");
+            assertThat(store.object(BUCKET, "cp/lost-sync")).as("S3 stored it all the same").isPresent();
+
+            assertThat(out.abandon()).as("the object may exist: its delete is the caller's").isFalse();
+            assertThat(out.abandon()).as("asked again").isFalse();
+            assertThat(stagingFiles()).isZero();
+        } finally {
+            lossy.runtime().close();
+        }
+    }
+
     /** S3 completes the first sync's PUT after the close cancelled it: the sync's caller hears "cancelled". */
     @Test
     void aFirstSyncThatS3CompletesAfterItsCancelLeavesNoObject() throws Exception {
