@@ -93,20 +93,36 @@ public final class S3Access implements AutoCloseable {
     /**
      * Starts a multipart upload whose object will carry the given CRC32C. When an attempt failed
      * after it may have reached S3 (its answer lost), S3 may hold an upload nobody knows the id
-     * of; after a retried start, the other uploads in progress for this key are aborted (Flink
-     * never writes one key from two streams), so none is left behind.
+     * of; after such a retried start, the other uploads in progress for this key are aborted (Flink
+     * never writes one key from two streams), so none is left behind. Attempts S3 answered with a
+     * throttle or a client error (503, 429, 4xx) started nothing and cost no search: in a storm of
+     * 503s that search would add a listing, with its own retries, to every start.
      */
     public String createMultipartUpload(String bucket, String key, int crc32c) throws IOException {
-        AtomicInteger attempts = new AtomicInteger();
+        AtomicBoolean answerMayBeLost = new AtomicBoolean();
         String uploadId = retrier.call(S3Request.of("CreateMultipartUpload", bucket, key), cancellation, () -> {
-            attempts.incrementAndGet();
-            return store.createMultipartUpload(bucket, key, crc32c);
+            try {
+                return store.createMultipartUpload(bucket, key, crc32c);
+            } catch (SdkServiceException e) {
+                if (!startedNothing(e)) {
+                    answerMayBeLost.set(true);
+                }
+                throw e;
+            } catch (IOException | RuntimeException e) {
+                answerMayBeLost.set(true);
+                throw e;
+            }
         });
         uploadsInProgress.add(uploadId);
-        if (attempts.get() > 1) {
+        if (answerMayBeLost.get()) {
             abortStrayUploads(bucket, key, uploadId);
         }
         return uploadId;
+    }
+
+    /** S3 answered, and with an answer that says it did not act (a 500 or a gateway's 502/504 may hide one that did). */
+    private static boolean startedNothing(SdkServiceException e) {
+        return e.statusCode() == 503 || e.statusCode() >= 400 && e.statusCode() < 500;
     }
 
     /**
@@ -121,7 +137,8 @@ public final class S3Access implements AutoCloseable {
 
     private void abortStrayUploads(String bucket, String key, String keep) {
         try {
-            List<String> ids = retrier.call(S3Request.of("ListMultipartUploads", bucket, key), Cancellation.NONE,
+            // the caller's cancellation: a write that Flink cancels need not wait for this clean-up
+            List<String> ids = retrier.call(S3Request.of("ListMultipartUploads", bucket, key), cancellation,
                     () -> store.listMultipartUploads(bucket, key));
             for (String id : ids) {
                 if (!id.equals(keep) && !uploadsInProgress.contains(id)) {

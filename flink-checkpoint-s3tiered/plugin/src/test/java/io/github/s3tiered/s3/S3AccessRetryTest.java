@@ -48,6 +48,25 @@ class S3AccessRetryTest {
         assertThat(lostOne).isNotEqualTo(running);
     }
 
+    /**
+     * A start S3 answered with 503 (or 429) started nothing: no search for a stray upload follows,
+     * which in a storm would add a listing and its retries to every start. A start whose answer may
+     * be lost (a reset) is followed by the search.
+     */
+    @Test
+    void onlyAStartWhoseAnswerMayBeLostIsFollowedByTheSearchForStrayUploads() throws Exception {
+        store.inject(FaultRule.on("CreateMultipartUpload").keys("throttled").attempts(1, 3).slowDown());
+        String id = s3.createMultipartUpload("b", "throttled", 0);
+        assertThat(store.calls("CreateMultipartUpload")).hasSize(4);
+        assertThat(store.calls("ListMultipartUploads")).as("503s started nothing").isEmpty();
+        assertThat(store.listMultipartUploads("b", "throttled")).containsExactly(id);
+
+        store.inject(FaultRule.on("CreateMultipartUpload").keys("reset").attempt(1).resetAfter(0));
+        String other = s3.createMultipartUpload("b", "reset", 0);
+        assertThat(store.calls("ListMultipartUploads").stream().filter(c -> c.key().equals("reset"))).hasSize(1);
+        assertThat(store.listMultipartUploads("b", "reset")).containsExactly(other);
+    }
+
     @Test
     void throttlingDoesNotSpendTheErrorBudget() throws Exception {
         store.putRaw("b", "k", new byte[] {1}, null);
