@@ -6,8 +6,6 @@ import static io.github.s3tiered.fs.FakeS3FileSystems.path;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.s3tiered.s3.InMemoryObjectStore;
-import io.github.s3tiered.s3.S3Statistics;
 import io.github.s3tiered.tier.TierSteps;
 
 import org.apache.flink.core.fs.CloseableRegistry;
@@ -36,26 +34,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * then on. Overwritten objects are real here: the verification status, the pre-upload grace record,
  * and any file Flink writes twice under one name.
  */
-class StaleReadCopyTest {
+class StaleReadCopyTest extends FakeS3FileSystemTest {
 
-    @TempDir java.nio.file.Path tierDir;
     @TempDir java.nio.file.Path restoreDir;
 
-    private final S3Statistics stats = new S3Statistics();
-    private final InMemoryObjectStore store = new InMemoryObjectStore(stats);
-    private S3TieredFileSystem fs;
-
-    private S3TieredFileSystem fileSystem(Map<String, String> overrides) throws IOException {
+    /** The file system again, with other options. */
+    private void fileSystem(Map<String, String> overrides) throws IOException {
+        fs.runtime().close();
         fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, overrides));
-        return fs;
     }
 
     @AfterEach
-    void closeRuntime() {
+    void stopListening() {
         TierSteps.listen(step -> {});
-        if (fs != null) {
-            fs.runtime().close();
-        }
     }
 
     private void write(String key, byte[] data) throws IOException {
@@ -91,7 +82,6 @@ class StaleReadCopyTest {
 
     @Test
     void aReadThatEndsAfterAnOverwriteKeepsNoCopyOfTheVersionItRead() throws Exception {
-        fileSystem(Map.of());
         byte[] v1 = bytes(300_000, 1);
         byte[] v2 = bytes(200_000, 2);
         writeCold("status", v1);
@@ -113,7 +103,6 @@ class StaleReadCopyTest {
 
     @Test
     void aReadThatEndsAfterADeleteKeepsNoCopy() throws Exception {
-        fileSystem(Map.of());
         byte[] v1 = bytes(300_000, 3);
         writeCold("grace", v1);
 
@@ -132,7 +121,6 @@ class StaleReadCopyTest {
 
     @Test
     void aRestoreDownloadThatEndsAfterADeleteKeepsNoCopy() throws Exception {
-        fileSystem(Map.of());
         byte[] a = bytes(100_000, 4);
         writeCold("cp/a", a);
         AtomicBoolean deleted = new AtomicBoolean();
@@ -158,7 +146,6 @@ class StaleReadCopyTest {
 
     @Test
     void aReadNothingChangedMeanwhileKeepsItsCopy() throws Exception {
-        fileSystem(Map.of());
         byte[] v1 = bytes(300_000, 5);
         writeCold("kept", v1);
         write("other", bytes(1_000, 6)); // other keys change meanwhile (most stripes differ)
