@@ -269,22 +269,9 @@ final class CompletedCheckpointVerifier {
         // Flink deletes a subsumed checkpoint's _metadata first, then its files: files found missing
         // of a checkpoint whose _metadata is gone were deleted with it, not lost
         boolean deleted = !missing.isEmpty() && deletedMeanwhile(c);
-        // Outside the lock: parsing a newer checkpoint's metadata may ask S3 (a relative handle
-        // resolves its checkpoint's directory), and status() and completed() wait on this lock,
-        // the latter from Flink's checkpoint coordinator.
-        Completed newer;
-        synchronized (this) {
-            newer = pending;
-        }
-        Set<String> referencedByNewer = missing.isEmpty() || newer == null ? null : referencesOrNull(newer);
         VerificationStatusFile.Snapshot snapshot;
         synchronized (this) {
-            // A file of the checkpoint's own directory goes only with its _metadata (deleted first):
-            // missing while the _metadata stands, it is lost. A shared file may go earlier, released
-            // by Flink's registry as the checkpoint is subsumed: lost only if a newer one references it.
-            String ownDir = PathKey.of(c.checkpointDir());
-            missing.removeIf(p -> referencedByNewer != null && !referencedByNewer.contains(PathKey.of(new Path(p)))
-                    && (deleted || !PathKey.isInside(PathKey.of(new Path(p)), ownDir)));
+            missing.retainAll(stillReferenced(missing));
             listRequests += requests;
             checkpointsVerified++;
             verified.putAll(found);
@@ -292,15 +279,8 @@ final class CompletedCheckpointVerifier {
             knownMissing.removeIf(p -> !referenced.contains(PathKey.of(new Path(p))));
             if (deleted) {
                 knownMissing.addAll(missing); // still not to be reused by a newer checkpoint
-                if (referencedByNewer != null && !missing.isEmpty()) {
-                    LOG.warn("Checkpoint {} of {} was deleted while it was verified (subsumed), and {} object(s) it"
-                                    + " referenced are missing that the newer checkpoint {} references too (verified next): {}",
-                            c.checkpointId(), jobDir, missing.size(), newer.checkpointId(),
-                            missing.subList(0, Math.min(20, missing.size())));
-                } else {
-                    LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
-                            + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
-                }
+                LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
+                        + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
                 return;
             }
             if (missing.isEmpty()) {
@@ -346,60 +326,28 @@ final class CompletedCheckpointVerifier {
     }
 
     /**
-     * The references of a newer completed checkpoint; null when they cannot be read (then every
-     * missing file counts as lost: a checkpoint subsumed while it was verified may have lost shared
-     * files legitimately, the newest never does).
+     * The missing paths a newer completed checkpoint still references: a checkpoint subsumed while
+     * it was verified may have lost files legitimately, the newest never does.
      */
-    private Set<String> referencesOrNull(Completed newer) {
+    private Set<String> stillReferenced(List<String> missing) {
+        Completed newer = pending;
+        if (missing.isEmpty() || newer == null) {
+            return new HashSet<>(missing);
+        }
         try {
-            return referencesOf(newer);
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
-    /**
-     * The objects found missing that these {@code _metadata} bytes refer to. A file handle keeps
-     * its path as a length-prefixed string ({@code DataOutput.writeUTF}), spelled as in the
-     * metadata the missing path was read from: the string with its length before it is a
-     * reference, found without a parse (which may ask S3) and asked only while some object is known
-     * missing. For the finalization of a checkpoint, which must not complete referring to an object
-     * S3 does not hold.
-     */
-    List<String> knownMissingNamedIn(byte[] metadata) {
-        List<String> missing;
-        synchronized (this) {
-            if (knownMissing.isEmpty()) {
-                return List.of();
-            }
-            missing = List.copyOf(knownMissing);
-        }
-        List<String> named = new ArrayList<>();
-        for (String p : missing) {
-            if (containsUtfString(metadata, p.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
-                named.add(p);
-            }
-        }
-        return named;
-    }
-
-    private static boolean containsUtfString(byte[] bytes, byte[] string) {
-        if (string.length == 0 || string.length > 0xFFFF) {
-            return false;
-        }
-        outer:
-        for (int i = 2; i + string.length <= bytes.length; i++) {
-            if (((bytes[i - 2] & 0xFF) << 8 | (bytes[i - 1] & 0xFF)) != string.length) {
-                continue;
-            }
-            for (int j = 0; j < string.length; j++) {
-                if (bytes[i + j] != string[j]) {
-                    continue outer;
+            Set<String> refs = new HashSet<>();
+            CheckpointMetadata m = CheckpointMetadataReader.parse(newer.metadata(), newer.checkpointDir(), classLoader);
+            CheckpointReferences.of(m).files().forEach(f -> refs.add(PathKey.of(f.path())));
+            Set<String> out = new HashSet<>();
+            for (String p : missing) {
+                if (refs.contains(PathKey.of(new Path(p)))) {
+                    out.add(p);
                 }
             }
-            return true;
+            return out;
+        } catch (IOException e) {
+            return new HashSet<>(missing);
         }
-        return false;
     }
 
     private static ExecutorService executor() {

@@ -12,7 +12,6 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.ref.Cleaner;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -116,16 +115,6 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
 
         @Override
         public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
-            // The tasks learned of losses found before this checkpoint started; one found since may
-            // have been reused by them. Refused before the _metadata exists, the checkpoint fails,
-            // and the next one's tasks, told of the loss, upload those files again.
-            List<String> lost = verifier.knownMissingNamedIn(copy.toByteArray());
-            if (!lost.isEmpty()) {
-                throw new IOException("Checkpoint " + checkpointId + " is not completed: it refers to " + lost.size()
-                        + " object(s) that S3 does not hold (found missing by the verification of an earlier checkpoint,"
-                        + " after this one started): " + lost.subList(0, Math.min(10, lost.size()))
-                        + ". The next checkpoint uploads them again.");
-            }
             CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
             Path dir = new Path(completed.getExternalPointer());
             pending.finalized(checkpointId, dir);

@@ -79,10 +79,6 @@ class MetadataWritingLocationTest {
 
         @Override
         public Map<String, Object> apply(String operation, Map<String, Object> args) {
-            if (operation.equals(BridgeContract.ABANDON_STREAM)) {
-                // a local stream, not the plugin's: not abandoned, so the caller closes and deletes it
-                return Map.of(BridgeContract.ABANDONED, false);
-            }
             assertThat(operation).isEqualTo(BridgeContract.RECORDED_CHECKSUM);
             Path path = new Path((String) args.get(BridgeContract.PATH));
             record("head " + path.getName());
@@ -188,53 +184,6 @@ class MetadataWritingLocationTest {
         assertThat(Files.readAllBytes(localMetadata(7))).containsExactly(1, 2, 3);
         // before the next test serves the scheme with another file system
         assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).as("the verifier ended").isTrue();
-    }
-
-    /** The metadata of a checkpoint of one operator whose state is one file of 64 bytes. */
-    private static byte[] metadataReferring(long checkpointId, Path stateFile) throws IOException {
-        org.apache.flink.runtime.checkpoint.OperatorState state = new org.apache.flink.runtime.checkpoint.OperatorState(
-                "op", "op-uid", new org.apache.flink.runtime.jobgraph.OperatorID(1, 2), 1, 128);
-        state.putState(0, org.apache.flink.runtime.checkpoint.OperatorSubtaskState.builder()
-                .setManagedOperatorState(new org.apache.flink.runtime.state.OperatorStreamStateHandle(Map.of(),
-                        new org.apache.flink.runtime.state.filesystem.FileStateHandle(stateFile, 64)))
-                .build());
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        org.apache.flink.runtime.checkpoint.Checkpoints.storeCheckpointMetadata(
-                new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(checkpointId, List.of(state), List.of()),
-                bytes);
-        return bytes.toByteArray();
-    }
-
-    /**
-     * The verification of checkpoint 1 finds a shared object missing after checkpoint 2 started: the
-     * tasks of checkpoint 2 were not told, and may have referred to it. Checkpoint 2 is refused
-     * before its {@code _metadata} exists (it would be a completed checkpoint S3 cannot restore);
-     * the tasks of checkpoint 3 are told, and one that refers to other files completes.
-     */
-    @Test
-    void aCheckpointReferringToAnObjectFoundMissingAfterItStartedIsNotCompleted() throws Exception {
-        TieredCheckpointStorageAccess storage = verifyingStorage();
-        java.nio.file.Path shared = Files.createDirectories(root.resolve("checkpoints/" + job + "/shared"));
-        Path lost = new Path("s3tiered://bucket" + shared.toAbsolutePath() + "/" + java.util.UUID.randomUUID());
-        Path kept = new Path("s3tiered://bucket" + Files.write(shared.resolve(java.util.UUID.randomUUID().toString()),
-                new byte[64]).toAbsolutePath());
-
-        CheckpointStorageLocation second = storage.initializeLocationForCheckpoint(2); // before the loss is known
-        finalize(storage.initializeLocationForCheckpoint(1), metadataReferring(1, lost));
-        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).as("the verification of 1 ended").isTrue();
-
-        assertThatThrownBy(() -> finalize(second, metadataReferring(2, lost)))
-                .isInstanceOf(IOException.class)
-                .hasMessageContaining("Checkpoint 2 is not completed")
-                .hasMessageContaining(lost.getName());
-        assertThat(Files.exists(localMetadata(2))).as("no _metadata").isFalse();
-
-        CheckpointStorageLocation third = storage.initializeLocationForCheckpoint(3);
-        assertThat(LocationReferences.decode(third.getLocationReference()).status().missingObjects())
-                .as("the tasks of checkpoint 3 are told").isEqualTo(1);
-        finalize(third, metadataReferring(3, kept));
-        assertThat(Files.exists(localMetadata(3))).isTrue();
-        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
     }
 
     @Test
