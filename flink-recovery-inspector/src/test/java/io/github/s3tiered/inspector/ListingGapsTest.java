@@ -396,8 +396,9 @@ class ListingGapsTest {
     @Test
     void aCheckpointWhoseMetadataARunningJobRemovesSendsTheSearchToTheNewerOne() throws Exception {
         writeCheckpoints();
-        // Flink removes a subsumed checkpoint's _metadata first, then its other files: chk-3 is
-        // listed, then read without _metadata, while chk-4 has completed
+        // Flink removes a subsumed checkpoint's _metadata with (or, without its cleaner's parallel
+        // mode, before) its other files: chk-3 is listed, then read without _metadata, while chk-4
+        // has completed
         ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
             try {
                 writeCheckpoint(4, "sst-0", "sst-1", "only-4");

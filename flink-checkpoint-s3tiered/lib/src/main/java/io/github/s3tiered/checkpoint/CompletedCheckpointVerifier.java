@@ -266,12 +266,25 @@ final class CompletedCheckpointVerifier {
         }
         Set<String> referenced = new HashSet<>();
         files.forEach(f -> referenced.add(PathKey.of(f.path())));
-        // Flink deletes a subsumed checkpoint's _metadata first, then its files: files found missing
-        // of a checkpoint whose _metadata is gone were deleted with it, not lost
+        // Flink deletes a subsumed checkpoint's _metadata together with its files (in parallel by
+        // default, execution.checkpointing.cleaner.parallel-mode; else the _metadata first): files
+        // found missing of a checkpoint whose _metadata is gone were deleted with it, not lost
         boolean deleted = !missing.isEmpty() && deletedMeanwhile(c);
+        // Outside the lock: parsing a newer checkpoint's metadata may ask S3 (a relative handle
+        // resolves its checkpoint's directory), and status() and completed() wait on this lock,
+        // the latter from Flink's checkpoint coordinator.
+        Completed newer;
+        synchronized (this) {
+            newer = pending;
+        }
+        Set<String> referencedByNewer = missing.isEmpty() || newer == null ? null : referencesOrNull(newer);
         VerificationStatusFile.Snapshot snapshot;
         synchronized (this) {
-            missing.retainAll(stillReferenced(missing));
+            if (referencedByNewer != null) {
+                // a checkpoint subsumed while it was verified may lose files before its _metadata
+                // goes (see above); the newest never does
+                missing.removeIf(p -> !referencedByNewer.contains(PathKey.of(new Path(p))));
+            }
             listRequests += requests;
             checkpointsVerified++;
             verified.putAll(found);
@@ -279,8 +292,15 @@ final class CompletedCheckpointVerifier {
             knownMissing.removeIf(p -> !referenced.contains(PathKey.of(new Path(p))));
             if (deleted) {
                 knownMissing.addAll(missing); // still not to be reused by a newer checkpoint
-                LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
-                        + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
+                if (referencedByNewer != null && !missing.isEmpty()) {
+                    LOG.warn("Checkpoint {} of {} was deleted while it was verified (subsumed), and {} object(s) it"
+                                    + " referenced are missing that the newer checkpoint {} references too (verified next): {}",
+                            c.checkpointId(), jobDir, missing.size(), newer.checkpointId(),
+                            missing.subList(0, Math.min(20, missing.size())));
+                } else {
+                    LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
+                            + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
+                }
                 return;
             }
             if (missing.isEmpty()) {
@@ -326,27 +346,14 @@ final class CompletedCheckpointVerifier {
     }
 
     /**
-     * The missing paths a newer completed checkpoint still references: a checkpoint subsumed while
-     * it was verified may have lost files legitimately, the newest never does.
+     * The references of a newer completed checkpoint; null when they cannot be read (then every
+     * missing file counts as lost).
      */
-    private Set<String> stillReferenced(List<String> missing) {
-        Completed newer = pending;
-        if (missing.isEmpty() || newer == null) {
-            return new HashSet<>(missing);
-        }
+    private Set<String> referencesOrNull(Completed newer) {
         try {
-            Set<String> refs = new HashSet<>();
-            CheckpointMetadata m = CheckpointMetadataReader.parse(newer.metadata(), newer.checkpointDir(), classLoader);
-            CheckpointReferences.of(m).files().forEach(f -> refs.add(PathKey.of(f.path())));
-            Set<String> out = new HashSet<>();
-            for (String p : missing) {
-                if (refs.contains(PathKey.of(new Path(p)))) {
-                    out.add(p);
-                }
-            }
-            return out;
-        } catch (IOException e) {
-            return new HashSet<>(missing);
+            return referencesOf(newer);
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 

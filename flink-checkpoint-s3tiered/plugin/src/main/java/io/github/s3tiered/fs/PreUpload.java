@@ -62,9 +62,13 @@ final class PreUpload {
             } catch (IOException | UnsupportedOperationException otherDisk) {
                 try {
                     Files.copy(file, staged, StandardCopyOption.REPLACE_EXISTING);
-                } catch (NoSuchFileException gone) {
+                } catch (NoSuchFileException e) {
                     Files.deleteIfExists(staged);
-                    return new Result(Outcome.FILE_GONE, null, 0); // compacted away while copied
+                    if (!Files.exists(file)) {
+                        return new Result(Outcome.FILE_GONE, null, 0); // compacted away while copied
+                    }
+                    throw new IOException("Could not copy " + file + " into the local tier (" + staged
+                            + ") to upload it ahead of a checkpoint: " + e.getMessage(), e);
                 } catch (IOException e) {
                     // a full tier volume: no partial copy may hold its space until the leftover scan
                     IOException failure = new IOException("Could not copy " + file + " into the local tier (" + staged

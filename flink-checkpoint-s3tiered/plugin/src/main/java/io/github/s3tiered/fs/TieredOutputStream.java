@@ -259,7 +259,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             cancelledWhileSyncing();
             throw new CancelledException("sync() of " + target + " cancelled: the stream was closed from another thread"
                     + " during its upload; " + (syncedBefore < 0 ? "the object S3 had completed was deleted"
-                            : "the object keeps the " + syncedBefore + " bytes synced before"));
+                            : "the object holds at least the " + syncedBefore + " bytes synced before"));
         }
         LOG.debug("{}: {} bytes synced to S3", target, length);
     }
@@ -457,6 +457,9 @@ final class TieredOutputStream extends FSDataOutputStream {
             return target;
         } catch (IOException | RuntimeException e) {
             state.compareAndSet(State.UPLOADING, State.CLOSED);
+            // the upload may have reached S3 all the same (its answer lost): a copy of an earlier
+            // version of the object must not go on being served on this host
+            runtime.tier().drop(target.bucket(), target.key());
             throw e;
         } finally {
             if (channel.isOpen()) {
@@ -538,6 +541,8 @@ final class TieredOutputStream extends FSDataOutputStream {
             });
         } catch (IOException e) {
             LOG.warn("Could not delete {}, uploaded while its stream was cancelled: {}", target, e.toString());
+        } finally {
+            runtime.tier().drop(target.bucket(), target.key()); // S3 changed: no older copy stays
         }
     }
 

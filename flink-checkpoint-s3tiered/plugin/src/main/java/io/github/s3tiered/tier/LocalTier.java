@@ -85,16 +85,18 @@ public final class LocalTier {
     /**
      * How often each stripe of keys changed in this process (writer commits, drops, rewrites):
      * the versions readers' tickets are checked against. Stripes, not a map of every key ever
-     * written: bounded memory; a change of another key of the same stripe only costs a reader its
-     * copy, never its bytes. A tier shared by several processes is not covered: each sees only its
-     * own changes.
+     * written: bounded memory (128 KiB); a change of another key of the same stripe (1 in 16,384)
+     * only costs a reader its copy, never its bytes. A tier shared by several processes is not
+     * covered: each sees only its own changes. The locks, coarser, make a check and its commit
+     * one step against a change of the same stripe.
      */
-    private static final int STRIPES = 1024;
+    private static final int STRIPES = 16384;
+    private static final int LOCKS = 256;
     private final AtomicLongArray versions = new AtomicLongArray(STRIPES);
-    private final Object[] stripeLocks = new Object[STRIPES];
+    private final Object[] stripeLocks = new Object[LOCKS];
 
     {
-        for (int i = 0; i < STRIPES; i++) {
+        for (int i = 0; i < LOCKS; i++) {
             stripeLocks[i] = new Object();
         }
     }
@@ -102,6 +104,10 @@ public final class LocalTier {
     private static int stripeOf(String bucket, String key) {
         int h = bucket.hashCode() * 31 + key.hashCode();
         return (h ^ (h >>> 16)) & (STRIPES - 1);
+    }
+
+    private Object lockOf(int stripe) {
+        return stripeLocks[stripe & (LOCKS - 1)];
     }
 
     private final TierLayout layout;
@@ -214,7 +220,7 @@ public final class LocalTier {
      */
     public void commit(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
         int stripe = stripeOf(bucket, key);
-        synchronized (stripeLocks[stripe]) {
+        synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe); // readers of the version this one replaces keep no copy
             place(bucket, key, stagedFile, size, crc32c);
         }
@@ -238,7 +244,7 @@ public final class LocalTier {
             throws IOException {
         TierSteps.reached(TierSteps.READ_COMMIT_CHECKING);
         int stripe = stripeOf(bucket, key);
-        synchronized (stripeLocks[stripe]) {
+        synchronized (lockOf(stripe)) {
             if (versions.get(stripe) != ticket || isBeingRewritten(bucket, key)) {
                 stats.staleReadsNotKept.increment();
                 return false;
@@ -333,7 +339,7 @@ public final class LocalTier {
 
     public void beginRewrite(String bucket, String key) {
         int stripe = stripeOf(bucket, key);
-        synchronized (stripeLocks[stripe]) {
+        synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe);
             beingRewritten.merge(new ObjectKey(bucket, key), 1, Integer::sum);
         }
@@ -351,7 +357,7 @@ public final class LocalTier {
     /** Removes the copy of an object, if any: sidecar first, then data. */
     public void drop(String bucket, String key) {
         int stripe = stripeOf(bucket, key);
-        synchronized (stripeLocks[stripe]) {
+        synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
             remove(bucket, key);
         }

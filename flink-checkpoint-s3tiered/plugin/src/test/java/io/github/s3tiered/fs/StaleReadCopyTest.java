@@ -157,6 +157,55 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
                 .hasSize(getsBefore);
     }
 
+    /**
+     * An overwrite whose PUT S3 stored but whose answer was lost, and whose retry was refused: the
+     * write fails, yet S3 holds the new version. The copy of the old one must not go on being
+     * served here.
+     */
+    @Test
+    void aFailedOverwriteThatReachedS3RemovesTheCopyOfTheOldVersion() throws Exception {
+        byte[] v1 = bytes(100_000, 9);
+        byte[] v2 = bytes(120_000, 10);
+        write("record", v1);
+        assertThat(fs.runtime().tier().getVerified(BUCKET, "record")).isPresent();
+        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
+        io.github.s3tiered.s3.ObjectStore answerLost = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy.newProxyInstance(
+                io.github.s3tiered.s3.ObjectStore.class.getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("putObject")) {
+                        if (puts.incrementAndGet() > 1) {
+                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
+                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
+                                            .errorCode("AccessDenied").errorMessage("Access Denied").build())
+                                    .build();
+                        }
+                        method.invoke(store, args);
+                        throw software.amazon.awssdk.core.exception.SdkClientException.builder()
+                                .message("Unable to execute HTTP request: Connection reset")
+                                .cause(new java.net.SocketException("Connection reset")).build();
+                    }
+                    try {
+                        return method.invoke(store, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        S3TieredFileSystem lossy = FakeS3FileSystems.create(answerLost, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+        try {
+            FSDataOutputStream out = lossy.create(path("record"), WriteMode.OVERWRITE);
+            out.write(v2);
+            assertThatThrownBy(out::close).isInstanceOf(IOException.class);
+            assertThat(store.object(BUCKET, "record")).as("S3 stored it all the same").hasValue(v2);
+
+            assertThat(lossy.runtime().tier().getVerified(BUCKET, "record")).isEmpty();
+            try (FSDataInputStream in = lossy.open(path("record"))) {
+                assertThat(in.readAllBytes()).isEqualTo(v2);
+            }
+        } finally {
+            lossy.runtime().close();
+        }
+    }
+
     @Test
     void anOverwriteTooLargeForTheTierRemovesTheCopyOfTheOldVersion() throws Exception {
         fileSystem(Map.of("s3tiered.local.max-bytes", "1mb"));

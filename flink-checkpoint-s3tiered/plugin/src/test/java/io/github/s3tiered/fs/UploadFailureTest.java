@@ -93,7 +93,8 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         long millis = (System.nanoTime() - start) / 1_000_000;
         long part1Attempts = store.calls("UploadPart").stream().filter(c -> c.partNumber() == 1).count();
         // (timing only bounds the attempts: 20 throttled retries at up to 200 ms would take seconds)
-        assertThat(part1Attempts).as("part 1 stopped retrying after %s ms", millis).isLessThan(5);
+        assertThat(part1Attempts).as("part 1 stopped retrying after %s ms (21 attempts when it does not)", millis)
+                .isLessThan(10);
         assertThat(store.openUploads()).isEmpty();
         assertThat(store.object(BUCKET, "cp/storm")).isEmpty();
     }

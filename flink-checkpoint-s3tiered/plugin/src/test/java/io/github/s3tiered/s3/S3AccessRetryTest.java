@@ -247,7 +247,7 @@ class S3AccessRetryTest {
                         throw e.getCause();
                     }
                 });
-        // more throttled HEADs than the completion checks poll (12), fewer than one request's throttle budget
+        // more throttled HEADs than the completion checks poll (11), fewer than one request's throttle budget
         store.inject(InMemoryObjectStore.FaultRule.on("HeadObject").keys("storm").attempts(1, 14).slowDown());
         S3Access s3 = new S3Access(answerLost, new Retrier(new RetryPolicy(3, Duration.ofMillis(1), Duration.ofMillis(2),
                 20, Duration.ofMillis(1), Duration.ofMillis(2)), "s", stats), stats);
