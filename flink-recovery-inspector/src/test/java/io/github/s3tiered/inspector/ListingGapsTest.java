@@ -413,6 +413,40 @@ class ListingGapsTest {
         assertThat(rp.path()).as(rp.explanation()).map(Path::getName).contains("chk-4");
     }
 
+    /**
+     * Flink's cleaner (parallel by default) deletes a subsumed checkpoint's files and its
+     * {@code _metadata} at once: chk-3 is read with its {@code _metadata} and without its private
+     * files, while chk-4 has completed. The search starts over and finds chk-4; it never falls back
+     * past it to chk-2.
+     */
+    @Test
+    void aCheckpointARunningJobIsRemovingFilesOfSendsTheSearchToTheNewerOne() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
+            try {
+                writeCheckpoint(4, "sst-0", "sst-1", "only-4");
+                Files.delete(jobDir.resolve("chk-3/manifest"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).as(rp.explanation()).map(Path::getName).contains("chk-4");
+    }
+
+    @Test
+    void aBrokenCheckpointOfAStoppedJobIsSkippedAfterOneMoreListing() throws Exception {
+        writeCheckpoints();
+        Files.delete(jobDir.resolve("chk-3/manifest")); // lost; nothing newer appears
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+
+        assertThat(rp.path()).map(Path::getName).contains("chk-2");
+        assertThat(rp.skipped()).extracting(v -> v.path().getName()).containsExactly("chk-3");
+    }
+
     @Test
     void aCheckpointInProgressAtTheTopIsSkippedWithoutAnotherStart() throws Exception {
         writeCheckpoints();

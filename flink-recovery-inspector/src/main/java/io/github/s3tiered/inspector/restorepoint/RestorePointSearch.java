@@ -122,9 +122,11 @@ public final class RestorePointSearch {
                 undecided = Optional.of(v);
                 break;
             }
-            if (v.verdict() == Verdict.NO_METADATA && c.location().kind() == CheckpointKind.CHECKPOINT
+            if ((v.verdict() == Verdict.NO_METADATA || v.verdict() == Verdict.MISSING_FILES)
+                    && c.location().kind() == CheckpointKind.CHECKPOINT
                     && newerCheckpointListed(jobDir, highestListed, calls)) {
-                // being removed by a running job that completed a newer one: never fall back past that
+                // being removed by a running job that completed a newer one (its _metadata goes first,
+                // or, with Flink's parallel cleaner, together with its files): never fall back past that
                 throw new CheckpointVanished(c.location().path(), null);
             }
             skipped.add(v);
@@ -155,7 +157,8 @@ public final class RestorePointSearch {
 
         /** {@code cause}: the directory's absence; null when only its {@code _metadata} went. */
         CheckpointVanished(Path dir, FileNotFoundException cause) {
-            super(cause == null ? dir + " lost its _metadata while a newer checkpoint appeared" : cause.getMessage(), cause);
+            super(cause == null ? dir + " lost its _metadata or files while a newer checkpoint appeared" : cause.getMessage(),
+                    cause);
             this.dir = dir;
         }
     }
