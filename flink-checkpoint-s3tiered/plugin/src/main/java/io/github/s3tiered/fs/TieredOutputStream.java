@@ -307,7 +307,8 @@ final class TieredOutputStream extends FSDataOutputStream {
      * {@code close()} would upload the partial file only for Flink to delete it. While {@code OPEN}:
      * {@code OPEN} → {@code CANCELLED}, the staging file is deleted, every later write fails, and
      * the object is never created; returns true (false after a sync: the object holds what it made
-     * durable, which stays; false too after a failed sync, which may have created the object). While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
+     * durable, which stays; false too after a failed sync, which may have created the object).
+     * While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
      * object before the cancellation reached it (the uploading thread deletes it, but the caller
      * must not count on that). Closed or cancelled: does nothing, returns false, unless an earlier
