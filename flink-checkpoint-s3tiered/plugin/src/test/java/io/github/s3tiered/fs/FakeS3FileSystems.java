@@ -67,6 +67,36 @@ final class FakeS3FileSystems {
         void run() throws IOException;
     }
 
+    /**
+     * The store behind a wrapper whose first PutObject stores the object and then loses its answer
+     * (a connection reset), and whose later PutObjects are refused (403): a write S3 made although
+     * its writer was told it failed.
+     */
+    static io.github.s3tiered.s3.ObjectStore firstPutStoredAnswerLostThenRefused(InMemoryObjectStore store) {
+        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
+        return (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy.newProxyInstance(
+                io.github.s3tiered.s3.ObjectStore.class.getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("putObject")) {
+                        if (puts.incrementAndGet() > 1) {
+                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
+                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
+                                            .errorCode("AccessDenied").errorMessage("Access Denied").build())
+                                    .build();
+                        }
+                        method.invoke(store, args);
+                        throw software.amazon.awssdk.core.exception.SdkClientException.builder()
+                                .message("Unable to execute HTTP request: Connection reset")
+                                .cause(new java.net.SocketException("Connection reset")).build();
+                    }
+                    try {
+                        return method.invoke(store, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
     /** Over any store, such as the in-memory one behind a wrapper that loses answers. */
     static S3TieredFileSystem create(io.github.s3tiered.s3.ObjectStore store, S3Statistics stats, Configuration conf)
             throws IOException {

@@ -168,28 +168,7 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         byte[] v2 = bytes(120_000, 10);
         write("record", v1);
         assertThat(fs.runtime().tier().getVerified(BUCKET, "record")).isPresent();
-        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
-        io.github.s3tiered.s3.ObjectStore answerLost = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy.newProxyInstance(
-                io.github.s3tiered.s3.ObjectStore.class.getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
-                (proxy, method, args) -> {
-                    if (method.getName().equals("putObject")) {
-                        if (puts.incrementAndGet() > 1) {
-                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
-                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
-                                            .errorCode("AccessDenied").errorMessage("Access Denied").build())
-                                    .build();
-                        }
-                        method.invoke(store, args);
-                        throw software.amazon.awssdk.core.exception.SdkClientException.builder()
-                                .message("Unable to execute HTTP request: Connection reset")
-                                .cause(new java.net.SocketException("Connection reset")).build();
-                    }
-                    try {
-                        return method.invoke(store, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        io.github.s3tiered.s3.ObjectStore answerLost = FakeS3FileSystems.firstPutStoredAnswerLostThenRefused(store);
         S3TieredFileSystem lossy = FakeS3FileSystems.create(answerLost, stats, FakeS3FileSystems.config(tierDir, Map.of()));
         try {
             FSDataOutputStream out = lossy.create(path("record"), WriteMode.OVERWRITE);

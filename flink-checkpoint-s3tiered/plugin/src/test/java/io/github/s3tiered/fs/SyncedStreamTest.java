@@ -155,28 +155,7 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
      */
     @Test
     void anAbandonAfterAFailedSyncThatReachedS3LeavesTheDeleteToTheCaller() throws Exception {
-        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
-        io.github.s3tiered.s3.ObjectStore answerLost = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy.newProxyInstance(
-                io.github.s3tiered.s3.ObjectStore.class.getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
-                (proxy, method, args) -> {
-                    if (method.getName().equals("putObject")) {
-                        if (puts.incrementAndGet() > 1) {
-                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
-                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
-                                            .errorCode("AccessDenied").errorMessage("Access Denied").build())
-                                    .build();
-                        }
-                        method.invoke(store, args);
-                        throw software.amazon.awssdk.core.exception.SdkClientException.builder()
-                                .message("Unable to execute HTTP request: Connection reset")
-                                .cause(new java.net.SocketException("Connection reset")).build();
-                    }
-                    try {
-                        return method.invoke(store, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        io.github.s3tiered.s3.ObjectStore answerLost = FakeS3FileSystems.firstPutStoredAnswerLostThenRefused(store);
         S3TieredFileSystem lossy = FakeS3FileSystems.create(answerLost, stats, FakeS3FileSystems.config(tierDir, java.util.Map.of()));
         try {
             TieredOutputStream out = (TieredOutputStream) lossy.create(path("cp/lost-sync"), WriteMode.NO_OVERWRITE);
