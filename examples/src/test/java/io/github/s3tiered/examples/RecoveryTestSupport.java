@@ -54,32 +54,6 @@ final class RecoveryTestSupport {
     /** The transfer figure of bytes a restore downloaded from S3, on this Flink line. */
     static final String RESTORED_FROM_S3 = RESTORES_STREAM ? "bytesDownloaded" : "restoreBytesFromS3";
 
-    /**
-     * What the storage's start check reads back from S3 when a job first uses {@code checkpointDir}
-     * in this process, within the figure {@link #RESTORED_FROM_S3} on 1.20 (where it counts every
-     * download): its probe object, which holds its own path and a line end.
-     */
-    static long startCheckReadBytes(String checkpointDir) {
-        if (!RESTORES_STREAM) {
-            return 0;
-        }
-        String probe = new org.apache.flink.core.fs.Path(checkpointDir, ".s3tiered-check/" + java.util.UUID.randomUUID())
-                .toString();
-        return probe.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
-    }
-
-    /**
-     * What the guard reads from S3 when a job resumes from {@code checkpoint}, within the figure
-     * {@link #RESTORED_FROM_S3} on 1.20 (where it counts every download): its {@code _metadata}.
-     */
-    static long guardReadBytes(String checkpoint) throws java.io.IOException {
-        if (!RESTORES_STREAM) {
-            return 0;
-        }
-        org.apache.flink.core.fs.Path metadata = new org.apache.flink.core.fs.Path(checkpoint, "_metadata");
-        return metadata.getFileSystem().getFileStatus(metadata).getLen();
-    }
-
     /** A directory of the test's own, outside JUnit's temp dirs (see {@link #deleteQuietly}). */
     static java.nio.file.Path scratchDirectory(String name) {
         try {

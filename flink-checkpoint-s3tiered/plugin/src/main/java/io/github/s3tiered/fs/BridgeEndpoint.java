@@ -90,7 +90,7 @@ final class BridgeEndpoint {
         byte[] buffer = new byte[256 * 1024];
         S3TieredRuntime runtime = fs.runtime();
         try (S3InputStream in = new S3InputStream(runtime.store(), op.bucket(), op.key(), info.size(), null, info.etag(),
-                runtime.config().readReopenAttempts(), null, 0)) {
+                runtime.config().readReopenAttempts(), null, 0, false)) {
             int n;
             while ((n = in.read(buffer, 0, buffer.length)) != -1) {
                 crc.update(buffer, 0, n);

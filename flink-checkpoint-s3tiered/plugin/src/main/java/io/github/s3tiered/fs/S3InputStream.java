@@ -71,6 +71,7 @@ final class S3InputStream extends FSDataInputStream {
      */
     private IOException corrupt;
     private final long tierTicket;
+    private final boolean countsAsDownload;
     private java.nio.file.Path teeFile;
     private FileChannel teeChannel;
 
@@ -80,6 +81,17 @@ final class S3InputStream extends FSDataInputStream {
      */
     S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
             int reopenAttempts, LocalTier tier, long tierTicket) {
+        this(store, bucket, key, length, expectedCrc, etag, reopenAttempts, tier, tierTicket, true);
+    }
+
+    /**
+     * {@code countsAsDownload}: false for the checks' reads (the start check's probe, the guard's and
+     * the inspector's durable reads), which are not the file system's reads of state: on 1.20, where
+     * restores stream, {@code bytesDownloaded} is what a TaskManager's restores took from S3.
+     */
+    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
+            int reopenAttempts, LocalTier tier, long tierTicket, boolean countsAsDownload) {
+        this.countsAsDownload = countsAsDownload;
         this.tierTicket = tierTicket;
         this.etag = etag;
         this.store = store.cancellable(cancellation);
@@ -147,7 +159,11 @@ final class S3InputStream extends FSDataInputStream {
                     tee(b, off, n);
                 }
                 pos += n;
-                store.recordDownload(n);
+                if (countsAsDownload) {
+                    store.recordDownload(n);
+                } else {
+                    store.statistics().bytesReadByChecks.add(n);
+                }
             } catch (S3OperationException e) {
                 if (e.statusCode() == 404) {
                     // deleted since it was opened: a missing file, not an unreadable store

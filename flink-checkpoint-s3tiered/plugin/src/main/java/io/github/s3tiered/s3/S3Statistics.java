@@ -23,6 +23,8 @@ public final class S3Statistics implements ExecutionInterceptor {
     public final LongAdder reopens = new LongAdder();
     public final LongAdder bytesUploaded = new LongAdder();
     public final LongAdder bytesDownloaded = new LongAdder();
+    /** Bytes the checks read from S3 past the local tier (durable reads), not in {@link #bytesDownloaded}. */
+    public final LongAdder bytesReadByChecks = new LongAdder();
     public final LongAdder bytesServedFromLocalTier = new LongAdder();
     public final LongAdder uploadNanos = new LongAdder();
     /** Bytes of batch copies (RocksDB restores) served by local-tier copies, and by S3. */
