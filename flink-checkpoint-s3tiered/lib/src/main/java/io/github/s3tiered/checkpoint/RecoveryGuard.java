@@ -90,7 +90,16 @@ final class RecoveryGuard implements Serializable {
     }
 
     private String checkSingle(CheckpointInspector inspector, String pointer, Path checkpoint) throws IOException {
-        Validation v = inspector.validate(checkpoint, deep);
+        Validation v;
+        try {
+            v = inspector.validate(checkpoint, deep);
+        } catch (FileNotFoundException e) {
+            throw new IOException(KEY + " = " + pointer + ": the checkpoint disappeared while it was checked (" + e.getMessage()
+                    + "). Nothing was resumed.", e);
+        } catch (IOException e) {
+            throw new IOException(KEY + " = " + pointer + ": the checkpoint could not be checked before resuming ("
+                    + e.getMessage() + "). Nothing was resumed; retry when the storage answers.", e);
+        }
         if (v.restorable()) {
             LOG.info("Recovery guard: {} is restorable: {} ({})", checkpoint, v.reason(), v.requests());
             return pointer;
@@ -111,8 +120,8 @@ final class RecoveryGuard implements Serializable {
         if (namedId < 0) {
             namedId = v.checkpointId();
         }
-        RestorePoint rp = inspector.restorePoint(jobDir,
-                new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId));
+        RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer,
+                new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId), refusal + "\n");
         if (rp.outcome() == Outcome.UNKNOWN) {
             throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") stopped: "
                     + rp.explanation());
@@ -131,7 +140,7 @@ final class RecoveryGuard implements Serializable {
     }
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {
-        RestorePoint rp = inspector.restorePoint(jobDir, new RestorePointOptions(false, deep, null));
+        RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer, new RestorePointOptions(false, deep, null), "");
         if (rp.outcome() == Outcome.UNKNOWN) {
             throw new IOException(undecided(pointer, rp.undecided().orElseThrow()) + "\n" + rp.explanation());
         }
@@ -145,6 +154,22 @@ final class RecoveryGuard implements Serializable {
             LOG.warn("Recovery guard: {} names a job directory; newer checkpoints are not restorable. {}", pointer, rp.explanation());
         }
         return rp.path().get().toString();
+    }
+
+    /**
+     * The inspector's search of a job directory, whose listings may fail (a storage that stopped
+     * answering, a directory that keeps changing); the failure then names the key, the pointer and
+     * the directory, and says that nothing was resumed: no older checkpoint is taken in its place.
+     */
+    private static RestorePoint searchJobDirectory(CheckpointInspector inspector, Path jobDir, String pointer,
+            RestorePointOptions options, String before) throws IOException {
+        try {
+            return inspector.restorePoint(jobDir, options);
+        } catch (IOException e) {
+            throw new IOException(before + "Not resuming from " + KEY + " = " + pointer + ": the checkpoints of " + jobDir
+                    + " could not be searched (" + e.getMessage() + "). Nothing was resumed, and no older checkpoint is"
+                    + " used in its place; retry when the storage answers.", e);
+        }
     }
 
     private static String undecided(String pointer, Validation v) {

@@ -3,7 +3,9 @@ package io.github.s3tiered.checkpoint;
 import io.github.s3tiered.inspector.metadata.OperatorIds;
 import io.github.s3tiered.inspector.metadata.OperatorStates;
 
+import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.local.LocalFileSystem;
 import org.apache.flink.runtime.checkpoint.Checkpoints;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -14,6 +16,7 @@ import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,8 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -85,6 +90,81 @@ class RecoveryGuardFallbackTest {
         RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
 
         assertThat(new Path(guard.resolve(pointer(job))).getName()).isEqualTo("chk-4");
+    }
+
+    @Test
+    void aFallbackWhoseListingFailsSaysNothingWasResumedNamingTheKeyAndTheDirectory() {
+        ListingFailingFileSystem fs = serveFailingListings(0);
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        assertThatThrownBy(() -> guard.resolve(flakyPointer(job.resolve("chk-3"))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Refusing to resume") // why it fell back
+                .hasMessageContaining("state-3")
+                .hasMessageContaining("execution.state-recovery.path = " + flakyPointer(job.resolve("chk-3")))
+                .hasMessageContaining(job.getFileName().toString())
+                .hasMessageContaining("503 SlowDown")
+                .hasMessageContaining("Nothing was resumed");
+        assertThat(fs.failedListings.get()).isPositive();
+    }
+
+    @Test
+    void aJobDirectoryWhoseSearchFailsAfterItWasRecognisedSaysNothingWasResumed() {
+        // the first listing recognises the job directory; the search's own listing fails
+        ListingFailingFileSystem fs = serveFailingListings(1);
+        RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
+
+        assertThatThrownBy(() -> guard.resolve(flakyPointer(job)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("execution.state-recovery.path = " + flakyPointer(job))
+                .hasMessageContaining("503 SlowDown")
+                .hasMessageContaining("Nothing was resumed");
+        assertThat(fs.failedListings.get()).isPositive();
+    }
+
+    @AfterEach
+    void restoreTheFileSystems() {
+        S3TieredSchemeForTests.reset();
+    }
+
+    private ListingFailingFileSystem serveFailingListings(int listingsBeforeFailing) {
+        ListingFailingFileSystem fs = new ListingFailingFileSystem(new Path(job.toAbsolutePath().toUri()), listingsBeforeFailing);
+        S3TieredSchemeForTests.serve("flaky", fs);
+        return fs;
+    }
+
+    /** Local files under a scheme of the test's, whose listings of the job directory start failing. */
+    private static final class ListingFailingFileSystem extends LocalFileSystem {
+        private final String jobDir;
+        private final AtomicInteger listingsLeft;
+        final AtomicInteger failedListings = new AtomicInteger();
+
+        ListingFailingFileSystem(Path jobDir, int listingsBeforeFailing) {
+            this.jobDir = jobDir.toUri().getPath();
+            this.listingsLeft = new AtomicInteger(listingsBeforeFailing);
+        }
+
+        @Override
+        public FileStatus[] listStatus(Path f) throws IOException {
+            if (trimmed(f.toUri().getPath()).equals(trimmed(jobDir)) && listingsLeft.getAndDecrement() <= 0) {
+                failedListings.incrementAndGet();
+                throw new IOException("LIST of " + f + " failed: 503 SlowDown (retries exhausted)");
+            }
+            return super.listStatus(f);
+        }
+
+        @Override
+        public URI getUri() {
+            return URI.create("flaky://bucket/");
+        }
+
+        private static String trimmed(String p) {
+            return p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+        }
+    }
+
+    private static String flakyPointer(java.nio.file.Path p) {
+        return "flaky://bucket" + p.toAbsolutePath();
     }
 
     private static String pointer(java.nio.file.Path p) {

@@ -20,10 +20,15 @@ final class S3TieredSchemeForTests {
     private S3TieredSchemeForTests() {}
 
     static void serve(FileSystem fs) {
+        serve("s3tiered", fs);
+    }
+
+    /** Serves another scheme: a file system that is not the plugin's, without its bridge. */
+    static void serve(String scheme, FileSystem fs) {
         FileSystemFactory s3tiered = new FileSystemFactory() {
             @Override
             public String getScheme() {
-                return "s3tiered";
+                return scheme;
             }
 
             @Override
