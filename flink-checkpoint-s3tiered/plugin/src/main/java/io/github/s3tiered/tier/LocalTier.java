@@ -110,6 +110,11 @@ public final class LocalTier {
         return stripeLocks[stripe & (LOCKS - 1)];
     }
 
+    /** Which lock guards a key's stripe: keys of equal values share it (tests). */
+    static int lockIndexOf(String bucket, String key) {
+        return stripeOf(bucket, key) & (LOCKS - 1);
+    }
+
     private final TierLayout layout;
     private final TierStatistics stats = new TierStatistics();
     private final CopyVerification verification = new CopyVerification(stats);
@@ -224,6 +229,7 @@ public final class LocalTier {
             versions.incrementAndGet(stripe); // readers of the version this one replaces keep no copy
             place(bucket, key, stagedFile, size, crc32c);
         }
+        eviction.evictIfDue();
     }
 
     /**
@@ -250,8 +256,9 @@ public final class LocalTier {
                 return false;
             }
             place(bucket, key, stagedFile, size, crc32c);
-            return true;
         }
+        eviction.evictIfDue();
+        return true;
     }
 
     private void place(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {

@@ -61,13 +61,19 @@ final class TierEviction {
         usedBytes.addAndGet(-bytes);
     }
 
-    /**
-     * Counts a commit; evicts when this process's count is over budget, or after a tenth of the
-     * budget was added here since the last scan (other processes add copies this one does not count).
-     */
-    void added(long bytes, long replacedBytes) throws IOException {
+    /** Counts a commit; {@link #evictIfDue()} then decides whether to scan. */
+    void added(long bytes, long replacedBytes) {
         usedBytes.addAndGet(bytes - replacedBytes);
         addedSinceScan.addAndGet(bytes);
+    }
+
+    /**
+     * Evicts when this process's count is over budget, or after a tenth of the budget was added
+     * here since the last scan (other processes add copies this one does not count). Called
+     * outside the tier's key locks: a scan walks the whole directory, and every commit, read's
+     * commit and drop of the keys under a held lock would wait for it.
+     */
+    void evictIfDue() throws IOException {
         if (usedBytes.get() > maxBytes || addedSinceScan.get() > maxBytes / 10) {
             evictIfOverBudget();
         }

@@ -14,6 +14,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -94,6 +95,52 @@ class LocalTierTest {
         assertThat(tier.getVerified("b", "k1")).isEmpty();
         assertThat(tier.getVerified("b", "k5")).isPresent();
         assertThat(tier.statistics().evictions.sum()).isPositive();
+    }
+
+    @Test
+    void anEvictionScanHoldsNoKeyLock() throws Exception {
+        // Five copies of 2000 bytes and their sidecars fit; a sixth does not: its commit evicts.
+        LocalTier tier = new LocalTier(dir, 11_000);
+        for (int i = 0; i < 5; i++) {
+            put(tier, "k" + i, bytes(2000, i));
+        }
+        String sameLock = "other-0";
+        for (int n = 1; LocalTier.lockIndexOf("b", sameLock) != LocalTier.lockIndexOf("b", "k5"); n++) {
+            sameLock = "other-" + n;
+        }
+        CountDownLatch evicting = new CountDownLatch(1);
+        CountDownLatch mayGoOn = new CountDownLatch(1);
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.EVICT_SIDECAR_REMOVED) && evicting.getCount() > 0) {
+                evicting.countDown();
+                try {
+                    mayGoOn.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            Future<?> committing = threads.submit(() -> {
+                put(tier, "k5", bytes(3000, 5));
+                return null;
+            });
+            assertThat(evicting.await(30, TimeUnit.SECONDS)).as("the commit of k5 evicts").isTrue();
+            String other = sameLock;
+            Future<?> dropping = threads.submit(() -> tier.drop("b", other));
+
+            // A liveness check, not a timing one: on a lock held by the scan the drop waits for good.
+            dropping.get(10, TimeUnit.SECONDS);
+            mayGoOn.countDown();
+            committing.get(30, TimeUnit.SECONDS);
+        } finally {
+            mayGoOn.countDown();
+            TierSteps.listen(step -> {});
+            threads.shutdownNow();
+        }
+        assertThat(tier.getVerified("b", "k5")).isPresent();
+        assertThat(tier.usedBytes()).isEqualTo(onDisk());
     }
 
     @Test
