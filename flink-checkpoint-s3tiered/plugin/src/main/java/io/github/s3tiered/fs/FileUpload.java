@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -53,8 +52,8 @@ final class FileUpload {
             throw e;
         }
         List<CompletableFuture<UploadedPart>> parts = new ArrayList<>();
-        AtomicBoolean failed = new AtomicBoolean();
-        // A part that failed for good fails the upload: the other parts stop retrying at once. Else,
+        // Cancelled once the upload cannot complete: the caller cancelled it, a part failed for
+        // good, or the wait for the parts failed. The other parts then stop retrying at once; else,
         // in a storm of 503s, a part awaited before it spends its whole throttle budget (minutes)
         // before the failure is reported, past the checkpoint's timeout, adding to the storm.
         Cancellation partsCancellation = new Cancellation();
@@ -70,13 +69,12 @@ final class FileUpload {
                 long len = Math.min(partSize, length - offset);
                 int n = partNumber;
                 parts.add(CompletableFuture.supplyAsync(() -> {
-                    if (failed.get() || cancellation.isCancelled()) {
+                    if (partsCancellation.isCancelled()) {
                         return null; // the upload is aborted anyway
                     }
                     try {
                         return partStore.uploadPart(target.bucket(), target.key(), uploadId, n, file, off, len);
                     } catch (IOException | RuntimeException e) {
-                        failed.set(true);
                         if (!(e instanceof CancelledException) && firstPartFailure.compareAndSet(null, e)) {
                             partsCancellation.cancel("part " + n + " of the upload failed");
                         }
@@ -93,7 +91,7 @@ final class FileUpload {
             runtime.store().statistics().uploads.increment();
             runtime.store().statistics().uploadNanos.add(System.nanoTime() - start);
         } catch (RuntimeException | IOException e) {
-            failed.set(true);
+            partsCancellation.cancel("the upload of " + target + " failed");
             IOException cause = RangedDownload.unwrap(e);
             if (cause instanceof CancelledException && !cancellation.isCancelled() && firstPartFailure.get() != null) {
                 cause = RangedDownload.unwrap(firstPartFailure.get()); // the failure that stopped the other parts
