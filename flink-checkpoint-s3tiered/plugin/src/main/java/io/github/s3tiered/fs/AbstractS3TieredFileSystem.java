@@ -334,7 +334,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size()) && !rewritten;
-        return new WindowedInputStream(new S3InputStream(store(), op.bucket(), op.key(), info.size(), info.crc32c(), info.etag(),
+        return new WindowedInputStream(S3InputStream.ofState(store(), op.bucket(), op.key(), info,
                 config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
     }
 

@@ -89,8 +89,8 @@ final class BridgeEndpoint {
         long length = 0;
         byte[] buffer = new byte[256 * 1024];
         S3TieredRuntime runtime = fs.runtime();
-        try (S3InputStream in = new S3InputStream(runtime.store(), op.bucket(), op.key(), info.size(), null, info.etag(),
-                runtime.config().readReopenAttempts(), null, 0, false)) {
+        try (S3InputStream in = S3InputStream.ofCheck(runtime.store(), op.bucket(), op.key(), info,
+                runtime.config().readReopenAttempts())) {
             int n;
             while ((n = in.read(buffer, 0, buffer.length)) != -1) {
                 crc.update(buffer, 0, n);

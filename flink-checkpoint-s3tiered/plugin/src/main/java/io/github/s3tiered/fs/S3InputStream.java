@@ -2,6 +2,7 @@ package io.github.s3tiered.fs;
 
 import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.Crc32c;
+import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.s3.ObjectStream;
 import io.github.s3tiered.s3.Retrier;
 import io.github.s3tiered.s3.S3Access;
@@ -76,20 +77,28 @@ final class S3InputStream extends FSDataInputStream {
     private FileChannel teeChannel;
 
     /**
-     * {@code tier}: where to keep a copy of what is read in full, or null; {@code tierTicket}: the
-     * tier's {@link LocalTier#readTicket} taken before S3 was asked what the object is.
+     * A read of state (Flink's {@code open()}), checked against the object's recorded CRC32C and
+     * counted as a download. {@code tier}: where to keep a copy of what is read in full, or null;
+     * {@code tierTicket}: the tier's {@link LocalTier#readTicket} taken before S3 was asked what the
+     * object is.
      */
-    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
-            int reopenAttempts, LocalTier tier, long tierTicket) {
-        this(store, bucket, key, length, expectedCrc, etag, reopenAttempts, tier, tierTicket, true);
+    static S3InputStream ofState(S3Access store, String bucket, String key, ObjectInfo info, int reopenAttempts,
+            LocalTier tier, long tierTicket) {
+        return new S3InputStream(store, bucket, key, info.size(), info.crc32c(), info.etag(), reopenAttempts, tier,
+                tierTicket, true);
     }
 
     /**
-     * {@code countsAsDownload}: false for the checks' reads (the start check's probe, the guard's and
-     * the inspector's durable reads), which are not the file system's reads of state: on 1.20, where
-     * restores stream, {@code bytesDownloaded} is what a TaskManager's restores took from S3.
+     * A check's read past the local tier (the start check's probe, the guard's and the inspector's
+     * durable reads): the caller compares what it reads; nothing is kept, and it is not counted in
+     * {@code bytesDownloaded}, which on 1.20, where restores stream, is what a TaskManager's restores
+     * took from S3.
      */
-    S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
+    static S3InputStream ofCheck(S3Access store, String bucket, String key, ObjectInfo info, int reopenAttempts) {
+        return new S3InputStream(store, bucket, key, info.size(), null, info.etag(), reopenAttempts, null, 0, false);
+    }
+
+    private S3InputStream(S3Access store, String bucket, String key, long length, Integer expectedCrc, String etag,
             int reopenAttempts, LocalTier tier, long tierTicket, boolean countsAsDownload) {
         this.countsAsDownload = countsAsDownload;
         this.tierTicket = tierTicket;
