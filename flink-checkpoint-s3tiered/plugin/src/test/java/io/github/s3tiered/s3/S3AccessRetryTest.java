@@ -156,17 +156,14 @@ class S3AccessRetryTest {
      */
     @Test
     void aRetriedCompleteSucceedsWhenAnEarlierAttemptCompletesTheUploadMeanwhile(@TempDir Path dir) throws Exception {
-        byte[] bytes = new byte[5000];
-        new java.util.Random(3).nextBytes(bytes);
-        Path file = Files.write(dir.resolve("part"), bytes);
-        CRC32C crc = new CRC32C();
-        crc.update(bytes);
-        int checksum = (int) crc.getValue();
+        PartFile part = PartFile.of(dir, 3);
+        byte[] bytes = part.bytes();
+        Path file = part.file();
+        int checksum = part.checksum();
         AtomicInteger completes = new AtomicInteger();
         AtomicInteger neverCompletes = new AtomicInteger();
         AtomicReference<Thread> lateCompletion = new AtomicReference<>();
-        ObjectStore answerLost = (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(),
-                new Class<?>[] {ObjectStore.class}, (proxy, method, args) -> {
+        ObjectStore answerLost = intercepting((method, args) -> {
                     if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("lost")) {
                         if (completes.incrementAndGet() == 1) {
                             Thread t = new Thread(() -> {
@@ -180,15 +177,13 @@ class S3AccessRetryTest {
                             });
                             t.start();
                             lateCompletion.set(t);
-                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
-                                    .cause(new SocketException("Connection reset")).build();
+                            throw connectionReset();
                         }
                         throw invalidPart();
                     }
                     if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("never")) {
                         if (neverCompletes.incrementAndGet() == 1) { // lost on the way: S3 never saw it
-                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
-                                    .cause(new SocketException("Connection reset")).build();
+                            throw connectionReset();
                         }
                         throw invalidPart();
                     }
@@ -226,21 +221,17 @@ class S3AccessRetryTest {
      */
     @Test
     void aRetriedCompleteWhoseObjectCheckIsThrottledSucceeds(@TempDir Path dir) throws Exception {
-        byte[] bytes = new byte[5000];
-        new java.util.Random(4).nextBytes(bytes);
-        Path file = Files.write(dir.resolve("part"), bytes);
-        CRC32C crc = new CRC32C();
-        crc.update(bytes);
-        int checksum = (int) crc.getValue();
+        PartFile part = PartFile.of(dir, 4);
+        byte[] bytes = part.bytes();
+        Path file = part.file();
+        int checksum = part.checksum();
         AtomicInteger completes = new AtomicInteger();
-        ObjectStore answerLost = (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(),
-                new Class<?>[] {ObjectStore.class}, (proxy, method, args) -> {
+        ObjectStore answerLost = intercepting((method, args) -> {
                     boolean first = method.getName().equals("completeMultipartUpload") && completes.incrementAndGet() == 1;
                     try {
                         Object result = method.invoke(store, args);
                         if (first) {
-                            throw SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
-                                    .cause(new SocketException("Connection reset")).build();
+                            throw connectionReset();
                         }
                         return result;
                     } catch (InvocationTargetException e) {
@@ -259,6 +250,34 @@ class S3AccessRetryTest {
         assertThat(completes).hasValue(2);
         assertThat(store.object("b", "storm")).hasValue(bytes);
         assertThat(store.calls("HeadObject")).hasSize(15);
+    }
+
+    /** A part's file of 5000 seeded bytes, and their CRC32C. */
+    private record PartFile(Path file, byte[] bytes, int checksum) {
+        static PartFile of(Path dir, long seed) throws java.io.IOException {
+            byte[] bytes = new byte[5000];
+            new java.util.Random(seed).nextBytes(bytes);
+            CRC32C crc = new CRC32C();
+            crc.update(bytes);
+            return new PartFile(Files.write(dir.resolve("part"), bytes), bytes, (int) crc.getValue());
+        }
+    }
+
+    /** The answer of a request that reached S3 or not: the connection broke before the answer came. */
+    private static SdkClientException connectionReset() {
+        return SdkClientException.builder().message("Unable to execute HTTP request: Connection reset")
+                .cause(new SocketException("Connection reset")).build();
+    }
+
+    /** One call to an object store, answered by the test. */
+    private interface Answer {
+        Object answer(java.lang.reflect.Method method, Object[] args) throws Throwable;
+    }
+
+    /** An object store whose every call the test answers. */
+    private static ObjectStore intercepting(Answer answer) {
+        return (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(), new Class<?>[] {ObjectStore.class},
+                (proxy, method, args) -> answer.answer(method, args));
     }
 
     private static S3Exception invalidPart() {
