@@ -15,6 +15,8 @@ import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.DataOutputStream;
@@ -393,39 +395,21 @@ class ListingGapsTest {
         assertThat(rp.skipped()).isEmpty();
     }
 
-    @Test
-    void aCheckpointWhoseMetadataARunningJobRemovesSendsTheSearchToTheNewerOne() throws Exception {
-        writeCheckpoints();
-        // Flink removes a subsumed checkpoint's _metadata with (or, without its cleaner's parallel
-        // mode, before) its other files: chk-3 is listed, then read without _metadata, while chk-4
-        // has completed
-        ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
-            try {
-                writeCheckpoint(4, "sst-0", "sst-1", "only-4");
-                Files.delete(jobDir.resolve("chk-3/_metadata"));
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-
-        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
-
-        assertThat(rp.path()).as(rp.explanation()).map(Path::getName).contains("chk-4");
-    }
-
     /**
-     * Flink's cleaner (parallel by default) deletes a subsumed checkpoint's files and its
-     * {@code _metadata} at once: chk-3 is read with its {@code _metadata} and without its private
-     * files, while chk-4 has completed. The search starts over and finds chk-4; it never falls back
-     * past it to chk-2.
+     * A running job removes a subsumed checkpoint: Flink's cleaner (parallel by default) deletes its
+     * {@code _metadata} and its files at once (without the parallel mode, the {@code _metadata}
+     * first). chk-3 is listed, then read without its {@code _metadata} or without a private file,
+     * while chk-4 has completed. The search starts over and finds chk-4; it never falls back past it
+     * to chk-2.
      */
-    @Test
-    void aCheckpointARunningJobIsRemovingFilesOfSendsTheSearchToTheNewerOne() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"_metadata", "manifest"})
+    void aCheckpointARunningJobIsRemovingSendsTheSearchToTheNewerOne(String removedFirst) throws Exception {
         writeCheckpoints();
         ListingGapsFileSystem.onListing(jobDir.resolve("chk-3"), () -> {
             try {
                 writeCheckpoint(4, "sst-0", "sst-1", "only-4");
-                Files.delete(jobDir.resolve("chk-3/manifest"));
+                Files.delete(jobDir.resolve("chk-3").resolve(removedFirst));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
