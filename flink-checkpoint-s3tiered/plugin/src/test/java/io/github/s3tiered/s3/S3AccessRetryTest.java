@@ -164,35 +164,35 @@ class S3AccessRetryTest {
         AtomicInteger neverCompletes = new AtomicInteger();
         AtomicReference<Thread> lateCompletion = new AtomicReference<>();
         ObjectStore answerLost = intercepting((method, args) -> {
-                    if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("lost")) {
-                        if (completes.incrementAndGet() == 1) {
-                            Thread t = new Thread(() -> {
-                                try {
-                                    Thread.sleep(400);
-                                    store.completeMultipartUpload((String) args[0], (String) args[1], (String) args[2],
-                                            (List<UploadedPart>) args[3]);
-                                } catch (Exception e) {
-                                    throw new IllegalStateException(e);
-                                }
-                            });
-                            t.start();
-                            lateCompletion.set(t);
-                            throw connectionReset();
+            if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("lost")) {
+                if (completes.incrementAndGet() == 1) {
+                    Thread t = new Thread(() -> {
+                        try {
+                            Thread.sleep(400);
+                            store.completeMultipartUpload((String) args[0], (String) args[1], (String) args[2],
+                                    (List<UploadedPart>) args[3]);
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
                         }
-                        throw invalidPart();
-                    }
-                    if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("never")) {
-                        if (neverCompletes.incrementAndGet() == 1) { // lost on the way: S3 never saw it
-                            throw connectionReset();
-                        }
-                        throw invalidPart();
-                    }
-                    try {
-                        return method.invoke(store, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+                    });
+                    t.start();
+                    lateCompletion.set(t);
+                    throw connectionReset();
+                }
+                throw invalidPart();
+            }
+            if (method.getName().equals("completeMultipartUpload") && ((String) args[1]).startsWith("never")) {
+                if (neverCompletes.incrementAndGet() == 1) { // lost on the way: S3 never saw it
+                    throw connectionReset();
+                }
+                throw invalidPart();
+            }
+            try {
+                return method.invoke(store, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        });
         S3Access s3 = new S3Access(answerLost, new Retrier(POLICY, "s", stats), stats);
 
         String id = s3.createMultipartUpload("b", "lost", checksum);
@@ -222,33 +222,30 @@ class S3AccessRetryTest {
     @Test
     void aRetriedCompleteWhoseObjectCheckIsThrottledSucceeds(@TempDir Path dir) throws Exception {
         PartFile part = PartFile.of(dir, 4);
-        byte[] bytes = part.bytes();
-        Path file = part.file();
-        int checksum = part.checksum();
         AtomicInteger completes = new AtomicInteger();
         ObjectStore answerLost = intercepting((method, args) -> {
-                    boolean first = method.getName().equals("completeMultipartUpload") && completes.incrementAndGet() == 1;
-                    try {
-                        Object result = method.invoke(store, args);
-                        if (first) {
-                            throw connectionReset();
-                        }
-                        return result;
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+            boolean first = method.getName().equals("completeMultipartUpload") && completes.incrementAndGet() == 1;
+            try {
+                Object result = method.invoke(store, args);
+                if (first) {
+                    throw connectionReset();
+                }
+                return result;
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        });
         // more throttled HEADs than the completion checks poll (11), fewer than one request's throttle budget
         store.inject(InMemoryObjectStore.FaultRule.on("HeadObject").keys("storm").attempts(1, 14).slowDown());
         S3Access s3 = new S3Access(answerLost, new Retrier(new RetryPolicy(3, Duration.ofMillis(1), Duration.ofMillis(2),
                 20, Duration.ofMillis(1), Duration.ofMillis(2)), "s", stats), stats);
 
-        String id = s3.createMultipartUpload("b", "storm", checksum);
-        List<UploadedPart> parts = List.of(s3.uploadPart("b", "storm", id, 1, file, 0, bytes.length));
-        s3.completeMultipartUpload("b", "storm", id, parts, bytes.length, checksum);
+        String id = s3.createMultipartUpload("b", "storm", part.checksum());
+        List<UploadedPart> parts = List.of(s3.uploadPart("b", "storm", id, 1, part.file(), 0, part.bytes().length));
+        s3.completeMultipartUpload("b", "storm", id, parts, part.bytes().length, part.checksum());
 
         assertThat(completes).hasValue(2);
-        assertThat(store.object("b", "storm")).hasValue(bytes);
+        assertThat(store.object("b", "storm")).hasValue(part.bytes());
         assertThat(store.calls("HeadObject")).hasSize(15);
     }
 
