@@ -15,6 +15,10 @@ public enum FaultAction {
     RESET_AFTER_REQUEST_BYTES,
     /** Passed the response head and the first N bytes of its body on, then reset the connection. */
     RESET_AFTER_RESPONSE_BYTES,
+    /** Forwarded the request with one byte of its body changed: a body altered on the way. */
+    FLIP_REQUEST_BYTE,
+    /** Passed the response on with one byte of its body changed: a download altered on the way. */
+    FLIP_RESPONSE_BYTE,
     /** Held the request for a while before forwarding it. */
     STALL_REQUEST,
     /** Held the request for a while, then reset the connection without forwarding it. */

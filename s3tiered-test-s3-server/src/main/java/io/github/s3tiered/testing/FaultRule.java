@@ -207,6 +207,28 @@ public final class FaultRule {
         return this;
     }
 
+    /**
+     * Forwards the request with the body byte at {@code offset} (as on the wire, chunk framing
+     * included) inverted, and everything else unchanged: a body altered between client and server
+     * that still arrives whole. Requests whose body is not longer than {@code offset} pass unharmed.
+     */
+    public FaultRule flipRequestByte(long offset) {
+        setAction(FaultAction.FLIP_REQUEST_BYTE);
+        this.bytes = requireNonNegative(offset);
+        return this;
+    }
+
+    /**
+     * Passes the response on with the body byte at {@code offset} (as on the wire, chunk framing
+     * included) inverted: a download altered on the way that still arrives whole. Responses whose
+     * body is not longer than {@code offset} pass unharmed.
+     */
+    public FaultRule flipResponseByte(long offset) {
+        setAction(FaultAction.FLIP_RESPONSE_BYTE);
+        this.bytes = requireNonNegative(offset);
+        return this;
+    }
+
     /** Holds the request this long, then forwards it. */
     public FaultRule stallRequest(Duration duration) {
         return stall(FaultAction.STALL_REQUEST, duration);
@@ -270,7 +292,8 @@ public final class FaultRule {
         s.append(' ').append(action);
         if (action == FaultAction.RESPOND_ERROR) {
             s.append(' ').append(status).append(' ').append(code);
-        } else if (action == FaultAction.RESET_AFTER_REQUEST_BYTES || action == FaultAction.RESET_AFTER_RESPONSE_BYTES) {
+        } else if (action == FaultAction.RESET_AFTER_REQUEST_BYTES || action == FaultAction.RESET_AFTER_RESPONSE_BYTES
+                || action == FaultAction.FLIP_REQUEST_BYTE || action == FaultAction.FLIP_RESPONSE_BYTE) {
             s.append(' ').append(bytes);
         } else if (!duration.isZero()) {
             s.append(' ').append(duration);

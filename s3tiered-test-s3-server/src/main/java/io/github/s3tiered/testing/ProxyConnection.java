@@ -172,7 +172,11 @@ final class ProxyConnection {
             }
             toServer.write(head.raw, 0, head.raw.length);
             long budget = action == FaultAction.RESET_AFTER_REQUEST_BYTES ? ex.rule.bytes() : -1;
-            HttpMessage.copyBody(clientIn, framing, head.contentLength(), buf, requestSink(ex, budget));
+            HttpMessage.Sink sink = requestSink(ex, budget);
+            if (action == FaultAction.FLIP_REQUEST_BYTE) {
+                sink = flipping(ex, ex.rule.bytes(), sink);
+            }
+            HttpMessage.copyBody(clientIn, framing, head.contentLength(), buf, sink);
             return true;
         } finally {
             if (!queued) {
@@ -302,7 +306,11 @@ final class ProxyConnection {
                     }
                 }
                 toClient.write(head.raw, 0, head.raw.length);
-                HttpMessage.copyBody(serverIn, framing, head.contentLength(), buf, responseSink(ex, budget));
+                HttpMessage.Sink sink = responseSink(ex, budget);
+                if (ex != null && ex.action() == FaultAction.FLIP_RESPONSE_BYTE) {
+                    sink = flipping(ex, ex.rule.bytes(), sink);
+                }
+                HttpMessage.copyBody(serverIn, framing, head.contentLength(), buf, sink);
                 synchronized (this) {
                     if (ex != null) {
                         pending.poll();
@@ -341,6 +349,26 @@ final class ProxyConnection {
             }
             left[0] -= len;
             toClient.write(b, off, len);
+        };
+    }
+
+    /**
+     * Passes a body on to {@code next} with its byte at {@code offset} inverted; the rule counts as
+     * fired only when the body reaches that byte. The caller's buffer is left as it was.
+     */
+    private HttpMessage.Sink flipping(Exchange ex, long offset, HttpMessage.Sink next) {
+        long[] seen = {0};
+        return (b, off, len) -> {
+            long at = offset - seen[0];
+            seen[0] += len;
+            if (at < 0 || at >= len) {
+                next.write(b, off, len);
+                return;
+            }
+            byte[] altered = java.util.Arrays.copyOfRange(b, off, off + len);
+            altered[(int) at] ^= (byte) 0xFF;
+            apply(ex, ex.rule);
+            next.write(altered, 0, len);
         };
     }
 

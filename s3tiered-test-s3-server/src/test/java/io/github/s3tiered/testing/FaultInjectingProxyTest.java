@@ -323,6 +323,35 @@ class FaultInjectingProxyTest {
     }
 
     @Test
+    void flipsAlterOneByteOfAnUploadOrADownloadThatArrivesWhole() throws Exception {
+        byte[] data = bytes(100_000, 13);
+        FaultRule upload = proxy.inject(FaultRule.on(S3Operation.PUT_OBJECT).nth(1).flipRequestByte(70_000));
+        assertThat(send("PUT", "/bucket/altered", data).statusCode()).isEqualTo(200);
+        byte[] expected = data.clone();
+        expected[70_000] ^= (byte) 0xFF;
+        assertThat(s3.objects.get("/bucket/altered")).isEqualTo(expected);
+        assertThat(upload.timesFired()).isEqualTo(1);
+        assertThat(proxy.faults(FaultAction.FLIP_REQUEST_BYTE)).isEqualTo(1);
+
+        s3.objects.put("/bucket/intact", data);
+        FaultRule download = proxy.inject(FaultRule.on(S3Operation.GET_OBJECT).keyMatching("intact").nth(1).flipResponseByte(5));
+        byte[] got = send("GET", "/bucket/intact", null).body();
+        assertThat(got).hasSize(data.length).isNotEqualTo(data);
+        got[5] ^= (byte) 0xFF;
+        assertThat(got).isEqualTo(data);
+        assertThat(download.timesFired()).isEqualTo(1);
+        assertThat(send("GET", "/bucket/intact", null).body()).as("only the first GET").isEqualTo(data);
+
+        // a body too short to reach the byte passes unchanged and does not count
+        FaultRule beyond = proxy.inject(FaultRule.on(S3Operation.PUT_OBJECT).keyMatching("short").flipRequestByte(1000));
+        assertThat(send("PUT", "/bucket/short", bytes(10, 14)).statusCode()).isEqualTo(200);
+        assertThat(s3.objects.get("/bucket/short")).isEqualTo(bytes(10, 14));
+        await(() -> beyond.timesFired() == 0);
+        assertThat(proxy.faults(FaultAction.FLIP_REQUEST_BYTE)).isEqualTo(1);
+        assertThat(proxy.connectionsCut()).isZero();
+    }
+
+    @Test
     void resetWithOrWithoutForwardingTheRequest() throws Exception {
         for (String k : List.of("d1", "d2", "d3")) {
             s3.objects.put("/bucket/" + k, new byte[1]);
