@@ -180,6 +180,15 @@ final class BatchDownload {
      * to its destination without keeping a copy.
      */
     private CompletableFuture<Void> fromS3(S3Access store, Transfer t) {
+        return fromS3(store, t, 0);
+    }
+
+    /**
+     * {@code corruptRetries}: how many downloads of this file came in with bytes other than the
+     * recorded CRC32C says. Bytes altered on the way (a faulty proxy, NIC or link) are downloaded
+     * again, as a failed request is retried; bytes damaged in S3 fail the same way every time.
+     */
+    private CompletableFuture<Void> fromS3(S3Access store, Transfer t, int corruptRetries) {
         LocalTier tier = runtime.tier();
         S3TieredConfig config = runtime.config();
         ObjectPath source = t.source();
@@ -225,9 +234,17 @@ final class BatchDownload {
                 })
                 .exceptionallyCompose(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
+                    if (io instanceof CorruptDownloadException && !store.cancellation().isCancelled()
+                            && corruptRetries < config.readReopenAttempts()) {
+                        store.statistics().retries.increment();
+                        LOG.warn("{}; downloading it again ({} of {})", io.getMessage(), corruptRetries + 1,
+                                config.readReopenAttempts());
+                        return fromS3(store, t, corruptRetries + 1);
+                    }
                     Path staged = chosen.get();
                     ObjectInfo info = described.get();
                     if (store.cancellation().isCancelled() || io instanceof S3OperationException
+                            || io instanceof CorruptDownloadException
                             || io instanceof FileNotFoundException || io instanceof RangedDownload.ObjectChangedException
                             || staged == null || staged.equals(destination) || info == null) {
                         return CompletableFuture.failedFuture(failure); // S3's answer, or the cancel
@@ -241,8 +258,17 @@ final class BatchDownload {
 
     private static void requireRecordedCrc(ObjectPath op, ObjectInfo info, int crc) {
         if (info.crc32c() != null && crc != info.crc32c()) {
-            throw new UncheckedIOException(new IOException("CRC32C mismatch downloading " + op + ": got "
+            throw new UncheckedIOException(new CorruptDownloadException("CRC32C mismatch downloading " + op + ": got "
                     + Crc32c.toHex(crc) + ", its upload recorded " + Crc32c.toHex(info.crc32c())));
+        }
+    }
+
+    /** A download whose bytes are not those the object's recorded CRC32C describes. */
+    static final class CorruptDownloadException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        CorruptDownloadException(String message) {
+            super(message);
         }
     }
 

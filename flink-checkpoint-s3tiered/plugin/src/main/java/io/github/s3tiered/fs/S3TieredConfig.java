@@ -145,6 +145,7 @@ public record S3TieredConfig(
                     + " is not");
         }
 
+        Boolean contentMd5 = get(conf, S3TieredOptions.CONTENT_MD5);
         int maxConnections = atLeast(conf, S3TieredOptions.MAX_CONNECTIONS, 1);
         S3ClientSettings client =
                 new S3ClientSettings(
@@ -155,6 +156,7 @@ public record S3TieredConfig(
                         secretKey,
                         whenRequired,
                         get(conf, S3TieredOptions.SIGN_PAYLOAD),
+                        contentMd5 != null ? contentMd5 : endpoint != null && "http".equalsIgnoreCase(endpoint.getScheme()),
                         sse,
                         kmsKey,
                         maxConnections,

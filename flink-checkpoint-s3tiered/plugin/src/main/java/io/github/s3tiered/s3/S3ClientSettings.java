@@ -17,6 +17,7 @@ public record S3ClientSettings(
         String secretKey,
         boolean checksumWhenRequired,
         boolean signPayload,
+        boolean contentMd5,
         ServerSideEncryptionMode sse,
         String kmsKeyId,
         int maxConnections,
@@ -50,6 +51,8 @@ public record S3ClientSettings(
                 + (checksumWhenRequired ? "when_required" : "when_supported")
                 + ", signPayload="
                 + signPayload
+                + ", contentMd5="
+                + contentMd5
                 + ", sse="
                 + sse
                 + (kmsKeyId != null ? "(" + kmsKeyId + ")" : "")

@@ -20,8 +20,13 @@ public enum S3ErrorKind {
     private static final Set<String> THROTTLING_CODES =
             Set.of("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
                     "TooManyRequests", "RequestThrottled", "RequestThrottledException");
+    /**
+     * Also transient: a body that arrived altered ({@code BadDigest}: its Content-MD5 differs;
+     * {@code XAmzContentSHA256Mismatch}: its signed SHA-256), sent again from the file.
+     */
     private static final Set<String> TRANSIENT_CODES =
-            Set.of("RequestTimeout", "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed");
+            Set.of("RequestTimeout", "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed", "BadDigest",
+                    "XAmzContentSHA256Mismatch");
 
     public static S3ErrorKind classify(Throwable t) {
         if (t instanceof SdkServiceException se) {
@@ -49,6 +54,9 @@ public enum S3ErrorKind {
                     && (t.getMessage().contains("Unable to execute HTTP request") || t.getMessage().contains("Could not parse XML response"))
                     ? TRANSIENT
                     : PERMANENT;
+        }
+        if (t instanceof UploadDigest.StagedFileChangedException) {
+            return PERMANENT;
         }
         if (t instanceof IOException || t instanceof UncheckedIOException) {
             return TRANSIENT;

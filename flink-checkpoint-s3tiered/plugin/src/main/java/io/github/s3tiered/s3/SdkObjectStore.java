@@ -71,9 +71,13 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
-    public void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation) {
+    public void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
+            throws IOException {
         PutObjectRequest.Builder b = PutObjectRequest.builder().bucket(bucket).key(key).contentLength(size)
                 .metadata(crcMetadata(crc32c));
+        if (settings.contentMd5()) {
+            b.contentMD5(UploadDigest.contentMd5(file, 0, size, crc32c, "PutObject s3://" + bucket + "/" + key));
+        }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
         client.putObject(b.build(), RequestBody.fromContentProvider(
                 () -> stopsWhenCancelled(openFileRange(file, 0, size), cancellation, "PutObject s3://" + bucket + "/" + key),
@@ -90,9 +94,14 @@ public final class SdkObjectStore implements ObjectStore {
 
     @Override
     public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
-            long length, Cancellation cancellation) {
+            long length, Cancellation cancellation) throws IOException {
+        String md5 = settings.contentMd5()
+                ? UploadDigest.contentMd5(file, offset, length, null, "UploadPart " + partNumber + " of s3://" + bucket + "/"
+                        + key + " (upload id " + uploadId + ")")
+                : null;
         String etag = client.uploadPart(
-                        b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length),
+                        b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
+                                .contentMD5(md5),
                         RequestBody.fromContentProvider(() -> stopsWhenCancelled(openFileRange(file, offset, length),
                                 cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
                                 "application/octet-stream"))

@@ -277,6 +277,12 @@ class RestoreFaultTest {
         store.putRaw(BUCKET, "cp/corrupt", data, InMemoryObjectStore.crc32c(data) ^ 1); // not the CRC32C recorded
         assertThatThrownBy(() -> fs.copyFiles(requests("cp/corrupt"), new CloseableRegistry()))
                 .hasMessageContaining("CRC32C mismatch downloading").hasMessageContaining("cp/corrupt");
+        // bytes altered on the way would differ next time: downloaded again, as often as a read reopens
+        long rangesPerDownload = (data.length + fs.runtime().config().downloadPartSize() - 1)
+                / fs.runtime().config().downloadPartSize();
+        assertThat(store.calls("GetObject")).filteredOn(c -> c.key().equals("cp/corrupt"))
+                .hasSize((int) rangesPerDownload * (1 + S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue()));
+        assertThat(fs.s3Statistics().retries.sum()).isEqualTo((long) S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue());
         assertThat(Files.exists(restoreDir.resolve("cp_corrupt"))).isFalse();
         assertThat(stagingFiles()).isZero();
     }

@@ -64,6 +64,23 @@ class S3TieredConfigTest {
     }
 
     @Test
+    void uploadsCarryTheirMd5WhereNothingElseChecksTheBytesInFlight() {
+        Configuration http = new Configuration();
+        http.setString("s3tiered.endpoint", "http://minio:9000");
+        assertThat(S3TieredConfig.from(http).client().contentMd5()).as("plain http").isTrue();
+        Configuration https = new Configuration();
+        https.setString("s3tiered.endpoint", "https://minio:9000");
+        assertThat(S3TieredConfig.from(https).client().contentMd5()).as("TLS").isFalse();
+        Configuration aws = new Configuration();
+        aws.setString("s3.region", "us-west-2");
+        assertThat(S3TieredConfig.from(aws).client().contentMd5()).as("AWS: https, and the SDK's checksums").isFalse();
+        https.setString(S3TieredOptions.CONTENT_MD5.key(), "true");
+        assertThat(S3TieredConfig.from(https).client().contentMd5()).isTrue();
+        http.setString(S3TieredOptions.CONTENT_MD5.key(), "maybe");
+        assertThatThrownBy(() -> S3TieredConfig.from(http)).hasMessageContaining(S3TieredOptions.CONTENT_MD5.key());
+    }
+
+    @Test
     void awsS3DefaultsToVirtualHostsAndChecksumsWhenSupported() {
         Configuration c = new Configuration();
         c.setString("s3.region", "us-west-2");

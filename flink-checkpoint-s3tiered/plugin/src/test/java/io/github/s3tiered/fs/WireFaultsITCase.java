@@ -128,6 +128,10 @@ class WireFaultsITCase {
         RESET_BEFORE_RESPONSE(false),
         RESET_MID_REQUEST_BODY(false),
         RESET_MID_RESPONSE_BODY(false),
+        /** A body altered on the way that arrives whole: S3 refuses it by its Content-MD5. */
+        FLIP_REQUEST_BYTE(false),
+        /** A download altered on the way that arrives whole: its CRC32C finds it. */
+        FLIP_RESPONSE_BYTE(false),
         STALL(false);
 
         final boolean throttling;
@@ -138,8 +142,11 @@ class WireFaultsITCase {
 
         boolean appliesTo(Op op) {
             return switch (this) {
-                case RESET_MID_REQUEST_BODY -> op.sendsBody();
+                case RESET_MID_REQUEST_BODY, FLIP_REQUEST_BYTE -> op.sendsBody();
                 case RESET_MID_RESPONSE_BODY -> op.readsBody();
+                // a stream (GET) hands its bytes on as they come: only the end of a whole read
+                // checks them, and it fails (WindowedInputStreamTest); a listing has no checksum
+                case FLIP_RESPONSE_BYTE -> op == Op.RANGED_GET;
                 default -> true;
             };
         }
@@ -153,6 +160,8 @@ class WireFaultsITCase {
                 case RESET_BEFORE_RESPONSE -> rule.resetBeforeResponse();
                 case RESET_MID_REQUEST_BODY -> rule.resetAfterRequestBytes(64 * 1024);
                 case RESET_MID_RESPONSE_BODY -> rule.resetAfterResponseBytes(100);
+                case FLIP_REQUEST_BYTE -> rule.flipRequestByte(100_000);
+                case FLIP_RESPONSE_BYTE -> rule.flipResponseByte(100);
                 // longer than the request timeout: the attempt times out and is retried
                 case STALL -> rule.stallResponse(REQUEST_TIMEOUT.multipliedBy(3));
             };

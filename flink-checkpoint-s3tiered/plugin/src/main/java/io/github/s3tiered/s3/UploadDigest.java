@@ -1,0 +1,83 @@
+package io.github.s3tiered.s3;
+
+import java.io.EOFException;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
+import java.util.zip.CRC32C;
+
+/**
+ * The {@code Content-MD5} of an upload's body, computed from the file range about to be sent. S3
+ * (and S3Proxy, MinIO) refuse a body whose MD5 differs (400 {@code BadDigest}), so bytes altered
+ * between this process and the server never become the object: the request is sent again. Where
+ * nothing else checks the bytes in flight (plain http, the SDK's own request checksums off with a
+ * custom endpoint), an altered body was stored and the checkpoint completed on it; only a read
+ * checking the recorded CRC32C would have found it, at restore time.
+ *
+ * <p>The same pass computes the range's CRC32C. A whole-file PUT compares it with the CRC32C
+ * recorded while the file was written: a staged file altered on local disk since is never uploaded
+ * (its recorded CRC32C would describe other bytes, and every read of the object would fail).
+ */
+final class UploadDigest {
+
+    private static final int BUFFER_BYTES = 64 * 1024;
+
+    private UploadDigest() {}
+
+    /**
+     * The base64 MD5 of {@code length} bytes of {@code file} from {@code offset}; when {@code
+     * expectedCrc32c} is not null, fails with {@link StagedFileChangedException} if their CRC32C
+     * differs. Read through a {@code java.io} stream: an interrupt does not close it (a cancelled
+     * upload stops at its body).
+     */
+    static String contentMd5(Path file, long offset, long length, Integer expectedCrc32c, String what)
+            throws IOException {
+        MessageDigest md5 = md5();
+        CRC32C crc = new CRC32C();
+        byte[] buf = new byte[(int) Math.min(BUFFER_BYTES, Math.max(1, length))];
+        try (InputStream in = new FileInputStream(file.toFile())) {
+            in.skipNBytes(offset);
+            long left = length;
+            while (left > 0) {
+                int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+                if (n < 0) {
+                    throw new EOFException("The file " + file + " of " + what + " ended " + left + " bytes before the "
+                            + length + " to upload from offset " + offset);
+                }
+                md5.update(buf, 0, n);
+                crc.update(buf, 0, n);
+                left -= n;
+            }
+        } catch (EOFException e) {
+            throw new StagedFileChangedException(e.getMessage());
+        }
+        if (expectedCrc32c != null && (int) crc.getValue() != expectedCrc32c) {
+            throw new StagedFileChangedException("The file " + file + " of " + what + " changed on local disk after it was"
+                    + " written: its CRC32C is " + Crc32c.toHex((int) crc.getValue()) + ", " + Crc32c.toHex(expectedCrc32c)
+                    + " when written. It is not uploaded: the object would not hold what was written (a failing disk,"
+                    + " or another process writing into the tier's staging directory).");
+        }
+        return Base64.getEncoder().encodeToString(md5.digest());
+    }
+
+    private static MessageDigest md5() {
+        try {
+            return MessageDigest.getInstance("MD5");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("MD5 is required of every Java platform", e);
+        }
+    }
+
+    /** A file to upload that no longer holds what was written: sending it again cannot help. */
+    static final class StagedFileChangedException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        StagedFileChangedException(String message) {
+            super(message);
+        }
+    }
+}
