@@ -324,7 +324,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
     public FSDataInputStream open(Path path) throws IOException {
         ObjectPath op = objectPath(path);
         LocalTier tier = runtime.tier();
-        // A verified local copy first; else one streaming GET, copied into the tier as it is read.
+        // A verified local copy first; else a file up to read.whole-first-max-size downloaded and
+        // checked before it is served; else one streaming GET, copied into the tier as it is read.
         boolean rewritten = tier.isBeingRewritten(op.bucket(), op.key()); // synced and still written here
         Optional<FSDataInputStream> local = rewritten ? Optional.empty() : openLocalCopy(op);
         if (local.isPresent()) {
@@ -334,6 +335,12 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size()) && !rewritten;
+        if (info.crc32c() != null && info.size() <= config.readWholeFirstMaxBytes()) {
+            Optional<FSDataInputStream> checked = WholeFirstRead.open(runtime, op, info, keepCopy, ticket);
+            if (checked.isPresent()) {
+                return checked.get();
+            }
+        }
         return new WindowedInputStream(S3InputStream.ofState(store(), op.bucket(), op.key(), info,
                 config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
     }

@@ -241,6 +241,18 @@ public final class S3TieredOptions {
                     .withDescription(
                             "Range size of the parallel ranged GETs used when a whole file is downloaded.");
 
+    public static final ConfigOption<MemorySize> READ_WHOLE_FIRST_MAX_SIZE =
+            ConfigOptions.key("s3tiered.read.whole-first-max-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("64mb"))
+                    .withDescription(
+                            "A file up to this size that is opened for reading (not from the local tier) is "
+                                    + "downloaded whole into a local file first, checked against the CRC32C "
+                                    + "recorded at upload (downloaded again when its bytes arrived altered), and "
+                                    + "served from there: every byte a reader gets is checked, wherever it seeks. "
+                                    + "Larger files, and files without a recorded CRC32C, are streamed: only a read "
+                                    + "through the whole file is checked, at its end. 0: always stream.");
+
     public static final ConfigOption<Integer> READ_REOPEN_ATTEMPTS =
             ConfigOptions.key("s3tiered.read.reopen-attempts")
                     .intType()
@@ -284,10 +296,11 @@ public final class S3TieredOptions {
                     .defaultValue(true)
                     .withDescription(
                             "A file read from S3 is kept in the local tier and served from there next "
-                                    + "time: a read that goes through the whole file sequentially keeps what it "
-                                    + "read once its CRC32C matched the one recorded at upload (a read that seeks "
-                                    + "or stops early keeps nothing); a restore's batch download keeps each file "
-                                    + "it downloads (parallel ranged GETs, CRC32C verified).");
+                                    + "time: a file up to s3tiered.read.whole-first-max-size once downloaded and "
+                                    + "checked; a larger one when a read went through it sequentially and its "
+                                    + "CRC32C matched the one recorded at upload (a read that seeks or stops early "
+                                    + "keeps nothing); a restore's batch download keeps each file it downloads "
+                                    + "(parallel ranged GETs, CRC32C verified).");
 
     // ---------------------------------------------------------------- entropy injection
 

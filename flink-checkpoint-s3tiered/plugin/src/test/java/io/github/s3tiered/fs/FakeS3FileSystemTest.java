@@ -31,4 +31,15 @@ abstract class FakeS3FileSystemTest {
     void closeRuntime() {
         fs.runtime().close();
     }
+
+    /**
+     * The file system again, streaming every read from S3 (no file downloaded and checked before it
+     * is served): for tests of the streaming read itself.
+     */
+    void streamingReads() throws IOException {
+        fs.runtime().close();
+        fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, STREAMING_READS));
+    }
+
+    static final Map<String, String> STREAMING_READS = Map.of(S3TieredOptions.READ_WHOLE_FIRST_MAX_SIZE.key(), "0");
 }

@@ -74,6 +74,7 @@ class InterruptedThreadTest extends FakeS3FileSystemTest {
      */
     @Test
     void anInterruptedReadFromS3FailsAsInterruptedWithoutReopening() throws Exception {
+        streamingReads();
         write(fs, "cp/remote", bytes(300_000, 5));
         fs.localTier().drop(BUCKET, "cp/remote");
         try (FSDataInputStream in = fs.open(path("cp/remote"))) { // on a live thread: its HEAD is answered
@@ -85,6 +86,19 @@ class InterruptedThreadTest extends FakeS3FileSystemTest {
             assertThat(store.calls("GetObject")).hasSize(getsBefore + 1);
             assertThat(stats.reopens.sum()).isZero();
         }
+    }
+
+    /** The same when the file is downloaded and checked before it is served: the open fails so. */
+    @Test
+    void anInterruptedDownloadBeforeServingFailsAsInterruptedWithoutReopening() throws Exception {
+        write(fs, "cp/remote", bytes(300_000, 5));
+        fs.localTier().drop(BUCKET, "cp/remote");
+        Thread.currentThread().interrupt();
+        assertThatThrownBy(() -> fs.open(path("cp/remote"))).isInstanceOf(InterruptedIOException.class)
+                .hasMessageContaining("cp/remote");
+        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        assertThat(stats.reopens.sum()).isZero();
+        assertThat(stats.retries.sum()).isZero();
     }
 
     @Test

@@ -314,7 +314,7 @@ class RestoreFaultTest {
 
     @Test
     void closingAStreamFromAnotherThreadEndsABlockedRead() throws Exception {
-        fileSystem(Map.of());
+        fileSystem(FakeS3FileSystemTest.STREAMING_READS);
         byte[] data = bytes(200_000, 6);
         store.putRaw(BUCKET, "cp/stalled", data, InMemoryObjectStore.crc32c(data));
         store.inject(FaultRule.on("GetObject").keys("cp/stalled").stallAfter(1000, Duration.ofSeconds(60)));
@@ -346,7 +346,8 @@ class RestoreFaultTest {
     @Test
     void closingAStreamEndsItsRetryWait() throws Exception {
         // throttled with long waits: the reader sits in the backoff when the close comes
-        fileSystem(Map.of(S3TieredOptions.THROTTLE_BASE_DELAY.key(), "30s", S3TieredOptions.THROTTLE_MAX_DELAY.key(), "30s"));
+        fileSystem(Map.of(S3TieredOptions.THROTTLE_BASE_DELAY.key(), "30s", S3TieredOptions.THROTTLE_MAX_DELAY.key(), "30s",
+                S3TieredOptions.READ_WHOLE_FIRST_MAX_SIZE.key(), "0")); // a stream's read, not an open()'s download
         byte[] data = bytes(10_000, 7);
         store.putRaw(BUCKET, "cp/throttled", data, InMemoryObjectStore.crc32c(data));
         store.inject(FaultRule.on("GetObject").keys("cp/throttled").slowDown());

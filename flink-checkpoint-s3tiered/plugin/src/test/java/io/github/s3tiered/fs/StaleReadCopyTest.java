@@ -82,6 +82,7 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
 
     @Test
     void aReadThatEndsAfterAnOverwriteKeepsNoCopyOfTheVersionItRead() throws Exception {
+        fileSystem(STREAMING_READS);
         byte[] v1 = bytes(300_000, 1);
         byte[] v2 = bytes(200_000, 2);
         writeCold("status", v1);
@@ -101,8 +102,63 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         assertThat(staleReadsNotKept()).isEqualTo(1);
     }
 
+    /** A file downloaded and checked before it is served: overwritten before its copy is kept. */
+    @Test
+    void aWholeFirstReadOverwrittenBeforeItsCopyIsKeptKeepsNoCopyOfTheVersionItRead() throws Exception {
+        byte[] v1 = bytes(300_000, 11);
+        byte[] v2 = bytes(200_000, 12);
+        writeCold("status", v1);
+        AtomicBoolean once = new AtomicBoolean();
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && once.compareAndSet(false, true)) {
+                try {
+                    write("status", v2); // S3 holds v2 now, and so does this host's tier
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        byte[] read;
+        try (FSDataInputStream in = fs.open(path("status"))) {
+            read = in.readAllBytes();
+        }
+        TierSteps.listen(step -> {});
+        assertThat(once).isTrue();
+        assertThat(read).as("the reader gets the version it downloaded").isEqualTo(v1);
+
+        int getsBefore = store.calls("GetObject").size();
+        assertThat(readAll("status")).as("the newer version, not the reader's copy").isEqualTo(v2);
+        assertThat(store.calls("GetObject")).as("served from the writer's copy").hasSize(getsBefore);
+        assertThat(staleReadsNotKept()).isEqualTo(1);
+    }
+
+    @Test
+    void aWholeFirstReadDeletedBeforeItsCopyIsKeptKeepsNoCopy() throws Exception {
+        byte[] v1 = bytes(300_000, 13);
+        writeCold("grace", v1);
+        AtomicBoolean once = new AtomicBoolean();
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && once.compareAndSet(false, true)) {
+                try {
+                    assertThat(fs.delete(path("grace"), false)).isTrue();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        try (FSDataInputStream in = fs.open(path("grace"))) {
+            assertThat(in.readAllBytes()).isEqualTo(v1);
+        }
+        TierSteps.listen(step -> {});
+
+        assertThatThrownBy(() -> fs.open(path("grace"))).as("deleted: no copy may serve it")
+                .isInstanceOf(FileNotFoundException.class);
+        assertThat(staleReadsNotKept()).isEqualTo(1);
+    }
+
     @Test
     void aReadThatEndsAfterADeleteKeepsNoCopy() throws Exception {
+        fileSystem(STREAMING_READS);
         byte[] v1 = bytes(300_000, 3);
         writeCold("grace", v1);
 

@@ -178,6 +178,7 @@ class WindowedInputStreamTest extends FakeS3FileSystemTest {
 
     @Test
     void anS3ObjectWhoseBytesDoNotMatchItsChecksumFailsASmallStepReadAndIsNotKept() throws IOException {
+        streamingReads();
         byte[] content = FakeS3FileSystems.bytes(SIZE, 4);
         int recorded = InMemoryObjectStore.crc32c(content);
         content[SIZE / 2] ^= 1; // damaged in S3 after its upload
