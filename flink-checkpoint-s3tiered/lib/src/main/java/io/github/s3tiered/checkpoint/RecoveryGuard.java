@@ -165,6 +165,9 @@ final class RecoveryGuard implements Serializable {
             RestorePointOptions options, String before) throws IOException {
         try {
             return inspector.restorePoint(jobDir, options);
+        } catch (FileNotFoundException e) {
+            throw new IOException(before + "Not resuming from " + KEY + " = " + pointer + ": " + jobDir + " disappeared while"
+                    + " its checkpoints were searched (" + e.getMessage() + "). Nothing was resumed.", e);
         } catch (IOException e) {
             throw new IOException(before + "Not resuming from " + KEY + " = " + pointer + ": the checkpoints of " + jobDir
                     + " could not be searched (" + e.getMessage() + "). Nothing was resumed, and no older checkpoint is"

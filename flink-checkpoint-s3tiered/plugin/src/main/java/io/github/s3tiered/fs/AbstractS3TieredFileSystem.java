@@ -335,14 +335,14 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         ObjectInfo info = headOrNotFound(op);
         S3TieredConfig config = runtime.config();
         boolean keepCopy = config.localEnabled() && config.cacheOnRead() && tier.fits(info.size()) && !rewritten;
-        if (info.crc32c() != null && info.size() <= config.readWholeFirstMaxBytes()) {
-            Optional<FSDataInputStream> checked = WholeFirstRead.open(runtime, op, info, keepCopy, ticket);
-            if (checked.isPresent()) {
-                return checked.get();
-            }
+        WholeFirstInputStream.Streaming streaming = () -> new WindowedInputStream(S3InputStream.ofState(store(), op.bucket(),
+                op.key(), info, config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
+        if (info.crc32c() != null && info.size() > 0 && info.size() <= config.readWholeFirstMaxBytes()) {
+            return new WholeFirstInputStream(
+                    downloading -> WholeFirstRead.download(runtime, op, info, keepCopy, ticket, downloading), streaming,
+                    op.toString());
         }
-        return new WindowedInputStream(S3InputStream.ofState(store(), op.bucket(), op.key(), info,
-                config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
+        return streaming.open();
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {

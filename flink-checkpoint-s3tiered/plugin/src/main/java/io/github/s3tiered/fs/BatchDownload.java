@@ -236,7 +236,7 @@ final class BatchDownload {
                     IOException io = RangedDownload.unwrap(failure);
                     if (io instanceof CorruptDownloadException && !store.cancellation().isCancelled()
                             && corruptRetries < config.readReopenAttempts()) {
-                        store.statistics().retries.increment();
+                        store.statistics().corruptDownloadsRepeated.increment();
                         LOG.warn("{}; downloading it again ({} of {})", io.getMessage(), corruptRetries + 1,
                                 config.readReopenAttempts());
                         return fromS3(store, t, corruptRetries + 1);

@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -17,15 +18,20 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
- * An {@code open()} of a file small enough to be read whole first: downloaded into a staging file
- * of the local tier, checked against the CRC32C recorded at upload, then served from that file
- * (and kept as the tier's copy where reads are cached). A streaming read checks only a read from
- * the first byte to the last, at its end, after the reader has used every byte: a heap backend's
- * restore seeks to its key groups and was never checked, and bytes altered on the way failed the
- * restore instead of being downloaded again. Here every byte a reader gets is checked, wherever it
- * seeks, and a download whose bytes arrived altered is repeated, as often as a read reopens.
+ * A read of a file small enough to be read whole first: downloaded into a staging file of the
+ * local tier, checked against the CRC32C recorded at upload, then served from that file (and kept
+ * as the tier's copy where reads are cached). A streaming read checks only a read from the first
+ * byte to the last, at its end, after the reader has used every byte: a heap backend's restore
+ * seeks to its key groups and was never checked, and bytes altered on the way failed the restore
+ * instead of being downloaded again. Here every byte a reader gets is checked, wherever it seeks,
+ * and a download whose bytes arrived altered is repeated, as often as a read reopens.
+ *
+ * <p>The download runs at the stream's first read or seek ({@link WholeFirstInputStream}), not in
+ * {@code open()}: Flink registers a stream for cancellation only once it has it, and closes it from
+ * another thread to cancel a restore; the close then ends the download.
  */
 final class WholeFirstRead {
 
@@ -38,15 +44,17 @@ final class WholeFirstRead {
     private WholeFirstRead() {}
 
     /**
-     * The checked file's stream; empty when it cannot be staged locally (a full or broken tier
-     * disk: the caller streams instead). S3's failures (a missing object, a store that does not
-     * answer, a corruption every download shows) are thrown.
+     * Downloads and checks the file; its stream, or empty when it cannot be staged locally (a full
+     * or broken tier disk: the caller streams instead). S3's failures (a missing object, a store
+     * that does not answer, a corruption every download shows) are thrown.
      *
      * @param keepCopy whether the download becomes the tier's copy
      * @param ticket the tier's read ticket, taken before S3 was asked what the object is
+     * @param downloading told of each download's S3 stream as it starts, so that a close from
+     *     another thread can end it
      */
-    static Optional<FSDataInputStream> open(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, boolean keepCopy,
-            long ticket) throws IOException {
+    static Optional<FSDataInputStream> download(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, boolean keepCopy,
+            long ticket, Consumer<S3InputStream> downloading) throws IOException {
         LocalTier tier = runtime.tier();
         Path staged;
         try {
@@ -56,39 +64,43 @@ final class WholeFirstRead {
                     op, e.toString());
             return Optional.empty();
         }
-        boolean handedOver = false;
+        FileChannel channel = null;
         try {
             int reopenAttempts = runtime.config().readReopenAttempts();
             for (int corrupt = 0; ; corrupt++) {
                 try {
-                    download(runtime, op, info, staged);
+                    downloadOnce(runtime, op, info, staged, downloading);
                     break;
                 } catch (S3InputStream.CorruptReadException e) {
                     if (corrupt >= reopenAttempts) {
                         throw e;
                     }
-                    runtime.store().statistics().retries.increment();
+                    runtime.store().statistics().corruptDownloadsRepeated.increment();
                     LOG.warn("{}; downloading it again ({} of {})", e.getMessage(), corrupt + 1, reopenAttempts);
-                } catch (LocalWriteFailure e) {
-                    LOG.warn("Could not stage {} in the local tier ({}) to check it before serving it: {}; streaming it",
-                            op, tier.root(), e.getCause().toString());
-                    return Optional.empty();
                 }
             }
             // The open channel keeps the bytes readable whatever happens to the path next.
-            FileChannel channel = FileChannel.open(staged, StandardOpenOption.READ);
-            handedOver = true;
-            keep(tier, op, info, staged, keepCopy, ticket);
-            return Optional.of(new WindowedInputStream(new LocalFileInputStream(channel, info.size(), NOT_COUNTED,
-                    op + " (checked before it was served)"), info.size(), op.toString()));
+            try {
+                channel = FileChannel.open(staged, StandardOpenOption.READ);
+            } catch (IOException e) {
+                throw new LocalWriteFailure(e); // out of file handles, or the tier wiped meanwhile
+            }
+        } catch (LocalWriteFailure e) {
+            LOG.warn("Could not stage {} in the local tier ({}) to check it before serving it: {}; streaming it", op,
+                    tier.root(), e.getCause().toString());
+            return Optional.empty();
         } finally {
-            if (!handedOver) {
+            if (channel == null) {
                 deleteQuietly(staged, op);
             }
         }
+        keep(tier, op, info, staged, keepCopy, ticket);
+        return Optional.of(new WindowedInputStream(new LocalFileInputStream(channel, info.size(), NOT_COUNTED,
+                op + " (checked before it was served)"), info.size(), op.toString()));
     }
 
-    private static void download(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path staged) throws IOException {
+    private static void downloadOnce(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path staged,
+            Consumer<S3InputStream> downloading) throws IOException {
         byte[] buffer = new byte[(int) Math.min(BUFFER_BYTES, Math.max(1, info.size()))];
         OutputStream out;
         try {
@@ -96,15 +108,26 @@ final class WholeFirstRead {
         } catch (IOException e) {
             throw new LocalWriteFailure(e); // a read-only or vanished tier directory
         }
-        try (out; S3InputStream in = S3InputStream.ofState(runtime.store(), op.bucket(), op.key(), info,
+        try (S3InputStream in = S3InputStream.ofState(runtime.store(), op.bucket(), op.key(), info,
                 runtime.config().readReopenAttempts(), null, 0)) {
+            downloading.accept(in);
             int n;
             while ((n = in.read(buffer, 0, buffer.length)) != -1) {
+                // a socket read ignores an interrupt; between two reads, Flink's cancellation is heard
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedIOException("Downloading " + op + " to check it before serving it was interrupted");
+                }
                 try {
                     out.write(buffer, 0, n);
                 } catch (IOException e) {
                     throw new LocalWriteFailure(e);
                 }
+            }
+        } finally {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new LocalWriteFailure(e);
             }
         }
     }
@@ -133,7 +156,7 @@ final class WholeFirstRead {
         }
     }
 
-    /** Writing the staging file failed: the local disk's fault, not S3's. */
+    /** Staging the file failed: the local disk's (or the process's) fault, not S3's. */
     private static final class LocalWriteFailure extends IOException {
         private static final long serialVersionUID = 1L;
 

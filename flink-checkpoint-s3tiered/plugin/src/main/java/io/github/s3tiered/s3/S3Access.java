@@ -173,6 +173,7 @@ public final class S3Access implements AutoCloseable {
      */
     public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts,
             long size, int crc32c) throws IOException {
+        UploadDigest.requirePartsMatch(parts, crc32c, "s3://" + bucket + "/" + key + " (upload id " + uploadId + ")");
         AtomicInteger attempts = new AtomicInteger();
         AtomicBoolean uploadMayRemain = new AtomicBoolean();
         retrier.call(S3Request.ofUpload("CompleteMultipartUpload", bucket, key, uploadId, 0), cancellation, () -> {

@@ -19,6 +19,11 @@ public final class S3Statistics implements ExecutionInterceptor {
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     public final LongAdder retries = new LongAdder();
     public final LongAdder throttledRetries = new LongAdder();
+    /**
+     * Downloads repeated because their bytes arrived other than the recorded CRC32C says (altered
+     * on the way); not request retries.
+     */
+    public final LongAdder corruptDownloadsRepeated = new LongAdder();
     /** Response bodies that broke midway and were reopened where they stopped (not request retries). */
     public final LongAdder reopens = new LongAdder();
     public final LongAdder bytesUploaded = new LongAdder();

@@ -95,10 +95,11 @@ public final class SdkObjectStore implements ObjectStore {
     @Override
     public UploadedPart uploadPart(String bucket, String key, String uploadId, int partNumber, Path file, long offset,
             long length, Cancellation cancellation) throws IOException {
-        String md5 = settings.contentMd5()
-                ? UploadDigest.contentMd5(file, offset, length, null, "UploadPart " + partNumber + " of s3://" + bucket + "/"
+        UploadDigest.RangeDigest digest = settings.contentMd5()
+                ? UploadDigest.of(file, offset, length, null, "UploadPart " + partNumber + " of s3://" + bucket + "/"
                         + key + " (upload id " + uploadId + ")")
                 : null;
+        String md5 = digest != null ? digest.md5Base64() : null;
         String etag = client.uploadPart(
                         b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
                                 .contentMD5(md5),
@@ -106,7 +107,7 @@ public final class SdkObjectStore implements ObjectStore {
                                 cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
                                 "application/octet-stream"))
                 .eTag();
-        return new UploadedPart(partNumber, etag);
+        return digest != null ? new UploadedPart(partNumber, etag, digest.crc32c(), length) : new UploadedPart(partNumber, etag);
     }
 
     @Override

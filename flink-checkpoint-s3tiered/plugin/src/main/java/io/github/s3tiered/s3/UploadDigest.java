@@ -36,6 +36,14 @@ final class UploadDigest {
      */
     static String contentMd5(Path file, long offset, long length, Integer expectedCrc32c, String what)
             throws IOException {
+        return of(file, offset, length, expectedCrc32c, what).md5Base64();
+    }
+
+    /** The base64 MD5 and the CRC32C of a range of a file about to be sent. */
+    record RangeDigest(String md5Base64, int crc32c) {}
+
+    /** As {@link #contentMd5}, with the range's CRC32C. */
+    static RangeDigest of(Path file, long offset, long length, Integer expectedCrc32c, String what) throws IOException {
         MessageDigest md5 = md5();
         CRC32C crc = new CRC32C();
         byte[] buf = new byte[(int) Math.min(BUFFER_BYTES, Math.max(1, length))];
@@ -61,7 +69,27 @@ final class UploadDigest {
                     + " when written. It is not uploaded: the object would not hold what was written (a failing disk,"
                     + " or another process writing into the tier's staging directory).");
         }
-        return Base64.getEncoder().encodeToString(md5.digest());
+        return new RangeDigest(Base64.getEncoder().encodeToString(md5.digest()), (int) crc.getValue());
+    }
+
+    /**
+     * Fails when the parts' CRC32Cs, combined in order, are not the file's recorded one: the file
+     * changed on local disk between its write and its parts' reads. Parts without a CRC32C (no
+     * Content-MD5 computed) are not checked.
+     */
+    static void requirePartsMatch(java.util.List<UploadedPart> parts, int recordedCrc32c, String what) throws IOException {
+        Integer combined = null;
+        for (UploadedPart p : parts) {
+            if (p.crc32c() == null || p.length() < 0) {
+                return;
+            }
+            combined = combined == null ? p.crc32c() : Crc32c.combine(combined, p.crc32c(), p.length());
+        }
+        if (combined != null && combined != recordedCrc32c) {
+            throw new StagedFileChangedException("The parts of " + what + " hold CRC32C " + Crc32c.toHex(combined)
+                    + ", the file's when written " + Crc32c.toHex(recordedCrc32c) + ": it changed on local disk after it"
+                    + " was written. The upload is not completed: the object would not hold what was written.");
+        }
     }
 
     private static MessageDigest md5() {

@@ -88,17 +88,20 @@ class InterruptedThreadTest extends FakeS3FileSystemTest {
         }
     }
 
-    /** The same when the file is downloaded and checked before it is served: the open fails so. */
+    /** The same when the file is downloaded and checked before it is served (at the first read). */
     @Test
     void anInterruptedDownloadBeforeServingFailsAsInterruptedWithoutReopening() throws Exception {
         write(fs, "cp/remote", bytes(300_000, 5));
         fs.localTier().drop(BUCKET, "cp/remote");
-        Thread.currentThread().interrupt();
-        assertThatThrownBy(() -> fs.open(path("cp/remote"))).isInstanceOf(InterruptedIOException.class)
-                .hasMessageContaining("cp/remote");
-        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        try (FSDataInputStream in = fs.open(path("cp/remote"))) {
+            Thread.currentThread().interrupt();
+            assertThatThrownBy(() -> in.read(new byte[1000])).isInstanceOf(InterruptedIOException.class)
+                    .hasMessageContaining("cp/remote");
+            assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        }
         assertThat(stats.reopens.sum()).isZero();
-        assertThat(stats.retries.sum()).isZero();
+        assertThat(stats.corruptDownloadsRepeated.sum()).isZero();
+        assertThat(fs.localTier().getVerified(BUCKET, "cp/remote")).isEmpty();
     }
 
     @Test

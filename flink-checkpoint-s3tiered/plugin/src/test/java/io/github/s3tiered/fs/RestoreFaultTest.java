@@ -282,7 +282,8 @@ class RestoreFaultTest {
                 / fs.runtime().config().downloadPartSize();
         assertThat(store.calls("GetObject")).filteredOn(c -> c.key().equals("cp/corrupt"))
                 .hasSize((int) rangesPerDownload * (1 + S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue()));
-        assertThat(fs.s3Statistics().retries.sum()).isEqualTo((long) S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue());
+        assertThat(fs.s3Statistics().corruptDownloadsRepeated.sum())
+                .isEqualTo((long) S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue());
         assertThat(Files.exists(restoreDir.resolve("cp_corrupt"))).isFalse();
         assertThat(stagingFiles()).isZero();
     }

@@ -49,7 +49,8 @@ class WholeFirstReadTest extends FakeS3FileSystemTest {
         // the same every time: downloaded once and again as often as a read reopens, then failed
         int reopens = S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue();
         assertThat(store.calls("GetObject")).hasSize(1 + reopens);
-        assertThat(stats.retries.sum()).isEqualTo(reopens);
+        assertThat(stats.corruptDownloadsRepeated.sum()).isEqualTo(reopens);
+        assertThat(stats.retries.sum()).as("no request failed").isZero();
         assertThat(fs.localTier().getVerified(FakeS3FileSystems.BUCKET, KEY)).as("nothing kept").isEmpty();
         assertThat(stagingFiles()).as("no staging file left").isZero();
     }
@@ -71,6 +72,35 @@ class WholeFirstReadTest extends FakeS3FileSystemTest {
         }
         assertThat(store.calls("GetObject")).as("the second open read the copy").hasSize(1);
         assertThat(stagingFiles()).isZero();
+    }
+
+    /**
+     * Flink closes a restore's streams from another thread to cancel it: the download runs at the
+     * first read, in the stream, so the close ends it (the file is not staged, nor kept).
+     */
+    @Test
+    void closingTheStreamFromAnotherThreadEndsItsDownload() throws Exception {
+        byte[] content = FakeS3FileSystems.bytes(SIZE, 8);
+        store.putRaw(FakeS3FileSystems.BUCKET, KEY, content, InMemoryObjectStore.crc32c(content));
+        store.inject(InMemoryObjectStore.FaultRule.on("GetObject").keys(KEY).stallAfter(1000, java.time.Duration.ofSeconds(60)));
+        FSDataInputStream in = fs.open(FakeS3FileSystems.path(KEY));
+        java.util.concurrent.CompletableFuture<byte[]> reading = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return in.readNBytes(100);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("GetObject", 1, java.time.Duration.ofSeconds(30));
+        Thread.sleep(200); // the download waits in the stalled body
+        in.close();
+
+        assertThatThrownBy(() -> reading.get(20, java.util.concurrent.TimeUnit.SECONDS)).rootCause()
+                .hasMessageContaining("is closed");
+        assertThat(store.calls("GetObject")).as("no reopen after the close").hasSize(1);
+        assertThat(fs.localTier().getVerified(FakeS3FileSystems.BUCKET, KEY)).isEmpty();
+        assertThat(stagingFiles()).isZero();
+        assertThatThrownBy(() -> in.read()).hasMessageContaining("is closed");
     }
 
     @Test

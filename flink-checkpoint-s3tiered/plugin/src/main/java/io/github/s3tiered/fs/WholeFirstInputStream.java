@@ -1,0 +1,125 @@
+package io.github.s3tiered.fs;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * The stream {@code open()} returns for a {@link WholeFirstRead}: the file is downloaded and
+ * checked at the first read or seek, then every call goes to the checked local file (or, when it
+ * could not be staged locally, to a streaming read). Flink registers a stream for cancellation once
+ * {@code open()} returned it and closes it from another thread to cancel a restore: that close ends
+ * a download in progress (its S3 stream is closed), and every later call fails.
+ */
+final class WholeFirstInputStream extends FSDataInputStream {
+
+    /** What the first read or seek does: download and check, or empty to stream instead. */
+    interface Download {
+        Optional<FSDataInputStream> start(java.util.function.Consumer<S3InputStream> downloading) throws IOException;
+    }
+
+    /** The streaming read taken when the file cannot be staged locally. */
+    interface Streaming {
+        FSDataInputStream open() throws IOException;
+    }
+
+    private final Download download;
+    private final Streaming streaming;
+    private final String description;
+
+    /** Guards {@link #delegate}'s creation: one download, by the first caller. */
+    private final Object opening = new Object();
+    /** Null until the first read or seek; written under {@link #opening}. */
+    private volatile FSDataInputStream delegate;
+    /** The S3 stream of the download in progress, for a close from another thread. */
+    private volatile S3InputStream downloading;
+    private volatile boolean closed;
+
+    WholeFirstInputStream(Download download, Streaming streaming, String description) {
+        this.download = download;
+        this.streaming = streaming;
+        this.description = description;
+    }
+
+    private FSDataInputStream delegate() throws IOException {
+        FSDataInputStream d = delegate;
+        if (d != null) {
+            return d;
+        }
+        synchronized (opening) {
+            ensureOpen();
+            if (delegate == null) {
+                Optional<FSDataInputStream> checked = download.start(s -> {
+                    downloading = s;
+                    if (closed) {
+                        s.close(); // closed just before this download began
+                    }
+                });
+                downloading = null;
+                FSDataInputStream opened = checked.isPresent() ? checked.get() : streaming.open();
+                delegate = opened;
+                if (closed) { // closed during the download: the close may not have seen the delegate
+                    opened.close();
+                }
+            }
+            ensureOpen();
+            return delegate;
+        }
+    }
+
+    private void ensureOpen() throws IOException {
+        if (closed) {
+            throw new IOException("Stream of " + description + " is closed");
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        return delegate().read();
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        return delegate().read(b, off, len);
+    }
+
+    @Override
+    public void seek(long desired) throws IOException {
+        if (desired == 0 && delegate == null) {
+            ensureOpen();
+            return; // where it stands: no download for that
+        }
+        delegate().seek(desired);
+    }
+
+    @Override
+    public long getPos() throws IOException {
+        FSDataInputStream d = delegate;
+        return d == null ? 0 : d.getPos();
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+        return n <= 0 ? 0 : delegate().skip(n);
+    }
+
+    @Override
+    public int available() throws IOException {
+        FSDataInputStream d = delegate;
+        return d == null ? 0 : d.available();
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        S3InputStream inFlight = downloading;
+        if (inFlight != null) {
+            inFlight.close(); // the download's read fails at once; its staging file is removed
+        }
+        FSDataInputStream d = delegate;
+        if (d != null) {
+            d.close();
+        }
+    }
+}
