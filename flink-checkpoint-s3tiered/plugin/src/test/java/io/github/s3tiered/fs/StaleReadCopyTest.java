@@ -76,6 +76,25 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         }
     }
 
+    /** A change made once, on the reader's thread, just before a copy read from S3 is checked and kept. */
+    private interface Change {
+        void make() throws IOException;
+    }
+
+    private static AtomicBoolean onceBeforeTheReadsCopyIsKept(Change change) {
+        AtomicBoolean once = new AtomicBoolean();
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && once.compareAndSet(false, true)) {
+                try {
+                    change.make();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        return once;
+    }
+
     private long staleReadsNotKept() {
         return fs.runtime().tier().statistics().staleReadsNotKept.sum();
     }
@@ -108,16 +127,7 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         byte[] v1 = bytes(300_000, 11);
         byte[] v2 = bytes(200_000, 12);
         writeCold("status", v1);
-        AtomicBoolean once = new AtomicBoolean();
-        TierSteps.listen(step -> {
-            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && once.compareAndSet(false, true)) {
-                try {
-                    write("status", v2); // S3 holds v2 now, and so does this host's tier
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        });
+        AtomicBoolean once = onceBeforeTheReadsCopyIsKept(() -> write("status", v2)); // S3 holds v2 now, and so does this host's tier
         byte[] read;
         try (FSDataInputStream in = fs.open(path("status"))) {
             read = in.readAllBytes();
@@ -136,20 +146,12 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
     void aWholeFirstReadDeletedBeforeItsCopyIsKeptKeepsNoCopy() throws Exception {
         byte[] v1 = bytes(300_000, 13);
         writeCold("grace", v1);
-        AtomicBoolean once = new AtomicBoolean();
-        TierSteps.listen(step -> {
-            if (step.equals(TierSteps.READ_COMMIT_CHECKING) && once.compareAndSet(false, true)) {
-                try {
-                    assertThat(fs.delete(path("grace"), false)).isTrue();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        });
+        AtomicBoolean once = onceBeforeTheReadsCopyIsKept(() -> assertThat(fs.delete(path("grace"), false)).isTrue());
         try (FSDataInputStream in = fs.open(path("grace"))) {
             assertThat(in.readAllBytes()).isEqualTo(v1);
         }
         TierSteps.listen(step -> {});
+        assertThat(once).isTrue();
 
         assertThatThrownBy(() -> fs.open(path("grace"))).as("deleted: no copy may serve it")
                 .isInstanceOf(FileNotFoundException.class);
