@@ -340,7 +340,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         if (info.crc32c() != null && info.size() > 0 && info.size() <= config.readWholeFirstMaxBytes()) {
             return new WholeFirstInputStream(
                     downloading -> WholeFirstRead.download(runtime, op, info, keepCopy, ticket, downloading), streaming,
-                    op.toString());
+                    info.size(), op.toString());
         }
         return streaming.open();
     }

@@ -26,6 +26,7 @@ final class WholeFirstInputStream extends FSDataInputStream {
 
     private final Download download;
     private final Streaming streaming;
+    private final long length;
     private final String description;
 
     /** Guards {@link #delegate}'s creation: one download, by the first caller. */
@@ -36,9 +37,10 @@ final class WholeFirstInputStream extends FSDataInputStream {
     private volatile S3InputStream downloading;
     private volatile boolean closed;
 
-    WholeFirstInputStream(Download download, Streaming streaming, String description) {
+    WholeFirstInputStream(Download download, Streaming streaming, long length, String description) {
         this.download = download;
         this.streaming = streaming;
+        this.length = length;
         this.description = description;
     }
 
@@ -50,13 +52,17 @@ final class WholeFirstInputStream extends FSDataInputStream {
         synchronized (opening) {
             ensureOpen();
             if (delegate == null) {
-                Optional<FSDataInputStream> checked = download.start(s -> {
-                    downloading = s;
-                    if (closed) {
-                        s.close(); // closed just before this download began
-                    }
-                });
-                downloading = null;
+                Optional<FSDataInputStream> checked;
+                try {
+                    checked = download.start(s -> {
+                        downloading = s;
+                        if (closed) {
+                            s.close(); // closed just before this download began
+                        }
+                    });
+                } finally {
+                    downloading = null;
+                }
                 FSDataInputStream opened = checked.isPresent() ? checked.get() : streaming.open();
                 delegate = opened;
                 if (closed) { // closed during the download: the close may not have seen the delegate
@@ -81,13 +87,21 @@ final class WholeFirstInputStream extends FSDataInputStream {
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
+        if (len == 0) {
+            ensureOpen();
+            return 0;
+        }
         return delegate().read(b, off, len);
     }
 
     @Override
     public void seek(long desired) throws IOException {
+        ensureOpen();
+        if (desired < 0) {
+            throw new java.io.EOFException("Cannot seek to negative position " + desired + " in " + description);
+        }
         if (desired == 0 && delegate == null) {
-            ensureOpen();
             return; // where it stands: no download for that
         }
         delegate().seek(desired);
@@ -95,19 +109,22 @@ final class WholeFirstInputStream extends FSDataInputStream {
 
     @Override
     public long getPos() throws IOException {
+        ensureOpen();
         FSDataInputStream d = delegate;
         return d == null ? 0 : d.getPos();
     }
 
     @Override
     public long skip(long n) throws IOException {
+        ensureOpen();
         return n <= 0 ? 0 : delegate().skip(n);
     }
 
     @Override
     public int available() throws IOException {
+        ensureOpen();
         FSDataInputStream d = delegate;
-        return d == null ? 0 : d.available();
+        return d == null ? (int) Math.min(Integer.MAX_VALUE, length) : d.available();
     }
 
     @Override

@@ -123,12 +123,19 @@ final class WholeFirstRead {
                     throw new LocalWriteFailure(e);
                 }
             }
-        } finally {
+        } catch (IOException | RuntimeException e) {
+            // the download's own failure (a corruption, a close, S3) is what the caller must see
             try {
                 out.close();
-            } catch (IOException e) {
-                throw new LocalWriteFailure(e);
+            } catch (IOException closeFailure) {
+                e.addSuppressed(closeFailure);
             }
+            throw e;
+        }
+        try {
+            out.close();
+        } catch (IOException e) {
+            throw new LocalWriteFailure(e);
         }
     }
 

@@ -61,8 +61,12 @@ class WholeFirstReadTest extends FakeS3FileSystemTest {
         store.putRaw(FakeS3FileSystems.BUCKET, KEY, content, InMemoryObjectStore.crc32c(content));
 
         try (FSDataInputStream in = fs.open(FakeS3FileSystems.path(KEY))) {
+            assertThat(in.available()).as("as a streaming read says before its first read").isEqualTo(SIZE);
+            assertThat(in.getPos()).isZero();
+            assertThat(store.calls("GetObject")).as("nothing downloaded before the first read").isEmpty();
             in.seek(240_000);
             assertThat(in.readNBytes(20_000)).isEqualTo(Arrays.copyOfRange(content, 240_000, 260_000));
+            assertThat(in.getPos()).isEqualTo(260_000);
             in.seek(10);
             assertThat(in.readNBytes(100)).isEqualTo(Arrays.copyOfRange(content, 10, 110));
         }
