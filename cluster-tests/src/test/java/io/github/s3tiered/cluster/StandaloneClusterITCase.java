@@ -330,7 +330,14 @@ class StandaloneClusterITCase {
     static final int KILLS = 6;
     static final long MANY_RECORDS = 30_000;
     static final double MANY_RATE = 1_500;
-    static final long MAX_PER_ATTEMPT = 2_000;
+    /**
+     * What one attempt can move a subtask on: the source passes at most this many records of a
+     * subtask until a checkpoint completes, and the attempt fails once one completed. Each subtask
+     * reads MANY_RECORDS / PARALLELISM = 15,000 records, so at least 25 attempts move the job on;
+     * each but the last ends in an injected failure unless a kill ends it first: at least
+     * 25 - 1 - KILLS = 18 injected failures and 24 restarts, however slow the host (no timing).
+     */
+    static final int RECORDS_PER_CHECKPOINT = 600;
 
     @Test
     @Order(4)
@@ -343,16 +350,10 @@ class StandaloneClusterITCase {
                 "--records", String.valueOf(MANY_RECORDS),
                 "--keys", String.valueOf(KEYS),
                 "--rate", String.valueOf(MANY_RATE),
-                // every attempt fails once a checkpoint of its own completed (unless a kill came first):
-                // the job moves on by at most ~1 s of input (1,500 records) per attempt, so it fails
-                // at least 20 times before its 30,000 records are through
+                // every attempt fails once a checkpoint of its own completed (unless a kill came first)
                 "--fail-every-checkpoints", "1",
                 "--fail-until-attempt", "100000",
-                // and fails when a subtask read this many before a checkpoint barrier: after a kill,
-                // the subtasks on the surviving TaskManager read on for the seconds a new JVM takes to
-                // start the others, and the checkpoint after it held all that (in CI, 6 kills took a
-                // job of 30,000 records to its end before the last kill)
-                "--fail-without-checkpoint-after", String.valueOf(MAX_PER_ATTEMPT));
+                "--records-per-checkpoint", String.valueOf(RECORDS_PER_CHECKPOINT));
         // Until the heartbeat times out, Flink deploys to a killed TaskManager again and again, each a
         // failed attempt: room for those, at a pace that does not spend them in a second.
         String job = submitJob(args, null, Map.of(
@@ -360,7 +361,7 @@ class StandaloneClusterITCase {
                 "restart-strategy.fixed-delay.delay", "500ms",
                 "execution.checkpointing.interval", "500ms"));
 
-        // A kill after each completed checkpoint, each holding at most MAX_PER_ATTEMPT records of a subtask:
+        // A kill after each completed checkpoint, each at most RECORDS_PER_CHECKPOINT records of a subtask on:
         // the job cannot have read its input (MANY_RECORDS / 2 per subtask) before the last kill.
         for (int killed = 0; killed < KILLS; killed++) {
             awaitCompletedCheckpoints(job, killed + 1, killed);

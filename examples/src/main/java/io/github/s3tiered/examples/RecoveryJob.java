@@ -28,12 +28,12 @@ public final class RecoveryJob {
      * @param failEveryCheckpoints instead of the one failure: fail every attempt below {@code
      *     failUntilAttempt} once this many checkpoints completed in it; 0 for the one failure
      * @param failUntilAttempt see {@code failEveryCheckpoints}
-     * @param failWithoutCheckpointAfter with {@code failEveryCheckpoints}: also fail an attempt in
-     *     which a subtask saw this many records before a checkpoint barrier, which bounds the
-     *     progress of one attempt; 0 for no bound
+     * @param recordsPerCheckpoint at most this many records of a subtask until a checkpoint
+     *     completes ({@link CheckpointGatedRate}): with {@code failEveryCheckpoints}, what one attempt
+     *     moves the job on; 0 for no such bound
      */
     public record Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir,
-            int failEveryCheckpoints, int failUntilAttempt, long failWithoutCheckpointAfter) implements Serializable {
+            int failEveryCheckpoints, int failUntilAttempt, int recordsPerCheckpoint) implements Serializable {
 
         public Settings(long records, int keys, double recordsPerSecond, long failAfterRecords, String outputDir) {
             this(records, keys, recordsPerSecond, failAfterRecords, outputDir, 0, 0, 0);
@@ -41,19 +41,19 @@ public final class RecoveryJob {
 
         FailureInjector failureInjector() {
             return failEveryCheckpoints > 0
-                    ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt, failWithoutCheckpointAfter)
+                    ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt)
                     : new FailureInjector(failAfterRecords);
         }
     }
 
     private RecoveryJob() {}
 
+    @SuppressWarnings({"rawtypes", "unchecked"}) // Flink 2.x's RateLimiterStrategy is generic, 1.20's is not
     public static void build(StreamExecutionEnvironment env, Settings s) {
-        DataGeneratorSource<Long> source = new DataGeneratorSource<>(
-                index -> index,
-                s.records(),
-                s.recordsPerSecond() > 0 ? RateLimiterStrategy.perSecond(s.recordsPerSecond()) : RateLimiterStrategy.noOp(),
-                Types.LONG);
+        RateLimiterStrategy rate = s.recordsPerCheckpoint() > 0
+                ? new CheckpointGatedRate(s.recordsPerSecond(), s.recordsPerCheckpoint())
+                : s.recordsPerSecond() > 0 ? RateLimiterStrategy.perSecond(s.recordsPerSecond()) : RateLimiterStrategy.noOp();
+        DataGeneratorSource<Long> source = new DataGeneratorSource<>(index -> index, s.records(), rate, Types.LONG);
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "sequence")
                 .uid("sequence")
                 .map(s.failureInjector())

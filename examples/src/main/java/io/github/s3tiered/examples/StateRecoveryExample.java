@@ -32,7 +32,7 @@ public final class StateRecoveryExample {
                 outputDir,
                 p.getInt("fail-every-checkpoints", 0),
                 p.getInt("fail-until-attempt", 0),
-                p.getLong("fail-without-checkpoint-after", 0));
+                p.getInt("records-per-checkpoint", 0));
     }
 
     /** Checkpointing every {@code interval} on the tiered storage and backend. */
