@@ -391,14 +391,17 @@ class StandaloneClusterITCase {
         String jobPrefix = s3.runPrefix() + "/checkpoints/" + job + "/";
         List<String> left = new ArrayList<>();
         List<String> preUploadedByKilled = new ArrayList<>();
+        List<String> serverTempFiles = new ArrayList<>();
         try (S3Client raw = rawS3Client()) {
             await("Flink's discard of the finished job's checkpoints", () -> {
                 left.clear();
                 preUploadedByKilled.clear();
+                serverTempFiles.clear();
                 raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(jobPrefix)).contents().stream()
                         .map(S3Object::key)
                         .filter(k -> !k.endsWith("/s3tiered-verification.json") && !k.endsWith("/s3tiered-preupload.json"))
-                        .forEach(k -> (k.matches(".*/shared/[0-9a-f]{64}\\.sst") ? preUploadedByKilled : left).add(k));
+                        .forEach(k -> (k.matches(".*/shared/[0-9a-f]{64}\\.sst") ? preUploadedByKilled
+                                : isS3ProxyTempFile(k) ? serverTempFiles : left).add(k));
                 return left.isEmpty();
             });
         } catch (AssertionError e) {
@@ -406,6 +409,7 @@ class StandaloneClusterITCase {
         }
         // each killed TaskManager had at most a few files in upload (2 at once) or just uploaded
         assertThat(preUploadedByKilled).as("pre-uploads left by %d killed TaskManagers", KILLS).hasSizeLessThanOrEqualTo(KILLS * 8);
+        assertThat(serverTempFiles).as("S3Proxy's files of PUTs whose sender was killed").hasSizeLessThanOrEqualTo(KILLS * 8);
 
         // a TaskManager may still evict or withdraw a file while it is counted: one gone meanwhile counts 0
         long[] bytes = {0};
@@ -429,8 +433,26 @@ class StandaloneClusterITCase {
                 FlinkConfigSource.load().entries().get("s3tiered.local.max-bytes")).getBytes();
         assertThat(onDisk).as("bytes in the local tier %s", tier).isLessThanOrEqualTo(budget);
         System.out.printf("many failures: job %s restarted %d times (%d injected task failures, %d TaskManagers killed);"
-                + " exact state; nothing left in S3 but %d pre-uploads of killed TaskManagers; the tier holds %d bytes of its %d%n",
-                job, restarts, injected, KILLS, preUploadedByKilled.size(), onDisk, budget);
+                + " exact state; nothing left in S3 but %d pre-uploads of killed TaskManagers (and %d S3Proxy temporary files);"
+                + " the tier holds %d bytes of its %d%n",
+                job, restarts, injected, KILLS, preUploadedByKilled.size(), serverTempFiles.size(), onDisk, budget);
+    }
+
+    private static final String UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+    /**
+     * Whether {@code key} is the temporary file of S3Proxy's file-system backend for a PUT of a
+     * checkpoint file, left there when the sender died in the middle of the body. S3Proxy 3.1.0
+     * ({@code AbstractNio2BlobStore.putBlob}) writes a body to {@code <key>-<random UUID>} beside the
+     * key and moves it into place once complete; an IOException while reading the body leaves the
+     * file, which its listings then show as an object. S3 and MinIO store no part of a PUT that did
+     * not arrive whole, so against any other server such a key fails the test. Flink and this
+     * project name checkpoint files by one UUID (or {@code <sha256>.sst}), never by a UUID followed by
+     * another.
+     */
+    private static boolean isS3ProxyTempFile(String key) {
+        return s3.isLocalProcess()
+                && key.matches(".*/(" + UUID_PATTERN + "|[0-9a-f]{64}\\.sst)-" + UUID_PATTERN);
     }
 
     @Test
