@@ -183,12 +183,8 @@ final class BatchDownload {
         return fromS3(store, t, 0);
     }
 
-    /**
-     * {@code corruptRetries}: how many downloads of this file came in with bytes other than the
-     * recorded CRC32C says. Bytes altered on the way (a faulty proxy, NIC or link) are downloaded
-     * again, as a failed request is retried; bytes damaged in S3 fail the same way every time.
-     */
-    private CompletableFuture<Void> fromS3(S3Access store, Transfer t, int corruptRetries) {
+    /** {@code repeated}: how many downloads of this file came in corrupt ({@link CorruptDownloadException#repeat}). */
+    private CompletableFuture<Void> fromS3(S3Access store, Transfer t, int repeated) {
         LocalTier tier = runtime.tier();
         S3TieredConfig config = runtime.config();
         ObjectPath source = t.source();
@@ -234,12 +230,8 @@ final class BatchDownload {
                 })
                 .exceptionallyCompose(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
-                    if (io instanceof CorruptDownloadException && !store.cancellation().isCancelled()
-                            && corruptRetries < config.readReopenAttempts()) {
-                        store.statistics().corruptDownloadsRepeated.increment();
-                        LOG.warn("{}; downloading it again ({} of {})", io.getMessage(), corruptRetries + 1,
-                                config.readReopenAttempts());
-                        return fromS3(store, t, corruptRetries + 1);
+                    if (CorruptDownloadException.repeat(io, repeated, config.readReopenAttempts(), store)) {
+                        return fromS3(store, t, repeated + 1);
                     }
                     Path staged = chosen.get();
                     ObjectInfo info = described.get();
@@ -263,15 +255,6 @@ final class BatchDownload {
         }
     }
 
-    /** A download whose bytes are not those the object's recorded CRC32C describes. */
-    static final class CorruptDownloadException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        CorruptDownloadException(String message) {
-            super(message);
-        }
-    }
-
     private static void deleteQuietly(Path file) {
         try {
             Files.deleteIfExists(file);
@@ -281,6 +264,11 @@ final class BatchDownload {
     }
 
     private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination) {
+        return downloadInPlace(store, source, info, destination, 0);
+    }
+
+    private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination,
+            int repeated) {
         try {
             // A new file, never the one at the path: that may be a hard link to the tier's copy
             // (placeAndKeep linked it before its commit failed), which a download in place would
@@ -290,7 +278,11 @@ final class BatchDownload {
             return CompletableFuture.failedFuture(e);
         }
         return download(store, source, info, destination)
-                .thenAccept(crc -> store.statistics().restoreBytesFromS3.add(info.size()));
+                .thenAccept(crc -> store.statistics().restoreBytesFromS3.add(info.size()))
+                .exceptionallyCompose(failure -> CorruptDownloadException.repeat(RangedDownload.unwrap(failure), repeated,
+                        runtime.config().readReopenAttempts(), store)
+                        ? downloadInPlace(store, source, info, destination, repeated + 1)
+                        : CompletableFuture.failedFuture(failure));
     }
 
     /** Link first, then commit: the restore does not depend on the copy surviving an eviction. */

@@ -218,7 +218,7 @@ final class S3InputStream extends FSDataInputStream {
             checksumming = false;
             if (actual != expectedCrc) {
                 dropTee();
-                corrupt = new CorruptReadException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
+                corrupt = new CorruptDownloadException("CRC32C mismatch reading s3://" + bucket + "/" + key + ": the object has "
                         + Crc32c.toHex(actual) + ", its upload recorded " + Crc32c.toHex(expectedCrc));
                 throw corrupt;
             }
@@ -403,15 +403,6 @@ final class S3InputStream extends FSDataInputStream {
         }
         if (corrupt != null) {
             throw new IOException(corrupt.getMessage(), corrupt);
-        }
-    }
-
-    /** A read whose bytes are not those the object's recorded CRC32C describes. */
-    static final class CorruptReadException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        CorruptReadException(String message) {
-            super(message);
         }
     }
 }

@@ -66,17 +66,14 @@ final class WholeFirstRead {
         }
         FileChannel channel = null;
         try {
-            int reopenAttempts = runtime.config().readReopenAttempts();
-            for (int corrupt = 0; ; corrupt++) {
+            for (int repeated = 0; ; repeated++) {
                 try {
                     downloadOnce(runtime, op, info, staged, downloading);
                     break;
-                } catch (S3InputStream.CorruptReadException e) {
-                    if (corrupt >= reopenAttempts) {
+                } catch (CorruptDownloadException e) {
+                    if (!CorruptDownloadException.repeat(e, repeated, runtime.config().readReopenAttempts(), runtime.store())) {
                         throw e;
                     }
-                    runtime.store().statistics().corruptDownloadsRepeated.increment();
-                    LOG.warn("{}; downloading it again ({} of {})", e.getMessage(), corrupt + 1, reopenAttempts);
                 }
             }
             // The open channel keeps the bytes readable whatever happens to the path next.

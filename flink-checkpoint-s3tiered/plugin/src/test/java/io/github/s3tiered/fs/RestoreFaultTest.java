@@ -289,6 +289,36 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aCorruptDownloadStraightIntoPlaceIsRepeatedToo() throws Exception {
+        fileSystem(Map.of());
+        byte[] data = bytes(300_000, 5);
+        store.putRaw(BUCKET, "cp/in-place", data, InMemoryObjectStore.crc32c(data) ^ 1); // not the CRC32C recorded
+        // the tier's disk fails: its staging directory takes no file (a directory of /proc, which
+        // refuses creation even to root), so the restore downloads straight into place
+        java.nio.file.Path refusing = java.nio.file.Path.of("/proc/self");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(refusing), "needs Linux's /proc");
+        java.nio.file.Path staging = tierDir.resolve("v1/staging");
+        try (Stream<java.nio.file.Path> files = Files.list(staging)) {
+            for (java.nio.file.Path f : files.toList()) {
+                Files.delete(f);
+            }
+        }
+        Files.delete(staging);
+        Files.createSymbolicLink(staging, refusing);
+
+        assertThatThrownBy(() -> fs.copyFiles(requests("cp/in-place"), new CloseableRegistry()))
+                .hasMessageContaining("CRC32C mismatch downloading").hasMessageContaining("cp/in-place");
+        int attempts = S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue();
+        assertThat(fs.s3Statistics().corruptDownloadsRepeated.sum()).as("downloads straight into place repeated")
+                .isEqualTo((long) attempts);
+        long rangesPerDownload = (data.length + fs.runtime().config().downloadPartSize() - 1)
+                / fs.runtime().config().downloadPartSize();
+        assertThat(store.calls("GetObject")).as("the staging attempt's GET, then each download's ranges")
+                .filteredOn(c -> c.key().equals("cp/in-place")).hasSizeGreaterThan((int) rangesPerDownload * (1 + attempts));
+        assertThat(Files.exists(restoreDir.resolve("cp_in-place"))).isFalse();
+    }
+
+    @Test
     void closingTheRegistryInTheMiddleOfABatchDownloadStopsItAtOnce() throws Exception {
         fileSystem(Map.of());
         for (String k : List.of("cp/a", "cp/b", "cp/c")) {
