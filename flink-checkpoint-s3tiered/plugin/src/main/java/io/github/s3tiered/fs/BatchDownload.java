@@ -127,8 +127,8 @@ final class BatchDownload {
             for (Transfer t : plan.transfers()) {
                 CompletableFuture<Void> task = t.copy() != null
                         ? CompletableFuture.supplyAsync(() -> linkIntactCopy(t), runtime.transferPool())
-                                .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3(store, t))
-                        : fromS3(store, t);
+                                .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t))
+                        : fromS3Shared(store, t);
                 tasks.add(task.exceptionally(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
                     throw new UncheckedIOException(new IOException(
@@ -170,6 +170,22 @@ final class BatchDownload {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * From S3, or, while another restore of this process downloads the same object, from the copy
+     * that download leaves in the tier ({@link SharedDownloads}).
+     */
+    private CompletableFuture<Void> fromS3Shared(S3Access store, Transfer t) {
+        if (!runtime.config().localEnabled()) {
+            return fromS3(store, t); // no copy to share
+        }
+        ObjectKey key = new ObjectKey(t.source().bucket(), t.source().key());
+        return runtime.sharedDownloads().run(key, store.cancellation(), () -> fromS3(store, t),
+                () -> CompletableFuture.supplyAsync(() -> runtime.tier().getIntact(key.bucket(), key.key())
+                                        .map(copy -> linkIntactCopy(new Transfer(t.source(), t.destination(), copy)))
+                                        .orElse(false), runtime.transferPool())
+                        .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t)));
     }
 
     /**

@@ -27,6 +27,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final LocalTier tier;
     private final ExecutorService transferPool;
     private final PreUploads preUploads = new PreUploads();
+    private final SharedDownloads sharedDownloads = new SharedDownloads();
     private volatile boolean closed;
 
     public S3TieredRuntime(S3TieredConfig config) throws IOException {
@@ -71,6 +72,11 @@ public final class S3TieredRuntime implements AutoCloseable {
     /** The objects uploaded ahead of a checkpoint in this process, by content. */
     PreUploads preUploads() {
         return preUploads;
+    }
+
+    /** The restore downloads in flight in this process, one per object. */
+    SharedDownloads sharedDownloads() {
+        return sharedDownloads;
     }
 
     /** Leaf tasks only (a part, a range, a HEAD): none of them waits for another task. */
