@@ -331,11 +331,12 @@ class StandaloneClusterITCase {
     static final long MANY_RECORDS = 30_000;
     static final double MANY_RATE = 1_500;
     /**
-     * What one attempt can move a subtask on: the source passes at most this many records of a
-     * subtask until a checkpoint completes, and the attempt fails once one completed. Each subtask
-     * reads MANY_RECORDS / PARALLELISM = 15,000 records, so at least 25 attempts move the job on;
-     * each but the last ends in an injected failure unless a kill ends it first: at least
-     * 25 - 1 - KILLS = 18 injected failures and 24 restarts, however slow the host (no timing).
+     * What one attempt can move subtask 0 on: the source passes at most this many records of a
+     * subtask until a checkpoint completes, and subtask 0 fails its attempt at its first record
+     * after one completed. It reads MANY_RECORDS / PARALLELISM = 15,000 records, so at least 25
+     * attempts move the job on; each but the last ends in an injected failure unless a kill (or
+     * another failure, such as a failed checkpoint) ends it first: about 25 - 1 - KILLS = 18
+     * injected failures and 24 restarts, however slow the host (no timing).
      */
     static final int RECORDS_PER_CHECKPOINT = 600;
 

@@ -11,17 +11,20 @@ import java.util.concurrent.CompletionStage;
  * together), and at most {@code recordsPerCheckpoint} records of a subtask until a checkpoint
  * completes; after them the subtask emits nothing until the next checkpoint completes.
  *
- * <p>With {@link FailureInjector#repeatedly}, which fails an attempt once a checkpoint completed in
- * it, this bounds what one attempt moves the job on to {@code recordsPerCheckpoint} records per
- * subtask, however long a checkpoint takes: the completed checkpoint's barrier passed the source
- * before the gate's last record. A test can so count on {@code records / parallelism /
- * recordsPerCheckpoint} attempts that each completed a checkpoint and failed after it. A bound
- * enforced by failing the attempt instead spends attempts without progress when a restore is slow,
- * and a bound by time does not hold on a slow host.
+ * <p>With {@link FailureInjector#repeatedly}, whose subtask 0 fails its attempt at the first record
+ * after a checkpoint completed in it, this bounds what one attempt moves subtask 0 on to {@code
+ * recordsPerCheckpoint} records, however long a checkpoint takes: no record beyond the first {@code
+ * recordsPerCheckpoint} passes before the attempt's first checkpoint completed, so that
+ * checkpoint's barrier passed the source before any of them. (The failure injector is chained to
+ * the source, and Flink tells a chain of a checkpoint's completion from its tail: the injector
+ * knows of it before the gate opens.) A test can so count on {@code records / parallelism /
+ * recordsPerCheckpoint} attempts that each completed a checkpoint. A bound enforced by failing the
+ * attempt instead spends attempts without progress when a restore is slow, and a bound by time
+ * does not hold on a slow host.
  *
  * <p>Implements both versions of Flink's {@code RateLimiter} (raw types): 1.20's {@code acquire()}
- * and 2.x's {@code acquire(int)}. The source reader calls it from the task's thread only; a
- * checkpoint's completion is told on that thread too.
+ * and 2.x's {@code acquire(int)}. The source reader asks for one record at a time, from the task's
+ * thread; a checkpoint's completion is told on that thread too.
  */
 @SuppressWarnings({"rawtypes", "unchecked"})
 public final class CheckpointGatedRate implements RateLimiterStrategy {
@@ -77,18 +80,18 @@ public final class CheckpointGatedRate implements RateLimiterStrategy {
             return perSecond == null ? open : perSecond.acquire();
         }
 
-        /** Flink 2.x asks for a number of records at once; its source reader asks for one. */
+        /** Flink 2.x's form; its source reader asks for one record at a time, as 1.20's does. */
         public CompletionStage<Void> acquire(int records) {
-            CompletionStage<Void> last = acquire();
-            for (int i = 1; i < records; i++) {
-                last = acquire();
+            if (records != 1) {
+                throw new UnsupportedOperationException("The gate counts one record at a time, asked for " + records);
             }
-            return last;
+            return acquire();
         }
 
         @Override
         public void notifyCheckpointComplete(long checkpointId) {
-            passed = 0;
+            // a record waiting at the closed gate passes now: it is the first of the next share
+            passed = open.isDone() ? 0 : 1;
             open.complete(null);
             if (perSecond != null) {
                 perSecond.notifyCheckpointComplete(checkpointId);

@@ -24,11 +24,22 @@ class CheckpointGatedRateTest {
 
         gate.notifyCheckpointComplete(7);
         assertThat(fourth.toCompletableFuture()).as("the fourth record once checkpoint 7 completed").isDone();
-        // the fourth record is emitted now: two more, then the gate closes again
-        for (int i = 0; i < 3; i++) {
+        // the fourth record is emitted now, the first of the next share: two more, then the gate closes again
+        for (int i = 0; i < 2; i++) {
             assertThat(acquire(gate).toCompletableFuture()).as("record %d after the checkpoint", i).isDone();
         }
         assertThat(acquire(gate).toCompletableFuture()).as("after the checkpoint's share").isNotDone();
+    }
+
+    @Test
+    void aCheckpointCompletedWhileTheGateIsOpenGivesAFullShare() {
+        RateLimiter gate = new CheckpointGatedRate(0, 3).createRateLimiter(1);
+        acquire(gate);
+        gate.notifyCheckpointComplete(1);
+        for (int i = 0; i < 3; i++) {
+            assertThat(acquire(gate).toCompletableFuture()).as("record %d", i).isDone();
+        }
+        assertThat(acquire(gate).toCompletableFuture()).isNotDone();
     }
 
     @Test

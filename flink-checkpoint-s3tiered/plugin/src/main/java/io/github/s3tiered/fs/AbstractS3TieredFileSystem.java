@@ -8,6 +8,7 @@ import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.S3Statistics;
 import io.github.s3tiered.tier.IntactCopy;
 import io.github.s3tiered.tier.LocalTier;
+import io.github.s3tiered.tier.ObjectKey;
 import io.github.s3tiered.tier.TierEntry;
 
 import org.apache.flink.core.fs.BlockLocation;
@@ -338,9 +339,19 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         WholeFirstInputStream.Streaming streaming = () -> new WindowedInputStream(S3InputStream.ofState(store(), op.bucket(),
                 op.key(), info, config.readReopenAttempts(), keepCopy ? tier : null, ticket), info.size(), op.toString());
         if (info.crc32c() != null && info.size() > 0 && info.size() <= config.readWholeFirstMaxBytes()) {
-            return new WholeFirstInputStream(
-                    downloading -> WholeFirstRead.download(runtime, op, info, keepCopy, ticket, downloading), streaming,
-                    info.size(), op.toString());
+            // Readers of one file at once (a rescaled heap restore's new subtasks read key groups of
+            // one old file) share a download that keeps a copy: the others read that copy.
+            ObjectKey key = new ObjectKey(op.bucket(), op.key());
+            return new WholeFirstInputStream((downloading, closing) -> keepCopy
+                    ? runtime.sharedDownloads().call(key, closing,
+                            () -> WholeFirstRead.download(runtime, op, info, true, ticket, downloading),
+                            () -> {
+                                Optional<FSDataInputStream> copy = openLocalCopy(op);
+                                return copy.isPresent() ? copy
+                                        : WholeFirstRead.download(runtime, op, info, true, ticket, downloading);
+                            })
+                    : WholeFirstRead.download(runtime, op, info, false, ticket, downloading),
+                    streaming, info.size(), op.toString());
         }
         return streaming.open();
     }

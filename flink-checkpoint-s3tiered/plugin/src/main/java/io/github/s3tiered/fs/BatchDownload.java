@@ -181,11 +181,21 @@ final class BatchDownload {
             return fromS3(store, t); // no copy to share
         }
         ObjectKey key = new ObjectKey(t.source().bucket(), t.source().key());
+        // After one wait, a restore that finds no copy downloads at once: waiting again (behind a
+        // download that keeps no copy either: the object larger than the tier, the tier full)
+        // would turn k restores of one object into k downloads one after another.
         return runtime.sharedDownloads().run(key, store.cancellation(), () -> fromS3(store, t),
-                () -> CompletableFuture.supplyAsync(() -> runtime.tier().getIntact(key.bucket(), key.key())
-                                        .map(copy -> linkIntactCopy(new Transfer(t.source(), t.destination(), copy)))
-                                        .orElse(false), runtime.transferPool())
-                        .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t)));
+                () -> CompletableFuture.supplyAsync(() -> {
+                            try {
+                                store.cancellation().check("Restore of " + t.source());
+                            } catch (IOException cancelled) {
+                                throw new UncheckedIOException(cancelled);
+                            }
+                            return runtime.tier().getIntact(key.bucket(), key.key())
+                                    .map(copy -> linkIntactCopy(new Transfer(t.source(), t.destination(), copy)))
+                                    .orElse(false);
+                        }, runtime.transferPool())
+                        .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3(store, t)));
     }
 
     /**
@@ -260,7 +270,7 @@ final class BatchDownload {
                     // The tier's disk may be full or broken: restore without keeping a copy.
                     LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
                             + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
-                    return downloadInPlace(store, source, info, destination);
+                    return downloadInPlace(store, source, info, destination, repeated);
                 });
     }
 
@@ -279,10 +289,7 @@ final class BatchDownload {
         }
     }
 
-    private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination) {
-        return downloadInPlace(store, source, info, destination, 0);
-    }
-
+    /** {@code repeated}: corrupt downloads of this file so far, in the tier or here: one budget for both. */
     private CompletableFuture<Void> downloadInPlace(S3Access store, ObjectPath source, ObjectInfo info, Path destination,
             int repeated) {
         try {

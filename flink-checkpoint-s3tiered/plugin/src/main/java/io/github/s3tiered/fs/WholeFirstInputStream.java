@@ -1,5 +1,7 @@
 package io.github.s3tiered.fs;
 
+import io.github.s3tiered.s3.Cancellation;
+
 import org.apache.flink.core.fs.FSDataInputStream;
 
 import java.io.IOException;
@@ -14,9 +16,13 @@ import java.util.Optional;
  */
 final class WholeFirstInputStream extends FSDataInputStream {
 
-    /** What the first read or seek does: download and check, or empty to stream instead. */
+    /**
+     * What the first read or seek does: download and check, or empty to stream instead. {@code
+     * closing} is cancelled when the stream is closed (a wait for another read's download ends).
+     */
     interface Download {
-        Optional<FSDataInputStream> start(java.util.function.Consumer<S3InputStream> downloading) throws IOException;
+        Optional<FSDataInputStream> start(java.util.function.Consumer<S3InputStream> downloading, Cancellation closing)
+                throws IOException;
     }
 
     /** The streaming read taken when the file cannot be staged locally. */
@@ -35,6 +41,8 @@ final class WholeFirstInputStream extends FSDataInputStream {
     private volatile FSDataInputStream delegate;
     /** The S3 stream of the download in progress, for a close from another thread. */
     private volatile S3InputStream downloading;
+    /** Cancelled by the close: ends a wait for another read's download of the same object. */
+    private final Cancellation closing = new Cancellation();
     private volatile boolean closed;
 
     WholeFirstInputStream(Download download, Streaming streaming, long length, String description) {
@@ -59,7 +67,7 @@ final class WholeFirstInputStream extends FSDataInputStream {
                         if (closed) {
                             s.close(); // closed just before this download began
                         }
-                    });
+                    }, closing);
                 } finally {
                     downloading = null;
                 }
@@ -130,6 +138,7 @@ final class WholeFirstInputStream extends FSDataInputStream {
     @Override
     public void close() throws IOException {
         closed = true;
+        closing.cancel("the stream of " + description + " was closed");
         S3InputStream inFlight = downloading;
         if (inFlight != null) {
             inFlight.close(); // the download's read fails at once; its staging file is removed

@@ -13,6 +13,7 @@ import io.github.s3tiered.s3.InMemoryObjectStore.FaultRule;
 import io.github.s3tiered.s3.S3Statistics;
 
 import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.fs.PathsCopyingFileSystem.CopyRequest;
 
@@ -32,8 +33,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Two restores of one TaskManager that need the same object at once (the new subtasks of a
- * rescaled job): one download, whose tier copy the other takes; a waiter's cancellation, and the
- * first download's failure, each leave the other restore to itself.
+ * rescaled job), by batch download (RocksDB) or by reads checked before they are served (heap):
+ * one download, whose tier copy the other takes; a waiter's cancellation (or its stream's close),
+ * and the first download's failure, each leave the other restore to itself.
  */
 class SharedDownloadsTest {
 
@@ -137,5 +139,59 @@ class SharedDownloadsTest {
         second.get(30, TimeUnit.SECONDS);
         assertThat(Files.readAllBytes(restoreDir.resolve("second"))).isEqualTo(data);
         assertThat(getsOfKey()).as("the first's GET, then the second's own download").isGreaterThan(rangesPerDownload());
+    }
+
+    private CompletableFuture<byte[]> readWhole(FSDataInputStream in) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return in.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
+    private void awaitWaiting() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (fs.runtime().sharedDownloads().waiting() == 0) {
+            assertThat(System.nanoTime()).as("the second read waits for the first's download").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void twoReadsOfOneFileAtOnceDownloadItOnce() throws Exception {
+        try (FSDataInputStream a = fs.open(path(KEY)); FSDataInputStream b = fs.open(path(KEY))) {
+            CompletableFuture<byte[]> first = readWhole(a);
+            store.awaitCall(c -> c.key().equals(KEY) && c.attempt() == 1, 1, Duration.ofSeconds(30));
+            CompletableFuture<byte[]> second = readWhole(b);
+            awaitWaiting();
+            assertThat(second).isNotDone();
+            release.countDown();
+            assertThat(first.get(30, TimeUnit.SECONDS)).isEqualTo(data);
+            assertThat(second.get(30, TimeUnit.SECONDS)).isEqualTo(data);
+        }
+        assertThat(getsOfKey()).as("one GET of the whole file").isEqualTo(1);
+        assertThat(fs.s3Statistics().bytesServedFromLocalTier.sum()).as("the second read from the tier's copy")
+                .isEqualTo(data.length);
+    }
+
+    @Test
+    void aReadWaitingForAnotherEndsWhenItsStreamIsClosed() throws Exception {
+        try (FSDataInputStream a = fs.open(path(KEY))) {
+            FSDataInputStream b = fs.open(path(KEY));
+            CompletableFuture<byte[]> first = readWhole(a);
+            store.awaitCall(c -> c.key().equals(KEY) && c.attempt() == 1, 1, Duration.ofSeconds(30));
+            CompletableFuture<byte[]> second = readWhole(b);
+            awaitWaiting();
+            b.close(); // Flink cancelling the second subtask's restore, from another thread
+
+            assertThatThrownBy(() -> second.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .rootCause().isInstanceOf(Cancellation.CancelledException.class).hasMessageContaining(KEY);
+            assertThat(first).isNotDone();
+            release.countDown();
+            assertThat(first.get(30, TimeUnit.SECONDS)).isEqualTo(data);
+        }
+        assertThat(fs.runtime().sharedDownloads().waiting()).isZero();
     }
 }
