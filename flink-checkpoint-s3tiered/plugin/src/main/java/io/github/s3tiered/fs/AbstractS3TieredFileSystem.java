@@ -342,15 +342,15 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             // Readers of one file at once (a rescaled heap restore's new subtasks read key groups of
             // one old file) share a download that keeps a copy: the others read that copy.
             ObjectKey key = new ObjectKey(op.bucket(), op.key());
-            return new WholeFirstInputStream((downloading, closing) -> keepCopy
+            return new WholeFirstInputStream(closing -> keepCopy
                     ? runtime.sharedDownloads().call(key, closing,
-                            () -> WholeFirstRead.download(runtime, op, info, true, ticket, downloading),
+                            () -> WholeFirstRead.download(runtime, op, info, true, ticket, closing),
                             () -> {
                                 Optional<FSDataInputStream> copy = openLocalCopy(op);
                                 return copy.isPresent() ? copy
-                                        : WholeFirstRead.download(runtime, op, info, true, ticket, downloading);
+                                        : WholeFirstRead.download(runtime, op, info, true, ticket, closing);
                             })
-                    : WholeFirstRead.download(runtime, op, info, false, ticket, downloading),
+                    : WholeFirstRead.download(runtime, op, info, false, ticket, closing),
                     streaming, info.size(), op.toString());
         }
         return streaming.open();

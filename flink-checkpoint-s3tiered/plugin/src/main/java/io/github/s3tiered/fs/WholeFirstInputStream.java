@@ -11,18 +11,19 @@ import java.util.Optional;
  * The stream {@code open()} returns for a {@link WholeFirstRead}: the file is downloaded and
  * checked at the first read or seek, then every call goes to the checked local file (or, when it
  * could not be staged locally, to a streaming read). Flink registers a stream for cancellation once
- * {@code open()} returned it and closes it from another thread to cancel a restore: that close ends
- * a download in progress (its S3 stream is closed), and every later call fails.
+ * {@code open()} returned it and closes it from another thread to cancel a restore: that close
+ * cancels {@link #closing}, which ends a download in progress (its S3 stream is closed) or a wait
+ * for another read's download, and every later call fails.
  */
 final class WholeFirstInputStream extends FSDataInputStream {
 
     /**
      * What the first read or seek does: download and check, or empty to stream instead. {@code
-     * closing} is cancelled when the stream is closed (a wait for another read's download ends).
+     * closing} is cancelled when the stream is closed, from any thread: the download or the wait
+     * it is in must end then (it may already be cancelled when the download begins).
      */
     interface Download {
-        Optional<FSDataInputStream> start(java.util.function.Consumer<S3InputStream> downloading, Cancellation closing)
-                throws IOException;
+        Optional<FSDataInputStream> start(Cancellation closing) throws IOException;
     }
 
     /** The streaming read taken when the file cannot be staged locally. */
@@ -39,9 +40,7 @@ final class WholeFirstInputStream extends FSDataInputStream {
     private final Object opening = new Object();
     /** Null until the first read or seek; written under {@link #opening}. */
     private volatile FSDataInputStream delegate;
-    /** The S3 stream of the download in progress, for a close from another thread. */
-    private volatile S3InputStream downloading;
-    /** Cancelled by the close: ends a wait for another read's download of the same object. */
+    /** Cancelled by the close: ends the download in progress or a wait for another read's. */
     private final Cancellation closing = new Cancellation();
     private volatile boolean closed;
 
@@ -60,17 +59,7 @@ final class WholeFirstInputStream extends FSDataInputStream {
         synchronized (opening) {
             ensureOpen();
             if (delegate == null) {
-                Optional<FSDataInputStream> checked;
-                try {
-                    checked = download.start(s -> {
-                        downloading = s;
-                        if (closed) {
-                            s.close(); // closed just before this download began
-                        }
-                    }, closing);
-                } finally {
-                    downloading = null;
-                }
+                Optional<FSDataInputStream> checked = download.start(closing);
                 FSDataInputStream opened = checked.isPresent() ? checked.get() : streaming.open();
                 delegate = opened;
                 if (closed) { // closed during the download: the close may not have seen the delegate
@@ -138,11 +127,8 @@ final class WholeFirstInputStream extends FSDataInputStream {
     @Override
     public void close() throws IOException {
         closed = true;
+        // a download's read fails at once (its staging file is removed); a wait ends
         closing.cancel("the stream of " + description + " was closed");
-        S3InputStream inFlight = downloading;
-        if (inFlight != null) {
-            inFlight.close(); // the download's read fails at once; its staging file is removed
-        }
         FSDataInputStream d = delegate;
         if (d != null) {
             d.close();

@@ -1,5 +1,6 @@
 package io.github.s3tiered.fs;
 
+import io.github.s3tiered.s3.Cancellation;
 import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.tier.LocalTier;
 
@@ -18,7 +19,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.Consumer;
 
 /**
  * A read of a file small enough to be read whole first: downloaded into a staging file of the
@@ -50,11 +50,11 @@ final class WholeFirstRead {
      *
      * @param keepCopy whether the download becomes the tier's copy
      * @param ticket the tier's read ticket, taken before S3 was asked what the object is
-     * @param downloading told of each download's S3 stream as it starts, so that a close from
-     *     another thread can end it
+     * @param closing cancelled by the reader's close, from any thread: closes the download's S3
+     *     stream, so that its read fails at once
      */
     static Optional<FSDataInputStream> download(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, boolean keepCopy,
-            long ticket, Consumer<S3InputStream> downloading) throws IOException {
+            long ticket, Cancellation closing) throws IOException {
         LocalTier tier = runtime.tier();
         Path staged;
         try {
@@ -68,7 +68,7 @@ final class WholeFirstRead {
         try {
             for (int repeated = 0; ; repeated++) {
                 try {
-                    downloadOnce(runtime, op, info, staged, downloading);
+                    downloadOnce(runtime, op, info, staged, closing);
                     break;
                 } catch (CorruptDownloadException e) {
                     if (!CorruptDownloadException.repeat(e, repeated, runtime.config().readReopenAttempts(), runtime.store())) {
@@ -97,7 +97,8 @@ final class WholeFirstRead {
     }
 
     private static void downloadOnce(S3TieredRuntime runtime, ObjectPath op, ObjectInfo info, Path staged,
-            Consumer<S3InputStream> downloading) throws IOException {
+            Cancellation closing) throws IOException {
+        closing.check(op); // closed before it began: no request
         byte[] buffer = new byte[(int) Math.min(BUFFER_BYTES, Math.max(1, info.size()))];
         OutputStream out;
         try {
@@ -106,8 +107,8 @@ final class WholeFirstRead {
             throw new LocalWriteFailure(e); // a read-only or vanished tier directory
         }
         try (S3InputStream in = S3InputStream.ofState(runtime.store(), op.bucket(), op.key(), info,
-                runtime.config().readReopenAttempts(), null, 0)) {
-            downloading.accept(in);
+                        runtime.config().readReopenAttempts(), null, 0);
+                Cancellation.Registration onClose = closing.onCancel(in::close)) {
             int n;
             while ((n = in.read(buffer, 0, buffer.length)) != -1) {
                 // a socket read ignores an interrupt; between two reads, Flink's cancellation is heard
