@@ -42,6 +42,8 @@ import java.util.function.Consumer;
 /** {@link ObjectStore} over the AWS SDK v2 sync client (whose own retries are off). */
 public final class SdkObjectStore implements ObjectStore {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SdkObjectStore.class);
+
     private final S3Client client;
     private final S3ClientSettings settings;
 
@@ -154,8 +156,68 @@ public final class SdkObjectStore implements ObjectStore {
         } else if (from > 0) {
             b.range("bytes=" + from + "-");
         }
-        return new ResponseStream(key, client.getObject(b.build()));
+        ResponseInputStream<GetObjectResponse> in = client.getObject(b.build());
+        return from == 0 && toInclusive < 0 ? new ResponseStream(key, in) : rangeOf(bucket, key, from, toInclusive, in);
     }
+
+    /**
+     * The bytes a ranged GET asked for. A server or gateway that ignores {@code Range} answers 200
+     * with the whole object: its bytes before the range are skipped here (and those after it not
+     * passed on), so that a read at an offset never takes the object's first bytes for its own; an
+     * object without a recorded CRC32C (written by another file system) has nothing else that would
+     * notice. A 206 for other bytes than those asked for fails the request.
+     */
+    private static ObjectStream rangeOf(String bucket, String key, long from, long toInclusive,
+            ResponseInputStream<GetObjectResponse> in) {
+        GetObjectResponse r = in.response();
+        String asked = "bytes=" + from + "-" + (toInclusive >= 0 ? String.valueOf(toInclusive) : "");
+        if (r.sdkHttpResponse().statusCode() != 200) {
+            String contentRange = r.contentRange();
+            long[] answered = contentRange == null ? null : contentRange(contentRange);
+            // S3 cuts the end of a range to the object's last byte; a 206 without Content-Range (some
+            // gateways) cannot be checked
+            if (answered != null && (answered[0] != from
+                    || toInclusive >= 0 && answered[1] != toInclusive && !(answered[1] < toInclusive && answered[1] == answered[2] - 1))) {
+                in.abort();
+                throw new IllegalStateException("GET s3://" + bucket + "/" + key + " asked for " + asked
+                        + " and the server answered Content-Range " + contentRange + ": it sends other bytes than asked for");
+            }
+            return new ResponseStream(key, in);
+        }
+        if (!rangeIgnoredWarned) {
+            rangeIgnoredWarned = true;
+            LOG.warn("The S3 endpoint ignored the Range header of GET s3://{}/{} ({}) and answered with the whole object:"
+                    + " reads at an offset download the object from its start and skip the bytes before it", bucket, key, asked);
+        }
+        try {
+            in.skipNBytes(from);
+        } catch (IOException e) {
+            in.abort();
+            throw new UncheckedIOException("Skipping to byte " + from + " of s3://" + bucket + "/" + key
+                    + " (the server ignored the Range header) failed", e);
+        }
+        return new ResponseStream(key, in, toInclusive >= 0 ? toInclusive - from + 1 : Long.MAX_VALUE);
+    }
+
+    /** {@code Content-Range: bytes 0-99/1234} as {first, last, size} (size -1 when "*"); null when it does not parse. */
+    static long[] contentRange(String contentRange) {
+        try {
+            String v = contentRange.trim();
+            int space = v.indexOf(' ');
+            int dash = v.indexOf('-', space + 1);
+            int slash = v.indexOf('/', dash + 1);
+            if (space < 0 || dash < 0 || slash < 0) {
+                return null;
+            }
+            return new long[] {Long.parseLong(v.substring(space + 1, dash).trim()),
+                    Long.parseLong(v.substring(dash + 1, slash).trim()), totalSize(v)};
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** Warned once per process: an endpoint that ignores ranges does so for every object. */
+    private static volatile boolean rangeIgnoredWarned;
 
     @Override
     public ObjectListingPage list(String bucket, String prefix, String delimiter, String continuationToken, String startAfter,
@@ -318,9 +380,19 @@ public final class SdkObjectStore implements ObjectStore {
     private static final class ResponseStream extends ObjectStream {
         private final ResponseInputStream<GetObjectResponse> in;
         private final ObjectInfo info;
+        /** Bytes still passed on: less than the body when the server sent more than the range asked for. */
+        private long remaining;
+        /** Whether the body goes on past {@link #remaining} (a whole object sent for a range). */
+        private final boolean cut;
 
         ResponseStream(String key, ResponseInputStream<GetObjectResponse> in) {
+            this(key, in, Long.MAX_VALUE);
+        }
+
+        ResponseStream(String key, ResponseInputStream<GetObjectResponse> in, long length) {
             this.in = in;
+            this.remaining = length;
+            this.cut = length != Long.MAX_VALUE;
             GetObjectResponse r = in.response();
             // A 206 without Content-Range (some gateways) does not say the object's size: unknown.
             long size = r.contentRange() != null ? totalSize(r.contentRange())
@@ -335,12 +407,26 @@ public final class SdkObjectStore implements ObjectStore {
 
         @Override
         public int read() throws IOException {
-            return in.read();
+            if (remaining <= 0) {
+                return -1;
+            }
+            int b = in.read();
+            if (b >= 0) {
+                remaining--;
+            }
+            return b;
         }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-            return in.read(b, off, len);
+            if (remaining <= 0) {
+                return len == 0 ? 0 : -1;
+            }
+            int n = in.read(b, off, (int) Math.min(len, remaining));
+            if (n > 0) {
+                remaining -= n;
+            }
+            return n;
         }
 
         @Override
@@ -350,6 +436,9 @@ public final class SdkObjectStore implements ObjectStore {
 
         @Override
         public void close() throws IOException {
+            if (cut) {
+                in.abort(); // the rest of a whole object sent for a range: not worth draining
+            }
             in.close();
         }
     }
