@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -89,7 +90,12 @@ final class BatchDownload {
         Closeable cancel = () -> cancellation.cancel("the batch copy of " + requests.size() + " files was cancelled");
         AutoCloseable registered = registration.register(cancel);
         try {
-            execute(plan(requests, resolver), cancellation, tasks);
+            long started = System.nanoTime();
+            Plan plan = plan(requests, resolver);
+            long planned = System.nanoTime();
+            execute(plan, cancellation, tasks);
+            LOG.debug("Restored {} files ({} from the local tier): the tier's check took {} ms, placing them {} ms",
+                    requests.size(), plan.fromTier(), (planned - started) / 1_000_000, (System.nanoTime() - planned) / 1_000_000);
         } finally {
             try {
                 registered.close();
@@ -122,12 +128,18 @@ final class BatchDownload {
     /** Carries out a plan; {@code tasks} collects the transfers started. */
     void execute(Plan plan, Cancellation cancellation, List<CompletableFuture<Void>> tasks) throws IOException {
         S3Access store = runtime.store().cancellable(cancellation);
+        List<Transfer> fromTier = plan.transfers().stream().filter(t -> t.copy() != null).toList();
+        Map<Transfer, CompletableFuture<Boolean>> linked = new IdentityHashMap<>();
+        fromTier.forEach(t -> linked.put(t, new CompletableFuture<>()));
+        // Links are a few system calls each: in as many shares as cores, one on this thread (which
+        // waits anyway), as LocalTier#intactCopies checks them; one task per link queued the
+        // restore's transfer threads for the cores behind the job's own.
+        int shares = Math.max(1, Math.min(fromTier.size(), Runtime.getRuntime().availableProcessors()));
         CompletableFuture<?>[] all;
         synchronized (tasks) {
             for (Transfer t : plan.transfers()) {
                 CompletableFuture<Void> task = t.copy() != null
-                        ? CompletableFuture.supplyAsync(() -> linkIntactCopy(t), runtime.transferPool())
-                                .thenCompose(linked -> linked ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t))
+                        ? linked.get(t).thenCompose(ok -> ok ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t))
                         : fromS3Shared(store, t);
                 tasks.add(task.exceptionally(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
@@ -136,7 +148,12 @@ final class BatchDownload {
                 }));
             }
             all = tasks.toArray(new CompletableFuture[0]);
+            for (int share = 1; share < shares; share++) {
+                int first = share;
+                runtime.transferPool().execute(() -> linkShare(fromTier, first, shares, linked));
+            }
         }
+        linkShare(fromTier, 0, shares, linked);
         try {
             CompletableFuture.allOf(all).join();
         } catch (CompletionException | UncheckedIOException e) {
@@ -144,6 +161,18 @@ final class BatchDownload {
                 cancellation.check("Restore of " + plan.transfers().size() + " files");
             }
             throw RangedDownload.unwrap(e);
+        }
+    }
+
+    /** Links every {@code step}-th of {@code fromTier} from {@code first}, telling each one's future whether it is in place. */
+    private void linkShare(List<Transfer> fromTier, int first, int step, Map<Transfer, CompletableFuture<Boolean>> linked) {
+        for (int i = first; i < fromTier.size(); i += step) {
+            Transfer t = fromTier.get(i);
+            try {
+                linked.get(t).complete(linkIntactCopy(t));
+            } catch (Throwable e) {
+                linked.get(t).completeExceptionally(e);
+            }
         }
     }
 

@@ -165,6 +165,59 @@ class LocalTierTest {
         assertThat(restarted.statistics().corruptionsDetected.sum()).isEqualTo(1);
     }
 
+    /**
+     * A batch restore's one question: copies this process wrote are answered without the pool
+     * (a stat and a sidecar read each), a copy changed since is read in full there and dropped when
+     * damaged, a copy that was never kept is a miss; the same key asked twice is checked once.
+     */
+    @Test
+    void intactCopiesChecksOwnCopiesWithoutThePoolAndReadsChangedOnesThere() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        List<ObjectKey> keys = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            put(tier, "own-" + i, bytes(2000, 100 + i));
+            keys.add(new ObjectKey("b", "own-" + i));
+        }
+        put(tier, "changed-intact", bytes(3000, 7));
+        put(tier, "changed-damaged", bytes(3000, 8));
+        // rewritten in place (the same length, another mtime): no longer the copy this process wrote
+        Path intact = tier.dataPath("b", "changed-intact");
+        Files.write(intact, Files.readAllBytes(intact));
+        Files.setLastModifiedTime(intact, FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        Path damaged = tier.dataPath("b", "changed-damaged");
+        byte[] d = Files.readAllBytes(damaged);
+        d[1500] ^= 0x10;
+        Files.write(damaged, d);
+        Files.setLastModifiedTime(damaged, FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        keys.add(new ObjectKey("b", "changed-intact"));
+        keys.add(new ObjectKey("b", "changed-damaged"));
+        keys.add(new ObjectKey("b", "never-kept"));
+        keys.add(new ObjectKey("b", "own-3")); // asked twice
+
+        java.util.concurrent.atomic.AtomicInteger pooled = new java.util.concurrent.atomic.AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            java.util.concurrent.Executor counting = task -> {
+                pooled.incrementAndGet();
+                pool.execute(task);
+            };
+            java.util.Map<ObjectKey, IntactCopy> held = tier.intactCopies(keys, counting);
+
+            assertThat(held.keySet()).containsExactlyInAnyOrderElementsOf(Stream.concat(
+                    Stream.iterate(0, i -> i + 1).limit(12).map(i -> new ObjectKey("b", "own-" + i)),
+                    Stream.of(new ObjectKey("b", "changed-intact"))).toList());
+            assertThat(Files.readAllBytes(held.get(new ObjectKey("b", "own-5")).entry().data())).isEqualTo(bytes(2000, 105));
+            assertThat(tier.statistics().fullChecks.sum()).as("only the intact changed copy was read in full and matched").isEqualTo(1);
+            assertThat(tier.statistics().corruptionsDetected.sum()).isEqualTo(1);
+            assertThat(damaged).as("the damaged copy is dropped").doesNotExist();
+            int cores = Runtime.getRuntime().availableProcessors();
+            assertThat(pooled.get()).as("one task per other share of the checks (%d cores), one per full read", cores)
+                    .isEqualTo(Math.min(cores, 15) - 1 + 2);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void aFileLargerThanTheBudgetIsNotKept() throws Exception {
         LocalTier tier = new LocalTier(dir, 100);
