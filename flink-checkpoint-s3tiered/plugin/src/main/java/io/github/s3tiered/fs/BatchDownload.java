@@ -30,6 +30,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
@@ -129,17 +131,37 @@ final class BatchDownload {
     void execute(Plan plan, Cancellation cancellation, List<CompletableFuture<Void>> tasks) throws IOException {
         S3Access store = runtime.store().cancellable(cancellation);
         List<Transfer> fromTier = plan.transfers().stream().filter(t -> t.copy() != null).toList();
-        Map<Transfer, CompletableFuture<Boolean>> linked = new IdentityHashMap<>();
-        fromTier.forEach(t -> linked.put(t, new CompletableFuture<>()));
-        // Links are a few system calls each: in as many shares as cores, one on this thread (which
-        // waits anyway), as LocalTier#intactCopies checks them; one task per link queued the
-        // restore's transfer threads for the cores behind the job's own.
-        int shares = Math.max(1, Math.min(fromTier.size(), Runtime.getRuntime().availableProcessors()));
+        Map<Transfer, CompletableFuture<Boolean>> placed = new IdentityHashMap<>();
+        fromTier.forEach(t -> placed.put(t, new CompletableFuture<>()));
+        // A link is a few system calls (a copy, across devices, a file's bytes): one pool task per
+        // file queued the restore's threads for the host's cores behind the job's own. They are
+        // taken one after the other by this thread, which waits anyway, and by up to one pool task
+        // per further core, started before the downloads so that they do not queue behind them; a
+        // task that starts late finds nothing left.
+        AtomicInteger next = new AtomicInteger();
+        Runnable take = () -> {
+            for (int i; (i = next.getAndIncrement()) < fromTier.size(); ) {
+                Transfer t = fromTier.get(i);
+                try {
+                    placed.get(t).complete(linkIntactCopy(t));
+                } catch (Throwable e) {
+                    placed.get(t).completeExceptionally(e);
+                }
+            }
+        };
+        int helpers = Math.min(fromTier.size(), Runtime.getRuntime().availableProcessors()) - 1;
+        for (int h = 0; h < helpers; h++) {
+            try {
+                runtime.transferPool().execute(take);
+            } catch (RejectedExecutionException shutDown) {
+                break; // this thread takes them all
+            }
+        }
         CompletableFuture<?>[] all;
         synchronized (tasks) {
             for (Transfer t : plan.transfers()) {
                 CompletableFuture<Void> task = t.copy() != null
-                        ? linked.get(t).thenCompose(ok -> ok ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t))
+                        ? placed.get(t).thenCompose(ok -> ok ? CompletableFuture.completedFuture(null) : fromS3Shared(store, t))
                         : fromS3Shared(store, t);
                 tasks.add(task.exceptionally(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
@@ -148,12 +170,8 @@ final class BatchDownload {
                 }));
             }
             all = tasks.toArray(new CompletableFuture[0]);
-            for (int share = 1; share < shares; share++) {
-                int first = share;
-                runtime.transferPool().execute(() -> linkShare(fromTier, first, shares, linked));
-            }
         }
-        linkShare(fromTier, 0, shares, linked);
+        take.run();
         try {
             CompletableFuture.allOf(all).join();
         } catch (CompletionException | UncheckedIOException e) {
@@ -161,18 +179,6 @@ final class BatchDownload {
                 cancellation.check("Restore of " + plan.transfers().size() + " files");
             }
             throw RangedDownload.unwrap(e);
-        }
-    }
-
-    /** Links every {@code step}-th of {@code fromTier} from {@code first}, telling each one's future whether it is in place. */
-    private void linkShare(List<Transfer> fromTier, int first, int step, Map<Transfer, CompletableFuture<Boolean>> linked) {
-        for (int i = first; i < fromTier.size(); i += step) {
-            Transfer t = fromTier.get(i);
-            try {
-                linked.get(t).complete(linkIntactCopy(t));
-            } catch (Throwable e) {
-                linked.get(t).completeExceptionally(e);
-            }
         }
     }
 

@@ -19,4 +19,13 @@ public abstract class ObjectStream extends InputStream {
     public ObjectInfo objectInfo() {
         return null;
     }
+
+    /**
+     * Whether the server sent the whole object for the range asked for (it ignored {@code Range}):
+     * the stream still passes on only the range, and a caller about to ask for the object's other
+     * ranges one by one had better ask for it whole.
+     */
+    public boolean wholeObjectSent() {
+        return false;
+    }
 }

@@ -82,6 +82,13 @@ public final class RangedDownload {
                 first.abort();
                 throw e;
             }
+            if (first.wholeObjectSent() && info.size() > rangeSize) {
+                // A server that ignores Range would send the whole object for every range, each
+                // range skipping the ones before it: one "range" of the whole object instead.
+                first.abort();
+                return start(store, bucket, key, info, null, target, info.size(), reopenAttempts, pool)
+                        .thenApply(crc -> new Downloaded(info, target, crc));
+            }
             return start(store, bucket, key, info, first, target, rangeSize, reopenAttempts, pool)
                     .thenApply(crc -> new Downloaded(info, target, crc));
         }, pool).thenCompose(download -> download);

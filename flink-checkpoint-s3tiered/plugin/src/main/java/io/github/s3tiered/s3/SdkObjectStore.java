@@ -162,10 +162,13 @@ public final class SdkObjectStore implements ObjectStore {
 
     /**
      * The bytes a ranged GET asked for. A server or gateway that ignores {@code Range} answers 200
-     * with the whole object: its bytes before the range are skipped here (and those after it not
-     * passed on), so that a read at an offset never takes the object's first bytes for its own; an
+     * with the whole object: its bytes before the range are skipped at the first read (after the
+     * caller registered its abort, so a cancellation stops the skip too) and those after it are not
+     * passed on, so that a read at an offset never takes the object's first bytes for its own; an
      * object without a recorded CRC32C (written by another file system) has nothing else that would
-     * notice. A 206 for other bytes than those asked for fails the request.
+     * notice. A 206 that starts elsewhere, or ends past the range, fails the request; one that ends
+     * early (a server capping ranges, or S3 cutting the range at the object's last byte) reads
+     * short, as a broken body does, and the caller reopens at the position reached.
      */
     private static ObjectStream rangeOf(String bucket, String key, long from, long toInclusive,
             ResponseInputStream<GetObjectResponse> in) {
@@ -174,29 +177,21 @@ public final class SdkObjectStore implements ObjectStore {
         if (r.sdkHttpResponse().statusCode() != 200) {
             String contentRange = r.contentRange();
             long[] answered = contentRange == null ? null : contentRange(contentRange);
-            // S3 cuts the end of a range to the object's last byte; a 206 without Content-Range (some
-            // gateways) cannot be checked
-            if (answered != null && (answered[0] != from
-                    || toInclusive >= 0 && answered[1] != toInclusive && !(answered[1] < toInclusive && answered[1] == answered[2] - 1))) {
+            // a 206 without Content-Range (some gateways) cannot be checked
+            if (answered != null && (answered[0] != from || toInclusive >= 0 && answered[1] > toInclusive)) {
                 in.abort();
                 throw new IllegalStateException("GET s3://" + bucket + "/" + key + " asked for " + asked
                         + " and the server answered Content-Range " + contentRange + ": it sends other bytes than asked for");
             }
             return new ResponseStream(key, in);
         }
-        if (!rangeIgnoredWarned) {
+        Long objectSize = r.contentLength();
+        if ((from > 0 || objectSize == null || objectSize > toInclusive + 1) && !rangeIgnoredWarned) {
             rangeIgnoredWarned = true;
             LOG.warn("The S3 endpoint ignored the Range header of GET s3://{}/{} ({}) and answered with the whole object:"
                     + " reads at an offset download the object from its start and skip the bytes before it", bucket, key, asked);
         }
-        try {
-            in.skipNBytes(from);
-        } catch (IOException e) {
-            in.abort();
-            throw new UncheckedIOException("Skipping to byte " + from + " of s3://" + bucket + "/" + key
-                    + " (the server ignored the Range header) failed", e);
-        }
-        return new ResponseStream(key, in, toInclusive >= 0 ? toInclusive - from + 1 : Long.MAX_VALUE);
+        return new ResponseStream(key, in, from, toInclusive >= 0 ? toInclusive - from + 1 : Long.MAX_VALUE);
     }
 
     /** {@code Content-Range: bytes 0-99/1234} as {first, last, size} (size -1 when "*"); null when it does not parse. */
@@ -380,24 +375,51 @@ public final class SdkObjectStore implements ObjectStore {
     private static final class ResponseStream extends ObjectStream {
         private final ResponseInputStream<GetObjectResponse> in;
         private final ObjectInfo info;
+        /** Whether the body is the whole object sent for a range, of which this stream passes on the range only. */
+        private final boolean wholeObjectSent;
+        /** Bytes of the body before the range, still to skip at the first read. */
+        private long toSkip;
         /** Bytes still passed on: less than the body when the server sent more than the range asked for. */
         private long remaining;
-        /** Whether the body goes on past {@link #remaining} (a whole object sent for a range). */
-        private final boolean cut;
 
         ResponseStream(String key, ResponseInputStream<GetObjectResponse> in) {
-            this(key, in, Long.MAX_VALUE);
+            this(key, in, 0, Long.MAX_VALUE, false);
         }
 
-        ResponseStream(String key, ResponseInputStream<GetObjectResponse> in, long length) {
+        /** The range {@code [skip, skip + length)} of a whole object sent for it. */
+        ResponseStream(String key, ResponseInputStream<GetObjectResponse> in, long skip, long length) {
+            this(key, in, skip, length, true);
+        }
+
+        private ResponseStream(String key, ResponseInputStream<GetObjectResponse> in, long skip, long length,
+                boolean wholeObjectSent) {
             this.in = in;
+            this.toSkip = skip;
             this.remaining = length;
-            this.cut = length != Long.MAX_VALUE;
+            this.wholeObjectSent = wholeObjectSent;
             GetObjectResponse r = in.response();
             // A 206 without Content-Range (some gateways) does not say the object's size: unknown.
             long size = r.contentRange() != null ? totalSize(r.contentRange())
                     : r.sdkHttpResponse().statusCode() == 200 && r.contentLength() != null ? r.contentLength() : -1;
             this.info = size < 0 ? null : new ObjectInfo(key, size, millis(r.lastModified()), parseCrc(r.metadata()), r.eTag());
+        }
+
+        @Override
+        public boolean wholeObjectSent() {
+            return wholeObjectSent;
+        }
+
+        private void skipToRange() throws IOException {
+            if (toSkip > 0) {
+                long skip = toSkip;
+                toSkip = 0;
+                try {
+                    in.skipNBytes(skip);
+                } catch (IOException | RuntimeException e) {
+                    in.abort(); // every later read fails too, never at a wrong position; the caller reopens
+                    throw e;
+                }
+            }
         }
 
         @Override
@@ -410,6 +432,7 @@ public final class SdkObjectStore implements ObjectStore {
             if (remaining <= 0) {
                 return -1;
             }
+            skipToRange();
             int b = in.read();
             if (b >= 0) {
                 remaining--;
@@ -422,6 +445,7 @@ public final class SdkObjectStore implements ObjectStore {
             if (remaining <= 0) {
                 return len == 0 ? 0 : -1;
             }
+            skipToRange();
             int n = in.read(b, off, (int) Math.min(len, remaining));
             if (n > 0) {
                 remaining -= n;
@@ -436,7 +460,7 @@ public final class SdkObjectStore implements ObjectStore {
 
         @Override
         public void close() throws IOException {
-            if (cut) {
+            if (wholeObjectSent) {
                 in.abort(); // the rest of a whole object sent for a range: not worth draining
             }
             in.close();

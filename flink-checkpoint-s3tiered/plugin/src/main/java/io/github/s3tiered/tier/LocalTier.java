@@ -19,8 +19,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -180,45 +181,64 @@ public final class LocalTier {
      * <p>A copy this process wrote or checked costs a sidecar read and a stat, a few system calls:
      * one task per file on {@code pool} put a restore's transfer threads in a queue for the host's
      * cores behind the job's own threads (on two cores the question took 45-55 ms for 9-13 files, of
-     * which the calls themselves took well under a millisecond each). Those checks run in as many
-     * shares as there are cores, one of them on the caller's thread, which waits anyway; a copy that
-     * must be read in full (not checked by this process yet, or changed since) is read on {@code
-     * pool}, each on its own, so that a new process's restore reads its copies in parallel.
+     * which the calls themselves took well under a millisecond each). Those checks are taken one
+     * after the other by the caller's thread, which waits anyway, and by up to one pool task per
+     * further core; a task that starts late (behind other transfers in the pool) finds nothing
+     * left. A copy that must be read in full (not checked by this process yet, or changed since) is
+     * read on {@code pool}, each on its own, so that a new process's restore reads them in parallel.
      */
     public Map<ObjectKey, IntactCopy> intactCopies(Collection<ObjectKey> keys, Executor pool) {
         List<ObjectKey> distinct = new ArrayList<>(new LinkedHashSet<>(keys));
-        int shares = Math.max(1, Math.min(distinct.size(), Runtime.getRuntime().availableProcessors()));
-        Map<ObjectKey, CompletableFuture<Optional<IntactCopy>>> checks = new ConcurrentHashMap<>();
-        List<CompletableFuture<Void>> others = new ArrayList<>();
-        for (int share = 1; share < shares; share++) {
-            int first = share;
-            others.add(CompletableFuture.runAsync(() -> checkShare(distinct, first, shares, pool, checks), pool));
+        List<CompletableFuture<Optional<IntactCopy>>> checks = new ArrayList<>(distinct.size());
+        distinct.forEach(k -> checks.add(new CompletableFuture<>()));
+        AtomicInteger next = new AtomicInteger();
+        Runnable take = () -> {
+            for (int i; (i = next.getAndIncrement()) < distinct.size(); ) {
+                checkOne(distinct.get(i), checks.get(i), pool);
+            }
+        };
+        int helpers = Math.min(distinct.size(), Runtime.getRuntime().availableProcessors()) - 1;
+        for (int h = 0; h < helpers; h++) {
+            try {
+                pool.execute(take);
+            } catch (RejectedExecutionException shutDown) {
+                break; // the caller's thread takes them all
+            }
         }
-        checkShare(distinct, 0, shares, pool, checks);
-        others.forEach(CompletableFuture::join);
+        take.run();
         Map<ObjectKey, IntactCopy> intact = new LinkedHashMap<>();
-        for (ObjectKey k : distinct) {
-            checks.get(k).join().ifPresent(c -> intact.put(k, c));
+        for (int i = 0; i < distinct.size(); i++) {
+            ObjectKey k = distinct.get(i);
+            checks.get(i).join().ifPresent(c -> intact.put(k, c));
         }
         return intact;
     }
 
-    /** Every {@code step}-th key from {@code first}: checked here unless its copy must be read in full. */
-    private void checkShare(List<ObjectKey> keys, int first, int step, Executor pool,
-            Map<ObjectKey, CompletableFuture<Optional<IntactCopy>>> checks) {
-        for (int i = first; i < keys.size(); i += step) {
-            ObjectKey k = keys.get(i);
+    /** Checks one copy here, or hands it to {@code pool} when it must be read in full; {@code result} is told. */
+    private void checkOne(ObjectKey k, CompletableFuture<Optional<IntactCopy>> result, Executor pool) {
+        try {
             Optional<TierEntry> entry = lookup(k.bucket(), k.key());
             if (entry.isEmpty()) {
                 stats.misses.increment();
-                checks.put(k, CompletableFuture.completedFuture(Optional.empty()));
-                continue;
+                result.complete(Optional.empty());
+                return;
             }
             TierEntry e = entry.get();
             CopyVerification.Result known = verification.checkWithoutReading(e);
-            checks.put(k, known != null
-                    ? CompletableFuture.completedFuture(outcome(k.bucket(), k.key(), e, known))
-                    : CompletableFuture.supplyAsync(() -> outcome(k.bucket(), k.key(), e, verification.check(e)), pool));
+            if (known != null) {
+                result.complete(outcome(k.bucket(), k.key(), e, known));
+                return;
+            }
+            CompletableFuture.supplyAsync(() -> outcome(k.bucket(), k.key(), e, verification.check(e)), pool)
+                    .whenComplete((copy, failure) -> {
+                        if (failure != null) {
+                            result.completeExceptionally(failure);
+                        } else {
+                            result.complete(copy);
+                        }
+                    });
+        } catch (RuntimeException e) {
+            result.completeExceptionally(e);
         }
     }
 

@@ -51,6 +51,12 @@ class RangeAnswerTest {
     @TempDir
     java.nio.file.Path tier;
 
+    @TempDir
+    java.nio.file.Path restoreDir;
+
+    @TempDir
+    java.nio.file.Path otherTier;
+
     private HttpServer server;
     private volatile Gateway gateway = Gateway.HONOURS_RANGE;
     private final List<String> ranges = new CopyOnWriteArrayList<>();
@@ -107,6 +113,10 @@ class RangeAnswerTest {
     }
 
     private S3TieredFileSystem fileSystem() throws IOException {
+        return fileSystem("64kb", tier); // a restore's download in five ranges
+    }
+
+    private S3TieredFileSystem fileSystem(String downloadPartSize, java.nio.file.Path tier) throws IOException {
         Configuration conf = new Configuration();
         conf.setString("s3.endpoint", "http://127.0.0.1:" + server.getAddress().getPort());
         conf.setString("s3.access-key", "test");
@@ -115,7 +125,7 @@ class RangeAnswerTest {
         conf.setString("s3.path.style.access", "true");
         conf.setString(S3TieredOptions.LOCAL_DIR.key(), tier.toString());
         conf.setString(S3TieredOptions.RETRY_BASE_DELAY.key(), "1 ms");
-        conf.setString(S3TieredOptions.DOWNLOAD_PART_SIZE.key(), "64kb"); // a restore's download in five ranges
+        conf.setString(S3TieredOptions.DOWNLOAD_PART_SIZE.key(), downloadPartSize);
         return S3TieredTestSupport.newFileSystem(conf, BUCKET);
     }
 
@@ -164,19 +174,44 @@ class RangeAnswerTest {
     }
 
     /** A RocksDB restore's batch download: parallel ranged GETs, each with a first and a last byte. */
+    private byte[] restore(S3TieredFileSystem fs) throws IOException {
+        java.nio.file.Path target = restoreDir.resolve("db-" + ranges.size()).resolve("000042.sst");
+        fs.copyFiles(List.of(CopyRequest.of(new Path("s3tiered://" + BUCKET + "/" + KEY), new Path(target.toUri()),
+                CONTENT.length)), new CloseableRegistry());
+        return java.nio.file.Files.readAllBytes(target);
+    }
+
+    /** S3's answers, in ranges; a first range past the object's end is cut at its last byte. */
     @Test
-    void aRestoresRangedDownloadTakesOnlyEachRangeFromWholeObjectAnswers() throws IOException {
-        gateway = Gateway.IGNORES_RANGE;
+    void aRestoresRangedDownloadTakesEachRangeAndOneCutAtTheObjectsEnd() throws IOException {
         S3TieredFileSystem fs = fileSystem();
         try {
-            java.nio.file.Path target = tier.resolveSibling(tier.getFileName() + "-restore").resolve("db/000042.sst");
-            fs.copyFiles(List.of(CopyRequest.of(new Path("s3tiered://" + BUCKET + "/" + KEY), new Path(target.toUri()),
-                    CONTENT.length)), new CloseableRegistry());
-            assertThat(java.nio.file.Files.readAllBytes(target)).isEqualTo(CONTENT);
+            assertThat(restore(fs)).isEqualTo(CONTENT);
         } finally {
             fs.runtime().close();
         }
-        assertThat(ranges).as("ranged GETs with a last byte were sent").contains("bytes=65536-131071");
+        assertThat(ranges).as("five ranges of 64 KiB").hasSize(5).contains("bytes=65536-131071", "bytes=262144-299999");
+        ranges.clear();
+        fs = fileSystem("1mb", otherTier); // a tier without the copy the first restore kept
+        try {
+            assertThat(restore(fs)).isEqualTo(CONTENT);
+        } finally {
+            fs.runtime().close();
+        }
+        assertThat(ranges).as("one range past the end, answered up to the last byte").containsExactly("bytes=0-1048575");
+    }
+
+    @Test
+    void aRestoreFromAServerIgnoringRangesAsksForTheObjectWhole() throws IOException {
+        gateway = Gateway.IGNORES_RANGE;
+        S3TieredFileSystem fs = fileSystem();
+        try {
+            assertThat(restore(fs)).isEqualTo(CONTENT);
+        } finally {
+            fs.runtime().close();
+        }
+        assertThat(ranges).as("the first range, answered whole, then the object as one range")
+                .containsExactly("bytes=0-65535", "bytes=0-299999");
     }
 
     @Test
@@ -190,5 +225,6 @@ class RangeAnswerTest {
         } finally {
             fs.runtime().close();
         }
+        assertThat(ranges).as("not retried: every attempt would be answered so").hasSize(1);
     }
 }
