@@ -237,7 +237,7 @@ public final class LocalTier {
                             result.complete(copy);
                         }
                     });
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // the caller waits for every key: none may be left untold
             result.completeExceptionally(e);
         }
     }
