@@ -6,6 +6,7 @@ import io.github.s3tiered.s3.ObjectInfo;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.S3OperationException;
+import io.github.s3tiered.tier.CursorWork;
 import io.github.s3tiered.tier.IntactCopy;
 import io.github.s3tiered.tier.LocalTier;
 import io.github.s3tiered.tier.ObjectKey;
@@ -30,8 +31,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
@@ -133,30 +132,16 @@ final class BatchDownload {
         List<Transfer> fromTier = plan.transfers().stream().filter(t -> t.copy() != null).toList();
         Map<Transfer, CompletableFuture<Boolean>> placed = new IdentityHashMap<>();
         fromTier.forEach(t -> placed.put(t, new CompletableFuture<>()));
-        // A link is a few system calls (a copy, across devices, a file's bytes): one pool task per
-        // file queued the restore's threads for the host's cores behind the job's own. They are
-        // taken one after the other by this thread, which waits anyway, and by up to one pool task
-        // per further core, started before the downloads so that they do not queue behind them; a
-        // task that starts late finds nothing left.
-        AtomicInteger next = new AtomicInteger();
-        Runnable take = () -> {
-            for (int i; (i = next.getAndIncrement()) < fromTier.size(); ) {
-                Transfer t = fromTier.get(i);
-                try {
-                    placed.get(t).complete(linkIntactCopy(t));
-                } catch (Throwable e) {
-                    placed.get(t).completeExceptionally(e);
-                }
-            }
-        };
-        int helpers = Math.min(fromTier.size(), Runtime.getRuntime().availableProcessors()) - 1;
-        for (int h = 0; h < helpers; h++) {
+        // A link is a few system calls (a copy, across devices, a file's bytes). Its helpers start
+        // before the downloads, so that they do not queue behind them.
+        Runnable links = CursorWork.start(fromTier.size(), runtime.transferPool(), i -> {
+            Transfer t = fromTier.get(i);
             try {
-                runtime.transferPool().execute(take);
-            } catch (RejectedExecutionException shutDown) {
-                break; // this thread takes them all
+                placed.get(t).complete(linkIntactCopy(t));
+            } catch (Throwable e) {
+                placed.get(t).completeExceptionally(e);
             }
-        }
+        });
         CompletableFuture<?>[] all;
         synchronized (tasks) {
             for (Transfer t : plan.transfers()) {
@@ -171,7 +156,7 @@ final class BatchDownload {
             }
             all = tasks.toArray(new CompletableFuture[0]);
         }
-        take.run();
+        links.run(); // this thread's share, which waits anyway
         try {
             CompletableFuture.allOf(all).join();
         } catch (CompletionException | UncheckedIOException e) {

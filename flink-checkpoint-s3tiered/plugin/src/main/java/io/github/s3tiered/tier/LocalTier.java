@@ -20,8 +20,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -178,34 +176,17 @@ public final class LocalTier {
      * Of the given objects, those this tier holds intact, each checked as by {@link #getVerified}.
      * The one question a batch restore asks the tier.
      *
-     * <p>A copy this process wrote or checked costs a sidecar read and a stat, a few system calls:
-     * one task per file on {@code pool} put a restore's transfer threads in a queue for the host's
-     * cores behind the job's own threads (on two cores the question took 45-55 ms for 9-13 files, of
-     * which the calls themselves took well under a millisecond each). Those checks are taken one
-     * after the other by the caller's thread, which waits anyway, and by up to one pool task per
-     * further core; a task that starts late (behind other transfers in the pool) finds nothing
-     * left. A copy that must be read in full (not checked by this process yet, or changed since) is
+     * <p>A copy this process wrote or checked costs a sidecar read and a stat, a few system calls,
+     * so the checks are {@link CursorWork} (one pool task per file made the question take 45-55 ms
+     * for 9-13 files on two cores, of which the calls themselves took well under a millisecond
+     * each). A copy that must be read in full (not checked by this process yet, or changed since) is
      * read on {@code pool}, each on its own, so that a new process's restore reads them in parallel.
      */
     public Map<ObjectKey, IntactCopy> intactCopies(Collection<ObjectKey> keys, Executor pool) {
         List<ObjectKey> distinct = new ArrayList<>(new LinkedHashSet<>(keys));
         List<CompletableFuture<Optional<IntactCopy>>> checks = new ArrayList<>(distinct.size());
         distinct.forEach(k -> checks.add(new CompletableFuture<>()));
-        AtomicInteger next = new AtomicInteger();
-        Runnable take = () -> {
-            for (int i; (i = next.getAndIncrement()) < distinct.size(); ) {
-                checkOne(distinct.get(i), checks.get(i), pool);
-            }
-        };
-        int helpers = Math.min(distinct.size(), Runtime.getRuntime().availableProcessors()) - 1;
-        for (int h = 0; h < helpers; h++) {
-            try {
-                pool.execute(take);
-            } catch (RejectedExecutionException shutDown) {
-                break; // the caller's thread takes them all
-            }
-        }
-        take.run();
+        CursorWork.start(distinct.size(), pool, i -> checkOne(distinct.get(i), checks.get(i), pool)).run();
         Map<ObjectKey, IntactCopy> intact = new LinkedHashMap<>();
         for (int i = 0; i < distinct.size(); i++) {
             ObjectKey k = distinct.get(i);
