@@ -1,9 +1,9 @@
 package io.github.s3tiered.cluster;
 
+import io.github.s3tiered.testing.LoopbackPorts;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -92,15 +92,15 @@ final class StandaloneCluster implements AutoCloseable {
         Files.createDirectories(logDir);
         Files.createDirectories(this.dir.resolve("tmp"));
         Files.createDirectories(this.dir.resolve("web"));
-        this.restPort = freePort();
+        this.restPort = LoopbackPorts.next();
         this.deployment = new LinkedHashMap<>();
         deployment.put("jobmanager.rpc.address", "127.0.0.1");
         deployment.put("jobmanager.bind-host", "127.0.0.1");
-        deployment.put("jobmanager.rpc.port", String.valueOf(freePort()));
+        deployment.put("jobmanager.rpc.port", String.valueOf(LoopbackPorts.next()));
         deployment.put("rest.address", "127.0.0.1");
         deployment.put("rest.bind-address", "127.0.0.1");
         deployment.put("rest.port", String.valueOf(restPort));
-        deployment.put("blob.server.port", String.valueOf(freePort()));
+        deployment.put("blob.server.port", String.valueOf(LoopbackPorts.next()));
         deployment.put("taskmanager.host", "127.0.0.1");
         deployment.put("taskmanager.bind-host", "127.0.0.1");
         deployment.put("taskmanager.rpc.port", "0"); // any free port, as many TaskManagers as needed
@@ -323,13 +323,5 @@ final class StandaloneCluster implements AutoCloseable {
 
     private static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -675,12 +675,19 @@ class StandaloneClusterITCase {
         values.put("S3TIERED_LOCAL_DIR", tier.toString());
         String config = FlinkConfigSource.load().render(values);
         cluster = StandaloneCluster.create(flinkHome, runDir.resolve("cluster-" + (++clusterCount)), config);
-        cluster.startJobManager();
+        StandaloneCluster.Node jobManager = cluster.startJobManager();
         for (int i = 0; i < TASK_MANAGERS; i++) {
             cluster.startTaskManager();
         }
         rest = new FlinkRest(cluster.restUrl(), cluster.dir().resolve(REST_TRANSCRIPT));
-        await("REST endpoint of cluster " + clusterCount, rest::reachable);
+        await("REST endpoint of cluster " + clusterCount, () -> {
+            if (!jobManager.process().isAlive()) {
+                // a JobManager that could not start (a port taken, a bad option) does not come back
+                throw new AssertionError("The JobManager of cluster " + clusterCount + " exited with "
+                        + jobManager.process().exitValue() + " before its REST endpoint answered" + cluster.diagnostics());
+            }
+            return rest.reachable();
+        });
         await(TASK_MANAGERS + " TaskManagers registered", () -> rest.taskManagers() == TASK_MANAGERS);
         jarId = rest.uploadJar(jobJar);
     }

@@ -3,6 +3,7 @@ package io.github.s3tiered.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.inspector.cli.RecoveryInspector;
+import io.github.s3tiered.testing.LoopbackPorts;
 import io.github.s3tiered.testing.S3ServerExtension;
 
 import org.junit.jupiter.api.Test;
@@ -10,8 +11,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,10 +60,8 @@ class InspectorCliSecretsITCase {
         return Files.createDirectories(work.resolve("tier-" + UUID.randomUUID())).toString();
     }
 
-    private static int closedPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    private static int closedPort() {
+        return LoopbackPorts.next(); // outside the ephemeral range: no outgoing connection holds it meanwhile
     }
 
     private static void assertNoSecret(Run run, String secret) {

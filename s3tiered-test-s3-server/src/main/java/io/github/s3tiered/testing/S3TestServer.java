@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.HttpURLConnection;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -185,7 +183,7 @@ public final class S3TestServer implements AutoCloseable {
             if (!inMemory) {
                 Files.createDirectories(base);
             }
-            int port = freePort();
+            int port = LoopbackPorts.next();
             SecureRandom random = new SecureRandom();
             String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
             String secretKey = chosenSecretKey != null ? chosenSecretKey : HexFormat.of().formatHex(random.generateSeed(20));
@@ -336,7 +334,7 @@ public final class S3TestServer implements AutoCloseable {
                 "moto_server is not installed (not on the PATH, " + ENV_MOTO_SERVER + " unset)"));
         try {
             Path work = Files.createTempDirectory("s3tiered-moto-");
-            int port = freePort();
+            int port = LoopbackPorts.next();
             SecureRandom random = new SecureRandom();
             String accessKey = "AK" + HexFormat.of().formatHex(random.generateSeed(8)).toUpperCase();
             String secretKey = HexFormat.of().formatHex(random.generateSeed(20));
@@ -642,12 +640,6 @@ public final class S3TestServer implements AutoCloseable {
             throw new IllegalStateException(ENV_ENDPOINT + " is set, so " + name + " must be set too");
         }
         return v;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
     }
 
     private static void sleep(long ms) {

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.s3tiered.s3.S3OperationException;
 import io.github.s3tiered.testing.FaultInjectingProxy;
+import io.github.s3tiered.testing.LoopbackPorts;
 import io.github.s3tiered.testing.S3ServerExtension;
 import io.github.s3tiered.testing.S3TestServer;
 
@@ -24,8 +25,6 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.util.List;
 
@@ -55,10 +54,8 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
 
     @Test
     void anUnreachableEndpointFailsFastWithAClearError() throws Exception {
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = s.getLocalPort();
-        }
+        // outside the ephemeral range: no outgoing connection can hold it while the test connects
+        int closedPort = LoopbackPorts.next();
         Configuration conf = config(tierDir);
         conf.setString("s3.endpoint", "http://127.0.0.1:" + closedPort);
         S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
