@@ -39,6 +39,16 @@ public final class RecoveryJob {
             this(records, keys, recordsPerSecond, failAfterRecords, outputDir, 0, 0, 0);
         }
 
+        /**
+         * These settings with at most {@code recordsPerCheckpoint} records of a subtask until a
+         * checkpoint completes. A test that cancels its job after some checkpoints, or needs one
+         * before its failure point, then cannot run out of input first, however slow the host.
+         */
+        public Settings gatedEvery(int recordsPerCheckpoint) {
+            return new Settings(records, keys, recordsPerSecond, failAfterRecords, outputDir, failEveryCheckpoints,
+                    failUntilAttempt, recordsPerCheckpoint);
+        }
+
         FailureInjector failureInjector() {
             return failEveryCheckpoints > 0
                     ? FailureInjector.repeatedly(failEveryCheckpoints, failUntilAttempt)

@@ -71,7 +71,8 @@ class MotoRecoveryITCase implements AwaitsBackgroundUploads {
     void aFailureRestoresFromTheTierAndAResumeAfterTheTierIsLostFromMoto(@InjectMiniCluster MiniCluster cluster)
             throws Exception {
         String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/moto";
-        RecoveryJob.Settings failing = new RecoveryJob.Settings(120_000, 12_000, 40_000, 60_000, output.resolve("a").toString());
+        RecoveryJob.Settings failing = new RecoveryJob.Settings(120_000, 12_000, 40_000, 60_000, output.resolve("a").toString())
+                .gatedEvery(10_000); // a checkpoint completes before the failure point, however slow the host
         Map<String, Long> before = transfer(S3.server().bucket());
         JobResult result = run(cluster, environment(dir, null), failing);
         assertThat(result.isSuccess()).as(failureText(result)).isTrue();
@@ -83,7 +84,8 @@ class MotoRecoveryITCase implements AwaitsBackgroundUploads {
         assertThat(delta(before, after, "GetObject")).as("S3 GETs during the failure and restore").isEqualTo(1);
 
         // A retained checkpoint, then a host without the tier: everything comes from moto.
-        RecoveryJob.Settings s = new RecoveryJob.Settings(120_000, 12_000, 40_000, 0, output.resolve("b").toString());
+        RecoveryJob.Settings s = new RecoveryJob.Settings(120_000, 12_000, 40_000, 0, output.resolve("b").toString())
+                .gatedEvery(10_000); // five checkpoints before the input ends: the cancel after two finds it running
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);

@@ -31,7 +31,7 @@ public final class LoopbackPorts {
     static final int LOWEST = 10_000;
 
     private static final Path EPHEMERAL_RANGE = Path.of("/proc/sys/net/ipv4/ip_local_port_range");
-    /** Where the range cannot be read (not Linux), IANA's: 49152-65535; Linux's default starts at 32768. */
+    /** Where the range cannot be read (not Linux): Linux's default start, below IANA's 49152. */
     private static final int DEFAULT_EPHEMERAL_START = 32_768;
 
     private static final Set<Integer> HANDED_OUT = new HashSet<>();
@@ -41,34 +41,47 @@ public final class LoopbackPorts {
 
     /** A loopback port that nothing listens on now, outside the ephemeral range, never handed out before here. */
     public static synchronized int next() {
-        int end = ephemeralStart();
-        if (end - LOWEST < 1_000) {
-            // a range that starts this low leaves no room: fall back to the kernel's choice
-            return kernelChoice();
+        int[] ephemeral = ephemeralRange();
+        if (ephemeral[0] - LOWEST >= 1_000) {
+            return pick(LOWEST, ephemeral[0]);
         }
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        for (int attempt = 0; attempt < 200; attempt++) {
-            int port = random.nextInt(LOWEST, end);
+        if (65_536 - (ephemeral[1] + 1) >= 1_000) {
+            return pick(ephemeral[1] + 1, 65_536);
+        }
+        // a range as wide as this leaves no room outside it: the kernel's choice, with its race
+        return kernelChoice();
+    }
+
+    /** A port of {@code [from, to)} that nothing listens on and that was not handed out before, from a random start. */
+    static synchronized int pick(int from, int to) {
+        int size = to - from;
+        int start = ThreadLocalRandom.current().nextInt(size);
+        for (int i = 0; i < size; i++) {
+            int port = from + (start + i) % size;
             if (!HANDED_OUT.contains(port) && bindable(port)) {
                 HANDED_OUT.add(port);
                 return port;
             }
         }
-        throw new IllegalStateException("No free loopback port found in " + LOWEST + "-" + (end - 1) + " after 200 tries");
+        throw new IllegalStateException("No free loopback port left in " + from + "-" + (to - 1));
     }
 
-    /** The first port of the kernel's ephemeral range. */
-    static int ephemeralStart() {
+    static synchronized boolean handedOut(int port) {
+        return HANDED_OUT.contains(port);
+    }
+
+    /** The kernel's ephemeral range, first and last port. */
+    static int[] ephemeralRange() {
         try {
             if (Files.isReadable(EPHEMERAL_RANGE)) {
                 // not readString: it trusts the size procfs reports and returned "3" of "32768 60999" here
                 String[] range = Files.readAllLines(EPHEMERAL_RANGE, StandardCharsets.US_ASCII).get(0).trim().split("\\s+");
-                return Integer.parseInt(range[0]);
+                return new int[] {Integer.parseInt(range[0]), Integer.parseInt(range[1])};
             }
         } catch (IOException | RuntimeException e) {
             // unreadable or unexpected: the default below
         }
-        return DEFAULT_EPHEMERAL_START;
+        return new int[] {DEFAULT_EPHEMERAL_START, 65_535};
     }
 
     private static boolean bindable(int port) {

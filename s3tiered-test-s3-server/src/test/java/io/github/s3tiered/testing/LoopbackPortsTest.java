@@ -1,11 +1,15 @@
 package io.github.s3tiered.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 import org.junit.jupiter.api.Test;
@@ -13,15 +17,14 @@ import org.junit.jupiter.api.Test;
 class LoopbackPortsTest {
 
     @Test
-    void portsAreDistinctBindableAndBelowTheEphemeralRange() throws Exception {
-        int ephemeralStart = LoopbackPorts.ephemeralStart();
+    void portsAreDistinctBindableAndOutsideTheEphemeralRange() throws Exception {
+        int[] ephemeral = LoopbackPorts.ephemeralRange();
         Set<Integer> ports = new HashSet<>();
         for (int i = 0; i < 500; i++) {
             int port = LoopbackPorts.next();
             assertThat(ports.add(port)).as("port %d handed out twice", port).isTrue();
-            if (ephemeralStart - LoopbackPorts.LOWEST >= 1_000) {
-                assertThat(port).isBetween(LoopbackPorts.LOWEST, ephemeralStart - 1);
-            }
+            assertThat(port).as("a port in the ephemeral range %d-%d", ephemeral[0], ephemeral[1])
+                    .satisfiesAnyOf(p -> assertThat(p).isLessThan(ephemeral[0]), p -> assertThat(p).isGreaterThan(ephemeral[1]));
         }
         int port = LoopbackPorts.next();
         try (ServerSocket s = new ServerSocket()) {
@@ -31,28 +34,66 @@ class LoopbackPortsTest {
     }
 
     @Test
-    void aPortSomeoneListensOnIsNotHandedOut() throws Exception {
-        // hold many ports of the range; none of them may come back
-        Set<Integer> held = new HashSet<>();
-        Set<ServerSocket> sockets = new HashSet<>();
+    void portsSomeoneListensOnAreNotHandedOut() throws Exception {
+        // twenty ports in a row, every other one held by a listener: only the others come out, then none
+        List<ServerSocket> held = new ArrayList<>();
         try {
-            for (int p = LoopbackPorts.LOWEST; p < LoopbackPorts.LOWEST + 2_000; p++) {
-                try {
-                    ServerSocket s = new ServerSocket();
-                    s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), p));
-                    sockets.add(s);
-                    held.add(p);
-                } catch (java.io.IOException taken) {
-                    // someone else's: not handed out either, as the test checks
+            int base = freeBlock(20);
+            Set<Integer> free = new HashSet<>();
+            for (int p = base; p < base + 20; p++) {
+                if ((p - base) % 2 == 0) {
+                    held.add(listen(p));
+                } else {
+                    free.add(p);
                 }
             }
-            for (int i = 0; i < 200; i++) {
-                assertThat(held).doesNotContain(LoopbackPorts.next());
+            Set<Integer> picked = new HashSet<>();
+            for (int i = 0; i < 10; i++) {
+                picked.add(LoopbackPorts.pick(base, base + 20));
             }
+            assertThat(picked).isEqualTo(free);
+            assertThatThrownBy(() -> LoopbackPorts.pick(base, base + 20))
+                    .hasMessageContaining("No free loopback port left in " + base + "-" + (base + 19));
         } finally {
-            for (ServerSocket s : sockets) {
+            for (ServerSocket s : held) {
                 s.close();
             }
+        }
+    }
+
+    /** The first port of {@code n} in a row below the ephemeral range, none handed out yet, that can all be bound now. */
+    private static int freeBlock(int n) throws IOException {
+        int end = LoopbackPorts.ephemeralRange()[0];
+        for (int base = 20_000; base + n <= end; base += n) {
+            int first = base;
+            if (java.util.stream.IntStream.range(first, first + n).anyMatch(LoopbackPorts::handedOut)) {
+                continue;
+            }
+            List<ServerSocket> probe = new ArrayList<>();
+            try {
+                for (int p = base; p < base + n; p++) {
+                    probe.add(listen(p));
+                }
+                return base;
+            } catch (IOException taken) {
+                // try the next block
+            } finally {
+                for (ServerSocket s : probe) {
+                    s.close();
+                }
+            }
+        }
+        throw new IllegalStateException("no " + n + " free ports in a row below " + end);
+    }
+
+    private static ServerSocket listen(int port) throws IOException {
+        ServerSocket s = new ServerSocket();
+        try {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
         }
     }
 }

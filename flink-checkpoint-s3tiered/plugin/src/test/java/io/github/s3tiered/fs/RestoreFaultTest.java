@@ -337,7 +337,13 @@ class RestoreFaultTest {
         assertThatThrownBy(() -> copying.get(20, TimeUnit.SECONDS))
                 .as("the stalled body is aborted, not waited for").isInstanceOf(ExecutionException.class)
                 .rootCause().isInstanceOfAny(Cancellation.CancelledException.class, java.util.concurrent.CancellationException.class);
-        Thread.sleep(500); // the transfers still running settle
+        // the transfers still running settle: no fixed sleep, which a loaded host may outrun
+        java.util.concurrent.ThreadPoolExecutor pool = (java.util.concurrent.ThreadPoolExecutor) fs.runtime().transferPool();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (pool.getActiveCount() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(pool.getActiveCount()).as("transfer threads still busy").isZero();
         assertThat(store.callsStartedAfter(cancelledAt)).as("no request after the close").isEmpty();
         assertThat(stagingFiles()).as("no staging file left").isZero();
         assertThat(fs.localTier().getVerified(BUCKET, "cp/b")).isEmpty();
