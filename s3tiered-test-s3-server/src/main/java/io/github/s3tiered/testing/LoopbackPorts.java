@@ -16,11 +16,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * Loopback ports for servers that a test starts in another process (S3Proxy, moto, a Flink
  * JobManager): the port is chosen here and bound there, later.
  *
- * <p>They are chosen below the kernel's ephemeral range. A port from {@code new ServerSocket(0)}
- * lies in that range, and between the choice and the server's bind the kernel may give it to any
- * outgoing connection as its local end. CI saw it: a second cluster's JobManager could not bind
- * its REST port 40845 ("Could not start rest endpoint on any port"), and the test waited two
- * minutes for it. Below the range only a listener that binds the port by number can take it.
+ * <p>They are chosen outside the kernel's ephemeral range: below it, or above it where it starts
+ * too low. A port from {@code new ServerSocket(0)} lies in that range, and between the choice and
+ * the server's bind the kernel may give it to any outgoing connection as its local end. CI saw it:
+ * a second cluster's JobManager could not bind its REST port 40845 ("Could not start rest endpoint
+ * on any port"), and the test waited two minutes for it. Outside the range only a listener that
+ * binds the port by number can take it.
  *
  * <p>Invariant: no port is handed out twice in one JVM, so two servers of one test never share
  * one even when the first has not bound its port yet.
