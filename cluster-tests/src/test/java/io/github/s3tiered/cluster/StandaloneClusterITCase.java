@@ -744,6 +744,9 @@ class StandaloneClusterITCase {
                 "--records", String.valueOf(RECORDS),
                 "--keys", String.valueOf(KEYS),
                 "--rate", String.valueOf(RATE),
+                // at least nine checkpoints before the input ends, however slow the host: the tests
+                // that cancel or kill after some checkpoints find the job running
+                "--records-per-checkpoint", String.valueOf(RECORDS / PARALLELISM / 10),
                 "--fail-after", "0");
     }
 

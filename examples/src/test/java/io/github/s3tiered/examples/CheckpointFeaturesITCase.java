@@ -79,7 +79,7 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
             options.put("dstl.dfs.base-path", dir + "-changelog");
         }
         // a failure after a few checkpoints (500 ms apart), then more checkpoints after the restore
-        // sixteen checkpoints before the input ends: the cancel after ten finds it running, however slow the host
+        // at least fifteen checkpoints before the input ends: the cancel after ten finds it running, however slow the host
         RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString()).gatedEvery(12_000);
         StreamExecutionEnvironment env = environment(dir, null, options);
         RecoveryJob.build(env, s);
@@ -143,7 +143,7 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
                 "execution.checkpointing.file-merging.enabled", "true",
                 "execution.checkpointing.file-merging.across-checkpoint-boundary", "true",
                 "execution.checkpointing.num-retained", "100"); // none deleted while the running job's are judged
-        // sixteen checkpoints before the input ends: the cancel after ten finds it running, however slow the host
+        // at least fifteen checkpoints before the input ends: the cancel after ten finds it running, however slow the host
         RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString()).gatedEvery(12_000);
         StreamExecutionEnvironment env = environment(dir, null, options);
         RecoveryJob.build(env, s);

@@ -77,7 +77,8 @@ class CompletedCheckpointVerificationITCase implements AwaitsBackgroundUploads {
         initializeFileSystems(fileSystemConfig(S3.server(), localTier));
         String bucket = S3.server().bucket();
         String dir = "s3tiered://" + bucket + "/" + S3.server().runPrefix() + "/verification";
-        RecoveryJob.Settings s = new RecoveryJob.Settings(600_000, 2_000, 15_000, 0, output.toString());
+        // at least 29 checkpoints before the input ends: the loss, its report, the healing and two more fit
+        RecoveryJob.Settings s = new RecoveryJob.Settings(600_000, 2_000, 15_000, 0, output.toString()).gatedEvery(10_000);
         // FIFO compaction never rewrites an SST file: the victim below stays live in RocksDB, so later
         // checkpoints would keep referencing it, which is what verification must stop
         StreamExecutionEnvironment env = environment(dir, null, Map.of("state.backend.rocksdb.compaction.style", "FIFO"));

@@ -85,7 +85,7 @@ class MotoRecoveryITCase implements AwaitsBackgroundUploads {
 
         // A retained checkpoint, then a host without the tier: everything comes from moto.
         RecoveryJob.Settings s = new RecoveryJob.Settings(120_000, 12_000, 40_000, 0, output.resolve("b").toString())
-                .gatedEvery(10_000); // five checkpoints before the input ends: the cancel after two finds it running
+                .gatedEvery(10_000); // at least five checkpoints before the input ends: the cancel after two finds it running
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);

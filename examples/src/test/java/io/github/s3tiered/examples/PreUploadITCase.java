@@ -96,7 +96,8 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
         // a short reuse window, so that the orphan removal's grace (twice the window) passes within the test
         Map<String, String> options = Map.of("s3tiered.preupload.reuse-window", "3 s",
                 "state.backend.rocksdb.writebuffer.size", "1mb");
-        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 20_000, 25_000, 0, output.toString());
+        // at least fifteen checkpoints before the input ends: the cancel after eight finds it running
+        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 20_000, 25_000, 0, output.toString()).gatedEvery(12_000);
         StreamExecutionEnvironment env = environment(dir, null, options);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);

@@ -211,9 +211,11 @@ class RescaleRestoreITCase implements AwaitsBackgroundUploads {
         env.setParallelism(parallelism);
         env.setMaxParallelism(MAX_PARALLELISM);
         RecoveryJob.Settings s = settings(Files.createDirectories(outputs.resolve("cancelled-" + parallelism)));
-        // A quarter of the rate: the retained checkpoint must come before the input ends however
-        // long the first checkpoints of a fresh JVM take (seconds on 1.20); a resumed run goes at full rate.
-        RecoveryJob.build(env, new RecoveryJob.Settings(s.records(), s.keys(), s.recordsPerSecond() / 4, 0, s.outputDir()));
+        // A quarter of the rate, and at least three more checkpoints than awaited before the input
+        // ends: the retained checkpoint comes before the input ends however long the first
+        // checkpoints of a fresh JVM take (seconds on 1.20); a resumed run goes at full rate.
+        RecoveryJob.build(env, new RecoveryJob.Settings(s.records(), s.keys(), s.recordsPerSecond() / 4, 0, s.outputDir())
+                .gatedEvery((int) (s.records() / parallelism / (checkpoints + 4))));
         JobID job = JobRunner.submit(cluster, env);
         JobRunner.awaitCheckpoints(cluster, job, checkpoints, TIMEOUT);
         cluster.cancelJob(job).get();

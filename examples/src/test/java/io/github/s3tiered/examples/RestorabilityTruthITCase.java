@@ -108,7 +108,7 @@ class RestorabilityTruthITCase {
     @EnumSource(Backend.class)
     void everyCheckpointJudgedRestorableResumes(Backend backend, @InjectMiniCluster MiniCluster cluster) throws Exception {
         RecoveryJob.Settings writing = new RecoveryJob.Settings(20_000, 300, 5_000, 0, base.resolve("unused").toString())
-                .gatedEvery(1_000); // ten checkpoints before the input ends: the cancel after three finds it running
+                .gatedEvery(1_000); // at least nine checkpoints before the input ends: the cancel after three finds it running
         String dir = base.resolve(backend.name()).toUri().toString();
         Path checkpoint = retainedCheckpoint(cluster, backend, dir, writing);
         CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());

@@ -176,7 +176,9 @@ class S3DamageITCase implements AwaitsBackgroundUploads {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(PARALLELISM);
-        RecoveryJob.build(env, new RecoveryJob.Settings(200_000, 300, 8_000, 0, base.resolve("out-" + System.nanoTime()).toString()));
+        // at least nine checkpoints before the input ends: the cancel after four finds it running
+        RecoveryJob.build(env, new RecoveryJob.Settings(200_000, 300, 8_000, 0, base.resolve("out-" + System.nanoTime()).toString())
+                .gatedEvery(10_000));
         JobID job = JobRunner.submit(cluster, env);
         List<String> out = new ArrayList<>();
         // Not the newest checkpoint: Flink's file merging deletes a task's managed directory when the

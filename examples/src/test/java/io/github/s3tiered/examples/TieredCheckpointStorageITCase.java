@@ -100,7 +100,7 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
     }
 
     private RecoveryJob.Settings settings(long failAfter) {
-        // ~6 s of input, and ten checkpoints before it ends: a slow host completes a checkpoint before
+        // ~6 s of input, and at least nine checkpoints before it ends: a slow host completes a checkpoint before
         // the failure point, and the runs cancelled after two to four checkpoints find the job running
         return new RecoveryJob.Settings(160_000, 16_000, 25_000, failAfter, output.toString()).gatedEvery(8_000);
     }
@@ -220,7 +220,7 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         // ~16 s of input, cancelled after 8 checkpoints; no pause between them (each may take longer
         // than the interval, as on 1.20 here): the next one starting at once must not keep the removal off
         RecoveryJob.Settings s = new RecoveryJob.Settings(320_000, 16_000, 20_000, 0, output.toString())
-                .gatedEvery(10_000); // sixteen checkpoints before the input ends
+                .gatedEvery(10_000); // at least fifteen checkpoints before the input ends
         // one S3 server, one clock: no margin, so that the orphan goes within the job's 16 s
         StreamExecutionEnvironment env = environment(dir, null,
                 java.util.Map.of(io.github.s3tiered.checkpoint.VerificationOptions.ORPHAN_CLOCK_MARGIN.key(), "0 s"));

@@ -93,7 +93,9 @@ class UnreadableStorageITCase implements AwaitsBackgroundUploads {
         viaProxy = S3.server().via(proxy.endpoint());
         initializeFileSystems(fileSystemConfig());
         dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/unreadable";
-        RecoveryJob.Settings s = new RecoveryJob.Settings(60_000, 2_000, 4_000, 0, localTier.resolve("unused").toString());
+        // at least nine checkpoints before the input ends: the cancel after three finds it running
+        RecoveryJob.Settings s = new RecoveryJob.Settings(60_000, 2_000, 4_000, 0, localTier.resolve("unused").toString())
+                .gatedEvery(3_000);
         StreamExecutionEnvironment env = environment(dir, null);
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);

@@ -340,10 +340,11 @@ class RestoreFaultTest {
         // the transfers still running settle: no fixed sleep, which a loaded host may outrun
         java.util.concurrent.ThreadPoolExecutor pool = (java.util.concurrent.ThreadPoolExecutor) fs.runtime().transferPool();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (pool.getActiveCount() > 0 && System.nanoTime() < deadline) {
+        // idle: nothing running and nothing queued (a worker between two tasks counts as not active)
+        while (pool.getCompletedTaskCount() < pool.getTaskCount() && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertThat(pool.getActiveCount()).as("transfer threads still busy").isZero();
+        assertThat(pool.getCompletedTaskCount()).as("transfer tasks ended").isEqualTo(pool.getTaskCount());
         assertThat(store.callsStartedAfter(cancelledAt)).as("no request after the close").isEmpty();
         assertThat(stagingFiles()).as("no staging file left").isZero();
         assertThat(fs.localTier().getVerified(BUCKET, "cp/b")).isEmpty();
