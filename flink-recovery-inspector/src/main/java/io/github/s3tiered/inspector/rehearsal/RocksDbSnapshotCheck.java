@@ -159,6 +159,11 @@ final class RocksDbSnapshotCheck {
             return true; // proven once RocksDB's open also found it to be the file the MANIFEST names
         } catch (Throwable t) {
             rethrowFatal(t);
+            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), 1)) {
+                findings.note("RocksDB could not read " + f.getLocalPath() + " of " + where + " here (" + DecodingFailures.describe(t)
+                        + "): its block checksums were not verified; raise the open-file limit or the memory of this process");
+                return false;
+            }
             findings.failed(file, "RocksDB rejects " + f.getLocalPath() + " of " + where + ": " + DecodingFailures.describe(t));
             return false;
         }
@@ -184,6 +189,12 @@ final class RocksDbSnapshotCheck {
             families = RocksDB.listColumnFamilies(options, dir.toString());
         } catch (Throwable t) {
             rethrowFatal(t);
+            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), 2)) {
+                findings.note("RocksDB could not read the MANIFEST of " + where + " here (" + DecodingFailures.describe(t)
+                        + "): the files were not opened together; raise the open-file limit or the memory of this process");
+                provedWithoutOpen(files, findings, "not opened by RocksDB here: " + DecodingFailures.describe(t));
+                return;
+            }
             findings.failed(manifest, "RocksDB cannot read the MANIFEST of " + where + ": " + DecodingFailures.describe(t));
             return;
         }
@@ -224,7 +235,7 @@ final class RocksDbSnapshotCheck {
             handles.forEach(ColumnFamilyHandle::close);
             // RocksDB names the table it refused by its local name or number; name the checkpoint's file
             String description = DecodingFailures.describe(t).replace(dir.toString() + "/", "");
-            if (outOfResources(description)) {
+            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), allTablesAtOnce ? files.size() : LAZY_OPEN_FILES)) {
                 // this host's limits, not the checkpoint's content: nothing is proven by the open
                 findings.note("RocksDB could not open the files of " + where + " here (" + description + "): their"
                         + " unique ids were not compared; raise the open-file limit or the memory of this process");
@@ -268,12 +279,6 @@ final class RocksDbSnapshotCheck {
     /** At most this many tables are opened at once (each holds a file descriptor and its index). */
     static final int MAX_TABLES_OPENED_AT_ONCE = 500;
     private static final int LAZY_OPEN_FILES = 64;
-
-    /** A failure of this host (file descriptors, memory), not of the files. */
-    static boolean outOfResources(String description) {
-        String d = description.toLowerCase(java.util.Locale.ROOT);
-        return d.contains("too many open files") || d.contains("cannot allocate memory") || d.contains("no space left");
-    }
 
     /** Where the open did not run to its end for this host's reasons: SSTs whole by their checksums only. */
     private static void provedWithoutOpen(List<HandleAndLocalPath> files, Findings findings, String why) {

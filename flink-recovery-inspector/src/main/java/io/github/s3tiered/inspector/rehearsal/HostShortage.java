@@ -1,0 +1,104 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.rocksdb.RocksDBException;
+import org.rocksdb.Status;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * Tells a RocksDB failure that this host caused (no disk space, no file descriptor, no memory)
+ * from one the checkpoint's files caused. A rehearsal that ran out of the host's resources has
+ * proven nothing wrong with the checkpoint, and must not call it damaged: the guard would then
+ * resume from an older checkpoint, or not at all.
+ *
+ * <p>RocksDB's status comes first. Its text cannot be trusted alone: the errno part is the C
+ * library's {@code strerror}, translated under the host's locale ("Zu viele offene Dateien" for
+ * "Too many open files" once a German catalogue has been loaded). Damage never reads as a bare
+ * I/O error here: a file missing under the MANIFEST's name, a wrong size or a changed block come
+ * as {@code Corruption}, and the scratch copies are the rehearsal's own. So a bare {@code IOError}
+ * (sub code {@code None}) is the host's when its English text says so, or when this process holds
+ * so many descriptors that opening the snapshot's files would exceed its limit.
+ */
+final class HostShortage {
+
+    /** Descriptors besides the snapshot's files that an open may take (MANIFEST, LOG, other threads'). */
+    static final int DESCRIPTOR_MARGIN = 64;
+
+    private HostShortage() {}
+
+    /**
+     * Whether {@code t}, thrown while RocksDB opened or read {@code filesToOpen} files at once, is
+     * this host's shortage rather than the files' damage.
+     */
+    static boolean explains(Throwable t, OpenFiles host, long filesToOpen) {
+        if (t instanceof OutOfMemoryError) {
+            return true;
+        }
+        Status status = statusOf(t);
+        if (status == null) {
+            return saysShortInEnglish(DecodingFailures.describe(t));
+        }
+        if (status.getSubCode() == Status.SubCode.NoSpace || status.getSubCode() == Status.SubCode.MemoryLimit) {
+            return true;
+        }
+        if (status.getCode() != Status.Code.IOError || status.getSubCode() != Status.SubCode.None) {
+            return false; // Corruption, InvalidArgument, a path not found: the files'
+        }
+        return saysShortInEnglish(DecodingFailures.describe(t)) || host.wouldRunOut(filesToOpen + DESCRIPTOR_MARGIN);
+    }
+
+    private static Status statusOf(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof RocksDBException r && r.getStatus() != null) {
+                return r.getStatus();
+            }
+        }
+        return null;
+    }
+
+    /** The C locale's texts of ENOSPC, EMFILE/ENFILE and ENOMEM. */
+    static boolean saysShortInEnglish(String description) {
+        String d = description.toLowerCase(Locale.ROOT);
+        return d.contains("too many open files") || d.contains("cannot allocate memory") || d.contains("no space left");
+    }
+
+    /**
+     * The descriptors this process holds and its soft limit, from {@code /proc/self}; where that is
+     * not readable (not Linux), {@link #UNKNOWN}, which never explains a failure.
+     */
+    record OpenFiles(long open, long limit) {
+
+        static final OpenFiles UNKNOWN = new OpenFiles(-1, -1);
+
+        boolean wouldRunOut(long more) {
+            return open >= 0 && limit > 0 && open + more >= limit;
+        }
+
+        static OpenFiles ofThisProcess() {
+            try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+                long open = fds.count();
+                long limit = softLimit(Files.readAllLines(Path.of("/proc/self/limits")));
+                return limit > 0 ? new OpenFiles(open, limit) : UNKNOWN;
+            } catch (IOException | RuntimeException notReadable) {
+                return UNKNOWN;
+            }
+        }
+
+        /** The soft limit of "Max open files" in {@code /proc/<pid>/limits}; -1 when unlimited or absent. */
+        static long softLimit(List<String> limits) {
+            for (String line : limits) {
+                if (line.startsWith("Max open files")) {
+                    String[] columns = line.substring("Max open files".length()).trim().split("\\s+");
+                    return columns.length > 0 && columns[0].chars().allMatch(Character::isDigit) && !columns[0].isEmpty()
+                            ? Long.parseLong(columns[0]) : -1;
+                }
+            }
+            return -1;
+        }
+    }
+}

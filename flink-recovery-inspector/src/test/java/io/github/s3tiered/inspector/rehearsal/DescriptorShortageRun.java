@@ -1,0 +1,65 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+
+import java.io.FileInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Run in a JVM of its own under a low open-file limit (by {@link HostShortageTest}): writes a
+ * RocksDB directory of {@code args[1]} tables, holds descriptors until fewer than half of them
+ * are left, opens it read-only with every table at once, as the rehearsal does, and prints how
+ * {@link HostShortage} judges RocksDB's real failure: "explains=<bool> status=<code>/<sub code>
+ * message=<text>".
+ */
+public final class DescriptorShortageRun {
+
+    public static void main(String[] args) throws Exception {
+        RocksDB.loadLibrary();
+        String dir = args[0];
+        int tables = Integer.parseInt(args[1]);
+        try (Options o = new Options().setCreateIfMissing(true).setDisableAutoCompactions(true);
+                RocksDB db = RocksDB.open(o, dir);
+                FlushOptions flush = new FlushOptions().setWaitForFlush(true)) {
+            for (int i = 0; i < tables; i++) {
+                db.put(("key-" + i).getBytes(StandardCharsets.UTF_8), new byte[64]);
+                db.flush(flush);
+            }
+        }
+        // a first translated error loads the C library's message catalogue; without a free
+        // descriptor it could not be loaded, and the shortage's text would stay English
+        try (Options o = new Options(); RocksDB absent = RocksDB.openReadOnly(o, dir + "-absent")) {
+            throw new IllegalStateException("opened a directory that does not exist");
+        } catch (RocksDBException expected) {
+            System.out.println("warm-up: " + expected.getMessage());
+        }
+        List<InputStream> held = new ArrayList<>();
+        HostShortage.OpenFiles before = HostShortage.OpenFiles.ofThisProcess();
+        for (long i = before.open(); i < before.limit() - tables / 2; i++) {
+            held.add(new FileInputStream("/proc/self/limits"));
+        }
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        try (DBOptions o = new DBOptions().setParanoidChecks(true).setMaxOpenFiles(-1);
+                RocksDB db = RocksDB.openReadOnly(o, dir,
+                        List.of(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY)), handles)) {
+            handles.forEach(ColumnFamilyHandle::close);
+            System.out.println("opened");
+        } catch (RocksDBException e) {
+            boolean explains = HostShortage.explains(e, HostShortage.OpenFiles.ofThisProcess(), tables + 4);
+            System.out.println("explains=" + explains + " status=" + e.getStatus().getCode() + "/" + e.getStatus().getSubCode()
+                    + " message=" + e.getMessage());
+        }
+        for (InputStream in : held) {
+            in.close();
+        }
+    }
+}
