@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -83,14 +84,16 @@ class AbandonedStreamTest extends FakeS3FileSystemTest {
 
     @Test
     void duringItsUploadTheUploadIsCancelledAndTheCallerIsToldToDelete() throws Exception {
-        // the PUT stalls until its attempt times out; the abandon cancels it, so no retry starts
-        store.inject(FaultRule.on("PutObject").keys("cp/uploading").attempt(1).stall(Duration.ofSeconds(1)));
+        // the PUT stalls until the abandon is done, then times out; the abandon cancelled it, so no retry starts
+        CountDownLatch abandoned = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/uploading").attempt(1).stallUntil(abandoned));
         TieredOutputStream out = create("cp/uploading");
         out.write(bytes(100_000, 3));
         CompletableFuture<Void> uploading = inBackground(out::close);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
 
         assertThat(out.abandon()).as("S3 might have completed the object: the caller still deletes").isFalse();
+        abandoned.countDown();
 
         assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);

@@ -23,6 +23,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * Upload ahead of the checkpoint and deduplication of the checkpoint's stream, through the bridge
@@ -199,16 +200,28 @@ class PreUploadTest extends FakeS3FileSystemTest {
     @Test
     void aCheckpointStreamWaitsForAPreUploadOfTheSameContentStillRunning() throws Exception {
         byte[] content = bytes(300_000, 7);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(700)));
+        CountDownLatch acknowledged = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").holdUntil(acknowledged));
         java.nio.file.Path file = sst("000017.sst", content);
         CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
 
-        long start = System.nanoTime();
-        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/h", content), WINDOW);
-
-        // it returned only once S3 had acknowledged the pre-upload (held back 700 ms)
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(300));
+        FSDataOutputStream out = checkpointStream("job/shared/h", content);
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.closeDeduplicated(out, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        while (fs.runtime().preUploads().size() > 0) { // the stream took the entry
+            Thread.sleep(5);
+        }
+        Thread.sleep(100);
+        // it returns only once S3 has acknowledged the upload ahead, held back until now
+        assertThat(closing).isNotDone();
+        acknowledged.countDown();
+        S3TieredBridge.ClosedStream closed = closing.get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(closed.deduplicated()).isTrue();
         assertThat(closed.object()).isEqualTo(pre.join().object());
         assertThat(store.object(BUCKET, closed.object().toUri().getPath().substring(1))).hasValue(content);
@@ -218,7 +231,8 @@ class PreUploadTest extends FakeS3FileSystemTest {
     @Test
     void aCheckpointStreamCancelledWhileItWaitsForAPreUploadLeavesItToBeWithdrawn() throws Exception {
         byte[] content = bytes(300_000, 15);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(1500)));
+        CountDownLatch acknowledged = new CountDownLatch(1); // the upload ahead ends after the cancel
+        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").holdUntil(acknowledged));
         java.nio.file.Path file = sst("000025.sst", content);
         CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
@@ -237,6 +251,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
 
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
                 .rootCause().isInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+        acknowledged.countDown();
         Path object = pre.join().object();
         assertThat(bridge.withdrawPreUpload(object)).as("handed to no checkpoint: it can be withdrawn").isTrue();
         assertThat(store.object(BUCKET, object.toUri().getPath().substring(1))).isEmpty();
@@ -267,7 +282,8 @@ class PreUploadTest extends FakeS3FileSystemTest {
         // taken: the index is empty when the next stream closes
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/l", earlier), WINDOW).deduplicated()).isTrue();
         byte[] content = bytes(300_000, 13);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/m").delay(Duration.ofMillis(700)));
+        CountDownLatch arrived = new CountDownLatch(1); // the checkpoint's upload ends after the pre-upload came
+        store.inject(FaultRule.on("PutObject").keys("job/shared/m").holdUntil(arrived));
         FSDataOutputStream out = checkpointStream("job/shared/m", content);
         CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
             try {
@@ -281,6 +297,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         // the same SST file reaches the pre-uploader while the checkpoint's upload of it is under way
         S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000024.sst", content), WINDOW);
         assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
+        arrived.countDown();
         assertThat(closing.join().deduplicated()).isFalse();
         assertThat(store.object(BUCKET, "job/shared/m")).hasValue(content);
         assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).as("uploaded once").isEmpty();

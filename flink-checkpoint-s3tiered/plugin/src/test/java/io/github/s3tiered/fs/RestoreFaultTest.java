@@ -338,13 +338,7 @@ class RestoreFaultTest {
                 .as("the stalled body is aborted, not waited for").isInstanceOf(ExecutionException.class)
                 .rootCause().isInstanceOfAny(Cancellation.CancelledException.class, java.util.concurrent.CancellationException.class);
         // the transfers still running settle: no fixed sleep, which a loaded host may outrun
-        java.util.concurrent.ThreadPoolExecutor pool = (java.util.concurrent.ThreadPoolExecutor) fs.runtime().transferPool();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        // idle: nothing running and nothing queued (a worker between two tasks counts as not active)
-        while (pool.getCompletedTaskCount() < pool.getTaskCount() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertThat(pool.getCompletedTaskCount()).as("transfer tasks ended").isEqualTo(pool.getTaskCount());
+        S3TieredTestSupport.awaitTransfersEnded(fs, java.time.Duration.ofSeconds(10));
         assertThat(store.callsStartedAfter(cancelledAt)).as("no request after the close").isEmpty();
         assertThat(stagingFiles()).as("no staging file left").isZero();
         assertThat(fs.localTier().getVerified(BUCKET, "cp/b")).isEmpty();

@@ -33,6 +33,21 @@ public final class S3TieredTestSupport {
         return conf;
     }
 
+    /**
+     * Waits up to {@code atMost} until the file system's transfer pool has completed every task it
+     * was given, then asserts it: nothing running and nothing queued. (A worker between two queued
+     * tasks is not active, so an active count of 0 would not say this.)
+     */
+    public static void awaitTransfersEnded(S3TieredFileSystem fs, java.time.Duration atMost) throws InterruptedException {
+        java.util.concurrent.ThreadPoolExecutor pool = (java.util.concurrent.ThreadPoolExecutor) fs.runtime().transferPool();
+        long deadline = System.nanoTime() + atMost.toNanos();
+        while (pool.getCompletedTaskCount() < pool.getTaskCount() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        org.assertj.core.api.Assertions.assertThat(pool.getCompletedTaskCount()).as("transfer tasks ended")
+                .isEqualTo(pool.getTaskCount());
+    }
+
     /** A file system with its own S3 client and tier instance, as a new process would have. */
     public static S3TieredFileSystem newFileSystem(Configuration conf, String bucket) throws IOException {
         S3TieredFileSystemFactory factory = new S3TieredFileSystemFactory();

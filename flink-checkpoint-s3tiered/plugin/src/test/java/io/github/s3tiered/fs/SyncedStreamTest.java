@@ -81,13 +81,16 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
 
     @Test
     void aFirstSyncCancelledLeavesNoObject() throws Exception {
-        store.inject(FaultRule.on("PutObject").keys("cp/first-sync-cancelled").attempt(1).stall(Duration.ofSeconds(1)));
+        // the PUT stalls until the close is done, then times out: a retry would follow unless cancelled
+        CountDownLatch closed = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/first-sync-cancelled").attempt(1).stallUntil(closed));
         TieredOutputStream out = create("cp/first-sync-cancelled");
         out.write(bytes(1000, 11));
         CompletableFuture<Void> syncing = inBackground(out::sync);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
 
         out.close();
+        closed.countDown();
 
         assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);
@@ -192,8 +195,9 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
 
     @Test
     void aCloseFromAnotherThreadDuringASyncCancelsItAndKeepsWhatWasSyncedBefore() throws Exception {
-        // the second sync's PUT stalls; Flink cancelling the checkpoint closes the stream meanwhile
-        store.inject(FaultRule.on("PutObject").keys("cp/cancelled-sync").attempt(2).stall(Duration.ofSeconds(1)));
+        // the second sync's PUT stalls until Flink, cancelling the checkpoint, has closed the stream
+        CountDownLatch closed = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/cancelled-sync").attempt(2).stallUntil(closed));
         byte[] synced = bytes(1000, 8);
         TieredOutputStream out = create("cp/cancelled-sync");
         out.write(synced);
@@ -203,6 +207,7 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         store.awaitCalls("PutObject", 2, Duration.ofSeconds(30));
 
         out.close();
+        closed.countDown();
 
         assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);

@@ -126,8 +126,9 @@ class UploadFailureTest extends FakeS3FileSystemTest {
 
     @Test
     void closingFromAnotherThreadDuringAMultipartUploadAbortsItAndStartsNoRequest() throws Exception {
-        // part 2 stalls like a request on a dead connection, until its attempt times out
-        store.inject(FaultRule.on("UploadPart").part(2).attempt(1).stall(Duration.ofSeconds(2)));
+        // part 2 stalls like a request on a dead connection, until the close is done; then its attempt times out
+        CountDownLatch closed = new CountDownLatch(1);
+        store.inject(FaultRule.on("UploadPart").part(2).attempt(1).stallUntil(closed));
         FSDataOutputStream out = fs.create(path("cp/cancelled"), WriteMode.NO_OVERWRITE);
         out.write(bytes(16 * MIB, 4));
         CompletableFuture<Void> uploading = inBackground(() -> out.close());
@@ -135,6 +136,7 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         Thread.sleep(100); // the stalled attempt is on the wire
         out.close(); // Flink's CloseableRegistry, cancelling the task
         long cancelledAt = System.nanoTime();
+        closed.countDown();
 
         assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS))
                 .hasCauseInstanceOf(java.io.UncheckedIOException.class)
@@ -201,14 +203,17 @@ class UploadFailureTest extends FakeS3FileSystemTest {
 
     @Test
     void closingFromAnotherThreadDuringAPutLeavesNoObject() throws Exception {
-        // the PUT stalls, times out, and its retry never starts; had it completed, the object would be deleted
-        store.inject(FaultRule.on("PutObject").keys("cp/small").attempt(1).stall(Duration.ofSeconds(1)));
+        // the PUT stalls until the close is done, times out, and its retry never starts; had it
+        // completed, the object would be deleted
+        CountDownLatch closed = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/small").attempt(1).stallUntil(closed));
         FSDataOutputStream out = fs.create(path("cp/small"), WriteMode.NO_OVERWRITE);
         out.write(bytes(100_000, 5));
         CompletableFuture<Void> uploading = inBackground(() -> out.close());
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
         out.close();
         long cancelledAt = System.nanoTime();
+        closed.countDown();
         assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class);
         assertThat(store.callsStartedAfter(cancelledAt)).isEmpty();
@@ -220,13 +225,15 @@ class UploadFailureTest extends FakeS3FileSystemTest {
     void anObjectThatS3CompletesAfterTheCancelIsDeleted() throws Exception {
         // the cancel lands while a PUT that will succeed is on the wire: S3 gets the object, and
         // the stream deletes it, since the canceller expects none
-        store.inject(FaultRule.on("PutObject").keys("cp/raced").attempt(1).delay(Duration.ofSeconds(1)));
+        CountDownLatch closed = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys("cp/raced").attempt(1).holdUntil(closed));
         FSDataOutputStream out = fs.create(path("cp/raced"), WriteMode.NO_OVERWRITE);
         out.write(bytes(1000, 6));
         CompletableFuture<Void> uploading = inBackground(() -> out.close());
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(30));
         out.close();
         long cancelledAt = System.nanoTime();
+        closed.countDown();
         assertThatThrownBy(() -> uploading.get(60, TimeUnit.SECONDS)).rootCause()
                 .isInstanceOf(Cancellation.CancelledException.class)
                 .hasMessageContaining("the object S3 had completed was deleted");

@@ -50,7 +50,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -565,12 +564,6 @@ class WireFaultsITCase {
     }
 
     private void assertNoTransferRunning() throws InterruptedException {
-        ThreadPoolExecutor pool = (ThreadPoolExecutor) fs.runtime().transferPool();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        // idle: nothing running and nothing queued (a worker between two tasks counts as not active)
-        while (pool.getCompletedTaskCount() < pool.getTaskCount() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertThat(pool.getCompletedTaskCount()).as("transfer tasks ended").isEqualTo(pool.getTaskCount());
+        S3TieredTestSupport.awaitTransfersEnded(fs, Duration.ofSeconds(5));
     }
 }

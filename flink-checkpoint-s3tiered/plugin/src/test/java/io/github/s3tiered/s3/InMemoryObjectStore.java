@@ -339,7 +339,11 @@ public final class InMemoryObjectStore implements ObjectStore {
             }
             case STALL -> {
                 if (!hasBody || !operation.equals("GetObject")) {
-                    sleep(rule.stall());
+                    if (rule.release() != null) {
+                        awaitRelease(rule.release(), rule.stall());
+                    } else {
+                        sleep(rule.stall());
+                    }
                     throw ApiCallAttemptTimeoutException.create(rule.stall().toMillis());
                 }
                 return new Applied(rule);
@@ -577,6 +581,17 @@ public final class InMemoryObjectStore implements ObjectStore {
         public FaultRule delay(Duration d) {
             fault = Fault.DELAY;
             stall = d;
+            return this;
+        }
+
+        /**
+         * The call (not a GET) blocks until {@code release} opens and then times out (60 s at most):
+         * a request on a dead connection that outlasts whatever the test does meanwhile, however
+         * slow the host.
+         */
+        public FaultRule stallUntil(CountDownLatch release) {
+            fault = Fault.STALL;
+            this.release = release;
             return this;
         }
 
