@@ -21,8 +21,9 @@ import java.util.stream.Stream;
  * "Too many open files" once a German catalogue has been loaded). Damage never reads as a bare
  * I/O error here: a file missing under the MANIFEST's name, a wrong size or a changed block come
  * as {@code Corruption}, and the scratch copies are the rehearsal's own. So a bare {@code IOError}
- * (sub code {@code None}) is the host's when its English text says so, or when this process holds
- * so many descriptors that opening the snapshot's files would exceed its limit.
+ * (sub code {@code None}) is the host's when this process holds so many descriptors that opening
+ * the snapshot's files would exceed its limit. The C locale's texts of these shortages count under
+ * any code (RocksDB wraps some I/O errors in a {@code Corruption}): no file's content reads so.
  */
 final class HostShortage {
 
@@ -36,20 +37,21 @@ final class HostShortage {
      * this host's shortage rather than the files' damage.
      */
     static boolean explains(Throwable t, OpenFiles host, long filesToOpen) {
-        if (t instanceof OutOfMemoryError) {
+        if (t instanceof OutOfMemoryError || saysShortInEnglish(DecodingFailures.describe(t))) {
+            // strerror's text, also where RocksDB wraps the I/O error in a Corruption: no file's content reads so
             return true;
         }
         Status status = statusOf(t);
         if (status == null) {
-            return saysShortInEnglish(DecodingFailures.describe(t));
+            return false;
         }
         if (status.getSubCode() == Status.SubCode.NoSpace || status.getSubCode() == Status.SubCode.MemoryLimit) {
             return true;
         }
-        if (status.getCode() != Status.Code.IOError || status.getSubCode() != Status.SubCode.None) {
-            return false; // Corruption, InvalidArgument, a path not found: the files'
-        }
-        return saysShortInEnglish(DecodingFailures.describe(t)) || host.wouldRunOut(filesToOpen + DESCRIPTOR_MARGIN);
+        // Corruption (also a table missing, whose translated ENOENT the Corruption wraps), InvalidArgument,
+        // a path not found: the files', however short of descriptors this process is
+        return status.getCode() == Status.Code.IOError && status.getSubCode() == Status.SubCode.None
+                && host.wouldRunOut(filesToOpen + DESCRIPTOR_MARGIN);
     }
 
     private static Status statusOf(Throwable t) {
