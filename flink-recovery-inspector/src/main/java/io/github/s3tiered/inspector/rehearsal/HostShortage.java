@@ -4,11 +4,12 @@ import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Stream;
 
 /**
  * Tells a RocksDB failure that this host caused (no disk space, no file descriptor, no memory)
@@ -81,13 +82,55 @@ final class HostShortage {
             return open >= 0 && limit > 0 && open + more >= limit;
         }
 
-        static OpenFiles ofThisProcess() {
-            try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-                long open = fds.count();
-                long limit = softLimit(Files.readAllLines(Path.of("/proc/self/limits")));
-                return limit > 0 ? new OpenFiles(open, limit) : UNKNOWN;
+        private static final Path FDS = Path.of("/proc/self/fd");
+        private static final Path LIMITS = Path.of("/proc/self/limits");
+
+        /**
+         * One descriptor held back for the count itself: a process that used up its descriptors
+         * could not open {@code /proc} to find out. Null where there is no {@code /proc}.
+         */
+        private static FileChannel reserved = reserve();
+
+        static synchronized OpenFiles ofThisProcess() {
+            OpenFiles counted = count();
+            if (counted != UNKNOWN || reserved == null) {
+                if (reserved == null && counted != UNKNOWN) {
+                    reserved = reserve(); // none could be had when this class was loaded
+                }
+                return counted;
+            }
+            try {
+                reserved.close();
+            } catch (IOException ignored) {
+                // the descriptor is released all the same
+            }
+            counted = count();
+            reserved = reserve();
+            return counted;
+        }
+
+        /**
+         * One descriptor at a time: the listing's, then the limits'. ({@code java.io.File#list}
+         * takes one; {@code Files.list} two.)
+         */
+        private static OpenFiles count() {
+            try {
+                String[] fds = FDS.toFile().list();
+                if (fds == null) {
+                    return UNKNOWN;
+                }
+                long limit = softLimit(Files.readAllLines(LIMITS));
+                return limit > 0 ? new OpenFiles(fds.length, limit) : UNKNOWN;
             } catch (IOException | RuntimeException notReadable) {
                 return UNKNOWN;
+            }
+        }
+
+        private static FileChannel reserve() {
+            try {
+                return Files.isDirectory(FDS) ? FileChannel.open(LIMITS, StandardOpenOption.READ) : null;
+            } catch (IOException | RuntimeException none) {
+                return null;
             }
         }
 
