@@ -214,9 +214,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
                 throw new java.io.UncheckedIOException(e);
             }
         });
-        while (fs.runtime().preUploads().size() > 0) { // the stream took the entry
-            Thread.sleep(5);
-        }
+        awaitEntryTaken(); // by the stream
         Thread.sleep(100);
         // it returns only once S3 has acknowledged the upload ahead, held back until now
         assertThat(closing).isNotDone();
@@ -244,9 +242,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
                 throw new java.io.UncheckedIOException(e);
             }
         });
-        while (fs.runtime().preUploads().size() > 0) { // the stream took the entry and waits for its upload
-            Thread.sleep(5);
-        }
+        awaitEntryTaken(); // the stream took the entry and waits for its upload
         out.close(); // Flink cancels the checkpoint
 
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
@@ -400,5 +396,15 @@ class PreUploadTest extends FakeS3FileSystemTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> bridge.closeDeduplicated(out, WINDOW))
                 .isInstanceOf(IOException.class).hasMessageContaining("late/shared/q").hasMessageContaining("staging file");
         assertThat(store.object(BUCKET, "late/shared/q")).as("never uploaded").isEmpty();
+    }
+
+    private void awaitEntryTaken() throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (fs.runtime().preUploads().size() > 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no checkpoint stream took the pre-upload's entry within 30 s");
+            }
+            Thread.sleep(5);
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * Tells a RocksDB failure that this host caused (no disk space, no file descriptor, no memory)
@@ -35,10 +36,11 @@ final class HostShortage {
 
     /**
      * Whether {@code t}, thrown while RocksDB opened or read {@code filesToOpen} files at once, is
-     * this host's shortage rather than the files' damage.
+     * this host's shortage rather than the files' damage. The descriptors are counted only where
+     * nothing else decides: counting takes a descriptor and, out of heap, may fail itself.
      */
-    static boolean explains(Throwable t, OpenFiles host, long filesToOpen) {
-        if (t instanceof OutOfMemoryError || saysShortInEnglish(DecodingFailures.describe(t))) {
+    static boolean explains(Throwable t, Supplier<OpenFiles> host, long filesToOpen) {
+        if (t instanceof OutOfMemoryError || saysShortInEnglish(messagesOf(t))) {
             // strerror's text, also where RocksDB wraps the I/O error in a Corruption: no file's content reads so
             return true;
         }
@@ -51,8 +53,23 @@ final class HostShortage {
         }
         // Corruption (also a table missing, whose translated ENOENT the Corruption wraps), InvalidArgument,
         // a path not found: the files', however short of descriptors this process is
-        return status.getCode() == Status.Code.IOError && status.getSubCode() == Status.SubCode.None
-                && host.wouldRunOut(filesToOpen + DESCRIPTOR_MARGIN);
+        if (status.getCode() != Status.Code.IOError || status.getSubCode() != Status.SubCode.None) {
+            return false;
+        }
+        try {
+            return host.get().wouldRunOut(filesToOpen + DESCRIPTOR_MARGIN);
+        } catch (OutOfMemoryError counting) {
+            return true; // short of heap as well
+        }
+    }
+
+    /** Every message of the cause chain, whole: a long scratch path must not push the errno text out. */
+    private static String messagesOf(Throwable t) {
+        StringBuilder all = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            all.append(c.getMessage()).append('\n');
+        }
+        return all.toString();
     }
 
     private static Status statusOf(Throwable t) {
@@ -87,15 +104,25 @@ final class HostShortage {
 
         /**
          * One descriptor held back for the count itself: a process that used up its descriptors
-         * could not open {@code /proc} to find out. Null where there is no {@code /proc}.
+         * could not open {@code /proc} to find out. Taken when the rehearsal's RocksDB check is
+         * first loaded ({@link #holdOneBack}), before any open that could use them up. Null where
+         * there is no {@code /proc}. Another thread may take the descriptor between its release
+         * and the count; the count then fails, and the failure is called the files', as before.
          */
-        private static FileChannel reserved = reserve();
+        private static FileChannel reserved;
+
+        /** Holds back the descriptor for the count, where none is held yet. */
+        static synchronized void holdOneBack() {
+            if (reserved == null) {
+                reserved = reserve();
+            }
+        }
 
         static synchronized OpenFiles ofThisProcess() {
             OpenFiles counted = count();
             if (counted != UNKNOWN || reserved == null) {
-                if (reserved == null && counted != UNKNOWN) {
-                    reserved = reserve(); // none could be had when this class was loaded
+                if (counted != UNKNOWN) {
+                    holdOneBack(); // none could be had before
                 }
                 return counted;
             }

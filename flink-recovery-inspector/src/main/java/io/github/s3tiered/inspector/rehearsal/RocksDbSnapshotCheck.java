@@ -63,6 +63,11 @@ import java.util.stream.Stream;
 final class RocksDbSnapshotCheck {
 
     private static final AtomicInteger DIRS = new AtomicInteger();
+
+    static {
+        // before any open that could use up this process's descriptors: the count of them needs one
+        HostShortage.OpenFiles.holdOneBack();
+    }
     private static final String DEFAULT_COLUMN_FAMILY = "default";
 
     private final RehearsalContext ctx;
@@ -159,7 +164,7 @@ final class RocksDbSnapshotCheck {
             return true; // proven once RocksDB's open also found it to be the file the MANIFEST names
         } catch (Throwable t) {
             rethrowFatal(t);
-            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), 1)) {
+            if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, 1)) {
                 findings.note("RocksDB could not read " + f.getLocalPath() + " of " + where + " here (" + DecodingFailures.describe(t)
                         + "): its block checksums were not verified; raise the open-file limit or the memory of this process");
                 return false;
@@ -189,7 +194,7 @@ final class RocksDbSnapshotCheck {
             families = RocksDB.listColumnFamilies(options, dir.toString());
         } catch (Throwable t) {
             rethrowFatal(t);
-            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), 2)) {
+            if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, 2)) {
                 findings.note("RocksDB could not read the MANIFEST of " + where + " here (" + DecodingFailures.describe(t)
                         + "): the files were not opened together; raise the open-file limit or the memory of this process");
                 provedWithoutOpen(files, findings, "not opened by RocksDB here: " + DecodingFailures.describe(t));
@@ -235,7 +240,7 @@ final class RocksDbSnapshotCheck {
             handles.forEach(ColumnFamilyHandle::close);
             // RocksDB names the table it refused by its local name or number; name the checkpoint's file
             String description = DecodingFailures.describe(t).replace(dir.toString() + "/", "");
-            if (HostShortage.explains(t, HostShortage.OpenFiles.ofThisProcess(), allTablesAtOnce ? files.size() : LAZY_OPEN_FILES)) {
+            if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, allTablesAtOnce ? files.size() : LAZY_OPEN_FILES)) {
                 // this host's limits, not the checkpoint's content: nothing is proven by the open
                 findings.note("RocksDB could not open the files of " + where + " here (" + description + "): their"
                         + " unique ids were not compared; raise the open-file limit or the memory of this process");

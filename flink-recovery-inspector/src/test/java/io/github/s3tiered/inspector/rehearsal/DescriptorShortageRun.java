@@ -18,9 +18,10 @@ import java.util.List;
 /**
  * Run in a JVM of its own under a low open-file limit (by {@link HostShortageTest}): writes a
  * RocksDB directory of {@code args[1]} tables, holds descriptors until fewer than half of them
- * are left (with {@code args[2]} "all": every descriptor it can get), opens it read-only with every table at once, as the rehearsal does, and prints how
- * {@link HostShortage} judges RocksDB's real failure: "explains=<bool> status=<code>/<sub code>
- * message=<text>".
+ * are left (with {@code args[2]} "all": every descriptor it can get), opens it read-only with
+ * every table at once, as the rehearsal does, and prints how {@link HostShortage} judges RocksDB's
+ * real failure ("explains=<bool> status=<code>/<sub code> message=<text>"), and the same failure
+ * with the errno text taken out of its message, which only the descriptor count can explain.
  */
 public final class DescriptorShortageRun {
 
@@ -43,13 +44,16 @@ public final class DescriptorShortageRun {
         } catch (RocksDBException expected) {
             System.out.println("warm-up: " + expected.getMessage());
         }
-        List<InputStream> held = new ArrayList<>();
-        HostShortage.OpenFiles before = HostShortage.OpenFiles.ofThisProcess();
+        // as the rehearsal's RocksDB check does when it is loaded, before anything could use them up
+        HostShortage.OpenFiles.holdOneBack();
+        String[] open = new java.io.File("/proc/self/fd").list();
+        long limit = HostShortage.OpenFiles.softLimit(java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits")));
         boolean all = args.length > 2 && args[2].equals("all");
         // what runs after the descriptors are gone must not need to open a class file then
-        HostShortage.explains(new RocksDBException("warm-up", new Status(Status.Code.IOError, Status.SubCode.None, "")),
-                before, tables);
-        for (long i = before.open(); all || i < before.limit() - tables / 2; i++) {
+        HostShortage.explains(new RocksDBException("warm-up", new Status(Status.Code.Corruption, Status.SubCode.None, "")),
+                () -> HostShortage.OpenFiles.UNKNOWN, tables);
+        List<InputStream> held = new ArrayList<>();
+        for (long i = open.length; all || i < limit - tables / 2; i++) {
             try {
                 held.add(new FileInputStream("/proc/self/limits"));
             } catch (java.io.FileNotFoundException noDescriptorLeft) {
@@ -63,9 +67,14 @@ public final class DescriptorShortageRun {
             handles.forEach(ColumnFamilyHandle::close);
             System.out.println("opened");
         } catch (RocksDBException e) {
-            boolean explains = HostShortage.explains(e, HostShortage.OpenFiles.ofThisProcess(), tables + 4);
+            boolean explains = HostShortage.explains(e, HostShortage.OpenFiles::ofThisProcess, tables + 4);
+            String message = e.getMessage();
+            RocksDBException withoutText = new RocksDBException(message.substring(0, message.lastIndexOf(": ") + 2) + "-",
+                    e.getStatus());
+            boolean byCount = HostShortage.explains(withoutText, HostShortage.OpenFiles::ofThisProcess, tables + 4);
             System.out.println("explains=" + explains + " status=" + e.getStatus().getCode() + "/" + e.getStatus().getSubCode()
-                    + " message=" + e.getMessage());
+                    + " message=" + message);
+            System.out.println("without its errno text: explains=" + byCount);
         }
         for (InputStream in : held) {
             in.close();
