@@ -63,6 +63,17 @@ class PreUploadTest extends FakeS3FileSystemTest {
         });
     }
 
+    /** A checkpoint stream's close on a thread of its own, as Flink's upload thread does it. */
+    private CompletableFuture<S3TieredBridge.ClosedStream> closeInBackground(FSDataOutputStream out) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.closeDeduplicated(out, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     private static String sha256(byte[] b) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
@@ -207,13 +218,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
 
         FSDataOutputStream out = checkpointStream("job/shared/h", content);
-        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
-            try {
-                return bridge.closeDeduplicated(out, WINDOW);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = closeInBackground(out);
         awaitEntryTaken(); // by the stream
         Thread.sleep(100);
         // it returns only once S3 has acknowledged the upload ahead, held back until now
@@ -235,13 +240,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
         FSDataOutputStream out = checkpointStream("job/shared/p", content);
-        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
-            try {
-                return bridge.closeDeduplicated(out, WINDOW);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = closeInBackground(out);
         awaitEntryTaken(); // the stream took the entry and waits for its upload
         out.close(); // Flink cancels the checkpoint
 
@@ -281,13 +280,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         CountDownLatch arrived = new CountDownLatch(1); // the checkpoint's upload ends after the pre-upload came
         store.inject(FaultRule.on("PutObject").keys("job/shared/m").holdUntil(arrived));
         FSDataOutputStream out = checkpointStream("job/shared/m", content);
-        CompletableFuture<S3TieredBridge.ClosedStream> closing = CompletableFuture.supplyAsync(() -> {
-            try {
-                return bridge.closeDeduplicated(out, WINDOW);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = closeInBackground(out);
         store.awaitCall(c -> c.operation().equals("PutObject") && c.key().equals("job/shared/m"), 1, Duration.ofSeconds(10));
 
         // the same SST file reaches the pre-uploader while the checkpoint's upload of it is under way
