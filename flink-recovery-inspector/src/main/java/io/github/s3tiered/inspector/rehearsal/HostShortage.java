@@ -18,14 +18,16 @@ import java.util.function.Supplier;
  * proven nothing wrong with the checkpoint, and must not call it damaged: the guard would then
  * resume from an older checkpoint, or not at all.
  *
- * <p>RocksDB's status comes first. Its text cannot be trusted alone: the errno part is the C
- * library's {@code strerror}, translated under the host's locale ("Zu viele offene Dateien" for
- * "Too many open files" once a German catalogue has been loaded). Damage never reads as a bare
- * I/O error here: a file missing under the MANIFEST's name, a wrong size or a changed block come
- * as {@code Corruption}, and the scratch copies are the rehearsal's own. So a bare {@code IOError}
- * (sub code {@code None}) is the host's when this process holds so many descriptors that opening
- * the snapshot's files would exceed its limit. The C locale's texts of these shortages count under
- * any code (RocksDB wraps some I/O errors in a {@code Corruption}): no file's content reads so.
+ * <p>The C locale's texts of these shortages count under any code (RocksDB wraps some I/O errors
+ * in a {@code Corruption}): no file's content reads so. But the text is not enough: its errno part
+ * is the C library's {@code strerror}, translated under the host's locale ("Zu viele offene
+ * Dateien" for "Too many open files" once a German catalogue has been loaded). So RocksDB's status
+ * decides next: the sub codes {@code NoSpace} and {@code MemoryLimit} are the host's. Damage never
+ * reads as a bare I/O error here: a table missing under the MANIFEST's name, a wrong size or a
+ * changed block come as {@code Corruption}, a missing MANIFEST as a path not found, and the
+ * scratch copies are the rehearsal's own. So a bare {@code IOError} (sub code {@code None}) is the
+ * host's when this process holds so many descriptors that opening the snapshot's files would
+ * exceed its limit.
  */
 final class HostShortage {
 
