@@ -89,13 +89,14 @@ final class CheckpointingJob {
         try {
             waitUntilRunning(client);
             List<String> done = new ArrayList<>();
+            long processed = CountAndRemember.PROCESSED.get();
             for (int i = 0; i < checkpoints; i++) {
-                Thread.sleep(warmUp.toMillis());
+                processed = warmUp(warmUp, processed, id);
                 done.add(triggerCheckpoint(cluster, id));
             }
             List<String> savepoints = new ArrayList<>();
             for (SavepointFormatType format : savepointFormats) {
-                Thread.sleep(warmUp.toMillis());
+                processed = warmUp(warmUp, processed, id);
                 savepoints.add(cluster.triggerSavepoint(id, jobDir.toUri().toString(), false, format)
                         .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS));
             }
@@ -107,6 +108,25 @@ final class CheckpointingJob {
                 Thread.sleep(50);
             }
         }
+    }
+
+    /**
+     * Waits {@code warmUp}, and until the job has processed {@link #KEYS} records since {@code
+     * processedBefore} (RUNNING is the job's status, not its tasks': on a slow host the first
+     * checkpoint could otherwise come before any record, and the next one a moment later). Returns
+     * the count now.
+     */
+    private static long warmUp(Duration warmUp, long processedBefore, JobID id) throws InterruptedException {
+        Thread.sleep(warmUp.toMillis());
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (CountAndRemember.PROCESSED.get() < processedBefore + KEYS) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("Job " + id + " processed " + (CountAndRemember.PROCESSED.get()
+                        - processedBefore) + " records in " + TIMEOUT + ", fewer than " + KEYS);
+            }
+            Thread.sleep(20);
+        }
+        return CountAndRemember.PROCESSED.get();
     }
 
     private static void waitUntilRunning(JobClient client) throws Exception {
@@ -149,6 +169,9 @@ final class CheckpointingJob {
      */
     static final class CountAndRemember extends KeyedProcessFunction<Long, Long, Long> {
 
+        /** Records processed by every instance in this JVM (the MiniCluster's): what the warm-up waits for. */
+        static final java.util.concurrent.atomic.AtomicLong PROCESSED = new java.util.concurrent.atomic.AtomicLong();
+
         private final boolean slow;
         private transient ValueState<Long> count;
         private transient ListState<Long> recent;
@@ -181,6 +204,7 @@ final class CheckpointingJob {
             if (slow) {
                 Thread.sleep(1);
             }
+            PROCESSED.incrementAndGet();
             out.collect(c);
         }
     }

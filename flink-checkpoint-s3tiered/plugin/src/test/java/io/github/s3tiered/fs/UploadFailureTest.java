@@ -77,8 +77,10 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         fs.runtime().close();
         fs = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tierDir, java.util.Map.of(
                 "s3tiered.retry.throttle.max-retries", "20",
-                "s3tiered.retry.throttle.base-delay", "200 ms",
-                "s3tiered.retry.throttle.max-delay", "200 ms")));
+                // long backoffs: ten attempts of part 1 take far longer than part 2's refusal on any host
+                // (a cancelled backoff ends at once, so the test does not wait them out)
+                "s3tiered.retry.throttle.base-delay", "2 s",
+                "s3tiered.retry.throttle.max-delay", "2 s")));
         store.inject(FaultRule.on("UploadPart").keys("cp/storm").part(1).slowDown());
         store.inject(FaultRule.on("UploadPart").keys("cp/storm").part(2).error(403, "AccessDenied"));
         FSDataOutputStream out = fs.create(path("cp/storm"), WriteMode.NO_OVERWRITE);
@@ -92,7 +94,7 @@ class UploadFailureTest extends FakeS3FileSystemTest {
                 .hasMessageContaining("part 2").hasMessageContaining("AccessDenied");
         long millis = (System.nanoTime() - start) / 1_000_000;
         long part1Attempts = store.calls("UploadPart").stream().filter(c -> c.partNumber() == 1).count();
-        // (timing only bounds the attempts: 20 throttled retries at up to 200 ms would take seconds)
+        // (timing only bounds the attempts: 20 throttled retries at up to 2 s would take half a minute)
         assertThat(part1Attempts).as("part 1 stopped retrying after %s ms (21 attempts when it does not)", millis)
                 .isLessThan(10);
         assertThat(store.openUploads()).isEmpty();
