@@ -4,10 +4,8 @@ import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -27,7 +25,8 @@ import java.util.function.Supplier;
  * changed block come as {@code Corruption}, a missing MANIFEST as a path not found, and the
  * scratch copies are the rehearsal's own. So a bare {@code IOError} (sub code {@code None}) is the
  * host's when this process holds so many descriptors that opening the snapshot's files would
- * exceed its limit.
+ * exceed its limit, when the system's file table is that full, or when not one file could be
+ * opened to count them.
  */
 final class HostShortage {
 
@@ -90,76 +89,82 @@ final class HostShortage {
     }
 
     /**
-     * The descriptors this process holds and its soft limit, from {@code /proc/self}; where that is
-     * not readable (not Linux), {@link #UNKNOWN}, which never explains a failure.
+     * The descriptors this process holds against its soft limit, and the open files of the whole
+     * system against the size of its file table ({@code /proc/sys/fs/file-nr}: ENFILE, "Too many
+     * open files in system", whose text is translated as well), from {@code /proc}; -1 where not
+     * known. {@link #UNKNOWN} (no {@code /proc}: not Linux) never explains a failure. {@link
+     * #NONE_LEFT} ({@code /proc} is there, but not one file of it could be opened for the count)
+     * always does: this process cannot open a file now.
      */
-    record OpenFiles(long open, long limit) {
+    record OpenFiles(long open, long limit, long systemOpen, long systemLimit, boolean noneLeft) {
 
         static final OpenFiles UNKNOWN = new OpenFiles(-1, -1);
+        static final OpenFiles NONE_LEFT = new OpenFiles(-1, -1, -1, -1, true);
+
+        OpenFiles(long open, long limit) {
+            this(open, limit, -1, -1, false);
+        }
 
         boolean wouldRunOut(long more) {
-            return open >= 0 && limit > 0 && open + more >= limit;
+            return noneLeft
+                    || open >= 0 && limit > 0 && open + more >= limit
+                    || systemOpen >= 0 && systemLimit > 0 && systemOpen + more >= systemLimit;
         }
 
         private static final Path FDS = Path.of("/proc/self/fd");
         private static final Path LIMITS = Path.of("/proc/self/limits");
+        private static final Path SYSTEM_FILES = Path.of("/proc/sys/fs/file-nr");
 
         /**
-         * One descriptor held back for the count itself: a process that used up its descriptors
-         * could not open {@code /proc} to find out. Taken when the rehearsal's RocksDB check is
-         * first loaded ({@link #holdOneBack}), before any open that could use them up. Null where
-         * there is no {@code /proc}. Another thread may take the descriptor between its release
-         * and the count; the count then fails, and the failure is called the files', as before.
+         * Counted where RocksDB failed with a bare I/O error, one descriptor at a time: the
+         * listing's, then the limits', then the system's count ({@code java.io.File#list} takes
+         * one; {@code Files.list} two). Where that open used up this process's descriptors, or the
+         * system's, and they are not free again, not one file of {@code /proc} opens for the
+         * count: {@link #NONE_LEFT}.
          */
-        private static FileChannel reserved;
-
-        /** Holds back the descriptor for the count, where none is held yet. */
-        static synchronized void holdOneBack() {
-            if (reserved == null) {
-                reserved = reserve();
-            }
-        }
-
-        static synchronized OpenFiles ofThisProcess() {
-            OpenFiles counted = count();
-            if (counted != UNKNOWN || reserved == null) {
-                if (counted != UNKNOWN) {
-                    holdOneBack(); // none could be had before
-                }
-                return counted;
-            }
+        static OpenFiles ofThisProcess() {
             try {
-                reserved.close();
-            } catch (IOException ignored) {
-                // the descriptor is released all the same
-            }
-            counted = count();
-            reserved = reserve();
-            return counted;
-        }
-
-        /**
-         * One descriptor at a time: the listing's, then the limits'. ({@code java.io.File#list}
-         * takes one; {@code Files.list} two.)
-         */
-        private static OpenFiles count() {
-            try {
-                String[] fds = FDS.toFile().list();
-                if (fds == null) {
+                if (!Files.isDirectory(FDS)) { // a stat: no descriptor needed
                     return UNKNOWN;
                 }
-                long limit = softLimit(Files.readAllLines(LIMITS));
-                return limit > 0 ? new OpenFiles(fds.length, limit) : UNKNOWN;
-            } catch (IOException | RuntimeException notReadable) {
+                String[] fds = FDS.toFile().list();
+                if (fds == null) {
+                    return NONE_LEFT; // there, but it could not be opened: EMFILE or ENFILE
+                }
+                long limit;
+                try {
+                    limit = softLimit(Files.readAllLines(LIMITS));
+                } catch (IOException notOpened) {
+                    return NONE_LEFT;
+                }
+                long[] system = {-1, -1};
+                try {
+                    // not Files.readString: on a file of size 0, as /proc/sys reports, it gave the first byte alone (JDK 17)
+                    system = systemFiles(String.join(" ", Files.readAllLines(SYSTEM_FILES)));
+                } catch (IOException notThere) {
+                    // a container may hide /proc/sys: the process's own count still decides
+                }
+                return new OpenFiles(fds.length, limit, system[0], system[1], false);
+            } catch (RuntimeException notReadable) {
                 return UNKNOWN;
             }
         }
 
-        private static FileChannel reserve() {
+        /**
+         * The system's open files and the size of its file table from {@code /proc/sys/fs/file-nr}
+         * ("allocated free maximum"); -1 for each where the text is not that.
+         */
+        static long[] systemFiles(String fileNr) {
+            String[] columns = fileNr.trim().split("\\s+");
+            if (columns.length != 3 || !java.util.Arrays.stream(columns).allMatch(c -> c.matches("\\d{1,19}"))) {
+                return new long[] {-1, -1};
+            }
             try {
-                return Files.isDirectory(FDS) ? FileChannel.open(LIMITS, StandardOpenOption.READ) : null;
-            } catch (IOException | RuntimeException none) {
-                return null;
+                long allocated = Long.parseLong(columns[0]);
+                long free = Long.parseLong(columns[1]);
+                return new long[] {Math.max(0, allocated - free), Long.parseLong(columns[2])};
+            } catch (NumberFormatException beyondLong) {
+                return new long[] {-1, -1};
             }
         }
 

@@ -64,10 +64,6 @@ final class RocksDbSnapshotCheck {
 
     private static final AtomicInteger DIRS = new AtomicInteger();
 
-    static {
-        // before any open that could use up this process's descriptors: the count of them needs one
-        HostShortage.OpenFiles.holdOneBack();
-    }
     private static final String DEFAULT_COLUMN_FAMILY = "default";
 
     private final RehearsalContext ctx;

@@ -44,8 +44,6 @@ public final class DescriptorShortageRun {
         } catch (RocksDBException expected) {
             System.out.println("warm-up: " + expected.getMessage());
         }
-        // as the rehearsal's RocksDB check does when it is loaded, before anything could use them up
-        HostShortage.OpenFiles.holdOneBack();
         String[] open = new java.io.File("/proc/self/fd").list();
         long limit = HostShortage.OpenFiles.softLimit(java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits")));
         boolean all = args.length > 2 && args[2].equals("all");

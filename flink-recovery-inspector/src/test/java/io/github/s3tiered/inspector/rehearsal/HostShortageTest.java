@@ -38,6 +38,39 @@ class HostShortageTest {
     }
 
     @Test
+    void aBareIoErrorIsTheHostsWhenTheSystemsFileTableIsFullOrNoFileOpensToCount() {
+        // ENFILE, translated: this process holds few descriptors, the system's table is nearly full
+        RocksDBException german = rocks(Status.Code.IOError, Status.SubCode.None,
+                "While open a file for random read: /tmp/r/000059.sst: Zu viele offene Dateien im System");
+        assertThat(HostShortage.explains(german, () -> new HostShortage.OpenFiles(40, 1_048_576, 99_800, 100_000, false), 300))
+                .isTrue();
+        assertThat(HostShortage.explains(german, () -> new HostShortage.OpenFiles(40, 1_048_576, 9_800, 100_000, false), 300))
+                .isFalse();
+        // the open used up the descriptors and they are not free again: not even /proc could be opened
+        assertThat(HostShortage.explains(german, () -> HostShortage.OpenFiles.NONE_LEFT, 300)).isTrue();
+        // a status that decides for the files is not overruled by either
+        RocksDBException corrupt = rocks(Status.Code.Corruption, Status.SubCode.None, "block checksum mismatch");
+        assertThat(HostShortage.explains(corrupt, () -> HostShortage.OpenFiles.NONE_LEFT, 300)).isFalse();
+        assertThat(HostShortage.explains(corrupt, () -> new HostShortage.OpenFiles(40, 1_048_576, 100_000, 100_000, false), 300))
+                .isFalse();
+    }
+
+    @Test
+    void theSystemsOpenFilesAreReadFromProcFileNr() {
+        assertThat(HostShortage.OpenFiles.systemFiles("1184\t0\t9223372036854775807\n"))
+                .containsExactly(1184, Long.MAX_VALUE);
+        assertThat(HostShortage.OpenFiles.systemFiles("5000 200 100000")).containsExactly(4800, 100_000);
+        for (String odd : List.of("", "1184 0", "a b c", "1 2 3 4", "1 0 99999999999999999999")) {
+            assertThat(HostShortage.OpenFiles.systemFiles(odd)).as(odd).containsExactly(-1, -1);
+        }
+        assumeTrue(Files.isReadable(Path.of("/proc/sys/fs/file-nr")), "no /proc/sys/fs/file-nr here");
+        HostShortage.OpenFiles here = HostShortage.OpenFiles.ofThisProcess();
+        assertThat(here.systemOpen()).isGreaterThanOrEqualTo(here.open());
+        assertThat(here.systemLimit()).isGreaterThan(here.systemOpen());
+        assertThat(here.noneLeft()).isFalse();
+    }
+
+    @Test
     void aBareIoErrorIsTheHostsWhenItsEnglishTextNamesAShortage() {
         for (String text : List.of("Too many open files", "Cannot allocate memory", "No space left on device")) {
             RocksDBException e = rocks(Status.Code.IOError, Status.SubCode.None, "While open a file for random read: x.sst: " + text);
