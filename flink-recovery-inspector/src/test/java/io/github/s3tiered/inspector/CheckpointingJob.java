@@ -62,7 +62,8 @@ final class CheckpointingJob {
     }
 
     /**
-     * Runs the job, triggers {@code checkpoints} checkpoints (after {@code warmUp} each) and,
+     * Runs the job, triggers {@code checkpoints} checkpoints (each after {@code warmUp} and once
+     * {@link #KEYS} records passed since the last) and,
      * if asked, a savepoint into the job's own directory, then cancels it.
      */
     static Result run(MiniCluster cluster, Configuration conf, boolean slowConsumer, int checkpoints, Duration warmUp,

@@ -36,6 +36,14 @@ final class HostShortage {
     private HostShortage() {}
 
     /**
+     * Loads this class and its count now, before any open that could use up the descriptors: a
+     * class read from a directory takes one, and the count is needed when there may be none.
+     */
+    static void load() {
+        java.util.Objects.requireNonNull(OpenFiles.NONE_LEFT);
+    }
+
+    /**
      * Whether {@code t}, thrown while RocksDB opened or read {@code filesToOpen} files at once, is
      * this host's shortage rather than the files' damage. The descriptors are counted only where
      * nothing else decides: counting takes a descriptor and, out of heap, may fail itself.
@@ -118,13 +126,16 @@ final class HostShortage {
         /**
          * Counted where RocksDB failed with a bare I/O error, one descriptor at a time: the
          * listing's, then the limits', then the system's count ({@code java.io.File#list} takes
-         * one; {@code Files.list} two). Where that open used up this process's descriptors, or the
-         * system's, and they are not free again, not one file of {@code /proc} opens for the
-         * count: {@link #NONE_LEFT}.
+         * one; {@code Files.list} two). RocksDB's failed open has released its own descriptors by
+         * then; where others (other threads', other processes') still hold every one this process
+         * or the system may have, not one file of {@code /proc} opens for the count: {@link
+         * #NONE_LEFT}. Where {@code /proc} may not be read at all (a process that is not dumpable
+         * finds {@code /proc/self/fd} owned by root), the count is {@link #UNKNOWN}: asked with
+         * access(2) first, which needs no descriptor.
          */
         static OpenFiles ofThisProcess() {
             try {
-                if (!Files.isDirectory(FDS)) { // a stat: no descriptor needed
+                if (!Files.isDirectory(FDS) || !Files.isReadable(FDS) || !Files.isReadable(LIMITS)) {
                     return UNKNOWN;
                 }
                 String[] fds = FDS.toFile().list();

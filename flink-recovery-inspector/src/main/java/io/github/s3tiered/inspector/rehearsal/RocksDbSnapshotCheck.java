@@ -64,6 +64,10 @@ final class RocksDbSnapshotCheck {
 
     private static final AtomicInteger DIRS = new AtomicInteger();
 
+    static {
+        HostShortage.load();
+    }
+
     private static final String DEFAULT_COLUMN_FAMILY = "default";
 
     private final RehearsalContext ctx;

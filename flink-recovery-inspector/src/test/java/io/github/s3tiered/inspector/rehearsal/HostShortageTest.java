@@ -277,7 +277,7 @@ class HostShortageTest {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
                 "-cp", System.getProperty("java.class.path"), DescriptorShortageRun.class.getName(),
                 "300"));
-        // fewer descriptors left than the open needs; then none at all, where the count itself needs the one held back
+        // fewer descriptors left than the open needs; then none at all, where not even the count can open a file
         for (String mode : List.of("some", "all")) {
             List<String> withMode = new ArrayList<>(cmd);
             withMode.add(withMode.size() - 1, tmp.resolve("db-" + mode).toString());
