@@ -4,8 +4,8 @@
 #   bash benchmarks/run.sh inspector [--files 1000,10000] [--s3-server memory]  recovery inspector: validation time and S3 requests
 #   bash benchmarks/run.sh checkpoint [--keys 500000] [--state list|value] [--only s3tiered,file] [--fault-rate 0.1]  a stateful job's checkpoints and restores (s3tiered vs file:// vs presto vs native, each in a JVM of its own; --same-jvm for one JVM), optionally through failing S3
 # --flink 1.20 runs it on the Flink 1.20 line (module flink-1.20/benchmarks; no flink-s3-fs-native there);
-# the default is the 2.3 line. Every benchmark takes --profile loopback (default: S3Proxy as it is) or wan (20 ms per response,
-# 100 MiB/s per connection, 1 GiB/s in all, through a shaping proxy); S3Proxy keeps its data on
+# the default is the 2.3 line. Every benchmark takes --profile loopback (default: S3Proxy as it is), wan (20 ms per response,
+# 100 MiB/s per connection, 1 GiB/s in all, through a shaping proxy) or slow (100 ms, 20 MiB/s, 100 MiB/s); S3Proxy keeps its data on
 # /dev/shm where there is one; --s3-server memory runs it with its objects in its heap (transient backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -74,9 +74,9 @@ import java.util.Optional;
  * notes), which no real S3 does.
  *
  * <p>Usage: {@code bash benchmarks/run.sh checkpoint [--keys 500000] [--visits 16] [--payload 32] [--state list|value]
- * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan] [--only s3tiered,file]
+ * [--interval-ms 1000] [--fail-at 0.85] [--fault-rate 0.1] [--profile loopback|wan|slow] [--only s3tiered,file]
  * [--warm-up-keys N (default a tenth of --keys)] [--same-jvm | --setup s3tiered|file|s3p|s3a|tier-lost]
- * [--s3-server filesystem|memory] [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance ({@link NetworkProfile});
+ * [--s3-server filesystem|memory] [-D key=value ...]}; {@code --profile wan} puts S3 at a region's distance, {@code slow} farther away on a congested link ({@link NetworkProfile});
  * {@code --s3-server memory} runs S3Proxy with its objects in its heap ({@link BenchS3}).
  * Flink's and the file systems' logs go to the file named at the start, not to the terminal.
  *

@@ -25,7 +25,7 @@ import java.util.Random;
  * Upload and read throughput of one large file through s3tiered://, flink-s3-fs-presto (s3p://) and
  * flink-s3-fs-native (s3a://), all loaded as plugins, on one S3Proxy in one run. Prints a table.
  *
- * <p>Usage: {@code bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3] [--profile loopback|wan] [-D key=value ...]}
+ * <p>Usage: {@code bash benchmarks/run.sh fs [--size-mib 256] [--rounds 3] [--profile loopback|wan|slow] [-D key=value ...]}
  */
 public final class FileSystemBenchmark {
 

@@ -53,7 +53,7 @@ import java.util.concurrent.Future;
  * <p>Deep mode is measured on another checkpoint, of real RocksDB snapshots (RocksDB's own SST,
  * MANIFEST, CURRENT and OPTIONS files and Flink's state meta data), because it rehearses a restore.
  *
- * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000] [--profile loopback|wan] [--s3-server filesystem|memory]}
+ * <p>Usage: {@code bash benchmarks/run.sh inspector [--files 1000,10000] [--deep-files 1000] [--profile loopback|wan|slow] [--s3-server filesystem|memory]}
  */
 public final class InspectorBenchmark {
 

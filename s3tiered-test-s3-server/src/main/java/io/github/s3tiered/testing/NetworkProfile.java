@@ -9,11 +9,14 @@ import java.util.Locale;
  * {@link FaultInjectingProxy} in front of it. {@code loopback} is the server as it is (no proxy);
  * {@code wan} is a region's S3 seen from a compute instance: about 20 ms to the first byte of every
  * response (S3's typical first-byte latency for small objects), 100 MiB/s per connection (what one
- * S3 connection sustains) and 1 GiB/s in all (a 10 Gbit/s instance link).
+ * S3 connection sustains) and 1 GiB/s in all (a 10 Gbit/s instance link); {@code slow} is S3 far
+ * away or behind a congested link: 100 ms to the first byte of every response, 20 MiB/s per
+ * connection and 100 MiB/s in all (a shared 1 Gbit/s link).
  */
 public enum NetworkProfile {
     LOOPBACK(Duration.ZERO, 0, 0),
-    WAN(Duration.ofMillis(20), 100L << 20, 1L << 30);
+    WAN(Duration.ofMillis(20), 100L << 20, 1L << 30),
+    SLOW(Duration.ofMillis(100), 20L << 20, 100L << 20);
 
     private final Duration latency;
     private final long perConnectionBytesPerSecond;
