@@ -24,8 +24,9 @@ import java.util.Arrays;
  *
  * <p>Layout: a magic number, then the original reference (length -1 for Flink's default
  * reference), the window in milliseconds ({@link #PRE_UPLOAD_OFF} when the JobManager has
- * pre-upload off), and, after a flag byte, the encoded status. A reference without the magic
- * number is Flink's own (a savepoint's) and passes through unchanged.
+ * pre-upload off, {@link #REUSE_HELD} while it holds reuse back), and, after a flag byte, the
+ * encoded status. A reference without the magic number is Flink's own (a savepoint's) and passes
+ * through unchanged.
  */
 final class LocationReferences {
 
@@ -33,6 +34,12 @@ final class LocationReferences {
 
     /** The JobManager's window when it has pre-upload off: no task reuses an upload then. */
     static final long PRE_UPLOAD_OFF = io.github.s3tiered.preupload.JobManagerReuseWindows.NONE;
+    /**
+     * Sent instead of the window while the grace the JobManager records for the inspector is not
+     * yet durable ({@link PreUploadGraceFile}): no task reuses an upload in this checkpoint, and
+     * uploads ahead go on.
+     */
+    static final long REUSE_HELD = io.github.s3tiered.preupload.JobManagerReuseWindows.HELD;
     /**
      * Decoded from Flink's own reference: nothing came from the JobManager (a savepoint's, or a
      * checkpoint a legacy source triggered itself with the default reference).

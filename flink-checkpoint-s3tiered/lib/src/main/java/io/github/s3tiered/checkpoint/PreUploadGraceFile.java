@@ -22,7 +22,13 @@ import java.time.Instant;
  * The reuse window follows each job's checkpoint interval, so no fixed minimum age covers every job.
  * Written by the JobManager when its checkpoint coordinator starts, in the background (a slow or
  * throttling S3 must not hold the job's start; until the record is there, or when it could not be
- * written, the inspector keeps every such file); beside the checkpoints, so Flink ignores it:
+ * written, the inspector keeps every such file); beside the checkpoints, so Flink ignores it.
+ *
+ * <p>A job id can be used again (an application cluster with HA keeps its job's), so a record an
+ * earlier run left may be in place, with a shorter grace than this run's. No checkpoint reuses an
+ * upload made ahead of it until this run's record is durable: the JobManager holds reuse back
+ * until then and writes it again with each checkpoint while it fails
+ * ({@code TieredCheckpointStorageAccess}). The record:
  *
  * <pre>{@code
  * {"schemaVersion": 1, "enabled": true, "reuseWindowMillis": 600000, "orphanSearchGraceMillis": 1800000,
@@ -39,13 +45,18 @@ final class PreUploadGraceFile {
     /** Writes started and not yet ended (they stage in the local tier). */
     private static final RunningCount RUNNING = new RunningCount();
 
-    /** Writes the record on a thread of its own. */
-    static void writeInBackground(Path jobDir, PreUploadSettings settings) {
+    /** Writes the record on a thread of its own, then tells {@code written} whether it is durable. */
+    static void writeInBackground(Path jobDir, PreUploadSettings settings, java.util.function.Consumer<Boolean> written) {
         Thread t = new Thread(() -> {
+            boolean durable = false;
             try {
-                write(jobDir, settings);
+                durable = write(jobDir, settings);
             } finally {
-                ended();
+                try {
+                    written.accept(durable);
+                } finally {
+                    ended(); // after: who waits for the write finds its outcome taken
+                }
             }
         }, "s3tiered-preupload-grace-record");
         t.setDaemon(true);
@@ -56,8 +67,9 @@ final class PreUploadGraceFile {
             t.start();
         } catch (Throwable notStarted) {
             ended();
-            LOG.warn("Could not start writing {} (the recovery inspector's orphans then keeps every upload ahead of a"
-                    + " checkpoint of this job): {}", new Path(jobDir, NAME), notStarted.toString());
+            LOG.warn("Could not start writing {} (no checkpoint reuses an upload made ahead of it until it is written): {}",
+                    new Path(jobDir, NAME), notStarted.toString());
+            written.accept(false);
         }
     }
 
@@ -71,18 +83,18 @@ final class PreUploadGraceFile {
     }
 
     /**
-     * Writes the record; a failure is logged, not thrown: without the record the inspector keeps
-     * every such file (the safe side), and the job need not fail for it.
+     * Writes the record; true once it is durable. A failure is logged, not thrown: the job need not
+     * fail for it, and no checkpoint reuses an upload made ahead of it meanwhile.
      */
-    static void write(Path jobDir, PreUploadSettings settings) {
+    static boolean write(Path jobDir, PreUploadSettings settings) {
         Path file;
         try {
             // where the operator points the inspector: the path Flink's _metadata has, without the entropy marker
             file = new Path(EntropyInjector.removeEntropyMarkerIfPresent(jobDir.getFileSystem(), jobDir), NAME);
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not resolve {} (the recovery inspector's orphans then keeps every upload ahead of a checkpoint"
-                    + " of this job): {}", new Path(jobDir, NAME), e.toString());
-            return;
+            LOG.warn("Could not resolve {} (no checkpoint reuses an upload made ahead of it until it is written): {}",
+                    new Path(jobDir, NAME), e.toString());
+            return false;
         }
         String json = "{\n"
                 + "  \"schemaVersion\": 1,\n"
@@ -97,9 +109,11 @@ final class PreUploadGraceFile {
             try (FSDataOutputStream out = fs.create(file, FileSystem.WriteMode.OVERWRITE)) {
                 out.write(json.getBytes(StandardCharsets.UTF_8));
             }
+            return true;
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not write {} (the recovery inspector's orphans then keeps every upload ahead of a checkpoint"
-                    + " of this job): {}", file, e.toString());
+            LOG.warn("Could not write {} (no checkpoint reuses an upload made ahead of it until it is written; tried"
+                    + " again with the next checkpoint): {}", file, e.toString());
+            return false;
         }
     }
 }

@@ -53,10 +53,15 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
     /**
-     * The coordinator calls {@link #initializeBaseLocationsForCheckpoint} from its constructor or,
-     * when that did not, from its first trigger: never both at once.
+     * Whether this JobManager's grace record for the inspector is durable. Until it is, a record an
+     * earlier run under the same job id left may be in place with a shorter grace, and the
+     * inspector's {@code orphans --delete} could take an upload a checkpoint of this run was handed:
+     * so no checkpoint reuses an upload made ahead of it before then ({@link #reuseWindowSent}).
      */
-    private boolean preUploadGraceRecorded;
+    private volatile boolean preUploadGraceDurable;
+    /** A write of the record is running: at most one at a time, retried with each checkpoint while it fails. */
+    private final java.util.concurrent.atomic.AtomicBoolean preUploadGraceWriting =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Whether and how completed checkpoints are verified. */
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, long orphanClockMarginSeconds,
@@ -96,6 +101,9 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
 
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
+        if (!preUploadGraceDurable && streams.preUpload().enabled()) {
+            recordPreUploadGrace(); // a write that failed before: again, in the background
+        }
         if (verification == null) {
             return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId), reuseWindowSent());
         }
@@ -109,9 +117,27 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         }
     }
 
-    /** The window this JobManager sweeps and records orphans by: the tasks reuse no longer ({@link LocationReferences}). */
+    /**
+     * The window this JobManager sweeps and records orphans by: the tasks reuse no longer
+     * ({@link LocationReferences}); held back until the record of it is durable.
+     */
     private long reuseWindowSent() {
-        return streams.preUpload().enabled() ? streams.preUpload().reuseWindowMillis() : LocationReferences.PRE_UPLOAD_OFF;
+        if (!streams.preUpload().enabled()) {
+            return LocationReferences.PRE_UPLOAD_OFF;
+        }
+        return preUploadGraceDurable ? streams.preUpload().reuseWindowMillis() : LocationReferences.REUSE_HELD;
+    }
+
+    /** Starts writing the grace record unless a write is running; with pre-upload off it is written once. */
+    private void recordPreUploadGrace() {
+        if (preUploadGraceWriting.compareAndSet(false, true)) {
+            PreUploadGraceFile.writeInBackground(storageDir, streams.preUpload(), durable -> {
+                if (durable) {
+                    preUploadGraceDurable = true;
+                }
+                preUploadGraceWriting.set(false);
+            });
+        }
     }
 
     private synchronized CompletedCheckpointVerifier verifier() {
@@ -153,9 +179,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
         delegate.initializeBaseLocationsForCheckpoint();
-        if (!preUploadGraceRecorded) {
-            preUploadGraceRecorded = true;
-            PreUploadGraceFile.writeInBackground(storageDir, streams.preUpload());
+        if (!preUploadGraceDurable) {
+            recordPreUploadGrace();
         }
     }
 

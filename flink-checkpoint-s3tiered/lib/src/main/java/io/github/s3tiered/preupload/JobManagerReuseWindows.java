@@ -15,16 +15,22 @@ public final class JobManagerReuseWindows {
 
     /** What {@link #last} answers when the JobManager has pre-upload off or sent nothing yet. */
     public static final long NONE = -1;
+    /**
+     * The JobManager has pre-upload on but has not yet made durable the grace it records for the
+     * recovery inspector ({@code s3tiered-preupload.json}): this checkpoint reuses nothing, and the
+     * RocksDB instances go on uploading ahead for the next.
+     */
+    public static final long HELD = -2;
 
     private static final Map<String, Long> BY_SHARED_DIRECTORY = new ConcurrentHashMap<>();
 
     private JobManagerReuseWindows() {}
 
     public static void received(String sharedDirectoryKey, long windowMillis) {
-        BY_SHARED_DIRECTORY.put(sharedDirectoryKey, windowMillis > 0 ? windowMillis : NONE);
+        BY_SHARED_DIRECTORY.put(sharedDirectoryKey, windowMillis > 0 || windowMillis == HELD ? windowMillis : NONE);
     }
 
-    /** The window last received for the job, or {@link #NONE}. */
+    /** The window last received for the job, {@link #HELD}, or {@link #NONE}. */
     public static long last(String sharedDirectoryKey) {
         return BY_SHARED_DIRECTORY.getOrDefault(sharedDirectoryKey, NONE);
     }

@@ -115,12 +115,19 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
      * reusing one for longer (a window, interval or minimum pause set only in the TaskManagers'
      * configuration) could hand a checkpoint an object already deleted.
      *
-     * @param jobManagerWindowMillis the JobManager's window; not positive when it has pre-upload off
-     *     or sent none yet, and then nothing is reused
+     * @param jobManagerWindowMillis the JobManager's window; not positive when it has pre-upload off,
+     *     sent none yet, or holds reuse back ({@link JobManagerReuseWindows#HELD}), and then nothing is
+     *     reused
      */
     public PreUploadSettings reusedWithin(long jobManagerWindowMillis) {
         if (!enabled || jobManagerWindowMillis >= reuseWindowMillis) {
             return this;
+        }
+        if (jobManagerWindowMillis == JobManagerReuseWindows.HELD) {
+            LOG.debug("The JobManager has not yet recorded how long the recovery inspector must keep unreferenced uploads"
+                    + " made ahead of checkpoints: this checkpoint reuses none");
+            return new PreUploadSettings(false, reuseWindowMillis, maxConcurrent, maxQueuedBytes, minFileSize,
+                    checkpointTimeoutMillis);
         }
         if (jobManagerWindowMillis <= 0) {
             logOnce(true, "Uploads ahead of checkpoints are on in this TaskManager ({}) but off in the JobManager, or the"

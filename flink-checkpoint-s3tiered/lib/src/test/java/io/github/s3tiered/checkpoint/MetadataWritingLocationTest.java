@@ -53,6 +53,17 @@ class MetadataWritingLocationTest {
         volatile CountDownLatch deleteMayProceed;
         final List<String> deletingThreads = Collections.synchronizedList(new java.util.ArrayList<>());
         volatile boolean failDelete;
+        /** When set, writing the pre-upload grace record fails (a throttling or refusing S3). */
+        volatile boolean failGraceRecord;
+
+        @Override
+        public org.apache.flink.core.fs.FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
+            if (failGraceRecord && filePath.getName().equals(PreUploadGraceFile.NAME)) {
+                record("create " + filePath.getName() + " " + overwrite + " failed");
+                throw new IOException("PutObject of " + filePath + " failed: HTTP 503 SlowDown");
+            }
+            return super.create(filePath, overwrite);
+        }
 
         @Override
         public boolean delete(Path f, boolean recursive) throws IOException {
@@ -123,11 +134,64 @@ class MetadataWritingLocationTest {
         return new FsCheckpointStorageAccess(checkpoints, null, true, job, 1024, 4096);
     }
 
-    /** The storage with verification off (pre-upload on, its window 10 min). */
-    private TieredCheckpointStorageAccess storage() throws IOException {
+    /**
+     * The storage with verification off (pre-upload on, its window 10 min), started as the
+     * checkpoint coordinator starts it: its grace record for the inspector written.
+     */
+    private TieredCheckpointStorageAccess storage() throws Exception {
+        TieredCheckpointStorageAccess storage = unstartedStorage();
+        storage.initializeBaseLocationsForCheckpoint();
+        assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).as("the grace record written").isTrue();
+        fs.calls.clear();
+        return storage;
+    }
+
+    private TieredCheckpointStorageAccess unstartedStorage() throws IOException {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
                 null, new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000)));
+    }
+
+    private java.nio.file.Path localGraceRecord() {
+        return root.resolve("checkpoints/" + job + "/" + PreUploadGraceFile.NAME);
+    }
+
+    /**
+     * A record an earlier run under the same job id left (a shorter grace) stays in place while this
+     * run's cannot be written, and the inspector's {@code orphans --delete} would go by it: so no
+     * checkpoint reuses an upload made ahead of it until this run's record is durable. The record
+     * is written again with each checkpoint while it fails, and the window is sent once it is in.
+     */
+    @Test
+    void reuseIsHeldBackUntilThisRunsGraceRecordIsDurable() throws Exception {
+        Files.createDirectories(localGraceRecord().getParent());
+        Files.writeString(localGraceRecord(), "{\"schemaVersion\": 1, \"enabled\": true, \"reuseWindowMillis\": 60000,"
+                + " \"orphanSearchGraceMillis\": 1000, \"checkpointTimeoutMillis\": 1000}");
+        fs.failGraceRecord = true;
+        TieredCheckpointStorageAccess storage = unstartedStorage();
+        storage.initializeBaseLocationsForCheckpoint();
+        assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
+
+        CheckpointStorageLocation first = storage.initializeLocationForCheckpoint(7);
+        assertThat(LocationReferences.decode(first.getLocationReference()).reuseWindowMillis())
+                .as("held back: the earlier run's record is still there").isEqualTo(LocationReferences.REUSE_HELD);
+        assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(fs.calls.stream().filter(c -> c.startsWith("create " + PreUploadGraceFile.NAME)))
+                .as("written when the coordinator started, and again with the checkpoint")
+                .containsExactly("create " + PreUploadGraceFile.NAME + " OVERWRITE failed",
+                        "create " + PreUploadGraceFile.NAME + " OVERWRITE failed");
+        assertThat(Files.readString(localGraceRecord())).contains("\"orphanSearchGraceMillis\": 1000");
+
+        fs.failGraceRecord = false; // S3 answers again
+        storage.initializeLocationForCheckpoint(8); // writes it again
+        assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(Files.readString(localGraceRecord())).contains("\"reuseWindowMillis\": 600000")
+                .contains("\"orphanSearchGraceMillis\": 1800000");
+        fs.calls.clear();
+        CheckpointStorageLocation later = storage.initializeLocationForCheckpoint(9);
+        assertThat(LocationReferences.decode(later.getLocationReference()).reuseWindowMillis()).isEqualTo(600_000);
+        assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(fs.calls).as("not written again once durable").noneMatch(c -> c.contains(PreUploadGraceFile.NAME));
     }
 
     /** The storage with verification on. */

@@ -264,6 +264,11 @@ class TieredStateOutputStreamTest {
                 .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 60000 ms; close <file>");
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, 1_200_000, null)))
                 .isEqualTo("create <file> NO_OVERWRITE; closeDeduplicated <file> within 600000 ms; close <file>");
+        // held back while the JobManager's grace record is not durable: this checkpoint reuses nothing
+        assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, LocationReferences.REUSE_HELD, null)))
+                .isEqualTo("create <file> NO_OVERWRITE; close <file>");
+        // ... nor one whose barrier brings Flink's default reference after it
+        assertThat(sharedStreamCloseWith(defaultLocation)).isEqualTo("create <file> NO_OVERWRITE; close <file>");
         // pre-upload off in the JobManager: it keeps no upload ahead from its orphan removal
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, LocationReferences.PRE_UPLOAD_OFF, null)))
                 .isEqualTo("create <file> NO_OVERWRITE; close <file>");

@@ -155,4 +155,26 @@ class PreUploadSettingsTest {
         PreUploadSettings off = PreUploadSettings.from(config("s3tiered.preupload.enabled", "false"), 20_480);
         assertThat(off.reusedWithin(10 * MINUTE).enabled()).isFalse();
     }
+
+    /**
+     * While the JobManager holds reuse back (its grace record for the inspector not yet durable), a
+     * checkpoint reuses nothing, the RocksDB instances go on uploading ahead, and nothing says that
+     * pre-upload is off in the JobManager, which it is not.
+     */
+    @Test
+    void whileTheJobManagerHoldsReuseBackNothingIsReusedAndUploadsAheadGoOn() {
+        String shared = "s3tiered://bucket/held-" + System.nanoTime() + "/shared";
+        JobManagerReuseWindows.received(shared, JobManagerReuseWindows.HELD);
+        assertThat(JobManagerReuseWindows.last(shared)).isEqualTo(JobManagerReuseWindows.HELD);
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("uploads ahead go on").isFalse();
+        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480);
+        java.util.List<String> logs = logged(() -> assertThat(taskManagers.reusedWithin(JobManagerReuseWindows.HELD).enabled())
+                .as("this checkpoint reuses nothing").isFalse());
+        assertThat(logs).noneMatch(e -> e.startsWith("WARN"));
+
+        JobManagerReuseWindows.received(shared, 10 * MINUTE); // the record is durable: the window comes
+        assertThat(taskManagers.reusedWithin(JobManagerReuseWindows.last(shared)).enabled()).isTrue();
+        JobManagerReuseWindows.received(shared, JobManagerReuseWindows.NONE);
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("off in the JobManager: no uploads ahead").isTrue();
+    }
 }
