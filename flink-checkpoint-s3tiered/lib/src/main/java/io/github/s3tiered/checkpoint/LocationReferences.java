@@ -48,7 +48,7 @@ final class LocationReferences {
 
     /**
      * A decoded reference: Flink's own, the JobManager's reuse window ({@link #PRE_UPLOAD_OFF},
-     * {@link #NOT_SENT}) and the verification status (null when none came).
+     * {@link #REUSE_HELD}, {@link #NOT_SENT}) and the verification status (null when none came).
      */
     record Decoded(CheckpointStorageLocationReference original, long reuseWindowMillis, VerificationStatus.Received status) {}
 

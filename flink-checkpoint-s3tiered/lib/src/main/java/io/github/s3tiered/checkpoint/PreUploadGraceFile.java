@@ -66,10 +66,13 @@ final class PreUploadGraceFile {
         try {
             t.start();
         } catch (Throwable notStarted) {
-            ended();
             LOG.warn("Could not start writing {} (no checkpoint reuses an upload made ahead of it until it is written): {}",
                     new Path(jobDir, NAME), notStarted.toString());
-            written.accept(false);
+            try {
+                written.accept(false);
+            } finally {
+                ended();
+            }
         }
     }
 

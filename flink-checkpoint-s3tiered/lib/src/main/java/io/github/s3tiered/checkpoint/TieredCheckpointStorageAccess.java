@@ -222,10 +222,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         PreUploadSettings preUpload = streams.preUpload();
         if (jobShared != null && preUpload.enabled()) {
             String sharedKey = PathKey.of(new Path(storageDir, "shared")); // as the pre-upload target names it
-            if (decoded.reuseWindowMillis() != LocationReferences.NOT_SENT) {
-                JobManagerReuseWindows.received(sharedKey, decoded.reuseWindowMillis());
-            }
-            preUpload = preUpload.reusedWithin(JobManagerReuseWindows.last(sharedKey));
+            // this checkpoint's own window, not one another subtask's later checkpoint brought meanwhile
+            long window = decoded.reuseWindowMillis() != LocationReferences.NOT_SENT
+                    ? JobManagerReuseWindows.received(sharedKey, decoded.reuseWindowMillis())
+                    : JobManagerReuseWindows.last(sharedKey);
+            preUpload = preUpload.reusedWithin(window).reusedSince(JobManagerReuseWindows.reusableSinceNanos(sharedKey));
         }
         factory = TieredStreamFactory.wrap(factory, jobShared, new Path(storageDir, "shared"), preUpload,
                 streams.fileStateThreshold(), streams.writeBufferSize());

@@ -23,11 +23,38 @@ public final class JobManagerReuseWindows {
     public static final long HELD = -2;
 
     private static final Map<String, Long> BY_SHARED_DIRECTORY = new ConcurrentHashMap<>();
+    /**
+     * Since when ({@link System#nanoTime}) the job's uploads ahead may be reused, by shared
+     * directory; absent when any may. An upload made while the JobManager held reuse back could
+     * already have passed the grace of a record an earlier run left, which the inspector then went
+     * by: only uploads begun after the window came are reused. {@link #SINCE_WINDOW_COMES} while
+     * reuse is held.
+     */
+    private static final Map<String, Long> REUSABLE_SINCE = new ConcurrentHashMap<>();
+    private static final long SINCE_WINDOW_COMES = Long.MAX_VALUE;
 
     private JobManagerReuseWindows() {}
 
-    public static void received(String sharedDirectoryKey, long windowMillis) {
-        BY_SHARED_DIRECTORY.put(sharedDirectoryKey, windowMillis > 0 || windowMillis == HELD ? windowMillis : NONE);
+    /** Takes what a checkpoint brought; returns it as {@link #last} will answer it. */
+    public static long received(String sharedDirectoryKey, long windowMillis) {
+        long window = windowMillis > 0 || windowMillis == HELD ? windowMillis : NONE;
+        if (window == HELD) {
+            REUSABLE_SINCE.put(sharedDirectoryKey, SINCE_WINDOW_COMES);
+        } else if (window > 0) {
+            long now = System.nanoTime();
+            REUSABLE_SINCE.computeIfPresent(sharedDirectoryKey, (k, since) -> since == SINCE_WINDOW_COMES ? now : since);
+        }
+        BY_SHARED_DIRECTORY.put(sharedDirectoryKey, window);
+        return window;
+    }
+
+    /**
+     * The {@link System#nanoTime} before which no upload ahead of the job may be reused (it began
+     * while the JobManager held reuse back), or {@link Long#MIN_VALUE} when any may.
+     */
+    public static long reusableSinceNanos(String sharedDirectoryKey) {
+        Long since = REUSABLE_SINCE.get(sharedDirectoryKey);
+        return since == null ? Long.MIN_VALUE : since;
     }
 
     /** The window last received for the job, {@link #HELD}, or {@link #NONE}. */

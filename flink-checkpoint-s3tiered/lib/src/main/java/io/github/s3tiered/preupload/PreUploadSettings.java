@@ -145,6 +145,23 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
     }
 
     /**
+     * These settings reusing only uploads begun at or after {@code sinceNanos}
+     * ({@link JobManagerReuseWindows#reusableSinceNanos}): the window shortened to the time since,
+     * which a stream checks again when it closes, later, so never longer.
+     */
+    public PreUploadSettings reusedSince(long sinceNanos) {
+        if (!enabled || sinceNanos == Long.MIN_VALUE) {
+            return this;
+        }
+        long elapsedMillis = (System.nanoTime() - sinceNanos) / 1_000_000;
+        if (elapsedMillis >= reuseWindowMillis) {
+            return this;
+        }
+        return new PreUploadSettings(elapsedMillis > 0, Math.max(1, elapsedMillis), maxConcurrent, maxQueuedBytes,
+                minFileSize, checkpointTimeoutMillis);
+    }
+
+    /**
      * How long the storage's own orphan removal keeps an unreferenced pre-uploaded object, counted
      * back from the newest completed checkpoint; it removes nothing while a checkpoint is pending.
      */

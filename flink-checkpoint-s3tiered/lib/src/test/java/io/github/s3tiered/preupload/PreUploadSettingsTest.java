@@ -172,9 +172,46 @@ class PreUploadSettingsTest {
                 .as("this checkpoint reuses nothing").isFalse());
         assertThat(logs).noneMatch(e -> e.startsWith("WARN"));
 
+        long before = System.nanoTime();
         JobManagerReuseWindows.received(shared, 10 * MINUTE); // the record is durable: the window comes
+        long after = System.nanoTime();
         assertThat(taskManagers.reusedWithin(JobManagerReuseWindows.last(shared)).enabled()).isTrue();
+        // ... for uploads begun from then on: one made while reuse was held may have outlived an
+        // earlier run's record, which the inspector went by meanwhile
+        long since = JobManagerReuseWindows.reusableSinceNanos(shared);
+        assertThat(since).isBetween(before, after);
+        long checkedAt = System.nanoTime();
+        PreUploadSettings applied = taskManagers.reusedWithin(JobManagerReuseWindows.last(shared)).reusedSince(since);
+        long elapsedMillis = (System.nanoTime() - since) / 1_000_000;
+        if (applied.enabled()) {
+            assertThat(applied.reuseWindowMillis()).isLessThanOrEqualTo(Math.max(1, elapsedMillis));
+        } else {
+            assertThat((checkedAt - since) / 1_000_000).as("nothing reusable in the same millisecond").isZero();
+        }
+        JobManagerReuseWindows.received(shared, 10 * MINUTE);
+        assertThat(JobManagerReuseWindows.reusableSinceNanos(shared)).as("from the first window after the hold").isEqualTo(since);
         JobManagerReuseWindows.received(shared, JobManagerReuseWindows.NONE);
         assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("off in the JobManager: no uploads ahead").isTrue();
+
+        String neverHeld = "s3tiered://bucket/never-held-" + System.nanoTime() + "/shared";
+        JobManagerReuseWindows.received(neverHeld, 10 * MINUTE);
+        assertThat(JobManagerReuseWindows.reusableSinceNanos(neverHeld)).isEqualTo(Long.MIN_VALUE);
+        PreUploadSettings windowed = taskManagers.reusedWithin(10 * MINUTE);
+        assertThat(windowed.reusedSince(Long.MIN_VALUE)).isSameAs(windowed);
+    }
+
+    /** Reuse limited to uploads begun since a time: the window shortened to the time since, never lengthened. */
+    @Test
+    void reuseSinceATimeShortensTheWindowToTheTimeSince() {
+        PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480);
+        long twoMinutesAgo = System.nanoTime() - 2 * MINUTE * 1_000_000;
+        PreUploadSettings recent = taskManagers.reusedSince(twoMinutesAgo);
+        assertThat(recent.enabled()).isTrue();
+        assertThat(recent.reuseWindowMillis()).isBetween(2 * MINUTE, 2 * MINUTE + 60_000);
+        assertThat(taskManagers.reusedSince(System.nanoTime() - 90 * MINUTE * 1_000_000)).as("longer ago than the window")
+                .isSameAs(taskManagers);
+        assertThat(taskManagers.reusedSince(System.nanoTime() + 1_000_000_000L).enabled()).as("not yet: nothing").isFalse();
+        PreUploadSettings off = PreUploadSettings.from(config("s3tiered.preupload.enabled", "false"), 20_480);
+        assertThat(off.reusedSince(twoMinutesAgo)).isSameAs(off);
     }
 }
