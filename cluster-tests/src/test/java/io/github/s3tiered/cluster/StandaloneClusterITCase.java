@@ -404,7 +404,7 @@ class StandaloneClusterITCase {
         // checkpoint (the input outlasts the last kill by many of them, at most 600 records of a
         // subtask each): nothing of the job may stay,
         // but for SST files a killed TaskManager uploaded ahead of a checkpoint that never came
-        // (<sha256>.sst: no other process can know that no checkpoint will be handed them, so the
+        // (<sha256>-<id>.sst: no other process can know that no checkpoint will be handed them, so the
         // orphan removal waits twice the reuse window, longer than this job runs; `orphans` lists them).
         List<String> left = new ArrayList<>();
         List<String> preUploadedByKilled = new ArrayList<>();
@@ -417,7 +417,7 @@ class StandaloneClusterITCase {
                 raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(jobPrefix)).contents().stream()
                         .map(S3Object::key)
                         .filter(k -> !k.endsWith("/s3tiered-verification.json") && !k.endsWith("/s3tiered-preupload.json"))
-                        .forEach(k -> (k.matches(".*/shared/[0-9a-f]{64}\\.sst") ? preUploadedByKilled
+                        .forEach(k -> (k.matches(".*/shared/[0-9a-f]{64}-[0-9a-f]{16}\\.sst") ? preUploadedByKilled
                                 : isS3ProxyTempFile(k) ? serverTempFiles : left).add(k));
                 return left.isEmpty();
             });
@@ -470,12 +470,12 @@ class StandaloneClusterITCase {
      * key and moves it into place once complete; an IOException while reading the body leaves the
      * file, which its listings then show as an object. S3 and MinIO store no part of a PUT that did
      * not arrive whole, so against any other server such a key fails the test. Flink and this
-     * project name checkpoint files by one UUID (or {@code <sha256>.sst}), never by a UUID followed by
+     * project name checkpoint files by one UUID (or {@code <sha256>-<id>.sst}), never by a UUID followed by
      * another.
      */
     private static boolean isS3ProxyTempFile(String key) {
         return s3.isLocalProcess()
-                && key.matches(".*/(" + UUID_PATTERN + "|[0-9a-f]{64}\\.sst)-" + UUID_PATTERN);
+                && key.matches(".*/(" + UUID_PATTERN + "|[0-9a-f]{64}(-[0-9a-f]{16})?\\.sst)-" + UUID_PATTERN);
     }
 
     @Test

@@ -340,8 +340,8 @@ class RealCheckpointsITCase {
     @Test
     void uploadsAheadOfCheckpointsAreOrphansOnlyAfterTheGraceTheJobsStorageRecorded() throws Exception {
         java.nio.file.Path job = local(jobDir(incremental));
-        String young = "a".repeat(64) + ".sst";
-        String old = "b".repeat(64) + ".sst";
+        String young = "a".repeat(64) + "-0123456789abcdef.sst";
+        String old = "b".repeat(64) + ".sst"; // as 0.2.0 named them
         try (Damage d = new Damage()) {
             d.create(job.resolve("shared/" + young), new byte[100], 90 * 60_000L);
             d.create(job.resolve("shared/" + old), new byte[100], 5 * HOUR);

@@ -115,6 +115,20 @@ class SyntheticCheckpointTest {
         assertThat(CheckpointNames.looksLikeJobId("shared")).isFalse();
     }
 
+    @Test
+    void uploadsAheadOfCheckpointsAreKnownByTheirNamesOfBothVersions() {
+        String sha = "0123456789abcdef".repeat(4);
+        assertThat(CheckpointNames.isPreUploadedName(sha + "-89abcdef01234567.sst")).as("unique to its upload").isTrue();
+        assertThat(CheckpointNames.isPreUploadedName(sha + ".sst")).as("as 0.2.0 named them").isTrue();
+        assertThat(CheckpointNames.isPreUploadedName(java.util.UUID.randomUUID().toString())).as("Flink's").isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha + "_89abcdef01234567.sst")).isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha + "-89abcdef0123456g.sst")).isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha + "-89abcdef012345678.sst")).isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha.toUpperCase() + ".sst")).isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha + "-89abcdef01234567.sss")).isFalse();
+        assertThat(CheckpointNames.isPreUploadedName(sha.substring(1) + "-89abcdef01234567.sst")).isFalse();
+    }
+
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */
     private void writeCheckpoint(long id, int first, int count) throws Exception {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));

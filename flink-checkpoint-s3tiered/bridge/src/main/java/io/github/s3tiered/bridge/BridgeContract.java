@@ -54,13 +54,14 @@ public final class BridgeContract {
     public static final String TRANSFER_METRICS = "transferMetrics";
 
     /**
-     * Uploads a local file that will not change (an SST file RocksDB just wrote) to a
-     * content-addressed key in a directory, {@code <dir>/<sha256>.sst}, and keeps a local-tier copy.
+     * Uploads a local file that will not change (an SST file RocksDB just wrote) to a key in a
+     * directory named by its content and unique to the upload, {@code <dir>/<sha256>-<16 hex
+     * digits>.sst}, and keeps a local-tier copy.
      * A later {@link #CLOSE_DEDUPLICATED} of a stream with the same content refers to it. Arguments:
      * {@link #PATH} (the directory), {@link #LOCAL_FILE} (String, an absolute local path),
      * {@link #REUSE_WINDOW_MILLIS} (Long: older pre-uploads are forgotten).
      * Results: {@link #OUTCOME} (String: UPLOADED, ALREADY_DURABLE, FILE_GONE), {@link #LENGTH}
-     * (Long), {@link #OBJECT} (String URI, absent when FILE_GONE).
+     * (Long), {@link #OBJECT} (String URI, the object uploaded; absent unless UPLOADED).
      */
     public static final String PRE_UPLOAD = "preUpload";
 

@@ -179,7 +179,7 @@ public final class S3TieredBridge {
                 Map.of(BridgeContract.PATH, object.toUri().toString())).get(BridgeContract.WITHDRAWN));
     }
 
-    /** The outcome of {@link #preUpload}: the object (null when the file was gone) and its length. */
+    /** The outcome of {@link #preUpload}: the object uploaded (null unless UPLOADED) and the file's length. */
     public record PreUploaded(Outcome outcome, Path object, long length) {
         public enum Outcome { UPLOADED, ALREADY_DURABLE, FILE_GONE }
     }

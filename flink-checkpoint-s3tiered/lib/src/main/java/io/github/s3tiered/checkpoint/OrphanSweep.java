@@ -102,7 +102,7 @@ final class OrphanSweep {
     private long removedBytes;
 
     /**
-     * Pre-uploaded objects ({@code <sha256>.sst}) are kept this much longer: a running TaskManager
+     * Pre-uploaded objects ({@code <sha256>-<id>.sst}) are kept this much longer: a running TaskManager
      * may hand one to the next checkpoint although no checkpoint references it yet.
      */
     private final long preUploadGraceMillis;

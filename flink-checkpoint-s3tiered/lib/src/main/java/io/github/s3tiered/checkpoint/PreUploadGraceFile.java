@@ -17,7 +17,7 @@ import java.time.Instant;
 
 /**
  * {@code <checkpoint-dir>/<job-id>/s3tiered-preupload.json}: how long an unreferenced upload ahead
- * of a checkpoint ({@code shared/<sha256>.sst}) may still come to be referenced, for the recovery
+ * of a checkpoint ({@code shared/<sha256>-<id>.sst}) may still come to be referenced, for the recovery
  * inspector's {@code orphans}, which sees neither the TaskManagers nor the checkpoints in progress.
  * The reuse window follows each job's checkpoint interval, so no fixed minimum age covers every job.
  * Written by the JobManager when its checkpoint coordinator starts, in the background (a slow or

@@ -15,7 +15,7 @@ public final class PreUploadOptions {
             .booleanType()
             .defaultValue(true)
             .withDescription("Upload each SST file RocksDB writes (flush or compaction) to the job's shared/ directory right"
-                    + " away, in the background, under a content-addressed name (<sha256>.sst). When a checkpoint then"
+                    + " away, in the background, under a name of its content and its own (<sha256>-<id>.sst). When a checkpoint then"
                     + " streams the same bytes (same length and SHA-256), it refers to that object instead of uploading"
                     + " again, so only files not yet uploaded stay on the checkpoint's critical path. A checkpoint still"
                     + " completes only when every byte it references is in S3. Needs the tiered checkpoint storage and"

@@ -147,6 +147,33 @@ class OrphanSweepTest {
     }
 
     @Test
+    void uploadsAheadOfCheckpointsOfEitherNamingStayForTheGraceTheOthersDoNot() throws Exception {
+        // a TaskManager may still hand an upload ahead to a checkpoint for its reuse window
+        sweep = new OrphanSweep(flinkPath(job), getClass().getClassLoader(), pending, 4 * STEP * 1000, MARGIN);
+        String unique = "a".repeat(64) + "-0123456789abcdef.sst";
+        String asIn020 = "b".repeat(64) + ".sst";
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        upload(unique);
+        upload(asIn020);
+        upload("lost");
+        pending.started(2);
+        complete(2, "a");
+        subsume(1);
+        pending.started(3);
+        complete(3, "a");
+        assertThat(shared()).containsExactlyInAnyOrder("a", unique, asIn020);
+
+        for (long id = 4; id <= 8; id++) {
+            pending.started(id);
+            complete(id, "a");
+            subsume(id - 2);
+        }
+        assertThat(shared()).containsExactly("a");
+    }
+
+    @Test
     void uploadsAheadThatVersion020MadeUnderTheEntropyMarkerGoOnceNoRetainedCheckpointReferencesThem() throws Exception {
         // 0.2.0 kept the marker in the key of its uploads ahead; Flink's _metadata is in the job directory without it
         sweep = new OrphanSweep(flinkPath(job), flinkPath(root.resolve("_entropy_").resolve("job")),

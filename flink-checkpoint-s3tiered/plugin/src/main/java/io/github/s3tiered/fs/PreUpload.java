@@ -11,13 +11,23 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 
 /**
  * Uploads one local file that will not change (an SST file RocksDB just wrote) ahead of the
- * checkpoint that will reference it, to a content-addressed key in the given directory:
- * {@code <dir>/<sha256>.sst}. Reads the file twice (hash, then upload; the second read comes from
- * the page cache) and keeps the local-tier copy as a hard link where the tier shares the file's
- * disk. The object is registered in {@link PreUploads} only once S3 acknowledged it.
+ * checkpoint that will reference it, to a key in the given directory named by its content and made
+ * unique to this upload: {@code <dir>/<sha256>-<16 random hex digits>.sst}. Reads the file twice
+ * (hash, then upload; the second read comes from the page cache) and keeps the local-tier copy as
+ * a hard link where the tier shares the file's disk. The object is registered in
+ * {@link PreUploads} only once S3 acknowledged it.
+ *
+ * <p>Why not the content alone: an object is owned by the one checkpoint handed it, and deleted
+ * with that checkpoint's state, or by its uploader when no checkpoint was. Two uploads of the same
+ * bytes under one key would share an object neither owns alone: another TaskManager's withdrawal,
+ * or a withdrawal of this one whose delete is still under way, would take the object a checkpoint
+ * refers to. RocksDB writes a session id and file number into every SST file, so equal content is
+ * not expected; the key does not rely on it.
  */
 final class PreUpload {
 
@@ -26,12 +36,19 @@ final class PreUpload {
     /** The suffix of a pre-uploaded object's name; its stem is the SHA-256 of the content in hex. */
     static final String SUFFIX = ".sst";
 
+    private static final SecureRandom UNIQUE = new SecureRandom();
+
     /** What happened to one file. */
     enum Outcome { UPLOADED, ALREADY_DURABLE, FILE_GONE }
 
     record Result(Outcome outcome, ObjectPath object, long length) {}
 
     private PreUpload() {}
+
+    /** {@code <sha256>-<16 hex digits>.sst}: the recovery inspector knows the pre-uploads by this form. */
+    static String objectName(String sha256) {
+        return sha256 + '-' + HexFormat.of().toHexDigits(UNIQUE.nextLong()) + SUFFIX;
+    }
 
     static Result run(S3TieredRuntime runtime, ObjectPath directory, Path file, long reuseWindowNanos) throws IOException {
         ContentHash hash;
@@ -43,11 +60,11 @@ final class PreUpload {
         } finally {
             runtime.store().statistics().contentHashNanos.add(ThreadCpuClock.now() - hashStart);
         }
-        ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix() + hash.sha256() + SUFFIX);
+        ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix() + objectName(hash.sha256()));
         PreUploads.ContentId id = hash.id();
         PreUploads.Entry entry = runtime.preUploads().begin(id, object, reuseWindowNanos);
         if (entry == null) {
-            return new Result(Outcome.ALREADY_DURABLE, object, hash.length());
+            return new Result(Outcome.ALREADY_DURABLE, null, hash.length()); // nothing of this call's to withdraw
         }
         boolean ok = false;
         try {

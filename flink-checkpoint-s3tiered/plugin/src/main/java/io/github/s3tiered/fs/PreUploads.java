@@ -10,7 +10,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The objects this process uploaded ahead of a checkpoint (RocksDB's SST files, right after
  * RocksDB wrote them), by content: length and SHA-256. A checkpoint stream with the same content
- * then refers to the object instead of uploading the bytes again.
+ * then refers to the object instead of uploading the bytes again. Each upload has a key of its own
+ * ({@link PreUpload#objectName}), so an object is only ever this entry's: deleting one (a
+ * withdrawal, Flink discarding a checkpoint) never takes another upload of the same bytes.
  *
  * <p>Invariants:
  * <ul>
@@ -31,9 +33,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>Content a checkpoint stream took (handed an entry, or uploading it itself) is claimed
  *       for checkpoints (remembered, bounded) from that moment: a pre-upload arriving meanwhile or
  *       later does not upload it again. In a burst of compaction output the checkpoint and the
- *       pre-uploader reach the same files at once, and both would otherwise load S3 with them;
- *       and a handed-out object must not be written over by a later pre-upload of the same bytes
- *       (same content-addressed key). Taking or claiming is one step for the stream, as checking
+ *       pre-uploader reach the same files at once, and both would otherwise load S3 with them.
+ *       Taking or claiming is one step for the stream, as checking
  *       the claims and adding an entry is for a pre-upload: of the two, exactly one uploads. A
  *       checkpoint's own upload that fails or is cancelled takes its claim back.
  * </ul>
@@ -134,9 +135,8 @@ final class PreUploads {
      * For a checkpoint stream at close: the entry for this content uploaded to {@code directory}
      * (the stream's job's), removed from the index so that it is handed out once (see the
      * invariants), or null when there is none (the stream then uploads the content itself).
-     * Either way the content is claimed for checkpoints: a later pre-upload of the same bytes would
-     * go to the same content-addressed key, over an object a checkpoint now owns and Flink will
-     * delete with it.
+     * Either way the content is claimed for checkpoints: a later pre-upload of the same bytes
+     * uploads nothing (see the invariants).
      */
     Entry takeForReuseOrClaim(ContentId id, ObjectPath directory) {
         synchronized (claimedByCheckpoints) {

@@ -199,7 +199,7 @@ class BridgeContractITCase {
         java.nio.file.Path sst = java.nio.file.Files.write(tierDir.getParent().resolve("bridge-" + System.nanoTime() + ".sst"), data);
         S3TieredBridge.PreUploaded pre = bridge().preUpload(path("shared"), sst, 60_000);
         assertThat(pre.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
-        assertThat(pre.object().getName()).matches("[0-9a-f]{64}\\.sst");
+        assertThat(pre.object().getName()).matches("[0-9a-f]{64}-[0-9a-f]{16}\\.sst");
 
         // through Flink's plugin wrappers, as the storage's streams are
         org.apache.flink.core.fs.FSDataOutputStream out = fs().create(path("shared/own"), FileSystem.WriteMode.NO_OVERWRITE);

@@ -33,6 +33,8 @@ class PreUploadTest extends FakeS3FileSystemTest {
 
     private static final long WINDOW = 600_000;
     private static final Path SHARED = path("job/shared");
+    /** The keys of uploads ahead of a checkpoint in the job's shared/: content hash, then what makes each upload's its own. */
+    private static final String AHEAD = "job/shared/[0-9a-f]{64}-[0-9a-f]{16}\\.sst";
 
     @TempDir java.nio.file.Path rocksDir;
 
@@ -78,13 +80,23 @@ class PreUploadTest extends FakeS3FileSystemTest {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
+    private static String key(Path object) {
+        return object.toUri().getPath().substring(1);
+    }
+
+    /** The objects in the job's shared/ that uploads ahead made of this content. */
+    private java.util.List<String> uploadedAhead(byte[] content) throws Exception {
+        return store.list(BUCKET, "job/shared/" + sha256(content), null, null, null, 1000).objects().stream()
+                .map(io.github.s3tiered.s3.ObjectInfo::key).toList();
+    }
+
     @Test
     void aCheckpointStreamWithPreUploadedContentRefersToThatObjectAndUploadsNothing() throws Exception {
         byte[] content = bytes(3 * 1024 * 1024, 1);
         S3TieredBridge.PreUploaded pre = bridge.preUpload(SHARED, sst("000012.sst", content), WINDOW);
-        String casKey = "job/shared/" + sha256(content) + ".sst";
+        String casKey = key(pre.object());
         assertThat(pre.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
-        assertThat(pre.object()).isEqualTo(path(casKey));
+        assertThat(casKey).matches(AHEAD).startsWith("job/shared/" + sha256(content) + "-");
         assertThat(store.object(BUCKET, casKey)).hasValue(content);
         int putsBefore = store.calls("PutObject").size();
 
@@ -104,18 +116,19 @@ class PreUploadTest extends FakeS3FileSystemTest {
     @Test
     void aPreUploadedObjectIsHandedOutOnceThenTheContentIsUploadedAgain() throws Exception {
         byte[] content = bytes(100_000, 2);
-        bridge.preUpload(SHARED, sst("000013.sst", content), WINDOW);
+        Path first = bridge.preUpload(SHARED, sst("000013.sst", content), WINDOW).object();
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/a", content), WINDOW).deduplicated()).isTrue();
 
-        // the same bytes in a new file: its content-addressed key is the object the checkpoint now
-        // owns (and Flink deletes with it); it is neither written over nor offered again
+        // the same bytes in a new file: the checkpoint already took that content; it is not
+        // uploaded again, and the object the checkpoint now owns is not offered again
         int putsBefore = store.calls("PutObject").size();
         S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000013-copy.sst", content), WINDOW);
         assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
+        assertThat(late.object()).as("nothing of this call's to withdraw").isNull();
         assertThat(store.calls("PutObject")).hasSize(putsBefore);
 
         // e.g. the checkpoint that referred to it was aborted and Flink deleted the object with its state
-        store.deleteObject(BUCKET, "job/shared/" + sha256(content) + ".sst");
+        store.deleteObject(BUCKET, key(first));
         S3TieredBridge.ClosedStream again = bridge.closeDeduplicated(checkpointStream("job/shared/b", content), WINDOW);
         assertThat(again.deduplicated()).isFalse();
         assertThat(again.object()).isEqualTo(path("job/shared/b"));
@@ -161,6 +174,8 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(((TieredOutputStream) early).hashesWhileWriting()).isFalse();
         bridge.preUpload(SHARED, sst("000030.sst", first), WINDOW);
         bridge.preUpload(SHARED, sst("000031.sst", second), WINDOW);
+        assertThat(uploadedAhead(first)).hasSize(1);
+        assertThat(uploadedAhead(second)).hasSize(1);
         FSDataOutputStream later = fs.create(path("job/shared/later"), WriteMode.NO_OVERWRITE);
         assertThat(((TieredOutputStream) later).hashesWhileWriting()).isTrue();
         FSDataOutputStream elsewhere = fs.create(path("job/chk-3/metadata"), WriteMode.NO_OVERWRITE);
@@ -177,9 +192,9 @@ class PreUploadTest extends FakeS3FileSystemTest {
         S3TieredBridge.ClosedStream fromHash = bridge.closeDeduplicated(later, WINDOW);
         S3TieredBridge.ClosedStream fromFile = bridge.closeDeduplicated(early, WINDOW);
         assertThat(fromHash.deduplicated()).isTrue();
-        assertThat(fromHash.object()).isEqualTo(path("job/shared/" + sha256(second) + ".sst"));
+        assertThat(key(fromHash.object())).isEqualTo(uploadedAhead(second).get(0));
         assertThat(fromFile.deduplicated()).isTrue();
-        assertThat(fromFile.object()).isEqualTo(path("job/shared/" + sha256(first) + ".sst"));
+        assertThat(key(fromFile.object())).isEqualTo(uploadedAhead(first).get(0));
         assertThat(store.object(BUCKET, "job/shared/later")).isEmpty();
         assertThat(store.object(BUCKET, "job/shared/early")).isEmpty();
 
@@ -198,10 +213,10 @@ class PreUploadTest extends FakeS3FileSystemTest {
     @Test
     void aFailedPreUploadLeavesTheCheckpointToUploadTheFile() throws Exception {
         byte[] content = bytes(200_000, 6);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").internalError());
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).internalError());
         java.nio.file.Path file = sst("000016.sst", content);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> bridge.preUpload(SHARED, file, WINDOW))
-                .isInstanceOf(IOException.class).hasMessageContaining(sha256(content) + ".sst");
+                .isInstanceOf(IOException.class).hasMessageContaining("job/shared/" + sha256(content) + "-");
 
         S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/g", content), WINDOW);
         assertThat(closed.deduplicated()).isFalse();
@@ -212,7 +227,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
     void aCheckpointStreamWaitsForAPreUploadOfTheSameContentStillRunning() throws Exception {
         byte[] content = bytes(300_000, 7);
         CountDownLatch acknowledged = new CountDownLatch(1);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").holdUntil(acknowledged));
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(acknowledged));
         java.nio.file.Path file = sst("000017.sst", content);
         CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
@@ -227,7 +242,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         S3TieredBridge.ClosedStream closed = closing.get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(closed.deduplicated()).isTrue();
         assertThat(closed.object()).isEqualTo(pre.join().object());
-        assertThat(store.object(BUCKET, closed.object().toUri().getPath().substring(1))).hasValue(content);
+        assertThat(store.object(BUCKET, key(closed.object()))).hasValue(content);
         assertThat(store.object(BUCKET, "job/shared/h")).isEmpty();
     }
 
@@ -235,7 +250,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
     void aCheckpointStreamCancelledWhileItWaitsForAPreUploadLeavesItToBeWithdrawn() throws Exception {
         byte[] content = bytes(300_000, 15);
         CountDownLatch acknowledged = new CountDownLatch(1); // the upload ahead ends after the cancel
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").holdUntil(acknowledged));
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(acknowledged));
         java.nio.file.Path file = sst("000025.sst", content);
         CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(file);
         store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
@@ -249,7 +264,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         acknowledged.countDown();
         Path object = pre.join().object();
         assertThat(bridge.withdrawPreUpload(object)).as("handed to no checkpoint: it can be withdrawn").isTrue();
-        assertThat(store.object(BUCKET, object.toUri().getPath().substring(1))).isEmpty();
+        assertThat(store.object(BUCKET, key(object))).isEmpty();
         // and the content is not claimed: it may be uploaded ahead again
         assertThat(bridge.preUpload(SHARED, file, WINDOW).outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
     }
@@ -263,7 +278,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
 
         S3TieredBridge.PreUploaded late = bridge.preUpload(SHARED, sst("000019.sst", content), WINDOW);
         assertThat(late.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.ALREADY_DURABLE);
-        assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).isEmpty();
+        assertThat(uploadedAhead(content)).isEmpty();
 
         S3TieredBridge.PreUploaded gone = bridge.preUpload(SHARED, rocksDir.resolve("000020.sst"), WINDOW);
         assertThat(gone.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.FILE_GONE);
@@ -289,7 +304,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         arrived.countDown();
         assertThat(closing.join().deduplicated()).isFalse();
         assertThat(store.object(BUCKET, "job/shared/m")).hasValue(content);
-        assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).as("uploaded once").isEmpty();
+        assertThat(uploadedAhead(content)).as("uploaded once").isEmpty();
 
         // a checkpoint upload that fails takes its claim back: the file may then be uploaded ahead
         byte[] failing = bytes(200_000, 14);
@@ -299,7 +314,8 @@ class PreUploadTest extends FakeS3FileSystemTest {
                 .isInstanceOf(IOException.class);
         S3TieredBridge.PreUploaded afterFailure = bridge.preUpload(SHARED, sst("000025.sst", failing), WINDOW);
         assertThat(afterFailure.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
-        assertThat(store.object(BUCKET, "job/shared/" + sha256(failing) + ".sst")).hasValue(failing);
+        assertThat(uploadedAhead(failing)).containsExactly(key(afterFailure.object()));
+        assertThat(store.object(BUCKET, key(afterFailure.object()))).hasValue(failing);
     }
 
     @Test
@@ -312,11 +328,62 @@ class PreUploadTest extends FakeS3FileSystemTest {
 
         assertThat(bridge.withdrawPreUpload(used)).as("referenced by a checkpoint: kept").isFalse();
         assertThat(bridge.withdrawPreUpload(unused)).isTrue();
-        assertThat(store.object(BUCKET, used.toUri().getPath().substring(1))).hasValue(handedOut);
-        assertThat(store.object(BUCKET, unused.toUri().getPath().substring(1))).isEmpty();
-        assertThat(fs.runtime().tier().getVerified(BUCKET, unused.toUri().getPath().substring(1))).isEmpty();
+        assertThat(store.object(BUCKET, key(used))).hasValue(handedOut);
+        assertThat(store.object(BUCKET, key(unused))).isEmpty();
+        assertThat(fs.runtime().tier().getVerified(BUCKET, key(unused))).isEmpty();
         // once withdrawn, it is not handed out any more
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/k", neverUsed), WINDOW).deduplicated()).isFalse();
+    }
+
+    @Test
+    void twoTaskManagersUploadingTheSameBytesAheadEachHaveTheirOwnObject(@TempDir java.nio.file.Path otherTier)
+            throws Exception {
+        // RocksDB writes a session id into every SST file, so equal files are not expected; were
+        // they equal, the other TaskManager's withdrawal must not take what our checkpoint refers to
+        S3TieredFileSystem other = FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(otherTier, java.util.Map.of()));
+        try {
+            S3TieredBridge otherBridge = S3TieredBridge.of(other).orElseThrow();
+            byte[] content = bytes(100_000, 40);
+            Path ours = bridge.preUpload(SHARED, sst("000040.sst", content), WINDOW).object();
+            Path theirs = otherBridge.preUpload(SHARED, sst("000041.sst", content), WINDOW).object();
+            assertThat(theirs).isNotEqualTo(ours);
+            assertThat(uploadedAhead(content)).containsExactlyInAnyOrder(key(ours), key(theirs));
+
+            S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/uuid-r", content), WINDOW);
+            assertThat(closed.object()).isEqualTo(ours);
+            assertThat(otherBridge.withdrawPreUpload(theirs)).isTrue(); // its task ended without a checkpoint
+            assertThat(store.object(BUCKET, key(ours))).hasValue(content);
+            assertThat(uploadedAhead(content)).containsExactly(key(ours));
+        } finally {
+            other.runtime().close();
+        }
+    }
+
+    @Test
+    void aWithdrawalStillDeletingDoesNotTakeAnUploadOfTheSameBytesMadeMeanwhile() throws Exception {
+        byte[] content = bytes(100_000, 41);
+        Path withdrawn = bridge.preUpload(SHARED, sst("000042.sst", content), WINDOW).object();
+        CountDownLatch deleted = new CountDownLatch(1);
+        store.inject(FaultRule.on("DeleteObject").keys(AHEAD).holdUntil(deleted));
+        CompletableFuture<Boolean> withdrawal = CompletableFuture.supplyAsync(() -> {
+            try {
+                return bridge.withdrawPreUpload(withdrawn);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        store.awaitCalls("DeleteObject", 1, Duration.ofSeconds(10));
+
+        // another RocksDB instance of the job writes the same bytes and they are uploaded ahead again
+        S3TieredBridge.PreUploaded again = bridge.preUpload(SHARED, sst("000043.sst", content), WINDOW);
+        assertThat(again.outcome()).isEqualTo(S3TieredBridge.PreUploaded.Outcome.UPLOADED);
+        deleted.countDown();
+        assertThat(withdrawal.get(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/uuid-s", content), WINDOW);
+        assertThat(closed.object()).isEqualTo(again.object());
+        assertThat(store.object(BUCKET, key(again.object()))).hasValue(content);
+        assertThat(store.object(BUCKET, key(withdrawn))).isEmpty();
     }
 
     @Test
@@ -343,7 +410,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         // S3 stamps the object when its upload begins, and the orphan removal keeps an unreferenced
         // one twice the window after that stamp: a slow upload must not stretch the window
         byte[] content = bytes(100_000, 31);
-        store.inject(FaultRule.on("PutObject").keys("job/shared/[0-9a-f]{64}\\.sst").delay(Duration.ofMillis(600)));
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).delay(Duration.ofMillis(600)));
         bridge.preUpload(SHARED, sst("000032.sst", content), WINDOW);
 
         S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/o", content), 400);
@@ -361,7 +428,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(bridge.closeDeduplicated(checkpointStream("job/shared/p", old), 1).deduplicated()).isFalse();
 
         assertThat(bridge.withdrawPreUpload(expired)).isTrue();
-        assertThat(store.object(BUCKET, expired.toUri().getPath().substring(1))).isEmpty();
+        assertThat(store.object(BUCKET, key(expired))).isEmpty();
         assertThat(bridge.withdrawPreUpload(expired)).as("once").isFalse();
     }
 

@@ -22,7 +22,7 @@ import java.time.Duration;
 @Command(name = "orphans", description = {
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
                 + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age"
-                + " (files the tiered storage uploaded ahead of checkpoints, shared/<sha256>.sst, also older than the grace"
+                + " (files the tiered storage uploaded ahead of checkpoints, shared/<sha256>-<id>.sst, also older than the grace"
                 + " the job's storage recorded, or --pre-upload-grace; without either they are kept).",
         "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read, and no file is called"
                 + " an orphan when the storage's listings prove incomplete (a checkpoint or _metadata a listing left out).",
@@ -37,7 +37,7 @@ final class OrphansCommand extends InspectorSubcommand {
     String minAge;
 
     @Option(names = "--pre-upload-grace", paramLabel = "DURATION", description = "Keep unreferenced uploads ahead of"
-            + " checkpoints (shared/<sha256>.sst) this long, instead of what the job's storage recorded in "
+            + " checkpoints (shared/<sha256>-<id>.sst) this long, instead of what the job's storage recorded in "
             + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " (without a record, they are all kept).")
     String preUploadGrace;
 
@@ -96,12 +96,12 @@ final class OrphansCommand extends InspectorSubcommand {
                     + " unreferenced entries kept, younger than " + minAge + " (or than the job's checkpoint timeout, when its"
                     + " storage recorded a longer one)");
             if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() < 0) {
-                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: the"
+                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>-<id>.sst) kept: the"
                         + " job recorded no readable " + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " saying how long a TaskManager"
                         + " may still hand them to a checkpoint; give --pre-upload-grace once the job has ended (or at least"
                         + " its reuse window plus the larger of that window and its checkpoint timeout)");
             } else if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() > age.toMillis()) {
-                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>.sst) kept: younger"
+                out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>-<id>.sst) kept: younger"
                         + " than " + TimeUtils.formatWithHighestUnit(Duration.ofMillis(o.preUploadGraceMillis()))
                         + " (their grace" + (preUploadGrace == null ? ", as the job's storage recorded it" : "") + ")");
             }

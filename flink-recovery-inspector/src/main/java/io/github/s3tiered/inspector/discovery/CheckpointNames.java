@@ -62,16 +62,18 @@ public final class CheckpointNames {
 
     /**
      * Whether a name in {@code shared/} is that of an SST file the tiered storage uploaded ahead of
-     * the checkpoint that will reference it: {@code <sha256 hex>.sst}. Flink names its own shared
-     * files with random UUIDs, so none of its names matches.
+     * the checkpoint that will reference it: {@code <sha256 hex>-<16 hex digits>.sst}, unique to
+     * its upload, or {@code <sha256 hex>.sst} as earlier versions (0.2.0) wrote them. Flink names its
+     * own shared files with random UUIDs, so none of its names matches.
      */
     public static boolean isPreUploadedName(String name) {
-        if (name.length() != 68 || !name.endsWith(".sst")) {
+        if (!name.endsWith(".sst") || name.length() != 68 && name.length() != 85) {
             return false;
         }
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; i < name.length() - 4; i++) {
             char c = name.charAt(i);
-            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+            boolean hex = c >= '0' && c <= '9' || c >= 'a' && c <= 'f';
+            if (i == 64 ? c != '-' : !hex) {
                 return false;
             }
         }

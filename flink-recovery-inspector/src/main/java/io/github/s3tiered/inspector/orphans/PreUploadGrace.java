@@ -15,7 +15,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * How long an unreferenced upload ahead of a checkpoint ({@code shared/<sha256>.sst}) may still come
+ * How long an unreferenced upload ahead of a checkpoint ({@code shared/<sha256>-<id>.sst}) may still come
  * to be referenced, as the job's tiered storage recorded it ({@code s3tiered-preupload.json}): a
  * TaskManager may hand it to a checkpoint up to the job's reuse window after the upload, and that
  * checkpoint may run up to its timeout before its {@code _metadata} names it. The window follows
