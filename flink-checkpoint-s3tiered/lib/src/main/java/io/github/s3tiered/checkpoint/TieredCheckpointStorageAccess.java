@@ -19,8 +19,13 @@ import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Flink's file-system checkpoint storage access for one job, with this project's additions:
@@ -35,6 +40,8 @@ import java.util.Optional;
  * </ul>
  */
 final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, PreUploadTarget.Source {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TieredCheckpointStorageAccess.class);
 
     private final CheckpointStorageAccess delegate;
     private final RecoveryGuard guard;
@@ -59,9 +66,20 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
      * so no checkpoint reuses an upload made ahead of it before then ({@link #reuseWindowSent}).
      */
     private volatile boolean preUploadGraceDurable;
-    /** A write of the record is running: at most one at a time, retried with each checkpoint while it fails. */
-    private final java.util.concurrent.atomic.AtomicBoolean preUploadGraceWriting =
-            new java.util.concurrent.atomic.AtomicBoolean();
+    /**
+     * System.nanoTime() (made odd, never 0) when the running write of the record began, 0 when none
+     * runs: at most one at a time, retried with each checkpoint while it fails.
+     */
+    private final AtomicLong preUploadGraceWriteStarted = new AtomicLong();
+    /** The write last WARNed about as not ending: each such write once. */
+    private final AtomicLong preUploadGraceWriteWarned = new AtomicLong();
+    /**
+     * How long a write of the record may run before a checkpoint that finds it running WARNs:
+     * reuse stays held back while it runs, and a write that never ends (a file system without
+     * request timeouts under the storage) would otherwise hold it back without a word. Tests
+     * shorten it.
+     */
+    long slowGraceRecordWriteNanos = TimeUnit.MINUTES.toNanos(1);
 
     /** Whether and how completed checkpoints are verified. */
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, long orphanClockMarginSeconds,
@@ -128,15 +146,29 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return preUploadGraceDurable ? streams.preUpload().reuseWindowMillis() : LocationReferences.REUSE_HELD;
     }
 
-    /** Starts writing the grace record unless a write is running; with pre-upload off it is written once. */
+    /**
+     * Starts writing the grace record unless a write is running (then WARNs, once, if it has run
+     * too long); with pre-upload off it is written once.
+     */
     private void recordPreUploadGrace() {
-        if (preUploadGraceWriting.compareAndSet(false, true)) {
+        long now = System.nanoTime() | 1;
+        if (preUploadGraceWriteStarted.compareAndSet(0, now)) {
             PreUploadGraceFile.writeInBackground(storageDir, streams.preUpload(), durable -> {
                 if (durable) {
                     preUploadGraceDurable = true;
                 }
-                preUploadGraceWriting.set(false);
+                preUploadGraceWriteStarted.set(0);
             });
+            return;
+        }
+        long started = preUploadGraceWriteStarted.get();
+        if (started != 0 && now - started > slowGraceRecordWriteNanos
+                && preUploadGraceWriteWarned.getAndSet(started) != started) {
+            LOG.warn("Writing {} has not ended in {} s. Until it is durable no checkpoint reuses an SST file uploaded"
+                    + " ahead of it: the tasks upload their files themselves, on the checkpoint's critical path. An"
+                    + " earlier run under this job id may have left a record with a shorter grace, which the recovery"
+                    + " inspector's orphans would go by meanwhile.", new Path(storageDir, PreUploadGraceFile.NAME),
+                    TimeUnit.NANOSECONDS.toSeconds(now - started));
         }
     }
 

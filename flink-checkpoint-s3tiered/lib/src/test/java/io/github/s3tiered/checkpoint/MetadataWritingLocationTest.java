@@ -55,9 +55,20 @@ class MetadataWritingLocationTest {
         volatile boolean failDelete;
         /** When set, writing the pre-upload grace record fails (a throttling or refusing S3). */
         volatile boolean failGraceRecord;
+        /** When set, writing the pre-upload grace record begins only once it is counted down. */
+        volatile CountDownLatch graceRecordMayBegin;
 
         @Override
         public org.apache.flink.core.fs.FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
+            CountDownLatch mayBegin = graceRecordMayBegin;
+            if (mayBegin != null && filePath.getName().equals(PreUploadGraceFile.NAME)) {
+                try {
+                    mayBegin.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted");
+                }
+            }
             if (failGraceRecord && filePath.getName().equals(PreUploadGraceFile.NAME)) {
                 record("create " + filePath.getName() + " " + overwrite + " failed");
                 throw new IOException("PutObject of " + filePath + " failed: HTTP 503 SlowDown");
@@ -192,6 +203,35 @@ class MetadataWritingLocationTest {
         assertThat(LocationReferences.decode(later.getLocationReference()).reuseWindowMillis()).isEqualTo(600_000);
         assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
         assertThat(fs.calls).as("not written again once durable").noneMatch(c -> c.contains(PreUploadGraceFile.NAME));
+    }
+
+    @Test
+    void aGraceRecordWriteThatDoesNotEndIsWarnedAboutOnceAndReuseStaysHeldBack() throws Exception {
+        CountDownLatch s3Answers = new CountDownLatch(1);
+        fs.graceRecordMayBegin = s3Answers; // a write with no request timeout under the storage
+        try {
+            TieredCheckpointStorageAccess storage = unstartedStorage();
+            storage.slowGraceRecordWriteNanos = 0;
+            List<Long> sent = new java.util.ArrayList<>();
+            List<String> logs = io.github.s3tiered.testing.CapturedLogs.during(TieredCheckpointStorageAccess.class, () -> {
+                storage.initializeBaseLocationsForCheckpoint();
+                for (long id = 7; id <= 9; id++) {
+                    sent.add(LocationReferences.decode(storage.initializeLocationForCheckpoint(id).getLocationReference())
+                            .reuseWindowMillis());
+                }
+            });
+            assertThat(sent).containsOnly(LocationReferences.REUSE_HELD);
+            assertThat(logs).as("once for the write, not with each checkpoint").singleElement().asString()
+                    .startsWith("WARN Writing " + new Path(checkpoints, job + "/" + PreUploadGraceFile.NAME) + " has not ended in")
+                    .contains("no checkpoint reuses");
+
+            s3Answers.countDown();
+            assertThat(PreUploadGraceFile.awaitIdle(Duration.ofSeconds(10))).isTrue();
+            assertThat(LocationReferences.decode(storage.initializeLocationForCheckpoint(10).getLocationReference())
+                    .reuseWindowMillis()).isEqualTo(600_000);
+        } finally {
+            s3Answers.countDown();
+        }
     }
 
     /** The storage with verification on. */

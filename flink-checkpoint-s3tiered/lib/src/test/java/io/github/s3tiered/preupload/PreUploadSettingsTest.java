@@ -61,24 +61,7 @@ class PreUploadSettingsTest {
 
     /** What this class logs while {@code action} runs, as "LEVEL message". */
     private static java.util.List<String> logged(Runnable action) {
-        java.util.List<String> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        org.apache.logging.log4j.core.Logger logger = (org.apache.logging.log4j.core.Logger)
-                org.apache.logging.log4j.LogManager.getLogger(PreUploadSettings.class);
-        org.apache.logging.log4j.core.Appender capture = new org.apache.logging.log4j.core.appender.AbstractAppender(
-                "capture-" + System.nanoTime(), null, null, true, org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
-            @Override
-            public void append(org.apache.logging.log4j.core.LogEvent event) {
-                events.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
-            }
-        };
-        capture.start();
-        logger.addAppender(capture);
-        try {
-            action.run();
-        } finally {
-            logger.removeAppender(capture);
-        }
-        return events;
+        return io.github.s3tiered.testing.CapturedLogs.during(PreUploadSettings.class, action::run);
     }
 
     @Test
