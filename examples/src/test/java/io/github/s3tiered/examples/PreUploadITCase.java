@@ -36,8 +36,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * RocksDB's files uploaded as soon as RocksDB writes them: the checkpoints refer to the
- * content-addressed objects instead of uploading the same bytes again, every object a retained
+ * RocksDB's files uploaded as soon as RocksDB writes them: the checkpoints refer to those
+ * objects ({@code <sha256>-<id>.sst}) instead of uploading the same bytes again, every object a retained
  * checkpoint references is in S3, and the newest one restores on a fresh host with exact state.
  */
 class PreUploadITCase implements AwaitsBackgroundUploads {

@@ -12,7 +12,7 @@ import java.time.Duration;
  *     directories beside this one: a job restored in CLAIM mode references its predecessor's
  *     {@code shared/} files
  * @param preUploadGrace how long an unreferenced upload ahead of a checkpoint
- *     ({@code shared/<sha256>.sst}) is kept, overriding what the job's storage recorded; null to
+ *     ({@code shared/<sha256>-<id>.sst}) is kept, overriding what the job's storage recorded; null to
  *     use the record, and to keep every such file when there is none
  */
 public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace) {

@@ -16,7 +16,7 @@ import java.util.List;
  * @param tooYoung unreferenced entries left alone because they are younger than the minimum age (or,
  *     for uploads ahead of checkpoints, than the job's pre-upload grace)
  * @param preUploadGraceMillis how long unreferenced uploads ahead of checkpoints ({@code
- *     shared/<sha256>.sst}) are kept, as the job's storage recorded it or the options gave it; such
+ *     shared/<sha256>-<id>.sst}) are kept, as the job's storage recorded it or the options gave it; such
  *     a file is an orphan only when older than both this and the minimum age. -1 when neither gave
  *     one (no record, or one that cannot be read): all of them are kept
  * @param preUploadsKept how many of {@code tooYoung} are such files

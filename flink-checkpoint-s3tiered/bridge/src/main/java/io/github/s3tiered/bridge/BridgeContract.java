@@ -59,7 +59,9 @@ public final class BridgeContract {
      * digits>.sst}, and keeps a local-tier copy.
      * A later {@link #CLOSE_DEDUPLICATED} of a stream with the same content refers to it. Arguments:
      * {@link #PATH} (the directory), {@link #LOCAL_FILE} (String, an absolute local path),
-     * {@link #REUSE_WINDOW_MILLIS} (Long: older pre-uploads are forgotten).
+     * {@link #REUSE_WINDOW_MILLIS} (Long: older pre-uploads are forgotten), optionally
+     * {@link #NAME_PER_UPLOAD} (Boolean: without it, a lib jar of 0.2.0 calls, whose orphan removal
+     * knows only {@code <sha256>.sst}, and gets that name).
      * Results: {@link #OUTCOME} (String: UPLOADED, ALREADY_DURABLE, FILE_GONE), {@link #LENGTH}
      * (Long), {@link #OBJECT} (String URI, the object uploaded; absent unless UPLOADED).
      */
@@ -113,6 +115,7 @@ public final class BridgeContract {
     public static final String OBJECT = "object";
     public static final String STREAM = "stream";
     public static final String REUSE_WINDOW_MILLIS = "reuseWindowMillis";
+    public static final String NAME_PER_UPLOAD = "namePerUpload";
     public static final String DEDUPLICATED = "deduplicated";
     public static final String WITHDRAWN = "withdrawn";
     public static final String ABANDONED = "abandoned";

@@ -167,7 +167,7 @@ public final class S3TieredBridge {
     public PreUploaded preUpload(Path directory, java.nio.file.Path localFile, long reuseWindowMillis) throws IOException {
         Map<String, Object> r = call(BridgeContract.PRE_UPLOAD, Map.of(BridgeContract.PATH, directory.toUri().toString(),
                 BridgeContract.LOCAL_FILE, localFile.toAbsolutePath().toString(),
-                BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis));
+                BridgeContract.REUSE_WINDOW_MILLIS, reuseWindowMillis, BridgeContract.NAME_PER_UPLOAD, true));
         Object object = r.get(BridgeContract.OBJECT);
         return new PreUploaded(PreUploaded.Outcome.valueOf((String) r.get(BridgeContract.OUTCOME)),
                 object == null ? null : new Path((String) object), (Long) r.get(BridgeContract.LENGTH));

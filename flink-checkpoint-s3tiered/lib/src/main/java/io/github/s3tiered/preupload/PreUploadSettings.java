@@ -181,7 +181,10 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
         return 2 * reuseWindowMillis + checkpointTimeoutMillis;
     }
 
-    /** Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256 hex>.sst}. */
+    /**
+     * Whether an object name in {@code shared/} is that of a pre-uploaded file: {@code <sha256
+     * hex>-<16 hex digits>.sst}, or {@code <sha256 hex>.sst} as 0.2.0 named them.
+     */
     public static boolean isPreUploadedName(String name) {
         return CheckpointNames.isPreUploadedName(name);
     }

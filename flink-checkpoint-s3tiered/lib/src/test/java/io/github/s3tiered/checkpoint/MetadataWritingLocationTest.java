@@ -211,16 +211,22 @@ class MetadataWritingLocationTest {
         fs.graceRecordMayBegin = s3Answers; // a write with no request timeout under the storage
         try {
             TieredCheckpointStorageAccess storage = unstartedStorage();
-            storage.slowGraceRecordWriteNanos = 0;
             List<Long> sent = new java.util.ArrayList<>();
-            List<String> logs = io.github.s3tiered.testing.CapturedLogs.during(TieredCheckpointStorageAccess.class, () -> {
+            List<String> early = io.github.s3tiered.testing.CapturedLogs.during(TieredCheckpointStorageAccess.class, () -> {
                 storage.initializeBaseLocationsForCheckpoint();
+                sent.add(LocationReferences.decode(storage.initializeLocationForCheckpoint(6).getLocationReference())
+                        .reuseWindowMillis());
+            });
+            assertThat(early).as("within a minute of its start").isEmpty();
+
+            storage.slowGraceRecordWriteNanos = -1; // as if a minute had passed
+            List<String> logs = io.github.s3tiered.testing.CapturedLogs.during(TieredCheckpointStorageAccess.class, () -> {
                 for (long id = 7; id <= 9; id++) {
                     sent.add(LocationReferences.decode(storage.initializeLocationForCheckpoint(id).getLocationReference())
                             .reuseWindowMillis());
                 }
             });
-            assertThat(sent).containsOnly(LocationReferences.REUSE_HELD);
+            assertThat(sent).hasSize(4).containsOnly(LocationReferences.REUSE_HELD);
             assertThat(logs).as("once for the write, not with each checkpoint").singleElement().asString()
                     .startsWith("WARN Writing " + new Path(checkpoints, job + "/" + PreUploadGraceFile.NAME) + " has not ended in")
                     .contains("no checkpoint reuses");

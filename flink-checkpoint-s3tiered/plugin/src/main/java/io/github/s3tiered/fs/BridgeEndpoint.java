@@ -44,7 +44,8 @@ final class BridgeEndpoint {
                 case BridgeContract.RECORDED_CHECKSUM -> recordedChecksum(path(args));
                 case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args));
                 case BridgeContract.TRANSFER_METRICS -> transferMetrics();
-                case BridgeContract.PRE_UPLOAD -> preUpload(path(args), localFile(args), reuseWindowNanos(args));
+                case BridgeContract.PRE_UPLOAD -> preUpload(path(args), localFile(args), reuseWindowNanos(args),
+                        Boolean.TRUE.equals(args.get(BridgeContract.NAME_PER_UPLOAD)));
                 case BridgeContract.WITHDRAW_PRE_UPLOAD -> withdrawPreUpload(path(args));
                 case BridgeContract.CLOSE_DEDUPLICATED -> closeDeduplicated(args);
                 case BridgeContract.ABANDON_STREAM -> Map.of(BridgeContract.ABANDONED, stream(args).abandon());
@@ -142,8 +143,9 @@ final class BridgeEndpoint {
         return java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(window);
     }
 
-    private Map<String, Object> preUpload(Path directory, java.nio.file.Path file, long reuseWindowNanos) throws IOException {
-        PreUpload.Result result = PreUpload.run(fs.runtime(), fs.objectPathOf(directory), file, reuseWindowNanos);
+    private Map<String, Object> preUpload(Path directory, java.nio.file.Path file, long reuseWindowNanos, boolean namePerUpload)
+            throws IOException {
+        PreUpload.Result result = PreUpload.run(fs.runtime(), fs.objectPathOf(directory), file, reuseWindowNanos, namePerUpload);
         Map<String, Object> r = new HashMap<>();
         r.put(BridgeContract.OUTCOME, result.outcome().name());
         r.put(BridgeContract.LENGTH, result.length());

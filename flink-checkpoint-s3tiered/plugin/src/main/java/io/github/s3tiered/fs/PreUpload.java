@@ -27,13 +27,15 @@ import java.util.HexFormat;
  * bytes under one key would share an object neither owns alone: another TaskManager's withdrawal,
  * or a withdrawal of this one whose delete is still under way, would take the object a checkpoint
  * refers to. RocksDB writes a session id and file number into every SST file, so equal content is
- * not expected; the key does not rely on it.
+ * not expected; the key does not rely on it. A lib jar of 0.2.0 (it does not ask for a name per
+ * upload) still gets {@code <sha256>.sst}: its orphan removal knows only that name, and would
+ * remove an unreferenced upload of another name before a TaskManager stops handing it out.
  */
 final class PreUpload {
 
     private static final Logger LOG = LoggerFactory.getLogger(PreUpload.class);
 
-    /** The suffix of a pre-uploaded object's name; its stem is the SHA-256 of the content in hex. */
+    /** The suffix of a pre-uploaded object's name; it starts with the SHA-256 of the content in hex. */
     static final String SUFFIX = ".sst";
 
     private static final SecureRandom UNIQUE = new SecureRandom();
@@ -50,7 +52,8 @@ final class PreUpload {
         return sha256 + '-' + HexFormat.of().toHexDigits(UNIQUE.nextLong()) + SUFFIX;
     }
 
-    static Result run(S3TieredRuntime runtime, ObjectPath directory, Path file, long reuseWindowNanos) throws IOException {
+    static Result run(S3TieredRuntime runtime, ObjectPath directory, Path file, long reuseWindowNanos, boolean namePerUpload)
+            throws IOException {
         ContentHash hash;
         long hashStart = ThreadCpuClock.now();
         try {
@@ -60,7 +63,8 @@ final class PreUpload {
         } finally {
             runtime.store().statistics().contentHashNanos.add(ThreadCpuClock.now() - hashStart);
         }
-        ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix() + objectName(hash.sha256()));
+        ObjectPath object = new ObjectPath(directory.bucket(), directory.childPrefix()
+                + (namePerUpload ? objectName(hash.sha256()) : hash.sha256() + SUFFIX));
         PreUploads.ContentId id = hash.id();
         PreUploads.Entry entry = runtime.preUploads().begin(id, object, reuseWindowNanos);
         if (entry == null) {

@@ -134,7 +134,7 @@ class FullLocalTierITCase {
         Files.write(sst, randomBytes(5 * MIB, 4));
         Path dir = new Path(base + "/shared");
 
-        assertThatThrownBy(() -> PreUpload.run(fs.runtime(), fs.objectPathOf(dir), sst, 60_000_000_000L))
+        assertThatThrownBy(() -> PreUpload.run(fs.runtime(), fs.objectPathOf(dir), sst, 60_000_000_000L, true))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(sst.toString())
                 .hasMessageContaining(tierDir.toString());

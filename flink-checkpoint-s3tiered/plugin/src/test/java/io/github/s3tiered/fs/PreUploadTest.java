@@ -360,6 +360,20 @@ class PreUploadTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aLibJarOf020WhichDoesNotAskForANamePerUploadGetsTheNameItsOrphanRemovalKnows() throws Exception {
+        // its orphan removal keeps only <sha256>.sst for the grace: another name would be removed
+        // as an ordinary unreferenced file while a TaskManager may still hand it out
+        byte[] content = bytes(100_000, 42);
+        java.util.Map<String, Object> r = fs.apply(io.github.s3tiered.bridge.BridgeContract.PRE_UPLOAD, java.util.Map.of(
+                io.github.s3tiered.bridge.BridgeContract.PATH, SHARED.toString(),
+                io.github.s3tiered.bridge.BridgeContract.LOCAL_FILE, sst("000044.sst", content).toString(),
+                io.github.s3tiered.bridge.BridgeContract.REUSE_WINDOW_MILLIS, WINDOW));
+        assertThat(r).containsEntry(io.github.s3tiered.bridge.BridgeContract.OUTCOME, "UPLOADED")
+                .containsEntry(io.github.s3tiered.bridge.BridgeContract.OBJECT, path("job/shared/" + sha256(content) + ".sst").toString());
+        assertThat(store.object(BUCKET, "job/shared/" + sha256(content) + ".sst")).hasValue(content);
+    }
+
+    @Test
     void aWithdrawalStillDeletingDoesNotTakeAnUploadOfTheSameBytesMadeMeanwhile() throws Exception {
         byte[] content = bytes(100_000, 41);
         Path withdrawn = bridge.preUpload(SHARED, sst("000042.sst", content), WINDOW).object();
