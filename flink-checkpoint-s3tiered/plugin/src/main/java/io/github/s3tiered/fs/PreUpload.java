@@ -105,14 +105,17 @@ final class PreUpload {
             try {
                 FileUpload.upload(runtime, new Cancellation(), object, staged, hash.length(), hash.crc32c());
                 ok = true;
-                runtime.preUploads().succeeded(id, entry);
-                runtime.store().statistics().preUploads.increment();
-                runtime.store().statistics().preUploadedBytes.add(hash.length());
+                // the copy first: a checkpoint handed the object, or a withdrawal of it, comes only
+                // once it is marked durable, so neither finds the tier without the copy or gets it back
                 try {
                     tier.commit(object.bucket(), object.key(), staged, hash.length(), hash.crc32c());
                 } catch (IOException e) {
                     LOG.warn("Uploaded {} ahead of a checkpoint but could not keep its local-tier copy: {}", object,
                             e.toString());
+                } finally {
+                    runtime.preUploads().succeeded(id, entry);
+                    runtime.store().statistics().preUploads.increment();
+                    runtime.store().statistics().preUploadedBytes.add(hash.length());
                 }
                 return new Result(Outcome.UPLOADED, object, hash.length());
             } finally {

@@ -41,6 +41,13 @@ final class TierEviction {
     private final AtomicLong usedBytes = new AtomicLong();
     /** Bytes committed by this process since the last scan; a scan also counts other processes. */
     private final AtomicLong addedSinceScan = new AtomicLong();
+    /**
+     * The last scan ended over budget with nothing left to evict: files being written (a restore's
+     * downloads reserve their full length) filled it. Until a tenth of the budget is added, a
+     * commit does not scan again: each would walk the directory under the file lock, with every
+     * other commit of the host waiting, only to evict the copy just kept.
+     */
+    private volatile boolean overBudgetAfterScan;
 
     TierEviction(TierLayout layout, CopyVerification verification, TierStatistics stats, long maxBytes) {
         this.layout = layout;
@@ -74,8 +81,16 @@ final class TierEviction {
      * commit and drop of the keys under a held lock would wait for it.
      */
     void evictIfDue() throws IOException {
-        if (usedBytes.get() > maxBytes || addedSinceScan.get() > maxBytes / 10) {
-            evictIfOverBudget();
+        if (usedBytes.get() > maxBytes && !overBudgetAfterScan || addedSinceScan.get() > maxBytes / 10) {
+            try {
+                evictIfOverBudget();
+            } catch (java.nio.file.DirectoryIteratorException e) {
+                // a listing that failed midway: an IOException, which a commit's caller expects
+                // (the copy is in place; only the budget was not enforced)
+                throw e.getCause();
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
         }
     }
 
@@ -108,6 +123,7 @@ final class TierEviction {
                 if (total > maxBytes) {
                     total = evict(scan, total);
                 }
+                overBudgetAfterScan = total > maxBytes;
                 usedBytes.set(total);
             }
         }

@@ -327,6 +327,29 @@ class LocalTierTest {
     }
 
     @Test
+    void aTierFilledByFilesBeingWrittenIsNotScannedAgainAtEveryCommit() throws Exception {
+        LocalTier tier = new LocalTier(dir, 10_000);
+        Path writing = tier.newStagingFile(); // a restore's downloads reserve their full length
+        Files.write(writing, bytes(12_000, 8));
+        put(tier, "first", bytes(300, 1));
+        tier.evictIfOverBudget(); // over budget: evicts the one copy it can, and stays over
+        assertThat(tier.statistics().evictions.sum()).isEqualTo(1);
+        assertThat(tier.getVerified("b", "first")).isEmpty();
+
+        // nothing left to evict but what each commit just kept: no scan until a tenth of the budget came
+        for (int i = 0; i < 3; i++) {
+            put(tier, "small-" + i, bytes(200, 10 + i));
+        }
+        assertThat(tier.statistics().evictions.sum()).isEqualTo(1);
+        assertThat(tier.getVerified("b", "small-2")).isPresent();
+
+        put(tier, "large", bytes(800, 20)); // now past a tenth since the last scan
+        assertThat(tier.statistics().evictions.sum()).isGreaterThan(1);
+        assertThat(tier.getVerified("b", "small-0")).as("the files being written alone fill the budget").isEmpty();
+        assertThat(writing).exists();
+    }
+
+    @Test
     void aScanDuringAnotherProcesssCommitKeepsItsDataThoughTheBytesWereStagedLongAgo() throws Exception {
         LocalTier committer = new LocalTier(dir, 1 << 20);
         Path staged = committer.newStagingFile();
