@@ -205,6 +205,7 @@ public final class LocalTier {
                 return;
             }
             TierEntry e = entry.get();
+            TierSteps.reached(TierSteps.CHECK_SIDECAR_READ);
             CopyVerification.Result known = verification.checkWithoutReading(e);
             if (known != null) {
                 result.complete(outcome(k.bucket(), k.key(), e, known));
@@ -229,6 +230,7 @@ public final class LocalTier {
             stats.misses.increment();
             return Optional.empty();
         }
+        TierSteps.reached(TierSteps.CHECK_SIDECAR_READ);
         return outcome(bucket, key, entry.get(), verification.check(entry.get()));
     }
 
@@ -239,13 +241,12 @@ public final class LocalTier {
             stats.hits.increment();
             return Optional.of(new IntactCopy(e, intact.identity()));
         }
-        if (result instanceof CopyVerification.Damaged damaged) {
+        if (result instanceof CopyVerification.Damaged damaged && dropIfStill(e)) {
             LOG.warn("Dropping damaged local-tier copy of s3://{}/{} ({}): {}; reading from S3 instead",
                     bucket, key, e.data(), damaged.why());
             stats.corruptionsDetected.increment();
-            drop(bucket, key);
         } else {
-            stats.misses.increment(); // evicted meanwhile, maybe by another process
+            stats.misses.increment(); // evicted or replaced meanwhile, maybe by another process
         }
         return Optional.empty();
     }
@@ -405,6 +406,29 @@ public final class LocalTier {
     }
 
     /** Removes the copy of an object, if any: sidecar first, then data. */
+    /**
+     * Drops the copy its sidecar still describes as {@code checked}: a copy committed since the
+     * sidecar was read (here or by another process) is another version, not the damaged one, and
+     * its bytes differ from what the check expected for that reason alone.
+     */
+    private boolean dropIfStill(TierEntry checked) {
+        int stripe = stripeOf(checked.bucket(), checked.key());
+        synchronized (lockOf(stripe)) {
+            Optional<TierEntry> now;
+            try {
+                now = layout.readSidecar(checked.bucket(), checked.key());
+            } catch (TierLayout.SidecarUnreadableException e) {
+                now = Optional.of(checked); // unreadable now: nothing to keep
+            }
+            if (!now.equals(Optional.of(checked))) {
+                return false;
+            }
+            versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
+            remove(checked.bucket(), checked.key());
+            return true;
+        }
+    }
+
     public void drop(String bucket, String key) {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {

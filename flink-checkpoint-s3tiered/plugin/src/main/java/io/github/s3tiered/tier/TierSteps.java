@@ -16,6 +16,8 @@ public final class TierSteps {
     public static final String COMMIT_SIDECAR_RENAMED = "commit:sidecar-renamed";
     /** A copy read from S3 is about to be checked against its reader's ticket and kept ({@code commitRead}). */
     public static final String READ_COMMIT_CHECKING = "commit-read:checking";
+    /** A reader read a copy's sidecar and is about to check the copy against it. */
+    public static final String CHECK_SIDECAR_READ = "check:sidecar-read";
     /** Eviction: a copy's sidecar was removed, its data not yet. */
     public static final String EVICT_SIDECAR_REMOVED = "evict:sidecar-removed";
 

@@ -327,6 +327,33 @@ class LocalTierTest {
     }
 
     @Test
+    void aCopyCommittedWhileAnEarlierOneIsCheckedIsNotDroppedAsDamaged() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        put(tier, "k", bytes(1000, 1));
+        LocalTier other = new LocalTier(dir, 1 << 20); // a reader that never checked the copy: it reads it in full
+        byte[] newer = bytes(1500, 2);
+        boolean[] committed = {false};
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.CHECK_SIDECAR_READ) && !committed[0]) {
+                committed[0] = true;
+                try {
+                    put(tier, "k", newer); // the object rewritten on this host after the reader read the sidecar
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+        try {
+            assertThat(other.getVerified("b", "k")).as("the copy it looked up is no longer there").isEmpty();
+        } finally {
+            TierSteps.listen(step -> {});
+        }
+        assertThat(committed[0]).isTrue();
+        assertThat(other.statistics().corruptionsDetected.sum()).as("not damage").isZero();
+        assertThat(Files.readAllBytes(other.getVerified("b", "k").orElseThrow().data())).isEqualTo(newer);
+    }
+
+    @Test
     void aTierFilledByFilesBeingWrittenIsNotScannedAgainAtEveryCommit() throws Exception {
         LocalTier tier = new LocalTier(dir, 10_000);
         Path writing = tier.newStagingFile(); // a restore's downloads reserve their full length
