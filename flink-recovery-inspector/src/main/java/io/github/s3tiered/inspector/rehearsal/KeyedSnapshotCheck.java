@@ -189,12 +189,20 @@ final class KeyedSnapshotCheck {
                         ? SnappyFrames.element(in, group.f1 + Integer.BYTES, group.f1 + Integer.BYTES, end, "key group " + group.f0)
                         : compression.decorateWithCompression(in)) {
                     DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(kgIn);
+                    // Flink writes every state once in every key group (HeapSnapshotStrategy): an id
+                    // seen twice is another state's entries that Flink would restore into this one
+                    boolean[] seen = new boolean[readers.length];
                     for (int i = 0; i < readers.length; i++) {
                         int stateId = view.readShort();
                         if (stateId < 0 || stateId >= readers.length) {
                             throw new StateDecodingException("key group " + group.f0 + " names state id " + stateId + " of "
                                     + readers.length, true, null);
                         }
+                        if (seen[stateId]) {
+                            throw new StateDecodingException("key group " + group.f0 + " names state id " + stateId + " ('"
+                                    + s.states.get(stateId).name() + "') twice", true, null);
+                        }
+                        seen[stateId] = true;
                         readers[stateId].readMappingsInKeyGroup(view, group.f0);
                     }
                     if (kgIn instanceof SnappyFrames.Element element && !element.exhausted()) {
@@ -230,12 +238,27 @@ final class KeyedSnapshotCheck {
                 try (ThrowingIterator<KeyGroup> groups = result.getRestoredKeyGroups()) {
                     while (groups.hasNext()) {
                         KeyGroup group = groups.next();
+                        // each state's entries of a key group come as one block (RocksDB's merge
+                        // iterator and the heap backend's iterator alike; not always in id order)
+                        java.util.BitSet ended = new java.util.BitSet();
+                        int current = -1;
                         try (ThrowingIterator<KeyGroupEntry> entries = group.getKeyGroupEntries()) {
                             while (entries.hasNext()) {
                                 KeyGroupEntry e = entries.next();
                                 if (e.getKvStateId() < 0 || e.getKvStateId() >= s.states.size()) {
                                     throw new StateDecodingException("key group " + group.getKeyGroupId() + " names state id "
                                             + e.getKvStateId() + " of " + s.states.size(), true, null);
+                                }
+                                if (e.getKvStateId() != current) {
+                                    if (ended.get(e.getKvStateId())) {
+                                        throw new StateDecodingException("key group " + group.getKeyGroupId() + " holds"
+                                                + " entries of state id " + e.getKvStateId() + " ('"
+                                                + s.states.get(e.getKvStateId()).name() + "') in two places", true, null);
+                                    }
+                                    if (current >= 0) {
+                                        ended.set(current);
+                                    }
+                                    current = e.getKvStateId();
                                 }
                                 KeyedStateSerializers.State state = s.states.get(e.getKvStateId());
                                 keyIn.setBuffer(e.getKey());

@@ -1,0 +1,86 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.apache.flink.api.common.state.StateDescriptor;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.memory.DataOutputViewStreamWrapper;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
+import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.util.List;
+
+/**
+ * A heap backend snapshot as Flink's {@code HeapSnapshotStrategy} lays it out, written here byte by
+ * byte: two {@code ValueState<Long>} of the same serializers, every state once in every key group.
+ */
+class KeyedSnapshotCheckTest {
+
+    private static final int MAX_PARALLELISM = 128;
+    private static final KeyGroupRange RANGE = KeyGroupRange.of(0, 3);
+
+    @TempDir java.nio.file.Path dir;
+
+    @Test
+    void aHeapSnapshotIsDecodedAndAStateIdNamedTwiceInAKeyGroupIsNot() throws Exception {
+        KeyedSnapshotCheck check = new KeyedSnapshotCheck(new RehearsalContext(getClass().getClassLoader(), true, dir, "_metadata"));
+        assertThat(check.check(heapSnapshot("intact", false), MAX_PARALLELISM)).isEqualTo("hashmap backend snapshot");
+
+        // the second state's id in key group 2 changed to the first's: Flink would restore the
+        // second state's entries of that key group into the first state
+        assertThatThrownBy(() -> check.check(heapSnapshot("damaged", true), MAX_PARALLELISM))
+                .isInstanceOf(StateDecodingException.class)
+                .hasMessageContaining("key group 2 names state id 0 ('first') twice");
+    }
+
+    private KeyGroupsStateHandle heapSnapshot(String name, boolean secondStateNamedAsFirstInGroup2) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(bytes);
+        new KeyedBackendSerializationProxy<>(LongSerializer.INSTANCE, List.of(
+                valueState("first").snapshot(), valueState("second").snapshot()), false).write(out);
+        long[] offsets = new long[RANGE.getNumberOfKeyGroups()];
+        for (int kg = RANGE.getStartKeyGroup(); kg <= RANGE.getEndKeyGroup(); kg++) {
+            offsets[kg - RANGE.getStartKeyGroup()] = bytes.size();
+            out.writeInt(kg);
+            long key = keyIn(kg);
+            for (int state = 0; state < 2; state++) {
+                out.writeShort(secondStateNamedAsFirstInGroup2 && kg == 2 && state == 1 ? 0 : state);
+                out.writeInt(1); // entries of this state in this key group
+                VoidNamespaceSerializer.INSTANCE.serialize(VoidNamespace.INSTANCE, out);
+                LongSerializer.INSTANCE.serialize(key, out);
+                LongSerializer.INSTANCE.serialize(1000L * state + kg, out);
+            }
+        }
+        java.nio.file.Path file = Files.write(dir.resolve(name), bytes.toByteArray());
+        return new KeyGroupsStateHandle(new KeyGroupRangeOffsets(RANGE, offsets),
+                new FileStateHandle(new Path(file.toUri()), Files.size(file)));
+    }
+
+    private static RegisteredKeyValueStateBackendMetaInfo<VoidNamespace, Long> valueState(String name) {
+        return new RegisteredKeyValueStateBackendMetaInfo<>(StateDescriptor.Type.VALUE, name,
+                VoidNamespaceSerializer.INSTANCE, LongSerializer.INSTANCE);
+    }
+
+    /** A key Flink assigns to this key group. */
+    private static long keyIn(int keyGroup) {
+        for (long k = 0; ; k++) {
+            if (KeyGroupRangeAssignment.assignToKeyGroup(k, MAX_PARALLELISM) == keyGroup) {
+                return k;
+            }
+        }
+    }
+}
