@@ -11,7 +11,9 @@ import java.io.DataInputStream;
  * Reads the in-flight data of an unaligned checkpoint as Flink's {@code
  * SequentialChannelStateReaderImpl} does: the format version at the start of the file, then at
  * each recorded offset a length and that many bytes. The lengths must add up to the state size
- * {@code _metadata} records. The buffers hold serialized records, which only the job could decode:
+ * {@code _metadata} records, and no two buffers of a channel may share a byte: Flink writes each
+ * buffer once, so an offset moved onto another buffer of the same length would replay that one
+ * twice and drop the other, silently. The buffers hold serialized records, which only the job could decode:
  * their bytes are not interpreted.
  */
 final class ChannelStateCheck {
@@ -23,6 +25,7 @@ final class ChannelStateCheck {
         long fileSize = localDelegate.getStateSize();
         long total = 0;
         StringBuilder seen = new StringBuilder();
+        java.util.TreeMap<Long, Integer> buffers = new java.util.TreeMap<>();
         try (FSDataInputStream in = localDelegate.openInputStream()) {
             DataInputStream data = new DataInputStream(in);
             int version = data.readInt();
@@ -39,7 +42,20 @@ final class ChannelStateCheck {
                 }
                 total += Integer.BYTES + length;
                 seen.append(' ').append(offset).append(':').append(length);
+                Integer before = buffers.put(offset, length);
+                if (before != null) {
+                    throw new StateDecodingException("channel state " + handle.getInfo() + " names the buffer at byte "
+                            + offset + " twice", true, null);
+                }
             }
+        }
+        long end = -1;
+        for (java.util.Map.Entry<Long, Integer> b : buffers.entrySet()) {
+            if (b.getKey() < end) {
+                throw new StateDecodingException("channel state " + handle.getInfo() + " has a buffer at byte " + b.getKey()
+                        + " inside the one ending at byte " + end, true, null);
+            }
+            end = b.getKey() + Integer.BYTES + b.getValue();
         }
         // State small enough to sit inside _metadata is copied out per channel, with its own format
         // header, and Flink records that copy's whole size (ChannelStatePendingResult#createHandle).
