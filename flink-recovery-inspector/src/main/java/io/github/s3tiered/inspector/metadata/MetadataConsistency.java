@@ -217,6 +217,11 @@ public final class MetadataConsistency {
             for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
                 checkKeyed(materialized, expected, where + " (materialized part)", out);
             }
+            for (org.apache.flink.runtime.state.changelog.ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
+                if (delta instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream) {
+                    checkChangelogOffsets(stream, where, out);
+                }
+            }
         } else if (h instanceof KeyGroupsStateHandle kg) {
             long size = sizeOf(kg.getDelegateStateHandle());
             for (int group : kg.getKeyGroupRange()) {
@@ -228,6 +233,18 @@ public final class MetadataConsistency {
             }
         } else if (h instanceof IncrementalRemoteKeyedStateHandle inc) {
             checkRocksDbFiles(inc, where, out);
+        }
+    }
+
+    /** Each change set starts inside its changelog file (where several tasks' changes may share one). */
+    private static void checkChangelogOffsets(org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream,
+            String where, List<String> out) {
+        for (org.apache.flink.api.java.tuple.Tuple2<StreamStateHandle, Long> part : stream.getHandlesAndOffsets()) {
+            long size = sizeOf(part.f0);
+            if (part.f1 < 0 || size >= 0 && part.f1 > size) {
+                out.add(where + " (changelog): changes start at byte " + part.f1 + " of a " + size + "-byte changelog file");
+                return;
+            }
         }
     }
 

@@ -52,6 +52,26 @@ class MetadataConsistencyTest {
         assertThat(MetadataConsistency.check(metadata(changelog), "chk-5")).isEmpty();
     }
 
+    @Test
+    void aChangeSetStartingPastTheEndOfItsChangelogFileIsAContradiction() {
+        assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 999)), "chk-5")).isEmpty();
+        assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 70_000)), "chk-5"))
+                .singleElement().asString().contains("changes start at byte 70000 of a 1000-byte changelog file");
+        assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(-1)), "chk-5"))
+                .singleElement().asString().contains("changes start at byte -1");
+    }
+
+    private static KeyedStateHandle changelogWithChangesAt(long... offsets) {
+        List<org.apache.flink.api.java.tuple.Tuple2<StreamStateHandle, Long>> parts = new java.util.ArrayList<>();
+        for (long offset : offsets) {
+            parts.add(org.apache.flink.api.java.tuple.Tuple2.of(file("changelog-" + parts.size()), offset));
+        }
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(parts, ALL, 100, 100, "filesystem");
+        return new ChangelogStateBackendHandleImpl(List.of(incremental(CHECKPOINT_ID)), List.of(changes), ALL,
+                CHECKPOINT_ID, CHECKPOINT_ID, 1000);
+    }
+
     /**
      * The State Processor API writes its savepoints with checkpoint id 0 and carries an existing
      * snapshot's handles (of their own ids) into them; it may also drop operators, so neither the
