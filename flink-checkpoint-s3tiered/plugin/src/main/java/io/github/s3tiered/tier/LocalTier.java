@@ -405,7 +405,6 @@ public final class LocalTier {
         return !beingRewritten.isEmpty() && beingRewritten.containsKey(new ObjectKey(bucket, key));
     }
 
-    /** Removes the copy of an object, if any: sidecar first, then data. */
     /**
      * Drops the copy its sidecar still describes as {@code checked}: a copy committed since the
      * sidecar was read (here or by another process) is another version, not the damaged one, and
@@ -429,6 +428,7 @@ public final class LocalTier {
         }
     }
 
+    /** Removes the copy of an object, if any: sidecar first, then data. */
     public void drop(String bucket, String key) {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {

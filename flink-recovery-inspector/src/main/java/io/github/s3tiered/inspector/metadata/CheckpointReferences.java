@@ -113,7 +113,16 @@ public final class CheckpointReferences {
 
     private void visitChangelog(ChangelogStateHandle h, String kind, String op) {
         if (h instanceof ChangelogStateHandleStreamImpl stream) {
-            stream.getHandlesAndOffsets().forEach(handleAndOffset -> visitStream(handleAndOffset.f0, kind, op));
+            stream.getHandlesAndOffsets().forEach(handleAndOffset -> {
+                if (handleAndOffset.f0 instanceof FileStateHandle file) {
+                    // Flink records the bytes written after the file's one-byte compression flag,
+                    // counted before any compression (OutputStreamWithPos): the file holds one
+                    // byte more, or fewer when compressed. So at least the flag, no exact size.
+                    add(file.getFilePath(), 1, false, kind, op);
+                } else {
+                    visitStream(handleAndOffset.f0, kind, op);
+                }
+            });
         } else if (h instanceof InMemoryChangelogStateHandle) {
             inlineHandles++;
         } else if (h != null) {

@@ -236,12 +236,16 @@ public final class MetadataConsistency {
         }
     }
 
-    /** Each change set starts inside its changelog file (where several tasks' changes may share one). */
+    /**
+     * Each change set starts inside its changelog file (where several tasks' changes may share one).
+     * Offsets and the recorded size count the same bytes: those after the file's compression flag,
+     * before compression.
+     */
     private static void checkChangelogOffsets(org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream,
             String where, List<String> out) {
         for (org.apache.flink.api.java.tuple.Tuple2<StreamStateHandle, Long> part : stream.getHandlesAndOffsets()) {
             long size = sizeOf(part.f0);
-            if (part.f1 < 0 || size >= 0 && part.f1 > size) {
+            if (part.f1 < 0 || size >= 0 && part.f1 >= size) { // each change set has bytes: none starts at the end
                 out.add(where + " (changelog): changes start at byte " + part.f1 + " of a " + size + "-byte changelog file");
                 return;
             }

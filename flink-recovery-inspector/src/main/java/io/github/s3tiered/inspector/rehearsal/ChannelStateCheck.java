@@ -49,7 +49,7 @@ final class ChannelStateCheck {
                 }
             }
         }
-        long end = -1;
+        long end = Integer.BYTES; // the format version
         for (java.util.Map.Entry<Long, Integer> b : buffers.entrySet()) {
             if (b.getKey() < end) {
                 throw new StateDecodingException("channel state " + handle.getInfo() + " has a buffer at byte " + b.getKey()

@@ -57,8 +57,30 @@ class MetadataConsistencyTest {
         assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 999)), "chk-5")).isEmpty();
         assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 70_000)), "chk-5"))
                 .singleElement().asString().contains("changes start at byte 70000 of a 1000-byte changelog file");
+        assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(1000)), "chk-5"))
+                .singleElement().asString().contains("changes start at byte 1000 of a 1000-byte changelog file");
         assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(-1)), "chk-5"))
                 .singleElement().asString().contains("changes start at byte -1");
+    }
+
+    /**
+     * Flink's changelog storage records the bytes it wrote after the file's compression flag,
+     * before compression: the file is one byte longer, or shorter when compressed. Only its
+     * existence with the flag can be required.
+     */
+    @Test
+    void aChangelogFileIsNotHeldToItsRecordedSize() {
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
+                        org.apache.flink.api.java.tuple.Tuple2.of(file("changelog-a"), 0L),
+                        org.apache.flink.api.java.tuple.Tuple2.of(file("changelog-a"), 500L)), ALL, 1000, 1000, "filesystem");
+        KeyedStateHandle changelog = new ChangelogStateBackendHandleImpl(List.of(incremental(CHECKPOINT_ID)), List.of(changes),
+                ALL, CHECKPOINT_ID, CHECKPOINT_ID, 1000);
+        io.github.s3tiered.inspector.ReferencedFile f = CheckpointReferences.of(metadata(changelog)).files().stream()
+                .filter(r -> r.path().getName().equals("changelog-a")).findFirst().orElseThrow();
+        assertThat(f.exactSize()).isFalse();
+        assertThat(f.minSize()).isEqualTo(1);
+        assertThat(f.kinds()).singleElement().asString().endsWith("-changelog");
     }
 
     private static KeyedStateHandle changelogWithChangesAt(long... offsets) {
