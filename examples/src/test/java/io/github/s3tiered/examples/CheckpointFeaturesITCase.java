@@ -36,8 +36,8 @@ import java.util.Map;
 /**
  * The tiered checkpoint storage with Flink's optional checkpointing features: file merging
  * (refused by the storage: the tasks checkpoint without it), unaligned checkpoints
- * (in-flight data in the checkpoint) and the changelog state backend (state changes written to
- * {@code s3tiered://} between materializations). For each, the tasks start, checkpoints complete
+ * (in-flight data in the checkpoint) and the changelog state backend (its materializations on
+ * {@code s3tiered://}). For each, the tasks start, checkpoints complete
  * and are judged restorable, and the newest restores with exact state, through a failure and on a
  * fresh host.
  */
@@ -59,8 +59,12 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         FILE_MERGING(Map.of("execution.checkpointing.file-merging.enabled", "true")),
         UNALIGNED(Map.of("execution.checkpointing.unaligned.enabled", "true",
                 "execution.checkpointing.aligned-checkpoint-timeout", "0s")),
-        CHANGELOG(Map.of("state.changelog.enabled", "true", "state.changelog.storage", "filesystem",
-                "state.changelog.periodic-materialize.interval", "2s"));
+        /**
+         * Materializations on {@code s3tiered://}; the changes since, in the changelog storage of
+         * this class's TaskManager: the default in-memory one, inside {@code _metadata} (a job
+         * cannot choose it, see {@link ChangelogStorageITCase}).
+         */
+        CHANGELOG(Map.of("state.changelog.enabled", "true", "state.changelog.periodic-materialize.interval", "2s"));
 
         final Map<String, String> options;
 
@@ -75,9 +79,6 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         initializeFileSystems(fileSystemConfig(S3.server(), localTier));
         String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/" + feature;
         Map<String, String> options = new java.util.HashMap<>(feature.options);
-        if (feature == Feature.CHANGELOG) {
-            options.put("dstl.dfs.base-path", dir + "-changelog");
-        }
         // a failure after a few checkpoints (500 ms apart), then more checkpoints after the restore
         // at least fifteen checkpoints before the input ends: the cancel after ten finds it running, however slow the host
         RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString()).gatedEvery(12_000);
@@ -110,8 +111,8 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         resumesExactlyOnAFreshHost(cluster, dir, retained, options, s);
 
         if (feature == Feature.CHANGELOG) {
-            // the changelog backend's handles name the materialization's files and the changes'
-            // files; each is checked: one deleted is MISSING_FILES, never RESTORABLE
+            // the changelog backend's handles name the materialization's files, each checked: one
+            // deleted is MISSING_FILES, never RESTORABLE
             assertThat(validation.files()).as("files of the materialization").anyMatch(f -> f.kinds().stream()
                     .anyMatch(k -> k.contains("materialized")));
             Path victim = validation.files().stream().filter(f -> f.kinds().stream().anyMatch(k -> k.contains("materialized")))

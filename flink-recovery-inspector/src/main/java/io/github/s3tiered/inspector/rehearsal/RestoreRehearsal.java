@@ -35,12 +35,12 @@ import java.util.Set;
  *   <li>a whole keyed snapshot (hashmap backend, full RocksDB snapshot, canonical savepoint):
  *       {@link KeyedSnapshotCheck};
  *   <li>operator state: {@link OperatorStateCheck};
- *   <li>the in-flight data of unaligned checkpoints: {@link ChannelStateCheck}.
+ *   <li>the in-flight data of unaligned checkpoints: {@link ChannelStateCheck};
+ *   <li>the changelog state backend's changes since its last materialization: {@link ChangelogCheck}.
  * </ul>
  *
- * Raw keyed and raw operator state are written in each operator's own format, and changelog
- * increments in the changelog's: those files are fetched (length, recorded checksum) but not
- * decoded.
+ * Raw keyed and raw operator state are written in each operator's own format: those files are
+ * fetched (length, recorded checksum) but not decoded.
  */
 public final class RestoreRehearsal {
 
@@ -124,9 +124,7 @@ public final class RestoreRehearsal {
             }
             for (ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
                 if (delta instanceof ChangelogStateHandleStreamImpl stream) {
-                    Unit u = fetchOnly(where + " changelog");
-                    stream.getHandlesAndOffsets().forEach(t -> u.add(t.f0));
-                    units.add(u);
+                    units.add(changes(stream, maxParallelism, where + " changelog"));
                 }
             }
         } else if (h instanceof KeyGroupsStateHandle kg) {
@@ -218,6 +216,17 @@ public final class RestoreRehearsal {
         return u;
     }
 
+    private static Unit changes(ChangelogStateHandleStreamImpl h, int maxParallelism, String where) {
+        Unit u = new Unit(where + " (changes since the last materialization)") {
+            @Override
+            void rehearse(LocalFiles local, RehearsalContext ctx, Findings findings) {
+                new ChangelogCheck(maxParallelism).check(h, local, findings, ctx);
+            }
+        };
+        h.getHandlesAndOffsets().forEach(t -> u.add(t.f0));
+        return u;
+    }
+
     private static Unit keyGroups(KeyGroupsStateHandle h, int maxParallelism, String where) {
         Unit u = new Unit(where + " (" + LocalizedHandles.describe(h.getDelegateStateHandle()) + ")") {
             @Override
@@ -248,14 +257,14 @@ public final class RestoreRehearsal {
     }
 
     /**
-     * Files in a format no check decodes (an operator's raw state, changelog increments): fetched,
+     * Files in a format no check decodes (an operator's raw state): fetched,
      * which checks their length and recorded checksum, and marked as proven no further.
      */
     private static final class FetchOnly extends Unit {
         private final List<StreamStateHandle> handles;
 
         FetchOnly(String where, List<StreamStateHandle> handles) {
-            super(where + " (not decoded: written in its operator's or the changelog's own format)");
+            super(where + " (not decoded: written in its operator's own format)");
             this.handles = handles;
         }
 

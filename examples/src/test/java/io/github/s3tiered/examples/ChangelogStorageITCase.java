@@ -1,0 +1,144 @@
+package io.github.s3tiered.examples;
+
+import static io.github.s3tiered.examples.RecoveryTestSupport.PARALLELISM;
+import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
+import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
+import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
+import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
+import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.s3tiered.inspector.CheckpointInspector;
+import io.github.s3tiered.inspector.ReferencedFile;
+import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.Verdict;
+import io.github.s3tiered.testing.S3ServerExtension;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import software.amazon.awssdk.core.ResponseBytes;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The changelog state backend with its changes in files on {@code s3tiered://}, as Flink's
+ * changelog storage writes them: a compression flag byte, then change sets, with {@code _metadata}
+ * recording a size that is not the file's (counted after the flag, before compression). The
+ * changelog storage is built by each TaskManager from its own configuration, not from the job's
+ * ({@code TaskExecutor} passes its own configuration to {@code StateChangelogStorageLoader}): so
+ * each case runs on a MiniCluster of its own that names the storage, uncompressed or compressed.
+ * Materialization is off, so all state is in those files. The newest checkpoint is judged
+ * restorable by sizes and by deep validation, which reads every change set; deep validation
+ * refuses it while a file of it is cut short by a byte (still there, not empty); put back whole,
+ * it resumes exactly on a fresh host.
+ */
+class ChangelogStorageITCase implements AwaitsBackgroundUploads {
+
+    @RegisterExtension
+    static final S3ServerExtension S3 = new S3ServerExtension();
+
+    @TempDir java.nio.file.Path localTier;
+    @TempDir java.nio.file.Path freshHostTier;
+    @TempDir java.nio.file.Path output;
+
+    @ParameterizedTest(name = "compressed: {0}")
+    @ValueSource(booleans = {false, true})
+    void changesInFilesAreProvenAndRestoreExactly(boolean compressed) throws Exception {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/changelog-" + compressed;
+        Configuration cluster = RecoveryTestSupport.clusterConfig();
+        cluster.setString("state.changelog.storage", "filesystem");
+        cluster.setString("state.changelog.dstl.dfs.base-path", dir + "-changes");
+        cluster.setString("state.changelog.dstl.dfs.compression.enabled", Boolean.toString(compressed));
+        Map<String, String> options = Map.of("state.changelog.enabled", "true",
+                "state.changelog.periodic-materialize.enabled", "false");
+
+        try (MiniCluster miniCluster = new MiniCluster(new MiniClusterConfiguration.Builder()
+                .setConfiguration(cluster).setNumTaskManagers(1).setNumSlotsPerTaskManager(PARALLELISM).build())) {
+            miniCluster.start();
+            // a failure after a few checkpoints (500 ms apart), then more checkpoints after the restore;
+            // at least fifteen checkpoints before the input ends: the cancel after ten finds it running
+            RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 60_000, output.toString())
+                    .gatedEvery(12_000);
+            StreamExecutionEnvironment env = environment(dir, null, options);
+            RecoveryJob.build(env, s);
+            JobID job = JobRunner.submit(miniCluster, env);
+            JobRunner.awaitCheckpoints(miniCluster, job, 10, TIMEOUT);
+            miniCluster.cancelJob(job).get();
+            JobRunner.awaitStatus(miniCluster, job, JobStatus.CANCELED, TIMEOUT);
+            List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(miniCluster, job);
+            String retained = done.get(done.size() - 1).getExternalPath();
+
+            CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+            Validation validation = inspector.validate(new Path(retained), false);
+            assertThat(validation.verdict()).as(validation.reason()).isEqualTo(Verdict.RESTORABLE);
+            List<ReferencedFile> changes = validation.files().stream()
+                    .filter(f -> f.kinds().stream().anyMatch(k -> k.endsWith("-changelog"))).toList();
+            assertThat(changes).as("files of changes, among %s (and %d handles inside _metadata)",
+                    validation.files().stream().flatMap(f -> f.kinds().stream()).distinct().toList(),
+                    validation.inlineHandles()).isNotEmpty().allMatch(f -> !f.exactSize());
+            Validation deep = inspector.validate(new Path(retained), true);
+            assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.RESTORABLE);
+            for (ReferencedFile f : changes) {
+                assertThat(deep.deepCheck().files()).filteredOn(p -> p.path().equals(f.path().toString())).singleElement()
+                        .satisfies(p -> assertThat(p.how()).contains("change sets read at their offsets"));
+            }
+
+            Path victim = changes.get(0).path();
+            String key = victim.toUri().getPath().substring(1);
+            try (S3Client raw = RecoveryTestSupport.rawClient(S3.server())) {
+                ResponseBytes<GetObjectResponse> intact = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(key));
+                byte[] bytes = intact.asByteArray();
+                assertThat(bytes[0]).as("compression flag of " + key).isEqualTo((byte) (compressed ? 1 : 0));
+                // put back a byte short, without a recorded checksum (as another tool would write it)
+                raw.putObject(b -> b.bucket(S3.server().bucket()).key(key),
+                        RequestBody.fromBytes(Arrays.copyOf(bytes, bytes.length - 1)));
+                // the local tier keeps the intact copy: validation reads what S3 holds
+                Validation cut = inspector.validate(new Path(retained), true);
+                assertThat(cut.verdict()).as(cut.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                assertThat(cut.filesConcerned()).containsExactly(victim.toString());
+                raw.putObject(b -> b.bucket(S3.server().bucket()).key(key).metadata(intact.response().metadata()),
+                        RequestBody.fromBytes(bytes));
+            }
+
+            resumesExactlyOnAFreshHost(miniCluster, dir, retained, options, s);
+        }
+    }
+
+    /**
+     * Resumes from {@code retained} on a host without local copies; the job finishes with exact
+     * state. In claim mode: without materialization the changelog backend cannot take the full
+     * snapshot that Flink's default (no claim) demands first.
+     */
+    private void resumesExactlyOnAFreshHost(MiniCluster cluster, String dir, String retained, Map<String, String> options,
+            RecoveryJob.Settings s) throws Exception {
+        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
+        Map<String, String> claiming = new java.util.HashMap<>(options);
+        claiming.put("execution.state-recovery.claim-mode", "CLAIM");
+        StreamExecutionEnvironment resumed = environment(dir, retained, claiming);
+        RecoveryJob.build(resumed, resume);
+        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+}

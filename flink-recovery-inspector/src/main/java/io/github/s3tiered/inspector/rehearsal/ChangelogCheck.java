@@ -1,0 +1,203 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl;
+import org.apache.flink.runtime.state.changelog.StateChange;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import org.xerial.snappy.SnappyFramedInputStream;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Reads the files of the changelog state backend's changes since its last materialization as
+ * Flink's changelog storage writes them ({@code flink-dstl-dfs}: {@code StateChangeFsUploader},
+ * {@code StateChangeFormat}): one flag byte (1: the rest is Snappy-framed, 0: it is not), then
+ * change sets back to back, of every task whose changes one upload batched. A change set is the
+ * number of its key groups, then per key group the number of changes and the key group, then each
+ * change as a length and that many bytes. {@code _metadata} records, as the file's size, the bytes
+ * after the flag counted before compression, and as each change set's offset its first byte in
+ * those same bytes ({@code ChangelogStreamWrapper} skips that many after the flag).
+ *
+ * <p>Checked here: the flag; that the change sets read from the first byte end exactly at the
+ * recorded size, and the file there (compressed: every Snappy chunk's checksum, which Flink's
+ * reader ignores); that every recorded offset starts a change set, as Flink's restore reads one
+ * change set at each; that key groups are in the operator's range or the metadata's. A change set's
+ * key groups are not held to the subtask's range: after a rescaled restore Flink keeps referring
+ * to change sets of the old, wider ranges until the next materialization. The changes' bytes
+ * (state operations in the backend's serialization) are not decoded.
+ */
+final class ChangelogCheck {
+
+    private static final int FLAG_UNCOMPRESSED = 0;
+    private static final int FLAG_COMPRESSED = 1;
+
+    private final int maxParallelism;
+
+    ChangelogCheck(int maxParallelism) {
+        this.maxParallelism = maxParallelism;
+    }
+
+    /**
+     * Checks every file {@code handle} names, each against all offsets the handle records in it.
+     * Each file's outcome goes to {@code findings}: a file that fails does not stop the others.
+     */
+    void check(ChangelogStateHandleStreamImpl handle, LocalFiles local, Findings findings, RehearsalContext ctx) {
+        Map<String, List<Long>> offsetsByFile = new LinkedHashMap<>();
+        Map<String, StreamStateHandle> handles = new LinkedHashMap<>();
+        for (Tuple2<StreamStateHandle, Long> t : handle.getHandlesAndOffsets()) {
+            String name = LocalizedHandles.describe(t.f0);
+            offsetsByFile.computeIfAbsent(name, n -> new ArrayList<>()).add(t.f1);
+            handles.putIfAbsent(name, t.f0);
+        }
+        for (Map.Entry<String, StreamStateHandle> e : handles.entrySet()) {
+            StreamStateHandle remote = e.getValue();
+            try {
+                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), offsetsByFile.get(e.getKey()));
+                findings.proved(remote, Proof.DECODED,
+                        "change sets read at their offsets and to the recorded size (changes not decoded)");
+            } catch (StateDecodingException failure) {
+                if (failure.damage()) {
+                    findings.failed(LocalizedHandles.fileOf(remote).map(Object::toString).orElse(ctx.metadataFile()),
+                            failure.getMessage());
+                } else {
+                    findings.note(failure.getMessage());
+                }
+            }
+        }
+    }
+
+    /** Reads one file whose recorded size is {@code recorded}; throws on the first contradiction. */
+    void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets) throws StateDecodingException {
+        long fileLength = lengthOf(localCopy, what);
+        if (fileLength < 1) {
+            throw damage(what + ": the changelog file is empty (it starts with a compression flag)");
+        }
+        TreeSet<Long> starts = new TreeSet<>();
+        try (FSDataInputStream in = localCopy.openInputStream()) {
+            int flag = in.read();
+            if (flag == FLAG_UNCOMPRESSED && fileLength - 1 != recorded) {
+                throw damage(what + ": the uncompressed changelog file holds " + (fileLength - 1)
+                        + " bytes after its flag byte, _metadata records " + recorded);
+            }
+            InputStream changes;
+            if (flag == FLAG_UNCOMPRESSED) {
+                changes = new BufferedInputStream(in);
+            } else if (flag == FLAG_COMPRESSED) {
+                SnappyFrames.verify(in, 1, fileLength, what);
+                in.seek(1);
+                changes = new SnappyFramedInputStream(new BufferedInputStream(in), true);
+            } else {
+                throw damage(what + ": the changelog file starts with flag byte " + flag + ", Flink writes "
+                        + FLAG_UNCOMPRESSED + " or " + FLAG_COMPRESSED);
+            }
+            readChangeSets(what, recorded, new DataInputStream(changes), starts);
+            if (changes.read() >= 0) {
+                throw damage(what + ": the compressed changelog file holds more than the " + recorded
+                        + " bytes _metadata records");
+            }
+        } catch (StateDecodingException e) {
+            throw e;
+        } catch (EOFException e) {
+            throw damage(what + ": the changelog file ends before the " + recorded + " bytes _metadata records");
+        } catch (IOException e) {
+            throw new StateDecodingException(what + ": reading the changelog file failed: " + e, false, e);
+        }
+        for (long offset : offsets) {
+            if (!starts.contains(offset)) {
+                Long before = starts.floor(offset);
+                throw damage(what + ": _metadata records a change set at byte " + offset + ", which "
+                        + (offset >= recorded || offset < 0 ? "is outside the file's " + recorded + " bytes"
+                                : "is inside the one starting at byte " + before)
+                        + " (change sets start at " + summary(starts) + ")");
+            }
+        }
+    }
+
+    /** Reads change sets until {@code recorded} bytes, noting where each starts. */
+    private void readChangeSets(String what, long recorded, DataInputStream in, TreeSet<Long> starts) throws IOException {
+        long pos = 0;
+        while (pos < recorded) {
+            long start = pos;
+            starts.add(start);
+            int groups = readInt(in, what, start, pos, recorded, "number of key groups");
+            pos += Integer.BYTES;
+            // each key group takes at least its two ints
+            if (groups < 0 || groups > (recorded - pos) / (2 * Integer.BYTES)) {
+                throw damage(what + ": the change set at byte " + start + " has " + groups + " key groups, "
+                        + (recorded - pos) + " bytes before the recorded end");
+            }
+            for (int g = 0; g < groups; g++) {
+                int changes = readInt(in, what, start, pos, recorded, "number of changes");
+                int keyGroup = readInt(in, what, start, pos + Integer.BYTES, recorded, "key group");
+                pos += 2 * Integer.BYTES;
+                if (keyGroup != StateChange.META_KEY_GROUP && (keyGroup < 0 || keyGroup >= maxParallelism)) {
+                    throw damage(what + ": the change set at byte " + start + " has changes of key group " + keyGroup
+                            + ", outside the operator's " + maxParallelism + " key groups");
+                }
+                if (changes < 0 || changes > (recorded - pos) / Integer.BYTES) {
+                    throw damage(what + ": the change set at byte " + start + " has " + changes + " changes in key group "
+                            + keyGroup + ", " + (recorded - pos) + " bytes before the recorded end");
+                }
+                for (int c = 0; c < changes; c++) {
+                    int length = readInt(in, what, start, pos, recorded, "change length");
+                    pos += Integer.BYTES;
+                    if (length < 0 || length > recorded - pos) {
+                        throw damage(what + ": a change of " + length + " bytes at byte " + pos + " (change set at byte "
+                                + start + ") runs past the recorded end at byte " + recorded);
+                    }
+                    in.skipNBytes(length);
+                    pos += length;
+                }
+            }
+        }
+    }
+
+    private static int readInt(DataInputStream in, String what, long changeSet, long pos, long recorded, String field)
+            throws IOException {
+        if (pos + Integer.BYTES > recorded) {
+            throw damage(what + ": the " + field + " at byte " + pos + " (change set at byte " + changeSet
+                    + ") runs past the recorded end at byte " + recorded);
+        }
+        return in.readInt();
+    }
+
+    private static long lengthOf(StreamStateHandle localCopy, String what) throws StateDecodingException {
+        try {
+            if (localCopy instanceof ByteStreamStateHandle bytes) {
+                return bytes.getData().length;
+            }
+            if (localCopy instanceof FileStateHandle file) {
+                return file.getFilePath().getFileSystem().getFileStatus(file.getFilePath()).getLen();
+            }
+        } catch (IOException e) {
+            throw new StateDecodingException(what + ": reading the changelog file's length failed: " + e, false, e);
+        }
+        throw new StateDecodingException(what + ": a changelog file in a " + localCopy.getClass().getSimpleName()
+                + " cannot be read here", false, null);
+    }
+
+    private static String summary(TreeSet<Long> starts) {
+        if (starts.size() <= 8) {
+            return starts.toString();
+        }
+        List<Long> all = new ArrayList<>(starts);
+        return all.subList(0, 8) + " and " + (all.size() - 8) + " more";
+    }
+
+    private static StateDecodingException damage(String message) {
+        return new StateDecodingException(message, true, null);
+    }
+}

@@ -1,0 +1,168 @@
+package io.github.s3tiered.inspector.rehearsal;
+
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.SnappyStreamCompressionDecorator;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.changelog.StateChange;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Changelog files as Flink's changelog storage writes them ({@code StateChangeFsUploader},
+ * {@code StateChangeFormat}): a compression flag byte, then change sets back to back; {@code
+ * _metadata} records the bytes after the flag, before compression, and each change set's offset in
+ * them. Change sets here: at 0 one of metadata and key group 3 (37 bytes), at 37 an empty one (4
+ * bytes), at 41 one of key groups 5 and 120 (34 bytes): 75 bytes.
+ */
+class ChangelogCheckTest {
+
+    private static final int MAX_PARALLELISM = 128;
+    private static final long SIZE = 75;
+
+    @TempDir java.nio.file.Path dir;
+
+    private final ChangelogCheck check = new ChangelogCheck(MAX_PARALLELISM);
+
+    @Test
+    void changeSetsReadToTheRecordedSizeAtTheirOffsets() throws Exception {
+        for (boolean compressed : new boolean[] {false, true}) {
+            StreamStateHandle file = handle(file(compressed, changeSets()));
+            assertThatCode(() -> check.check("f", SIZE, file, List.of(0L, 37L, 41L))).doesNotThrowAnyException();
+            assertThatCode(() -> check.check("f", SIZE, file, List.of(41L))).doesNotThrowAnyException();
+        }
+        // the same through the local file system, whose length is read from the file
+        java.nio.file.Path onDisk = dir.resolve("changes");
+        Files.write(onDisk, file(false, changeSets()));
+        FileStateHandle local = new FileStateHandle(new Path(onDisk.toUri()), SIZE);
+        assertThatCode(() -> check.check("f", SIZE, local, List.of(37L))).doesNotThrowAnyException();
+    }
+
+    @Test
+    void aFileCutShortOrLongerThanRecordedIsRefused() throws Exception {
+        byte[] plain = file(false, changeSets());
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(Arrays.copyOf(plain, plain.length - 1)), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("holds 74 bytes after its flag byte");
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(Arrays.copyOf(plain, plain.length + 4)), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("holds 79 bytes after its flag byte");
+
+        byte[] compressed = file(true, changeSets());
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(Arrays.copyOf(compressed, compressed.length - 1)), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("runs to byte");
+        // whole Snappy chunks, but the change sets hold more than the recorded size, or less
+        byte[] moreThanRecorded = file(true, concat(changeSets(), changeSet(new int[] {7}, 2)));
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(moreThanRecorded), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("holds more than the 75 bytes");
+        assertThatThrownBy(() -> check.check("f", SIZE + 20, handle(compressed), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("ends before the 95 bytes");
+    }
+
+    @Test
+    void everyOffsetMustStartAChangeSet() throws Exception {
+        StreamStateHandle file = handle(file(false, changeSets()));
+        // at 45 the third change set's first key group, 4 bytes in, reads as a change set of one key group
+        assertThatThrownBy(() -> check.check("f", SIZE, file, List.of(0L, 45L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 45")
+                .hasMessageContaining("inside the one starting at byte 41");
+        assertThatThrownBy(() -> check.check("f", SIZE, file, List.of(75L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("outside the file's 75 bytes");
+    }
+
+    @Test
+    void aDamagedFrameOrFlagIsRefused() throws Exception {
+        byte[] wrongFlag = file(false, changeSets());
+        wrongFlag[0] = 2;
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(wrongFlag), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("flag byte 2");
+
+        byte[] count = file(false, changeSets());
+        count[1 + 37 + 3] = 1; // the empty change set now claims a key group, which takes the next set's bytes
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(count), List.of(0L, 37L, 41L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set");
+
+        byte[] keyGroup = file(false, changeSets());
+        keyGroup[1 + 41 + 4 + 4 + 3] = (byte) MAX_PARALLELISM; // key group 5 becomes 128
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(keyGroup), List.of(41L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("key group 128");
+
+        byte[] length = file(false, changeSets());
+        length[1 + 4 + 8 + 3] = 100; // the metadata change's length runs past the end
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(length), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("runs past the recorded end");
+
+        // a byte changed inside compressed data: Flink's reader would decompress other bytes
+        byte[] compressed = file(true, changeSets());
+        compressed[compressed.length - 3] ^= 0x40;
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(compressed), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).matches(e -> ((StateDecodingException) e).damage());
+    }
+
+    /** The three change sets of the class comment. */
+    private static byte[] changeSets() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeInt(2); // key groups: metadata first, as Flink writes it
+        group(out, StateChange.META_KEY_GROUP, 5);
+        group(out, 3, 4);
+        out.writeInt(0);
+        out.write(changeSet(new int[] {5, 120}, 3));
+        out.flush();
+        return bytes.toByteArray();
+    }
+
+    /** A change set of one change of {@code changeBytes} bytes in each of {@code keyGroups}. */
+    private static byte[] changeSet(int[] keyGroups, int changeBytes) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeInt(keyGroups.length);
+        for (int kg : keyGroups) {
+            group(out, kg, changeBytes);
+        }
+        out.flush();
+        return bytes.toByteArray();
+    }
+
+    private static void group(DataOutputStream out, int keyGroup, int changeBytes) throws IOException {
+        out.writeInt(1);
+        out.writeInt(keyGroup);
+        out.writeInt(changeBytes);
+        out.write(new byte[changeBytes]);
+    }
+
+    /** A changelog file: the flag, then the change sets, compressed as Flink compresses them. */
+    private static byte[] file(boolean compressed, byte[] changeSets) throws IOException {
+        ByteArrayOutputStream file = new ByteArrayOutputStream();
+        file.write(compressed ? 1 : 0);
+        if (compressed) {
+            try (OutputStream out = SnappyStreamCompressionDecorator.INSTANCE.decorateWithCompression(file)) {
+                out.write(changeSets);
+            }
+        } else {
+            file.write(changeSets);
+        }
+        return file.toByteArray();
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    private static StreamStateHandle handle(byte[] bytes) {
+        return new ByteStreamStateHandle("changes", bytes);
+    }
+}
