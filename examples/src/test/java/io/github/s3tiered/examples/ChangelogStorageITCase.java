@@ -46,8 +46,9 @@ import java.util.Map;
  * ({@code TaskExecutor} passes its own configuration to {@code StateChangelogStorageLoader}): so
  * each case runs on a MiniCluster of its own that names the storage, uncompressed or compressed.
  * Materialization is off, so all state is in those files. The newest checkpoint is judged
- * restorable by sizes and by deep validation, which reads every change set; deep validation
- * refuses it while a file of it is cut short by a byte (still there, not empty); put back whole,
+ * restorable by sizes and by deep validation, which reads every change set. While a file of it
+ * is cut short by a byte (still there, not empty), deep validation refuses it, and so do the sizes
+ * and the storage's guard when the file is uncompressed (its flag byte says so); put back whole,
  * it resumes exactly on a fresh host.
  */
 class ChangelogStorageITCase implements AwaitsBackgroundUploads {
@@ -108,13 +109,36 @@ class ChangelogStorageITCase implements AwaitsBackgroundUploads {
                 ResponseBytes<GetObjectResponse> intact = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(key));
                 byte[] bytes = intact.asByteArray();
                 assertThat(bytes[0]).as("compression flag of " + key).isEqualTo((byte) (compressed ? 1 : 0));
-                // put back a byte short, without a recorded checksum (as another tool would write it)
+                // put back a byte short, without a recorded checksum (as another tool would write it);
+                // the local tier keeps the intact copy: validation reads what S3 holds
                 raw.putObject(b -> b.bucket(S3.server().bucket()).key(key),
                         RequestBody.fromBytes(Arrays.copyOf(bytes, bytes.length - 1)));
-                // the local tier keeps the intact copy: validation reads what S3 holds
+                Validation bySize = inspector.validate(new Path(retained), false);
                 Validation cut = inspector.validate(new Path(retained), true);
-                assertThat(cut.verdict()).as(cut.reason()).isEqualTo(Verdict.CORRUPT_STATE);
-                assertThat(cut.filesConcerned()).containsExactly(victim.toString());
+                if (compressed) {
+                    assertThat(bySize.verdict()).as("a compressed file's size proves nothing: " + bySize.reason())
+                            .isEqualTo(Verdict.RESTORABLE);
+                    assertThat(cut.verdict()).as(cut.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                    assertThat(cut.filesConcerned()).containsExactly(victim.toString());
+                } else {
+                    // its flag says it is uncompressed: it must hold one byte more than recorded
+                    assertThat(bySize.verdict()).as(bySize.reason()).isEqualTo(Verdict.SIZE_MISMATCH);
+                    assertThat(bySize.filesConcerned()).containsExactly(victim.toString());
+                    assertThat(cut.verdict()).as(cut.reason()).isEqualTo(Verdict.SIZE_MISMATCH);
+                    assertThat(failureText(RecoveryTestSupport.run(miniCluster, environment(dir, retained, options), s)))
+                            .contains("Refusing to resume from execution.state-recovery.path").contains(key);
+
+                    // whole, but the first change set's number of key groups changed: only reading it tells
+                    byte[] changed = bytes.clone();
+                    changed[1] = 0x7f;
+                    raw.putObject(b -> b.bucket(S3.server().bucket()).key(key), RequestBody.fromBytes(changed));
+                    assertThat(inspector.validate(new Path(retained), false).restorable()).as("sizes alone cannot see it")
+                            .isTrue();
+                    Validation decoded = inspector.validate(new Path(retained), true);
+                    assertThat(decoded.verdict()).as(decoded.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                    assertThat(decoded.filesConcerned()).containsExactly(victim.toString());
+                    assertThat(decoded.reason()).contains("key groups");
+                }
                 raw.putObject(b -> b.bucket(S3.server().bucket()).key(key).metadata(intact.response().metadata()),
                         RequestBody.fromBytes(bytes));
             }

@@ -129,6 +129,59 @@ class SyntheticCheckpointTest {
         assertThat(CheckpointNames.isPreUploadedName(sha.substring(1) + "-89abcdef01234567.sst")).isFalse();
     }
 
+    /**
+     * Flink's changelog storage records a file's size after its compression flag and before
+     * compression. An uncompressed file whole holds one byte more, and passes on its listed size
+     * alone; a compressed one is told by its flag (one read) and passes on any size; an
+     * uncompressed one cut short, and one whose first byte is no flag, are each refused by name.
+     */
+    @Test
+    void changelogFilesAreHeldToTheirSizeUnlessCompressed() throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-1"));
+        java.nio.file.Path changes = Files.createDirectories(jobDir.resolve("changelog"));
+        java.nio.file.Path plain = changes.resolve("plain");
+        java.nio.file.Path compressed = changes.resolve("compressed");
+        Files.write(plain, changelogFile(0, 21)); // the flag, then the 20 bytes recorded
+        Files.write(compressed, changelogFile(1, 30)); // 500 bytes recorded, compressed into 29
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl handle =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 0L),
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 12L),
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(compressed), 500), 0L)),
+                        KeyGroupRange.of(0, 127), 520, 520, "filesystem");
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(
+                new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
+                        List.of(), List.of(handle), KeyGroupRange.of(0, 127), 1, 0, 520)).build());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1, List.of(op), List.of()), new DataOutputStream(out));
+        }
+
+        Validation v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        // listings of chk-1, shared/ (started before _metadata is read) and changelog/; opens of
+        // _metadata and of the compressed file for its flag
+        assertThat(v.requests()).isEqualTo(new RequestCount(3, 0, 2, 0, 0));
+
+        Files.write(plain, changelogFile(0, 20));
+        v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.SIZE_MISMATCH);
+        assertThat(v.filesConcerned()).containsExactly(path(plain).toString());
+        assertThat(v.reason()).contains("uncompressed changelog file", "20 bytes", "found 20");
+
+        Files.write(plain, changelogFile(7, 25));
+        v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+        assertThat(v.filesConcerned()).containsExactly(path(plain).toString());
+        assertThat(v.reason()).contains("starts with byte 7");
+    }
+
+    private static byte[] changelogFile(int flag, int length) {
+        byte[] bytes = new byte[length];
+        bytes[0] = (byte) flag;
+        return bytes;
+    }
+
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */
     private void writeCheckpoint(long id, int first, int count) throws Exception {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));

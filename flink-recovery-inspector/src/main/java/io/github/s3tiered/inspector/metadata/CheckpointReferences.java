@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Every file a checkpoint needs, read from its metadata: keyed state (full and incremental:
@@ -48,7 +49,15 @@ public final class CheckpointReferences {
      */
     private final Map<String, Builder> files = new LinkedHashMap<>();
     private final List<String> unsupportedHandles = new ArrayList<>();
+    /** The changelog storage's files, by the path as written, with the sizes recorded for them. */
+    private final Map<String, ChangelogFile> changelogFiles = new LinkedHashMap<>();
     private int inlineHandles;
+
+    /**
+     * A file of the changelog state backend's changes, with the sizes {@code _metadata} records
+     * for it: the bytes after its compression flag, counted before compression (Flink records one).
+     */
+    public record ChangelogFile(Path path, Set<Long> recordedSizes) {}
 
     private CheckpointReferences() {}
 
@@ -75,6 +84,14 @@ public final class CheckpointReferences {
     public List<ReferencedFile> files() {
         List<ReferencedFile> out = new ArrayList<>(files.size());
         files.values().forEach(b -> out.add(b.build()));
+        return out;
+    }
+
+    /** The changelog storage's files, each once, in the order first seen. */
+    public List<ChangelogFile> changelogFiles() {
+        List<ChangelogFile> out = new ArrayList<>(changelogFiles.size());
+        changelogFiles.values().forEach(f -> out.add(new ChangelogFile(f.path(),
+                Collections.unmodifiableSet(new java.util.TreeSet<>(f.recordedSizes())))));
         return out;
     }
 
@@ -119,6 +136,9 @@ public final class CheckpointReferences {
                     // counted before any compression (OutputStreamWithPos): the file holds one
                     // byte more, or fewer when compressed. So at least the flag, no exact size.
                     add(file.getFilePath(), 1, false, kind, op);
+                    changelogFiles.computeIfAbsent(file.getFilePath().toString(),
+                            k -> new ChangelogFile(file.getFilePath(), new java.util.TreeSet<>()))
+                            .recordedSizes().add(file.getStateSize());
                 } else {
                     visitStream(handleAndOffset.f0, kind, op);
                 }

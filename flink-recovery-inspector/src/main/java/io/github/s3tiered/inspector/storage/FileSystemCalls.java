@@ -104,6 +104,22 @@ public final class FileSystemCalls {
     }
 
     /**
+     * The first byte of a file, read through its file system (one open; on {@code s3tiered://} a
+     * verified local copy may serve it): -1 when the file is empty, null when it does not exist.
+     */
+    public Integer firstByte(Path file) throws IOException {
+        open.incrementAndGet();
+        FileSystem fs = fileSystem(file);
+        try (FSDataInputStream in = fs.open(file)) {
+            return in.read();
+        } catch (FileNotFoundException | NoSuchFileException e) {
+            return null;
+        } catch (IOException e) {
+            throw new StorageUnreadableException("read", file, e);
+        }
+    }
+
+    /**
      * Copies a file as the storage durably holds it into {@code sink}: on {@code s3tiered://} from
      * S3, never from a local-tier copy (which this host may hold intact while S3 does not); on any
      * other file system through {@code open}. The CRC32C of the bytes is computed here; the
