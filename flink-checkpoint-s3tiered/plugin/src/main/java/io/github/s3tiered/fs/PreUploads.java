@@ -12,7 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * RocksDB wrote them), by content: length and SHA-256. A checkpoint stream with the same content
  * then refers to the object instead of uploading the bytes again. Each upload has a key of its own
  * ({@link PreUpload#objectName}), so an object is only ever this entry's: deleting one (a
- * withdrawal, Flink discarding a checkpoint) never takes another upload of the same bytes.
+ * withdrawal, Flink discarding a checkpoint) never takes another upload of the same bytes. Not so
+ * for a lib jar of 0.2.0, which does not ask for that key: its uploads go to the content's key,
+ * {@code <sha256>.sst}, one object for every upload of the same bytes (as that release had it).
  *
  * <p>Invariants:
  * <ul>
