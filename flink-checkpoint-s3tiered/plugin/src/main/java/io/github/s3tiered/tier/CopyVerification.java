@@ -72,12 +72,20 @@ final class CopyVerification {
     }
 
     /**
-     * Records a data file this process just wrote from bytes whose CRC32C it computed itself:
-     * no check needed while it stays the same. Returns false when the file is already gone.
+     * Records a data file this process just renamed into place from bytes whose CRC32C it computed
+     * itself ({@code staged}: the staged file's identity, which the rename keeps): no check needed
+     * while it stays the same. Only if the file there now is that one: another process committing
+     * the same key may have renamed its own file in since, which is checked at its first use here.
+     * Returns false when the file is already gone.
      */
-    boolean trustWritten(Path data) throws IOException {
+    boolean trustWritten(Path data, FileIdentity staged) throws IOException {
         try {
-            verified.put(data, FileIdentity.of(data));
+            FileIdentity now = FileIdentity.of(data);
+            if (now.equals(staged)) {
+                verified.put(data, now);
+            } else {
+                verified.remove(data);
+            }
             return true;
         } catch (NoSuchFileException evicted) {
             return false;

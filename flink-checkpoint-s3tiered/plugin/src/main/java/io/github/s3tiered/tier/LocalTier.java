@@ -318,12 +318,13 @@ public final class LocalTier {
         // The data's mtime says when it entered objects/: a scan of another process takes a
         // younger data file without sidecar for a commit in progress (see the invariants).
         Files.setLastModifiedTime(stagedFile, FileTime.fromMillis(System.currentTimeMillis()));
+        FileIdentity staged = FileIdentity.of(stagedFile); // a rename keeps it
         // Sidecar first out, last in.
         Files.deleteIfExists(meta);
         verification.forget(data);
         TierLayout.move(stagedFile, data);
         TierSteps.reached(TierSteps.COMMIT_DATA_RENAMED);
-        if (!verification.trustWritten(data)) {
+        if (!verification.trustWritten(data, staged)) {
             eviction.removed(replaced);
             return; // another process evicted or dropped it right after the move: not kept
         }

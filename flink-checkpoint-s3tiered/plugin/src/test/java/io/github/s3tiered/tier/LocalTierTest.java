@@ -404,6 +404,36 @@ class LocalTierTest {
         assertThat(new LocalTier(dir, 1 << 20).getVerified("b", "k")).isPresent();
     }
 
+    /**
+     * Another process commits the same key right after this one renamed its data file in: the file
+     * at the path is then that process's, which this one did not write. It is not trusted as this
+     * one's bytes: its first use reads it, and other bytes of the same length are never served.
+     */
+    @Test
+    void aFileAnotherProcessRenamedInRightAfterThisCommitIsCheckedNotTrusted() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        Path staged = tier.newStagingFile();
+        byte[] ours = bytes(4000, 4);
+        Files.write(staged, ours);
+        Path theirs = Files.write(dir.resolve("staged-by-another-process"), bytes(4000, 5));
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.COMMIT_DATA_RENAMED)) {
+                try {
+                    TierLayout.move(theirs, tier.dataPath("b", "k"));
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+        try {
+            tier.commit("b", "k", staged, ours.length, Crc32c.ofFile(staged));
+        } finally {
+            TierSteps.listen(step -> {});
+        }
+        assertThat(tier.getVerified("b", "k")).as("other bytes than this process's sidecar describes").isEmpty();
+        assertThat(tier.statistics().corruptionsDetected.sum()).isEqualTo(1);
+    }
+
     @Test
     void aSidecarThatCannotBeWrittenTakesItsDataWithIt() throws Exception {
         LocalTier tier = new LocalTier(dir, 1 << 20);
