@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.rehearsal;
 
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl;
 import org.apache.flink.runtime.state.changelog.StateChange;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 /**
@@ -31,13 +33,17 @@ import java.util.TreeSet;
  * after the flag counted before compression, and as each change set's offset its first byte in
  * those same bytes ({@code ChangelogStreamWrapper} skips that many after the flag).
  *
- * <p>Checked here: the flag; that the change sets read from the first byte end exactly at the
- * recorded size, and the file there (compressed: every Snappy chunk's checksum, which Flink's
- * reader ignores); that every recorded offset starts a change set, as Flink's restore reads one
- * change set at each; that key groups are in the operator's range or the metadata's. A change set's
- * key groups are not held to the subtask's range: after a rescaled restore Flink keeps referring
- * to change sets of the old, wider ranges until the next materialization. The changes' bytes
- * (state operations in the backend's serialization) are not decoded.
+ * <p>Checked here: the flag; each change set the handle names, read at its offset as Flink's
+ * restore reads it (one change set at each), with key groups of its operator or the metadata's;
+ * the change sets read from the first byte, which end exactly at the recorded size and the file
+ * there, and every recorded offset at the start of one (an offset inside one reads bytes of the
+ * wrong kind); in a compressed file every Snappy chunk's checksum, which Flink's reader ignores.
+ * The file also holds change sets of other tasks one upload batched, of operators with other
+ * numbers of key groups: those are held only to any operator's. Damage in an uncompressed file
+ * after every change set the handle names is a note: Flink's restore does not read it. A change
+ * set's key groups are not held to the subtask's range: after a rescaled restore Flink keeps
+ * referring to change sets of the old, wider ranges until the next materialization. The changes'
+ * bytes (state operations in the backend's serialization) are not decoded.
  */
 final class ChangelogCheck {
 
@@ -65,7 +71,8 @@ final class ChangelogCheck {
         for (Map.Entry<String, StreamStateHandle> e : handles.entrySet()) {
             StreamStateHandle remote = e.getValue();
             try {
-                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), offsetsByFile.get(e.getKey()));
+                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), offsetsByFile.get(e.getKey()))
+                        .ifPresent(findings::note);
                 findings.proved(remote, Proof.DECODED,
                         "change sets read at their offsets and to the recorded size (changes not decoded)");
             } catch (StateDecodingException failure) {
@@ -79,90 +86,151 @@ final class ChangelogCheck {
         }
     }
 
-    /** Reads one file whose recorded size is {@code recorded}; throws on the first contradiction. */
-    void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets) throws StateDecodingException {
+    /**
+     * Reads one file whose recorded size is {@code recorded}; throws on the first contradiction
+     * that fails the restore. Returns a note for damage the restore would not read (empty if none).
+     */
+    Optional<String> check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets)
+            throws StateDecodingException {
         long fileLength = lengthOf(localCopy, what);
         if (fileLength < 1) {
             throw damage(what + ": the changelog file is empty (it starts with a compression flag)");
         }
-        TreeSet<Long> starts = new TreeSet<>();
+        boolean compressed;
         try (FSDataInputStream in = localCopy.openInputStream()) {
             int flag = in.read();
             if (flag == FLAG_UNCOMPRESSED && fileLength - 1 != recorded) {
                 throw damage(what + ": the uncompressed changelog file holds " + (fileLength - 1)
                         + " bytes after its flag byte, _metadata records " + recorded);
             }
-            InputStream changes;
-            if (flag == FLAG_UNCOMPRESSED) {
-                changes = new BufferedInputStream(in);
-            } else if (flag == FLAG_COMPRESSED) {
-                SnappyFrames.verify(in, 1, fileLength, what);
-                in.seek(1);
-                changes = new SnappyFramedInputStream(new BufferedInputStream(in), true);
-            } else {
+            if (flag != FLAG_UNCOMPRESSED && flag != FLAG_COMPRESSED) {
                 throw damage(what + ": the changelog file starts with flag byte " + flag + ", Flink writes "
                         + FLAG_UNCOMPRESSED + " or " + FLAG_COMPRESSED);
             }
-            readChangeSets(what, recorded, new DataInputStream(changes), starts);
-            if (changes.read() >= 0) {
+            compressed = flag == FLAG_COMPRESSED;
+            if (compressed) {
+                // Flink's restore decompresses the whole file (ChangelogStreamHandleReaderWithCache)
+                // without checking a chunk: a damaged chunk anywhere is read as other bytes, or fails it
+                SnappyFrames.verify(in, 1, fileLength, what);
+            }
+        } catch (IOException e) {
+            throw readFailure(e, what, recorded);
+        }
+
+        // each change set this handle names, read at its offset as Flink's restore reads it
+        // (StateChangeIteratorImpl: one change set at each), with this operator's key groups
+        for (long offset : offsets) {
+            if (offset < 0 || offset >= recorded) {
+                throw damage(what + ": _metadata records a change set at byte " + offset + ", outside the file's "
+                        + recorded + " bytes");
+            }
+            try (FSDataInputStream in = localCopy.openInputStream(); DataInputStream changes = changesFrom(in, compressed)) {
+                changes.skipNBytes(offset);
+                readChangeSet(what, offset, recorded, changes, maxParallelism);
+            } catch (IOException e) {
+                throw readFailure(e, what, recorded);
+            }
+        }
+
+        // the whole file from its first byte: the change sets of every task one upload batched
+        // (operators of other key-group counts too), to tell where each starts and where they end
+        TreeSet<Long> starts = new TreeSet<>();
+        long end = 0;
+        try (FSDataInputStream in = localCopy.openInputStream(); DataInputStream changes = changesFrom(in, compressed)) {
+            while (end < recorded) {
+                starts.add(end);
+                end = readChangeSet(what, end, recorded, changes, KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM);
+            }
+            if (compressed && changes.read() >= 0) {
                 throw damage(what + ": the compressed changelog file holds more than the " + recorded
                         + " bytes _metadata records");
             }
         } catch (StateDecodingException e) {
+            long failedAt = starts.isEmpty() ? 0 : starts.last();
+            if (e.damage() && !compressed && offsets.stream().allMatch(o -> o < failedAt)) {
+                // past every change set this handle names, each of which read whole: Flink's
+                // restore reads only those, from their offsets, in an uncompressed file
+                starts.remove(failedAt);
+                requireStarts(what, recorded, offsets, starts);
+                return Optional.of(e.getMessage() + "; the change sets this checkpoint reads there come before it"
+                        + " and read whole, so its restore does not read the damage");
+            }
             throw e;
-        } catch (EOFException e) {
-            throw damage(what + ": the changelog file ends before the " + recorded + " bytes _metadata records");
         } catch (IOException e) {
-            throw new StateDecodingException(what + ": reading the changelog file failed: " + e, false, e);
+            throw readFailure(e, what, recorded);
         }
+        requireStarts(what, recorded, offsets, starts);
+        return Optional.empty();
+    }
+
+    /** Every offset at the start of a change set (offsets inside one read bytes of the wrong kind). */
+    private static void requireStarts(String what, long recorded, List<Long> offsets, TreeSet<Long> starts)
+            throws StateDecodingException {
         for (long offset : offsets) {
             if (!starts.contains(offset)) {
-                Long before = starts.floor(offset);
-                throw damage(what + ": _metadata records a change set at byte " + offset + ", which "
-                        + (offset >= recorded || offset < 0 ? "is outside the file's " + recorded + " bytes"
-                                : "is inside the one starting at byte " + before)
-                        + " (change sets start at " + summary(starts) + ")");
+                throw damage(what + ": _metadata records a change set at byte " + offset + ", which is inside the one"
+                        + " starting at byte " + starts.floor(offset) + " (change sets start at " + summary(starts) + ")");
             }
         }
     }
 
-    /** Reads change sets until {@code recorded} bytes, noting where each starts. */
-    private void readChangeSets(String what, long recorded, DataInputStream in, TreeSet<Long> starts) throws IOException {
-        long pos = 0;
-        while (pos < recorded) {
-            long start = pos;
-            starts.add(start);
-            int groups = readInt(in, what, start, pos, recorded, "number of key groups");
-            pos += Integer.BYTES;
-            // each key group takes at least its two ints
-            if (groups < 0 || groups > (recorded - pos) / (2 * Integer.BYTES)) {
-                throw damage(what + ": the change set at byte " + start + " has " + groups + " key groups, "
-                        + (recorded - pos) + " bytes before the recorded end");
+    private static DataInputStream changesFrom(FSDataInputStream in, boolean compressed) throws IOException {
+        in.seek(1);
+        InputStream bytes = new BufferedInputStream(in);
+        return new DataInputStream(compressed ? new SnappyFramedInputStream(bytes, true) : bytes);
+    }
+
+    private static StateDecodingException readFailure(IOException e, String what, long recorded) {
+        if (e instanceof StateDecodingException sde) {
+            return sde;
+        }
+        if (e instanceof EOFException) {
+            return damage(what + ": the changelog file ends before the " + recorded + " bytes _metadata records");
+        }
+        return new StateDecodingException(what + ": reading the changelog file failed: " + e, false, e);
+    }
+
+    /**
+     * Reads the change set at {@code start} (as Flink's {@code StateChangeFormat} writes it) from
+     * {@code in}, positioned there; returns where it ends. Key groups must be below {@code keyGroups},
+     * or the metadata's.
+     */
+    private static long readChangeSet(String what, long start, long recorded, DataInputStream in, int keyGroups)
+            throws IOException {
+        long pos = start;
+        int groups = readInt(in, what, start, pos, recorded, "number of key groups");
+        pos += Integer.BYTES;
+        // each key group takes at least its two ints and one change's length
+        if (groups < 0 || groups > (recorded - pos) / (3 * Integer.BYTES)) {
+            throw damage(what + ": the change set at byte " + start + " has " + groups + " key groups, "
+                    + (recorded - pos) + " bytes before the recorded end");
+        }
+        for (int g = 0; g < groups; g++) {
+            int changes = readInt(in, what, start, pos, recorded, "number of changes");
+            int keyGroup = readInt(in, what, start, pos + Integer.BYTES, recorded, "key group");
+            pos += 2 * Integer.BYTES;
+            if (keyGroup != StateChange.META_KEY_GROUP && (keyGroup < 0 || keyGroup >= keyGroups)) {
+                throw damage(what + ": the change set at byte " + start + " has changes of key group " + keyGroup
+                        + ", outside the " + keyGroups + " key groups" + (keyGroups
+                                == KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM ? " of any operator" : " of its operator"));
             }
-            for (int g = 0; g < groups; g++) {
-                int changes = readInt(in, what, start, pos, recorded, "number of changes");
-                int keyGroup = readInt(in, what, start, pos + Integer.BYTES, recorded, "key group");
-                pos += 2 * Integer.BYTES;
-                if (keyGroup != StateChange.META_KEY_GROUP && (keyGroup < 0 || keyGroup >= maxParallelism)) {
-                    throw damage(what + ": the change set at byte " + start + " has changes of key group " + keyGroup
-                            + ", outside the operator's " + maxParallelism + " key groups");
+            // Flink writes a key group only with changes (and its reader misreads one without)
+            if (changes < 1 || changes > (recorded - pos) / Integer.BYTES) {
+                throw damage(what + ": the change set at byte " + start + " has " + changes + " changes in key group "
+                        + keyGroup + ", " + (recorded - pos) + " bytes before the recorded end");
+            }
+            for (int c = 0; c < changes; c++) {
+                int length = readInt(in, what, start, pos, recorded, "change length");
+                pos += Integer.BYTES;
+                if (length < 0 || length > recorded - pos) {
+                    throw damage(what + ": a change of " + length + " bytes at byte " + pos + " (change set at byte "
+                            + start + ") runs past the recorded end at byte " + recorded);
                 }
-                if (changes < 0 || changes > (recorded - pos) / Integer.BYTES) {
-                    throw damage(what + ": the change set at byte " + start + " has " + changes + " changes in key group "
-                            + keyGroup + ", " + (recorded - pos) + " bytes before the recorded end");
-                }
-                for (int c = 0; c < changes; c++) {
-                    int length = readInt(in, what, start, pos, recorded, "change length");
-                    pos += Integer.BYTES;
-                    if (length < 0 || length > recorded - pos) {
-                        throw damage(what + ": a change of " + length + " bytes at byte " + pos + " (change set at byte "
-                                + start + ") runs past the recorded end at byte " + recorded);
-                    }
-                    in.skipNBytes(length);
-                    pos += length;
-                }
+                in.skipNBytes(length);
+                pos += length;
             }
         }
+        return pos;
     }
 
     private static int readInt(DataInputStream in, String what, long changeSet, long pos, long recorded, String field)

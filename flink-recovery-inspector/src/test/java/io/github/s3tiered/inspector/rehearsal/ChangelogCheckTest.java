@@ -1,5 +1,6 @@
 package io.github.s3tiered.inspector.rehearsal;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -73,10 +74,10 @@ class ChangelogCheckTest {
     @Test
     void everyOffsetMustStartAChangeSet() throws Exception {
         StreamStateHandle file = handle(file(false, changeSets()));
-        // at 45 the third change set's first key group, 4 bytes in, reads as a change set of one key group
+        // at 45 the third change set's first key group, 4 bytes in, reads as a change set of one key
+        // group with 5 changes, more than the bytes left hold
         assertThatThrownBy(() -> check.check("f", SIZE, file, List.of(0L, 45L)))
-                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 45")
-                .hasMessageContaining("inside the one starting at byte 41");
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 45 has 5 changes");
         assertThatThrownBy(() -> check.check("f", SIZE, file, List.of(75L)))
                 .isInstanceOf(StateDecodingException.class).hasMessageContaining("outside the file's 75 bytes");
     }
@@ -89,9 +90,12 @@ class ChangelogCheckTest {
                 .isInstanceOf(StateDecodingException.class).hasMessageContaining("flag byte 2");
 
         byte[] count = file(false, changeSets());
-        count[1 + 37 + 3] = 1; // the empty change set now claims a key group, which takes the next set's bytes
+        // the empty change set now claims a key group, which reads whole from the next set's bytes:
+        // the next set's offset is then inside it
+        count[1 + 37 + 3] = 1;
         assertThatThrownBy(() -> check.check("f", SIZE, handle(count), List.of(0L, 37L, 41L)))
-                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set");
+                .isInstanceOf(StateDecodingException.class)
+                .hasMessageContaining("change set at byte 41, which is inside the one starting at byte 37");
 
         byte[] keyGroup = file(false, changeSets());
         keyGroup[1 + 41 + 4 + 4 + 3] = (byte) MAX_PARALLELISM; // key group 5 becomes 128
@@ -108,6 +112,46 @@ class ChangelogCheckTest {
         compressed[compressed.length - 3] ^= 0x40;
         assertThatThrownBy(() -> check.check("f", SIZE, handle(compressed), List.of(0L)))
                 .isInstanceOf(StateDecodingException.class).matches(e -> ((StateDecodingException) e).damage());
+    }
+
+    /**
+     * One upload batches the change sets of every task of a TaskManager: operators with other
+     * numbers of key groups share the file. Their key groups are held to any operator's; those of
+     * the change sets a handle names, to its operator's.
+     */
+    @Test
+    void changeSetsOfOtherOperatorsInTheFileAreHeldToAnyOperatorsKeyGroups() throws Exception {
+        byte[] sets = concat(changeSet(new int[] {5}, 2), concat(changeSet(new int[] {300}, 2), changeSet(new int[] {7}, 2)));
+        long size = sets.length; // three sets of 18 bytes
+        for (boolean compressed : new boolean[] {false, true}) {
+            StreamStateHandle file = handle(file(compressed, sets));
+            assertThatCode(() -> check.check("f", size, file, List.of(0L, 36L))).doesNotThrowAnyException();
+            assertThatThrownBy(() -> check.check("f", size, file, List.of(18L)))
+                    .isInstanceOf(StateDecodingException.class).hasMessageContaining("key group 300, outside the 128");
+        }
+        // before the set the handle names, a key group no operator can have
+        byte[] beyondAny = concat(changeSet(new int[] {32768}, 2), changeSet(new int[] {5}, 2));
+        assertThatThrownBy(() -> check.check("f", beyondAny.length, handle(file(false, beyondAny)), List.of(18L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("of any operator");
+    }
+
+    /**
+     * Flink's restore reads an uncompressed file only at the offsets a handle names. Damage past
+     * all of them is a note; damage before one of them, or anywhere in a compressed file (whose
+     * restore decompresses it whole), fails.
+     */
+    @Test
+    void damageAfterTheChangeSetsAHandleNamesIsANoteInAnUncompressedFile() throws Exception {
+        byte[] damaged = changeSets();
+        damaged[41] = 0x7f; // the third change set's number of key groups
+        StreamStateHandle plain = handle(file(false, damaged));
+        assertThat(check.check("f", SIZE, plain, List.of(0L, 37L))).hasValueSatisfying(note -> assertThat(note)
+                .contains("change set at byte 41 has").contains("its restore does not read the damage"));
+        assertThatThrownBy(() -> check.check("f", SIZE, plain, List.of(0L, 41L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 41 has");
+        assertThatThrownBy(() -> check.check("f", SIZE, handle(file(true, damaged)), List.of(0L, 37L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 41 has");
+        assertThat(check.check("f", SIZE, handle(file(false, changeSets())), List.of(0L, 37L))).isEmpty();
     }
 
     /** The three change sets of the class comment. */
