@@ -19,7 +19,6 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
-import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -161,14 +160,8 @@ class ChangelogStorageITCase implements AwaitsBackgroundUploads {
     private void resumesExactlyOnAFreshHost(MiniCluster cluster, String dir, String retained, Map<String, String> options,
             RecoveryJob.Settings s) throws Exception {
         initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
-        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
         Map<String, String> claiming = new java.util.HashMap<>(options);
         claiming.put("execution.state-recovery.claim-mode", "CLAIM");
-        StreamExecutionEnvironment resumed = environment(dir, retained, claiming);
-        RecoveryJob.build(resumed, resume);
-        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
-        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
-        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
-        assertThat(v.exact()).as(v.toString()).isTrue();
+        RecoveryTestSupport.resumesExactly(cluster, dir, retained, claiming, s, output);
     }
 }

@@ -2,7 +2,6 @@ package io.github.s3tiered.examples;
 
 import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
 import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
-import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
 import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -18,7 +17,6 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
-import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -174,12 +172,6 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
     private void resumesExactlyOnAFreshHost(MiniCluster cluster, String dir, String retained, Map<String, String> options,
             RecoveryJob.Settings s) throws Exception {
         initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
-        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
-        StreamExecutionEnvironment resumed = environment(dir, retained, options);
-        RecoveryJob.build(resumed, resume);
-        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
-        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
-        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
-        assertThat(v.exact()).as(v.toString()).isTrue();
+        RecoveryTestSupport.resumesExactly(cluster, dir, retained, options, s, output);
     }
 }

@@ -2,7 +2,6 @@ package io.github.s3tiered.examples;
 
 import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
 import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
-import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
 import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
@@ -19,7 +18,6 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
-import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -138,13 +136,7 @@ class CompletedCheckpointVerificationITCase implements AwaitsBackgroundUploads {
         initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
         List<CompletedCheckpointStats> all = JobRunner.completedCheckpoints(cluster, job);
         String retained = all.get(all.size() - 1).getExternalPath();
-        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
-        StreamExecutionEnvironment resumed = environment(dir, retained, Map.of("state.backend.rocksdb.compaction.style", "FIFO"));
-        RecoveryJob.build(resumed, resume);
-        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
-        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
-        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
-        assertThat(v.exact()).as(v.toString()).isTrue();
+        RecoveryTestSupport.resumesExactly(cluster, dir, retained, Map.of("state.backend.rocksdb.compaction.style", "FIFO"), s, output);
         // No switch back to localTier here: the JobManager discards subsumed checkpoints in the background after
         // the job ends, and a file system created then on localTier would make its directories while JUnit
         // deletes them (the cause of "Failed to delete temp directory ... v1/objects").

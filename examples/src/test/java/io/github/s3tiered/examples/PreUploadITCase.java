@@ -2,7 +2,6 @@ package io.github.s3tiered.examples;
 
 import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
 import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
-import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
 import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
@@ -20,7 +19,6 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
-import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -142,12 +140,6 @@ class PreUploadITCase implements AwaitsBackgroundUploads {
         org.apache.flink.configuration.Configuration freshConf = fileSystemConfig(S3.server(), freshHostTier);
         fsOptions.forEach(freshConf::setString);
         initializeFileSystems(freshConf);
-        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
-        StreamExecutionEnvironment resumed = environment(dir, retained, options);
-        RecoveryJob.build(resumed, resume);
-        JobResult result = JobRunner.await(cluster, JobRunner.submit(cluster, resumed), TIMEOUT, c -> {});
-        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
-        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
-        assertThat(v.exact()).as(v.toString()).isTrue();
+        RecoveryTestSupport.resumesExactly(cluster, dir, retained, options, s, output);
     }
 }

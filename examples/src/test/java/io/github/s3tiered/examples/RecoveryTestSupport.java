@@ -1,5 +1,7 @@
 package io.github.s3tiered.examples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.s3tiered.bridge.BridgeContract;
 import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.fs.S3TieredFileSystem;
@@ -172,6 +174,20 @@ final class RecoveryTestSupport {
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
         return JobRunner.await(cluster, job, TIMEOUT, c -> {});
+    }
+
+    /**
+     * Resumes the job of {@code s} from {@code retained} with {@code options}, on the file systems
+     * as the caller set them up, to the end of its input: the job succeeds and its output in
+     * {@code output} is exact (every record counted once).
+     */
+    static void resumesExactly(MiniCluster cluster, String dir, String retained, Map<String, String> options,
+            RecoveryJob.Settings s, Path output) throws Exception {
+        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
+        JobResult result = run(cluster, environment(dir, retained, options), resume);
+        assertThat(result.isSuccess()).as(failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
     }
 
     static String failureText(JobResult result) {

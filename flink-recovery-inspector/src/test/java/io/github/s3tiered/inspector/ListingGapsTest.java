@@ -507,6 +507,39 @@ class ListingGapsTest {
      * chk-1, chk-2, chk-3 sharing sst-0 and sst-1, each with a shared file only it references
      * (only-N), and shared/leaked that none references; everything two hours old.
      */
+    /**
+     * A whole uncompressed changelog file, listed with another size: its flag says uncompressed,
+     * and a status call (one HEAD) gives its real size before it is called a mismatch. A status
+     * call that fails proves nothing.
+     */
+    @Test
+    void aChangelogFileListedWithAnotherSizeIsConfirmedByAStatusCall() throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-1"));
+        java.nio.file.Path file = Files.createDirectories(base.resolve("changelog")).resolve("changes");
+        Files.write(file, new byte[21]); // the flag (0: uncompressed), then the 20 bytes recorded
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(file), 20), 0L)),
+                        KeyGroupRange.of(0, 127), 20, 20, "filesystem");
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(
+                new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
+                        List.of(), List.of(changes), KeyGroupRange.of(0, 127), 1, 0, 20)).build());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1, List.of(op), List.of()), new DataOutputStream(out));
+        }
+        ListingGapsFileSystem.listWithSize(file, 7);
+
+        Validation v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(v.requests().getFileStatus()).as(v.requests().toString()).isEqualTo(1);
+
+        ListingGapsFileSystem.failStatus(file);
+        v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.UNKNOWN);
+        assertThat(v.filesConcerned()).containsExactly(path(file).toString());
+    }
+
     private void writeCheckpoints() throws Exception {
         for (int id = 1; id <= 3; id++) {
             writeCheckpoint(id, "sst-0", "sst-1", "only-" + id);
