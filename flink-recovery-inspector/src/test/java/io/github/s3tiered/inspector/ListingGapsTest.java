@@ -501,12 +501,6 @@ class ListingGapsTest {
         }
     }
 
-    // ------------------------------------------------------------------ checkpoints
-
-    /**
-     * chk-1, chk-2, chk-3 sharing sst-0 and sst-1, each with a shared file only it references
-     * (only-N), and shared/leaked that none references; everything two hours old.
-     */
     /**
      * A whole uncompressed changelog file, listed with another size: its flag says uncompressed,
      * and a status call (one HEAD) gives its real size before it is called a mismatch. A status
@@ -540,6 +534,12 @@ class ListingGapsTest {
         assertThat(v.filesConcerned()).containsExactly(path(file).toString());
     }
 
+    // ------------------------------------------------------------------ checkpoints
+
+    /**
+     * chk-1, chk-2, chk-3 sharing sst-0 and sst-1, each with a shared file only it references
+     * (only-N), and shared/leaked that none references; everything two hours old.
+     */
     private void writeCheckpoints() throws Exception {
         for (int id = 1; id <= 3; id++) {
             writeCheckpoint(id, "sst-0", "sst-1", "only-" + id);

@@ -81,7 +81,7 @@ final class CopyVerification {
     boolean trustWritten(Path data, FileIdentity staged) throws IOException {
         try {
             FileIdentity now = FileIdentity.of(data);
-            if (now.equals(staged)) {
+            if (now.equals(staged) && now.fileKey() != null) { // without a file key, size and mtime tell too little
                 verified.put(data, now);
             } else {
                 verified.remove(data);

@@ -3,7 +3,10 @@ package io.github.s3tiered.inspector.rehearsal;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle;
+import org.apache.flink.runtime.state.changelog.ChangelogStateHandle;
 import org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl;
 import org.apache.flink.runtime.state.changelog.StateChange;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
@@ -17,10 +20,11 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -39,8 +43,8 @@ import java.util.TreeSet;
  * there, and every recorded offset at the start of one (an offset inside one reads bytes of the
  * wrong kind); in a compressed file every Snappy chunk's checksum, which Flink's reader ignores.
  * The file also holds change sets of other tasks one upload batched, of operators with other
- * numbers of key groups: those are held only to any operator's. Damage in an uncompressed file
- * after every change set the handle names is a note: Flink's restore does not read it. A change
+ * numbers of key groups: those are held only to any operator's, and the offsets their handles
+ * record must start change sets too. Damage anywhere in the file fails it. A change
  * set's key groups are not held to the subtask's range: after a rescaled restore Flink keeps
  * referring to change sets of the old, wider ranges until the next materialization. The changes'
  * bytes (state operations in the backend's serialization) are not decoded.
@@ -51,9 +55,42 @@ final class ChangelogCheck {
     private static final int FLAG_COMPRESSED = 1;
 
     private final int maxParallelism;
+    /** Every offset any handle of the checkpoint records, by file: each must start a change set. */
+    private final Map<String, ? extends Collection<Long>> checkpointOffsets;
+
+    ChangelogCheck(int maxParallelism, Map<String, ? extends Collection<Long>> checkpointOffsets) {
+        this.maxParallelism = maxParallelism;
+        this.checkpointOffsets = checkpointOffsets;
+    }
 
     ChangelogCheck(int maxParallelism) {
-        this.maxParallelism = maxParallelism;
+        this(maxParallelism, Map.of());
+    }
+
+    /** The offsets every changelog handle of {@code metadata} records, by file (as {@link LocalizedHandles#describe} names it). */
+    static Map<String, Set<Long>> offsetsOf(org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata metadata) {
+        Map<String, Set<Long>> all = new java.util.HashMap<>();
+        for (org.apache.flink.runtime.checkpoint.OperatorState op : metadata.getOperatorStates()) {
+            for (org.apache.flink.runtime.checkpoint.OperatorSubtaskState s : op.getStates()) {
+                for (KeyedStateHandle h : concat(s.getManagedKeyedState(), s.getRawKeyedState())) {
+                    if (h instanceof ChangelogStateBackendHandle changelog) {
+                        for (ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
+                            if (delta instanceof ChangelogStateHandleStreamImpl stream) {
+                                stream.getHandlesAndOffsets().forEach(t -> all.computeIfAbsent(LocalizedHandles.describe(t.f0),
+                                        k -> new java.util.HashSet<>()).add(t.f1));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return all;
+    }
+
+    private static List<KeyedStateHandle> concat(Collection<KeyedStateHandle> a, Collection<KeyedStateHandle> b) {
+        List<KeyedStateHandle> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     /**
@@ -71,8 +108,13 @@ final class ChangelogCheck {
         for (Map.Entry<String, StreamStateHandle> e : handles.entrySet()) {
             StreamStateHandle remote = e.getValue();
             try {
-                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), offsetsByFile.get(e.getKey()))
-                        .ifPresent(findings::note);
+                List<Long> own = offsetsByFile.get(e.getKey());
+                Set<Long> named = new TreeSet<>(own);
+                Collection<Long> others = checkpointOffsets.get(e.getKey());
+                if (others != null) {
+                    named.addAll(others);
+                }
+                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), own, named);
                 findings.proved(remote, Proof.DECODED,
                         "change sets read at their offsets and to the recorded size (changes not decoded)");
             } catch (StateDecodingException failure) {
@@ -86,11 +128,17 @@ final class ChangelogCheck {
         }
     }
 
+    /** As below, with no offsets of other handles in the file. */
+    void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets) throws StateDecodingException {
+        check(what, recorded, localCopy, offsets, new TreeSet<>(offsets));
+    }
+
     /**
-     * Reads one file whose recorded size is {@code recorded}; throws on the first contradiction
-     * that fails the restore. Returns a note for damage the restore would not read (empty if none).
+     * Reads one file whose recorded size is {@code recorded}, whose change sets at {@code offsets}
+     * are the handle's own and at {@code named} (a superset) any handle's of the checkpoint;
+     * throws on the first contradiction.
      */
-    Optional<String> check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets)
+    void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets, Set<Long> named)
             throws StateDecodingException {
         long fileLength = lengthOf(localCopy, what);
         if (fileLength < 1) {
@@ -145,26 +193,17 @@ final class ChangelogCheck {
                 throw damage(what + ": the compressed changelog file holds more than the " + recorded
                         + " bytes _metadata records");
             }
-        } catch (StateDecodingException e) {
-            long failedAt = starts.isEmpty() ? 0 : starts.last();
-            if (e.damage() && !compressed && offsets.stream().allMatch(o -> o < failedAt)) {
-                // past every change set this handle names, each of which read whole: Flink's
-                // restore reads only those, from their offsets, in an uncompressed file
-                starts.remove(failedAt);
-                requireStarts(what, recorded, offsets, starts);
-                return Optional.of(e.getMessage() + "; the change sets this checkpoint reads there come before it"
-                        + " and read whole, so its restore does not read the damage");
-            }
-            throw e;
         } catch (IOException e) {
+            // Damage anywhere fails the file, also past every change set the checkpoint names: a
+            // count changed in a named one can make it end early and still read, and only the scan
+            // that follows then trips, on the bytes it left out (which the restore would drop).
             throw readFailure(e, what, recorded);
         }
-        requireStarts(what, recorded, offsets, starts);
-        return Optional.empty();
+        requireStarts(what, recorded, named, starts);
     }
 
     /** Every offset at the start of a change set (offsets inside one read bytes of the wrong kind). */
-    private static void requireStarts(String what, long recorded, List<Long> offsets, TreeSet<Long> starts)
+    private static void requireStarts(String what, long recorded, Collection<Long> offsets, TreeSet<Long> starts)
             throws StateDecodingException {
         for (long offset : offsets) {
             if (!starts.contains(offset)) {

@@ -98,13 +98,16 @@ public final class RestoreRehearsal {
     /** Every unit of a checkpoint, in the order of its operators and subtasks. */
     public static List<Unit> plan(CheckpointMetadata metadata) {
         List<Unit> units = new ArrayList<>();
+        Map<String, Set<Long>> changelogOffsets = ChangelogCheck.offsetsOf(metadata);
         for (OperatorState op : metadata.getOperatorStates()) {
             String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
             for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
                 String where = "operator " + id + OperatorStates.uid(op).map(u -> " (uid " + u + ")").orElse("") + " subtask " + e.getKey();
                 OperatorSubtaskState s = e.getValue();
-                s.getManagedKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " keyed state", true, units));
-                s.getRawKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " raw keyed state", false, units));
+                s.getManagedKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " keyed state", true, units,
+                        changelogOffsets));
+                s.getRawKeyedState().forEach(h -> planKeyed(h, op.getMaxParallelism(), where + " raw keyed state", false, units,
+                        changelogOffsets));
                 s.getManagedOperatorState().forEach(h -> planOperator(h, where + " operator state", true, units));
                 s.getRawOperatorState().forEach(h -> planOperator(h, where + " raw operator state", false, units));
                 planChannels(s, where, units);
@@ -113,18 +116,19 @@ public final class RestoreRehearsal {
         return units;
     }
 
-    private static void planKeyed(KeyedStateHandle h, int maxParallelism, String where, boolean managed, List<Unit> units) {
+    private static void planKeyed(KeyedStateHandle h, int maxParallelism, String where, boolean managed, List<Unit> units,
+            Map<String, Set<Long>> changelogOffsets) {
         if (h instanceof IncrementalRemoteKeyedStateHandle inc && managed) {
             units.add(rocksDb(inc, where));
         } else if (h instanceof KeyGroupsStateHandle kg && managed) {
             units.add(keyGroups(kg, maxParallelism, where));
         } else if (h instanceof ChangelogStateBackendHandle changelog) {
             for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
-                planKeyed(materialized, maxParallelism, where + " (materialized)", managed, units);
+                planKeyed(materialized, maxParallelism, where + " (materialized)", managed, units, changelogOffsets);
             }
             for (ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
                 if (delta instanceof ChangelogStateHandleStreamImpl stream) {
-                    units.add(changes(stream, maxParallelism, where + " changelog"));
+                    units.add(changes(stream, maxParallelism, where + " changelog", changelogOffsets));
                 }
             }
         } else if (h instanceof KeyGroupsStateHandle kg) {
@@ -216,11 +220,12 @@ public final class RestoreRehearsal {
         return u;
     }
 
-    private static Unit changes(ChangelogStateHandleStreamImpl h, int maxParallelism, String where) {
+    private static Unit changes(ChangelogStateHandleStreamImpl h, int maxParallelism, String where,
+            Map<String, Set<Long>> changelogOffsets) {
         Unit u = new Unit(where + " (changes since the last materialization)") {
             @Override
             void rehearse(LocalFiles local, RehearsalContext ctx, Findings findings) {
-                new ChangelogCheck(maxParallelism).check(h, local, findings, ctx);
+                new ChangelogCheck(maxParallelism, changelogOffsets).check(h, local, findings, ctx);
             }
         };
         h.getHandlesAndOffsets().forEach(t -> u.add(t.f0));

@@ -66,13 +66,17 @@ final class ChangelogFileSizes {
                     present.remove(key);
                     continue;
                 }
-                if (confirmed != null && f.recordedSizes().size() == 1 && f.recordedSizes().contains(confirmed.getLen() - 1)) {
+                if (confirmed == null) {
+                    problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(),
+                            "missing (deleted after it was read); holds changes of the changelog state backend"));
+                } else if (f.recordedSizes().size() == 1 && f.recordedSizes().contains(confirmed.getLen() - 1)) {
                     present.put(key, confirmed);
                     continue;
+                } else {
+                    problems.add(new Problem(Verdict.SIZE_MISMATCH, f.path().toString(), "an uncompressed changelog file"
+                            + " (flag byte 0) must hold one byte more than the " + describe(f) + " _metadata records, found "
+                            + confirmed.getLen()));
                 }
-                problems.add(new Problem(Verdict.SIZE_MISMATCH, f.path().toString(), "an uncompressed changelog file"
-                        + " (flag byte 0) must hold one byte more than the " + describe(f) + " _metadata records, found "
-                        + (confirmed == null ? status.getLen() : confirmed.getLen())));
                 present.remove(key);
             } else if (flag != COMPRESSED) {
                 problems.add(new Problem(Verdict.CORRUPT_STATE, f.path().toString(), "a changelog file must start with"

@@ -90,12 +90,11 @@ class ChangelogCheckTest {
                 .isInstanceOf(StateDecodingException.class).hasMessageContaining("flag byte 2");
 
         byte[] count = file(false, changeSets());
-        // the empty change set now claims a key group, which reads whole from the next set's bytes:
-        // the next set's offset is then inside it
+        // the empty change set now claims a key group, which it reads from the next set's bytes; the
+        // scan after it then starts inside the next set
         count[1 + 37 + 3] = 1;
         assertThatThrownBy(() -> check.check("f", SIZE, handle(count), List.of(0L, 37L, 41L)))
-                .isInstanceOf(StateDecodingException.class)
-                .hasMessageContaining("change set at byte 41, which is inside the one starting at byte 37");
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 62 has 65536 key groups");
 
         byte[] keyGroup = file(false, changeSets());
         keyGroup[1 + 41 + 4 + 4 + 3] = (byte) MAX_PARALLELISM; // key group 5 becomes 128
@@ -136,22 +135,53 @@ class ChangelogCheckTest {
     }
 
     /**
-     * Flink's restore reads an uncompressed file only at the offsets a handle names. Damage past
-     * all of them is a note; damage before one of them, or anywhere in a compressed file (whose
-     * restore decompresses it whole), fails.
+     * Damage anywhere in the file fails it, also past every change set the handle names: a count
+     * changed in a named one can make it end early and still read, and only the bytes it then
+     * leaves out trip the scan (Flink's restore would drop them).
      */
     @Test
-    void damageAfterTheChangeSetsAHandleNamesIsANoteInAnUncompressedFile() throws Exception {
+    void damageAnywhereInTheFileFailsIt() throws Exception {
         byte[] damaged = changeSets();
         damaged[41] = 0x7f; // the third change set's number of key groups
-        StreamStateHandle plain = handle(file(false, damaged));
-        assertThat(check.check("f", SIZE, plain, List.of(0L, 37L))).hasValueSatisfying(note -> assertThat(note)
-                .contains("change set at byte 41 has").contains("its restore does not read the damage"));
-        assertThatThrownBy(() -> check.check("f", SIZE, plain, List.of(0L, 41L)))
-                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 41 has");
-        assertThatThrownBy(() -> check.check("f", SIZE, handle(file(true, damaged)), List.of(0L, 37L)))
-                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 41 has");
-        assertThat(check.check("f", SIZE, handle(file(false, changeSets())), List.of(0L, 37L))).isEmpty();
+        for (boolean compressed : new boolean[] {false, true}) {
+            StreamStateHandle file = handle(file(compressed, damaged));
+            assertThatThrownBy(() -> check.check("f", SIZE, file, List.of(0L, 37L)))
+                    .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 41 has");
+        }
+        // one change fewer in a named set's only key group: it ends a change early and still reads;
+        // the scan after it trips on the change it left out (5 bytes: a length of 1 and its byte)
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeInt(1);
+        out.writeInt(1); // was 2
+        out.writeInt(5);
+        out.writeInt(1);
+        out.write(0xaa);
+        out.writeInt(1);
+        out.write(0xbb);
+        out.flush();
+        assertThatThrownBy(() -> check.check("f", 22, handle(file(false, bytes.toByteArray())), List.of(0L)))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("change set at byte 17 has 1 key groups");
+    }
+
+    /**
+     * An offset another handle of the checkpoint records in the file must start a change set too:
+     * a count changed in one set can make it swallow the next whole, which this handle alone
+     * would not see.
+     */
+    @Test
+    void theOffsetsOfOtherHandlesInTheFileMustStartChangeSets() throws Exception {
+        // an empty change set, then one whose bytes read as one key group's header and a change of
+        // 6 bytes (its key group, 6, is the length of what follows): the empty one claiming a key
+        // group reads the next set whole
+        byte[] sets = concat(changeSet(new int[] {}, 0), changeSet(new int[] {6}, 2));
+        sets[3] = 1;
+        StreamStateHandle file = handle(file(false, sets));
+        assertThatCode(() -> check.check("f", 22, file, List.of(0L), new java.util.TreeSet<>(List.of(0L))))
+                .as("undetectable by the handle alone").doesNotThrowAnyException();
+        assertThatThrownBy(() -> check.check("f", 22, file, List.of(0L), new java.util.TreeSet<>(List.of(0L, 4L))))
+                .isInstanceOf(StateDecodingException.class)
+                .hasMessageContaining("change set at byte 4, which is inside the one starting at byte 0");
     }
 
     /** The three change sets of the class comment. */
