@@ -511,17 +511,8 @@ class ListingGapsTest {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-1"));
         java.nio.file.Path file = Files.createDirectories(base.resolve("changelog")).resolve("changes");
         Files.write(file, new byte[21]); // the flag (0: uncompressed), then the 20 bytes recorded
-        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
-                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
-                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(file), 20), 0L)),
-                        KeyGroupRange.of(0, 127), 20, 20, "filesystem");
-        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
-        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(
-                new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
-                        List.of(), List.of(changes), KeyGroupRange.of(0, 127), 1, 0, 20)).build());
-        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
-            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1, List.of(op), List.of()), new DataOutputStream(out));
-        }
+        ChangelogCheckpoints.write(chk, List.of(
+                org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(file), 20), 0L)));
         ListingGapsFileSystem.listWithSize(file, 7);
 
         Validation v = inspector.validate(path(chk), false);

@@ -143,19 +143,10 @@ class SyntheticCheckpointTest {
         java.nio.file.Path compressed = changes.resolve("compressed");
         Files.write(plain, changelogFile(0, 21)); // the flag, then the 20 bytes recorded
         Files.write(compressed, changelogFile(1, 30)); // 500 bytes recorded, compressed into 29
-        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl handle =
-                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
-                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 0L),
-                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 12L),
-                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(compressed), 500), 0L)),
-                        KeyGroupRange.of(0, 127), 520, 520, "filesystem");
-        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
-        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(
-                new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
-                        List.of(), List.of(handle), KeyGroupRange.of(0, 127), 1, 0, 520)).build());
-        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
-            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(1, List.of(op), List.of()), new DataOutputStream(out));
-        }
+        ChangelogCheckpoints.write(chk, List.of(
+                org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 0L),
+                org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 12L),
+                org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(compressed), 500), 0L)));
 
         Validation v = inspector.validate(path(chk), false);
         assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);

@@ -184,6 +184,70 @@ class ChangelogCheckTest {
                 .hasMessageContaining("change set at byte 4, which is inside the one starting at byte 0");
     }
 
+    /**
+     * Files written by Flink's own uploader ({@code StateChangeFsUploader}), uncompressed and
+     * compressed: one upload of two tasks of operators with different numbers of key groups, as
+     * Flink batches them. Each task's change sets pass at the offsets and the size Flink records,
+     * held to its own operator's key groups; the file cut by a byte fails.
+     */
+    @Test
+    void filesOfFlinksOwnUploaderPassAtTheOffsetsItRecords() throws Exception {
+        for (boolean compressed : new boolean[] {false, true}) {
+            java.nio.file.Path base = Files.createDirectories(dir.resolve("dstl-" + compressed));
+            org.apache.flink.changelog.fs.StateChangeFsUploader uploader = new org.apache.flink.changelog.fs.StateChangeFsUploader(
+                    new org.apache.flink.api.common.JobID(), new Path(base.toUri()),
+                    org.apache.flink.core.fs.FileSystem.getLocalFileSystem(), compressed, 4096,
+                    new org.apache.flink.changelog.fs.ChangelogStorageMetricGroup(
+                            new org.apache.flink.metrics.groups.UnregisteredMetricsGroup()),
+                    org.apache.flink.changelog.fs.TaskChangelogRegistry.NO_OP);
+            java.util.Map<String, List<Long>> offsets = new java.util.HashMap<>();
+            java.util.UUID logA = java.util.UUID.randomUUID();
+            java.util.UUID logB = java.util.UUID.randomUUID();
+            org.apache.flink.changelog.fs.StateChangeUploadScheduler.UploadTask a = task("a", offsets,
+                    changes(logA, 0, StateChange.ofMetadataChange(new byte[7]), StateChange.ofDataChange(5, new byte[3]),
+                            StateChange.ofDataChange(5, new byte[0]), StateChange.ofDataChange(127, new byte[2])),
+                    changes(logA, 1, StateChange.ofDataChange(9, new byte[40])));
+            org.apache.flink.changelog.fs.StateChangeUploadScheduler.UploadTask b = task("b", offsets,
+                    changes(logB, 0, StateChange.ofDataChange(300, new byte[5])), changes(logB, 1));
+            org.apache.flink.changelog.fs.StateChangeUploader.UploadTasksResult result = uploader.upload(List.of(a, b));
+            result.complete();
+            FileStateHandle file = (FileStateHandle) result.getStreamStateHandle();
+            java.util.Set<Long> all = new java.util.TreeSet<>(offsets.get("a"));
+            all.addAll(offsets.get("b"));
+            assertThat(all).as("four change sets at offsets of their own").hasSize(4);
+
+            assertThatCode(() -> new ChangelogCheck(128).check("f", file.getStateSize(), file, offsets.get("a"), all))
+                    .doesNotThrowAnyException();
+            assertThatCode(() -> new ChangelogCheck(512).check("f", file.getStateSize(), file, offsets.get("b"), all))
+                    .doesNotThrowAnyException();
+            assertThatThrownBy(() -> new ChangelogCheck(128).check("f", file.getStateSize(), file, offsets.get("b"), all))
+                    .isInstanceOf(StateDecodingException.class).hasMessageContaining("key group 300");
+
+            java.nio.file.Path written = java.nio.file.Paths.get(file.getFilePath().toUri());
+            byte[] bytes = Files.readAllBytes(written);
+            assertThat(bytes[0]).as("the compression flag").isEqualTo((byte) (compressed ? 1 : 0));
+            Files.write(written, Arrays.copyOf(bytes, bytes.length - 1));
+            assertThatThrownBy(() -> new ChangelogCheck(128).check("f", file.getStateSize(), file, offsets.get("a"), all))
+                    .isInstanceOf(StateDecodingException.class);
+        }
+    }
+
+    private static org.apache.flink.changelog.fs.StateChangeSet changes(java.util.UUID log, long sequenceNumber,
+            StateChange... changes) {
+        return new org.apache.flink.changelog.fs.StateChangeSet(log,
+                org.apache.flink.runtime.state.changelog.SequenceNumber.of(sequenceNumber), List.of(changes));
+    }
+
+    /** An upload task of one task's change sets; its offsets go to {@code offsets} under {@code name} once uploaded. */
+    private static org.apache.flink.changelog.fs.StateChangeUploadScheduler.UploadTask task(String name,
+            java.util.Map<String, List<Long>> offsets, org.apache.flink.changelog.fs.StateChangeSet... changeSets) {
+        return new org.apache.flink.changelog.fs.StateChangeUploadScheduler.UploadTask(List.of(changeSets),
+                results -> offsets.put(name, results.stream().map(r -> r.offset).toList()),
+                (sequenceNumbers, error) -> {
+                    throw new AssertionError("upload failed", error);
+                });
+    }
+
     /** The three change sets of the class comment. */
     private static byte[] changeSets() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
