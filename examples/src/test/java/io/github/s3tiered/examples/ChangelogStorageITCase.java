@@ -47,8 +47,9 @@ import java.util.Map;
  * Materialization is off, so all state is in those files. The newest checkpoint is judged
  * restorable by sizes and by deep validation, which reads every change set. While a file of it
  * is cut short by a byte (still there, not empty), deep validation refuses it, and so do the sizes
- * and the storage's guard when the file is uncompressed (its flag byte says so); put back whole,
- * it resumes exactly on a fresh host.
+ * and the storage's guard when the file is uncompressed (its flag byte says so); a compressed
+ * file's flag is read from S3, never from this host's intact copy; put back whole, it resumes
+ * exactly on a fresh host.
  */
 class ChangelogStorageITCase implements AwaitsBackgroundUploads {
 
@@ -114,6 +115,19 @@ class ChangelogStorageITCase implements AwaitsBackgroundUploads {
                 ResponseBytes<GetObjectResponse> intact = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(key));
                 byte[] bytes = intact.asByteArray();
                 assertThat(bytes[0]).as("compression flag of " + key).isEqualTo((byte) (compressed ? 1 : 0));
+                if (compressed) {
+                    // whole, its flag byte another in S3 only (no recorded checksum), while this host's
+                    // local tier holds the intact copy: the flag must be read from S3, not from the copy
+                    byte[] flagged = bytes.clone();
+                    flagged[0] = 7;
+                    raw.putObject(b -> b.bucket(S3.server().bucket()).key(key), RequestBody.fromBytes(flagged));
+                    assertThat(RecoveryTestSupport.tieredFileSystem(S3.server().bucket()).localTier()
+                            .getVerified(S3.server().bucket(), key)).as("this host's copy of " + key).isPresent();
+                    Validation flag = inspector.validate(new Path(retained), false);
+                    assertThat(flag.verdict()).as(flag.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                    assertThat(flag.filesConcerned()).containsExactly(victim.toString());
+                    assertThat(flag.reason()).contains("starts with byte 7");
+                }
                 // put back a byte short, without a recorded checksum (as another tool would write it);
                 // the local tier keeps the intact copy: validation reads what S3 holds
                 raw.putObject(b -> b.bucket(S3.server().bucket()).key(key),

@@ -42,8 +42,10 @@ public final class BridgeContract {
     /**
      * Copies an object as S3 holds it into a sink, never from the local tier: what a host without
      * any local copy would restore. The content is not judged here. Arguments: {@link #PATH},
-     * {@link #SINK} (java.io.OutputStream). Results: {@link #LENGTH} (Long), {@link #CRC32C} (Long,
-     * of the bytes read), {@link #RECORDED_CRC32C} (Long, absent when none), {@link #STALE_COPY_DROPPED}.
+     * {@link #SINK} (java.io.OutputStream), optionally {@link #LIMIT} (Long: at most this many bytes
+     * from the start; a plugin jar of 0.2.0 ignores it and copies the whole object). Results:
+     * {@link #LENGTH} (Long), {@link #CRC32C} (Long, of the bytes read), {@link #RECORDED_CRC32C}
+     * (Long, of the whole object; absent when none), {@link #STALE_COPY_DROPPED}.
      */
     public static final String READ_DURABLE = "readDurable";
 
@@ -120,6 +122,7 @@ public final class BridgeContract {
     public static final String WITHDRAWN = "withdrawn";
     public static final String ABANDONED = "abandoned";
     public static final String LENGTH = "length";
+    public static final String LIMIT = "limit";
     public static final String CRC32C = "crc32c";
     public static final String RECORDED_CRC32C = "recordedCrc32c";
     public static final String STALE_COPY_DROPPED = "staleCopyDropped";

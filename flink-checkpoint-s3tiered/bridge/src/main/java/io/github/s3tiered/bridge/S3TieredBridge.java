@@ -148,9 +148,21 @@ public final class S3TieredBridge {
 
     /** See {@link BridgeContract#READ_DURABLE}. */
     public DurableRead readDurable(Path path, OutputStream sink) throws IOException {
+        return readDurable(path, sink, -1);
+    }
+
+    /**
+     * As {@link #readDurable(Path, OutputStream)}, at most {@code limit} bytes from the start (one
+     * ranged GET); a negative limit reads the whole object. A plugin jar of 0.2.0 copies the whole
+     * object whatever the limit: the sink must take that too.
+     */
+    public DurableRead readDurable(Path path, OutputStream sink, long limit) throws IOException {
         Map<String, Object> args = new HashMap<>();
         args.put(BridgeContract.PATH, path.toUri().toString());
         args.put(BridgeContract.SINK, sink);
+        if (limit >= 0) {
+            args.put(BridgeContract.LIMIT, limit);
+        }
         Map<String, Object> r = call(BridgeContract.READ_DURABLE, args);
         return new DurableRead((Long) r.get(BridgeContract.LENGTH), ((Long) r.get(BridgeContract.CRC32C)).intValue(),
                 optionalLong(r.get(BridgeContract.RECORDED_CRC32C)), Boolean.TRUE.equals(r.get(BridgeContract.STALE_COPY_DROPPED)));

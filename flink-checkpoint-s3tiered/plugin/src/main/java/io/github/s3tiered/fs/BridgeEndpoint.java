@@ -9,6 +9,7 @@ import org.apache.flink.core.fs.Path;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.util.HashMap;
@@ -42,7 +43,7 @@ final class BridgeEndpoint {
                 case BridgeContract.DESCRIBE -> Map.of(BridgeContract.CONTRACT_VERSION, BridgeContract.VERSION,
                         BridgeContract.OPERATIONS, OPERATIONS);
                 case BridgeContract.RECORDED_CHECKSUM -> recordedChecksum(path(args));
-                case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args));
+                case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args), limit(args));
                 case BridgeContract.TRANSFER_METRICS -> transferMetrics();
                 case BridgeContract.PRE_UPLOAD -> preUpload(path(args), localFile(args), reuseWindowNanos(args),
                         Boolean.TRUE.equals(args.get(BridgeContract.NAME_PER_UPLOAD)));
@@ -82,10 +83,16 @@ final class BridgeEndpoint {
         return r;
     }
 
-    /** One HEAD (size and recorded CRC32C) and one streaming GET; never the local tier. */
-    private Map<String, Object> readDurable(Path path, OutputStream sink) throws IOException {
+    /**
+     * One HEAD (size and recorded CRC32C) and one streaming GET; never the local tier. With a
+     * {@code limit} below the object's size, one ranged GET of that many bytes from its start.
+     */
+    private Map<String, Object> readDurable(Path path, OutputStream sink, long limit) throws IOException {
         ObjectPath op = fs.objectPathOf(path);
         ObjectInfo info = headOrDropCopy(op);
+        if (limit < info.size()) {
+            return readDurablePrefix(op, info, sink, limit);
+        }
         CRC32C crc = new CRC32C();
         long length = 0;
         byte[] buffer = new byte[256 * 1024];
@@ -110,6 +117,46 @@ final class BridgeEndpoint {
         Map<String, Object> r = new HashMap<>();
         r.put(BridgeContract.LENGTH, length);
         r.put(BridgeContract.CRC32C, Integer.toUnsignedLong(actual));
+        if (info.crc32c() != null) {
+            r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
+        }
+        r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
+        return r;
+    }
+
+    /**
+     * The first {@code limit} bytes of the object the HEAD described (If-Match its ETag): a reader
+     * that needs only a file's first bytes must not take them from a local copy, which this host
+     * may hold intact while S3 does not. Only the recorded size and CRC32C can tell such a copy
+     * stale here (the bytes read are not the whole object).
+     */
+    private Map<String, Object> readDurablePrefix(ObjectPath op, ObjectInfo info, OutputStream sink, long limit)
+            throws IOException {
+        CRC32C crc = new CRC32C();
+        long length = 0;
+        if (limit > 0) {
+            byte[] buffer = new byte[(int) Math.min(limit, 64 * 1024)];
+            try (InputStream in = fs.runtime().store().openRange(op.bucket(), op.key(), 0, limit - 1, info.etag())) {
+                while (length < limit) {
+                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, limit - length));
+                    if (n < 0) {
+                        throw new IOException("s3://" + op.bucket() + "/" + op.key() + ": the first " + limit
+                                + " bytes of an object of " + info.size() + " bytes ended after " + length);
+                    }
+                    crc.update(buffer, 0, n);
+                    try {
+                        sink.write(buffer, 0, n);
+                    } catch (IOException e) {
+                        throw new SinkFailure(e);
+                    }
+                    length += n;
+                }
+            }
+        }
+        boolean dropped = fs.runtime().tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
+        Map<String, Object> r = new HashMap<>();
+        r.put(BridgeContract.LENGTH, length);
+        r.put(BridgeContract.CRC32C, crc.getValue());
         if (info.crc32c() != null) {
             r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
         }
@@ -211,6 +258,17 @@ final class BridgeEndpoint {
                     + BridgeContract.SCHEME + ":// file system returned, got " + args.get(BridgeContract.STREAM));
         }
         return stream;
+    }
+
+    private static long limit(Map<String, Object> args) {
+        Object limit = args.get(BridgeContract.LIMIT);
+        if (limit == null) {
+            return Long.MAX_VALUE;
+        }
+        if (!(limit instanceof Long l) || l < 0) {
+            throw new BadArgument("argument '" + BridgeContract.LIMIT + "' must be a Long of at least 0, got " + limit);
+        }
+        return l;
     }
 
     private static OutputStream sink(Map<String, Object> args) {

@@ -25,7 +25,10 @@ final class LocalFileInputStream extends FSDataInputStream {
     /** Guarded by {@code this}. */
     private long pos;
 
-    /** The copy's length as its check found it: the end of the file before it is a truncated copy, not the end. */
+    /**
+     * The copy's length as its check found it: the end of the file before it is a truncated copy,
+     * not the end; bytes after it are not served.
+     */
     private final long length;
 
     LocalFileInputStream(FileChannel channel, long length, LongAdder servedBytes, String description) {
@@ -48,9 +51,12 @@ final class LocalFileInputStream extends FSDataInputStream {
         if (len == 0) {
             return 0;
         }
+        if (pos >= length) {
+            return -1; // bytes a writer appended after the check are not the object's
+        }
         int n;
         try {
-            n = channel.read(ByteBuffer.wrap(b, off, len), pos);
+            n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, length - pos)), pos);
         } catch (ClosedByInterruptException e) {
             throw interrupted(e);
         } catch (ClosedChannelException e) {
@@ -84,7 +90,7 @@ final class LocalFileInputStream extends FSDataInputStream {
     @Override
     public synchronized long skip(long n) throws IOException {
         ensureOpen();
-        long target = Math.max(pos, Math.min(channel.size(), pos + n));
+        long target = Math.max(pos, Math.min(length, pos + n));
         long skipped = target - pos;
         pos = target;
         return skipped;
@@ -93,7 +99,7 @@ final class LocalFileInputStream extends FSDataInputStream {
     @Override
     public synchronized int available() throws IOException {
         ensureOpen();
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, channel.size() - pos));
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, length - pos));
     }
 
     /** Not synchronized: it must reach a read blocked in the channel, which then fails. */

@@ -137,7 +137,7 @@ final class S3InputStream extends FSDataInputStream {
                 return 0;
             }
             if (pos >= length) {
-                finishTee();
+                verifyChecksum(); // an empty object too: its recorded CRC32C must be that of no bytes
                 return -1;
             }
             return readLocked(b, off, len);

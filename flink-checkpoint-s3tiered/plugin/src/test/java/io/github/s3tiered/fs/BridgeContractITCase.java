@@ -173,6 +173,42 @@ class BridgeContractITCase {
     }
 
     @Test
+    void readDurableWithALimitReadsTheFirstBytesFromS3NotFromTheLocalCopy() throws IOException {
+        byte[] data = randomBytes(100_000, 4);
+        Path p = path("prefix");
+        write(fs(), p, data); // the upload keeps a local copy
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        S3TieredBridge.DurableRead read = bridge().readDurable(p, sink, 3);
+        assertThat(sink.toByteArray()).isEqualTo(java.util.Arrays.copyOf(data, 3));
+        assertThat(read.length()).isEqualTo(3);
+        assertThat(read.recordedCrc32c()).as("of the whole object").hasValue(crc(data));
+
+        // S3's first byte changes (same size, no recorded CRC32C, as another tool writes); this host's copy is intact
+        byte[] altered = data.clone();
+        altered[0] ^= 0x55;
+        String key = S3.server().runPrefix() + "/bridge/prefix";
+        try (S3Client raw = rawClient(S3.server())) {
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(key), RequestBody.fromBytes(altered));
+        }
+        long gets = bridge().transferMetrics().requests("GetObject");
+        sink.reset();
+        read = bridge().readDurable(p, sink, 1);
+        assertThat(sink.toByteArray()).as("S3's first byte, not the copy's").containsExactly(altered[0]);
+        assertThat(read.recordedCrc32c()).isEmpty();
+        assertThat(bridge().transferMetrics().requests("GetObject")).isEqualTo(gets + 1);
+        assertThat(readAll(fs(), p)).as("this host's copy, kept (size alone tells nothing here), served by open()")
+                .isEqualTo(data);
+
+        sink.reset();
+        assertThat(bridge().readDurable(p, sink, 0).length()).isZero();
+        assertThat(sink.size()).isZero();
+        sink.reset();
+        assertThat(bridge().readDurable(p, sink, 1_000_000).length()).as("a limit past the end reads it whole")
+                .isEqualTo(data.length);
+        assertThat(sink.toByteArray()).isEqualTo(altered);
+    }
+
+    @Test
     void aFailingSinkIsTheCallersOwnExceptionAndAMissingObjectIsNotFound() throws IOException {
         Path p = path("sink");
         write(fs(), p, randomBytes(1000, 3));

@@ -104,18 +104,56 @@ public final class FileSystemCalls {
     }
 
     /**
-     * The first byte of a file, read through its file system (one open; on {@code s3tiered://} a
-     * verified local copy may serve it): -1 when the file is empty, null when it does not exist.
+     * The first byte of a file as the storage durably holds it: on {@code s3tiered://} from S3 (one
+     * HEAD and a GET of one byte), never from a local-tier copy, which this host may hold intact
+     * while S3 does not; on any other file system through {@code open}. -1 when the file is empty,
+     * null when it does not exist.
      */
     public Integer firstByte(Path file) throws IOException {
         open.incrementAndGet();
         FileSystem fs = fileSystem(file);
-        try (FSDataInputStream in = fs.open(file)) {
-            return in.read();
+        try {
+            Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
+            if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
+                throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
+                        + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
+                        + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
+            }
+            if (tiered.isPresent()) {
+                FirstByteSink first = new FirstByteSink();
+                if (tiered.get().readDurable(file, first, 1).staleLocalCopyDropped()) {
+                    staleLocalCopiesDropped.incrementAndGet();
+                }
+                return first.value;
+            }
+            try (FSDataInputStream in = fs.open(file)) {
+                return in.read();
+            }
         } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
+        } catch (StorageUnreadableException e) {
+            throw e;
         } catch (IOException e) {
             throw new StorageUnreadableException("read", file, e);
+        }
+    }
+
+    /** Keeps the first byte written (a plugin jar of 0.2.0 writes the whole object whatever the limit). */
+    private static final class FirstByteSink extends OutputStream {
+        private int value = -1;
+
+        @Override
+        public void write(int b) {
+            if (value < 0) {
+                value = b & 0xFF;
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            if (len > 0) {
+                write(b[off]);
+            }
         }
     }
 

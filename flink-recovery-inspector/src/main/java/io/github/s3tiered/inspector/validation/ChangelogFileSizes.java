@@ -19,7 +19,7 @@ import java.util.Map;
  * ({@code flink-dstl-dfs}'s {@code OutputStreamWithPos}): an uncompressed file (flag 0) holds
  * exactly one byte more than recorded, a compressed one (flag 1) any size, which only reading it
  * tells (deep validation does). So where a file does not hold one byte more than recorded, its
- * flag is read (one open; on {@code s3tiered://} that may fetch the file, or read a local copy):
+ * flag is read (one open; on {@code s3tiered://} one byte from S3, never from a local copy):
  * uncompressed, the file was cut or grown after it was written (SIZE_MISMATCH, as any other file
  * of the wrong size, once a status call confirms the listed size); compressed, its size proves
  * nothing; any other first byte is not a file Flink's changelog wrote.
