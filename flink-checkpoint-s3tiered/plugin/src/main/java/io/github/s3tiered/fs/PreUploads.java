@@ -180,13 +180,31 @@ final class PreUploads {
     private void expire(ContentId id, Entry e) {
         synchronized (claimedByCheckpoints) {
             if (remove(id, e) && e.durable.getNow(false)) {
-                expiredUntaken.put(e.object, Boolean.TRUE);
-                if (expiredUntaken.size() > MAX_EXPIRED) {
-                    Iterator<ObjectPath> it = expiredUntaken.keySet().iterator();
-                    it.next();
-                    it.remove();
-                }
+                addExpiredUntaken(e.object);
             }
+        }
+    }
+
+    /**
+     * An entry a stream took and then did not refer to (its upload began before the stream's
+     * window): no checkpoint was handed it and none can be any more, so it stays withdrawable, as
+     * an expired one does; out of the index, a withdrawal would otherwise never find it.
+     */
+    void takenButNotUsed(Entry e) {
+        synchronized (claimedByCheckpoints) {
+            if (e.durable.getNow(false)) {
+                addExpiredUntaken(e.object);
+            }
+        }
+    }
+
+    /** Guarded by {@link #claimedByCheckpoints}. */
+    private void addExpiredUntaken(ObjectPath object) {
+        expiredUntaken.put(object, Boolean.TRUE);
+        if (expiredUntaken.size() > MAX_EXPIRED) {
+            Iterator<ObjectPath> it = expiredUntaken.keySet().iterator();
+            it.next();
+            it.remove();
         }
     }
 

@@ -521,7 +521,11 @@ final class TieredOutputStream extends FSDataOutputStream {
         } catch (java.util.concurrent.ExecutionException e) {
             return null;
         }
-        if (!durable || System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
+        if (!durable) {
+            return null;
+        }
+        if (System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
+            runtime.preUploads().takenButNotUsed(entry);
             return null;
         }
         return entry;

@@ -336,6 +336,21 @@ class PreUploadTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aPreUploadAStreamTookButDidNotReferToCanStillBeWithdrawn() throws Exception {
+        byte[] content = bytes(100_000, 16);
+        Path object = bridge.preUpload(SHARED, sst("000026.sst", content), WINDOW).object();
+        Thread.sleep(5);
+        // the stream's window (the storage's reusedSince, or a job's shorter interval) ends after the upload began
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/q", content), 1);
+        assertThat(closed.deduplicated()).isFalse();
+        assertThat(store.object(BUCKET, "job/shared/q")).as("uploaded by the checkpoint").hasValue(content);
+
+        assertThat(bridge.withdrawPreUpload(object)).as("taken, not used: no checkpoint refers to it").isTrue();
+        assertThat(store.object(BUCKET, key(object))).isEmpty();
+        assertThat(store.object(BUCKET, "job/shared/q")).hasValue(content);
+    }
+
+    @Test
     void twoTaskManagersUploadingTheSameBytesAheadEachHaveTheirOwnObject(@TempDir java.nio.file.Path otherTier)
             throws Exception {
         // RocksDB writes a session id into every SST file, so equal files are not expected; were
