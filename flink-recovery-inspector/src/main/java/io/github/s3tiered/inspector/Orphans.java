@@ -14,7 +14,9 @@ import java.util.List;
  *     unknown, so nothing is deleted while there is any
  * @param referencedFiles distinct files the retained checkpoints reference
  * @param tooYoung unreferenced entries left alone because they are younger than the minimum age (or,
- *     for uploads ahead of checkpoints, than the job's pre-upload grace)
+ *     for uploads ahead of checkpoints, than the job's pre-upload grace; or, in {@code taskowned/}
+ *     of a job with changelog state, not older than every subtask's last materialization, as a
+ *     materialization in progress writes files there that no checkpoint names yet)
  * @param preUploadGraceMillis how long unreferenced uploads ahead of checkpoints ({@code
  *     shared/<sha256>-<id>.sst}) are kept, as the job's storage recorded it or the options gave it; such
  *     a file is an orphan only when older than both this and the minimum age. -1 when neither gave

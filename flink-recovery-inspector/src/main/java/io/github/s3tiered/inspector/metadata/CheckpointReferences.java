@@ -52,6 +52,10 @@ public final class CheckpointReferences {
     /** The changelog storage's files, by the path as written, with the sizes recorded for them. */
     private final Map<String, ChangelogFile> changelogFiles = new LinkedHashMap<>();
     private int inlineHandles;
+    /** Per changelog backend handle, the files of its last materialization (see {@link #materializations}). */
+    private final List<List<Path>> materializations = new ArrayList<>();
+    /** The files of the materialization being visited, or null outside one. */
+    private List<Path> materializationFiles;
 
     /**
      * A file of the changelog state backend's changes, with the sizes {@code _metadata} records
@@ -95,6 +99,18 @@ public final class CheckpointReferences {
         return out;
     }
 
+    /**
+     * For each handle of the changelog state backend (one per subtask and state backend), the
+     * files of the last materialization it holds: new ones and those it took over from earlier
+     * materializations; empty when all of it is inline. Empty when the checkpoint holds no
+     * changelog state.
+     */
+    public List<List<Path>> materializations() {
+        List<List<Path>> out = new ArrayList<>(materializations.size());
+        materializations.forEach(m -> out.add(List.copyOf(m)));
+        return out;
+    }
+
     /** Handles whose data live inside the metadata (no file to check). */
     public int inlineHandles() {
         return inlineHandles;
@@ -117,9 +133,16 @@ public final class CheckpointReferences {
         } else if (h instanceof ChangelogStateBackendHandle changelog) {
             // the changelog backend: its last materialization (RocksDB's or the heap's own handles)
             // and the changes logged since, in files of the changelog storage
-            for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
-                visitKeyed(materialized, kind + "-materialized", op);
+            List<Path> materialization = new ArrayList<>();
+            materializationFiles = materialization;
+            try {
+                for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
+                    visitKeyed(materialized, kind + "-materialized", op);
+                }
+            } finally {
+                materializationFiles = null;
             }
+            materializations.add(materialization);
             for (ChangelogStateHandle changes : changelog.getNonMaterializedStateHandles()) {
                 visitChangelog(changes, kind + "-changelog", op);
             }
@@ -192,6 +215,9 @@ public final class CheckpointReferences {
     }
 
     private void add(Path path, long size, boolean exact, String kind, String op) {
+        if (materializationFiles != null) {
+            materializationFiles.add(path);
+        }
         files.computeIfAbsent(path.toString(), k -> new Builder(path)).add(size, exact, kind, op);
     }
 

@@ -26,8 +26,10 @@ import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -63,7 +65,9 @@ public final class OrphanSearch {
         List<CheckpointLocation> withoutMetadata = new ArrayList<>();
 
         List<String> listingGaps = new ArrayList<>();
-        collectReferences(job.checkpoints(), nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings);
+        MaterializationsInProgress materializations = new MaterializationsInProgress();
+        collectReferences(job.checkpoints(), nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings,
+                materializations);
         List<CheckpointLocation> siblingsWithoutMetadata = new ArrayList<>();
         if (options.includeSiblingJobs() && jobDir.getParent() != null) {
             for (JobDirectory sibling : siblingJobs(jobDir, listings)) {
@@ -83,8 +87,15 @@ public final class OrphanSearch {
         int[] preUploadsKept = {0};
         walk(new Path(jobDir, CheckpointNames.SHARED_DIR), OrphanFile.Kind.SHARED_FILE, referenced, oldest, oldestPreUploaded,
                 orphans, tooYoung, preUploadsKept, listings);
-        walk(new Path(jobDir, CheckpointNames.TASK_OWNED_DIR), OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldest, oldest,
-                orphans, tooYoung, preUploadsKept, listings);
+        Path taskOwned = new Path(jobDir, CheckpointNames.TASK_OWNED_DIR);
+        long oldestTaskOwned = oldest;
+        if (materializations.any()) {
+            Map<String, Long> times = new HashMap<>();
+            modificationTimes(taskOwned, listings, times);
+            oldestTaskOwned = Math.min(oldest, materializations.orphanedBefore(times));
+        }
+        walk(taskOwned, OrphanFile.Kind.TASK_OWNED_FILE, referenced, oldestTaskOwned, oldestTaskOwned, orphans, tooYoung,
+                preUploadsKept, listings);
 
         // A retained checkpoint that the listing of the job directory left out would make the files
         // only it references look unreferenced. Some S3-compatible stores leave existing objects out
@@ -248,6 +259,13 @@ public final class OrphanSearch {
     private void collectReferences(List<CheckpointLocation> checkpoints, long nowMillis, Set<String> referenced,
             List<Path> retained, List<Problem> unreadable, List<CheckpointLocation> withoutMetadata, List<String> listingGaps,
             DirectoryListings listings) throws IOException {
+        collectReferences(checkpoints, nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings, null);
+    }
+
+    /** As above; {@code materializations}, when given, is offered each checkpoint's changelog materializations. */
+    private void collectReferences(List<CheckpointLocation> checkpoints, long nowMillis, Set<String> referenced,
+            List<Path> retained, List<Problem> unreadable, List<CheckpointLocation> withoutMetadata, List<String> listingGaps,
+            DirectoryListings listings, MaterializationsInProgress materializations) throws IOException {
         for (CheckpointLocation cp : checkpoints) {
             DirectoryListings.Listing content = listings.listOrThrow(cp.path());
             FileStatus metadataStatus = content.get(CheckpointMetadataReader.METADATA_FILE);
@@ -274,6 +292,9 @@ public final class OrphanSearch {
             CheckpointMetadata metadata = loaded.metadata();
             retained.add(cp.path());
             CheckpointReferences refs = CheckpointReferences.of(metadata);
+            if (materializations != null) {
+                materializations.offer(metadata.getCheckpointId(), refs.materializations());
+            }
             for (ReferencedFile f : refs.files()) {
                 referenced.add(PathKey.of(f.path()));
                 referenced.add(pathOnly(f.path()));
@@ -327,6 +348,17 @@ public final class OrphanSearch {
      * {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest}
      * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}.
      */
+    /** The modification times of the files under {@code dir}, by {@link PathKey}. */
+    private static void modificationTimes(Path dir, DirectoryListings listings, Map<String, Long> into) throws IOException {
+        for (FileStatus s : listings.listOrThrow(dir).entries().values()) {
+            if (s.isDir()) {
+                modificationTimes(s.getPath(), listings, into);
+            } else {
+                into.put(PathKey.of(s.getPath()), s.getModificationTime());
+            }
+        }
+    }
+
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, long oldestPreUploaded,
             List<OrphanFile> orphans, int[] tooYoung, int[] preUploadsKept, DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(dir);
