@@ -88,6 +88,11 @@ final class CompletedCheckpointVerifier {
         this.statusFile = new VerificationStatusFile(jobDir);
     }
 
+    /** The orphan removal, or null when orphans are left alone. */
+    OrphanSweep sweep() {
+        return sweep;
+    }
+
     /** The status sent to the tasks with the next checkpoint. */
     synchronized VerificationStatus status() {
         return new VerificationStatus(newestVerified, failedCheckpoints, knownMissing);

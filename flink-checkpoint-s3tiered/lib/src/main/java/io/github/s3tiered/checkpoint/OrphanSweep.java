@@ -38,8 +38,9 @@ import java.util.regex.Pattern;
  * a pass saw it retained; Flink subsumes the oldest first, so from then on no older checkpoint, one
  * it completed before this JobManager started included, is retained (a newer one gone while an
  * older one is there, or one gone before any pass saw it, was discarded for another reason, e.g.
- * the HA store refused it: no sign of subsumption). The {@code chk-N} directories a listing shows
- * are added on top; a {@code chk-N} above every checkpoint started here and not older than those
+ * the HA store refused it: no sign of subsumption). The checkpoint the job was restored from, which
+ * a restore without claim leaves retained and older than all of them, is looked at in every pass.
+ * The {@code chk-N} directories a listing shows are added on top; a {@code chk-N} above every checkpoint started here and not older than those
  * retained here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
  * at each restart; an older one is an earlier run's under the same job id), or one whose {@code
  * _metadata} disappears while it is read, ends the pass. A reference matches a file by its path
@@ -98,6 +99,15 @@ final class OrphanSweep {
     private final Map<Long, Set<String>> listedReferences = new HashMap<>();
     /** Whether one of {@link #completedHere} was subsumed: then every older checkpoint is too. */
     private boolean olderOnesGone;
+    /**
+     * The checkpoint this job was restored from, when it resolved one: restored without claim
+     * (Flink's default) it is never subsumed, so it may be retained, older than every checkpoint
+     * completed here, beside them (a job id used again restores from its own directory). Its
+     * {@code _metadata} is looked at in every pass, not left to a listing. Guarded by this.
+     */
+    private Path restoredFrom;
+    /** Its references, read once. Guarded by this. */
+    private Set<String> restoredFromReferences;
     private long removed;
     private long removedBytes;
 
@@ -130,6 +140,14 @@ final class OrphanSweep {
         this.legacySharedDir = legacyJobDir == null || legacyJobDir.equals(jobDir) ? null : new Path(legacyJobDir, "shared");
         this.classLoader = classLoader;
         this.pending = pending;
+    }
+
+    /** The directory of the checkpoint or savepoint this job was restored from (see {@link #restoredFrom}). */
+    synchronized void restoredFrom(Path checkpointDir) {
+        if (!checkpointDir.equals(restoredFrom)) {
+            restoredFrom = checkpointDir;
+            restoredFromReferences = null;
+        }
     }
 
     /** Objects removed so far, and their bytes. */
@@ -229,6 +247,26 @@ final class OrphanSweep {
         long oldestHereSecond = Long.MAX_VALUE;
         for (long id : present) {
             oldestHereSecond = Math.min(oldestHereSecond, completedHere.get(id).metadataSecond);
+        }
+        if (restoredFrom != null) {
+            if (statusOrNull(restoredFrom.getFileSystem(), new Path(restoredFrom, CheckpointMetadataReader.METADATA_FILE))
+                    == null) {
+                restoredFrom = null; // claimed and subsumed, or removed by hand: it keeps nothing any more
+                restoredFromReferences = null;
+            } else {
+                if (restoredFromReferences == null) {
+                    try {
+                        restoredFromReferences = referencesOf(restoredFrom.getFileSystem(), restoredFrom);
+                    } catch (FileNotFoundException vanished) {
+                        LOG.debug("No orphan removal in {} after checkpoint {}: {}, restored from, was removed while it was"
+                                + " read", jobDir, checkpointId, restoredFrom);
+                        return;
+                    }
+                }
+                if (restoredFromReferences != null) {
+                    referenced.addAll(restoredFromReferences);
+                }
+            }
         }
         FileStatus[] jobDirEntries = listOrEmpty(fs, jobDir);
         // after the listing: a checkpoint started here is registered before any of its files is written

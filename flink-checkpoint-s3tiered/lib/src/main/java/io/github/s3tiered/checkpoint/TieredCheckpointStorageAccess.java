@@ -59,6 +59,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private final Path storageDir;
     private final StreamSettings streams;
     private CompletedCheckpointVerifier verifier;
+    /** The directory of the checkpoint this job restored from, when it resolved one; guarded by this. */
+    private Path restoredFrom;
     /**
      * Whether this JobManager's grace record for the inspector is durable. Until it is, a record an
      * earlier run under the same job id left may be in place with a shorter grace, and the
@@ -114,7 +116,19 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
 
     @Override
     public CompletedCheckpointStorageLocation resolveCheckpoint(String pointer) throws IOException {
-        return delegate.resolveCheckpoint(guard.enabled() ? guard.resolve(pointer) : pointer);
+        CompletedCheckpointStorageLocation location =
+                delegate.resolveCheckpoint(guard.enabled() ? guard.resolve(pointer) : pointer);
+        if (verification != null && verification.removeOrphans()) {
+            try {
+                // the checkpoint this job restores from: the orphan removal keeps what it references
+                restoredFrom(new Path(location.getExternalPointer()));
+            } catch (RuntimeException e) {
+                // only a listing that leaves it out could then make its files look unreferenced
+                LOG.warn("Could not tell the orphan removal of {} the checkpoint restored from ({}): {}", storageDir,
+                        pointer, e.toString());
+            }
+        }
+        return location;
     }
 
     @Override
@@ -172,12 +186,22 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         }
     }
 
+    private synchronized void restoredFrom(Path checkpointDir) {
+        restoredFrom = checkpointDir;
+        if (verifier != null && verifier.sweep() != null) {
+            verifier.sweep().restoredFrom(checkpointDir);
+        }
+    }
+
     private synchronized CompletedCheckpointVerifier verifier() {
         if (verifier == null) {
             long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
                     ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
                             verification.orphanClockMarginSeconds()) : null;
+            if (sweep != null && restoredFrom != null) {
+                sweep.restoredFrom(restoredFrom);
+            }
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
         }

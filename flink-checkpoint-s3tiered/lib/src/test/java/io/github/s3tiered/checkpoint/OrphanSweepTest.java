@@ -309,6 +309,31 @@ class OrphanSweepTest {
     }
 
     @Test
+    void theCheckpointRestoredFromIsReadInEveryPassNotLeftToTheListing() throws Exception {
+        // restored without claim from this job directory's own chk-100 (a job id used again): Flink never
+        // subsumes it, so it stays retained beside the newer ones; here a listing leaves it out
+        upload("of-100");
+        writeMetadata("unlisted-chk-100", 100, "of-100");
+        sweep.restoredFrom(flinkPath(job.resolve("unlisted-chk-100")));
+        pending.started(101);
+        upload("a");
+        complete(101, "a");
+        pending.started(102);
+        upload("lost");
+        complete(102, "a");
+        subsume(101);
+        pending.started(103);
+        complete(103, "a");
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-100");
+
+        // deleted by hand (or claimed and subsumed): it keeps nothing any more
+        Files.delete(job.resolve("unlisted-chk-100/_metadata"));
+        pending.started(104);
+        complete(104, "a");
+        assertThat(shared()).containsExactlyInAnyOrder("a");
+    }
+
+    @Test
     void aFileStampedWithinTheClockMarginOfTheReferenceCheckpointStays() throws Exception {
         pending.started(1);
         upload("a");
