@@ -6,6 +6,7 @@ import io.github.s3tiered.inspector.PathRole;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.Verdict;
 
 import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.fs.Path;
@@ -148,10 +149,16 @@ final class RecoveryGuard implements Serializable {
             throw new IOException(KEY + " = " + pointer + " names a job's checkpoint directory without any restorable "
                     + "checkpoint: " + rp.explanation());
         }
-        if (rp.skipped().isEmpty()) {
-            LOG.info("Recovery guard: {} names a job directory; its newest restorable checkpoint is {}", pointer, rp.path().get());
+        if (rp.skipped().stream().allMatch(v -> v.verdict() == Verdict.NO_METADATA)) {
+            // none, or checkpoints that were still being written: nothing of them was ever acknowledged
+            LOG.info("Recovery guard: {} names a job directory; its newest restorable checkpoint is {}{}", pointer,
+                    rp.path().get(), rp.skipped().isEmpty() ? "" : " (" + rp.explanation() + ")");
         } else {
-            LOG.warn("Recovery guard: {} names a job directory; newer checkpoints are not restorable. {}", pointer, rp.explanation());
+            LOG.error("\n********************************************************************************\n"
+                            + "Recovery guard: {} names a job directory whose newer checkpoints are NOT restorable.\n{}\n"
+                            + "Resuming from {}: records after it are processed again.\n"
+                            + "********************************************************************************",
+                    pointer, rp.explanation(), rp.path().get());
         }
         return rp.path().get().toString();
     }
@@ -176,9 +183,11 @@ final class RecoveryGuard implements Serializable {
     }
 
     private static String undecided(String pointer, Validation v) {
-        return "Not resuming from " + KEY + " = " + pointer + ": " + v.path() + " could not be checked because the"
-                + " storage could not be read (" + v.reason() + "). Nothing was resumed, and no older checkpoint is used in"
-                + " its place; retry when the storage answers.";
+        return "Not resuming from " + KEY + " = " + pointer + ": " + v.path() + " could not be checked (" + v.reason()
+                + "). Nothing was resumed, and no older checkpoint is used in its place. Where the storage could not be"
+                + " read, retry when it answers; where the checkpoint holds what this version cannot check (state handles"
+                + " of a type it cannot map to files), " + RecoveryGuardOptions.VALIDATE.key() + ": false resumes"
+                + " unchecked.";
     }
 
     private static String refusal(String pointer, Validation v) {
