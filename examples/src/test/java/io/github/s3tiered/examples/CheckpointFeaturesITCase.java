@@ -168,6 +168,102 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         resumesExactlyOnAFreshHost(cluster, dir, retained, options, s);
     }
 
+    /** A rescale of a changelog job: the state backend, and the parallelism before and after. */
+    enum ChangelogRescale {
+        /** RocksDB's materialized handles are kept whole, with the old subtasks' key-group ranges. */
+        ROCKSDB_SCALED_IN(Map.of(), 2, 1),
+        /** The heap's are narrowed to each new subtask's share of the one old subtask's file. */
+        HASHMAP_SCALED_OUT(Map.of("state.backend.type", "hashmap"), 1, 2);
+
+        final Map<String, String> options;
+        final int before;
+        final int after;
+
+        ChangelogRescale(Map<String, String> options, int before, int after) {
+            this.options = options;
+            this.before = before;
+            this.after = after;
+        }
+    }
+
+    /**
+     * The changelog backend writes the materialization it restored into every checkpoint until it
+     * materializes again: after a rescale, the old subtasks' handles, which do not match the new
+     * subtasks' key-group ranges (Flink's {@code getIntersection} keeps RocksDB's whole and narrows
+     * the heap's). Such checkpoints are restorable, by sizes and by deep validation, and resume exactly.
+     */
+    @ParameterizedTest
+    @EnumSource(ChangelogRescale.class)
+    void changelogCheckpointsAfterARescaleAreRestorable(ChangelogRescale rescale, @InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        initializeFileSystems(fileSystemConfig(S3.server(), localTier));
+        String dir = "s3tiered://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/rescaled-" + rescale;
+        Map<String, String> materializing = new java.util.HashMap<>(rescale.options);
+        materializing.put("state.changelog.enabled", "true");
+        materializing.put("state.changelog.periodic-materialize.interval", "1s");
+        RecoveryJob.Settings s = new RecoveryJob.Settings(400_000, 5_000, 25_000, 0, output.toString()).gatedEvery(12_000);
+        StreamExecutionEnvironment env = environment(dir, null, materializing);
+        env.setParallelism(rescale.before);
+        String first = runAndCancel(cluster, env, s, 6);
+        CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
+        assertThat(inspector.validate(new Path(first), false).files()).as("files of a materialization")
+                .anyMatch(f -> f.kinds().stream().anyMatch(k -> k.contains("materialized")));
+
+        // rescaled, in claim mode (no claim would materialize anew at once), with no materialization to come
+        Map<String, String> rescaled = new java.util.HashMap<>(materializing);
+        rescaled.put("state.changelog.periodic-materialize.interval", "1h");
+        rescaled.put("execution.state-recovery.claim-mode", "CLAIM");
+        env = environment(dir, first, rescaled);
+        env.setParallelism(rescale.after);
+        String retained = runAndCancel(cluster, env, s, 3);
+
+        Validation bySize = inspector.validate(new Path(retained), false);
+        assertThat(bySize.verdict()).as(bySize.reason()).isEqualTo(Verdict.RESTORABLE);
+        List<org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle> handles = bySize.metadata()
+                .getOperatorStates().stream().flatMap(op -> op.getStates().stream())
+                .flatMap(st -> st.getManagedKeyedState().stream())
+                .filter(h -> h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle)
+                .map(h -> (org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle) h).toList();
+        assertThat(handles).hasSize(rescale.after);
+        if (rescale == ChangelogRescale.ROCKSDB_SCALED_IN) {
+            assertThat(handles.get(0).getMaterializedStateHandles()).as("the old subtasks' snapshots, whole")
+                    .hasSize(rescale.before)
+                    .noneMatch(m -> m.getKeyGroupRange().equals(handles.get(0).getKeyGroupRange()));
+        } else {
+            // both new subtasks hold a share of the one old subtask's snapshot file
+            assertThat(handles).allMatch(h -> h.getMaterializedStateHandles().size() == 1);
+            assertThat(handles.stream().map(h -> ((org.apache.flink.runtime.state.KeyGroupsStateHandle)
+                    h.getMaterializedStateHandles().get(0)).getDelegateStateHandle().getStreamStateHandleID()).distinct())
+                    .as("one file, narrowed for each").hasSize(1);
+        }
+        Validation deep = inspector.validate(new Path(retained), true);
+        assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.RESTORABLE);
+
+        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        Map<String, String> resumed = new java.util.HashMap<>(rescaled);
+        RecoveryJob.Settings resume = new RecoveryJob.Settings(s.records(), s.keys(), 0, 0, output.toString());
+        env = environment(dir, retained, resumed);
+        env.setParallelism(rescale.after);
+        RecoveryJob.build(env, resume);
+        org.apache.flink.runtime.jobmaster.JobResult result =
+                JobRunner.await(cluster, JobRunner.submit(cluster, env), TIMEOUT, c -> {});
+        assertThat(result.isSuccess()).as(RecoveryTestSupport.failureText(result)).isTrue();
+        ExpectedResults.Verification v = ExpectedResults.verify(output, resume.records(), resume.keys());
+        assertThat(v.exact()).as(v.toString()).isTrue();
+    }
+
+    /** Runs the job until {@code checkpoints} completed, cancels it and returns its newest retained checkpoint. */
+    private static String runAndCancel(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s,
+            int checkpoints) throws Exception {
+        RecoveryJob.build(env, s);
+        JobID job = JobRunner.submit(cluster, env);
+        JobRunner.awaitCheckpoints(cluster, job, checkpoints, TIMEOUT);
+        cluster.cancelJob(job).get();
+        JobRunner.awaitStatus(cluster, job, JobStatus.CANCELED, TIMEOUT);
+        List<CompletedCheckpointStats> done = JobRunner.completedCheckpoints(cluster, job);
+        return done.get(done.size() - 1).getExternalPath();
+    }
+
     /** Resumes from {@code retained} on a host without local copies; the job finishes with exact state. */
     private void resumesExactlyOnAFreshHost(MiniCluster cluster, String dir, String retained, Map<String, String> options,
             RecoveryJob.Settings s) throws Exception {

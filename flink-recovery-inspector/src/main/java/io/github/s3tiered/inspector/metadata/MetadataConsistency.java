@@ -180,10 +180,10 @@ public final class MetadataConsistency {
             KeyGroupRange expected = KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(maxP, p, subtask);
             String where = "operator " + id + " subtask " + subtask;
             for (KeyedStateHandle h : s.getManagedKeyedState()) {
-                checkKeyed(h, expected, where + " keyed state", out);
+                checkKeyed(h, expected, maxP, where + " keyed state", out);
             }
             for (KeyedStateHandle h : s.getRawKeyedState()) {
-                checkKeyed(h, expected, where + " raw keyed state", out);
+                checkKeyed(h, expected, maxP, where + " raw keyed state", out);
             }
             for (OperatorStateHandle h : s.getManagedOperatorState()) {
                 checkOperatorState(h, managedModes, where + " operator state", out);
@@ -205,7 +205,7 @@ public final class MetadataConsistency {
         }
     }
 
-    private static void checkKeyed(KeyedStateHandle h, KeyGroupRange expected, String where, List<String> out) {
+    private static void checkKeyed(KeyedStateHandle h, KeyGroupRange expected, int maxP, String where, List<String> out) {
         if (h == null) {
             return;
         }
@@ -213,9 +213,30 @@ public final class MetadataConsistency {
             out.add(where + " covers key groups " + range(h.getKeyGroupRange()) + ", Flink assigns it " + range(expected)
                     + " for the recorded parallelism and max parallelism");
         }
+        checkParts(h, maxP, where, out);
+    }
+
+    /**
+     * What is inside a keyed handle whose range was checked. The changelog backend writes its last
+     * materialization's handles again in every checkpoint until the next materialization, as it
+     * restored them: after a rescale, those of the old subtasks (RocksDB's with their old ranges,
+     * heap snapshots narrowed to the new subtask's share). Each must share key groups with the
+     * subtask's and stay within the operator's.
+     */
+    private static void checkParts(KeyedStateHandle h, int maxP, String where, List<String> out) {
         if (h instanceof ChangelogStateBackendHandle changelog) {
+            KeyGroupRange own = changelog.getKeyGroupRange();
             for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
-                checkKeyed(materialized, expected, where + " (materialized part)", out);
+                if (materialized == null) {
+                    continue;
+                }
+                KeyGroupRange r = materialized.getKeyGroupRange();
+                if (r.getNumberOfKeyGroups() == 0 || r.getIntersection(own).getNumberOfKeyGroups() == 0
+                        || r.getStartKeyGroup() < 0 || r.getEndKeyGroup() >= maxP) {
+                    out.add(where + " (materialized part) covers key groups " + range(r) + ", none of the subtask's "
+                            + range(own) + " or beyond the operator's 0-" + (maxP - 1));
+                }
+                checkParts(materialized, maxP, where + " (materialized part)", out);
             }
             for (org.apache.flink.runtime.state.changelog.ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
                 if (delta instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream) {

@@ -32,6 +32,7 @@ import org.apache.flink.runtime.state.restore.ThrowingIterator;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
+import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -57,6 +58,8 @@ import java.util.List;
 final class KeyedSnapshotCheck {
 
     private final RehearsalContext ctx;
+    /** See {@link #check(KeyGroupsStateHandle, int, boolean)}. */
+    private boolean narrowable;
 
     KeyedSnapshotCheck(RehearsalContext ctx) {
         this.ctx = ctx;
@@ -69,6 +72,19 @@ final class KeyedSnapshotCheck {
      * @param maxParallelism the operator's, for the key group prefix width of full snapshots
      */
     String check(KeyGroupsStateHandle handle, int maxParallelism) throws Exception {
+        return check(handle, maxParallelism, false);
+    }
+
+    /**
+     * As {@link #check(KeyGroupsStateHandle, int)}; {@code narrowable}: a handle that may hold only
+     * a share of its file's key groups. The changelog backend writes its last materialization's
+     * handles again in every checkpoint until the next one, as it restored them: after a rescale, a
+     * heap (or full) snapshot of an old subtask narrowed to the new subtask's share
+     * ({@code KeyGroupsStateHandle#getIntersection}). Key groups of the file before the first one
+     * named, or after the last one, are then no damage; the named ones are held to everything else.
+     */
+    String check(KeyGroupsStateHandle handle, int maxParallelism, boolean narrowable) throws Exception {
+        this.narrowable = narrowable;
         KeyedStateSerializers serializers;
         long metaDataEnd;
         try (FSDataInputStream in = handle.openInputStream()) {
@@ -80,8 +96,9 @@ final class KeyedSnapshotCheck {
         if (handle.getKeyGroupRange().getNumberOfKeyGroups() == 0) {
             return "no key groups";
         }
-        requireFirstKeyGroupAfterMetaData(handle, metaDataEnd);
-        if (!(handle instanceof KeyGroupsSavepointStateHandle) && isHeapSnapshot(handle)) {
+        boolean heap = !(handle instanceof KeyGroupsSavepointStateHandle) && isHeapSnapshot(handle);
+        requireFirstKeyGroupAfterMetaData(handle, metaDataEnd, heap);
+        if (heap) {
             if (serializers.compressed) {
                 verifyCompressedKeyGroups(handle, true);
             }
@@ -114,12 +131,15 @@ final class KeyedSnapshotCheck {
      * offset (0 for an empty key group). Each key group's frames run to where the next one starts,
      * the last to the end of the file.
      */
-    private static void verifyCompressedKeyGroups(KeyGroupsStateHandle handle, boolean heap) throws Exception {
+    private void verifyCompressedKeyGroups(KeyGroupsStateHandle handle, boolean heap) throws Exception {
         List<Tuple2<Integer, Long>> groups = keyGroupsWithData(handle, heap);
         long streamEnd = handle.getDelegateStateHandle().getStateSize();
         try (FSDataInputStream in = handle.openInputStream()) {
             for (int i = 0; i < groups.size(); i++) {
                 Tuple2<Integer, Long> group = groups.get(i);
+                if (i + 1 == groups.size() && narrowable) {
+                    break; // may be followed by key groups it does not name: its frames are checked as they are read
+                }
                 long end = i + 1 < groups.size() ? groups.get(i + 1).f1 : streamEnd;
                 long start = group.f1 + (heap ? Integer.BYTES : 0);
                 if (end < start) {
@@ -205,13 +225,13 @@ final class KeyedSnapshotCheck {
                         seen[stateId] = true;
                         readers[stateId].readMappingsInKeyGroup(view, group.f0);
                     }
-                    if (kgIn instanceof SnappyFrames.Element element && !element.exhausted()) {
+                    if (kgIn instanceof SnappyFrames.Element element && !element.exhausted() && !(next == null && narrowable)) {
                         throw new StateDecodingException("key group " + group.f0 + " holds more than its " + readers.length
                                 + " states after " + element.consumed() + " uncompressed bytes", true, null);
                     }
                 }
                 if (!s.compressed) {
-                    if (in.getPos() != end) {
+                    if (in.getPos() != end && !(next == null && narrowable && followedByKeyGroup(in, group.f0 + 1, end))) {
                         throw new StateDecodingException("key group " + group.f0 + " ends at byte " + in.getPos()
                                 + ", the next data start at byte " + end, true, null);
                     }
@@ -291,7 +311,12 @@ final class KeyedSnapshotCheck {
      * each key group must end exactly where the next one starts, the last at the end of the file.
      * (Compressed key groups are framed by the compression stream: not checked here.)
      */
-    private static void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
+    /** Whether key group {@code id} of a heap snapshot starts at the stream's position, before {@code end}. */
+    private static boolean followedByKeyGroup(FSDataInputStream in, int id, long end) throws IOException {
+        return in.getPos() + Integer.BYTES <= end && new DataInputViewStreamWrapper(in).readInt() == id;
+    }
+
+    private void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
         List<Tuple2<Integer, Long>> groups = keyGroupsWithData(handle, false);
         long streamEnd = handle.getDelegateStateHandle().getStateSize();
         try (FSDataInputStream in = handle.openInputStream()) {
@@ -331,7 +356,7 @@ final class KeyedSnapshotCheck {
                         }
                     }
                 }
-                if (pos != end) {
+                if (pos != end && !(narrowable && i + 1 == groups.size() && pos < end)) {
                     throw new StateDecodingException("key group " + group.f0 + " ends at byte " + pos
                             + ", the next data start at byte " + end, true, null);
                 }
@@ -346,16 +371,34 @@ final class KeyedSnapshotCheck {
      * further restores that key group without what it skipped (the checks of each key group's end
      * cannot see it: nothing precedes the first).
      */
-    private static void requireFirstKeyGroupAfterMetaData(KeyGroupsStateHandle handle, long metaDataEnd)
-            throws StateDecodingException {
+    private void requireFirstKeyGroupAfterMetaData(KeyGroupsStateHandle handle, long metaDataEnd, boolean heap)
+            throws Exception {
         for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
             if (g.f1 != 0) { // 0: an empty key group of a full snapshot
-                if (g.f1 != metaDataEnd) {
+                if (g.f1 != metaDataEnd && !(narrowable && g.f1 > metaDataEnd && keyGroupsBefore(handle, metaDataEnd,
+                        g.f0, heap))) {
                     throw new StateDecodingException("key group " + g.f0 + ", the first with data, is recorded at byte "
                             + g.f1 + ", but the meta data before it ends at byte " + metaDataEnd, true, null);
                 }
                 return;
             }
+        }
+    }
+
+    /**
+     * Whether what follows the meta data can be key groups before {@code first} that the handle does
+     * not name: a heap snapshot starts each key group with its id, so the first one there must be
+     * lower (a full snapshot starts with a state id, which tells nothing).
+     */
+    private static boolean keyGroupsBefore(KeyGroupsStateHandle handle, long metaDataEnd, int first, boolean heap)
+            throws IOException {
+        if (!heap) {
+            return true;
+        }
+        try (FSDataInputStream in = handle.openInputStream()) {
+            in.seek(metaDataEnd);
+            int id = new DataInputViewStreamWrapper(in).readInt();
+            return id >= 0 && id < first;
         }
     }
 

@@ -121,10 +121,15 @@ public final class RestoreRehearsal {
         if (h instanceof IncrementalRemoteKeyedStateHandle inc && managed) {
             units.add(rocksDb(inc, where));
         } else if (h instanceof KeyGroupsStateHandle kg && managed) {
-            units.add(keyGroups(kg, maxParallelism, where));
+            units.add(keyGroups(kg, maxParallelism, where, false));
         } else if (h instanceof ChangelogStateBackendHandle changelog) {
             for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
-                planKeyed(materialized, maxParallelism, where + " (materialized)", managed, units, changelogOffsets);
+                if (materialized instanceof KeyGroupsStateHandle kg && managed) {
+                    // after a rescale, an old subtask's snapshot narrowed to this subtask's share
+                    units.add(keyGroups(kg, maxParallelism, where + " (materialized)", true));
+                } else {
+                    planKeyed(materialized, maxParallelism, where + " (materialized)", managed, units, changelogOffsets);
+                }
             }
             for (ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
                 if (delta instanceof ChangelogStateHandleStreamImpl stream) {
@@ -232,11 +237,12 @@ public final class RestoreRehearsal {
         return u;
     }
 
-    private static Unit keyGroups(KeyGroupsStateHandle h, int maxParallelism, String where) {
+    private static Unit keyGroups(KeyGroupsStateHandle h, int maxParallelism, String where, boolean narrowable) {
         Unit u = new Unit(where + " (" + LocalizedHandles.describe(h.getDelegateStateHandle()) + ")") {
             @Override
             void rehearse(LocalFiles local, RehearsalContext ctx, Findings findings) throws Exception {
-                String format = new KeyedSnapshotCheck(ctx).check(LocalizedHandles.localize(h, local), maxParallelism);
+                String format = new KeyedSnapshotCheck(ctx).check(LocalizedHandles.localize(h, local), maxParallelism,
+                        narrowable);
                 findings.proved(h.getDelegateStateHandle(), Proof.DECODED,
                         "key groups decoded at their offsets with Flink's serializers (" + format + ")");
             }
