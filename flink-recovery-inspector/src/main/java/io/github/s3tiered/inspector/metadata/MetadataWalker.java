@@ -207,6 +207,13 @@ final class MetadataWalker {
                 throw error(countAt, "a fully finished operator (negative number of subtask states) has"
                         + " coordinator state");
             }
+            if (version >= 3 && subtasks != -1) {
+                // Flink's reader takes any negative count for a fully finished operator, its writer
+                // writes only -1: another one is a changed count (a stateless operator's 0 with its
+                // sign bit set deploys the operator finished, or fails the restore)
+                throw error(countAt, "number of subtask states " + subtasks + ": Flink writes -1 for a fully finished"
+                        + " operator and never another negative count");
+            }
             return;
         }
         in.requireFits(countAt, "number of subtask states", subtasks,

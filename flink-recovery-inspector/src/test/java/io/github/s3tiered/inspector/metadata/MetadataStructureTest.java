@@ -236,6 +236,22 @@ class MetadataStructureTest {
     }
 
     @Test
+    void aFullyFinishedOperatorIsMarkedOnlyAsFlinkMarksIt() throws Exception {
+        byte[] intact = FILES.get("v6");
+        Field finished = MetadataStructure.walk(intact).fields().stream()
+                .filter(f -> f.name().equals("number of subtask states"))
+                .filter(f -> java.nio.ByteBuffer.wrap(intact, f.offset(), 4).getInt() == -1)
+                .findFirst().orElseThrow();
+        // Flink's reader takes any negative count for "fully finished"; its writer writes -1 only
+        for (int count : new int[] {Integer.MIN_VALUE, -2}) {
+            byte[] bytes = intact.clone();
+            put(bytes, finished, count);
+            assertThatThrownBy(() -> MetadataStructure.walk(bytes)).isInstanceOf(IOException.class)
+                    .hasMessageContaining("number of subtask states " + count + ": Flink writes -1");
+        }
+    }
+
+    @Test
     void extremeCountsAndLengthsAreRejectedQuicklyOrReadSafely() throws Exception {
         int mutations = 0;
         int rejected = 0;
