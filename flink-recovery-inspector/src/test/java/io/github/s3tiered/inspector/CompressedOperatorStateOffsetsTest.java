@@ -72,6 +72,25 @@ class CompressedOperatorStateOffsetsTest {
     }
 
     /**
+     * A state's distribution mode changed in {@code _metadata} alone, in an operator of one subtask
+     * (nothing to compare across subtasks): Flink redistributes by {@code _metadata}'s at a
+     * rescale, so split state read as union hands every subtask every split, and the reverse.
+     */
+    @ParameterizedTest(name = "compressed: {0}")
+    @ValueSource(booleans = {true, false})
+    void aDistributionModeChangedInMetadataAloneIsCorruptState(boolean compressed) throws Exception {
+        OperatorStateHandle intact = writeSplits(compressed, List.of(1001L, 1002L));
+        OperatorStateHandle.StateMetaInfo info = intact.getStateNameToPartitionOffsets().get("splits");
+        assertThat(info.getDistributionMode()).isEqualTo(OperatorStateHandle.Mode.SPLIT_DISTRIBUTE);
+        OperatorStateHandle union = new OperatorStreamStateHandle(Map.of("splits", new OperatorStateHandle.StateMetaInfo(
+                info.getOffsets(), OperatorStateHandle.Mode.UNION)), intact.getDelegateStateHandle());
+
+        Validation v = validate(5, union);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+        assertThat(v.reason()).contains("state 'splits' is SPLIT_DISTRIBUTE in the file, _metadata records it as UNION");
+    }
+
+    /**
      * What deep validation must not call broken: several list states (one empty), a union list
      * state, an element of several Snappy chunks, broadcast states with entries and without.
      */

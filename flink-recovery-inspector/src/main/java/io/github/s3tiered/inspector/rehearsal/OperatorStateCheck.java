@@ -35,6 +35,15 @@ final class OperatorStateCheck {
         this.ctx = ctx;
     }
 
+    private static void requireMode(String state, OperatorStateHandle.Mode inFile,
+            Map<String, OperatorStateHandle.StateMetaInfo> offsets) throws StateDecodingException {
+        OperatorStateHandle.Mode recorded = offsets.get(state).getDistributionMode();
+        if (recorded != inFile) {
+            throw new StateDecodingException("state '" + state + "' is " + inFile + " in the file, _metadata records it as "
+                    + recorded, true, null);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     void check(OperatorStateHandle handle) throws Exception {
         Map<String, OperatorStateHandle.StateMetaInfo> offsets = handle.getStateNameToPartitionOffsets();
@@ -60,6 +69,15 @@ final class OperatorStateCheck {
             if (!inFile.equals(new TreeSet<>(offsets.keySet()))) {
                 throw new StateDecodingException("the file holds states " + inFile + ", _metadata records offsets of "
                         + new TreeSet<>(offsets.keySet()), true, null);
+            }
+            // Flink writes each state's distribution mode into the file and into _metadata alike, and
+            // redistributes by _metadata's at a rescale: a split state read as union state there hands
+            // every subtask every split (a source reads its input twice), the reverse splits a union
+            for (StateMetaInfoSnapshot s : proxy.getOperatorStateMetaInfoSnapshots()) {
+                requireMode(s.getName(), new RegisteredOperatorStateBackendMetaInfo<>(s).getAssignmentMode(), offsets);
+            }
+            for (StateMetaInfoSnapshot s : proxy.getBroadcastStateMetaInfoSnapshots()) {
+                requireMode(s.getName(), OperatorStateHandle.Mode.BROADCAST, offsets);
             }
             boolean compressed = usesCompression(proxy);
             StreamCompressionDecorator compression = compressed
