@@ -78,7 +78,12 @@ public final class MetadataConsistency {
         // the checkpoint coordinator having written the file apply only to the coordinator's.
         boolean fromCoordinator = metadata.getCheckpointId() > 0;
         int channels = fromCoordinator ? channelBound(metadata) : KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM;
+        java.util.Set<org.apache.flink.runtime.jobgraph.OperatorID> ids = new java.util.HashSet<>();
         for (OperatorState op : metadata.getOperatorStates()) {
+            if (!ids.add(op.getOperatorID())) {
+                // Flink never writes one twice; its restore keeps the last and drops the other's state
+                out.add("operator " + op.getOperatorID().toHexString().toLowerCase(Locale.ROOT) + " is recorded twice");
+            }
             checkOperator(op, channels, out);
             if (fromCoordinator) {
                 checkSnapshotIds(op, metadata.getCheckpointId(), out);

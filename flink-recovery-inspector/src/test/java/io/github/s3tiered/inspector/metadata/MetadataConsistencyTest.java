@@ -53,6 +53,16 @@ class MetadataConsistencyTest {
     }
 
     @Test
+    void anOperatorRecordedTwiceIsAContradiction() {
+        OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(incremental(CHECKPOINT_ID)).build());
+        OperatorState again = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(op), List.of()), "chk-5")).isEmpty();
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(op, again), List.of()), "chk-5"))
+                .singleElement().asString().contains("is recorded twice");
+    }
+
+    @Test
     void aChangeSetStartingPastTheEndOfItsChangelogFileIsAContradiction() {
         assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 999)), "chk-5")).isEmpty();
         assertThat(MetadataConsistency.check(metadata(changelogWithChangesAt(0, 70_000)), "chk-5"))
