@@ -99,6 +99,34 @@ class CompressedStateDamageITCase {
         assertDamageCaught(cp, operator.file(), firstElement - 10, operator.end(), kind + " operator state");
     }
 
+    /**
+     * A full snapshot (a canonical savepoint) writes one framed stream a key group, and Flink's
+     * restore skips a key group recorded at offset 0 (an empty one). A non-empty key group's offset
+     * zeroed in {@code _metadata} leaves the key group before it with two streams back to back,
+     * each passing its checksums: the zeroed key group would be restored as empty.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Kind.class, names = {"HASHMAP_CANONICAL_SAVEPOINT", "ROCKSDB_CANONICAL_SAVEPOINT"})
+    void aKeyGroupOffsetZeroedInACompressedFullSnapshotIsCaught(Kind kind) throws Exception {
+        Path cp = CHECKPOINTS.get(kind);
+        java.nio.file.Path metadata = CheckpointDamageITCase.local(new Path(cp, "_metadata"));
+        byte[] intact = Files.readAllBytes(metadata);
+        // the second key group with data, of the first key-grouped handle
+        List<io.github.s3tiered.inspector.metadata.MetadataStructure.Field> offsets =
+                io.github.s3tiered.inspector.metadata.MetadataStructure.walk(intact).fields().stream()
+                        .filter(f -> f.name().equals("key-group offset"))
+                        .filter(f -> java.nio.ByteBuffer.wrap(intact, f.offset(), 8).getLong() != 0).toList();
+        assertThat(offsets).as(kind + ": key groups with data").hasSizeGreaterThan(1);
+        byte[] damaged = intact.clone();
+        java.nio.ByteBuffer.wrap(damaged, offsets.get(1).offset(), 8).putLong(0);
+        try (Damage d = new Damage()) {
+            d.replace(metadata, damaged);
+            Validation deep = INSPECTOR.validate(cp, true);
+            assertThat(deep.verdict()).as(kind + ": " + deep.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+            assertThat(deep.reason()).contains("a second Snappy stream starts at byte");
+        }
+    }
+
     /** Damaged bytes tried per region, spread over it. */
     private static final int TRIES = 12;
 

@@ -43,8 +43,17 @@ final class SnappyFrames {
      *     region ends inside a chunk; not damage when reading the file itself failed
      */
     static void verify(FSDataInputStream in, long start, long end, String what) throws IOException {
+        verify(in, start, end, what, false);
+    }
+
+    /**
+     * As {@link #verify(FSDataInputStream, long, long, String)}; with {@code oneStream}, the region
+     * must be a single framed stream (a full snapshot's key group: a second stream inside it is
+     * the next key group's, whose recorded offset was lost).
+     */
+    static void verify(FSDataInputStream in, long start, long end, String what, boolean oneStream) throws IOException {
         requireRegion(start, end, what);
-        requireChunkTypes(in, start, end, what);
+        requireChunkTypes(in, start, end, what, oneStream);
         in.seek(start);
         Region region = new Region(in, end - start);
         try (InputStream frames = new SnappyFramedInputStream(region, true)) {
@@ -141,7 +150,8 @@ final class SnappyFrames {
     }
 
     /** Every chunk header of the region: a type Flink's writer emits, and an identifier where one is. */
-    private static void requireChunkTypes(FSDataInputStream in, long start, long end, String what) throws IOException {
+    private static void requireChunkTypes(FSDataInputStream in, long start, long end, String what, boolean oneStream)
+            throws IOException {
         long pos = start;
         byte[] head = new byte[4];
         byte[] identifier = new byte[IDENTIFIER.length];
@@ -155,6 +165,10 @@ final class SnappyFrames {
             int type = head[0] & 0xff;
             long length = (head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16;
             if (type == STREAM_IDENTIFIER) {
+                if (oneStream && pos != start) {
+                    throw new StateDecodingException(what + ": a second Snappy stream starts at byte " + pos + ", inside"
+                            + " the data recorded for it (from byte " + start + "), where Flink writes one", true, null);
+                }
                 if (length != IDENTIFIER.length || end - pos - head.length < length) {
                     throw new StateDecodingException(what + ": the Snappy stream identifier at byte " + pos + " has length "
                             + length, true, null);
