@@ -149,8 +149,10 @@ final class RecoveryGuard implements Serializable {
             throw new IOException(KEY + " = " + pointer + " names a job's checkpoint directory without any restorable "
                     + "checkpoint: " + rp.explanation());
         }
-        if (rp.skipped().stream().allMatch(v -> v.verdict() == Verdict.NO_METADATA)) {
-            // none, or checkpoints that were still being written: nothing of them was ever acknowledged
+        if (rp.skipped().isEmpty()
+                || rp.skipped().size() == 1 && rp.skipped().get(0).verdict() == Verdict.NO_METADATA) {
+            // none, or the newest without _metadata: the checkpoint that was being written when the job
+            // stopped (an older one without it had completed and lost it: damage, below)
             LOG.info("Recovery guard: {} names a job directory; its newest restorable checkpoint is {}{}", pointer,
                     rp.path().get(), rp.skipped().isEmpty() ? "" : " (" + rp.explanation() + ")");
         } else {

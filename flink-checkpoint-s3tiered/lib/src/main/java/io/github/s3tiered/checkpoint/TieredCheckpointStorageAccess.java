@@ -120,8 +120,13 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                 delegate.resolveCheckpoint(guard.enabled() ? guard.resolve(pointer) : pointer);
         if (verification != null && verification.removeOrphans()) {
             try {
-                // the checkpoint this job restores from: the orphan removal keeps what it references
-                restoredFrom(new Path(location.getExternalPointer()));
+                // the checkpoint this job restores from, when it lies in this job's directory (a job id
+                // used again): the orphan removal keeps what it references; elsewhere nothing of it is in
+                // this directory's shared/
+                Path dir = new Path(location.getExternalPointer());
+                if (dir.getParent() != null && samePath(dir.getParent(), storageDir)) {
+                    restoredFrom(dir);
+                }
             } catch (RuntimeException e) {
                 // only a listing that leaves it out could then make its files look unreferenced
                 LOG.warn("Could not tell the orphan removal of {} the checkpoint restored from ({}): {}", storageDir,
@@ -184,6 +189,12 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                     + " inspector's orphans would go by meanwhile.", new Path(storageDir, PreUploadGraceFile.NAME),
                     TimeUnit.NANOSECONDS.toSeconds(now - started));
         }
+    }
+
+    /** The same path, whatever the scheme and authority are spelled as. */
+    private static boolean samePath(Path a, Path b) {
+        return io.github.s3tiered.inspector.PathKey.pathPart(io.github.s3tiered.inspector.PathKey.of(a))
+                .equals(io.github.s3tiered.inspector.PathKey.pathPart(io.github.s3tiered.inspector.PathKey.of(b)));
     }
 
     private synchronized void restoredFrom(Path checkpointDir) {

@@ -94,34 +94,17 @@ final class BridgeEndpoint {
             return readDurablePrefix(op, info, sink, limit);
         }
         CRC32C crc = new CRC32C();
-        long length = 0;
-        byte[] buffer = new byte[256 * 1024];
         S3TieredRuntime runtime = fs.runtime();
+        long length;
         try (S3InputStream in = S3InputStream.ofCheck(runtime.store(), op.bucket(), op.key(), info,
                 runtime.config().readReopenAttempts())) {
-            int n;
-            while ((n = in.read(buffer, 0, buffer.length)) != -1) {
-                crc.update(buffer, 0, n);
-                try {
-                    sink.write(buffer, 0, n);
-                } catch (IOException e) {
-                    throw new SinkFailure(e);
-                }
-                length += n;
-            }
+            length = copy(in, sink, crc, Long.MAX_VALUE);
         }
         int actual = (int) crc.getValue();
         // Without a recorded checksum, the bytes just read are what S3 holds.
         boolean dropped = runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(),
                 info.crc32c() != null ? info.crc32c() : actual);
-        Map<String, Object> r = new HashMap<>();
-        r.put(BridgeContract.LENGTH, length);
-        r.put(BridgeContract.CRC32C, Integer.toUnsignedLong(actual));
-        if (info.crc32c() != null) {
-            r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
-        }
-        r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
-        return r;
+        return readResult(length, actual, info, dropped);
     }
 
     /**
@@ -135,32 +118,43 @@ final class BridgeEndpoint {
         CRC32C crc = new CRC32C();
         long length = 0;
         if (limit > 0) {
-            byte[] buffer = new byte[(int) Math.min(limit, 64 * 1024)];
             try (InputStream in = fs.runtime().store().openRange(op.bucket(), op.key(), 0, limit - 1, info.etag())) {
-                while (length < limit) {
-                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, limit - length));
-                    if (n < 0) {
-                        throw new IOException("s3://" + op.bucket() + "/" + op.key() + ": the first " + limit
-                                + " bytes of an object of " + info.size() + " bytes ended after " + length);
-                    }
-                    crc.update(buffer, 0, n);
-                    try {
-                        sink.write(buffer, 0, n);
-                    } catch (IOException e) {
-                        throw new SinkFailure(e);
-                    }
-                    length += n;
-                }
+                length = copy(in, sink, crc, limit);
+            }
+            if (length < limit) {
+                throw new IOException("s3://" + op.bucket() + "/" + op.key() + ": the first " + limit
+                        + " bytes of an object of " + info.size() + " bytes ended after " + length);
             }
         }
         boolean dropped = fs.runtime().tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c());
+        return readResult(length, (int) crc.getValue(), info, dropped);
+    }
+
+    /** Copies up to {@code limit} bytes of {@code in} into the caller's sink; returns how many. */
+    private static long copy(InputStream in, OutputStream sink, CRC32C crc, long limit) throws IOException {
+        byte[] buffer = new byte[(int) Math.min(limit, 256 * 1024)];
+        long length = 0;
+        int n;
+        while (length < limit && (n = in.read(buffer, 0, (int) Math.min(buffer.length, limit - length))) != -1) {
+            crc.update(buffer, 0, n);
+            try {
+                sink.write(buffer, 0, n);
+            } catch (IOException e) {
+                throw new SinkFailure(e);
+            }
+            length += n;
+        }
+        return length;
+    }
+
+    private static Map<String, Object> readResult(long length, int crc32c, ObjectInfo info, boolean staleCopyDropped) {
         Map<String, Object> r = new HashMap<>();
         r.put(BridgeContract.LENGTH, length);
-        r.put(BridgeContract.CRC32C, crc.getValue());
+        r.put(BridgeContract.CRC32C, Integer.toUnsignedLong(crc32c));
         if (info.crc32c() != null) {
             r.put(BridgeContract.RECORDED_CRC32C, Integer.toUnsignedLong(info.crc32c()));
         }
-        r.put(BridgeContract.STALE_COPY_DROPPED, dropped);
+        r.put(BridgeContract.STALE_COPY_DROPPED, staleCopyDropped);
         return r;
     }
 

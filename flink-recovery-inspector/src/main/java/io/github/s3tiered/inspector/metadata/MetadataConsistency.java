@@ -224,9 +224,10 @@ public final class MetadataConsistency {
     /**
      * What is inside a keyed handle whose range was checked. The changelog backend writes its last
      * materialization's handles again in every checkpoint until the next materialization, as it
-     * restored them: after a rescale, those of the old subtasks (RocksDB's with their old ranges,
-     * heap snapshots narrowed to the new subtask's share). Each must share key groups with the
-     * subtask's and stay within the operator's.
+     * restored them: after a rescale, those of the old subtasks. RocksDB's keep their old ranges,
+     * which must share key groups with the subtask's and stay within the operator's; heap and full
+     * snapshots are narrowed to the new subtask's share ({@code KeyGroupsStateHandle#getIntersection}),
+     * which must lie within the subtask's (Flink's restore fails on a key group beyond it).
      */
     private static void checkParts(KeyedStateHandle h, int maxP, String where, List<String> out) {
         if (h instanceof ChangelogStateBackendHandle changelog) {
@@ -236,7 +237,12 @@ public final class MetadataConsistency {
                     continue;
                 }
                 KeyGroupRange r = materialized.getKeyGroupRange();
-                if (r.getNumberOfKeyGroups() == 0 || r.getIntersection(own).getNumberOfKeyGroups() == 0
+                if (materialized instanceof KeyGroupsStateHandle) {
+                    if (r.getNumberOfKeyGroups() == 0 || !r.getIntersection(own).equals(r)) {
+                        out.add(where + " (materialized part) covers key groups " + range(r) + ", not within the subtask's "
+                                + range(own));
+                    }
+                } else if (r.getNumberOfKeyGroups() == 0 || r.getIntersection(own).getNumberOfKeyGroups() == 0
                         || r.getStartKeyGroup() < 0 || r.getEndKeyGroup() >= maxP) {
                     out.add(where + " (materialized part) covers key groups " + range(r) + ", none of the subtask's "
                             + range(own) + " or beyond the operator's 0-" + (maxP - 1));

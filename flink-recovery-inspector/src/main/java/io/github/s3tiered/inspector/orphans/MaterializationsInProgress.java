@@ -40,7 +40,7 @@ final class MaterializationsInProgress {
 
     /**
      * The newest modification time an unreferenced file of {@code taskowned/} may have to be an
-     * orphan, given the modification times of its files by {@link PathKey}: {@code Long.MAX_VALUE}
+     * orphan, given the modification times of its files by {@link PathKey} and by its path part: {@code Long.MAX_VALUE}
      * without changelog state, {@code Long.MIN_VALUE} (keep every file) when a subtask's last
      * materialization has no file there to date it (all inline, or files of another job's
      * directory after a restore).
@@ -53,7 +53,12 @@ final class MaterializationsInProgress {
         for (List<Path> materialization : newest) {
             long last = Long.MIN_VALUE;
             for (Path file : materialization) {
-                Long time = taskOwnedTimes.get(PathKey.of(file));
+                String key = PathKey.of(file);
+                Long time = taskOwnedTimes.get(key);
+                if (time == null) {
+                    // _metadata and the listing may spell one file differently (hdfs:///x and hdfs://ns1/x)
+                    time = taskOwnedTimes.get(PathKey.pathPart(key));
+                }
                 if (time != null && time > 0) {
                     last = Math.max(last, time);
                 }

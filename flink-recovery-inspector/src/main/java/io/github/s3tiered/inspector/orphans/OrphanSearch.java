@@ -344,21 +344,23 @@ public final class OrphanSearch {
         return out;
     }
 
-    /**
-     * {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest}
-     * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}.
-     */
-    /** The modification times of the files under {@code dir}, by {@link PathKey}. */
+    /** The modification times of the files under {@code dir}, by {@link PathKey} and by its path part. */
     private static void modificationTimes(Path dir, DirectoryListings listings, Map<String, Long> into) throws IOException {
         for (FileStatus s : listings.listOrThrow(dir).entries().values()) {
             if (s.isDir()) {
                 modificationTimes(s.getPath(), listings, into);
             } else {
-                into.put(PathKey.of(s.getPath()), s.getModificationTime());
+                String key = PathKey.of(s.getPath());
+                into.put(key, s.getModificationTime());
+                into.put(PathKey.pathPart(key), s.getModificationTime());
             }
         }
     }
 
+    /**
+     * {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest}
+     * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}.
+     */
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, long oldestPreUploaded,
             List<OrphanFile> orphans, int[] tooYoung, int[] preUploadsKept, DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(dir);

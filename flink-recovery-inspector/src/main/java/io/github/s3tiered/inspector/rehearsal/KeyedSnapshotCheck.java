@@ -60,6 +60,10 @@ final class KeyedSnapshotCheck {
     private final RehearsalContext ctx;
     /** See {@link #check(KeyGroupsStateHandle, int, boolean)}. */
     private boolean narrowable;
+    /** Bytes of the key-group prefix of a full snapshot's keys, for the operator's max parallelism. */
+    private int prefixBytes;
+    /** Whether the snapshot's key groups are compressed. */
+    private boolean compressed;
 
     KeyedSnapshotCheck(RehearsalContext ctx) {
         this.ctx = ctx;
@@ -85,6 +89,7 @@ final class KeyedSnapshotCheck {
      */
     String check(KeyGroupsStateHandle handle, int maxParallelism, boolean narrowable) throws Exception {
         this.narrowable = narrowable;
+        this.prefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(maxParallelism);
         KeyedStateSerializers serializers;
         long metaDataEnd;
         try (FSDataInputStream in = handle.openInputStream()) {
@@ -93,6 +98,7 @@ final class KeyedSnapshotCheck {
             serializers = KeyedStateSerializers.restore(proxy);
             metaDataEnd = in.getPos();
         }
+        this.compressed = serializers.compressed;
         if (handle.getKeyGroupRange().getNumberOfKeyGroups() == 0) {
             return "no key groups";
         }
@@ -137,10 +143,17 @@ final class KeyedSnapshotCheck {
         try (FSDataInputStream in = handle.openInputStream()) {
             for (int i = 0; i < groups.size(); i++) {
                 Tuple2<Integer, Long> group = groups.get(i);
-                if (i + 1 == groups.size() && narrowable) {
-                    break; // may be followed by key groups it does not name: its frames are checked as they are read
-                }
                 long end = i + 1 < groups.size() ? groups.get(i + 1).f1 : streamEnd;
+                if (i + 1 == groups.size() && narrowable) {
+                    if (heap) {
+                        break; // key groups it does not name may follow: its frames are checked as they are read
+                    }
+                    // one framed stream a key group: it ends where the next stream starts, a later key group's
+                    end = SnappyFrames.streamEnd(in, group.f1, streamEnd, "key group " + group.f0);
+                    if (end < streamEnd) {
+                        requireLaterKeyGroup(handle, end, streamEnd, group.f0);
+                    }
+                }
                 long start = group.f1 + (heap ? Integer.BYTES : 0);
                 if (end < start) {
                     throw new StateDecodingException("key group " + group.f0 + " starts at byte " + group.f1
@@ -225,7 +238,8 @@ final class KeyedSnapshotCheck {
                         seen[stateId] = true;
                         readers[stateId].readMappingsInKeyGroup(view, group.f0);
                     }
-                    if (kgIn instanceof SnappyFrames.Element element && !element.exhausted() && !(next == null && narrowable)) {
+                    // (a narrowed share's last key group: later key groups follow, not read)
+                    if (!(next == null && narrowable) && kgIn instanceof SnappyFrames.Element element && !element.exhausted()) {
                         throw new StateDecodingException("key group " + group.f0 + " holds more than its " + readers.length
                                 + " states after " + element.consumed() + " uncompressed bytes", true, null);
                     }
@@ -238,6 +252,11 @@ final class KeyedSnapshotCheck {
                 }
             }
         }
+    }
+
+    /** Whether key group {@code id} of a heap snapshot starts at the stream's position, before {@code end}. */
+    private static boolean followedByKeyGroup(FSDataInputStream in, int id, long end) throws IOException {
+        return in.getPos() + Integer.BYTES <= end && new DataInputViewStreamWrapper(in).readInt() == id;
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -311,11 +330,6 @@ final class KeyedSnapshotCheck {
      * each key group must end exactly where the next one starts, the last at the end of the file.
      * (Compressed key groups are framed by the compression stream: not checked here.)
      */
-    /** Whether key group {@code id} of a heap snapshot starts at the stream's position, before {@code end}. */
-    private static boolean followedByKeyGroup(FSDataInputStream in, int id, long end) throws IOException {
-        return in.getPos() + Integer.BYTES <= end && new DataInputViewStreamWrapper(in).readInt() == id;
-    }
-
     private void requireKeyGroupsBackToBack(KeyGroupsStateHandle handle) throws Exception {
         List<Tuple2<Integer, Long>> groups = keyGroupsWithData(handle, false);
         long streamEnd = handle.getDelegateStateHandle().getStateSize();
@@ -356,7 +370,8 @@ final class KeyedSnapshotCheck {
                         }
                     }
                 }
-                if (pos != end && !(narrowable && i + 1 == groups.size() && pos < end)) {
+                if (pos != end && !(narrowable && i + 1 == groups.size() && pos < end
+                        && laterKeyGroup(handle, pos, end, group.f0))) {
                     throw new StateDecodingException("key group " + group.f0 + " ends at byte " + pos
                             + ", the next data start at byte " + end, true, null);
                 }
@@ -390,15 +405,54 @@ final class KeyedSnapshotCheck {
      * not name: a heap snapshot starts each key group with its id, so the first one there must be
      * lower (a full snapshot starts with a state id, which tells nothing).
      */
-    private static boolean keyGroupsBefore(KeyGroupsStateHandle handle, long metaDataEnd, int first, boolean heap)
+    private boolean keyGroupsBefore(KeyGroupsStateHandle handle, long metaDataEnd, int first, boolean heap)
             throws IOException {
-        if (!heap) {
-            return true;
+        int id;
+        if (heap) {
+            try (FSDataInputStream in = handle.openInputStream()) {
+                in.seek(metaDataEnd);
+                id = new DataInputViewStreamWrapper(in).readInt();
+            }
+        } else {
+            id = firstKeyGroupOfFullSnapshotData(handle, metaDataEnd, handle.getDelegateStateHandle().getStateSize());
         }
+        return id >= 0 && id < first;
+    }
+
+    /** Whether the full snapshot's data at {@code at} are of a key group after {@code last}. */
+    private boolean laterKeyGroup(KeyGroupsStateHandle handle, long at, long end, int last) throws IOException {
+        return firstKeyGroupOfFullSnapshotData(handle, at, end) > last;
+    }
+
+    private void requireLaterKeyGroup(KeyGroupsStateHandle handle, long at, long end, int last) throws IOException {
+        if (!laterKeyGroup(handle, at, end, last)) {
+            throw new StateDecodingException("key group " + last + ", the last its handle names, is followed at byte " + at
+                    + " by data that are not of a later key group", true, null);
+        }
+    }
+
+    /**
+     * The key group of the first entry of a full snapshot's data starting at {@code at} (a state id,
+     * then the key, whose first bytes are its key group, the top bit a flag); -1 when the bytes
+     * there are no such entry.
+     */
+    private int firstKeyGroupOfFullSnapshotData(KeyGroupsStateHandle handle, long at, long end) throws IOException {
         try (FSDataInputStream in = handle.openInputStream()) {
-            in.seek(metaDataEnd);
-            int id = new DataInputViewStreamWrapper(in).readInt();
-            return id >= 0 && id < first;
+            in.seek(at);
+            InputStream data = compressed ? SnappyFrames.element(in, at, at, end, "the data at byte " + at) : in;
+            DataInputStream view = new DataInputStream(data);
+            view.readShort(); // the state id
+            int keyLength = view.readInt();
+            if (keyLength < prefixBytes) {
+                return -1;
+            }
+            int group = view.readUnsignedByte() & ~FullSnapshotUtil.FIRST_BIT_IN_BYTE_MASK;
+            for (int i = 1; i < prefixBytes; i++) {
+                group = group << 8 | view.readUnsignedByte();
+            }
+            return group;
+        } catch (EOFException | StateDecodingException e) {
+            return -1;
         }
     }
 

@@ -67,6 +67,36 @@ final class SnappyFrames {
     }
 
     /**
+     * Where the framed stream that starts at {@code start} ends: at the next stream identifier
+     * chunk, or at {@code end}. For a full snapshot's key group followed by key groups its handle
+     * does not name (one framed stream each).
+     *
+     * @throws StateDecodingException when a chunk header is cut off or a chunk runs past {@code end}
+     */
+    static long streamEnd(FSDataInputStream in, long start, long end, String what) throws IOException {
+        requireRegion(start, end, what);
+        long pos = start;
+        byte[] head = new byte[4];
+        while (pos < end) {
+            if (end - pos < head.length) {
+                throw new StateDecodingException(what + ": a Snappy chunk header at byte " + pos + " is cut off at byte " + end,
+                        true, null);
+            }
+            in.seek(pos);
+            readFully(in, head, what);
+            if ((head[0] & 0xff) == STREAM_IDENTIFIER && pos != start) {
+                return pos;
+            }
+            pos += head.length + ((head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16);
+        }
+        if (pos != end) {
+            throw new StateDecodingException(what + ": the last Snappy chunk runs to byte " + pos + ", past the data's end at"
+                    + " byte " + end, true, null);
+        }
+        return end;
+    }
+
+    /**
      * The uncompressed bytes of {@code [start, end)} as a stream: chunks in the middle of the framed
      * stream that starts at {@code streamStart} (whose identifier is read from there), checksums
      * checked; as Flink's restore reads an element after seeking to its offset. Reads go through

@@ -113,12 +113,7 @@ public final class FileSystemCalls {
         open.incrementAndGet();
         FileSystem fs = fileSystem(file);
         try {
-            Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
-            if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
-                throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
-                        + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
-                        + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
-            }
+            Optional<S3TieredBridge> tiered = durableReader(file);
             if (tiered.isPresent()) {
                 FirstByteSink first = new FirstByteSink();
                 if (tiered.get().readDurable(file, first, 1).staleLocalCopyDropped()) {
@@ -136,6 +131,21 @@ public final class FileSystemCalls {
         } catch (IOException e) {
             throw new StorageUnreadableException("read", file, e);
         }
+    }
+
+    /**
+     * The tiered file system's bridge for a read of what S3 holds, or empty for another file system
+     * (read through {@code open}). Without the bridge, {@code open()} of an {@code s3tiered://} path
+     * would serve this host's local-tier copy, which S3 may no longer hold: unreadable then.
+     */
+    private static Optional<S3TieredBridge> durableReader(Path file) throws IOException {
+        Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
+        if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
+            throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
+                    + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
+                    + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
+        }
+        return tiered;
     }
 
     /** Keeps the first byte written (a plugin jar of 0.2.0 writes the whole object whatever the limit). */
@@ -171,13 +181,7 @@ public final class FileSystemCalls {
         open.incrementAndGet();
         fileSystem(file);
         try {
-            Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
-            if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
-                // open() would serve this host's local-tier copy, which S3 may no longer hold
-                throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
-                        + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
-                        + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
-            }
+            Optional<S3TieredBridge> tiered = durableReader(file);
             if (tiered.isPresent()) {
                 checksumLookups.incrementAndGet(); // the HEAD that finds the recorded CRC32C
                 S3TieredBridge.DurableRead r = tiered.get().readDurable(file, sink);
