@@ -249,8 +249,16 @@ class StandaloneClusterITCase {
         // The cluster of the second test (new JVMs, started after the whole first cluster stopped), and
         // the retained checkpoints of the job cancelled there; both made here if that test could not.
         ensureCluster(runDir.resolve("local-tier-host-b"));
-        String newest = cancelledJobCheckpoint != null ? cancelledJobCheckpoint : runAndCancel("guard-source");
-        String jobDir = newest.substring(0, newest.lastIndexOf("/chk-"));
+        String cancelled = cancelledJobCheckpoint != null ? cancelledJobCheckpoint : runAndCancel("guard-source");
+        String jobDir = cancelled.substring(0, cancelled.lastIndexOf("/chk-"));
+        // what S3 holds decides: a checkpoint may complete while the job is cancelled, after the
+        // checkpoint statistics the REST API answers with were archived
+        String newest;
+        try (S3Client raw = rawS3Client()) {
+            newest = newestWithMetadata(raw, jobDir);
+        }
+        assertThat(id(newest)).as("newest checkpoint in S3 (%s) against the cancelled job's last (%s)", newest, cancelled)
+                .isGreaterThanOrEqualTo(id(cancelled));
         StandaloneCluster.Node jobManager = jobManager();
 
         // 1. The job's checkpoint directory: the guard resolves it to its newest restorable checkpoint.
@@ -609,6 +617,26 @@ class StandaloneClusterITCase {
             throw new AssertionError("the inspector jar did not end within 3 minutes: " + cmd);
         }
         return new InspectorRun(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    /** The id in a {@code .../chk-N} path. */
+    static long id(String checkpoint) {
+        return Long.parseLong(checkpoint.substring(checkpoint.lastIndexOf("/chk-") + "/chk-".length()));
+    }
+
+    /** The checkpoint of {@code jobDir} with the highest id among those whose {@code _metadata} S3 holds. */
+    static String newestWithMetadata(S3Client raw, String jobDir) {
+        String prefix = keyOf(jobDir) + "/";
+        Pattern metadataKey = Pattern.compile(Pattern.quote(prefix) + "chk-(\\d+)/" + CheckpointMetadataReader.METADATA_FILE);
+        long newest = -1;
+        for (S3Object o : raw.listObjectsV2Paginator(b -> b.bucket(s3.bucket()).prefix(prefix)).contents()) {
+            Matcher m = metadataKey.matcher(o.key());
+            if (m.matches()) {
+                newest = Math.max(newest, Long.parseLong(m.group(1)));
+            }
+        }
+        assertThat(newest).as("a checkpoint with _metadata in %s", jobDir).isNotNegative();
+        return jobDir + "/chk-" + newest;
     }
 
     /**

@@ -40,7 +40,8 @@ import java.util.regex.Pattern;
  * older one is there, or one gone before any pass saw it, was discarded for another reason, e.g.
  * the HA store refused it: no sign of subsumption). The checkpoint the job was restored from, which
  * a restore without claim leaves retained and older than all of them, is looked at in every pass.
- * The {@code chk-N} directories a listing shows are added on top; a {@code chk-N} above every checkpoint started here and not older than those
+ * The {@code chk-N} directories a listing shows are added on top; a {@code chk-N} above every
+ * checkpoint started here and not older than those
  * retained here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
  * at each restart; an older one is an earlier run's under the same job id), or one whose {@code
  * _metadata} disappears while it is read, ends the pass. A reference matches a file by its path

@@ -402,8 +402,8 @@ final class KeyedSnapshotCheck {
 
     /**
      * Whether what follows the meta data can be key groups before {@code first} that the handle does
-     * not name: a heap snapshot starts each key group with its id, so the first one there must be
-     * lower (a full snapshot starts with a state id, which tells nothing).
+     * not name: the first one there must be lower, by the id a heap snapshot starts each key group
+     * with, or by the key-group prefix of a full snapshot's first entry.
      */
     private boolean keyGroupsBefore(KeyGroupsStateHandle handle, long metaDataEnd, int first, boolean heap)
             throws IOException {
