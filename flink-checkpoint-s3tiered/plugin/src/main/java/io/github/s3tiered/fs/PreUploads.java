@@ -85,6 +85,14 @@ final class PreUploads {
     private final Map<ObjectPath, Boolean> expiredUntaken = new LinkedHashMap<>();
     private static final int MAX_EXPIRED = 20_000;
     /**
+     * Objects handed to a checkpoint stream that has neither referred to them nor given them back,
+     * each with whether a withdrawal came meanwhile (its RocksDB instance closed): such a
+     * withdrawal cannot delete an object a checkpoint may still refer to, so the stream does when
+     * it gives the object back. Out of the index, the object would otherwise never be withdrawn
+     * again. Guarded by {@link #claimedByCheckpoints}.
+     */
+    private final Map<ObjectPath, Boolean> takenUndecided = new java.util.HashMap<>();
+    /**
      * The directories pre-uploads went to (bucket and key prefix): a checkpoint stream into one
      * of them hashes its bytes as they stream. Few (a job's {@code shared/} each), never pruned.
      */
@@ -145,6 +153,7 @@ final class PreUploads {
             Entry e = entries.get(id);
             if (e != null && e.object.parent().equals(directory) && entries.remove(id, e)) {
                 byObject.remove(e.object, id);
+                takenUndecided.put(e.object, Boolean.FALSE);
             } else {
                 e = null; // none, or another job's: this job's checkpoint uploads the bytes itself
             }
@@ -167,6 +176,10 @@ final class PreUploads {
             if (expiredUntaken.remove(object) != null) {
                 return true;
             }
+            if (takenUndecided.containsKey(object)) {
+                takenUndecided.put(object, Boolean.TRUE); // the stream deletes it if it gives it back
+                return false;
+            }
         }
         ContentId id = byObject.get(object);
         if (id == null) {
@@ -188,13 +201,25 @@ final class PreUploads {
     /**
      * An entry a stream took and then did not refer to (its upload began before the stream's
      * window): no checkpoint was handed it and none can be any more, so it stays withdrawable, as
-     * an expired one does; out of the index, a withdrawal would otherwise never find it.
+     * an expired one does; out of the index, a withdrawal would otherwise never find it. True when
+     * it was withdrawn while taken: the caller deletes it once durable.
      */
-    void takenButNotUsed(Entry e) {
+    boolean takenButNotUsed(Entry e) {
         synchronized (claimedByCheckpoints) {
-            if (e.durable.getNow(false)) {
+            if (Boolean.TRUE.equals(takenUndecided.remove(e.object))) {
+                return true;
+            }
+            if (e.durable.isDone() && !e.durable.isCompletedExceptionally() && e.durable.getNow(false)) {
                 addExpiredUntaken(e.object);
             }
+            return false;
+        }
+    }
+
+    /** A stream refers to the entry it took: the checkpoint owns the object now (see the invariants). */
+    void referred(Entry e) {
+        synchronized (claimedByCheckpoints) {
+            takenUndecided.remove(e.object);
         }
     }
 
@@ -231,14 +256,19 @@ final class PreUploads {
     /**
      * Undoes {@link #takeForReuseOrClaim} for a stream that never used the entry (its close was
      * cancelled or interrupted while the pre-upload ran): the entry can be handed out or withdrawn
-     * again, and the content is no longer claimed.
+     * again, and the content is no longer claimed. True when it was withdrawn while taken: it is
+     * not handed out again, and the caller deletes it once durable.
      */
-    void giveBack(ContentId id, Entry e) {
+    boolean giveBack(ContentId id, Entry e) {
         synchronized (claimedByCheckpoints) {
             claimedByCheckpoints.remove(id);
+            if (Boolean.TRUE.equals(takenUndecided.remove(e.object))) {
+                return true;
+            }
             if (entries.putIfAbsent(id, e) == null) {
                 byObject.put(e.object, id);
             }
+            return false;
         }
     }
 

@@ -94,8 +94,10 @@ public final class S3TieredOptions {
                                     + "on the way and it is sent again. Unset: on with a plain-http endpoint, where "
                                     + "nothing else checks the bytes in flight (no TLS; the SDK's request checksums "
                                     + "are off with a custom endpoint), off over https. Costs one read of each "
-                                    + "upload's bytes (MD5, about 700 MB/s per core), which also checks a whole-file "
-                                    + "PUT against the CRC32C recorded while it was written.");
+                                    + "upload's bytes (MD5, about 700 MB/s per core) before it is sent. With it "
+                                    + "or without, the bytes each request sends are checked against the CRC32C "
+                                    + "recorded while they were written: a staging file changed on local disk is "
+                                    + "never completed as the object.");
 
     public static final ConfigOption<String> SSE_TYPE =
             ConfigOptions.key("s3tiered.sse.type")

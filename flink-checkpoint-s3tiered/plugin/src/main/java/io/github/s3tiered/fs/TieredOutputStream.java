@@ -408,10 +408,11 @@ final class TieredOutputStream extends FSDataOutputStream {
                     ObjectPath reused = reusable.object;
                     if (!state.compareAndSet(State.UPLOADING, State.CLOSED)) {
                         // no checkpoint refers to it: it may be handed out, or withdrawn, again
-                        preUploads.giveBack(content, reusable);
+                        giveBack(content, reusable);
                         throw new CancelledException("Upload of " + target + " cancelled: the stream was closed from"
                                 + " another thread");
                     }
+                    preUploads.referred(reusable);
                     runtime.store().statistics().deduplicatedUploads.increment();
                     runtime.store().statistics().deduplicatedBytes.add(length);
                     LOG.debug("{}: same content ({} bytes) as {}, uploaded ahead of the checkpoint; not uploaded again"
@@ -513,22 +514,51 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            runtime.preUploads().giveBack(content, entry);
+            giveBack(content, entry);
             throw new java.io.InterruptedIOException("Interrupted while waiting for the pre-upload of " + entry.object);
         } catch (CancelledException e) {
-            runtime.preUploads().giveBack(content, entry);
+            giveBack(content, entry);
             throw e;
         } catch (java.util.concurrent.ExecutionException e) {
+            runtime.preUploads().takenButNotUsed(entry); // failed: nothing to delete
             return null;
         }
-        if (!durable) {
-            return null;
-        }
-        if (System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
-            runtime.preUploads().takenButNotUsed(entry);
+        if (!durable || System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
+            if (runtime.preUploads().takenButNotUsed(entry)) {
+                deleteWhenDurable(entry);
+            }
             return null;
         }
         return entry;
+    }
+
+    private void giveBack(PreUploads.ContentId content, PreUploads.Entry entry) {
+        if (runtime.preUploads().giveBack(content, entry)) {
+            deleteWhenDurable(entry);
+        }
+    }
+
+    /**
+     * Deletes a pre-uploaded object that its RocksDB instance withdrew while this stream held it
+     * and that no checkpoint refers to: once its upload is durable (it may still be running), on
+     * the thread that ends it. A failed deletion leaves it to the orphan removal.
+     */
+    private void deleteWhenDurable(PreUploads.Entry entry) {
+        entry.durable.whenComplete((durable, failure) -> {
+            if (!Boolean.TRUE.equals(durable)) {
+                return;
+            }
+            try {
+                EvenIfInterrupted.run(() -> {
+                    runtime.store().deleteObject(entry.object.bucket(), entry.object.key());
+                    return null;
+                });
+                LOG.debug("Deleted {}, uploaded ahead and withdrawn while a cancelled checkpoint stream held it", entry.object);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Could not delete {}, uploaded ahead of a checkpoint that did not use it after its RocksDB instance"
+                        + " closed; the storage's orphan removal takes it: {}", entry.object, e.toString());
+            }
+        });
     }
 
     private void endRewrite() {

@@ -81,9 +81,23 @@ public final class SdkObjectStore implements ObjectStore {
             b.contentMD5(UploadDigest.contentMd5(file, 0, size, crc32c, "PutObject s3://" + bucket + "/" + key));
         }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
+        UploadDigest.SentBody sent = new UploadDigest.SentBody(size);
         client.putObject(b.build(), RequestBody.fromContentProvider(
-                () -> stopsWhenCancelled(openFileRange(file, 0, size), cancellation, "PutObject s3://" + bucket + "/" + key),
+                () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, "PutObject s3://" + bucket + "/" + key),
                 size, "application/octet-stream"));
+        Integer sentCrc = sent.crc32c();
+        if (sentCrc != null && sentCrc != crc32c) {
+            // S3 holds bytes that were never written; its recorded CRC32C fails every read, but the
+            // object must not stay to be taken for the write
+            String fate;
+            try {
+                client.deleteObject(d -> d.bucket(bucket).key(key));
+                fate = "The object was deleted again.";
+            } catch (RuntimeException e) {
+                fate = "The object could not be deleted (" + e + "); every read of it fails its CRC32C.";
+            }
+            UploadDigest.requireSentAsWritten(sent, crc32c, file, "PutObject s3://" + bucket + "/" + key, fate);
+        }
     }
 
     @Override
@@ -102,14 +116,17 @@ public final class SdkObjectStore implements ObjectStore {
                         + key + " (upload id " + uploadId + ")")
                 : null;
         String md5 = digest != null ? digest.md5Base64() : null;
+        UploadDigest.SentBody sent = new UploadDigest.SentBody(length);
         String etag = client.uploadPart(
                         b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
                                 .contentMD5(md5),
-                        RequestBody.fromContentProvider(() -> stopsWhenCancelled(openFileRange(file, offset, length),
+                        RequestBody.fromContentProvider(() -> stopsWhenCancelled(sent.open(openFileRange(file, offset, length)),
                                 cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
                                 "application/octet-stream"))
                 .eTag();
-        return digest != null ? new UploadedPart(partNumber, etag, digest.crc32c(), length) : new UploadedPart(partNumber, etag);
+        // the bytes sent, checked against those written before the upload is completed
+        Integer crc = sent.crc32c() != null ? sent.crc32c() : digest != null ? Integer.valueOf(digest.crc32c()) : null;
+        return crc != null ? new UploadedPart(partNumber, etag, crc, length) : new UploadedPart(partNumber, etag);
     }
 
     @Override

@@ -74,8 +74,8 @@ final class UploadDigest {
 
     /**
      * Fails when the parts' CRC32Cs, combined in order, are not the file's recorded one: the file
-     * changed on local disk between its write and its parts' reads. Parts without a CRC32C (no
-     * Content-MD5 computed) are not checked.
+     * changed on local disk between its write and its parts' reads. Parts without a CRC32C (a body
+     * the SDK did not read to its end, a store that does not compute it) are not checked.
      */
     static void requirePartsMatch(java.util.List<UploadedPart> parts, int recordedCrc32c, String what) throws IOException {
         Integer combined = null;
@@ -89,6 +89,88 @@ final class UploadDigest {
             throw new StagedFileChangedException("The parts of " + what + " hold CRC32C " + Crc32c.toHex(combined)
                     + ", the file's when written " + Crc32c.toHex(recordedCrc32c) + ": it changed on local disk after it"
                     + " was written. The upload is not completed: the object would not hold what was written.");
+        }
+    }
+
+    /**
+     * The CRC32C of the bytes a request body sent, as the SDK read them from the staged file. The
+     * SDK opens the body anew for every attempt (and may read it once more to compute a checksum
+     * before sending): the last one opened and read to its end is what S3 received. Content-MD5
+     * (off by default over https) checks the bytes the SDK reads against those hashed just before;
+     * this checks them against those written, at the cost of a CRC32C pass over bytes read anyway.
+     */
+    static final class SentBody {
+        private final long length;
+        private volatile Counting last;
+
+        SentBody(long length) {
+            this.length = length;
+        }
+
+        InputStream open(InputStream in) {
+            Counting c = new Counting(in);
+            last = c;
+            return c;
+        }
+
+        /** The CRC32C of the body S3 received; null when no body was read to its end (nothing to compare). */
+        Integer crc32c() {
+            Counting c = last;
+            return c != null && c.count == length ? (int) c.crc.getValue() : null;
+        }
+
+        private static final class Counting extends java.io.FilterInputStream {
+            private final CRC32C crc = new CRC32C();
+            private long count;
+
+            Counting(InputStream in) {
+                super(in);
+            }
+
+            @Override
+            public int read() throws IOException {
+                int b = super.read();
+                if (b >= 0) {
+                    crc.update(b);
+                    count++;
+                }
+                return b;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0) {
+                    crc.update(b, off, n);
+                    count += n;
+                }
+                return n;
+            }
+
+            @Override
+            public long skip(long n) throws IOException {
+                // bytes skipped were not sent: they do not count, so the body is not read to its end
+                long skipped = super.skip(n);
+                count = Long.MIN_VALUE;
+                return skipped;
+            }
+
+            @Override
+            public boolean markSupported() {
+                return false; // the SDK opens the body again instead of resetting it
+            }
+        }
+    }
+
+    /** Fails when the body S3 received is not what was written: the staged file changed on local disk meanwhile. */
+    static void requireSentAsWritten(SentBody body, int writtenCrc32c, Path file, String what, String objectFate)
+            throws StagedFileChangedException {
+        Integer sent = body.crc32c();
+        if (sent != null && sent != writtenCrc32c) {
+            throw new StagedFileChangedException("The file " + file + " of " + what + " changed on local disk after it was"
+                    + " written: the body sent has CRC32C " + Crc32c.toHex(sent) + ", " + Crc32c.toHex(writtenCrc32c)
+                    + " when written (a failing disk, or another process writing into the tier's staging directory). "
+                    + objectFate);
         }
     }
 

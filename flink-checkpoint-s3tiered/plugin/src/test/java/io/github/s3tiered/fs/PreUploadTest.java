@@ -336,6 +336,36 @@ class PreUploadTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aPreUploadWithdrawnWhileACancelledStreamHeldItIsDeletedWhenTheStreamGivesItBack() throws Exception {
+        byte[] content = bytes(300_000, 17);
+        CountDownLatch acknowledged = new CountDownLatch(1); // the upload ahead ends after the withdrawal and the cancel
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(acknowledged));
+        CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(sst("000027.sst", content));
+        store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+        String aheadKey = store.calls("PutObject").get(0).key();
+        FSDataOutputStream out = checkpointStream("job/shared/w", content);
+        CompletableFuture<S3TieredBridge.ClosedStream> closing = closeInBackground(out);
+        awaitEntryTaken(); // the stream took the entry and waits for its upload
+
+        // the task ends: its RocksDB instance withdraws what it uploaded ahead; a checkpoint stream
+        // holds this one, which it may still refer to, so the withdrawal cannot delete it
+        assertThat(bridge.withdrawPreUpload(path(aheadKey))).isFalse();
+        out.close(); // and Flink cancels the checkpoint
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .rootCause().isInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+        acknowledged.countDown();
+        assertThat(key(pre.join().object())).isEqualTo(aheadKey);
+
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (store.object(BUCKET, aheadKey).isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(store.object(BUCKET, aheadKey)).as("no checkpoint refers to it and nothing would withdraw it again")
+                .isEmpty();
+        assertThat(fs.runtime().preUploads().size()).as("not handed out again").isZero();
+    }
+
+    @Test
     void aPreUploadAStreamTookButDidNotReferToCanStillBeWithdrawn() throws Exception {
         byte[] content = bytes(100_000, 16);
         Path object = bridge.preUpload(SHARED, sst("000026.sst", content), WINDOW).object();

@@ -118,6 +118,40 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
     }
 
     @Test
+    void aStagingFileChangedOnLocalDiskIsNeverCompletedAsTheObjectWithoutContentMd5() throws Exception {
+        Configuration conf = config(tierDir);
+        conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false"); // as over https by default
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "8mb");
+        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        for (int size : new int[] {2 * MIB, 12 * MIB}) { // one PUT; a multipart upload
+            Path p = path("changed-on-disk-" + size);
+            org.apache.flink.core.fs.FSDataOutputStream out = fs.create(p, org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE);
+            out.write(randomBytes(size, 15));
+            out.flush();
+            java.nio.file.Path staging;
+            try (var files = Files.list(tierDir.resolve("v1/staging"))) {
+                staging = files.filter(f -> {
+                    try {
+                        return Files.size(f) > 0;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }).findFirst().orElseThrow();
+            }
+            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(staging.toFile(), "rw")) {
+                raf.seek(1000); // a bit the disk changed after the stream wrote it and computed its CRC32C
+                int b = raf.read();
+                raf.seek(1000);
+                raf.write(b ^ 0x10);
+            }
+
+            assertThatThrownBy(out::close).as("%s bytes", size).isInstanceOf(IOException.class)
+                    .hasMessageContaining("changed on local disk").hasMessageContaining(key(p));
+            assertThat(fs.exists(p)).as("%s bytes: no object holds bytes that were never written", size).isFalse();
+        }
+    }
+
+    @Test
     void aStreamingReadReopensAfterBrokenConnections() throws Exception {
         assumeTrue(server().isLocalProcess(), "needs a loopback S3 server behind the fault proxy");
         byte[] data = randomBytes(4 * 1024 * 1024, 13);
