@@ -327,7 +327,18 @@ class MetadataFuzzITCase {
          * A full snapshot's key group moved onto its second state: Flink restores the key group
          * without the entries before it, and without failing.
          */
-        KEY_GROUP_OFFSET_MOVED(Verdict.CORRUPT_STATE, "at byte");
+        KEY_GROUP_OFFSET_MOVED(Verdict.CORRUPT_STATE, "at byte"),
+        /**
+         * A file-merging segment's position with its sign bit set: Flink's restore cannot open it
+         * (FsSegmentDataInputStream); the file's size check, which takes the segment's end, did
+         * not see it.
+         */
+        SEGMENT_START_NEGATIVE("which Flink never writes"),
+        /**
+         * A segment moved onto another logical file's in the same physical file: each decodes, and
+         * Flink hands one subtask's state to another without failing.
+         */
+        SEGMENT_MOVED_ONTO_ANOTHER("overlaps");
 
         final Verdict verdict;
         final String said;
@@ -535,6 +546,39 @@ class MetadataFuzzITCase {
                     }
                 }
                 throw new AssertionError("no run of key-group offset fields holds " + Arrays.toString(moved.offsets()));
+            }
+            case SEGMENT_START_NEGATIVE -> {
+                MetadataStructure.Field f = first(fields, "segment start position");
+                if (f == null) {
+                    return null;
+                }
+                b[f.offset()] |= (byte) 0x80;
+                return b;
+            }
+            case SEGMENT_MOVED_ONTO_ANOTHER -> {
+                // two segments with bytes in one physical file: the second's position and size set to the first's
+                Map<String, int[]> firstInFile = new java.util.HashMap<>();
+                for (int i = 0; i + 3 < fields.size(); i++) {
+                    if (!fields.get(i).name().equals("segment start position")) {
+                        continue;
+                    }
+                    MetadataStructure.Field start = fields.get(i);
+                    MetadataStructure.Field size = fields.get(i + 1);
+                    MetadataStructure.Field pathLength = fields.subList(i + 2, fields.size()).stream()
+                            .filter(f -> f.name().equals("length of segment file path")).findFirst().orElseThrow();
+                    String path = new String(b, pathLength.offset() + 2, (int) get(b, pathLength.offset(), 2),
+                            java.nio.charset.StandardCharsets.UTF_8);
+                    if (get(b, size.offset(), 8) <= 0) {
+                        continue;
+                    }
+                    int[] other = firstInFile.putIfAbsent(path, new int[] {start.offset(), size.offset()});
+                    if (other != null && get(b, other[0], 8) != get(b, start.offset(), 8)) {
+                        put(b, start.offset(), 8, get(b, other[0], 8));
+                        put(b, size.offset(), 8, get(b, other[1], 8));
+                        return b;
+                    }
+                }
+                return null;
             }
             default -> throw new IllegalArgumentException(damage.toString());
         }

@@ -49,6 +49,7 @@ public final class CheckpointReferences {
      */
     private final Map<String, Builder> files = new LinkedHashMap<>();
     private final List<String> unsupportedHandles = new ArrayList<>();
+    private final List<Segment> segments = new ArrayList<>();
     /** The changelog storage's files, by the path as written, with the sizes recorded for them. */
     private final Map<String, ChangelogFile> changelogFiles = new LinkedHashMap<>();
     private int inlineHandles;
@@ -114,6 +115,63 @@ public final class CheckpointReferences {
     /** Handles whose data live inside the metadata (no file to check). */
     public int inlineHandles() {
         return inlineHandles;
+    }
+
+    /** A segment of a file-merging physical file, with where the checkpoint records it. */
+    private record Segment(SegmentFileStateHandle handle, String kind, String op) {
+        long end() {
+            return handle.getStartPos() + handle.getStateSize();
+        }
+
+        boolean sameAs(Segment o) {
+            return handle.getStartPos() == o.handle.getStartPos() && handle.getStateSize() == o.handle.getStateSize()
+                    && java.util.Objects.equals(handle.getLogicalFileId(), o.handle.getLogicalFileId());
+        }
+
+        String describe() {
+            return "the segment of logical file " + handle.getLogicalFileId() + " (" + kind + " state of operator " + op
+                    + ") at bytes " + handle.getStartPos() + "-" + (end() - 1);
+        }
+    }
+
+    /**
+     * What the file-merging segments of this checkpoint contradict, each as one sentence. Flink
+     * writes a segment at a non-negative position with a non-negative size (its restore refuses
+     * others: {@code FsSegmentDataInputStream}), and appends each logical file's segment after
+     * those before it in the physical file, so two logical files never share a byte; a logical
+     * file referenced twice (shared state, several subtasks restored from one) is the same
+     * segment each time. A segment moved onto another's would hand one subtask's state to another.
+     */
+    public List<String> segmentContradictions() {
+        List<String> out = new ArrayList<>();
+        Map<String, List<Segment>> byFile = new LinkedHashMap<>();
+        for (Segment seg : segments) {
+            SegmentFileStateHandle h = seg.handle();
+            if (h.getStartPos() < 0 || h.getStateSize() < 0 || seg.end() < 0) {
+                out.add("a segment of " + h.getFilePath() + " (" + seg.kind() + " state of operator " + seg.op()
+                        + ") starts at byte " + h.getStartPos() + " and holds " + h.getStateSize()
+                        + " bytes, which Flink never writes");
+            } else if (h.getStateSize() > 0) {
+                byFile.computeIfAbsent(h.getFilePath().toString(), k -> new ArrayList<>()).add(seg);
+            }
+        }
+        for (Map.Entry<String, List<Segment>> e : byFile.entrySet()) {
+            List<Segment> inFile = new ArrayList<>(e.getValue());
+            inFile.sort(java.util.Comparator.comparingLong((Segment x) -> x.handle().getStartPos())
+                    .thenComparingLong(x -> x.handle().getStateSize()));
+            Segment reaching = null; // the segment reaching furthest so far
+            for (Segment seg : inFile) {
+                if (reaching != null && seg.handle().getStartPos() < reaching.end() && !seg.sameAs(reaching)) {
+                    out.add(seg.describe() + " overlaps " + reaching.describe() + " in " + e.getKey()
+                            + " (Flink writes each logical file's segment after the others)");
+                    break;
+                }
+                if (reaching == null || seg.end() > reaching.end()) {
+                    reaching = seg;
+                }
+            }
+        }
+        return out;
     }
 
     /** Handle types this version does not know how to map to files: nothing about them is proven. */
@@ -202,7 +260,10 @@ public final class CheckpointReferences {
         if (h instanceof ByteStreamStateHandle) {
             inlineHandles++;
         } else if (h instanceof SegmentFileStateHandle seg) {
-            add(seg.getFilePath(), seg.getStartPos() + seg.getStateSize(), false, kind, op);
+            segments.add(new Segment(seg, kind, op));
+            long end = seg.getStartPos() + seg.getStateSize();
+            // a negative or overflowing range is a contradiction of its own (segmentContradictions)
+            add(seg.getFilePath(), seg.getStartPos() >= 0 && seg.getStateSize() >= 0 && end >= 0 ? end : 0, false, kind, op);
         } else if (h instanceof FileStateHandle file) {
             add(file.getFilePath(), file.getStateSize(), true, kind, op);
         } else if (h instanceof DirectoryStreamStateHandle) {

@@ -48,6 +48,8 @@ import java.util.regex.Pattern;
  *   <li>the files of a RocksDB incremental snapshot: plain, distinct names, one CURRENT, a MANIFEST;
  *   <li>an operator state's distribution mode in every subtask (the job registers each state once);
  *   <li>a file-merging handle marked empty and what it holds (Flink's restore skips it unread);
+ *   <li>file-merging segments: a position and size that can be read, and no byte of a physical
+ *       file in two logical files' segments;
  *   <li>the channels of an unaligned checkpoint's in-flight data: indices that can exist (a gate or
  *       partition below 32768, a channel or subpartition below the job's largest max parallelism),
  *       each channel once per subtask, and a merged handle's size and its channels' sizes;
@@ -90,6 +92,7 @@ public final class MetadataConsistency {
             }
         }
         checkSavepointFormat(metadata, out);
+        out.addAll(CheckpointReferences.of(metadata).segmentContradictions());
         return out;
     }
 
@@ -185,10 +188,10 @@ public final class MetadataConsistency {
             KeyGroupRange expected = KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(maxP, p, subtask);
             String where = "operator " + id + " subtask " + subtask;
             for (KeyedStateHandle h : s.getManagedKeyedState()) {
-                checkKeyed(h, expected, maxP, where + " keyed state", out);
+                checkKeyed(h, expected, maxP, where + " keyed state", false, out);
             }
             for (KeyedStateHandle h : s.getRawKeyedState()) {
-                checkKeyed(h, expected, maxP, where + " raw keyed state", out);
+                checkKeyed(h, expected, maxP, where + " raw keyed state", true, out);
             }
             for (OperatorStateHandle h : s.getManagedOperatorState()) {
                 checkOperatorState(h, managedModes, where + " operator state", out);
@@ -210,7 +213,8 @@ public final class MetadataConsistency {
         }
     }
 
-    private static void checkKeyed(KeyedStateHandle h, KeyGroupRange expected, int maxP, String where, List<String> out) {
+    private static void checkKeyed(KeyedStateHandle h, KeyGroupRange expected, int maxP, String where, boolean raw,
+            List<String> out) {
         if (h == null) {
             return;
         }
@@ -218,7 +222,7 @@ public final class MetadataConsistency {
             out.add(where + " covers key groups " + range(h.getKeyGroupRange()) + ", Flink assigns it " + range(expected)
                     + " for the recorded parallelism and max parallelism");
         }
-        checkParts(h, maxP, where, out);
+        checkParts(h, maxP, where, raw, out);
     }
 
     /**
@@ -227,9 +231,11 @@ public final class MetadataConsistency {
      * restored them: after a rescale, those of the old subtasks. RocksDB's keep their old ranges,
      * which must share key groups with the subtask's and stay within the operator's; heap and full
      * snapshots are narrowed to the new subtask's share ({@code KeyGroupsStateHandle#getIntersection}),
-     * which must lie within the subtask's (Flink's restore fails on a key group beyond it).
+     * which must lie within the subtask's (Flink's restore fails on a key group beyond it). Raw
+     * keyed state is written by the operator itself, one key group at a time: Flink records -1
+     * ({@code NO_OFFSET_SET}) for a key group it did not write, and its restore skips those.
      */
-    private static void checkParts(KeyedStateHandle h, int maxP, String where, List<String> out) {
+    private static void checkParts(KeyedStateHandle h, int maxP, String where, boolean raw, List<String> out) {
         if (h instanceof ChangelogStateBackendHandle changelog) {
             KeyGroupRange own = changelog.getKeyGroupRange();
             for (KeyedStateHandle materialized : changelog.getMaterializedStateHandles()) {
@@ -247,7 +253,7 @@ public final class MetadataConsistency {
                     out.add(where + " (materialized part) covers key groups " + range(r) + ", none of the subtask's "
                             + range(own) + " or beyond the operator's 0-" + (maxP - 1));
                 }
-                checkParts(materialized, maxP, where + " (materialized part)", out);
+                checkParts(materialized, maxP, where + " (materialized part)", false, out);
             }
             for (org.apache.flink.runtime.state.changelog.ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
                 if (delta instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream) {
@@ -258,6 +264,9 @@ public final class MetadataConsistency {
             long size = sizeOf(kg.getDelegateStateHandle());
             for (int group : kg.getKeyGroupRange()) {
                 long offset = kg.getOffsetForKeyGroup(group);
+                if (raw && offset == -1) {
+                    continue; // not written by the operator (KeyedStateCheckpointOutputStream.NO_OFFSET_SET)
+                }
                 if (offset < 0 || size >= 0 && offset >= size) {
                     out.add(where + ": key group " + group + " starts at byte " + offset + " of a " + size + "-byte state file");
                     break;

@@ -122,6 +122,72 @@ class MetadataConsistencyTest {
                 .anySatisfy(c -> assertThat(c).contains("names channel 200, beyond this job's channels"));
     }
 
+    /**
+     * An operator writes raw keyed state itself, key group by key group: Flink records -1 for a key
+     * group it did not write ({@code KeyedStateCheckpointOutputStream.NO_OFFSET_SET}), and its
+     * restore skips those. A backend's managed keyed state holds every key group of its range.
+     */
+    @Test
+    void aKeyGroupAnOperatorDidNotWriteIntoRawKeyedStateIsNotAContradiction() {
+        long[] offsets = new long[128];
+        java.util.Arrays.fill(offsets, -1L);
+        offsets[5] = 0;
+        offsets[9] = 40;
+        org.apache.flink.runtime.state.KeyGroupsStateHandle written = new org.apache.flink.runtime.state.KeyGroupsStateHandle(
+                new org.apache.flink.runtime.state.KeyGroupRangeOffsets(ALL, offsets), file("raw"));
+        OperatorState raw = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
+        raw.putState(0, OperatorSubtaskState.builder().setRawKeyedState(written).build());
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(raw), List.of()), "chk-5")).isEmpty();
+
+        assertThat(MetadataConsistency.check(metadata(written), "chk-5"))
+                .singleElement().asString().contains("key group 0 starts at byte -1");
+        offsets[7] = -2;
+        assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(raw), List.of()), "chk-5"))
+                .singleElement().asString().contains("key group 7 starts at byte -2");
+    }
+
+    /**
+     * Flink appends each logical file's segment after the others in a physical file: a segment
+     * moved onto another's hands one subtask's state to another, and a negative position cannot be
+     * opened. A logical file referenced twice is the same segment each time.
+     */
+    @Test
+    void fileMergingSegmentsMustBeReadableAndNeverShareBytes() {
+        org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId a =
+                org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId.generateRandomId();
+        org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId b =
+                org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId.generateRandomId();
+        assertThat(MetadataConsistency.check(segments(segment(0, 100, a), segment(100, 50, b), segment(0, 100, a)), "chk-5"))
+                .isEmpty();
+        assertThat(MetadataConsistency.check(segments(segment(0, 100, a), segment(60, 50, b)), "chk-5"))
+                .singleElement().asString().contains("overlaps").contains(a.toString()).contains(b.toString());
+        assertThat(MetadataConsistency.check(segments(segment(0, 100, a), segment(0, 100, b)), "chk-5"))
+                .singleElement().asString().contains("overlaps");
+        assertThat(MetadataConsistency.check(segments(segment(Long.MIN_VALUE + 10, 100, a)), "chk-5"))
+                .singleElement().asString().contains("which Flink never writes");
+        assertThat(MetadataConsistency.check(segments(segment(0, -1, a)), "chk-5"))
+                .singleElement().asString().contains("which Flink never writes");
+    }
+
+    private static StreamStateHandle segment(long start, long size,
+            org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId id) {
+        return new org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle(
+                new Path("file:///checkpoints/job/taskowned/physical-1"), start, size,
+                org.apache.flink.runtime.state.CheckpointedStateScope.EXCLUSIVE, id);
+    }
+
+    /** One subtask of each of several operators, each with raw operator state in a segment. */
+    private static CheckpointMetadata segments(StreamStateHandle... segments) {
+        List<OperatorState> ops = new java.util.ArrayList<>();
+        for (int i = 0; i < segments.length; i++) {
+            OperatorState op = new OperatorState(null, null, new OperatorID(1, 10 + i), 1, 128);
+            op.putState(0, OperatorSubtaskState.builder().setRawOperatorState(
+                    new org.apache.flink.runtime.state.OperatorStreamStateHandle(java.util.Map.of(), segments[i])).build());
+            ops.add(op);
+        }
+        return new CheckpointMetadata(CHECKPOINT_ID, ops, List.of());
+    }
+
     private static CheckpointMetadata metadata(KeyedStateHandle keyed) {
         OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
         op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
