@@ -483,6 +483,62 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         assertThat(refused).contains("Refusing to resume from execution.state-recovery.path").contains(key).contains("CRC32C");
     }
 
+    /**
+     * Two runs under one job id (a fixed job id, as application mode with HA has): the second,
+     * rolled back to a savepoint taken early in the first, writes lower checkpoint ids than the
+     * first left behind. Resuming the job directory by the highest id would take up the state the
+     * operator rolled back from; the guard refuses, naming both, and a named checkpoint resumes.
+     */
+    @Test
+    void aJobDirectoryHoldingTwoRunsWhoseIdsAndTimesDisagreeIsNotResumedByTheGuard(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        RecoveryJob.Settings s = settings(0);
+        JobID jobId = JobID.generate();
+        StreamExecutionEnvironment first = environment(dir, null);
+        RecoveryJob.build(first, s);
+        submitAs(cluster, first, jobId);
+        JobRunner.awaitCheckpoints(cluster, jobId, 1, TIMEOUT);
+        String savepoint = cluster.triggerSavepoint(jobId, dir + "/savepoints", false, SavepointFormatType.CANONICAL).get();
+        JobRunner.awaitCheckpoints(cluster, jobId, 8, TIMEOUT);
+        long firstRunNewest = JobRunner.cancelKeepingNewest(cluster, jobId, TIMEOUT).getCheckpointId();
+        Thread.sleep(2_500); // a restart takes longer than the margin the search gives the storage's clocks
+
+        long secondRunNewest;
+        // another cluster, as after a restart: this one's dispatcher refuses a job id it has seen end
+        try (MiniCluster restarted = new MiniCluster(new org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+                .setConfiguration(RecoveryTestSupport.clusterConfig()).setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(PARALLELISM).build())) {
+            restarted.start();
+            StreamExecutionEnvironment second = environment(dir, savepoint);
+            RecoveryJob.build(second, s);
+            submitAs(restarted, second, jobId);
+            secondRunNewest = JobRunner.awaitCheckpoints(restarted, jobId, 1, TIMEOUT).getCheckpointId();
+            secondRunNewest = Math.max(secondRunNewest, JobRunner.cancelKeepingNewest(restarted, jobId, TIMEOUT).getCheckpointId());
+        }
+        assertThat(secondRunNewest).as("the second run's ids continue after the savepoint's, below the first run's retained")
+                .isLessThan(firstRunNewest - 2);
+
+        Path jobDir = new Path(dir + "/" + jobId);
+        RestorePoint point = new CheckpointInspector(getClass().getClassLoader()).restorePoint(jobDir, false);
+        assertThat(point.runsDisagree()).as(point.explanation()).isTrue();
+        assertThat(point.chosen()).map(v -> v.path().getName()).contains("chk-" + firstRunNewest);
+        assertThat(point.writtenLater()).extracting(w -> w.path().getName()).contains("chk-" + secondRunNewest);
+        assertThat(point.path()).isEmpty();
+
+        String refused = failureText(run(cluster, environment(dir, jobDir.toString()), s));
+        assertThat(refused).contains("Not resuming from execution.state-recovery.path").contains("chk-" + firstRunNewest)
+                .contains("chk-" + secondRunNewest).contains("Name the checkpoint to resume from");
+
+        JobResult named = run(cluster, environment(dir, jobDir + "/chk-" + secondRunNewest), s);
+        assertThat(named.isSuccess()).as(failureText(named)).isTrue();
+    }
+
+    private static void submitAs(MiniCluster cluster, StreamExecutionEnvironment env, JobID jobId) throws Exception {
+        org.apache.flink.runtime.jobgraph.JobGraph graph = env.getStreamGraph().getJobGraph();
+        graph.setJobID(jobId);
+        cluster.submitJob(graph).get();
+    }
+
     private String runThenCancel(MiniCluster cluster, StreamExecutionEnvironment env, RecoveryJob.Settings s, int checkpoints)
             throws Exception {
         RecoveryJob.build(env, s);

@@ -62,6 +62,13 @@ final class Damage implements AutoCloseable {
         return this;
     }
 
+    /** Sets the file's modification time, as a later write would have. */
+    Damage touch(Path file, long modifiedMillis) throws IOException {
+        backUp(file);
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(modifiedMillis));
+        return this;
+    }
+
     /** Cuts the file to zero bytes. */
     Damage empty(Path file) throws IOException {
         return truncate(file, 0);

@@ -202,6 +202,33 @@ class RealCheckpointsITCase {
         }
     }
 
+    /**
+     * One run completes its checkpoints in the order of their ids: a lower id written after the
+     * newest is another run's under the same job id (restored from an older savepoint), and the
+     * highest id may be the state it rolled back from. The search names no restore point then.
+     */
+    @Test
+    void aLowerIdWrittenAfterTheNewestLeavesNoRestorePoint() throws Exception {
+        Path older = retained(incremental).get(2);
+        long newestWritten = java.nio.file.Files.getLastModifiedTime(local(new Path(newest(incremental), "_metadata"))).toMillis();
+        try (Damage d = new Damage()) {
+            d.touch(local(new Path(older, "_metadata")), newestWritten + 60_000);
+            RestorePoint rp = inspector.restorePoint(jobDir(incremental), false);
+            assertThat(rp.runsDisagree()).as(rp.explanation()).isTrue();
+            assertThat(rp.outcome()).isEqualTo(Outcome.UNKNOWN);
+            assertThat(rp.path()).isEmpty();
+            assertThat(rp.chosen()).map(Validation::path).contains(newest(incremental));
+            assertThat(rp.writtenLater()).extracting(w -> w.path().getName()).containsExactly(older.getName());
+            assertThat(rp.explanation()).contains(older.getName()).contains("Name the checkpoint to resume from");
+
+            // within the margin left for the storage's clocks, the ids decide
+            d.touch(local(new Path(older, "_metadata")), newestWritten + 1_000);
+            RestorePoint withinMargin = inspector.restorePoint(jobDir(incremental), false);
+            assertThat(withinMargin.path()).as(withinMargin.explanation()).contains(newest(incremental));
+        }
+        assertThat(inspector.restorePoint(jobDir(incremental), false).path()).contains(newest(incremental));
+    }
+
     @Test
     void deletedMetadataMeansNoMetadata() throws Exception {
         try (Damage d = new Damage()) {

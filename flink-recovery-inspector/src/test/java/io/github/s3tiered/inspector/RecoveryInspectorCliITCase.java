@@ -164,6 +164,21 @@ class RecoveryInspectorCliITCase {
             assertThat(checkpointsOnly.json().get("skipped").get(0).get("verdict").asText()).isEqualTo("NO_METADATA");
         }
 
+        // a lower id written after the newest: two runs under one job id, and no restore point
+        String oldest = RealCheckpointsITCase.retained(job).get(2).toString();
+        long newestWritten = java.nio.file.Files.getLastModifiedTime(java.nio.file.Path.of(newest(), "_metadata")).toMillis();
+        try (Damage d = new Damage()) {
+            d.touch(java.nio.file.Path.of(new Path(oldest).toUri().getPath(), "_metadata"), newestWritten + 60_000);
+            Run disagree = cli("restore-point", jobDir());
+            assertThat(disagree.exit()).isEqualTo(2);
+            assertThat(disagree.out()).isEmpty();
+            assertThat(disagree.err()).contains("Cannot choose a restore point", new Path(oldest).getName());
+            Run json = cli("restore-point", "--json", jobDir());
+            assertThat(json.json().get("restorePoint").isNull()).isTrue();
+            assertThat(json.json().get("outcome").asText()).isEqualTo("UNKNOWN");
+            assertThat(json.json().get("writtenLater").get(0).get("path").asText()).endsWith(new Path(oldest).getName());
+        }
+
         Run incompatible = cli("restore-point", "--operator-ids", "00000000000000000000000000000001", jobDir());
         assertThat(incompatible.exit()).isEqualTo(1);
         assertThat(incompatible.err()).contains("incompatible", "allowNonRestoredState");

@@ -142,6 +142,10 @@ final class RecoveryGuard implements Serializable {
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {
         RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer, new RestorePointOptions(false, deep, null), "");
+        if (rp.runsDisagree()) {
+            throw new IOException("Not resuming from " + KEY + " = " + pointer + ". " + rp.explanation()
+                    + " (recovery-inspector restore-point " + jobDir + " shows the same). Nothing was resumed.");
+        }
         if (rp.outcome() == Outcome.UNKNOWN) {
             throw new IOException(undecided(pointer, rp.undecided().orElseThrow()) + "\n" + rp.explanation());
         }

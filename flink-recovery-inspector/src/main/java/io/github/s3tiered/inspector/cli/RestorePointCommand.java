@@ -23,7 +23,8 @@ import java.util.List;
         "Prints the newest restorable checkpoint of a job directory: the value for execution.state-recovery.path.",
         "Human output: the path alone on stdout, why newer checkpoints were skipped on stderr.",
         "Exit code: 0 found (and compatible with --operator-ids/--max-parallelism when given), 1 none or incompatible,"
-                + " 2 a newer checkpoint could not be judged (storage unreadable: no older one is chosen over it) or error."})
+                + " 2 a newer checkpoint could not be judged (storage unreadable: no older one is chosen over it), the directory"
+                + " holds two runs' checkpoints whose ids and times disagree, or error."})
 final class RestorePointCommand extends InspectorSubcommand {
 
     @Parameters(index = "0", paramLabel = "JOB_DIR", description = "A job directory (<checkpoint-dir>/<job-id>).")
@@ -59,7 +60,7 @@ final class RestorePointCommand extends InspectorSubcommand {
         if (common.json) {
             ObjectNode doc = Json.document("restore-point");
             doc.put("jobDirectory", path.toString());
-            if (rp.chosen().isPresent()) {
+            if (rp.path().isPresent()) {
                 Validation v = rp.chosen().get();
                 doc.put("restorePoint", v.path().toString());
                 doc.put("checkpointId", v.checkpointId());
@@ -75,6 +76,15 @@ final class RestorePointCommand extends InspectorSubcommand {
             } else {
                 doc.putNull("undecided");
             }
+            ArrayNode writtenLater = doc.putArray("writtenLater");
+            for (RestorePoint.WrittenLater w : rp.writtenLater()) {
+                ObjectNode n = writtenLater.addObject();
+                n.put("path", w.path().toString());
+                n.put("metadataTimestamp", w.metadataTimestamp());
+            }
+            if (rp.runsDisagree()) {
+                doc.put("explanation", rp.explanation());
+            }
             doc.put("candidates", rp.candidates());
             ArrayNode skipped = doc.putArray("skipped");
             rp.skipped().forEach(v -> skipped.add(Json.validation(v, false)));
@@ -89,9 +99,9 @@ final class RestorePointCommand extends InspectorSubcommand {
             for (CompatibilityIssue i : rp.compatibility()) {
                 err().println("incompatible: " + i.reason());
             }
-            if (rp.chosen().isPresent()) {
-                out().println(rp.chosen().get().path());
-            } else if (rp.undecided().isPresent()) {
+            if (rp.path().isPresent()) {
+                out().println(rp.path().get());
+            } else if (rp.undecided().isPresent() || rp.runsDisagree()) {
                 err().println(rp.explanation());
             } else {
                 err().println("No restorable checkpoint among " + rp.candidates() + " in " + path);
@@ -100,6 +110,6 @@ final class RestorePointCommand extends InspectorSubcommand {
         if (rp.outcome() == io.github.s3tiered.inspector.Outcome.UNKNOWN) {
             return ERROR;
         }
-        return rp.chosen().isPresent() && rp.compatibility().isEmpty() ? RESTORABLE : NOT_RESTORABLE;
+        return rp.path().isPresent() && rp.compatibility().isEmpty() ? RESTORABLE : NOT_RESTORABLE;
     }
 }

@@ -11,6 +11,7 @@ import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
 import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.inspector.discovery.CheckpointDiscovery;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
 import io.github.s3tiered.inspector.storage.DirectoryListings;
 import io.github.s3tiered.inspector.storage.FileSystemCalls;
 import io.github.s3tiered.inspector.validation.CheckpointValidator;
@@ -81,7 +82,7 @@ public final class RestorePointSearch {
                 Validation v = validateListed(sp.path(), options, listings);
                 if (v.outcome() == Outcome.UNKNOWN && v.checkpointId() < 0) {
                     // not read, so its id is unknown: it may be newer than any checkpoint here
-                    return new RestorePoint(jobDir, Optional.empty(), Optional.of(v), List.of(), List.of(),
+                    return new RestorePoint(jobDir, Optional.empty(), Optional.of(v), List.of(), List.of(), List.of(),
                             job.checkpoints().size(), calls.snapshot());
                 }
                 validatedSavepoints.add(v);
@@ -134,7 +135,46 @@ public final class RestorePointSearch {
         List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
                 ? JobCompatibility.check(chosen.get().metadata(), options.job())
                 : List.of();
-        return new RestorePoint(jobDir, chosen, undecided, skipped, issues, candidates.size(), calls.snapshot());
+        List<RestorePoint.WrittenLater> writtenLater = chosen.isPresent() && chosen.get().kind() == CheckpointKind.CHECKPOINT
+                ? writtenLater(chosen.get(), job, listings)
+                : List.of();
+        return new RestorePoint(jobDir, chosen, undecided, skipped, issues, writtenLater, candidates.size(), calls.snapshot());
+    }
+
+    /**
+     * How much later than the chosen checkpoint's {@code _metadata} an older checkpoint's must have
+     * been written to count: beyond the stamps' resolution (S3 stamps whole seconds) and small
+     * clock differences between the storage's servers. Two runs are apart by a restart at least.
+     */
+    static final long WRITTEN_LATER_MARGIN_MILLIS = 2_000;
+
+    /**
+     * The checkpoints with a lower id than the chosen one whose {@code _metadata} was written
+     * after its own. One run completes its checkpoints in the order of their ids (a checkpoint
+     * that completes aborts the older ones pending), so such a checkpoint was written by another
+     * run under the same job id: one restored from an older savepoint or checkpoint (the id
+     * counter then starts again after that one's id), while the chosen one is the state that run
+     * was rolled back from. Which of the two a job should resume from, the ids cannot tell.
+     */
+    private static List<RestorePoint.WrittenLater> writtenLater(Validation chosen, JobDirectory job,
+            DirectoryListings listings) throws IOException {
+        List<RestorePoint.WrittenLater> out = new ArrayList<>();
+        long chosenId = CheckpointNames.idFromName(chosen.path().getName());
+        if (chosenId < 0 || chosen.metadataTimestamp() <= 0) {
+            return out;
+        }
+        for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
+            if (cp.idFromName() >= chosenId) {
+                continue;
+            }
+            DirectoryListings.Listing listing = listings.listOrThrow(cp.path());
+            org.apache.flink.core.fs.FileStatus metadata = listing.exists()
+                    ? listing.get(io.github.s3tiered.inspector.metadata.CheckpointMetadataReader.METADATA_FILE) : null;
+            if (metadata != null && metadata.getModificationTime() > chosen.metadataTimestamp() + WRITTEN_LATER_MARGIN_MILLIS) {
+                out.add(new RestorePoint.WrittenLater(cp.path(), metadata.getModificationTime()));
+            }
+        }
+        return out;
     }
 
     /** One more listing of the job directory: does it show a checkpoint above {@code highestListed}? */
