@@ -80,7 +80,7 @@ final class RestorePointCommand extends InspectorSubcommand {
             for (RestorePoint.WrittenLater w : rp.writtenLater()) {
                 ObjectNode n = writtenLater.addObject();
                 n.put("path", w.path().toString());
-                n.put("metadataTimestamp", w.metadataTimestamp());
+                Json.time(n, "metadataTime", w.metadataTimestamp());
             }
             if (rp.runsDisagree()) {
                 doc.put("explanation", rp.explanation());
