@@ -147,6 +147,41 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
     }
 
+    /**
+     * Writes the buffer to the staging file. When the volume is full, the tier's copies (a cache,
+     * of every process sharing it) make room first, once per write: the tier's budget counts only
+     * its own files, and RocksDB's may have filled the volume they share. A write the system
+     * refused wrote nothing (a partial write returns its count), so the rest is written again.
+     */
+    private void writeBuffer() throws IOException {
+        boolean evicted = false;
+        while (buffer.hasRemaining()) {
+            try {
+                channel.write(buffer);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                throw e;
+            } catch (IOException e) {
+                if (evicted || !runtime.tier().isVolumeFull(e)) {
+                    throw e;
+                }
+                evicted = true;
+                long freed;
+                try {
+                    freed = runtime.tier().evictForFullVolume(Math.max(FULL_VOLUME_EVICTION_BYTES, buffer.remaining()));
+                } catch (IOException evictionFailed) {
+                    e.addSuppressed(evictionFailed);
+                    throw e;
+                }
+                if (freed == 0) {
+                    throw e; // no copy to evict: the volume is full of other files
+                }
+            }
+        }
+    }
+
+    /** What a write that finds the volume full evicts at least: a little at a time would scan the tier on every buffer. */
+    private static final long FULL_VOLUME_EVICTION_BYTES = 256L * 1024 * 1024;
+
     private void flushBuffer() throws IOException {
         if (stagingFailure != null) {
             throw stagingBroken();
@@ -155,9 +190,7 @@ final class TieredOutputStream extends FSDataOutputStream {
         int from = buffer.position();
         int length = buffer.remaining();
         try {
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
+            writeBuffer();
         } catch (java.nio.channels.ClosedByInterruptException e) {
             // the writing thread was interrupted (Flink cancelling the checkpoint): the channel is closed, not the disk broken
             stagingFailure = new java.io.InterruptedIOException("Writing " + target + " was interrupted (the checkpoint"

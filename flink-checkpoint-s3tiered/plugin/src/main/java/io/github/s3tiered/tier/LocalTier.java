@@ -461,6 +461,38 @@ public final class LocalTier {
         eviction.evictIfOverBudget();
     }
 
+    /**
+     * For a write that found the tier's volume full while the tier was within its budget (the
+     * volume is shared, with RocksDB's files for one): evicts least recently used copies, of every
+     * process sharing the tier, until {@code bytes} are freed or no copy is left. Copies are a
+     * cache; a checkpoint's staging file is not. Returns the bytes evicted (a copy also linked
+     * into a restored RocksDB directory frees nothing on disk).
+     */
+    public long evictForFullVolume(long bytes) throws IOException {
+        return eviction.evictForFullVolume(bytes);
+    }
+
+    /**
+     * Whether a failed write into the tier found its volume (or the user's quota on it) full: by
+     * the error's text in the C locale, else (the text follows the host's locale) by the space
+     * left on the volume.
+     */
+    public boolean isVolumeFull(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"))) {
+                return true;
+            }
+        }
+        try {
+            return Files.getFileStore(layout.root()).getUsableSpace() < FULL_VOLUME_USABLE_BYTES;
+        } catch (IOException | RuntimeException unknown) {
+            return false;
+        }
+    }
+
+    private static final long FULL_VOLUME_USABLE_BYTES = 1024 * 1024;
+
     Path dataPath(String bucket, String key) {
         return layout.dataPath(bucket, key);
     }

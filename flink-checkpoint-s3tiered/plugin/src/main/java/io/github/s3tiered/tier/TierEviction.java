@@ -108,6 +108,30 @@ final class TierEviction {
         });
     }
 
+    /** See {@link LocalTier#evictForFullVolume}. */
+    long evictForFullVolume(long bytes) throws IOException {
+        return EvenIfInterrupted.run(() -> {
+            Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
+            synchronized (jvmLock) {
+                try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                        FileLock ignored = ch.lock()) {
+                    long now = System.currentTimeMillis();
+                    addedSinceScan.set(0);
+                    TierLayout.Scan scan = layout.scan(
+                            now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
+                            now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
+                    long total = scan.totalBytes();
+                    long left = evictLeastRecentlyUsed(scan, total, Math.max(0, total - bytes));
+                    usedBytes.set(left);
+                    overBudgetAfterScan = left > maxBytes;
+                    LOG.warn("Local tier {}: its volume is full with {} bytes in the tier ({} budgeted): evicted {} bytes of"
+                            + " copies for a write", layout.root(), total, maxBytes, total - left);
+                    return total - left;
+                }
+            }
+        });
+    }
+
     private void evictUnderLock() throws IOException {
         Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
         synchronized (jvmLock) {
@@ -131,6 +155,15 @@ final class TierEviction {
 
     private long evict(TierLayout.Scan scan, long total) throws IOException {
         long target = (long) (maxBytes * LOW_WATERMARK);
+        long left = evictLeastRecentlyUsed(scan, total, target);
+        LOG.info("Local tier {}: evicted least recently used copies, {} bytes held of a {} byte budget"
+                        + " ({} of them in files being written or left by a crash)",
+                layout.root(), left, maxBytes, scan.otherBytes());
+        return left;
+    }
+
+    /** Evicts the least recently used copies until {@code total} is at most {@code target}; returns what is left. */
+    private long evictLeastRecentlyUsed(TierLayout.Scan scan, long total, long target) throws IOException {
         List<TierLayout.ScannedCopy> copies = new ArrayList<>(scan.copies());
         copies.sort(Comparator.comparingLong(TierLayout.ScannedCopy::lastAccessMillis));
         int evicted = 0;
@@ -146,9 +179,6 @@ final class TierEviction {
             evicted++;
         }
         stats.evictions.add(evicted);
-        LOG.info("Local tier {}: evicted {} least recently used copies, {} bytes held of a {} byte budget"
-                        + " ({} of them in files being written or left by a crash)",
-                layout.root(), evicted, total, maxBytes, scan.otherBytes());
         return total;
     }
 }

@@ -123,6 +123,42 @@ class FullLocalTierITCase {
     }
 
     /**
+     * The volume full of the tier's own copies, under its budget (the budget counts the tier's
+     * files only; RocksDB's on the same volume fill it as well): a checkpoint's write evicts the
+     * least recently used copies and goes on, instead of failing every checkpoint until someone
+     * clears the disk.
+     */
+    @Test
+    void aWriteThatFindsTheVolumeFullOfCopiesEvictsThemAndSucceeds() throws Exception {
+        List<Path> cached = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Path p = new Path(base + "/cached-" + i);
+            write(fs, p, randomBytes(500 * 1024, 40 + i));
+            cached.add(p);
+        }
+        assertThat(fs.localTier().getVerified(S3.server().bucket(), cached.get(4).getPath().substring(1))).isPresent();
+        // what RocksDB would have written beside them: the volume is full now
+        try (OutputStream out = Files.newOutputStream(volume.resolve("rocksdb-files"))) {
+            byte[] block = new byte[64 * 1024];
+            while (Files.getFileStore(volume).getUsableSpace() >= block.length) {
+                out.write(block);
+            }
+        } catch (IOException full) {
+            // filled
+        }
+        Path p = new Path(base + "/state-file");
+        byte[] data = randomBytes(MIB, 50);
+
+        write(fs, p, data);
+
+        assertThat(inS3(p)).isTrue();
+        assertThat(readAll(seed, p)).isEqualTo(data);
+        assertThat(cached).as("the least recently used copies made room")
+                .anySatisfy(c -> assertThat(fs.localTier().getVerified(S3.server().bucket(), c.getPath().substring(1))).isEmpty());
+        assertThat(stagingFiles()).isZero();
+    }
+
+    /**
      * RocksDB's files on another volume than the tier's: the pre-upload copies the file into the
      * tier instead of linking it, and the tier's volume fills during the copy. The partial copy
      * must not stay (it would hold the space until the leftover scan, hours later, and fail the
