@@ -37,7 +37,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *       later does not upload it again. In a burst of compaction output the checkpoint and the
  *       pre-uploader reach the same files at once, and both would otherwise load S3 with them.
  *       Taking or claiming is one step for the stream, as checking
- *       the claims and adding an entry is for a pre-upload: of the two, exactly one uploads. A
+ *       the claims and adding an entry is for a pre-upload: of the two, exactly one uploads
+ *       (unless the stream gives up on a pre-upload that runs on past its patience, stalled: then
+ *       both do, and the pre-upload's object is never handed out). A
  *       checkpoint's own upload that fails or is cancelled takes its claim back.
  * </ul>
  */

@@ -524,9 +524,12 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     /**
      * The pre-upload of this content into {@code directory}, once durable; null when there is
-     * none, it began longer than the window ago, or its upload failed. The content is claimed for this stream either
-     * way (see {@link PreUploads}). Waits for a pre-upload still running: it started
-     * earlier, so it ends sooner than an upload of our own would.
+     * none, it began longer than the window ago, its upload failed, or it runs on past the
+     * patience this stream gives it. The content is claimed for this stream either way (see
+     * {@link PreUploads}). Waits for a pre-upload still running, as it usually ends sooner than an
+     * upload of our own would; but not for one stalled on a connection S3 stopped answering
+     * (bounded only by the request timeout, minutes, and retried): this checkpoint, and each next
+     * one taking it again, would wait until Flink's checkpoint timeout.
      */
     private PreUploads.Entry reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos, ObjectPath directory)
             throws IOException {
@@ -534,15 +537,24 @@ final class TieredOutputStream extends FSDataOutputStream {
         if (entry == null) {
             return null;
         }
+        long giveUpAt = entry.startedNanos + Math.min(reuseWindowNanos, patienceNanos(content.length()));
         boolean durable;
         try {
             while (true) {
                 cancellation.check("Upload of " + target);
+                long left = giveUpAt - System.nanoTime();
+                if (left <= 0 && !entry.durable.isDone()) {
+                    LOG.info("{}: the upload ahead of the same {} bytes to {} has run for {} ms; the checkpoint uploads"
+                                    + " them itself", target, content.length(), entry.object,
+                            (System.nanoTime() - entry.startedNanos) / 1_000_000);
+                    notUsed(entry);
+                    return null;
+                }
                 try {
-                    durable = entry.durable.get(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    durable = entry.durable.get(Math.max(1, Math.min(100_000_000L, left)), java.util.concurrent.TimeUnit.NANOSECONDS);
                     break;
                 } catch (java.util.concurrent.TimeoutException stillRunning) {
-                    // check for cancellation, then wait on
+                    // check for cancellation and patience, then wait on
                 }
             }
         } catch (InterruptedException e) {
@@ -553,45 +565,64 @@ final class TieredOutputStream extends FSDataOutputStream {
             giveBack(content, entry);
             throw e;
         } catch (java.util.concurrent.ExecutionException e) {
-            runtime.preUploads().takenButNotUsed(entry); // failed: nothing to delete
+            notUsed(entry); // failed: nothing to delete
             return null;
         }
         if (!durable || System.nanoTime() - entry.startedNanos > reuseWindowNanos) {
-            if (runtime.preUploads().takenButNotUsed(entry)) {
-                deleteWhenDurable(entry);
-            }
+            notUsed(entry);
             return null;
         }
         return entry;
     }
 
+    /**
+     * How long after its start a pre-upload of {@code length} bytes is waited for: a few seconds
+     * plus its bytes at 4 MiB/s, far below S3's pace unless it stalls or retries for long.
+     */
+    static long patienceNanos(long length) {
+        return PRE_UPLOAD_PATIENCE_BASE_NANOS + length / (4L * 1024 * 1024) * 1_000_000_000L;
+    }
+
+    private static final long PRE_UPLOAD_PATIENCE_BASE_NANOS = 10_000_000_000L;
+
+    /**
+     * The stream does not refer to the entry it took: once its upload settled, the object is
+     * withdrawable as an expired one, or deleted when its RocksDB instance withdrew it meanwhile.
+     * Until then it stays held, so that a withdrawal arriving before it settles is not lost.
+     */
+    private void notUsed(PreUploads.Entry entry) {
+        entry.durable.whenComplete((durable, failure) -> {
+            if (runtime.preUploads().takenButNotUsed(entry)) {
+                deleteIfDurable(entry, durable);
+            }
+        });
+    }
+
     private void giveBack(PreUploads.ContentId content, PreUploads.Entry entry) {
         if (runtime.preUploads().giveBack(content, entry)) {
-            deleteWhenDurable(entry);
+            entry.durable.whenComplete((durable, failure) -> deleteIfDurable(entry, durable));
         }
     }
 
     /**
      * Deletes a pre-uploaded object that its RocksDB instance withdrew while this stream held it
-     * and that no checkpoint refers to: once its upload is durable (it may still be running), on
+     * and that no checkpoint refers to, once its upload is durable (it may still be running), on
      * the thread that ends it. A failed deletion leaves it to the orphan removal.
      */
-    private void deleteWhenDurable(PreUploads.Entry entry) {
-        entry.durable.whenComplete((durable, failure) -> {
-            if (!Boolean.TRUE.equals(durable)) {
-                return;
-            }
-            try {
-                EvenIfInterrupted.run(() -> {
-                    runtime.store().deleteObject(entry.object.bucket(), entry.object.key());
-                    return null;
-                });
-                LOG.debug("Deleted {}, uploaded ahead and withdrawn while a cancelled checkpoint stream held it", entry.object);
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("Could not delete {}, uploaded ahead of a checkpoint that did not use it after its RocksDB instance"
-                        + " closed; the storage's orphan removal takes it: {}", entry.object, e.toString());
-            }
-        });
+    private void deleteIfDurable(PreUploads.Entry entry, Boolean durable) {
+        if (!Boolean.TRUE.equals(durable)) {
+            return;
+        }
+        try {
+            EvenIfInterrupted.run(() -> {
+                runtime.store().deleteObject(entry.object.bucket(), entry.object.key());
+                return null;
+            });
+            LOG.debug("Deleted {}, uploaded ahead and withdrawn while a checkpoint stream held it", entry.object);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not delete {}, uploaded ahead of a checkpoint that did not use it after its RocksDB instance"
+                    + " closed; the storage's orphan removal takes it: {}", entry.object, e.toString());
+        }
     }
 
     private void endRewrite() {

@@ -246,6 +246,42 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, "job/shared/h")).isEmpty();
     }
 
+    /**
+     * An upload ahead stalled on a connection S3 stopped answering ends only at its request
+     * timeout (minutes) and is retried: the checkpoint gives up waiting for it and uploads the
+     * bytes itself, and no later checkpoint waits for it again.
+     */
+    @Test
+    void aCheckpointStreamDoesNotWaitForAStalledPreUploadBeyondItsPatience() throws Exception {
+        byte[] content = bytes(300_000, 18);
+        CountDownLatch stalled = new CountDownLatch(1);
+        store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(stalled));
+        try {
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(sst("000028.sst", content));
+            store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+            String aheadKey = store.calls("PutObject").get(0).key();
+
+            // bounded by the patience (seconds), not by the upload ahead, which is held until the end
+            S3TieredBridge.ClosedStream closed = closeInBackground(checkpointStream("job/shared/s", content))
+                    .get(2, java.util.concurrent.TimeUnit.MINUTES);
+            assertThat(closed.deduplicated()).isFalse();
+            assertThat(store.object(BUCKET, "job/shared/s")).as("uploaded by the checkpoint").hasValue(content);
+            assertThat(pre).as("the upload ahead is still held").isNotDone();
+
+            S3TieredBridge.ClosedStream next = closeInBackground(checkpointStream("job/shared/s2", content))
+                    .get(2, java.util.concurrent.TimeUnit.MINUTES);
+            assertThat(next.deduplicated()).as("not handed out again").isFalse();
+
+            stalled.countDown();
+            assertThat(key(pre.join().object())).isEqualTo(aheadKey);
+            // used by no checkpoint: its RocksDB instance's close takes it back
+            assertThat(bridge.withdrawPreUpload(path(aheadKey))).isTrue();
+            assertThat(store.object(BUCKET, aheadKey)).isEmpty();
+        } finally {
+            stalled.countDown();
+        }
+    }
+
     @Test
     void aCheckpointStreamCancelledWhileItWaitsForAPreUploadLeavesItToBeWithdrawn() throws Exception {
         byte[] content = bytes(300_000, 15);
