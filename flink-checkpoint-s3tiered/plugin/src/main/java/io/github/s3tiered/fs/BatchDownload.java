@@ -143,6 +143,11 @@ final class BatchDownload {
             }
         });
         CompletableFuture<?>[] all;
+        // The first transfer that fails for good fails the restore: the others stop (their retries
+        // too) instead of each spending its own retry budget, minutes under throttling, while the
+        // restore can no longer succeed. Failures caused by that stop are not reported.
+        java.util.concurrent.atomic.AtomicReference<IOException> firstFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        List<IOException> otherFailures = java.util.Collections.synchronizedList(new ArrayList<>());
         synchronized (tasks) {
             for (Transfer t : plan.transfers()) {
                 CompletableFuture<Void> task = t.copy() != null
@@ -150,8 +155,16 @@ final class BatchDownload {
                         : fromS3Shared(store, t);
                 tasks.add(task.exceptionally(failure -> {
                     IOException io = RangedDownload.unwrap(failure);
-                    throw new UncheckedIOException(new IOException(
-                            "Restoring " + t.source() + " to " + t.destination() + " failed: " + io.getMessage(), io));
+                    IOException named = new IOException(
+                            "Restoring " + t.source() + " to " + t.destination() + " failed: " + io.getMessage(), io);
+                    if (!(io instanceof Cancellation.CancelledException)) {
+                        if (!cancellation.isCancelled() && firstFailure.compareAndSet(null, named)) {
+                            cancellation.cancel("restoring " + t.source() + " failed");
+                        } else if (firstFailure.get() != null && otherFailures.size() < 10) {
+                            otherFailures.add(named);
+                        }
+                    }
+                    throw new UncheckedIOException(named);
                 }));
             }
             all = tasks.toArray(new CompletableFuture[0]);
@@ -160,7 +173,13 @@ final class BatchDownload {
         try {
             CompletableFuture.allOf(all).join();
         } catch (CompletionException | UncheckedIOException e) {
-            if (cancellation.isCancelled()) { // allOf waited for every transfer to stop
+            // allOf waited for every transfer to stop
+            IOException failed = firstFailure.get();
+            if (failed != null) {
+                otherFailures.forEach(failed::addSuppressed);
+                throw failed;
+            }
+            if (cancellation.isCancelled()) {
                 cancellation.check("Restore of " + plan.transfers().size() + " files");
             }
             throw RangedDownload.unwrap(e);

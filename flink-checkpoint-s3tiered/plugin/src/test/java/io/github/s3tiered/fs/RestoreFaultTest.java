@@ -288,6 +288,35 @@ class RestoreFaultTest {
         assertThat(stagingFiles()).isZero();
     }
 
+    /**
+     * One file of a restore fails for good while S3 throttles the others: the restore fails at
+     * once, naming it, and the other transfers stop retrying instead of each spending its own
+     * throttle budget (minutes at S3's pace) on a restore that can no longer succeed.
+     */
+    @Test
+    void theFirstFileThatFailsForGoodStopsTheOtherTransfersOfTheRestore() throws Exception {
+        fileSystem(Map.of(S3TieredOptions.THROTTLE_MAX_RETRIES.key(), "20",
+                S3TieredOptions.THROTTLE_BASE_DELAY.key(), "200ms", S3TieredOptions.THROTTLE_MAX_DELAY.key(), "1s"));
+        List<String> keys = new ArrayList<>(List.of("cp/missing"));
+        for (int i = 0; i < 8; i++) {
+            byte[] data = bytes(100_000, 200 + i);
+            store.putRaw(BUCKET, "cp/throttled-" + i, data, InMemoryObjectStore.crc32c(data));
+            keys.add("cp/throttled-" + i);
+        }
+        store.inject(FaultRule.on("GetObject").keys("cp/throttled-.*").slowDown());
+
+        assertThatThrownBy(() -> inBackground(() -> fs.copyFiles(requests(keys.toArray(new String[0])), new CloseableRegistry()))
+                .get(60, TimeUnit.SECONDS))
+                .hasMessageContaining("No such file: s3://" + BUCKET + "/cp/missing");
+
+        assertThat(store.calls("GetObject")).filteredOn(c -> c.key().startsWith("cp/throttled-"))
+                .as("the throttled transfers stopped retrying (each alone would make 21 attempts)").hasSizeLessThan(8 * 4);
+        for (int i = 0; i < 8; i++) {
+            assertThat(Files.exists(restoreDir.resolve("cp_throttled-" + i))).isFalse();
+        }
+        assertThat(stagingFiles()).isZero();
+    }
+
     @Test
     void aCorruptDownloadStraightIntoPlaceIsRepeatedToo() throws Exception {
         fileSystem(Map.of());
