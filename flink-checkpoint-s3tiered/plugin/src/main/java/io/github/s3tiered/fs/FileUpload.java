@@ -56,7 +56,7 @@ final class FileUpload {
         // good, or the wait for the parts failed. The other parts then stop retrying at once; else,
         // in a storm of 503s, a part awaited before it spends its whole throttle budget (minutes)
         // before the failure is reported, past the checkpoint's timeout, adding to the storm.
-        Cancellation partsCancellation = new Cancellation();
+        Cancellation partsCancellation = new Cancellation().activityAlsoOf(cancellation);
         AtomicReference<Throwable> firstPartFailure = new AtomicReference<>();
         S3Access partStore = runtime.store().cancellable(partsCancellation);
         Cancellation.Registration forwarded = cancellation.onCancel(

@@ -103,7 +103,7 @@ final class PreUpload {
                 }
             }
             try {
-                FileUpload.upload(runtime, new Cancellation(), object, staged, hash.length(), hash.crc32c());
+                FileUpload.upload(runtime, entry.upload, object, staged, hash.length(), hash.crc32c());
                 ok = true;
                 // the copy first: a checkpoint handed the object, or a withdrawal of it, comes only
                 // once it is marked durable, so neither finds the tier without the copy or gets it back

@@ -1,5 +1,7 @@
 package io.github.s3tiered.fs;
 
+import io.github.s3tiered.s3.Cancellation;
+
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -38,7 +40,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *       pre-uploader reach the same files at once, and both would otherwise load S3 with them.
  *       Taking or claiming is one step for the stream, as checking
  *       the claims and adding an entry is for a pre-upload: of the two, exactly one uploads
- *       (unless the stream gives up on a pre-upload that runs on past its patience, stalled: then
+ *       (unless the stream gives up on a pre-upload that stalled: then
  *       both do, and the pre-upload's object is never handed out). A
  *       checkpoint's own upload that fails or is cancelled takes its claim back.
  * </ul>
@@ -64,6 +66,11 @@ final class PreUploads {
          * must not stretch it.
          */
         final long startedNanos = System.nanoTime();
+        /**
+         * The upload's requests: never cancelled (a pre-upload runs to its end), but they show
+         * whether it makes progress, for a checkpoint stream waiting for it.
+         */
+        final Cancellation upload = new Cancellation();
 
         Entry(ObjectPath object, long reuseWindowNanos) {
             this.object = object;

@@ -524,12 +524,13 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     /**
      * The pre-upload of this content into {@code directory}, once durable; null when there is
-     * none, it began longer than the window ago, its upload failed, or it runs on past the
-     * patience this stream gives it. The content is claimed for this stream either way (see
-     * {@link PreUploads}). Waits for a pre-upload still running, as it usually ends sooner than an
-     * upload of our own would; but not for one stalled on a connection S3 stopped answering
-     * (bounded only by the request timeout, minutes, and retried): this checkpoint, and each next
-     * one taking it again, would wait until Flink's checkpoint timeout.
+     * none, it began longer than the window ago, its upload failed, or it stalled. The content is
+     * claimed for this stream either way (see {@link PreUploads}). Waits for a pre-upload still
+     * running while it shows life, slow or throttled as it may be: it started earlier, and an
+     * upload of our own would share its bandwidth. Not for one stalled on a connection S3 stopped
+     * answering (a body the server no longer reads blocks until the request timeout, minutes, and
+     * is retried): this checkpoint, and each next one taking it again, would wait until Flink's
+     * checkpoint timeout.
      */
     private PreUploads.Entry reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos, ObjectPath directory)
             throws IOException {
@@ -537,24 +538,25 @@ final class TieredOutputStream extends FSDataOutputStream {
         if (entry == null) {
             return null;
         }
-        long giveUpAt = entry.startedNanos + Math.min(reuseWindowNanos, patienceNanos(content.length()));
+        long stallNanos = stallNanos(runtime.config());
         boolean durable;
         try {
             while (true) {
                 cancellation.check("Upload of " + target);
-                long left = giveUpAt - System.nanoTime();
-                if (left <= 0 && !entry.durable.isDone()) {
-                    LOG.info("{}: the upload ahead of the same {} bytes to {} has run for {} ms; the checkpoint uploads"
-                                    + " them itself", target, content.length(), entry.object,
-                            (System.nanoTime() - entry.startedNanos) / 1_000_000);
+                if (!entry.durable.isDone() && (System.nanoTime() - entry.startedNanos > reuseWindowNanos
+                        || entry.upload.nanosSinceActivity() > stallNanos)) {
+                    // past the window it would not be used anyway
+                    LOG.info("{}: the upload ahead of the same {} bytes to {} has run for {} ms, the last {} ms without"
+                                    + " progress; the checkpoint uploads them itself", target, content.length(), entry.object,
+                            (System.nanoTime() - entry.startedNanos) / 1_000_000, entry.upload.nanosSinceActivity() / 1_000_000);
                     notUsed(entry);
                     return null;
                 }
                 try {
-                    durable = entry.durable.get(Math.max(1, Math.min(100_000_000L, left)), java.util.concurrent.TimeUnit.NANOSECONDS);
+                    durable = entry.durable.get(100, java.util.concurrent.TimeUnit.MILLISECONDS);
                     break;
                 } catch (java.util.concurrent.TimeoutException stillRunning) {
-                    // check for cancellation and patience, then wait on
+                    // check for cancellation and progress, then wait on
                 }
             }
         } catch (InterruptedException e) {
@@ -576,14 +578,15 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     /**
-     * How long after its start a pre-upload of {@code length} bytes is waited for: a few seconds
-     * plus its bytes at 4 MiB/s, far below S3's pace unless it stalls or retries for long.
+     * How long an upload may show no life before it counts as stalled: the longest silence of a
+     * live one is the wait for an answer (at most the socket timeout) or a backoff (at most the
+     * longest retry delay), plus a few seconds.
      */
-    static long patienceNanos(long length) {
-        return PRE_UPLOAD_PATIENCE_BASE_NANOS + length / (4L * 1024 * 1024) * 1_000_000_000L;
+    static long stallNanos(S3TieredConfig config) {
+        java.time.Duration longestDelay = config.retryPolicy().maxDelay().compareTo(config.retryPolicy().throttleMaxDelay()) > 0
+                ? config.retryPolicy().maxDelay() : config.retryPolicy().throttleMaxDelay();
+        return config.client().socketTimeout().plus(longestDelay).plusSeconds(5).toNanos();
     }
-
-    private static final long PRE_UPLOAD_PATIENCE_BASE_NANOS = 10_000_000_000L;
 
     /**
      * The stream does not refer to the entry it took: once its upload settled, the object is

@@ -18,6 +18,13 @@ public final class Cancellation {
     public static final Cancellation NONE = new Cancellation();
 
     private final CountDownLatch cancelled = new CountDownLatch(1);
+    /**
+     * When the work last showed life: an attempt began or waited out its backoff, a request body
+     * was read. A waiter tells a stalled upload (a body the server stopped reading blocks its
+     * socket write, with no timeout of its own, for up to the request timeout) from a slow one.
+     */
+    private volatile long lastActivityNanos = System.nanoTime();
+    private volatile Cancellation activityAlsoOf;
     private final Set<Runnable> onCancel = ConcurrentHashMap.newKeySet();
     private volatile String reason;
 
@@ -61,6 +68,28 @@ public final class Cancellation {
     public interface Registration extends AutoCloseable {
         @Override
         void close();
+    }
+
+    /** Records that the work showed life (see {@link #nanosSinceActivity}). */
+    public void active() {
+        if (this != NONE) {
+            lastActivityNanos = System.nanoTime();
+            Cancellation parent = activityAlsoOf;
+            if (parent != null) {
+                parent.active();
+            }
+        }
+    }
+
+    /** How long the work has shown no life. */
+    public long nanosSinceActivity() {
+        return System.nanoTime() - lastActivityNanos;
+    }
+
+    /** Passes this one's activity on to {@code parent} (the parts of an upload to the upload's). */
+    public Cancellation activityAlsoOf(Cancellation parent) {
+        this.activityAlsoOf = parent;
+        return this;
     }
 
     public boolean isCancelled() {

@@ -55,6 +55,7 @@ public final class Retrier {
         int throttles = 0;
         while (true) {
             cancellation.check(request);
+            cancellation.active();
             try {
                 return attempt.run();
             } catch (Exception e) {
@@ -81,6 +82,7 @@ public final class Retrier {
                     throw new S3OperationException(request, endpoint, failures + throttles + 1, e);
                 }
                 LOG.debug("Retrying S3 {} in {} ms after {}: {}", request, delay, kind, e.toString());
+                cancellation.active(); // S3 answered: a backoff is no stall
                 try {
                     sleeper.sleep(delay, cancellation, request);
                 } catch (InterruptedException ie) {

@@ -340,13 +340,17 @@ public final class SdkObjectStore implements ObjectStore {
             @Override
             public int read() throws IOException {
                 cancellation.check(what);
-                return super.read();
+                int r = super.read();
+                cancellation.active();
+                return r;
             }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
                 cancellation.check(what);
-                return super.read(b, off, len);
+                int n = super.read(b, off, len);
+                cancellation.active();
+                return n;
             }
         };
     }

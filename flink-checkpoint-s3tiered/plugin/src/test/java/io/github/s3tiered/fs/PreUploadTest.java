@@ -246,39 +246,100 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, "job/shared/h")).isEmpty();
     }
 
+    /** A file system on the same store whose uploads count as stalled after 6.3 s without life. */
+    private S3TieredFileSystem quicklyStalled(java.nio.file.Path tier) throws IOException {
+        return FakeS3FileSystems.create(store, stats, FakeS3FileSystems.config(tier, java.util.Map.of(
+                S3TieredOptions.SOCKET_TIMEOUT.key(), "1s", S3TieredOptions.RETRY_MAX_DELAY.key(), "300ms",
+                S3TieredOptions.THROTTLE_BASE_DELAY.key(), "100ms", S3TieredOptions.THROTTLE_MAX_DELAY.key(), "300ms",
+                S3TieredOptions.THROTTLE_MAX_RETRIES.key(), "60")));
+    }
+
+    private static CompletableFuture<S3TieredBridge.ClosedStream> closeInBackground(S3TieredBridge b, FSDataOutputStream out) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return b.closeDeduplicated(out, WINDOW);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     /**
-     * An upload ahead stalled on a connection S3 stopped answering ends only at its request
-     * timeout (minutes) and is retried: the checkpoint gives up waiting for it and uploads the
-     * bytes itself, and no later checkpoint waits for it again.
+     * An upload ahead stalled on a connection S3 stopped answering (a body it no longer reads)
+     * ends only at its request timeout, minutes, and is retried: the checkpoint gives up waiting
+     * once it shows no life and uploads the bytes itself, and no later checkpoint waits for it.
      */
     @Test
-    void aCheckpointStreamDoesNotWaitForAStalledPreUploadBeyondItsPatience() throws Exception {
-        byte[] content = bytes(300_000, 18);
+    void aCheckpointStreamDoesNotWaitForAStalledPreUpload(@TempDir java.nio.file.Path otherTier) throws Exception {
+        S3TieredFileSystem quick = quicklyStalled(otherTier);
         CountDownLatch stalled = new CountDownLatch(1);
-        store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(stalled));
         try {
-            CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(sst("000028.sst", content));
+            S3TieredBridge b = S3TieredBridge.of(quick).orElseThrow();
+            byte[] content = bytes(300_000, 18);
+            store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(stalled));
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return b.preUpload(SHARED, sst("000028.sst", content), WINDOW);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
             store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
             String aheadKey = store.calls("PutObject").get(0).key();
 
-            // bounded by the patience (seconds), not by the upload ahead, which is held until the end
-            S3TieredBridge.ClosedStream closed = closeInBackground(checkpointStream("job/shared/s", content))
-                    .get(2, java.util.concurrent.TimeUnit.MINUTES);
+            FSDataOutputStream out = quick.create(path("job/shared/s"), WriteMode.NO_OVERWRITE);
+            out.write(content);
+            S3TieredBridge.ClosedStream closed = closeInBackground(b, out).get(2, java.util.concurrent.TimeUnit.MINUTES);
             assertThat(closed.deduplicated()).isFalse();
             assertThat(store.object(BUCKET, "job/shared/s")).as("uploaded by the checkpoint").hasValue(content);
             assertThat(pre).as("the upload ahead is still held").isNotDone();
 
-            S3TieredBridge.ClosedStream next = closeInBackground(checkpointStream("job/shared/s2", content))
-                    .get(2, java.util.concurrent.TimeUnit.MINUTES);
-            assertThat(next.deduplicated()).as("not handed out again").isFalse();
+            FSDataOutputStream again = quick.create(path("job/shared/s2"), WriteMode.NO_OVERWRITE);
+            again.write(content);
+            assertThat(closeInBackground(b, again).get(2, java.util.concurrent.TimeUnit.MINUTES).deduplicated())
+                    .as("not handed out again").isFalse();
 
             stalled.countDown();
             assertThat(key(pre.join().object())).isEqualTo(aheadKey);
             // used by no checkpoint: its RocksDB instance's close takes it back
-            assertThat(bridge.withdrawPreUpload(path(aheadKey))).isTrue();
+            assertThat(b.withdrawPreUpload(path(aheadKey))).isTrue();
             assertThat(store.object(BUCKET, aheadKey)).isEmpty();
         } finally {
             stalled.countDown();
+            quick.runtime().close();
+        }
+    }
+
+    /**
+     * An upload ahead that S3 throttles for longer than a stall shows life at every attempt: the
+     * checkpoint waits for it, slow as it is, rather than add an upload of the same bytes.
+     */
+    @Test
+    void aCheckpointStreamWaitsForAThrottledPreUploadThatShowsLife(@TempDir java.nio.file.Path otherTier) throws Exception {
+        S3TieredFileSystem quick = quicklyStalled(otherTier);
+        try {
+            S3TieredBridge b = S3TieredBridge.of(quick).orElseThrow();
+            byte[] content = bytes(300_000, 19);
+            store.inject(FaultRule.on("PutObject").keys(AHEAD).attempts(1, 45).slowDown());
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return b.preUpload(SHARED, sst("000029.sst", content), WINDOW);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+            FSDataOutputStream out = quick.create(path("job/shared/t"), WriteMode.NO_OVERWRITE);
+            out.write(content);
+            S3TieredBridge.ClosedStream closed = closeInBackground(b, out).get(2, java.util.concurrent.TimeUnit.MINUTES);
+
+            assertThat(closed.deduplicated()).as("waited for the upload ahead").isTrue();
+            assertThat(closed.object()).isEqualTo(pre.join().object());
+            assertThat(store.calls("PutObject")).filteredOn(c -> c.key().matches(AHEAD)).as("throttled, longer than a stall")
+                    .hasSizeGreaterThan(40);
+            assertThat(store.object(BUCKET, "job/shared/t")).isEmpty();
+        } finally {
+            quick.runtime().close();
         }
     }
 
