@@ -9,8 +9,9 @@ import java.util.Optional;
  * The newest restorable checkpoint of a job directory.
  *
  * @param jobDirectory the directory searched
- * @param chosen the validation of the restore point; empty when nothing is restorable, or when
- *     the search stopped at a checkpoint it could not judge
+ * @param chosen the validation of the newest restorable checkpoint by id; empty when nothing is
+ *     restorable, or when the search stopped at a checkpoint it could not judge. Not a restore
+ *     point when {@link #runsDisagree()}: {@link #path()} is the value to resume from
  * @param undecided the checkpoint whose storage could not be read ({@link Outcome#UNKNOWN}), at
  *     which the search stopped rather than choose an older one
  * @param skipped newer candidates that are not restorable, newest first, each with its verdict

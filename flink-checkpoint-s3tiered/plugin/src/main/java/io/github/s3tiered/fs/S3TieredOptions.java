@@ -96,8 +96,8 @@ public final class S3TieredOptions {
                                     + "are off with a custom endpoint), off over https. Costs one read of each "
                                     + "upload's bytes (MD5, about 700 MB/s per core) before it is sent. With it "
                                     + "or without, the bytes each request sends are checked against the CRC32C "
-                                    + "recorded while they were written: a staging file changed on local disk is "
-                                    + "never completed as the object.");
+                                    + "recorded while they were written: a staging file changed on local disk fails "
+                                    + "the write (a multipart upload is aborted, a PUT that S3 took is deleted again).");
 
     public static final ConfigOption<String> SSE_TYPE =
             ConfigOptions.key("s3tiered.sse.type")

@@ -35,7 +35,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     }
 
     private S3TieredRuntime(S3TieredConfig config, S3Statistics stats) throws IOException {
-        this(config, new SdkObjectStore(S3ClientFactory.create(config.client(), stats), config.client()), stats);
+        this(config, S3ClientFactory.store(config.client(), stats), stats);
     }
 
     /** Over any {@link ObjectStore}: the SDK's, or an in-memory one in tests. */

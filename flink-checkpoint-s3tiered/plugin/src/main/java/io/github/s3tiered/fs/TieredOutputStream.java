@@ -168,7 +168,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 long freed;
                 try {
                     freed = runtime.tier().evictForFullVolume(Math.max(FULL_VOLUME_EVICTION_BYTES, buffer.remaining()));
-                } catch (IOException evictionFailed) {
+                } catch (IOException | RuntimeException evictionFailed) { // a scan's listing fails unchecked too
                     e.addSuppressed(evictionFailed);
                     throw e;
                 }
@@ -594,16 +594,17 @@ final class TieredOutputStream extends FSDataOutputStream {
      * Until then it stays held, so that a withdrawal arriving before it settles is not lost.
      */
     private void notUsed(PreUploads.Entry entry) {
-        entry.durable.whenComplete((durable, failure) -> {
+        entry.durable.whenCompleteAsync((durable, failure) -> {
             if (runtime.preUploads().takenButNotUsed(entry)) {
                 deleteIfDurable(entry, durable);
             }
-        });
+        }, runtime.transferPool());
     }
 
     private void giveBack(PreUploads.ContentId content, PreUploads.Entry entry) {
         if (runtime.preUploads().giveBack(content, entry)) {
-            entry.durable.whenComplete((durable, failure) -> deleteIfDurable(entry, durable));
+            // on the pool: not on the thread that ends the upload, nor on the cancelled checkpoint's
+            entry.durable.whenCompleteAsync((durable, failure) -> deleteIfDurable(entry, durable), runtime.transferPool());
         }
     }
 
@@ -621,6 +622,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 runtime.store().deleteObject(entry.object.bucket(), entry.object.key());
                 return null;
             });
+            runtime.tier().drop(entry.object.bucket(), entry.object.key()); // its upload kept a copy
             LOG.debug("Deleted {}, uploaded ahead and withdrawn while a checkpoint stream held it", entry.object);
         } catch (IOException | RuntimeException e) {
             LOG.warn("Could not delete {}, uploaded ahead of a checkpoint that did not use it after its RocksDB instance"

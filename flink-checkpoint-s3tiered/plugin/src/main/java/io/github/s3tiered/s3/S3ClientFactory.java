@@ -25,7 +25,13 @@ public final class S3ClientFactory {
 
     private S3ClientFactory() {}
 
-    public static S3Client create(S3ClientSettings settings, S3Statistics stats) {
+    /** The object store over a new client, whose requests a cancellation can abort. */
+    public static SdkObjectStore store(S3ClientSettings settings, S3Statistics stats) {
+        AbortableRequests http = new AbortableRequests(httpClient(settings).build());
+        return new SdkObjectStore(create(settings, stats, http), settings, http);
+    }
+
+    private static ApacheHttpClient.Builder httpClient(S3ClientSettings settings) {
         ApacheHttpClient.Builder http =
                 ApacheHttpClient.builder()
                         .maxConnections(settings.maxConnections())
@@ -37,9 +43,14 @@ public final class S3ClientFactory {
             // Otherwise the HTTP client uses the JVM's default trust managers (javax.net.ssl.trustStore).
             http.tlsTrustManagersProvider(TrustStores.provider(settings));
         }
+        return http;
+    }
+
+    /** The client; closing it leaves {@code http} open (the SDK closes only clients it built). */
+    static S3Client create(S3ClientSettings settings, S3Statistics stats, software.amazon.awssdk.http.SdkHttpClient http) {
         S3ClientBuilder builder =
                 S3Client.builder()
-                        .httpClientBuilder(http)
+                        .httpClient(http)
                         .overrideConfiguration(
                                 ClientOverrideConfiguration.builder()
                                         .retryStrategy(AwsRetryStrategy.doNotRetry())

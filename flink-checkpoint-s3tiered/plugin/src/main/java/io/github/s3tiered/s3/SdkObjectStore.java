@@ -46,10 +46,12 @@ public final class SdkObjectStore implements ObjectStore {
 
     private final S3Client client;
     private final S3ClientSettings settings;
+    private final AbortableRequests http;
 
-    public SdkObjectStore(S3Client client, S3ClientSettings settings) {
+    SdkObjectStore(S3Client client, S3ClientSettings settings, AbortableRequests http) {
         this.client = client;
         this.settings = settings;
+        this.http = http;
     }
 
     @Override
@@ -82,9 +84,12 @@ public final class SdkObjectStore implements ObjectStore {
         }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
         UploadDigest.SentBody sent = new UploadDigest.SentBody(size);
-        client.putObject(b.build(), RequestBody.fromContentProvider(
-                () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, "PutObject s3://" + bucket + "/" + key),
-                size, "application/octet-stream"));
+        Thread self = Thread.currentThread();
+        try (Cancellation.Registration abort = cancellation.onCancel(() -> http.abortRunningOn(self))) {
+            client.putObject(b.build(), RequestBody.fromContentProvider(
+                    () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, "PutObject s3://" + bucket + "/" + key),
+                    size, "application/octet-stream"));
+        }
         Integer sentCrc = sent.crc32c();
         if (sentCrc != null && sentCrc != crc32c) {
             // S3 holds bytes that were never written; its recorded CRC32C fails every read, but the
@@ -117,13 +122,17 @@ public final class SdkObjectStore implements ObjectStore {
                 : null;
         String md5 = digest != null ? digest.md5Base64() : null;
         UploadDigest.SentBody sent = new UploadDigest.SentBody(length);
-        String etag = client.uploadPart(
-                        b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
-                                .contentMD5(md5),
-                        RequestBody.fromContentProvider(() -> stopsWhenCancelled(sent.open(openFileRange(file, offset, length)),
-                                cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
-                                "application/octet-stream"))
-                .eTag();
+        Thread self = Thread.currentThread();
+        String etag;
+        try (Cancellation.Registration abort = cancellation.onCancel(() -> http.abortRunningOn(self))) {
+            etag = client.uploadPart(
+                            b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
+                                    .contentMD5(md5),
+                            RequestBody.fromContentProvider(() -> stopsWhenCancelled(sent.open(openFileRange(file, offset, length)),
+                                    cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
+                                    "application/octet-stream"))
+                    .eTag();
+        }
         // the bytes sent, checked against those written before the upload is completed
         Integer crc = sent.crc32c() != null ? sent.crc32c() : digest != null ? Integer.valueOf(digest.crc32c()) : null;
         return crc != null ? new UploadedPart(partNumber, etag, crc, length) : new UploadedPart(partNumber, etag);
@@ -280,6 +289,7 @@ public final class SdkObjectStore implements ObjectStore {
     @Override
     public void close() {
         client.close();
+        http.close();
     }
 
     private void applyEncryption(Consumer<ServerSideEncryption> sse, Consumer<String> kmsKey) {

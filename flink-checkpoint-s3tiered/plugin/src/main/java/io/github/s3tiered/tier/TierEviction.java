@@ -121,7 +121,9 @@ final class TierEviction {
                             now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
                             now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
                     long total = scan.totalBytes();
-                    long left = evictLeastRecentlyUsed(scan, total, Math.max(0, total - bytes));
+                    // a copy also linked elsewhere (into a restored RocksDB directory, or RocksDB's own
+                    // file that a pre-upload linked) frees nothing on disk: it stays
+                    long left = evictLeastRecentlyUsed(scan, total, Math.max(0, total - bytes), true);
                     usedBytes.set(left);
                     overBudgetAfterScan = left > maxBytes;
                     LOG.warn("Local tier {}: its volume is full with {} bytes in the tier ({} budgeted): evicted {} bytes of"
@@ -130,6 +132,15 @@ final class TierEviction {
                 }
             }
         });
+    }
+
+    /** The number of hard links of a file; 1 where the file system does not tell. */
+    private static int links(Path file) {
+        try {
+            return (Integer) Files.getAttribute(file, "unix:nlink");
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
+            return 1;
+        }
     }
 
     private void evictUnderLock() throws IOException {
@@ -155,21 +166,29 @@ final class TierEviction {
 
     private long evict(TierLayout.Scan scan, long total) throws IOException {
         long target = (long) (maxBytes * LOW_WATERMARK);
-        long left = evictLeastRecentlyUsed(scan, total, target);
+        long left = evictLeastRecentlyUsed(scan, total, target, false);
         LOG.info("Local tier {}: evicted least recently used copies, {} bytes held of a {} byte budget"
                         + " ({} of them in files being written or left by a crash)",
                 layout.root(), left, maxBytes, scan.otherBytes());
         return left;
     }
 
-    /** Evicts the least recently used copies until {@code total} is at most {@code target}; returns what is left. */
-    private long evictLeastRecentlyUsed(TierLayout.Scan scan, long total, long target) throws IOException {
+    /**
+     * Evicts the least recently used copies until {@code total} is at most {@code target}, those
+     * whose data file has other links too only when {@code onlyUnlinked} is false; returns what is
+     * left.
+     */
+    private long evictLeastRecentlyUsed(TierLayout.Scan scan, long total, long target, boolean onlyUnlinked)
+            throws IOException {
         List<TierLayout.ScannedCopy> copies = new ArrayList<>(scan.copies());
         copies.sort(Comparator.comparingLong(TierLayout.ScannedCopy::lastAccessMillis));
         int evicted = 0;
         for (TierLayout.ScannedCopy c : copies) {
             if (total <= target) {
                 break;
+            }
+            if (onlyUnlinked && links(c.data()) > 1) {
+                continue;
             }
             Files.deleteIfExists(c.meta());
             TierSteps.reached(TierSteps.EVICT_SIDECAR_REMOVED);

@@ -267,7 +267,8 @@ public final class MetadataConsistency {
                 if (raw && offset == -1) {
                     continue; // not written by the operator (KeyedStateCheckpointOutputStream.NO_OFFSET_SET)
                 }
-                if (offset < 0 || size >= 0 && offset >= size) {
+                // an operator may start a raw key group and write nothing into it, the last one too
+                if (offset < 0 || size >= 0 && (raw ? offset > size : offset >= size)) {
                     out.add(where + ": key group " + group + " starts at byte " + offset + " of a " + size + "-byte state file");
                     break;
                 }

@@ -133,6 +133,7 @@ class MetadataConsistencyTest {
         java.util.Arrays.fill(offsets, -1L);
         offsets[5] = 0;
         offsets[9] = 40;
+        offsets[10] = 1000; // started, nothing written: at the end of the 1000-byte file
         org.apache.flink.runtime.state.KeyGroupsStateHandle written = new org.apache.flink.runtime.state.KeyGroupsStateHandle(
                 new org.apache.flink.runtime.state.KeyGroupRangeOffsets(ALL, offsets), file("raw"));
         OperatorState raw = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);

@@ -1,0 +1,70 @@
+package io.github.s3tiered.s3;
+
+import software.amazon.awssdk.http.ExecutableHttpRequest;
+import software.amazon.awssdk.http.HttpExecuteRequest;
+import software.amazon.awssdk.http.HttpExecuteResponse;
+import software.amazon.awssdk.http.SdkHttpClient;
+
+import java.io.IOException;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The SDK's HTTP client, with the request each thread is running abortable from another thread.
+ * A request body the server stopped reading blocks its socket write, which no socket timeout
+ * ends (Java's socket timeout covers reads), and the body is not read again until the write
+ * moves, so a cancellation checked at the body's next read never comes: only the attempt timeout
+ * ({@code s3tiered.request.timeout}, minutes) would end it, holding the cancelled upload's thread
+ * and connection. Aborting closes the connection, and the blocked write fails at once.
+ *
+ * <p>Invariant: {@link #running} maps a thread to the request it is inside {@code call()} of, and
+ * to nothing else; the response body of a GET is read after {@code call()} and has its own abort.
+ */
+final class AbortableRequests implements SdkHttpClient {
+
+    private final SdkHttpClient delegate;
+    private final ConcurrentHashMap<Thread, ExecutableHttpRequest> running = new ConcurrentHashMap<>();
+
+    AbortableRequests(SdkHttpClient delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public ExecutableHttpRequest prepareRequest(HttpExecuteRequest request) {
+        ExecutableHttpRequest prepared = delegate.prepareRequest(request);
+        return new ExecutableHttpRequest() {
+            @Override
+            public HttpExecuteResponse call() throws IOException {
+                Thread self = Thread.currentThread();
+                running.put(self, prepared);
+                try {
+                    return prepared.call();
+                } finally {
+                    running.remove(self, prepared);
+                }
+            }
+
+            @Override
+            public void abort() {
+                prepared.abort();
+            }
+        };
+    }
+
+    /** Aborts the request {@code thread} is sending or awaiting the answer of, if any. */
+    void abortRunningOn(Thread thread) {
+        ExecutableHttpRequest r = running.get(thread);
+        if (r != null) {
+            r.abort();
+        }
+    }
+
+    @Override
+    public String clientName() {
+        return delegate.clientName();
+    }
+
+    @Override
+    public void close() {
+        delegate.close();
+    }
+}
