@@ -594,18 +594,34 @@ final class TieredOutputStream extends FSDataOutputStream {
      * Until then it stays held, so that a withdrawal arriving before it settles is not lost.
      */
     private void notUsed(PreUploads.Entry entry) {
-        entry.durable.whenCompleteAsync((durable, failure) -> {
-            if (runtime.preUploads().takenButNotUsed(entry)) {
-                deleteIfDurable(entry, durable);
+        // in memory, at once when settled (a withdrawal right after finds it withdrawable), else on
+        // the thread that settles it; only the deletion goes to the pool
+        entry.durable.whenComplete((durable, failure) -> {
+            if (runtime.preUploads().takenButNotUsed(entry) && Boolean.TRUE.equals(durable)) {
+                poolOrInline().execute(() -> deleteIfDurable(entry, durable));
             }
-        }, runtime.transferPool());
+        });
     }
 
     private void giveBack(PreUploads.ContentId content, PreUploads.Entry entry) {
         if (runtime.preUploads().giveBack(content, entry)) {
             // on the pool: not on the thread that ends the upload, nor on the cancelled checkpoint's
-            entry.durable.whenCompleteAsync((durable, failure) -> deleteIfDurable(entry, durable), runtime.transferPool());
+            entry.durable.whenCompleteAsync((durable, failure) -> deleteIfDurable(entry, durable), poolOrInline());
         }
+    }
+
+    /**
+     * The transfer pool, or the calling thread once the pool is shut down: a rejection would
+     * otherwise be thrown into the thread completing the upload.
+     */
+    private java.util.concurrent.Executor poolOrInline() {
+        return task -> {
+            try {
+                runtime.transferPool().execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                task.run();
+            }
+        };
     }
 
     /**

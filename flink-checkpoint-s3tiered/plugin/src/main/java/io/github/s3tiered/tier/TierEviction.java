@@ -110,28 +110,14 @@ final class TierEviction {
 
     /** See {@link LocalTier#evictForFullVolume}. */
     long evictForFullVolume(long bytes) throws IOException {
-        return EvenIfInterrupted.run(() -> {
-            Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
-            synchronized (jvmLock) {
-                try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                        FileLock ignored = ch.lock()) {
-                    long now = System.currentTimeMillis();
-                    addedSinceScan.set(0);
-                    TierLayout.Scan scan = layout.scan(
-                            now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
-                            now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
-                    long total = scan.totalBytes();
-                    // a copy also linked elsewhere (into a restored RocksDB directory, or RocksDB's own
-                    // file that a pre-upload linked) frees nothing on disk: it stays
-                    long left = evictLeastRecentlyUsed(scan, total, Math.max(0, total - bytes), true);
-                    usedBytes.set(left);
-                    overBudgetAfterScan = left > maxBytes;
-                    LOG.warn("Local tier {}: its volume is full with {} bytes in the tier ({} budgeted): evicted {} bytes of"
-                            + " copies for a write", layout.root(), total, maxBytes, total - left);
-                    return total - left;
-                }
-            }
-        });
+        return EvenIfInterrupted.run(() -> scannedUnderLock((scan, total) -> {
+            // a copy also linked elsewhere (into a restored RocksDB directory, or RocksDB's own
+            // file that a pre-upload linked) frees nothing on disk: it stays
+            long left = evictLeastRecentlyUsed(scan, total, Math.max(0, total - bytes), true);
+            LOG.warn("Local tier {}: its volume is full with {} bytes in the tier ({} budgeted): evicted {} bytes of"
+                    + " copies for a write", layout.root(), total, maxBytes, total - left);
+            return left;
+        }));
     }
 
     /** The number of hard links of a file; 1 where the file system does not tell. */
@@ -144,6 +130,21 @@ final class TierEviction {
     }
 
     private void evictUnderLock() throws IOException {
+        scannedUnderLock((scan, total) -> total > maxBytes ? evict(scan, total) : total);
+    }
+
+    /** What an eviction does with a fresh scan: returns the bytes left. */
+    @FunctionalInterface
+    private interface EvictionStep {
+        long evict(TierLayout.Scan scan, long total) throws IOException;
+    }
+
+    /**
+     * Under the tier's locks (this JVM's and the file lock other processes take), scans the
+     * directory, runs {@code step} on it and records what is left; returns the bytes the step
+     * evicted.
+     */
+    private long scannedUnderLock(EvictionStep step) throws IOException {
         Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
         synchronized (jvmLock) {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -155,11 +156,10 @@ final class TierEviction {
                         now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
                         now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
                 long total = scan.totalBytes();
-                if (total > maxBytes) {
-                    total = evict(scan, total);
-                }
-                overBudgetAfterScan = total > maxBytes;
-                usedBytes.set(total);
+                long left = step.evict(scan, total);
+                overBudgetAfterScan = left > maxBytes;
+                usedBytes.set(left);
+                return total - left;
             }
         }
     }

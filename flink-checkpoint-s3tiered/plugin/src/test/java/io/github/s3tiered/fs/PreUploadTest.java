@@ -56,9 +56,13 @@ class PreUploadTest extends FakeS3FileSystemTest {
     }
 
     private CompletableFuture<S3TieredBridge.PreUploaded> preUploadInBackground(java.nio.file.Path file) {
+        return preUploadInBackground(bridge, file);
+    }
+
+    private static CompletableFuture<S3TieredBridge.PreUploaded> preUploadInBackground(S3TieredBridge b, java.nio.file.Path file) {
         return CompletableFuture.supplyAsync(() -> {
             try {
-                return bridge.preUpload(SHARED, file, WINDOW);
+                return b.preUpload(SHARED, file, WINDOW);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -277,13 +281,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
             S3TieredBridge b = S3TieredBridge.of(quick).orElseThrow();
             byte[] content = bytes(300_000, 18);
             store.inject(FaultRule.on("PutObject").keys(AHEAD).holdUntil(stalled));
-            CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return b.preUpload(SHARED, sst("000028.sst", content), WINDOW);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(b, sst("000028.sst", content));
             store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
             String aheadKey = store.calls("PutObject").get(0).key();
 
@@ -321,13 +319,7 @@ class PreUploadTest extends FakeS3FileSystemTest {
             S3TieredBridge b = S3TieredBridge.of(quick).orElseThrow();
             byte[] content = bytes(300_000, 19);
             store.inject(FaultRule.on("PutObject").keys(AHEAD).attempts(1, 45).slowDown());
-            CompletableFuture<S3TieredBridge.PreUploaded> pre = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return b.preUpload(SHARED, sst("000029.sst", content), WINDOW);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(b, sst("000029.sst", content));
             store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
             FSDataOutputStream out = quick.create(path("job/shared/t"), WriteMode.NO_OVERWRITE);
             out.write(content);

@@ -117,13 +117,7 @@ class RangeAnswerTest {
     }
 
     private S3TieredFileSystem fileSystem(String downloadPartSize, java.nio.file.Path tier) throws IOException {
-        Configuration conf = new Configuration();
-        conf.setString("s3.endpoint", "http://127.0.0.1:" + server.getAddress().getPort());
-        conf.setString("s3.access-key", "test");
-        conf.setString("s3.secret-key", "test-secret");
-        conf.setString("s3.region", "us-east-1");
-        conf.setString("s3.path.style.access", "true");
-        conf.setString(S3TieredOptions.LOCAL_DIR.key(), tier.toString());
+        Configuration conf = S3TieredTestSupport.loopbackEndpointConfig(server.getAddress().getPort(), tier);
         conf.setString(S3TieredOptions.RETRY_BASE_DELAY.key(), "1 ms");
         conf.setString(S3TieredOptions.DOWNLOAD_PART_SIZE.key(), downloadPartSize);
         return S3TieredTestSupport.newFileSystem(conf, BUCKET);

@@ -49,6 +49,18 @@ public final class S3TieredTestSupport {
     }
 
     /** A file system with its own S3 client and tier instance, as a new process would have. */
+    /** Configuration for an S3 endpoint of the test's own on a loopback port (no S3 server process). */
+    public static Configuration loopbackEndpointConfig(int port, java.nio.file.Path localDir) {
+        Configuration conf = new Configuration();
+        conf.setString("s3.endpoint", "http://127.0.0.1:" + port);
+        conf.setString("s3.access-key", "test");
+        conf.setString("s3.secret-key", "test-secret");
+        conf.setString("s3.region", "us-east-1");
+        conf.setString("s3.path.style.access", "true");
+        conf.setString(S3TieredOptions.LOCAL_DIR.key(), localDir.toString());
+        return conf;
+    }
+
     public static S3TieredFileSystem newFileSystem(Configuration conf, String bucket) throws IOException {
         S3TieredFileSystemFactory factory = new S3TieredFileSystemFactory();
         factory.configure(conf);

@@ -53,14 +53,7 @@ class StalledRequestBodyTest {
             acceptor.setDaemon(true);
             acceptor.start();
 
-            Configuration conf = new Configuration();
-            String endpoint = "http://127.0.0.1:" + blackHole.getLocalPort();
-            conf.setString("s3.endpoint", endpoint);
-            conf.setString("s3.access-key", "access");
-            conf.setString("s3.secret-key", "secret");
-            conf.setString("s3.path.style.access", "true");
-            conf.setString("s3.region", "us-east-1");
-            conf.setString(S3TieredOptions.LOCAL_DIR.key(), tierDir.toString());
+            Configuration conf = S3TieredTestSupport.loopbackEndpointConfig(blackHole.getLocalPort(), tierDir);
             conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false");
             conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "64mb");
             conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
