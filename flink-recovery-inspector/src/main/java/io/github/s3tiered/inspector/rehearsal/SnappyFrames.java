@@ -78,16 +78,11 @@ final class SnappyFrames {
         long pos = start;
         byte[] head = new byte[4];
         while (pos < end) {
-            if (end - pos < head.length) {
-                throw new StateDecodingException(what + ": a Snappy chunk header at byte " + pos + " is cut off at byte " + end,
-                        true, null);
-            }
-            in.seek(pos);
-            readFully(in, head, what);
+            long length = readChunkHeader(in, pos, end, head, what);
             if ((head[0] & 0xff) == STREAM_IDENTIFIER && pos != start) {
                 return pos;
             }
-            pos += head.length + ((head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16);
+            pos += head.length + length;
         }
         if (pos != end) {
             throw new StateDecodingException(what + ": the last Snappy chunk runs to byte " + pos + ", past the data's end at"
@@ -179,6 +174,17 @@ final class SnappyFrames {
         }
     }
 
+    /** Reads the 4-byte chunk header at {@code pos} into {@code head}; returns the chunk's length. */
+    private static long readChunkHeader(FSDataInputStream in, long pos, long end, byte[] head, String what) throws IOException {
+        if (end - pos < head.length) {
+            throw new StateDecodingException(what + ": a Snappy chunk header at byte " + pos + " is cut off at byte " + end,
+                    true, null);
+        }
+        in.seek(pos);
+        readFully(in, head, what);
+        return (head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16;
+    }
+
     /** Every chunk header of the region: a type Flink's writer emits, and an identifier where one is. */
     private static void requireChunkTypes(FSDataInputStream in, long start, long end, String what, boolean oneStream)
             throws IOException {
@@ -186,14 +192,8 @@ final class SnappyFrames {
         byte[] head = new byte[4];
         byte[] identifier = new byte[IDENTIFIER.length];
         while (pos < end) {
-            if (end - pos < head.length) {
-                throw new StateDecodingException(what + ": a Snappy chunk header at byte " + pos + " is cut off at byte " + end,
-                        true, null);
-            }
-            in.seek(pos);
-            readFully(in, head, what);
+            long length = readChunkHeader(in, pos, end, head, what);
             int type = head[0] & 0xff;
-            long length = (head[1] & 0xff) | (head[2] & 0xff) << 8 | (head[3] & 0xff) << 16;
             if (type == STREAM_IDENTIFIER) {
                 if (oneStream && pos != start) {
                     throw new StateDecodingException(what + ": a second Snappy stream starts at byte " + pos + ", inside"
