@@ -307,7 +307,7 @@ public final class RangedDownload {
                     failuresWithoutProgress = pos[0] > before ? 0 : failuresWithoutProgress + 1;
                     if (failuresWithoutProgress > reopenAttempts) {
                         throw new IOException("S3 GetObject s3://" + bucket + "/" + key + " broke at byte " + pos[0]
-                                + " " + failuresWithoutProgress + " times in a row: " + e.getMessage(), e);
+                                + " of range " + start + "-" + endInclusive + " " + failuresWithoutProgress + " times in a row: " + e.getMessage(), e);
                     }
                     store.statistics().reopens.increment();
                 }

@@ -53,6 +53,9 @@ public final class Retrier {
     public <T> T call(S3Request request, Cancellation cancellation, Attempt<T> attempt) throws IOException {
         int failures = 0;
         int throttles = 0;
+        // the first failure of each other kind: a request that was throttled, then timed out, then
+        // refused, must not show only the refusal (the throttling is what an operator can act on)
+        java.util.Map<String, Exception> earlier = new java.util.LinkedHashMap<>();
         while (true) {
             cancellation.check(request);
             cancellation.active();
@@ -79,7 +82,12 @@ public final class Retrier {
                     stats.retries.increment();
                     delay = jitter(RetryPolicy.capMillis(policy.baseDelay(), policy.maxDelay(), failures));
                 } else {
-                    throw new S3OperationException(request, endpoint, failures + throttles + 1, e);
+                    earlier.remove(signature(kind, e));
+                    throw new S3OperationException(request, endpoint, failures + throttles + 1,
+                            throttles + (kind == S3ErrorKind.THROTTLED ? 1 : 0), e, earlier.values());
+                }
+                if (earlier.size() < MAX_EARLIER_CAUSES) {
+                    earlier.putIfAbsent(signature(kind, e), e);
                 }
                 LOG.debug("Retrying S3 {} in {} ms after {}: {}", request, delay, kind, e.toString());
                 cancellation.active(); // S3 answered: a backoff is no stall
@@ -91,6 +99,14 @@ public final class Retrier {
                 }
             }
         }
+    }
+
+    private static final int MAX_EARLIER_CAUSES = 4;
+
+    /** What tells two failures apart for the final error: their kind, HTTP status and exception class. */
+    private static String signature(S3ErrorKind kind, Exception e) {
+        int status = e instanceof software.amazon.awssdk.core.exception.SdkServiceException se ? se.statusCode() : -1;
+        return kind + "/" + status + "/" + e.getClass().getName();
     }
 
     /**

@@ -267,7 +267,7 @@ public final class S3Access implements AutoCloseable {
 
     /** As {@link #openRange(String, String, long, long)}, only of the object version tagged {@code ifMatch} (412 else). */
     public ObjectStream openRange(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException {
-        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation,
+        return retrier.call(S3Request.ofRange("GetObject", bucket, key, from, toInclusive), cancellation,
                 () -> store.get(bucket, key, from, toInclusive, ifMatch));
     }
 
@@ -278,7 +278,8 @@ public final class S3Access implements AutoCloseable {
 
     /** As {@link #openFrom(String, String, long)}, only of the object version tagged {@code ifMatch} (412 else). */
     public ObjectStream openFrom(String bucket, String key, long from, String ifMatch) throws IOException {
-        return retrier.call(S3Request.of("GetObject", bucket, key), cancellation, () -> store.get(bucket, key, from, -1, ifMatch));
+        return retrier.call(S3Request.ofRange("GetObject", bucket, key, from, -1), cancellation,
+                () -> store.get(bucket, key, from, -1, ifMatch));
     }
 
     /** One level below {@code prefix} (which ends with '/' or is empty), all pages. */

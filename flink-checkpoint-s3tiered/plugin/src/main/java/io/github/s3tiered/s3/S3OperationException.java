@@ -14,8 +14,14 @@ public class S3OperationException extends IOException {
     private final int statusCode;
     private final String errorCode;
 
-    public S3OperationException(S3Request request, String endpoint, int attempts, Throwable cause) {
-        super(message(request, endpoint, attempts, cause), cause);
+    /**
+     * {@code throttled}: how many of the attempts S3 answered with throttling (503 SlowDown, 429);
+     * {@code earlier}: failures of other kinds before the last, named in the message and attached.
+     */
+    public S3OperationException(S3Request request, String endpoint, int attempts, int throttled, Throwable cause,
+            java.util.Collection<? extends Throwable> earlier) {
+        super(message(request, endpoint, attempts, throttled, cause, earlier), cause);
+        earlier.forEach(this::addSuppressed);
         this.request = request;
         this.statusCode = cause instanceof SdkServiceException se ? se.statusCode() : -1;
         this.errorCode = cause instanceof SdkServiceException se ? S3ErrorKind.errorCode(se) : null;
@@ -24,7 +30,8 @@ public class S3OperationException extends IOException {
     /** The option that names a trust store; the message of a certificate failure points at it. */
     static final String TRUST_STORE_OPTION = "s3tiered.ssl.truststore.path";
 
-    private static String message(S3Request request, String endpoint, int attempts, Throwable cause) {
+    private static String message(S3Request request, String endpoint, int attempts, int throttled, Throwable cause,
+            java.util.Collection<? extends Throwable> earlier) {
         StringBuilder sb = new StringBuilder("S3 ").append(request).append(" at ").append(endpoint).append(" failed");
         java.security.cert.CertificateException certificate = S3ErrorKind.certificateFailure(cause);
         if (certificate != null) {
@@ -43,12 +50,31 @@ public class S3OperationException extends IOException {
         }
         if (attempts > 1) {
             sb.append(" after ").append(attempts).append(" attempts");
+            if (throttled > 0) {
+                sb.append(", ").append(throttled).append(" of them throttled");
+            }
         }
         String detail = cause.getMessage();
         if (detail != null) {
             sb.append(" (").append(detail).append(')');
         }
+        if (!earlier.isEmpty()) {
+            sb.append("; earlier attempts failed otherwise:");
+            for (Throwable e : earlier) {
+                sb.append(' ').append(shortly(e)).append(';');
+            }
+            sb.setLength(sb.length() - 1);
+        }
         return sb.toString();
+    }
+
+    private static String shortly(Throwable e) {
+        if (e instanceof SdkServiceException se) {
+            String code = S3ErrorKind.errorCode(se);
+            return "HTTP " + se.statusCode() + (code != null ? " " + code : "");
+        }
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m != null ? ": " + (m.length() > 120 ? m.substring(0, 120) + "..." : m) : "");
     }
 
     public S3Request request() {

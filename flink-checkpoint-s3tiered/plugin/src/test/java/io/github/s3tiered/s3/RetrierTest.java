@@ -134,4 +134,29 @@ class RetrierTest {
                     assertThat(s3e.errorCode()).isEqualTo("AccessDenied");
                 });
     }
+
+    @Test
+    void aFinalFailureAfterOtherKindsOfFaultsNamesThemToo() {
+        SocketTimeoutException timeout = new SocketTimeoutException("Read timed out");
+        assertThatThrownBy(() -> retrier.call(request, scripted(
+                s3Error(503, "SlowDown"), s3Error(503, "SlowDown"), timeout, s3Error(403, "AccessDenied"))))
+                .isInstanceOf(S3OperationException.class)
+                .hasMessageContaining("HTTP 403 AccessDenied after 4 attempts, 2 of them throttled")
+                .hasMessageContaining("earlier attempts failed otherwise: HTTP 503 SlowDown; SocketTimeoutException: Read timed out")
+                .satisfies(e -> assertThat(e.getSuppressed()).hasSize(2).contains(timeout));
+
+        // the last kind is not repeated among the earlier ones
+        assertThatThrownBy(() -> retrier.call(request, scripted(
+                s3Error(500, "InternalError"), s3Error(500, "InternalError"), s3Error(500, "InternalError"))))
+                .hasMessageContaining("HTTP 500 InternalError after 3 attempts (")
+                .hasMessageNotContaining("earlier attempts")
+                .satisfies(e -> assertThat(e.getSuppressed()).isEmpty());
+    }
+
+    @Test
+    void aRangedGetNamesItsRange() {
+        assertThat(S3Request.ofRange("GetObject", "b", "k", 8, 15)).hasToString("GetObject s3://b/k (bytes=8-15)");
+        assertThat(S3Request.ofRange("GetObject", "b", "k", 8, -1)).hasToString("GetObject s3://b/k (bytes=8-)");
+        assertThat(S3Request.ofRange("GetObject", "b", "k", 0, -1)).hasToString("GetObject s3://b/k");
+    }
 }
