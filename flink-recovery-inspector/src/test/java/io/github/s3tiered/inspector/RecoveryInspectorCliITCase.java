@@ -253,6 +253,19 @@ class RecoveryInspectorCliITCase {
         assertThat(noUnit.exit()).isEqualTo(2);
         assertThat(noUnit.err()).contains("--min-age", "give a unit");
 
+        // a path of the wrong kind finds nothing, which must not read as "not restorable" (exit 1)
+        Run baseDir = cli("restore-point", base.toString());
+        assertThat(baseDir.exit()).as(baseDir.err()).isEqualTo(2);
+        assertThat(baseDir.err()).contains("several jobs");
+        Run checkpoint = cli("restore-point", newest());
+        assertThat(checkpoint.exit()).as(checkpoint.err()).isEqualTo(2);
+        assertThat(checkpoint.err()).contains("not a job directory", new Path(jobDir()).getName());
+        Run noJob = cli("restore-point", base.resolve("no-such-job").toString());
+        assertThat(noJob.exit()).as(noJob.err()).isEqualTo(2);
+        Run describeJob = cli("describe", jobDir());
+        assertThat(describeJob.exit()).as(describeJob.err()).isEqualTo(2);
+        assertThat(describeJob.err()).contains("describe takes");
+
         Run scheme = cli("validate", "nosuchfs://bucket/jobs/chk-1");
         assertThat(scheme.exit()).isEqualTo(2);
         assertThat(scheme.err()).contains("nosuchfs").doesNotContain("\tat ");

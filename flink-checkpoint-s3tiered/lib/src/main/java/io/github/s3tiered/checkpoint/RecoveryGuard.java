@@ -95,8 +95,9 @@ final class RecoveryGuard implements Serializable {
         try {
             v = inspector.validate(checkpoint, deep);
         } catch (FileNotFoundException e) {
-            throw new IOException(KEY + " = " + pointer + ": the checkpoint disappeared while it was checked (" + e.getMessage()
-                    + "). Nothing was resumed.", e);
+            // never a fallback: a mistyped chk-N must not resume the newest checkpoint below it
+            throw new IOException(KEY + " = " + pointer + ": no such checkpoint (" + e.getMessage() + "): it does not exist,"
+                    + " or it disappeared while it was checked. Nothing was resumed.", e);
         } catch (IOException e) {
             throw new IOException(KEY + " = " + pointer + ": the checkpoint could not be checked before resuming ("
                     + e.getMessage() + "). Nothing was resumed; retry when the storage answers.", e);

@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.cli;
 
 import io.github.s3tiered.inspector.CheckpointDescription;
 import io.github.s3tiered.inspector.CheckpointInspector;
+import io.github.s3tiered.inspector.PathRole;
 import io.github.s3tiered.inspector.OperatorSummary;
 import io.github.s3tiered.inspector.Problem;
 import io.github.s3tiered.inspector.ReferencedFile;
@@ -29,6 +30,11 @@ final class DescribeCommand extends InspectorSubcommand {
         Path path = FlinkEnvironment.path(checkpoint);
         CheckpointDescription d;
         try {
+            PathRole role = CheckpointInspector.namesSingleCheckpoint(path) ? PathRole.CHECKPOINT : inspector.classify(path);
+            if (!role.singleCheckpoint()) {
+                throw new InspectorFailure(path + " is not one checkpoint or savepoint (" + role.name().toLowerCase(java.util.Locale.ROOT)
+                        .replace('_', ' ') + "): describe takes a chk-N or savepoint-* directory, or its _metadata");
+            }
             d = inspector.describe(path);
         } catch (IOException e) {
             throw failure("describe", path, e);

@@ -6,6 +6,7 @@ import io.github.s3tiered.inspector.JobShape;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
+import io.github.s3tiered.inspector.discovery.CheckpointNames;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -53,6 +54,7 @@ final class RestorePointCommand extends InspectorSubcommand {
         }
         RestorePoint rp;
         try {
+            requireJobDirectory(inspector, path);
             rp = inspector.restorePoint(path, new RestorePointOptions(includeSavepoints, deep, job));
         } catch (IOException e) {
             throw failure("search a restore point in", path, e);
@@ -111,5 +113,23 @@ final class RestorePointCommand extends InspectorSubcommand {
             return ERROR;
         }
         return rp.path().isPresent() && rp.compatibility().isEmpty() ? RESTORABLE : NOT_RESTORABLE;
+    }
+
+    /**
+     * A checkpoint or the directory of several jobs, given where a job directory belongs (a common
+     * slip), holds no chk-N of its own: the search would find nothing and say "not restorable"
+     * (exit 1), which a script may read as "start afresh".
+     */
+    private static void requireJobDirectory(CheckpointInspector inspector, Path path) throws IOException {
+        switch (inspector.classify(path)) {
+            case JOB_DIRECTORY -> { }
+            case CHECKPOINT, SAVEPOINT -> throw new InspectorFailure(path + " is a checkpoint or savepoint, not a job"
+                    + " directory: name the job directory that holds it (" + CheckpointNames.checkpointDirectory(path).getParent()
+                    + "), or validate the checkpoint itself");
+            case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds the directories of several jobs: name one"
+                    + " (<dir>/<job-id>; 'list " + path + "' shows them)");
+            default -> throw new InspectorFailure(path + " is not a job's checkpoint directory (no chk-N, savepoint-*, shared/"
+                    + " or taskowned/ inside)");
+        }
     }
 }

@@ -149,16 +149,16 @@ public final class OrphanSearch {
                     + String.join("; ", listingGaps) + "), so a retained checkpoint may be missing from them too and the"
                     + " files only it references would look unreferenced; search again later";
             orphans.clear();
+        } else if (!unreadable.isEmpty()) {
+            // listed as orphans, the files only they reference would be deleted by whoever acts on the list
+            refused = "no orphans reported and nothing deleted: the _metadata of " + unreadable.size() + " checkpoint(s)"
+                    + " cannot be read, so the files they reference are unknown (first: " + unreadable.get(0).file() + ")";
+            orphans.clear();
         } else if (options.delete()) {
-            if (!unreadable.isEmpty()) {
-                refused = "nothing deleted: the _metadata of " + unreadable.size() + " checkpoint(s) cannot be read,"
-                        + " so the files they reference are unknown (first: " + unreadable.get(0).file() + ")";
-            } else {
-                for (OrphanFile o : orphans) {
-                    boolean recursive = o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY;
-                    if (calls.delete(o.path(), recursive) || calls.getFileStatus(o.path()) == null) {
-                        deleted.add(o.path());
-                    }
+            for (OrphanFile o : orphans) {
+                boolean recursive = o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY;
+                if (calls.delete(o.path(), recursive) || calls.getFileStatus(o.path()) == null) {
+                    deleted.add(o.path());
                 }
             }
         }
