@@ -338,7 +338,13 @@ class MetadataFuzzITCase {
          * A segment moved onto another logical file's in the same physical file: each decodes, and
          * Flink hands one subtask's state to another without failing.
          */
-        SEGMENT_MOVED_ONTO_ANOTHER("overlaps");
+        SEGMENT_MOVED_ONTO_ANOTHER("overlaps"),
+        /**
+         * One channel's buffer offset set to another channel's buffer in the same file: each
+         * offset lies in the file and starts a buffer, and Flink restores that buffer into both
+         * channels and the other never, without failing.
+         */
+        CHANNEL_BUFFER_CLAIMED_TWICE("is claimed by");
 
         final Verdict verdict;
         final String said;
@@ -391,6 +397,7 @@ class MetadataFuzzITCase {
         java.util.Set<ReadableDamage> expected = java.util.EnumSet.allOf(ReadableDamage.class);
         if (INTACT.values().stream().noneMatch(b -> first(fieldsOf(b), "number of merged channels") != null)) {
             expected.remove(ReadableDamage.MERGED_CHANNELS_DROPPED); // Flink 1.20 does not merge channel state
+            expected.remove(ReadableDamage.CHANNEL_BUFFER_CLAIMED_TWICE); // found within a merged handle only
         }
         assertThat(applied).as("every damage found a place in some checkpoint").containsOnlyKeys(expected);
     }
@@ -494,6 +501,32 @@ class MetadataFuzzITCase {
                 }
                 put(b, f.offset(), 8, get(b, f.offset(), 8) + 64);
                 return b;
+            }
+            case CHANNEL_BUFFER_CLAIMED_TWICE -> {
+                // within one merged handle (one file), a channel's first offset set to an earlier
+                // channel's first offset
+                MetadataStructure.Field earlier = null;
+                boolean inMerged = false;
+                boolean firstOfChannel = false;
+                for (MetadataStructure.Field f : fields) {
+                    if (f.name().equals("number of merged channels")) {
+                        earlier = null;
+                        inMerged = true;
+                    } else if (f.name().endsWith("channel state subtask index")) {
+                        earlier = null; // another handle, maybe another file
+                        inMerged = false;
+                    } else if (f.name().equals("number of channel offsets")) {
+                        firstOfChannel = inMerged;
+                    } else if (f.name().equals("channel offset") && firstOfChannel) {
+                        firstOfChannel = false;
+                        if (earlier != null && get(b, f.offset(), 8) != get(b, earlier.offset(), 8)) {
+                            put(b, f.offset(), 8, get(b, earlier.offset(), 8));
+                            return b;
+                        }
+                        earlier = f;
+                    }
+                }
+                return null;
             }
             case MERGED_CHANNELS_DROPPED -> {
                 MetadataStructure.Field f = first(fields, "number of merged channels");

@@ -92,6 +92,7 @@ public final class MetadataConsistency {
             }
         }
         checkSavepointFormat(metadata, out);
+        checkChannelBuffersDistinct(metadata, out);
         out.addAll(CheckpointReferences.of(metadata).segmentContradictions());
         return out;
     }
@@ -379,6 +380,61 @@ public final class MetadataConsistency {
                 return;
             }
         }
+    }
+
+    /**
+     * Flink writes each buffer of in-flight data once, for one channel of one subtask, and several
+     * subtasks' channels share a file ({@code max-subtasks-per-channel-state-file}); its restore
+     * reads, for each channel, the buffers at that channel's offsets. An offset that two channels
+     * (or one channel twice) claim in the same file is one buffer given to both, and another's
+     * never read: records duplicated and lost without any error. Each offset is checked against
+     * its own file's size elsewhere; only this sees them all together.
+     */
+    private static void checkChannelBuffersDistinct(CheckpointMetadata metadata, List<String> out) {
+        Map<String, Map<Long, String>> ownerByOffsetByFile = new HashMap<>();
+        for (OperatorState op : metadata.getOperatorStates()) {
+            String id = op.getOperatorID().toHexString().toLowerCase(Locale.ROOT);
+            for (Map.Entry<Integer, OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
+                List<AbstractChannelStateHandle<?>> handles = new ArrayList<>();
+                try {
+                    handles.addAll(OperatorStates.unmergedInputHandles(e.getValue()));
+                    handles.addAll(OperatorStates.unmergedOutputHandles(e.getValue()));
+                } catch (RuntimeException unreadable) {
+                    continue; // reported by the subtask's own check
+                }
+                for (AbstractChannelStateHandle<?> h : handles) {
+                    String file = bufferFile(h.getDelegate());
+                    if (file == null) {
+                        continue;
+                    }
+                    String owner = "channel " + h.getInfo() + " of operator " + id + " subtask " + e.getKey();
+                    Map<Long, String> owners = ownerByOffsetByFile.computeIfAbsent(file, k -> new HashMap<>());
+                    for (long offset : h.getOffsets()) {
+                        String earlier = owners.putIfAbsent(offset, owner);
+                        if (earlier != null) {
+                            out.add("the in-flight buffer at byte " + offset + " of " + file + " is claimed by " + earlier
+                                    + (earlier.equals(owner) ? " twice" : " and by " + owner) + " (Flink writes each"
+                                    + " buffer once, for one channel)");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** What a channel handle's offsets are positions in; null for a handle type not known here. */
+    private static String bufferFile(StreamStateHandle delegate) {
+        if (delegate instanceof org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle seg) {
+            return seg.getFilePath() + " (segment at byte " + seg.getStartPos() + ")"; // offsets count from the segment
+        }
+        if (delegate instanceof org.apache.flink.runtime.state.filesystem.FileStateHandle f) {
+            return f.getFilePath().toString();
+        }
+        if (delegate instanceof ByteStreamStateHandle b) {
+            return "inline state " + b.getHandleName();
+        }
+        return null;
     }
 
     private static void checkChannel(AbstractChannelStateHandle<?> h, int channels, String where, List<String> out) {
