@@ -336,6 +336,67 @@ class ListingGapsTest {
     }
 
     @Test
+    void aSiblingsCheckpointSubsumedWhileItIsReadStillKeepsTheFilesItsSuccessorReuses() throws Exception {
+        // this job stopped; a sibling job restored from it in CLAIM mode reuses its shared files and
+        // has subsumed its checkpoints
+        writeCheckpoints();
+        java.nio.file.Path sibling = Files.createDirectories(base.resolve("fedcba9876543210fedcba9876543210"));
+        writeCheckpoint(sibling, 5, false, "sst-0", "only-3");
+        for (int id = 1; id <= 3; id++) {
+            deleteTree(jobDir.resolve("chk-" + id));
+        }
+        long old = System.currentTimeMillis() - 2 * HOUR;
+        try (Stream<java.nio.file.Path> all = Files.walk(base)) {
+            for (java.nio.file.Path p : all.toList()) {
+                Files.setLastModifiedTime(p, FileTime.fromMillis(old));
+            }
+        }
+        // as the search reads the sibling's chk-5, the sibling completes chk-6 (reusing the same
+        // files) and Flink subsumes chk-5: the sibling's listing never showed chk-6
+        ListingGapsFileSystem.onListing(sibling.resolve("chk-5"), () -> {
+            try {
+                writeCheckpoint(sibling, 6, false, "sst-0", "only-3");
+                Files.delete(sibling.resolve("chk-5/_metadata"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(jobDir.resolve("shared/sst-0")).as("the sibling's chk-6 references it").exists();
+        assertThat(jobDir.resolve("shared/only-3")).as("the sibling's chk-6 references it").exists();
+        assertThat(o.retainedCheckpoints()).extracting(Path::getName).contains("chk-6");
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).contains("leaked", "only-1").doesNotContain("sst-0", "only-3");
+    }
+
+    @Test
+    void aStrayCheckpointDirectoryLosesOnlyWhatTheSearchSawInIt() throws Exception {
+        writeCheckpoints();
+        java.nio.file.Path stray = Files.createDirectories(jobDir.resolve("chk-7"));
+        Files.write(stray.resolve("aborted"), new byte[10]);
+        long old = System.currentTimeMillis() - 2 * HOUR;
+        Files.setLastModifiedTime(stray.resolve("aborted"), FileTime.fromMillis(old));
+        Files.setLastModifiedTime(stray, FileTime.fromMillis(old));
+        // after chk-7 was listed, a run of the same job id restored from an older checkpoint (its
+        // ids count on from there) writes chk-7 anew
+        ListingGapsFileSystem.onListing(jobDir.resolve("shared"), () -> {
+            try {
+                Files.write(stray.resolve("written-anew"), new byte[10]);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).contains("chk-7");
+        assertThat(stray.resolve("aborted")).doesNotExist();
+        assertThat(stray.resolve("written-anew")).exists();
+        assertThat(o.deleted()).extracting(Path::getName).contains("leaked").doesNotContain("chk-7");
+    }
+
+    @Test
     void aFileTheMetadataNamesThroughAnotherSchemeIsStillReferenced() throws Exception {
         // _metadata names files as Flink was given them (hdfs:///x, s3a://b/x); the listing, and
         // the operator, may name the same files otherwise (hdfs://ns1/x, s3://b/x)
@@ -551,7 +612,12 @@ class ListingGapsTest {
 
     /** With {@code fileScheme}, the shared files are named {@code file:/...} instead of the listing's scheme. */
     private void writeCheckpoint(long id, boolean fileScheme, String... sharedFiles) throws Exception {
-        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        writeCheckpoint(jobDir, id, fileScheme, sharedFiles);
+    }
+
+    /** In {@code dir}, referring to shared files of this test's job directory ({@link #jobDir}). */
+    private void writeCheckpoint(java.nio.file.Path dir, long id, boolean fileScheme, String... sharedFiles) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(dir.resolve("chk-" + id));
         java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
         List<HandleAndLocalPath> sharedState = new ArrayList<>();
         for (String name : sharedFiles) {

@@ -56,7 +56,17 @@ public final class OrphanSearch {
         this.progress = progress;
     }
 
+    /**
+     * Checkpoints whose {@code _metadata} was gone when it was read, though a listing showed the
+     * checkpoint: subsumed meanwhile by a newer one that listing did not show. Of this search.
+     */
+    private final List<CheckpointLocation> vanished = new ArrayList<>();
+    /** Every checkpoint directory whose references this search looked for, by {@link PathKey}. */
+    private final Set<String> lookedAt = new HashSet<>();
+
     public Orphans search(Path jobDir, OrphanOptions options, long nowMillis, DirectoryListings listings) throws IOException {
+        vanished.clear();
+        lookedAt.clear();
         FileSystemCalls calls = listings.calls();
         JobDirectory job = CheckpointDiscovery.jobDirectory(jobDir, listings);
         Set<String> referenced = new HashSet<>();
@@ -108,8 +118,13 @@ public final class OrphanSearch {
         List<CheckpointLocation> stillWithout = new ArrayList<>();
         collectReferences(withoutMetadata, nowMillis, referenced, retained, unreadable, stillWithout, listingGaps, listings);
         withoutMetadata.retainAll(stillWithout);
-        collectReferences(siblingsWithoutMetadata, nowMillis, referenced, retained, unreadable, new ArrayList<>(), listingGaps,
+        List<CheckpointLocation> siblingsStillWithout = new ArrayList<>();
+        collectReferences(siblingsWithoutMetadata, nowMillis, referenced, retained, unreadable, siblingsStillWithout, listingGaps,
                 listings);
+        // unlike this job's, the siblings' directories were listed once: one without _metadata may
+        // be one subsumed before it was read, as well as one in progress
+        vanished.addAll(siblingsStillWithout);
+        findWhatSubsumedTheVanished(nowMillis, referenced, retained, unreadable, listingGaps, listings);
         orphans.removeIf(o -> isReferenced(referenced, o.path()));
 
         for (CheckpointLocation stray : withoutMetadata) {
@@ -156,8 +171,11 @@ public final class OrphanSearch {
             orphans.clear();
         } else if (options.delete()) {
             for (OrphanFile o : orphans) {
-                boolean recursive = o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY;
-                if (calls.delete(o.path(), recursive) || calls.getFileStatus(o.path()) == null) {
+                if (o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY) {
+                    if (deleteStray(o.path(), listings)) {
+                        deleted.add(o.path());
+                    }
+                } else if (calls.delete(o.path(), false) || calls.getFileStatus(o.path()) == null) {
                     deleted.add(o.path());
                 }
             }
@@ -165,6 +183,27 @@ public final class OrphanSearch {
         int referencedFiles = (int) referenced.stream().filter(r -> !r.startsWith(PATH_ONLY)).count();
         return new Orphans(jobDir, orphans, retained, unreadable, referencedFiles, tooYoung[0], grace.millis(),
                 preUploadsKept[0], deleted, refused, calls.snapshot());
+    }
+
+    /**
+     * Deletes the files the search listed in a stray {@code chk-N}, then the directory if nothing
+     * else is in it; true when it is gone. Never a recursive delete, which lists again when it
+     * runs: a run of the same job id restored from an older checkpoint counts its ids on from it,
+     * and may be writing this {@code chk-N} anew by now (what it wrote must stay).
+     */
+    private static boolean deleteStray(Path dir, DirectoryListings listings) throws IOException {
+        FileSystemCalls calls = listings.calls();
+        for (FileStatus s : listings.listOrThrow(dir).entries().values()) {
+            if (!s.isDir()) {
+                calls.delete(s.getPath(), false);
+            }
+        }
+        try {
+            calls.delete(dir, false);
+        } catch (IOException notEmpty) {
+            return false; // a local file system refuses a directory with files in it: kept
+        }
+        return calls.getFileStatus(dir) == null;
     }
 
     /**
@@ -267,6 +306,7 @@ public final class OrphanSearch {
             List<Path> retained, List<Problem> unreadable, List<CheckpointLocation> withoutMetadata, List<String> listingGaps,
             DirectoryListings listings, MaterializationsInProgress materializations) throws IOException {
         for (CheckpointLocation cp : checkpoints) {
+            lookedAt.add(PathKey.of(cp.path()));
             DirectoryListings.Listing content = listings.listOrThrow(cp.path());
             FileStatus metadataStatus = content.get(CheckpointMetadataReader.METADATA_FILE);
             if (metadataStatus == null || metadataStatus.isDir()) {
@@ -287,6 +327,7 @@ public final class OrphanSearch {
                     unreadable.add(loaded.problem());
                 }
                 // NO_METADATA here: deleted since the listing, a checkpoint Flink just subsumed
+                vanished.add(cp);
                 continue;
             }
             CheckpointMetadata metadata = loaded.metadata();
@@ -306,6 +347,52 @@ public final class OrphanSearch {
             }
         }
     }
+
+    /**
+     * A checkpoint that vanished between its directory's listing and the read of its
+     * {@code _metadata} (or a sibling job's found without one) was subsumed by a newer one, which completed before it was deleted and
+     * which that listing did not show. That newer one reuses the vanished one's files (a sibling
+     * job restored in CLAIM mode: this job's {@code shared/} files); unread, they would look
+     * unreferenced. So each directory where one vanished is listed afresh and the checkpoints it
+     * shows for the first time are read. One that vanishes again is looked for again, a few
+     * times; then the search reports no orphans (a job subsuming faster than it can be read).
+     */
+    private void findWhatSubsumedTheVanished(long nowMillis, Set<String> referenced, List<Path> retained,
+            List<Problem> unreadable, List<String> listingGaps, DirectoryListings listings) throws IOException {
+        for (int round = 0; !vanished.isEmpty(); round++) {
+            if (round == MAX_RELISTINGS) {
+                listingGaps.add("checkpoints kept being subsumed while they were read (last: " + vanished.get(0).path()
+                        + "), so what their successors reference is unknown");
+                return;
+            }
+            Set<String> dirs = new java.util.LinkedHashSet<>();
+            Map<String, Path> dirPaths = new HashMap<>();
+            for (CheckpointLocation cp : vanished) {
+                String key = PathKey.of(cp.path().getParent());
+                dirs.add(key);
+                dirPaths.put(key, cp.path().getParent());
+            }
+            vanished.clear();
+            for (String key : dirs) {
+                Path dir = dirPaths.get(key);
+                progress.step("listing " + dir + " again: a checkpoint in it was subsumed while it was read");
+                FileStatus[] again = listings.calls().listStatus(dir); // fresh, not the cached listing
+                List<CheckpointLocation> added = new ArrayList<>();
+                for (FileStatus st : again == null ? new FileStatus[0] : again) {
+                    String name = st.getPath().getName();
+                    if (st.isDir() && CheckpointNames.isCheckpointName(name) && !lookedAt.contains(PathKey.of(st.getPath()))) {
+                        added.add(new CheckpointLocation(st.getPath(), CheckpointKind.CHECKPOINT, CheckpointNames.idFromName(name)));
+                    }
+                }
+                List<CheckpointLocation> without = new ArrayList<>();
+                collectReferences(added, nowMillis, referenced, retained, unreadable, without, listingGaps,
+                        new DirectoryListings(listings.calls()));
+                vanished.addAll(without); // in progress, or subsumed in turn before it was read
+            }
+        }
+    }
+
+    private static final int MAX_RELISTINGS = 3;
 
     /** Marks the keys of {@link #pathOnly} in the set of references. */
     private static final String PATH_ONLY = "path-only:";
