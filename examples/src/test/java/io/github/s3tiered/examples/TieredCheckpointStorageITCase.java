@@ -308,6 +308,11 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
                         java.util.Map.of("execution.checkpointing.savepoint-dir", missingSavepointBucket)), s)))
                 .contains("execution.checkpointing.savepoint-dir").contains("no-such-savepoint-bucket-");
 
+        // meant as seconds, read as 60 ms: a margin under which a file being written looks like an orphan
+        assertThat(failureText(run(cluster, environment(dir + "/margin", null,
+                        java.util.Map.of("s3tiered.verification.orphan-clock-margin", "60")), s)))
+                .contains("s3tiered.verification.orphan-clock-margin").contains("60 ms");
+
         Configuration badCredentials = fileSystemConfig(S3.server(), localTier);
         badCredentials.setString("s3.secret-key", "wrong-secret");
         initializeFileSystems(badCredentials);

@@ -63,6 +63,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.verify = config.get(VerificationOptions.ENABLED);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
+        io.github.s3tiered.bridge.UnitlessValues.check(config, VerificationOptions.ORPHAN_CLOCK_MARGIN);
         java.time.Duration margin = config.get(VerificationOptions.ORPHAN_CLOCK_MARGIN);
         if (margin.isNegative()) {
             throw new IllegalConfigurationException(VerificationOptions.ORPHAN_CLOCK_MARGIN.key() + " must not be negative, is "

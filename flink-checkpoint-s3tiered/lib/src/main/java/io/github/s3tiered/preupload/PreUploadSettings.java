@@ -45,6 +45,8 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
 
     public static PreUploadSettings from(ReadableConfig config, long minFileSize) {
         boolean enabled = config.get(PreUploadOptions.ENABLED);
+        io.github.s3tiered.bridge.UnitlessValues.check(config, PreUploadOptions.REUSE_WINDOW);
+        io.github.s3tiered.bridge.UnitlessValues.check(config, PreUploadOptions.MAX_QUEUED_BYTES);
         long longestGap = longestGapBetweenCheckpoints(config);
         boolean explicit = config.getOptional(PreUploadOptions.REUSE_WINDOW).isPresent();
         long window = Math.min(MAX_MILLIS, explicit

@@ -113,6 +113,19 @@ class PreUploadSettingsTest {
                 .hasMessageContaining("s3tiered.preupload.reuse-window");
     }
 
+    @Test
+    void aSmallNumberWithoutAUnitIsRefusedNamingTheKeyAndBothReadings() {
+        // Flink reads them as 60 ms and 512 bytes: the window would be gone, and every file over the bound
+        assertThatThrownBy(() -> PreUploadSettings.from(config("s3tiered.preupload.reuse-window", "60"), 20_480))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("s3tiered.preupload.reuse-window").hasMessageContaining("60 ms").hasMessageContaining("'60 s'");
+        assertThatThrownBy(() -> PreUploadSettings.from(config("s3tiered.preupload.max-queued-bytes", "512"), 20_480))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("s3tiered.preupload.max-queued-bytes").hasMessageContaining("512 bytes");
+        assertThat(window(config("s3tiered.preupload.reuse-window", "60 s"))).isEqualTo(60_000);
+        assertThat(window(config("s3tiered.preupload.reuse-window", "120000"))).isEqualTo(120_000);
+    }
+
     private static long window(Configuration c) {
         return PreUploadSettings.from(c, 20_480).reuseWindowMillis();
     }

@@ -241,6 +241,7 @@ public record S3TieredConfig(
     }
 
     private static <T> T get(Configuration conf, ConfigOption<T> option) {
+        io.github.s3tiered.bridge.UnitlessValues.check(conf, option);
         try {
             return conf.get(option);
         } catch (IllegalArgumentException e) {

@@ -114,7 +114,20 @@ class S3TieredConfigTest {
         Configuration unitless = withEndpoint();
         unitless.setString("s3tiered.request.timeout", "300"); // meant as seconds: 300 ms
         assertThatThrownBy(() -> S3TieredConfig.from(unitless)).hasMessageContaining("s3tiered.request.timeout")
-                .hasMessageContaining("300 ms").hasMessageContaining("at least 1 s");
+                .hasMessageContaining("300 ms").hasMessageContaining("'300 s'");
+
+        Configuration unitlessConnect = withEndpoint();
+        unitlessConnect.setString("s3tiered.connection.timeout", "5"); // meant as seconds: every connect would time out
+        assertThatThrownBy(() -> S3TieredConfig.from(unitlessConnect)).hasMessageContaining("s3tiered.connection.timeout")
+                .hasMessageContaining("5 ms");
+        Configuration unitlessTier = withEndpoint();
+        unitlessTier.setString("s3tiered.local.max-bytes", "50"); // meant as gigabytes: a tier of 50 bytes
+        assertThatThrownBy(() -> S3TieredConfig.from(unitlessTier)).hasMessageContaining("s3tiered.local.max-bytes")
+                .hasMessageContaining("50 bytes").hasMessageContaining("'50 b'");
+        Configuration spelledOut = withEndpoint();
+        spelledOut.setString("s3tiered.connection.timeout", "500 ms"); // the unit written out: taken as written
+        spelledOut.setString("s3tiered.retry.base-delay", "20000"); // large: no other reading
+        assertThat(S3TieredConfig.from(spelledOut).client().connectionTimeout()).isEqualTo(java.time.Duration.ofMillis(500));
 
         Configuration hugePart = withEndpoint();
         hugePart.setString("s3tiered.upload.part-size", "6gb");
