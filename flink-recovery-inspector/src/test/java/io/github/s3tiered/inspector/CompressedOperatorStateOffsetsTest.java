@@ -72,6 +72,39 @@ class CompressedOperatorStateOffsetsTest {
     }
 
     /**
+     * Two list states of one type with their offsets swapped, or a list's elements reordered:
+     * every element still decodes where it is read, and Flink restores each state's values into
+     * the other, or in another order (a source's splits to other subtasks at a rescale).
+     */
+    @ParameterizedTest(name = "compressed: {0}")
+    @ValueSource(booleans = {true, false})
+    void offsetsSwappedBetweenStatesOrWithinOneAreCorruptState(boolean compressed) throws Exception {
+        OperatorStateHandle intact = write(compressed, backend -> {
+            backend.getListState(new ListStateDescriptor<>("a", Long.class)).add(1L);
+            backend.getListState(new ListStateDescriptor<>("b", Long.class)).add(2L);
+            ListState<Long> c = backend.getListState(new ListStateDescriptor<>("c", Long.class));
+            c.add(3L);
+            c.add(4L);
+        });
+        Map<String, OperatorStateHandle.StateMetaInfo> offsets = intact.getStateNameToPartitionOffsets();
+        assertThat(validate(1, intact).verdict()).isEqualTo(Verdict.RESTORABLE);
+
+        Map<String, OperatorStateHandle.StateMetaInfo> swapped = new java.util.HashMap<>(offsets);
+        swapped.put("a", offsets.get("b"));
+        swapped.put("b", offsets.get("a"));
+        Validation between = validate(2, new OperatorStreamStateHandle(swapped, intact.getDelegateStateHandle()));
+        assertThat(between.verdict()).as(between.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+        assertThat(between.reason()).contains("in the order of their meta data");
+
+        long[] c = offsets.get("c").getOffsets();
+        Map<String, OperatorStateHandle.StateMetaInfo> reordered = new java.util.HashMap<>(offsets);
+        reordered.put("c", new OperatorStateHandle.StateMetaInfo(new long[] {c[1], c[0]}, offsets.get("c").getDistributionMode()));
+        Validation within = validate(3, new OperatorStreamStateHandle(reordered, intact.getDelegateStateHandle()));
+        assertThat(within.verdict()).as(within.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+        assertThat(within.reason()).contains("before one of its own");
+    }
+
+    /**
      * A state's distribution mode changed in {@code _metadata} alone, in an operator of one subtask
      * (nothing to compare across subtasks): Flink redistributes by {@code _metadata}'s at a
      * rescale, so split state read as union hands every subtask every split, and the reverse.

@@ -79,6 +79,7 @@ final class OperatorStateCheck {
             for (StateMetaInfoSnapshot s : proxy.getBroadcastStateMetaInfoSnapshots()) {
                 requireMode(s.getName(), OperatorStateHandle.Mode.BROADCAST, offsets);
             }
+            requireOrderOfTheMetaData(proxy, offsets);
             boolean compressed = usesCompression(proxy);
             StreamCompressionDecorator compression = compressed
                     ? SnappyStreamCompressionDecorator.INSTANCE
@@ -163,6 +164,33 @@ final class OperatorStateCheck {
             try (SnappyFrames.Element entries = element(in, streamStart, at[0], starts, fileEnd, e.getKey())) {
                 readBroadcastEntries(e.getKey(), e.getValue(), new DataInputViewStreamWrapper(entries));
                 requireWhole(e.getKey(), at[0], entries);
+            }
+        }
+    }
+
+    /**
+     * Flink writes the list states' meta data, then the broadcast states', then each state's
+     * elements in that same order (one map, iterated for both), each list's in its order. So the
+     * offsets, taken state by state in the meta data's order, never go back. Two states of one type
+     * with their offsets swapped, or a state's elements reordered, decode as well as before, and
+     * Flink restores one state's values into the other.
+     */
+    private static void requireOrderOfTheMetaData(OperatorBackendSerializationProxy proxy,
+            Map<String, OperatorStateHandle.StateMetaInfo> offsets) throws StateDecodingException {
+        java.util.List<StateMetaInfoSnapshot> inOrder = new java.util.ArrayList<>(proxy.getOperatorStateMetaInfoSnapshots());
+        inOrder.addAll(proxy.getBroadcastStateMetaInfoSnapshots());
+        long previous = Long.MIN_VALUE;
+        String previousState = null;
+        for (StateMetaInfoSnapshot s : inOrder) {
+            for (long offset : offsets.get(s.getName()).getOffsets()) {
+                if (offset < previous) {
+                    throw new StateDecodingException("an element of operator state '" + s.getName() + "' is recorded at byte "
+                            + offset + ", before one of " + (s.getName().equals(previousState) ? "its own" : "state '"
+                            + previousState + "'") + " at byte " + previous + " that Flink wrote before it (it writes the"
+                            + " states' elements in the order of their meta data, each list in its order)", true, null);
+                }
+                previous = offset;
+                previousState = s.getName();
             }
         }
     }
