@@ -109,6 +109,8 @@ class ChangelogStorageITCase implements AwaitsBackgroundUploads {
                         .satisfies(p -> assertThat(p.how()).contains("change sets read at their offsets"));
             }
 
+            changeSetOfAnotherSubtaskIsNotRestorable(inspector, retained);
+
             Path victim = changes.get(0).path();
             String key = victim.toUri().getPath().substring(1);
             try (S3Client raw = RecoveryTestSupport.rawClient(S3.server())) {
@@ -164,6 +166,98 @@ class ChangelogStorageITCase implements AwaitsBackgroundUploads {
 
             resumesExactlyOnAFreshHost(miniCluster, dir, retained, options, s);
         }
+    }
+
+    /**
+     * One subtask's reference to a change set (file and offset) in {@code _metadata} replaced by
+     * another subtask's: the change set reads as well as its own, and Flink's restore applies it,
+     * skipping the changes of key groups not the subtask's, so the subtask silently loses its own
+     * changes since the last materialization. Deep validation must see it (the handle's recorded
+     * size and key groups), also in a file one upload batched for several subtasks.
+     */
+    private static void changeSetOfAnotherSubtaskIsNotRestorable(CheckpointInspector inspector, String retained)
+            throws Exception {
+        String metadataKey = new Path(retained).toUri().getPath().substring(1)
+                + (retained.endsWith("/_metadata") ? "" : "/_metadata");
+        try (S3Client raw = RecoveryTestSupport.rawClient(S3.server())) {
+            ResponseBytes<GetObjectResponse> intact = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(metadataKey));
+            org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata metadata =
+                    org.apache.flink.runtime.checkpoint.Checkpoints.loadCheckpointMetadata(new java.io.DataInputStream(
+                            new java.io.ByteArrayInputStream(intact.asByteArray())), ChangelogStorageITCase.class.getClassLoader(),
+                            retained);
+            List<org.apache.flink.runtime.checkpoint.OperatorState> damaged = new java.util.ArrayList<>();
+            boolean done = false;
+            for (org.apache.flink.runtime.checkpoint.OperatorState op : metadata.getOperatorStates()) {
+                org.apache.flink.runtime.checkpoint.OperatorState copy = io.github.s3tiered.inspector.metadata.OperatorStates
+                        .create(io.github.s3tiered.inspector.metadata.OperatorStates.name(op).orElse(null),
+                                io.github.s3tiered.inspector.metadata.OperatorStates.uid(op).orElse(null), op.getOperatorID(),
+                                op.getParallelism(), op.getMaxParallelism());
+                op.getSubtaskStates().forEach(copy::putState);
+                if (op.getCoordinatorState() != null) {
+                    copy.setCoordinatorState(op.getCoordinatorState());
+                }
+                if (!done) {
+                    done = retargetOneChangeSet(op, copy);
+                }
+                damaged.add(copy);
+            }
+            assertThat(done).as("two subtasks of one operator with change sets in " + retained).isTrue();
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            org.apache.flink.runtime.checkpoint.Checkpoints.storeCheckpointMetadata(
+                    new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(metadata.getCheckpointId(), damaged,
+                            metadata.getMasterStates(), metadata.getCheckpointProperties()),
+                    new java.io.DataOutputStream(bytes));
+            raw.putObject(b -> b.bucket(S3.server().bucket()).key(metadataKey), RequestBody.fromBytes(bytes.toByteArray()));
+            try {
+                Validation v = inspector.validate(new Path(retained), true);
+                assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                assertThat(v.reason()).containsAnyOf("outside its handle's key groups", "another change set");
+            } finally {
+                raw.putObject(b -> b.bucket(S3.server().bucket()).key(metadataKey).metadata(intact.response().metadata()),
+                        RequestBody.fromBytes(intact.asByteArray()));
+            }
+        }
+    }
+
+    /** In {@code copy}, subtask 0's first change set reference replaced by subtask 1's; false when there are not two. */
+    private static boolean retargetOneChangeSet(org.apache.flink.runtime.checkpoint.OperatorState op,
+            org.apache.flink.runtime.checkpoint.OperatorState copy) {
+        org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle[] both =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle[2];
+        for (int subtask = 0; subtask < 2; subtask++) {
+            org.apache.flink.runtime.checkpoint.OperatorSubtaskState s = op.getState(subtask);
+            if (s == null) {
+                return false;
+            }
+            for (org.apache.flink.runtime.state.KeyedStateHandle h : s.getManagedKeyedState()) {
+                if (h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle c
+                        && !c.getNonMaterializedStateHandles().isEmpty()
+                        && c.getNonMaterializedStateHandles().get(0)
+                                instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl) {
+                    both[subtask] = c;
+                }
+            }
+            if (both[subtask] == null) {
+                return false;
+            }
+        }
+        var own = (org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl)
+                both[0].getNonMaterializedStateHandles().get(0);
+        var other = (org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl)
+                both[1].getNonMaterializedStateHandles().get(0);
+        List<org.apache.flink.api.java.tuple.Tuple2<org.apache.flink.runtime.state.StreamStateHandle, Long>> sets =
+                new java.util.ArrayList<>(own.getHandlesAndOffsets());
+        sets.set(0, other.getHandlesAndOffsets().get(0));
+        List<org.apache.flink.runtime.state.changelog.ChangelogStateHandle> nonMaterialized =
+                new java.util.ArrayList<>(both[0].getNonMaterializedStateHandles());
+        nonMaterialized.set(0, new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(sets,
+                own.getKeyGroupRange(), own.getStateSize(), own.getCheckpointedSize(), own.getStorageIdentifier()));
+        var handle = new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
+                both[0].getMaterializedStateHandles(), nonMaterialized, both[0].getKeyGroupRange(), both[0].getCheckpointId(),
+                both[0].getMaterializationID(), both[0].getCheckpointedSize());
+        org.apache.flink.runtime.checkpoint.OperatorSubtaskState s0 = op.getState(0);
+        copy.putState(0, s0.toBuilder().setManagedKeyedState(handle).build());
+        return true;
     }
 
     /**

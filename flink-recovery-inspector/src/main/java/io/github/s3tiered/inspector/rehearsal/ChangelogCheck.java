@@ -44,10 +44,12 @@ import java.util.TreeSet;
  * wrong kind); in a compressed file every Snappy chunk's checksum, which Flink's reader ignores.
  * The file also holds change sets of other tasks one upload batched, of operators with other
  * numbers of key groups: those are held only to any operator's, and the offsets their handles
- * record must start change sets too. Damage anywhere in the file fails it. A change
- * set's key groups are not held to the subtask's range: after a rescaled restore Flink keeps
- * referring to change sets of the old, wider ranges until the next materialization. The changes'
- * bytes (state operations in the backend's serialization) are not decoded.
+ * record must start change sets too. Damage anywhere in the file fails it. A handle that records
+ * its size holds change sets of its own key groups only, whose changes' bytes add up to that size
+ * (Flink's {@code FsStateChangelogWriter}); a rescaled restore narrows the handles it keeps
+ * referring to, until the next materialization, to size 0 ("unknown"), and their change sets,
+ * of the old, wider ranges, are not held to the subtask's. The changes' bytes (state operations
+ * in the backend's serialization) are not decoded.
  */
 final class ChangelogCheck {
 
@@ -105,6 +107,13 @@ final class ChangelogCheck {
             offsetsByFile.computeIfAbsent(name, n -> new ArrayList<>()).add(t.f1);
             handles.putIfAbsent(name, t.f0);
         }
+        // Flink records a handle's size as the bytes of the changes of its change sets (0 once a
+        // rescale narrowed it: unknown), all of its own key groups; a handle with a size is checked
+        // against both, so that an offset moved onto another task's change set in a batched file
+        // (which reads as well as its own) is not restored as this task's changes
+        boolean sized = handle.getStateSize() > 0;
+        long payload = 0;
+        boolean allRead = true;
         for (Map.Entry<String, StreamStateHandle> e : handles.entrySet()) {
             StreamStateHandle remote = e.getValue();
             try {
@@ -114,10 +123,12 @@ final class ChangelogCheck {
                 if (others != null) {
                     named.addAll(others);
                 }
-                check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), own, named);
+                payload += check(e.getKey(), remote.getStateSize(), LocalizedHandles.localize(remote, local), own, named,
+                        sized ? handle.getKeyGroupRange() : null);
                 findings.proved(remote, Proof.DECODED,
                         "change sets read at their offsets and to the recorded size (changes not decoded)");
             } catch (StateDecodingException failure) {
+                allRead = false;
                 if (failure.damage()) {
                     findings.failed(LocalizedHandles.fileOf(remote).map(Object::toString).orElse(ctx.metadataFile()),
                             failure.getMessage());
@@ -126,20 +137,33 @@ final class ChangelogCheck {
                 }
             }
         }
+        if (sized && allRead && payload != handle.getStateSize()) {
+            findings.failed(ctx.metadataFile(), "a changelog handle of key groups " + handle.getKeyGroupRange().getStartKeyGroup()
+                    + "-" + handle.getKeyGroupRange().getEndKeyGroup() + " records " + handle.getStateSize() + " bytes of"
+                    + " changes, its change sets hold " + payload + " (Flink records the sum of their changes' bytes): an"
+                    + " offset points at another change set than the one written for it");
+        }
     }
 
     /** As below, with no offsets of other handles in the file. */
     void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets) throws StateDecodingException {
-        check(what, recorded, localCopy, offsets, new TreeSet<>(offsets));
+        check(what, recorded, localCopy, offsets, new TreeSet<>(offsets), null);
+    }
+
+    /** As below, without a key-group range for the handle's own change sets. */
+    long check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets, Set<Long> named)
+            throws StateDecodingException {
+        return check(what, recorded, localCopy, offsets, named, null);
     }
 
     /**
      * Reads one file whose recorded size is {@code recorded}, whose change sets at {@code offsets}
      * are the handle's own and at {@code named} (a superset) any handle's of the checkpoint;
-     * throws on the first contradiction.
+     * throws on the first contradiction. With {@code ownRange}, the handle's own change sets hold
+     * no key group outside it. Returns the bytes of the changes of the handle's own change sets.
      */
-    void check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets, Set<Long> named)
-            throws StateDecodingException {
+    long check(String what, long recorded, StreamStateHandle localCopy, List<Long> offsets, Set<Long> named,
+            org.apache.flink.runtime.state.KeyGroupRange ownRange) throws StateDecodingException {
         long fileLength = lengthOf(localCopy, what);
         if (fileLength < 1) {
             throw damage(what + ": the changelog file is empty (it starts with a compression flag)");
@@ -167,6 +191,7 @@ final class ChangelogCheck {
 
         // each change set this handle names, read at its offset as Flink's restore reads it
         // (StateChangeIteratorImpl: one change set at each), with this operator's key groups
+        long[] payload = {0};
         for (long offset : offsets) {
             if (offset < 0 || offset >= recorded) {
                 throw damage(what + ": _metadata records a change set at byte " + offset + ", outside the file's "
@@ -174,7 +199,7 @@ final class ChangelogCheck {
             }
             try (FSDataInputStream in = localCopy.openInputStream(); DataInputStream changes = changesFrom(in, compressed)) {
                 changes.skipNBytes(offset);
-                readChangeSet(what, offset, recorded, changes, maxParallelism);
+                readChangeSet(what, offset, recorded, changes, maxParallelism, ownRange, payload);
             } catch (IOException e) {
                 throw readFailure(e, what, recorded);
             }
@@ -187,7 +212,8 @@ final class ChangelogCheck {
         try (FSDataInputStream in = localCopy.openInputStream(); DataInputStream changes = changesFrom(in, compressed)) {
             while (end < recorded) {
                 starts.add(end);
-                end = readChangeSet(what, end, recorded, changes, KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM);
+                end = readChangeSet(what, end, recorded, changes, KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM, null,
+                        new long[1]);
             }
             if (compressed && changes.read() >= 0) {
                 throw damage(what + ": the compressed changelog file holds more than the " + recorded
@@ -200,6 +226,7 @@ final class ChangelogCheck {
             throw readFailure(e, what, recorded);
         }
         requireStarts(what, recorded, named, starts);
+        return payload[0];
     }
 
     /** Every offset at the start of a change set (offsets inside one read bytes of the wrong kind). */
@@ -232,10 +259,11 @@ final class ChangelogCheck {
     /**
      * Reads the change set at {@code start} (as Flink's {@code StateChangeFormat} writes it) from
      * {@code in}, positioned there; returns where it ends. Key groups must be below {@code keyGroups},
-     * or the metadata's.
+     * or the metadata's, and within {@code ownRange} when given; the bytes of its changes are added
+     * to {@code payload[0]}.
      */
-    private static long readChangeSet(String what, long start, long recorded, DataInputStream in, int keyGroups)
-            throws IOException {
+    private static long readChangeSet(String what, long start, long recorded, DataInputStream in, int keyGroups,
+            org.apache.flink.runtime.state.KeyGroupRange ownRange, long[] payload) throws IOException {
         long pos = start;
         int groups = readInt(in, what, start, pos, recorded, "number of key groups");
         pos += Integer.BYTES;
@@ -253,6 +281,11 @@ final class ChangelogCheck {
                         + ", outside the " + keyGroups + " key groups" + (keyGroups
                                 == KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM ? " of any operator" : " of its operator"));
             }
+            if (ownRange != null && keyGroup != StateChange.META_KEY_GROUP && !ownRange.contains(keyGroup)) {
+                throw damage(what + ": the change set at byte " + start + " has changes of key group " + keyGroup
+                        + ", outside its handle's key groups " + ownRange.getStartKeyGroup() + "-" + ownRange.getEndKeyGroup()
+                        + " (another task's change set: Flink's restore would skip its changes, and lose this task's)");
+            }
             // Flink writes a key group only with changes (and its reader misreads one without)
             if (changes < 1 || changes > (recorded - pos) / Integer.BYTES) {
                 throw damage(what + ": the change set at byte " + start + " has " + changes + " changes in key group "
@@ -267,6 +300,7 @@ final class ChangelogCheck {
                 }
                 in.skipNBytes(length);
                 pos += length;
+                payload[0] += length;
             }
         }
         return pos;
