@@ -53,6 +53,7 @@ class RealCheckpointsITCase {
     static CheckpointingJob.Result incremental;
     static CheckpointingJob.Result fileMerging;
     static CheckpointingJob.Result unaligned;
+    static CheckpointingJob.Result heapTimers;
 
     final CheckpointInspector inspector = new CheckpointInspector(getClass().getClassLoader());
 
@@ -74,6 +75,78 @@ class RealCheckpointsITCase {
         unaligned = CheckpointingJob.run(cluster, CheckpointingJob.config(base, Map.of(
                 "execution.checkpointing.unaligned.enabled", "true",
                 "execution.checkpointing.aligned-checkpoint-timeout", "0s")), true, 2, Duration.ofMillis(1500), false);
+        // RocksDB with timers on the heap: Flink writes them into raw keyed state at each checkpoint
+        heapTimers = CheckpointingJob.run(cluster, CheckpointingJob.config(base,
+                Map.of("state.backend.rocksdb.timer-service.factory", "HEAP")), false, 1, Duration.ofMillis(250), false);
+    }
+
+    /**
+     * Timers in raw keyed state: Flink's restore reads them at each key group's offset and skips a
+     * key group without one, so a key group's offset moved onto the next one's, or removed, loses
+     * its timers without an error.
+     */
+    @Test
+    void timersInRawKeyedStateAreFoundAtEveryKeyGroupAndAMovedOrRemovedOffsetIsNotRestorable() throws Exception {
+        Path cp = newest(heapTimers);
+        Validation intact = inspector.validate(cp, true);
+        assertThat(intact.verdict()).as(intact.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(intact.deepCheck().files()).as("a raw keyed state file of timers")
+                .anySatisfy(p -> assertThat(p.how()).contains("raw keyed state of timers"));
+        java.nio.file.Path metadataFile = local(new Path(cp, "_metadata"));
+        byte[] bytes = Files.readAllBytes(metadataFile);
+        for (boolean removed : new boolean[] {false, true}) {
+            byte[] damaged = withRawKeyGroupOffsetChanged(bytes, cp, removed);
+            try (Damage d = new Damage()) {
+                d.replace(metadataFile, damaged);
+                Validation v = inspector.validate(cp, true);
+                assertThat(v.verdict()).as((removed ? "removed: " : "moved: ") + v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+                assertThat(v.reason()).contains("timers");
+            }
+        }
+    }
+
+    /** The second key group's raw keyed offset set to the third's (or to -1) in one subtask. */
+    private static byte[] withRawKeyGroupOffsetChanged(byte[] metadataBytes, Path cp, boolean removed) throws Exception {
+        ClassLoader cl = RealCheckpointsITCase.class.getClassLoader();
+        org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata md = org.apache.flink.runtime.checkpoint.Checkpoints
+                .loadCheckpointMetadata(new java.io.DataInputStream(new java.io.ByteArrayInputStream(metadataBytes)), cl, cp.toString());
+        List<org.apache.flink.runtime.checkpoint.OperatorState> ops = new ArrayList<>();
+        boolean done = false;
+        for (org.apache.flink.runtime.checkpoint.OperatorState op : md.getOperatorStates()) {
+            org.apache.flink.runtime.checkpoint.OperatorState copy = io.github.s3tiered.inspector.metadata.OperatorStates.create(
+                    io.github.s3tiered.inspector.metadata.OperatorStates.name(op).orElse(null),
+                    io.github.s3tiered.inspector.metadata.OperatorStates.uid(op).orElse(null), op.getOperatorID(),
+                    op.getParallelism(), op.getMaxParallelism());
+            if (op.getCoordinatorState() != null) {
+                copy.setCoordinatorState(op.getCoordinatorState());
+            }
+            for (Map.Entry<Integer, org.apache.flink.runtime.checkpoint.OperatorSubtaskState> e : op.getSubtaskStates().entrySet()) {
+                org.apache.flink.runtime.checkpoint.OperatorSubtaskState s = e.getValue();
+                org.apache.flink.runtime.state.KeyedStateHandle raw = s.getRawKeyedState().isEmpty() ? null
+                        : s.getRawKeyedState().iterator().next();
+                if (!done && raw instanceof org.apache.flink.runtime.state.KeyGroupsStateHandle kg
+                        && kg.getKeyGroupRange().getNumberOfKeyGroups() >= 3) {
+                    org.apache.flink.runtime.state.KeyGroupRange range = kg.getKeyGroupRange();
+                    long[] offsets = new long[range.getNumberOfKeyGroups()];
+                    for (int i = 0; i < offsets.length; i++) {
+                        offsets[i] = kg.getGroupRangeOffsets().getKeyGroupOffset(range.getStartKeyGroup() + i);
+                    }
+                    offsets[1] = removed ? -1 : offsets[2];
+                    s = s.toBuilder().setRawKeyedState(new org.apache.flink.runtime.state.KeyGroupsStateHandle(
+                            new org.apache.flink.runtime.state.KeyGroupRangeOffsets(range, offsets), kg.getDelegateStateHandle()))
+                            .build();
+                    done = true;
+                }
+                copy.putState(e.getKey(), s);
+            }
+            ops.add(copy);
+        }
+        assertThat(done).as("a subtask with raw keyed state").isTrue();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        org.apache.flink.runtime.checkpoint.Checkpoints.storeCheckpointMetadata(
+                new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(md.getCheckpointId(), ops,
+                        md.getMasterStates(), md.getCheckpointProperties()), new java.io.DataOutputStream(out));
+        return out.toByteArray();
     }
 
     // ---------------------------------------------------------------- intact checkpoints
@@ -121,7 +194,8 @@ class RealCheckpointsITCase {
     void discoveryAndClassification() throws Exception {
         List<JobDirectory> jobs = inspector.discover(flink(base));
         assertThat(jobs).extracting(j -> j.path().getName()).containsExactlyInAnyOrder(
-                incremental.jobId().toString(), fileMerging.jobId().toString(), unaligned.jobId().toString());
+                incremental.jobId().toString(), fileMerging.jobId().toString(), unaligned.jobId().toString(),
+                heapTimers.jobId().toString());
         JobDirectory inc = jobs.stream().filter(j -> j.path().getName().equals(incremental.jobId().toString())).findFirst().orElseThrow();
         assertThat(inc.checkpoints()).extracting(c -> c.path().getName())
                 .startsWith(retained(incremental).stream().map(Path::getName).toArray(String[]::new));

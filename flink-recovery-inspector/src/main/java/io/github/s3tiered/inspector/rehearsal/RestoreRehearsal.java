@@ -137,9 +137,7 @@ public final class RestoreRehearsal {
                 }
             }
         } else if (h instanceof KeyGroupsStateHandle kg) {
-            Unit u = fetchOnly(where);
-            u.add(kg.getDelegateStateHandle());
-            units.add(u);
+            units.add(rawKeyGroups(kg, where));
         } else if (h instanceof IncrementalRemoteKeyedStateHandle inc) {
             Unit u = fetchOnly(where);
             u.add(inc.getMetaDataStateHandle());
@@ -245,6 +243,31 @@ public final class RestoreRehearsal {
                         narrowable);
                 findings.proved(h.getDelegateStateHandle(), Proof.DECODED,
                         "key groups decoded at their offsets with Flink's serializers (" + format + ")");
+            }
+
+            @Override
+            String blame(RehearsalContext ctx) {
+                return fileOrMetadata(h.getDelegateStateHandle(), ctx);
+            }
+        };
+        u.add(h.getDelegateStateHandle());
+        return u;
+    }
+
+    /**
+     * Raw keyed state: an operator's own format, not decoded, unless it holds timers as Flink
+     * writes them ({@link RawKeyedTimersCheck}), whose sections are found at every key group.
+     */
+    private static Unit rawKeyGroups(KeyGroupsStateHandle h, String where) {
+        Unit u = new Unit(where + " (" + LocalizedHandles.describe(h.getDelegateStateHandle()) + ")") {
+            @Override
+            void rehearse(LocalFiles local, RehearsalContext ctx, Findings findings) throws Exception {
+                if (RawKeyedTimersCheck.check(LocalizedHandles.localize(h, local))) {
+                    findings.proved(h.getDelegateStateHandle(), Proof.LENGTH,
+                            "raw keyed state of timers: each key group's section found at its offset (timers not decoded)");
+                } else {
+                    findings.proved(h.getDelegateStateHandle(), Proof.LENGTH, "not decoded (its operator's own format)");
+                }
             }
 
             @Override
