@@ -63,6 +63,11 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.verify = config.get(VerificationOptions.ENABLED);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
+        if (!verify && config.getOptional(VerificationOptions.REMOVE_ORPHANS).orElse(false)) {
+            LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{}: true has no effect while {} is false: the"
+                    + " orphan removal runs in the verification's passes", VerificationOptions.REMOVE_ORPHANS.key(),
+                    VerificationOptions.ENABLED.key());
+        }
         io.github.s3tiered.bridge.UnitlessValues.check(config, VerificationOptions.ORPHAN_CLOCK_MARGIN);
         java.time.Duration margin = config.get(VerificationOptions.ORPHAN_CLOCK_MARGIN);
         if (margin.isNegative()) {

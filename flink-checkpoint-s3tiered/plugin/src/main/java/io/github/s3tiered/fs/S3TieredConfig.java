@@ -48,6 +48,7 @@ public record S3TieredConfig(
     static final int MAX_PARTS = 10_000;
 
     public static S3TieredConfig from(Configuration conf) {
+        warnWhereBlank(conf);
         URI endpoint = null;
         String endpointValue = trimToNull(get(conf, S3TieredOptions.ENDPOINT));
         if (endpointValue != null) {
@@ -294,6 +295,32 @@ public record S3TieredConfig(
         }
         return option.key();
     }
+
+    /**
+     * A key present with an empty value is taken as unset, and what unset means is not what an
+     * empty placeholder (an unset variable in a deployment's template) meant: AWS S3 instead of
+     * the store, the default credentials chain, a tier under the temporary directory. Said once
+     * per key, naming it.
+     */
+    private static void warnWhereBlank(Configuration conf) {
+        java.util.Map<String, String> all = conf.toMap();
+        java.util.Map<ConfigOption<String>, String> unsetMeans = new java.util.LinkedHashMap<>();
+        unsetMeans.put(S3TieredOptions.ENDPOINT, "requests go to AWS S3 of the region");
+        unsetMeans.put(S3TieredOptions.REGION, "the AWS SDK's region chain applies (us-east-1 with a custom endpoint)");
+        unsetMeans.put(S3TieredOptions.ACCESS_KEY, "the AWS SDK's default credentials chain applies");
+        unsetMeans.put(S3TieredOptions.SECRET_KEY, "the AWS SDK's default credentials chain applies");
+        unsetMeans.put(S3TieredOptions.LOCAL_DIR, "the local tier goes under java.io.tmpdir (s3tiered-local-tier)");
+        unsetMeans.forEach((option, meaning) -> {
+            String key = keyUsed(conf, option);
+            String value = all.get(key);
+            if (value != null && value.isBlank() && BLANK_WARNED.add(key)) {
+                LOG.warn("{} is set but empty, and taken as unset: {}", key, meaning);
+            }
+        });
+    }
+
+    private static final java.util.Set<String> BLANK_WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(S3TieredConfig.class);
 
     private static String trimToNull(String s) {
         return s == null || s.isBlank() ? null : s.trim();

@@ -331,9 +331,27 @@ public final class S3Access implements AutoCloseable {
         for (int i = 0; i < keys.size(); i += DELETE_BATCH) {
             List<String> batch = keys.subList(i, Math.min(keys.size(), i + DELETE_BATCH));
             String first = batch.get(0);
+            // keys S3 failed for a passing reason (InternalError, SlowDown) inside its 200 answer are
+            // sent again, alone, as a failed request would be; the others end it
+            List<String>[] remaining = new List[] {batch};
             List<ObjectStore.DeleteFailure> failures = retrier.call(
                     S3Request.of("DeleteObjects", bucket, first + (batch.size() > 1 ? " (+" + (batch.size() - 1) + " keys)" : "")),
-                    cancellation, () -> store.deleteObjects(bucket, batch));
+                    cancellation, () -> {
+                        List<ObjectStore.DeleteFailure> failed = store.deleteObjects(bucket, remaining[0]);
+                        if (!failed.isEmpty() && failed.stream().allMatch(f -> S3ErrorKind.ofCode(f.code()) != S3ErrorKind.PERMANENT)) {
+                            remaining[0] = failed.stream().map(ObjectStore.DeleteFailure::key).toList();
+                            ObjectStore.DeleteFailure f = failed.get(0);
+                            boolean throttled = failed.stream().anyMatch(x -> S3ErrorKind.ofCode(x.code()) == S3ErrorKind.THROTTLED);
+                            throw software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(throttled ? 503 : 500)
+                                    .awsErrorDetails(software.amazon.awssdk.awscore.exception.AwsErrorDetails.builder()
+                                            .errorCode(f.code()).errorMessage(failed.size() + " keys not deleted, first s3://"
+                                                    + bucket + "/" + f.key() + ": " + f.message()).build())
+                                    .message(failed.size() + " keys not deleted, first s3://" + bucket + "/" + f.key() + ": "
+                                            + f.code() + " " + f.message())
+                                    .build();
+                        }
+                        return failed;
+                    });
             if (!failures.isEmpty()) {
                 ObjectStore.DeleteFailure f = failures.get(0);
                 throw new IOException("S3 DeleteObjects at " + endpointDescription() + " could not delete " + failures.size()

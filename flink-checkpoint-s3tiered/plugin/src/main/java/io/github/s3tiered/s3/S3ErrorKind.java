@@ -28,6 +28,12 @@ public enum S3ErrorKind {
             Set.of("RequestTimeout", "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed", "BadDigest",
                     "XAmzContentSHA256Mismatch");
 
+    /** The kind of a failure S3 reports per key inside a DeleteObjects answer (200), by its code. */
+    static S3ErrorKind ofCode(String code) {
+        return code == null ? PERMANENT : THROTTLING_CODES.contains(code) ? THROTTLED
+                : TRANSIENT_CODES.contains(code) ? TRANSIENT : PERMANENT;
+    }
+
     public static S3ErrorKind classify(Throwable t) {
         if (t instanceof SdkServiceException se) {
             int status = se.statusCode();

@@ -58,6 +58,7 @@ public class S3OperationException extends IOException {
         if (detail != null) {
             sb.append(" (").append(detail).append(')');
         }
+        sb.append(hint(cause));
         if (!earlier.isEmpty()) {
             sb.append("; earlier attempts failed otherwise:");
             for (Throwable e : earlier) {
@@ -66,6 +67,31 @@ public class S3OperationException extends IOException {
             sb.setLength(sb.length() - 1);
         }
         return sb.toString();
+    }
+
+    /**
+     * What to set, for the failures an operator fixes in the configuration: no credentials found,
+     * and a bucket in another region than the one configured (S3 answers 301 or 400 without
+     * naming the option).
+     */
+    private static String hint(Throwable cause) {
+        String m = cause.getMessage();
+        if (!(cause instanceof SdkServiceException) && m != null && m.contains("Unable to load credentials")) {
+            return ". No credentials: set s3tiered.access-key and s3tiered.secret-key (or s3.access-key and"
+                    + " s3.secret-key), or give the process credentials through the AWS SDK's default chain"
+                    + " (environment, profile, web identity, container or instance role)";
+        }
+        if (cause instanceof SdkServiceException se) {
+            String code = S3ErrorKind.errorCode(se);
+            String region = se instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
+                    && ase.awsErrorDetails() != null && ase.awsErrorDetails().sdkHttpResponse() != null
+                    ? ase.awsErrorDetails().sdkHttpResponse().firstMatchingHeader("x-amz-bucket-region").orElse(null) : null;
+            if (se.statusCode() == 301 || "PermanentRedirect".equals(code) || "AuthorizationHeaderMalformed".equals(code)) {
+                return ". The bucket is in " + (region != null ? "region " + region : "another region")
+                        + " than the one configured: set s3tiered.region (or s3.region)" + (region != null ? " to " + region : "");
+            }
+        }
+        return "";
     }
 
     private static String shortly(Throwable e) {

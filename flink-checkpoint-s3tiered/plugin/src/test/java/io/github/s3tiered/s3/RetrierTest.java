@@ -154,6 +154,23 @@ class RetrierTest {
     }
 
     @Test
+    void failuresFixedInTheConfigurationNameTheOptions() {
+        SdkClientException noCredentials = SdkClientException.builder()
+                .message("Unable to load credentials from any of the providers in the chain").build();
+        assertThatThrownBy(() -> retrier.call(request, scripted(noCredentials)))
+                .hasMessageContaining("s3tiered.access-key").hasMessageContaining("default chain");
+        S3Exception redirect = (S3Exception) S3Exception.builder().statusCode(301)
+                .awsErrorDetails(AwsErrorDetails.builder().errorCode("PermanentRedirect")
+                        .sdkHttpResponse(software.amazon.awssdk.http.SdkHttpResponse.builder().statusCode(301)
+                                .putHeader("x-amz-bucket-region", "eu-central-1").build()).build())
+                .build();
+        assertThatThrownBy(() -> retrier.call(request, scripted(redirect)))
+                .hasMessageContaining("HTTP 301").hasMessageContaining("set s3tiered.region (or s3.region) to eu-central-1");
+        assertThatThrownBy(() -> retrier.call(request, scripted(s3Error(403, "AccessDenied"))))
+                .hasMessageNotContaining("region").hasMessageNotContaining("credentials");
+    }
+
+    @Test
     void aRangedGetNamesItsRange() {
         assertThat(S3Request.ofRange("GetObject", "b", "k", 8, 15)).hasToString("GetObject s3://b/k (bytes=8-15)");
         assertThat(S3Request.ofRange("GetObject", "b", "k", 8, -1)).hasToString("GetObject s3://b/k (bytes=8-)");

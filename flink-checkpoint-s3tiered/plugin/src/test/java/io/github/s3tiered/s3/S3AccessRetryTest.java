@@ -156,6 +156,40 @@ class S3AccessRetryTest {
      * the upload's size and CRC32C: the upload succeeded. Without an earlier completion the same
      * answer fails the call, naming the upload id.
      */
+    /**
+     * DeleteObjects answers 200 and lists keys it failed: those failed for a passing reason
+     * (InternalError, SlowDown) are sent again, alone; a denial ends the call naming the key.
+     */
+    @Test
+    void keysDeleteObjectsFailedForAPassingReasonAreSentAgainAlone() throws Exception {
+        List<List<String>> sent = new java.util.ArrayList<>();
+        ObjectStore partlyFailing = intercepting((method, args) -> {
+            if (method.getName().equals("deleteObjects")) {
+                List<String> keys = List.copyOf((List<String>) args[1]);
+                sent.add(keys);
+                store.deleteObjects((String) args[0], keys.stream().filter(k -> sent.size() > 1 || !k.equals("b")).toList());
+                if (keys.contains("denied")) {
+                    return List.of(new ObjectStore.DeleteFailure("denied", "AccessDenied", "Access Denied"));
+                }
+                return sent.size() == 1 ? List.of(new ObjectStore.DeleteFailure("b", "InternalError", "try again"))
+                        : List.of();
+            }
+            return method.invoke(store, args);
+        });
+        S3Access s3 = new S3Access(partlyFailing, new Retrier(POLICY, "s", stats), stats);
+        for (String k : List.of("a", "b", "c")) {
+            store.putRaw("bk", k, new byte[1], null);
+        }
+        s3.deleteObjects("bk", List.of("a", "b", "c"));
+        assertThat(sent).containsExactly(List.of("a", "b", "c"), List.of("b"));
+        assertThat(store.object("bk", "b")).isEmpty();
+
+        sent.clear();
+        assertThatThrownBy(() -> s3.deleteObjects("bk", List.of("x", "denied")))
+                .hasMessageContaining("s3://bk/denied").hasMessageContaining("AccessDenied");
+        assertThat(sent).hasSize(1);
+    }
+
     @Test
     void aRetriedCompleteSucceedsWhenAnEarlierAttemptCompletesTheUploadMeanwhile(@TempDir Path dir) throws Exception {
         PartFile part = PartFile.of(dir, 3);
