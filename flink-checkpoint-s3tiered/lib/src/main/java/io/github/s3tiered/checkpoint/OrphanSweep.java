@@ -272,6 +272,7 @@ final class OrphanSweep {
         FileStatus[] jobDirEntries = listOrEmpty(fs, jobDir);
         // after the listing: a checkpoint started here is registered before any of its files is written
         long highestKnown = Math.max(pending.highestStarted(), completedHere.isEmpty() ? -1 : completedHere.lastKey());
+        long lowestHere = Math.min(pending.lowestStarted(), completedHere.isEmpty() ? Long.MAX_VALUE : completedHere.firstKey());
         for (FileStatus child : jobDirEntries) {
             var m = CHECKPOINT_DIR.matcher(child.getPath().getName());
             if (!child.isDir() || !m.matches()) {
@@ -297,6 +298,15 @@ final class OrphanSweep {
                     return;
                 }
                 if (refs == null) {
+                    if (id < lowestHere && !leftFromBefore(fs, child.getPath(), oldestHereSecond)) {
+                        // a run of the same job id restored from an older checkpoint counts its ids from
+                        // there: written since this coordinator's checkpoints, it runs now, and its
+                        // checkpoint in progress has files in shared/ that no _metadata names yet
+                        LOG.info("No orphan removal in {} after checkpoint {}: it holds chk-{} without _metadata,"
+                                + " below any checkpoint this coordinator started and written since (another one"
+                                + " writes here)", jobDir, checkpointId, id);
+                        return;
+                    }
                     continue; // no _metadata: started, aborted or being removed; its files are in chk-N itself
                 }
                 listedReferences.put(id, refs);

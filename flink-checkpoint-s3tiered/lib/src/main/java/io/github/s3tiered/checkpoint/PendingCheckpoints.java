@@ -38,10 +38,18 @@ final class PendingCheckpoints {
 
     /** Guarded by this. */
     private long highestStarted = -1;
+    /** Guarded by this. */
+    private long lowestStarted = Long.MAX_VALUE;
 
     synchronized void started(long checkpointId) {
         pending.add(checkpointId);
         highestStarted = Math.max(highestStarted, checkpointId);
+        lowestStarted = Math.min(lowestStarted, checkpointId);
+    }
+
+    /** The lowest id started here, {@code Long.MAX_VALUE} before any: a lower one is another run's. */
+    synchronized long lowestStarted() {
+        return lowestStarted;
     }
 
     /** The highest id started here so far, -1 before any: a higher one is another coordinator's. */

@@ -287,6 +287,27 @@ class OrphanSweepTest {
     }
 
     @Test
+    void aCheckpointBelowAnyStartedHereWrittenSinceEndsThePass() throws Exception {
+        // a run of the same job id, restored from an older savepoint, counts its ids from there and
+        // runs beside this one: its checkpoint in progress has a file in shared/ and no _metadata yet
+        upload("of-the-other");
+        pending.started(10);
+        upload("a");
+        complete(10, "a");
+        pending.started(11);
+        complete(11, "a");
+        subsume(10);
+        java.nio.file.Path exclusive = job.resolve("chk-3/exclusive"); // written now, by the other run
+        Files.createDirectories(exclusive.getParent());
+        Files.write(exclusive, new byte[] {1});
+        Files.setLastModifiedTime(exclusive, FileTime.fromMillis((second += STEP) * 1000));
+        pending.started(12);
+        complete(12, "a");
+
+        assertThat(shared()).contains("of-the-other");
+    }
+
+    @Test
     void aCheckpointLeftByAnEarlierRunUnderTheSameJobIdDoesNotKeepTheRemovalOff() throws Exception {
         // a fixed job id (application mode with HA), started afresh: the counter is below an earlier
         // run's retained chk-500, whose references are kept like any other listed checkpoint's
