@@ -256,7 +256,7 @@ class RecoveryInspectorCliITCase {
         // a path of the wrong kind finds nothing, which must not read as "not restorable" (exit 1)
         Run baseDir = cli("restore-point", base.toString());
         assertThat(baseDir.exit()).as(baseDir.err()).isEqualTo(2);
-        assertThat(baseDir.err()).contains("several jobs");
+        assertThat(baseDir.err()).contains("holds job directories");
         Run checkpoint = cli("restore-point", newest());
         assertThat(checkpoint.exit()).as(checkpoint.err()).isEqualTo(2);
         assertThat(checkpoint.err()).contains("not a job directory", new Path(jobDir()).getName());

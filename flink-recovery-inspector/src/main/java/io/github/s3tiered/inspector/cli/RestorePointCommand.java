@@ -126,7 +126,7 @@ final class RestorePointCommand extends InspectorSubcommand {
             case CHECKPOINT, SAVEPOINT -> throw new InspectorFailure(path + " is a checkpoint or savepoint, not a job"
                     + " directory: name the job directory that holds it (" + CheckpointNames.checkpointDirectory(path).getParent()
                     + "), or validate the checkpoint itself");
-            case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds the directories of several jobs: name one"
+            case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds job directories, not checkpoints: name one"
                     + " (<dir>/<job-id>; 'list " + path + "' shows them)");
             default -> throw new InspectorFailure(path + " is not a job's checkpoint directory (no chk-N, savepoint-*, shared/"
                     + " or taskowned/ inside)");

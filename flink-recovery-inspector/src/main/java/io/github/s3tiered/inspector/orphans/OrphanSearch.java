@@ -325,9 +325,9 @@ public final class OrphanSearch {
             if (loaded.metadata() == null) {
                 if (loaded.problem().verdict() != Verdict.NO_METADATA) {
                     unreadable.add(loaded.problem());
+                } else {
+                    vanished.add(cp); // deleted since the listing: a checkpoint Flink just subsumed
                 }
-                // NO_METADATA here: deleted since the listing, a checkpoint Flink just subsumed
-                vanished.add(cp);
                 continue;
             }
             CheckpointMetadata metadata = loaded.metadata();
@@ -363,6 +363,7 @@ public final class OrphanSearch {
             if (round == MAX_RELISTINGS) {
                 listingGaps.add("checkpoints kept being subsumed while they were read (last: " + vanished.get(0).path()
                         + "), so what their successors reference is unknown");
+                vanished.clear();
                 return;
             }
             Set<String> dirs = new java.util.LinkedHashSet<>();
@@ -376,7 +377,14 @@ public final class OrphanSearch {
             for (String key : dirs) {
                 Path dir = dirPaths.get(key);
                 progress.step("listing " + dir + " again: a checkpoint in it was subsumed while it was read");
-                FileStatus[] again = listings.calls().listStatus(dir); // fresh, not the cached listing
+                FileStatus[] again;
+                try {
+                    again = listings.calls().listStatus(dir); // fresh, not the cached listing
+                } catch (IOException e) {
+                    listingGaps.add("listing " + dir + " again failed (" + e.getMessage() + "), so what succeeded a"
+                            + " checkpoint subsumed there is unknown");
+                    continue;
+                }
                 List<CheckpointLocation> added = new ArrayList<>();
                 for (FileStatus st : again == null ? new FileStatus[0] : again) {
                     String name = st.getPath().getName();
@@ -384,10 +392,10 @@ public final class OrphanSearch {
                         added.add(new CheckpointLocation(st.getPath(), CheckpointKind.CHECKPOINT, CheckpointNames.idFromName(name)));
                     }
                 }
-                List<CheckpointLocation> without = new ArrayList<>();
-                collectReferences(added, nowMillis, referenced, retained, unreadable, without, listingGaps,
+                // one listed now without _metadata is in progress: what vanished was subsumed by one that
+                // completed first, shown here with its _metadata (or gone in turn: vanished again)
+                collectReferences(added, nowMillis, referenced, retained, unreadable, new ArrayList<>(), listingGaps,
                         new DirectoryListings(listings.calls()));
-                vanished.addAll(without); // in progress, or subsumed in turn before it was read
             }
         }
     }

@@ -141,7 +141,7 @@ public final class DirectoryListings {
         Listing listing;
         try {
             FileStatus[] statuses = calls.listStatus(dir, count);
-            if (statuses == null || statuses.length == 0 && isObjectStore(dir)) {
+            if (statuses == null || statuses.length == 0 && isObjectStore(dir) && calls.getFileStatus(dir) == null) {
                 listing = new Listing(dir, State.ABSENT, Collections.emptyMap(), null);
             } else {
                 Map<String, FileStatus> entries = new LinkedHashMap<>();
@@ -162,10 +162,14 @@ public final class DirectoryListings {
     }
 
     /**
-     * Object stores have no directories: a "directory" is the keys under a prefix, and their file
-     * systems list a prefix without any as empty rather than failing as for a missing path. Empty
-     * there is absent, so that a mistyped checkpoint or job directory is "no such directory", not
-     * a checkpoint without {@code _metadata} (which a guard's fallback would step back from).
+     * Object stores have no directories: a "directory" is the keys under a prefix. Some of their
+     * file systems ({@code s3tiered://}, Presto's) list a prefix without any as empty rather than
+     * failing as for a missing path; others (Hadoop's S3A, GCS) fail for it and list a directory
+     * marker (which Flink's {@code mkdirs} of every {@code chk-N} leaves) as empty. So an empty
+     * listing there is confirmed by a status call (one more request, for empty listings only):
+     * absent when it finds nothing, so that a mistyped checkpoint or job directory is "no such
+     * directory", not a checkpoint without {@code _metadata} (which a guard's fallback would step
+     * back from).
      */
     static boolean isObjectStore(Path dir) {
         String scheme = dir.toUri().getScheme();
