@@ -365,13 +365,12 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         ExpectedResults.Verification v = ExpectedResults.verify(output, s.records(), s.keys());
         assertThat(v.exact()).as(v.toString()).isTrue();
 
-        // In S3 a prefix with nothing under it is no checkpoint at all: a mistyped chk-N or job id is
-        // an error, never a checkpoint without _metadata that the fallback would step back from.
+        // A chk-N with nothing stored under it, above every checkpoint of the job: in S3 the same as a
+        // checkpoint that lost its only object, but no rollback target; falling back from it would
+        // resume the newest checkpoint, not the older one a mistyped id stood for.
         long newestId = Long.parseLong(newestDir.getName().substring("chk-".length()));
         String typo = jobDir + "/chk-" + (newestId + 400);
-        assertThatThrownBy(() -> inspector.validate(new Path(typo), false)).isInstanceOf(java.io.FileNotFoundException.class);
-        assertThatThrownBy(() -> inspector.restorePoint(new Path(dir + "/0123456789abcdef0123456789abcdef"), false))
-                .isInstanceOf(java.io.FileNotFoundException.class);
+        assertThat(inspector.validate(new Path(typo), false).verdict()).isEqualTo(Verdict.NO_METADATA);
         String notThere = failureText(run(cluster, environment(dir, typo, Map.of("s3tiered.recovery.fallback-to-restorable", "true")), s));
         assertThat(notThere).contains("no such checkpoint").contains(typo).doesNotContain("FALLING BACK");
 

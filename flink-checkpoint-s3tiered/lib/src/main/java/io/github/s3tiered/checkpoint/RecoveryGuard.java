@@ -122,6 +122,9 @@ final class RecoveryGuard implements Serializable {
         if (namedId < 0) {
             namedId = v.checkpointId();
         }
+        if (v.verdict() == Verdict.NO_METADATA && namedId >= 0) {
+            refuseANameAboveEveryCheckpoint(inspector, jobDir, pointer, checkpoint, namedId, refusal);
+        }
         RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer,
                 new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId), refusal + "\n");
         if (rp.outcome() == Outcome.UNKNOWN) {
@@ -139,6 +142,37 @@ final class RecoveryGuard implements Serializable {
                         + "********************************************************************************",
                 RecoveryGuardOptions.FALLBACK.key(), refusal, chosen.get());
         return chosen.get().toString();
+    }
+
+    /**
+     * A named {@code chk-N} with nothing stored under it and above every checkpoint of its job is
+     * no checkpoint that lost its {@code _metadata}, but a name that never was one (a mistyped id;
+     * on an object store nothing tells the two apart but this). Falling back from it would resume
+     * the job's newest checkpoint, not the older one the operator meant to roll back to.
+     */
+    private static void refuseANameAboveEveryCheckpoint(CheckpointInspector inspector, Path jobDir, String pointer,
+            Path checkpoint, long namedId, String refusal) throws IOException {
+        List<io.github.s3tiered.inspector.JobDirectory> jobs;
+        try {
+            jobs = inspector.discover(jobDir);
+        } catch (IOException e) {
+            throw new IOException(refusal + "\nNot resuming from " + KEY + " = " + pointer + ": the checkpoints of " + jobDir
+                    + " could not be listed (" + e.getMessage() + "). Nothing was resumed.", e);
+        }
+        long highest = -1;
+        for (io.github.s3tiered.inspector.JobDirectory job : jobs) {
+            for (io.github.s3tiered.inspector.CheckpointLocation cp : job.checkpoints()) {
+                if (io.github.s3tiered.inspector.PathKey.of(cp.path()).equals(io.github.s3tiered.inspector.PathKey.of(checkpoint))) {
+                    return; // it exists: a checkpoint without _metadata, fallen back from as asked
+                }
+                highest = Math.max(highest, cp.idFromName());
+            }
+        }
+        if (namedId > highest) {
+            throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): nothing is stored"
+                    + " under " + checkpoint + ", and its id is above every checkpoint of " + jobDir + (highest < 0 ? ""
+                    : " (the newest is chk-" + highest + ")") + ": no such checkpoint, a mistyped id? Nothing was resumed.");
+        }
     }
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {

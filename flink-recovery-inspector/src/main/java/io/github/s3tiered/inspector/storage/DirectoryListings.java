@@ -141,7 +141,7 @@ public final class DirectoryListings {
         Listing listing;
         try {
             FileStatus[] statuses = calls.listStatus(dir, count);
-            if (statuses == null || statuses.length == 0 && isObjectStore(dir) && calls.getFileStatus(dir) == null) {
+            if (statuses == null) {
                 listing = new Listing(dir, State.ABSENT, Collections.emptyMap(), null);
             } else {
                 Map<String, FileStatus> entries = new LinkedHashMap<>();
@@ -160,24 +160,6 @@ public final class DirectoryListings {
         byDir.put(key, listing);
         return listing;
     }
-
-    /**
-     * Object stores have no directories: a "directory" is the keys under a prefix. Some of their
-     * file systems ({@code s3tiered://}, Presto's) list a prefix without any as empty rather than
-     * failing as for a missing path; others (Hadoop's S3A, GCS) fail for it and list a directory
-     * marker (which Flink's {@code mkdirs} of every {@code chk-N} leaves) as empty. So an empty
-     * listing there is confirmed by a status call (one more request, for empty listings only):
-     * absent when it finds nothing, so that a mistyped checkpoint or job directory is "no such
-     * directory", not a checkpoint without {@code _metadata} (which a guard's fallback would step
-     * back from).
-     */
-    static boolean isObjectStore(Path dir) {
-        String scheme = dir.toUri().getScheme();
-        return scheme != null && OBJECT_STORE_SCHEMES.contains(scheme.toLowerCase(java.util.Locale.ROOT));
-    }
-
-    private static final java.util.Set<String> OBJECT_STORE_SCHEMES =
-            java.util.Set.of("s3tiered", "s3", "s3a", "s3n", "s3p", "gs", "oss", "cosn", "obs");
 
     /** The listing, or the storage failure as an exception (for callers that cannot go on without it). */
     public Listing listOrThrow(Path dir) throws IOException {
