@@ -49,8 +49,9 @@ public enum S3ErrorKind {
         if (t instanceof ApiCallAttemptTimeoutException) {
             return TRANSIENT;
         }
-        if (certificateFailure(t) != null) {
-            // The server's certificate is not trusted: every attempt would fail the same way.
+        if (certificateFailure(t) != null || plainHttpAnswer(t) != null) {
+            // The server's certificate is not trusted, or the server does not speak TLS: every
+            // attempt would fail the same way.
             return PERMANENT;
         }
         if (t instanceof SdkClientException) {
@@ -82,6 +83,21 @@ public enum S3ErrorKind {
      * The certificate error when {@code t} is a TLS handshake that failed because the server's
      * certificate was rejected (not trusted, expired, wrong host), else null.
      */
+    /**
+     * The TLS failure the JDK reports when the server answered the handshake in plain HTTP (an
+     * endpoint without a scheme is taken as https), or null.
+     */
+    static javax.net.ssl.SSLException plainHttpAnswer(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLException ssl && ssl.getMessage() != null
+                    && (ssl.getMessage().contains("Unsupported or unrecognized SSL message")
+                            || ssl.getMessage().contains("plaintext connection"))) {
+                return ssl;
+            }
+        }
+        return null;
+    }
+
     static java.security.cert.CertificateException certificateFailure(Throwable t) {
         boolean handshake = false;
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {

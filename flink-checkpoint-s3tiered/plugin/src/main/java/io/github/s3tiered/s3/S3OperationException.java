@@ -41,6 +41,13 @@ public class S3OperationException extends IOException {
                     .append(" holding the server's certificate or the CA that signed it, or add it to the JVM's")
                     .append(" trust store (javax.net.ssl.trustStore)").toString();
         }
+        javax.net.ssl.SSLException plain = S3ErrorKind.plainHttpAnswer(cause);
+        if (plain != null && endpoint.startsWith("https://")) {
+            return sb.append(": the server at ").append(endpoint).append(" does not speak TLS (")
+                    .append(plain.getMessage()).append("). An endpoint written without a scheme is taken as https://,")
+                    .append(" as Flink's S3 file systems take it: for a server of plain HTTP write it as http://")
+                    .append(endpoint.substring("https://".length())).toString();
+        }
         if (cause instanceof SdkServiceException se) {
             sb.append(": HTTP ").append(se.statusCode());
             String code = S3ErrorKind.errorCode(se);

@@ -75,6 +75,20 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
     }
 
     @Test
+    void aBareHostOfAPlainHttpServerFailsAtOnceSayingToWriteHttp() throws Exception {
+        assumeTrue(server().endpoint().startsWith("http://"), "needs a server of plain HTTP");
+        String hostAndPort = server().endpoint().substring("http://".length()).replaceAll("/+$", "");
+        Configuration conf = config(tierDir);
+        conf.setString("s3.endpoint", hostAndPort); // taken as https://, as Flink's S3 file systems take it
+        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        assertThatThrownBy(() -> write(fs, path("tls"), new byte[10]))
+                .isInstanceOf(S3OperationException.class)
+                .hasMessageContaining("https://" + hostAndPort + " does not speak TLS")
+                .hasMessageContaining("write it as http://" + hostAndPort);
+        assertThat(fs.s3Statistics().retries.sum()).as("not retried: every attempt would fail alike").isZero();
+    }
+
+    @Test
     void wrongCredentialsFailWithoutRetryAndNameTheBucket() throws Exception {
         Configuration conf = config(tierDir);
         conf.setString("s3.secret-key", "not-the-secret");
