@@ -42,7 +42,8 @@ public final class S3TieredRuntime implements AutoCloseable {
     public S3TieredRuntime(S3TieredConfig config, ObjectStore objectStore, S3Statistics stats) throws IOException {
         this.config = config;
         try {
-            this.tier = new LocalTier(config.localDir(), config.localEnabled() ? config.localMaxBytes() : 0);
+            this.tier = new LocalTier(config.localDir(), config.localEnabled() ? config.localMaxBytes() : 0,
+                    storeOf(config.client().endpoint()));
         } catch (IOException | RuntimeException e) {
             objectStore.close(); // its connection pool and threads: the runtime owning them is not made
             throw e;
@@ -55,6 +56,18 @@ public final class S3TieredRuntime implements AutoCloseable {
                         new LinkedBlockingQueue<>(), daemonThreads("s3tiered-transfer"));
         pool.allowCoreThreadTimeOut(true);
         this.transferPool = pool;
+    }
+
+    /**
+     * The S3 service a tier copy comes from: {@code host:port} of a custom endpoint (a bucket name
+     * is unique only within one service), empty for AWS.
+     */
+    static String storeOf(java.net.URI endpoint) {
+        if (endpoint == null) {
+            return "";
+        }
+        int port = endpoint.getPort() != -1 ? endpoint.getPort() : "http".equalsIgnoreCase(endpoint.getScheme()) ? 80 : 443;
+        return endpoint.getHost().toLowerCase(java.util.Locale.ROOT) + ":" + port;
     }
 
     public S3TieredConfig config() {

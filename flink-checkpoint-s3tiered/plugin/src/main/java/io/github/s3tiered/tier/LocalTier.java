@@ -124,7 +124,17 @@ public final class LocalTier {
     private final TierEviction eviction;
 
     public LocalTier(Path root, long maxBytes) throws IOException {
-        this.layout = new TierLayout(root);
+        this(root, maxBytes, "");
+    }
+
+    /**
+     * {@code store} names the S3 service the copies come from ({@code host:port} of a custom
+     * endpoint, empty for AWS): processes that share the tier directory (its default is under
+     * the temp directory of the host) but talk to different services never read each other's
+     * copies of a bucket and key both have.
+     */
+    public LocalTier(Path root, long maxBytes, String store) throws IOException {
+        this.layout = new TierLayout(root, store);
         this.eviction = new TierEviction(layout, verification, stats, maxBytes);
         eviction.evictIfOverBudget(); // counts everything on disk, removes what crashes left
     }

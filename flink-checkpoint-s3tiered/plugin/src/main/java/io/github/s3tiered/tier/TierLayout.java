@@ -38,10 +38,11 @@ import java.util.function.Predicate;
  * Where the tier's files are and what the sidecar holds. Under {@code <root>/v1/}:
  *
  * <pre>
- *   objects/&lt;2 hex&gt;/&lt;sha256(bucket/key)&gt;        the data: the object's bytes; its mtime is
- *                                               set when it is renamed in (see LocalTier)
- *   objects/&lt;2 hex&gt;/&lt;sha256(bucket/key)&gt;.meta   the sidecar: bucket, key, size, crc32c
- *                                               (java.util.Properties); its mtime is the last access
+ *   objects/&lt;2 hex&gt;/&lt;sha256([store\n]bucket/key)&gt;        the data: the object's bytes; its
+ *                                               mtime is set when it is renamed in (see LocalTier)
+ *   objects/&lt;2 hex&gt;/&lt;sha256([store\n]bucket/key)&gt;.meta   the sidecar: [store,] bucket, key,
+ *                                               size, crc32c (java.util.Properties); its mtime is
+ *                                               the last access
  *   staging/&lt;uuid&gt;.tmp                          files being written; they enter objects/ by rename
  *   evict.lock                                  the file lock eviction holds
  * </pre>
@@ -57,12 +58,15 @@ final class TierLayout {
     static final String META_SUFFIX = ".meta";
 
     private final Path root;
+    /** The S3 service ({@code host:port}), empty for AWS; part of every copy's name and sidecar. */
+    private final String store;
     private final Path objects;
     private final Path staging;
     private final Path lockFile;
 
-    TierLayout(Path root) throws IOException {
+    TierLayout(Path root, String store) throws IOException {
         this.root = root.toAbsolutePath().normalize();
+        this.store = store;
         this.objects = this.root.resolve(LAYOUT).resolve("objects");
         this.staging = this.root.resolve(LAYOUT).resolve("staging");
         this.lockFile = this.root.resolve(LAYOUT).resolve("evict.lock");
@@ -87,7 +91,7 @@ final class TierLayout {
     }
 
     Path dataPath(String bucket, String key) {
-        String hash = sha256(bucket + "/" + key);
+        String hash = sha256(store.isEmpty() ? bucket + "/" + key : store + "\n" + bucket + "/" + key);
         return objects.resolve(hash.substring(0, 2)).resolve(hash);
     }
 
@@ -127,7 +131,7 @@ final class TierLayout {
         } catch (IOException | IllegalArgumentException e) {
             throw new SidecarUnreadableException(meta, e.toString());
         }
-        if (!bucket.equals(p.getProperty("bucket")) || !key.equals(p.getProperty("key"))) {
+        if (!store.equals(p.getProperty("store", "")) || !bucket.equals(p.getProperty("bucket")) || !key.equals(p.getProperty("key"))) {
             return Optional.empty();
         }
         try {
@@ -145,6 +149,9 @@ final class TierLayout {
     /** Writes the sidecar of a data file already in place: into staging, then renamed next to it. */
     void writeSidecar(TierEntry entry) throws IOException {
         Properties p = new Properties();
+        if (!store.isEmpty()) {
+            p.setProperty("store", store);
+        }
         p.setProperty("bucket", entry.bucket());
         p.setProperty("key", entry.key());
         p.setProperty("size", Long.toString(entry.size()));

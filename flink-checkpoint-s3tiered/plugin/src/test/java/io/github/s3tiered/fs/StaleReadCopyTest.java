@@ -100,6 +100,34 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aTierSharedWithAProcessOfAnotherS3ServiceNeverServesItsCopyOfTheSameBucketAndKey() throws Exception {
+        // Both processes use the host's default tier directory; each talks to its own service,
+        // where the bucket and the key (a fixed job id's _metadata) exist with other contents.
+        byte[] ours = bytes(4000, 1);
+        byte[] theirs = bytes(4000, 2);
+        write("job/chk-1/_metadata", ours);
+        assertThat(readAll("job/chk-1/_metadata")).isEqualTo(ours);
+
+        io.github.s3tiered.s3.S3Statistics otherStats = new io.github.s3tiered.s3.S3Statistics();
+        io.github.s3tiered.s3.InMemoryObjectStore otherService = new io.github.s3tiered.s3.InMemoryObjectStore(otherStats);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(theirs);
+        otherService.putRaw(BUCKET, "job/chk-1/_metadata", theirs, (int) crc.getValue());
+        S3TieredFileSystem other = FakeS3FileSystems.create(otherService, otherStats, FakeS3FileSystems.config(tierDir,
+                Map.of(S3TieredOptions.ENDPOINT.key(), "http://other-service.test:9000")));
+        try {
+            try (FSDataInputStream in = other.open(path("job/chk-1/_metadata"))) {
+                assertThat(in.readAllBytes()).as("the other service's object, not this one's copy").isEqualTo(theirs);
+            }
+            // and the other process's copy, kept in the tier in turn, is not served here either
+            assertThat(readAll("job/chk-1/_metadata")).isEqualTo(ours);
+            assertThat(stats.requestCount("GetObject")).as("this process's copy stayed its own").isZero();
+        } finally {
+            other.runtime().close();
+        }
+    }
+
+    @Test
     void aReadThatEndsAfterAnOverwriteKeepsNoCopyOfTheVersionItRead() throws Exception {
         fileSystem(STREAMING_READS);
         byte[] v1 = bytes(300_000, 1);
