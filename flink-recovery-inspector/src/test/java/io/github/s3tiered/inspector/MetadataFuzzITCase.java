@@ -344,7 +344,13 @@ class MetadataFuzzITCase {
          * offset lies in the file and starts a buffer, and Flink restores that buffer into both
          * channels and the other never, without failing.
          */
-        CHANNEL_BUFFER_CLAIMED_TWICE("is claimed by");
+        CHANNEL_BUFFER_CLAIMED_TWICE("is claimed by"),
+        /**
+         * Every key-group offset of a keyed handle set to 0 (one 8-byte field where a subtask has
+         * data in one key group): Flink restores each key group as empty, without reading the
+         * file and without failing.
+         */
+        KEY_GROUP_OFFSETS_ZEROED(Verdict.CORRUPT_STATE, "every offset is 0");
 
         final Verdict verdict;
         final String said;
@@ -579,6 +585,22 @@ class MetadataFuzzITCase {
                     }
                 }
                 throw new AssertionError("no run of key-group offset fields holds " + Arrays.toString(moved.offsets()));
+            }
+            case KEY_GROUP_OFFSETS_ZEROED -> {
+                for (int i = 0; i + 1 < fields.size(); i++) {
+                    if (!fields.get(i).name().equals("number of key groups") || !fields.get(i + 1).name().equals("key-group offset")) {
+                        continue;
+                    }
+                    boolean data = false;
+                    for (int j = i + 1; j < fields.size() && fields.get(j).name().equals("key-group offset"); j++) {
+                        data |= get(b, fields.get(j).offset(), 8) != 0;
+                        put(b, fields.get(j).offset(), 8, 0);
+                    }
+                    if (data) {
+                        return b;
+                    }
+                }
+                return null;
             }
             case SEGMENT_START_NEGATIVE -> {
                 MetadataStructure.Field f = first(fields, "segment start position");

@@ -13,6 +13,7 @@ import org.apache.flink.runtime.state.KeyGroupPartitioner;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.Keyed;
 import org.apache.flink.runtime.state.KeyGroupsSavepointStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
 import org.apache.flink.runtime.state.KeyedStateHandle;
@@ -397,6 +398,21 @@ final class KeyedSnapshotCheck {
                 }
                 return;
             }
+        }
+        // No key group has data: a full snapshot (RocksDB, canonical savepoints) then ends with its
+        // meta data. Flink restores a key group whose offset is 0 as empty, without reading on, so
+        // the offsets of a subtask's key groups set to 0 (one 8-byte field where it had one key
+        // group with data) restore it without its state and timers, and without an error.
+        long streamEnd = handle.getDelegateStateHandle().getStateSize();
+        if (streamEnd != metaDataEnd) {
+            KeyGroupRange range = handle.getKeyGroupRange();
+            int following = narrowable ? firstKeyGroupOfFullSnapshotData(handle, metaDataEnd, streamEnd) : -1;
+            if (following >= 0 && !range.contains(following)) {
+                return; // key groups of the file that this narrowed handle does not name
+            }
+            throw new StateDecodingException("no key group of " + range + " has data recorded (every offset is 0),"
+                    + " but " + (streamEnd - metaDataEnd) + " bytes follow the meta data at byte " + metaDataEnd
+                    + ": Flink would restore every key group empty", true, null);
         }
     }
 
