@@ -21,8 +21,13 @@ final class MetadataWritingLocation extends BackgroundDisposingLocation {
     private final MetadataPrecheck precheck;
     private final CheckpointStorageLocationReference reference;
 
-    MetadataWritingLocation(CheckpointStorageLocation delegate, long reuseWindowMillis) throws IOException {
+    /** Null where the job has no changelog. */
+    private final ChangelogFilesCheck changelogFiles;
+
+    MetadataWritingLocation(CheckpointStorageLocation delegate, long reuseWindowMillis, ChangelogFilesCheck changelogFiles)
+            throws IOException {
         super(delegate);
+        this.changelogFiles = changelogFiles;
         this.precheck = MetadataPrecheck.startFor(delegate);
         this.reference = LocationReferences.encode(delegate.getLocationReference(), reuseWindowMillis, null);
     }
@@ -34,6 +39,13 @@ final class MetadataWritingLocation extends BackgroundDisposingLocation {
 
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
-        return MetadataFileOutputStream.openFor(delegate, precheck);
+        CheckpointMetadataOutputStream out = MetadataFileOutputStream.openFor(delegate, precheck);
+        return changelogFiles == null ? out : changelogFiles.wrap(out, checkpointDirectory(delegate));
+    }
+
+    /** The directory of an Fs location (where relative handles in its {@code _metadata} point), else null. */
+    static org.apache.flink.core.fs.Path checkpointDirectory(CheckpointStorageLocation location) {
+        return location instanceof org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation fs
+                ? fs.getCheckpointDirectory() : null;
     }
 }

@@ -41,6 +41,11 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final FileSystemCheckpointStorage delegate;
     private final RecoveryGuard guard;
     private final boolean verify;
+    /** Whether the job has the changelog state backend: its files are checked ({@link ChangelogFilesCheck}). */
+    private final boolean changelog;
+
+    private static final org.apache.flink.configuration.ConfigOption<Boolean> CHANGELOG =
+            org.apache.flink.configuration.ConfigOptions.key("state.changelog.enabled").booleanType().defaultValue(false);
     private final int fullListingInterval;
     private final boolean removeOrphans;
     private final long orphanClockMarginSeconds;
@@ -61,6 +66,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.delegate = delegate;
         this.guard = guard;
         this.verify = config.get(VerificationOptions.ENABLED);
+        this.changelog = config.get(CHANGELOG);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
         if (!verify && config.getOptional(VerificationOptions.REMOVE_ORPHANS).orElse(false)) {
@@ -148,7 +154,8 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                 : null;
         return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()),
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
-                        delegate.getWriteBufferSize(), preUpload));
+                        delegate.getWriteBufferSize(), preUpload,
+                        changelog ? new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader()) : null));
     }
 
     @Override

@@ -87,8 +87,18 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, long orphanClockMarginSeconds,
             ClassLoader classLoader) {}
 
-    /** How the tasks write: Flink's file-state threshold and write buffer, and the pre-upload settings. */
-    record StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload) {}
+    /**
+     * How the tasks write: Flink's file-state threshold and write buffer, and the pre-upload
+     * settings; with the changelog state backend, the check of its files ({@code changelogFiles},
+     * null without).
+     */
+    record StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload,
+            ChangelogFilesCheck changelogFiles) {
+
+        StreamSettings(int fileStateThreshold, int writeBufferSize, PreUploadSettings preUpload) {
+            this(fileStateThreshold, writeBufferSize, preUpload, null);
+        }
+    }
 
     /** Checkpoints started and not yet finalized or disposed: the orphan sweep waits for none. */
     private final PendingCheckpoints pending;
@@ -142,12 +152,13 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             recordPreUploadGrace(); // a write that failed before: again, in the background
         }
         if (verification == null) {
-            return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId), reuseWindowSent());
+            return new MetadataWritingLocation(delegate.initializeLocationForCheckpoint(checkpointId), reuseWindowSent(),
+                    streams.changelogFiles());
         }
         pending.started(checkpointId); // before any task can write a file of it
         try {
             return new VerifyingCheckpointLocation(delegate.initializeLocationForCheckpoint(checkpointId), checkpointId,
-                    verifier(), pending, reuseWindowSent());
+                    verifier(), pending, reuseWindowSent(), streams.changelogFiles());
         } catch (IOException | RuntimeException e) {
             pending.ended(checkpointId);
             throw e;

@@ -31,6 +31,8 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final PendingCheckpoints pending;
     /** Null where it does not apply. */
     private final MetadataPrecheck precheck;
+    /** Null where the job has no changelog. */
+    private final ChangelogFilesCheck changelogFiles;
     /** Set when Flink disposes of it after a failure: then the disposal ends the checkpoint. */
     private final AtomicBoolean disposed = new AtomicBoolean();
 
@@ -60,8 +62,9 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     }
 
     VerifyingCheckpointLocation(CheckpointStorageLocation delegate, long checkpointId, CompletedCheckpointVerifier verifier,
-            PendingCheckpoints pending, long reuseWindowMillis) throws IOException {
+            PendingCheckpoints pending, long reuseWindowMillis, ChangelogFilesCheck changelogFiles) throws IOException {
         super(delegate);
+        this.changelogFiles = changelogFiles;
         this.delegate = delegate;
         this.precheck = MetadataPrecheck.startFor(delegate);
         this.checkpointId = checkpointId;
@@ -80,7 +83,9 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
         // on s3tiered without the exists() round trip Flink's stream asks first (MetadataFileOutputStream)
-        return new TeeMetadataOutputStream(MetadataFileOutputStream.openFor(delegate, precheck));
+        CheckpointMetadataOutputStream out = MetadataFileOutputStream.openFor(delegate, precheck);
+        return new TeeMetadataOutputStream(changelogFiles == null ? out
+                : changelogFiles.wrap(out, MetadataWritingLocation.checkpointDirectory(delegate)));
     }
 
     /** In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted. */

@@ -428,6 +428,61 @@ class MetadataWritingLocationTest {
         assertThat(fs.calls).isEmpty();
     }
 
+    /**
+     * Flink's changelog writer does not report a failed upload of a file of changes (its stream's
+     * close deletes the path and returns, and the handle goes to the JobManager): a checkpoint
+     * naming such a file is not completed; once the file is there, the checkpoint completes.
+     */
+    @Test
+    void aCheckpointNamingAChangelogFileThatIsNotThereIsNotCompleted() throws Exception {
+        Path changes = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/changes");
+        Files.createDirectories(root.resolve("changes"));
+        Files.write(root.resolve("changes/uploaded"), new byte[100]);
+        Path uploaded = new Path(changes, "uploaded");
+        Path lost = new Path(changes, "lost"); // its upload failed; Flink deleted the path and went on
+        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks(),
+                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null, new Path(checkpoints, job.toString()),
+                new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000),
+                        new ChangelogFilesCheck(getClass().getClassLoader())));
+        storage.initializeBaseLocationsForCheckpoint();
+
+        CheckpointStorageLocation seven = storage.initializeLocationForCheckpoint(7);
+        assertThatThrownBy(() -> finalize(seven, changelogMetadata(7, uploaded, lost)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Checkpoint 7 names the changelog file " + lost)
+                .hasMessageContaining("does not exist");
+        // its _metadata stream is discarded as after any failed finalization (abandoned on the plugin;
+        // this local stand-in cannot abandon a file it wrote as it went: MetadataFileOutputStreamTest)
+
+        Files.write(root.resolve("changes/lost"), new byte[50]);
+        CheckpointStorageLocation eight = storage.initializeLocationForCheckpoint(8);
+        assertThat(finalize(eight, changelogMetadata(8, uploaded, lost)).getExternalPointer()).contains("chk-8");
+        assertThat(root.resolve("checkpoints/" + job + "/chk-8/_metadata")).exists();
+    }
+
+    private static byte[] changelogMetadata(long id, Path... files) throws IOException {
+        List<org.apache.flink.api.java.tuple.Tuple2<org.apache.flink.runtime.state.StreamStateHandle, Long>> parts =
+                new java.util.ArrayList<>();
+        for (Path f : files) {
+            parts.add(org.apache.flink.api.java.tuple.Tuple2.of(
+                    new org.apache.flink.runtime.state.filesystem.FileStateHandle(f, 50), 1L));
+        }
+        org.apache.flink.runtime.state.KeyGroupRange all = org.apache.flink.runtime.state.KeyGroupRange.of(0, 127);
+        var changes = new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(parts, all, 100, 100,
+                "filesystem");
+        var handle = new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle.ChangelogStateBackendHandleImpl(
+                List.of(), List.of(changes), all, id, 0, 100);
+        org.apache.flink.runtime.checkpoint.OperatorState op = io.github.s3tiered.inspector.metadata.OperatorStates.create(
+                "count", "count", new org.apache.flink.runtime.jobgraph.OperatorID(), 1, 128);
+        op.putState(0, org.apache.flink.runtime.checkpoint.OperatorSubtaskState.builder().setManagedKeyedState(handle).build());
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        org.apache.flink.runtime.checkpoint.Checkpoints.storeCheckpointMetadata(
+                new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(id, List.of(op), List.of()),
+                new java.io.DataOutputStream(bytes));
+        return bytes.toByteArray();
+    }
+
     private static CompletedCheckpointStorageLocation finalize(CheckpointStorageLocation location, byte[] bytes)
             throws IOException {
         try (CheckpointMetadataOutputStream out = location.createMetadataOutputStream()) {
