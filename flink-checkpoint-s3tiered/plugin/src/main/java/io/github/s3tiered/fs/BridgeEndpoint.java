@@ -102,8 +102,9 @@ final class BridgeEndpoint {
         }
         int actual = (int) crc.getValue();
         // Without a recorded checksum, the bytes just read are what S3 holds.
-        boolean dropped = runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(),
-                info.crc32c() != null ? info.crc32c() : actual);
+        int durable = info.crc32c() != null ? info.crc32c() : actual;
+        boolean dropped = runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(), durable)
+                || runtime.tier().dropIfAlteredOnDisk(op.bucket(), op.key(), durable);
         return readResult(length, actual, info, dropped);
     }
 

@@ -377,6 +377,34 @@ public final class LocalTier {
     }
 
     /**
+     * Drops the copy of an object whose bytes on local disk are not those of {@code crc32c}, S3's
+     * (a disk that altered them keeps their size, mtime and inode, by which a copy this process
+     * wrote or checked before is trusted without reading it). Reads the whole copy: for the
+     * callers that have just read the object from S3 in full (the guard's durable reads), so that
+     * the next read of this host serves what they approved. Returns true when a copy was dropped.
+     */
+    public boolean dropIfAlteredOnDisk(String bucket, String key, int crc32c) {
+        Optional<TierEntry> entry = lookup(bucket, key);
+        if (entry.isEmpty()) {
+            return false;
+        }
+        int onDisk;
+        try {
+            onDisk = Crc32c.ofFile(entry.get().data());
+        } catch (IOException e) {
+            return false; // gone meanwhile (evicted, replaced): nothing left to serve
+        }
+        if (onDisk == crc32c) {
+            return false;
+        }
+        LOG.warn("Dropping the local-tier copy {} of s3://{}/{}: its bytes on disk have CRC32C {}, S3's {}"
+                + " (altered on local disk)", entry.get().data(), bucket, key, Crc32c.toHex(onDisk), Crc32c.toHex(crc32c));
+        drop(bucket, key);
+        stats.staleCopiesDropped.increment();
+        return true;
+    }
+
+    /**
      * Drops the copy of an object S3 no longer holds (deleted, or lost): a read on this host must
      * not keep serving it. Returns true when a copy was dropped.
      */

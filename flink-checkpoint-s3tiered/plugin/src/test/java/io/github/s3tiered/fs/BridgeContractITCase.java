@@ -84,6 +84,22 @@ class BridgeContractITCase {
         return new Path(BridgeContract.SCHEME + "://" + S3.server().bucket() + "/" + S3.server().runPrefix() + "/bridge/" + name);
     }
 
+    /** The data file of the tier's copy of {@code key}, found by its sidecar (the plugin's classes are not this loader's). */
+    private static java.nio.file.Path tierCopyOf(String key) throws IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(tierDir.resolve("v1/objects"))) {
+            for (java.nio.file.Path meta : files.filter(f -> f.getFileName().toString().endsWith(".meta")).toList()) {
+                java.util.Properties sidecar = new java.util.Properties();
+                try (java.io.Reader r = java.nio.file.Files.newBufferedReader(meta)) {
+                    sidecar.load(r);
+                }
+                if (key.equals(sidecar.getProperty("key"))) {
+                    return meta.resolveSibling(meta.getFileName().toString().replace(".meta", ""));
+                }
+            }
+        }
+        throw new AssertionError("no local-tier copy of " + key + " in " + tierDir);
+    }
+
     private static long crc(byte[] data) {
         CRC32C c = new CRC32C();
         c.update(data);
@@ -170,6 +186,28 @@ class BridgeContractITCase {
         }
         assertThat(bridge().recordedChecksum(p).staleLocalCopyDropped()).isTrue();
         assertThat(readAll(fs(), p)).as("read from S3 after the stale copy went").isEqualTo(new byte[10]);
+    }
+
+    @Test
+    void readDurableDropsALocalCopyAlteredOnDiskThatItsSizeMtimeAndInodeStillVouchFor() throws IOException {
+        byte[] data = randomBytes(50_000, 3);
+        Path p = path("rotten");
+        write(fs(), p, data); // the upload keeps a local copy, trusted without being read back
+        java.nio.file.Path copy = tierCopyOf(S3.server().runPrefix() + "/bridge/rotten");
+        java.nio.file.attribute.FileTime mtime = java.nio.file.Files.getLastModifiedTime(copy);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(copy.toFile(), "rw")) {
+            f.seek(1234);
+            int b = f.read();
+            f.seek(1234);
+            f.write(b ^ 0x10);
+        }
+        java.nio.file.Files.setLastModifiedTime(copy, mtime);
+
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        S3TieredBridge.DurableRead read = bridge().readDurable(p, sink);
+        assertThat(sink.toByteArray()).as("what S3 holds").isEqualTo(data);
+        assertThat(read.staleLocalCopyDropped()).as("the copy altered on disk is dropped").isTrue();
+        assertThat(readAll(fs(), p)).as("the next read of this host serves what the guard read").isEqualTo(data);
     }
 
     @Test
