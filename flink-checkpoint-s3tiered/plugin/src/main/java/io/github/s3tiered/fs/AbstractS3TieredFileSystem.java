@@ -246,6 +246,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         if (op.isRoot()) {
             throw new IOException("Refusing to delete the whole bucket " + op + ": delete a directory inside it");
         }
+        // streams of this process still writing there, which their writers gave up without a close
+        runtime.openStreams().under(op, recursive).forEach(TieredOutputStream::abandonIfOpen);
         if (!recursive) {
             // Flink deletes a file after its stream failed, and a discarded handle's file, often on
             // the thread it has just interrupted to cancel it: the SDK would refuse the request and

@@ -25,6 +25,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final S3TieredConfig config;
     private final S3Access store;
     private final LocalTier tier;
+    private final OpenStreams openStreams = new OpenStreams();
     private final ExecutorService transferPool;
     private final PreUploads preUploads = new PreUploads();
     private final SharedDownloads sharedDownloads = new SharedDownloads();
@@ -68,6 +69,11 @@ public final class S3TieredRuntime implements AutoCloseable {
         }
         int port = endpoint.getPort() != -1 ? endpoint.getPort() : "http".equalsIgnoreCase(endpoint.getScheme()) ? 80 : 443;
         return endpoint.getHost().toLowerCase(java.util.Locale.ROOT) + ":" + port;
+    }
+
+    /** The output streams of this file system not yet closed or abandoned. */
+    OpenStreams openStreams() {
+        return openStreams;
     }
 
     public S3TieredConfig config() {

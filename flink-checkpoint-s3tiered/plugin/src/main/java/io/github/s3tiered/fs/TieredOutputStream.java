@@ -107,6 +107,21 @@ final class TieredOutputStream extends FSDataOutputStream {
             throw new IOException("Cannot create the staging file " + staging + " for " + target
                     + " in the local tier (s3tiered.local.dir): " + e.getMessage(), e);
         }
+        runtime.openStreams().opened(this);
+    }
+
+    /**
+     * Abandons the stream if it is still {@code OPEN} (no upload running): the file system deletes
+     * its path. Flink deletes a path whose stream it gives up without closing it: its checkpoint
+     * stream after a failed {@code sync()} ({@code FsCheckpointStateOutputStream#closeAndGetHandle}),
+     * a failed checkpoint's directory while tasks still write into it. The staging file stayed
+     * until the tier's leftover scan, hours later, and a later close would have created the object
+     * the delete removed.
+     */
+    void abandonIfOpen() {
+        if (state.get() == State.OPEN && abandon()) {
+            LOG.debug("Stream to {} abandoned: its path was deleted", target);
+        }
     }
 
     ObjectPath target() {
@@ -361,6 +376,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             return false;
         }
         abandoned = true;
+        runtime.openStreams().ended(this);
         long written;
         synchronized (writeLock) { // a write running in another thread finishes first, the next one fails
             written = pos;
@@ -389,6 +405,7 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void closeAndUpload() throws IOException {
+        runtime.openStreams().ended(this); // uploading: a delete of its path no longer abandons it
         closeAndUpload(-1, null);
     }
 

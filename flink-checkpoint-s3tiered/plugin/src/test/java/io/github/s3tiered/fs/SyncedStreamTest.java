@@ -133,6 +133,46 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, "cp/failing")).hasValueSatisfying(o -> assertThat(o).isEqualTo(concat(first, second)));
     }
 
+    /**
+     * Flink's own checkpoint stream ({@code FsCheckpointStateOutputStream#closeAndGetHandle}) syncs,
+     * and when the sync fails deletes the path and never closes the stream: the delete abandons
+     * it, so its staging file goes at once (not hours later, with the tier's leftover scan) and no
+     * later close creates the object the delete removed.
+     */
+    @Test
+    void aDeleteOfThePathAfterAFailedSyncAbandonsTheStreamAsFlinksCheckpointStreamLeavesIt() throws Exception {
+        store.inject(FaultRule.on("PutObject").keys("cp/flink-sync").attempt(1).error(403, "AccessDenied"));
+        TieredOutputStream out = create("cp/flink-sync");
+        out.write(bytes(1000, 11));
+        assertThatThrownBy(out::sync).isInstanceOf(IOException.class).hasMessageContaining("not durable");
+        assertThat(stagingFiles()).isOne();
+
+        fs.delete(path("cp/flink-sync"), false);
+
+        assertThat(stagingFiles()).as("the staging file of the stream given up").isZero();
+        assertThatThrownBy(() -> out.write(1)).hasMessageContaining("is closed");
+        out.close();
+        assertThat(store.object(BUCKET, "cp/flink-sync")).isEmpty();
+    }
+
+    /** A recursive delete (a failed checkpoint's directory) abandons the open streams below it, and no other. */
+    @Test
+    void aRecursiveDeleteAbandonsTheOpenStreamsBelowItOnly() throws Exception {
+        TieredOutputStream inside = create("cp/chk-9/state");
+        TieredOutputStream beside = create("cp/chk-90/state");
+        inside.write(bytes(100, 12));
+        beside.write(bytes(100, 13));
+
+        fs.delete(path("cp/chk-9"), true);
+
+        assertThatThrownBy(() -> inside.write(1)).hasMessageContaining("is closed");
+        inside.close();
+        beside.close();
+        assertThat(store.object(BUCKET, "cp/chk-9/state")).isEmpty();
+        assertThat(store.object(BUCKET, "cp/chk-90/state")).isPresent();
+        assertThat(stagingFiles()).isZero();
+    }
+
     @Test
     void anAbandonedStreamKeepsWhatASyncMadeDurable() throws Exception {
         // a completed checkpoint may refer to the synced bytes: deleting is the caller's decision
