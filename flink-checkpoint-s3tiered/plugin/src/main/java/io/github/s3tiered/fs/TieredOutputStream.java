@@ -514,10 +514,17 @@ final class TieredOutputStream extends FSDataOutputStream {
             runtime.tier().drop(target.bucket(), target.key());
             throw e;
         } finally {
-            if (channel.isOpen()) {
-                channel.close();
+            // never in place of the outcome: an object S3 holds must not be reported failed (its
+            // caller would delete it) because the tier's disk refused a cleanup (remounted
+            // read-only after an error); a leftover staging file goes with the tier's scan
+            try {
+                if (channel.isOpen()) {
+                    channel.close();
+                }
+                Files.deleteIfExists(staging);
+            } catch (IOException e) {
+                LOG.warn("Could not remove the staging file {} of {}: {}", staging, target, e.toString());
             }
-            Files.deleteIfExists(staging);
             endRewrite(); // after the commit: readers kept no copy of an older version meanwhile
         }
     }

@@ -38,6 +38,41 @@ class UploadFailureTest extends FakeS3FileSystemTest {
         }
     }
 
+    /**
+     * The object is in S3 and the local copy kept, but the staging path cannot be removed (here a
+     * directory appears in its place; in production a tier disk remounted read-only): the close
+     * still succeeds. It failed, and its caller deleted the durable object.
+     */
+    @Test
+    void aStagingPathThatCannotBeRemovedAfterADurableUploadDoesNotFailTheClose() throws Exception {
+        org.apache.flink.core.fs.FSDataOutputStream out = fs.create(path("cp/cleanup-refused"),
+                org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE);
+        byte[] data = bytes(10_000, 21);
+        out.write(data);
+        java.nio.file.Path staging;
+        try (Stream<java.nio.file.Path> files = Files.list(tierDir.resolve("v1/staging"))) {
+            staging = files.findFirst().orElseThrow();
+        }
+        io.github.s3tiered.tier.TierSteps.listen(step -> {
+            if (step.equals(io.github.s3tiered.tier.TierSteps.COMMIT_DATA_RENAMED) && !Files.exists(staging)) {
+                try {
+                    Files.createDirectories(staging.resolve("in-the-way"));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        try {
+            out.close();
+        } finally {
+            io.github.s3tiered.tier.TierSteps.listen(step -> {});
+        }
+        assertThat(store.object(BUCKET, "cp/cleanup-refused")).hasValueSatisfying(o -> assertThat(o).isEqualTo(data));
+        assertThat(Files.isDirectory(staging)).as("the cleanup was refused").isTrue();
+        Files.delete(staging.resolve("in-the-way"));
+        Files.delete(staging);
+    }
+
     @Test
     void aMultipartUploadWhoseAbortAlsoFailsSaysSoAndNamesTheUploadId() throws Exception {
         store.inject(FaultRule.on("UploadPart").keys("cp/big").part(2).internalError());
