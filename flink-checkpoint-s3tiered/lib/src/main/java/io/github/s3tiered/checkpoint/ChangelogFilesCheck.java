@@ -1,10 +1,9 @@
 package io.github.s3tiered.checkpoint;
 
-import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
-
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
@@ -17,16 +16,27 @@ import org.apache.flink.runtime.state.changelog.ChangelogStateHandle;
 import org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A checkpoint of a job with the changelog state backend completes only when every file of
@@ -36,24 +46,23 @@ import java.util.Set;
  * the upload, so an S3 outage, a denial or a full local disk there became a completed checkpoint
  * that names a file S3 never held, and every later one until the next materialization. Here the
  * {@code _metadata} stream, when finalized, looks up each such file not seen before (one status
- * call) and fails the checkpoint, naming it, when one is missing; Flink then handles it as any
- * failed checkpoint.
+ * call each, in parallel) and fails the checkpoint, naming it, when one is missing; Flink then
+ * handles it as any failed checkpoint.
  *
  * <p>Only the changelog's files: Flink's other writers fail their checkpoint when a close fails.
  */
 final class ChangelogFilesCheck {
 
-    /** Files found before; each later checkpoint names most of them again until a materialization. */
-    private static final int REMEMBERED = 100_000;
+    private static final Logger LOG = LoggerFactory.getLogger(ChangelogFilesCheck.class);
+
+    /**
+     * The files the last checkpoint checked named, all found: each later checkpoint names most of
+     * them again until a materialization. Only the last one's, so its size is one checkpoint's
+     * files. Guarded by this.
+     */
+    private Set<Path> found = Set.of();
 
     private final ClassLoader classLoader;
-    /** Guarded by itself. */
-    private final Set<Path> found = Collections.newSetFromMap(new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Path, Boolean> eldest) {
-            return size() > REMEMBERED;
-        }
-    });
 
     ChangelogFilesCheck(ClassLoader classLoader) {
         this.classLoader = classLoader;
@@ -68,28 +77,76 @@ final class ChangelogFilesCheck {
      * Throws, naming the file, when a file of changes {@code metadata} names is not there.
      */
     void requireFilesExist(byte[] metadata, Path checkpointDir) throws IOException {
-        CheckpointMetadata parsed = CheckpointMetadataReader.parse(metadata, checkpointDir, classLoader);
-        for (Path file : changelogFiles(parsed)) {
-            synchronized (found) {
-                if (found.contains(file)) {
-                    continue;
+        CheckpointMetadata parsed;
+        try {
+            // Flink's own reader: what this check must not be stricter than
+            parsed = Checkpoints.loadCheckpointMetadata(new DataInputStream(new ByteArrayInputStream(metadata)), classLoader,
+                    checkpointDir.toString());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not read the _metadata just written to {} to check its changelog files; not checked: {}",
+                    checkpointDir, e.toString());
+            return;
+        }
+        List<Path> named = changelogFiles(parsed);
+        List<Path> unseen = new ArrayList<>();
+        synchronized (this) {
+            for (Path file : named) {
+                if (!found.contains(file)) {
+                    unseen.add(file);
                 }
             }
-            FileStatus status;
+        }
+        // one status call each, in parallel: a job with many TaskManagers names a new file for each
+        // (one upload per TaskManager and checkpoint), and the calls are on the path to its completion
+        List<CompletableFuture<Boolean>> lookups = new ArrayList<>();
+        for (Path file : unseen) {
+            lookups.add(unseen.size() == 1 ? CompletableFuture.completedFuture(exists(file))
+                    : CompletableFuture.supplyAsync(() -> exists(file), LOOKUPS));
+        }
+        for (int i = 0; i < unseen.size(); i++) {
+            Path file = unseen.get(i);
+            boolean there;
             try {
-                status = file.getFileSystem().getFileStatus(file);
-            } catch (FileNotFoundException e) {
-                status = null;
+                there = lookups.get(i).join();
+            } catch (CompletionException e) {
+                Throwable cause = e.getCause() instanceof UncheckedIOException u ? u.getCause() : e.getCause();
+                throw new IOException("Could not look up the changelog file " + file + " that checkpoint "
+                        + parsed.getCheckpointId() + " names: " + cause, cause);
             }
-            if (status == null || status.isDir()) {
+            if (!there) {
                 throw new IOException("Checkpoint " + parsed.getCheckpointId() + " names the changelog file " + file
                         + ", which does not exist: its upload failed, and Flink's changelog writer does not report"
                         + " that (it deletes the file instead). The checkpoint is not completed.");
             }
-            synchronized (found) {
-                found.add(file);
-            }
         }
+        synchronized (this) {
+            found = new HashSet<>(named);
+        }
+    }
+
+    private static boolean exists(Path file) {
+        try {
+            FileStatus status = file.getFileSystem().getFileStatus(file);
+            return status != null && !status.isDir();
+        } catch (FileNotFoundException e) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A few daemon threads for all jobs of the JobManager; idle ones end. */
+    private static final ExecutorService LOOKUPS = lookupPool();
+
+    private static ExecutorService lookupPool() {
+        AtomicInteger n = new AtomicInteger();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "s3tiered-changelog-check-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** The files of changes since the last materialization, each once. */

@@ -119,7 +119,9 @@ final class TieredOutputStream extends FSDataOutputStream {
      * the delete removed.
      */
     void abandonIfOpen() {
-        if (state.get() == State.OPEN && abandon()) {
+        // only OPEN -> CANCELLED: a close or sync its writer began meanwhile is not cancelled
+        if (!abandoned && state.compareAndSet(State.OPEN, State.CANCELLED)) {
+            abandonNow();
             LOG.debug("Stream to {} abandoned: its path was deleted", target);
         }
     }
@@ -375,6 +377,11 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
             return false;
         }
+        return abandonNow();
+    }
+
+    /** The rest of {@link #abandon()}, once it took the stream from OPEN to CANCELLED. */
+    private boolean abandonNow() {
         abandoned = true;
         runtime.openStreams().ended(this);
         long written;
@@ -420,6 +427,7 @@ final class TieredOutputStream extends FSDataOutputStream {
         if (!state.compareAndSet(State.OPEN, State.UPLOADING)) {
             throw new IOException("Stream to " + target + " is closed");
         }
+        runtime.openStreams().ended(this);
         return closeAndUpload(reuseWindowNanos, preUploadDirectory);
     }
 
@@ -521,6 +529,10 @@ final class TieredOutputStream extends FSDataOutputStream {
                 if (channel.isOpen()) {
                     channel.close();
                 }
+            } catch (IOException e) {
+                LOG.debug("Closing the staging file {} of {}: {}", staging, target, e.toString());
+            }
+            try {
                 Files.deleteIfExists(staging);
             } catch (IOException e) {
                 LOG.warn("Could not remove the staging file {} of {}: {}", staging, target, e.toString());

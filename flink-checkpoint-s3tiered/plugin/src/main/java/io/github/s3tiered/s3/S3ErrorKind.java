@@ -80,10 +80,6 @@ public enum S3ErrorKind {
     }
 
     /**
-     * The certificate error when {@code t} is a TLS handshake that failed because the server's
-     * certificate was rejected (not trusted, expired, wrong host), else null.
-     */
-    /**
      * The TLS failure the JDK reports when the server answered the handshake in plain HTTP (an
      * endpoint without a scheme is taken as https), or null.
      */
@@ -98,6 +94,10 @@ public enum S3ErrorKind {
         return null;
     }
 
+    /**
+     * The certificate error when {@code t} is a TLS handshake that failed because the server's
+     * certificate was rejected (not trusted, expired, wrong host), else null.
+     */
     static java.security.cert.CertificateException certificateFailure(Throwable t) {
         boolean handshake = false;
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {

@@ -146,7 +146,8 @@ class SharedTierProcessesITCase {
 
     /** A new process opening the tier: counts every byte, gets under budget, and finds each copy whole. */
     private void assertEveryCopyIntact() throws IOException {
-        LocalTier fresh = new LocalTier(tierDir, BUDGET);
+        // the processes' S3 service, which names their copies
+        LocalTier fresh = new LocalTier(tierDir, BUDGET, S3TieredRuntime.storeOf(java.net.URI.create(S3.server().endpoint())));
         assertThat(fresh.usedBytes()).as("bytes a new process counts").isEqualTo(bytesOnDisk(tierDir)).isLessThanOrEqualTo(BUDGET);
         List<Path> sidecars = filesUnder(tierDir.resolve("v1/objects")).stream()
                 .filter(f -> f.getFileName().toString().endsWith(".meta")).toList();
@@ -168,6 +169,8 @@ class SharedTierProcessesITCase {
             assertThat(Files.size(data)).as("size of %s", data).isEqualTo(Long.parseLong(p.getProperty("size")));
             assertThat(Crc32c.ofFile(data)).as("CRC32C of %s", data).isEqualTo(Crc32c.fromHex(p.getProperty("crc32c")));
             assertThat(Files.readAllBytes(data)).as("bytes of the copy of %s", key).isEqualTo(file.data());
+            assertThat(p.getProperty("store")).as("the S3 service in the sidecar of %s", key)
+                    .isEqualTo(S3TieredRuntime.storeOf(java.net.URI.create(S3.server().endpoint())));
             assertThat(fresh.getVerified(p.getProperty("bucket"), key)).as("the tier's own check of %s", key).isPresent();
         }
     }
