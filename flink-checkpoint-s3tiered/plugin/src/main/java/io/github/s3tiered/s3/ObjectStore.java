@@ -62,6 +62,16 @@ public interface ObjectStore extends AutoCloseable {
     ObjectStream get(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException;
 
     /**
+     * Makes {@code cancellation} abort the request the calling thread is about to send, until the
+     * registration is closed: a GET whose answer has not begun (a server that stalls before its
+     * headers) ends at once instead of at the socket timeout. A store that cannot abort a request
+     * registers nothing.
+     */
+    default Cancellation.Registration abortOnCancel(Cancellation cancellation) {
+        return () -> {};
+    }
+
+    /**
      * One page of a listing of the keys under {@code prefix}: with a delimiter, one level only
      * (the deeper keys rolled up into common prefixes). Starts after {@code startAfter} (when not
      * null) or at the continuation token of the previous page.

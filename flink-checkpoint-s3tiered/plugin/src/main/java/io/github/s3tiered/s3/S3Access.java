@@ -268,7 +268,7 @@ public final class S3Access implements AutoCloseable {
     /** As {@link #openRange(String, String, long, long)}, only of the object version tagged {@code ifMatch} (412 else). */
     public ObjectStream openRange(String bucket, String key, long from, long toInclusive, String ifMatch) throws IOException {
         return retrier.call(S3Request.ofRange("GetObject", bucket, key, from, toInclusive), cancellation,
-                () -> store.get(bucket, key, from, toInclusive, ifMatch));
+                () -> getAbortable(bucket, key, from, toInclusive, ifMatch));
     }
 
     /** Opens a GET from {@code from} to the end (from 0: the whole object, no Range header). */
@@ -279,7 +279,15 @@ public final class S3Access implements AutoCloseable {
     /** As {@link #openFrom(String, String, long)}, only of the object version tagged {@code ifMatch} (412 else). */
     public ObjectStream openFrom(String bucket, String key, long from, String ifMatch) throws IOException {
         return retrier.call(S3Request.ofRange("GetObject", bucket, key, from, -1), cancellation,
-                () -> store.get(bucket, key, from, -1, ifMatch));
+                () -> getAbortable(bucket, key, from, -1, ifMatch));
+    }
+
+    /** The GET, aborted by a cancellation while it waits for its answer (the caller takes over once it opened). */
+    private ObjectStream getAbortable(String bucket, String key, long from, long toInclusive, String ifMatch)
+            throws IOException {
+        try (Cancellation.Registration abort = store.abortOnCancel(cancellation)) {
+            return store.get(bucket, key, from, toInclusive, ifMatch);
+        }
     }
 
     /** One level below {@code prefix} (which ends with '/' or is empty), all pages. */

@@ -172,6 +172,12 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
+    public Cancellation.Registration abortOnCancel(Cancellation cancellation) {
+        Thread self = Thread.currentThread();
+        return cancellation.onCancel(() -> http.abortRunningOn(self));
+    }
+
+    @Override
     public ObjectStream get(String bucket, String key, long from, long toInclusive, String ifMatch) {
         GetObjectRequest.Builder b = GetObjectRequest.builder().bucket(bucket).key(key);
         if (ifMatch != null) {

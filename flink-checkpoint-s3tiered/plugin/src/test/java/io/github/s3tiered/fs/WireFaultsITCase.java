@@ -502,6 +502,43 @@ class WireFaultsITCase {
         assertThat(proxy.requests()).as("no request after the cancel").isEqualTo(requestsAfter);
     }
 
+    /**
+     * As above, with the default timeouts' order of magnitude: a GET whose answer has not begun
+     * (the server stalls before its headers) is aborted by the cancel, not left to the socket
+     * timeout (30 s by default; a cancelled restore that outlives Flink's task cancellation
+     * timeout takes the TaskManager down).
+     */
+    @Test
+    void cancellingARestoreWhoseGetsAwaitTheirAnswerEndsThemAtOnceNotAtTheSocketTimeout(
+            @TempDir java.nio.file.Path ownTier) throws Exception {
+        for (int i = 0; i < 2; i++) {
+            write(seed, path("awaited-" + i), randomBytes(MIB, 30 + i));
+        }
+        Configuration conf = config(ownTier, proxy.endpoint());
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "120s");
+        S3TieredFileSystem patient = newFileSystem(conf, S3.server().bucket());
+        try {
+            proxy.inject(FaultRule.on(S3Operation.GET_OBJECT_RANGE).always().stallResponse(Duration.ofMinutes(2)));
+            CloseableRegistry registry = new CloseableRegistry();
+            List<CopyRequest> requests = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                requests.add(CopyRequest.of(path("awaited-" + i), new Path(restoreDir.resolve("awaited-" + i).toUri()), -1));
+            }
+            CompletableFuture<Void> copying = FakeS3FileSystems.inBackground(() -> patient.copyFiles(requests, registry));
+            awaitRequests(S3Operation.GET_OBJECT_RANGE, 1);
+            Thread.sleep(200); // the GET is waiting for its answer
+
+            long start = System.nanoTime();
+            registry.close();
+            assertThatThrownBy(() -> copying.get(60, TimeUnit.SECONDS)).isNotNull();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            proxy.clearRules();
+            patient.runtime().close();
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private Throwable catchFailure(Op op) {
