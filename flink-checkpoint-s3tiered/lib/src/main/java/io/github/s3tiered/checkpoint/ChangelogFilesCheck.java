@@ -20,7 +20,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -175,44 +174,24 @@ final class ChangelogFilesCheck {
         return new ArrayList<>(files);
     }
 
-    /** Keeps a copy of the bytes (a few KiB to MiB) to check them when the checkpoint is finalized. */
-    private final class Checked extends ForwardingMetadataOutputStream {
-        private final CheckpointMetadataOutputStream out;
+    /** Checks the bytes written when the checkpoint is finalized. */
+    private final class Checked extends CopyingMetadataOutputStream {
         private final Path checkpointDir;
-        private final ByteArrayOutputStream copy = new ByteArrayOutputStream();
 
         Checked(CheckpointMetadataOutputStream out, Path checkpointDir) {
             super(out);
-            this.out = out;
             this.checkpointDir = checkpointDir;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            super.write(b);
-            copy.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            super.write(b, off, len);
-            copy.write(b, off, len);
         }
 
         @Override
         public CompletedCheckpointStorageLocation closeAndFinalizeCheckpoint() throws IOException {
             try {
-                requireFilesExist(copy.toByteArray(), checkpointDir);
+                requireFilesExist(bytes(), checkpointDir);
             } catch (IOException | RuntimeException e) {
                 out.close(); // discarded: no _metadata of a checkpoint that is not complete
                 throw e;
             }
             return out.closeAndFinalizeCheckpoint();
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.close();
         }
     }
 }

@@ -9,7 +9,6 @@ import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -96,26 +95,11 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
                 () -> pending.ended(checkpointId));
     }
 
-    /** Keeps a copy of the metadata bytes (a few KiB to MiB) for the verifier. */
-    private final class TeeMetadataOutputStream extends ForwardingMetadataOutputStream {
-        private final CheckpointMetadataOutputStream out;
-        private final ByteArrayOutputStream copy = new ByteArrayOutputStream();
+    /** Hands the metadata bytes to the verifier when the checkpoint is finalized. */
+    private final class TeeMetadataOutputStream extends CopyingMetadataOutputStream {
 
         TeeMetadataOutputStream(CheckpointMetadataOutputStream out) {
             super(out);
-            this.out = out;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            super.write(b);
-            copy.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            super.write(b, off, len);
-            copy.write(b, off, len);
         }
 
         @Override
@@ -123,13 +107,8 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
             CompletedCheckpointStorageLocation completed = out.closeAndFinalizeCheckpoint();
             Path dir = new Path(completed.getExternalPointer());
             pending.finalized(checkpointId, dir);
-            verifier.completed(checkpointId, copy.toByteArray(), dir);
+            verifier.completed(checkpointId, bytes(), dir);
             return completed;
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.close();
         }
     }
 }
