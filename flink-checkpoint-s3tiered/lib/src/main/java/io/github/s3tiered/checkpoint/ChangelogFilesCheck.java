@@ -23,15 +23,14 @@ import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +61,8 @@ final class ChangelogFilesCheck {
     private Set<Path> found = Set.of();
 
     private final ClassLoader classLoader;
+    /** Created at the first lookup; guarded by this. */
+    private ExecutorService lookups;
 
     ChangelogFilesCheck(ClassLoader classLoader) {
         this.classLoader = classLoader;
@@ -97,55 +98,62 @@ final class ChangelogFilesCheck {
         }
         // one status call each, in parallel: a job with many TaskManagers names a new file for each
         // (one upload per TaskManager and checkpoint), and the calls are on the path to its completion
-        List<CompletableFuture<Boolean>> lookups = new ArrayList<>();
-        for (Path file : unseen) {
-            lookups.add(unseen.size() == 1 ? CompletableFuture.completedFuture(exists(file))
-                    : CompletableFuture.supplyAsync(() -> exists(file), LOOKUPS));
-        }
-        for (int i = 0; i < unseen.size(); i++) {
-            Path file = unseen.get(i);
-            boolean there;
-            try {
-                there = lookups.get(i).join();
-            } catch (CompletionException e) {
-                Throwable cause = e.getCause() instanceof UncheckedIOException u ? u.getCause() : e.getCause();
-                throw new IOException("Could not look up the changelog file " + file + " that checkpoint "
-                        + parsed.getCheckpointId() + " names: " + cause, cause);
+        List<Future<Boolean>> pending = new ArrayList<>();
+        try {
+            for (Path file : unseen) {
+                pending.add(lookups().submit(() -> exists(file)));
             }
-            if (!there) {
-                throw new IOException("Checkpoint " + parsed.getCheckpointId() + " names the changelog file " + file
-                        + ", which does not exist: its upload failed, and Flink's changelog writer does not report"
-                        + " that (it deletes the file instead). The checkpoint is not completed.");
+            for (int i = 0; i < unseen.size(); i++) {
+                Path file = unseen.get(i);
+                boolean there;
+                try {
+                    there = pending.get(i).get();
+                } catch (ExecutionException e) {
+                    throw new IOException("Could not look up the changelog file " + file + " that checkpoint "
+                            + parsed.getCheckpointId() + " names: " + e.getCause(), e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while looking up the changelog file " + file);
+                }
+                if (!there) {
+                    throw new IOException("Checkpoint " + parsed.getCheckpointId() + " names the changelog file " + file
+                            + ", which does not exist: its upload failed, and Flink's changelog writer does not report"
+                            + " that (it deletes the file instead). The checkpoint is not completed.");
+                }
             }
+        } finally {
+            pending.forEach(f -> f.cancel(true)); // those not needed any more: done, or the check failed
         }
         synchronized (this) {
             found = new HashSet<>(named);
         }
     }
 
-    private static boolean exists(Path file) {
+    private static boolean exists(Path file) throws IOException {
         try {
             FileStatus status = file.getFileSystem().getFileStatus(file);
             return status != null && !status.isDir();
         } catch (FileNotFoundException e) {
             return false;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
-    /** A few daemon threads for all jobs of the JobManager; idle ones end. */
-    private static final ExecutorService LOOKUPS = lookupPool();
-
-    private static ExecutorService lookupPool() {
-        AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "s3tiered-changelog-check-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        pool.allowCoreThreadTimeOut(true);
-        return pool;
+    /**
+     * This job's lookup threads (a few, daemons, ended when idle): a job whose lookups hang in
+     * S3's retries does not hold up another job's, each under its own coordinator's lock.
+     */
+    private synchronized ExecutorService lookups() {
+        if (lookups == null) {
+            AtomicInteger n = new AtomicInteger();
+            ThreadPoolExecutor pool = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+                Thread t = new Thread(r, "s3tiered-changelog-check-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            pool.allowCoreThreadTimeOut(true);
+            lookups = pool;
+        }
+        return lookups;
     }
 
     /** The files of changes since the last materialization, each once. */

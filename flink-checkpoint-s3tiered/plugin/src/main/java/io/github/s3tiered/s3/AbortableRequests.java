@@ -23,6 +23,12 @@ final class AbortableRequests implements SdkHttpClient {
 
     private final SdkHttpClient delegate;
     private final ConcurrentHashMap<Thread, ExecutableHttpRequest> running = new ConcurrentHashMap<>();
+    /**
+     * The cancellation each thread's next request is sent under ({@link #watch}): one that came
+     * before the request was in {@link #running} (while the SDK signed it) found nothing to abort,
+     * so {@code call()} looks at it once the request is there.
+     */
+    private final ThreadLocal<Cancellation> watched = new ThreadLocal<>();
 
     AbortableRequests(SdkHttpClient delegate) {
         this.delegate = delegate;
@@ -37,6 +43,10 @@ final class AbortableRequests implements SdkHttpClient {
                 Thread self = Thread.currentThread();
                 running.put(self, prepared);
                 try {
+                    Cancellation cancellation = watched.get();
+                    if (cancellation != null) {
+                        cancellation.check("the request, not sent,");
+                    }
                     return prepared.call();
                 } finally {
                     running.remove(self, prepared);
@@ -47,6 +57,21 @@ final class AbortableRequests implements SdkHttpClient {
             public void abort() {
                 prepared.abort();
             }
+        };
+    }
+
+    /**
+     * Until the registration is closed, {@code cancellation} aborts the request the calling thread
+     * sends (or is sending, or awaits the answer of), also when it comes before the request is sent.
+     */
+    Cancellation.Registration watch(Cancellation cancellation) {
+        Thread self = Thread.currentThread();
+        Cancellation before = watched.get();
+        watched.set(cancellation);
+        Cancellation.Registration abort = cancellation.onCancel(() -> abortRunningOn(self));
+        return () -> {
+            abort.close();
+            watched.set(before);
         };
     }
 

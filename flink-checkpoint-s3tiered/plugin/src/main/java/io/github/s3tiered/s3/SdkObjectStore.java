@@ -84,8 +84,7 @@ public final class SdkObjectStore implements ObjectStore {
         }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
         UploadDigest.SentBody sent = new UploadDigest.SentBody(size);
-        Thread self = Thread.currentThread();
-        try (Cancellation.Registration abort = cancellation.onCancel(() -> http.abortRunningOn(self))) {
+        try (Cancellation.Registration abort = http.watch(cancellation)) {
             client.putObject(b.build(), RequestBody.fromContentProvider(
                     () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, "PutObject s3://" + bucket + "/" + key),
                     size, "application/octet-stream"));
@@ -122,9 +121,8 @@ public final class SdkObjectStore implements ObjectStore {
                 : null;
         String md5 = digest != null ? digest.md5Base64() : null;
         UploadDigest.SentBody sent = new UploadDigest.SentBody(length);
-        Thread self = Thread.currentThread();
         String etag;
-        try (Cancellation.Registration abort = cancellation.onCancel(() -> http.abortRunningOn(self))) {
+        try (Cancellation.Registration abort = http.watch(cancellation)) {
             etag = client.uploadPart(
                             b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
                                     .contentMD5(md5),
@@ -173,8 +171,7 @@ public final class SdkObjectStore implements ObjectStore {
 
     @Override
     public Cancellation.Registration abortOnCancel(Cancellation cancellation) {
-        Thread self = Thread.currentThread();
-        return cancellation.onCancel(() -> http.abortRunningOn(self));
+        return http.watch(cancellation);
     }
 
     @Override
