@@ -157,15 +157,21 @@ public final class S3TieredOptions {
             ConfigOptions.key("s3tiered.socket.timeout")
                     .durationType()
                     .defaultValue(Duration.ofSeconds(30))
-                    .withDescription("Timeout of a socket read or write with no progress (at least 1 s).");
+                    .withDescription(
+                            "Timeout of a socket read with no progress, and of an upload whose body the "
+                                    + "server takes no byte of (its request is then aborted and retried; at "
+                                    + "least 1 s).");
 
     public static final ConfigOption<Duration> REQUEST_TIMEOUT =
             ConfigOptions.key("s3tiered.request.timeout")
                     .durationType()
                     .defaultValue(Duration.ofMinutes(5))
                     .withDescription(
-                            "Upper bound of one attempt of one S3 request, including the transfer of "
-                                    + "one part (at least 1 s; a number without a unit is milliseconds).");
+                            "Upper bound of one attempt of one S3 request (at least 1 s; a number "
+                                    + "without a unit is milliseconds). An upload's body (a PUT or a part) "
+                                    + "is bounded by its progress instead (s3tiered.socket.timeout), so a "
+                                    + "slow one that moves completes; this bounds the wait for its first "
+                                    + "byte to be taken and for the answer after its last.");
 
     // ---------------------------------------------------------------- retries
 

@@ -29,9 +29,13 @@ final class AbortableRequests implements SdkHttpClient {
      * so {@code call()} looks at it once the request is there.
      */
     private final ThreadLocal<Cancellation> watched = new ThreadLocal<>();
+    /** The upload body each thread's next request sends ({@link #sendingBody}), watched for progress. */
+    private final ThreadLocal<UploadBodyWatchdog.UploadBody> bodies = new ThreadLocal<>();
+    private final UploadBodyWatchdog watchdog;
 
-    AbortableRequests(SdkHttpClient delegate) {
+    AbortableRequests(SdkHttpClient delegate, UploadBodyWatchdog watchdog) {
         this.delegate = delegate;
+        this.watchdog = watchdog;
     }
 
     @Override
@@ -42,6 +46,8 @@ final class AbortableRequests implements SdkHttpClient {
             public HttpExecuteResponse call() throws IOException {
                 Thread self = Thread.currentThread();
                 running.put(self, prepared);
+                UploadBodyWatchdog.UploadBody body = bodies.get();
+                Runnable unwatch = body != null ? watchdog.watch(body, prepared) : null;
                 try {
                     Cancellation cancellation = watched.get();
                     if (cancellation != null) {
@@ -49,6 +55,9 @@ final class AbortableRequests implements SdkHttpClient {
                     }
                     return prepared.call();
                 } finally {
+                    if (unwatch != null) {
+                        unwatch.run();
+                    }
                     running.remove(self, prepared);
                 }
             }
@@ -75,6 +84,16 @@ final class AbortableRequests implements SdkHttpClient {
         };
     }
 
+    /**
+     * Until the registration is closed, the requests the calling thread sends carry {@code body}:
+     * the watchdog aborts one whose body stops moving or whose answer does not come.
+     */
+    Cancellation.Registration sendingBody(UploadBodyWatchdog.UploadBody body) {
+        UploadBodyWatchdog.UploadBody before = bodies.get();
+        bodies.set(body);
+        return () -> bodies.set(before);
+    }
+
     /** Aborts the request {@code thread} is sending or awaiting the answer of, if any. */
     void abortRunningOn(Thread thread) {
         ExecutableHttpRequest r = running.get(thread);
@@ -90,6 +109,7 @@ final class AbortableRequests implements SdkHttpClient {
 
     @Override
     public void close() {
+        watchdog.close();
         delegate.close();
     }
 }

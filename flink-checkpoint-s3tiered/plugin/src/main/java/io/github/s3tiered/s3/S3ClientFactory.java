@@ -27,7 +27,8 @@ public final class S3ClientFactory {
 
     /** The object store over a new client, whose requests a cancellation can abort. */
     public static SdkObjectStore store(S3ClientSettings settings, S3Statistics stats) {
-        AbortableRequests http = new AbortableRequests(httpClient(settings).build());
+        AbortableRequests http = new AbortableRequests(httpClient(settings).build(),
+                new UploadBodyWatchdog(settings.socketTimeout(), settings.requestTimeout()));
         return new SdkObjectStore(create(settings, stats, http), settings, http);
     }
 

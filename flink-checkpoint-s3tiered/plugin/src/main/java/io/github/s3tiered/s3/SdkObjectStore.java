@@ -44,6 +44,13 @@ public final class SdkObjectStore implements ObjectStore {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SdkObjectStore.class);
 
+    /**
+     * The SDK's attempt timeout of an upload: far beyond any, because {@link UploadBodyWatchdog}
+     * bounds uploads by their body's progress; the client's own timeout would cut a slow but moving
+     * body, and retry it from byte 0.
+     */
+    private static final java.time.Duration BOUNDED_BY_WATCHDOG = java.time.Duration.ofDays(1);
+
     private final S3Client client;
     private final S3ClientSettings settings;
     private final AbortableRequests http;
@@ -84,10 +91,16 @@ public final class SdkObjectStore implements ObjectStore {
         }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
         UploadDigest.SentBody sent = new UploadDigest.SentBody(size);
-        try (Cancellation.Registration abort = http.watch(cancellation)) {
+        String what = "PutObject s3://" + bucket + "/" + key;
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what, size);
+        b.overrideConfiguration(o -> o.apiCallAttemptTimeout(BOUNDED_BY_WATCHDOG));
+        try (Cancellation.Registration abort = http.watch(cancellation);
+                Cancellation.Registration watched = http.sendingBody(body)) {
             client.putObject(b.build(), RequestBody.fromContentProvider(
-                    () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, "PutObject s3://" + bucket + "/" + key),
+                    () -> body.track(stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, what)),
                     size, "application/octet-stream"));
+        } catch (RuntimeException e) {
+            throw body.failure(e);
         }
         Integer sentCrc = sent.crc32c();
         if (sentCrc != null && sentCrc != crc32c) {
@@ -122,14 +135,20 @@ public final class SdkObjectStore implements ObjectStore {
         String md5 = digest != null ? digest.md5Base64() : null;
         UploadDigest.SentBody sent = new UploadDigest.SentBody(length);
         String etag;
-        try (Cancellation.Registration abort = http.watch(cancellation)) {
+        String what = "UploadPart " + partNumber + " of s3://" + bucket + "/" + key + " (upload id " + uploadId + ")";
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what, length);
+        try (Cancellation.Registration abort = http.watch(cancellation);
+                Cancellation.Registration watched = http.sendingBody(body)) {
             etag = client.uploadPart(
                             b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
-                                    .contentMD5(md5),
-                            RequestBody.fromContentProvider(() -> stopsWhenCancelled(sent.open(openFileRange(file, offset, length)),
-                                    cancellation, "UploadPart " + partNumber + " of s3://" + bucket + "/" + key), length,
+                                    .contentMD5(md5)
+                                    .overrideConfiguration(o -> o.apiCallAttemptTimeout(BOUNDED_BY_WATCHDOG)),
+                            RequestBody.fromContentProvider(() -> body.track(stopsWhenCancelled(
+                                    sent.open(openFileRange(file, offset, length)), cancellation, what)), length,
                                     "application/octet-stream"))
                     .eTag();
+        } catch (RuntimeException e) {
+            throw body.failure(e);
         }
         // the bytes sent, checked against those written before the upload is completed
         Integer crc = sent.crc32c() != null ? sent.crc32c() : digest != null ? Integer.valueOf(digest.crc32c()) : null;

@@ -477,6 +477,62 @@ class WireFaultsITCase {
     }
 
     @Test
+    void anUploadSlowerThanTheRequestTimeoutButMovingIsNotCut(@TempDir java.nio.file.Path ownTier) throws Exception {
+        // 4 MiB/s per connection: a PUT of 24 MiB takes about 6 s and each 20 MiB part of a
+        // multipart upload about 5 s, both longer than the 3 s request timeout. The socket timeout
+        // is longer than the few MiB the loopback's socket buffers hold take to drain at that rate:
+        // the client waits for the answer while they do.
+        Configuration conf = config(ownTier, proxy.endpoint());
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "32mb");
+        conf.setString(S3TieredOptions.PART_SIZE.key(), "20mb");
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "3s");
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "5s");
+        S3TieredFileSystem slow = newFileSystem(conf, S3.server().bucket());
+        proxy.limitBandwidth(4 * MIB, 0);
+        byte[] single = randomBytes(24 * MIB, 21);
+        byte[] parts = randomBytes(40 * MIB, 22);
+        try {
+            write(slow, path("single"), single);
+            write(slow, path("parts"), parts);
+        } finally {
+            proxy.limitBandwidth(0, 0);
+            slow.runtime().close();
+        }
+        assertThat(rawBytes("single")).isEqualTo(single);
+        assertThat(rawBytes("parts")).isEqualTo(parts);
+        assertThat(proxy.requests(S3Operation.PUT_OBJECT)).as("sent once").isEqualTo(1);
+        assertThat(proxy.requests(S3Operation.UPLOAD_PART)).as("each part sent once").isEqualTo(2);
+    }
+
+    @Test
+    void anUploadWhoseBodyTheServerStopsTakingIsAbortedAtTheSocketTimeoutNotTheRequestTimeout(
+            @TempDir java.nio.file.Path ownTier) throws Exception {
+        // the server reads the head and then nothing for two minutes, once: the body fills the
+        // socket buffers and the write blocks, which no socket timeout ends
+        Configuration conf = config(ownTier, proxy.endpoint());
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "64mb");
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "2s");
+        S3TieredFileSystem stalled = newFileSystem(conf, S3.server().bucket());
+        proxy.inject(FaultRule.on(S3Operation.PUT_OBJECT).nth(1).stallRequest(Duration.ofMinutes(2)));
+        byte[] data = randomBytes(48 * MIB, 23);
+        long start = System.nanoTime();
+        try {
+            CompletableFuture<Void> writing = FakeS3FileSystems.inBackground(() -> write(stalled, path("object"), data));
+            writing.get(100, TimeUnit.SECONDS);
+        } finally {
+            stalled.runtime().close();
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        // without the bound on progress, the attempt ran until S3Proxy closed the idle connection
+        // behind the proxy (Jetty's 30 s), or else until the 120 s request timeout
+        assertThat(took).as("the stalled attempt ends after 2 s without progress").isLessThan(Duration.ofSeconds(20));
+        assertThat(rawBytes("object")).isEqualTo(data);
+        assertThat(proxy.requests(S3Operation.PUT_OBJECT)).as("the stalled attempt, then its retry").isEqualTo(2);
+        assertThat(stalled.s3Statistics().retries.sum()).isEqualTo(1);
+    }
+
+    @Test
     void cancellingAStalledBatchDownloadEndsItAndLeavesNothing() throws Exception {
         for (int i = 0; i < 3; i++) {
             write(seed, path("restore-" + i), randomBytes(MIB, 20 + i));

@@ -14,6 +14,7 @@ import software.amazon.awssdk.http.SdkHttpResponse;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -51,7 +52,7 @@ class AbortableRequestsTest {
 
     @Test
     void aCancellationBeforeTheRequestRunsKeepsItFromBeingSent() throws Exception {
-        AbortableRequests http = new AbortableRequests(server);
+        AbortableRequests http = new AbortableRequests(server, new UploadBodyWatchdog(Duration.ofSeconds(1), Duration.ofSeconds(1)));
         Cancellation cancellation = new Cancellation();
         try (Cancellation.Registration watched = http.watch(cancellation)) {
             ExecutableHttpRequest prepared = http.prepareRequest(get()); // the SDK signs it meanwhile
@@ -64,7 +65,7 @@ class AbortableRequestsTest {
 
     @Test
     void onceTheRegistrationIsClosedTheThreadsNextRequestIsSentWhateverBecameOfTheCancellation() throws Exception {
-        AbortableRequests http = new AbortableRequests(server);
+        AbortableRequests http = new AbortableRequests(server, new UploadBodyWatchdog(Duration.ofSeconds(1), Duration.ofSeconds(1)));
         Cancellation cancellation = new Cancellation();
         try (Cancellation.Registration watched = http.watch(cancellation)) {
             http.prepareRequest(get()).call();
