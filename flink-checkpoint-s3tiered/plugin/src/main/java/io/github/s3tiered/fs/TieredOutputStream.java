@@ -564,9 +564,10 @@ final class TieredOutputStream extends FSDataOutputStream {
      * claimed for this stream either way (see {@link PreUploads}). Waits for a pre-upload still
      * running while it shows life, slow or throttled as it may be: it started earlier, and an
      * upload of our own would share its bandwidth. Not for one stalled on a connection S3 stopped
-     * answering (a body the server no longer reads blocks until the request timeout, minutes, and
-     * is retried): this checkpoint, and each next one taking it again, would wait until Flink's
-     * checkpoint timeout.
+     * answering, or one an attempt of which was aborted as stalled (a body the server no longer
+     * reads is aborted after the socket timeout and retried, each retry on a new connection that
+     * may stall again): this checkpoint, and each next one taking it again, would wait until
+     * Flink's checkpoint timeout.
      */
     private PreUploads.Entry reusePreUploaded(PreUploads.ContentId content, long reuseWindowNanos, ObjectPath directory)
             throws IOException {
@@ -580,11 +581,12 @@ final class TieredOutputStream extends FSDataOutputStream {
             while (true) {
                 cancellation.check("Upload of " + target);
                 if (!entry.durable.isDone() && (System.nanoTime() - entry.startedNanos > reuseWindowNanos
-                        || entry.upload.nanosSinceActivity() > stallNanos)) {
+                        || entry.upload.nanosSinceActivity() > stallNanos || entry.upload.hasStalled())) {
                     // past the window it would not be used anyway
                     LOG.info("{}: the upload ahead of the same {} bytes to {} has run for {} ms, the last {} ms without"
-                                    + " progress; the checkpoint uploads them itself", target, content.length(), entry.object,
-                            (System.nanoTime() - entry.startedNanos) / 1_000_000, entry.upload.nanosSinceActivity() / 1_000_000);
+                                    + " progress{}; the checkpoint uploads them itself", target, content.length(), entry.object,
+                            (System.nanoTime() - entry.startedNanos) / 1_000_000, entry.upload.nanosSinceActivity() / 1_000_000,
+                            entry.upload.hasStalled() ? ", and an attempt of it was aborted as stalled" : "");
                     notUsed(entry);
                     return null;
                 }

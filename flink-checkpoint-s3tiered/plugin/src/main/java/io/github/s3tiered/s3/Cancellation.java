@@ -25,6 +25,7 @@ public final class Cancellation {
      */
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile Cancellation activityAlsoOf;
+    private volatile boolean stalled;
     private final Set<Runnable> onCancel = ConcurrentHashMap.newKeySet();
     private volatile String reason;
 
@@ -79,6 +80,26 @@ public final class Cancellation {
                 parent.active();
             }
         }
+    }
+
+    /**
+     * Records that an attempt of the work was aborted for want of progress ({@link
+     * UploadBodyWatchdog}): its connection took no byte for the socket timeout. A waiter stops
+     * waiting for it; the retry that follows is life of the retries, not of S3.
+     */
+    public void stalled() {
+        if (this != NONE) {
+            stalled = true;
+            Cancellation parent = activityAlsoOf;
+            if (parent != null) {
+                parent.stalled();
+            }
+        }
+    }
+
+    /** Whether an attempt of the work (or of a part of it) was aborted for want of progress. */
+    public boolean hasStalled() {
+        return stalled;
     }
 
     /** How long the work has shown no life. */

@@ -90,7 +90,11 @@ public final class Retrier {
                     earlier.putIfAbsent(signature(kind, e), e);
                 }
                 LOG.debug("Retrying S3 {} in {} ms after {}: {}", request, delay, kind, e.toString());
-                cancellation.active(); // S3 answered: a backoff is no stall
+                if (e instanceof UploadBodyWatchdog.StalledUploadException) {
+                    cancellation.stalled(); // S3 stopped taking the body: no answer came
+                } else {
+                    cancellation.active(); // S3 answered: a backoff is no stall
+                }
                 try {
                     sleeper.sleep(delay, cancellation, request);
                 } catch (InterruptedException ie) {

@@ -4,6 +4,7 @@ import static io.github.s3tiered.fs.FakeS3FileSystems.BUCKET;
 import static io.github.s3tiered.fs.FakeS3FileSystems.bytes;
 import static io.github.s3tiered.fs.FakeS3FileSystems.path;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.s3.InMemoryObjectStore;
@@ -304,6 +305,36 @@ class PreUploadTest extends FakeS3FileSystemTest {
             assertThat(store.object(BUCKET, aheadKey)).isEmpty();
         } finally {
             stalled.countDown();
+            quick.runtime().close();
+        }
+    }
+
+    /**
+     * An upload ahead whose attempts the watchdog aborts as stalled (a server that stops taking
+     * each body) is retried, and each retry shows life: the checkpoint stops waiting at the first
+     * stalled attempt and uploads the bytes itself, instead of waiting through every attempt.
+     */
+    @Test
+    void aCheckpointStreamStopsWaitingForAPreUploadOnceAnAttemptOfItStalled(@TempDir java.nio.file.Path otherTier)
+            throws Exception {
+        S3TieredFileSystem quick = quicklyStalled(otherTier);
+        try {
+            S3TieredBridge b = S3TieredBridge.of(quick).orElseThrow();
+            byte[] content = bytes(300_000, 20);
+            // 3 s per attempt, less than the 6.3 s without life that counts as a stall
+            store.inject(FaultRule.on("PutObject").keys(AHEAD).stallBody(Duration.ofSeconds(3)));
+            CompletableFuture<S3TieredBridge.PreUploaded> pre = preUploadInBackground(b, sst("000030.sst", content));
+            store.awaitCalls("PutObject", 1, Duration.ofSeconds(10));
+
+            FSDataOutputStream out = quick.create(path("job/shared/u"), WriteMode.NO_OVERWRITE);
+            out.write(content);
+            S3TieredBridge.ClosedStream closed = closeInBackground(b, out).get(2, java.util.concurrent.TimeUnit.MINUTES);
+            assertThat(pre).as("the upload ahead still retries: the checkpoint did not wait through its attempts")
+                    .isNotDone();
+            assertThat(closed.deduplicated()).isFalse();
+            assertThat(store.object(BUCKET, "job/shared/u")).as("uploaded by the checkpoint").hasValue(content);
+            assertThatThrownBy(pre::join).as("every attempt stalled").hasStackTraceContaining("took no byte of the body");
+        } finally {
             quick.runtime().close();
         }
     }

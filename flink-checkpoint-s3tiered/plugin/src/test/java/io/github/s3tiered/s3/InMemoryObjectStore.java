@@ -43,7 +43,7 @@ import java.util.zip.CRC32C;
 public final class InMemoryObjectStore implements ObjectStore {
 
     /** What a matching call does instead of its work. */
-    public enum Fault { SLOW_DOWN, INTERNAL_ERROR, TOO_MANY_REQUESTS, ERROR, RESET, STALL, DELAY }
+    public enum Fault { SLOW_DOWN, INTERNAL_ERROR, TOO_MANY_REQUESTS, ERROR, RESET, STALL, BODY_STALL, DELAY }
 
     /** One call as the store saw it. */
     public record Call(String operation, String bucket, String key, int partNumber, int attempt, long startNanos,
@@ -329,6 +329,12 @@ public final class InMemoryObjectStore implements ObjectStore {
                 }
                 return new Applied(rule);
             }
+            case BODY_STALL -> {
+                sleep(rule.stall());
+                throw new UploadBodyWatchdog.StalledUploadException(operation + " s3://" + bucket + "/" + key
+                        + ": aborted, the server took no byte of the body for " + rule.stall().toMillis() + " ms",
+                        SdkClientException.builder().message("Unable to execute HTTP request: Socket closed").build());
+            }
             case DELAY -> {
                 if (rule.release() != null) {
                     awaitRelease(rule.release(), rule.stall());
@@ -575,6 +581,16 @@ public final class InMemoryObjectStore implements ObjectStore {
 
         public FaultRule stall(Duration d) {
             return stallAfter(0, d);
+        }
+
+        /**
+         * The call's body stops being taken: after {@code d} it fails as the file system's
+         * watchdog aborts it ({@link UploadBodyWatchdog.StalledUploadException}). For uploads.
+         */
+        public FaultRule stallBody(Duration d) {
+            fault = Fault.BODY_STALL;
+            stall = d;
+            return this;
         }
 
         /** The call takes {@code d} and then succeeds: a slow request on the wire. */
