@@ -16,13 +16,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@code s3tiered.request.timeout}, minutes) would end it, holding the cancelled upload's thread
  * and connection. Aborting closes the connection, and the blocked write fails at once.
  *
- * <p>Invariant: {@link #running} maps a thread to the request it is inside {@code call()} of, and
- * to nothing else; the response body of a GET is read after {@code call()} and has its own abort.
+ * <p>Invariant: {@link #running} maps a thread to the request it is inside {@code call()} of, with
+ * the cancellation it was sent under, and to nothing else; the response body of a GET is read after
+ * {@code call()} and has its own abort. A cancellation aborts only a request sent under it: the
+ * thread that cancels may run its abort late, when the pooled thread already sends another stream's
+ * request.
  */
 final class AbortableRequests implements SdkHttpClient {
 
     private final SdkHttpClient delegate;
-    private final ConcurrentHashMap<Thread, ExecutableHttpRequest> running = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Thread, Running> running = new ConcurrentHashMap<>();
     /**
      * The cancellation each thread's next request is sent under ({@link #watch}): one that came
      * before the request was in {@link #running} (while the SDK signed it) found nothing to abort,
@@ -45,11 +48,12 @@ final class AbortableRequests implements SdkHttpClient {
             @Override
             public HttpExecuteResponse call() throws IOException {
                 Thread self = Thread.currentThread();
-                running.put(self, prepared);
+                Cancellation cancellation = watched.get();
+                Running call = new Running(prepared, cancellation);
+                running.put(self, call);
                 UploadBodyWatchdog.UploadBody body = bodies.get();
                 Runnable unwatch = body != null ? watchdog.watch(body, prepared) : null;
                 try {
-                    Cancellation cancellation = watched.get();
                     if (cancellation != null) {
                         cancellation.check("the request, not sent,");
                     }
@@ -58,7 +62,7 @@ final class AbortableRequests implements SdkHttpClient {
                     if (unwatch != null) {
                         unwatch.run();
                     }
-                    running.remove(self, prepared);
+                    running.remove(self, call);
                 }
             }
 
@@ -77,7 +81,7 @@ final class AbortableRequests implements SdkHttpClient {
         Thread self = Thread.currentThread();
         Cancellation before = watched.get();
         watched.set(cancellation);
-        Cancellation.Registration abort = cancellation.onCancel(() -> abortRunningOn(self));
+        Cancellation.Registration abort = cancellation.onCancel(() -> abortRunningOn(self, cancellation));
         return () -> {
             abort.close();
             watched.set(before);
@@ -94,13 +98,16 @@ final class AbortableRequests implements SdkHttpClient {
         return () -> bodies.set(before);
     }
 
-    /** Aborts the request {@code thread} is sending or awaiting the answer of, if any. */
-    void abortRunningOn(Thread thread) {
-        ExecutableHttpRequest r = running.get(thread);
-        if (r != null) {
-            r.abort();
+    /** Aborts the request {@code thread} is sending or awaiting the answer of under {@code cancellation}, if any. */
+    void abortRunningOn(Thread thread, Cancellation cancellation) {
+        Running r = running.get(thread);
+        if (r != null && r.cancellation == cancellation) {
+            r.request.abort();
         }
     }
+
+    /** A request inside its {@code call()}, and the cancellation it was sent under (null: none). */
+    private record Running(ExecutableHttpRequest request, Cancellation cancellation) {}
 
     @Override
     public String clientName() {

@@ -74,4 +74,54 @@ class AbortableRequestsTest {
         http.prepareRequest(get()).call(); // another stream's request on the same pooled thread
         assertThat(sent).hasValue(2);
     }
+
+    @Test
+    void aLateAbortOfOneCancellationLeavesTheRequestTheThreadSendsUnderAnother() throws Exception {
+        java.util.concurrent.CountDownLatch inCall = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch aborted = new java.util.concurrent.CountDownLatch(1);
+        SdkHttpClient blocking = new SdkHttpClient() {
+            @Override
+            public ExecutableHttpRequest prepareRequest(HttpExecuteRequest request) {
+                return new ExecutableHttpRequest() {
+                    @Override
+                    public HttpExecuteResponse call() throws java.io.IOException {
+                        inCall.countDown();
+                        try {
+                            if (aborted.await(2, java.util.concurrent.TimeUnit.SECONDS)) {
+                                throw new java.io.IOException("aborted");
+                            }
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        return HttpExecuteResponse.builder().response(SdkHttpResponse.builder().statusCode(200).build()).build();
+                    }
+
+                    @Override
+                    public void abort() {
+                        aborted.countDown();
+                    }
+                };
+            }
+
+            @Override
+            public void close() {}
+        };
+        AbortableRequests http = new AbortableRequests(blocking, new UploadBodyWatchdog(Duration.ofSeconds(1), Duration.ofSeconds(1)));
+        Cancellation earlier = new Cancellation(); // the stream whose request this pooled thread sent before
+        Cancellation current = new Cancellation();
+        java.util.concurrent.CompletableFuture<Thread> sender = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.CompletableFuture<Integer> status = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            sender.complete(Thread.currentThread());
+            try (Cancellation.Registration watched = http.watch(current)) {
+                return http.prepareRequest(get()).call().httpResponse().statusCode();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        inCall.await();
+
+        http.abortRunningOn(sender.get(), earlier); // the earlier stream's cancel, run late
+        assertThat(status.get()).as("the current request ran to its answer").isEqualTo(200);
+        assertThat(aborted.getCount()).isOne();
+    }
 }
