@@ -43,7 +43,8 @@ final class AbortableRequests implements SdkHttpClient {
 
     @Override
     public ExecutableHttpRequest prepareRequest(HttpExecuteRequest request) {
-        ExecutableHttpRequest prepared = delegate.prepareRequest(request);
+        UploadBodyWatchdog.UploadBody body = bodies.get();
+        ExecutableHttpRequest prepared = delegate.prepareRequest(body != null ? body.tracked(request) : request);
         return new ExecutableHttpRequest() {
             @Override
             public HttpExecuteResponse call() throws IOException {
@@ -51,7 +52,6 @@ final class AbortableRequests implements SdkHttpClient {
                 Cancellation cancellation = watched.get();
                 Running call = new Running(prepared, cancellation);
                 running.put(self, call);
-                UploadBodyWatchdog.UploadBody body = bodies.get();
                 Runnable unwatch = body != null ? watchdog.watch(body, prepared) : null;
                 try {
                     if (cancellation != null) {

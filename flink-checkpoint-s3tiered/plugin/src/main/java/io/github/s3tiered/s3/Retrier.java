@@ -90,8 +90,10 @@ public final class Retrier {
                     earlier.putIfAbsent(signature(kind, e), e);
                 }
                 LOG.debug("Retrying S3 {} in {} ms after {}: {}", request, delay, kind, e.toString());
-                if (e instanceof UploadBodyWatchdog.StalledUploadException) {
-                    cancellation.stalled(); // S3 stopped taking the body: no answer came
+                if (e instanceof UploadBodyWatchdog.StalledUploadException stalled) {
+                    if (stalled.serverStopped()) {
+                        cancellation.stalled(); // S3 stopped taking the body, or answering
+                    }
                 } else {
                     cancellation.active(); // S3 answered: a backoff is no stall
                 }

@@ -19,6 +19,8 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 /** Builds the SDK v2 client; retries are off there because {@link Retrier} does them. */
 public final class S3ClientFactory {
@@ -29,7 +31,24 @@ public final class S3ClientFactory {
     public static SdkObjectStore store(S3ClientSettings settings, S3Statistics stats) {
         AbortableRequests http = new AbortableRequests(httpClient(settings).build(),
                 new UploadBodyWatchdog(settings.socketTimeout(), settings.requestTimeout()));
-        return new SdkObjectStore(create(settings, stats, http), settings, http);
+        ScheduledThreadPoolExecutor timeouts = attemptTimeouts();
+        return new SdkObjectStore(create(settings, stats, http, timeouts), settings, http, timeouts);
+    }
+
+    /**
+     * The SDK's timers of attempt timeouts. Its own pool keeps a cancelled timer queued until it
+     * would have fired: an upload's, a day ahead ({@link SdkObjectStore}), would hold about 100
+     * bytes per attempt for a day; here it leaves the queue when cancelled.
+     */
+    private static ScheduledThreadPoolExecutor attemptTimeouts() {
+        ScheduledThreadPoolExecutor timeouts = new ScheduledThreadPoolExecutor(2, r -> {
+            Thread t = new Thread(r, "s3tiered-attempt-timeouts");
+            t.setDaemon(true);
+            t.setContextClassLoader(S3ClientFactory.class.getClassLoader());
+            return t;
+        });
+        timeouts.setRemoveOnCancelPolicy(true);
+        return timeouts;
     }
 
     private static ApacheHttpClient.Builder httpClient(S3ClientSettings settings) {
@@ -47,8 +66,12 @@ public final class S3ClientFactory {
         return http;
     }
 
-    /** The client; closing it leaves {@code http} open (the SDK closes only clients it built). */
-    static S3Client create(S3ClientSettings settings, S3Statistics stats, software.amazon.awssdk.http.SdkHttpClient http) {
+    /**
+     * The client; closing it leaves {@code http} and {@code timeouts} open (the SDK closes only what
+     * it built).
+     */
+    static S3Client create(S3ClientSettings settings, S3Statistics stats, software.amazon.awssdk.http.SdkHttpClient http,
+            ScheduledExecutorService timeouts) {
         S3ClientBuilder builder =
                 S3Client.builder()
                         .httpClient(http)
@@ -56,6 +79,7 @@ public final class S3ClientFactory {
                                 ClientOverrideConfiguration.builder()
                                         .retryStrategy(AwsRetryStrategy.doNotRetry())
                                         .apiCallAttemptTimeout(settings.requestTimeout())
+                                        .scheduledExecutorService(timeouts)
                                         .addExecutionInterceptor(stats)
                                         .build())
                         .serviceConfiguration(

@@ -54,11 +54,15 @@ public final class SdkObjectStore implements ObjectStore {
     private final S3Client client;
     private final S3ClientSettings settings;
     private final AbortableRequests http;
+    /** The SDK's timers of attempt timeouts, which it does not close (see {@link S3ClientFactory}). */
+    private final java.util.concurrent.ExecutorService timeouts;
 
-    SdkObjectStore(S3Client client, S3ClientSettings settings, AbortableRequests http) {
+    SdkObjectStore(S3Client client, S3ClientSettings settings, AbortableRequests http,
+            java.util.concurrent.ExecutorService timeouts) {
         this.client = client;
         this.settings = settings;
         this.http = http;
+        this.timeouts = timeouts;
     }
 
     @Override
@@ -92,12 +96,12 @@ public final class SdkObjectStore implements ObjectStore {
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);
         UploadDigest.SentBody sent = new UploadDigest.SentBody(size);
         String what = "PutObject s3://" + bucket + "/" + key;
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what, size);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what);
         b.overrideConfiguration(o -> o.apiCallAttemptTimeout(BOUNDED_BY_WATCHDOG));
         try (Cancellation.Registration abort = http.watch(cancellation);
                 Cancellation.Registration watched = http.sendingBody(body)) {
             client.putObject(b.build(), RequestBody.fromContentProvider(
-                    () -> body.track(stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, what)),
+                    () -> stopsWhenCancelled(sent.open(openFileRange(file, 0, size)), cancellation, what),
                     size, "application/octet-stream"));
         } catch (RuntimeException e) {
             throw body.failure(e);
@@ -136,15 +140,15 @@ public final class SdkObjectStore implements ObjectStore {
         UploadDigest.SentBody sent = new UploadDigest.SentBody(length);
         String etag;
         String what = "UploadPart " + partNumber + " of s3://" + bucket + "/" + key + " (upload id " + uploadId + ")";
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what, length);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body(what);
         try (Cancellation.Registration abort = http.watch(cancellation);
                 Cancellation.Registration watched = http.sendingBody(body)) {
             etag = client.uploadPart(
                             b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(partNumber).contentLength(length)
                                     .contentMD5(md5)
                                     .overrideConfiguration(o -> o.apiCallAttemptTimeout(BOUNDED_BY_WATCHDOG)),
-                            RequestBody.fromContentProvider(() -> body.track(stopsWhenCancelled(
-                                    sent.open(openFileRange(file, offset, length)), cancellation, what)), length,
+                            RequestBody.fromContentProvider(() -> stopsWhenCancelled(
+                                    sent.open(openFileRange(file, offset, length)), cancellation, what), length,
                                     "application/octet-stream"))
                     .eTag();
         } catch (RuntimeException e) {
@@ -312,6 +316,7 @@ public final class SdkObjectStore implements ObjectStore {
     public void close() {
         client.close();
         http.close();
+        timeouts.shutdownNow();
     }
 
     private void applyEncryption(Consumer<ServerSideEncryption> sse, Consumer<String> kmsKey) {

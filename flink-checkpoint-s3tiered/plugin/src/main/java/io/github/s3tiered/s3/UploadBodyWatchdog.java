@@ -1,6 +1,9 @@
 package io.github.s3tiered.s3;
 
+import software.amazon.awssdk.core.exception.SdkServiceException;
+import software.amazon.awssdk.http.ContentStreamProvider;
 import software.amazon.awssdk.http.ExecutableHttpRequest;
+import software.amazon.awssdk.http.HttpExecuteRequest;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -26,13 +29,16 @@ import java.util.concurrent.TimeUnit;
  *   <li>the body started and no further byte was taken for the socket timeout;
  *   <li>the whole body was taken and no answer came within the request timeout.
  * </ul>
- * A byte "taken" is one the HTTP client read from the body to write it to its socket, so bytes
- * still in socket buffers count as sent: the answer's wait covers draining them, which the request
- * timeout (minutes) does for any buffer at any rate a live connection keeps.
+ * A byte "taken" is one the HTTP client read from the body as it writes to its socket (the body as
+ * sent, after the SDK's chunk encoding), so bytes still in socket buffers count as sent. Their
+ * drain is part of the wait for the answer, whose first byte the HTTP client awaits with the
+ * socket timeout: a link slower than the socket buffers over the socket timeout (4 MiB in 30 s,
+ * 140 KB/s) fails there, as it did before.
  *
  * <p>Invariant: {@link #sending} holds each attempt between the start and the end of its HTTP
- * call, with the request the call runs, and an attempt is aborted only while it is there: the
- * abort is of that request, never of a later one on the same thread.
+ * call, with the request the call runs; whoever removes it (the end of the call, or an abort)
+ * owns its outcome, so an attempt that ended is never aborted, and the abort is of that request,
+ * never of a later one on the same thread.
  */
 final class UploadBodyWatchdog implements AutoCloseable {
 
@@ -54,9 +60,9 @@ final class UploadBodyWatchdog implements AutoCloseable {
         this.answerNanos = answer.toNanos();
     }
 
-    /** A new attempt's body: its what names the request and object in the error of an abort. */
-    static UploadBody body(String what, long length) {
-        return new UploadBody(what, length);
+    /** A new attempt's body; {@code what} names the request and object in the error of an abort. */
+    static UploadBody body(String what) {
+        return new UploadBody(what);
     }
 
     /** Watches {@code body} while {@code request} runs; the returned action ends the watch. */
@@ -72,9 +78,11 @@ final class UploadBodyWatchdog implements AutoCloseable {
         int aborted = 0;
         for (Map.Entry<UploadBody, ExecutableHttpRequest> e : sending.entrySet()) {
             UploadBody body = e.getKey();
-            String why = body.overdue(nowNanos, stallNanos, answerNanos, stall, answer);
+            Overdue why = body.overdue(nowNanos, stallNanos, answerNanos);
+            // removed first: a call that ended meanwhile removed it itself, and its outcome stands
             if (why != null && sending.remove(body, e.getValue())) {
-                body.abortedBecause = why;
+                body.abortedAs = why;
+                body.abortedBecause = why.describe(body, stall, answer);
                 try {
                     e.getValue().abort();
                 } catch (RuntimeException failure) {
@@ -93,6 +101,8 @@ final class UploadBodyWatchdog implements AutoCloseable {
         timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "s3tiered-upload-watchdog");
             t.setDaemon(true);
+            // started by the first upload, often on a task's thread: not its job's class loader
+            t.setContextClassLoader(UploadBodyWatchdog.class.getClassLoader());
             return t;
         });
         // a tick a quarter of the stall: an abort comes at most 25 % after its bound
@@ -108,28 +118,77 @@ final class UploadBodyWatchdog implements AutoCloseable {
         }
     }
 
+    /** Why an attempt was aborted. */
+    enum Overdue {
+        /** No byte of the body taken within the request timeout: maybe a wait for a pooled connection. */
+        NOT_TAKEN,
+        /** The body started, then no byte taken for the socket timeout: the server stopped reading. */
+        BODY_STALLED,
+        /** The whole body taken, no answer within the request timeout. */
+        NO_ANSWER;
+
+        String describe(UploadBody body, Duration stall, Duration answer) {
+            return switch (this) {
+                case NOT_TAKEN -> "no byte of the body was taken within " + text(answer) + " (s3tiered.request.timeout)";
+                case BODY_STALLED -> "the server took no byte of the body for " + text(stall) + " (s3tiered.socket.timeout) after "
+                        + body.taken + (body.length >= 0 ? " of " + body.length : "") + " bytes";
+                case NO_ANSWER -> "no answer within " + text(answer) + " (s3tiered.request.timeout) after the whole body ("
+                        + body.taken + " bytes) was sent";
+            };
+        }
+
+        private static String text(Duration d) {
+            return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+        }
+    }
+
     /**
      * One attempt's body as the HTTP client reads it. Its fields are written by the uploading
      * thread and read by the timer.
      */
     static final class UploadBody {
         private final String what;
-        private final long length;
+        /** The body's length as sent (its Content-Length), or -1 when not known. */
+        private volatile long length = -1;
         private volatile long attemptStartNanos = NONE;
         private volatile long lastByteNanos = NONE;
         private volatile long allTakenNanos = NONE;
         private volatile long taken;
         private volatile String abortedBecause;
+        private volatile Overdue abortedAs;
 
-        private UploadBody(String what, long length) {
+        private UploadBody(String what) {
             this.what = what;
-            this.length = length;
         }
 
         /**
-         * The HTTP call began: what was read before it (a signer's pass over the payload) was not
-         * sent.
+         * {@code request} with its body counted as the HTTP client reads it to send it: after the
+         * SDK's own passes over the payload (signing, checksums), and in the small reads of the
+         * socket writes, not in the SDK's chunks.
          */
+        HttpExecuteRequest tracked(HttpExecuteRequest request) {
+            if (request.contentStreamProvider().isEmpty()) {
+                return request;
+            }
+            ContentStreamProvider original = request.contentStreamProvider().get();
+            length = request.httpRequest().firstMatchingHeader("Content-Length").map(Long::parseLong).orElse(-1L);
+            HttpExecuteRequest.Builder b = HttpExecuteRequest.builder().request(request.httpRequest())
+                    .contentStreamProvider(new ContentStreamProvider() {
+                        @Override
+                        public InputStream newStream() {
+                            return track(original.newStream());
+                        }
+
+                        @Override
+                        public String name() {
+                            return original.name();
+                        }
+                    });
+            request.metricCollector().ifPresent(b::metricCollector);
+            return b.build();
+        }
+
+        /** The HTTP call began: nothing of the body is taken yet. */
         void attemptStarted() {
             lastByteNanos = NONE;
             allTakenNanos = NONE;
@@ -137,7 +196,7 @@ final class UploadBodyWatchdog implements AutoCloseable {
             attemptStartNanos = System.nanoTime();
         }
 
-        /** The body the SDK sends, each stream it opens counted from its start. */
+        /** The body the HTTP client sends, each stream it opens counted from its start. */
         InputStream track(InputStream in) {
             return new FilterInputStream(in) {
                 private long count;
@@ -163,7 +222,8 @@ final class UploadBodyWatchdog implements AutoCloseable {
                         lastByteNanos = now;
                         taken = count;
                     }
-                    if ((end || count >= length) && allTakenNanos == NONE) {
+                    long l = length;
+                    if ((end || (l >= 0 && count >= l)) && allTakenNanos == NONE) {
                         allTakenNanos = now;
                     }
                 }
@@ -171,51 +231,52 @@ final class UploadBodyWatchdog implements AutoCloseable {
         }
 
         /** Why the attempt is overdue at {@code now}, or null while it is within its bounds. */
-        String overdue(long now, long stallNanos, long answerNanos, Duration stall, Duration answer) {
+        Overdue overdue(long now, long stallNanos, long answerNanos) {
             long start = attemptStartNanos;
             if (start == NONE) {
                 return null;
             }
             long all = allTakenNanos;
             if (all != NONE) {
-                return now - all > answerNanos
-                        ? "no answer within " + text(answer) + " (s3tiered.request.timeout) after the whole body ("
-                                + length + " bytes) was sent"
-                        : null;
+                return now - all > answerNanos ? Overdue.NO_ANSWER : null;
             }
             long last = lastByteNanos;
             if (last == NONE) {
-                return now - start > answerNanos
-                        ? "no byte of the body was taken within " + text(answer) + " (s3tiered.request.timeout)"
-                        : null;
+                return now - start > answerNanos ? Overdue.NOT_TAKEN : null;
             }
-            return now - last > stallNanos
-                    ? "the server took no byte of the body for " + text(stall) + " (s3tiered.socket.timeout) after "
-                            + taken + " of " + length + " bytes"
-                    : null;
-        }
-
-        private static String text(Duration d) {
-            return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+            return now - last > stallNanos ? Overdue.BODY_STALLED : null;
         }
 
         /**
          * Rethrows {@code failure} of this attempt, or, when the watchdog aborted the attempt,
-         * throws its reason instead (an {@link IOException}: retried as a transient failure).
+         * throws its reason instead (an {@link IOException}: retried as a transient failure). An
+         * answer of S3 (a 403, a BadDigest) that came as the abort was decided stands as it is.
          */
         IOException failure(RuntimeException failure) throws IOException {
             String why = abortedBecause;
-            if (why == null) {
+            Overdue as = abortedAs;
+            if (why == null || as == null || failure instanceof SdkServiceException) {
                 throw failure;
             }
-            throw new StalledUploadException(what + ": aborted, " + why, failure);
+            throw new StalledUploadException(what + ": aborted, " + why, as != Overdue.NOT_TAKEN, failure);
         }
     }
 
     /** An upload attempt the watchdog aborted; transient, so retried from the file. */
     static final class StalledUploadException extends IOException {
-        StalledUploadException(String message, Throwable cause) {
+        private final boolean serverStopped;
+
+        StalledUploadException(String message, boolean serverStopped, Throwable cause) {
             super(message, cause);
+            this.serverStopped = serverStopped;
+        }
+
+        /**
+         * Whether the server stopped taking the body or answering, rather than the body never
+         * starting (which a wait for a pooled connection can explain).
+         */
+        boolean serverStopped() {
+            return serverStopped;
         }
     }
 }

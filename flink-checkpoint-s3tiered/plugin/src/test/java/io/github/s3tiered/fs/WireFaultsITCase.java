@@ -478,19 +478,19 @@ class WireFaultsITCase {
 
     @Test
     void anUploadSlowerThanTheRequestTimeoutButMovingIsNotCut(@TempDir java.nio.file.Path ownTier) throws Exception {
-        // 4 MiB/s per connection: a PUT of 24 MiB takes about 6 s and each 20 MiB part of a
-        // multipart upload about 5 s, both longer than the 3 s request timeout. The socket timeout
-        // is longer than the few MiB the loopback's socket buffers hold take to drain at that rate:
-        // the client waits for the answer while they do.
+        // 4 MiB/s per connection: a PUT of 32 MiB takes about 8 s and each 24 MiB part of a
+        // multipart upload about 6 s, both longer than the 4 s request timeout. The bytes the
+        // socket buffers hold when the last is taken (about 6 MiB on loopback here) drain within
+        // the wait for the answer: 4 s of request timeout, 8 s of socket timeout.
         Configuration conf = config(ownTier, proxy.endpoint());
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "32mb");
-        conf.setString(S3TieredOptions.PART_SIZE.key(), "20mb");
-        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "3s");
-        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "5s");
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "40mb");
+        conf.setString(S3TieredOptions.PART_SIZE.key(), "24mb");
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "4s");
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "8s");
         S3TieredFileSystem slow = newFileSystem(conf, S3.server().bucket());
         proxy.limitBandwidth(4 * MIB, 0);
-        byte[] single = randomBytes(24 * MIB, 21);
-        byte[] parts = randomBytes(40 * MIB, 22);
+        byte[] single = randomBytes(32 * MIB, 21);
+        byte[] parts = randomBytes(48 * MIB, 22);
         try {
             write(slow, path("single"), single);
             write(slow, path("parts"), parts);

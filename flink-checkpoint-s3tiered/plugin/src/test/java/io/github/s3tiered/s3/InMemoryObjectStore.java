@@ -332,7 +332,7 @@ public final class InMemoryObjectStore implements ObjectStore {
             case BODY_STALL -> {
                 sleep(rule.stall());
                 throw new UploadBodyWatchdog.StalledUploadException(operation + " s3://" + bucket + "/" + key
-                        + ": aborted, the server took no byte of the body for " + rule.stall().toMillis() + " ms",
+                        + ": aborted, the server took no byte of the body for " + rule.stall().toMillis() + " ms", true,
                         SdkClientException.builder().message("Unable to execute HTTP request: Socket closed").build());
             }
             case DELAY -> {

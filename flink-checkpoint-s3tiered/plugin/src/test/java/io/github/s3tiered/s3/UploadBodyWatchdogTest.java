@@ -54,31 +54,37 @@ class UploadBodyWatchdogTest {
         watchdog.close();
     }
 
-    private static InputStream bytes(int n) {
-        return new ByteArrayInputStream(new byte[n]);
+    /** The body of {@code n} bytes as the HTTP client gets it to send, counted for {@code body}. */
+    private static InputStream sent(UploadBodyWatchdog.UploadBody body, int n) {
+        HttpExecuteRequest put = HttpExecuteRequest.builder()
+                .request(SdkHttpFullRequest.builder().method(SdkHttpMethod.PUT).uri(URI.create("http://127.0.0.1:1/b/k"))
+                        .putHeader("Content-Length", String.valueOf(n)).build())
+                .contentStreamProvider(() -> new ByteArrayInputStream(new byte[n])).build();
+        return body.tracked(put).contentStreamProvider().orElseThrow().newStream();
     }
 
     @Test
     void aBodyThatKeepsMovingIsNotAbortedThoughTheAttemptOutlastsTheRequestTimeout() throws IOException {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
-        long start = System.nanoTime();
-        watchdog.watch(body, request);
-        InputStream in = body.track(bytes(1000));
+        // a request timeout of 5 s: a fixed bound on the attempt would end it 15 s before the check
+        UploadBodyWatchdog short5s = new UploadBodyWatchdog(STALL, Duration.ofSeconds(5));
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
+        short5s.watch(body, request);
+        InputStream in = sent(body, 1000);
         in.read(new byte[10]);
 
-        // ten minutes later (twice the request timeout), the body still moving: a byte 20 s ago
-        assertThat(watchdog.abortOverdue(System.nanoTime() + 20 * SECOND)).isZero();
-        in.read(new byte[10]);
-        assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() - SECOND)).isZero();
-        assertThat(System.nanoTime() - start).isLessThan(ANSWER.toNanos());
+        // 20 s after the start (four request timeouts), the last byte taken 20 s ago: within the stall bound
+        assertThat(short5s.abortOverdue(System.nanoTime() + 20 * SECOND)).isZero();
         assertThat(aborts).hasValue(0);
+        // and once the body stops for longer than the stall bound, it is aborted
+        assertThat(short5s.abortOverdue(System.nanoTime() + STALL.toNanos() + SECOND)).isOne();
+        short5s.close();
     }
 
     @Test
     void aBodyTheServerStoppedTakingIsAbortedAfterTheStallBoundNamingWhatWasSent() throws IOException {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("UploadPart 3 of s3://b/k (upload id u)", 1000);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("UploadPart 3 of s3://b/k (upload id u)");
         watchdog.watch(body, request);
-        body.track(bytes(1000)).read(new byte[400]);
+        sent(body, 1000).read(new byte[400]);
 
         assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() - SECOND)).isZero();
         assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() + SECOND)).isOne();
@@ -88,28 +94,31 @@ class UploadBodyWatchdogTest {
                 .isInstanceOf(UploadBodyWatchdog.StalledUploadException.class)
                 .hasMessageContaining("UploadPart 3 of s3://b/k (upload id u)")
                 .hasMessageContaining("no byte of the body for 30 s (s3tiered.socket.timeout) after 400 of 1000 bytes")
-                .hasRootCauseMessage("Unable to execute HTTP request: Socket closed");
-        assertThat(S3ErrorKind.classify(new UploadBodyWatchdog.StalledUploadException("x", null)))
+                .hasRootCauseMessage("Unable to execute HTTP request: Socket closed")
+                .satisfies(e -> assertThat(((UploadBodyWatchdog.StalledUploadException) e).serverStopped()).isTrue());
+        assertThat(S3ErrorKind.classify(new UploadBodyWatchdog.StalledUploadException("x", true, null)))
                 .as("retried from the file").isEqualTo(S3ErrorKind.TRANSIENT);
     }
 
     @Test
     void anAttemptWhoseBodyIsNeverTakenIsAbortedAfterTheRequestTimeoutNotTheStall() {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
         watchdog.watch(body, request);
 
         // a connection from a busy pool, or a server slow to answer Expect: 100-continue
         assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() * 2)).isZero();
         assertThat(watchdog.abortOverdue(System.nanoTime() + ANSWER.toNanos() + SECOND)).isOne();
         assertThatThrownBy(() -> body.failure(SdkClientException.create("aborted")))
-                .hasMessageContaining("no byte of the body was taken within 300 s (s3tiered.request.timeout)");
+                .hasMessageContaining("no byte of the body was taken within 300 s (s3tiered.request.timeout)")
+                .satisfies(e -> assertThat(((UploadBodyWatchdog.StalledUploadException) e).serverStopped())
+                        .as("a wait for a pooled connection can explain it").isFalse());
     }
 
     @Test
     void anAnswerThatDoesNotComeAfterTheWholeBodyIsBoundedByTheRequestTimeout() throws IOException {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
         watchdog.watch(body, request);
-        body.track(bytes(1000)).readAllBytes();
+        sent(body, 1000).readAllBytes();
 
         // bytes still in socket buffers drain meanwhile: the stall bound does not apply
         assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() * 2)).isZero();
@@ -119,22 +128,41 @@ class UploadBodyWatchdogTest {
     }
 
     @Test
-    void aPassOverTheBodyBeforeTheAttemptStartsCountsForNothing() throws IOException {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
-        body.track(bytes(1000)).readAllBytes(); // a signer's pass over the payload, before the call
+    void onlyTheStreamTheHttpClientSendsFromCounts() throws IOException {
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
+        HttpExecuteRequest put = HttpExecuteRequest.builder()
+                .request(SdkHttpFullRequest.builder().method(SdkHttpMethod.PUT).uri(URI.create("http://127.0.0.1:1/b/k"))
+                        .putHeader("Content-Length", "1000").build())
+                .contentStreamProvider(() -> new ByteArrayInputStream(new byte[1000])).build();
+        put.contentStreamProvider().orElseThrow().newStream().readAllBytes(); // a signer's pass, before the call
+        HttpExecuteRequest tracked = body.tracked(put);
         watchdog.watch(body, request);
 
-        assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() * 2)).isZero();
-        body.track(bytes(1000)).read(new byte[10]); // the send
+        assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() * 2)).as("nothing taken yet").isZero();
+        tracked.contentStreamProvider().orElseThrow().newStream().read(new byte[10]); // the send
         assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() + SECOND))
                 .as("the send stalled after 10 bytes, not 'all sent'").isOne();
+        assertThatThrownBy(() -> body.failure(SdkClientException.create("aborted")))
+                .hasMessageContaining("after 10 of 1000 bytes");
+    }
+
+    @Test
+    void anAnswerOfS3ThatCameAsTheAbortWasDecidedStands() throws IOException {
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
+        watchdog.watch(body, request);
+        sent(body, 1000).read(new byte[10]);
+        assertThat(watchdog.abortOverdue(System.nanoTime() + STALL.toNanos() + SECOND)).isOne();
+
+        RuntimeException denied = software.amazon.awssdk.services.s3.model.S3Exception.builder().statusCode(403)
+                .message("Access Denied").build();
+        assertThatThrownBy(() -> body.failure(denied)).isSameAs(denied);
     }
 
     @Test
     void anAttemptThatEndedIsNeverAborted() throws IOException {
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
         Runnable unwatch = watchdog.watch(body, request);
-        body.track(bytes(1000)).read(new byte[10]);
+        sent(body, 1000).read(new byte[10]);
         unwatch.run();
 
         assertThat(watchdog.abortOverdue(System.nanoTime() + ANSWER.toNanos() * 2)).isZero();
@@ -175,7 +203,7 @@ class UploadBodyWatchdogTest {
         };
         AbortableRequests http = new AbortableRequests(server,
                 new UploadBodyWatchdog(Duration.ofMillis(200), Duration.ofMillis(300)));
-        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k", 1000);
+        UploadBodyWatchdog.UploadBody body = UploadBodyWatchdog.body("PutObject s3://b/k");
         HttpExecuteRequest put = HttpExecuteRequest.builder().request(SdkHttpFullRequest.builder().method(SdkHttpMethod.PUT)
                 .uri(URI.create("http://127.0.0.1:1/b/k")).build()).build();
         long start = System.nanoTime();
