@@ -105,6 +105,38 @@ class RealCheckpointsITCase {
         }
     }
 
+    /**
+     * The first key group's section of timers with one byte of Flink's version identifier changed:
+     * Flink reads the 4 bytes as an older format's count of timer services, negative, and restores
+     * none of that key group's timers, without an error.
+     */
+    @Test
+    void timersInRawKeyedStateWhoseFirstKeyGroupLostItsIdentifierAreNotRestorable() throws Exception {
+        Path cp = newest(heapTimers);
+        ClassLoader cl = RealCheckpointsITCase.class.getClassLoader();
+        org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata md = org.apache.flink.runtime.checkpoint.Checkpoints
+                .loadCheckpointMetadata(new java.io.DataInputStream(new java.io.ByteArrayInputStream(
+                        Files.readAllBytes(local(new Path(cp, "_metadata"))))), cl, cp.toString());
+        org.apache.flink.runtime.state.KeyGroupsStateHandle raw = md.getOperatorStates().stream()
+                .flatMap(op -> op.getSubtaskStates().values().stream())
+                .flatMap(s -> s.getRawKeyedState().stream())
+                .filter(h -> h instanceof org.apache.flink.runtime.state.KeyGroupsStateHandle)
+                .map(h -> (org.apache.flink.runtime.state.KeyGroupsStateHandle) h)
+                .findFirst().orElseThrow(() -> new AssertionError("no raw keyed state of timers"));
+        int first = raw.getKeyGroupRange().getStartKeyGroup();
+        long at = raw.getGroupRangeOffsets().getKeyGroupOffset(first);
+        java.nio.file.Path file = local(((org.apache.flink.runtime.state.filesystem.FileStateHandle) raw.getDelegateStateHandle())
+                .getFilePath());
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[(int) at + 1] ^= 0x01; // 0xCD of F1 CD 85 9F: the int stays negative
+        try (Damage d = new Damage()) {
+            d.replace(file, bytes);
+            Validation v = inspector.validate(cp, true);
+            assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+            assertThat(v.reason()).contains("key group " + first).contains("timers");
+        }
+    }
+
     /** The second key group's raw keyed offset set to the third's (or to -1) in one subtask. */
     private static byte[] withRawKeyGroupOffsetChanged(byte[] metadataBytes, Path cp, boolean removed) throws Exception {
         ClassLoader cl = RealCheckpointsITCase.class.getClassLoader();

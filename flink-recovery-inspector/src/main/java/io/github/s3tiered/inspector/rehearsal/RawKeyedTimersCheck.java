@@ -18,8 +18,8 @@ import java.util.Arrays;
  * timers at each key group's offset and skips a key group without one: an offset moved onto the
  * next key group's, or removed, loses that key group's timers (windows that never fire) without
  * an error. An operator writing its own raw keyed state cannot also have timers there (Flink
- * refuses it), and its own format is not judged: only state whose first key group opens with the
- * identifier is taken for timers.
+ * refuses it), and its own format is not judged: only state where a key group opens with the
+ * identifier is taken for timers, and then every key group must.
  */
 final class RawKeyedTimersCheck {
 
@@ -39,15 +39,18 @@ final class RawKeyedTimersCheck {
         int[] groups = h.getKeyGroupRange().getNumberOfKeyGroups() > 0 ? rangeOf(h) : new int[0];
         long size = h.getDelegateStateHandle().getStateSize();
         try (FSDataInputStream in = h.openInputStream()) {
-            Long first = null;
+            // any key group's section, not only the first: the first one's identifier damaged is
+            // what Flink reads as an older format's count of timer services, negative, so it
+            // restores none of that key group's timers without an error
+            boolean timers = false;
             for (int g : groups) {
                 long at = offsets.getKeyGroupOffset(g);
-                if (at >= 0 && at < size) {
-                    first = at;
+                if (at >= 0 && at < size && opensWithIdentifier(in, at)) {
+                    timers = true;
                     break;
                 }
             }
-            if (first == null || !opensWithIdentifier(in, first)) {
+            if (!timers) {
                 return false;
             }
             long previous = -1;
