@@ -257,6 +257,16 @@ public final class MetadataConsistency {
                 checkParts(materialized, maxP, where + " (materialized part)", false, out);
             }
             for (org.apache.flink.runtime.state.changelog.ChangelogStateHandle delta : changelog.getNonMaterializedStateHandles()) {
+                if (delta == null) {
+                    continue;
+                }
+                String storage = delta.getStorageIdentifier();
+                if (!CHANGELOG_STORAGES.contains(storage)) {
+                    // Flink's restore looks the name up exactly as written, among lower-case ones
+                    // (StateChangelogStorageLoader): any other name fails it
+                    out.add(where + " (changelog): changes kept by changelog storage '" + storage
+                            + "', which Flink has no factory of (it has " + new java.util.TreeSet<>(CHANGELOG_STORAGES) + ")");
+                }
                 if (delta instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream) {
                     checkChangelogOffsets(stream, where, out);
                 }
@@ -277,6 +287,27 @@ public final class MetadataConsistency {
         } else if (h instanceof IncrementalRemoteKeyedStateHandle inc) {
             checkRocksDbFiles(inc, where, out);
         }
+    }
+
+    /**
+     * The names of changelog storages Flink can restore from: its own two ({@code filesystem} of
+     * flink-dstl-dfs, {@code memory}) and any other factory on the class path, lower-cased as
+     * Flink's loader registers them.
+     */
+    private static final Set<String> CHANGELOG_STORAGES = changelogStorages();
+
+    private static Set<String> changelogStorages() {
+        Set<String> names = new HashSet<>(Set.of("filesystem", "memory"));
+        try {
+            for (org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory f : java.util.ServiceLoader.load(
+                    org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory.class,
+                    MetadataConsistency.class.getClassLoader())) {
+                names.add(f.getIdentifier().toLowerCase());
+            }
+        } catch (java.util.ServiceConfigurationError | RuntimeException e) {
+            // a factory that cannot load adds no name; Flink's own two stay known
+        }
+        return Set.copyOf(names);
     }
 
     /**

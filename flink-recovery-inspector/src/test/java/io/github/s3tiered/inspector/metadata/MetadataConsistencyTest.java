@@ -93,6 +93,29 @@ class MetadataConsistencyTest {
         assertThat(f.kinds()).singleElement().asString().endsWith("-changelog");
     }
 
+    /**
+     * Flink's restore looks up the changelog storage a handle names exactly as written, among
+     * lower-case names: one changed byte of {@code filesystem} fails it.
+     */
+    @Test
+    void changesKeptByAChangelogStorageFlinkDoesNotHaveAreAContradiction() {
+        for (String known : List.of("filesystem", "memory")) {
+            assertThat(MetadataConsistency.check(metadata(changelogOf(known)), "chk-5")).as(known).isEmpty();
+        }
+        for (String damaged : List.of("Filesystem", "filesystam", "")) {
+            assertThat(MetadataConsistency.check(metadata(changelogOf(damaged)), "chk-5")).as(damaged)
+                    .singleElement().asString().contains("changelog storage '" + damaged + "', which Flink has no factory of");
+        }
+    }
+
+    private static KeyedStateHandle changelogOf(String storage) {
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
+                        org.apache.flink.api.java.tuple.Tuple2.of(file("changelog-a"), 0L)), ALL, 100, 100, storage);
+        return new ChangelogStateBackendHandleImpl(List.of(incremental(CHECKPOINT_ID)), List.of(changes), ALL,
+                CHECKPOINT_ID, CHECKPOINT_ID, 1000);
+    }
+
     private static KeyedStateHandle changelogWithChangesAt(long... offsets) {
         List<org.apache.flink.api.java.tuple.Tuple2<StreamStateHandle, Long>> parts = new java.util.ArrayList<>();
         for (long offset : offsets) {
