@@ -14,7 +14,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What all {@code s3tiered://} file systems of one configuration share in a process: the S3
@@ -114,16 +113,8 @@ public final class S3TieredRuntime implements AutoCloseable {
     }
 
     private static ThreadFactory daemonThreads(String name) {
-        AtomicInteger n = new AtomicInteger();
-        // A new thread inherits the context class loader of the thread that happens to start it,
-        // often a task's user-code class loader, which Flink closes when that job ends; the SDK and
-        // its HTTP client load classes through the context loader, so pin it to ours.
-        ClassLoader own = S3TieredRuntime.class.getClassLoader();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            t.setContextClassLoader(own);
-            return t;
-        };
+        // The SDK and its HTTP client load classes through the context class loader: ours, not
+        // that of the job whose task happened to start the thread (see DaemonThreads).
+        return io.github.s3tiered.s3.DaemonThreads.named(name, S3TieredRuntime.class.getClassLoader());
     }
 }

@@ -41,12 +41,8 @@ public final class S3ClientFactory {
      * bytes per attempt for a day; here it leaves the queue when cancelled.
      */
     private static ScheduledThreadPoolExecutor attemptTimeouts() {
-        ScheduledThreadPoolExecutor timeouts = new ScheduledThreadPoolExecutor(2, r -> {
-            Thread t = new Thread(r, "s3tiered-attempt-timeouts");
-            t.setDaemon(true);
-            t.setContextClassLoader(S3ClientFactory.class.getClassLoader());
-            return t;
-        });
+        ScheduledThreadPoolExecutor timeouts = new ScheduledThreadPoolExecutor(2,
+                DaemonThreads.named("s3tiered-attempt-timeouts", S3ClientFactory.class.getClassLoader()));
         timeouts.setRemoveOnCancelPolicy(true);
         return timeouts;
     }

@@ -37,8 +37,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Invariant: {@link #sending} holds each attempt between the start and the end of its HTTP
  * call, with the request the call runs; whoever removes it (the end of the call, or an abort)
- * owns its outcome, so an attempt that ended is never aborted, and the abort is of that request,
- * never of a later one on the same thread.
+ * owns its outcome, so an attempt whose call ended is not aborted, and the abort is of that
+ * request, never of a later one on the same thread. (An abort decided in the instant between the
+ * HTTP client's return and the end of the watch fails an attempt that had its answer: it is
+ * retried, as any transient failure.)
  */
 final class UploadBodyWatchdog implements AutoCloseable {
 
@@ -98,13 +100,9 @@ final class UploadBodyWatchdog implements AutoCloseable {
         if (timer != null || closed) {
             return;
         }
-        timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "s3tiered-upload-watchdog");
-            t.setDaemon(true);
-            // started by the first upload, often on a task's thread: not its job's class loader
-            t.setContextClassLoader(UploadBodyWatchdog.class.getClassLoader());
-            return t;
-        });
+        // started by the first upload, often on a task's thread: nothing of its job's kept
+        timer = Executors.newSingleThreadScheduledExecutor(
+                DaemonThreads.named("s3tiered-upload-watchdog", UploadBodyWatchdog.class.getClassLoader()));
         // a tick a quarter of the stall: an abort comes at most 25 % after its bound
         long period = Math.max(TimeUnit.MILLISECONDS.toNanos(50), Math.min(TimeUnit.SECONDS.toNanos(1), stallNanos / 4));
         timer.scheduleWithFixedDelay(() -> abortOverdue(System.nanoTime()), period, period, TimeUnit.NANOSECONDS);
@@ -171,7 +169,7 @@ final class UploadBodyWatchdog implements AutoCloseable {
                 return request;
             }
             ContentStreamProvider original = request.contentStreamProvider().get();
-            length = request.httpRequest().firstMatchingHeader("Content-Length").map(Long::parseLong).orElse(-1L);
+            length = request.httpRequest().firstMatchingHeader("Content-Length").map(UploadBody::parseLength).orElse(-1L);
             HttpExecuteRequest.Builder b = HttpExecuteRequest.builder().request(request.httpRequest())
                     .contentStreamProvider(new ContentStreamProvider() {
                         @Override
@@ -186,6 +184,14 @@ final class UploadBodyWatchdog implements AutoCloseable {
                     });
             request.metricCollector().ifPresent(b::metricCollector);
             return b.build();
+        }
+
+        private static long parseLength(String header) {
+            try {
+                return Long.parseLong(header.trim());
+            } catch (NumberFormatException e) {
+                return -1; // the body's end then tells when it is all taken
+            }
         }
 
         /** The HTTP call began: nothing of the body is taken yet. */

@@ -260,12 +260,9 @@ public final class MetadataConsistency {
                 if (delta == null) {
                     continue;
                 }
-                String storage = delta.getStorageIdentifier();
-                if (!CHANGELOG_STORAGES.contains(storage)) {
-                    // Flink's restore looks the name up exactly as written, among lower-case ones
-                    // (StateChangelogStorageLoader): any other name fails it
-                    out.add(where + " (changelog): changes kept by changelog storage '" + storage
-                            + "', which Flink has no factory of (it has " + new java.util.TreeSet<>(CHANGELOG_STORAGES) + ")");
+                String unknown = unknownChangelogStorage(delta.getStorageIdentifier());
+                if (unknown != null) {
+                    out.add(where + " (changelog): " + unknown);
                 }
                 if (delta instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl stream) {
                     checkChangelogOffsets(stream, where, out);
@@ -290,24 +287,62 @@ public final class MetadataConsistency {
     }
 
     /**
-     * The names of changelog storages Flink can restore from: its own two ({@code filesystem} of
-     * flink-dstl-dfs, {@code memory}) and any other factory on the class path, lower-cased as
-     * Flink's loader registers them.
+     * The names of changelog storages Flink can restore from here: its own two ({@code filesystem}
+     * of flink-dstl-dfs, {@code memory}) and any other factory on the class path, lower-cased as
+     * Flink's loader registers them. A factory in a Flink plugin is not on it.
      */
     private static final Set<String> CHANGELOG_STORAGES = changelogStorages();
 
     private static Set<String> changelogStorages() {
         Set<String> names = new HashSet<>(Set.of("filesystem", "memory"));
-        try {
-            for (org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory f : java.util.ServiceLoader.load(
-                    org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory.class,
-                    MetadataConsistency.class.getClassLoader())) {
-                names.add(f.getIdentifier().toLowerCase());
+        java.util.Iterator<org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory> factories =
+                java.util.ServiceLoader.load(org.apache.flink.runtime.state.changelog.StateChangelogStorageFactory.class,
+                        MetadataConsistency.class.getClassLoader()).iterator();
+        while (true) {
+            try {
+                if (!factories.hasNext()) {
+                    break;
+                }
+                names.add(factories.next().getIdentifier().toLowerCase(java.util.Locale.ROOT));
+            } catch (java.util.ServiceConfigurationError | RuntimeException e) {
+                // a factory that cannot load adds no name; the others still do
             }
-        } catch (java.util.ServiceConfigurationError | RuntimeException e) {
-            // a factory that cannot load adds no name; Flink's own two stay known
         }
         return Set.copyOf(names);
+    }
+
+    /**
+     * Why a changelog storage's name cannot be one Flink restores from, or null. Flink's restore
+     * looks the name up exactly as written among lower-case names ({@code StateChangelogStorageLoader}),
+     * on each TaskManager for the first handle of the job it restores. A name no factory can match
+     * (empty, or not lower-case) is damage, and so is one a single character from one of Flink's
+     * (a storage of a plugin so named is not plausible); any other unknown name may be a plugin's,
+     * which the inspector cannot see, and is not judged.
+     */
+    static String unknownChangelogStorage(String name) {
+        if (name != null && CHANGELOG_STORAGES.contains(name)) {
+            return null;
+        }
+        String which = "changes kept by changelog storage '" + name + "', ";
+        if (name == null || name.isEmpty() || !name.equals(name.toLowerCase(java.util.Locale.ROOT))) {
+            return which + "a name no changelog storage factory can have (Flink registers them lower-cased and looks the"
+                    + " name up as written)";
+        }
+        for (String known : CHANGELOG_STORAGES) {
+            if (known.length() == name.length()) {
+                int differing = 0;
+                for (int i = 0; i < known.length(); i++) {
+                    if (known.charAt(i) != name.charAt(i)) {
+                        differing++;
+                    }
+                }
+                if (differing == 1) {
+                    return which + "one character from Flink's '" + known + "', which has no factory of its own: a"
+                            + " damaged name, with which Flink's restore fails";
+                }
+            }
+        }
+        return null;
     }
 
     /**
