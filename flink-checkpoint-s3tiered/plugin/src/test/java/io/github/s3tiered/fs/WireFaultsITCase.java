@@ -228,6 +228,17 @@ class WireFaultsITCase {
         return conf;
     }
 
+    /** A file system of its own through the proxy, with its own multipart sizes and timeouts. */
+    private static S3TieredFileSystem ownFileSystem(java.nio.file.Path ownTier, String multipartThreshold, String partSize,
+            String requestTimeout, String socketTimeout) throws IOException {
+        Configuration conf = config(ownTier, proxy.endpoint());
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), multipartThreshold);
+        conf.setString(S3TieredOptions.PART_SIZE.key(), partSize);
+        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), requestTimeout);
+        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), socketTimeout);
+        return newFileSystem(conf, S3.server().bucket());
+    }
+
     // ------------------------------------------------------------------ the operations
 
     private Path path(String name) {
@@ -449,11 +460,7 @@ class WireFaultsITCase {
     @Test
     void cancellingAPutWhileItsBodyIsSentStopsSendingIt(@TempDir java.nio.file.Path ownTier) throws Exception {
         // one PUT of 16 MiB at 512 KiB/s: about 30 s to send, more than socket buffers take in
-        Configuration conf = config(ownTier, proxy.endpoint());
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "64mb");
-        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
-        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "120s");
-        S3TieredFileSystem slow = newFileSystem(conf, S3.server().bucket());
+        S3TieredFileSystem slow = ownFileSystem(ownTier, "64mb", "5mb", "120s", "120s");
         proxy.limitBandwidth(512 * 1024, 0);
         try {
             FSDataOutputStream out = slow.create(path("object"), WriteMode.NO_OVERWRITE);
@@ -482,12 +489,7 @@ class WireFaultsITCase {
         // multipart upload about 6 s, both longer than the 4 s request timeout. The bytes the
         // socket buffers hold when the last is taken (about 6 MiB on loopback here) drain within
         // the wait for the answer: 4 s of request timeout, 8 s of socket timeout.
-        Configuration conf = config(ownTier, proxy.endpoint());
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "40mb");
-        conf.setString(S3TieredOptions.PART_SIZE.key(), "24mb");
-        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "4s");
-        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "8s");
-        S3TieredFileSystem slow = newFileSystem(conf, S3.server().bucket());
+        S3TieredFileSystem slow = ownFileSystem(ownTier, "40mb", "24mb", "4s", "8s");
         proxy.limitBandwidth(4 * MIB, 0);
         byte[] single = randomBytes(32 * MIB, 21);
         byte[] parts = randomBytes(48 * MIB, 22);
@@ -509,11 +511,7 @@ class WireFaultsITCase {
             @TempDir java.nio.file.Path ownTier) throws Exception {
         // the server reads the head and then nothing for two minutes, once: the body fills the
         // socket buffers and the write blocks, which no socket timeout ends
-        Configuration conf = config(ownTier, proxy.endpoint());
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "64mb");
-        conf.setString(S3TieredOptions.REQUEST_TIMEOUT.key(), "120s");
-        conf.setString(S3TieredOptions.SOCKET_TIMEOUT.key(), "2s");
-        S3TieredFileSystem stalled = newFileSystem(conf, S3.server().bucket());
+        S3TieredFileSystem stalled = ownFileSystem(ownTier, "64mb", "5mb", "120s", "2s");
         proxy.inject(FaultRule.on(S3Operation.PUT_OBJECT).nth(1).stallRequest(Duration.ofMinutes(2)));
         byte[] data = randomBytes(48 * MIB, 23);
         long start = System.nanoTime();
