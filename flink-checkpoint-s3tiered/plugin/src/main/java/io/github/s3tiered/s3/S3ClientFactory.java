@@ -86,7 +86,9 @@ public final class S3ClientFactory {
         if (!settings.signPayload()) {
             // UNSIGNED-PAYLOAD, as the SDK already does over https: no SHA-256 pass over every
             // byte on the client (and on servers that check it). Integrity comes from TCP/TLS,
-            // S3's own checksums (when_supported) and the CRC32C recorded with every object.
+            // Content-MD5 over http, S3's own checksums (when_supported) and the CRC32C recorded
+            // with every object. The property alone is ignored over http, hence the signer.
+            builder.putAuthScheme(UnsignedPayloadSigner.authScheme());
             builder.authSchemeProvider(params -> {
                 List<AuthSchemeOption> options = new ArrayList<>();
                 for (AuthSchemeOption o : S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params)) {
