@@ -22,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
 /**
@@ -113,6 +115,18 @@ final class OrphanSweep {
     private long removedBytes;
 
     /**
+     * The least time between two passes that list: an object becomes removable as time passes
+     * after its upload (the margin, the pre-upload grace), so listing after every checkpoint,
+     * each second, finds about what the listing before left, at one LIST per 1,000 objects of
+     * {@code shared/} each time. A pass in between still follows the retained checkpoints.
+     */
+    private final long listingIntervalNanos;
+    private final LongSupplier nanoClock;
+    /** When the last pass listed; guarded by this. */
+    private long lastListingNanos;
+    private boolean listedBefore;
+
+    /**
      * Pre-uploaded objects ({@code <sha256>-<id>.sst}) are kept this much longer: a running TaskManager
      * may hand one to the next checkpoint although no checkpoint references it yet.
      */
@@ -135,6 +149,17 @@ final class OrphanSweep {
     /** {@code legacyJobDir}: the job directory as Flink names it, with the entropy marker; or null. */
     OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
             long preUploadGraceMillis, long clockMarginSeconds) {
+        this(jobDir, legacyJobDir, classLoader, pending, preUploadGraceMillis, clockMarginSeconds, 0, System::nanoTime);
+    }
+
+    /**
+     * {@code listingIntervalSeconds}: the least time between two listings of the job directory and
+     * {@code shared/} ({@link #lastListingNanos}); {@code nanoClock} tells the time.
+     */
+    OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
+            long preUploadGraceMillis, long clockMarginSeconds, long listingIntervalSeconds, LongSupplier nanoClock) {
+        this.listingIntervalNanos = TimeUnit.SECONDS.toNanos(listingIntervalSeconds);
+        this.nanoClock = nanoClock;
         this.preUploadGraceMillis = preUploadGraceMillis;
         this.clockMarginSeconds = clockMarginSeconds;
         this.jobDir = jobDir;
@@ -249,6 +274,14 @@ final class OrphanSweep {
         for (long id : present) {
             oldestHereSecond = Math.min(oldestHereSecond, completedHere.get(id).metadataSecond);
         }
+        long now = nanoClock.getAsLong();
+        if (listedBefore && now - lastListingNanos < listingIntervalNanos) {
+            LOG.debug("No listing for the orphan removal in {} after checkpoint {}: the last one was {} ms ago", jobDir,
+                    checkpointId, TimeUnit.NANOSECONDS.toMillis(now - lastListingNanos));
+            return;
+        }
+        listedBefore = true;
+        lastListingNanos = now;
         if (restoredFrom != null) {
             if (statusOrNull(restoredFrom.getFileSystem(), new Path(restoredFrom, CheckpointMetadataReader.METADATA_FILE))
                     == null) {

@@ -220,7 +220,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             long preUploadGraceMillis = streams.preUpload().enabled() ? streams.preUpload().orphanGraceMillis() : 0;
             OrphanSweep sweep = verification.removeOrphans()
                     ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
-                            verification.orphanClockMarginSeconds()) : null;
+                            verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
+                            System::nanoTime) : null;
             if (sweep != null && restoredFrom != null) {
                 sweep.restoredFrom(restoredFrom);
             }

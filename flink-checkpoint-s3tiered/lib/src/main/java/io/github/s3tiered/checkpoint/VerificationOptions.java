@@ -44,5 +44,7 @@ public final class VerificationOptions {
             .withDescription("How much older than that _metadata an object in shared/ must be, by S3's timestamps, "
                     + "before the orphan removal takes it: S3-compatible stores of several nodes (MinIO, Ceph RGW) stamp "
                     + "objects by each node's clock, and a file of a checkpoint that started after the reference one "
-                    + "must not look older than it. Only delays the removal.");
+                    + "must not look older than it. Only delays the removal. Also the least time between two listings "
+                    + "of shared/ by the orphan removal: an object becomes removable as time passes, so listing after "
+                    + "every checkpoint finds about what the listing before left.");
 }

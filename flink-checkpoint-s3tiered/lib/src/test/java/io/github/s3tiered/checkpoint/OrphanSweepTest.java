@@ -372,6 +372,38 @@ class OrphanSweepTest {
         assertThat(shared()).contains("of-3");
     }
 
+    @Test
+    void theDirectoriesAreListedAtMostOncePerListingIntervalAndWhatWaitsGoesAtTheNextListing() throws Exception {
+        long[] nanos = {0};
+        sweep = new OrphanSweep(flinkPath(job), null, getClass().getClassLoader(), pending, 0, MARGIN, MARGIN,
+                () -> nanos[0]);
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("lost-2");
+        finalize(2, "a");
+        subsume(1);
+        sweep.afterCompleted(2, refs("a")); // lists: the first listing
+        assertThat(sweep.removed()[0]).isEqualTo(1);
+
+        pending.started(3);
+        upload("lost-3");
+        finalize(3, "a");
+        subsume(2);
+        nanos[0] += java.util.concurrent.TimeUnit.SECONDS.toNanos(MARGIN) - 1;
+        sweep.afterCompleted(3, refs("a"));
+        assertThat(shared()).as("within the interval of the last listing").contains("lost-3");
+
+        pending.started(4);
+        finalize(4, "a");
+        subsume(3);
+        nanos[0] += 1;
+        sweep.afterCompleted(4, refs("a"));
+        assertThat(shared()).containsExactly("a");
+        assertThat(sweep.removed()[0]).isEqualTo(2);
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** A name in the job's {@code shared/} under the literal entropy marker, where 0.2.0 put its uploads ahead. */
