@@ -41,7 +41,8 @@ import java.util.regex.Pattern;
  * it completed before this JobManager started included, is retained (a newer one gone while an
  * older one is there, or one gone before any pass saw it, was discarded for another reason, e.g.
  * the HA store refused it: no sign of subsumption). The checkpoint the job was restored from, which
- * a restore without claim leaves retained and older than all of them, is looked at in every pass.
+ * a restore without claim leaves retained and older than all of them, is looked at in every pass
+ * that lists.
  * The {@code chk-N} directories a listing shows are added on top; a {@code chk-N} above every
  * checkpoint started here and not older than those
  * retained here (another coordinator on this directory: Flink's adaptive scheduler makes a new one
@@ -106,7 +107,7 @@ final class OrphanSweep {
      * The checkpoint this job was restored from, when it resolved one: restored without claim
      * (Flink's default) it is never subsumed, so it may be retained, older than every checkpoint
      * completed here, beside them (a job id used again restores from its own directory). Its
-     * {@code _metadata} is looked at in every pass, not left to a listing. Guarded by this.
+     * {@code _metadata} is looked at in every pass that lists, not left to a listing. Guarded by this.
      */
     private Path restoredFrom;
     /** Its references, read once. Guarded by this. */

@@ -81,8 +81,9 @@ public final class S3TieredOptions {
                     .defaultValue(false)
                     .withDescription(
                             "Sign the SHA-256 of every uploaded byte (SigV4 payload signing). Off, "
-                                    + "requests carry UNSIGNED-PAYLOAD over https and plain http alike (the "
-                                    + "SDK alone signs every payload over http, in aws-chunked chunks): one "
+                                    + "requests carry UNSIGNED-PAYLOAD over https and plain http alike "
+                                    + "(STREAMING-UNSIGNED-PAYLOAD-TRAILER with 'when_supported' request checksums; "
+                                    + "the SDK alone signs every payload over http, uploads in aws-chunked chunks): one "
                                     + "CPU pass less per byte on plain-http endpoints. Uploads stay "
                                     + "checked by their Content-MD5 (s3tiered.upload.content-md5) and the CRC32C recorded with each object.");
 

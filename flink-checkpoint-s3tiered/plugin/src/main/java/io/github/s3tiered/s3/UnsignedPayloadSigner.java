@@ -25,10 +25,12 @@ import java.util.concurrent.CompletableFuture;
  * with every object.
  *
  * <p>A request over http is signed as if it went over https, then sent over http. The scheme is
- * not part of what SigV4 signs (method, path, query, headers, payload hash). The port is kept as
- * it was, so the signed {@code Host} header names the port the request goes to.
+ * not part of what SigV4 signs (method, path, query, headers, payload hash). The signed {@code Host}
+ * header is the one the request would carry over http: with its port unless that is 80.
  */
 final class UnsignedPayloadSigner implements AwsV4HttpSigner {
+
+    private static final int HTTP_PORT = 80;
 
     private final AwsV4HttpSigner delegate;
 
@@ -81,8 +83,18 @@ final class UnsignedPayloadSigner implements AwsV4HttpSigner {
         return "http".equalsIgnoreCase(request.protocol());
     }
 
+    /**
+     * The request as over https, with the Host header it carries over http: with its port unless
+     * that is 80. Left to the signer, that header would name the port where it is not https's
+     * standard one: "host:80", which breaks behind a proxy that passes on Host without it, and not
+     * 443, which http must name.
+     */
     private static SdkHttpRequest asHttps(SdkHttpRequest request) {
-        return request.toBuilder().protocol("https").port(request.port()).build();
+        SdkHttpRequest.Builder https = request.toBuilder().protocol("https").port(request.port());
+        if (request.firstMatchingHeader("Host").isEmpty()) {
+            https.putHeader("Host", request.port() == HTTP_PORT ? request.host() : request.host() + ":" + request.port());
+        }
+        return https.build();
     }
 
     private static SdkHttpRequest asSent(SdkHttpRequest signed, SdkHttpRequest sent) {

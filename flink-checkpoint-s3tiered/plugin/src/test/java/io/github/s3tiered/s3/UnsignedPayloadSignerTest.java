@@ -57,12 +57,52 @@ class UnsignedPayloadSignerTest {
         assertThat(put.header("content-encoding")).isEqualTo("aws-chunked");
     }
 
+    @Test
+    void theSignedHostHeaderIsTheOneHttpSendsWithItsPortUnlessThatIs80() {
+        UnsignedPayloadSigner signer = new UnsignedPayloadSigner(
+                software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.create());
+        assertThat(signedHost(signer, "http://h/b/k")).isEqualTo("h");
+        assertThat(signedHost(signer, "http://h:80/b/k")).isEqualTo("h");
+        assertThat(signedHost(signer, "http://h:9000/b/k")).isEqualTo("h:9000");
+        assertThat(signedHost(signer, "http://h:443/b/k")).isEqualTo("h:443");
+        assertThat(signedHost(signer, "https://h/b/k")).isEqualTo("h");
+        assertThat(signedHost(signer, "https://h:9000/b/k")).isEqualTo("h:9000");
+    }
+
+    private static String signedHost(UnsignedPayloadSigner signer, String uri) {
+        software.amazon.awssdk.http.SdkHttpRequest request = software.amazon.awssdk.http.SdkHttpRequest.builder()
+                .uri(URI.create(uri)).method(software.amazon.awssdk.http.SdkHttpMethod.PUT).build();
+        software.amazon.awssdk.http.auth.spi.signer.SignedRequest signed = signer.sign(
+                software.amazon.awssdk.http.auth.spi.signer.SignRequest.builder(
+                                software.amazon.awssdk.identity.spi.AwsCredentialsIdentity.create("access", "secret"))
+                        .request(request)
+                        .payload(software.amazon.awssdk.http.ContentStreamProvider.fromUtf8String("body"))
+                        .putProperty(software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.REGION_NAME, "us-east-1")
+                        .putProperty(software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
+                        .putProperty(software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.PAYLOAD_SIGNING_ENABLED,
+                                false)
+                        .build());
+        assertThat(signed.request().protocol()).isEqualTo(request.protocol());
+        assertThat(signed.request().port()).isEqualTo(request.port());
+        assertThat(signed.request().firstMatchingHeader("x-amz-content-sha256")).hasValue("UNSIGNED-PAYLOAD");
+        return signed.request().firstMatchingHeader("Host").orElseThrow();
+    }
+
     private CapturedRequest putThroughCapture(byte[] body, boolean signPayload) throws Exception {
         Path file = Files.write(dir.resolve("upload-" + signPayload), body);
         CRC32C crc = new CRC32C();
         crc.update(body);
         try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            CompletableFuture<CapturedRequest> captured = CompletableFuture.supplyAsync(() -> answerOnePut(server));
+            CompletableFuture<CapturedRequest> captured = new CompletableFuture<>();
+            Thread answering = new Thread(() -> {
+                try {
+                    captured.complete(answerOnePut(server));
+                } catch (RuntimeException e) {
+                    captured.completeExceptionally(e);
+                }
+            }, "capturing-s3");
+            answering.setDaemon(true);
+            answering.start();
             S3ClientSettings settings = new S3ClientSettings(URI.create("http://127.0.0.1:" + server.getLocalPort()),
                     "us-east-1", true, "access", "secret", true, signPayload, true, ServerSideEncryptionMode.NONE, null, 4,
                     Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(20), null, null, null);
@@ -93,8 +133,12 @@ class UnsignedPayloadSignerTest {
                 int colon = lines[i].indexOf(':');
                 headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
             }
-            byte[] body = in.readNBytes(Integer.parseInt(headers.get("content-length")));
             OutputStream out = s.getOutputStream();
+            if ("100-continue".equalsIgnoreCase(headers.get("expect"))) {
+                out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+            }
+            byte[] body = in.readNBytes(Integer.parseInt(headers.get("content-length")));
             out.write("HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
