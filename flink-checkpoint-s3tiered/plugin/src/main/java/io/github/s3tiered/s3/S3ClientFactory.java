@@ -54,6 +54,11 @@ public final class S3ClientFactory {
                         .connectionTimeout(settings.connectionTimeout())
                         .socketTimeout(settings.socketTimeout())
                         .connectionAcquisitionTimeout(settings.requestTimeout())
+                        // Expect: 100-continue only where the S3 client asks for it (uploads of 1 MiB
+                        // or more); the HTTP client's own put it on every request with a body, so
+                        // each small file of a checkpoint waited a round trip more before its body
+                        // (3 s where a proxy never answers 100 Continue)
+                        .expectContinueEnabled(false)
                         .tcpKeepAlive(true);
         if (settings.trustStorePath() != null) {
             // Otherwise the HTTP client uses the JVM's default trust managers (javax.net.ssl.trustStore).
