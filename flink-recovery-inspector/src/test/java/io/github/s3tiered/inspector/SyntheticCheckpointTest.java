@@ -49,6 +49,37 @@ class SyntheticCheckpointTest {
     }
 
     @Test
+    void aMetadataFileNamedOtherwiseIsReadAsItsDirectorysCheckpoint() throws Exception {
+        // Flink restores from any file a restore path names ("load the checkpoint directly from the
+        // metadata file"), its directory being the checkpoint's
+        writeCheckpoint(1, 0, 10);
+        Files.move(jobDir.resolve("chk-1/_metadata"), jobDir.resolve("chk-1/metadata-kept"));
+        Path named = path(jobDir.resolve("chk-1/metadata-kept"));
+
+        assertThat(inspector.classify(named)).isEqualTo(PathRole.CHECKPOINT);
+        Validation v = inspector.validate(named, false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
+        assertThat(v.path()).isEqualTo(path(jobDir.resolve("chk-1")));
+        assertThat(v.checkpointId()).isEqualTo(1);
+
+        Files.delete(jobDir.resolve("shared/sst-3"));
+        assertThat(inspector.validate(named, false).verdict()).isEqualTo(Verdict.MISSING_FILES);
+    }
+
+    @Test
+    void aMissingFileAndADirectoryWithoutMetadataAreStillToldApart() throws Exception {
+        writeCheckpoint(1, 0, 10);
+        Files.delete(jobDir.resolve("chk-1/_metadata"));
+
+        assertThat(inspector.validate(path(jobDir.resolve("chk-1")), false).verdict()).isEqualTo(Verdict.NO_METADATA);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> inspector.validate(path(jobDir.resolve("chk-1/metadata-kept")), false))
+                .isInstanceOf(java.io.FileNotFoundException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> inspector.classify(path(jobDir.resolve("chk-1/metadata-kept"))))
+                .isInstanceOf(java.io.FileNotFoundException.class);
+    }
+
+    @Test
     void checkpointsOfOneJobShareTheListingOfShared() throws Exception {
         writeCheckpoint(1, 0, 10);
         writeCheckpoint(2, 5, 10);

@@ -110,6 +110,11 @@ final class OrphanSweep {
      * {@code _metadata} is looked at in every pass that lists, not left to a listing. Guarded by this.
      */
     private Path restoredFrom;
+    /**
+     * Its metadata file: {@code _metadata}, or the file the restore path named (Flink restores from
+     * any file named so, its directory being the checkpoint's). Guarded by this.
+     */
+    private Path restoredFromMetadata;
     /** Its references, read once. Guarded by this. */
     private Set<String> restoredFromReferences;
     private long removed;
@@ -171,8 +176,14 @@ final class OrphanSweep {
 
     /** The directory of the checkpoint or savepoint this job was restored from (see {@link #restoredFrom}). */
     synchronized void restoredFrom(Path checkpointDir) {
-        if (!checkpointDir.equals(restoredFrom)) {
+        restoredFrom(checkpointDir, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE));
+    }
+
+    /** As {@link #restoredFrom(Path)}, read from {@code metadataFile}, the file Flink restored from. */
+    synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
+        if (!checkpointDir.equals(restoredFrom) || !metadataFile.equals(restoredFromMetadata)) {
             restoredFrom = checkpointDir;
+            restoredFromMetadata = metadataFile;
             restoredFromReferences = null;
         }
     }
@@ -284,14 +295,14 @@ final class OrphanSweep {
         listedBefore = true;
         lastListingNanos = now;
         if (restoredFrom != null) {
-            if (statusOrNull(restoredFrom.getFileSystem(), new Path(restoredFrom, CheckpointMetadataReader.METADATA_FILE))
-                    == null) {
+            if (statusOrNull(restoredFrom.getFileSystem(), restoredFromMetadata) == null) {
                 restoredFrom = null; // claimed and subsumed, or removed by hand: it keeps nothing any more
+                restoredFromMetadata = null;
                 restoredFromReferences = null;
             } else {
                 if (restoredFromReferences == null) {
                     try {
-                        restoredFromReferences = referencesOf(restoredFrom.getFileSystem(), restoredFrom);
+                        restoredFromReferences = referencesOf(restoredFrom.getFileSystem(), restoredFrom, restoredFromMetadata);
                     } catch (FileNotFoundException vanished) {
                         LOG.debug("No orphan removal in {} after checkpoint {}: {}, restored from, was removed while it was"
                                 + " read", jobDir, checkpointId, restoredFrom);
@@ -450,13 +461,17 @@ final class OrphanSweep {
      * @throws FileNotFoundException when the {@code _metadata} a HEAD found is gone when read
      */
     private Set<String> referencesOf(FileSystem fs, Path checkpointDir) throws IOException {
+        return referencesOf(fs, checkpointDir, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE));
+    }
+
+    private Set<String> referencesOf(FileSystem fs, Path checkpointDir, Path metadataFile) throws IOException {
         // expected to exist: one HEAD (exists() would also list, to look for a "directory")
-        if (statusOrNull(fs, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE)) == null) {
+        if (statusOrNull(fs, metadataFile) == null) {
             return null;
         }
         // an unreadable _metadata throws: then nothing is known to be unreferenced
         Set<String> refs = new HashSet<>();
-        CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, classLoader)).files()
+        CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, metadataFile, classLoader)).files()
                 .forEach(f -> refs.add(PathKey.of(f.path())));
         return refs;
     }

@@ -115,15 +115,23 @@ final class RecoveryGuard implements Serializable {
                     + "restorable checkpoint of the same job instead, or name another checkpoint (recovery-inspector "
                     + "restore-point <job-dir> finds it).");
         }
-        Path jobDir = checkpoint.getParent();
+        // the checkpoint's directory, also where the pointer names its metadata file by another name
+        Path jobDir = v.path().getParent();
         // back from the named checkpoint, never forward past it: an operator who names chk-7 may
         // be rolling back from what the newer ones hold
-        long namedId = io.github.s3tiered.inspector.discovery.CheckpointNames.idFromName(checkpoint.getName());
+        long namedId = io.github.s3tiered.inspector.discovery.CheckpointNames.idFromName(v.path().getName());
         if (namedId < 0) {
             namedId = v.checkpointId();
         }
+        if (namedId < 0 && !v.path().equals(checkpoint)) {
+            // a file named as the metadata, unreadable, in no chk-N: no checkpoint to fall back below
+            // (any file classifies so; the newest checkpoint of whatever holds it is not what was meant)
+            throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): " + pointer
+                    + " names a file that is not a readable checkpoint metadata file, in a directory that is not a"
+                    + " checkpoint's (chk-N), so no checkpoint of the job is known to lie below it.");
+        }
         if (v.verdict() == Verdict.NO_METADATA && namedId >= 0) {
-            refuseANameAboveEveryCheckpoint(inspector, jobDir, pointer, checkpoint, namedId, refusal);
+            refuseANameAboveEveryCheckpoint(inspector, jobDir, pointer, v.path(), namedId, refusal);
         }
         RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer,
                 new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId), refusal + "\n");

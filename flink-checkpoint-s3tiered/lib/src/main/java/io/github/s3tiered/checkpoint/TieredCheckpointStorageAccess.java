@@ -1,6 +1,7 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
 import io.github.s3tiered.preupload.JobManagerReuseWindows;
 import io.github.s3tiered.preupload.PreUploadSettings;
 import io.github.s3tiered.preupload.PreUploadTarget;
@@ -18,6 +19,7 @@ import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +63,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private CompletedCheckpointVerifier verifier;
     /** The directory of the checkpoint this job restored from, when it resolved one; guarded by this. */
     private Path restoredFrom;
+    /** The metadata file Flink read of it (a restore path may name one called otherwise); guarded by this. */
+    private Path restoredFromMetadata;
     /**
      * Whether this JobManager's grace record for the inspector is durable. Until it is, a record an
      * earlier run under the same job id left may be in place with a shorter grace, and the
@@ -135,7 +139,10 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                 // this directory's shared/
                 Path dir = new Path(location.getExternalPointer());
                 if (dir.getParent() != null && samePath(dir.getParent(), storageDir)) {
-                    restoredFrom(dir);
+                    // the file Flink read: a restore path may name one called otherwise than _metadata,
+                    // and a search for _metadata would find nothing there, leaving its files unreferenced
+                    restoredFrom(dir, location.getMetadataHandle() instanceof FileStateHandle file
+                            ? file.getFilePath() : new Path(dir, CheckpointMetadataReader.METADATA_FILE));
                 }
             } catch (RuntimeException e) {
                 // only a listing that leaves it out could then make its files look unreferenced
@@ -208,10 +215,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                 .equals(io.github.s3tiered.inspector.PathKey.pathPart(io.github.s3tiered.inspector.PathKey.of(b)));
     }
 
-    private synchronized void restoredFrom(Path checkpointDir) {
+    private synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
         restoredFrom = checkpointDir;
+        restoredFromMetadata = metadataFile;
         if (verifier != null && verifier.sweep() != null) {
-            verifier.sweep().restoredFrom(checkpointDir);
+            verifier.sweep().restoredFrom(checkpointDir, metadataFile);
         }
     }
 
@@ -223,7 +231,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                             verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
                             System::nanoTime) : null;
             if (sweep != null && restoredFrom != null) {
-                sweep.restoredFrom(restoredFrom);
+                sweep.restoredFrom(restoredFrom, restoredFromMetadata);
             }
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);

@@ -355,6 +355,28 @@ class OrphanSweepTest {
     }
 
     @Test
+    void theCheckpointRestoredFromThroughAMetadataFileNamedOtherwiseKeepsItsFiles() throws Exception {
+        // a restore path may name the metadata file, called otherwise than _metadata: Flink reads it as
+        // chk-100's, and the removal must not take chk-100 for one without metadata and its files for orphans
+        upload("of-100");
+        writeMetadata(100, "of-100");
+        java.nio.file.Path named = job.resolve("chk-100/metadata-kept");
+        Files.move(job.resolve("chk-100/_metadata"), named);
+        sweep.restoredFrom(flinkPath(job.resolve("chk-100")), flinkPath(named));
+        pending.started(101);
+        upload("a");
+        complete(101, "a");
+        pending.started(102);
+        upload("lost");
+        complete(102, "a");
+        subsume(101);
+        pending.started(103);
+        complete(103, "a");
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-100");
+    }
+
+    @Test
     void aFileStampedWithinTheClockMarginOfTheReferenceCheckpointStays() throws Exception {
         pending.started(1);
         upload("a");

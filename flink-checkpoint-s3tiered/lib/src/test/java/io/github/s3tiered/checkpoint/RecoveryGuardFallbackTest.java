@@ -86,6 +86,40 @@ class RecoveryGuardFallbackTest {
     }
 
     @Test
+    void aMetadataFileNamedOtherwiseIsTheCheckpointAsFlinkReadsIt() throws Exception {
+        // Flink restores from any file the restore path names, as the metadata of the checkpoint in
+        // its directory: the guard must not refuse what Flink would resume
+        Files.move(job.resolve("chk-4/_metadata"), job.resolve("chk-4/metadata-kept"));
+        RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
+
+        String named = pointer(job.resolve("chk-4/metadata-kept"));
+        assertThat(guard.resolve(named)).isEqualTo(named);
+    }
+
+    @Test
+    void aBrokenMetadataFileNamedOtherwiseFallsBackBelowItsCheckpoint() throws Exception {
+        Files.move(job.resolve("chk-3/_metadata"), job.resolve("chk-3/metadata-kept"));
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        String resolved = guard.resolve(pointer(job.resolve("chk-3/metadata-kept")));
+
+        assertThat(new Path(resolved).getName()).isEqualTo("chk-2"); // not chk-4, above the one named
+    }
+
+    @Test
+    void aDataFileNamedAsTheMetadataIsRefusedWithoutFallingBackToTheNewest() {
+        // any file is read as metadata when named so; one in shared/ is no checkpoint, and the newest
+        // checkpoint of the job holding it is not what the operator named
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        assertThatThrownBy(() -> guard.resolve(pointer(job.resolve("shared/state-2"))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Refusing to resume")
+                .hasMessageContaining("No fallback")
+                .hasMessageContaining("shared/state-2");
+    }
+
+    @Test
     void aJobDirectoryResolvesToItsNewestRestorableCheckpoint() throws Exception {
         RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
 

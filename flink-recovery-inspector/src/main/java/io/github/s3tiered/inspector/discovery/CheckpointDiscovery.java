@@ -43,6 +43,11 @@ public final class CheckpointDiscovery {
             return byName;
         }
         DirectoryListings.Listing listing = listings.listOrThrow(path);
+        if (isAFile(path, listing, listings)) {
+            // Flink reads any file a restore path names as the metadata of the checkpoint in its directory
+            return path.getParent() != null && kindOf(path.getParent()) == CheckpointKind.SAVEPOINT
+                    ? PathRole.SAVEPOINT : PathRole.CHECKPOINT;
+        }
         if (!listing.exists()) {
             throw new FileNotFoundException("No such directory: " + path);
         }
@@ -56,6 +61,21 @@ public final class CheckpointDiscovery {
             }
         }
         return PathRole.UNKNOWN;
+    }
+
+    /**
+     * Whether {@code path} is a file: a listing of it answered itself (a local disk), or found
+     * nothing (S3) and its status says so.
+     */
+    private static boolean isAFile(Path path, DirectoryListings.Listing listing, DirectoryListings listings) throws IOException {
+        if (listing.itselfAFile()) {
+            return true;
+        }
+        if (listing.exists()) {
+            return false;
+        }
+        FileStatus status = listings.calls().getFileStatus(path);
+        return status != null && !status.isDir();
     }
 
     private static PathRole roleOfEntries(DirectoryListings.Listing listing) {

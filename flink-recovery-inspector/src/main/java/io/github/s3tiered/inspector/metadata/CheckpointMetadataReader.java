@@ -28,7 +28,14 @@ public final class CheckpointMetadataReader {
      * external pointer, so that relative state handles resolve against it.
      */
     public static CheckpointMetadata load(Path checkpointDir, ClassLoader classLoader) throws IOException {
-        Path metadata = new Path(checkpointDir, METADATA_FILE);
+        return load(checkpointDir, new Path(checkpointDir, METADATA_FILE), classLoader);
+    }
+
+    /**
+     * As {@link #load(Path, ClassLoader)}, from a metadata file named otherwise: Flink restores
+     * from any file a restore path names, its directory being the checkpoint's.
+     */
+    public static CheckpointMetadata load(Path checkpointDir, Path metadata, ClassLoader classLoader) throws IOException {
         FileSystem fs = metadata.getFileSystem();
         try (FSDataInputStream in = fs.open(metadata)) {
             return parse(in.readAllBytes(), checkpointDir, classLoader);

@@ -36,7 +36,16 @@ public final class MetadataLoading {
     private MetadataLoading() {}
 
     public static Loaded load(Path checkpointDir, FileSystemCalls calls, ChecksumSource checksums, ClassLoader classLoader) {
-        Path file = new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE);
+        return load(checkpointDir, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE), calls, checksums, classLoader);
+    }
+
+    /**
+     * As {@link #load(Path, FileSystemCalls, ChecksumSource, ClassLoader)}, from a metadata file
+     * named otherwise (Flink restores from any file a restore path names, its directory being the
+     * checkpoint's).
+     */
+    public static Loaded load(Path checkpointDir, Path file, FileSystemCalls calls, ChecksumSource checksums,
+            ClassLoader classLoader) {
         CappedBuffer bytes = new CappedBuffer();
         FileSystemCalls.DurableRead read;
         try {

@@ -30,8 +30,16 @@ public final class DirectoryListings {
 
     public enum State { PRESENT, ABSENT, UNREADABLE }
 
-    /** The entries of a directory by name; empty unless {@link State#PRESENT}. */
-    public record Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error) {
+    /**
+     * The entries of a directory by name; empty unless {@link State#PRESENT}. {@code itselfAFile}:
+     * the listing answered the path itself, a file (a local file system does so for a file).
+     */
+    public record Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error,
+            boolean itselfAFile) {
+
+        Listing(Path dir, State state, Map<String, FileStatus> entries, StorageUnreadableException error) {
+            this(dir, state, entries, error, false);
+        }
 
         public FileStatus get(String name) {
             return entries.get(name);
@@ -145,14 +153,16 @@ public final class DirectoryListings {
                 listing = new Listing(dir, State.ABSENT, Collections.emptyMap(), null);
             } else {
                 Map<String, FileStatus> entries = new LinkedHashMap<>();
+                boolean itselfAFile = false;
                 for (FileStatus s : statuses) {
                     // a listing of a file (some file systems answer so) is not a directory's content
                     if (PathKey.of(s.getPath()).equals(key)) {
+                        itselfAFile |= !s.isDir();
                         continue;
                     }
                     entries.put(s.getPath().getName(), s);
                 }
-                listing = new Listing(dir, State.PRESENT, entries, null);
+                listing = new Listing(dir, State.PRESENT, entries, null, itselfAFile && entries.isEmpty());
             }
         } catch (StorageUnreadableException e) {
             return new Listing(dir, State.UNREADABLE, Collections.emptyMap(), e);

@@ -84,6 +84,24 @@ public final class CheckpointValidator {
                 return failed(dir, kind, new Problem(Verdict.UNKNOWN, metadataPath.toString(), e.getMessage()), 0, -1, calls, before);
             }
         }
+        if (metadataStatus == null && dir.equals(path) && path.getParent() != null && listsOnlyItself(own)) {
+            // Flink restores from any file a restore path names, as that checkpoint's metadata, its
+            // directory being the checkpoint's. A directory is what a name other than _metadata
+            // usually means, so the file is asked for only when no such directory is there (a
+            // listing of a file finds nothing on S3, and the file itself on a local disk).
+            FileStatus named;
+            try {
+                named = confirmed(path, calls);
+            } catch (StorageUnreadableException e) {
+                return failed(dir, kind, new Problem(Verdict.UNKNOWN, path.toString(), e.getMessage()), 0, -1, calls, before);
+            }
+            if (named != null) {
+                metadataPath = path;
+                metadataStatus = named;
+                dir = path.getParent();
+                kind = CheckpointNames.kindOf(dir);
+            }
+        }
         if (metadataStatus == null && !own.exists()) {
             throw new FileNotFoundException("No such checkpoint directory: " + dir);
         }
@@ -102,7 +120,7 @@ public final class CheckpointValidator {
             // checkpoint that references nothing there pays that one listing.
             listings.prefetch(new Path(dir.getParent(), CheckpointNames.SHARED_DIR));
         }
-        MetadataLoading.Loaded loaded = MetadataLoading.load(dir, calls, checksums, classLoader);
+        MetadataLoading.Loaded loaded = MetadataLoading.load(dir, metadataPath, calls, checksums, classLoader);
         if (loaded.metadata() == null) {
             long bytes = loaded.problem().verdict() == Verdict.CORRUPT_METADATA ? metadataStatus.getLen() : -1;
             return failed(dir, kind, loaded.problem(), metadataStatus.getModificationTime(), bytes, calls, before);
@@ -240,6 +258,11 @@ public final class CheckpointValidator {
 
     private static boolean fits(ReferencedFile f, long size) {
         return f.exactSize() ? size == f.minSize() : size >= f.minSize();
+    }
+
+    /** Whether no directory {@code path} exists, or a listing of it answered only itself, a file. */
+    private static boolean listsOnlyItself(DirectoryListings.Listing listing) {
+        return !listing.exists() || listing.itselfAFile();
     }
 
     /**
