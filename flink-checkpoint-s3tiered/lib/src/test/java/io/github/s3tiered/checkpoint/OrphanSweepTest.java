@@ -336,15 +336,7 @@ class OrphanSweepTest {
         upload("of-100");
         writeMetadata("unlisted-chk-100", 100, "of-100");
         sweep.restoredFrom(flinkPath(job.resolve("unlisted-chk-100")));
-        pending.started(101);
-        upload("a");
-        complete(101, "a");
-        pending.started(102);
-        upload("lost");
-        complete(102, "a");
-        subsume(101);
-        pending.started(103);
-        complete(103, "a");
+        checkpointsAfterTheRestore();
         assertThat(shared()).containsExactlyInAnyOrder("a", "of-100");
 
         // deleted by hand (or claimed and subsumed): it keeps nothing any more
@@ -363,15 +355,7 @@ class OrphanSweepTest {
         java.nio.file.Path named = job.resolve("chk-100/metadata-kept");
         Files.move(job.resolve("chk-100/_metadata"), named);
         sweep.restoredFrom(flinkPath(job.resolve("chk-100")), flinkPath(named));
-        pending.started(101);
-        upload("a");
-        complete(101, "a");
-        pending.started(102);
-        upload("lost");
-        complete(102, "a");
-        subsume(101);
-        pending.started(103);
-        complete(103, "a");
+        checkpointsAfterTheRestore();
 
         assertThat(shared()).containsExactlyInAnyOrder("a", "of-100");
     }
@@ -493,6 +477,19 @@ class OrphanSweepTest {
             Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
         }
         Files.setLastModifiedTime(metadata, FileTime.fromMillis((second += STEP) * 1000));
+    }
+
+    /** Three checkpoints of the restored job, the first subsumed: its orphan "lost" is removed by then. */
+    private void checkpointsAfterTheRestore() throws Exception {
+        pending.started(101);
+        upload("a");
+        complete(101, "a");
+        pending.started(102);
+        upload("lost");
+        complete(102, "a");
+        subsume(101);
+        pending.started(103);
+        complete(103, "a");
     }
 
     /** As Flink names a local directory: file:/..., no trailing slash. */
