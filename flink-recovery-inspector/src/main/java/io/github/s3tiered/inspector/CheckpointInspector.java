@@ -86,6 +86,14 @@ public final class CheckpointInspector {
         return CheckpointDiscovery.classify(path, new DirectoryListings(new FileSystemCalls()));
     }
 
+    /**
+     * The directory of the checkpoint or savepoint {@code path} names: the path itself, the
+     * directory of its {@code _metadata}, or that of a metadata file named otherwise.
+     */
+    public Path checkpointDirectoryOf(Path path) throws IOException {
+        return CheckpointDiscovery.checkpointDirectoryOf(path, new DirectoryListings(new FileSystemCalls()));
+    }
+
     /** The job directories under {@code dir} (itself, when it is one), each with its checkpoints. */
     public List<JobDirectory> discover(Path dir) throws IOException {
         return CheckpointDiscovery.discover(dir, new DirectoryListings(new FileSystemCalls()));

@@ -62,6 +62,13 @@ class SyntheticCheckpointTest {
         assertThat(v.path()).isEqualTo(path(jobDir.resolve("chk-1")));
         assertThat(v.checkpointId()).isEqualTo(1);
 
+        // 'list' and 'validate' of it: its job directory, and the file as the checkpoint read
+        JobDirectory job = inspector.discover(named).get(0);
+        assertThat(job.path()).isEqualTo(path(jobDir));
+        assertThat(job.checkpoints()).extracting(CheckpointLocation::path).containsExactly(named);
+        assertThat(inspector.checkpointDirectoryOf(named)).isEqualTo(path(jobDir.resolve("chk-1")));
+        assertThat(inspector.validateAll(job, false)).extracting(Validation::verdict).containsExactly(Verdict.RESTORABLE);
+
         Files.delete(jobDir.resolve("shared/sst-3"));
         assertThat(inspector.validate(named, false).verdict()).isEqualTo(Verdict.MISSING_FILES);
     }

@@ -6,7 +6,6 @@ import io.github.s3tiered.inspector.JobShape;
 import io.github.s3tiered.inspector.RestorePoint;
 import io.github.s3tiered.inspector.RestorePointOptions;
 import io.github.s3tiered.inspector.Validation;
-import io.github.s3tiered.inspector.discovery.CheckpointNames;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -124,7 +123,7 @@ final class RestorePointCommand extends InspectorSubcommand {
         switch (inspector.classify(path)) {
             case JOB_DIRECTORY -> { }
             case CHECKPOINT, SAVEPOINT -> throw new InspectorFailure(path + " is a checkpoint or savepoint, not a job"
-                    + " directory: name the job directory that holds it (" + CheckpointNames.checkpointDirectory(path).getParent()
+                    + " directory: name the job directory that holds it (" + inspector.checkpointDirectoryOf(path).getParent()
                     + "), or validate the checkpoint itself");
             case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds job directories, not checkpoints: name one"
                     + " (<dir>/<job-id>; 'list " + path + "' shows them)");

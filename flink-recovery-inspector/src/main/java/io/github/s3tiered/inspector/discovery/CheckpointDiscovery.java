@@ -64,6 +64,18 @@ public final class CheckpointDiscovery {
     }
 
     /**
+     * The directory of the checkpoint or savepoint {@code path} names ({@link #classify} said it is
+     * one): the path itself, the directory of its {@code _metadata}, or the directory of a metadata
+     * file named otherwise, which Flink restores from too.
+     */
+    public static Path checkpointDirectoryOf(Path path, DirectoryListings listings) throws IOException {
+        if (roleByName(path) != PathRole.UNKNOWN || path.getParent() == null) {
+            return checkpointDirectory(path);
+        }
+        return isAFile(path, listings.listOrThrow(path), listings) ? path.getParent() : path;
+    }
+
+    /**
      * Whether {@code path} is a file: a listing of it answered itself (a local disk), or found
      * nothing (S3) and its status says so.
      */
@@ -126,9 +138,11 @@ public final class CheckpointDiscovery {
         PathRole role = classify(dir, listings);
         switch (role) {
             case CHECKPOINT, SAVEPOINT -> {
-                Path cp = checkpointDirectory(dir);
+                Path cp = checkpointDirectoryOf(dir, listings);
+                // a metadata file named otherwise stays the location: only through it is the checkpoint read
+                Path location = cp.equals(checkpointDirectory(dir)) ? cp : dir;
                 return List.of(new JobDirectory(cp.getParent(),
-                        List.of(new CheckpointLocation(cp, kindOf(cp), idFromName(cp.getName())))));
+                        List.of(new CheckpointLocation(location, kindOf(cp), idFromName(cp.getName())))));
             }
             case JOB_DIRECTORY -> {
                 return List.of(jobDirectory(dir, listings));
