@@ -20,6 +20,7 @@ import java.io.DataOutputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 
@@ -71,6 +72,64 @@ class SyntheticCheckpointTest {
 
         Files.delete(jobDir.resolve("shared/sst-3"));
         assertThat(inspector.validate(named, false).verdict()).isEqualTo(Verdict.MISSING_FILES);
+    }
+
+    @Test
+    void theOrphanSearchKeepsACheckpointWhoseMetadataIsNamedOtherwise() throws Exception {
+        // chk-2's metadata kept by hand under another name: Flink restores from it when a restore path
+        // names it, so neither chk-2 nor the files only it references are orphans; chk-3 is an aborted one
+        writeCheckpoint(1, 0, 10);
+        writeCheckpoint(2, 5, 10);
+        Files.move(jobDir.resolve("chk-2/_metadata"), jobDir.resolve("chk-2/metadata-kept"));
+        Files.createDirectories(jobDir.resolve("chk-3"));
+        Files.write(jobDir.resolve("chk-3/exclusive-state"), new byte[] {1, 2, 3, 4, 5});
+        // a _metadata whose write broke off (Flink's recoverable writer on a local disk): not a copy kept
+        Files.write(jobDir.resolve("chk-3/._metadata.inprogress." + UUID.randomUUID()),
+                Arrays.copyOf(Files.readAllBytes(jobDir.resolve("chk-2/metadata-kept")), 20));
+        Files.write(jobDir.resolve("shared/leaked"), new byte[5]);
+        makeEverythingOld();
+        // the copy kept is young, the files it references old (a copy, or a rename on S3, takes a new time)
+        Files.setLastModifiedTime(jobDir.resolve("chk-2/metadata-kept"), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now()));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, false));
+
+        assertThat(o.deletionRefused()).as("%s", o.unreadableMetadata()).isNull();
+        assertThat(o.retainedCheckpoints()).extracting(Path::getName).containsExactlyInAnyOrder("chk-1", "chk-2");
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactlyInAnyOrder("leaked", "chk-3");
+        assertThat(jobDir.resolve("chk-2/metadata-kept")).exists();
+        assertThat(jobDir.resolve("shared/sst-14")).exists();
+        assertThat(jobDir.resolve("chk-3")).doesNotExist();
+    }
+
+    @Test
+    void aFileThatBeginsAsMetadataButCannotBeReadStopsTheOrphanSearch() throws Exception {
+        writeCheckpoint(1, 0, 10);
+        writeCheckpoint(2, 5, 10);
+        Files.write(jobDir.resolve("chk-2/metadata-kept"),
+                Arrays.copyOf(Files.readAllBytes(jobDir.resolve("chk-2/_metadata")), 20));
+        Files.delete(jobDir.resolve("chk-2/_metadata"));
+        Files.write(jobDir.resolve("shared/leaked"), new byte[5]);
+        makeEverythingOld();
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, false));
+
+        assertThat(o.deletionRefused()).contains("metadata-kept");
+        assertThat(o.unreadableMetadata()).extracting(Problem::reason).singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+                .contains("chk-2/metadata-kept (20 bytes)").doesNotContain("chk-2/_metadata");
+        assertThat(o.deleted()).isEmpty();
+        assertThat(jobDir.resolve("shared/leaked")).exists();
+        assertThat(jobDir.resolve("shared/sst-14")).exists();
+    }
+
+    private void makeEverythingOld() throws Exception {
+        java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(java.time.Duration.ofHours(2)));
+        try (var all = Files.walk(jobDir)) {
+            for (java.nio.file.Path p : all.toList()) {
+                Files.setLastModifiedTime(p, old);
+            }
+        }
     }
 
     @Test

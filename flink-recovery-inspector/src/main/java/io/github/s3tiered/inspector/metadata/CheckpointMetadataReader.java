@@ -38,7 +38,7 @@ public final class CheckpointMetadataReader {
     public static CheckpointMetadata load(Path checkpointDir, Path metadata, ClassLoader classLoader) throws IOException {
         FileSystem fs = metadata.getFileSystem();
         try (FSDataInputStream in = fs.open(metadata)) {
-            return parse(in.readAllBytes(), checkpointDir, classLoader);
+            return parse(in.readAllBytes(), checkpointDir, metadata, classLoader);
         }
     }
 
@@ -48,7 +48,12 @@ public final class CheckpointMetadataReader {
      * would ignore them, but the file is then not the one Flink wrote).
      */
     public static CheckpointMetadata parse(byte[] bytes, Path checkpointDir, ClassLoader classLoader) throws IOException {
-        Path file = new Path(checkpointDir, METADATA_FILE);
+        return parse(bytes, checkpointDir, new Path(checkpointDir, METADATA_FILE), classLoader);
+    }
+
+    /** As {@link #parse(byte[], Path, ClassLoader)}, of {@code file}, a metadata file maybe named otherwise. */
+    public static CheckpointMetadata parse(byte[] bytes, Path checkpointDir, Path file, ClassLoader classLoader)
+            throws IOException {
         MetadataStructure structure;
         try {
             structure = MetadataStructure.walk(bytes);

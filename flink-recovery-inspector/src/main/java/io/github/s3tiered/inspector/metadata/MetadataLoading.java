@@ -64,7 +64,7 @@ public final class MetadataLoading {
                     Integer.toUnsignedLong(read.crc32c()), read.recordedCrc32c().getAsLong())));
         }
         try {
-            return new Loaded(CheckpointMetadataReader.parse(bytes.toByteArray(), checkpointDir, classLoader), read, null);
+            return new Loaded(CheckpointMetadataReader.parse(bytes.toByteArray(), checkpointDir, file, classLoader), read, null);
         } catch (IOException e) {
             return new Loaded(null, read, new Problem(Verdict.CORRUPT_METADATA, file.toString(), e.getMessage()));
         }

@@ -118,9 +118,11 @@ public final class OrphanSearch {
         List<CheckpointLocation> stillWithout = new ArrayList<>();
         collectReferences(withoutMetadata, nowMillis, referenced, retained, unreadable, stillWithout, listingGaps, listings);
         withoutMetadata.retainAll(stillWithout);
+        keepMetadataNamedOtherwise(withoutMetadata, referenced, retained, unreadable, listings);
         List<CheckpointLocation> siblingsStillWithout = new ArrayList<>();
         collectReferences(siblingsWithoutMetadata, nowMillis, referenced, retained, unreadable, siblingsStillWithout, listingGaps,
                 listings);
+        keepMetadataNamedOtherwise(siblingsStillWithout, referenced, retained, unreadable, listings);
         // unlike this job's, the siblings' directories were listed once: one without _metadata may
         // be one subsumed before it was read, as well as one in progress
         vanished.addAll(siblingsStillWithout);
@@ -331,21 +333,82 @@ public final class OrphanSearch {
                 continue;
             }
             CheckpointMetadata metadata = loaded.metadata();
-            retained.add(cp.path());
-            CheckpointReferences refs = CheckpointReferences.of(metadata);
+            CheckpointReferences refs = keep(cp.path(), new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE), metadata,
+                    referenced, retained, unreadable);
             if (materializations != null) {
                 materializations.offer(metadata.getCheckpointId(), refs.materializations());
             }
-            for (ReferencedFile f : refs.files()) {
-                referenced.add(PathKey.of(f.path()));
-                referenced.add(pathOnly(f.path()));
+        }
+    }
+
+    /** A checkpoint retained: what it references is kept. */
+    private static CheckpointReferences keep(Path checkpointDir, Path metadataFile, CheckpointMetadata metadata,
+            Set<String> referenced, List<Path> retained, List<Problem> unreadable) {
+        retained.add(checkpointDir);
+        CheckpointReferences refs = CheckpointReferences.of(metadata);
+        for (ReferencedFile f : refs.files()) {
+            referenced.add(PathKey.of(f.path()));
+            referenced.add(pathOnly(f.path()));
+        }
+        if (!refs.unsupportedHandles().isEmpty()) {
+            // files it references that are not known: none may be taken for an orphan
+            unreadable.add(new Problem(Verdict.UNKNOWN, metadataFile.toString(),
+                    "state handles of a type this inspector cannot map to files: " + refs.unsupportedHandles().get(0)));
+        }
+        return refs;
+    }
+
+    /**
+     * Of the checkpoint directories still without {@code _metadata}, those holding it under another
+     * name (kept so by hand) are checkpoints, not aborted ones: Flink restores from any file a
+     * restore path names. Such a file begins with Flink's metadata magic number: the first 4 bytes
+     * of each file not named as Flink names its own are read, as the storage durably holds them,
+     * whatever their age (a copy of an old checkpoint's metadata is young, the files it references
+     * old). A checkpoint found so keeps its directory and what it references; a file that begins
+     * so but cannot be read stops the search from reporting orphans.
+     */
+    private void keepMetadataNamedOtherwise(List<CheckpointLocation> withoutMetadata, Set<String> referenced,
+            List<Path> retained, List<Problem> unreadable, DirectoryListings listings) throws IOException {
+        for (java.util.Iterator<CheckpointLocation> it = withoutMetadata.iterator(); it.hasNext(); ) {
+            CheckpointLocation cp = it.next();
+            boolean kept = false;
+            for (FileStatus s : listings.listOrThrow(cp.path()).entries().values()) {
+                if (s.isDir() || s.getLen() < 4 || namedAsFlinkNamesItsOwn(s.getPath().getName())) {
+                    continue;
+                }
+                byte[] head = listings.calls().firstBytes(s.getPath(), 4);
+                if (head == null || head.length < 4
+                        || java.nio.ByteBuffer.wrap(head).getInt() != org.apache.flink.runtime.checkpoint.Checkpoints.HEADER_MAGIC_NUMBER) {
+                    continue;
+                }
+                progress.step("reading " + s.getPath() + ", which begins as checkpoint metadata");
+                MetadataLoading.Loaded loaded = MetadataLoading.load(cp.path(), s.getPath(), listings.calls(), checksums,
+                        classLoader);
+                if (loaded.metadata() == null) {
+                    unreadable.add(new Problem(Verdict.UNKNOWN, s.getPath().toString(), "begins as checkpoint metadata kept"
+                            + " under another name than _metadata (Flink restores from such a file when a restore path"
+                            + " names it), but cannot be read: " + loaded.problem().reason()));
+                    continue;
+                }
+                if (!kept) {
+                    keep(cp.path(), s.getPath(), loaded.metadata(), referenced, retained, unreadable);
+                    kept = true;
+                } else {
+                    keep(cp.path(), s.getPath(), loaded.metadata(), referenced, new ArrayList<>(), unreadable);
+                }
             }
-            if (!refs.unsupportedHandles().isEmpty()) {
-                // files it references that are not known: none may be taken for an orphan
-                unreadable.add(new Problem(Verdict.UNKNOWN, new Path(cp.path(), CheckpointMetadataReader.METADATA_FILE).toString(),
-                        "state handles of a type this inspector cannot map to files: " + refs.unsupportedHandles().get(0)));
+            if (kept) {
+                it.remove(); // a checkpoint, not a stray directory
             }
         }
+    }
+
+    /** Flink's state files: a random UUID; a metadata file being written: {@code ._metadata.inprogress.<uuid>}. */
+    private static final java.util.regex.Pattern FLINK_OWN_NAME = java.util.regex.Pattern.compile(
+            "(\\._metadata\\.inprogress\\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    private static boolean namedAsFlinkNamesItsOwn(String name) {
+        return FLINK_OWN_NAME.matcher(name).matches();
     }
 
     /**

@@ -110,19 +110,28 @@ public final class FileSystemCalls {
      * null when it does not exist.
      */
     public Integer firstByte(Path file) throws IOException {
+        byte[] first = firstBytes(file, 1);
+        return first == null ? null : first.length == 0 ? -1 : first[0] & 0xFF;
+    }
+
+    /**
+     * Up to the first {@code n} bytes of a file as the storage durably holds it (fewer when the file
+     * is shorter), read as {@link #firstByte} reads; null when it does not exist.
+     */
+    public byte[] firstBytes(Path file, int n) throws IOException {
         open.incrementAndGet();
         FileSystem fs = fileSystem(file);
         try {
             Optional<S3TieredBridge> tiered = durableReader(file);
             if (tiered.isPresent()) {
-                FirstByteSink first = new FirstByteSink();
-                if (tiered.get().readDurable(file, first, 1).staleLocalCopyDropped()) {
+                FirstBytesSink first = new FirstBytesSink(n);
+                if (tiered.get().readDurable(file, first, n).staleLocalCopyDropped()) {
                     staleLocalCopiesDropped.incrementAndGet();
                 }
-                return first.value;
+                return first.bytes();
             }
             try (FSDataInputStream in = fs.open(file)) {
-                return in.read();
+                return in.readNBytes(n);
             }
         } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
@@ -148,22 +157,31 @@ public final class FileSystemCalls {
         return tiered;
     }
 
-    /** Keeps the first byte written (a plugin jar of 0.2.0 writes the whole object whatever the limit). */
-    private static final class FirstByteSink extends OutputStream {
-        private int value = -1;
+    /** Keeps the first bytes written (a plugin jar of 0.2.0 writes the whole object whatever the limit). */
+    private static final class FirstBytesSink extends OutputStream {
+        private final byte[] kept;
+        private int count;
+
+        FirstBytesSink(int n) {
+            kept = new byte[n];
+        }
 
         @Override
         public void write(int b) {
-            if (value < 0) {
-                value = b & 0xFF;
+            if (count < kept.length) {
+                kept[count++] = (byte) b;
             }
         }
 
         @Override
         public void write(byte[] b, int off, int len) {
-            if (len > 0) {
-                write(b[off]);
-            }
+            int take = Math.min(len, kept.length - count);
+            System.arraycopy(b, off, kept, count, take);
+            count += take;
+        }
+
+        byte[] bytes() {
+            return java.util.Arrays.copyOf(kept, count);
         }
     }
 
