@@ -354,7 +354,14 @@ final class OrphanSweep {
                     }
                     continue; // no _metadata: started, aborted or being removed; its files are in chk-N itself
                 }
-                listedReferences.put(id, refs);
+                if (id < lowestHere && !leftFromBefore(fs, child.getPath(), oldestHereSecond)) {
+                    // completed since this coordinator's oldest retained checkpoint: that other run's
+                    // next checkpoint may have files in shared/ already, with nothing in its chk-N yet
+                    LOG.info("No orphan removal in {} after checkpoint {}: it holds chk-{}, below any checkpoint this"
+                            + " coordinator started and completed since (another one writes here)", jobDir, checkpointId, id);
+                    return;
+                }
+                listedReferences.put(id, refs); // judged once: a checkpoint of a run beside this one ends every pass until then
             }
             present.add(id);
             referenced.addAll(refs);

@@ -308,6 +308,25 @@ class OrphanSweepTest {
     }
 
     @Test
+    void aCompletedCheckpointBelowAnyStartedHereWrittenSinceEndsThePass() throws Exception {
+        // the same run beside this one: between its checkpoints, the next one's files are in shared/
+        // while its chk-N holds nothing yet (small state goes into _metadata), and the one it
+        // completed last names other files
+        upload("of-the-other-next");
+        pending.started(10);
+        upload("a");
+        complete(10, "a");
+        pending.started(11);
+        complete(11, "a");
+        subsume(10);
+        writeMetadata(3, "of-the-other"); // completed now, by the other run
+        pending.started(12);
+        complete(12, "a");
+
+        assertThat(shared()).contains("of-the-other-next");
+    }
+
+    @Test
     void aCheckpointLeftByAnEarlierRunUnderTheSameJobIdDoesNotKeepTheRemovalOff() throws Exception {
         // a fixed job id (application mode with HA), started afresh: the counter is below an earlier
         // run's retained chk-500, whose references are kept like any other listed checkpoint's

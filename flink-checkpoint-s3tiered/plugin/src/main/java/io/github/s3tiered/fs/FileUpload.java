@@ -35,13 +35,18 @@ final class FileUpload {
 
     private FileUpload() {}
 
+    /**
+     * {@code replacesDurable}: S3 may hold a version of the object that a checkpoint refers to,
+     * which a failed upload must leave as it is (a multipart upload does: its parts are checked
+     * before it completes).
+     */
     static void upload(S3TieredRuntime runtime, Cancellation cancellation, ObjectPath target, Path file, long length,
-            int checksum) throws IOException {
+            int checksum, boolean replacesDurable) throws IOException {
         S3Access store = runtime.store().cancellable(cancellation);
         S3TieredConfig config = runtime.config();
         long start = System.nanoTime();
         if (length <= config.multipartThreshold()) {
-            store.putFile(target.bucket(), target.key(), file, length, checksum);
+            store.putFile(target.bucket(), target.key(), file, length, checksum, replacesDurable);
             return;
         }
         String uploadId;

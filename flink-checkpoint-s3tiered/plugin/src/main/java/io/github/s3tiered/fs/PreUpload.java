@@ -103,7 +103,8 @@ final class PreUpload {
                 }
             }
             try {
-                FileUpload.upload(runtime, entry.upload, object, staged, hash.length(), hash.crc32c());
+                // a content-named key (a 0.2.0 lib jar) may hold an object earlier checkpoints refer to
+                FileUpload.upload(runtime, entry.upload, object, staged, hash.length(), hash.crc32c(), !namePerUpload);
                 ok = true;
                 // the copy first: a checkpoint handed the object, or a withdrawal of it, comes only
                 // once it is marked durable, so neither finds the tier without the copy or gets it back

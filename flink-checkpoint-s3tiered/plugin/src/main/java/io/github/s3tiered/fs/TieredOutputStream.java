@@ -705,7 +705,8 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void upload(long length, int checksum) throws IOException {
-        FileUpload.upload(runtime, cancellation, target, staging, length, checksum);
+        // after a sync, S3 holds a version a completed checkpoint may refer to (file merging)
+        FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0);
     }
 
     private void ensureOpen() throws IOException {

@@ -26,9 +26,14 @@ public interface ObjectStore extends AutoCloseable {
     /**
      * Uploads a whole local file with one PUT, recording its CRC32C in the object's metadata. Once
      * {@code cancellation} is set, the request body stops being read and the request fails.
+     * {@code replacesDurable}: S3 may hold a version of this object that a checkpoint refers to (a
+     * stream synced before, a key named by its content). A PUT replaces it before anything could
+     * check what was sent, so the file is then read and checked against {@code crc32c} first, and
+     * its Content-MD5 sent for S3 to check the body: a file its disk changed fails, and the version
+     * S3 holds stays.
      */
-    void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
-            throws IOException;
+    void putObject(String bucket, String key, Path file, long size, int crc32c, boolean replacesDurable,
+            Cancellation cancellation) throws IOException;
 
     /** Starts a multipart upload whose object will carry the given CRC32C; returns its upload id. */
     String createMultipartUpload(String bucket, String key, int crc32c) throws IOException;

@@ -78,11 +78,15 @@ public final class S3Access implements AutoCloseable {
         return retrier.call(S3Request.of("HeadObject", bucket, key), cancellation, () -> store.head(bucket, key));
     }
 
-    /** Uploads a whole local file with one PUT, recording its CRC32C. */
-    public void putFile(String bucket, String key, Path file, long size, int crc32c) throws IOException {
+    /**
+     * Uploads a whole local file with one PUT, recording its CRC32C; {@code replacesDurable}: S3 may
+     * hold a version a checkpoint refers to ({@link ObjectStore#putObject}).
+     */
+    public void putFile(String bucket, String key, Path file, long size, int crc32c, boolean replacesDurable)
+            throws IOException {
         long start = System.nanoTime();
         retrier.call(S3Request.of("PutObject", bucket, key), cancellation, () -> {
-            store.putObject(bucket, key, file, size, crc32c, cancellation);
+            store.putObject(bucket, key, file, size, crc32c, replacesDurable, cancellation);
             return null;
         });
         stats.bytesUploaded.add(size);

@@ -86,11 +86,11 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
-    public void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
-            throws IOException {
+    public void putObject(String bucket, String key, Path file, long size, int crc32c, boolean replacesDurable,
+            Cancellation cancellation) throws IOException {
         PutObjectRequest.Builder b = PutObjectRequest.builder().bucket(bucket).key(key).contentLength(size)
                 .metadata(crcMetadata(crc32c));
-        if (settings.contentMd5()) {
+        if (settings.contentMd5() || replacesDurable) {
             b.contentMD5(UploadDigest.contentMd5(file, 0, size, crc32c, "PutObject s3://" + bucket + "/" + key));
         }
         applyEncryption(b::serverSideEncryption, b::ssekmsKeyId);

@@ -166,6 +166,39 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
     }
 
     @Test
+    void aSecondSyncOfAStagingFileChangedOnDiskLeavesWhatTheFirstSyncMadeDurable() throws Exception {
+        Configuration conf = config(tierDir);
+        conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false"); // as over https by default
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "8mb");
+        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        for (int size : new int[] {2 * MIB, 12 * MIB}) { // one PUT; a multipart upload
+            Path p = path("resynced-changed-on-disk-" + size);
+            byte[] synced = randomBytes(size, 16);
+            org.apache.flink.core.fs.FSDataOutputStream out = fs.create(p, org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE);
+            out.write(synced);
+            out.sync(); // Flink's file merging: a completed checkpoint refers to these bytes from now on
+            java.nio.file.Path staging;
+            try (var files = Files.list(tierDir.resolve("v1/staging"))) {
+                staging = files.filter(f -> f.toFile().length() > 0).findFirst().orElseThrow();
+            }
+            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(staging.toFile(), "rw")) {
+                raf.seek(1000); // a bit of the synced bytes that the disk changed afterwards
+                int b = raf.read();
+                raf.seek(1000);
+                raf.write(b ^ 0x10);
+            }
+            out.write(randomBytes(1024, 17)); // the next checkpoint's segment
+
+            assertThatThrownBy(out::sync).as("%s bytes", size).isInstanceOf(IOException.class)
+                    .hasMessageContaining("changed on local disk").hasMessageContaining(key(p));
+            assertThat(readAll(fileSystem(otherTierDir), p)).as("%s bytes: the version the first sync made durable",
+                    size).isEqualTo(synced);
+            assertThatThrownBy(out::close).as("%s bytes", size).isInstanceOf(IOException.class);
+            assertThat(readAll(fileSystem(otherTierDir), p)).as("%s bytes, after close()", size).isEqualTo(synced);
+        }
+    }
+
+    @Test
     void aStreamingReadReopensAfterBrokenConnections() throws Exception {
         assumeTrue(server().isLocalProcess(), "needs a loopback S3 server behind the fault proxy");
         byte[] data = randomBytes(4 * 1024 * 1024, 13);

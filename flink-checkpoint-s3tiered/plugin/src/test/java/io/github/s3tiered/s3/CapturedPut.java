@@ -49,7 +49,7 @@ record CapturedPut(int port, Map<String, String> headers, byte[] body) {
                     Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(20), null, null, null);
             SdkObjectStore store = S3ClientFactory.store(settings, new S3Statistics());
             try {
-                store.putObject("bucket", "key", file, body.length, (int) crc.getValue(), Cancellation.NONE);
+                store.putObject("bucket", "key", file, body.length, (int) crc.getValue(), false, Cancellation.NONE);
             } finally {
                 store.close();
             }

@@ -154,7 +154,8 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public void putObject(String bucket, String key, Path file, long size, int crc32c, Cancellation cancellation)
+    public void putObject(String bucket, String key, Path file, long size, int crc32c, boolean replacesDurable,
+            Cancellation cancellation)
             throws IOException {
         // the body is taken at once: a cancellation can only come while the answer is awaited
         Applied fault = begin("PutObject", bucket, key, 0);

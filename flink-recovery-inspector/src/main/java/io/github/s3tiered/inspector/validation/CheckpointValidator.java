@@ -88,7 +88,8 @@ public final class CheckpointValidator {
             // Flink restores from any file a restore path names, as that checkpoint's metadata, its
             // directory being the checkpoint's. A directory is what a name other than _metadata
             // usually means, so the file is asked for only when no such directory is there (a
-            // listing of a file finds nothing on S3, and the file itself on a local disk).
+            // listing of a file finds nothing through some S3 file systems, and the file
+            // itself on a local disk and on s3tiered://).
             FileStatus named;
             try {
                 named = confirmed(path, calls);
