@@ -210,6 +210,15 @@ final class CompletedCheckpointVerifier {
         return true;
     }
 
+    /** Verifies {@code c} on the calling thread while the newer checkpoint is queued (for tests). */
+    void verifyWhileNewerQueued(long checkpointId, byte[] metadata, Path checkpointDir, long newerId, byte[] newerMetadata,
+            Path newerDir) throws IOException {
+        synchronized (this) {
+            pending = new Completed(newerId, newerMetadata, newerDir);
+        }
+        verify(new Completed(checkpointId, metadata, checkpointDir));
+    }
+
     private void verify(Completed c) throws IOException {
         CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
         List<ReferencedFile> files = CheckpointReferences.of(metadata).files();
@@ -283,13 +292,24 @@ final class CompletedCheckpointVerifier {
             newer = pending;
         }
         Set<String> referencedByNewer = missing.isEmpty() || newer == null ? null : referencesOrNull(newer);
+        // a checkpoint subsumed while it was verified may lose files before its _metadata goes (see
+        // above); the newest never does. Those the newer one does not reference are lost, or
+        // deleted by a subsumption whose _metadata deletion is yet to come: asked once more, and
+        // unless it came, the checkpoint is not counted as entirely in S3 (it may stay retained)
+        List<String> notInNewer = new ArrayList<>();
+        if (referencedByNewer != null) {
+            for (String p : missing) {
+                if (!referencedByNewer.contains(PathKey.of(new Path(p)))) {
+                    notInNewer.add(p);
+                }
+            }
+            missing.removeAll(notInNewer);
+            if (!deleted && !notInNewer.isEmpty() && deletedMeanwhile(c)) {
+                deleted = true;
+            }
+        }
         VerificationStatusFile.Snapshot snapshot;
         synchronized (this) {
-            if (referencedByNewer != null) {
-                // a checkpoint subsumed while it was verified may lose files before its _metadata
-                // goes (see above); the newest never does
-                missing.removeIf(p -> !referencedByNewer.contains(PathKey.of(new Path(p))));
-            }
             listRequests += requests;
             checkpointsVerified++;
             verified.putAll(found);
@@ -308,7 +328,14 @@ final class CompletedCheckpointVerifier {
                 }
                 return;
             }
-            if (missing.isEmpty()) {
+            if (missing.isEmpty() && !notInNewer.isEmpty()) {
+                knownMissing.addAll(notInNewer);
+                LOG.warn("Checkpoint {} of {} references {} object(s) that S3 does not hold as recorded, none referenced"
+                                + " by the newer checkpoint {}: it is being subsumed, or it lost them (then it cannot be"
+                                + " restored on a host without local copies while it is retained). Not counted as"
+                                + " verified. Missing: {}", c.checkpointId(), jobDir, notInNewer.size(), newer.checkpointId(),
+                        notInNewer.subList(0, Math.min(20, notInNewer.size())));
+            } else if (missing.isEmpty()) {
                 newestVerified = Math.max(newestVerified, c.checkpointId());
                 LOG.info("Checkpoint {} of {} is entirely in S3: {} files, {} directories listed ({} list requests)",
                         c.checkpointId(), jobDir, files.size(), dirsToList.size(), requests);

@@ -84,4 +84,31 @@ class CompletedCheckpointVerifierTest {
         verify(verifier, 3, metadata3, dir3);
         assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3");
     }
+
+    @Test
+    void aFileGoneThatTheNewerCheckpointDoesNotReferenceIsNoVerificationWhileTheMetadataStays() throws Exception {
+        // execution.checkpointing.num-retained above 1: checkpoint 3 stays retained when 4 completes,
+        // and its own file is lost; 4, queued meanwhile, does not reference it
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        java.nio.file.Path dir3 = checkpointDir(3);
+        byte[] metadata3 = checkpoint(3, dir3.resolve("state-3"));
+        Files.write(dir3.resolve("_metadata"), metadata3);
+        java.nio.file.Path dir4 = checkpointDir(4);
+        java.nio.file.Path file4 = Files.write(dir4.resolve("state-4"), new byte[64]);
+        byte[] metadata4 = checkpoint(4, file4);
+        Files.write(dir4.resolve("_metadata"), metadata4);
+
+        verifier.verifyWhileNewerQueued(3, metadata3, new Path(dir3.toUri()), 4, metadata4, new Path(dir4.toUri()));
+
+        assertThat(status()).as("not entirely in S3").doesNotContain("\"newestVerifiedCheckpoint\": 3")
+                .contains("state-3");
+        assertThat(verifier.status().newestVerified()).isLessThan(3);
+
+        // subsumed instead: its _metadata goes too, and nothing is reported
+        java.nio.file.Path dir5 = checkpointDir(5);
+        byte[] metadata5 = checkpoint(5, dir5.resolve("state-5"));
+        verifier.verifyWhileNewerQueued(5, metadata5, new Path(dir5.toUri()), 4, metadata4, new Path(dir4.toUri()));
+        assertThat(status()).doesNotContain("state-5");
+    }
 }
