@@ -218,6 +218,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     private synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
         restoredFrom = checkpointDir;
         restoredFromMetadata = metadataFile;
+        RestoredCheckpoints.record(storageDir, new RestoredCheckpoints.RestoredFrom(checkpointDir, metadataFile));
         if (verifier != null && verifier.sweep() != null) {
             verifier.sweep().restoredFrom(checkpointDir, metadataFile);
         }
@@ -230,6 +231,14 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                     ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
                             verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
                             System::nanoTime) : null;
+            if (sweep != null && restoredFrom == null) {
+                // restored by an earlier coordinator of this job (the adaptive scheduler's restarts)
+                RestoredCheckpoints.RestoredFrom earlier = RestoredCheckpoints.of(storageDir);
+                if (earlier != null) {
+                    restoredFrom = earlier.checkpointDir();
+                    restoredFromMetadata = earlier.metadataFile();
+                }
+            }
             if (sweep != null && restoredFrom != null) {
                 sweep.restoredFrom(restoredFrom, restoredFromMetadata);
             }
@@ -237,6 +246,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                     sweep);
         }
         return verifier;
+    }
+
+    /** The checkpoint its orphan removal keeps as restored from (its directory), for tests; starts that removal. */
+    synchronized Path orphanRemovalRestoredFrom() {
+        return verification != null && verification.removeOrphans() && verifier().sweep() != null ? restoredFrom : null;
     }
 
     /** The checkpoints started and not ended, for tests. */

@@ -248,6 +248,37 @@ class MetadataWritingLocationTest {
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
 
+    @Test
+    void theCoordinatorOfARestartKeepsTheCheckpointAnEarlierOneRestoredFromForItsOrphanRemoval() throws Exception {
+        // restored without claim from this job directory's own chk-100 (a job id used again): the
+        // adaptive scheduler's restart makes a new coordinator and storage access, which resolves
+        // nothing (Flink restores from its checkpoint store), while chk-100 stays retained
+        java.nio.file.Path chk100 = Files.createDirectories(root.resolve("checkpoints/" + job + "/chk-100"));
+        Files.write(chk100.resolve("_metadata"), new byte[] {1, 2, 3});
+        TieredCheckpointStorageAccess first = orphanRemovingStorage();
+        first.resolveCheckpoint(new Path(checkpoints, job + "/chk-100").toString());
+        assertThat(first.orphanRemovalRestoredFrom()).isNotNull();
+
+        TieredCheckpointStorageAccess afterRestart = orphanRemovingStorage();
+
+        assertThat(afterRestart.orphanRemovalRestoredFrom()).isNotNull();
+        assertThat(afterRestart.orphanRemovalRestoredFrom().toString()).endsWith(job + "/chk-100");
+        TieredCheckpointStorageAccess ofAnotherJob = new TieredCheckpointStorageAccess(flinks(),
+                new RecoveryGuard(false, false, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, getClass().getClassLoader()),
+                new Path(checkpoints, new JobID().toString()), new TieredCheckpointStorageAccess.StreamSettings(1024,
+                        4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
+        assertThat(ofAnotherJob.orphanRemovalRestoredFrom()).isNull();
+    }
+
+    /** The storage with verification and the orphan removal on. */
+    private TieredCheckpointStorageAccess orphanRemovingStorage() throws IOException {
+        return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, getClass().getClassLoader()),
+                new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
+    }
+
     private java.nio.file.Path localMetadata(long checkpointId) {
         return root.resolve("checkpoints/" + job + "/chk-" + checkpointId + "/_metadata");
     }
