@@ -102,15 +102,35 @@ public final class S3TieredRuntime implements AutoCloseable {
         return transferPool;
     }
 
+    /**
+     * Ends this runtime when Flink configures its file systems anew ({@code FileSystem.initialize},
+     * in tests and embedded uses), while the streams, reads and restores of file systems made
+     * before may still run. The transfers queued still run, as a wait for a discarded one would
+     * never end; none is taken any more (a caller then hears of the rejection), and the S3 client
+     * closes once they ended, or after {@link #CLOSE_GRACE_SECONDS}.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        transferPool.shutdownNow();
-        store.close();
+        transferPool.shutdown();
+        daemonThreads("s3tiered-runtime-close").newThread(() -> {
+            try {
+                if (!transferPool.awaitTermination(CLOSE_GRACE_SECONDS, TimeUnit.SECONDS)) {
+                    transferPool.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                transferPool.shutdownNow();
+            } finally {
+                store.close();
+            }
+        }).start();
     }
+
+    /** How long the transfers queued at {@link #close()} may take before the S3 client closes under them. */
+    static final long CLOSE_GRACE_SECONDS = 120;
 
     private static ThreadFactory daemonThreads(String name) {
         // The SDK and its HTTP client load classes through the context class loader: ours, not
