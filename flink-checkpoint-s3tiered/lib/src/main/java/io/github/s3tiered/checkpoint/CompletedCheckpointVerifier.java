@@ -38,8 +38,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * found too. The metadata comes from the bytes the JobManager just wrote, not from a read.
  *
  * <p>Only the newest checkpoint matters: while one is verified, newer completions replace each
- * other and the newest is verified next. A missing object is reported only if the newest known
- * checkpoint still references it: a checkpoint being subsumed may lose files legitimately.
+ * other and the newest is verified next. A checkpoint being subsumed loses its files before its
+ * {@code _metadata} goes (Flink's shared-state registry deletes them first), so a missing object
+ * that the newer checkpoint does not reference is judged only when the next checkpoint is
+ * verified: reported if the {@code _metadata} is still there (a checkpoint retained beside the
+ * newer ones, {@code execution.checkpointing.num-retained} above 1), dropped if it went.
  *
  * <p>State (guarded by {@code this}): files verified with their sizes (pruned to the newest
  * checkpoint's references), objects known missing (dropped once no newer checkpoint references
@@ -74,11 +77,20 @@ final class CompletedCheckpointVerifier {
     private long listRequests;
     private VerificationStatusFile.Failure lastFailure;
     private Completed pending;
+    /** A checkpoint with objects missing that the newer one did not reference, judged at the next verification. */
+    private Undecided undecided;
     private boolean running;
     private long newestSubmitted = -1;
 
     /** A completed checkpoint: its id, its metadata as written, its directory. */
     private record Completed(long checkpointId, byte[] metadata, Path checkpointDir) {}
+
+    /**
+     * A checkpoint and the objects it references that S3 did not hold, none referenced by the
+     * newer one ({@code newerId}, verified right after it): judged when a checkpoint newer than
+     * that one is verified, a checkpoint interval later.
+     */
+    private record Undecided(Completed checkpoint, List<String> missing, long newerId) {}
 
     CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader, OrphanSweep sweep) {
         this.sweep = sweep;
@@ -210,6 +222,37 @@ final class CompletedCheckpointVerifier {
         return true;
     }
 
+    /**
+     * Reports the undecided checkpoint's missing objects if its {@code _metadata} is still there
+     * when a checkpoint newer than the one that followed it is verified, a checkpoint interval or
+     * more after they were found missing: by then a subsumed checkpoint's is gone.
+     */
+    private void judgeUndecided(long verifying) {
+        Undecided u;
+        synchronized (this) {
+            u = undecided;
+            if (u == null || verifying <= u.newerId()) {
+                return; // the newer checkpoint follows at once: too soon for a subsumption to have ended
+            }
+            undecided = null;
+        }
+        Completed c = u.checkpoint();
+        if (deletedMeanwhile(c)) {
+            LOG.debug("Checkpoint {} of {} was subsumed: the {} object(s) found missing went with it", c.checkpointId(),
+                    jobDir, u.missing().size());
+            return;
+        }
+        synchronized (this) {
+            failedCheckpoints++;
+            knownMissing.addAll(u.missing());
+            lastFailure = new VerificationStatusFile.Failure(c.checkpointId(), System.currentTimeMillis(), u.missing(),
+                    List.of());
+        }
+        LOG.error("Checkpoint {} of {}, retained beside newer ones, references {} object(s) that S3 does not hold as"
+                        + " recorded: it cannot be restored on a host without local copies. Missing: {}", c.checkpointId(),
+                jobDir, u.missing().size(), u.missing().subList(0, Math.min(20, u.missing().size())));
+    }
+
     /** Verifies {@code c} on the calling thread while the newer checkpoint is queued (for tests). */
     void verifyWhileNewerQueued(long checkpointId, byte[] metadata, Path checkpointDir, long newerId, byte[] newerMetadata,
             Path newerDir) throws IOException {
@@ -220,6 +263,7 @@ final class CompletedCheckpointVerifier {
     }
 
     private void verify(Completed c) throws IOException {
+        judgeUndecided(c.checkpointId());
         CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
         List<ReferencedFile> files = CheckpointReferences.of(metadata).files();
         boolean fullListing;
@@ -280,9 +324,9 @@ final class CompletedCheckpointVerifier {
         }
         Set<String> referenced = new HashSet<>();
         files.forEach(f -> referenced.add(PathKey.of(f.path())));
-        // Flink deletes a subsumed checkpoint's _metadata together with its files (in parallel by
-        // default, execution.checkpointing.cleaner.parallel-mode; else the _metadata first): files
-        // found missing of a checkpoint whose _metadata is gone were deleted with it, not lost
+        // Flink deletes a subsumed checkpoint's _metadata with its files, and its shared files no
+        // newer checkpoint references before either (the shared-state registry): files found
+        // missing of a checkpoint whose _metadata is gone were deleted with it, not lost
         boolean deleted = !missing.isEmpty() && deletedMeanwhile(c);
         // Outside the lock: parsing a newer checkpoint's metadata may ask S3 (a relative handle
         // resolves its checkpoint's directory), and status() and completed() wait on this lock,
@@ -292,10 +336,9 @@ final class CompletedCheckpointVerifier {
             newer = pending;
         }
         Set<String> referencedByNewer = missing.isEmpty() || newer == null ? null : referencesOrNull(newer);
-        // a checkpoint subsumed while it was verified may lose files before its _metadata goes (see
-        // above); the newest never does. Those the newer one does not reference are lost, or
-        // deleted by a subsumption whose _metadata deletion is yet to come: asked once more, and
-        // unless it came, the checkpoint is not counted as entirely in S3 (it may stay retained)
+        // a checkpoint subsumed while it was verified loses files before its _metadata goes (see
+        // the class comment); the newest never does. Those the newer one does not reference are
+        // judged at the next verification, unless the checkpoint fails for others anyway
         List<String> notInNewer = new ArrayList<>();
         if (referencedByNewer != null) {
             for (String p : missing) {
@@ -304,9 +347,6 @@ final class CompletedCheckpointVerifier {
                 }
             }
             missing.removeAll(notInNewer);
-            if (!deleted && !notInNewer.isEmpty() && deletedMeanwhile(c)) {
-                deleted = true;
-            }
         }
         VerificationStatusFile.Snapshot snapshot;
         synchronized (this) {
@@ -324,17 +364,17 @@ final class CompletedCheckpointVerifier {
                             missing.subList(0, Math.min(20, missing.size())));
                 } else {
                     LOG.info("Checkpoint {} of {} was deleted while it was verified (subsumed, or discarded as its job"
-                            + " ended): {} of its files were already gone", c.checkpointId(), jobDir, missing.size());
+                            + " ended): {} of its files were already gone", c.checkpointId(), jobDir,
+                            missing.size() + notInNewer.size());
                 }
                 return;
             }
             if (missing.isEmpty() && !notInNewer.isEmpty()) {
-                knownMissing.addAll(notInNewer);
-                LOG.warn("Checkpoint {} of {} references {} object(s) that S3 does not hold as recorded, none referenced"
-                                + " by the newer checkpoint {}: it is being subsumed, or it lost them (then it cannot be"
-                                + " restored on a host without local copies while it is retained). Not counted as"
-                                + " verified. Missing: {}", c.checkpointId(), jobDir, notInNewer.size(), newer.checkpointId(),
-                        notInNewer.subList(0, Math.min(20, notInNewer.size())));
+                // not counted as verified: the next checkpoint, verified next, is newer anyway
+                undecided = new Undecided(c, List.copyOf(notInNewer), newer.checkpointId());
+                LOG.debug("Checkpoint {} of {}: {} object(s) it references are missing that the newer checkpoint {}"
+                        + " does not reference; judged at the next verification (subsumed, or lost)", c.checkpointId(),
+                        jobDir, notInNewer.size(), newer.checkpointId());
             } else if (missing.isEmpty()) {
                 newestVerified = Math.max(newestVerified, c.checkpointId());
                 LOG.info("Checkpoint {} of {} is entirely in S3: {} files, {} directories listed ({} list requests)",

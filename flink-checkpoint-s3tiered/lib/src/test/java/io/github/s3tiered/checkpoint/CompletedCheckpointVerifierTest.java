@@ -85,30 +85,57 @@ class CompletedCheckpointVerifierTest {
         assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3");
     }
 
+    /** Checkpoint {@code id} of one 64-byte file in its own directory, its _metadata written; the file only if {@code withFile}. */
+    private byte[] writtenCheckpoint(long id, boolean withFile) throws Exception {
+        java.nio.file.Path dir = checkpointDir(id);
+        java.nio.file.Path file = dir.resolve("state-" + id);
+        if (withFile) {
+            Files.write(file, new byte[64]);
+        }
+        byte[] metadata = checkpoint(id, file);
+        Files.write(dir.resolve("_metadata"), metadata);
+        return metadata;
+    }
+
     @Test
-    void aFileGoneThatTheNewerCheckpointDoesNotReferenceIsNoVerificationWhileTheMetadataStays() throws Exception {
+    void aFileGoneThatTheNewerCheckpointDoesNotReferenceIsReportedOnceTheCheckpointIsStillThereAnIntervalLater()
+            throws Exception {
         // execution.checkpointing.num-retained above 1: checkpoint 3 stays retained when 4 completes,
-        // and its own file is lost; 4, queued meanwhile, does not reference it
+        // and its own file is lost; 4, queued while 3 is verified, does not reference it
         CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
                 getClass().getClassLoader(), null);
-        java.nio.file.Path dir3 = checkpointDir(3);
-        byte[] metadata3 = checkpoint(3, dir3.resolve("state-3"));
-        Files.write(dir3.resolve("_metadata"), metadata3);
-        java.nio.file.Path dir4 = checkpointDir(4);
-        java.nio.file.Path file4 = Files.write(dir4.resolve("state-4"), new byte[64]);
-        byte[] metadata4 = checkpoint(4, file4);
-        Files.write(dir4.resolve("_metadata"), metadata4);
+        byte[] metadata3 = writtenCheckpoint(3, false);
+        byte[] metadata4 = writtenCheckpoint(4, true);
 
-        verifier.verifyWhileNewerQueued(3, metadata3, new Path(dir3.toUri()), 4, metadata4, new Path(dir4.toUri()));
+        verifier.verifyWhileNewerQueued(3, metadata3, new Path(checkpointDir(3).toUri()), 4, metadata4,
+                new Path(checkpointDir(4).toUri()));
+        assertThat(verifier.status().newestVerified()).as("not entirely in S3").isLessThan(3);
+        verify(verifier, 4, metadata4, checkpointDir(4)); // right after: too soon to judge 3
+        assertThat(status()).contains("\"newestVerifiedCheckpoint\": 4").doesNotContain("state-3");
 
-        assertThat(status()).as("not entirely in S3").doesNotContain("\"newestVerifiedCheckpoint\": 3")
-                .contains("state-3");
-        assertThat(verifier.status().newestVerified()).isLessThan(3);
+        verify(verifier, 5, writtenCheckpoint(5, true), checkpointDir(5)); // an interval later, 3 is still there
 
-        // subsumed instead: its _metadata goes too, and nothing is reported
-        java.nio.file.Path dir5 = checkpointDir(5);
-        byte[] metadata5 = checkpoint(5, dir5.resolve("state-5"));
-        verifier.verifyWhileNewerQueued(5, metadata5, new Path(dir5.toUri()), 4, metadata4, new Path(dir4.toUri()));
-        assertThat(status()).doesNotContain("state-5");
+        assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3")
+                .contains("\"newestVerifiedCheckpoint\": 5");
+    }
+
+    @Test
+    void aFileGoneThatTheNewerCheckpointDoesNotReferenceIsNotReportedOnceTheCheckpointIsGoneAnIntervalLater()
+            throws Exception {
+        // num-retained 1: Flink's shared-state registry deletes 3's files as 4 completes, and 3's
+        // _metadata a moment later
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        byte[] metadata3 = writtenCheckpoint(3, false);
+        byte[] metadata4 = writtenCheckpoint(4, true);
+
+        verifier.verifyWhileNewerQueued(3, metadata3, new Path(checkpointDir(3).toUri()), 4, metadata4,
+                new Path(checkpointDir(4).toUri()));
+        Files.delete(checkpointDir(3).resolve("_metadata"));
+        verify(verifier, 4, metadata4, checkpointDir(4));
+        verify(verifier, 5, writtenCheckpoint(5, true), checkpointDir(5));
+
+        assertThat(status()).contains("\"newestVerifiedCheckpoint\": 5").doesNotContain("state-3")
+                .doesNotContain("lastFailure\": {");
     }
 }

@@ -37,8 +37,8 @@ final class FileUpload {
 
     /**
      * {@code replacesDurable}: S3 may hold a version of the object that a checkpoint refers to,
-     * which a failed upload must leave as it is (a multipart upload does: its parts are checked
-     * before it completes).
+     * which a failed upload must leave as it is (a multipart upload does: the CRC32Cs of the bytes its
+     * parts sent are checked against the file's before it completes).
      */
     static void upload(S3TieredRuntime runtime, Cancellation cancellation, ObjectPath target, Path file, long length,
             int checksum, boolean replacesDurable) throws IOException {

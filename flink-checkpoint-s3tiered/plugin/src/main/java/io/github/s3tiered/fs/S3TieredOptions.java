@@ -99,7 +99,11 @@ public final class S3TieredOptions {
                                     + "upload's bytes (MD5, about 700 MB/s per core) before it is sent. With it "
                                     + "or without, the bytes each request sends are checked against the CRC32C "
                                     + "recorded while they were written: a staging file changed on local disk fails "
-                                    + "the write (a multipart upload is aborted, a PUT that S3 took is deleted again).");
+                                    + "the write (a multipart upload is aborted, a PUT that S3 took is deleted again). "
+                                    + "A PUT that replaces an object a checkpoint may refer to (a stream synced "
+                                    + "before) always carries its Content-MD5, computed by a read that first checks "
+                                    + "the file against that CRC32C: such an object is never replaced by bytes that "
+                                    + "were not written.");
 
     public static final ConfigOption<String> SSE_TYPE =
             ConfigOptions.key("s3tiered.sse.type")

@@ -105,9 +105,9 @@ public final class S3TieredRuntime implements AutoCloseable {
     /**
      * Ends this runtime when Flink configures its file systems anew ({@code FileSystem.initialize},
      * in tests and embedded uses), while the streams, reads and restores of file systems made
-     * before may still run. The transfers queued still run, as a wait for a discarded one would
-     * never end; none is taken any more (a caller then hears of the rejection), and the S3 client
-     * closes once they ended, or after {@link #CLOSE_GRACE_SECONDS}.
+     * before may still run. No transfer is taken any more (a caller hears of the rejection); the
+     * S3 client closes, so the requests on the wire fail; the transfers queued still run, and fail
+     * at once: a wait for a transfer dropped from the queue would never end.
      */
     @Override
     public void close() {
@@ -116,21 +116,8 @@ public final class S3TieredRuntime implements AutoCloseable {
         }
         closed = true;
         transferPool.shutdown();
-        daemonThreads("s3tiered-runtime-close").newThread(() -> {
-            try {
-                if (!transferPool.awaitTermination(CLOSE_GRACE_SECONDS, TimeUnit.SECONDS)) {
-                    transferPool.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                transferPool.shutdownNow();
-            } finally {
-                store.close();
-            }
-        }).start();
+        store.close();
     }
-
-    /** How long the transfers queued at {@link #close()} may take before the S3 client closes under them. */
-    static final long CLOSE_GRACE_SECONDS = 120;
 
     private static ThreadFactory daemonThreads(String name) {
         // The SDK and its HTTP client load classes through the context class loader: ours, not
