@@ -97,20 +97,25 @@ class CompletedCheckpointVerifierTest {
         return metadata;
     }
 
+    /** Checkpoint 3 verified while 4 is queued: 3's own file is lost, and 4 does not reference it. */
+    private CompletedCheckpointVerifier verifierOf3WithItsFileLostAnd4Queued() throws Exception {
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        byte[] metadata3 = writtenCheckpoint(3, false);
+        byte[] metadata4 = writtenCheckpoint(4, true);
+        verifier.verifyWhileNewerQueued(3, metadata3, new Path(checkpointDir(3).toUri()), 4, metadata4,
+                new Path(checkpointDir(4).toUri()));
+        return verifier;
+    }
+
     @Test
     void aFileGoneThatTheNewerCheckpointDoesNotReferenceIsReportedOnceTheCheckpointIsStillThereAnIntervalLater()
             throws Exception {
         // execution.checkpointing.num-retained above 1: checkpoint 3 stays retained when 4 completes,
         // and its own file is lost; 4, queued while 3 is verified, does not reference it
-        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
-                getClass().getClassLoader(), null);
-        byte[] metadata3 = writtenCheckpoint(3, false);
-        byte[] metadata4 = writtenCheckpoint(4, true);
-
-        verifier.verifyWhileNewerQueued(3, metadata3, new Path(checkpointDir(3).toUri()), 4, metadata4,
-                new Path(checkpointDir(4).toUri()));
+        CompletedCheckpointVerifier verifier = verifierOf3WithItsFileLostAnd4Queued();
         assertThat(verifier.status().newestVerified()).as("not entirely in S3").isLessThan(3);
-        verify(verifier, 4, metadata4, checkpointDir(4)); // right after: too soon to judge 3
+        verify(verifier, 4, Files.readAllBytes(checkpointDir(4).resolve("_metadata")), checkpointDir(4)); // too soon to judge 3
         assertThat(status()).contains("\"newestVerifiedCheckpoint\": 4").doesNotContain("state-3");
 
         verify(verifier, 5, writtenCheckpoint(5, true), checkpointDir(5)); // an interval later, 3 is still there
@@ -124,15 +129,9 @@ class CompletedCheckpointVerifierTest {
             throws Exception {
         // num-retained 1: Flink's shared-state registry deletes 3's files as 4 completes, and 3's
         // _metadata a moment later
-        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
-                getClass().getClassLoader(), null);
-        byte[] metadata3 = writtenCheckpoint(3, false);
-        byte[] metadata4 = writtenCheckpoint(4, true);
-
-        verifier.verifyWhileNewerQueued(3, metadata3, new Path(checkpointDir(3).toUri()), 4, metadata4,
-                new Path(checkpointDir(4).toUri()));
+        CompletedCheckpointVerifier verifier = verifierOf3WithItsFileLostAnd4Queued();
         Files.delete(checkpointDir(3).resolve("_metadata"));
-        verify(verifier, 4, metadata4, checkpointDir(4));
+        verify(verifier, 4, Files.readAllBytes(checkpointDir(4).resolve("_metadata")), checkpointDir(4));
         verify(verifier, 5, writtenCheckpoint(5, true), checkpointDir(5));
 
         assertThat(status()).contains("\"newestVerifiedCheckpoint\": 5").doesNotContain("state-3")

@@ -291,12 +291,7 @@ class OrphanSweepTest {
         // a run of the same job id, restored from an older savepoint, counts its ids from there and
         // runs beside this one: its checkpoint in progress has a file in shared/ and no _metadata yet
         upload("of-the-other");
-        pending.started(10);
-        upload("a");
-        complete(10, "a");
-        pending.started(11);
-        complete(11, "a");
-        subsume(10);
+        checkpoints10And11The10Subsumed();
         java.nio.file.Path exclusive = job.resolve("chk-3/exclusive"); // written now, by the other run
         Files.createDirectories(exclusive.getParent());
         Files.write(exclusive, new byte[] {1});
@@ -313,12 +308,7 @@ class OrphanSweepTest {
         // while its chk-N holds nothing yet (small state goes into _metadata), and the one it
         // completed last names other files
         upload("of-the-other-next");
-        pending.started(10);
-        upload("a");
-        complete(10, "a");
-        pending.started(11);
-        complete(11, "a");
-        subsume(10);
+        checkpoints10And11The10Subsumed();
         writeMetadata(3, "of-the-other"); // completed now, by the other run
         pending.started(12);
         complete(12, "a");
@@ -496,6 +486,16 @@ class OrphanSweepTest {
             Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
         }
         Files.setLastModifiedTime(metadata, FileTime.fromMillis((second += STEP) * 1000));
+    }
+
+    /** Checkpoints 10 and 11 of this coordinator, both referencing "a"; 10 subsumed, so the removal runs. */
+    private void checkpoints10And11The10Subsumed() throws Exception {
+        pending.started(10);
+        upload("a");
+        complete(10, "a");
+        pending.started(11);
+        complete(11, "a");
+        subsume(10);
     }
 
     /** Three checkpoints of the restored job, the first subsumed: its orphan "lost" is removed by then. */

@@ -131,33 +131,37 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
         }
     }
 
+    /** Content-MD5 off, as over https by default; one PUT up to 8 MiB, a multipart upload above. */
+    private S3TieredFileSystem withoutContentMd5MultipartFrom8Mib() throws Exception {
+        Configuration conf = config(tierDir);
+        conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false");
+        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "8mb");
+        return newFileSystem(conf, server().bucket());
+    }
+
+    /** Flips a bit at offset 1000 of the one staging file with bytes in it. */
+    private void flipABitOfTheStagingFile() throws IOException {
+        java.nio.file.Path staging;
+        try (var files = Files.list(tierDir.resolve("v1/staging"))) {
+            staging = files.filter(f -> f.toFile().length() > 0).findFirst().orElseThrow();
+        }
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(staging.toFile(), "rw")) {
+            raf.seek(1000);
+            int b = raf.read();
+            raf.seek(1000);
+            raf.write(b ^ 0x10);
+        }
+    }
+
     @Test
     void aStagingFileChangedOnLocalDiskIsNeverCompletedAsTheObjectWithoutContentMd5() throws Exception {
-        Configuration conf = config(tierDir);
-        conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false"); // as over https by default
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "8mb");
-        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        S3TieredFileSystem fs = withoutContentMd5MultipartFrom8Mib();
         for (int size : new int[] {2 * MIB, 12 * MIB}) { // one PUT; a multipart upload
             Path p = path("changed-on-disk-" + size);
             org.apache.flink.core.fs.FSDataOutputStream out = fs.create(p, org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE);
             out.write(randomBytes(size, 15));
             out.flush();
-            java.nio.file.Path staging;
-            try (var files = Files.list(tierDir.resolve("v1/staging"))) {
-                staging = files.filter(f -> {
-                    try {
-                        return Files.size(f) > 0;
-                    } catch (IOException e) {
-                        return false;
-                    }
-                }).findFirst().orElseThrow();
-            }
-            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(staging.toFile(), "rw")) {
-                raf.seek(1000); // a bit the disk changed after the stream wrote it and computed its CRC32C
-                int b = raf.read();
-                raf.seek(1000);
-                raf.write(b ^ 0x10);
-            }
+            flipABitOfTheStagingFile(); // which the disk changed after the stream wrote it and computed its CRC32C
 
             assertThatThrownBy(out::close).as("%s bytes", size).isInstanceOf(IOException.class)
                     .hasMessageContaining("changed on local disk").hasMessageContaining(key(p));
@@ -167,26 +171,14 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
 
     @Test
     void aSecondSyncOfAStagingFileChangedOnDiskLeavesWhatTheFirstSyncMadeDurable() throws Exception {
-        Configuration conf = config(tierDir);
-        conf.setString(S3TieredOptions.CONTENT_MD5.key(), "false"); // as over https by default
-        conf.setString(S3TieredOptions.MULTIPART_THRESHOLD.key(), "8mb");
-        S3TieredFileSystem fs = newFileSystem(conf, server().bucket());
+        S3TieredFileSystem fs = withoutContentMd5MultipartFrom8Mib();
         for (int size : new int[] {2 * MIB, 12 * MIB}) { // one PUT; a multipart upload
             Path p = path("resynced-changed-on-disk-" + size);
             byte[] synced = randomBytes(size, 16);
             org.apache.flink.core.fs.FSDataOutputStream out = fs.create(p, org.apache.flink.core.fs.FileSystem.WriteMode.NO_OVERWRITE);
             out.write(synced);
             out.sync(); // Flink's file merging: a completed checkpoint refers to these bytes from now on
-            java.nio.file.Path staging;
-            try (var files = Files.list(tierDir.resolve("v1/staging"))) {
-                staging = files.filter(f -> f.toFile().length() > 0).findFirst().orElseThrow();
-            }
-            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(staging.toFile(), "rw")) {
-                raf.seek(1000); // a bit of the synced bytes that the disk changed afterwards
-                int b = raf.read();
-                raf.seek(1000);
-                raf.write(b ^ 0x10);
-            }
+            flipABitOfTheStagingFile(); // of the synced bytes, which the disk changed afterwards
             out.write(randomBytes(1024, 17)); // the next checkpoint's segment
 
             assertThatThrownBy(out::sync).as("%s bytes", size).isInstanceOf(IOException.class)
