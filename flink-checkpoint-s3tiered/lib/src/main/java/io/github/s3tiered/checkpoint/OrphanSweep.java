@@ -361,7 +361,9 @@ final class OrphanSweep {
                             + " coordinator started and completed since (another one writes here)", jobDir, checkpointId, id);
                     return;
                 }
-                listedReferences.put(id, refs); // judged once: a checkpoint of a run beside this one ends every pass until then
+                // judged until read once: a run beside this one ends each pass until its checkpoint is older
+                // than the oldest retained here
+                listedReferences.put(id, refs);
             }
             present.add(id);
             referenced.addAll(refs);
