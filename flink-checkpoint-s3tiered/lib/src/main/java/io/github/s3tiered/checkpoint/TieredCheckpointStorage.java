@@ -16,6 +16,7 @@ import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.ConfigurableCheckpointStorage;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 
 import org.slf4j.LoggerFactory;
 
@@ -152,7 +153,11 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
                         orphanClockMarginSeconds, TieredCheckpointStorage.class.getClassLoader())
                 : null;
-        return new TieredCheckpointStorageAccess(access, guard, verification, new Path(delegate.getCheckpointPath(), jobId.toString()),
+        // Flink's own job directory: <dir>/<job id>, or <dir> itself with execution.checkpointing.create-subdir
+        // false (Flink then asks that no two jobs run in it at once, as jobs of one id do not)
+        Path jobDir = access instanceof FsCheckpointStorageAccess flinks
+                ? flinks.getCheckpointsDirectory() : new Path(delegate.getCheckpointPath(), jobId.toString());
+        return new TieredCheckpointStorageAccess(access, guard, verification, jobDir,
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
                         delegate.getWriteBufferSize(), preUpload,
                         changelog ? new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader()) : null));

@@ -19,7 +19,8 @@ public final class PreUploadOptions {
                     + " streams the same bytes (same length and SHA-256), it refers to that object instead of uploading"
                     + " again, so only files not yet uploaded stay on the checkpoint's critical path. A checkpoint still"
                     + " completes only when every byte it references is in S3. Needs the tiered checkpoint storage and"
-                    + " state backend, and no file merging.");
+                    + " state backend, and no file merging; off in a job without checkpointing"
+                    + " (execution.checkpointing.interval not set), where nothing would refer to the uploads.");
 
     public static final ConfigOption<Duration> REUSE_WINDOW = ConfigOptions.key("s3tiered.preupload.reuse-window")
             .durationType()

@@ -44,7 +44,15 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
     private static final long MAX_MILLIS = Long.MAX_VALUE / 8_000_000L;
 
     public static PreUploadSettings from(ReadableConfig config, long minFileSize) {
-        boolean enabled = config.get(PreUploadOptions.ENABLED);
+        // without checkpoints (no interval: Flink's test for checkpointing), nothing would refer to
+        // the uploads, and every file RocksDB writes would go to S3 for as long as the job runs
+        boolean checkpointing = positiveMillis(config, CHECKPOINT_INTERVAL) > 0;
+        boolean requested = config.get(PreUploadOptions.ENABLED);
+        boolean enabled = requested && checkpointing;
+        if (requested && !checkpointing) {
+            logOnce(false, "Uploads ahead of checkpoints: off, as checkpointing is not enabled ({} not set)",
+                    CHECKPOINT_INTERVAL.key());
+        }
         io.github.s3tiered.bridge.UnitlessValues.check(config, PreUploadOptions.REUSE_WINDOW);
         io.github.s3tiered.bridge.UnitlessValues.check(config, PreUploadOptions.MAX_QUEUED_BYTES);
         long longestGap = longestGapBetweenCheckpoints(config);
@@ -55,7 +63,7 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
         PreUploadSettings s = new PreUploadSettings(enabled, window, config.get(PreUploadOptions.MAX_CONCURRENT),
                 config.get(PreUploadOptions.MAX_QUEUED_BYTES).getBytes(), minFileSize,
                 Math.min(MAX_MILLIS, positiveMillis(config, CHECKPOINT_TIMEOUT)));
-        if (s.enabled && (s.maxConcurrent < 1 || s.reuseWindowMillis < 1)) {
+        if (requested && (s.maxConcurrent < 1 || s.reuseWindowMillis < 1)) { // a wrong value is wrong either way
             throw new IllegalConfigurationException(PreUploadOptions.MAX_CONCURRENT.key()
                     + " must be at least 1 and " + PreUploadOptions.REUSE_WINDOW.key() + " positive; are "
                     + s.maxConcurrent + " and " + s.reuseWindowMillis + " ms");

@@ -53,6 +53,18 @@ class PreUploadSettingsTest {
     }
 
     @Test
+    void withoutCheckpointingNothingIsUploadedAhead() {
+        // the backend and storage named in config.yaml for every job, and a job without checkpoints:
+        // nothing would ever refer to the uploads
+        assertThat(PreUploadSettings.from(new Configuration(), 20_480).enabled()).isFalse();
+        assertThat(PreUploadSettings.from(config("execution.checkpointing.interval", "0 ms"), 20_480).enabled()).isFalse();
+        assertThat(PreUploadSettings.from(config("execution.checkpointing.interval", "1 min"), 20_480).enabled()).isTrue();
+        Configuration off = config("execution.checkpointing.interval", "1 min");
+        off.set(PreUploadOptions.ENABLED, false);
+        assertThat(PreUploadSettings.from(off, 20_480).enabled()).isFalse();
+    }
+
+    @Test
     void anExplicitWindowIsKeptEvenWhenShorterThanTheInterval() {
         Configuration c = config("execution.checkpointing.interval", "1 h");
         c.set(PreUploadOptions.REUSE_WINDOW, Duration.ofMinutes(5));

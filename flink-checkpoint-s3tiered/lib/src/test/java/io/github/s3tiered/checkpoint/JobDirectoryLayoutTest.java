@@ -1,0 +1,59 @@
+package io.github.s3tiered.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointStorage;
+import org.apache.flink.runtime.state.CheckpointStorageLoader;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The job directory the storage writes its own files and the uploads ahead of checkpoints to, and
+ * whose {@code shared/} its orphan removal lists, is Flink's own job directory: {@code <dir>/<job
+ * id>}, or {@code <dir>} itself with {@code execution.checkpointing.create-subdir: false}.
+ */
+class JobDirectoryLayoutTest {
+
+    @TempDir
+    java.nio.file.Path root;
+
+    @org.junit.jupiter.api.BeforeEach
+    void serveTheS3TieredSchemeLocally() {
+        S3TieredSchemeForTests.serve(new MetadataFileOutputStreamTest.RecordingFileSystem());
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void restoreTheFileSystems() {
+        S3TieredSchemeForTests.reset();
+    }
+
+    @Test
+    void theJobDirectoryIsFlinksWithAndWithoutSubdirectories() throws Exception {
+        for (boolean subdirs : new boolean[] {true, false}) {
+            Path base = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/subdirs-" + subdirs);
+            Configuration cluster = new Configuration();
+            cluster.set(CheckpointingOptions.CHECKPOINT_STORAGE, TieredCheckpointStorageFactory.class.getName());
+            cluster.setString(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key(), base.toString());
+            cluster.setString("execution.checkpointing.create-subdir", String.valueOf(subdirs));
+            cluster.setString("execution.checkpointing.interval", "1 min");
+            CheckpointStorage storage = CheckpointStorageLoader.load(null, new HashMapStateBackend(), new Configuration(),
+                    cluster, getClass().getClassLoader(), null);
+            JobID job = new JobID();
+
+            TieredCheckpointStorageAccess access = (TieredCheckpointStorageAccess) storage.createCheckpointStorage(job);
+
+            Path flinks = new FsCheckpointStorageAccess(base, null, subdirs, job, 1024, 4096).getCheckpointsDirectory();
+            assertThat(flinks).isEqualTo(subdirs ? new Path(base, job.toString()) : base);
+            assertThat(access.preUploadTarget()).isPresent();
+            assertThat(access.preUploadTarget().get().sharedDirectory()).as("create-subdir %s", subdirs)
+                    .isEqualTo(new Path(flinks, "shared"));
+        }
+    }
+}
