@@ -50,7 +50,9 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
         boolean requested = config.get(PreUploadOptions.ENABLED);
         boolean enabled = requested && checkpointing;
         if (requested && !checkpointing) {
-            logOnce(false, "Uploads ahead of checkpoints: off, as checkpointing is not enabled ({} not set)",
+            // debug only: Flink makes a storage of the cluster's configuration alone first, then one
+            // with the job's, which may set the interval
+            LOG.debug("Uploads ahead of checkpoints: off, as checkpointing is not enabled ({} not set)",
                     CHECKPOINT_INTERVAL.key());
         }
         io.github.s3tiered.bridge.UnitlessValues.check(config, PreUploadOptions.REUSE_WINDOW);
