@@ -16,7 +16,6 @@ import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.ConfigurableCheckpointStorage;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +48,8 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
             org.apache.flink.configuration.ConfigOptions.key("state.changelog.enabled").booleanType().defaultValue(false);
     private final int fullListingInterval;
     private final boolean removeOrphans;
+    /** execution.checkpointing.create-subdir: whether Flink's job directory is <dir>/<job id> or <dir> itself. */
+    private final boolean jobSubdirectories;
     private final long orphanClockMarginSeconds;
     private final PreUploadSettings preUpload;
 
@@ -70,6 +71,8 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.changelog = config.get(CHANGELOG);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
+        // as the delegate reads it (its own setting is never set here): Flink's job directory follows it
+        this.jobSubdirectories = config.get(CheckpointingOptions.CREATE_CHECKPOINT_SUB_DIR);
         if (!verify && config.getOptional(VerificationOptions.REMOVE_ORPHANS).orElse(false)) {
             LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{}: true has no effect while {} is false: the"
                     + " orphan removal runs in the verification's passes", VerificationOptions.REMOVE_ORPHANS.key(),
@@ -155,8 +158,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                 : null;
         // Flink's own job directory: <dir>/<job id>, or <dir> itself with execution.checkpointing.create-subdir
         // false (Flink then asks that no two jobs run in it at once, as jobs of one id do not)
-        Path jobDir = access instanceof FsCheckpointStorageAccess flinks
-                ? flinks.getCheckpointsDirectory() : new Path(delegate.getCheckpointPath(), jobId.toString());
+        Path jobDir = jobSubdirectories ? new Path(delegate.getCheckpointPath(), jobId.toString()) : delegate.getCheckpointPath();
         return new TieredCheckpointStorageAccess(access, guard, verification, jobDir,
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
                         delegate.getWriteBufferSize(), preUpload,
