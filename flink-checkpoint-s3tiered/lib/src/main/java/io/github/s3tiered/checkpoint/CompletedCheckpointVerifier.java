@@ -77,8 +77,13 @@ final class CompletedCheckpointVerifier {
     private long listRequests;
     private VerificationStatusFile.Failure lastFailure;
     private Completed pending;
-    /** A checkpoint with objects missing that the newer one did not reference, judged at the next verification. */
-    private Undecided undecided;
+    /**
+     * Checkpoints with objects missing that the newer one did not reference, oldest first, each
+     * judged a verification later; several when retained checkpoints lose files one after another.
+     */
+    private static final int MAX_UNDECIDED = 100;
+
+    private final java.util.ArrayDeque<Undecided> undecided = new java.util.ArrayDeque<>();
     private boolean running;
     private long newestSubmitted = -1;
 
@@ -223,19 +228,25 @@ final class CompletedCheckpointVerifier {
     }
 
     /**
-     * Reports the undecided checkpoint's missing objects if its {@code _metadata} is still there
+     * Reports each undecided checkpoint's missing objects if its {@code _metadata} is still there
      * when a checkpoint newer than the one that followed it is verified, a checkpoint interval or
      * more after they were found missing: by then a subsumed checkpoint's is gone.
      */
     private void judgeUndecided(long verifying) {
-        Undecided u;
-        synchronized (this) {
-            u = undecided;
-            if (u == null || verifying <= u.newerId()) {
-                return; // the newer checkpoint follows at once: too soon for a subsumption to have ended
+        while (true) {
+            Undecided u;
+            synchronized (this) {
+                u = undecided.peekFirst();
+                if (u == null || verifying <= u.newerId()) {
+                    return; // the newer checkpoint follows at once: too soon for a subsumption to have ended
+                }
+                undecided.removeFirst();
             }
-            undecided = null;
+            judge(u);
         }
+    }
+
+    private void judge(Undecided u) {
         Completed c = u.checkpoint();
         if (deletedMeanwhile(c)) {
             LOG.debug("Checkpoint {} of {} was subsumed: the {} object(s) found missing went with it", c.checkpointId(),
@@ -371,7 +382,13 @@ final class CompletedCheckpointVerifier {
             }
             if (missing.isEmpty() && !notInNewer.isEmpty()) {
                 // not counted as verified: the next checkpoint, verified next, is newer anyway
-                undecided = new Undecided(c, List.copyOf(notInNewer), newer.checkpointId());
+                if (undecided.size() >= MAX_UNDECIDED) {
+                    LOG.warn("Checkpoint {} of {}, with objects missing that a newer one does not reference, is left"
+                            + " unjudged: {} checkpoints wait to be judged", undecided.peekFirst().checkpoint()
+                            .checkpointId(), jobDir, undecided.size());
+                    undecided.removeFirst();
+                }
+                undecided.addLast(new Undecided(c, List.copyOf(notInNewer), newer.checkpointId()));
                 LOG.debug("Checkpoint {} of {}: {} object(s) it references are missing that the newer checkpoint {}"
                         + " does not reference; judged at the next verification (subsumed, or lost)", c.checkpointId(),
                         jobDir, notInNewer.size(), newer.checkpointId());

@@ -137,4 +137,23 @@ class CompletedCheckpointVerifierTest {
         assertThat(status()).contains("\"newestVerifiedCheckpoint\": 5").doesNotContain("state-3")
                 .doesNotContain("lastFailure\": {");
     }
+
+    @Test
+    void retainedCheckpointsLosingFilesOneAfterTheOtherAreEachReported() throws Exception {
+        // 3 loses its file (4 queued), then 4 loses its own (5 queued): each is judged a
+        // verification after the one that followed it, and neither judgement replaces the other
+        CompletedCheckpointVerifier verifier = verifierOf3WithItsFileLostAnd4Queued();
+        Files.delete(checkpointDir(4).resolve("state-4"));
+        verifier.verifyWhileNewerQueued(4, Files.readAllBytes(checkpointDir(4).resolve("_metadata")),
+                new Path(checkpointDir(4).toUri()), 5, writtenCheckpoint(5, true), new Path(checkpointDir(5).toUri()));
+        assertThat(status()).doesNotContain("lastFailure\": {");
+
+        verify(verifier, 5, Files.readAllBytes(checkpointDir(5).resolve("_metadata")), checkpointDir(5));
+        assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3");
+
+        verify(verifier, 6, writtenCheckpoint(6, true), checkpointDir(6));
+        assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 4").contains("state-4")
+                .contains("\"newestVerifiedCheckpoint\": 6");
+        assertThat(verifier.status().failedCheckpoints()).isEqualTo(2);
+    }
 }
