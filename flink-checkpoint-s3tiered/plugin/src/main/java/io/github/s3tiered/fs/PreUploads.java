@@ -181,6 +181,8 @@ final class PreUploads {
      * when no checkpoint was handed it, so that nothing can reference it and the caller deletes it.
      */
     boolean withdraw(ObjectPath object) {
+        // One step with the stream's taking: a stream that took the entry between a check that
+        // found it untaken and the look-up in the index left it to nobody.
         synchronized (claimedByCheckpoints) {
             if (expiredUntaken.remove(object) != null) {
                 return true;
@@ -189,13 +191,13 @@ final class PreUploads {
                 takenUndecided.put(object, Boolean.TRUE); // the stream deletes it if it gives it back
                 return false;
             }
+            ContentId id = byObject.get(object);
+            if (id == null) {
+                return false;
+            }
+            Entry e = entries.get(id);
+            return e != null && e.object.equals(object) && e.durable.isDone() && remove(id, e);
         }
-        ContentId id = byObject.get(object);
-        if (id == null) {
-            return false;
-        }
-        Entry e = entries.get(id);
-        return e != null && e.object.equals(object) && e.durable.isDone() && remove(id, e);
     }
 
     /** An entry no checkpoint was handed leaves the index unused: withdrawable still. */
