@@ -42,6 +42,8 @@ public final class ListingGapsFileSystem extends FileSystem {
     private static final Map<String, Long> LISTED_SIZES = new ConcurrentHashMap<>();
     /** Paths whose status call fails as a throttled S3 does. */
     private static final Set<String> UNREADABLE_STATUS = ConcurrentHashMap.newKeySet();
+    /** Files whose reads fail as a throttled S3's do. */
+    private static final Set<String> UNREADABLE_FILES = ConcurrentHashMap.newKeySet();
     /** Directories whose listing fails as a throttled S3's does, with the attempts counted. */
     private static final Map<String, AtomicInteger> UNREADABLE_LISTINGS = new ConcurrentHashMap<>();
     /** Directories whose listing a read of a {@code _metadata} waits for (up to 10 s) to have started. */
@@ -81,6 +83,10 @@ public final class ListingGapsFileSystem extends FileSystem {
         UNREADABLE_STATUS.add(PathKey.of(path(p)));
     }
 
+    public static void failReads(java.nio.file.Path p) {
+        UNREADABLE_FILES.add(PathKey.of(path(p)));
+    }
+
     public static void failListing(java.nio.file.Path dir) {
         UNREADABLE_LISTINGS.put(PathKey.of(path(dir)), new AtomicInteger());
     }
@@ -111,6 +117,7 @@ public final class ListingGapsFileSystem extends FileSystem {
         EMPTY_LISTINGS.clear();
         LISTED_SIZES.clear();
         UNREADABLE_STATUS.clear();
+        UNREADABLE_FILES.clear();
         ON_LISTING.clear();
     }
 
@@ -164,14 +171,22 @@ public final class ListingGapsFileSystem extends FileSystem {
 
     @Override
     public FSDataInputStream open(Path f, int bufferSize) throws IOException {
+        failIfUnreadable(f);
         awaitListingsBeforeMetadata(f);
         return local.open(toLocal(f), bufferSize);
     }
 
     @Override
     public FSDataInputStream open(Path f) throws IOException {
+        failIfUnreadable(f);
         awaitListingsBeforeMetadata(f);
         return local.open(toLocal(f));
+    }
+
+    private static void failIfUnreadable(Path f) throws IOException {
+        if (UNREADABLE_FILES.contains(PathKey.of(f))) {
+            throw new IOException("503 Slow Down (GET " + f + ")");
+        }
     }
 
     private static void awaitListingsBeforeMetadata(Path f) throws IOException {

@@ -222,6 +222,29 @@ class ListingGapsTest {
     }
 
     @Test
+    void aPreUploadRecordThatCannotBeReadStopsTheSearch() throws Exception {
+        // the record holds the job's checkpoint timeout (3 h here): a checkpoint in progress for 2 h
+        // has written files its _metadata does not name yet, older than the minimum age
+        writeCheckpoints();
+        java.nio.file.Path record = Files.writeString(jobDir.resolve("s3tiered-preupload.json"),
+                "{\"schemaVersion\": 1, \"orphanSearchGraceMillis\": 7200000, \"checkpointTimeoutMillis\": 10800000}");
+        ListingGapsFileSystem.failReads(record);
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).contains("s3tiered-preupload.json", "503 Slow Down");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(jobDir.resolve("shared/leaked")).exists();
+
+        // read, it keeps the 2 h old file for the 3 h timeout; with a timeout below its age, it goes
+        ListingGapsFileSystem.reset();
+        assertThat(inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true)).orphans()).isEmpty();
+        Files.writeString(record, "{\"schemaVersion\": 1, \"orphanSearchGraceMillis\": 7200000, \"checkpointTimeoutMillis\": 600000}");
+        assertThat(inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true)).deleted())
+                .extracting(Path::getName).containsExactly("leaked");
+    }
+
+    @Test
     void aMetadataTheListingLeavesOutStopsTheSearch() throws Exception {
         writeCheckpoints();
         ListingGapsFileSystem.hide(jobDir.resolve("chk-3/_metadata"));

@@ -166,6 +166,11 @@ public final class OrphanSearch {
                     + String.join("; ", listingGaps) + "), so a retained checkpoint may be missing from them too and the"
                     + " files only it references would look unreferenced; search again later";
             orphans.clear();
+        } else if (grace.unreadable() != null) {
+            // it records how long the job's checkpoints may run before their _metadata names their files
+            refused = "no orphans reported and nothing deleted: " + grace.unreadable() + ", so how long a checkpoint"
+                    + " in progress may still write files before its _metadata names them is unknown; search again later";
+            orphans.clear();
         } else if (!unreadable.isEmpty()) {
             // listed as orphans, the files only they reference would be deleted by whoever acts on the list
             refused = "no orphans reported and nothing deleted: the _metadata of " + unreadable.size() + " checkpoint(s)"

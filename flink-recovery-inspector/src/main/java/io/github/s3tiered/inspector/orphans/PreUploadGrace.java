@@ -26,8 +26,15 @@ import java.util.regex.Pattern;
  * @param checkpointTimeoutMillis the job's checkpoint timeout as recorded, 0 when unknown: a
  *     checkpoint in progress may write files for that long before its {@code _metadata} names
  *     them, so no unreferenced file younger than this is an orphan of a running job
+ * @param unreadable why a record that is there could not be read, or null: its checkpoint timeout
+ *     is unknown then, and a checkpoint in progress for longer than the minimum age would lose
+ *     files, so nothing is called an orphan
  */
-record PreUploadGrace(long millis, long checkpointTimeoutMillis) {
+record PreUploadGrace(long millis, long checkpointTimeoutMillis, String unreadable) {
+
+    PreUploadGrace(long millis, long checkpointTimeoutMillis) {
+        this(millis, checkpointTimeoutMillis, null);
+    }
 
     static final long UNKNOWN = -1;
     private static final Pattern FIELD = field("orphanSearchGraceMillis");
@@ -46,18 +53,23 @@ record PreUploadGrace(long millis, long checkpointTimeoutMillis) {
      */
     static PreUploadGrace of(Path jobDir, FileSystemCalls calls, ChecksumSource checksums, Duration given) {
         PreUploadGrace recorded = read(jobDir, calls, checksums);
-        return given == null ? recorded : new PreUploadGrace(given.toMillis(), recorded.checkpointTimeoutMillis);
+        return given == null ? recorded
+                : new PreUploadGrace(given.toMillis(), recorded.checkpointTimeoutMillis, recorded.unreadable);
     }
 
     private static PreUploadGrace read(Path jobDir, FileSystemCalls calls, ChecksumSource checksums) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         FileSystemCalls.DurableRead read;
+        Path record = new Path(jobDir, CheckpointNames.PRE_UPLOAD_RECORD_FILE);
         try {
-            read = calls.readDurable(new Path(jobDir, CheckpointNames.PRE_UPLOAD_RECORD_FILE), bounded(bytes), checksums);
-        } catch (IOException absentOrUnreadable) {
-            return new PreUploadGrace(UNKNOWN, 0); // keeps the files: nothing is lost by waiting for a readable record
+            read = calls.readDurable(record, bounded(bytes), checksums);
+        } catch (java.io.FileNotFoundException absent) {
+            return new PreUploadGrace(UNKNOWN, 0); // plain Flink's, or an older version's: pre-uploads are kept
+        } catch (IOException e) {
+            return new PreUploadGrace(UNKNOWN, 0, record + " cannot be read (" + e.getMessage() + ")");
         }
-        return read.checksumMatches() ? parse(bytes.toString(StandardCharsets.UTF_8)) : new PreUploadGrace(UNKNOWN, 0);
+        return read.checksumMatches() ? parse(bytes.toString(StandardCharsets.UTF_8))
+                : new PreUploadGrace(UNKNOWN, 0, record + " does not match the checksum recorded when it was written");
     }
 
     static PreUploadGrace parse(String json) {
