@@ -130,11 +130,18 @@ final class RecoveryGuard implements Serializable {
                     + " names a file that is not a readable checkpoint metadata file, in a directory that is not a"
                     + " checkpoint's (chk-N), so no checkpoint of the job is known to lie below it.");
         }
-        if (v.verdict() == Verdict.NO_METADATA && namedId >= 0) {
-            refuseANameAboveEveryCheckpoint(inspector, jobDir, pointer, v.path(), namedId, refusal);
+        if (namedId < 0) {
+            // a savepoint whose metadata cannot be read: with no id, every chk-N beside it would
+            // count as older, and the newest of them may hold what a rollback to it was to undo
+            throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): the id of "
+                    + v.path() + " is unknown (its metadata cannot be read and its directory is no chk-N), so no"
+                    + " checkpoint is known to be older than it. Name an older checkpoint or savepoint instead.");
+        }
+        if (v.verdict() == Verdict.NO_METADATA) {
+            refuseANameWithNothingStored(inspector, jobDir, pointer, v.path(), namedId, refusal);
         }
         RestorePoint rp = searchJobDirectory(inspector, jobDir, pointer,
-                new RestorePointOptions(false, deep, null).below(namedId < 0 ? Long.MAX_VALUE : namedId), refusal + "\n");
+                new RestorePointOptions(false, deep, null).below(namedId), refusal + "\n");
         if (rp.outcome() == Outcome.UNKNOWN) {
             throw new IOException(refusal + "\nFallback (" + RecoveryGuardOptions.FALLBACK.key() + ") stopped: "
                     + rp.explanation());
@@ -153,12 +160,14 @@ final class RecoveryGuard implements Serializable {
     }
 
     /**
-     * A named {@code chk-N} with nothing stored under it and above every checkpoint of its job is
-     * no checkpoint that lost its {@code _metadata}, but a name that never was one (a mistyped id;
-     * on an object store nothing tells the two apart but this). Falling back from it would resume
-     * the job's newest checkpoint, not the older one the operator meant to roll back to.
+     * A named {@code chk-N} with nothing stored under it is not fallen back from: on an object
+     * store it is what a name that never was a checkpoint (a mistyped id) looks like, and on a
+     * local disk or HDFS Flink and the guard refuse such a name as missing. Falling back from it
+     * would resume the newest checkpoint below the typo (the job's newest, when above them all),
+     * not the one the operator meant to roll back to. A {@code chk-N} that holds anything but its
+     * {@code _metadata} is one that lost it, and is fallen back from as asked.
      */
-    private static void refuseANameAboveEveryCheckpoint(CheckpointInspector inspector, Path jobDir, String pointer,
+    private static void refuseANameWithNothingStored(CheckpointInspector inspector, Path jobDir, String pointer,
             Path checkpoint, long namedId, String refusal) throws IOException {
         List<io.github.s3tiered.inspector.JobDirectory> jobs;
         try {
@@ -176,11 +185,11 @@ final class RecoveryGuard implements Serializable {
                 highest = Math.max(highest, cp.idFromName());
             }
         }
-        if (namedId > highest) {
-            throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): nothing is stored"
-                    + " under " + checkpoint + ", and its id is above every checkpoint of " + jobDir + (highest < 0 ? ""
-                    : " (the newest is chk-" + highest + ")") + ": no such checkpoint, a mistyped id? Nothing was resumed.");
-        }
+        throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): nothing is stored"
+                + " under " + checkpoint + (namedId > highest ? ", and its id is above every checkpoint of " + jobDir
+                        + (highest < 0 ? "" : " (the newest is chk-" + highest + ")") : "")
+                + ": no such checkpoint, a mistyped id? Nothing was resumed. Name the job directory to resume its newest"
+                + " restorable checkpoint, or an existing checkpoint.");
     }
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {

@@ -29,6 +29,10 @@ public final class RecoveryGuardOptions {
             .defaultValue(false)
             .withDescription("When the checkpoint named by execution.state-recovery.path cannot be restored, resume from "
                     + "the newest restorable checkpoint of the same job directory older than it instead of failing "
-                    + "(logged as an error). Off: the submission fails. An older checkpoint means reprocessing from an older position. "
-                    + "Never past a checkpoint that could not be judged because the storage did not answer.");
+                    + "(logged as an error). Off: the submission fails. An older checkpoint means reprocessing from an older "
+                    + "position: what sinks committed after it (exactly-once sinks' transactions too) stays and is produced "
+                    + "again. Never past a checkpoint that could not be judged because the storage did not answer; never "
+                    + "from a chk-N with nothing stored under it (a mistyped id) or from a savepoint whose metadata cannot "
+                    + "be read (its id is unknown). A job directory named instead of a checkpoint resolves to its newest "
+                    + "restorable checkpoint whatever this option says.");
 }

@@ -120,6 +120,95 @@ class RecoveryGuardFallbackTest {
     }
 
     @Test
+    void aSavepointWhoseMetadataCannotBeReadIsNotFallenBackFromToTheCheckpointsBesideIt() throws Exception {
+        // flink savepoint <job> <the job's checkpoint directory>: the savepoint lies beside chk-1..4,
+        // and a rollback to it must not resume chk-4, which may hold what the rollback was to undo
+        java.nio.file.Path savepoint = Files.createDirectories(job.resolve("savepoint-0a1b2c-0123456789ab"));
+        Files.write(savepoint.resolve("some-state"), new byte[3]);
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        assertThatThrownBy(() -> guard.resolve(pointer(savepoint))).isInstanceOf(IOException.class)
+                .hasMessageContaining("Refusing to resume").hasMessageContaining("No fallback")
+                .hasMessageContaining("savepoint-0a1b2c-0123456789ab");
+
+        Files.write(savepoint.resolve("_metadata"), "not a checkpoint".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertThatThrownBy(() -> guard.resolve(pointer(savepoint))).isInstanceOf(IOException.class)
+                .hasMessageContaining("No fallback").hasMessageContaining("id of");
+    }
+
+    @Test
+    void aNamedCheckpointWithNothingStoredUnderItIsNotFallenBackFromWhateverItsId() throws Exception {
+        // on an object store a chk-N that never was (a mistyped id, or one subsumed long ago) lists
+        // as empty; below the newest, falling back would resume whatever checkpoint lies below the typo
+        writeCheckpoint(20); // chk-13 was never written; 20 is the newest
+        ObjectStoreListings fs = new ObjectStoreListings();
+        S3TieredSchemeForTests.serve("objs", fs);
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+
+        assertThatThrownBy(() -> guard.resolve("objs://bucket" + job.resolve("chk-13").toAbsolutePath()))
+                .isInstanceOf(IOException.class).hasMessageContaining("No fallback")
+                .hasMessageContaining("nothing is stored under").hasMessageNotContaining("above every checkpoint");
+
+        // a chk-N that lost its _metadata but holds other objects is one, and is fallen back from
+        java.nio.file.Path lost = job.resolve("chk-3");
+        Files.delete(lost.resolve("_metadata"));
+        Files.write(lost.resolve("private-state"), new byte[3]);
+        assertThat(new Path(guard.resolve("objs://bucket" + lost.toAbsolutePath())).getName()).isEqualTo("chk-2");
+    }
+
+    /** Local files under {@code objs://}, whose listing of a directory that does not exist is empty, as S3's is. */
+    private static final class ObjectStoreListings extends LocalFileSystem {
+        @Override
+        public FileStatus[] listStatus(Path f) throws IOException {
+            if (!exists(f)) {
+                return new FileStatus[0];
+            }
+            FileStatus[] local = super.listStatus(f);
+            FileStatus[] listed = new FileStatus[local.length];
+            for (int i = 0; i < local.length; i++) {
+                listed[i] = new Listed(local[i], new Path("objs://bucket" + local[i].getPath().toUri().getPath()));
+            }
+            return listed;
+        }
+
+        /** A listing entry named as this file system names its paths. */
+        private record Listed(FileStatus local, Path path) implements FileStatus {
+            public long getLen() {
+                return local.getLen();
+            }
+
+            public long getBlockSize() {
+                return local.getBlockSize();
+            }
+
+            public short getReplication() {
+                return local.getReplication();
+            }
+
+            public long getModificationTime() {
+                return local.getModificationTime();
+            }
+
+            public long getAccessTime() {
+                return local.getAccessTime();
+            }
+
+            public boolean isDir() {
+                return local.isDir();
+            }
+
+            public Path getPath() {
+                return path;
+            }
+        }
+
+        @Override
+        public URI getUri() {
+            return URI.create("objs://bucket/");
+        }
+    }
+
+    @Test
     void aJobDirectoryResolvesToItsNewestRestorableCheckpoint() throws Exception {
         RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
 
