@@ -166,7 +166,7 @@ public final class LocalTier {
 
     /** Whether a file of this size can be kept at all. */
     public boolean fits(long size) {
-        return size <= eviction.maxBytes();
+        return !eviction.keepsNoCopies() && size <= eviction.maxBytes();
     }
 
     /**

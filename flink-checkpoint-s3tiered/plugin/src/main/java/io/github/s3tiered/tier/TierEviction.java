@@ -60,6 +60,11 @@ final class TierEviction {
         return maxBytes;
     }
 
+    /** A tier that is off: it stages uploads in the directory, keeps no copies and evicts nobody's. */
+    boolean keepsNoCopies() {
+        return maxBytes <= 0;
+    }
+
     long usedBytes() {
         return usedBytes.get();
     }
@@ -81,6 +86,9 @@ final class TierEviction {
      * commit and drop of the keys under a held lock would wait for it.
      */
     void evictIfDue() throws IOException {
+        if (keepsNoCopies()) {
+            return;
+        }
         if (usedBytes.get() > maxBytes && !overBudgetAfterScan || addedSinceScan.get() > maxBytes / 10) {
             try {
                 evictIfOverBudget();
@@ -103,7 +111,14 @@ final class TierEviction {
     void evictIfOverBudget() throws IOException {
         // the file lock fails on an interrupted thread (a commit at the end of a cancelled upload)
         EvenIfInterrupted.run(() -> {
-            evictUnderLock();
+            if (keepsNoCopies()) {
+                // a process with the tier off (its budget 0) shares the directory, whose default is
+                // the host's, with processes that keep copies: evicting down to its budget would
+                // remove all of theirs. It only removes what crashes left.
+                scannedUnderLock((scan, total) -> total);
+            } else {
+                evictUnderLock();
+            }
             return null;
         });
     }

@@ -57,6 +57,23 @@ class LocalTierTest {
     }
 
     @Test
+    void aProcessWithTheTierOffSharingTheDirectoryEvictsNobodysCopies() throws Exception {
+        // s3tiered.local.enabled: false in one process (budget 0) whose directory is the host's
+        // default, as the other processes' is: it stages its uploads there and keeps nothing
+        LocalTier keeping = new LocalTier(dir, 1 << 20);
+        put(keeping, "kept", bytes(1000, 5));
+
+        LocalTier off = new LocalTier(dir, 0);
+        put(off, "empty", new byte[0]);
+        put(off, "written", bytes(100, 6));
+        off.evictIfOverBudget();
+
+        assertThat(keeping.getVerified("b", "kept")).as("the other process's copy").isPresent();
+        assertThat(off.getVerified("b", "empty")).isEmpty();
+        assertThat(off.getVerified("b", "written")).isEmpty();
+    }
+
+    @Test
     void damagedCopiesAreDroppedNotServed() throws Exception {
         LocalTier tier = new LocalTier(dir, 1 << 20);
         put(tier, "flip", bytes(1000, 2));
