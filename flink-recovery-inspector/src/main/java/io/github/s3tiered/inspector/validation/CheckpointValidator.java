@@ -48,6 +48,16 @@ import java.util.Map;
  */
 public final class CheckpointValidator {
 
+    /**
+     * Schemes of file systems that Flink's plugins or Hadoop provide, exactly as they are looked
+     * up (case-sensitive, as Flink's lookup is): a file named through one of them, where no file
+     * system serves it, is unknown, not missing.
+     */
+    private static final java.util.Set<String> WELL_KNOWN_SCHEMES = java.util.Set.of("file", "s3", "s3a", "s3n", "s3p",
+            "s3tiered", "gs", "oss", "wasb", "wasbs", "abfs", "abfss", "hdfs", "viewfs", "webhdfs", "swebhdfs", "cosn",
+            "obs", "ofs", "jfs");
+
+
     private final ClassLoader classLoader;
     private final boolean jobClassesComplete;
     private final ChecksumSource checksums;
@@ -216,10 +226,20 @@ public final class CheckpointValidator {
                 listing = listings.list(parents.get(e.getKey()));
             } catch (UnsupportedFileSystemSchemeException noFileSystem) {
                 // the checkpoint's own directory was read with a file system, these files name another
+                String scheme = parents.get(e.getKey()).toUri().getScheme();
+                boolean known = WELL_KNOWN_SCHEMES.contains(scheme);
                 for (ReferencedFile f : e.getValue()) {
-                    problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(), "no file system for its scheme '"
-                            + f.path().toUri().getScheme() + "' here, so a restore here cannot read it either ("
-                            + noFileSystem.getMessage() + ")"));
+                    problems.add(known
+                            // a plugin missing on this host (a job moved from s3:// to s3tiered:// still
+                            // references s3:// files): nothing says whether the file is there
+                            ? new Problem(Verdict.UNKNOWN, f.path().toString(), "no file system for its scheme '" + scheme
+                                    + "' on this host, so whether it is there is unknown: add the plugin (or Hadoop) for it"
+                                    + " where this runs (" + noFileSystem.getMessage() + ")")
+                            // a scheme no file system has (a damaged path: "File:", "fime:"), which no
+                            // restore reads either
+                            : new Problem(Verdict.MISSING_FILES, f.path().toString(), "no file system for its scheme '"
+                                    + scheme + "' here, so a restore here cannot read it either ("
+                                    + noFileSystem.getMessage() + ")"));
                 }
                 continue;
             }
