@@ -30,5 +30,24 @@ if [ -z "$jar" ] || [ ! -f "$jar" ]; then
     "RECOVERY_INSPECTOR_JAR, or build it in this checkout with: mvn -B package -DskipTests" >&2
   exit 2
 fi
+# The inspector's exit code 1 means "not restorable" only: a JVM that cannot start (a Java older than
+# 17, a bad option in JAVA_OPTS) would exit 1 too, so it is tried first and reported as an error (2).
+java="java"
+if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then java="$JAVA_HOME/bin/java"; fi
 # shellcheck disable=SC2086
-exec java ${JAVA_OPTS:-} -jar "$jar" "$@"
+if ! version="$("$java" ${JAVA_OPTS:-} -version 2>&1)"; then
+  echo "recovery-inspector: $java does not start with JAVA_OPTS='${JAVA_OPTS:-}': $version" >&2
+  exit 2
+fi
+major="$(printf '%s\n' "$version" | sed -nE '/ version "/{s/.* version "(1\.)?([0-9]+).*/\2/p;q;}')"
+if [ -z "$major" ] || [ "$major" -lt 17 ]; then
+  echo "recovery-inspector: needs Java 17 or later; $java is: $(printf '%s\n' "$version" | grep -m 1 ' version ')" \
+    "(set JAVA_HOME to a Java 17 installation)" >&2
+  exit 2
+fi
+if [ "$(head -c 2 "$jar")" != "PK" ]; then
+  echo "recovery-inspector: $jar is not a jar (a download cut short?)" >&2
+  exit 2
+fi
+# shellcheck disable=SC2086
+exec "$java" ${JAVA_OPTS:-} -jar "$jar" "$@"

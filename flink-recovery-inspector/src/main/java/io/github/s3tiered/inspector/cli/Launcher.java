@@ -33,18 +33,23 @@ public final class Launcher {
 
     private Launcher() {}
 
-    public static void main(String[] args) throws Throwable {
+    public static void main(String[] args) {
         String mainClass = "io.github.s3tiered.inspector.cli.RecoveryInspector"; // by name: no class of it loaded here
-        if (flinkOnClassPath()) {
-            invokeMain(Launcher.class.getClassLoader(), mainClass, args); // a development class path
-            return;
-        }
         ClassLoader flink;
         try {
+            if (flinkOnClassPath()) {
+                invokeMain(Launcher.class.getClassLoader(), mainClass, args); // a development class path
+                return;
+            }
             flink = flinkClassLoader(args, System.getenv("FLINK_HOME"));
-        } catch (IllegalArgumentException | IOException e) {
-            System.err.println("error: " + (e instanceof IOException ? "cannot read the Flink installation: " + e : e.getMessage()));
+        } catch (IllegalArgumentException e) {
+            System.err.println("error: " + e.getMessage());
             System.exit(2); // the inspector's exit code of a usage or configuration error
+            return;
+        } catch (Throwable e) {
+            // an uncaught throwable would exit with 1, which means "not restorable" only
+            System.err.println("error: " + (e instanceof IOException ? "cannot read the Flink installation: " : "") + e);
+            System.exit(2);
             return;
         }
         Thread.currentThread().setContextClassLoader(flink);
