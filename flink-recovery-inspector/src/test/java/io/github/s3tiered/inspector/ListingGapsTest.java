@@ -222,6 +222,20 @@ class ListingGapsTest {
     }
 
     @Test
+    void listExitsTwoWhenACheckpointCouldNotBeJudged() throws Exception {
+        writeCheckpoints();
+        ListingGapsFileSystem.failListing(jobDir.resolve("shared"));
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+
+        int exit = io.github.s3tiered.inspector.cli.RecoveryInspector.run(new java.io.PrintWriter(out, true),
+                new java.io.PrintWriter(err, true), "list", path(jobDir).toString());
+
+        assertThat(exit).as(out + "\n" + err).isEqualTo(2);
+        assertThat(out.toString()).contains("chk-3").contains("UNKNOWN").contains("503 Slow Down");
+    }
+
+    @Test
     void aPreUploadRecordThatCannotBeReadStopsTheSearch() throws Exception {
         // the record holds the job's checkpoint timeout (3 h here): a checkpoint in progress for 2 h
         // has written files its _metadata does not name yet, older than the minimum age

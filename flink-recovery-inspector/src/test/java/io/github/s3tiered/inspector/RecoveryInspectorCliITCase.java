@@ -262,6 +262,11 @@ class RecoveryInspectorCliITCase {
         assertThat(checkpoint.err()).contains("not a job directory", new Path(jobDir()).getName());
         Run noJob = cli("restore-point", base.resolve("no-such-job").toString());
         assertThat(noJob.exit()).as(noJob.err()).isEqualTo(2);
+        // nor "no orphans" (exit 0), which a scheduled clean-up would take for done
+        for (String notAJob : List.of(base.toString(), newest(), base.resolve("no-such-job").toString())) {
+            Run orphans = cli("orphans", "--delete", notAJob);
+            assertThat(orphans.exit()).as(notAJob + ": " + orphans.err()).isEqualTo(2);
+        }
         Run describeJob = cli("describe", jobDir());
         assertThat(describeJob.exit()).as(describeJob.err()).isEqualTo(2);
         assertThat(describeJob.err()).contains("describe takes");

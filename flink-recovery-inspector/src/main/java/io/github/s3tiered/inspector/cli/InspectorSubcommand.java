@@ -85,4 +85,23 @@ abstract class InspectorSubcommand implements Callable<Integer> {
                 : "";
         return new InspectorFailure("Cannot " + action + " " + path + ": " + e.getMessage() + hint, e);
     }
+
+    /**
+     * An error (exit code 2) naming what {@code path} is instead, unless it is one job's checkpoint
+     * directory. A checkpoint or the directory of several jobs, given where a job directory belongs
+     * (a common slip), holds no chk-N of its own: a search would find nothing and say "not
+     * restorable" or "no orphans", which a script may read as "start afresh" or "clean".
+     */
+    static void requireJobDirectory(CheckpointInspector inspector, Path path) throws IOException {
+        switch (inspector.classify(path)) {
+            case JOB_DIRECTORY -> { }
+            case CHECKPOINT, SAVEPOINT -> throw new InspectorFailure(path + " is a checkpoint or savepoint, not a job"
+                    + " directory: name the job directory that holds it (" + inspector.checkpointDirectoryOf(path).getParent()
+                    + "), or validate the checkpoint itself");
+            case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds job directories, not checkpoints: name one"
+                    + " (<dir>/<job-id>; 'list " + path + "' shows them)");
+            default -> throw new InspectorFailure(path + " is not a job's checkpoint directory (no chk-N, savepoint-*, shared/"
+                    + " or taskowned/ inside)");
+        }
+    }
 }

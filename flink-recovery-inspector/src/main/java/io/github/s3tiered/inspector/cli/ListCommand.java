@@ -58,7 +58,7 @@ final class ListCommand extends InspectorSubcommand {
             }
             doc.set("requests", Json.requests(total));
             out().println(Json.print(doc));
-            return RESTORABLE;
+            return exitCode(validations);
         }
         if (jobs.isEmpty()) {
             out().println("No checkpoints or savepoints found under " + path);
@@ -81,6 +81,13 @@ final class ListCommand extends InspectorSubcommand {
             }
         }
         out().println("File-system requests: " + total);
-        return RESTORABLE;
+        return exitCode(validations);
+    }
+
+    /** 2 when a checkpoint could not be judged (the storage did not answer): the list proves nothing about it. */
+    private static int exitCode(List<List<Validation>> validations) {
+        boolean unknown = validations.stream().flatMap(List::stream)
+                .anyMatch(v -> v.outcome() == io.github.s3tiered.inspector.Outcome.UNKNOWN);
+        return unknown ? ERROR : RESTORABLE;
     }
 }

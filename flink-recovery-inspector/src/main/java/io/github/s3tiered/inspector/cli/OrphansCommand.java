@@ -56,6 +56,9 @@ final class OrphansCommand extends InspectorSubcommand {
         Duration grace = preUploadGrace == null ? null : duration("--pre-upload-grace", preUploadGrace);
         Orphans o;
         try {
+            // a base directory, a checkpoint or a mistyped job id (on S3: an empty listing) would
+            // report "no orphans", and a scheduled clean-up would do nothing for good
+            requireJobDirectory(inspector, path);
             o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings, grace));
         } catch (IOException e) {
             throw failure("search orphans in", path, e);

@@ -113,22 +113,4 @@ final class RestorePointCommand extends InspectorSubcommand {
         }
         return rp.path().isPresent() && rp.compatibility().isEmpty() ? RESTORABLE : NOT_RESTORABLE;
     }
-
-    /**
-     * A checkpoint or the directory of several jobs, given where a job directory belongs (a common
-     * slip), holds no chk-N of its own: the search would find nothing and say "not restorable"
-     * (exit 1), which a script may read as "start afresh".
-     */
-    private static void requireJobDirectory(CheckpointInspector inspector, Path path) throws IOException {
-        switch (inspector.classify(path)) {
-            case JOB_DIRECTORY -> { }
-            case CHECKPOINT, SAVEPOINT -> throw new InspectorFailure(path + " is a checkpoint or savepoint, not a job"
-                    + " directory: name the job directory that holds it (" + inspector.checkpointDirectoryOf(path).getParent()
-                    + "), or validate the checkpoint itself");
-            case BASE_DIRECTORY -> throw new InspectorFailure(path + " holds job directories, not checkpoints: name one"
-                    + " (<dir>/<job-id>; 'list " + path + "' shows them)");
-            default -> throw new InspectorFailure(path + " is not a job's checkpoint directory (no chk-N, savepoint-*, shared/"
-                    + " or taskowned/ inside)");
-        }
-    }
 }
