@@ -105,6 +105,7 @@ final class FlinkEnvironment {
         if (uri.getScheme() != null && uri.getScheme().length() > 1) {
             return new Path(arg);
         }
-        return new Path(java.nio.file.Path.of(arg).toAbsolutePath().normalize().toUri().toString());
+        // from the path's parts: Flink's Path(String) of a URI's text encodes its escapes again ("my%2520dir")
+        return new Path("file", null, java.nio.file.Path.of(arg).toAbsolutePath().normalize().toString());
     }
 }
