@@ -36,6 +36,8 @@ public final class CheckpointInspector {
     private final boolean jobClassesComplete;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
+    /** The checkpoint whose in-flight data a restore discards (Flink's {@code execution.state-recovery.without-channel-state.checkpoint-id}), or -1. */
+    private final long inFlightDataIgnoredOf;
 
     /**
      * An inspector whose class loader holds Flink's classes but maybe not the job's: deep
@@ -53,6 +55,12 @@ public final class CheckpointInspector {
      */
     public CheckpointInspector(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums,
             InspectionProgress progress) {
+        this(classLoader, jobClassesComplete, checksums, progress, -1);
+    }
+
+    private CheckpointInspector(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums,
+            InspectionProgress progress, long inFlightDataIgnoredOf) {
+        this.inFlightDataIgnoredOf = inFlightDataIgnoredOf;
         this.classLoader = classLoader;
         this.jobClassesComplete = jobClassesComplete;
         this.checksums = checksums;
@@ -60,16 +68,26 @@ public final class CheckpointInspector {
     }
 
     public CheckpointInspector withProgress(InspectionProgress progress) {
-        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress);
+        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress, inFlightDataIgnoredOf);
     }
 
     public CheckpointInspector withChecksums(ChecksumSource checksums) {
-        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress);
+        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress, inFlightDataIgnoredOf);
     }
 
     /** The same inspector, told that its class loader holds the job's classes. */
     public CheckpointInspector withJobClasses(ClassLoader jobClassLoader) {
-        return new CheckpointInspector(jobClassLoader, true, checksums, progress);
+        return new CheckpointInspector(jobClassLoader, true, checksums, progress, inFlightDataIgnoredOf);
+    }
+
+    /**
+     * The same inspector, judging checkpoint {@code checkpointId} without its in-flight data
+     * (unaligned checkpoints' channel state), as Flink restores it with {@code
+     * execution.state-recovery.without-channel-state.checkpoint-id}: Flink's remedy for damaged
+     * in-flight data, which it then never reads. -1: none.
+     */
+    public CheckpointInspector withInFlightDataIgnoredOf(long checkpointId) {
+        return new CheckpointInspector(classLoader, jobClassesComplete, checksums, progress, checkpointId);
     }
 
     /**
@@ -169,6 +187,6 @@ public final class CheckpointInspector {
     }
 
     private CheckpointValidator validator() {
-        return new CheckpointValidator(classLoader, jobClassesComplete, checksums, progress);
+        return new CheckpointValidator(classLoader, jobClassesComplete, checksums, progress, inFlightDataIgnoredOf);
     }
 }

@@ -41,8 +41,18 @@ final class RecoveryGuard implements Serializable {
     private final boolean fallback;
     /** The job's user-code class loader, known when Flink configured the storage with it. */
     private final transient ClassLoader jobClassLoader;
+    private final long inFlightDataIgnoredOf;
 
     RecoveryGuard(boolean validate, boolean deep, boolean fallback, ClassLoader jobClassLoader) {
+        this(validate, deep, fallback, jobClassLoader, -1);
+    }
+
+    /**
+     * @param inFlightDataIgnoredOf Flink's {@code execution.state-recovery.without-channel-state.checkpoint-id}:
+     *     the checkpoint a restore takes without its in-flight data, judged so (-1: none)
+     */
+    RecoveryGuard(boolean validate, boolean deep, boolean fallback, ClassLoader jobClassLoader, long inFlightDataIgnoredOf) {
+        this.inFlightDataIgnoredOf = inFlightDataIgnoredOf;
         this.validate = validate;
         this.deep = deep;
         this.fallback = fallback;
@@ -65,9 +75,9 @@ final class RecoveryGuard implements Serializable {
         }
         // With the job's user-code class loader, serializer snapshots of the job's own types resolve,
         // and a class that does not is damage; without it, such state is reported as not decoded.
-        CheckpointInspector inspector = jobClassLoader != null
+        CheckpointInspector inspector = (jobClassLoader != null
                 ? new CheckpointInspector(jobClassLoader).withJobClasses(jobClassLoader)
-                : new CheckpointInspector(classLoader());
+                : new CheckpointInspector(classLoader())).withInFlightDataIgnoredOf(inFlightDataIgnoredOf);
         PathRole role;
         try {
             role = inspector.classify(path);

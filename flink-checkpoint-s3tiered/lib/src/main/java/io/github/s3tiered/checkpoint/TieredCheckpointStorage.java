@@ -101,7 +101,8 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     private static RecoveryGuard guardFrom(ReadableConfig config, ClassLoader jobClassLoader) {
         return new RecoveryGuard(config.get(RecoveryGuardOptions.VALIDATE), config.get(RecoveryGuardOptions.DEEP),
-                config.get(RecoveryGuardOptions.FALLBACK), jobClassLoader);
+                config.get(RecoveryGuardOptions.FALLBACK), jobClassLoader,
+                config.get(org.apache.flink.configuration.StateRecoveryOptions.CHECKPOINT_ID_OF_IGNORED_IN_FLIGHT_DATA));
     }
 
     static Path requireTieredDir(String dir) {

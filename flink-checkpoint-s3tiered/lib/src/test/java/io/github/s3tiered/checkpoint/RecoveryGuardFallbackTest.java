@@ -209,6 +209,33 @@ class RecoveryGuardFallbackTest {
     }
 
     @Test
+    void inFlightDataARestoreDiscardsDoesNotMakeTheCheckpointRefused() throws Exception {
+        // chk-5, unaligned: its in-flight data file is lost. Flink's remedy is to restore it with
+        // execution.state-recovery.without-channel-state.checkpoint-id: 5, which never reads that file
+        java.nio.file.Path dir = Files.createDirectories(job.resolve("chk-5"));
+        java.nio.file.Path state = Files.write(job.resolve("shared/state-5"), new byte[3]);
+        OperatorState op = OperatorStates.create("count", "count", operator, 1, 128);
+        op.putState(0, OperatorSubtaskState.builder()
+                .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(0, 127)),
+                        new FileStateHandle(new Path(pointer(state)), 3)))
+                .setInputChannelState(new org.apache.flink.runtime.checkpoint.StateObjectCollection<>(List.of(
+                        new org.apache.flink.runtime.state.InputChannelStateHandle(0,
+                                new org.apache.flink.runtime.checkpoint.channel.InputChannelInfo(0, 0),
+                                new FileStateHandle(new Path(pointer(dir.resolve("in-flight"))), 10), List.of(0L), 10))))
+                .build());
+        try (OutputStream out = Files.newOutputStream(dir.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(5, List.of(op), List.of()), new DataOutputStream(out));
+        }
+
+        assertThatThrownBy(() -> new RecoveryGuard(true, false, false, null).resolve(pointer(dir)))
+                .hasMessageContaining("Refusing to resume").hasMessageContaining("in-flight");
+        assertThat(new RecoveryGuard(true, false, false, null, 5).resolve(pointer(dir))).isEqualTo(pointer(dir));
+        // the option names another checkpoint: this one's in-flight data is restored, and must be there
+        assertThatThrownBy(() -> new RecoveryGuard(true, false, false, null, 4).resolve(pointer(dir)))
+                .hasMessageContaining("Refusing to resume");
+    }
+
+    @Test
     void aJobDirectoryResolvesToItsNewestRestorableCheckpoint() throws Exception {
         RecoveryGuard guard = new RecoveryGuard(true, false, false, null);
 

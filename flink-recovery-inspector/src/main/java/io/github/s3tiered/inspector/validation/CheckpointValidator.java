@@ -62,8 +62,16 @@ public final class CheckpointValidator {
     private final boolean jobClassesComplete;
     private final ChecksumSource checksums;
     private final InspectionProgress progress;
+    private final long inFlightDataIgnoredOf;
 
     public CheckpointValidator(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums, InspectionProgress progress) {
+        this(classLoader, jobClassesComplete, checksums, progress, -1);
+    }
+
+    /** @param inFlightDataIgnoredOf the checkpoint judged without its in-flight data, as Flink restores it then; -1: none */
+    public CheckpointValidator(ClassLoader classLoader, boolean jobClassesComplete, ChecksumSource checksums, InspectionProgress progress,
+            long inFlightDataIgnoredOf) {
+        this.inFlightDataIgnoredOf = inFlightDataIgnoredOf;
         this.classLoader = classLoader;
         this.jobClassesComplete = jobClassesComplete;
         this.checksums = checksums;
@@ -137,6 +145,9 @@ public final class CheckpointValidator {
             return failed(dir, kind, loaded.problem(), metadataStatus.getModificationTime(), bytes, calls, before);
         }
         CheckpointMetadata metadata = loaded.metadata();
+        if (inFlightDataIgnoredOf >= 0 && metadata.getCheckpointId() == inFlightDataIgnoredOf) {
+            metadata = withoutInFlightData(metadata);
+        }
         List<Problem> problems = new ArrayList<>();
         for (String contradiction : MetadataConsistency.check(metadata, dir.getName())) {
             problems.add(new Problem(Verdict.CORRUPT_METADATA, metadataPath.toString(), contradiction));
@@ -163,6 +174,16 @@ public final class CheckpointValidator {
         return new Validation(dir, kind, metadata.getCheckpointId(), verdictOf(problems), problems,
                 metadataStatus.getModificationTime(), metadataStatus.getLen(), files, refs.inlineHandles(),
                 refs.unsupportedHandles(), deepCheck, calls.snapshot().minus(before), metadata);
+    }
+
+    /** As Flink's restore takes it with the in-flight data discarded ({@code CheckpointCoordinator#extractOperatorStates}). */
+    private static CheckpointMetadata withoutInFlightData(CheckpointMetadata metadata) {
+        List<org.apache.flink.runtime.checkpoint.OperatorState> states = new ArrayList<>();
+        for (org.apache.flink.runtime.checkpoint.OperatorState s : metadata.getOperatorStates()) {
+            states.add(s.copyAndDiscardInFlightData());
+        }
+        return new CheckpointMetadata(metadata.getCheckpointId(), states, metadata.getMasterStates(),
+                metadata.getCheckpointProperties());
     }
 
     /**
