@@ -84,12 +84,18 @@ final class RocksDbSnapshotCheck {
             return;
         }
         Path dir = ctx.scratch().resolve("rocksdb-" + DIRS.incrementAndGet());
-        Files.createDirectories(dir);
         try {
             List<HandleAndLocalPath> files = new ArrayList<>(handle.getSharedState());
             files.addAll(handle.getPrivateState());
-            for (HandleAndLocalPath f : files) {
-                place(f, dir, local);
+            try {
+                ScratchUnwritable.when(dir, () -> Files.createDirectories(dir));
+                for (HandleAndLocalPath f : files) {
+                    place(f, dir, local);
+                }
+            } catch (ScratchUnwritable e) {
+                // this host's disk, not the checkpoint: nothing proven either way
+                findings.note("The SST files of " + where + " were not verified with RocksDB's checksums: " + e.getMessage());
+                return;
             }
             boolean sstIntact = true;
             for (HandleAndLocalPath f : files) {
@@ -146,11 +152,37 @@ final class RocksDbSnapshotCheck {
         if (h instanceof SegmentFileStateHandle || h instanceof ByteStreamStateHandle) {
             // a window of a merged file, or bytes inside _metadata: RocksDB needs a file of its own
             StreamStateHandle localized = LocalizedHandles.localize(h, local);
-            try (InputStream in = localized.openInputStream(); OutputStream out = Files.newOutputStream(target)) {
-                in.transferTo(out);
+            try (InputStream in = localized.openInputStream()) {
+                OutputStream out = ScratchUnwritable.when(target, () -> Files.newOutputStream(target));
+                IOException failed = null;
+                try {
+                    byte[] buffer = new byte[64 << 10];
+                    for (int n; (n = in.read(buffer)) > 0; ) { // a read that fails is the checkpoint's
+                        int length = n;
+                        ScratchUnwritable.when(target, () -> {
+                            out.write(buffer, 0, length);
+                            return null;
+                        });
+                    }
+                } catch (IOException e) {
+                    failed = e;
+                }
+                try {
+                    out.close();
+                } catch (IOException e) {
+                    if (failed == null) {
+                        failed = new ScratchUnwritable(target, e);
+                    } else {
+                        failed.addSuppressed(e);
+                    }
+                }
+                if (failed != null) {
+                    throw failed;
+                }
             }
         } else if (h instanceof FileStateHandle file) {
-            Files.createSymbolicLink(target, local.local(file.getFilePath()).toAbsolutePath());
+            Path source = local.local(file.getFilePath()).toAbsolutePath();
+            ScratchUnwritable.when(target, () -> Files.createSymbolicLink(target, source));
         } else {
             throw new IOException("Cannot place RocksDB file " + f.getLocalPath() + " held by " + h.getClass().getName());
         }
@@ -349,6 +381,31 @@ final class RocksDbSnapshotCheck {
             }
         } catch (IOException ignored) {
             // the caller removes the whole scratch directory at the end
+        }
+    }
+
+    /**
+     * A write into the rehearsal's scratch directory failed (a full disk, a quota, a directory that
+     * cannot be written): the host's shortage, never evidence about the checkpoint.
+     */
+    static final class ScratchUnwritable extends IOException {
+        ScratchUnwritable(Path target, IOException cause) {
+            super("the scratch directory could not hold " + target + " (" + cause + "); free space there, or point"
+                    + " java.io.tmpdir elsewhere", cause);
+        }
+
+        interface Write<T> {
+            T run() throws IOException;
+        }
+
+        static <T> T when(Path target, Write<T> write) throws ScratchUnwritable {
+            try {
+                return write.run();
+            } catch (ScratchUnwritable e) {
+                throw e;
+            } catch (IOException e) {
+                throw new ScratchUnwritable(target, e);
+            }
         }
     }
 }
