@@ -26,6 +26,9 @@ final class CopyVerification {
     /** The data file is gone (evicted or dropped meanwhile, maybe by another process). */
     record Gone() implements Result {}
 
+    /** The bytes could not be read for a reason of this host ({@link HostSideReadFailure}): nothing is known of them. */
+    record NotReadHere(String why) implements Result {}
+
     private final ConcurrentHashMap<Path, FileIdentity> verified = new ConcurrentHashMap<>();
     private final TierStatistics stats;
 
@@ -67,7 +70,7 @@ final class CopyVerification {
         } catch (NoSuchFileException gone) {
             return new Gone();
         } catch (IOException io) {
-            return new Damaged(io.toString());
+            return HostSideReadFailure.is(io) ? new NotReadHere(io.toString()) : new Damaged(io.toString());
         }
     }
 

@@ -255,6 +255,10 @@ public final class LocalTier {
             LOG.warn("Dropping damaged local-tier copy of s3://{}/{} ({}): {}; reading from S3 instead",
                     bucket, key, e.data(), damaged.why());
             stats.corruptionsDetected.increment();
+        } else if (result instanceof CopyVerification.NotReadHere notRead) {
+            LOG.warn("Could not read the local-tier copy of s3://{}/{} ({}): {}; reading from S3 instead, the copy kept",
+                    bucket, key, e.data(), notRead.why());
+            stats.misses.increment();
         } else {
             stats.misses.increment(); // evicted or replaced meanwhile, maybe by another process
         }
@@ -266,8 +270,12 @@ public final class LocalTier {
         try {
             return layout.readSidecar(bucket, key);
         } catch (TierLayout.SidecarUnreadableException e) {
-            LOG.warn("{}; dropping the copy", e.getMessage());
-            drop(bucket, key);
+            if (e.hostSide) {
+                LOG.warn("{}; reading from S3 instead, the copy kept", e.getMessage());
+            } else {
+                LOG.warn("{}; dropping the copy", e.getMessage());
+                drop(bucket, key);
+            }
             return Optional.empty();
         }
     }

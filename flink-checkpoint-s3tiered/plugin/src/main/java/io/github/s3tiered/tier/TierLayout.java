@@ -127,9 +127,11 @@ final class TierLayout {
             if (Files.notExists(meta)) {
                 return Optional.empty();
             }
-            throw new SidecarUnreadableException(meta, e.toString());
-        } catch (IOException | IllegalArgumentException e) {
-            throw new SidecarUnreadableException(meta, e.toString());
+            throw new SidecarUnreadableException(meta, e.toString(), HostSideReadFailure.is(e));
+        } catch (IOException e) {
+            throw new SidecarUnreadableException(meta, e.toString(), HostSideReadFailure.is(e));
+        } catch (IllegalArgumentException e) {
+            throw new SidecarUnreadableException(meta, e.toString(), false);
         }
         if (!store.equals(p.getProperty("store", "")) || !bucket.equals(p.getProperty("bucket")) || !key.equals(p.getProperty("key"))) {
             return Optional.empty();
@@ -287,8 +289,16 @@ final class TierLayout {
 
     /** A sidecar that cannot be parsed: its copy cannot be trusted and is dropped. */
     static final class SidecarUnreadableException extends IOException {
+        /** Not read for a reason of this host ({@link HostSideReadFailure}): the sidecar may well be intact. */
+        final boolean hostSide;
+
         SidecarUnreadableException(Path meta, String why) {
+            this(meta, why, false);
+        }
+
+        SidecarUnreadableException(Path meta, String why, boolean hostSide) {
             super("Unreadable local-tier sidecar " + meta + ": " + why);
+            this.hostSide = hostSide;
         }
     }
 }
