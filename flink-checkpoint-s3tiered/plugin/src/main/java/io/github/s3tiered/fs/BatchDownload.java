@@ -309,7 +309,10 @@ final class BatchDownload {
                     // The tier's disk may be full or broken: restore without keeping a copy.
                     LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
                             + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
-                    return downloadInPlace(store, source, info, destination, repeated);
+                    if (tier.isVolumeFull(io)) {
+                        makeRoom(source, info.size()); // RocksDB's directory is usually on the same volume
+                    }
+                    return downloadInPlaceMakingRoom(store, source, info, destination, repeated);
                 });
     }
 
@@ -325,6 +328,33 @@ final class BatchDownload {
             Files.deleteIfExists(file);
         } catch (IOException ignored) {
             // best effort
+        }
+    }
+
+    /**
+     * As {@link #downloadInPlace}, once more after evicting copies of the tier when the volume
+     * was full: the tier and RocksDB's directory usually share it, and copies are a cache while
+     * the restore is not (a checkpoint's write makes room the same way).
+     */
+    private CompletableFuture<Void> downloadInPlaceMakingRoom(S3Access store, ObjectPath source, ObjectInfo info,
+            Path destination, int repeated) {
+        return downloadInPlace(store, source, info, destination, repeated).exceptionallyCompose(failure -> {
+            IOException io = RangedDownload.unwrap(failure);
+            if (!store.cancellation().isCancelled() && runtime.config().localEnabled() && !(io instanceof S3OperationException)
+                    && runtime.tier().isVolumeFull(io) && makeRoom(source, info.size())) {
+                return downloadInPlace(store, source, info, destination, repeated);
+            }
+            return CompletableFuture.failedFuture(failure);
+        });
+    }
+
+    /** Evicts copies of the tier for {@code bytes}; true when any were evicted. */
+    private boolean makeRoom(ObjectPath source, long bytes) {
+        try {
+            return runtime.tier().evictForFullVolume(bytes) > 0;
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not evict local-tier copies to make room for restoring {}: {}", source, e.toString());
+            return false;
         }
     }
 

@@ -203,6 +203,40 @@ class FullLocalTierITCase {
         assertThat(stagingFiles()).isZero();
     }
 
+    /**
+     * As for a write: a restore (a failover's) on a volume full of the tier's own copies, with
+     * RocksDB's directory on it too, evicts the least recently used copies and goes on, instead of
+     * failing every restore of the TaskManager while the copies stay.
+     */
+    @Test
+    void aRestoreThatFindsTheVolumeFullOfCopiesEvictsThemAndSucceeds() throws Exception {
+        List<Path> cached = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Path p = new Path(base + "/cached-" + i);
+            write(fs, p, randomBytes(400 * 1024, 60 + i));
+            cached.add(p);
+        }
+        Path p = new Path(base + "/sst-after-failover");
+        byte[] data = randomBytes(MIB, 70);
+        write(seed, p, data); // written by another TaskManager: not in this one's tier
+        java.nio.file.Path target = Files.createDirectories(volume.resolve("rocksdb")).resolve("000042.sst");
+        try (OutputStream out = Files.newOutputStream(volume.resolve("rocksdb-files"))) {
+            byte[] block = new byte[64 * 1024];
+            while (Files.getFileStore(volume).getUsableSpace() >= block.length) {
+                out.write(block);
+            }
+        } catch (IOException full) {
+            // filled
+        }
+
+        fs.copyFiles(List.of(CopyRequest.of(p, new Path(target.toUri()), -1)), new CloseableRegistry());
+
+        assertThat(Files.readAllBytes(target)).isEqualTo(data);
+        assertThat(cached).as("the least recently used copies made room")
+                .anySatisfy(c -> assertThat(fs.localTier().getVerified(S3.server().bucket(), c.getPath().substring(1))).isEmpty());
+        assertThat(stagingFiles()).isZero();
+    }
+
     @Test
     void aRestoreIntoAFullDiskFailsNamingTheFileWithoutReadingTheRangeAgain() throws Exception {
         // RocksDB's directory on the full volume too: the downloaded bytes cannot be written
