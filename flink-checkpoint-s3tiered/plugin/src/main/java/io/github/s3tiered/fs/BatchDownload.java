@@ -303,6 +303,7 @@ final class BatchDownload {
                     if (store.cancellation().isCancelled() || io instanceof S3OperationException
                             || io instanceof CorruptDownloadException
                             || io instanceof FileNotFoundException || io instanceof RangedDownload.ObjectChangedException
+                            || io instanceof RangedDownload.BrokenBodyException
                             || staged == null || staged.equals(destination) || info == null) {
                         return CompletableFuture.failedFuture(failure); // S3's answer, or the cancel
                     }

@@ -306,7 +306,7 @@ public final class RangedDownload {
                     // progress count against the limit, so a long range on a flaky network ends.
                     failuresWithoutProgress = pos[0] > before ? 0 : failuresWithoutProgress + 1;
                     if (failuresWithoutProgress > reopenAttempts) {
-                        throw new IOException("S3 GetObject s3://" + bucket + "/" + key + " broke at byte " + pos[0]
+                        throw new BrokenBodyException("S3 GetObject s3://" + bucket + "/" + key + " broke at byte " + pos[0]
                                 + " of range " + start + "-" + endInclusive + " " + failuresWithoutProgress + " times in a row: " + e.getMessage(), e);
                     }
                     store.statistics().reopens.increment();
@@ -314,6 +314,16 @@ public final class RangedDownload {
             }
         }
         return (int) crc.getValue();
+    }
+
+    /**
+     * A response body that kept breaking without progress, past the reopens allowed: the network
+     * or S3, not the local disk (a download elsewhere on this host would fare no better).
+     */
+    public static final class BrokenBodyException extends IOException {
+        BrokenBodyException(String message, IOException cause) {
+            super(message, cause);
+        }
     }
 
     /** Writing the downloaded bytes into the local file failed. */

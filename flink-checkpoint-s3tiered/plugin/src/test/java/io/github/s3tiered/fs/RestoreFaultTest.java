@@ -256,6 +256,25 @@ class RestoreFaultTest {
     }
 
     @Test
+    void aBodyThatKeepsBreakingFailsTheRestoreWithoutADownloadIntoPlaceToo() throws Exception {
+        // the network, not the tier's disk: downloading straight into place would only repeat it
+        fileSystem(Map.of());
+        byte[] data = bytes(300_000, 14);
+        store.putRaw(BUCKET, "cp/broken", data, InMemoryObjectStore.crc32c(data));
+        store.inject(FaultRule.on("GetObject").keys("cp/broken").resetAfter(0));
+
+        assertThatThrownBy(() -> fs.copyFiles(requests("cp/broken"), new CloseableRegistry()))
+                .hasMessageContaining("cp/broken").hasStackTraceContaining("broke at byte 0");
+
+        long ranges = (data.length + fs.runtime().config().downloadPartSize() - 1) / fs.runtime().config().downloadPartSize();
+        assertThat(store.calls("GetObject")).filteredOn(c -> c.key().equals("cp/broken"))
+                .as("each range reopened as often as allowed, in one download")
+                .hasSize((int) ranges * (1 + S3TieredOptions.READ_REOPEN_ATTEMPTS.defaultValue()));
+        assertThat(Files.exists(restoreDir.resolve("cp_broken"))).isFalse();
+        assertThat(stagingFiles()).isZero();
+    }
+
+    @Test
     void anEmptyObjectIsRestoredThroughAHead() throws Exception {
         fileSystem(Map.of());
         store.putRaw(BUCKET, "cp/empty", new byte[0], InMemoryObjectStore.crc32c(new byte[0]));
