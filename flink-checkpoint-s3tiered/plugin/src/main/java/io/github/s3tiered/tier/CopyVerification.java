@@ -98,4 +98,14 @@ final class CopyVerification {
     void forget(Path data) {
         verified.remove(data);
     }
+
+    /** Forgets every copy but {@code onDisk}'s: one removed by another process stays removed from here too. */
+    void retainOnly(java.util.Set<Path> onDisk) {
+        verified.keySet().retainAll(onDisk);
+    }
+
+    /** How many copies this process knows checked (tests). */
+    int known() {
+        return verified.size();
+    }
 }

@@ -543,6 +543,11 @@ public final class LocalTier {
         return layout.dataPath(bucket, key);
     }
 
+    /** How many copies this process remembers as checked (tests). */
+    int copiesKnownChecked() {
+        return verification.known();
+    }
+
     /** The size of a file, 0 when there is none. */
     private static long bytesOf(Path file) throws IOException {
         try {

@@ -171,6 +171,9 @@ final class TierEviction {
                         now - TimeUnit.MINUTES.toMillis(LocalTier.ORPHAN_GRACE_MINUTES),
                         now - TimeUnit.HOURS.toMillis(LocalTier.LEFTOVER_HOURS));
                 long total = scan.totalBytes();
+                // copies other processes evicted or dropped are no longer checked here: forgotten
+                verification.retainOnly(scan.copies().stream().map(TierLayout.ScannedCopy::data)
+                        .collect(java.util.stream.Collectors.toSet()));
                 long left = step.evict(scan, total);
                 overBudgetAfterScan = left > maxBytes;
                 usedBytes.set(left);

@@ -74,6 +74,27 @@ class LocalTierTest {
     }
 
     @Test
+    void copiesAnotherProcessRemovedAreForgottenAtTheNextScan() throws Exception {
+        // what this process checked stays remembered while the copy is there; one removed by
+        // another process (its eviction, a JobManager deleting subsumed checkpoints) must not stay
+        // remembered for the life of a TaskManager
+        LocalTier here = new LocalTier(dir, 1 << 20);
+        for (int i = 0; i < 100; i++) {
+            put(here, "k" + i, bytes(100, i));
+        }
+        assertThat(here.copiesKnownChecked()).isEqualTo(100);
+        LocalTier other = new LocalTier(dir, 1 << 20);
+        for (int i = 0; i < 90; i++) {
+            other.drop("b", "k" + i);
+        }
+
+        here.evictIfOverBudget();
+
+        assertThat(here.copiesKnownChecked()).isEqualTo(10);
+        assertThat(here.getVerified("b", "k95")).isPresent();
+    }
+
+    @Test
     void damagedCopiesAreDroppedNotServed() throws Exception {
         LocalTier tier = new LocalTier(dir, 1 << 20);
         put(tier, "flip", bytes(1000, 2));
