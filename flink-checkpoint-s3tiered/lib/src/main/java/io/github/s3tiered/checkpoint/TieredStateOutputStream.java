@@ -173,6 +173,7 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
         if (!state.compareAndSet(State.OPEN, State.CLOSING)) {
             throw new IOException("The checkpoint stream to " + (path != null ? path : directory) + " was already closed");
         }
+        Path referredAhead = null; // an object uploaded ahead that this close took: this checkpoint's to delete
         try {
             if (out == null && pos == 0) {
                 return null;
@@ -187,6 +188,8 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
             Path object;
             if (reuseWindowMillis >= 0) {
                 object = bridge.closeDeduplicated(out, reuseWindowMillis, preUploadDirectory).object();
+                referredAhead = !object.equals(path)
+                        && io.github.s3tiered.preupload.PreUploadSettings.isNameOfOneUpload(object.getName()) ? object : null;
             } else {
                 out.close();
                 object = path;
@@ -200,6 +203,10 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
                     : new FileStateHandle(object, size);
         } catch (IOException | RuntimeException e) {
             discard();
+            if (referredAhead != null) {
+                // no handle names it, and its RocksDB instance no longer withdraws what a checkpoint took
+                deleteEvenIfInterrupted(referredAhead);
+            }
             throw new IOException("Could not upload the checkpoint file " + (path != null ? path : directory)
                     + " and obtain its state handle: " + e.getMessage(), e);
         } finally {
@@ -260,13 +267,17 @@ final class TieredStateOutputStream extends CheckpointStateOutputStream {
         } catch (IOException e) {
             LOG.debug("Closing the discarded checkpoint stream to {}: {}", path, e.toString());
         }
+        deleteEvenIfInterrupted(path);
+    }
+
+    private void deleteEvenIfInterrupted(Path file) {
         // Flink interrupts the snapshot's thread when it cancels a checkpoint, and the S3 client
         // refuses requests on an interrupted thread: the delete runs with the interrupt put aside.
         boolean interrupted = Thread.interrupted();
         try {
-            fs.delete(path, false);
+            fs.delete(file, false);
         } catch (IOException e) {
-            LOG.warn("Could not delete the discarded checkpoint file {}: {}", path, e.toString());
+            LOG.warn("Could not delete the discarded checkpoint file {}: {}", file, e.toString());
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();

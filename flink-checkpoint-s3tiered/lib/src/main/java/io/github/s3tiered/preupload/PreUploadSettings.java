@@ -200,4 +200,13 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
     public static boolean isPreUploadedName(String name) {
         return CheckpointNames.isPreUploadedName(name);
     }
+
+    /**
+     * An upload ahead named for that upload alone ({@code <sha256>-<16 hex>.sst}): handed to one
+     * checkpoint at most, which owns it from then on. A content-named one ({@code <sha256>.sst},
+     * a 0.2.0 plugin's) may be the object of several checkpoints.
+     */
+    public static boolean isNameOfOneUpload(String name) {
+        return isPreUploadedName(name) && name.indexOf('-') == 64;
+    }
 }

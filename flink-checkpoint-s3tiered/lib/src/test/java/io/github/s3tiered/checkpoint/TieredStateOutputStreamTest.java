@@ -63,6 +63,10 @@ class TieredStateOutputStreamTest {
         volatile CountDownLatch closeMayReturn;
         final CountDownLatch closed = new CountDownLatch(1);
         final Map<Object, Path> streams = Collections.synchronizedMap(new HashMap<>());
+        /** When set, a deduplicated close refers to this object (an upload ahead with the stream's content). */
+        volatile Path uploadedAhead;
+        /** Run by a deduplicated close just before it returns (what Flink does meanwhile on another thread). */
+        volatile Runnable beforeDeduplicatedCloseReturns = () -> {};
 
         @Override
         public FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
@@ -98,6 +102,20 @@ class TieredStateOutputStreamTest {
 
         @Override
         public Map<String, Object> apply(String operation, Map<String, Object> args) {
+            if (operation.equals(BridgeContract.CLOSE_DEDUPLICATED) && uploadedAhead != null) {
+                // as the plugin when an upload ahead has the stream's content: the stream's own file is
+                // dropped, and the checkpoint owns the object uploaded ahead from now on
+                LocalStream stream = (LocalStream) args.get(BridgeContract.STREAM);
+                stream.closing = true;
+                record("closeDeduplicated " + streams.get(stream).getName() + " to " + uploadedAhead.getName());
+                try {
+                    Files.deleteIfExists(java.nio.file.Path.of(streams.get(stream).toUri().getPath()));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                beforeDeduplicatedCloseReturns.run();
+                return Map.of(BridgeContract.OBJECT, uploadedAhead.toString(), BridgeContract.DEDUPLICATED, true);
+            }
             if (operation.equals(BridgeContract.CLOSE_DEDUPLICATED)) {
                 // as the plugin when no upload ahead has the stream's content: closed (uploaded) as it is
                 LocalStream stream = (LocalStream) args.get(BridgeContract.STREAM);
@@ -272,6 +290,32 @@ class TieredStateOutputStreamTest {
         // pre-upload off in the JobManager: it keeps no upload ahead from its orphan removal
         assertThat(sharedStreamCloseWith(LocationReferences.encode(defaultLocation, LocationReferences.PRE_UPLOAD_OFF, null)))
                 .isEqualTo("create <file> NO_OVERWRITE; close <file>");
+    }
+
+    @Test
+    void aCancelJustAsTheCloseReferredToAnUploadAheadDeletesThatObject() throws Exception {
+        // the close took the upload ahead (the checkpoint owns it from then on) and Flink cancels
+        // the checkpoint before the handle is returned: no handle names it, and its RocksDB
+        // instance can no longer withdraw it, so the stream deletes it
+        java.nio.file.Path ahead = Files.createDirectories(root.resolve("checkpoints/" + job + "/shared"))
+                .resolve("a".repeat(64) + "-0123456789abcdef.sst");
+        Files.write(ahead, bytes(3000));
+        fs.uploadedAhead = new Path("s3tiered://bucket" + ahead.toAbsolutePath());
+        CheckpointStateOutputStream out = storageStreams(LocationReferences.encode(CheckpointStorageLocationReference.getDefault(),
+                        60_000, null), new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000))
+                .createCheckpointStateOutputStream(CheckpointedStateScope.SHARED);
+        out.write(bytes(3000));
+        fs.beforeDeduplicatedCloseReturns = () -> {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+
+        assertThatThrownBy(out::closeAndGetHandle).isInstanceOf(IOException.class).hasMessageContaining("closed from another thread");
+
+        assertThat(ahead).as("the object uploaded ahead, which no handle names").doesNotExist();
     }
 
     private long filesIn(String dir) throws IOException {
