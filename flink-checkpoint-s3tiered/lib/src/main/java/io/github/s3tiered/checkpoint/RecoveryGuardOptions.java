@@ -34,5 +34,6 @@ public final class RecoveryGuardOptions {
                     + "again. Never past a checkpoint that could not be judged because the storage did not answer; never "
                     + "from a chk-N with nothing stored under it (a mistyped id) or from a savepoint whose metadata cannot "
                     + "be read (its id is unknown). A job directory named instead of a checkpoint resolves to its newest "
-                    + "restorable checkpoint whatever this option says.");
+                    + "restorable checkpoint whatever this option says. Under claim mode CLAIM, Flink claims the "
+                    + "checkpoint resumed instead and deletes it once subsumed, with shared files the skipped ones need.");
 }
