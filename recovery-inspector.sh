@@ -39,9 +39,17 @@ if ! version="$("$java" ${JAVA_OPTS:-} -version 2>&1)"; then
   echo "recovery-inspector: $java does not start with JAVA_OPTS='${JAVA_OPTS:-}': $version" >&2
   exit 2
 fi
-major="$(printf '%s\n' "$version" | sed -nE '/ version "/{s/.* version "(1\.)?([0-9]+).*/\2/p;q;}')"
+major=""
+version_line=""
+while IFS= read -r line; do
+  if [[ $line =~ \ version\ \"(1\.)?([0-9]+) ]]; then
+    major="${BASH_REMATCH[2]}"
+    version_line="$line"
+    break
+  fi
+done <<< "$version"
 if [ -z "$major" ] || [ "$major" -lt 17 ]; then
-  echo "recovery-inspector: needs Java 17 or later; $java is: $(printf '%s\n' "$version" | grep -m 1 ' version ')" \
+  echo "recovery-inspector: needs Java 17 or later; $java is: ${version_line:-$version}" \
     "(set JAVA_HOME to a Java 17 installation)" >&2
   exit 2
 fi

@@ -179,6 +179,13 @@ class RecoveryInspectorCliITCase {
             assertThat(json.json().get("writtenLater").get(0).get("path").asText()).endsWith(new Path(oldest).getName());
         }
 
+        // with --deep, what the rehearsal of the chosen checkpoint proved and what it could not
+        Run deep = cli("restore-point", "--deep", "--json", jobDir());
+        assertThat(deep.exit()).as(deep.err()).isZero();
+        assertThat(deep.json().get("validation").get("verdict").asText()).isEqualTo("RESTORABLE");
+        assertThat(deep.json().get("validation").get("deepCheck").get("filesRead").asLong()).isPositive();
+        assertThat(deep.json().get("validation").get("deepCheck").has("notes")).isTrue();
+
         Run incompatible = cli("restore-point", "--operator-ids", "00000000000000000000000000000001", jobDir());
         assertThat(incompatible.exit()).isEqualTo(1);
         assertThat(incompatible.err()).contains("incompatible", "allowNonRestoredState");

@@ -77,12 +77,12 @@ final class CompletedCheckpointVerifier {
     private long listRequests;
     private VerificationStatusFile.Failure lastFailure;
     private Completed pending;
+    private static final int MAX_UNDECIDED = 100;
+
     /**
      * Checkpoints with objects missing that the newer one did not reference, oldest first, each
      * judged a verification later; several when retained checkpoints lose files one after another.
      */
-    private static final int MAX_UNDECIDED = 100;
-
     private final java.util.ArrayDeque<Undecided> undecided = new java.util.ArrayDeque<>();
     private boolean running;
     private long newestSubmitted = -1;

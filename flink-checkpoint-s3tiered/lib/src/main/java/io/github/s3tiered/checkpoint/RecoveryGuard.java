@@ -198,8 +198,9 @@ final class RecoveryGuard implements Serializable {
         throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): nothing is stored"
                 + " under " + checkpoint + (namedId > highest ? ", and its id is above every checkpoint of " + jobDir
                         + (highest < 0 ? "" : " (the newest is chk-" + highest + ")") : "")
-                + ": no such checkpoint, a mistyped id? Nothing was resumed. Name the job directory to resume its newest"
-                + " restorable checkpoint, or an existing checkpoint.");
+                + ": no such checkpoint (a mistyped id?), or one that lost its only object, its _metadata. Nothing was"
+                + " resumed. Name an existing checkpoint (recovery-inspector list " + jobDir + " shows them), or the"
+                + " job directory to resume its newest restorable one.");
     }
 
     private String newestRestorable(CheckpointInspector inspector, Path jobDir, String pointer) throws IOException {

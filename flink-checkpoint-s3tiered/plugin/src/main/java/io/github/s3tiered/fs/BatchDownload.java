@@ -310,7 +310,7 @@ final class BatchDownload {
                     // The tier's disk may be full or broken: restore without keeping a copy.
                     LOG.warn("Downloading {} into the local tier ({}) failed: {}; downloading it straight"
                             + " to {} without keeping a copy", source, tier.root(), io.toString(), destination);
-                    if (tier.isVolumeFull(io)) {
+                    if (tier.isVolumeFull(io) && onTheTiersVolume(destination)) {
                         makeRoom(source, info.size()); // RocksDB's directory is usually on the same volume
                     }
                     return downloadInPlaceMakingRoom(store, source, info, destination, repeated);
@@ -341,12 +341,23 @@ final class BatchDownload {
             Path destination, int repeated) {
         return downloadInPlace(store, source, info, destination, repeated).exceptionallyCompose(failure -> {
             IOException io = RangedDownload.unwrap(failure);
-            if (!store.cancellation().isCancelled() && runtime.config().localEnabled() && !(io instanceof S3OperationException)
-                    && runtime.tier().isVolumeFull(io) && makeRoom(source, info.size())) {
+            if (!store.cancellation().isCancelled() && runtime.config().localEnabled()
+                    && io instanceof RangedDownload.LocalWriteException && runtime.tier().isVolumeFull(io)
+                    && onTheTiersVolume(destination) && makeRoom(source, info.size())) {
                 return downloadInPlace(store, source, info, destination, repeated);
             }
             return CompletableFuture.failedFuture(failure);
         });
+    }
+
+    /** Whether evicting copies of the tier frees room where {@code destination} is written. */
+    private boolean onTheTiersVolume(Path destination) {
+        try {
+            return Files.getFileStore(destination.toAbsolutePath().getParent())
+                    .equals(Files.getFileStore(runtime.tier().root()));
+        } catch (IOException | RuntimeException unknown) {
+            return false;
+        }
     }
 
     /** Evicts copies of the tier for {@code bytes}; true when any were evicted. */

@@ -110,7 +110,7 @@ final class PreUpload {
                 // once it is marked durable, so neither finds the tier without the copy or gets it back
                 try {
                     tier.commit(object.bucket(), object.key(), staged, hash.length(), hash.crc32c());
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) {
                     LOG.warn("Uploaded {} ahead of a checkpoint but could not keep its local-tier copy: {}", object,
                             e.toString());
                 } finally {

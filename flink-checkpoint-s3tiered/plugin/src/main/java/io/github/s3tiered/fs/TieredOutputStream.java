@@ -510,7 +510,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             }
             try {
                 runtime.tier().commit(target.bucket(), target.key(), staging, length, checksum);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 // The object is in S3; only the local copy is missing.
                 LOG.warn("Uploaded {} but could not keep its local-tier copy: {}", target, e.toString());
             }

@@ -149,7 +149,7 @@ public final class RangedDownload {
             if (firstRange != null) {
                 firstRange.abort();
             }
-            return CompletableFuture.failedFuture(new IOException("Cannot create " + target + " to download s3://"
+            return CompletableFuture.failedFuture(new LocalWriteException("Cannot create " + target + " to download s3://"
                     + bucket + "/" + key + ": " + e.getMessage(), e));
         }
         if (size == 0 && firstRange != null) {
@@ -291,8 +291,8 @@ public final class RangedDownload {
                         interrupted.initCause(cause);
                         throw interrupted;
                     }
-                    throw new IOException("Download of s3://" + bucket + "/" + key + " failed: could not write " + target
-                            + ": " + cause.getMessage(), cause);
+                    throw new LocalWriteException("Download of s3://" + bucket + "/" + key + " failed: could not write "
+                            + target + ": " + cause.getMessage(), cause);
                 } catch (IOException e) {
                     cancellation.check("Download of s3://" + bucket + "/" + key); // the abort of a cancel
                     if (Retrier.isInterruption(e)) { // Flink cancelling the restore: no reopen would be allowed
@@ -322,6 +322,13 @@ public final class RangedDownload {
      */
     public static final class BrokenBodyException extends IOException {
         BrokenBodyException(String message, IOException cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The download's local file could not be created or written: this host's disk, not S3. */
+    public static final class LocalWriteException extends IOException {
+        LocalWriteException(String message, IOException cause) {
             super(message, cause);
         }
     }

@@ -265,6 +265,21 @@ public final class LocalTier {
         return Optional.empty();
     }
 
+    /**
+     * As {@link #lookup}, for the checks that drop what S3 no longer holds as recorded (after a
+     * read of S3 the guard or the inspector relies on): a sidecar not read, for whatever reason,
+     * drops the copy, as what this host would serve next must not be one nobody compared.
+     */
+    private Optional<TierEntry> lookupOrDrop(String bucket, String key) {
+        try {
+            return layout.readSidecar(bucket, key);
+        } catch (TierLayout.SidecarUnreadableException e) {
+            LOG.warn("{}; dropping the copy", e.getMessage());
+            drop(bucket, key);
+            return Optional.empty();
+        }
+    }
+
     /** The recorded copy, without checking its content. */
     Optional<TierEntry> lookup(String bucket, String key) {
         try {
@@ -371,7 +386,7 @@ public final class LocalTier {
      * sidecar is read, not the data. Returns true when a copy was dropped.
      */
     public boolean dropIfStale(String bucket, String key, long durableSize, Integer durableCrc32c) {
-        Optional<TierEntry> entry = lookup(bucket, key);
+        Optional<TierEntry> entry = lookupOrDrop(bucket, key);
         if (entry.isEmpty() || entry.get().size() == durableSize
                 && (durableCrc32c == null || entry.get().crc32c() == durableCrc32c)) {
             return false;
@@ -392,15 +407,22 @@ public final class LocalTier {
      * the next read of this host serves what they approved. Returns true when a copy was dropped.
      */
     public boolean dropIfAlteredOnDisk(String bucket, String key, int crc32c) {
-        Optional<TierEntry> entry = lookup(bucket, key);
+        Optional<TierEntry> entry = lookupOrDrop(bucket, key);
         if (entry.isEmpty()) {
             return false;
         }
         int onDisk;
         try {
             onDisk = Crc32c.ofFile(entry.get().data());
-        } catch (IOException e) {
+        } catch (NoSuchFileException gone) {
             return false; // gone meanwhile (evicted, replaced): nothing left to serve
+        } catch (IOException e) {
+            // not read (no descriptor left, say): what S3 holds was approved, a copy not proven the same goes
+            LOG.warn("Dropping the local-tier copy {} of s3://{}/{}: it could not be compared with S3's ({})",
+                    entry.get().data(), bucket, key, e.toString());
+            drop(bucket, key);
+            stats.staleCopiesDropped.increment();
+            return true;
         }
         if (onDisk == crc32c) {
             return false;
@@ -417,7 +439,7 @@ public final class LocalTier {
      * not keep serving it. Returns true when a copy was dropped.
      */
     public boolean dropIfGone(String bucket, String key) {
-        if (lookup(bucket, key).isEmpty()) {
+        if (lookupOrDrop(bucket, key).isEmpty()) {
             return false;
         }
         LOG.warn("Dropping the local-tier copy of s3://{}/{}: S3 no longer holds the object", bucket, key);

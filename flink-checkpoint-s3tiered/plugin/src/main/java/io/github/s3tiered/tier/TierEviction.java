@@ -160,7 +160,7 @@ final class TierEviction {
      * evicted.
      */
     private long scannedUnderLock(EvictionStep step) throws IOException {
-        Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.root(), r -> new Object());
+        Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.lockKey(), r -> new Object());
         synchronized (jvmLock) {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock ignored = ch.lock()) {

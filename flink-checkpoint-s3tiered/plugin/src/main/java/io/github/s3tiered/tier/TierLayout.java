@@ -63,6 +63,7 @@ final class TierLayout {
     private final Path objects;
     private final Path staging;
     private final Path lockFile;
+    private final Path lockKey;
 
     TierLayout(Path root, String store) throws IOException {
         this.root = root.toAbsolutePath().normalize();
@@ -80,6 +81,23 @@ final class TierLayout {
         if (!Files.isWritable(this.root)) {
             throw new IOException("The local tier directory " + this.root + " (s3tiered.local.dir) is not writable");
         }
+        Path layout = this.root.resolve(LAYOUT);
+        Path real;
+        try {
+            real = layout.toRealPath();
+        } catch (IOException e) {
+            real = layout;
+        }
+        this.lockKey = real;
+    }
+
+    /**
+     * The tier's directory as the file system knows it, links resolved: two tiers of one JVM that
+     * reach it through different paths (a symbolic link) share one lock, as the file lock, held per
+     * JVM, would otherwise fail for the second ({@code OverlappingFileLockException}).
+     */
+    Path lockKey() {
+        return lockKey;
     }
 
     Path root() {

@@ -95,6 +95,37 @@ class LocalTierTest {
     }
 
     @Test
+    void twoTiersOfOneJvmReachingTheDirectoryThroughALinkShareItsLock() throws Exception {
+        // the file lock is held per JVM: a second tier on the same directory through another path
+        // must wait for the first's scan, not fail (OverlappingFileLockException)
+        LocalTier direct = new LocalTier(dir, 1 << 20);
+        java.nio.file.Path link = Files.createSymbolicLink(dir.resolveSibling(dir.getFileName() + "-link"), dir);
+        try {
+            LocalTier linked = new LocalTier(link, 1 << 20);
+            for (int i = 0; i < 50; i++) {
+                put(direct, "k" + i, bytes(100, i));
+            }
+            java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                java.util.concurrent.Future<?> scans = other.submit(() -> {
+                    for (int i = 0; i < 300; i++) {
+                        linked.evictIfOverBudget();
+                    }
+                    return null;
+                });
+                for (int i = 0; i < 300; i++) {
+                    direct.evictIfOverBudget();
+                }
+                scans.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } finally {
+                other.shutdownNow();
+            }
+        } finally {
+            Files.delete(link);
+        }
+    }
+
+    @Test
     void damagedCopiesAreDroppedNotServed() throws Exception {
         LocalTier tier = new LocalTier(dir, 1 << 20);
         put(tier, "flip", bytes(1000, 2));

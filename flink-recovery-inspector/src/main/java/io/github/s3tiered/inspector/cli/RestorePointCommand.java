@@ -66,10 +66,12 @@ final class RestorePointCommand extends InspectorSubcommand {
                 doc.put("restorePoint", v.path().toString());
                 doc.put("checkpointId", v.checkpointId());
                 doc.put("kind", v.kind().name());
+                doc.set("validation", Json.validation(v, false)); // with --deep: what could not be proven
             } else {
                 doc.putNull("restorePoint");
                 doc.putNull("checkpointId");
                 doc.putNull("kind");
+                doc.putNull("validation");
             }
             doc.put("outcome", rp.outcome().name());
             if (rp.undecided().isPresent()) {
@@ -101,6 +103,13 @@ final class RestorePointCommand extends InspectorSubcommand {
                 err().println("incompatible: " + i.reason());
             }
             if (rp.path().isPresent()) {
+                Validation chosen = rp.chosen().get();
+                if (chosen.deepCheck() != null) {
+                    // a rehearsal that proved little (no RocksDB library here, job classes not given) says so
+                    for (String note : chosen.deepCheck().notes()) {
+                        err().println("not proven: " + note);
+                    }
+                }
                 out().println(rp.path().get());
             } else if (rp.undecided().isPresent() || rp.runsDisagree()) {
                 err().println(rp.explanation());

@@ -248,7 +248,10 @@ public final class CheckpointValidator {
             } catch (UnsupportedFileSystemSchemeException noFileSystem) {
                 // the checkpoint's own directory was read with a file system, these files name another
                 String scheme = parents.get(e.getKey()).toUri().getScheme();
-                boolean known = WELL_KNOWN_SCHEMES.contains(scheme);
+                if (scheme == null) { // a path without one takes fs.default-scheme's
+                    scheme = org.apache.flink.core.fs.FileSystem.getDefaultFsUri().getScheme();
+                }
+                boolean known = scheme != null && WELL_KNOWN_SCHEMES.contains(scheme);
                 for (ReferencedFile f : e.getValue()) {
                     problems.add(known
                             // a plugin missing on this host (a job moved from s3:// to s3tiered:// still

@@ -17,7 +17,10 @@ class UserPathTest {
 
     @Test
     void aLocalPathNamesTheFileTypedNotAnEscapedOne() throws Exception {
-        for (String name : new String[] {"my checkpoints", "100% state", "zustände"}) {
+        // file names beyond ASCII only where the JVM encodes them (not in a POSIX locale)
+        boolean utf8Names = "UTF-8".equalsIgnoreCase(System.getProperty("sun.jnu.encoding"));
+        for (String name : utf8Names ? new String[] {"my checkpoints", "100% state", "zustände"}
+                : new String[] {"my checkpoints", "100% state"}) {
             java.nio.file.Path typed = Files.createDirectories(dir.resolve(name).resolve("chk-1"));
 
             Path path = FlinkEnvironment.path(typed.toString());
