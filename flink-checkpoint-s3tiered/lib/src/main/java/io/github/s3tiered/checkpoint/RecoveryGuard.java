@@ -68,6 +68,16 @@ final class RecoveryGuard implements Serializable {
         if (!validate) {
             return pointer;
         }
+        try {
+            return checked(pointer);
+        } catch (IOException | RuntimeException e) {
+            // Flink's adaptive scheduler logs a failed submission at INFO only
+            LOG.error("Recovery guard: {}", e.getMessage());
+            throw e;
+        }
+    }
+
+    private String checked(String pointer) throws IOException {
         long start = System.nanoTime();
         Path path = new Path(pointer);
         if ("_metadata".equals(path.getName())) {
@@ -85,7 +95,8 @@ final class RecoveryGuard implements Serializable {
             throw new IOException(KEY + " = " + pointer + ": no such checkpoint or directory (" + e.getMessage() + ")", e);
         } catch (IOException e) {
             throw new IOException(KEY + " = " + pointer + ": the storage could not be read, so the checkpoint could not be"
-                    + " checked before resuming (" + e.getMessage() + "). Nothing was resumed; retry when the storage answers.", e);
+                    + " checked before resuming (" + e.getMessage() + "). Nothing was resumed; retry when the storage"
+                    + " answers (where it refused access, check the credentials and permissions of the JobManager).", e);
         }
         String resolved;
         switch (role) {
@@ -110,7 +121,8 @@ final class RecoveryGuard implements Serializable {
                     + " or it disappeared while it was checked. Nothing was resumed.", e);
         } catch (IOException e) {
             throw new IOException(KEY + " = " + pointer + ": the checkpoint could not be checked before resuming ("
-                    + e.getMessage() + "). Nothing was resumed; retry when the storage answers.", e);
+                    + e.getMessage() + "). Nothing was resumed; retry when the storage answers (where it refused"
+                    + " access, check the credentials and permissions of the JobManager).", e);
         }
         if (v.restorable()) {
             LOG.info("Recovery guard: {} is restorable: {} ({})", checkpoint, v.reason(), v.requests());

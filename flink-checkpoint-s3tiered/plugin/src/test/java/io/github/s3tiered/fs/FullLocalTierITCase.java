@@ -137,15 +137,7 @@ class FullLocalTierITCase {
             cached.add(p);
         }
         assertThat(fs.localTier().getVerified(S3.server().bucket(), cached.get(4).getPath().substring(1))).isPresent();
-        // what RocksDB would have written beside them: the volume is full now
-        try (OutputStream out = Files.newOutputStream(volume.resolve("rocksdb-files"))) {
-            byte[] block = new byte[64 * 1024];
-            while (Files.getFileStore(volume).getUsableSpace() >= block.length) {
-                out.write(block);
-            }
-        } catch (IOException full) {
-            // filled
-        }
+        fillVolumeAsRocksDbWould();
         Path p = new Path(base + "/state-file");
         byte[] data = randomBytes(MIB, 50);
 
@@ -220,14 +212,7 @@ class FullLocalTierITCase {
         byte[] data = randomBytes(MIB, 70);
         write(seed, p, data); // written by another TaskManager: not in this one's tier
         java.nio.file.Path target = Files.createDirectories(volume.resolve("rocksdb")).resolve("000042.sst");
-        try (OutputStream out = Files.newOutputStream(volume.resolve("rocksdb-files"))) {
-            byte[] block = new byte[64 * 1024];
-            while (Files.getFileStore(volume).getUsableSpace() >= block.length) {
-                out.write(block);
-            }
-        } catch (IOException full) {
-            // filled
-        }
+        fillVolumeAsRocksDbWould();
 
         fs.copyFiles(List.of(CopyRequest.of(p, new Path(target.toUri()), -1)), new CloseableRegistry());
 
@@ -288,6 +273,18 @@ class FullLocalTierITCase {
     // ------------------------------------------------------------------ helpers
 
     /** Fills the volume to the last byte, as another process sharing the disk would. */
+    /** What RocksDB would have written beside the tier's copies: the volume is full after it. */
+    private static void fillVolumeAsRocksDbWould() throws IOException {
+        try (OutputStream out = Files.newOutputStream(volume.resolve("rocksdb-files"))) {
+            byte[] block = new byte[64 * 1024];
+            while (Files.getFileStore(volume).getUsableSpace() >= block.length) {
+                out.write(block);
+            }
+        } catch (IOException full) {
+            // filled
+        }
+    }
+
     private void fillVolume() throws IOException {
         byte[] block = new byte[64 * 1024];
         try (OutputStream out = Files.newOutputStream(volume.resolve("filler"))) {
