@@ -134,8 +134,13 @@ public final class LocalTier {
      * copies of a bucket and key both have.
      */
     public LocalTier(Path root, long maxBytes, String store) throws IOException {
+        this(root, maxBytes, store, TierEviction.DEFAULT_LOCK_WAIT);
+    }
+
+    /** {@code lockWait}: how long a scan waits for the host-wide eviction lock (tests shorten it). */
+    LocalTier(Path root, long maxBytes, String store, java.time.Duration lockWait) throws IOException {
         this.layout = new TierLayout(root, store);
-        this.eviction = new TierEviction(layout, verification, stats, maxBytes);
+        this.eviction = new TierEviction(layout, verification, stats, maxBytes, lockWait);
         eviction.evictIfOverBudget(); // counts everything on disk, removes what crashes left
     }
 

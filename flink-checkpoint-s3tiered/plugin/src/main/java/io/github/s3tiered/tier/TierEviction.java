@@ -11,12 +11,14 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Keeps the tier within its byte budget across every process sharing the directory (several
@@ -31,7 +33,17 @@ final class TierEviction {
     private static final Logger LOG = LoggerFactory.getLogger(TierEviction.class);
     /** Eviction goes down to this share of the budget, so it does not run on every commit. */
     private static final double LOW_WATERMARK = 0.9;
-    private static final ConcurrentHashMap<Path, Object> JVM_LOCKS = new ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+    /**
+     * How long a scan waits for the tier's locks. Another process's scan holds the file lock for
+     * a walk of the directory (well under a second for tens of thousands of files); a process
+     * frozen while holding it (a paused container, a stopped JVM) would otherwise hold every
+     * commit of the host, and with it every checkpoint's close, for as long as it stays frozen.
+     */
+    static final Duration DEFAULT_LOCK_WAIT = Duration.ofSeconds(10);
+    /** After a wait for the locks ran out, commits skip eviction for this long instead of waiting again. */
+    private static final long SKIP_AFTER_LOCK_TIMEOUT_NANOS = TimeUnit.MINUTES.toNanos(1);
+    private static final long LOCK_POLL_MILLIS = 20;
 
     private final TierLayout layout;
     private final CopyVerification verification;
@@ -48,12 +60,20 @@ final class TierEviction {
      * other commit of the host waiting, only to evict the copy just kept.
      */
     private volatile boolean overBudgetAfterScan;
+    private final Duration lockWait;
+    /**
+     * {@link System#nanoTime()} until which {@link #evictIfDue()} does not wait for the locks
+     * again, after a wait for them ran out; 0 when none did. The budget is then enforced late,
+     * never a checkpoint held up.
+     */
+    private volatile long lockWaitSkippedUntil;
 
-    TierEviction(TierLayout layout, CopyVerification verification, TierStatistics stats, long maxBytes) {
+    TierEviction(TierLayout layout, CopyVerification verification, TierStatistics stats, long maxBytes, Duration lockWait) {
         this.layout = layout;
         this.verification = verification;
         this.stats = stats;
         this.maxBytes = maxBytes;
+        this.lockWait = lockWait;
     }
 
     long maxBytes() {
@@ -90,6 +110,10 @@ final class TierEviction {
             return;
         }
         if (usedBytes.get() > maxBytes && !overBudgetAfterScan || addedSinceScan.get() > maxBytes / 10) {
+            long skippedUntil = lockWaitSkippedUntil;
+            if (skippedUntil != 0 && System.nanoTime() - skippedUntil < 0) {
+                return;
+            }
             try {
                 evictIfOverBudget();
             } catch (java.nio.file.DirectoryIteratorException e) {
@@ -110,20 +134,29 @@ final class TierEviction {
      */
     void evictIfOverBudget() throws IOException {
         // the file lock fails on an interrupted thread (a commit at the end of a cancelled upload)
-        EvenIfInterrupted.run(() -> {
-            if (keepsNoCopies()) {
-                // a process with the tier off (its budget 0) shares the directory, whose default is
-                // the host's, with processes that keep copies: evicting down to its budget would
-                // remove all of theirs. It only removes what crashes left.
-                scannedUnderLock((scan, total) -> total);
-            } else {
-                evictUnderLock();
-            }
-            return null;
-        });
+        try {
+            EvenIfInterrupted.run(() -> {
+                if (keepsNoCopies()) {
+                    // a process with the tier off (its budget 0) shares the directory, whose default is
+                    // the host's, with processes that keep copies: evicting down to its budget would
+                    // remove all of theirs. It only removes what crashes left.
+                    scannedUnderLock((scan, total) -> total);
+                } else {
+                    evictUnderLock();
+                }
+                return null;
+            });
+        } catch (LockNotTaken e) {
+            // the copy just committed is in place; the budget is enforced by a later scan
+            lockWaitSkippedUntil = System.nanoTime() + SKIP_AFTER_LOCK_TIMEOUT_NANOS;
+            LOG.warn("{}; not enforcing the tier's budget for a minute", e.getMessage());
+        }
     }
 
-    /** See {@link LocalTier#evictForFullVolume}. */
+    /**
+     * See {@link LocalTier#evictForFullVolume}. Fails with {@link LockNotTaken} when the locks are
+     * not free within the wait: the write then fails on the full volume, naming the lock.
+     */
     long evictForFullVolume(long bytes) throws IOException {
         return EvenIfInterrupted.run(() -> scannedUnderLock((scan, total) -> {
             // a copy also linked elsewhere (into a restored RocksDB directory, or RocksDB's own
@@ -160,10 +193,14 @@ final class TierEviction {
      * evicted.
      */
     private long scannedUnderLock(EvictionStep step) throws IOException {
-        Object jvmLock = JVM_LOCKS.computeIfAbsent(layout.lockKey(), r -> new Object());
-        synchronized (jvmLock) {
+        ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(layout.lockKey(), r -> new ReentrantLock());
+        long deadline = System.nanoTime() + lockWait.toNanos();
+        if (!tryLockUntil(jvmLock, deadline)) {
+            throw new LockNotTaken(layout.root(), "another thread of this process", lockWait);
+        }
+        try {
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    FileLock ignored = ch.lock()) {
+                    FileLock ignored = fileLockUntil(ch, deadline)) {
                 long now = System.currentTimeMillis();
                 // reset before the scan: a commit landing during it is then counted again, never lost
                 addedSinceScan.set(0);
@@ -179,6 +216,46 @@ final class TierEviction {
                 usedBytes.set(left);
                 return total - left;
             }
+        } finally {
+            jvmLock.unlock();
+        }
+    }
+
+    private static boolean tryLockUntil(ReentrantLock lock, long deadline) {
+        try {
+            return lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // cancelled meanwhile: no scan, the caller ends as interrupted
+            return false;
+        }
+    }
+
+    /** The file lock, polled: a blocking {@code lock()} waits for as long as its holder lives. */
+    private FileLock fileLockUntil(FileChannel ch, long deadline) throws IOException {
+        while (true) {
+            FileLock lock = ch.tryLock();
+            if (lock != null) {
+                return lock;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new LockNotTaken(layout.root(), "another process sharing the directory (frozen or paused?) in "
+                        + layout.lockFile(), lockWait);
+            }
+            try {
+                Thread.sleep(LOCK_POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new LockNotTaken(layout.root(), "another process, and this thread was interrupted waiting in "
+                        + layout.lockFile(), lockWait);
+            }
+        }
+    }
+
+    /** The tier's locks were held by others for the whole wait: nothing was scanned or evicted. */
+    static final class LockNotTaken extends IOException {
+        LockNotTaken(Path root, String holder, Duration wait) {
+            super("Local tier " + root + ": its eviction lock was held by " + holder + " for more than "
+                    + wait.toMillis() + " ms");
         }
     }
 
