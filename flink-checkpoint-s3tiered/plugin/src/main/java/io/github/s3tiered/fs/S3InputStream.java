@@ -37,7 +37,7 @@ import java.util.zip.CRC32C;
  * <p>{@link #close()} may come from another thread while a read is blocked (Flink cancels through
  * its {@code CloseableRegistry}): it aborts the response body the read waits on, ends any retry
  * wait, and no request starts after it; the reading thread fails with "closed" and, if the close
- * could not take the lock, releases the stream and the staging file on its way out.
+ * could not take the lock, the holder releases the stream and the staging file on its way out.
  */
 final class S3InputStream extends FSDataInputStream {
 
@@ -142,8 +142,7 @@ final class S3InputStream extends FSDataInputStream {
             }
             return readLocked(b, off, len);
         } finally {
-            releaseIfClosed();
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -299,8 +298,7 @@ final class S3InputStream extends FSDataInputStream {
             dropTee();
             pos = desired;
         } finally {
-            releaseIfClosed();
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -310,7 +308,7 @@ final class S3InputStream extends FSDataInputStream {
         try {
             return pos;
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -326,7 +324,7 @@ final class S3InputStream extends FSDataInputStream {
             seek(target);
             return target - before;
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -336,7 +334,7 @@ final class S3InputStream extends FSDataInputStream {
         try {
             return (int) Math.min(Integer.MAX_VALUE, Math.max(0, length - pos));
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -365,9 +363,20 @@ final class S3InputStream extends FSDataInputStream {
         // else: a read in another thread holds the lock; it releases everything when it returns
     }
 
-    private void releaseIfClosed() {
-        if (closed) {
-            release();
+    /**
+     * Unlocks, then releases the stream if it was closed meanwhile. A {@link #close()} that found
+     * the lock held left the release to its holder; checking after the unlock, not before, leaves
+     * no window: either the close's {@code tryLock} follows the unlock and succeeds, or it failed
+     * before it, and then {@link #closed} is seen here.
+     */
+    private void unlock() {
+        lock.unlock();
+        if (closed && lock.tryLock()) {
+            try {
+                release();
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
