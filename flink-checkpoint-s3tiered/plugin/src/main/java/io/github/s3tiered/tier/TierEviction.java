@@ -89,13 +89,17 @@ final class TierEviction {
         return usedBytes.get();
     }
 
+    /**
+     * Counts a removal. Never below 0: the copy may be one another process committed after this
+     * one's last scan, never counted here (the used-bytes metric went negative).
+     */
     void removed(long bytes) {
-        usedBytes.addAndGet(-bytes);
+        usedBytes.updateAndGet(used -> Math.max(0, used - bytes));
     }
 
     /** Counts a commit; {@link #evictIfDue()} then decides whether to scan. */
     void added(long bytes, long replacedBytes) {
-        usedBytes.addAndGet(bytes - replacedBytes);
+        usedBytes.updateAndGet(used -> Math.max(0, used + bytes - replacedBytes));
         addedSinceScan.addAndGet(bytes);
     }
 

@@ -74,6 +74,17 @@ class LocalTierTest {
     }
 
     @Test
+    void removingACopyAnotherProcessCommittedAfterTheScanDoesNotCountBelowZero() throws Exception {
+        LocalTier early = new LocalTier(dir, 1 << 20); // scans an empty directory
+        LocalTier other = new LocalTier(dir, 1 << 20);
+        put(other, "theirs", bytes(1000, 1));
+        early.drop("b", "theirs");
+        assertThat(early.usedBytes()).isZero();
+        put(early, "mine", bytes(1000, 2));
+        assertThat(early.usedBytes()).isEqualTo(onDisk());
+    }
+
+    @Test
     void copiesAnotherProcessRemovedAreForgottenAtTheNextScan() throws Exception {
         // what this process checked stays remembered while the copy is there; one removed by
         // another process (its eviction, a JobManager deleting subsumed checkpoints) must not stay
