@@ -92,7 +92,7 @@ final class BatchDownload {
         AutoCloseable registered = registration.register(cancel);
         try {
             long started = System.nanoTime();
-            Plan plan = plan(requests, resolver);
+            Plan plan = plan(requests, resolver, cancellation);
             long planned = System.nanoTime();
             execute(plan, cancellation, tasks);
             LOG.debug("Restored {} files ({} from the local tier): the tier's check took {} ms, placing them {} ms",
@@ -108,6 +108,15 @@ final class BatchDownload {
 
     /** Resolves the requests and asks the tier, once, which of the sources it holds intact. */
     Plan plan(List<FileCopy> requests, PathResolver resolver) throws IOException {
+        return plan(requests, resolver, Cancellation.NONE);
+    }
+
+    /**
+     * As above; once {@code cancellation} is cancelled, copies not checked yet are not read (a
+     * copy this process has not checked before is read in full: seconds per GB), and the plan
+     * counts them as not held, which the cancelled execution never gets to.
+     */
+    Plan plan(List<FileCopy> requests, PathResolver resolver, Cancellation cancellation) throws IOException {
         List<ObjectPath> sources = new ArrayList<>(requests.size());
         List<ObjectKey> keys = new ArrayList<>(requests.size());
         for (FileCopy request : requests) {
@@ -116,7 +125,8 @@ final class BatchDownload {
             keys.add(new ObjectKey(source.bucket(), source.key()));
         }
         Map<ObjectKey, IntactCopy> held = runtime.config().localEnabled()
-                ? runtime.tier().intactCopies(keys, runtime.transferPool()) : Map.of();
+                ? runtime.tier().intactCopies(keys, runtime.transferPool(), cancellation::isCancelled) : Map.of();
+        cancellation.check("Restore of " + requests.size() + " files");
         List<Transfer> transfers = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
             Path destination = localPath(requests.get(i).destination());

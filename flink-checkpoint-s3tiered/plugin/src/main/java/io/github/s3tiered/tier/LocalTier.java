@@ -198,10 +198,20 @@ public final class LocalTier {
      * read on {@code pool}, each on its own, so that a new process's restore reads them in parallel.
      */
     public Map<ObjectKey, IntactCopy> intactCopies(Collection<ObjectKey> keys, Executor pool) {
+        return intactCopies(keys, pool, () -> false);
+    }
+
+    /**
+     * As above, for a restore that may be cancelled meanwhile: once {@code cancelled} says so, no
+     * copy is read in full any more (each counts as not held), so the cancel does not wait for
+     * reads of seconds per GB.
+     */
+    public Map<ObjectKey, IntactCopy> intactCopies(Collection<ObjectKey> keys, Executor pool,
+            java.util.function.BooleanSupplier cancelled) {
         List<ObjectKey> distinct = new ArrayList<>(new LinkedHashSet<>(keys));
         List<CompletableFuture<Optional<IntactCopy>>> checks = new ArrayList<>(distinct.size());
         distinct.forEach(k -> checks.add(new CompletableFuture<>()));
-        CursorWork.start(distinct.size(), pool, i -> checkOne(distinct.get(i), checks.get(i), pool)).run();
+        CursorWork.start(distinct.size(), pool, i -> checkOne(distinct.get(i), checks.get(i), pool, cancelled)).run();
         Map<ObjectKey, IntactCopy> intact = new LinkedHashMap<>();
         for (int i = 0; i < distinct.size(); i++) {
             ObjectKey k = distinct.get(i);
@@ -211,7 +221,8 @@ public final class LocalTier {
     }
 
     /** Checks one copy here, or hands it to {@code pool} when it must be read in full; {@code result} is told. */
-    private void checkOne(ObjectKey k, CompletableFuture<Optional<IntactCopy>> result, Executor pool) {
+    private void checkOne(ObjectKey k, CompletableFuture<Optional<IntactCopy>> result, Executor pool,
+            java.util.function.BooleanSupplier cancelled) {
         try {
             Optional<TierEntry> entry = lookup(k.bucket(), k.key());
             if (entry.isEmpty()) {
@@ -226,7 +237,12 @@ public final class LocalTier {
                 result.complete(outcome(k.bucket(), k.key(), e, known));
                 return;
             }
-            CompletableFuture.supplyAsync(() -> outcome(k.bucket(), k.key(), e, verification.check(e)), pool)
+            if (cancelled.getAsBoolean()) {
+                result.complete(Optional.empty());
+                return;
+            }
+            CompletableFuture.supplyAsync(() -> cancelled.getAsBoolean()
+                    ? Optional.<IntactCopy>empty() : outcome(k.bucket(), k.key(), e, verification.check(e)), pool)
                     .whenComplete((copy, failure) -> {
                         if (failure != null) {
                             result.completeExceptionally(failure);

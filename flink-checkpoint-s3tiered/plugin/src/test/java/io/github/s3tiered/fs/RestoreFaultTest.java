@@ -393,6 +393,38 @@ class RestoreFaultTest {
     }
 
     @Test
+    void closingTheRegistryWhileTheTierChecksItsCopiesStopsTheChecks() throws Exception {
+        fileSystem(Map.of());
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            keys.add("cp/f" + i);
+            write("cp/f" + i, bytes(100_000, i));
+        }
+        fs.runtime().close();
+        fileSystem(Map.of()); // another process: it reads each copy in full before it trusts it
+        CloseableRegistry registry = new CloseableRegistry();
+        java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+        io.github.s3tiered.tier.TierSteps.listen(step -> {
+            if (step.equals(io.github.s3tiered.tier.TierSteps.CHECK_SIDECAR_READ) && checks.incrementAndGet() == 1) {
+                try {
+                    registry.close(); // Flink cancelling the restore while the tier is asked
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        try {
+            assertThatThrownBy(() -> fs.copyFiles(requests(keys.toArray(String[]::new)), registry))
+                    .isInstanceOf(Cancellation.CancelledException.class);
+        } finally {
+            io.github.s3tiered.tier.TierSteps.listen(step -> {});
+        }
+        assertThat(fs.runtime().tier().statistics().fullChecks.sum())
+                .as("copies read in full after the cancel: at most those already started").isLessThan(10);
+        assertThat(store.calls("GetObject")).as("nothing downloaded").isEmpty();
+    }
+
+    @Test
     void closingAStreamFromAnotherThreadEndsABlockedRead() throws Exception {
         fileSystem(FakeS3FileSystemTest.STREAMING_READS);
         byte[] data = bytes(200_000, 6);
