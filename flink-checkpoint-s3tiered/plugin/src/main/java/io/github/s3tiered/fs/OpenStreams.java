@@ -28,6 +28,13 @@ final class OpenStreams {
         }
     }
 
+    /** Every open stream, at this moment. */
+    List<TieredOutputStream> all() {
+        synchronized (streams) {
+            return new ArrayList<>(streams);
+        }
+    }
+
     /** The open streams writing {@code path}, or anything below it when {@code recursive}. */
     List<TieredOutputStream> under(ObjectPath path, boolean recursive) {
         List<TieredOutputStream> found = new ArrayList<>();

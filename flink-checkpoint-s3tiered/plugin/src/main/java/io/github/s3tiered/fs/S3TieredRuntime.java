@@ -10,6 +10,8 @@ import io.github.s3tiered.tier.LocalTier;
 
 import java.io.IOException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -28,7 +30,16 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final ExecutorService transferPool;
     private final PreUploads preUploads = new PreUploads();
     private final SharedDownloads sharedDownloads = new SharedDownloads();
+    /** Refreshes the mtime of open streams' staging files, see {@link #keepOpenStagingFilesAlive()}. */
+    private final ScheduledExecutorService stagingKeepAlive;
     private volatile boolean closed;
+
+    /**
+     * How often the staging files of open streams get a fresh mtime: well within the tier's
+     * {@value LocalTier#LEFTOVER_HOURS} hours, after which a scan takes a staging file for a crash's
+     * leftover.
+     */
+    private static final long STAGING_KEEP_ALIVE_MINUTES = 30;
 
     public S3TieredRuntime(S3TieredConfig config) throws IOException {
         this(config, new S3Statistics());
@@ -56,6 +67,25 @@ public final class S3TieredRuntime implements AutoCloseable {
                         new LinkedBlockingQueue<>(), daemonThreads("s3tiered-transfer"));
         pool.allowCoreThreadTimeOut(true);
         this.transferPool = pool;
+        this.stagingKeepAlive = Executors.newSingleThreadScheduledExecutor(daemonThreads("s3tiered-staging-keep-alive"));
+        stagingKeepAlive.scheduleWithFixedDelay(this::keepOpenStagingFilesAlive, STAGING_KEEP_ALIVE_MINUTES,
+                STAGING_KEEP_ALIVE_MINUTES, TimeUnit.MINUTES);
+    }
+
+    /**
+     * Gives the staging file of every open stream a fresh mtime. A scan of the tier, in any process
+     * sharing its directory, removes staging files older than {@value LocalTier#LEFTOVER_HOURS}
+     * hours as a crash's leftovers: it cannot tell a live process's from a dead one's. A stream may
+     * stay open that long without a write (Flink's file merging keeps a file open across the
+     * checkpoints of an idle job), and its next sync or close then found its file gone.
+     */
+    void keepOpenStagingFilesAlive() {
+        try {
+            openStreams.all().forEach(TieredOutputStream::keepStagingFileAlive);
+        } catch (RuntimeException e) { // an exception would end the schedule for good
+            org.slf4j.LoggerFactory.getLogger(S3TieredRuntime.class).warn("Could not refresh the staging files of open"
+                    + " streams in {}: {}", tier.root(), e.toString());
+        }
     }
 
     /**
@@ -115,6 +145,7 @@ public final class S3TieredRuntime implements AutoCloseable {
             return;
         }
         closed = true;
+        stagingKeepAlive.shutdownNow();
         transferPool.shutdown();
         store.close();
     }

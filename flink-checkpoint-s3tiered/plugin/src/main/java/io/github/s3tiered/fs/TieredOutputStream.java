@@ -7,6 +7,7 @@ import io.github.s3tiered.s3.EvenIfInterrupted;
 import io.github.s3tiered.s3.RangedDownload;
 import io.github.s3tiered.s3.S3Access;
 import io.github.s3tiered.s3.UploadedPart;
+import io.github.s3tiered.tier.LocalTier;
 
 import org.apache.flink.core.fs.FSDataOutputStream;
 
@@ -128,6 +129,22 @@ final class TieredOutputStream extends FSDataOutputStream {
 
     ObjectPath target() {
         return target;
+    }
+
+    /** See {@link S3TieredRuntime#keepOpenStagingFilesAlive()}: while writes or syncs may come. */
+    void keepStagingFileAlive() {
+        State now = state.get();
+        if (now != State.OPEN && now != State.SYNCING) {
+            return;
+        }
+        try {
+            Files.setLastModifiedTime(staging, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+        } catch (java.nio.file.NoSuchFileException closedMeanwhile) {
+            // deleted by its close or abandon
+        } catch (IOException e) {
+            LOG.warn("Could not refresh the mtime of the staging file {} of {}: a scan of the local tier may take it"
+                    + " for a crash's leftover after {} hours: {}", staging, target, LocalTier.LEFTOVER_HOURS, e.toString());
+        }
     }
 
     /** Whether the SHA-256 is computed as the bytes stream (else, if needed, by reading the file at close). */
