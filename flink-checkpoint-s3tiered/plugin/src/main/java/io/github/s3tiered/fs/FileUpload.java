@@ -112,9 +112,12 @@ final class FileUpload {
                         + " bytes, multipart upload id " + uploadId + ") was interrupted; it is aborted once its parts "
                         + "in flight settle: " + cause.getMessage()), cause);
             }
-            String outcome = "was aborted";
+            String outcome;
             try {
-                abort(store, target, uploadId);
+                outcome = abortWithin(runtime, store, target, uploadId)
+                        ? "was aborted"
+                        : "is being aborted in the background (S3 did not answer the abort within "
+                                + abortWait.toMillis() + " ms)";
             } catch (IOException abortFailure) {
                 cause.addSuppressed(abortFailure);
                 outcome = "could NOT be aborted (" + abortFailure.getMessage()
@@ -167,6 +170,55 @@ final class FileUpload {
                     + " (multipart upload id " + uploadId + ") were uploaded");
         } catch (ExecutionException e) {
             throw RangedDownload.unwrap(e);
+        }
+    }
+
+    /**
+     * How long a failed upload waits for its abort before it reports the failure. The abort retries
+     * as any request (under a storm of 503s that takes minutes, as long as the parts took to fail):
+     * Flink hears of the failure after this, and the abort goes on in the background.
+     */
+    static final java.time.Duration ABORT_WAIT = java.time.Duration.ofSeconds(10);
+    /** {@link #ABORT_WAIT}; tests shorten it. */
+    static volatile java.time.Duration abortWait = ABORT_WAIT;
+
+    /** Aborts on the transfer pool; true when done within {@link #ABORT_WAIT}, false when it goes on. */
+    private static boolean abortWithin(S3TieredRuntime runtime, S3Access store, ObjectPath target, String uploadId)
+            throws IOException {
+        CompletableFuture<Void> aborted = new CompletableFuture<>();
+        try {
+            runtime.transferPool().execute(() -> {
+                try {
+                    abort(store, target, uploadId);
+                    aborted.complete(null);
+                } catch (Throwable t) {
+                    aborted.completeExceptionally(t);
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            abort(store, target, uploadId);
+            return true;
+        }
+        // a thread interrupted before (Flink cancelling the checkpoint) waits as well, as briefly
+        boolean interrupted = Thread.interrupted();
+        try {
+            aborted.get(abortWait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException | InterruptedException slow) {
+            interrupted |= slow instanceof InterruptedException;
+            aborted.whenComplete((ok, failure) -> {
+                if (failure != null) {
+                    LOG.warn("The failed upload of {} (multipart upload id {}) could NOT be aborted: {}; a bucket "
+                            + "lifecycle rule for incomplete multipart uploads removes it", target, uploadId, failure.toString());
+                }
+            });
+            return false;
+        } catch (ExecutionException e) {
+            throw RangedDownload.unwrap(e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

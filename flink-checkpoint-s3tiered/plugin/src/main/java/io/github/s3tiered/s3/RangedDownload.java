@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.zip.CRC32C;
 
@@ -155,6 +156,23 @@ public final class RangedDownload {
         if (size == 0 && firstRange != null) {
             firstRange.abort(); // a server that answered the range of an empty object with 200 (S3 answers 416)
         }
+        // The file's ranges stop together: once one fails for good (a 503 storm that outlasts its
+        // throttle budget, a 403, a body that keeps breaking), the others stop retrying and the
+        // queued ones do not start; else the file failed only after every range had spent its own
+        // budget (minutes per wave of ranges), adding to the storm. The caller's cancellation
+        // (the batch's, a stream's close) is passed on to them.
+        String object = "s3://" + bucket + "/" + key;
+        Cancellation rangesCancellation = new Cancellation();
+        S3Access rangeStore = store.cancellable(rangesCancellation);
+        Cancellation.Registration forwarded = store.cancellation().onCancel(
+                () -> rangesCancellation.cancel("the download of " + object + " was cancelled"));
+        AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+        Function<Long, java.util.function.Consumer<Throwable>> onFailure = from -> failure -> {
+            IOException io = unwrap(failure);
+            if (!(io instanceof Cancellation.CancelledException) && firstFailure.compareAndSet(null, io)) {
+                rangesCancellation.cancel("the range from byte " + from + " of " + object + " failed: " + io.getMessage());
+            }
+        };
         List<CompletableFuture<Integer>> ranges = new ArrayList<>();
         CompletableFuture<Integer> readHere = null;
         try {
@@ -168,9 +186,14 @@ public final class RangedDownload {
                 }
                 ranges.add(CompletableFuture.supplyAsync(() -> {
                     try {
-                        return downloadRange(store, bucket, key, expected, null, start, end, target, reopenAttempts);
+                        rangesCancellation.check("Download of " + object); // queued behind a failed range
+                        return downloadRange(rangeStore, bucket, key, expected, null, start, end, target, reopenAttempts);
                     } catch (IOException e) {
+                        onFailure.apply(start).accept(e);
                         throw new UncheckedIOException(e);
+                    } catch (RuntimeException e) {
+                        onFailure.apply(start).accept(e);
+                        throw e;
                     }
                 }, pool));
             }
@@ -178,25 +201,30 @@ public final class RangedDownload {
             if (firstRange != null) {
                 firstRange.abort();
             }
+            rangesCancellation.cancel("the download of " + object + " could not be queued");
             ranges.forEach(r -> r.cancel(false));
+            forwarded.close();
             throw rejected;
         }
         if (readHere != null) {
             try {
-                readHere.complete(downloadRange(store, bucket, key, expected, firstRange, 0,
+                readHere.complete(downloadRange(rangeStore, bucket, key, expected, firstRange, 0,
                         Math.min(size, rangeSize) - 1, target, reopenAttempts));
             } catch (IOException | RuntimeException e) {
                 firstRange.abort();
+                onFailure.apply(0L).accept(e);
                 readHere.completeExceptionally(e);
             }
         }
         return CompletableFuture.allOf(ranges.toArray(new CompletableFuture[0]))
-                .whenComplete((ok, failure) -> {
+                .handle((ok, failure) -> {
+                    forwarded.close();
                     if (failure != null) {
-                        ranges.forEach(r -> r.cancel(false));
+                        // the range that failed first, not one that was stopped because of it
+                        Throwable first = firstFailure.get();
+                        throw first != null ? new CompletionException(first)
+                                : failure instanceof CompletionException ce ? ce : new CompletionException(failure);
                     }
-                })
-                .thenApply(ignored -> {
                     int crc = 0; // CRC32C of no bytes
                     long offset = 0;
                     for (CompletableFuture<Integer> r : ranges) {

@@ -103,6 +103,37 @@ class UploadFailureTest extends FakeS3FileSystemTest {
     }
 
     /**
+     * The abort of a failed upload that S3 does not answer (a storm of 503s it retries for minutes,
+     * here held on the wire) does not hold the failure back past {@link FileUpload#ABORT_WAIT}: the
+     * error says the abort goes on, and it does.
+     */
+    @Test
+    void aFailedUploadWhoseAbortHangsIsReportedAndAbortedInTheBackground() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        store.inject(FaultRule.on("UploadPart").keys("cp/slow-abort").part(2).error(403, "AccessDenied"));
+        store.inject(FaultRule.on("AbortMultipartUpload").keys("cp/slow-abort").holdUntil(release));
+        FSDataOutputStream out = fs.create(path("cp/slow-abort"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(12 * MIB, 3));
+
+        FileUpload.abortWait = Duration.ofSeconds(1);
+        try {
+            assertThatThrownBy(out::close)
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("is being aborted in the background")
+                    .hasMessageContaining(store.openUploads().get(0))
+                    .hasMessageContaining("AccessDenied");
+            assertThat(store.openUploads()).as("the abort is still on the wire").hasSize(1);
+        } finally {
+            FileUpload.abortWait = FileUpload.ABORT_WAIT;
+            release.countDown();
+        }
+        store.awaitCalls("AbortMultipartUpload", 1, Duration.ofSeconds(30));
+        S3TieredTestSupport.awaitTransfersEnded(fs, Duration.ofSeconds(30));
+        assertThat(store.openUploads()).isEmpty();
+        assertThat(store.object(BUCKET, "cp/slow-abort")).isEmpty();
+    }
+
+    /**
      * Part 1 is throttled (a 503 storm) while part 2 is refused for good: the upload fails at once
      * with part 2's error, and part 1 stops retrying (it would spend its whole throttle budget,
      * minutes, before the failure surfaced, as parts are awaited in order).
