@@ -373,7 +373,9 @@ class StandaloneClusterITCase {
                 "restart-strategy.fixed-delay.attempts", "300",
                 "restart-strategy.fixed-delay.delay", "500ms",
                 "execution.checkpointing.interval", "500ms",
-                "s3tiered.verification.orphan-clock-margin", "0 s"));
+                "s3tiered.verification.orphan-clock-margin", "0 s",
+                // one run writes the job directory: no other run's checkpoint to wait a timeout for
+                "s3tiered.verification.orphan-min-age", "0 s"));
 
         // A kill after each completed checkpoint, each at most RECORDS_PER_CHECKPOINT records of a subtask on:
         // the job cannot have read its input (MANY_RECORDS / 2 per subtask) before the last kill.

@@ -221,9 +221,11 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         // than the interval, as on 1.20 here): the next one starting at once must not keep the removal off
         RecoveryJob.Settings s = new RecoveryJob.Settings(320_000, 16_000, 20_000, 0, output.toString())
                 .gatedEvery(10_000); // at least fifteen checkpoints before the input ends
-        // one S3 server, one clock: no margin, so that the orphan goes within the job's 16 s
+        // one S3 server, one clock: no margin, so that the orphan goes within the job's 16 s; one run
+        // writes the job directory: no minimum age either
         StreamExecutionEnvironment env = environment(dir, null,
-                java.util.Map.of(io.github.s3tiered.checkpoint.VerificationOptions.ORPHAN_CLOCK_MARGIN.key(), "0 s"));
+                java.util.Map.of(io.github.s3tiered.checkpoint.VerificationOptions.ORPHAN_CLOCK_MARGIN.key(), "0 s",
+                        io.github.s3tiered.checkpoint.VerificationOptions.ORPHAN_MIN_AGE.key(), "0 s"));
         RecoveryJob.build(env, s);
         JobID job = JobRunner.submit(cluster, env);
         String jobPrefix = dir.substring(("s3tiered://" + S3.server().bucket() + "/").length()) + "/" + job + "/";

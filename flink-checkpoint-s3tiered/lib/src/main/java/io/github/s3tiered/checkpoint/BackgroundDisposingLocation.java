@@ -29,10 +29,18 @@ class BackgroundDisposingLocation extends ForwardingCheckpointStreamFactory impl
         return delegate.createMetadataOutputStream();
     }
 
-    /** In the background ({@link FailedCheckpointDisposal}). */
+    /** In the background ({@link FailedCheckpointDisposal}), unless {@link #keepsDirectory()}. */
     @Override
     public final void disposeOnFailure() {
+        if (keepsDirectory()) {
+            return;
+        }
         FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure, () -> {});
+    }
+
+    /** Whether the directory is not this location's to delete ({@link EarlierRunsMetadata}). */
+    boolean keepsDirectory() {
+        return false;
     }
 
     @Override

@@ -23,6 +23,7 @@ final class MetadataWritingLocation extends BackgroundDisposingLocation {
 
     /** Null where the job has no changelog. */
     private final ChangelogFilesCheck changelogFiles;
+    private final EarlierRunsMetadata earlierRun = new EarlierRunsMetadata();
 
     MetadataWritingLocation(CheckpointStorageLocation delegate, long reuseWindowMillis, ChangelogFilesCheck changelogFiles)
             throws IOException {
@@ -39,8 +40,13 @@ final class MetadataWritingLocation extends BackgroundDisposingLocation {
 
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
-        CheckpointMetadataOutputStream out = MetadataFileOutputStream.openFor(delegate, precheck);
+        CheckpointMetadataOutputStream out = earlierRun.open(delegate, () -> MetadataFileOutputStream.openFor(delegate, precheck));
         return changelogFiles == null ? out : changelogFiles.wrap(out, checkpointDirectory(delegate));
+    }
+
+    @Override
+    boolean keepsDirectory() {
+        return earlierRun.keepsDirectoryOf(delegate, FailedCheckpointDisposal.describe(delegate));
     }
 
     /** The directory of an Fs location (where relative handles in its {@code _metadata} point), else null. */

@@ -53,7 +53,8 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>no retained checkpoint references it (if a {@code _metadata} cannot be read, nothing is
  *       removed), and
- *   <li>S3 stamped it more than {@link #clockMarginSeconds} before the second of {@code
+ *   <li>S3 stamped it more than {@link #clockMarginSeconds} and the checkpoint timeout ({@link
+ *       #checkpointTimeoutSeconds}, for checkpoints of another run on this directory) before the second of {@code
  *       chk-M/_metadata} (S3-compatible stores of several nodes stamp by each node's clock), where
  *       M is the newest retained checkpoint finalized here whose checkpoints pending at its
  *       finalization have all ended: every checkpoint running now was started after M was
@@ -76,6 +77,17 @@ final class OrphanSweep {
      * seconds ({@link VerificationOptions#ORPHAN_CLOCK_MARGIN}): only delays removal.
      */
     private final long clockMarginSeconds;
+    /**
+     * {@link VerificationOptions#ORPHAN_MIN_AGE}, by default the job's checkpoint timeout, in seconds:
+     * objects are also kept while younger than this before the reference checkpoint's {@code _metadata}. Another run writing this job directory (a
+     * JobManager of a fixed job id left running beside a new one) shows itself only through its
+     * {@code chk-N} in a listing, and on S3 a checkpoint whose small state goes into its
+     * {@code _metadata} has nothing under {@code chk-N} until it completes, while its new files are
+     * in {@code shared/} already. Whatever coordinator runs a checkpoint, it started less than a
+     * timeout ago, after the reference's {@code _metadata} less a timeout: its files are younger.
+     * Only delays the removal.
+     */
+    private final long checkpointTimeoutSeconds;
 
     /**
      * A checkpoint this JobManager finalized, while its {@code _metadata} was there at the last
@@ -155,15 +167,18 @@ final class OrphanSweep {
     /** {@code legacyJobDir}: the job directory as Flink names it, with the entropy marker; or null. */
     OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
             long preUploadGraceMillis, long clockMarginSeconds) {
-        this(jobDir, legacyJobDir, classLoader, pending, preUploadGraceMillis, clockMarginSeconds, 0, System::nanoTime);
+        this(jobDir, legacyJobDir, classLoader, pending, preUploadGraceMillis, clockMarginSeconds, 0, System::nanoTime, 0);
     }
 
     /**
      * {@code listingIntervalSeconds}: the least time between two listings of the job directory and
-     * {@code shared/} ({@link #lastListingNanos}); {@code nanoClock} tells the time.
+     * {@code shared/} ({@link #lastListingNanos}); {@code nanoClock} tells the time;
+     * {@code checkpointTimeoutSeconds}: see {@link #checkpointTimeoutSeconds}.
      */
     OrphanSweep(Path jobDir, Path legacyJobDir, ClassLoader classLoader, PendingCheckpoints pending,
-            long preUploadGraceMillis, long clockMarginSeconds, long listingIntervalSeconds, LongSupplier nanoClock) {
+            long preUploadGraceMillis, long clockMarginSeconds, long listingIntervalSeconds, LongSupplier nanoClock,
+            long checkpointTimeoutSeconds) {
+        this.checkpointTimeoutSeconds = checkpointTimeoutSeconds;
         this.listingIntervalNanos = TimeUnit.SECONDS.toNanos(listingIntervalSeconds);
         this.nanoClock = nanoClock;
         this.preUploadGraceMillis = preUploadGraceMillis;
@@ -281,7 +296,7 @@ final class OrphanSweep {
                     + " ones completed", jobDir, checkpointId, pendingNow);
             return;
         }
-        long before = reference.getValue().metadataSecond - clockMarginSeconds;
+        long before = reference.getValue().metadataSecond - clockMarginSeconds - checkpointTimeoutSeconds;
         long oldestHereSecond = Long.MAX_VALUE;
         for (long id : present) {
             oldestHereSecond = Math.min(oldestHereSecond, completedHere.get(id).metadataSecond);

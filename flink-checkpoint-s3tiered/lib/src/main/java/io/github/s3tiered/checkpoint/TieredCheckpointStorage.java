@@ -51,6 +51,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     /** execution.checkpointing.create-subdir: whether Flink's job directory is <dir>/<job id> or <dir> itself. */
     private final boolean jobSubdirectories;
     private final long orphanClockMarginSeconds;
+    private final long orphanMinAgeSeconds;
     private final PreUploadSettings preUpload;
 
     /** Flink's key, the same in 1.20 and 2.x: the tasks fall back to writing without it (see the access). */
@@ -86,6 +87,14 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         }
         this.orphanClockMarginSeconds = (margin.toMillis() + 999) / 1000;
         this.preUpload = PreUploadSettings.from(config, delegate.getMinFileSizeThreshold());
+        io.github.s3tiered.bridge.UnitlessValues.check(config, VerificationOptions.ORPHAN_MIN_AGE);
+        java.time.Duration minAge = config.getOptional(VerificationOptions.ORPHAN_MIN_AGE)
+                .orElse(java.time.Duration.ofMillis(preUpload.checkpointTimeoutMillis()));
+        if (minAge.isNegative()) {
+            throw new IllegalConfigurationException(VerificationOptions.ORPHAN_MIN_AGE.key() + " must not be negative, is "
+                    + minAge);
+        }
+        this.orphanMinAgeSeconds = (minAge.toMillis() + 999) / 1000;
         for (String unknown : unknownKeys(config.toMap().keySet())) {
             LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{} is not an option of the tiered checkpoint"
                     + " storage or state backend and is ignored", unknown);
@@ -155,7 +164,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         TieredCheckpointStorageAccess.VerificationSettings verification = verify
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
-                        orphanClockMarginSeconds, TieredCheckpointStorage.class.getClassLoader())
+                        orphanClockMarginSeconds, orphanMinAgeSeconds, TieredCheckpointStorage.class.getClassLoader())
                 : null;
         // Flink's own job directory: <dir>/<job id>, or <dir> itself with execution.checkpointing.create-subdir
         // false (Flink then asks that no two jobs run in it at once, as jobs of one id do not)

@@ -89,7 +89,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
 
     /** Whether and how completed checkpoints are verified. */
     record VerificationSettings(int fullListingInterval, boolean removeOrphans, long orphanClockMarginSeconds,
-            ClassLoader classLoader) {}
+            long orphanMinAgeSeconds, ClassLoader classLoader) {}
 
     /**
      * How the tasks write: Flink's file-state threshold and write buffer, and the pre-upload
@@ -230,7 +230,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             OrphanSweep sweep = verification.removeOrphans()
                     ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
                             verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
-                            System::nanoTime) : null;
+                            System::nanoTime, verification.orphanMinAgeSeconds()) : null;
             if (sweep != null && restoredFrom == null) {
                 // restored by an earlier coordinator of this job (the adaptive scheduler's restarts)
                 RestoredCheckpoints.RestoredFrom earlier = RestoredCheckpoints.of(storageDir);

@@ -47,4 +47,16 @@ public final class VerificationOptions {
                     + "must not look older than it. Only delays the removal. Also the least time between two listings "
                     + "of shared/ by the orphan removal: an object becomes removable as time passes, so listing after "
                     + "every checkpoint finds about what the listing before left.");
+
+    public static final ConfigOption<Duration> ORPHAN_MIN_AGE = ConfigOptions.key(
+                    "s3tiered.verification.orphan-min-age")
+            .durationType()
+            .defaultValue(Duration.ofMinutes(10))
+            .withDescription("How much older than that _metadata, besides the clock margin, an object in shared/ must "
+                    + "be before the orphan removal takes it. Another run writing the same job directory (a JobManager "
+                    + "of a fixed job id left running beside a new one) shows itself only through its chk-N directories, "
+                    + "and on S3 a checkpoint whose small state goes into its _metadata has nothing under chk-N until it "
+                    + "completes, while its new files are in shared/ already: any checkpoint still running started less "
+                    + "than its timeout ago. Unset, it is the job's execution.checkpointing.timeout (10 min by default). "
+                    + "Only delays the removal; 0 where no other run can write the job directory.");
 }

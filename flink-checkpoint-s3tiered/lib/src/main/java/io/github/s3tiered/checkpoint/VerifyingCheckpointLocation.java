@@ -32,6 +32,7 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     private final MetadataPrecheck precheck;
     /** Null where the job has no changelog. */
     private final ChangelogFilesCheck changelogFiles;
+    private final EarlierRunsMetadata earlierRun = new EarlierRunsMetadata();
     /** Set when Flink disposes of it after a failure: then the disposal ends the checkpoint. */
     private final AtomicBoolean disposed = new AtomicBoolean();
 
@@ -82,15 +83,22 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() throws IOException {
         // on s3tiered without the exists() round trip Flink's stream asks first (MetadataFileOutputStream)
-        CheckpointMetadataOutputStream out = MetadataFileOutputStream.openFor(delegate, precheck);
+        CheckpointMetadataOutputStream out = earlierRun.open(delegate, () -> MetadataFileOutputStream.openFor(delegate, precheck));
         return new TeeMetadataOutputStream(changelogFiles == null ? out
                 : changelogFiles.wrap(out, MetadataWritingLocation.checkpointDirectory(delegate)));
     }
 
-    /** In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted. */
+    /**
+     * In the background ({@link FailedCheckpointDisposal}); pending until its directory is deleted.
+     * Not deleted when it holds an earlier run's checkpoint ({@link EarlierRunsMetadata}).
+     */
     @Override
     public void disposeOnFailure() {
         disposed.set(true);
+        if (earlierRun.keepsDirectoryOf(delegate, FailedCheckpointDisposal.describe(delegate))) {
+            pending.ended(checkpointId);
+            return;
+        }
         FailedCheckpointDisposal.submit(FailedCheckpointDisposal.describe(delegate), delegate::disposeOnFailure,
                 () -> pending.ended(checkpointId));
     }

@@ -243,7 +243,7 @@ class MetadataWritingLocationTest {
     /** The storage with verification on. */
     private TieredCheckpointStorageAccess verifyingStorage() throws IOException {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, 0, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
@@ -265,7 +265,7 @@ class MetadataWritingLocationTest {
         assertThat(afterRestart.orphanRemovalRestoredFrom().toString()).endsWith(job + "/chk-100");
         TieredCheckpointStorageAccess ofAnotherJob = new TieredCheckpointStorageAccess(flinks(),
                 new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, 0, getClass().getClassLoader()),
                 new Path(checkpoints, new JobID().toString()), new TieredCheckpointStorageAccess.StreamSettings(1024,
                         4096, new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
         assertThat(ofAnotherJob.orphanRemovalRestoredFrom()).isNull();
@@ -274,7 +274,7 @@ class MetadataWritingLocationTest {
     /** The storage with verification and the orphan removal on. */
     private TieredCheckpointStorageAccess orphanRemovingStorage() throws IOException {
         return new TieredCheckpointStorageAccess(flinks(), new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, true, 0, 0, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
     }
@@ -310,7 +310,7 @@ class MetadataWritingLocationTest {
     void withVerificationOnTheMetadataIsWrittenTheSameWay() throws Exception {
         TieredCheckpointStorageAccess verifying = new TieredCheckpointStorageAccess(flinks(),
                 new RecoveryGuard(false, false, false, getClass().getClassLoader()),
-                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, getClass().getClassLoader()),
+                new TieredCheckpointStorageAccess.VerificationSettings(1, false, 0, 0, getClass().getClassLoader()),
                 new Path(checkpoints, job.toString()), new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
                         new io.github.s3tiered.preupload.PreUploadSettings(false, 1, 1, 1, 1024, 600_000)));
         CheckpointStorageLocation location = verifying.initializeLocationForCheckpoint(7);
@@ -407,17 +407,41 @@ class MetadataWritingLocationTest {
     }
 
     @Test
-    void aFileThereWhenTheCheckpointStartedFailsTheCreationWhichDeletesNothing() throws Exception {
-        // (Flink's disposal of the failed checkpoint then deletes its directory, as after its own stream's failure)
+    void aFileThereWhenTheCheckpointStartedFailsTheCreationAndTheDisposalDeletesNothing() throws Exception {
+        // an earlier run under this job id retained chk-7 (its counter began again below it): Flink
+        // disposes of the failed checkpoint by deleting its directory, which is that run's checkpoint
         Files.createDirectories(localMetadata(7).getParent());
         Files.writeString(localMetadata(7), "an earlier run's");
+        Files.writeString(localMetadata(7).resolveSibling("its-state"), "an earlier run's");
         CheckpointStorageLocation location = storage().initializeLocationForCheckpoint(7);
 
         assertThatThrownBy(location::createMetadataOutputStream).isInstanceOf(FileAlreadyExistsException.class)
                 .hasMessageContaining(new Path(checkpoints, job + "/chk-7/_metadata").toString())
                 .hasMessageContaining("NO_OVERWRITE");
-        assertThat(Files.readString(localMetadata(7))).isEqualTo("an earlier run's");
         assertThat(fs.calls).containsExactly("head _metadata");
+        location.disposeOnFailure();
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(Files.readString(localMetadata(7))).isEqualTo("an earlier run's");
+        assertThat(localMetadata(7).resolveSibling("its-state")).exists();
+
+        // the same with verification on, and with the file found by the creation's own check
+        fs.failHead = true; // no answer at the start
+        Files.createDirectories(localMetadata(8).getParent());
+        Files.writeString(localMetadata(8), "an earlier run's");
+        CheckpointStorageLocation verifying = verifyingStorage().initializeLocationForCheckpoint(8);
+        assertThatThrownBy(verifying::createMetadataOutputStream).isInstanceOf(FileAlreadyExistsException.class);
+        verifying.disposeOnFailure();
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(Files.readString(localMetadata(8))).isEqualTo("an earlier run's");
+
+        // a checkpoint that failed for another reason is deleted as before
+        fs.failHead = false;
+        CheckpointStorageLocation failed = storage().initializeLocationForCheckpoint(9);
+        Files.createDirectories(localMetadata(9).getParent());
+        Files.writeString(localMetadata(9).resolveSibling("a-task-state"), "written before the failure");
+        failed.disposeOnFailure();
+        assertThat(CheckpointBackgroundWork.awaitIdle(Duration.ofSeconds(10))).isTrue();
+        assertThat(localMetadata(9).getParent()).doesNotExist();
     }
 
     @Test

@@ -303,6 +303,26 @@ class OrphanSweepTest {
     }
 
     @Test
+    void filesOfAnotherRunsCheckpointWithNothingInItsDirectoryYetStayForACheckpointTimeout() throws Exception {
+        long timeout = 600;
+        sweep = new OrphanSweep(flinkPath(job), null, getClass().getClassLoader(), pending, 0, MARGIN, 0,
+                System::nanoTime, timeout);
+        checkpoints10And11The10Subsumed();
+        // a run beside this one (same job id): its checkpoint in progress keeps its small state for its
+        // _metadata, so on S3 nothing is under its chk-N, which no listing can show, while its file is here
+        upload("of-the-other");
+        pending.started(12);
+        complete(12, "a");
+        assertThat(shared()).contains("of-the-other");
+
+        // a checkpoint timeout later no checkpoint that may name it can be running any more
+        second += timeout;
+        pending.started(13);
+        complete(13, "a");
+        assertThat(shared()).containsExactly("a");
+    }
+
+    @Test
     void aCompletedCheckpointBelowAnyStartedHereWrittenSinceEndsThePass() throws Exception {
         // the same run beside this one: between its checkpoints, the next one's files are in shared/
         // while its chk-N holds nothing yet (small state goes into _metadata), and the one it
@@ -391,7 +411,7 @@ class OrphanSweepTest {
     void theDirectoriesAreListedAtMostOncePerListingIntervalAndWhatWaitsGoesAtTheNextListing() throws Exception {
         long[] nanos = {0};
         sweep = new OrphanSweep(flinkPath(job), null, getClass().getClassLoader(), pending, 0, MARGIN, MARGIN,
-                () -> nanos[0]);
+                () -> nanos[0], 0);
         pending.started(1);
         upload("a");
         complete(1, "a");

@@ -22,7 +22,7 @@ class RecoveryGuardOptionsReadmeTest {
 
     @Test
     void theReadmeListsEveryVerificationOptionWithItsDefault() throws Exception {
-        assertThat(rowsOf(VerificationOptions.class)).isEqualTo(4);
+        assertThat(rowsOf(VerificationOptions.class)).isEqualTo(5);
     }
 
     @Test
