@@ -218,7 +218,7 @@ class ListingGapsTest {
         assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
         assertThat(o.deleted()).hasSize(1);
         assertThat(o.retainedCheckpoints()).hasSize(3);
-        assertThat(o.requests().getFileStatus()).isZero();
+        assertThat(o.requests().getFileStatus()).as("no HEAD of a file; one of each of chk-4 to chk-6").isEqualTo(3);
     }
 
     @Test
@@ -272,7 +272,7 @@ class ListingGapsTest {
         assertThat(o.deleted()).isEmpty();
         assertThat(jobDir.resolve("shared/only-3")).exists();
         assertThat(jobDir.resolve("chk-3/_metadata")).exists();
-        assertThat(o.requests().getFileStatus()).isEqualTo(1);
+        assertThat(o.requests().getFileStatus()).as("chk-3's _metadata, then chk-4 to chk-6").isEqualTo(4);
     }
 
     @Test
@@ -315,7 +315,8 @@ class ListingGapsTest {
         assertThat(o.orphans()).isEmpty();
         assertThat(o.deleted()).isEmpty();
         assertThat(jobDir.resolve("shared/only-2")).exists();
-        assertThat(o.requests().getFileStatus()).isEqualTo(1); // the one id between chk-1 and chk-3
+        // the one id between chk-1 and chk-3, and three beyond chk-3
+        assertThat(o.requests().getFileStatus()).isEqualTo(4);
     }
 
     @Test
@@ -329,6 +330,34 @@ class ListingGapsTest {
         assertThat(o.orphans()).isEmpty();
         assertThat(o.deleted()).isEmpty();
         assertThat(jobDir.resolve("shared/only-3")).exists();
+    }
+
+    @Test
+    void anOrphanIsOlderThanTheMinimumAgeByAMinuteForAClockAheadOfS3s() throws Exception {
+        writeCheckpoints();
+        java.nio.file.Path edge = jobDir.resolve("shared/at-the-edge");
+        Files.write(edge, new byte[10]);
+        Files.setLastModifiedTime(edge, FileTime.fromMillis(System.currentTimeMillis() - HOUR - 30_000));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(edge).exists();
+    }
+
+    @Test
+    void theNewestOrOldestCheckpointNoListingShowsStopsTheSearch() throws Exception {
+        for (String hidden : List.of("chk-3", "chk-1")) {
+            ListingGapsFileSystem.reset();
+            writeCheckpoints();
+            ListingGapsFileSystem.hide(jobDir.resolve(hidden)); // neither listing shows it, none between others
+
+            Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+            assertThat(o.deletionRefused()).as(hidden).contains(hidden);
+            assertThat(o.deleted()).isEmpty();
+            assertThat(jobDir.resolve("shared/only-" + hidden.substring(4))).exists();
+        }
     }
 
     @Test

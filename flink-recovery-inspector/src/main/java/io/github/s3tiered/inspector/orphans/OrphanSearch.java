@@ -45,6 +45,14 @@ public final class OrphanSearch {
 
     /** The most {@code chk-N} ids between retained checkpoints probed for a {@code _metadata} no listing showed. */
     static final int MAX_GAP_PROBES = 100;
+    /** How many ids in a row without {@code _metadata} end the probes above the newest and below the oldest retained. */
+    static final int EDGE_PROBES = 3;
+    /**
+     * How far this host's clock may run ahead of S3's, whose stamps the ages are taken from: an
+     * orphan must be this much older than {@code --min-age} and the checkpoint timeout (the storage's
+     * own removal compares S3's stamps with each other, with {@code orphan-clock-margin}).
+     */
+    static final long CLOCK_MARGIN_MILLIS = 60_000;
 
     private final ClassLoader classLoader;
     private final ChecksumSource checksums;
@@ -88,10 +96,12 @@ public final class OrphanSearch {
         }
 
         PreUploadGrace grace = PreUploadGrace.of(jobDir, calls, checksums, options.preUploadGrace());
-        // a checkpoint in progress writes files its _metadata names only when it completes, up to its timeout
-        long oldest = nowMillis - Math.max(options.minAge().toMillis(), grace.checkpointTimeoutMillis());
+        // a checkpoint in progress writes files its _metadata names only when it completes, up to its
+        // timeout; ages are S3's stamps against this host's clock, which may run ahead of S3's
+        long aheadOfS3 = nowMillis - CLOCK_MARGIN_MILLIS;
+        long oldest = aheadOfS3 - Math.max(options.minAge().toMillis(), grace.checkpointTimeoutMillis());
         // an unknown grace keeps every such file: a live TaskManager may be handing it to a checkpoint
-        long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, nowMillis - grace.millis());
+        long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, aheadOfS3 - grace.millis());
         List<OrphanFile> orphans = new ArrayList<>();
         int[] tooYoung = {0};
         int[] preUploadsKept = {0};
@@ -279,20 +289,50 @@ public final class OrphanSearch {
                 high = Math.max(high, id);
             }
         }
+        if (high < 0) {
+            return;
+        }
         int probes = 0;
         for (long id = high - 1; id > low && probes < MAX_GAP_PROBES; id--) {
             if (knownIds.contains(id)) {
                 continue;
             }
             probes++;
-            Path dir = new Path(jobDir, "chk-" + id);
-            FileStatus metadata = calls.getFileStatus(new Path(dir, CheckpointMetadataReader.METADATA_FILE));
-            if (metadata != null && !metadata.isDir()) {
-                listingGaps.add("no listing showed " + dir.getName() + ", which has a _metadata");
-                collectReferences(List.of(new CheckpointLocation(dir, CheckpointKind.CHECKPOINT, id)), nowMillis, referenced,
-                        retained, unreadable, new ArrayList<>(), listingGaps, listings);
-            }
+            probeForUnlisted(jobDir, id, nowMillis, referenced, retained, unreadable, listingGaps, listings);
         }
+        // beyond the newest and the oldest retained: a retained checkpoint both listings left out
+        // there is between no two others (the newest, with num-retained above 1, holds the files
+        // only it references); ids go up one at a time, failed checkpoints skip some
+        int misses = 0;
+        for (long id = high + 1; misses < EDGE_PROBES; id++) {
+            if (knownIds.contains(id)) {
+                continue;
+            }
+            misses = probeForUnlisted(jobDir, id, nowMillis, referenced, retained, unreadable, listingGaps, listings) ? 0
+                    : misses + 1;
+        }
+        misses = 0;
+        for (long id = low - 1; id >= 1 && misses < EDGE_PROBES; id--) {
+            if (knownIds.contains(id)) {
+                continue;
+            }
+            misses = probeForUnlisted(jobDir, id, nowMillis, referenced, retained, unreadable, listingGaps, listings) ? 0
+                    : misses + 1;
+        }
+    }
+
+    /** One HEAD of {@code chk-<id>/_metadata}; a file there no listing showed is a gap, and its references are kept. */
+    private boolean probeForUnlisted(Path jobDir, long id, long nowMillis, Set<String> referenced, List<Path> retained,
+            List<Problem> unreadable, List<String> listingGaps, DirectoryListings listings) throws IOException {
+        Path dir = new Path(jobDir, "chk-" + id);
+        FileStatus metadata = listings.calls().getFileStatus(new Path(dir, CheckpointMetadataReader.METADATA_FILE));
+        if (metadata == null || metadata.isDir()) {
+            return false;
+        }
+        listingGaps.add("no listing showed " + dir.getName() + ", which has a _metadata");
+        collectReferences(List.of(new CheckpointLocation(dir, CheckpointKind.CHECKPOINT, id)), nowMillis, referenced,
+                retained, unreadable, new ArrayList<>(), listingGaps, listings);
+        return true;
     }
 
     /**
