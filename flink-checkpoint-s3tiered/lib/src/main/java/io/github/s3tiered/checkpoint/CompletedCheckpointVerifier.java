@@ -414,10 +414,8 @@ final class CompletedCheckpointVerifier {
     }
 
     private Set<String> referencesOf(Completed c) throws IOException {
-        Set<String> refs = new HashSet<>();
         CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
-        CheckpointReferences.of(metadata).files().forEach(f -> refs.add(PathKey.of(f.path())));
-        return refs;
+        return OrphanSweep.referencedFiles(metadata, new Path(c.checkpointDir(), CheckpointMetadataReader.METADATA_FILE));
     }
 
     private static boolean fits(ReferencedFile f, long size) {

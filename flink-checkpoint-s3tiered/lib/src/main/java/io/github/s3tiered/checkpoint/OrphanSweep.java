@@ -494,9 +494,24 @@ final class OrphanSweep {
             return null;
         }
         // an unreadable _metadata throws: then nothing is known to be unreferenced
+        return referencedFiles(CheckpointMetadataReader.load(checkpointDir, metadataFile, classLoader), metadataFile);
+    }
+
+    /**
+     * The files a checkpoint's metadata references, by {@link PathKey}. Throws when it holds state
+     * handles this version cannot map to files (a handle type of a later Flink): the files they
+     * name are unknown, so none is known to be unreferenced, as the inspector's {@code orphans}
+     * refuses too.
+     */
+    static Set<String> referencedFiles(org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata metadata,
+            Path metadataFile) throws IOException {
+        CheckpointReferences references = CheckpointReferences.of(metadata);
+        if (!references.unsupportedHandles().isEmpty()) {
+            throw new IOException(metadataFile + " holds state handles whose files this version cannot tell: "
+                    + String.join(", ", references.unsupportedHandles()));
+        }
         Set<String> refs = new HashSet<>();
-        CheckpointReferences.of(CheckpointMetadataReader.load(checkpointDir, metadataFile, classLoader)).files()
-                .forEach(f -> refs.add(PathKey.of(f.path())));
+        references.files().forEach(f -> refs.add(PathKey.of(f.path())));
         return refs;
     }
 

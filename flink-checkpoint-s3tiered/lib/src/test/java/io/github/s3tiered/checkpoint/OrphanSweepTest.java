@@ -53,6 +53,47 @@ class OrphanSweepTest {
         sweep = new OrphanSweep(flinkPath(job), getClass().getClassLoader(), pending, 0, MARGIN);
     }
 
+    /** A handle type this version cannot map to files, as a later Flink's may be. */
+    private static final class HandleOfALaterFlink implements org.apache.flink.runtime.state.StreamStateHandle {
+        @Override
+        public org.apache.flink.core.fs.FSDataInputStream openInputStream() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Optional<byte[]> asBytesIfInMemory() {
+            return java.util.Optional.empty();
+        }
+
+        @Override
+        public org.apache.flink.runtime.state.PhysicalStateHandleID getStreamStateHandleID() {
+            return new org.apache.flink.runtime.state.PhysicalStateHandleID("later");
+        }
+
+        @Override
+        public void discardState() {}
+
+        @Override
+        public long getStateSize() {
+            return 3;
+        }
+    }
+
+    @Test
+    void aHandleWhoseFilesThisVersionCannotTellRemovesNothing() throws Exception {
+        OperatorState op = OperatorStates.create("count", "count", new OperatorID(), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder()
+                .setManagedKeyedState(new KeyGroupsStateHandle(new KeyGroupRangeOffsets(KeyGroupRange.of(0, 0)),
+                        new HandleOfALaterFlink()))
+                .build());
+        CheckpointMetadata metadata = new CheckpointMetadata(5, List.of(op), List.of());
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> OrphanSweep.referencedFiles(metadata,
+                        flinkPath(job.resolve("chk-5/_metadata"))))
+                .isInstanceOf(java.io.IOException.class).hasMessageContaining("HandleOfALaterFlink")
+                .hasMessageContaining("chk-5/_metadata");
+    }
+
     @Test
     void checkpointsWithoutAPauseBetweenThemDoNotKeepTheRemovalOff() throws Exception {
         pending.started(1);
