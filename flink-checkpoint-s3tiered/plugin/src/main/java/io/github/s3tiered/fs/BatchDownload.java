@@ -180,8 +180,23 @@ final class BatchDownload {
             all = tasks.toArray(new CompletableFuture[0]);
         }
         links.run(); // this thread's share, which waits anyway
+        CompletableFuture<Void> settled = CompletableFuture.allOf(all);
         try {
-            CompletableFuture.allOf(all).join();
+            try {
+                settled.get();
+            } catch (InterruptedException interrupted) {
+                // a caller that cancels by interrupt alone (not through the registry): the transfers
+                // stop as after a cancel, and are waited for, so that none writes after the return
+                cancellation.cancel("the thread restoring " + plan.transfers().size() + " files was interrupted");
+                settled.handle((ok, failure) -> null).join();
+                Thread.currentThread().interrupt();
+                java.io.InterruptedIOException e = new java.io.InterruptedIOException("Restore of "
+                        + plan.transfers().size() + " files was interrupted");
+                e.initCause(interrupted);
+                throw e;
+            } catch (java.util.concurrent.ExecutionException failure) {
+                throw new CompletionException(failure.getCause());
+            }
         } catch (CompletionException | UncheckedIOException e) {
             // allOf waited for every transfer to stop
             IOException failed = firstFailure.get();

@@ -43,7 +43,11 @@ public interface ObjectStore extends AutoCloseable {
             Cancellation cancellation)
             throws IOException;
 
-    void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) throws IOException;
+    /**
+     * Completes the upload; returns the ETag S3 answered, null when its answer held none (a 200 with
+     * an empty body: the SDK reads it as success, though nothing says the object was made).
+     */
+    String completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) throws IOException;
 
     /** The ids of the multipart uploads in progress for exactly this key (first page: enough for one key). */
     List<String> listMultipartUploads(String bucket, String key) throws IOException;

@@ -183,7 +183,14 @@ public final class S3Access implements AutoCloseable {
         retrier.call(S3Request.ofUpload("CompleteMultipartUpload", bucket, key, uploadId, 0), cancellation, () -> {
             boolean retry = attempts.incrementAndGet() > 1;
             try {
-                store.completeMultipartUpload(bucket, key, uploadId, parts);
+                if (store.completeMultipartUpload(bucket, key, uploadId, parts) == null
+                        && !holds(bucket, key, size, crc32c)) {
+                    // a 200 whose body was lost (a proxy closing a response without a length): nothing
+                    // confirms the object, and the HEAD finds other bytes or none
+                    throw new IOException("CompleteMultipartUpload of s3://" + bucket + "/" + key + " (upload id "
+                            + uploadId + ") was answered without an ETag, and the object there does not hold the"
+                            + " upload's " + size + " bytes with CRC32C " + Crc32c.toHex(crc32c));
+                }
             } catch (SdkServiceException e) {
                 if (!retry || !saysTheUploadEnded(e) || !heldAfterAnEarlierAttempt(bucket, key, size, crc32c)) {
                     throw e;

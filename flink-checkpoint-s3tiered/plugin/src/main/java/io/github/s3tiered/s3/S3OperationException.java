@@ -78,8 +78,8 @@ public class S3OperationException extends IOException {
 
     /**
      * What to set, for the failures an operator fixes in the configuration: no credentials found,
-     * and a bucket in another region than the one configured (S3 answers 301 or 400 without
-     * naming the option).
+     * a bucket in another region than the one configured (S3 answers 301 or 400 without naming the
+     * option), a bucket that does not exist, and permissions missing.
      */
     private static String hint(Throwable cause) {
         String m = cause.getMessage();
@@ -96,6 +96,15 @@ public class S3OperationException extends IOException {
             if (se.statusCode() == 301 || "PermanentRedirect".equals(code) || "AuthorizationHeaderMalformed".equals(code)) {
                 return ". The bucket is in " + (region != null ? "region " + region : "another region")
                         + " than the one configured: set s3tiered.region (or s3.region)" + (region != null ? " to " + region : "");
+            }
+            if ("NoSuchBucket".equals(code)) {
+                return ". No such bucket at this endpoint: check the bucket in the path and s3tiered.endpoint";
+            }
+            if (se.statusCode() == 403 && (code == null || "AccessDenied".equals(code))) {
+                // a HEAD has no body: its 403 names nothing, and S3 answers one for a missing key too
+                return ". Access denied: the access key needs s3:GetObject, s3:PutObject, s3:DeleteObject,"
+                        + " s3:ListBucket and s3:AbortMultipartUpload on the bucket (without s3:ListBucket, S3 answers"
+                        + " 403 instead of 404 for a key that does not exist)";
             }
         }
         return "";

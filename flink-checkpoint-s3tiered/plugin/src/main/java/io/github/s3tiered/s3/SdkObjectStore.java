@@ -160,13 +160,13 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
-    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) {
+    public String completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts) {
         List<CompletedPart> completed = new ArrayList<>(parts.size());
         for (UploadedPart p : parts) {
             completed.add(CompletedPart.builder().partNumber(p.partNumber()).eTag(p.etag()).build());
         }
-        client.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(bucket).key(key).uploadId(uploadId)
-                .multipartUpload(CompletedMultipartUpload.builder().parts(completed).build()).build());
+        return client.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(bucket).key(key).uploadId(uploadId)
+                .multipartUpload(CompletedMultipartUpload.builder().parts(completed).build()).build()).eTag();
     }
 
     @Override

@@ -387,6 +387,34 @@ class RestoreFaultTest {
     }
 
     @Test
+    void interruptingTheThreadOfABatchDownloadStopsItToo() throws Exception {
+        fileSystem(Map.of());
+        for (String k : List.of("cp/a", "cp/b")) {
+            byte[] data = bytes(1_000_000, k.hashCode());
+            store.putRaw(BUCKET, k, data, InMemoryObjectStore.crc32c(data));
+        }
+        // a range of b stalls in its body as on a dead connection (60 s, longer than the test)
+        store.inject(FaultRule.on("GetObject").keys("cp/b").attempt(2).stallAfter(100, Duration.ofSeconds(60)));
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        Thread restoring = new Thread(() -> {
+            try {
+                fs.copyFiles(requests("cp/a", "cp/b"), new CloseableRegistry()); // a registry nobody closes
+                outcome.complete(null);
+            } catch (Throwable t) {
+                outcome.complete(t);
+            }
+        });
+        restoring.start();
+        store.awaitCall(c -> c.key().equals("cp/b") && c.attempt() == 2, 1, Duration.ofSeconds(30));
+        restoring.interrupt(); // a caller cancelling by interrupt alone
+
+        assertThat(outcome.get(20, TimeUnit.SECONDS)).as("the stalled body is aborted, not waited for")
+                .isInstanceOf(java.io.InterruptedIOException.class);
+        S3TieredTestSupport.awaitTransfersEnded(fs, java.time.Duration.ofSeconds(10));
+        assertThat(stagingFiles()).as("no staging file left").isZero();
+    }
+
+    @Test
     void closingTheRegistryInTheMiddleOfABatchDownloadStopsItAtOnce() throws Exception {
         fileSystem(Map.of());
         for (String k : List.of("cp/a", "cp/b", "cp/c")) {

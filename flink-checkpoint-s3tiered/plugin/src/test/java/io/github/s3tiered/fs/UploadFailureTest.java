@@ -103,6 +103,21 @@ class UploadFailureTest extends FakeS3FileSystemTest {
     }
 
     /**
+     * A CompleteMultipartUpload answered 200 with an empty body (a proxy that closes a response sent
+     * without a length) is success to the SDK; nothing confirms the object, so a HEAD must.
+     */
+    @Test
+    void aCompletionAnsweredWithoutAnETagIsCheckedAndFailsWhenNothingWasMade() throws Exception {
+        store.completeAnswersEmptyWithoutEffect = true;
+        FSDataOutputStream out = fs.create(path("cp/empty-answer"), WriteMode.NO_OVERWRITE);
+        out.write(bytes(12 * MIB, 4));
+
+        assertThatThrownBy(out::close).isInstanceOf(IOException.class)
+                .hasMessageContaining("cp/empty-answer").hasMessageContaining("without an ETag");
+        assertThat(store.object(BUCKET, "cp/empty-answer")).isEmpty();
+    }
+
+    /**
      * The abort of a failed upload that S3 does not answer (a storm of 503s it retries for minutes,
      * here held on the wire) does not hold the failure back past {@link FileUpload#ABORT_WAIT}: the
      * error says the abort goes on, and it does.

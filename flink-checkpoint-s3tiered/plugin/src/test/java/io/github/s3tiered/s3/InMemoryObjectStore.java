@@ -182,9 +182,12 @@ public final class InMemoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public void completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts)
+    public String completeMultipartUpload(String bucket, String key, String uploadId, List<UploadedPart> parts)
             throws IOException {
         begin("CompleteMultipartUpload", bucket, key, 0);
+        if (completeAnswersEmptyWithoutEffect) {
+            return null; // a 200 with an empty body, and nothing done
+        }
         Upload u = upload(uploadId);
         ByteArrayOutputStream all = new ByteArrayOutputStream();
         int expected = 1;
@@ -197,7 +200,11 @@ public final class InMemoryObjectStore implements ObjectStore {
         }
         uploads.remove(uploadId);
         objects.put(bucket + "/" + key, new StoredObject(all.toByteArray(), u.crc32c, System.currentTimeMillis()));
+        return "etag-" + uploadId;
     }
+
+    /** When set, every CompleteMultipartUpload answers as a 200 with an empty body would, and completes nothing. */
+    public volatile boolean completeAnswersEmptyWithoutEffect;
 
     @Override
     public List<String> listMultipartUploads(String bucket, String key) throws IOException {

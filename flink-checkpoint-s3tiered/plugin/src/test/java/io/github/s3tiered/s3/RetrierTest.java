@@ -167,7 +167,10 @@ class RetrierTest {
         assertThatThrownBy(() -> retrier.call(request, scripted(redirect)))
                 .hasMessageContaining("HTTP 301").hasMessageContaining("set s3tiered.region (or s3.region) to eu-central-1");
         assertThatThrownBy(() -> retrier.call(request, scripted(s3Error(403, "AccessDenied"))))
-                .hasMessageNotContaining("region").hasMessageNotContaining("credentials");
+                .hasMessageNotContaining("region").hasMessageNotContaining("credentials")
+                .hasMessageContaining("s3:ListBucket");
+        assertThatThrownBy(() -> retrier.call(request, scripted(s3Error(404, "NoSuchBucket"))))
+                .hasMessageContaining("No such bucket").hasMessageContaining("s3tiered.endpoint");
     }
 
     @Test
