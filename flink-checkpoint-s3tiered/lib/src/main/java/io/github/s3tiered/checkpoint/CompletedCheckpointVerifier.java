@@ -95,7 +95,14 @@ final class CompletedCheckpointVerifier {
      * newer one ({@code newerId}, verified right after it): judged when a checkpoint newer than
      * that one is verified, a checkpoint interval later.
      */
-    private record Undecided(Completed checkpoint, List<String> missing, long newerId) {}
+    /** {@code unanswered}: how often S3 did not say whether its {@code _metadata} is still there. */
+    private record Undecided(Completed checkpoint, List<String> missing, long newerId, int unanswered) {}
+
+    /** How often an undecided checkpoint is judged again when S3 does not answer, before it is left unjudged. */
+    private static final int MAX_UNANSWERED = 3;
+
+    /** Whether a checkpoint's {@code _metadata} is there, as one HEAD answered; UNKNOWN when it failed. */
+    private enum MetadataThere { YES, GONE, UNKNOWN }
 
     CompletedCheckpointVerifier(Path jobDir, int fullListingInterval, ClassLoader classLoader, OrphanSweep sweep) {
         this.sweep = sweep;
@@ -204,14 +211,19 @@ final class CompletedCheckpointVerifier {
      * checkpoint of a job that ended. One HEAD, and only after a failure; unknown counts as not.
      */
     private static boolean deletedMeanwhile(Completed c) {
+        return metadataThere(c) == MetadataThere.GONE;
+    }
+
+    private static MetadataThere metadataThere(Completed c) {
         Path metadata = new Path(c.checkpointDir(), CheckpointMetadataReader.METADATA_FILE);
         try {
             metadata.getFileSystem().getFileStatus(metadata);
-            return false;
+            return MetadataThere.YES;
         } catch (java.io.FileNotFoundException gone) {
-            return true;
+            return MetadataThere.GONE;
         } catch (IOException | RuntimeException e) {
-            return false;
+            LOG.debug("Could not tell whether {} is still there: {}", metadata, e.toString());
+            return MetadataThere.UNKNOWN;
         }
     }
 
@@ -233,24 +245,36 @@ final class CompletedCheckpointVerifier {
      * more after they were found missing: by then a subsumed checkpoint's is gone.
      */
     private void judgeUndecided(long verifying) {
-        while (true) {
-            Undecided u;
-            synchronized (this) {
-                u = undecided.peekFirst();
-                if (u == null || verifying <= u.newerId()) {
-                    return; // the newer checkpoint follows at once: too soon for a subsumption to have ended
-                }
-                undecided.removeFirst();
+        List<Undecided> due = new ArrayList<>();
+        synchronized (this) {
+            // the newer checkpoint follows at once: too soon for a subsumption to have ended
+            while (!undecided.isEmpty() && verifying > undecided.peekFirst().newerId()) {
+                due.add(undecided.removeFirst());
             }
-            judge(u);
         }
+        due.forEach(this::judge); // one that S3 did not answer for goes back, for the next verification
     }
 
     private void judge(Undecided u) {
         Completed c = u.checkpoint();
-        if (deletedMeanwhile(c)) {
+        MetadataThere there = metadataThere(c);
+        if (there == MetadataThere.GONE) {
             LOG.debug("Checkpoint {} of {} was subsumed: the {} object(s) found missing went with it", c.checkpointId(),
                     jobDir, u.missing().size());
+            return;
+        }
+        if (there == MetadataThere.UNKNOWN) {
+            // S3 throttled or failed the HEAD (while it absorbs the subsumption's deletes, say): a
+            // retained checkpoint is not reported lost on no answer; asked again at the next verification
+            if (u.unanswered() + 1 >= MAX_UNANSWERED) {
+                LOG.warn("Checkpoint {} of {}, with {} object(s) missing that a newer one does not reference, is left"
+                        + " unjudged: S3 did not say {} times whether its _metadata is still there", c.checkpointId(),
+                        jobDir, u.missing().size(), MAX_UNANSWERED);
+                return;
+            }
+            synchronized (this) {
+                undecided.addLast(new Undecided(c, u.missing(), u.newerId(), u.unanswered() + 1));
+            }
             return;
         }
         synchronized (this) {
@@ -338,7 +362,16 @@ final class CompletedCheckpointVerifier {
         // Flink deletes a subsumed checkpoint's _metadata with its files, and its shared files no
         // newer checkpoint references before either (the shared-state registry): files found
         // missing of a checkpoint whose _metadata is gone were deleted with it, not lost
-        boolean deleted = !missing.isEmpty() && deletedMeanwhile(c);
+        MetadataThere there = missing.isEmpty() ? MetadataThere.YES : metadataThere(c);
+        if (there == MetadataThere.UNKNOWN) {
+            // deleted by Flink (subsumed) or lost: a throttled HEAD is no answer, and no verdict is better
+            // than a false one; the next checkpoint is verified in turn
+            LOG.warn("Could not verify checkpoint {} of {}: {} object(s) it references are missing, and S3 did not say"
+                    + " whether its _metadata is still there (subsumed meanwhile, or lost)", c.checkpointId(), jobDir,
+                    missing.size());
+            return;
+        }
+        boolean deleted = there == MetadataThere.GONE;
         // Outside the lock: parsing a newer checkpoint's metadata may ask S3 (a relative handle
         // resolves its checkpoint's directory), and status() and completed() wait on this lock,
         // the latter from Flink's checkpoint coordinator.
@@ -347,6 +380,14 @@ final class CompletedCheckpointVerifier {
             newer = pending;
         }
         Set<String> referencedByNewer = missing.isEmpty() || newer == null ? null : referencesOrNull(newer);
+        if (!deleted && !missing.isEmpty() && newer != null && referencedByNewer == null) {
+            // which of the missing files the newer checkpoint no longer references (subsumed ones) is
+            // unknown: every one would count as lost
+            LOG.warn("Could not verify checkpoint {} of {}: {} object(s) it references are missing, and the newer"
+                    + " checkpoint {}'s references could not be read to tell the subsumed ones", c.checkpointId(), jobDir,
+                    missing.size(), newer.checkpointId());
+            return;
+        }
         // a checkpoint subsumed while it was verified loses files before its _metadata goes (see
         // the class comment); the newest never does. Those the newer one does not reference are
         // judged at the next verification, unless the checkpoint fails for others anyway
@@ -388,7 +429,7 @@ final class CompletedCheckpointVerifier {
                             .checkpointId(), jobDir, undecided.size());
                     undecided.removeFirst();
                 }
-                undecided.addLast(new Undecided(c, List.copyOf(notInNewer), newer.checkpointId()));
+                undecided.addLast(new Undecided(c, List.copyOf(notInNewer), newer.checkpointId(), 0));
                 LOG.debug("Checkpoint {} of {}: {} object(s) it references are missing that the newer checkpoint {}"
                         + " does not reference; judged at the next verification (subsumed, or lost)", c.checkpointId(),
                         jobDir, notInNewer.size(), newer.checkpointId());

@@ -18,7 +18,8 @@ public final class JobManagerReuseWindows {
     /**
      * The JobManager has pre-upload on but has not yet made durable the grace it records for the
      * recovery inspector ({@code s3tiered-preupload.json}): this checkpoint reuses nothing, and the
-     * RocksDB instances go on uploading ahead for the next.
+     * RocksDB instances upload nothing ahead until a window comes (what they uploaded would not be
+     * reused).
      */
     public static final long HELD = -2;
 
@@ -62,9 +63,13 @@ public final class JobManagerReuseWindows {
         return BY_SHARED_DIRECTORY.getOrDefault(sharedDirectoryKey, NONE);
     }
 
-    /** True once the job's JobManager said it has pre-upload off. */
+    /**
+     * True once the job's JobManager said it has pre-upload off, and while it holds reuse back: an
+     * upload begun then is never reused ({@link #reusableSinceNanos}), so it would only double the
+     * requests, while the JobManager's record fails to be written, on an S3 that is failing.
+     */
     static boolean preUploadOff(String sharedDirectoryKey) {
         Long w = BY_SHARED_DIRECTORY.get(sharedDirectoryKey);
-        return w != null && w == NONE;
+        return w != null && (w == NONE || w == HELD);
     }
 }

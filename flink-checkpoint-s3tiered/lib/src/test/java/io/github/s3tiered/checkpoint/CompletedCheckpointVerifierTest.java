@@ -138,6 +138,45 @@ class CompletedCheckpointVerifierTest {
                 .doesNotContain("lastFailure\": {");
     }
 
+    /** A local file system whose status calls of {@code _metadata} fail while {@link #failing} (S3 throttling them). */
+    static final class UnansweredMetadataStatus extends org.apache.flink.core.fs.local.LocalFileSystem {
+        volatile boolean failing;
+
+        @Override
+        public org.apache.flink.core.fs.FileStatus getFileStatus(Path f) throws java.io.IOException {
+            if (failing && f.getName().equals("_metadata")) {
+                throw new java.io.IOException("HeadObject of " + f + " failed: HTTP 503 SlowDown after 21 attempts");
+            }
+            return super.getFileStatus(f);
+        }
+    }
+
+    @Test
+    void aCheckpointIsNotReportedLostWhileS3DoesNotSayWhetherItsMetadataIsStillThere() throws Exception {
+        UnansweredMetadataStatus s3 = new UnansweredMetadataStatus();
+        S3TieredSchemeForTests.serve("throttled", s3);
+        try {
+            CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                    getClass().getClassLoader(), null);
+            byte[] metadata3 = writtenCheckpoint(3, false); // its file gone, which 4 does not reference
+            byte[] metadata4 = writtenCheckpoint(4, true);
+            verifier.verifyWhileNewerQueued(3, metadata3, new Path("throttled://" + checkpointDir(3).toAbsolutePath()), 4,
+                    metadata4, new Path(checkpointDir(4).toUri()));
+            s3.failing = true; // the HEAD that judges 3 gets no answer
+            verify(verifier, 4, metadata4, checkpointDir(4));
+            verify(verifier, 5, writtenCheckpoint(5, true), checkpointDir(5));
+            assertThat(status()).as("no answer is no verdict").doesNotContain("lastFailure\": {")
+                    .contains("\"newestVerifiedCheckpoint\": 5");
+            assertThat(verifier.status().failedCheckpoints()).isZero();
+
+            s3.failing = false; // S3 answers at the next verification: 3 is still there, retained, and broken
+            verify(verifier, 6, writtenCheckpoint(6, true), checkpointDir(6));
+            assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 3").contains("state-3");
+        } finally {
+            S3TieredSchemeForTests.reset();
+        }
+    }
+
     @Test
     void retainedCheckpointsLosingFilesOneAfterTheOtherAreEachReported() throws Exception {
         // 3 loses its file (4 queued), then 4 loses its own (5 queued): each is judged a
