@@ -155,12 +155,6 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
      */
     @Override
     public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
-        StorageCheck.ensureUsable(delegate.getCheckpointPath());
-        Path savepoints = delegate.getSavepointPath();
-        if (savepoints != null && "s3tiered".equals(savepoints.toUri().getScheme())) {
-            // at the start, not at the first savepoint (often an upgrade's)
-            StorageCheck.ensureUsable(savepoints, CheckpointingOptions.SAVEPOINT_DIRECTORY.key(), "Savepoint");
-        }
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         TieredCheckpointStorageAccess.VerificationSettings verification = verify
                 ? new TieredCheckpointStorageAccess.VerificationSettings(fullListingInterval, removeOrphans,
@@ -172,7 +166,24 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         return new TieredCheckpointStorageAccess(access, guard, verification, jobDir,
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
                         delegate.getWriteBufferSize(), preUpload,
-                        changelog ? new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader()) : null));
+                        changelog ? new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader()) : null))
+                .checkingAtStart(this::ensureUsable);
+    }
+
+    /**
+     * The start check of the directories ({@link StorageCheck}): on the JobManager only, where the
+     * checkpoint coordinator starts (a failure fails the submission), not in each task's
+     * constructor on a TaskManager, where it ran on the task thread with every request's retries:
+     * a TaskManager started while S3 was down failed every task after minutes, though a restore
+     * from its local tier needs no request.
+     */
+    private void ensureUsable() throws IOException {
+        StorageCheck.ensureUsable(delegate.getCheckpointPath());
+        Path savepoints = delegate.getSavepointPath();
+        if (savepoints != null && "s3tiered".equals(savepoints.toUri().getScheme())) {
+            // at the start, not at the first savepoint (often an upgrade's)
+            StorageCheck.ensureUsable(savepoints, CheckpointingOptions.SAVEPOINT_DIRECTORY.key(), "Savepoint");
+        }
     }
 
     @Override

@@ -279,6 +279,10 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
+        // Flink's checkpoint coordinator calls this as it starts (or at a first savepoint): the JobManager alone
+        if (startCheck != null) {
+            startCheck.run();
+        }
         delegate.initializeBaseLocationsForCheckpoint();
         if (!preUploadGraceDurable) {
             recordPreUploadGrace();
@@ -289,6 +293,21 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     public CheckpointStorageLocation initializeLocationForSavepoint(long checkpointId, String externalLocationPointer)
             throws IOException {
         return new BackgroundDisposingLocation(delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
+    }
+
+    /** A check of the storage that fails the JobManager's start with a clear error. */
+    @FunctionalInterface
+    interface StartCheck {
+        void run() throws IOException;
+    }
+
+    /** Null: no check (tests); set once by the storage before the access is handed out. */
+    private StartCheck startCheck;
+
+    /** The check {@link #initializeBaseLocationsForCheckpoint()} runs first. */
+    TieredCheckpointStorageAccess checkingAtStart(StartCheck check) {
+        this.startCheck = check;
+        return this;
     }
 
     // ---------------------------------------------------------------- TaskManager

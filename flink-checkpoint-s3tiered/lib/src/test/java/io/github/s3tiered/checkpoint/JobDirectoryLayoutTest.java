@@ -34,6 +34,43 @@ class JobDirectoryLayoutTest {
         S3TieredSchemeForTests.reset();
     }
 
+    /** The recording local file system, refusing every request as an S3 that is down. */
+    static final class DownFileSystem extends MetadataFileOutputStreamTest.RecordingFileSystem {
+        @Override
+        public org.apache.flink.core.fs.FileStatus getFileStatus(Path f) throws java.io.IOException {
+            record("status " + f.getName());
+            throw new java.io.IOException("HeadObject of " + f + " failed: connection refused");
+        }
+
+        @Override
+        public boolean exists(Path f) throws java.io.IOException {
+            record("exists " + f.getName());
+            throw new java.io.IOException("HeadObject of " + f + " failed: connection refused");
+        }
+    }
+
+    @Test
+    void theStartCheckRunsWhereTheCoordinatorStartsNotInEachTask() throws Exception {
+        DownFileSystem down = new DownFileSystem();
+        S3TieredSchemeForTests.serve(down);
+        StorageCheck.forget();
+        Path base = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/down");
+        Configuration cluster = new Configuration();
+        cluster.set(CheckpointingOptions.CHECKPOINT_STORAGE, TieredCheckpointStorageFactory.class.getName());
+        cluster.setString(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key(), base.toString());
+        CheckpointStorage storage = CheckpointStorageLoader.load(null, new HashMapStateBackend(), new Configuration(),
+                cluster, getClass().getClassLoader(), null);
+
+        // a task's constructor on a TaskManager (S3 down): no request, no failure
+        TieredCheckpointStorageAccess access = (TieredCheckpointStorageAccess) storage.createCheckpointStorage(new JobID());
+        assertThat(down.calls).isEmpty();
+
+        // the JobManager's coordinator as it starts: the check, failing with the key
+        org.assertj.core.api.Assertions.assertThatThrownBy(access::initializeBaseLocationsForCheckpoint)
+                .hasMessageContaining(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
+        assertThat(down.calls).isNotEmpty();
+    }
+
     @Test
     void theJobDirectoryIsFlinksWithAndWithoutSubdirectories() throws Exception {
         for (boolean subdirs : new boolean[] {true, false}) {
