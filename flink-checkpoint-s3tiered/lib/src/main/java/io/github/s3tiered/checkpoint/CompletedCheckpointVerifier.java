@@ -160,7 +160,12 @@ final class CompletedCheckpointVerifier {
         }
     }
 
-    /** Verifies until nothing is pending; returns having cleared {@code running} and counted the drain out. */
+    /**
+     * Verifies the pending checkpoint; returns having cleared {@code running} and counted the drain
+     * out when nothing is pending any more, or having queued the next drain behind the other jobs'
+     * (one thread serves every job of the JobManager: a job whose verifications take longer than
+     * its checkpoint interval kept it for good, and the others were never verified).
+     */
     private void drainPending() {
         while (true) {
             Completed next;
@@ -200,6 +205,19 @@ final class CompletedCheckpointVerifier {
                     references = null;
                 }
                 sweep.afterCompleted(next.checkpointId(), references);
+            }
+            synchronized (this) {
+                if (pending == null) {
+                    running = false;
+                    ACTIVE_DRAINS.decrementAndGet();
+                    return;
+                }
+            }
+            try {
+                EXECUTOR.execute(this::drain); // still running and counted: the next drain goes on
+                return;
+            } catch (RuntimeException rejected) {
+                // verified on this thread then
             }
         }
     }

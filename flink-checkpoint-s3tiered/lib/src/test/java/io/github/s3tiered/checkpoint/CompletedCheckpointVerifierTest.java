@@ -177,6 +177,77 @@ class CompletedCheckpointVerifierTest {
         }
     }
 
+    /** A local file system whose listing of a directory waits for that directory's gate, while one is set (a slow S3). */
+    static final class GatedListings extends org.apache.flink.core.fs.local.LocalFileSystem {
+        final Map<String, java.util.concurrent.CountDownLatch> gates = new java.util.concurrent.ConcurrentHashMap<>();
+        /** The directories whose listing began. */
+        final java.util.concurrent.BlockingQueue<String> listing = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        @Override
+        public org.apache.flink.core.fs.FileStatus[] listStatus(Path f) throws java.io.IOException {
+            listing.add(f.getName());
+            java.util.concurrent.CountDownLatch gate = gates.get(f.getName());
+            if (gate != null) {
+                try {
+                    gate.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return super.listStatus(f);
+        }
+    }
+
+    /** Checkpoint {@code id} of job directory {@code job} under {@code scheme}: one 64-byte file in its directory. */
+    private byte[] checkpointOf(String scheme, String job, long id) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(root.resolve(job + "/chk-" + id));
+        java.nio.file.Path file = Files.write(dir.resolve("state-" + id), new byte[64]);
+        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), 1, 128);
+        state.putState(0, OperatorSubtaskState.builder()
+                .setManagedOperatorState(new OperatorStreamStateHandle(Map.of(),
+                        new FileStateHandle(new Path(scheme + "://" + file.toAbsolutePath()), 64)))
+                .build());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
+        Files.write(dir.resolve("_metadata"), bytes.toByteArray());
+        return bytes.toByteArray();
+    }
+
+    @Test
+    void aJobWhoseVerificationsOutlastItsIntervalDoesNotKeepTheOtherJobsUnverified() throws Exception {
+        GatedListings slowS3 = new GatedListings();
+        S3TieredSchemeForTests.serve("slow", slowS3);
+        java.util.concurrent.CountDownLatch first = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch second = new java.util.concurrent.CountDownLatch(1);
+        slowS3.gates.put("chk-1", first);
+        slowS3.gates.put("chk-2", second);
+        try {
+            CompletedCheckpointVerifier slowJob = new CompletedCheckpointVerifier(
+                    new Path("slow://" + root.resolve("slow-job").toAbsolutePath()), 1, getClass().getClassLoader(), null);
+            CompletedCheckpointVerifier otherJob = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                    getClass().getClassLoader(), null);
+            slowJob.completed(1, checkpointOf("slow", "slow-job", 1),
+                    new Path("slow://" + root.resolve("slow-job/chk-1").toAbsolutePath()));
+            assertThat(slowS3.listing.poll(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("chk-1");
+            // while its checkpoint 1 is verified, its checkpoint 2 completes, and then the other job's 1
+            slowJob.completed(2, checkpointOf("slow", "slow-job", 2),
+                    new Path("slow://" + root.resolve("slow-job/chk-2").toAbsolutePath()));
+            otherJob.completed(1, checkpointOf("file", "job", 1), new Path(root.resolve("job/chk-1").toUri()));
+            first.countDown(); // the slow job's 1 ends; its 2 takes long
+
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!status().contains("\"newestVerifiedCheckpoint\": 1") && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(status()).as("the other job, verified while the slow one's next verification runs")
+                    .contains("\"newestVerifiedCheckpoint\": 1");
+        } finally {
+            second.countDown();
+            assertThat(CompletedCheckpointVerifier.awaitAllIdle(Duration.ofSeconds(30))).isTrue();
+            S3TieredSchemeForTests.reset();
+        }
+    }
+
     @Test
     void retainedCheckpointsLosingFilesOneAfterTheOtherAreEachReported() throws Exception {
         // 3 loses its file (4 queued), then 4 loses its own (5 queued): each is judged a
