@@ -99,6 +99,9 @@ final class SstPreUploadListener extends AbstractEventListener {
         };
     }
 
+    /** Deletes that fail one after the other stop the withdrawal: the orphan removal takes the rest. */
+    static final int MAX_WITHDRAWALS_FAILED_IN_A_ROW = 3;
+
     private void withdrawAll() {
         java.util.List<Path> objects;
         synchronized (recent) {
@@ -106,14 +109,23 @@ final class SstPreUploadListener extends AbstractEventListener {
             recent.clear();
         }
         int deleted = 0;
-        for (Path object : objects) {
+        int failedInARow = 0;
+        for (int i = 0; i < objects.size(); i++) {
+            Path object = objects.get(i);
             try {
                 if (bridge.withdrawPreUpload(object)) {
                     deleted++;
                 }
+                failedInARow = 0;
             } catch (java.io.IOException | RuntimeException e) {
                 LOG.info("Could not delete {}, uploaded ahead of a checkpoint that will not come (the orphan removal"
                         + " takes it later): {}", object, e.toString());
+                if (++failedInARow >= MAX_WITHDRAWALS_FAILED_IN_A_ROW && i + 1 < objects.size()) {
+                    // S3 down or refusing: each further DELETE would spend its retries as well
+                    LOG.info("Leaving the other {} objects in {} uploaded ahead of checkpoints to the orphan removal:"
+                            + " {} deletes failed in a row", objects.size() - i - 1, sharedDirectory, failedInARow);
+                    break;
+                }
             }
         }
         if (deleted > 0) {

@@ -27,6 +27,12 @@ public final class SstPreUploader {
     private static SstPreUploader instance;
 
     private final ThreadPoolExecutor pool;
+    /**
+     * The withdrawals of closed RocksDB instances, one at a time on a thread of their own: on the
+     * upload threads, a failover's withdrawals (one DELETE each, with every retry while S3 is slow)
+     * kept the restarted job's files from being uploaded ahead for minutes.
+     */
+    private final ThreadPoolExecutor withdrawals;
     private final long maxQueuedBytes;
     private final AtomicLong queuedBytes = new AtomicLong();
     /**
@@ -50,6 +56,13 @@ public final class SstPreUploader {
                     return t;
                 });
         pool.allowCoreThreadTimeOut(true);
+        this.withdrawals = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "s3tiered-preupload-withdrawals");
+            t.setDaemon(true);
+            t.setContextClassLoader(own);
+            return t;
+        });
+        withdrawals.allowCoreThreadTimeOut(true);
         this.maxQueuedBytes = maxQueuedBytes;
     }
 
@@ -82,19 +95,23 @@ public final class SstPreUploader {
         return true;
     }
 
-    /** Runs a short task (a withdrawal) on the upload threads. */
+    /** Runs a withdrawal, apart from the uploads (see {@link #withdrawals}). */
     void execute(Runnable task) {
         try {
-            run(task);
+            run(withdrawals, task);
         } catch (RuntimeException rejected) {
             LOG.warn("Could not run {}: {}", task, rejected.toString());
         }
     }
 
     private void run(Runnable task) {
+        run(pool, task);
+    }
+
+    private void run(ThreadPoolExecutor executor, Runnable task) {
         inFlight.incrementAndGet();
         try {
-            pool.execute(() -> {
+            executor.execute(() -> {
                 try {
                     task.run();
                 } finally {

@@ -61,6 +61,10 @@ class SstPreUploadListenerTest {
             implements BiFunction<String, Map<String, Object>, Map<String, Object>> {
         final List<String> preUploaded = new CopyOnWriteArrayList<>();
         final List<String> withdrawn = new CopyOnWriteArrayList<>();
+        /** When set, a withdrawal waits for it (S3 slow to answer a DELETE). */
+        volatile java.util.concurrent.CountDownLatch withdrawalsMayEnd;
+        /** When set, every withdrawal fails (S3 down). */
+        volatile boolean withdrawalsFail;
 
         @Override
         public URI getUri() {
@@ -79,6 +83,18 @@ class SstPreUploadListenerTest {
                 }
                 case BridgeContract.WITHDRAW_PRE_UPLOAD -> {
                     withdrawn.add((String) args.get(BridgeContract.PATH));
+                    java.util.concurrent.CountDownLatch gate = withdrawalsMayEnd;
+                    if (gate != null) {
+                        try {
+                            gate.await(60, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    if (withdrawalsFail) {
+                        return Map.of(BridgeContract.ERROR, BridgeContract.ErrorCode.UNREADABLE.name(),
+                                BridgeContract.ERROR_MESSAGE, "DeleteObject failed: connection refused");
+                    }
                     return Map.of(BridgeContract.WITHDRAWN, true);
                 }
                 default -> throw new UnsupportedOperationException(operation);
@@ -133,6 +149,13 @@ class SstPreUploadListenerTest {
 
     /** Writes 64 KiB (uncompressed) and flushes it into an SST file; the file RocksDB reported. */
     private String flushOneFile() throws Exception {
+        String file = flushOneFileNotAwaitingTheUploader();
+        // RocksDB calls the listeners in order on one thread: the one under test has seen the file
+        assertThat(SstPreUploader.awaitIdle(Duration.ofSeconds(30))).isTrue();
+        return file;
+    }
+
+    private String flushOneFileNotAwaitingTheUploader() throws Exception {
         Random random = new Random(created.size());
         for (int i = 0; i < 64; i++) {
             byte[] value = new byte[1024];
@@ -145,8 +168,6 @@ class SstPreUploadListenerTest {
         String file = created.poll(30, TimeUnit.SECONDS);
         assertThat(file).as("RocksDB reported the flush's SST file").isNotNull();
         assertThat(new java.io.File(file).length()).isGreaterThan(MIN_FILE_SIZE);
-        // RocksDB calls the listeners in order on one thread: the one under test has seen the file
-        assertThat(SstPreUploader.awaitIdle(Duration.ofSeconds(30))).isTrue();
         return file;
     }
 
@@ -200,6 +221,58 @@ class SstPreUploadListenerTest {
         toClose.clear();
 
         assertThat(fs.withdrawn).containsExactlyInAnyOrder(shared + "/1.sst", shared + "/2.sst");
+    }
+
+    private void awaitPreUploaded(String file) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!fs.preUploaded.contains(file) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+    }
+
+    private void closeInstance() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+        toClose.clear();
+    }
+
+    @Test
+    void withdrawalsS3IsSlowToAnswerDoNotHoldTheNextInstancesUploadsAhead() throws Exception {
+        java.util.concurrent.CountDownLatch slowDeletes = new java.util.concurrent.CountDownLatch(1);
+        fs.withdrawalsMayEnd = slowDeletes;
+        try {
+            // two instances close (a failover), each withdrawing an upload no checkpoint took, on an S3
+            // that does not answer: as many withdrawals as upload threads
+            for (int i = 0; i < 2; i++) {
+                open();
+                String uploaded = flushOneFileNotAwaitingTheUploader();
+                awaitPreUploaded(uploaded);
+                closeInstance();
+            }
+            open(); // the restarted task's instance
+            String file = flushOneFileNotAwaitingTheUploader();
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!fs.preUploaded.contains(file) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(fs.preUploaded).as("uploaded ahead while the withdrawals wait").contains(file);
+        } finally {
+            slowDeletes.countDown();
+        }
+    }
+
+    @Test
+    void withdrawalsStopAfterThreeFailuresInARow() throws Exception {
+        fs.withdrawalsFail = true;
+        open();
+        for (int i = 0; i < 5; i++) {
+            flushOneFile();
+        }
+        closeInstance();
+        assertThat(SstPreUploader.awaitIdle(Duration.ofSeconds(30))).isTrue();
+
+        assertThat(fs.withdrawn).as("the rest left to the orphan removal").hasSize(SstPreUploadListener.MAX_WITHDRAWALS_FAILED_IN_A_ROW);
     }
 
     @Test
