@@ -114,10 +114,18 @@ final class PreUploads {
 
     /**
      * Whether a stream to this object should hash its bytes while they stream: its directory has
-     * received pre-uploads, so its content may be one of them at close.
+     * received pre-uploads, so its content may be one of them at close; or it is a {@code shared/}
+     * directory of this process's pre-uploads spelled with entropy (the job's {@code shared/}
+     * with its entropy marker replaced by random characters, while the pre-uploads go to the one
+     * without): else each such stream read its whole staging file again at close to hash it, on
+     * the checkpoint's critical path.
      */
     boolean mayDeduplicate(ObjectPath target) {
-        return !directories.isEmpty() && directories.contains(target.parent());
+        if (directories.isEmpty()) {
+            return false;
+        }
+        ObjectPath dir = target.parent();
+        return directories.contains(dir) || dir.key().equals("shared") || dir.key().endsWith("/shared");
     }
 
     /**

@@ -186,6 +186,11 @@ class PreUploadTest extends FakeS3FileSystemTest {
         FSDataOutputStream elsewhere = fs.create(path("job/chk-3/metadata"), WriteMode.NO_OVERWRITE);
         assertThat(((TieredOutputStream) elsewhere).hashesWhileWriting()).as("no pre-uploads in chk-3/").isFalse();
         elsewhere.close();
+        // the job's shared/ spelled with entropy (its marker replaced by random characters), while
+        // the pre-uploads go to the one without
+        FSDataOutputStream entropy = fs.create(path("x7/job/shared/entropy"), WriteMode.NO_OVERWRITE);
+        assertThat(((TieredOutputStream) entropy).hashesWhileWriting()).as("a shared/ with entropy").isTrue();
+        entropy.close();
 
         // in pieces across the stream's 256 KiB buffer, one byte alone: the hash covers every byte once
         early.write(first);
