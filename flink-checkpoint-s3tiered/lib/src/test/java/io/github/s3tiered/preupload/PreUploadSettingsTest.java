@@ -170,11 +170,11 @@ class PreUploadSettingsTest {
      * pre-upload is off in the JobManager, which it is not.
      */
     @Test
-    void whileTheJobManagerHoldsReuseBackNothingIsReusedAndUploadsAheadGoOn() {
+    void whileTheJobManagerHoldsReuseBackNothingIsReusedAndNothingUploadedAhead() {
         String shared = "s3tiered://bucket/held-" + System.nanoTime() + "/shared";
         JobManagerReuseWindows.received(shared, JobManagerReuseWindows.HELD);
         assertThat(JobManagerReuseWindows.last(shared)).isEqualTo(JobManagerReuseWindows.HELD);
-        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("uploads ahead go on").isFalse();
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("an upload begun now would never be reused").isTrue();
         PreUploadSettings taskManagers = PreUploadSettings.from(config("execution.checkpointing.interval", "30 min"), 20_480);
         java.util.List<String> logs = logged(() -> assertThat(taskManagers.reusedWithin(JobManagerReuseWindows.HELD).enabled())
                 .as("this checkpoint reuses nothing").isFalse());
@@ -183,6 +183,7 @@ class PreUploadSettingsTest {
         long before = System.nanoTime();
         JobManagerReuseWindows.received(shared, 10 * MINUTE); // the record is durable: the window comes
         long after = System.nanoTime();
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("uploads ahead from now on").isFalse();
         assertThat(taskManagers.reusedWithin(JobManagerReuseWindows.last(shared)).enabled()).isTrue();
         // ... for uploads begun from then on: one made while reuse was held may have outlived an
         // earlier run's record, which the inspector went by meanwhile
