@@ -361,6 +361,21 @@ class ListingGapsTest {
     }
 
     @Test
+    void aCheckpointCompletingDuringTheSearchBeyondTheNewestKeepsItsFilesWithoutARefusal() throws Exception {
+        writeCheckpoints();
+        writeCheckpoint(4, "sst-0", "only-4"); // a live job's next checkpoint, completed while the search runs
+        Files.setLastModifiedTime(jobDir.resolve("shared/only-4"), FileTime.fromMillis(System.currentTimeMillis() - 2 * HOUR));
+        Files.setLastModifiedTime(jobDir.resolve("chk-4/_metadata"), FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        ListingGapsFileSystem.hide(jobDir.resolve("chk-4")); // too late for the listings
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deletionRefused()).as("no listing proven incomplete").isNull();
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(jobDir.resolve("shared/only-4")).exists();
+    }
+
+    @Test
     void aJobDirectoryListedAsEmptyStopsTheSearch() throws Exception {
         writeCheckpoints();
         ListingGapsFileSystem.listEmpty(jobDir);

@@ -472,9 +472,18 @@ final class CompletedCheckpointVerifier {
         statusFile.write(snapshot);
     }
 
+    /** For the orphan removal: fails on handles whose files this version cannot tell (see {@link OrphanSweep#referencedFiles}). */
     private Set<String> referencesOf(Completed c) throws IOException {
         CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
         return OrphanSweep.referencedFiles(metadata, new Path(c.checkpointDir(), CheckpointMetadataReader.METADATA_FILE));
+    }
+
+    /** The files a checkpoint references that this version can tell, for the verification's judgement. */
+    private Set<String> knownReferencesOf(Completed c) throws IOException {
+        Set<String> refs = new HashSet<>();
+        CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
+        CheckpointReferences.of(metadata).files().forEach(f -> refs.add(PathKey.of(f.path())));
+        return refs;
     }
 
     private static boolean fits(ReferencedFile f, long size) {
@@ -497,7 +506,7 @@ final class CompletedCheckpointVerifier {
      */
     private Set<String> referencesOrNull(Completed newer) {
         try {
-            return referencesOf(newer);
+            return knownReferencesOf(newer);
         } catch (IOException | RuntimeException e) {
             return null;
         }

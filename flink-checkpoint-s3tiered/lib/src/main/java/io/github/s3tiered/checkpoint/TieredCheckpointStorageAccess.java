@@ -155,6 +155,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
 
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId) throws IOException {
+        checkAtStart(); // Flink counts its base locations initialized before it calls that: a failed check goes again here
         if (!preUploadGraceDurable && streams.preUpload().enabled()) {
             recordPreUploadGrace(); // a write that failed before: again, in the background
         }
@@ -279,10 +280,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
-        // Flink's checkpoint coordinator calls this as it starts (or at a first savepoint): the JobManager alone
-        if (startCheck != null) {
-            startCheck.run();
-        }
+        // Flink's checkpoint coordinator calls this as it starts, with a checkpoint interval: the JobManager alone
+        checkAtStart();
         delegate.initializeBaseLocationsForCheckpoint();
         if (!preUploadGraceDurable) {
             recordPreUploadGrace();
@@ -292,6 +291,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     @Override
     public CheckpointStorageLocation initializeLocationForSavepoint(long checkpointId, String externalLocationPointer)
             throws IOException {
+        checkAtStart();
         return new BackgroundDisposingLocation(delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
     }
 
@@ -308,6 +308,19 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
     TieredCheckpointStorageAccess checkingAtStart(StartCheck check) {
         this.startCheck = check;
         return this;
+    }
+
+    /**
+     * Runs the start check until it passed once. As the coordinator starts with a checkpoint
+     * interval; else (a job that only takes savepoints, where Flink initializes no base locations)
+     * at its first savepoint or checkpoint, which are the JobManager's too. Each check that passed
+     * is remembered for the process ({@link StorageCheck}), so this costs nothing after.
+     */
+    private void checkAtStart() throws IOException {
+        StartCheck check = startCheck;
+        if (check != null) {
+            check.run();
+        }
     }
 
     // ---------------------------------------------------------------- TaskManager

@@ -36,6 +36,8 @@ public record VerificationStatus(long newestVerified, long failedCheckpoints, Se
      * barriers per checkpoint in a 200 by 200 all-to-all job.
      */
     static final int MAX_MISSING_SENT = 512;
+    /** What a reference may hold: a JobManager with the lib jar of version 0.2 sends up to 8,192. */
+    private static final int MAX_MISSING_ACCEPTED = 8_192;
 
     public VerificationStatus {
         missing = Set.copyOf(missing);
@@ -66,7 +68,7 @@ public record VerificationStatus(long newestVerified, long failedCheckpoints, Se
             long failed = in.readLong();
             int known = in.readInt();
             int n = in.readInt();
-            if (n < 0 || n > MAX_MISSING_SENT || known < n) {
+            if (n < 0 || n > MAX_MISSING_ACCEPTED || known < n) {
                 throw new IOException("Malformed verification status: " + n + " of " + known + " missing objects sent");
             }
             long[] fingerprints = new long[n];

@@ -69,6 +69,12 @@ class JobDirectoryLayoutTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(access::initializeBaseLocationsForCheckpoint)
                 .hasMessageContaining(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
         assertThat(down.calls).isNotEmpty();
+        // a job without a checkpoint interval (Flink initializes no base locations): at its first savepoint
+        down.calls.clear();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> access.initializeLocationForSavepoint(1,
+                        new Path(base, "savepoints").toString()))
+                .hasMessageContaining(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
+        assertThat(down.calls).isNotEmpty();
     }
 
     @Test

@@ -191,7 +191,7 @@ public final class RangedDownload {
                     } catch (IOException e) {
                         onFailure.apply(start).accept(e);
                         throw new UncheckedIOException(e);
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | Error e) {
                         onFailure.apply(start).accept(e);
                         throw e;
                     }
@@ -210,10 +210,13 @@ public final class RangedDownload {
             try {
                 readHere.complete(downloadRange(rangeStore, bucket, key, expected, firstRange, 0,
                         Math.min(size, rangeSize) - 1, target, reopenAttempts));
-            } catch (IOException | RuntimeException e) {
+            } catch (Throwable e) { // the future must end whatever ends the read: the others stop, the registration closes
                 firstRange.abort();
                 onFailure.apply(0L).accept(e);
                 readHere.completeExceptionally(e);
+                if (e instanceof VirtualMachineError fatal) {
+                    throw fatal;
+                }
             }
         }
         return CompletableFuture.allOf(ranges.toArray(new CompletableFuture[0]))

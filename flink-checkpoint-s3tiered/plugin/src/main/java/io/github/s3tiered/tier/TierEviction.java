@@ -119,7 +119,7 @@ final class TierEviction {
                 return;
             }
             try {
-                evictIfOverBudget();
+                evictIfOverBudget(true);
             } catch (java.nio.file.DirectoryIteratorException e) {
                 // a listing that failed midway: an IOException, which a commit's caller expects
                 // (the copy is in place; only the budget was not enforced)
@@ -137,6 +137,14 @@ final class TierEviction {
      * cannot be evicted: they only make copies go earlier.
      */
     void evictIfOverBudget() throws IOException {
+        evictIfOverBudget(false);
+    }
+
+    /**
+     * {@code forACommit}: a commit's eviction, which gives up once a wait for the file lock ran out
+     * (see {@link #lockWaitSkippedUntil}), also one that queued for this process's lock before.
+     */
+    private void evictIfOverBudget(boolean forACommit) throws IOException {
         // the file lock fails on an interrupted thread (a commit at the end of a cancelled upload)
         try {
             EvenIfInterrupted.run(() -> {
@@ -144,15 +152,14 @@ final class TierEviction {
                     // a process with the tier off (its budget 0) shares the directory, whose default is
                     // the host's, with processes that keep copies: evicting down to its budget would
                     // remove all of theirs. It only removes what crashes left.
-                    scannedUnderLock((scan, total) -> total);
+                    scannedUnderLock((scan, total) -> total, forACommit);
                 } else {
-                    evictUnderLock();
+                    scannedUnderLock((scan, total) -> total > maxBytes ? evict(scan, total) : total, forACommit);
                 }
                 return null;
             });
         } catch (LockNotTaken e) {
             // the copy just committed is in place; the budget is enforced by a later scan
-            lockWaitSkippedUntil = System.nanoTime() + SKIP_AFTER_LOCK_TIMEOUT_NANOS;
             LOG.warn("{}; not enforcing the tier's budget for a minute", e.getMessage());
         }
     }
@@ -169,7 +176,7 @@ final class TierEviction {
             LOG.warn("Local tier {}: its volume is full with {} bytes in the tier ({} budgeted): evicted {} bytes of"
                     + " copies for a write", layout.root(), total, maxBytes, total - left);
             return left;
-        }));
+        }, false));
     }
 
     /** The number of hard links of a file; 1 where the file system does not tell. */
@@ -181,10 +188,6 @@ final class TierEviction {
         }
     }
 
-    private void evictUnderLock() throws IOException {
-        scannedUnderLock((scan, total) -> total > maxBytes ? evict(scan, total) : total);
-    }
-
     /** What an eviction does with a fresh scan: returns the bytes left. */
     @FunctionalInterface
     private interface EvictionStep {
@@ -194,17 +197,25 @@ final class TierEviction {
     /**
      * Under the tier's locks (this JVM's and the file lock other processes take), scans the
      * directory, runs {@code step} on it and records what is left; returns the bytes the step
-     * evicted.
+     * evicted. This process's lock is waited for without a bound: its holder is a live thread of
+     * this process, which waits at most {@link #lockWait} for the file lock. {@code forACommit}:
+     * returns 0 without a scan when, meanwhile, a wait for the file lock ran out (the threads
+     * queued behind one frozen neighbour would otherwise each wait it out in turn).
      */
-    private long scannedUnderLock(EvictionStep step) throws IOException {
+    private long scannedUnderLock(EvictionStep step, boolean forACommit) throws IOException {
         ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(layout.lockKey(), r -> new ReentrantLock());
-        long deadline = System.nanoTime() + lockWait.toNanos();
-        if (!tryLockUntil(jvmLock, deadline)) {
-            throw new LockNotTaken(layout.root(), "another thread of this process", lockWait);
+        try {
+            jvmLock.lockInterruptibly();
+        } catch (InterruptedException e) {
+            throw interrupted(e);
         }
         try {
+            long skippedUntil = lockWaitSkippedUntil;
+            if (forACommit && skippedUntil != 0 && System.nanoTime() - skippedUntil < 0) {
+                return 0;
+            }
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    FileLock ignored = fileLockUntil(ch, deadline)) {
+                    FileLock ignored = fileLockUntil(ch, System.nanoTime() + lockWait.toNanos())) {
                 long now = System.currentTimeMillis();
                 // reset before the scan: a commit landing during it is then counted again, never lost
                 addedSinceScan.set(0);
@@ -225,13 +236,13 @@ final class TierEviction {
         }
     }
 
-    private static boolean tryLockUntil(ReentrantLock lock, long deadline) {
-        try {
-            return lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // cancelled meanwhile: no scan, the caller ends as interrupted
-            return false;
-        }
+    /** Cancelled meanwhile: no scan, and the caller ends as interrupted (not as a lock held too long). */
+    private java.io.InterruptedIOException interrupted(InterruptedException e) {
+        Thread.currentThread().interrupt();
+        java.io.InterruptedIOException io = new java.io.InterruptedIOException("Local tier " + layout.root()
+                + ": interrupted while waiting for its eviction lock");
+        io.initCause(e);
+        return io;
     }
 
     /** The file lock, polled: a blocking {@code lock()} waits for as long as its holder lives. */
@@ -242,15 +253,15 @@ final class TierEviction {
                 return lock;
             }
             if (System.nanoTime() - deadline >= 0) {
+                // set before this process's lock is let go: the commits queued for it see it
+                lockWaitSkippedUntil = System.nanoTime() + SKIP_AFTER_LOCK_TIMEOUT_NANOS;
                 throw new LockNotTaken(layout.root(), "another process sharing the directory (frozen or paused?) in "
                         + layout.lockFile(), lockWait);
             }
             try {
                 Thread.sleep(LOCK_POLL_MILLIS);
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LockNotTaken(layout.root(), "another process, and this thread was interrupted waiting in "
-                        + layout.lockFile(), lockWait);
+                throw interrupted(e);
             }
         }
     }

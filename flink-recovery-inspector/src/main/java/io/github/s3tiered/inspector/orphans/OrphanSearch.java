@@ -98,8 +98,10 @@ public final class OrphanSearch {
         PreUploadGrace grace = PreUploadGrace.of(jobDir, calls, checksums, options.preUploadGrace());
         // a checkpoint in progress writes files its _metadata names only when it completes, up to its
         // timeout; ages are S3's stamps against this host's clock, which may run ahead of S3's
-        long aheadOfS3 = nowMillis - CLOCK_MARGIN_MILLIS;
-        long oldest = aheadOfS3 - Math.max(options.minAge().toMillis(), grace.checkpointTimeoutMillis());
+        long minAge = Math.max(options.minAge().toMillis(), grace.checkpointTimeoutMillis());
+        // (no margin where no minimum age was asked for: every unreferenced file, a stopped job's)
+        long aheadOfS3 = minAge > 0 ? nowMillis - CLOCK_MARGIN_MILLIS : nowMillis;
+        long oldest = aheadOfS3 - minAge;
         // an unknown grace keeps every such file: a live TaskManager may be handing it to a checkpoint
         long oldestPreUploaded = grace.unknown() ? Long.MIN_VALUE : Math.min(oldest, aheadOfS3 - grace.millis());
         List<OrphanFile> orphans = new ArrayList<>();
@@ -329,7 +331,9 @@ public final class OrphanSearch {
         if (metadata == null || metadata.isDir()) {
             return false;
         }
-        listingGaps.add("no listing showed " + dir.getName() + ", which has a _metadata");
+        if (metadata.getModificationTime() < nowMillis) {
+            listingGaps.add("no listing showed " + dir.getName() + ", which has a _metadata");
+        } // else completed during the search (a live job): its references are kept, no gap proven
         collectReferences(List.of(new CheckpointLocation(dir, CheckpointKind.CHECKPOINT, id)), nowMillis, referenced,
                 retained, unreadable, new ArrayList<>(), listingGaps, listings);
         return true;
