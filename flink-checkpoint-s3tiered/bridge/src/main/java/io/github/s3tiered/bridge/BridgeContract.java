@@ -96,7 +96,8 @@ public final class BridgeContract {
      * checkpoint stream that Flink cancels: its partial file is then neither uploaded nor deleted.
      * A stream still open is dropped with its staging file and its object is never created; a
      * stream whose upload already runs has it cancelled as by a {@code close()} from another
-     * thread; a closed stream is left as it is; a stream abandoned before is answered as the first time. Arguments: {@link #STREAM} (java.io.OutputStream).
+     * thread; a closed stream is left as it is, answered true only when its close ended without
+     * sending anything that could create its object; a stream abandoned before is answered as the first time. Arguments: {@link #STREAM} (java.io.OutputStream).
      * Results: {@link #ABANDONED} (Boolean: true only when this stream never created and never
      * will create its object, so the caller has nothing to delete; false means the caller deletes
      * the path as before).

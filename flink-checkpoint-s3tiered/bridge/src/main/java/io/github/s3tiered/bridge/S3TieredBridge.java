@@ -228,8 +228,8 @@ public final class S3TieredBridge {
      * See {@link BridgeContract#ABANDON_STREAM}: discards a stream that {@code create()} of this
      * file system returned without uploading it. True when its object was never and will never be
      * created, so there is nothing to delete. False when the caller must close and delete as it
-     * would without this operation: the stream was closed or its upload had started, or the plugin
-     * jar is older than this one and does not know the operation.
+     * would without this operation: the stream's upload had started (or it was closed and may have
+     * created its object), or the plugin jar is older than this one and does not know the operation.
      */
     public boolean abandon(OutputStream stream) throws IOException {
         Map<String, Object> args = new HashMap<>();

@@ -40,11 +40,19 @@ public final class SstPreUploader {
      * taken from the queue but not yet started, so idleness is judged by this.
      */
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final PreUploadBackoff backoff;
     public final LongAdder skippedOverBound = new LongAdder();
+    public final LongAdder skippedWhilePaused = new LongAdder();
     public final LongAdder failed = new LongAdder();
     public final LongAdder submitted = new LongAdder();
 
     private SstPreUploader(int maxConcurrent, long maxQueuedBytes) {
+        this(maxConcurrent, maxQueuedBytes, System::nanoTime);
+    }
+
+    /** For tests: an uploader of their own (the process's is shared by every test), on their clock. */
+    SstPreUploader(int maxConcurrent, long maxQueuedBytes, java.util.function.LongSupplier nanoClock) {
+        this.backoff = new PreUploadBackoff(nanoClock);
         AtomicInteger n = new AtomicInteger();
         ClassLoader own = SstPreUploader.class.getClassLoader();
         this.pool = new ThreadPoolExecutor(maxConcurrent, maxConcurrent, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
@@ -85,8 +93,13 @@ public final class SstPreUploader {
         synchronized (SstPreUploader.class) {
             u = instance;
         }
+        return u == null || u.idleWithin(timeout);
+    }
+
+    /** Waits until this uploader has nothing queued or running; true when idle in time. */
+    boolean idleWithin(java.time.Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (u != null && u.inFlight.get() > 0) {
+        while (inFlight.get() > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -126,6 +139,10 @@ public final class SstPreUploader {
 
     /** Queues a file RocksDB just wrote; never blocks (RocksDB calls this from its own threads). */
     void submit(SstPreUploadListener owner, java.nio.file.Path file, long size) {
+        if (!backoff.mayUpload()) {
+            skippedWhilePaused.increment();
+            return;
+        }
         if (queuedBytes.addAndGet(size) > maxQueuedBytes) {
             queuedBytes.addAndGet(-size);
             skippedOverBound.increment();
@@ -139,9 +156,14 @@ public final class SstPreUploader {
                     if (owner.isClosed()) {
                         return; // its RocksDB instance is gone: no checkpoint will stream the file
                     }
+                    if (!backoff.mayUpload()) {
+                        skippedWhilePaused.increment(); // queued before the pause began
+                        return;
+                    }
                     long startedAt = System.nanoTime();
                     S3TieredBridge.PreUploaded r = owner.bridge().preUpload(owner.sharedDirectory(), file,
                             owner.reuseWindowMillis());
+                    backoff.succeeded();
                     LOG.debug("Pre-upload of {} ({} bytes): {} {}, {} ms queued, {} ms to run", file, size, r.outcome(),
                             r.object(), (startedAt - queuedAt) / 1_000_000, (System.nanoTime() - startedAt) / 1_000_000);
                     if (r.outcome() == S3TieredBridge.PreUploaded.Outcome.UPLOADED) {
@@ -152,6 +174,12 @@ public final class SstPreUploader {
                     // The checkpoint uploads the file itself; nothing is lost.
                     LOG.info("Could not upload {} ahead of the checkpoint to {} (its checkpoint uploads it): {}", file,
                             owner.sharedDirectory(), e.toString());
+                    long pauseMillis = backoff.failed();
+                    if (pauseMillis > 0) {
+                        LOG.warn("Uploads ahead of checkpoints pause for {} s on this TaskManager: they failed {} times in a"
+                                        + " row, the last to {} with {}; checkpoints upload their files themselves meanwhile",
+                                pauseMillis / 1000, PreUploadBackoff.FAILURES_IN_A_ROW, owner.sharedDirectory(), e.toString());
+                    }
                 } finally {
                     queuedBytes.addAndGet(-size);
                 }

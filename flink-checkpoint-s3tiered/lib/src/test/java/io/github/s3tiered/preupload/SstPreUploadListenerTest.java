@@ -65,6 +65,8 @@ class SstPreUploadListenerTest {
         volatile java.util.concurrent.CountDownLatch withdrawalsMayEnd;
         /** When set, every withdrawal fails (S3 down). */
         volatile boolean withdrawalsFail;
+        /** When set, every upload ahead fails (S3 down); recorded all the same. */
+        volatile boolean preUploadsFail;
 
         @Override
         public URI getUri() {
@@ -77,6 +79,10 @@ class SstPreUploadListenerTest {
                 case BridgeContract.PRE_UPLOAD -> {
                     String file = (String) args.get(BridgeContract.LOCAL_FILE);
                     preUploaded.add(file);
+                    if (preUploadsFail) {
+                        return Map.of(BridgeContract.ERROR, BridgeContract.ErrorCode.UNREADABLE.name(),
+                                BridgeContract.ERROR_MESSAGE, "PutObject failed: connection refused");
+                    }
                     long length = new java.io.File(file).length();
                     return Map.of(BridgeContract.OUTCOME, "UPLOADED", BridgeContract.OBJECT,
                             args.get(BridgeContract.PATH) + "/" + preUploaded.size() + ".sst", BridgeContract.LENGTH, length);
@@ -112,9 +118,15 @@ class SstPreUploadListenerTest {
     }
 
     private void open(long windowMillis) throws Exception {
+        open(windowMillis, null);
+    }
+
+    /** With an uploader of the test's own, or the process's when null. */
+    private void open(long windowMillis, SstPreUploader uploader) throws Exception {
         PreUploadSettings settings = new PreUploadSettings(true, windowMillis, 2, 256L << 20, MIN_FILE_SIZE, 600_000);
         S3TieredBridge bridge = S3TieredBridge.of(fs).orElseThrow();
-        SstPreUploadListener listener = new SstPreUploadListener(SstPreUploader.shared(settings), bridge, shared, settings);
+        SstPreUploadListener listener = new SstPreUploadListener(
+                uploader != null ? uploader : SstPreUploader.shared(settings), bridge, shared, settings);
         DBOptions options = new DBOptions().setCreateIfMissing(true);
         List<AutoCloseable> handles = new ArrayList<>();
         listener.addTo(options, handles);
@@ -273,6 +285,26 @@ class SstPreUploadListenerTest {
         assertThat(SstPreUploader.awaitIdle(Duration.ofSeconds(30))).isTrue();
 
         assertThat(fs.withdrawn).as("the rest left to the orphan removal").hasSize(SstPreUploadListener.MAX_WITHDRAWALS_FAILED_IN_A_ROW);
+    }
+
+    @Test
+    void uploadsAheadPauseAfterThreeFailuresInARowAndResumeAfterThePause() throws Exception {
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+        SstPreUploader own = new SstPreUploader(2, 256L << 20, clock::get);
+        fs.preUploadsFail = true; // S3 down
+        open(WINDOW, own);
+        for (int i = 0; i < 5; i++) {
+            flushOneFileNotAwaitingTheUploader();
+            assertThat(own.idleWithin(Duration.ofSeconds(30))).isTrue();
+        }
+        assertThat(fs.preUploaded).as("the last two not tried: they would fail as well").hasSize(PreUploadBackoff.FAILURES_IN_A_ROW);
+        assertThat(own.skippedWhilePaused.sum()).isEqualTo(2);
+
+        fs.preUploadsFail = false; // S3 is back
+        clock.addAndGet(PreUploadBackoff.FIRST_PAUSE_NANOS);
+        String file = flushOneFileNotAwaitingTheUploader();
+        assertThat(own.idleWithin(Duration.ofSeconds(30))).isTrue();
+        assertThat(fs.preUploaded).as("tried again once the pause is over").endsWith(file);
     }
 
     @Test

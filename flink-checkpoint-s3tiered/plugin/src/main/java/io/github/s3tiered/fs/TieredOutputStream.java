@@ -64,6 +64,16 @@ final class TieredOutputStream extends FSDataOutputStream {
     private final Cancellation cancellation = new Cancellation();
     /** Set once {@link #abandon()} took the stream from OPEN: its object is never created. */
     private volatile boolean abandoned;
+
+    /**
+     * Set before the closing upload sends its first request: from then on S3 may hold the object
+     * (an answer lost). Read with {@link #closeEnded} by {@link #abandon()}: a close that ended
+     * without it created nothing, and its caller has nothing to delete.
+     */
+    private volatile boolean closingUploadSent;
+
+    /** Set once the uploading {@code close()} returned or threw: nothing more is sent for it. */
+    private volatile boolean closeEnded;
     /**
      * How many bytes the object in S3 holds after the last successful {@link #sync()}, -1 before
      * any: the object then does not exist. Written only by the syncing thread, in SYNCING.
@@ -378,8 +388,9 @@ final class TieredOutputStream extends FSDataOutputStream {
      * While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
      * object before the cancellation reached it (the uploading thread deletes it, but the caller
-     * must not count on that). Closed or cancelled: does nothing, returns false, unless an earlier
-     * {@code abandon()} cancelled it (its answer again).
+     * must not count on that). Closed or cancelled: does nothing; returns true when its close ended
+     * without sending anything that could create the object (it failed before its upload, or it
+     * referred to an upload ahead) or an earlier {@code abandon()} cancelled it, else false.
      */
     boolean abandon() {
         if (abandoned) {
@@ -392,7 +403,11 @@ final class TieredOutputStream extends FSDataOutputStream {
             } catch (IOException e) {
                 LOG.debug("Cancelling the upload of {}: {}", target, e.toString()); // close() of UPLOADING does not throw
             }
-            return false;
+            // A close that ended before sending anything (it failed or was cancelled while it hashed
+            // or waited for an upload ahead, or it referred to one) never created the object: a
+            // DELETE would only cost a request, with every retry under a throttling S3, on Flink's
+            // thread. Read in this order: the close sets its flag before it ends.
+            return closeEnded && !closingUploadSent && syncedLength < 0 && !syncUploadSent;
         }
         return abandonNow();
     }
@@ -555,6 +570,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 LOG.warn("Could not remove the staging file {} of {}: {}", staging, target, e.toString());
             }
             endRewrite(); // after the commit: readers kept no copy of an older version meanwhile
+            closeEnded = true;
         }
     }
 
@@ -722,6 +738,7 @@ final class TieredOutputStream extends FSDataOutputStream {
     }
 
     private void upload(long length, int checksum) throws IOException {
+        closingUploadSent = true;
         // after a sync, S3 holds a version a completed checkpoint may refer to (file merging)
         FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0);
     }

@@ -103,6 +103,16 @@ class AbandonedStreamTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aStreamWhoseUploadFailedIsLeftToTheCallerToDelete() throws Exception {
+        // its PUT was sent: S3 may hold the object for all the stream knows, so the caller deletes as Flink does
+        store.inject(FaultRule.on("PutObject").keys("cp/failed").error(403, "AccessDenied"));
+        TieredOutputStream out = create("cp/failed");
+        out.write(bytes(1000, 5));
+        assertThatThrownBy(out::close).hasMessageContaining("cp/failed");
+        assertThat(out.abandon()).isFalse();
+    }
+
+    @Test
     void aClosedStreamIsLeftAsItIs() throws Exception {
         TieredOutputStream out = create("cp/closed");
         out.write(bytes(1000, 4));

@@ -105,11 +105,13 @@ class PreUploadTest extends FakeS3FileSystemTest {
         assertThat(store.object(BUCKET, casKey)).hasValue(content);
         int putsBefore = store.calls("PutObject").size();
 
-        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(checkpointStream("job/shared/uuid-1", content), WINDOW);
+        FSDataOutputStream out = checkpointStream("job/shared/uuid-1", content);
+        S3TieredBridge.ClosedStream closed = bridge.closeDeduplicated(out, WINDOW);
 
         assertThat(closed.deduplicated()).isTrue();
         assertThat(closed.object()).isEqualTo(path(casKey));
         assertThat(store.object(BUCKET, "job/shared/uuid-1")).as("the stream's own object is never created").isEmpty();
+        assertThat(bridge.abandon(out)).as("discarded after all: nothing at its own path to delete").isTrue();
         assertThat(store.calls("PutObject")).hasSize(putsBefore);
         assertThat(stats.deduplicatedUploads.sum()).isEqualTo(1);
         assertThat(stats.deduplicatedBytes.sum()).isEqualTo(content.length);
@@ -386,6 +388,9 @@ class PreUploadTest extends FakeS3FileSystemTest {
 
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
                 .rootCause().isInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+        // the storage's stream discards it: its close sent nothing, so there is nothing at its path to delete
+        assertThat(bridge.abandon(out)).isTrue();
+        assertThat(store.calls("PutObject")).extracting(c -> c.key()).doesNotContain("job/shared/p");
         acknowledged.countDown();
         Path object = pre.join().object();
         assertThat(bridge.withdrawPreUpload(object)).as("handed to no checkpoint: it can be withdrawn").isTrue();
@@ -478,6 +483,9 @@ class PreUploadTest extends FakeS3FileSystemTest {
         out.close(); // and Flink cancels the checkpoint
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> closing.get(10, java.util.concurrent.TimeUnit.SECONDS))
                 .rootCause().isInstanceOf(io.github.s3tiered.s3.Cancellation.CancelledException.class);
+        // the storage's stream discards it: its close sent nothing, so there is nothing at its path to delete
+        assertThat(bridge.abandon(out)).isTrue();
+        assertThat(store.calls("PutObject")).extracting(c -> c.key()).doesNotContain("job/shared/w");
         acknowledged.countDown();
         assertThat(key(pre.join().object())).isEqualTo(aheadKey);
 
