@@ -53,6 +53,7 @@ public final class Retrier {
     public <T> T call(S3Request request, Cancellation cancellation, Attempt<T> attempt) throws IOException {
         int failures = 0;
         int throttles = 0;
+        int credentialLookups = 0;
         // the first failure of each other kind: a request that was throttled, then timed out, then
         // refused, must not show only the refusal (the throttling is what an operator can act on)
         java.util.Map<String, Exception> earlier = new java.util.LinkedHashMap<>();
@@ -81,9 +82,16 @@ public final class Retrier {
                     failures++;
                     stats.retries.increment();
                     delay = jitter(RetryPolicy.capMillis(policy.baseDelay(), policy.maxDelay(), failures));
+                } else if (S3ErrorKind.isCredentialsLookupFailure(e) && credentialLookups + 1 < CREDENTIALS_LOOKUPS) {
+                    // The SDK's chain says the same whether a host has no credentials or its instance
+                    // metadata service or STS did not answer in time (busy at a failover's restores):
+                    // a few lookups a second apart, then the error
+                    credentialLookups++;
+                    stats.retries.increment();
+                    delay = CREDENTIALS_LOOKUP_DELAY_MILLIS * credentialLookups;
                 } else {
                     earlier.remove(signature(kind, e));
-                    throw new S3OperationException(request, endpoint, failures + throttles + 1,
+                    throw new S3OperationException(request, endpoint, failures + throttles + credentialLookups + 1,
                             throttles + (kind == S3ErrorKind.THROTTLED ? 1 : 0), e, earlier.values());
                 }
                 if (earlier.size() < MAX_EARLIER_CAUSES) {
@@ -108,6 +116,9 @@ public final class Retrier {
     }
 
     private static final int MAX_EARLIER_CAUSES = 4;
+    /** Lookups of credentials, with a request's first: a host without any pays 3 s for them. */
+    static final int CREDENTIALS_LOOKUPS = 3;
+    static final long CREDENTIALS_LOOKUP_DELAY_MILLIS = 1000;
 
     /** What tells two failures apart for the final error: their kind, HTTP status and exception class. */
     private static String signature(S3ErrorKind kind, Exception e) {

@@ -71,6 +71,12 @@ public enum S3ErrorKind {
         return PERMANENT;
     }
 
+    /** The SDK's credentials chain found none (or a remote provider did not answer: it cannot tell). */
+    static boolean isCredentialsLookupFailure(Throwable t) {
+        return t instanceof SdkClientException && !(t instanceof SdkServiceException) && t.getMessage() != null
+                && t.getMessage().contains("Unable to load credentials");
+    }
+
     static String errorCode(SdkServiceException se) {
         if (se instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
                 && ase.awsErrorDetails() != null) {

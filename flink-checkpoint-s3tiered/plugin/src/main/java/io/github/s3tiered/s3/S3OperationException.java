@@ -83,10 +83,11 @@ public class S3OperationException extends IOException {
      */
     private static String hint(Throwable cause) {
         String m = cause.getMessage();
-        if (!(cause instanceof SdkServiceException) && m != null && m.contains("Unable to load credentials")) {
-            return ". No credentials: set s3tiered.access-key and s3tiered.secret-key (or s3.access-key and"
-                    + " s3.secret-key), or give the process credentials through the AWS SDK's default chain"
-                    + " (environment, profile, web identity, container or instance role)";
+        if (S3ErrorKind.isCredentialsLookupFailure(cause)) {
+            return ". No credentials (or the instance metadata service or STS did not answer "
+                    + Retrier.CREDENTIALS_LOOKUPS + " lookups): set s3tiered.access-key and s3tiered.secret-key (or"
+                    + " s3.access-key and s3.secret-key), or give the process credentials through the AWS SDK's default"
+                    + " chain (environment, profile, web identity, container or instance role)";
         }
         if (cause instanceof SdkServiceException se) {
             String code = S3ErrorKind.errorCode(se);

@@ -154,11 +154,23 @@ class RetrierTest {
     }
 
     @Test
+    void aCredentialsLookupThatFailsOnceIsMadeAgain() throws IOException {
+        // the instance metadata service timing out at a failover: the chain's message is that of no credentials
+        SdkClientException lookupFailed = SdkClientException.builder()
+                .message("Unable to load credentials from any of the providers in the chain").build();
+        assertThat(retrier.call(request, scripted(lookupFailed))).isEqualTo("ok");
+        assertThat(sleeps).containsExactly(1000L);
+    }
+
+    @Test
     void failuresFixedInTheConfigurationNameTheOptions() {
         SdkClientException noCredentials = SdkClientException.builder()
                 .message("Unable to load credentials from any of the providers in the chain").build();
-        assertThatThrownBy(() -> retrier.call(request, scripted(noCredentials)))
-                .hasMessageContaining("s3tiered.access-key").hasMessageContaining("default chain");
+        assertThatThrownBy(() -> retrier.call(request, scripted(noCredentials, noCredentials, noCredentials)))
+                .hasMessageContaining("s3tiered.access-key").hasMessageContaining("default chain")
+                .hasMessageContaining("after 3 attempts");
+        assertThat(sleeps).as("looked up again a second, then two, later").containsExactly(1000L, 2000L);
+        sleeps.clear();
         S3Exception redirect = (S3Exception) S3Exception.builder().statusCode(301)
                 .awsErrorDetails(AwsErrorDetails.builder().errorCode("PermanentRedirect")
                         .sdkHttpResponse(software.amazon.awssdk.http.SdkHttpResponse.builder().statusCode(301)
