@@ -136,16 +136,31 @@ public final class CheckpointInspector {
         DirectoryListings listings = new DirectoryListings(new FileSystemCalls());
         List<Validation> out = new ArrayList<>();
         int i = 0;
+        int unansweredInARow = 0;
         for (CheckpointLocation cp : job.checkpoints()) {
-            progress.step("validating " + cp.path() + " (" + (++i) + "/" + job.checkpoints().size() + ")");
-            try {
-                out.add(validator().validate(cp.path(), deep, listings));
-            } catch (FileNotFoundException e) {
-                out.add(CheckpointValidator.vanished(cp, listings.calls()));
+            if (unansweredInARow >= UNANSWERED_CHECKPOINTS_TO_STOP) {
+                // each would pay its own retries (minutes against a store that stalls) for UNKNOWN
+                out.add(CheckpointValidator.notAttempted(cp, "the storage did not answer for the " + unansweredInARow
+                        + " checkpoints before it", listings.calls()));
+                continue;
             }
+            progress.step("validating " + cp.path() + " (" + (++i) + "/" + job.checkpoints().size() + ")");
+            long failuresBefore = listings.calls().storageFailures();
+            Validation v;
+            try {
+                v = validator().validate(cp.path(), deep, listings);
+            } catch (FileNotFoundException e) {
+                v = CheckpointValidator.vanished(cp, listings.calls());
+            }
+            out.add(v);
+            boolean unanswered = v.verdict() == Verdict.UNKNOWN && listings.calls().storageFailures() > failuresBefore;
+            unansweredInARow = unanswered ? unansweredInARow + 1 : 0;
         }
         return out;
     }
+
+    /** Checkpoints in a row the storage did not answer for, after which the rest are not tried. */
+    static final int UNANSWERED_CHECKPOINTS_TO_STOP = 2;
 
     /** The newest restorable checkpoint of a job directory (savepoints not considered). */
     public RestorePoint restorePoint(Path jobDir, boolean includeSavepoints) throws IOException {

@@ -617,6 +617,46 @@ class ListingGapsTest {
         assertThat(all.get(2).restorable()).isTrue();
     }
 
+    @Test
+    void validatingAJobDirectoryStopsAskingAStorageThatStoppedAnsweringAfterTwoCheckpoints() throws Exception {
+        for (int id = 1; id <= 5; id++) {
+            writeCheckpoint(id, "sst-0", "only-" + id);
+        }
+        JobDirectory job = inspector.discover(path(jobDir)).get(0);
+        for (int id = 1; id <= 5; id++) {
+            ListingGapsFileSystem.failListing(jobDir.resolve("chk-" + id)); // S3 stalls after the job directory's listing
+        }
+
+        List<Validation> all = inspector.validateAll(job, false);
+
+        assertThat(all).extracting(v -> v.path().getName()).containsExactly("chk-5", "chk-4", "chk-3", "chk-2", "chk-1");
+        assertThat(all).extracting(Validation::verdict).containsOnly(Verdict.UNKNOWN);
+        assertThat(all.subList(2, 5)).allSatisfy(v -> assertThat(v.reason())
+                .contains("not validated: the storage did not answer for the 2 checkpoints before it"));
+        assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("chk-5"))).isPositive();
+        assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("chk-4"))).isPositive();
+        for (int id = 1; id <= 3; id++) {
+            assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("chk-" + id))).as("chk-" + id).isZero();
+        }
+    }
+
+    @Test
+    void aCheckpointTheStorageAnsweredForCountsTheUnansweredOnesAgainFromZero() throws Exception {
+        for (int id = 1; id <= 4; id++) {
+            writeCheckpoint(id, "sst-0", "only-" + id);
+        }
+        JobDirectory job = inspector.discover(path(jobDir)).get(0);
+        ListingGapsFileSystem.failListing(jobDir.resolve("chk-4"));
+        ListingGapsFileSystem.failListing(jobDir.resolve("chk-2"));
+        ListingGapsFileSystem.failListing(jobDir.resolve("chk-1"));
+
+        List<Validation> all = inspector.validateAll(job, false);
+
+        assertThat(all).extracting(Validation::verdict)
+                .containsExactly(Verdict.UNKNOWN, Verdict.RESTORABLE, Verdict.UNKNOWN, Verdict.UNKNOWN);
+        assertThat(all).noneSatisfy(v -> assertThat(v.reason()).contains("not validated"));
+    }
+
     /** When chk-{id} is listed, the job completes the next one and removes every older one. */
     private void subsumeWhenListed(int id) {
         ListingGapsFileSystem.onListing(jobDir.resolve("chk-" + id), () -> {

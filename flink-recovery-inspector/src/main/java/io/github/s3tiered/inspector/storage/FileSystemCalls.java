@@ -38,6 +38,21 @@ public final class FileSystemCalls {
     private final AtomicLong checksumLookups = new AtomicLong();
     private final AtomicLong delete = new AtomicLong();
     private final AtomicLong staleLocalCopiesDropped = new AtomicLong();
+    private final AtomicLong storageFailures = new AtomicLong();
+
+    /** Counts a call the storage did not answer (see {@link #storageFailures()}). */
+    private StorageUnreadableException unreadable(String operation, Path path, IOException cause) {
+        storageFailures.incrementAndGet();
+        return new StorageUnreadableException(operation, path, cause);
+    }
+
+    /**
+     * Calls that failed because the storage could not be read (each after its file system's own
+     * retries): what tells a store that stopped answering from a checkpoint with a problem.
+     */
+    public long storageFailures() {
+        return storageFailures.get();
+    }
 
     /** The entries of a directory, or null when it does not exist. */
     public FileStatus[] listStatus(Path dir) throws IOException {
@@ -59,7 +74,7 @@ public final class FileSystemCalls {
         } catch (FileNotFoundException | NoSuchFileException e) {
             return existingLocalDirectory(fs, dir) ? listLocalEntryByEntry(fs, dir) : null;
         } catch (IOException e) {
-            throw new StorageUnreadableException("list", dir, e);
+            throw unreadable("list", dir, e);
         }
     }
 
@@ -72,10 +87,10 @@ public final class FileSystemCalls {
     }
 
     /** The directory's entries whose status can be read; a dangling link is a missing file. */
-    private static FileStatus[] listLocalEntryByEntry(FileSystem fs, Path dir) throws StorageUnreadableException {
+    private FileStatus[] listLocalEntryByEntry(FileSystem fs, Path dir) throws StorageUnreadableException {
         String[] names = new java.io.File(dir.toUri().getPath()).list();
         if (names == null) {
-            throw new StorageUnreadableException("list", dir, new IOException("the directory cannot be listed"));
+            throw unreadable("list", dir, new IOException("the directory cannot be listed"));
         }
         java.util.List<FileStatus> statuses = new java.util.ArrayList<>(names.length);
         for (String name : names) {
@@ -84,7 +99,7 @@ public final class FileSystemCalls {
             } catch (FileNotFoundException | NoSuchFileException dangling) {
                 // not a file a restore could read
             } catch (IOException e) {
-                throw new StorageUnreadableException("list", dir, e);
+                throw unreadable("list", dir, e);
             }
         }
         return statuses.toArray(new FileStatus[0]);
@@ -99,7 +114,7 @@ public final class FileSystemCalls {
         } catch (FileNotFoundException | NoSuchFileException e) {
             return null;
         } catch (IOException e) {
-            throw new StorageUnreadableException("get the status of", path, e);
+            throw unreadable("get the status of", path, e);
         }
     }
 
@@ -138,7 +153,7 @@ public final class FileSystemCalls {
         } catch (StorageUnreadableException e) {
             throw e;
         } catch (IOException e) {
-            throw new StorageUnreadableException("read", file, e);
+            throw unreadable("read", file, e);
         }
     }
 
@@ -147,10 +162,10 @@ public final class FileSystemCalls {
      * (read through {@code open}). Without the bridge, {@code open()} of an {@code s3tiered://} path
      * would serve this host's local-tier copy, which S3 may no longer hold: unreadable then.
      */
-    private static Optional<S3TieredBridge> durableReader(Path file) throws IOException {
+    private Optional<S3TieredBridge> durableReader(Path file) throws IOException {
         Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
         if (tiered.isEmpty() && S3TieredBridge.isTieredPath(file)) {
-            throw new StorageUnreadableException("read", file, new IOException("the s3tiered file system is not"
+            throw unreadable("read", file, new IOException("the s3tiered file system is not"
                     + " reachable through its bridge (a plugin jar older than this one, or a wrapper around it that"
                     + " hides it), so what S3 holds cannot be read apart from the local tier's copy"));
         }
@@ -229,7 +244,7 @@ public final class FileSystemCalls {
         } catch (StorageUnreadableException e) {
             throw e;
         } catch (IOException e) {
-            throw new StorageUnreadableException("read", file, e);
+            throw unreadable("read", file, e);
         }
     }
 

@@ -197,6 +197,15 @@ public final class CheckpointValidator {
                 0, -1, calls, calls.snapshot());
     }
 
+    /**
+     * The verdict on a checkpoint not validated because the storage stopped answering for the ones
+     * before it: UNKNOWN, as each of them would most likely be after its own retries.
+     */
+    public static Validation notAttempted(CheckpointLocation location, String why, FileSystemCalls calls) {
+        return failed(location.path(), location.kind(), new Problem(Verdict.UNKNOWN, null, "not validated: " + why),
+                0, -1, calls, calls.snapshot());
+    }
+
     /** The first of the problems' verdicts in {@link Verdict}'s order, or RESTORABLE without any. */
     private static Verdict verdictOf(List<Problem> problems) {
         return problems.stream().map(Problem::verdict).min(Comparator.naturalOrder()).orElse(Verdict.RESTORABLE);
