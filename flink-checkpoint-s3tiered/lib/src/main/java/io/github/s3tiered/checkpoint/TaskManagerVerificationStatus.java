@@ -1,7 +1,8 @@
 package io.github.s3tiered.checkpoint;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The verification status each TaskManager last received, per job checkpoint directory: what the
@@ -9,7 +10,19 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class TaskManagerVerificationStatus {
 
-    private static final Map<String, VerificationStatus.Received> BY_JOB_DIRECTORY = new ConcurrentHashMap<>();
+    /**
+     * The most recently received {@link #MAX_JOBS}: a session cluster's TaskManager runs job after
+     * job, each entry holding up to {@link VerificationStatus#MAX_MISSING_SENT} fingerprints. A job
+     * whose entry went still gets its status with its next checkpoint's barriers.
+     */
+    static final int MAX_JOBS = 256;
+    private static final Map<String, VerificationStatus.Received> BY_JOB_DIRECTORY = Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, VerificationStatus.Received> eldest) {
+                    return size() > MAX_JOBS;
+                }
+            });
     private static final java.util.concurrent.atomic.LongAdder VETOED_REUSES = new java.util.concurrent.atomic.LongAdder();
 
     private TaskManagerVerificationStatus() {}
