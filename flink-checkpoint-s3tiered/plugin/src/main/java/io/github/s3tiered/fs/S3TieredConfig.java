@@ -118,6 +118,16 @@ public record S3TieredConfig(
             throw invalid(conf, S3TieredOptions.SSE_TYPE, sseValue, "expected none, sse-s3 or sse-kms");
         }
         String kmsKey = trimToNull(get(conf, S3TieredOptions.SSE_KMS_KEY_ID));
+        if (!conf.containsKey(S3TieredOptions.SSE_TYPE.key())) {
+            // what Flink's own S3 file systems' keys ask for, never dropped in silence
+            ForeignS3Keys.Encryption asked = ForeignS3Keys.encryption(conf);
+            if (asked != null) {
+                sse = asked.mode();
+                if (kmsKey == null) {
+                    kmsKey = asked.kmsKeyId();
+                }
+            }
+        }
         if (kmsKey != null && sse != ServerSideEncryptionMode.SSE_KMS) {
             throw new IllegalConfigurationException(S3TieredOptions.SSE_KMS_KEY_ID.key() + " is set but "
                     + S3TieredOptions.SSE_TYPE.key() + " is '" + sse + "', not 'sse-kms'");

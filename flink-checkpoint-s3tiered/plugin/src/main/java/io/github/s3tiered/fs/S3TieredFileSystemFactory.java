@@ -62,6 +62,9 @@ public class S3TieredFileSystemFactory implements FileSystemFactory {
             for (String unknown : UnknownOptions.in(flinkConfig.keySet())) {
                 LOG.warn(unknown);
             }
+            for (String ignored : ForeignS3Keys.identitiesNotTakenUp(flinkConfig)) {
+                LOG.warn(ignored);
+            }
             runtime = new S3TieredRuntime(config);
             LOG.info("s3tiered:// file system: {}, local tier {} ({}, {} byte budget)", config.client(),
                     config.localDir(), config.localEnabled() ? "enabled" : "staging only", config.localMaxBytes());

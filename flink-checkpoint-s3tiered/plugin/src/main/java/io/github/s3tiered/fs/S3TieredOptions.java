@@ -55,7 +55,11 @@ public final class S3TieredOptions {
                     .withFallbackKeys("s3.access-key", "s3.access.key")
                     .withDescription(
                             "Static access key id. Unset: the SDK's default credentials chain "
-                                    + "(environment, profile, web identity, container and instance roles).");
+                                    + "(environment, profile, web identity, container and instance roles); a request "
+                                    + "whose lookup finds none looks again twice, 1 s and 2 s later (the chain says the "
+                                    + "same when the instance metadata service or STS did not answer in time), then "
+                                    + "fails naming these options. Flink's s3.assume-role.* and credentials-provider "
+                                    + "keys are not read (a WARN names them).");
 
     public static final ConfigOption<String> SECRET_KEY =
             ConfigOptions.key("s3tiered.secret-key")
@@ -111,14 +115,19 @@ public final class S3TieredOptions {
                     .defaultValue("none")
                     .withDescription(
                             "Server-side encryption of uploaded objects: 'none', 'sse-s3' (AES256) or "
-                                    + "'sse-kms'.");
+                                    + "'sse-kms' ('AES256' and 'aws:kms' too). Unset: what the keys of Flink's own S3 "
+                                    + "file systems ask for (s3.sse.type, presto's s3.sse.enabled, hadoop's "
+                                    + "s3.server-side-encryption-algorithm or fs.s3a.encryption.algorithm), else none; "
+                                    + "an encryption this file system cannot apply there (SSE-C) fails the start.");
 
     public static final ConfigOption<String> SSE_KMS_KEY_ID =
             ConfigOptions.key("s3tiered.sse.kms-key-id")
                     .stringType()
                     .noDefaultValue()
                     .withDescription(
-                            "KMS key id or ARN for 'sse-kms'. Unset: the bucket's AWS managed key.");
+                            "KMS key id or ARN for 'sse-kms'. Unset: the one of Flink's own S3 file systems' keys "
+                                    + "(s3.sse.kms.key-id, s3.sse.kms-key-id, hadoop's server-side-encryption.key or "
+                                    + "encryption.key), else the bucket's AWS managed key.");
 
     public static final ConfigOption<String> TRUST_STORE_PATH =
             ConfigOptions.key("s3tiered.ssl.truststore.path")
@@ -150,7 +159,7 @@ public final class S3TieredOptions {
             ConfigOptions.key("s3tiered.connection.max")
                     .intType()
                     .defaultValue(64)
-                    .withFallbackKeys("s3.connection.maximum")
+                    .withFallbackKeys("s3.connection.max", "s3.connection.maximum")
                     .withDescription("Size of the HTTP connection pool to S3.");
 
     public static final ConfigOption<Duration> CONNECTION_TIMEOUT =

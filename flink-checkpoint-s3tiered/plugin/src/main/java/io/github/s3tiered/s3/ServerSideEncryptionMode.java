@@ -17,6 +17,13 @@ public enum ServerSideEncryptionMode {
     /** Parses a configuration value; null when it is none of the known ones. */
     public static ServerSideEncryptionMode fromConfigValue(String value) {
         String v = value.trim().toLowerCase(Locale.ROOT);
+        // flink-s3-fs-native's names for the same
+        if (v.equals("aes256")) {
+            return SSE_S3;
+        }
+        if (v.equals("aws:kms")) {
+            return SSE_KMS;
+        }
         for (ServerSideEncryptionMode m : values()) {
             if (m.configValue.equals(v)) {
                 return m;

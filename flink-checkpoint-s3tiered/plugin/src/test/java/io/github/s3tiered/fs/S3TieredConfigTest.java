@@ -177,6 +177,50 @@ class S3TieredConfigTest {
     }
 
     @Test
+    void theEncryptionFlinksOwnS3FileSystemsKeysAskForIsApplied() {
+        Configuration nativeKeys = withEndpoint();
+        nativeKeys.setString("s3.sse.type", "aws:kms");
+        nativeKeys.setString("s3.sse.kms.key-id", "alias/native");
+        assertThat(S3TieredConfig.from(nativeKeys).client().sse()).isEqualTo(ServerSideEncryptionMode.SSE_KMS);
+        assertThat(S3TieredConfig.from(nativeKeys).client().kmsKeyId()).isEqualTo("alias/native");
+
+        Configuration presto = withEndpoint();
+        presto.setString("s3.sse.enabled", "true");
+        assertThat(S3TieredConfig.from(presto).client().sse()).as("presto's default type").isEqualTo(ServerSideEncryptionMode.SSE_S3);
+        presto.setString("s3.sse.enabled", "false");
+        presto.setString("s3.sse.type", "KMS");
+        assertThat(S3TieredConfig.from(presto).client().sse()).as("presto's, off").isEqualTo(ServerSideEncryptionMode.NONE);
+
+        Configuration hadoop = withEndpoint();
+        hadoop.setString("fs.s3a.encryption.algorithm", "SSE-KMS");
+        hadoop.setString("fs.s3a.encryption.key", "arn:aws:kms:eu-west-1:1:key/k");
+        assertThat(S3TieredConfig.from(hadoop).client().sse()).isEqualTo(ServerSideEncryptionMode.SSE_KMS);
+        assertThat(S3TieredConfig.from(hadoop).client().kmsKeyId()).isEqualTo("arn:aws:kms:eu-west-1:1:key/k");
+        hadoop.setString("s3tiered.sse.type", "none");
+        assertThat(S3TieredConfig.from(hadoop).client().sse()).as("its own key decides").isEqualTo(ServerSideEncryptionMode.NONE);
+
+        Configuration customerKeys = withEndpoint();
+        customerKeys.setString("s3.server-side-encryption-algorithm", "SSE-C");
+        assertThatThrownBy(() -> S3TieredConfig.from(customerKeys)).isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("s3.server-side-encryption-algorithm").hasMessageContaining("s3tiered.sse.type");
+        Configuration disagreeing = withEndpoint();
+        disagreeing.setString("s3.sse.type", "sse-s3");
+        disagreeing.setString("fs.s3a.encryption.algorithm", "SSE-KMS");
+        assertThatThrownBy(() -> S3TieredConfig.from(disagreeing)).hasMessageContaining("s3.sse.type")
+                .hasMessageContaining("fs.s3a.encryption.algorithm");
+    }
+
+    @Test
+    void theConnectionPoolOfFlinksNativeS3FileSystemIsTakenUpAndAnAssumedRoleIsNamedAsNotTakenUp() {
+        Configuration c = withEndpoint();
+        c.setString("s3.connection.max", "200");
+        c.setString("s3.assume-role.arn", "arn:aws:iam::1:role/checkpoints");
+        assertThat(S3TieredConfig.from(c).client().maxConnections()).isEqualTo(200);
+        assertThat(ForeignS3Keys.identitiesNotTakenUp(c)).singleElement().asString()
+                .contains("s3.assume-role.arn").contains("s3tiered.access-key");
+    }
+
+    @Test
     void aFactoryConfiguredWithBadSettingsFailsOnFirstUseNamingTheKey() {
         Configuration c = withEndpoint();
         c.setString("s3tiered.retry.max-attempts", "0");
