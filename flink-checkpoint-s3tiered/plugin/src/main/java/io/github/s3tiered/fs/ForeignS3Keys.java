@@ -105,6 +105,24 @@ final class ForeignS3Keys {
         return messages;
     }
 
+    /**
+     * The WARN for Flink's connection limiter on this scheme ({@code fs.s3tiered.limit.*}), or null
+     * when it is not set. Flink then wraps the file system in one that hides it from the storage
+     * and the state backend: their work through it (uploads ahead of checkpoints and the reuse of
+     * them, discards that upload nothing, restores by hard links and parallel ranged reads) is off.
+     */
+    static String connectionLimiter(java.util.Set<String> keys) {
+        List<String> limits = keys.stream().filter(k -> k.startsWith("fs." + S3TieredFileSystemFactory.SCHEME + ".limit."))
+                .sorted().toList();
+        if (limits.isEmpty()) {
+            return null;
+        }
+        return String.join(", ", limits) + ": Flink's connection limiter wraps the s3tiered:// file system in one that"
+                + " hides it from the s3tiered storage and state backend, which then upload nothing ahead of checkpoints,"
+                + " reuse no upload and restore without the local tier's hard links and parallel ranged reads; remove"
+                + " these keys and bound connections with " + S3TieredOptions.MAX_CONNECTIONS.key() + " instead";
+    }
+
     private static String trimToNull(String s) {
         return s == null || s.isBlank() ? null : s.trim();
     }

@@ -65,6 +65,10 @@ public class S3TieredFileSystemFactory implements FileSystemFactory {
             for (String ignored : ForeignS3Keys.identitiesNotTakenUp(flinkConfig)) {
                 LOG.warn(ignored);
             }
+            String limiter = ForeignS3Keys.connectionLimiter(flinkConfig.keySet());
+            if (limiter != null) {
+                LOG.warn(limiter);
+            }
             runtime = new S3TieredRuntime(config);
             LOG.info("s3tiered:// file system: {}, local tier {} ({}, {} byte budget)", config.client(),
                     config.localDir(), config.localEnabled() ? "enabled" : "staging only", config.localMaxBytes());

@@ -221,6 +221,14 @@ class S3TieredConfigTest {
     }
 
     @Test
+    void flinksConnectionLimiterOnTheSchemeIsNamedWithWhatItTurnsOff() {
+        assertThat(ForeignS3Keys.connectionLimiter(java.util.Set.of("fs.s3.limit.total", "s3.endpoint"))).isNull();
+        assertThat(ForeignS3Keys.connectionLimiter(java.util.Set.of("fs.s3tiered.limit.total", "fs.s3tiered.limit.timeout")))
+                .startsWith("fs.s3tiered.limit.timeout, fs.s3tiered.limit.total: ")
+                .contains("upload nothing ahead").contains("s3tiered.connection.max");
+    }
+
+    @Test
     void aFactoryConfiguredWithBadSettingsFailsOnFirstUseNamingTheKey() {
         Configuration c = withEndpoint();
         c.setString("s3tiered.retry.max-attempts", "0");
