@@ -96,8 +96,12 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         }
         this.orphanMinAgeSeconds = (minAge.toMillis() + 999) / 1000;
         for (String unknown : unknownKeys(config.toMap().keySet())) {
-            LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{} is not an option of the tiered checkpoint"
-                    + " storage or state backend and is ignored", unknown);
+            // once per process: the storage is built again for each job, and in each task
+            if (UNKNOWN_KEYS_WARNED.add(unknown)) {
+                LoggerFactory.getLogger(TieredCheckpointStorage.class).warn("{} is not an option of the tiered checkpoint"
+                        + " storage or state backend and is ignored (did you mean {}?)", unknown,
+                        io.github.s3tiered.bridge.NearestKey.of(unknown, optionKeys()));
+            }
         }
         if (config.get(FILE_MERGING) && FILE_MERGING_WARNED.compareAndSet(false, true)) {
             LoggerFactory.getLogger(TieredCheckpointStorage.class).warn(TieredCheckpointStorageAccess.FILE_MERGING_REFUSED);
@@ -203,7 +207,19 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
 
     /** Keys under the storage's and backend's prefixes that none of their options reads (a misspelling). */
     static java.util.List<String> unknownKeys(java.util.Set<String> keys) {
-        java.util.Set<String> known = new java.util.HashSet<>();
+        java.util.Set<String> known = optionKeys();
+        return keys.stream()
+                .filter(k -> io.github.s3tiered.bridge.LibOptionKeys.PREFIXES.stream().anyMatch(k::startsWith))
+                .filter(k -> !known.contains(k))
+                .sorted()
+                .toList();
+    }
+
+    private static final java.util.Set<String> UNKNOWN_KEYS_WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The keys of the storage's and backend's options. */
+    static java.util.SortedSet<String> optionKeys() {
+        java.util.SortedSet<String> known = new java.util.TreeSet<>();
         for (Class<?> holder : java.util.List.of(VerificationOptions.class, RecoveryGuardOptions.class,
                 io.github.s3tiered.preupload.PreUploadOptions.class)) {
             for (java.lang.reflect.Field f : holder.getDeclaredFields()) {
@@ -216,11 +232,6 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                 }
             }
         }
-        return keys.stream()
-                .filter(k -> k.startsWith("s3tiered.verification.") || k.startsWith("s3tiered.preupload.")
-                        || k.startsWith("s3tiered.recovery."))
-                .filter(k -> !known.contains(k))
-                .sorted()
-                .toList();
+        return known;
     }
 }

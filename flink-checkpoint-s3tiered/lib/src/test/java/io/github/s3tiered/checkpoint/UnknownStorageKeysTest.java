@@ -15,4 +15,13 @@ class UnknownStorageKeysTest {
                 "s3tiered.upload.part-size", "state.backend.type")))
                 .containsExactly("s3tiered.verification.remove-orphan");
     }
+
+    @Test
+    void thePluginKnowsTheKeysOfTheStorageAndBackend() {
+        // its suggestions for a misspelt key go by this list
+        assertThat(io.github.s3tiered.bridge.LibOptionKeys.KEYS).containsExactlyInAnyOrderElementsOf(
+                TieredCheckpointStorage.optionKeys());
+        assertThat(TieredCheckpointStorage.optionKeys()).allSatisfy(k -> assertThat(
+                io.github.s3tiered.bridge.LibOptionKeys.PREFIXES).anySatisfy(p -> assertThat(k).startsWith(p)));
+    }
 }

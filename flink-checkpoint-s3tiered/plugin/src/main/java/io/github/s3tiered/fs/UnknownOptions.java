@@ -18,22 +18,23 @@ import java.util.TreeSet;
 final class UnknownOptions {
 
     /** Prefixes of the keys the lib jar reads. */
-    private static final List<String> LIB_PREFIXES = List.of("s3tiered.verification.", "s3tiered.preupload.",
-            "s3tiered.recovery.");
+    private static final List<String> LIB_PREFIXES = io.github.s3tiered.bridge.LibOptionKeys.PREFIXES;
 
     private UnknownOptions() {}
 
     /** One message per unknown key, naming the closest option. */
     static List<String> in(Set<String> configuredKeys) {
         Set<String> known = keysOf(S3TieredOptions.class);
+        Set<String> anyJars = new TreeSet<>(known);
+        anyJars.addAll(io.github.s3tiered.bridge.LibOptionKeys.KEYS);
         List<String> messages = new ArrayList<>();
         for (String key : new TreeSet<>(configuredKeys)) {
             if (!key.startsWith(S3TieredOptions.PREFIX) || known.contains(key)
                     || LIB_PREFIXES.stream().anyMatch(key::startsWith)) {
                 continue;
             }
-            messages.add(key + " is not an option of the s3tiered:// file system and is ignored (did you mean "
-                    + closest(key, known) + "?)");
+            messages.add(key + " is not an option of s3tiered:// and is ignored (did you mean " + closest(key, anyJars)
+                    + "?)");
         }
         return messages;
     }
@@ -58,35 +59,6 @@ final class UnknownOptions {
     }
 
     private static String closest(String key, Set<String> known) {
-        String best = null;
-        int bestDistance = Integer.MAX_VALUE;
-        for (String k : known) {
-            int d = distance(key, k);
-            if (d < bestDistance) {
-                best = k;
-                bestDistance = d;
-            }
-        }
-        return best;
-    }
-
-    /** Levenshtein distance. */
-    private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
+        return io.github.s3tiered.bridge.NearestKey.of(key, known);
     }
 }

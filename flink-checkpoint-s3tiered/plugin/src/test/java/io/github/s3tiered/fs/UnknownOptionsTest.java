@@ -11,8 +11,19 @@ class UnknownOptionsTest {
     @Test
     void aMisspelledKeyIsNamedWithTheOptionItWasMeantFor() {
         assertThat(UnknownOptions.in(Set.of("s3tiered.uplaod.part-size", "s3tiered.upload.part-size")))
-                .containsExactly("s3tiered.uplaod.part-size is not an option of the s3tiered:// file system and is ignored"
+                .containsExactly("s3tiered.uplaod.part-size is not an option of s3tiered:// and is ignored"
                         + " (did you mean s3tiered.upload.part-size?)");
+    }
+
+    @Test
+    void aMisspelledKeyOfTheStorageOrBackendIsNamedWithItsOptionNotTheFileSystemsNearest() {
+        // without the lib's keys, the nearest was s3tiered.local.enabled: the local tier turned off instead
+        assertThat(UnknownOptions.in(Set.of("s3tiered.preuploads.enabled", "s3tiered.verfication.enabled")))
+                .containsExactly(
+                        "s3tiered.preuploads.enabled is not an option of s3tiered:// and is ignored"
+                                + " (did you mean s3tiered.preupload.enabled?)",
+                        "s3tiered.verfication.enabled is not an option of s3tiered:// and is ignored"
+                                + " (did you mean s3tiered.verification.enabled?)");
     }
 
     @Test
