@@ -30,6 +30,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final ExecutorService transferPool;
     private final PreUploads preUploads = new PreUploads();
     private final SharedDownloads sharedDownloads = new SharedDownloads();
+    private final java.util.concurrent.atomic.AtomicBoolean flinksOwnStorageWarned = new java.util.concurrent.atomic.AtomicBoolean();
     /** Refreshes the mtime of open streams' staging files, see {@link #keepOpenStagingFilesAlive()}. */
     private final ScheduledExecutorService stagingKeepAlive;
     private volatile boolean closed;
@@ -155,4 +156,31 @@ public final class S3TieredRuntime implements AutoCloseable {
         // that of the job whose task happened to start the thread (see DaemonThreads).
         return io.github.s3tiered.s3.DaemonThreads.named(name, S3TieredRuntime.class.getClassLoader());
     }
+
+    /**
+     * Called by a stream's {@code sync()}. The tiered storage's checkpoint streams never sync; Flink's
+     * own storage syncs every file it writes into a checkpoint's directory or {@code shared/} before
+     * closing it: s3tiered:// then runs under Flink's storage, without the guard, the verification,
+     * the orphan removal and the uploads ahead, which an operator who left out the storage's line
+     * should hear of, once.
+     */
+    void streamSynced(ObjectPath target) {
+        if (!flinksOwnStorageWarned.get() && writtenByFlinksOwnStorage(target.key())
+                && flinksOwnStorageWarned.compareAndSet(false, true)) {
+            org.slf4j.LoggerFactory.getLogger(S3TieredRuntime.class).warn("{} is written through Flink's own checkpoint storage (it synced a checkpoint file, which the"
+                    + " s3tiered storage never does): the recovery guard, the verification of completed checkpoints,"
+                    + " the orphan removal and the uploads ahead of checkpoints are off, and with the changelog state"
+                    + " backend a change file whose upload failed can be named by a completed checkpoint; set"
+                    + " execution.checkpointing.storage: io.github.s3tiered.checkpoint.TieredCheckpointStorageFactory",
+                    target);
+        }
+    }
+
+    /** A data file in a checkpoint's directory ({@code chk-N/}, not its {@code _metadata}) or in {@code shared/}. */
+    static boolean writtenByFlinksOwnStorage(String key) {
+        return CHECKPOINT_DATA_FILE.matcher(key).matches();
+    }
+
+    private static final java.util.regex.Pattern CHECKPOINT_DATA_FILE =
+            java.util.regex.Pattern.compile("(.*/)?(chk-[0-9]+/(?!_metadata$)[^/]+|shared/[^/]+)");
 }

@@ -286,13 +286,15 @@ final class TieredOutputStream extends FSDataOutputStream {
      * Makes every byte written so far durable in S3, as Flink's contract for {@code sync()} asks:
      * Flink's file merging syncs a physical file after each segment and keeps writing it, and a
      * checkpoint completes with the segments synced so far. S3 has no append, so the staging file
-     * so far is uploaded as the whole object (a file synced n times is uploaded n times; Flink's
-     * other checkpoint streams never sync). Nothing new since the last sync: no request. A failed
+     * so far is uploaded as the whole object (a file synced n times is uploaded n times; Flink's own
+     * storage syncs each checkpoint file once before closing it, the tiered storage's streams never
+     * sync). Nothing new since the last sync: no request. A failed
      * sync leaves the stream open and the object as the last successful sync left it; the next
      * sync or {@code close()} uploads everything again.
      */
     @Override
     public void sync() throws IOException {
+        runtime.streamSynced(target);
         long length;
         int checksum;
         synchronized (writeLock) {
