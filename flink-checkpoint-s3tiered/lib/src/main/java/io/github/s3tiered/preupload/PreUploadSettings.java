@@ -75,7 +75,8 @@ public record PreUploadSettings(boolean enabled, long reuseWindowMillis, int max
                     + " checkpoint will expire before it and be uploaded again by it; unset it to have twice that time",
                     PreUploadOptions.REUSE_WINDOW.key(), window, longestGap);
         } else if (enabled) {
-            logOnce(false, "Uploads ahead of checkpoints: reuse window {} ms{}; unreferenced ones are kept {} ms by the orphan"
+            logOnce(false, "Uploads ahead of checkpoints (by the tiered RocksDB state backend; other backends upload"
+                    + " nothing ahead): reuse window {} ms{}; unreferenced ones are kept {} ms by the orphan"
                     + " removal and {} ms by the recovery inspector's orphans", window,
                     explicit ? "" : " (twice the time between checkpoints, at least 10 min)", s.orphanGraceMillis(),
                     s.orphanSearchGraceMillis());
