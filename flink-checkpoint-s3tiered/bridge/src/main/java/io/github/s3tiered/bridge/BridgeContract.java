@@ -28,7 +28,12 @@ public final class BridgeContract {
 
     // ------------------------------------------------------------------ operations
 
-    /** No arguments. Results: {@link #CONTRACT_VERSION} (Integer), {@link #OPERATIONS} (List of String). */
+    /**
+     * No arguments. Results: {@link #CONTRACT_VERSION} (Integer), {@link #OPERATIONS} (List of String),
+     * and since 0.3.0 {@link #OPTION_KEYS} (List of String: every key the file system reads, with its
+     * fallback keys) and {@link #CLUSTER_OPTIONS} (Map of String to String: those of them its
+     * process's configuration sets, as set; secrets as {@link #HIDDEN} with a hash).
+     */
     public static final String DESCRIBE = "describe";
 
     /**
@@ -131,6 +136,10 @@ public final class BridgeContract {
     public static final String REQUESTS = "requests";
     public static final String CONTRACT_VERSION = "contractVersion";
     public static final String OPERATIONS = "operations";
+    public static final String OPTION_KEYS = "optionKeys";
+    public static final String CLUSTER_OPTIONS = "clusterOptions";
+    /** How {@link #CLUSTER_OPTIONS} shows a secret's value: this, then a hash of it. */
+    public static final String HIDDEN = "<hidden>";
 
     /** Present in a result when the operation failed: the {@link ErrorCode}'s name. */
     public static final String ERROR = "error";

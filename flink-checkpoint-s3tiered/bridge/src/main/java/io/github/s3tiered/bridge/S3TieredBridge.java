@@ -126,15 +126,23 @@ public final class S3TieredBridge {
     }
 
     /** The operations the plugin jar knows, and the contract version it implements. */
+    @SuppressWarnings("unchecked")
     public Description describe() throws IOException {
         Map<String, Object> r = call(BridgeContract.DESCRIBE, Map.of());
-        @SuppressWarnings("unchecked")
         List<String> ops = (List<String>) r.get(BridgeContract.OPERATIONS);
-        return new Description((Integer) r.get(BridgeContract.CONTRACT_VERSION), Set.copyOf(ops));
+        Object keys = r.get(BridgeContract.OPTION_KEYS);
+        Object cluster = r.get(BridgeContract.CLUSTER_OPTIONS);
+        return new Description((Integer) r.get(BridgeContract.CONTRACT_VERSION), Set.copyOf(ops),
+                keys == null ? null : Set.copyOf((List<String>) keys),
+                cluster == null ? null : Map.copyOf((Map<String, String>) cluster));
     }
 
-    /** The plugin's answer to {@link #describe()}. */
-    public record Description(int contractVersion, Set<String> operations) {}
+    /**
+     * The plugin's answer to {@link #describe()}; {@code optionKeys} and {@code clusterOptions} are
+     * null from a plugin jar older than 0.3.0.
+     */
+    public record Description(int contractVersion, Set<String> operations, Set<String> optionKeys,
+            Map<String, String> clusterOptions) {}
 
     /** See {@link BridgeContract#RECORDED_CHECKSUM}. */
     public RecordedChecksum recordedChecksum(Path path) throws IOException {

@@ -95,6 +95,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
                     + minAge);
         }
         this.orphanMinAgeSeconds = (minAge.toMillis() + 999) / 1000;
+        JobOnlyFileSystemOptions.warnAbout(config.toMap(), delegate.getCheckpointPath());
         for (String unknown : unknownKeys(config.toMap().keySet())) {
             // once per process: the storage is built again for each job, and in each task
             if (UNKNOWN_KEYS_WARNED.add(unknown)) {

@@ -41,7 +41,9 @@ final class BridgeEndpoint {
         try {
             return switch (operation) {
                 case BridgeContract.DESCRIBE -> Map.of(BridgeContract.CONTRACT_VERSION, BridgeContract.VERSION,
-                        BridgeContract.OPERATIONS, OPERATIONS);
+                        BridgeContract.OPERATIONS, OPERATIONS,
+                        BridgeContract.OPTION_KEYS, List.copyOf(UnknownOptions.keysOf(S3TieredOptions.class)),
+                        BridgeContract.CLUSTER_OPTIONS, fs.runtime().clusterOptions());
                 case BridgeContract.RECORDED_CHECKSUM -> recordedChecksum(path(args));
                 case BridgeContract.READ_DURABLE -> readDurable(path(args), sink(args), limit(args));
                 case BridgeContract.TRANSFER_METRICS -> transferMetrics();

@@ -70,6 +70,7 @@ public class S3TieredFileSystemFactory implements FileSystemFactory {
                 LOG.warn(limiter);
             }
             runtime = new S3TieredRuntime(config);
+            runtime.clusterOptions(flinkConfig);
             LOG.info("s3tiered:// file system: {}, local tier {} ({}, {} byte budget)", config.client(),
                     config.localDir(), config.localEnabled() ? "enabled" : "staging only", config.localMaxBytes());
         }

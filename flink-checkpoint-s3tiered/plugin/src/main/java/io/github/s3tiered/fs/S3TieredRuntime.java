@@ -31,6 +31,8 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final PreUploads preUploads = new PreUploads();
     private final SharedDownloads sharedDownloads = new SharedDownloads();
     private final java.util.concurrent.atomic.AtomicBoolean flinksOwnStorageWarned = new java.util.concurrent.atomic.AtomicBoolean();
+    /** The file system's keys as the process's configuration sets them (see {@link #clusterOptions()}). */
+    private volatile java.util.Map<String, String> clusterOptions = java.util.Map.of();
     /** Refreshes the mtime of open streams' staging files, see {@link #keepOpenStagingFilesAlive()}. */
     private final ScheduledExecutorService stagingKeepAlive;
     private volatile boolean closed;
@@ -183,4 +185,25 @@ public final class S3TieredRuntime implements AutoCloseable {
 
     private static final java.util.regex.Pattern CHECKPOINT_DATA_FILE =
             java.util.regex.Pattern.compile("(.*/)?(chk-[0-9]+/(?!_metadata$)[^/]+|shared/[^/]+)");
+
+    /**
+     * The file system's keys (with fallbacks) that the configuration it was built from sets, secrets
+     * as a hash: the storage compares a job's own with them, since a job's keys never reach the file
+     * system, which Flink configures once per process.
+     */
+    java.util.Map<String, String> clusterOptions() {
+        return clusterOptions;
+    }
+
+    void clusterOptions(org.apache.flink.configuration.Configuration conf) {
+        java.util.Map<String, String> all = conf.toMap();
+        java.util.Map<String, String> own = new java.util.TreeMap<>();
+        for (String key : UnknownOptions.keysOf(S3TieredOptions.class)) {
+            String value = all.get(key);
+            if (value != null) {
+                own.put(key, io.github.s3tiered.bridge.OptionValues.shown(key, value));
+            }
+        }
+        this.clusterOptions = java.util.Collections.unmodifiableMap(own);
+    }
 }

@@ -122,6 +122,13 @@ class BridgeContractITCase {
         S3TieredBridge.Description d = bridge().describe();
         assertThat(d.contractVersion()).isEqualTo(BridgeContract.VERSION);
         assertThat(d.operations()).containsExactlyInAnyOrderElementsOf(BridgeContract.OPERATION_NAMES);
+        // what the process's configuration sets, for the storage to tell a job's own options apart
+        assertThat(d.optionKeys()).contains(S3TieredOptions.LOCAL_DIR.key(), "s3tiered.endpoint", "s3.endpoint",
+                "s3.secret-key");
+        assertThat(d.clusterOptions()).containsEntry(S3TieredOptions.LOCAL_DIR.key(), tierDir.toString());
+        assertThat(d.clusterOptions().values()).as("no secret crosses as it is")
+                .noneMatch(v -> S3.server().flinkS3Config().entrySet().stream()
+                        .anyMatch(e -> e.getKey().contains("secret") && e.getValue().equals(v)));
     }
 
     @Test
