@@ -163,6 +163,23 @@ class CheckpointDamageITCase {
         return Stream.of(Kind.values()).flatMap(k -> Stream.of(DamageKind.values()).map(d -> Arguments.of(k, d)));
     }
 
+    @org.junit.jupiter.api.Test
+    void aDamagedSstOnAHostWhereTheDeepCheckCannotRunIsUnknownNotRestorable() throws Exception {
+        Intact in = INTACT.get(Kind.ROCKSDB_INCREMENTAL);
+        try (Damage d = new Damage()) {
+            apply(DamageKind.SST_BYTE_FLIPPED, in, d);
+            Validation deep;
+            try (AutoCloseable noLibrary = io.github.s3tiered.inspector.rehearsal.RocksDbLibrary.unavailableForTests()) {
+                deep = INSPECTOR.validate(in.checkpoint(), true);
+            }
+            // no recorded checksum on file://: nothing proved the SST's bytes, which a restore then rejects
+            assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.UNKNOWN);
+            assertThat(deep.reason()).contains("the deep check could not run here").contains("native library");
+            assertThat(INSPECTOR.validate(in.checkpoint(), true).verdict()).isEqualTo(Verdict.CORRUPT_STATE);
+        }
+        assertThat(INSPECTOR.validate(in.checkpoint(), true).verdict()).isEqualTo(Verdict.RESTORABLE);
+    }
+
     @ParameterizedTest(name = "{0}: {1}")
     @MethodSource("matrix")
     void damageIsCaughtAndNeverResumedFrom(Kind kind, DamageKind damage) throws Exception {

@@ -17,6 +17,13 @@ public final class Findings {
     private final Map<String, List<String>> how = new LinkedHashMap<>();
     private final List<Failure> failures = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
+    private final List<Shortfall> shortfalls = new ArrayList<>();
+
+    /**
+     * A check that did not run for this host's reasons (a full scratch disk, a native library that
+     * does not load, too few file descriptors): nothing proves the files' content either way.
+     */
+    public record Shortfall(List<String> files, String reason) {}
 
     /** Records that {@code check} proved {@code proof} of {@code file} (the strongest is kept). */
     public synchronized void proved(String file, Proof proof, String check) {
@@ -61,6 +68,16 @@ public final class Findings {
         if (!notes.contains(note)) {
             notes.add(note);
         }
+    }
+
+    /** Records a {@link Shortfall}, also as a note. */
+    public synchronized void couldNotCheck(List<String> files, String reason) {
+        shortfalls.add(new Shortfall(List.copyOf(files), reason));
+        note(reason);
+    }
+
+    public synchronized List<Shortfall> shortfalls() {
+        return List.copyOf(shortfalls);
     }
 
     public synchronized List<Failure> failures() {

@@ -7,13 +7,17 @@ import org.rocksdb.RocksDB;
  * with Flink's own loader (both go through {@code NativeLibraryLoader}), so a TaskManager in the
  * same JVM (a MiniCluster) and the inspector never load two copies.
  */
-final class RocksDbLibrary {
+public final class RocksDbLibrary {
 
     private static volatile Boolean loaded;
+    private static volatile boolean unavailableForTests;
 
     private RocksDbLibrary() {}
 
     static synchronized boolean load() {
+        if (unavailableForTests) {
+            return false;
+        }
         if (loaded == null) {
             try {
                 RocksDB.loadLibrary();
@@ -23,5 +27,14 @@ final class RocksDbLibrary {
             }
         }
         return loaded;
+    }
+
+    /**
+     * For tests of a host where the library does not load (a {@code noexec} temporary directory):
+     * until the returned handle is closed, {@link #load()} answers false in this process.
+     */
+    public static AutoCloseable unavailableForTests() {
+        unavailableForTests = true;
+        return () -> unavailableForTests = false;
     }
 }

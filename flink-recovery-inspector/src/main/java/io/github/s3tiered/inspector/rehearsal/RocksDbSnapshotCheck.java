@@ -79,8 +79,8 @@ final class RocksDbSnapshotCheck {
     void check(IncrementalRemoteKeyedStateHandle handle, LocalFiles local, Findings findings, String where) throws IOException {
         List<String> stateNames = readMetaData(handle, local, findings, where);
         if (!RocksDbLibrary.load()) {
-            findings.note("RocksDB's native library could not be loaded here: the SST files of " + where
-                    + " were not verified with RocksDB's checksums");
+            findings.couldNotCheck(filesOf(handle), "RocksDB's native library could not be loaded here: the SST files of "
+                    + where + " were not verified with RocksDB's checksums");
             return;
         }
         Path dir = ctx.scratch().resolve("rocksdb-" + DIRS.incrementAndGet());
@@ -94,7 +94,8 @@ final class RocksDbSnapshotCheck {
                 }
             } catch (ScratchUnwritable e) {
                 // this host's disk, not the checkpoint: nothing proven either way
-                findings.note("The SST files of " + where + " were not verified with RocksDB's checksums: " + e.getMessage());
+                findings.couldNotCheck(filesOf(handle), "The SST files of " + where
+                        + " were not verified with RocksDB's checksums: " + e.getMessage());
                 return;
             }
             boolean sstIntact = true;
@@ -197,8 +198,9 @@ final class RocksDbSnapshotCheck {
         } catch (Throwable t) {
             rethrowFatal(t);
             if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, 1)) {
-                findings.note("RocksDB could not read " + f.getLocalPath() + " of " + where + " here (" + DecodingFailures.describe(t)
-                        + "): its block checksums were not verified; raise the open-file limit or the memory of this process");
+                findings.couldNotCheck(List.of(file), "RocksDB could not read " + f.getLocalPath() + " of " + where + " here ("
+                        + DecodingFailures.describe(t) + "): its block checksums were not verified; raise the open-file limit"
+                        + " or the memory of this process");
                 return false;
             }
             findings.failed(file, "RocksDB rejects " + f.getLocalPath() + " of " + where + ": " + DecodingFailures.describe(t));
@@ -362,6 +364,19 @@ final class RocksDbSnapshotCheck {
             return -1;
         }
         return Long.parseLong(stem);
+    }
+
+    /** The checkpoint's files (or its {@code _metadata}, for inline state) that hold the snapshot's. */
+    private List<String> filesOf(IncrementalRemoteKeyedStateHandle handle) {
+        List<String> names = new ArrayList<>();
+        names.add(nameOf(handle.getMetaDataStateHandle()));
+        for (HandleAndLocalPath f : handle.getSharedState()) {
+            names.add(nameOf(f.getHandle()));
+        }
+        for (HandleAndLocalPath f : handle.getPrivateState()) {
+            names.add(nameOf(f.getHandle()));
+        }
+        return names;
     }
 
     private String nameOf(StreamStateHandle h) {

@@ -144,6 +144,16 @@ final class DeepValidation {
         for (Findings.Failure failure : findings.failures()) {
             problems.add(new Problem(Verdict.CORRUPT_STATE, failure.file(), failure.reason()));
         }
+        for (Findings.Shortfall shortfall : findings.shortfalls()) {
+            // a deep RESTORABLE says the content was proven: where the check could not run, only a
+            // checksum recorded at upload still proves it
+            String unproven = shortfall.files().stream().filter(f -> findings.proofOf(f) != Proof.CHECKSUM)
+                    .findFirst().orElse(null);
+            if (unproven != null) {
+                problems.add(new Problem(Verdict.UNKNOWN, unproven, "the deep check could not run here, and nothing else"
+                        + " proves the content: " + shortfall.reason()));
+            }
+        }
         List<FileProof> proofs = new ArrayList<>(findings.proofs());
         Set<String> proven = new LinkedHashSet<>();
         proofs.forEach(p -> proven.add(p.path()));

@@ -58,6 +58,11 @@ class RocksDbScratchTest {
         assertThat(findings.failures()).isEmpty();
         assertThat(findings.notes()).anySatisfy(n -> assertThat(n).contains("scratch directory could not hold")
                 .contains("not verified"));
+        // nor proof: the deep validation makes it UNKNOWN where no recorded checksum proves the bytes
+        assertThat(findings.shortfalls()).singleElement().satisfies(s -> {
+            assertThat(s.files()).contains("_metadata");
+            assertThat(s.reason()).contains("scratch directory could not hold");
+        });
 
         // where the scratch directory takes them, the same bytes are read and found damaged
         assertThat(check(Files.createDirectories(dir.resolve("scratch"))).failures()).isNotEmpty();
