@@ -91,6 +91,8 @@ final class KeyedSnapshotCheck {
     String check(KeyGroupsStateHandle handle, int maxParallelism, boolean narrowable) throws Exception {
         this.narrowable = narrowable;
         this.prefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(maxParallelism);
+        // first what needs no serializer: without the job's classes nothing after this is read
+        requireKeyGroupIdsAtTheirOffsets(handle);
         KeyedStateSerializers serializers;
         long metaDataEnd;
         try (FSDataInputStream in = handle.openInputStream()) {
@@ -119,6 +121,37 @@ final class KeyedSnapshotCheck {
         readFullSnapshot(handle, serializers, maxParallelism);
         String format = handle instanceof KeyGroupsSavepointStateHandle ? "canonical savepoint" : "full snapshot";
         return serializers.compressed ? format + ", compressed (Snappy checksums checked)" : format;
+    }
+
+    /**
+     * A heap snapshot writes each key group's id at the offset {@code _metadata} records for it,
+     * key groups in order: checked without any serializer, so that a snapshot whose state needs
+     * classes this process does not have (the job's) is still held to its layout.
+     */
+    private static void requireKeyGroupIdsAtTheirOffsets(KeyGroupsStateHandle handle) throws Exception {
+        if (handle instanceof KeyGroupsSavepointStateHandle || handle.getKeyGroupRange().getNumberOfKeyGroups() == 0
+                || !isHeapSnapshot(handle)) {
+            return;
+        }
+        long streamEnd = handle.getDelegateStateHandle().getStateSize();
+        long previous = -1;
+        try (FSDataInputStream in = handle.openInputStream()) {
+            DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(in);
+            for (Tuple2<Integer, Long> group : handle.getGroupRangeOffsets()) {
+                if (group.f1 <= previous || group.f1 + Integer.BYTES > streamEnd) {
+                    throw new StateDecodingException("key group " + group.f0 + " is recorded at byte " + group.f1 + ", not"
+                            + " after the one before it (byte " + previous + ") and inside the file's " + streamEnd
+                            + " bytes", true, null);
+                }
+                in.seek(group.f1);
+                int written = view.readInt();
+                if (written != group.f0) {
+                    throw new StateDecodingException("key group " + group.f0 + " at byte " + group.f1 + " holds key group "
+                            + written, true, null);
+                }
+                previous = group.f1;
+            }
+        }
     }
 
     /** The key groups and their offsets in the file: a heap snapshot's all, a full snapshot's but the empty ones (offset 0). */

@@ -74,12 +74,21 @@ public final class RestoreRehearsal {
                 if (e.damage()) {
                     findings.failed(blame(ctx), e.getMessage());
                 } else {
-                    findings.note(e.getMessage());
+                    // not decoded here (the job's classes are not on the class path): nothing proven either way
+                    findings.couldNotCheck(shortOf(ctx), e.getMessage());
                 }
             }
         }
 
         abstract void rehearse(LocalFiles local, RehearsalContext ctx, Findings findings) throws Exception;
+
+        /** The unit's files and {@code _metadata} (which holds its inline state, if any). */
+        List<String> shortOf(RehearsalContext ctx) {
+            List<String> all = new ArrayList<>();
+            files.forEach(f -> all.add(f.toString()));
+            all.add(ctx.metadataFile());
+            return all;
+        }
 
         /** The file a failure is reported against: the unit's only file, else its first. */
         String blame(RehearsalContext ctx) {

@@ -141,7 +141,7 @@ final class RocksDbSnapshotCheck {
             if (e.damage()) {
                 findings.failed(metaFile, e.getMessage());
             } else {
-                findings.note(e.getMessage());
+                findings.couldNotCheck(List.of(metaFile), e.getMessage());
             }
             return null;
         }

@@ -83,4 +83,88 @@ class KeyedSnapshotCheckTest {
             }
         }
     }
+
+    /** A job's type in state: its class is the job's, which the inspector has only when given the job's jar. */
+    public static final class Event {
+        public long id;
+        public String name;
+
+        public Event() {}
+    }
+
+    /** The test's class loader but for {@link Event}: the inspector's without the job's jar. */
+    private static final class WithoutTheJobsClasses extends ClassLoader {
+        WithoutTheJobsClasses() {
+            super(KeyedSnapshotCheckTest.class.getClassLoader());
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            if (name.equals(Event.class.getName())) {
+                throw new ClassNotFoundException(name);
+            }
+            return super.loadClass(name, resolve);
+        }
+    }
+
+    @Test
+    void withoutTheJobsClassesTheKeyGroupsAreStillHeldToTheirOffsetsAndTheRestIsNotProven() throws Exception {
+        RehearsalContext ctx = new RehearsalContext(new WithoutTheJobsClasses(), false, dir, "_metadata");
+        KeyedSnapshotCheck check = new KeyedSnapshotCheck(ctx);
+
+        Throwable notDecoded = org.assertj.core.api.Assertions.catchThrowable(
+                () -> check.check(heapSnapshotWithAJobType("intact", -1), MAX_PARALLELISM));
+        assertThat(DecodingFailures.classify("keyed state", notDecoded, ctx).damage()).as("the job's class is missing here")
+                .isFalse();
+
+        // the id Flink wrote at key group 2's offset damaged: caught with no serializer at all
+        assertThatThrownBy(() -> check.check(heapSnapshotWithAJobType("damaged", 2), MAX_PARALLELISM))
+                .isInstanceOf(StateDecodingException.class).hasMessageContaining("key group 2 at byte")
+                .hasMessageContaining("holds key group 7")
+                .satisfies(e -> assertThat(((StateDecodingException) e).damage()).isTrue());
+    }
+
+    @Test
+    void aUnitNotDecodedForAMissingClassOfTheJobIsAShortfallNotAProof() {
+        RehearsalContext ctx = new RehearsalContext(new WithoutTheJobsClasses(), false, dir, "_metadata");
+        Findings findings = new Findings();
+        new RestoreRehearsal.Unit("operator x subtask 0 keyed state") {
+            @Override
+            void rehearse(LocalFiles local, RehearsalContext c, Findings f) throws Exception {
+                throw new ClassNotFoundException(Event.class.getName());
+            }
+        }.run(p -> { throw new AssertionError(p); }, ctx, findings);
+
+        assertThat(findings.failures()).isEmpty();
+        assertThat(findings.shortfalls()).singleElement().satisfies(s -> {
+            assertThat(s.files()).containsExactly("_metadata");
+            assertThat(s.reason()).contains("needs class " + Event.class.getName()).contains("pass the job's jar");
+        });
+    }
+
+    /** A heap snapshot of a {@code ValueState<Event>}; {@code damagedGroup} >= 0 writes 7 for that key group's id. */
+    private KeyGroupsStateHandle heapSnapshotWithAJobType(String name, int damagedGroup) throws Exception {
+        org.apache.flink.api.common.typeutils.TypeSerializer<Event> events = org.apache.flink.api.common.typeinfo.TypeInformation
+                .of(Event.class).createSerializer(new org.apache.flink.api.common.serialization.SerializerConfigImpl());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(bytes);
+        new KeyedBackendSerializationProxy<>(LongSerializer.INSTANCE, List.of(new RegisteredKeyValueStateBackendMetaInfo<>(
+                StateDescriptor.Type.VALUE, "events", VoidNamespaceSerializer.INSTANCE, events).snapshot()), false).write(out);
+        long[] offsets = new long[RANGE.getNumberOfKeyGroups()];
+        for (int kg = RANGE.getStartKeyGroup(); kg <= RANGE.getEndKeyGroup(); kg++) {
+            offsets[kg - RANGE.getStartKeyGroup()] = bytes.size();
+            out.writeInt(kg == damagedGroup ? 7 : kg);
+            out.writeShort(0);
+            out.writeInt(1);
+            VoidNamespaceSerializer.INSTANCE.serialize(VoidNamespace.INSTANCE, out);
+            LongSerializer.INSTANCE.serialize(keyIn(kg), out);
+            Event e = new Event();
+            e.id = kg;
+            e.name = "event " + kg;
+            events.serialize(e, out);
+        }
+        java.nio.file.Path file = Files.write(dir.resolve(name), bytes.toByteArray());
+        return new KeyGroupsStateHandle(new KeyGroupRangeOffsets(RANGE, offsets),
+                new FileStateHandle(new Path(file.toUri()), Files.size(file)));
+    }
 }
