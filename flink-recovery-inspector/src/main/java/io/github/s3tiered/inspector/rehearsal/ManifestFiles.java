@@ -39,10 +39,19 @@ final class ManifestFiles {
     private static final int IN_ATOMIC_GROUP = 300;
     private static final int TAG_SAFE_IGNORE_MASK = 1 << 13;
     private static final int CUSTOM_TERMINATE = 1;
+    private static final int CUSTOM_OLDEST_ANCESTER_TIME = 5;
     private static final int CUSTOM_UNIQUE_ID = 12;
 
-    /** File number to whether its last addition carried a unique id; null once an edit was not understood. */
-    private Map<Long, Boolean> files = new HashMap<>();
+    /**
+     * What the MANIFEST says of a file it added: whether it recorded a unique id, its smallest and
+     * largest internal keys (a user key and 8 bytes of sequence number and type), and the oldest
+     * ancestor time it recorded (seconds; -1 when none), which RocksDB also writes into the table's
+     * properties as its creation time.
+     */
+    record Entry(boolean uniqueId, byte[] smallest, byte[] largest, long oldestAncesterTime) {}
+
+    /** File number to what its last addition recorded; null once an edit was not understood. */
+    private Map<Long, Entry> files = new HashMap<>();
 
     /** Reads one version edit (a log entry of the MANIFEST). */
     void edit(byte[] entry) {
@@ -71,23 +80,24 @@ final class ManifestFiles {
                             in.varint32(); // path id
                         }
                         in.varint64(); // size
-                        in.slice();
-                        in.slice();
+                        byte[] smallest = in.slice();
+                        byte[] largest = in.slice();
                         if (tag != NEW_FILE) {
                             in.varint64();
                             in.varint64();
                         }
-                        files.put(number, false);
+                        files.put(number, new Entry(false, smallest, largest, -1));
                     }
                     case NEW_FILE4 -> {
                         in.varint32();
                         long number = in.varint64();
                         in.varint64();
-                        in.slice();
-                        in.slice();
+                        byte[] smallest = in.slice();
+                        byte[] largest = in.slice();
                         in.varint64();
                         in.varint64();
                         boolean uniqueId = false;
+                        long oldestAncesterTime = -1;
                         while (true) {
                             int custom = in.varint32();
                             if (custom == CUSTOM_TERMINATE) {
@@ -95,8 +105,11 @@ final class ManifestFiles {
                             }
                             byte[] field = in.slice();
                             uniqueId |= custom == CUSTOM_UNIQUE_ID && field.length > 0;
+                            if (custom == CUSTOM_OLDEST_ANCESTER_TIME && field.length > 0) {
+                                oldestAncesterTime = new Reader(field).varint64();
+                            }
                         }
-                        files.put(number, uniqueId);
+                        files.put(number, new Entry(uniqueId, smallest, largest, oldestAncesterTime));
                     }
                     case COLUMN_FAMILY, MAX_COLUMN_FAMILY, IN_ATOMIC_GROUP -> in.varint32();
                     case COLUMN_FAMILY_DROP -> {
@@ -120,13 +133,18 @@ final class ManifestFiles {
     Set<Long> withUniqueId() {
         Set<Long> out = new TreeSet<>();
         if (files != null) {
-            files.forEach((number, id) -> {
-                if (id) {
+            files.forEach((number, entry) -> {
+                if (entry.uniqueId()) {
                     out.add(number);
                 }
             });
         }
         return out;
+    }
+
+    /** What the MANIFEST recorded of the file, or null (not added, or the MANIFEST not read through). */
+    Entry entry(long fileNumber) {
+        return files == null ? null : files.get(fileNumber);
     }
 
     boolean understood() {

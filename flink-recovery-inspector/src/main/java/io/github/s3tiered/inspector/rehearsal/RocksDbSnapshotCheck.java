@@ -99,15 +99,15 @@ final class RocksDbSnapshotCheck {
                 return;
             }
             boolean sstIntact = true;
-            for (HandleAndLocalPath f : files) {
-                if (f.getLocalPath().endsWith(".sst")) {
-                    sstIntact &= verifySst(f, dir, findings, where);
-                }
-            }
             ManifestFiles manifest = new ManifestFiles();
             for (HandleAndLocalPath f : files) {
                 if (f.getLocalPath().startsWith("MANIFEST-")) {
                     sstIntact &= verifyManifest(f, dir, findings, where, manifest);
+                }
+            }
+            for (HandleAndLocalPath f : files) {
+                if (f.getLocalPath().endsWith(".sst")) {
+                    sstIntact &= verifySst(f, dir, findings, where, manifest);
                 }
             }
             if (sstIntact) {
@@ -189,11 +189,21 @@ final class RocksDbSnapshotCheck {
         }
     }
 
-    private boolean verifySst(HandleAndLocalPath f, Path dir, Findings findings, String where) {
+    private boolean verifySst(HandleAndLocalPath f, Path dir, Findings findings, String where, ManifestFiles manifest) {
         String file = nameOf(f.getHandle());
-        try (Options options = new Options(); SstFileReader reader = new SstFileReader(options)) {
+        // a merge operator, any: RocksDB's iterator (SstIdentity) crashes the process on a merge
+        // record (Flink's list state) when none is set, instead of failing
+        try (org.rocksdb.StringAppendOperator merge = new org.rocksdb.StringAppendOperator();
+                Options options = new Options().setMergeOperator(merge);
+                SstFileReader reader = new SstFileReader(options)) {
             reader.open(dir.resolve(f.getLocalPath()).toString());
             reader.verifyChecksum();
+            String other = SstIdentity.mismatch(reader, manifest.entry(fileNumber(f.getLocalPath())));
+            if (other != null) {
+                findings.failed(file, f.getLocalPath() + " of " + where + " is whole but not the SST its MANIFEST names: "
+                        + other);
+                return false;
+            }
             return true; // proven once RocksDB's open also found it to be the file the MANIFEST names
         } catch (Throwable t) {
             rethrowFatal(t);
