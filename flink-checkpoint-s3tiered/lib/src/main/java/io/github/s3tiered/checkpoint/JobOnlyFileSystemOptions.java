@@ -33,6 +33,9 @@ final class JobOnlyFileSystemOptions {
 
     /** Logs each of the job's file-system options that the file system does not run with, once per process. */
     static void warnAbout(Map<String, String> jobConfig, Path checkpointDirectory) {
+        if (jobConfig.keySet().stream().noneMatch(k -> k.startsWith("s3.") || k.startsWith("s3tiered."))) {
+            return; // nothing to compare (a storage built in code): the file system is not even asked
+        }
         S3TieredBridge.Description d;
         try {
             java.util.Optional<S3TieredBridge> bridge = S3TieredBridge.of(checkpointDirectory);
