@@ -140,7 +140,7 @@ public final class CheckpointInspector {
         for (CheckpointLocation cp : job.checkpoints()) {
             if (unansweredInARow >= UNANSWERED_CHECKPOINTS_TO_STOP) {
                 // each would pay its own retries (minutes against a store that stalls) for UNKNOWN
-                out.add(CheckpointValidator.notAttempted(cp, "the storage did not answer for the " + unansweredInARow
+                out.add(CheckpointValidator.notAttempted(cp, "the storage could not be read for the " + unansweredInARow
                         + " checkpoints before it", listings.calls()));
                 continue;
             }

@@ -174,7 +174,7 @@ class CheckpointDamageITCase {
             }
             // no recorded checksum on file://: nothing proved the SST's bytes, which a restore then rejects
             assertThat(deep.verdict()).as(deep.reason()).isEqualTo(Verdict.UNKNOWN);
-            assertThat(deep.reason()).contains("the deep check could not run here").contains("native library");
+            assertThat(deep.reason()).contains("not proven").contains("native library could not be loaded here");
             assertThat(INSPECTOR.validate(in.checkpoint(), true).verdict()).isEqualTo(Verdict.CORRUPT_STATE);
         }
         assertThat(INSPECTOR.validate(in.checkpoint(), true).verdict()).isEqualTo(Verdict.RESTORABLE);

@@ -632,7 +632,7 @@ class ListingGapsTest {
         assertThat(all).extracting(v -> v.path().getName()).containsExactly("chk-5", "chk-4", "chk-3", "chk-2", "chk-1");
         assertThat(all).extracting(Validation::verdict).containsOnly(Verdict.UNKNOWN);
         assertThat(all.subList(2, 5)).allSatisfy(v -> assertThat(v.reason())
-                .contains("not validated: the storage did not answer for the 2 checkpoints before it"));
+                .contains("not validated: the storage could not be read for the 2 checkpoints before it"));
         assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("chk-5"))).isPositive();
         assertThat(ListingGapsFileSystem.listingAttempts(jobDir.resolve("chk-4"))).isPositive();
         for (int id = 1; id <= 3; id++) {

@@ -70,7 +70,7 @@ final class JobOnlyFileSystemOptions {
             if (Objects.equals(shown, cluster)) {
                 continue;
             }
-            boolean secret = OptionValues.isSecret(key);
+            boolean secret = OptionValues.isSecret(key) || key.contains("access"); // credentials: never their values
             messages.add(key + (secret ? "" : ": '" + e.getValue() + "'") + " in the job's configuration has no effect:"
                     + " the s3tiered:// file system reads its options once per process from the cluster's configuration"
                     + " file, which " + (cluster == null ? "does not set it" : secret ? "sets another value"

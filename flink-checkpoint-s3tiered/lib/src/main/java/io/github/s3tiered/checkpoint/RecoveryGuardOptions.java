@@ -22,7 +22,9 @@ public final class RecoveryGuardOptions {
             .defaultValue(false)
             .withDescription("Also rehearse the restore: read every referenced file from S3, compare its CRC32C with the "
                     + "one recorded at upload, verify RocksDB files with RocksDB's checksums and decode the other state at "
-                    + "its offsets. Reads the whole checkpoint once more before the restore reads it.");
+                    + "its offsets. Reads the whole checkpoint once more before the restore reads it. Where the rehearsal "
+                    + "cannot run on the JobManager (a full temporary directory, a RocksDB library that does not load) and "
+                    + "no recorded checksum proves the files, the checkpoint is not judged and the job is not resumed.");
 
     public static final ConfigOption<Boolean> FALLBACK = ConfigOptions.key("s3tiered.recovery.fallback-to-restorable")
             .booleanType()

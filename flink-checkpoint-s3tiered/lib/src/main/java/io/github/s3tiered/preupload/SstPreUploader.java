@@ -163,7 +163,9 @@ public final class SstPreUploader {
                     long startedAt = System.nanoTime();
                     S3TieredBridge.PreUploaded r = owner.bridge().preUpload(owner.sharedDirectory(), file,
                             owner.reuseWindowMillis());
-                    backoff.succeeded();
+                    if (r.outcome() == S3TieredBridge.PreUploaded.Outcome.UPLOADED) {
+                        backoff.succeeded(); // a file gone, or already durable, sent nothing: it proves nothing of S3
+                    }
                     LOG.debug("Pre-upload of {} ({} bytes): {} {}, {} ms queued, {} ms to run", file, size, r.outcome(),
                             r.object(), (startedAt - queuedAt) / 1_000_000, (System.nanoTime() - startedAt) / 1_000_000);
                     if (r.outcome() == S3TieredBridge.PreUploaded.Outcome.UPLOADED) {

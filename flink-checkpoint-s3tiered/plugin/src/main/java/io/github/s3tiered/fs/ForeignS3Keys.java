@@ -3,7 +3,6 @@ package io.github.s3tiered.fs;
 import io.github.s3tiered.s3.ServerSideEncryptionMode;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.IllegalConfigurationException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -17,6 +16,8 @@ import java.util.Locale;
  * (an assumed role, a credentials provider) are not taken up: they are named in a WARN.
  */
 final class ForeignS3Keys {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ForeignS3Keys.class);
 
     /** Keys naming an encryption algorithm, by file system: native and presto, then hadoop's. */
     private static final List<String> ENCRYPTION_TYPE_KEYS = List.of("s3.sse.type", "s3.server-side-encryption-algorithm",
@@ -37,8 +38,8 @@ final class ForeignS3Keys {
 
     /**
      * What the other file systems' keys ask for when {@code s3tiered.sse.type} is not set: null
-     * when nothing, else the mode (and key) they name. Fails, naming the keys, on a value this file
-     * system cannot apply (SSE-C, DSSE-KMS) and on keys that disagree.
+     * when nothing, else the mode (and key) they name. A value this file system cannot apply
+     * (SSE-C, DSSE-KMS) or keys that disagree are named in a WARN and nothing is applied.
      */
     static Encryption encryption(Configuration conf) {
         Encryption found = null;
@@ -49,13 +50,16 @@ final class ForeignS3Keys {
             }
             ServerSideEncryptionMode mode = modeOf(value);
             if (mode == null) {
-                throw new IllegalConfigurationException(key + ": '" + value + "' is an encryption s3tiered:// cannot"
-                        + " apply; set " + S3TieredOptions.SSE_TYPE.key() + " (none, sse-s3 or sse-kms) to say what its"
-                        + " objects get");
+                // such a key often configures another file system of the cluster (a sink's s3a://): a
+                // WARN, not a refusal, which would fail every checkpoint after an upgrade
+                LOG.warn("{}: '{}' is an encryption s3tiered:// cannot apply, and it is not applied to its objects; set {}"
+                        + " (none, sse-s3 or sse-kms) to say what they get", key, value, S3TieredOptions.SSE_TYPE.key());
+                return null;
             }
             if (found != null && found.mode() != mode) {
-                throw new IllegalConfigurationException(found.fromKey() + " and " + key + " ask for different"
-                        + " encryptions; set " + S3TieredOptions.SSE_TYPE.key() + " to say which s3tiered:// applies");
+                LOG.warn("{} and {} ask for different encryptions, and neither is applied to the objects of s3tiered://;"
+                        + " set {} to say which", found.fromKey(), key, S3TieredOptions.SSE_TYPE.key());
+                return null;
             }
             if (found == null) {
                 found = new Encryption(mode, null, key);

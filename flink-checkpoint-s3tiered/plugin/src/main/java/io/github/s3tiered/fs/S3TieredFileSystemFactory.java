@@ -71,6 +71,7 @@ public class S3TieredFileSystemFactory implements FileSystemFactory {
             }
             runtime = new S3TieredRuntime(config);
             runtime.clusterOptions(flinkConfig);
+            runtime.connectionLimited(limiter != null);
             LOG.info("s3tiered:// file system: {}, local tier {} ({}, {} byte budget)", config.client(),
                     config.localDir(), config.localEnabled() ? "enabled" : "staging only", config.localMaxBytes());
         }

@@ -118,7 +118,8 @@ public final class S3TieredOptions {
                                     + "'sse-kms' ('AES256' and 'aws:kms' too). Unset: what the keys of Flink's own S3 "
                                     + "file systems ask for (s3.sse.type, presto's s3.sse.enabled, hadoop's "
                                     + "s3.server-side-encryption-algorithm or fs.s3a.encryption.algorithm), else none; "
-                                    + "an encryption this file system cannot apply there (SSE-C) fails the start.");
+                                    + "one this file system cannot apply there (SSE-C), or two that disagree, are named in "
+                                    + "a WARN and not applied.");
 
     public static final ConfigOption<String> SSE_KMS_KEY_ID =
             ConfigOptions.key("s3tiered.sse.kms-key-id")

@@ -31,6 +31,13 @@ public final class S3TieredRuntime implements AutoCloseable {
     private final PreUploads preUploads = new PreUploads();
     private final SharedDownloads sharedDownloads = new SharedDownloads();
     private final java.util.concurrent.atomic.AtomicBoolean flinksOwnStorageWarned = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Whether Flink's connection limiter wraps this file system ({@code fs.s3tiered.limit.*}). */
+    private volatile boolean connectionLimited;
+
+    void connectionLimited(boolean limited) {
+        this.connectionLimited = limited;
+    }
+
     /** The file system's keys as the process's configuration sets them (see {@link #clusterOptions()}). */
     private volatile java.util.Map<String, String> clusterOptions = java.util.Map.of();
     /** Refreshes the mtime of open streams' staging files, see {@link #keepOpenStagingFilesAlive()}. */
@@ -167,7 +174,9 @@ public final class S3TieredRuntime implements AutoCloseable {
      * should hear of, once.
      */
     void streamSynced(ObjectPath target) {
-        if (!flinksOwnStorageWarned.get() && writtenByFlinksOwnStorage(target.key())
+        // behind Flink's connection limiter the tiered storage uses Flink's streams too (a WARN at the
+        // first use said so): a sync then tells nothing
+        if (!connectionLimited && !flinksOwnStorageWarned.get() && writtenByFlinksOwnStorage(target.key())
                 && flinksOwnStorageWarned.compareAndSet(false, true)) {
             org.slf4j.LoggerFactory.getLogger(S3TieredRuntime.class).warn("{} is written through Flink's own checkpoint storage (it synced a checkpoint file, which the"
                     + " s3tiered storage never does): the recovery guard, the verification of completed checkpoints,"

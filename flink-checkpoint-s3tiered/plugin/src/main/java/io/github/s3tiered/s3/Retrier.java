@@ -88,7 +88,8 @@ public final class Retrier {
                     // a few lookups a second apart, then the error
                     credentialLookups++;
                     stats.retries.increment();
-                    delay = CREDENTIALS_LOOKUP_DELAY_MILLIS * credentialLookups;
+                    long base = CREDENTIALS_LOOKUP_DELAY_MILLIS * credentialLookups;
+                    delay = base / 2 + jitter(base / 2); // not every thread of the host at once
                 } else {
                     earlier.remove(signature(kind, e));
                     throw new S3OperationException(request, endpoint, failures + throttles + credentialLookups + 1,

@@ -25,7 +25,8 @@ public final class CommonOptions {
 
     @Option(names = "--job-classpath", split = ":", paramLabel = "JAR",
             description = "The job's jar(s) or class directories (':'-separated, repeatable): deep validation then decodes state"
-                    + " of the job's own types, and a class it cannot find counts as damage.")
+                    + " of the job's own types, and a class it cannot find counts as damage. Without it, such state is not"
+                    + " decoded, and a deep validation is UNKNOWN unless checksums recorded at upload prove its files.")
     java.util.List<String> jobClasspath = new java.util.ArrayList<>();
 
     @Option(names = "--json", description = "Print JSON (schema in the module's README) instead of a table.")

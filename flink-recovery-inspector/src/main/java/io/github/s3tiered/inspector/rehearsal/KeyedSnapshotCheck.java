@@ -91,8 +91,6 @@ final class KeyedSnapshotCheck {
     String check(KeyGroupsStateHandle handle, int maxParallelism, boolean narrowable) throws Exception {
         this.narrowable = narrowable;
         this.prefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(maxParallelism);
-        // first what needs no serializer: without the job's classes nothing after this is read
-        requireKeyGroupIdsAtTheirOffsets(handle);
         KeyedStateSerializers serializers;
         long metaDataEnd;
         try (FSDataInputStream in = handle.openInputStream()) {
@@ -121,37 +119,6 @@ final class KeyedSnapshotCheck {
         readFullSnapshot(handle, serializers, maxParallelism);
         String format = handle instanceof KeyGroupsSavepointStateHandle ? "canonical savepoint" : "full snapshot";
         return serializers.compressed ? format + ", compressed (Snappy checksums checked)" : format;
-    }
-
-    /**
-     * A heap snapshot writes each key group's id at the offset {@code _metadata} records for it,
-     * key groups in order: checked without any serializer, so that a snapshot whose state needs
-     * classes this process does not have (the job's) is still held to its layout.
-     */
-    private static void requireKeyGroupIdsAtTheirOffsets(KeyGroupsStateHandle handle) throws Exception {
-        if (handle instanceof KeyGroupsSavepointStateHandle || handle.getKeyGroupRange().getNumberOfKeyGroups() == 0
-                || !isHeapSnapshot(handle)) {
-            return;
-        }
-        long streamEnd = handle.getDelegateStateHandle().getStateSize();
-        long previous = -1;
-        try (FSDataInputStream in = handle.openInputStream()) {
-            DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(in);
-            for (Tuple2<Integer, Long> group : handle.getGroupRangeOffsets()) {
-                if (group.f1 <= previous || group.f1 + Integer.BYTES > streamEnd) {
-                    throw new StateDecodingException("key group " + group.f0 + " is recorded at byte " + group.f1 + ", not"
-                            + " after the one before it (byte " + previous + ") and inside the file's " + streamEnd
-                            + " bytes", true, null);
-                }
-                in.seek(group.f1);
-                int written = view.readInt();
-                if (written != group.f0) {
-                    throw new StateDecodingException("key group " + group.f0 + " at byte " + group.f1 + " holds key group "
-                            + written, true, null);
-                }
-                previous = group.f1;
-            }
-        }
     }
 
     /** The key groups and their offsets in the file: a heap snapshot's all, a full snapshot's but the empty ones (offset 0). */
@@ -203,15 +170,28 @@ final class KeyedSnapshotCheck {
      * records offset 0 for empty key groups and starts the others with a state id.
      */
     private static boolean isHeapSnapshot(KeyGroupsStateHandle handle) throws Exception {
-        int first = handle.getKeyGroupRange().getStartKeyGroup();
         for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
             if (g.f1 == 0) {
                 return false;
             }
         }
+        // Every key group's id at its offset, not the first one's only: a full snapshot starts each
+        // key group with a state id (a short) and a key's length (an int), which read as the int 0
+        // where state id 0 has a short key, so the subtask of key group 0 with every key group
+        // filled read as a heap snapshot and failed at key group 1 (a false alarm).
         try (FSDataInputStream in = handle.openInputStream()) {
-            in.seek(handle.getOffsetForKeyGroup(first));
-            return new DataInputViewStreamWrapper(in).readInt() == first;
+            DataInputViewStreamWrapper view = new DataInputViewStreamWrapper(in);
+            long size = handle.getDelegateStateHandle().getStateSize();
+            for (Tuple2<Integer, Long> g : handle.getGroupRangeOffsets()) {
+                if (g.f1 + Integer.BYTES > size) {
+                    return false;
+                }
+                in.seek(g.f1);
+                if (view.readInt() != g.f0) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 

@@ -105,9 +105,10 @@ final class RocksDbSnapshotCheck {
                     sstIntact &= verifyManifest(f, dir, findings, where, manifest);
                 }
             }
+            boolean fifo = fifoCompaction(files, dir);
             for (HandleAndLocalPath f : files) {
                 if (f.getLocalPath().endsWith(".sst")) {
-                    sstIntact &= verifySst(f, dir, findings, where, manifest);
+                    sstIntact &= verifySst(f, dir, findings, where, manifest, fifo);
                 }
             }
             if (sstIntact) {
@@ -189,7 +190,23 @@ final class RocksDbSnapshotCheck {
         }
     }
 
-    private boolean verifySst(HandleAndLocalPath f, Path dir, Findings findings, String where, ManifestFiles manifest) {
+    /** Whether the snapshot's OPTIONS file says FIFO compaction; true too when it cannot be read (nothing assumed). */
+    private static boolean fifoCompaction(List<HandleAndLocalPath> files, Path dir) {
+        for (HandleAndLocalPath f : files) {
+            if (f.getLocalPath().startsWith("OPTIONS-")) {
+                try {
+                    return Files.readString(dir.resolve(f.getLocalPath()), StandardCharsets.ISO_8859_1)
+                            .contains("kCompactionStyleFIFO");
+                } catch (IOException | RuntimeException e) {
+                    return true;
+                }
+            }
+        }
+        return true; // no OPTIONS file: the compaction style is not known
+    }
+
+    private boolean verifySst(HandleAndLocalPath f, Path dir, Findings findings, String where, ManifestFiles manifest,
+            boolean fifo) {
         String file = nameOf(f.getHandle());
         // a merge operator, any: RocksDB's iterator (SstIdentity) crashes the process on a merge
         // record (Flink's list state) when none is set, instead of failing
@@ -198,11 +215,17 @@ final class RocksDbSnapshotCheck {
                 SstFileReader reader = new SstFileReader(options)) {
             reader.open(dir.resolve(f.getLocalPath()).toString());
             reader.verifyChecksum();
-            String other = SstIdentity.mismatch(reader, manifest.entry(fileNumber(f.getLocalPath())));
+            ManifestFiles.Entry named = manifest.entry(fileNumber(f.getLocalPath()));
+            String other = SstIdentity.mismatch(reader, named);
             if (other != null) {
                 findings.failed(file, f.getLocalPath() + " of " + where + " is whole but not the SST its MANIFEST names: "
                         + other);
                 return false;
+            }
+            String unsure = SstIdentity.timeMismatch(reader, named, fifo);
+            if (unsure != null) {
+                findings.couldNotCheck(List.of(file), f.getLocalPath() + " of " + where + " could not be told from another"
+                        + " SST: " + unsure);
             }
             return true; // proven once RocksDB's open also found it to be the file the MANIFEST names
         } catch (Throwable t) {
@@ -239,8 +262,9 @@ final class RocksDbSnapshotCheck {
         } catch (Throwable t) {
             rethrowFatal(t);
             if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, 2)) {
-                findings.note("RocksDB could not read the MANIFEST of " + where + " here (" + DecodingFailures.describe(t)
-                        + "): the files were not opened together; raise the open-file limit or the memory of this process");
+                findings.couldNotCheck(namesOf(files), "RocksDB could not read the MANIFEST of " + where + " here ("
+                        + DecodingFailures.describe(t) + "): the files were not opened together; raise the open-file limit"
+                        + " or the memory of this process");
                 provedWithoutOpen(files, findings, "not opened by RocksDB here: " + DecodingFailures.describe(t));
                 return;
             }
@@ -286,8 +310,9 @@ final class RocksDbSnapshotCheck {
             String description = DecodingFailures.describe(t).replace(dir.toString() + "/", "");
             if (HostShortage.explains(t, HostShortage.OpenFiles::ofThisProcess, allTablesAtOnce ? files.size() : LAZY_OPEN_FILES)) {
                 // this host's limits, not the checkpoint's content: nothing is proven by the open
-                findings.note("RocksDB could not open the files of " + where + " here (" + description + "): their"
-                        + " unique ids were not compared; raise the open-file limit or the memory of this process");
+                findings.couldNotCheck(namesOf(files), "RocksDB could not open the files of " + where + " here ("
+                        + description + "): their unique ids were not compared; raise the open-file limit or the memory"
+                        + " of this process");
                 provedWithoutOpen(files, findings, "not opened by RocksDB here: " + description);
                 return;
             }
@@ -374,6 +399,12 @@ final class RocksDbSnapshotCheck {
             return -1;
         }
         return Long.parseLong(stem);
+    }
+
+    private List<String> namesOf(List<HandleAndLocalPath> files) {
+        List<String> names = new ArrayList<>();
+        files.forEach(f -> names.add(nameOf(f.getHandle())));
+        return names;
     }
 
     /** The checkpoint's files (or its {@code _metadata}, for inline state) that hold the snapshot's. */

@@ -24,21 +24,38 @@ final class SstIdentity {
     private SstIdentity() {}
 
     /**
-     * Why the table is not the MANIFEST's file, or null when nothing says so. The reader's options
-     * must carry a merge operator: RocksDB's iterator crashes the process on a merge record without one.
+     * Why the table may not be the MANIFEST's file though nothing proves it (its creation time is
+     * not the one recorded), or null. Only for a file without a unique id, outside FIFO compaction:
+     * RocksDB 8 records a later time in the MANIFEST than in the table for a compaction's outputs
+     * and for imported files (and compares their unique ids at open instead), and FIFO compaction
+     * records the oldest key's time against the table's creation. The caller treats it as a check
+     * that could not prove the file, never as damage: RocksDB has more ways of recording a time.
      */
-    static String mismatch(SstFileReader reader, ManifestFiles.Entry named) {
-        if (named == null) {
+    static String timeMismatch(SstFileReader reader, ManifestFiles.Entry named, boolean fifo) {
+        if (named == null || named.uniqueId() || fifo || named.oldestAncesterTime() <= 0) {
             return null;
         }
         try {
             TableProperties properties = reader.getTableProperties();
             long created = properties.getCreationTime();
-            if (named.oldestAncesterTime() > 0 && created > 0 && created != named.oldestAncesterTime()) {
-                return "the table was created at " + created + " s, the MANIFEST's file at " + named.oldestAncesterTime() + " s";
+            if (created > 0 && created != named.oldestAncesterTime()) {
+                return "the table was created at " + created + " s, the MANIFEST's file at " + named.oldestAncesterTime()
+                        + " s: it may be another SST of the same size";
             }
         } catch (Exception | LinkageError unreadable) {
             // no properties here: nothing said
+        }
+        return null;
+    }
+
+    /**
+     * Why the table is not the MANIFEST's file (a visible key outside the MANIFEST's smallest and
+     * largest), or null when nothing says so. The reader's options must carry a merge operator:
+     * RocksDB's iterator crashes the process on a merge record without one.
+     */
+    static String mismatch(SstFileReader reader, ManifestFiles.Entry named) {
+        if (named == null) {
+            return null;
         }
         byte[] smallest = userKey(named.smallest());
         byte[] largest = userKey(named.largest());

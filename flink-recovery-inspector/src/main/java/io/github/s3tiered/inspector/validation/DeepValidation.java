@@ -150,8 +150,8 @@ final class DeepValidation {
             String unproven = shortfall.files().stream().filter(f -> findings.proofOf(f) != Proof.CHECKSUM)
                     .findFirst().orElse(null);
             if (unproven != null) {
-                problems.add(new Problem(Verdict.UNKNOWN, unproven, "the deep check could not run here, and nothing else"
-                        + " proves the content: " + shortfall.reason()));
+                problems.add(new Problem(Verdict.UNKNOWN, unproven, "not proven, and no checksum recorded at upload proves"
+                        + " it: " + shortfall.reason()));
             }
         }
         List<FileProof> proofs = new ArrayList<>(findings.proofs());

@@ -108,20 +108,50 @@ class KeyedSnapshotCheckTest {
     }
 
     @Test
-    void withoutTheJobsClassesTheKeyGroupsAreStillHeldToTheirOffsetsAndTheRestIsNotProven() throws Exception {
+    void withoutTheJobsClassesTheStateIsNotDecodedWhichIsNoDamage() throws Exception {
         RehearsalContext ctx = new RehearsalContext(new WithoutTheJobsClasses(), false, dir, "_metadata");
-        KeyedSnapshotCheck check = new KeyedSnapshotCheck(ctx);
-
         Throwable notDecoded = org.assertj.core.api.Assertions.catchThrowable(
-                () -> check.check(heapSnapshotWithAJobType("intact", -1), MAX_PARALLELISM));
+                () -> new KeyedSnapshotCheck(ctx).check(heapSnapshotWithAJobType("intact", -1), MAX_PARALLELISM));
         assertThat(DecodingFailures.classify("keyed state", notDecoded, ctx).damage()).as("the job's class is missing here")
                 .isFalse();
+        // and with the job's classes the same bytes decode
+        assertThat(new KeyedSnapshotCheck(new RehearsalContext(getClass().getClassLoader(), true, dir, "_metadata"))
+                .check(heapSnapshotWithAJobType("intact-too", -1), MAX_PARALLELISM)).isEqualTo("hashmap backend snapshot");
+    }
 
-        // the id Flink wrote at key group 2's offset damaged: caught with no serializer at all
-        assertThatThrownBy(() -> check.check(heapSnapshotWithAJobType("damaged", 2), MAX_PARALLELISM))
-                .isInstanceOf(StateDecodingException.class).hasMessageContaining("key group 2 at byte")
-                .hasMessageContaining("holds key group 7")
-                .satisfies(e -> assertThat(((StateDecodingException) e).damage()).isTrue());
+    @Test
+    void aFullSnapshotWithEveryKeyGroupFilledIsNotTakenForAHeapSnapshot() throws Exception {
+        // FullSnapshotAsyncWriter starts each key group with a state id (short) and a key's length
+        // (int): for state id 0 and a short key the first 4 bytes read as the int 0, key group 0's id
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(bytes);
+        new KeyedBackendSerializationProxy<>(LongSerializer.INSTANCE, List.of(valueState("count").snapshot()), false)
+                .write(out);
+        long[] offsets = new long[RANGE.getNumberOfKeyGroups()];
+        for (int kg = RANGE.getStartKeyGroup(); kg <= RANGE.getEndKeyGroup(); kg++) {
+            offsets[kg - RANGE.getStartKeyGroup()] = bytes.size();
+            out.writeShort(0); // the state's id
+            org.apache.flink.core.memory.DataOutputSerializer key = new org.apache.flink.core.memory.DataOutputSerializer(32);
+            key.writeByte(kg); // the key-group prefix, one byte for max parallelism 128
+            LongSerializer.INSTANCE.serialize(keyIn(kg), key);
+            VoidNamespaceSerializer.INSTANCE.serialize(VoidNamespace.INSTANCE, key);
+            byte[] k = key.getCopyOfBuffer();
+            k[0] |= (byte) 0x80; // the last key of its key group: the meta data follows
+            out.writeInt(k.length);
+            out.write(k);
+            org.apache.flink.core.memory.DataOutputSerializer value = new org.apache.flink.core.memory.DataOutputSerializer(16);
+            LongSerializer.INSTANCE.serialize(7L, value);
+            byte[] v = value.getCopyOfBuffer();
+            out.writeInt(v.length);
+            out.write(v);
+            out.writeShort(0xFFFF); // end of the key group
+        }
+        java.nio.file.Path file = Files.write(dir.resolve("full"), bytes.toByteArray());
+        KeyGroupsStateHandle full = new KeyGroupsStateHandle(new KeyGroupRangeOffsets(RANGE, offsets),
+                new FileStateHandle(new Path(file.toUri()), Files.size(file)));
+
+        assertThat(new KeyedSnapshotCheck(new RehearsalContext(getClass().getClassLoader(), true, dir, "_metadata"))
+                .check(full, MAX_PARALLELISM)).isEqualTo("full snapshot");
     }
 
     @Test

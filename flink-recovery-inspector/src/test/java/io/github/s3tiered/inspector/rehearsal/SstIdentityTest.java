@@ -62,18 +62,24 @@ class SstIdentityTest {
             assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)), created)))
                     .isNull();
             assertThat(SstIdentity.mismatch(reader, null)).as("not in the MANIFEST: nothing said").isNull();
-            assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)), -1)))
-                    .as("no time recorded").isNull();
             // a deletion hides the MANIFEST's smallest or largest key: visible keys inside the range pass
             assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(0)), internal(key(99)), created)))
                     .isNull();
-
-            assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)),
-                    created - 30))).contains("created at " + created);
             assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(12)), internal(key(19)), created)))
                     .contains("holds keys");
             assertThat(SstIdentity.mismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(15)), created)))
                     .contains("holds keys");
+
+            // the time: only where no unique id is recorded, outside FIFO compaction, and never damage
+            ManifestFiles.Entry earlier = new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)), created - 30);
+            assertThat(SstIdentity.timeMismatch(reader, earlier, false)).contains("created at " + created);
+            assertThat(SstIdentity.timeMismatch(reader, earlier, true)).as("FIFO records the oldest key's time").isNull();
+            assertThat(SstIdentity.timeMismatch(reader, new ManifestFiles.Entry(true, internal(key(10)), internal(key(19)),
+                    created + 4), false)).as("RocksDB 8 compaction outputs: a later time, and a unique id").isNull();
+            assertThat(SstIdentity.timeMismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)),
+                    created), false)).isNull();
+            assertThat(SstIdentity.timeMismatch(reader, new ManifestFiles.Entry(false, internal(key(10)), internal(key(19)),
+                    -1), false)).as("no time recorded").isNull();
         }
     }
 }
