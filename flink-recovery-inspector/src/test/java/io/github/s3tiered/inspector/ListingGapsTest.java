@@ -143,6 +143,58 @@ class ListingGapsTest {
         assertThat(rp.skipped()).isEmpty();
     }
 
+    // ------------------------------------------------------------------ relative handles resolved by Flink's reader
+
+    /**
+     * Flink's reader resolves relative state handles (every exclusive file without entropy, every
+     * savepoint's file) by looking the checkpoint up again on the storage. A lookup that S3 does not
+     * answer (403 where GetObject is granted only on object patterns, throttling, a timeout) is no
+     * damage of the metadata: UNKNOWN, and the restore point is not moved to an older checkpoint.
+     */
+    @Test
+    void aLookupOfRelativeHandlesThatTheStorageDoesNotAnswerIsUnknownNotCorruptMetadata() throws Exception {
+        writeCheckpoint(1, "sst-0", "sst-1");
+        writeCheckpointWithRelativeFiles(2, "sst-0", "sst-1");
+        assertThat(inspector.validate(path(jobDir.resolve("chk-2")), false).verdict()).isEqualTo(Verdict.RESTORABLE);
+        ListingGapsFileSystem.failStatus(jobDir.resolve("chk-2/_metadata"));
+        ListingGapsFileSystem.failStatus(jobDir.resolve("chk-2"));
+
+        Validation v = inspector.validate(path(jobDir.resolve("chk-2")), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.UNKNOWN);
+        assertThat(v.reason()).contains("503 Slow Down").contains("chk-2");
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), false);
+        assertThat(rp.path()).as(rp.explanation()).isEmpty();
+        assertThat(rp.outcome()).isEqualTo(Outcome.UNKNOWN);
+        assertThat(rp.explanation()).contains("chk-2");
+    }
+
+    /** chk-{id} as {@link #writeCheckpoint}, its private files and meta file referenced relative to it, as Flink writes them. */
+    private void writeCheckpointWithRelativeFiles(long id, String... sharedFiles) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
+        List<HandleAndLocalPath> sharedState = new ArrayList<>();
+        for (String name : sharedFiles) {
+            sharedState.add(HandleAndLocalPath.of(file(shared.resolve(name), 10 + name.length()), name + ".sst"));
+        }
+        List<HandleAndLocalPath> privateState = List.of(
+                HandleAndLocalPath.of(relative(chk, "manifest", 33), "MANIFEST-000004"),
+                HandleAndLocalPath.of(relative(chk, "current", 16), "CURRENT"));
+        IncrementalRemoteKeyedStateHandle keyed = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(),
+                KeyGroupRange.of(0, 127), id, sharedState, privateState, relative(chk, "meta", 21));
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(keyed).build());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(op), List.of()), new DataOutputStream(out));
+        }
+    }
+
+    private static org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle relative(java.nio.file.Path dir,
+            String name, int size) throws Exception {
+        Files.write(dir.resolve(name), new byte[size]);
+        return new org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle(path(dir.resolve(name)), name, size);
+    }
+
     // ------------------------------------------------------------------ shared/ listed while _metadata is read
 
     @Test
@@ -503,6 +555,7 @@ class ListingGapsTest {
         RestorePoint rp = inspector.restorePoint(path(jobDir), new RestorePointOptions(true, false, null));
 
         assertThat(rp.path()).as(rp.explanation()).isEmpty();
+        assertThat(rp.outcome()).isEqualTo(Outcome.UNKNOWN);
         assertThat(rp.undecided()).isPresent();
     }
 

@@ -1,6 +1,7 @@
 package io.github.s3tiered.inspector.metadata;
 
-import io.github.s3tiered.inspector.metadata.MetadataStructure;
+import io.github.s3tiered.inspector.PathKey;
+import io.github.s3tiered.inspector.StorageUnreadableException;
 
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
@@ -10,6 +11,7 @@ import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 
 /**
@@ -65,10 +67,45 @@ public final class CheckpointMetadataReader {
                     + " bytes follow the end of the metadata; Flink writes none, so the file was altered");
         }
         try (DataInputStream data = new DataInputStream(new ByteArrayInputStream(bytes))) {
-            return Checkpoints.loadCheckpointMetadata(data, classLoader, checkpointDir.toString());
+            // the file as the pointer, as when a restore path names it: Flink's reader then looks up
+            // that file alone (one HEAD on S3), and a file named otherwise resolves as Flink would
+            // resolve it, where the directory would send it looking for a _metadata
+            String pointer = file.getParent() != null && PathKey.of(file.getParent()).equals(PathKey.of(checkpointDir))
+                    ? file.toString() : checkpointDir.toString();
+            return Checkpoints.loadCheckpointMetadata(data, classLoader, pointer);
         } catch (IOException | RuntimeException e) {
+            IOException lookup = directoryLookupFailure(e);
+            if (lookup instanceof FileNotFoundException) {
+                throw (IOException) new FileNotFoundException("Cannot read " + file + ": it was gone when Flink's"
+                        + " reader looked it up again to resolve the relative state handles: " + describe(lookup))
+                        .initCause(e);
+            }
+            if (lookup != null) {
+                throw new StorageUnreadableException("look up (to resolve the relative state handles of its metadata)",
+                        file, lookup);
+            }
             throw new IOException("Cannot read " + file + " (" + bytes.length + " bytes): " + describe(e), e);
         }
+    }
+
+    /** Flink's message when the lookup of the checkpoint's directory failed (2.3 and 1.20). */
+    private static final String POINTER_LOOKUP_FAILED = "Could not parse external pointer as state base path";
+
+    /**
+     * The storage's failure when Flink's reader, resolving a relative state handle (every exclusive
+     * file without entropy, every savepoint's file), looked up the checkpoint's directory and its
+     * {@code _metadata} again ({@code AbstractFsCheckpointStorageAccess.resolveCheckpointPointer}):
+     * a request that failed (access denied, throttled, unreachable), not a byte of the metadata.
+     * Null when the failure came from elsewhere.
+     */
+    private static IOException directoryLookupFailure(Throwable e) {
+        for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+            if (t instanceof IOException && POINTER_LOOKUP_FAILED.equals(t.getMessage())
+                    && t.getCause() instanceof IOException lookup) {
+                return lookup;
+            }
+        }
+        return null;
     }
 
     private static String describe(Throwable e) {

@@ -2,6 +2,7 @@ package io.github.s3tiered.inspector.metadata;
 
 import io.github.s3tiered.inspector.ChecksumSource;
 import io.github.s3tiered.inspector.Problem;
+import io.github.s3tiered.inspector.StorageUnreadableException;
 import io.github.s3tiered.inspector.Verdict;
 import io.github.s3tiered.inspector.storage.FileSystemCalls;
 
@@ -65,6 +66,12 @@ public final class MetadataLoading {
         }
         try {
             return new Loaded(CheckpointMetadataReader.parse(bytes.toByteArray(), checkpointDir, file, classLoader), read, null);
+        } catch (FileNotFoundException e) {
+            // Flink's reader looked the directory up again to resolve relative handles: deleted meanwhile
+            return new Loaded(null, read, new Problem(Verdict.NO_METADATA, file.toString(), e.getMessage()));
+        } catch (StorageUnreadableException e) {
+            // that lookup was not answered: nothing is known about the bytes, which were fine so far
+            return new Loaded(null, read, new Problem(Verdict.UNKNOWN, file.toString(), e.getMessage()));
         } catch (IOException e) {
             return new Loaded(null, read, new Problem(Verdict.CORRUPT_METADATA, file.toString(), e.getMessage()));
         }
