@@ -129,6 +129,17 @@ final class OrphanSweep {
     private Path restoredFromMetadata;
     /** Its references, read once. Guarded by this. */
     private Set<String> restoredFromReferences;
+    /**
+     * Objects S3 stamped before this second stay (JobManager's clock, less the clock margin and the
+     * minimum age): they are not of this run, whose checkpoints this pass follows, but maybe of an
+     * earlier run of the job id, and such an object may be referenced from another job's directory
+     * (a job restored in CLAIM mode from that run's checkpoint, which it then subsumed: nothing in
+     * this directory names the files it still uses). The inspector's {@code orphans}, which reads
+     * the directories beside this one too, lists them. {@code Long.MIN_VALUE} once this job was
+     * restored from a checkpoint of this directory ({@link #restoredFrom}): the directory's earlier
+     * objects are then its own lineage's. Guarded by this.
+     */
+    private long notBeforeSecond = Long.MIN_VALUE;
     private long removed;
     private long removedBytes;
 
@@ -196,10 +207,22 @@ final class OrphanSweep {
 
     /** As {@link #restoredFrom(Path)}, read from {@code metadataFile}, the file Flink restored from. */
     synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
+        notBeforeSecond = Long.MIN_VALUE;
         if (!checkpointDir.equals(restoredFrom) || !metadataFile.equals(restoredFromMetadata)) {
             restoredFrom = checkpointDir;
             restoredFromMetadata = metadataFile;
             restoredFromReferences = null;
+        }
+    }
+
+    /**
+     * This run started at {@code startMillis} (the JobManager's clock), with nothing restored from
+     * this job directory so far: objects S3 stamped more than the clock margin and the minimum age
+     * before it stay ({@link #notBeforeSecond}). Ignored once {@link #restoredFrom} was called.
+     */
+    synchronized void runStartedAt(long startMillis) {
+        if (restoredFrom == null) {
+            notBeforeSecond = startMillis / 1000 - clockMarginSeconds - checkpointTimeoutSeconds;
         }
     }
 
@@ -392,7 +415,8 @@ final class OrphanSweep {
         List<FileStatus> orphans = new ArrayList<>();
         for (FileStatus f : listOrEmpty(fs, new Path(jobDir, "shared"))) {
             long olderThan = PreUploadSettings.isPreUploadedName(f.getPath().getName()) ? preUploadsBefore : before;
-            if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && isUnreferenced(f, referencedPaths)) {
+            if (!f.isDir() && f.getModificationTime() / 1000 < olderThan && f.getModificationTime() / 1000 >= notBeforeSecond
+                    && isUnreferenced(f, referencedPaths)) {
                 orphans.add(f);
             }
         }
@@ -437,7 +461,8 @@ final class OrphanSweep {
                 continue;
             }
             any = true;
-            if (f.getModificationTime() / 1000 < preUploadsBefore && isUnreferenced(f, referencedPaths)) {
+            if (f.getModificationTime() / 1000 < preUploadsBefore && f.getModificationTime() / 1000 >= notBeforeSecond
+                    && isUnreferenced(f, referencedPaths)) {
                 orphans.add(f);
             }
         }

@@ -106,6 +106,8 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
 
     /** Checkpoints started and not yet finalized or disposed: the orphan sweep waits for none. */
     private final PendingCheckpoints pending;
+    /** When this run's JobManager made this (its checkpoint coordinator's start): see {@link OrphanSweep#runStartedAt}. */
+    private final long createdMillis = System.currentTimeMillis();
 
     TieredCheckpointStorageAccess(CheckpointStorageAccess delegate, RecoveryGuard guard, VerificationSettings verification,
             Path jobDir, StreamSettings streams) {
@@ -232,6 +234,9 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                     ? new OrphanSweep(storageDir, jobDir, verification.classLoader(), pending, preUploadGraceMillis,
                             verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
                             System::nanoTime, verification.orphanMinAgeSeconds()) : null;
+            if (sweep != null) {
+                sweep.runStartedAt(createdMillis); // undone below when restored from this directory
+            }
             if (sweep != null && restoredFrom == null) {
                 // restored by an earlier coordinator of this job (the adaptive scheduler's restarts)
                 RestoredCheckpoints.RestoredFrom earlier = RestoredCheckpoints.of(storageDir);

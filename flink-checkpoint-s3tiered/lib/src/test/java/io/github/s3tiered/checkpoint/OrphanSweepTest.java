@@ -400,6 +400,39 @@ class OrphanSweepTest {
     }
 
     @Test
+    void filesOfAnEarlierRunThatAnotherJobClaimedStayWhenTheJobIdRunsAgain() throws Exception {
+        // job X's retained checkpoint was restored in CLAIM mode by job Y (another directory), which
+        // subsumed it: nothing under X's directory names the files Y's checkpoints still use
+        upload("claimed-by-another-job");
+        upload("left-by-the-earlier-run");
+        // X's job id runs again (application mode with HA), afresh: its run starts now
+        sweep.runStartedAt((second += STEP + 1) * 1000);
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("lost-by-this-run");
+        complete(2, "a");
+        subsume(1);
+        pending.started(3);
+        complete(3, "a");
+
+        // this run's own leak goes; what an earlier run wrote stays for the inspector's orphans
+        assertThat(shared()).containsExactlyInAnyOrder("a", "claimed-by-another-job", "left-by-the-earlier-run");
+    }
+
+    @Test
+    void aRestoreFromThisDirectoryMakesItsEarlierObjectsTheJobsOwn() throws Exception {
+        upload("left-by-the-earlier-run");
+        sweep.runStartedAt((second += STEP + 1) * 1000);
+        writeMetadata(100, "a");
+        sweep.restoredFrom(flinkPath(job.resolve("chk-100")));
+        checkpointsAfterTheRestore();
+
+        assertThat(shared()).containsExactlyInAnyOrder("a");
+    }
+
+    @Test
     void theCheckpointRestoredFromIsReadInEveryPassNotLeftToTheListing() throws Exception {
         // restored without claim from this job directory's own chk-100 (a job id used again): Flink never
         // subsumes it, so it stays retained beside the newer ones; here a listing leaves it out
