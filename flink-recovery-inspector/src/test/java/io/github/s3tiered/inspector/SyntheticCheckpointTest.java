@@ -122,6 +122,43 @@ class SyntheticCheckpointTest {
         assertThat(jobDir.resolve("shared/sst-14")).exists();
     }
 
+    @Test
+    void savepointsBesideJobDirectoriesMakeNoJobDirectoryOfTheirParent() throws Exception {
+        // the savepoint directory set to the checkpoint directory: savepoint-* beside the job directories
+        java.nio.file.Path base = jobDir;
+        jobDir = Files.createDirectories(base.resolve("0123456789abcdef0123456789abcdef"));
+        writeCheckpoint(1, 0, 3);
+        java.nio.file.Path savepoint = Files.createDirectories(base.resolve("savepoint-012345-0a1b2c3d4e5f"));
+        Files.copy(jobDir.resolve("chk-1/_metadata"), savepoint.resolve("_metadata"));
+
+        assertThat(inspector.classify(path(base))).isEqualTo(PathRole.BASE_DIRECTORY);
+        assertThat(inspector.discover(path(base))).extracting(j -> j.path().getName())
+                .containsExactly(jobDir.getFileName().toString(), base.getFileName().toString());
+        assertThat(inspector.discover(path(base)).get(1).checkpoints()).extracting(c -> c.path().getName())
+                .containsExactly(savepoint.getFileName().toString());
+        // a directory of savepoints alone is still read as one job's
+        java.nio.file.Path savepoints = Files.createDirectories(base.resolve("savepoints"));
+        Files.move(savepoint, savepoints.resolve(savepoint.getFileName()));
+        assertThat(inspector.classify(path(savepoints))).isEqualTo(PathRole.JOB_DIRECTORY);
+    }
+
+    @Test
+    void aSavepointWithoutMetadataIsNoOrphan() throws Exception {
+        // a native savepoint resumed in CLAIM mode loses its _metadata when subsumed, while the claiming
+        // job's checkpoints, perhaps under another directory, still use its files
+        writeCheckpoint(1, 0, 3);
+        java.nio.file.Path savepoint = Files.createDirectories(jobDir.resolve("savepoint-012345-0a1b2c3d4e5f"));
+        Files.write(savepoint.resolve(UUID.randomUUID().toString()), new byte[100]);
+        Files.createDirectories(jobDir.resolve("chk-2"));
+        Files.write(jobDir.resolve("chk-2/aborted-state"), new byte[5]);
+        makeEverythingOld();
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, false));
+
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("chk-2");
+        assertThat(savepoint).isDirectoryContaining(f -> true);
+    }
+
     private void makeEverythingOld() throws Exception {
         java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.from(
                 java.time.Instant.now().minus(java.time.Duration.ofHours(2)));

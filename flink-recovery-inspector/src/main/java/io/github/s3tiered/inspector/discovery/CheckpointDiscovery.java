@@ -52,6 +52,16 @@ public final class CheckpointDiscovery {
             throw new FileNotFoundException("No such directory: " + path);
         }
         PathRole role = roleOfEntries(listing);
+        if (role == PathRole.JOB_DIRECTORY && onlySavepoints(listing)) {
+            // savepoints beside the job directories (the savepoint directory set to the checkpoint
+            // directory): a directory of several jobs, not one job's, whose checkpoints would go unread
+            for (FileStatus child : listing.entries().values()) {
+                if (child.isDir() && !isSavepointName(child.getPath().getName())
+                        && roleOfEntries(listings.listOrThrow(child.getPath())) == PathRole.JOB_DIRECTORY) {
+                    return PathRole.BASE_DIRECTORY;
+                }
+            }
+        }
         if (role != PathRole.UNKNOWN) {
             return role;
         }
@@ -88,6 +98,18 @@ public final class CheckpointDiscovery {
         }
         FileStatus status = listings.calls().getFileStatus(path);
         return status != null && !status.isDir();
+    }
+
+    /** Whether only {@code savepoint-*} directories make it a job directory (no {@code chk-N}, {@code shared/}, {@code taskowned/}). */
+    private static boolean onlySavepoints(DirectoryListings.Listing listing) {
+        for (Map.Entry<String, FileStatus> e : listing.entries().entrySet()) {
+            String name = e.getKey();
+            if (e.getValue().isDir() && (isCheckpointName(name)
+                    || CheckpointNames.SHARED_DIR.equals(name) || CheckpointNames.TASK_OWNED_DIR.equals(name))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static PathRole roleOfEntries(DirectoryListings.Listing listing) {
@@ -155,6 +177,16 @@ public final class CheckpointDiscovery {
                     }
                 }
                 jobs.sort(Comparator.comparing(j -> j.path().getName()));
+                // savepoints beside the job directories (the savepoint directory set to the checkpoint directory)
+                List<CheckpointLocation> beside = new ArrayList<>();
+                for (CheckpointLocation c : jobDirectory(dir, listings).checkpoints()) {
+                    if (c.kind() == CheckpointKind.SAVEPOINT) {
+                        beside.add(c);
+                    }
+                }
+                if (!beside.isEmpty()) {
+                    jobs.add(new JobDirectory(dir, beside));
+                }
                 return jobs;
             }
             default -> {
