@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A checkpoint written with Flink's own metadata serializer, referencing thousands of files: the
@@ -157,6 +158,34 @@ class SyntheticCheckpointTest {
 
         assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("chk-2");
         assertThat(savepoint).isDirectoryContaining(f -> true);
+    }
+
+    @Test
+    void aSavepointOfAnEarlierRunWithAHigherIdIsNotTheRestorePoint() throws Exception {
+        // a run under the same job id restored from an older state: its checkpoints have lower ids than
+        // the savepoint the earlier run took, and were written after it
+        writeCheckpoint("savepoint-012345-0a1b2c3d4e5f", 7, 0, 3);
+        Files.setLastModifiedTime(jobDir.resolve("savepoint-012345-0a1b2c3d4e5f/_metadata"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(7))));
+        writeCheckpoint(2, 0, 3);
+        writeCheckpoint(3, 0, 3);
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), true);
+
+        assertThat(rp.path()).as(rp.explanation()).isEmpty();
+        assertThat(rp.outcome()).isEqualTo(Outcome.UNKNOWN);
+        assertThat(rp.writtenLater()).extracting(w -> w.path().getName()).containsExactlyInAnyOrder("chk-2", "chk-3");
+        // without the savepoints, the checkpoints alone agree
+        assertThat(inspector.restorePoint(path(jobDir), false).path()).map(Path::getName).contains("chk-3");
+    }
+
+    @Test
+    void savepointsOfSeveralJobsInOneDirectoryNameNoRestorePoint() throws Exception {
+        writeCheckpoint("savepoint-012345-0a1b2c3d4e5f", 7, 0, 3);
+        writeCheckpoint("savepoint-abcdef-0a1b2c3d4e5f", 4, 0, 3);
+
+        assertThatThrownBy(() -> inspector.restorePoint(path(jobDir), true))
+                .hasMessageContaining("savepoints of several jobs").hasMessageContaining("012345, abcdef");
     }
 
     private void makeEverythingOld() throws Exception {
@@ -309,7 +338,12 @@ class SyntheticCheckpointTest {
 
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */
     private void writeCheckpoint(long id, int first, int count) throws Exception {
-        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-" + id));
+        writeCheckpoint("chk-" + id, id, first, count);
+    }
+
+    /** As {@link #writeCheckpoint(long, int, int)}, in the directory {@code dirName} (a savepoint's, say). */
+    private void writeCheckpoint(String dirName, long id, int first, int count) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve(dirName));
         java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
         List<HandleAndLocalPath> sharedState = new ArrayList<>();
         for (int i = first; i < first + count; i++) {

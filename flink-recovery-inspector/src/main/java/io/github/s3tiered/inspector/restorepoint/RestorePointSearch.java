@@ -77,6 +77,7 @@ public final class RestorePointSearch {
         // savepoints have no id in their name: validate them first to learn it
         List<Validation> validatedSavepoints = new ArrayList<>();
         if (options.includeSavepoints()) {
+            severalJobsRefused(jobDir, job);
             for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
                 progress.step("validating " + sp.path());
                 Validation v = validateListed(sp.path(), options, listings);
@@ -135,8 +136,8 @@ public final class RestorePointSearch {
         List<CompatibilityIssue> issues = chosen.isPresent() && options.job() != null
                 ? JobCompatibility.check(chosen.get().metadata(), options.job())
                 : List.of();
-        List<RestorePoint.WrittenLater> writtenLater = chosen.isPresent() && chosen.get().kind() == CheckpointKind.CHECKPOINT
-                ? writtenLater(chosen.get(), job, listings)
+        List<RestorePoint.WrittenLater> writtenLater = chosen.isPresent()
+                ? writtenLater(chosen.get(), job, validatedSavepoints, listings)
                 : List.of();
         return new RestorePoint(jobDir, chosen, undecided, skipped, issues, writtenLater, candidates.size(), calls.snapshot());
     }
@@ -157,11 +158,19 @@ public final class RestorePointSearch {
      * was rolled back from. Which of the two a job should resume from, the ids cannot tell.
      */
     private static List<RestorePoint.WrittenLater> writtenLater(Validation chosen, JobDirectory job,
-            DirectoryListings listings) throws IOException {
+            List<Validation> savepoints, DirectoryListings listings) throws IOException {
         List<RestorePoint.WrittenLater> out = new ArrayList<>();
-        long chosenId = CheckpointNames.idFromName(chosen.path().getName());
+        long chosenId = chosen.kind() == CheckpointKind.CHECKPOINT
+                ? CheckpointNames.idFromName(chosen.path().getName()) : chosen.checkpointId();
         if (chosenId < 0 || chosen.metadataTimestamp() <= 0) {
             return out;
+        }
+        // savepoints share the checkpoints' counter: one of a later run has a lower id too
+        for (Validation sp : savepoints) {
+            if (sp != chosen && sp.checkpointId() >= 0 && sp.checkpointId() < chosenId
+                    && sp.metadataTimestamp() > chosen.metadataTimestamp() + WRITTEN_LATER_MARGIN_MILLIS) {
+                out.add(new RestorePoint.WrittenLater(sp.path(), sp.metadataTimestamp()));
+            }
         }
         for (CheckpointLocation cp : job.ofKind(CheckpointKind.CHECKPOINT)) {
             if (cp.idFromName() >= chosenId) {
@@ -175,6 +184,27 @@ public final class RestorePointSearch {
             }
         }
         return out;
+    }
+
+    private static final java.util.regex.Pattern SAVEPOINT_OF_JOB = java.util.regex.Pattern.compile("savepoint-([0-9a-f]{6})-.*");
+
+    /**
+     * Refuses savepoints of several jobs in one directory (a savepoint directory shared by jobs):
+     * {@code savepoint-<first six digits of the job id>-...}, and the ids of two jobs' counters tell
+     * nothing about which state is newer.
+     */
+    private static void severalJobsRefused(Path jobDir, JobDirectory job) throws IOException {
+        java.util.Set<String> jobs = new java.util.TreeSet<>();
+        for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
+            java.util.regex.Matcher m = SAVEPOINT_OF_JOB.matcher(sp.path().getName());
+            if (m.matches()) {
+                jobs.add(m.group(1));
+            }
+        }
+        if (jobs.size() > 1) {
+            throw new IOException(jobDir + " holds savepoints of several jobs (job ids beginning " + String.join(", ", jobs)
+                    + "): their ids are not comparable, so none is the newest; name the savepoint to resume from");
+        }
     }
 
     /** One more listing of the job directory: does it show a checkpoint above {@code highestListed}? */
