@@ -159,6 +159,7 @@ final class RecoveryGuard implements Serializable {
                     + v.path() + " is unknown (its metadata cannot be read and its directory is no chk-N), so no"
                     + " checkpoint is known to be older than it. Name an older checkpoint or savepoint instead.");
         }
+        refuseAFallbackToAnotherJob(v.path(), jobDir, pointer, refusal);
         if (v.verdict() == Verdict.NO_METADATA) {
             refuseANameWithNothingStored(inspector, jobDir, pointer, v.path(), namedId, refusal);
         }
@@ -179,6 +180,25 @@ final class RecoveryGuard implements Serializable {
                         + "********************************************************************************",
                 RecoveryGuardOptions.FALLBACK.key(), refusal, chosen.get());
         return chosen.get().toString();
+    }
+
+    private static final java.util.regex.Pattern SAVEPOINT_OF_JOB = java.util.regex.Pattern.compile("savepoint-([0-9a-f]{6})-.*");
+
+    /**
+     * A savepoint ({@code savepoint-<first six digits of its job's id>-...}) is fallen back from
+     * only to the checkpoints of its own job: its directory's, named by that job's id. In a savepoint
+     * directory, or copied into another job's directory, the {@code chk-N} beside it count from
+     * another job's counter, and the newest of them below its id is another job's state.
+     */
+    private static void refuseAFallbackToAnotherJob(Path checkpoint, Path jobDir, String pointer, String refusal)
+            throws IOException {
+        java.util.regex.Matcher m = SAVEPOINT_OF_JOB.matcher(checkpoint.getName());
+        if (m.matches() && (jobDir == null || !jobDir.getName().startsWith(m.group(1)))) {
+            throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): " + pointer
+                    + " is a savepoint of a job whose id begins " + m.group(1) + ", in " + jobDir + ", which is not that"
+                    + " job's checkpoint directory: the checkpoints there, if any, are not known to be that job's. Name an"
+                    + " older checkpoint or savepoint of the job instead.");
+        }
     }
 
     /**

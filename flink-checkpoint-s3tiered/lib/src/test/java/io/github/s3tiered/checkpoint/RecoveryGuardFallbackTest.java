@@ -137,6 +137,23 @@ class RecoveryGuardFallbackTest {
     }
 
     @Test
+    void aBrokenSavepointFallsBackOnlyToTheCheckpointsOfItsOwnJob() throws Exception {
+        // this job's (its id begins 012345, as its directory's name): below its id, among the chk-N beside it
+        writeCheckpoint("savepoint-012345-0a1b2c3d4e5f", 5);
+        Files.delete(job.resolve("shared/state-5"));
+        RecoveryGuard guard = new RecoveryGuard(true, false, true, null);
+        assertThat(new Path(guard.resolve(pointer(job.resolve("savepoint-012345-0a1b2c3d4e5f")))).getName())
+                .isEqualTo("chk-4");
+
+        // another job's, copied into this job's directory: the chk-N beside it count from another counter
+        writeCheckpoint("savepoint-abcdef-0a1b2c3d4e5f", 5);
+        Files.delete(job.resolve("shared/state-5"));
+        assertThatThrownBy(() -> guard.resolve(pointer(job.resolve("savepoint-abcdef-0a1b2c3d4e5f"))))
+                .isInstanceOf(IOException.class).hasMessageContaining("No fallback")
+                .hasMessageContaining("a job whose id begins abcdef");
+    }
+
+    @Test
     void aNamedCheckpointWithNothingStoredUnderItIsNotFallenBackFromWhateverItsId() throws Exception {
         // on an object store a chk-N that never was (a mistyped id, or one subsumed long ago) lists
         // as empty; below the newest, falling back would resume whatever checkpoint lies below the typo
@@ -323,7 +340,12 @@ class RecoveryGuardFallbackTest {
 
     /** chk-{id} whose one keyed state file is shared/state-{id} (3 bytes). */
     private void writeCheckpoint(long id) throws Exception {
-        java.nio.file.Path dir = Files.createDirectories(job.resolve("chk-" + id));
+        writeCheckpoint("chk-" + id, id);
+    }
+
+    /** As {@link #writeCheckpoint(long)}, in the directory {@code dirName} of the job directory. */
+    private void writeCheckpoint(String dirName, long id) throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(job.resolve(dirName));
         java.nio.file.Path file = Files.createDirectories(job.resolve("shared")).resolve("state-" + id);
         Files.write(file, new byte[3]);
         OperatorState op = OperatorStates.create("count", "count", operator, 1, 128);
