@@ -35,7 +35,8 @@ public final class RecoveryGuardOptions {
                     + "position: what sinks committed after it (exactly-once sinks' transactions too) stays and is produced "
                     + "again. Never past a checkpoint that could not be judged because the storage did not answer; never "
                     + "from a chk-N with nothing stored under it (a mistyped id) or from a savepoint whose metadata cannot "
-                    + "be read (its id is unknown). A job directory named instead of a checkpoint resolves to its newest "
+                    + "be read (its id is unknown), nor from a savepoint into a directory not named by its job's id "
+                    + "(another job's checkpoints). A job directory named instead of a checkpoint resolves to its newest "
                     + "restorable checkpoint whatever this option says. Under claim mode CLAIM, Flink claims the "
                     + "checkpoint resumed instead and deletes it once subsumed, with shared files the skipped ones need.");
 }
