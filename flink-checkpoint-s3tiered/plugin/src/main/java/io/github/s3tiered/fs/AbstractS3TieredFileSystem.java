@@ -318,6 +318,21 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         return RANDOM_NAME.matcher(path.getName()).matches();
     }
 
+    /** A pre-upload's name: the SHA-256 of its content, then (this version) 16 hex digits of its own. */
+    private static final java.util.regex.Pattern CONTENT_NAME =
+            java.util.regex.Pattern.compile("[0-9a-f]{64}(-[0-9a-f]{16})?" + java.util.regex.Pattern.quote(PreUpload.SUFFIX));
+
+    /**
+     * Whether the name itself pins the content: a random UUID (Flink's data files, written once) or
+     * a pre-upload's content hash. Other names ({@code _metadata}, a status file) may be written
+     * again at the same key by another host or by hand (a savepoint copied back into place, a
+     * "latest" prefix refreshed with {@code aws s3 sync}), so a local copy of them is not the
+     * content by its name alone.
+     */
+    static boolean isNameOfFixedContent(Path path) {
+        return isRandomName(path) || CONTENT_NAME.matcher(path.getName()).matches();
+    }
+
     @Override
     public FSDataInputStream open(Path path, int bufferSize) throws IOException {
         return open(path);
@@ -331,7 +346,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         // checked before it is served; else one streaming GET, copied into the tier as it is read.
         boolean rewritten = tier.isBeingRewritten(op.bucket(), op.key()); // synced and still written here
         Optional<FSDataInputStream> local = rewritten ? Optional.empty() : openLocalCopy(op);
-        if (local.isPresent()) {
+        if (local.isPresent() && (isNameOfFixedContent(path) || stillS3s(op, local.get()))) {
             return local.get();
         }
         long ticket = tier.readTicket(op.bucket(), op.key()); // before S3 says which version is read
@@ -356,6 +371,27 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
                     streaming, info.size(), op.toString());
         }
         return streaming.open();
+    }
+
+    /**
+     * Whether S3 still holds the content of this host's copy of a named object (one HEAD: its size
+     * and recorded CRC32C against the copy's). When it does not, the copy is dropped and closed, and
+     * the object is read from S3: a job must not resume the previous savepoint's {@code _metadata}
+     * because this host kept it (without the recovery guard, whose durable read drops it too).
+     */
+    private boolean stillS3s(ObjectPath op, FSDataInputStream copy) throws IOException {
+        ObjectInfo info;
+        try {
+            info = headOrNotFound(op);
+        } catch (IOException | RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+        if (!runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c())) {
+            return true;
+        }
+        copy.close();
+        return false;
     }
 
     private Optional<FSDataInputStream> openLocalCopy(ObjectPath op) throws IOException {

@@ -128,6 +128,34 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
     }
 
     @Test
+    void aNamedObjectReplacedInS3ByAnotherWriterIsReadFromS3NotFromThisHostsCopy() throws Exception {
+        // a "latest savepoint" prefix refreshed with aws s3 sync, a backup copied back into place:
+        // without the recovery guard, Flink would resume the previous savepoint's _metadata
+        byte[] ours = bytes(4000, 1);
+        write("savepoints/latest/_metadata", ours);
+        assertThat(readAll("savepoints/latest/_metadata")).isEqualTo(ours);
+        assertThat(stats.requestCount("GetObject")).as("served from this host's copy").isZero();
+
+        byte[] same = bytes(4000, 2); // the same size: only the recorded CRC32C tells them apart
+        store.putRaw(BUCKET, "savepoints/latest/_metadata", same, io.github.s3tiered.s3.InMemoryObjectStore.crc32c(same));
+        assertThat(readAll("savepoints/latest/_metadata")).isEqualTo(same);
+        byte[] longer = bytes(5000, 3);
+        store.putRaw(BUCKET, "savepoints/latest/_metadata", longer, io.github.s3tiered.s3.InMemoryObjectStore.crc32c(longer));
+        assertThat(readAll("savepoints/latest/_metadata")).isEqualTo(longer);
+
+        // deleted in S3: gone, whatever this host kept
+        store.deleteObject(BUCKET, "savepoints/latest/_metadata");
+        assertThatThrownBy(() -> readAll("savepoints/latest/_metadata")).isInstanceOf(FileNotFoundException.class);
+
+        // a data file's name pins its content: its copy is served without asking S3
+        String data = "job/shared/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        write(data, bytes(3000, 4));
+        long heads = stats.requestCount("HeadObject");
+        assertThat(readAll(data)).isEqualTo(bytes(3000, 4));
+        assertThat(stats.requestCount("HeadObject")).isEqualTo(heads);
+    }
+
+    @Test
     void aReadThatEndsAfterAnOverwriteKeepsNoCopyOfTheVersionItRead() throws Exception {
         fileSystem(STREAMING_READS);
         byte[] v1 = bytes(300_000, 1);
