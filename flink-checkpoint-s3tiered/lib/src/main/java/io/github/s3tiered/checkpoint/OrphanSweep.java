@@ -434,7 +434,12 @@ final class OrphanSweep {
                 bytes += f.getLen();
                 count++;
             } catch (IOException e) {
-                LOG.warn("Could not remove orphan {}: {}", f.getPath(), e.getMessage());
+                // the pass ends: a role without s3:DeleteObject (a bucket whose lifecycle rules clean
+                // up), or a storage that throttles, fails the others alike, and a WARN for each object
+                // at every pass would drown the JobManager's log; the next pass tries again
+                LOG.warn("Could not remove orphan {} from {}/shared; {} more left for the next pass: {}", f.getPath(), jobDir,
+                        orphans.size() - count - 1, e.getMessage());
+                break;
             }
         }
         removed += count;
@@ -442,6 +447,9 @@ final class OrphanSweep {
         if (!legacyOrphans.isEmpty()) {
             LOG.info("{} of them were uploads ahead of checkpoints that version 0.2.0 made under the entropy marker itself"
                     + " ({}); this version writes them to {}/shared", legacyOrphans.size(), legacySharedDir, jobDir);
+        }
+        if (count == 0) {
+            return;
         }
         LOG.info("Removed {} objects ({} bytes) from {}/shared that no retained checkpoint references and that are older than"
                 + " checkpoint {}: files of checkpoints that never completed (a TaskManager lost during its upload, a declined"

@@ -433,6 +433,40 @@ class OrphanSweepTest {
     }
 
     @Test
+    void aRemovalThatFailsEndsThePassInsteadOfFailingForEachObject() throws Exception {
+        // a role without s3:DeleteObject: one attempt and one WARN a pass, not one per orphan at every pass
+        java.util.concurrent.atomic.AtomicInteger deletes = new java.util.concurrent.atomic.AtomicInteger();
+        S3TieredSchemeForTests.serve("denied", new org.apache.flink.core.fs.local.LocalFileSystem() {
+            @Override
+            public boolean delete(Path f, boolean recursive) throws java.io.IOException {
+                deletes.incrementAndGet();
+                throw new java.io.IOException("DeleteObject of " + f + " failed: 403 AccessDenied");
+            }
+
+            @Override
+            public java.net.URI getUri() {
+                return java.net.URI.create("denied:///");
+            }
+        });
+        sweep = new OrphanSweep(new Path("denied://" + job.toAbsolutePath()), getClass().getClassLoader(), pending, 0,
+                MARGIN);
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        for (int i = 0; i < 5; i++) {
+            upload("lost-" + i);
+        }
+        complete(2, "a");
+        subsume(1);
+        pending.started(3);
+        complete(3, "a");
+
+        assertThat(deletes.get()).isEqualTo(1);
+        assertThat(shared()).hasSize(6);
+    }
+
+    @Test
     void theCheckpointRestoredFromIsReadInEveryPassNotLeftToTheListing() throws Exception {
         // restored without claim from this job directory's own chk-100 (a job id used again): Flink never
         // subsumes it, so it stays retained beside the newer ones; here a listing leaves it out
