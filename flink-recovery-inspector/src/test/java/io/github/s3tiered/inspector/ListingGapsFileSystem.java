@@ -42,6 +42,8 @@ public final class ListingGapsFileSystem extends FileSystem {
     private static final Map<String, Long> LISTED_SIZES = new ConcurrentHashMap<>();
     /** Paths whose status call fails as a throttled S3 does. */
     private static final Set<String> UNREADABLE_STATUS = ConcurrentHashMap.newKeySet();
+    /** Files whose delete fails as S3's does for a role without s3:DeleteObject. */
+    private static final Set<String> UNDELETABLE = ConcurrentHashMap.newKeySet();
     /** Files whose reads fail as a throttled S3's do. */
     private static final Set<String> UNREADABLE_FILES = ConcurrentHashMap.newKeySet();
     /** Directories whose listing fails as a throttled S3's does, with the attempts counted. */
@@ -83,6 +85,10 @@ public final class ListingGapsFileSystem extends FileSystem {
         UNREADABLE_STATUS.add(PathKey.of(path(p)));
     }
 
+    public static void failDelete(java.nio.file.Path p) {
+        UNDELETABLE.add(PathKey.of(path(p)));
+    }
+
     public static void failReads(java.nio.file.Path p) {
         UNREADABLE_FILES.add(PathKey.of(path(p)));
     }
@@ -118,6 +124,7 @@ public final class ListingGapsFileSystem extends FileSystem {
         LISTED_SIZES.clear();
         UNREADABLE_STATUS.clear();
         UNREADABLE_FILES.clear();
+        UNDELETABLE.clear();
         ON_LISTING.clear();
     }
 
@@ -207,6 +214,9 @@ public final class ListingGapsFileSystem extends FileSystem {
 
     @Override
     public boolean delete(Path f, boolean recursive) throws IOException {
+        if (UNDELETABLE.contains(PathKey.of(f))) {
+            throw new IOException("403 AccessDenied (DELETE " + f + ")");
+        }
         return local.delete(toLocal(f), recursive);
     }
 

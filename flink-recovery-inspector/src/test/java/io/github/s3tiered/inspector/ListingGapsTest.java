@@ -263,6 +263,21 @@ class ListingGapsTest {
     // ------------------------------------------------------------------ orphans
 
     @Test
+    void aDeleteTheStorageRefusesStopsTheDeletionAndReportsWhatWasDeletedBefore() throws Exception {
+        writeCheckpoints();
+        Files.write(jobDir.resolve("shared/leaked-too"), new byte[100]);
+        Files.setLastModifiedTime(jobDir.resolve("shared/leaked-too"), FileTime.fromMillis(System.currentTimeMillis() - 2 * HOUR));
+        Orphans listed = inspector.orphans(path(jobDir), OrphanOptions.reportOnly());
+        assertThat(listed.orphans()).hasSize(2);
+        ListingGapsFileSystem.failDelete(jobDir.resolve("shared/" + listed.orphans().get(1).path().getName()));
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));
+
+        assertThat(o.deleted()).extracting(Path::getName).containsExactly(listed.orphans().get(0).path().getName());
+        assertThat(o.deletionRefused()).contains("deleted 1 of 2 orphans").contains("403 AccessDenied");
+    }
+
+    @Test
     void withCompleteListingsOrphansAreFoundWithoutAnyHead() throws Exception {
         writeCheckpoints();
         Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(Duration.ofHours(1), true, true));

@@ -18,6 +18,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 
 @Command(name = "orphans", description = {
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
@@ -110,6 +111,9 @@ final class OrphansCommand extends InspectorSubcommand {
             }
             for (Problem p : o.unreadableMetadata()) {
                 out().println("unreadable: " + p.file() + ": " + p.reason());
+            }
+            for (Path p : o.deletionRefused() != null ? o.deleted() : List.<Path>of()) {
+                out().println("deleted: " + p);
             }
             if (o.deletionRefused() != null) {
                 out().println(o.deletionRefused());

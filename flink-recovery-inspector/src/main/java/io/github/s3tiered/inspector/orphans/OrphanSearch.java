@@ -196,12 +196,20 @@ public final class OrphanSearch {
             orphans.clear();
         } else if (options.delete()) {
             for (OrphanFile o : orphans) {
-                if (o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY) {
-                    if (deleteStray(o.path(), listings)) {
+                try {
+                    if (o.kind() == OrphanFile.Kind.STRAY_CHECKPOINT_DIRECTORY) {
+                        if (deleteStray(o.path(), listings)) {
+                            deleted.add(o.path());
+                        }
+                    } else if (calls.delete(o.path(), false) || calls.getFileStatus(o.path()) == null) {
                         deleted.add(o.path());
                     }
-                } else if (calls.delete(o.path(), false) || calls.getFileStatus(o.path()) == null) {
-                    deleted.add(o.path());
+                } catch (IOException e) {
+                    // denied (no s3:DeleteObject) or not answered: the others would fail alike; what
+                    // was deleted before is reported, not lost in the error
+                    refused = "deleted " + deleted.size() + " of " + orphans.size() + " orphans, then stopped: the delete of "
+                            + o.path() + " failed (" + e.getMessage() + "); the rest were not deleted";
+                    break;
                 }
             }
         }
