@@ -65,7 +65,7 @@ public class S3OperationException extends IOException {
         if (detail != null) {
             sb.append(" (").append(detail).append(')');
         }
-        sb.append(hint(cause));
+        sb.append(hint(request, cause));
         if (!earlier.isEmpty()) {
             sb.append("; earlier attempts failed otherwise:");
             for (Throwable e : earlier) {
@@ -81,7 +81,7 @@ public class S3OperationException extends IOException {
      * a bucket in another region than the one configured (S3 answers 301 or 400 without naming the
      * option), a bucket that does not exist, and permissions missing.
      */
-    private static String hint(Throwable cause) {
+    private static String hint(S3Request request, Throwable cause) {
         String m = cause.getMessage();
         if (S3ErrorKind.isCredentialsLookupFailure(cause)) {
             return ". No credentials (or the instance metadata service or STS did not answer "
@@ -103,12 +103,29 @@ public class S3OperationException extends IOException {
             }
             if (se.statusCode() == 403 && (code == null || "AccessDenied".equals(code))) {
                 // a HEAD has no body: its 403 names nothing, and S3 answers one for a missing key too
-                return ". Access denied: the access key needs s3:GetObject, s3:PutObject, s3:DeleteObject,"
-                        + " s3:ListBucket and s3:AbortMultipartUpload on the bucket (without s3:ListBucket, S3 answers"
-                        + " 403 instead of 404 for a key that does not exist)";
+                return ". Access denied" + permissionFor(request.operation()) + ". The access key needs s3:GetObject,"
+                        + " s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:AbortMultipartUpload and"
+                        + " s3:ListBucketMultipartUploads on the bucket and its keys (without s3:ListBucket, S3 answers"
+                        + " 403 instead of 404 for a key that does not exist); with SSE-KMS also kms:GenerateDataKey and"
+                        + " kms:Decrypt on the key (a read, and a multipart upload, of such an object needs kms:Decrypt);"
+                        + " a requester-pays bucket refuses requests that do not say they pay";
             }
         }
         return "";
+    }
+
+    /** The action {@code operation} needs, as IAM names it. */
+    static String permissionFor(String operation) {
+        String action = switch (operation) {
+            case "HeadObject", "GetObject" -> "s3:GetObject";
+            case "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload" -> "s3:PutObject";
+            case "DeleteObject", "DeleteObjects" -> "s3:DeleteObject";
+            case "ListObjectsV2" -> "s3:ListBucket";
+            case "AbortMultipartUpload" -> "s3:AbortMultipartUpload";
+            case "ListMultipartUploads" -> "s3:ListBucketMultipartUploads";
+            default -> null;
+        };
+        return action == null ? "" : " (" + operation + " needs " + action + ")";
     }
 
     private static String shortly(Throwable e) {

@@ -182,7 +182,10 @@ class RetrierTest {
                 .hasMessageContaining("HTTP 301").hasMessageContaining("set s3tiered.region (or s3.region) to eu-central-1");
         assertThatThrownBy(() -> retrier.call(request, scripted(s3Error(403, "AccessDenied"))))
                 .hasMessageNotContaining("region").hasMessageNotContaining("credentials")
-                .hasMessageContaining("s3:ListBucket");
+                .hasMessageContaining("s3:ListBucket").hasMessageContaining("(UploadPart needs s3:PutObject)")
+                .hasMessageContaining("kms:Decrypt");
+        assertThatThrownBy(() -> retrier.call(S3Request.of("ListMultipartUploads", "bucket", "dir/key"),
+                scripted(s3Error(403, "AccessDenied")))).hasMessageContaining("(ListMultipartUploads needs s3:ListBucketMultipartUploads)");
         assertThatThrownBy(() -> retrier.call(request, scripted(s3Error(404, "NoSuchBucket"))))
                 .hasMessageContaining("No such bucket").hasMessageContaining("s3tiered.endpoint");
     }
