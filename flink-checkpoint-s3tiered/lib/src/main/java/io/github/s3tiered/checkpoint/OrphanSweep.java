@@ -135,9 +135,9 @@ final class OrphanSweep {
      * earlier run of the job id, and such an object may be referenced from another job's directory
      * (a job restored in CLAIM mode from that run's checkpoint, which it then subsumed: nothing in
      * this directory names the files it still uses). The inspector's {@code orphans}, which reads
-     * the directories beside this one too, lists them. {@code Long.MIN_VALUE} once this job was
-     * restored from a checkpoint of this directory ({@link #restoredFrom}): the directory's earlier
-     * objects are then its own lineage's. Guarded by this.
+     * the directories beside this one too, lists them. {@code Long.MIN_VALUE} once this run
+     * restored from a checkpoint of this directory ({@link #restoredFrom(Path, Path, boolean)}): the
+     * directory's earlier objects are then its own lineage's. Guarded by this.
      */
     private long notBeforeSecond = Long.MIN_VALUE;
     private long removed;
@@ -207,7 +207,19 @@ final class OrphanSweep {
 
     /** As {@link #restoredFrom(Path)}, read from {@code metadataFile}, the file Flink restored from. */
     synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
-        notBeforeSecond = Long.MIN_VALUE;
+        restoredFrom(checkpointDir, metadataFile, true);
+    }
+
+    /**
+     * As {@link #restoredFrom(Path, Path)}; {@code byThisRun}: this run resolved the restore (its
+     * coordinator did), so the directory's earlier objects are its lineage's; else the record of an
+     * earlier coordinator of this process, which may be an earlier submission of the job id as well
+     * as a restart of this one: its references are kept, and the age floor stays.
+     */
+    synchronized void restoredFrom(Path checkpointDir, Path metadataFile, boolean byThisRun) {
+        if (byThisRun) {
+            notBeforeSecond = Long.MIN_VALUE;
+        }
         if (!checkpointDir.equals(restoredFrom) || !metadataFile.equals(restoredFromMetadata)) {
             restoredFrom = checkpointDir;
             restoredFromMetadata = metadataFile;

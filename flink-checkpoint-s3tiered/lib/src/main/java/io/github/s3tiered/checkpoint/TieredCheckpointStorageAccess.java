@@ -223,7 +223,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         restoredFromMetadata = metadataFile;
         RestoredCheckpoints.record(storageDir, new RestoredCheckpoints.RestoredFrom(checkpointDir, metadataFile));
         if (verifier != null && verifier.sweep() != null) {
-            verifier.sweep().restoredFrom(checkpointDir, metadataFile);
+            verifier.sweep().restoredFrom(checkpointDir, metadataFile, true);
         }
     }
 
@@ -237,8 +237,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
             if (sweep != null) {
                 sweep.runStartedAt(createdMillis); // undone below when restored from this directory
             }
+            boolean restoredHere = restoredFrom != null;
             if (sweep != null && restoredFrom == null) {
-                // restored by an earlier coordinator of this job (the adaptive scheduler's restarts)
+                // restored by an earlier coordinator of this job (the adaptive scheduler's restarts),
+                // or by an earlier submission of the job id in this process: which, the record cannot
+                // tell, so it only keeps what that checkpoint references (see OrphanSweep#notBeforeSecond)
                 RestoredCheckpoints.RestoredFrom earlier = RestoredCheckpoints.of(storageDir);
                 if (earlier != null) {
                     restoredFrom = earlier.checkpointDir();
@@ -246,7 +249,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                 }
             }
             if (sweep != null && restoredFrom != null) {
-                sweep.restoredFrom(restoredFrom, restoredFromMetadata);
+                sweep.restoredFrom(restoredFrom, restoredFromMetadata, restoredHere);
             }
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);

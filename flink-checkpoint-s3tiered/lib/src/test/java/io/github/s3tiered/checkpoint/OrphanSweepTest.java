@@ -422,6 +422,20 @@ class OrphanSweepTest {
     }
 
     @Test
+    void aRestoreAnEarlierCoordinatorOfThisProcessRecordedKeepsItsReferencesButNotTheAgeFloorOff() throws Exception {
+        // the record may be an earlier submission's of the job id in this session cluster, not this run's
+        upload("left-by-the-earlier-run");
+        sweep.runStartedAt((second += STEP + 1) * 1000);
+        upload("of-100");
+        writeMetadata("unlisted-chk-100", 100, "of-100");
+        sweep.restoredFrom(flinkPath(job.resolve("unlisted-chk-100")), flinkPath(job.resolve("unlisted-chk-100/_metadata")),
+                false);
+        checkpointsAfterTheRestore();
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "of-100", "left-by-the-earlier-run");
+    }
+
+    @Test
     void aRestoreFromThisDirectoryMakesItsEarlierObjectsTheJobsOwn() throws Exception {
         upload("left-by-the-earlier-run");
         sweep.runStartedAt((second += STEP + 1) * 1000);
