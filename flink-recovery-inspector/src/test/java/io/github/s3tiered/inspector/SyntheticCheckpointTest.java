@@ -188,6 +188,23 @@ class SyntheticCheckpointTest {
                 .hasMessageContaining("savepoints of several jobs").hasMessageContaining("012345, abcdef");
     }
 
+    @Test
+    void aDirectoryWithoutAnyRetainedCheckpointHasNoOrphansToDelete() throws Exception {
+        // under entropy injection: a resolved entropy prefix holds the job's files and chk-N, while the
+        // _metadata naming them lies under the path without the marker
+        writeCheckpoint(1, 0, 3);
+        Files.delete(jobDir.resolve("chk-1/_metadata"));
+        makeEverythingOld();
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, false));
+
+        assertThat(o.deletionRefused()).contains("no retained checkpoint was found").contains("entropy");
+        assertThat(o.orphans()).isEmpty();
+        assertThat(o.deleted()).isEmpty();
+        assertThat(jobDir.resolve("shared/sst-0")).exists();
+        assertThat(jobDir.resolve("chk-1/manifest")).exists();
+    }
+
     private void makeEverythingOld() throws Exception {
         java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.from(
                 java.time.Instant.now().minus(java.time.Duration.ofHours(2)));

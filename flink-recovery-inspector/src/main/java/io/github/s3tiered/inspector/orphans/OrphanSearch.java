@@ -189,6 +189,16 @@ public final class OrphanSearch {
             refused = "no orphans reported and nothing deleted: " + grace.unreadable() + ", so how long a checkpoint"
                     + " in progress may still write files before its _metadata names them is unknown; search again later";
             orphans.clear();
+        } else if (!orphans.isEmpty() && retained.isEmpty()) {
+            // nothing read names what the directory holds: with entropy injection a directory under a
+            // resolved entropy prefix holds a job's files and chk-N while their _metadata lie under the
+            // path without the marker, so every file here would look unreferenced
+            refused = "no orphans reported and nothing deleted: no retained checkpoint was found in " + jobDir
+                    + (options.includeSiblingJobs() ? " nor beside it" : "") + ", so nothing here is known to be"
+                    + " unreferenced. Under entropy injection, the checkpoints' _metadata lie under the path without the"
+                    + " entropy marker: name that directory. If the job ended and Flink discarded all its checkpoints, what"
+                    + " is left here is the job's and can go with the directory";
+            orphans.clear();
         } else if (!unreadable.isEmpty()) {
             // listed as orphans, the files only they reference would be deleted by whoever acts on the list
             refused = "no orphans reported and nothing deleted: the _metadata of " + unreadable.size() + " checkpoint(s)"
