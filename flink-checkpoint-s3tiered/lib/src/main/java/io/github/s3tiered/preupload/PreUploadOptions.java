@@ -37,12 +37,15 @@ public final class PreUploadOptions {
     public static final ConfigOption<Integer> MAX_CONCURRENT = ConfigOptions.key("s3tiered.preupload.max-concurrent")
             .intType()
             .defaultValue(2)
-            .withDescription("Files uploaded at once ahead of checkpoints, per TaskManager.");
+            .withDescription("Files uploaded at once ahead of checkpoints, per TaskManager: its jobs share one pool, bounded"
+                    + " by the first job's value (set it in the TaskManager's configuration; a job's own is logged as not"
+                    + " applied).");
 
     public static final ConfigOption<MemorySize> MAX_QUEUED_BYTES = ConfigOptions.key("s3tiered.preupload.max-queued-bytes")
             .memoryType()
             .defaultValue(MemorySize.ofMebiBytes(512))
-            .withDescription("Bytes of SST files waiting for or in upload ahead of checkpoints, per TaskManager. A file that"
+            .withDescription("Bytes of SST files waiting for or in upload ahead of checkpoints, per TaskManager (as"
+                    + " max-concurrent: the first job's value holds for all its jobs). A file that"
                     + " would exceed it is not pre-uploaded (its checkpoint uploads it). The files stay on local disk, so"
                     + " this bounds disk reads and S3 traffic, not memory: each upload holds one 256 KiB buffer.");
 }

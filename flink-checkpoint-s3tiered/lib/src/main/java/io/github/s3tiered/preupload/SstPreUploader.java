@@ -8,6 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -34,6 +35,7 @@ public final class SstPreUploader {
      */
     private final ThreadPoolExecutor withdrawals;
     private final long maxQueuedBytes;
+    private final int maxConcurrent;
     private final AtomicLong queuedBytes = new AtomicLong();
     /**
      * Tasks handed to the pool and not yet ended. The pool's own counts miss a task a worker has
@@ -72,14 +74,42 @@ public final class SstPreUploader {
         });
         withdrawals.allowCoreThreadTimeOut(true);
         this.maxQueuedBytes = maxQueuedBytes;
+        this.maxConcurrent = maxConcurrent;
     }
 
-    /** The process's uploader; the first settings seen fix its bounds. */
+    /**
+     * The process's uploader; the first settings seen fix its bounds. A later job that asks for
+     * other bounds (set in its own configuration) is told once per value that they do not apply.
+     */
     public static synchronized SstPreUploader shared(PreUploadSettings settings) {
         if (instance == null) {
             instance = new SstPreUploader(settings.maxConcurrent(), settings.maxQueuedBytes());
+            return instance;
+        }
+        String ignored = boundsNotApplied(settings, instance.maxConcurrent, instance.maxQueuedBytes);
+        if (ignored != null && BOUNDS_TOLD.add(ignored)) {
+            LOG.warn(ignored);
         }
         return instance;
+    }
+
+    /** The values told about already: one WARN per value, not per task. */
+    private static final java.util.Set<String> BOUNDS_TOLD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** What of {@code settings} this process's uploader (with these bounds) does not apply; null when all. */
+    static String boundsNotApplied(PreUploadSettings settings, int maxConcurrent, long maxQueuedBytes) {
+        List<String> differing = new java.util.ArrayList<>();
+        if (settings.maxConcurrent() != maxConcurrent) {
+            differing.add(PreUploadOptions.MAX_CONCURRENT.key() + ": " + settings.maxConcurrent() + " (in use: "
+                    + maxConcurrent + ")");
+        }
+        if (settings.maxQueuedBytes() != maxQueuedBytes) {
+            differing.add(PreUploadOptions.MAX_QUEUED_BYTES.key() + ": " + settings.maxQueuedBytes() + " bytes (in use: "
+                    + maxQueuedBytes + ")");
+        }
+        return differing.isEmpty() ? null : "Not applied: " + String.join(", ", differing) + ". The uploads ahead of"
+                + " checkpoints of a TaskManager share one pool for all its jobs, bounded by the first job's values; set"
+                + " these keys in the TaskManager's configuration file, not a job's.";
     }
 
     /**

@@ -16,6 +16,17 @@ class PreUploadSettingsTest {
     private static final long MINUTE = 60_000;
 
     @Test
+    void boundsAJobAsksForThatTheSharedUploaderDoesNotApplyAreNamed() {
+        PreUploadSettings defaults = PreUploadSettings.from(new Configuration(), 20_480);
+        assertThat(SstPreUploader.boundsNotApplied(defaults, defaults.maxConcurrent(), defaults.maxQueuedBytes())).isNull();
+
+        Configuration more = config("s3tiered.preupload.max-concurrent", "8");
+        String told = SstPreUploader.boundsNotApplied(PreUploadSettings.from(more, 20_480), 2, defaults.maxQueuedBytes());
+        assertThat(told).contains("s3tiered.preupload.max-concurrent: 8 (in use: 2)")
+                .doesNotContain("max-queued-bytes").contains("TaskManager's configuration file");
+    }
+
+    @Test
     void withoutAnIntervalTheWindowIsTenMinutes() {
         assertThat(window(new Configuration())).isEqualTo(10 * MINUTE);
         assertThat(window(config("execution.checkpointing.interval", "1 s"))).isEqualTo(10 * MINUTE);
