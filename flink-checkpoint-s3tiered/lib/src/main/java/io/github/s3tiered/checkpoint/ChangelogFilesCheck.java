@@ -1,5 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.Path;
@@ -34,7 +35,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A checkpoint of a job with the changelog state backend completes only when every file of
@@ -144,12 +144,8 @@ final class ChangelogFilesCheck {
      */
     private synchronized ExecutorService lookups() {
         if (lookups == null) {
-            AtomicInteger n = new AtomicInteger();
-            ThreadPoolExecutor pool = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-                Thread t = new Thread(r, "s3tiered-changelog-check-" + n.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
+            ThreadPoolExecutor pool = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                    DaemonThreads.named("s3tiered-changelog-check", ChangelogFilesCheck.class.getClassLoader()));
             pool.allowCoreThreadTimeOut(true);
             lookups = pool;
         }

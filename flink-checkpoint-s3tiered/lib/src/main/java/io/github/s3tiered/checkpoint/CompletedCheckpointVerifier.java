@@ -1,5 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
@@ -513,14 +514,10 @@ final class CompletedCheckpointVerifier {
     }
 
     private static ExecutorService executor() {
-        ClassLoader own = CompletedCheckpointVerifier.class.getClassLoader();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "s3tiered-checkpoint-verifier");
-            t.setDaemon(true);
-            // not the context loader of whichever job's thread started it: that one closes with its job
-            t.setContextClassLoader(own);
-            return t;
-        });
+        // not the context loader of whichever job's thread started it: that one closes with its job
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> DaemonThreads.newThread(r, "s3tiered-checkpoint-verifier",
+                        CompletedCheckpointVerifier.class.getClassLoader()));
         pool.allowCoreThreadTimeOut(true);
         return pool;
     }

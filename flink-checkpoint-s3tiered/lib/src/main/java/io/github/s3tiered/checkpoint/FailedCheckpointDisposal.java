@@ -1,5 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
@@ -37,13 +38,9 @@ final class FailedCheckpointDisposal {
 
     // One thread: failed checkpoints are few, and their deletes need not compete with each other.
     private static final ThreadPoolExecutor POOL = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(), r -> {
-                Thread t = new Thread(r, "s3tiered-failed-checkpoint-disposal");
-                t.setDaemon(true);
-                // not the submitting thread's (possibly a job's) class loader: the thread outlives jobs
-                t.setContextClassLoader(FailedCheckpointDisposal.class.getClassLoader());
-                return t;
-            });
+            // not the submitting thread's (possibly a job's) class loader: the thread outlives jobs
+            new LinkedBlockingQueue<>(), r -> DaemonThreads.newThread(r, "s3tiered-failed-checkpoint-disposal",
+                    FailedCheckpointDisposal.class.getClassLoader()));
 
     static final Duration EXIT_WAIT = Duration.ofSeconds(10);
 

@@ -1,5 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import io.github.s3tiered.bridge.S3TieredBridge;
 
 import org.apache.flink.core.fs.Path;
@@ -19,7 +20,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Whether a file is already at a checkpoint's {@code _metadata} path on s3tiered, asked with one
@@ -117,17 +117,10 @@ final class MetadataPrecheck {
     }
 
     private static Executor sharedExecutor() {
-        AtomicInteger n = new AtomicInteger();
-        ClassLoader own = MetadataPrecheck.class.getClassLoader();
         // bounded: when S3 stalls, checks of later checkpoints are refused (and made at creation)
-        // rather than queued behind stalled ones
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(16), r -> {
-            Thread t = new Thread(r, "s3tiered-metadata-check-" + n.incrementAndGet());
-            t.setDaemon(true);
-            // not the class loader of whichever job's thread started it first
-            t.setContextClassLoader(own);
-            return t;
-        });
+        // rather than queued behind stalled ones; not the class loader of whichever job's thread started it first
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(16),
+                DaemonThreads.named("s3tiered-metadata-check", MetadataPrecheck.class.getClassLoader()));
         pool.allowCoreThreadTimeOut(true);
         return pool;
     }

@@ -1,5 +1,6 @@
 package io.github.s3tiered.checkpoint;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
@@ -44,11 +45,8 @@ final class VerifyingCheckpointLocation extends ForwardingCheckpointStreamFactor
      * checkpoint that can still complete holds its location (Flink's pending checkpoint, or the
      * step about to attach it), so a location that is garbage belongs to one that never will.
      */
-    private static final Cleaner ABANDONED = Cleaner.create(r -> {
-        Thread t = new Thread(r, "s3tiered-abandoned-checkpoints");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final Cleaner ABANDONED = Cleaner.create(
+            r -> DaemonThreads.newThread(r, "s3tiered-abandoned-checkpoints", VerifyingCheckpointLocation.class.getClassLoader()));
 
     /** Holds no reference to the location, or it would never become garbage. */
     private record EndIfAbandoned(PendingCheckpoints pending, long checkpointId, AtomicBoolean disposed) implements Runnable {

@@ -1,5 +1,6 @@
 package io.github.s3tiered.preupload;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import io.github.s3tiered.bridge.S3TieredBridge;
 
 import org.apache.flink.core.fs.Path;
@@ -55,23 +56,14 @@ public final class SstPreUploader {
     /** For tests: an uploader of their own (the process's is shared by every test), on their clock. */
     SstPreUploader(int maxConcurrent, long maxQueuedBytes, java.util.function.LongSupplier nanoClock) {
         this.backoff = new PreUploadBackoff(nanoClock);
-        AtomicInteger n = new AtomicInteger();
+        // not the job's user-code class loader (nor its access control context), which Flink closes
+        // when the job ends: the threads are started from a task's thread
         ClassLoader own = SstPreUploader.class.getClassLoader();
         this.pool = new ThreadPoolExecutor(maxConcurrent, maxConcurrent, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                r -> {
-                    Thread t = new Thread(r, "s3tiered-preupload-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    // not the job's user-code class loader, which Flink closes when the job ends
-                    t.setContextClassLoader(own);
-                    return t;
-                });
+                DaemonThreads.named("s3tiered-preupload", own));
         pool.allowCoreThreadTimeOut(true);
-        this.withdrawals = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "s3tiered-preupload-withdrawals");
-            t.setDaemon(true);
-            t.setContextClassLoader(own);
-            return t;
-        });
+        this.withdrawals = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> DaemonThreads.newThread(r, "s3tiered-preupload-withdrawals", own));
         withdrawals.allowCoreThreadTimeOut(true);
         this.maxQueuedBytes = maxQueuedBytes;
         this.maxConcurrent = maxConcurrent;

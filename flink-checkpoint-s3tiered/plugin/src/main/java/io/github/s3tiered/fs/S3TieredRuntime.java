@@ -163,7 +163,7 @@ public final class S3TieredRuntime implements AutoCloseable {
     private static ThreadFactory daemonThreads(String name) {
         // The SDK and its HTTP client load classes through the context class loader: ours, not
         // that of the job whose task happened to start the thread (see DaemonThreads).
-        return io.github.s3tiered.s3.DaemonThreads.named(name, S3TieredRuntime.class.getClassLoader());
+        return io.github.s3tiered.bridge.DaemonThreads.named(name, S3TieredRuntime.class.getClassLoader());
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.github.s3tiered.s3;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;

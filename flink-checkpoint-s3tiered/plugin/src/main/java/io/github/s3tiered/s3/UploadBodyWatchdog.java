@@ -1,5 +1,6 @@
 package io.github.s3tiered.s3;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import software.amazon.awssdk.core.exception.SdkServiceException;
 import software.amazon.awssdk.http.ContentStreamProvider;
 import software.amazon.awssdk.http.ExecutableHttpRequest;

@@ -1,5 +1,6 @@
 package io.github.s3tiered.s3;
 
+import io.github.s3tiered.bridge.DaemonThreads;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;

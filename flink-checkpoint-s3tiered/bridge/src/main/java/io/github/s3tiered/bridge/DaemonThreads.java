@@ -1,4 +1,4 @@
-package io.github.s3tiered.s3;
+package io.github.s3tiered.bridge;
 
 import java.security.AccessController;
 import java.security.PrivilegedAction;
@@ -6,8 +6,8 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Daemon threads for the plugin's long-lived pools, which hold no reference to the job that
- * happened to start them. A pool starts a thread lazily, on whatever thread submits to it first:
+ * Daemon threads for the long-lived pools of the plugin and the lib jar, which hold no reference
+ * to the job that happened to start them. A pool starts a thread lazily, on whatever thread submits to it first:
  * often a task's, with the job's user code on the stack. A new thread inherits that thread's
  * context class loader and (on Java 17) its access control context, whose protection domains hold
  * the job's class loader; Flink closes that loader when the job ends, and a pool thread living on
