@@ -3,7 +3,6 @@ package io.github.s3tiered.backend;
 import io.github.s3tiered.preupload.PreUploadTarget;
 
 import org.apache.flink.configuration.ConfigOption;
-import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.execution.SavepointFormatType;
@@ -27,8 +26,8 @@ public class TieredRocksDBStateBackend implements StateBackend, ConfigurableStat
     private static final long serialVersionUID = 1L;
 
     /** Flink's key, the same in 1.20 and 2.x. */
-    private static final ConfigOption<Boolean> CHANGELOG =
-            ConfigOptions.key("state.changelog.enabled").booleanType().defaultValue(false);
+    /** Flink's own option: it reads the deprecated {@code state.backend.changelog.enabled} too, as Flink does. */
+    private static final ConfigOption<Boolean> CHANGELOG = org.apache.flink.configuration.StateChangelogOptions.ENABLE_STATE_CHANGE_LOG;
 
     /** Flink's embedded RocksDB backend of this Flink line ({@link EmbeddedRocksDB}). */
     private final StateBackend rocksDb;

@@ -77,11 +77,21 @@ final class ChangelogFilesCheck {
      * Throws, naming the file, when a file of changes {@code metadata} names is not there.
      */
     void requireFilesExist(byte[] metadata, Path checkpointDir) throws IOException {
+        try {
+            // installed whatever the configuration says (a job may turn the changelog on in its own,
+            // which the storage, configured by the cluster's, does not see): a job without it pays one
+            // walk of the bytes, no request
+            if (!io.github.s3tiered.inspector.metadata.MetadataStructure.walk(metadata).hasChangelogHandles()) {
+                return;
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not walk the _metadata just written to {} to check its changelog files; not checked: {}",
+                    checkpointDir, e.toString());
+            return;
+        }
         CheckpointMetadata parsed;
         try {
-            // Flink's own reader: what this check must not be stricter than
-            parsed = Checkpoints.loadCheckpointMetadata(new DataInputStream(new ByteArrayInputStream(metadata)), classLoader,
-                    checkpointDir.toString());
+            parsed = parseBeforeItIsWritten(metadata, checkpointDir);
         } catch (IOException | RuntimeException e) {
             LOG.warn("Could not read the _metadata just written to {} to check its changelog files; not checked: {}",
                     checkpointDir, e.toString());
@@ -126,6 +136,35 @@ final class ChangelogFilesCheck {
         }
         synchronized (this) {
             found = new HashSet<>(named);
+        }
+    }
+
+    /**
+     * Flink's own reader (what this check must not be stricter than). A relative handle (an
+     * exclusive file without entropy: a large operator state, in-flight data) makes it look the
+     * checkpoint up by its pointer, and a directory's lookup asks for a {@code _metadata}, which is
+     * not written yet: then one of the checkpoint's own files is the pointer, as a restore path
+     * naming a metadata file is (its directory is the checkpoint's).
+     */
+    private CheckpointMetadata parseBeforeItIsWritten(byte[] metadata, Path checkpointDir) throws IOException {
+        try {
+            return Checkpoints.loadCheckpointMetadata(new DataInputStream(new ByteArrayInputStream(metadata)), classLoader,
+                    checkpointDir.toString());
+        } catch (IOException first) {
+            FileStatus[] entries;
+            try {
+                entries = checkpointDir.getFileSystem().listStatus(checkpointDir);
+            } catch (IOException e) {
+                first.addSuppressed(e);
+                throw first;
+            }
+            for (FileStatus entry : entries == null ? new FileStatus[0] : entries) {
+                if (!entry.isDir() && !entry.getPath().getName().equals("_metadata")) {
+                    return Checkpoints.loadCheckpointMetadata(new DataInputStream(new ByteArrayInputStream(metadata)),
+                            classLoader, entry.getPath().toString());
+                }
+            }
+            throw first;
         }
     }
 

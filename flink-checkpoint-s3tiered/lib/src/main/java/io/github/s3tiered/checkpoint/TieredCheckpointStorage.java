@@ -41,11 +41,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
     private final FileSystemCheckpointStorage delegate;
     private final RecoveryGuard guard;
     private final boolean verify;
-    /** Whether the job has the changelog state backend: its files are checked ({@link ChangelogFilesCheck}). */
-    private final boolean changelog;
 
-    private static final org.apache.flink.configuration.ConfigOption<Boolean> CHANGELOG =
-            org.apache.flink.configuration.ConfigOptions.key("state.changelog.enabled").booleanType().defaultValue(false);
     private final int fullListingInterval;
     private final boolean removeOrphans;
     /** execution.checkpointing.create-subdir: whether Flink's job directory is <dir>/<job id> or <dir> itself. */
@@ -69,7 +65,6 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         this.delegate = delegate;
         this.guard = guard;
         this.verify = config.get(VerificationOptions.ENABLED);
-        this.changelog = config.get(CHANGELOG);
         this.fullListingInterval = config.get(VerificationOptions.FULL_LISTING_INTERVAL);
         this.removeOrphans = config.get(VerificationOptions.REMOVE_ORPHANS);
         // as the delegate reads it (its own setting is never set here): Flink's job directory follows it
@@ -171,7 +166,7 @@ public class TieredCheckpointStorage implements CheckpointStorage, ConfigurableC
         return new TieredCheckpointStorageAccess(access, guard, verification, jobDir,
                 new TieredCheckpointStorageAccess.StreamSettings(delegate.getMinFileSizeThreshold(),
                         delegate.getWriteBufferSize(), preUpload,
-                        changelog ? new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader()) : null))
+                        new ChangelogFilesCheck(TieredCheckpointStorage.class.getClassLoader())))
                 .checkingAtStart(this::ensureUsable);
     }
 

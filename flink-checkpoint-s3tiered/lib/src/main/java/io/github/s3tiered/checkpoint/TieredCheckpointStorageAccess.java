@@ -257,6 +257,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return verifier;
     }
 
+    /** Whether a finalized checkpoint's changelog files are looked up (for tests). */
+    boolean checksChangelogFiles() {
+        return streams.changelogFiles() != null;
+    }
+
     /** The checkpoint its orphan removal keeps as restored from (its directory), for tests; starts that removal. */
     synchronized Path orphanRemovalRestoredFrom() {
         return verification != null && verification.removeOrphans() && verifier().sweep() != null ? restoredFrom : null;

@@ -78,6 +78,21 @@ class JobDirectoryLayoutTest {
     }
 
     @Test
+    void changelogFilesAreCheckedWhereOnlyTheJobTurnsTheChangelogOn() throws Exception {
+        // Flink configures the storage with the cluster's configuration: a job's own
+        // state.changelog.enabled never reaches it, so the check cannot depend on it
+        Path base = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/changelog");
+        Configuration cluster = new Configuration();
+        cluster.set(CheckpointingOptions.CHECKPOINT_STORAGE, TieredCheckpointStorageFactory.class.getName());
+        cluster.setString(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key(), base.toString());
+        CheckpointStorage storage = CheckpointStorageLoader.load(null, new HashMapStateBackend(), new Configuration(),
+                cluster, getClass().getClassLoader(), null);
+
+        assertThat(((TieredCheckpointStorageAccess) storage.createCheckpointStorage(new JobID())).checksChangelogFiles())
+                .isTrue();
+    }
+
+    @Test
     void theJobDirectoryIsFlinksWithAndWithoutSubdirectories() throws Exception {
         for (boolean subdirs : new boolean[] {true, false}) {
             Path base = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/subdirs-" + subdirs);

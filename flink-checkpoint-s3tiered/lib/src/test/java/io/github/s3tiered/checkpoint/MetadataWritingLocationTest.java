@@ -57,6 +57,33 @@ class MetadataWritingLocationTest {
         volatile boolean failGraceRecord;
         /** When set, writing the pre-upload grace record begins only once it is counted down. */
         volatile CountDownLatch graceRecordMayBegin;
+        /**
+         * When set, a {@code _metadata} is not found by a status call, as on S3, where the plugin's
+         * stream stages it and puts it at close (this local stand-in writes it as it goes).
+         */
+        volatile boolean metadataOnlyOnceClosed;
+
+        private final ThreadLocal<Boolean> listing = ThreadLocal.withInitial(() -> false);
+
+        @Override
+        public org.apache.flink.core.fs.FileStatus getFileStatus(Path f) throws IOException {
+            if (metadataOnlyOnceClosed && !listing.get() && f.getName().equals("_metadata")) {
+                throw new java.io.FileNotFoundException("No such file: " + f);
+            }
+            return super.getFileStatus(f);
+        }
+
+        @Override
+        public org.apache.flink.core.fs.FileStatus[] listStatus(Path f) throws IOException {
+            listing.set(true); // the local file system's listing asks each entry's status
+            try {
+                org.apache.flink.core.fs.FileStatus[] all = super.listStatus(f);
+                return !metadataOnlyOnceClosed || all == null ? all : java.util.Arrays.stream(all)
+                        .filter(s -> !s.getPath().getName().equals("_metadata")).toArray(org.apache.flink.core.fs.FileStatus[]::new);
+            } finally {
+                listing.set(false);
+            }
+        }
 
         @Override
         public org.apache.flink.core.fs.FSDataOutputStream create(Path filePath, WriteMode overwrite) throws IOException {
@@ -514,6 +541,54 @@ class MetadataWritingLocationTest {
         CheckpointStorageLocation eight = storage.initializeLocationForCheckpoint(8);
         assertThat(finalize(eight, changelogMetadata(8, uploaded, lost)).getExternalPointer()).contains("chk-8");
         assertThat(root.resolve("checkpoints/" + job + "/chk-8/_metadata")).exists();
+    }
+
+    /**
+     * With a relative handle in the metadata (an operator state above the inline threshold, in the
+     * checkpoint's own directory), Flink's reader looks the checkpoint up, whose {@code _metadata}
+     * is not written yet: the check still reads the metadata and still fails the checkpoint.
+     */
+    @Test
+    void aChangelogFileThatIsNotThereFailsACheckpointWithRelativeHandlesToo() throws Exception {
+        Path changes = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/changes");
+        Files.createDirectories(root.resolve("changes"));
+        Path lost = new Path(changes, "lost");
+        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks(),
+                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null, new Path(checkpoints, job.toString()),
+                new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000),
+                        new ChangelogFilesCheck(getClass().getClassLoader())));
+        storage.initializeBaseLocationsForCheckpoint();
+
+        fs.metadataOnlyOnceClosed = true;
+        CheckpointStorageLocation nine = storage.initializeLocationForCheckpoint(9);
+        java.nio.file.Path chk9 = Files.createDirectories(root.resolve("checkpoints/" + job + "/chk-9"));
+        Files.write(chk9.resolve("operator-state"), new byte[30_000]);
+        byte[] metadata = withRelativeOperatorState(changelogMetadata(9, lost),
+                new Path("s3tiered://bucket" + chk9.toAbsolutePath() + "/operator-state"));
+        assertThatThrownBy(() -> finalize(nine, metadata))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("Checkpoint 9 names the changelog file " + lost);
+    }
+
+    /** {@code metadata} with one more operator whose state is a file of the checkpoint's directory, named relative to it. */
+    private static byte[] withRelativeOperatorState(byte[] metadata, Path file) throws IOException {
+        org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata m = org.apache.flink.runtime.checkpoint.Checkpoints
+                .loadCheckpointMetadata(new java.io.DataInputStream(new java.io.ByteArrayInputStream(metadata)),
+                        MetadataWritingLocationTest.class.getClassLoader(), "unused: no relative handle yet");
+        org.apache.flink.runtime.checkpoint.OperatorState source = io.github.s3tiered.inspector.metadata.OperatorStates.create(
+                "source", "source", new org.apache.flink.runtime.jobgraph.OperatorID(), 1, 128);
+        source.putState(0, org.apache.flink.runtime.checkpoint.OperatorSubtaskState.builder()
+                .setManagedOperatorState(new org.apache.flink.runtime.state.OperatorStreamStateHandle(Map.of(),
+                        new org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle(file, file.getName(), 30_000)))
+                .build());
+        List<org.apache.flink.runtime.checkpoint.OperatorState> ops = new java.util.ArrayList<>(m.getOperatorStates());
+        ops.add(source);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        org.apache.flink.runtime.checkpoint.Checkpoints.storeCheckpointMetadata(
+                new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(m.getCheckpointId(), ops, List.of()),
+                new java.io.DataOutputStream(bytes));
+        return bytes.toByteArray();
     }
 
     private static byte[] changelogMetadata(long id, Path... files) throws IOException {

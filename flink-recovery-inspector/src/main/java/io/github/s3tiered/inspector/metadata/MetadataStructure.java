@@ -114,6 +114,22 @@ public final class MetadataStructure {
         return bytes.length - metadataEnd;
     }
 
+    /** Whether a keyed state handle of the changelog state backend is in it (read without Flink's reader: no lookups). */
+    public boolean hasChangelogHandles() {
+        for (Field f : fields()) {
+            if (f.kind() == Kind.TYPE_TAG && f.name().equals("keyed state handle type")) {
+                int tag = bytes[f.offset()];
+                if (tag == MetadataWalker.CHANGELOG_HANDLE || tag == MetadataWalker.CHANGELOG_HANDLE_V2
+                        || tag == MetadataWalker.CHANGELOG_BYTE_INCREMENT_HANDLE
+                        || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE
+                        || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE_V2) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** Every count, length, offset, size, type tag, ordinal and parallelism the walk read, in file order. */
     public List<Field> fields() {
         List<Field> fields = new ArrayList<>();

@@ -181,6 +181,33 @@ class MetadataStructureTest {
     }
 
     @Test
+    void changelogHandlesAreToldWithoutFlinksReader() throws Exception {
+        for (Map.Entry<String, byte[]> file : FILES.entrySet()) {
+            boolean changelog = false;
+            for (org.apache.flink.runtime.checkpoint.OperatorState op : flinkRead(file.getValue()).getOperatorStates()) {
+                for (OperatorSubtaskState st : op.getStates()) {
+                    for (org.apache.flink.runtime.state.KeyedStateHandle h : st.getManagedKeyedState()) {
+                        changelog |= h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle
+                                || h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandle;
+                    }
+                    for (org.apache.flink.runtime.state.KeyedStateHandle h : st.getRawKeyedState()) {
+                        changelog |= h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle
+                                || h instanceof org.apache.flink.runtime.state.changelog.ChangelogStateHandle;
+                    }
+                }
+            }
+            assertThat(MetadataStructure.walk(file.getValue()).hasChangelogHandles()).as(file.getKey()).isEqualTo(changelog);
+        }
+        assertThat(FILES.values()).anyMatch(b -> {
+            try {
+                return MetadataStructure.walk(b).hasChangelogHandles();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
+    @Test
     void legacyKeyedHandlesReadAsFlinkReadsThem() throws Exception {
         CheckpointMetadata read = flinkRead(FILES.get("v6-legacy-keyed-handles"));
         Map<Integer, OperatorSubtaskState> subtasks = read.getOperatorStates().iterator().next().getSubtaskStates();
