@@ -180,12 +180,24 @@ class SyntheticCheckpointTest {
     }
 
     @Test
-    void savepointsOfSeveralJobsInOneDirectoryNameNoRestorePoint() throws Exception {
+    void aSavepointWithALowerIdWrittenLaterMakesTheIdsAndTimesDisagree() throws Exception {
+        // a savepoint directory of two jobs (or of one application whose job id changed): the
+        // highest id is not the newest state
         writeCheckpoint("savepoint-012345-0a1b2c3d4e5f", 7, 0, 3);
+        Files.setLastModifiedTime(jobDir.resolve("savepoint-012345-0a1b2c3d4e5f/_metadata"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(7))));
         writeCheckpoint("savepoint-abcdef-0a1b2c3d4e5f", 4, 0, 3);
 
-        assertThatThrownBy(() -> inspector.restorePoint(path(jobDir), true))
-                .hasMessageContaining("savepoints of several jobs").hasMessageContaining("012345, abcdef");
+        RestorePoint rp = inspector.restorePoint(path(jobDir), true);
+
+        assertThat(rp.outcome()).as(rp.explanation()).isEqualTo(Outcome.UNKNOWN);
+        assertThat(rp.writtenLater()).extracting(w -> w.path().getName()).containsExactly("savepoint-abcdef-0a1b2c3d4e5f");
+
+        // one lineage across job ids (an upgrade per deployment): ids and times agree, the newest is named
+        Files.setLastModifiedTime(jobDir.resolve("savepoint-abcdef-0a1b2c3d4e5f/_metadata"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(8))));
+        assertThat(inspector.restorePoint(path(jobDir), true).path()).map(Path::getName)
+                .contains("savepoint-012345-0a1b2c3d4e5f");
     }
 
     @Test

@@ -159,7 +159,9 @@ final class ChangelogFilesCheck {
                 throw first;
             }
             for (FileStatus entry : entries == null ? new FileStatus[0] : entries) {
-                if (!entry.isDir() && !entry.getPath().getName().equals("_metadata")) {
+                String name = entry.getPath().getName();
+                // not the _metadata being written, nor a file being written beside it (._metadata.inprogress.*)
+                if (!entry.isDir() && !name.equals("_metadata") && !name.startsWith(".")) {
                     return Checkpoints.loadCheckpointMetadata(new DataInputStream(new ByteArrayInputStream(metadata)),
                             classLoader, entry.getPath().toString());
                 }

@@ -130,16 +130,20 @@ final class OrphanSweep {
     /** Its references, read once. Guarded by this. */
     private Set<String> restoredFromReferences;
     /**
-     * Objects S3 stamped before this second stay (JobManager's clock, less the clock margin and the
-     * minimum age): they are not of this run, whose checkpoints this pass follows, but maybe of an
+     * Objects S3 stamped before this second stay (JobManager's clock, less the clock margin): they
+     * are not of this run, whose checkpoints this pass follows, but maybe of an
      * earlier run of the job id, and such an object may be referenced from another job's directory
      * (a job restored in CLAIM mode from that run's checkpoint, which it then subsumed: nothing in
      * this directory names the files it still uses). The inspector's {@code orphans}, which reads
      * the directories beside this one too, lists them. {@code Long.MIN_VALUE} once this run
      * restored from a checkpoint of this directory ({@link #restoredFrom(Path, Path, boolean)}): the
-     * directory's earlier objects are then its own lineage's. Guarded by this.
+     * directory's earlier objects are then its own lineage's. A coordinator made later for the same
+     * job (the adaptive scheduler's restarts, a JobManager failover with HA) starts a floor of its
+     * own: what the earlier one leaked stays too. Guarded by this.
      */
     private long notBeforeSecond = Long.MIN_VALUE;
+    /** Failed deletes in a row after which a pass stops removing. */
+    private static final int MAX_FAILED_DELETES_IN_A_ROW = 3;
     private long removed;
     private long removedBytes;
 
@@ -229,12 +233,14 @@ final class OrphanSweep {
 
     /**
      * This run started at {@code startMillis} (the JobManager's clock), with nothing restored from
-     * this job directory so far: objects S3 stamped more than the clock margin and the minimum age
-     * before it stay ({@link #notBeforeSecond}). Ignored once {@link #restoredFrom} was called.
+     * this job directory so far: objects S3 stamped more than the clock margin before it stay
+     * ({@link #notBeforeSecond}). Not the minimum age as well: an earlier run's newest files, which a
+     * job that claimed its last checkpoint still uses, would be taken by a run started within it.
+     * Ignored once {@link #restoredFrom} was called.
      */
     synchronized void runStartedAt(long startMillis) {
         if (restoredFrom == null) {
-            notBeforeSecond = startMillis / 1000 - clockMarginSeconds - checkpointTimeoutSeconds;
+            notBeforeSecond = startMillis / 1000 - clockMarginSeconds;
         }
     }
 
@@ -440,19 +446,34 @@ final class OrphanSweep {
         }
         long bytes = 0;
         int count = 0;
+        int failed = 0;
+        int failedInARow = 0;
+        IOException firstFailure = null;
+        Path firstFailed = null;
         for (FileStatus f : orphans) {
             try {
                 fs.delete(f.getPath(), false);
                 bytes += f.getLen();
                 count++;
+                failedInARow = 0;
             } catch (IOException e) {
-                // the pass ends: a role without s3:DeleteObject (a bucket whose lifecycle rules clean
-                // up), or a storage that throttles, fails the others alike, and a WARN for each object
-                // at every pass would drown the JobManager's log; the next pass tries again
-                LOG.warn("Could not remove orphan {} from {}/shared; {} more left for the next pass: {}", f.getPath(), jobDir,
-                        orphans.size() - count - 1, e.getMessage());
-                break;
+                failed++;
+                if (firstFailure == null) {
+                    firstFailure = e;
+                    firstFailed = f.getPath();
+                }
+                // a role without s3:DeleteObject (a bucket whose lifecycle rules clean up), or a
+                // storage that throttles, fails the others alike: the pass ends; one object that
+                // cannot go (an object-lock hold) does not keep the others
+                if (++failedInARow == MAX_FAILED_DELETES_IN_A_ROW) {
+                    break;
+                }
             }
+        }
+        if (firstFailure != null) {
+            // one WARN a pass, not one for each object at every pass
+            LOG.warn("Could not remove {} orphan(s) of {}/shared ({} not tried in this pass; the next pass tries again);"
+                    + " first {}: {}", failed, jobDir, orphans.size() - count - failed, firstFailed, firstFailure.getMessage());
         }
         removed += count;
         removedBytes += bytes;

@@ -195,8 +195,8 @@ final class RecoveryGuard implements Serializable {
         java.util.regex.Matcher m = SAVEPOINT_OF_JOB.matcher(checkpoint.getName());
         if (m.matches() && (jobDir == null || !jobDir.getName().startsWith(m.group(1)))) {
             throw new IOException(refusal + "\nNo fallback (" + RecoveryGuardOptions.FALLBACK.key() + "): " + pointer
-                    + " is a savepoint of a job whose id begins " + m.group(1) + ", in " + jobDir + ", which is not that"
-                    + " job's checkpoint directory: the checkpoints there, if any, are not known to be that job's. Name an"
+                    + " is a savepoint of a job whose id begins " + m.group(1) + ", in " + jobDir + ", a directory not"
+                    + " named by that job's id: the checkpoints there, if any, are not known to be that job's. Name an"
                     + " older checkpoint or savepoint of the job instead.");
         }
     }

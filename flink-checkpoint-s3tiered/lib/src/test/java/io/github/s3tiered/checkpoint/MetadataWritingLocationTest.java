@@ -522,12 +522,7 @@ class MetadataWritingLocationTest {
         Files.write(root.resolve("changes/uploaded"), new byte[100]);
         Path uploaded = new Path(changes, "uploaded");
         Path lost = new Path(changes, "lost"); // its upload failed; Flink deleted the path and went on
-        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks(),
-                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null, new Path(checkpoints, job.toString()),
-                new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
-                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000),
-                        new ChangelogFilesCheck(getClass().getClassLoader())));
-        storage.initializeBaseLocationsForCheckpoint();
+        TieredCheckpointStorageAccess storage = checkingChangelogFiles();
 
         CheckpointStorageLocation seven = storage.initializeLocationForCheckpoint(7);
         assertThatThrownBy(() -> finalize(seven, changelogMetadata(7, uploaded, lost)))
@@ -553,12 +548,7 @@ class MetadataWritingLocationTest {
         Path changes = new Path("s3tiered://bucket" + root.toAbsolutePath() + "/changes");
         Files.createDirectories(root.resolve("changes"));
         Path lost = new Path(changes, "lost");
-        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks(),
-                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null, new Path(checkpoints, job.toString()),
-                new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
-                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000),
-                        new ChangelogFilesCheck(getClass().getClassLoader())));
-        storage.initializeBaseLocationsForCheckpoint();
+        TieredCheckpointStorageAccess storage = checkingChangelogFiles();
 
         fs.metadataOnlyOnceClosed = true;
         CheckpointStorageLocation nine = storage.initializeLocationForCheckpoint(9);
@@ -589,6 +579,17 @@ class MetadataWritingLocationTest {
                 new org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata(m.getCheckpointId(), ops, List.of()),
                 new java.io.DataOutputStream(bytes));
         return bytes.toByteArray();
+    }
+
+    /** The storage, verification off, with the check of the changelog's files; its base locations initialized. */
+    private TieredCheckpointStorageAccess checkingChangelogFiles() throws IOException {
+        TieredCheckpointStorageAccess storage = new TieredCheckpointStorageAccess(flinks(),
+                new RecoveryGuard(false, false, false, getClass().getClassLoader()), null, new Path(checkpoints, job.toString()),
+                new TieredCheckpointStorageAccess.StreamSettings(1024, 4096,
+                        new io.github.s3tiered.preupload.PreUploadSettings(true, 600_000, 1, 1, 1024, 600_000),
+                        new ChangelogFilesCheck(getClass().getClassLoader())));
+        storage.initializeBaseLocationsForCheckpoint();
+        return storage;
     }
 
     private static byte[] changelogMetadata(long id, Path... files) throws IOException {

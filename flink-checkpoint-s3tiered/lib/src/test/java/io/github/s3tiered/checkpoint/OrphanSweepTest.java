@@ -436,6 +436,27 @@ class OrphanSweepTest {
     }
 
     @Test
+    void anEarlierRunsNewestFilesStayThoughWithinTheMinimumAgeBeforeThisRunStarted() throws Exception {
+        // the claiming job took the earlier run's last checkpoint a minute before the job id ran again
+        sweep = new OrphanSweep(flinkPath(job), null, getClass().getClassLoader(), pending, 0, MARGIN, 0, System::nanoTime,
+                600);
+        upload("claimed-just-before");
+        sweep.runStartedAt((second += STEP + 1) * 1000);
+        pending.started(1);
+        upload("a");
+        complete(1, "a");
+        pending.started(2);
+        upload("lost-by-this-run");
+        complete(2, "a");
+        subsume(1);
+        second += 700; // the minimum age passes
+        pending.started(3);
+        complete(3, "a");
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "claimed-just-before");
+    }
+
+    @Test
     void aRestoreFromThisDirectoryMakesItsEarlierObjectsTheJobsOwn() throws Exception {
         upload("left-by-the-earlier-run");
         sweep.runStartedAt((second += STEP + 1) * 1000);
@@ -447,13 +468,35 @@ class OrphanSweepTest {
     }
 
     @Test
-    void aRemovalThatFailsEndsThePassInsteadOfFailingForEachObject() throws Exception {
-        // a role without s3:DeleteObject: one attempt and one WARN a pass, not one per orphan at every pass
+    void removalsThatFailEndThePassInsteadOfFailingForEachObject() throws Exception {
+        // a role without s3:DeleteObject: three attempts and one WARN a pass, not one per orphan at every pass
         java.util.concurrent.atomic.AtomicInteger deletes = new java.util.concurrent.atomic.AtomicInteger();
+        denyDeletes(deletes, f -> true);
+        orphansAfterThreeCheckpoints(5);
+
+        assertThat(deletes.get()).isEqualTo(3);
+        assertThat(shared()).hasSize(6);
+    }
+
+    @Test
+    void anObjectThatCannotBeRemovedDoesNotKeepTheOthers() throws Exception {
+        // an object-lock hold on one object
+        java.util.concurrent.atomic.AtomicInteger deletes = new java.util.concurrent.atomic.AtomicInteger();
+        denyDeletes(deletes, f -> f.getName().equals("lost-0"));
+        orphansAfterThreeCheckpoints(5);
+
+        assertThat(shared()).containsExactlyInAnyOrder("a", "lost-0");
+    }
+
+    /** The job directory under the scheme {@code denied}, whose deletes of the paths {@code denied} names fail. */
+    private void denyDeletes(java.util.concurrent.atomic.AtomicInteger deletes, java.util.function.Predicate<Path> denied) {
         S3TieredSchemeForTests.serve("denied", new org.apache.flink.core.fs.local.LocalFileSystem() {
             @Override
             public boolean delete(Path f, boolean recursive) throws java.io.IOException {
                 deletes.incrementAndGet();
+                if (!denied.test(f)) {
+                    return super.delete(f, recursive);
+                }
                 throw new java.io.IOException("DeleteObject of " + f + " failed: 403 AccessDenied");
             }
 
@@ -464,20 +507,21 @@ class OrphanSweepTest {
         });
         sweep = new OrphanSweep(new Path("denied://" + job.toAbsolutePath()), getClass().getClassLoader(), pending, 0,
                 MARGIN);
+    }
+
+    /** Checkpoints 1 to 3 referencing "a", 1 subsumed, {@code lost} orphans lost-N uploaded during 2. */
+    private void orphansAfterThreeCheckpoints(int lost) throws Exception {
         pending.started(1);
         upload("a");
         complete(1, "a");
         pending.started(2);
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < lost; i++) {
             upload("lost-" + i);
         }
         complete(2, "a");
         subsume(1);
         pending.started(3);
         complete(3, "a");
-
-        assertThat(deletes.get()).isEqualTo(1);
-        assertThat(shared()).hasSize(6);
     }
 
     @Test

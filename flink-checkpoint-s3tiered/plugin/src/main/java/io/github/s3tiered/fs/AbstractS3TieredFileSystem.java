@@ -51,6 +51,7 @@ import java.util.function.BiFunction;
 public abstract class AbstractS3TieredFileSystem extends FileSystem
         implements EntropyInjectingFileSystem, BiFunction<String, Map<String, Object>, Map<String, Object>> {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AbstractS3TieredFileSystem.class);
     private static final char[] ENTROPY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
 
     private final URI uri;
@@ -374,18 +375,25 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
     }
 
     /**
-     * Whether S3 still holds the content of this host's copy of a named object (one HEAD: its size
-     * and recorded CRC32C against the copy's). When it does not, the copy is dropped and closed, and
-     * the object is read from S3: a job must not resume the previous savepoint's {@code _metadata}
-     * because this host kept it (without the recovery guard, whose durable read drops it too).
+     * Whether S3 still holds the content of this host's copy of a named object (one HEAD: its size,
+     * and its recorded CRC32C where S3 has one, against the copy's). When it does not, the copy is
+     * dropped and closed, and the object is read from S3: a job must not resume the previous
+     * savepoint's {@code _metadata} because this host kept it (without the recovery guard, whose
+     * durable read drops it too). Gone from S3, the open fails as not found. When S3 does not answer,
+     * the copy is served, as before this check: what this host last knew, and a restore from the
+     * local tier needs no S3 server.
      */
     private boolean stillS3s(ObjectPath op, FSDataInputStream copy) throws IOException {
         ObjectInfo info;
         try {
             info = headOrNotFound(op);
-        } catch (IOException | RuntimeException e) {
+        } catch (java.io.FileNotFoundException | RuntimeException e) {
             copy.close();
             throw e;
+        } catch (IOException unanswered) {
+            LOG.warn("Serving this host's local-tier copy of {} without knowing whether S3 still holds it (another"
+                    + " writer may have replaced it): {}", op, unanswered.getMessage());
+            return true;
         }
         if (!runtime.tier().dropIfStale(op.bucket(), op.key(), info.size(), info.crc32c())) {
             return true;

@@ -145,7 +145,7 @@ abstract class AbstractS3TieredFileSystemTest {
     void aReadServedByTheLocalTierSendsNoGet() throws Exception {
         S3TieredFileSystem fs = fileSystem(tierDir);
         byte[] data = randomBytes(3 * MIB, 1);
-        Path p = path("cached");
+        Path p = path("shared/" + java.util.UUID.randomUUID()); // a data file, as Flink names them
         write(fs, p, data);
         long gets = fs.s3Statistics().requestCount("GetObject");
         long requests = fs.s3Statistics().totalRequests();
@@ -155,6 +155,14 @@ abstract class AbstractS3TieredFileSystemTest {
         assertThat(fs.s3Statistics().requestCount("GetObject")).isEqualTo(gets);
         assertThat(fs.s3Statistics().totalRequests()).isEqualTo(requests);
         assertThat(fs.s3Statistics().bytesServedFromLocalTier.sum()).isEqualTo(data.length);
+
+        // a named object (a _metadata, which another writer may replace): one HEAD, still no GET
+        Path named = path("chk-1/_metadata");
+        write(fs, named, data);
+        long heads = fs.s3Statistics().requestCount("HeadObject");
+        assertThat(readAll(fs, named)).isEqualTo(data);
+        assertThat(fs.s3Statistics().requestCount("GetObject")).isEqualTo(gets);
+        assertThat(fs.s3Statistics().requestCount("HeadObject")).isEqualTo(heads + 1);
     }
 
     @Test

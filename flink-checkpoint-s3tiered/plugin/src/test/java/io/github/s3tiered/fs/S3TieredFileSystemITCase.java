@@ -43,10 +43,14 @@ class S3TieredFileSystemITCase extends AbstractS3TieredFileSystemTest {
         assumeTrue(server().isLocalProcess(), "needs the S3Proxy started by the test");
         S3TieredFileSystem fs = fileSystem(tierDir);
         byte[] data = randomBytes(6 * 1024 * 1024, 11);
-        write(fs, path("offline"), data);
+        Path file = path("shared/" + java.util.UUID.randomUUID()); // a data file, as Flink names them
+        write(fs, file, data);
+        write(fs, path("chk-1/_metadata"), data);
         server().stopProcess();
         try {
-            assertThat(readAll(fs, path("offline"))).isEqualTo(data);
+            assertThat(readAll(fs, file)).isEqualTo(data);
+            // a named object, whose copy is confirmed by a HEAD S3 does not answer: this host's copy
+            assertThat(readAll(fs, path("chk-1/_metadata"))).isEqualTo(data);
         } finally {
             server().restartProcess();
         }

@@ -116,18 +116,27 @@ public final class MetadataStructure {
 
     /** Whether a keyed state handle of the changelog state backend is in it (read without Flink's reader: no lookups). */
     public boolean hasChangelogHandles() {
-        for (Field f : fields()) {
-            if (f.kind() == Kind.TYPE_TAG && f.name().equals("keyed state handle type")) {
-                int tag = bytes[f.offset()];
-                if (tag == MetadataWalker.CHANGELOG_HANDLE || tag == MetadataWalker.CHANGELOG_HANDLE_V2
-                        || tag == MetadataWalker.CHANGELOG_BYTE_INCREMENT_HANDLE
-                        || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE
-                        || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE_V2) {
-                    return true;
+        boolean[] found = {false};
+        // a list that keeps nothing: the JobManager asks this of every checkpoint's metadata
+        List<Field> seen = new ArrayList<>() {
+            @Override
+            public boolean add(Field f) {
+                if (f.kind() == Kind.TYPE_TAG && f.name().equals("keyed state handle type")) {
+                    int tag = bytes[f.offset()];
+                    found[0] |= tag == MetadataWalker.CHANGELOG_HANDLE || tag == MetadataWalker.CHANGELOG_HANDLE_V2
+                            || tag == MetadataWalker.CHANGELOG_BYTE_INCREMENT_HANDLE
+                            || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE
+                            || tag == MetadataWalker.CHANGELOG_FILE_INCREMENT_HANDLE_V2;
                 }
+                return true;
             }
+        };
+        try {
+            new MetadataWalker(bytes, seen).walk();
+        } catch (IOException e) {
+            throw new IllegalStateException("the bytes changed after they were walked", e);
         }
-        return false;
+        return found[0];
     }
 
     /** Every count, length, offset, size, type tag, ordinal and parallelism the walk read, in file order. */

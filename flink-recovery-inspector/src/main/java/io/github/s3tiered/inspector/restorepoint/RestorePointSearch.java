@@ -77,7 +77,6 @@ public final class RestorePointSearch {
         // savepoints have no id in their name: validate them first to learn it
         List<Validation> validatedSavepoints = new ArrayList<>();
         if (options.includeSavepoints()) {
-            severalJobsRefused(jobDir, job);
             for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
                 progress.step("validating " + sp.path());
                 Validation v = validateListed(sp.path(), options, listings);
@@ -184,27 +183,6 @@ public final class RestorePointSearch {
             }
         }
         return out;
-    }
-
-    private static final java.util.regex.Pattern SAVEPOINT_OF_JOB = java.util.regex.Pattern.compile("savepoint-([0-9a-f]{6})-.*");
-
-    /**
-     * Refuses savepoints of several jobs in one directory (a savepoint directory shared by jobs):
-     * {@code savepoint-<first six digits of the job id>-...}, and the ids of two jobs' counters tell
-     * nothing about which state is newer.
-     */
-    private static void severalJobsRefused(Path jobDir, JobDirectory job) throws IOException {
-        java.util.Set<String> jobs = new java.util.TreeSet<>();
-        for (CheckpointLocation sp : job.ofKind(CheckpointKind.SAVEPOINT)) {
-            java.util.regex.Matcher m = SAVEPOINT_OF_JOB.matcher(sp.path().getName());
-            if (m.matches()) {
-                jobs.add(m.group(1));
-            }
-        }
-        if (jobs.size() > 1) {
-            throw new IOException(jobDir + " holds savepoints of several jobs (job ids beginning " + String.join(", ", jobs)
-                    + "): their ids are not comparable, so none is the newest; name the savepoint to resume from");
-        }
     }
 
     /** One more listing of the job directory: does it show a checkpoint above {@code highestListed}? */
