@@ -324,17 +324,20 @@ class SyntheticCheckpointTest {
     /**
      * Flink's changelog storage records a file's size after its compression flag and before
      * compression. An uncompressed file whole holds one byte more, and passes on its listed size
-     * alone; a compressed one is told by its flag (one read) and passes on any size; an
-     * uncompressed one cut short, and one whose first byte is no flag, are each refused by name.
+     * alone; a compressed one is read (one open) and must decompress, its chunks intact, to the
+     * recorded size; an uncompressed one cut short, a compressed one cut short or resized, and one
+     * whose first byte is no flag, are each refused by name, without deep validation.
      */
     @Test
-    void changelogFilesAreHeldToTheirSizeUnlessCompressed() throws Exception {
+    void changelogFilesAreHeldToTheirSizeCompressedOrNot() throws Exception {
         java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-1"));
         java.nio.file.Path changes = Files.createDirectories(jobDir.resolve("changelog"));
         java.nio.file.Path plain = changes.resolve("plain");
         java.nio.file.Path compressed = changes.resolve("compressed");
         Files.write(plain, changelogFile(0, 21)); // the flag, then the 20 bytes recorded
-        Files.write(compressed, changelogFile(1, 30)); // 500 bytes recorded, compressed into 29
+        byte[] whole = compressedChangelogFile(500);
+        assertThat(whole.length).as("compressed far below the 500 bytes recorded").isLessThan(100);
+        Files.write(compressed, whole);
         ChangelogCheckpoints.write(chk, List.of(
                 org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 0L),
                 org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(path(plain), 20), 12L),
@@ -343,8 +346,29 @@ class SyntheticCheckpointTest {
         Validation v = inspector.validate(path(chk), false);
         assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.RESTORABLE);
         // listings of chk-1, shared/ (started before _metadata is read) and changelog/; opens of
-        // _metadata and of the compressed file for its flag
+        // _metadata and of the compressed file, read whole
         assertThat(v.requests()).isEqualTo(new RequestCount(3, 0, 2, 0, 0));
+
+        for (int cut : new int[] {1, 5, whole.length - 11}) {
+            Files.write(compressed, Arrays.copyOf(whole, whole.length - cut));
+            v = inspector.validate(path(chk), false);
+            assertThat(v.verdict()).as("cut by %d bytes: %s", cut, v.reason()).isEqualTo(Verdict.SIZE_MISMATCH);
+            assertThat(v.filesConcerned()).containsExactly(path(compressed).toString());
+            assertThat(v.reason()).contains("compressed changelog file");
+        }
+        Files.write(compressed, Arrays.copyOf(whole, whole.length - 1));
+        assertThat(inspector.validate(path(chk), false).reason()).contains("cut off at the file's end", "cut short");
+        Files.write(compressed, compressedChangelogFile(499));
+        v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.SIZE_MISMATCH);
+        assertThat(v.reason()).contains("decompress to 499 bytes", "records 500 bytes");
+        byte[] changed = whole.clone();
+        changed[16] ^= 0x10; // in the first data chunk's CRC32C (after the flag, the identifier and the chunk's header)
+        Files.write(compressed, changed);
+        v = inspector.validate(path(chk), false);
+        assertThat(v.verdict()).as(v.reason()).isEqualTo(Verdict.CORRUPT_STATE);
+        assertThat(v.filesConcerned()).containsExactly(path(compressed).toString());
+        Files.write(compressed, whole);
 
         Files.write(plain, changelogFile(0, 20));
         v = inspector.validate(path(chk), false);
@@ -363,6 +387,17 @@ class SyntheticCheckpointTest {
         byte[] bytes = new byte[length];
         bytes[0] = (byte) flag;
         return bytes;
+    }
+
+    /** A compressed changelog file as Flink's uploader writes one: flag 1, then {@code length} bytes in Snappy frames. */
+    private static byte[] compressedChangelogFile(int length) throws java.io.IOException {
+        java.io.ByteArrayOutputStream file = new java.io.ByteArrayOutputStream();
+        file.write(1);
+        try (OutputStream out = org.apache.flink.runtime.state.SnappyStreamCompressionDecorator.INSTANCE
+                .decorateWithCompression(file)) {
+            out.write(new byte[length]);
+        }
+        return file.toByteArray();
     }
 
     /** chk-{id} with private files (MANIFEST, CURRENT), a meta file and shared files sst-{first}..sst-{first+count-1}. */

@@ -163,7 +163,7 @@ public final class CheckpointValidator {
         List<ReferencedFile> files = refs.files();
         progress.step("checking " + files.size() + " files of " + dir);
         Map<String, FileStatus> present = checkPresence(files, listings, problems);
-        ChangelogFileSizes.check(refs.changelogFiles(), present, calls, problems);
+        ChangelogFileSizes.check(refs.changelogFiles(), present, calls, checksums, problems);
         dropStaleLocalCopies(problems, calls);
 
         DeepCheck deepCheck = null;
