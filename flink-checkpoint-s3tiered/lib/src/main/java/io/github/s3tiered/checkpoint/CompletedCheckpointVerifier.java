@@ -1,6 +1,7 @@
 package io.github.s3tiered.checkpoint;
 
 import io.github.s3tiered.bridge.DaemonThreads;
+import io.github.s3tiered.bridge.S3TieredBridge;
 import io.github.s3tiered.inspector.PathKey;
 import io.github.s3tiered.inspector.ReferencedFile;
 import io.github.s3tiered.inspector.metadata.CheckpointMetadataReader;
@@ -319,7 +320,10 @@ final class CompletedCheckpointVerifier {
     private void verify(Completed c) throws IOException {
         judgeUndecided(c.checkpointId());
         CheckpointMetadata metadata = CheckpointMetadataReader.parse(c.metadata(), c.checkpointDir(), classLoader);
-        List<ReferencedFile> files = CheckpointReferences.of(metadata).files();
+        CheckpointReferences refs = CheckpointReferences.of(metadata);
+        List<ReferencedFile> files = refs.files();
+        Map<String, Set<Long>> changelogSizes = new HashMap<>();
+        refs.changelogFiles().forEach(cf -> changelogSizes.put(PathKey.of(cf.path()), cf.recordedSizes()));
         boolean fullListing;
         Set<String> dirsToList = new LinkedHashSet<>();
         Map<String, Path> dirs = new LinkedHashMap<>();
@@ -366,13 +370,36 @@ final class CompletedCheckpointVerifier {
                     requests++;
                     size = statusOf(f.path());
                 }
+                String key = PathKey.of(f.path());
+                String changelogMismatch = null;
+                if (size != null && fits(f, size) && changelogSizes.containsKey(key)) {
+                    Long before;
+                    synchronized (this) {
+                        before = verified.get(key);
+                    }
+                    if (!size.equals(before)) {
+                        requests++;
+                        try {
+                            changelogMismatch = changelogMismatch(f.path(), size, changelogSizes.get(key));
+                        } catch (FileNotFoundException e) {
+                            size = null;
+                        } catch (IOException e) {
+                            // S3 did not answer: this file is judged at a later verification
+                            LOG.debug("Could not read the flag byte of changelog file {}: {}", f.path(), e.getMessage());
+                            continue;
+                        }
+                    }
+                }
                 if (size == null) {
                     missing.add(f.path().toString());
                 } else if (!fits(f, size)) {
                     resized.add(f.path() + " (" + size + " bytes, recorded " + f.minSize() + ")");
                     missing.add(f.path().toString());
+                } else if (changelogMismatch != null) {
+                    resized.add(f.path() + " (" + changelogMismatch + ")");
+                    missing.add(f.path().toString());
                 } else {
-                    found.put(PathKey.of(f.path()), size);
+                    found.put(key, size);
                 }
             }
         }
@@ -489,6 +516,38 @@ final class CompletedCheckpointVerifier {
 
     private static boolean fits(ReferencedFile f, long size) {
         return f.exactSize() ? size == f.minSize() : size >= f.minSize();
+    }
+
+    /**
+     * Why a changelog file of {@code size} bytes does not hold what {@code _metadata} records, or
+     * null. Flink records the bytes after the file's compression flag, before compression: an
+     * uncompressed file (flag 0) holds exactly one byte more; a compressed one any size, judged in
+     * full by the inspector's validation. The flag is read as S3 holds it (one ranged GET on
+     * {@code s3tiered://}), only for a file that does not hold one byte more than recorded.
+     *
+     * @throws FileNotFoundException when the file is gone
+     */
+    private static String changelogMismatch(Path file, long size, Set<Long> recorded) throws IOException {
+        if (recorded.size() == 1 && recorded.contains(size - 1)) {
+            return null;
+        }
+        int flag;
+        java.util.Optional<S3TieredBridge> tiered = S3TieredBridge.forReads(file);
+        if (tiered.isPresent()) {
+            java.io.ByteArrayOutputStream first = new java.io.ByteArrayOutputStream();
+            tiered.get().readDurable(file, first, 1);
+            flag = first.size() == 0 ? -1 : first.toByteArray()[0] & 0xff;
+        } else {
+            try (java.io.InputStream in = file.getFileSystem().open(file)) {
+                flag = in.read();
+            }
+        }
+        if (flag == 1) {
+            return null;
+        }
+        return flag == 0 ? size + " bytes, an uncompressed changelog file recorded with " + recorded
+                + " byte(s) after its flag byte"
+                : "starts with " + (flag < 0 ? "nothing" : "byte " + flag) + ", not a changelog file's compression flag";
     }
 
     /** The size of a file, null when it does not exist. */

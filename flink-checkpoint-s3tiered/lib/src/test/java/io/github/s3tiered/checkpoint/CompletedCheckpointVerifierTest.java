@@ -266,4 +266,57 @@ class CompletedCheckpointVerifierTest {
                 .contains("\"newestVerifiedCheckpoint\": 6");
         assertThat(verifier.status().failedCheckpoints()).isEqualTo(2);
     }
+
+    /**
+     * The changelog backend's files of changes, whose recorded size counts the bytes after a
+     * one-byte compression flag before compression: an uncompressed file holding other than one
+     * byte more is reported (its flag read), a compressed one of any size is not (the inspector's
+     * validation decompresses it), nor a whole uncompressed one.
+     */
+    @Test
+    void changelogFilesAreHeldToTheirRecordedSizeByTheirFlag() throws Exception {
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        java.nio.file.Path dstl = Files.createDirectories(root.resolve("job/dstl"));
+        java.nio.file.Path whole = Files.write(dstl.resolve("whole"), flagged(0, 41)); // 40 bytes recorded
+        java.nio.file.Path compressed = Files.write(dstl.resolve("compressed"), flagged(1, 12)); // 40 recorded
+        java.nio.file.Path cut = Files.write(dstl.resolve("cut"), flagged(0, 40)); // 40 recorded, a byte short
+
+        java.nio.file.Path dir1 = checkpointDir(1);
+        byte[] metadata1 = changelogCheckpoint(1, whole, compressed);
+        Files.write(dir1.resolve("_metadata"), metadata1);
+        verify(verifier, 1, metadata1, dir1);
+        assertThat(status()).contains("\"newestVerifiedCheckpoint\": 1").doesNotContain("lastFailure\": {");
+
+        java.nio.file.Path dir2 = checkpointDir(2);
+        byte[] metadata2 = changelogCheckpoint(2, whole, cut);
+        Files.write(dir2.resolve("_metadata"), metadata2);
+        verify(verifier, 2, metadata2, dir2);
+        assertThat(status()).contains("\"lastFailure\": {\"checkpointId\": 2").contains("cut")
+                .doesNotContain("whole");
+    }
+
+    private static byte[] flagged(int flag, int length) {
+        byte[] bytes = new byte[length];
+        bytes[0] = (byte) flag;
+        return bytes;
+    }
+
+    /** A checkpoint of one operator whose keyed state is two changelog files, 40 bytes recorded each. */
+    private static byte[] changelogCheckpoint(long id, java.nio.file.Path first, java.nio.file.Path second) throws Exception {
+        org.apache.flink.runtime.state.KeyGroupRange all = org.apache.flink.runtime.state.KeyGroupRange.of(0, 127);
+        org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl changes =
+                new org.apache.flink.runtime.state.changelog.ChangelogStateHandleStreamImpl(List.of(
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(new Path(first.toUri()), 40), 0L),
+                        org.apache.flink.api.java.tuple.Tuple2.of(new FileStateHandle(new Path(second.toUri()), 40), 0L)),
+                        all, 80, 80, "filesystem");
+        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), 1, 128);
+        state.putState(0, OperatorSubtaskState.builder()
+                .setManagedKeyedState(new org.apache.flink.runtime.state.changelog.ChangelogStateBackendHandle
+                        .ChangelogStateBackendHandleImpl(List.of(), List.of(changes), all, id, 0, 80))
+                .build());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
+        return bytes.toByteArray();
+    }
 }
