@@ -103,6 +103,12 @@ final class CompletedCheckpointVerifier {
     /** How often an undecided checkpoint is judged again when S3 does not answer, before it is left unjudged. */
     private static final int MAX_UNANSWERED = 3;
 
+    /** Failed listings in a row after which they are told once as an ERROR, then logged at DEBUG. */
+    private static final int LISTINGS_FAILED_TO_TELL = 3;
+
+    /** Only the verifier's single thread touches it. */
+    private int listingsFailedInARow;
+
     /** Whether a checkpoint's {@code _metadata} is there, as one HEAD answered; UNKNOWN when it failed. */
     private enum MetadataThere { YES, GONE, UNKNOWN }
 
@@ -352,10 +358,10 @@ final class CompletedCheckpointVerifier {
                 entries = new FileStatus[0];
             } catch (IOException e) {
                 // S3 did not answer: nothing is known, the next checkpoint tries again
-                LOG.warn("Could not verify checkpoint {} of {}: listing {} failed: {}", c.checkpointId(), jobDir,
-                        dirs.get(dir), e.getMessage());
+                listingFailed(c, dirs.get(dir), e);
                 return;
             }
+            listingsFailedInARow = 0;
             requests += Math.max(1, (entries.length + LISTING_PAGE - 1) / LISTING_PAGE);
             for (FileStatus s : entries) {
                 if (!s.isDir()) {
@@ -516,6 +522,26 @@ final class CompletedCheckpointVerifier {
 
     private static boolean fits(ReferencedFile f, long size) {
         return f.exactSize() ? size == f.minSize() : size >= f.minSize();
+    }
+
+    /**
+     * One WARN a failed listing, up to {@link #LISTINGS_FAILED_TO_TELL} in a row, then one ERROR,
+     * then DEBUG until a listing succeeds: where the role may not list a prefix (a policy scoped by
+     * {@code s3:prefix}) every checkpoint fails alike, and a WARN each would bury other logs.
+     */
+    private void listingFailed(Completed c, Path dir, IOException e) {
+        int inARow = ++listingsFailedInARow;
+        if (inARow < LISTINGS_FAILED_TO_TELL) {
+            LOG.warn("Could not verify checkpoint {} of {}: listing {} failed: {}", c.checkpointId(), jobDir, dir,
+                    e.getMessage());
+        } else if (inARow == LISTINGS_FAILED_TO_TELL) {
+            LOG.error("Checkpoints of {} are not being verified: listing {} failed for {} checkpoints in a row (the last:"
+                    + " {}); check that the role may list the checkpoint directory's prefixes (s3:ListBucket). Logged"
+                    + " again at DEBUG only, until a listing succeeds", jobDir, dir, inARow, e.getMessage());
+        } else {
+            LOG.debug("Could not verify checkpoint {} of {}: listing {} failed: {}", c.checkpointId(), jobDir, dir,
+                    e.getMessage());
+        }
     }
 
     /**

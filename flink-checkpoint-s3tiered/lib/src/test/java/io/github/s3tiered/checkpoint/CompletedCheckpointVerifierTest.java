@@ -319,4 +319,48 @@ class CompletedCheckpointVerifierTest {
         Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
         return bytes.toByteArray();
     }
+
+    /**
+     * Listings that fail at every checkpoint (a role that may not list a prefix): two WARNs, then
+     * one ERROR saying checkpoints are not being verified, then nothing above DEBUG until a listing
+     * succeeds, after which a failure is told again.
+     */
+    @Test
+    void listingsFailingAtEveryCheckpointAreToldOnceAsAnErrorInsteadOfAWarnEach() throws Exception {
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        // a file system Flink cannot find fails the listing as a denied one does
+        List<String> logs = io.github.s3tiered.testing.CapturedLogs.during(CompletedCheckpointVerifier.class, () -> {
+            for (long id = 1; id <= 6; id++) {
+                java.nio.file.Path dir = checkpointDir(id);
+                byte[] metadata = checkpointOfFileAt(id, new Path("nosuchscheme://bucket/job/chk-" + id + "/state"));
+                Files.write(dir.resolve("_metadata"), metadata);
+                verify(verifier, id, metadata, dir);
+            }
+        });
+        assertThat(logs).filteredOn(l -> l.startsWith("WARN")).hasSize(2)
+                .allMatch(l -> l.contains("listing nosuchscheme://bucket/job/chk-"));
+        assertThat(logs).filteredOn(l -> l.startsWith("ERROR")).singleElement().asString()
+                .contains("are not being verified", "3 checkpoints in a row", "s3:ListBucket");
+
+        logs = io.github.s3tiered.testing.CapturedLogs.during(CompletedCheckpointVerifier.class, () -> {
+            verify(verifier, 7, writtenCheckpoint(7, true), checkpointDir(7));
+            java.nio.file.Path dir = checkpointDir(8);
+            byte[] metadata = checkpointOfFileAt(8, new Path("nosuchscheme://bucket/job/chk-8/state"));
+            Files.write(dir.resolve("_metadata"), metadata);
+            verify(verifier, 8, metadata, dir);
+        });
+        assertThat(logs).as("a listing succeeded in between").filteredOn(l -> l.startsWith("WARN")).hasSize(1);
+    }
+
+    /** A checkpoint of one operator whose state is one file of 64 bytes at {@code file}. */
+    private static byte[] checkpointOfFileAt(long id, Path file) throws Exception {
+        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), 1, 128);
+        state.putState(0, OperatorSubtaskState.builder()
+                .setManagedOperatorState(new OperatorStreamStateHandle(Map.of(), new FileStateHandle(file, 64)))
+                .build());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
+        return bytes.toByteArray();
+    }
 }
