@@ -34,7 +34,47 @@ public final class JobManagerReuseWindows {
     private static final Map<String, Long> REUSABLE_SINCE = new ConcurrentHashMap<>();
     private static final long SINCE_WINDOW_COMES = Long.MAX_VALUE;
 
+    /**
+     * The open RocksDB instances uploading ahead for each shared directory on this TaskManager
+     * (guarded by the class). When the last closes, the job's tasks here ended, failed over or were
+     * cancelled; the next may be a later run of the same job id (a session JobManager taking the
+     * job again, a JobManager failover). Without it, the maps would keep every job directory ever
+     * checkpointed here for the life of the process.
+     */
+    private static final Map<String, Integer> LISTENERS = new java.util.HashMap<>();
+
     private JobManagerReuseWindows() {}
+
+    /** A RocksDB instance that uploads ahead for the shared directory opened. */
+    static synchronized void listenerOpened(String sharedDirectoryKey) {
+        LISTENERS.merge(sharedDirectoryKey, 1, Integer::sum);
+    }
+
+    /**
+     * A RocksDB instance that uploaded ahead for the shared directory closed. After the last, a
+     * window received is forgotten, as if this TaskManager had never heard of the job: the next
+     * instance uploads ahead at once (a failover's restarted task), and a later run of the same
+     * job id does not start from the earlier run's window (what its own checkpoints bring holds).
+     * A JobManager holding reuse back, or with pre-upload off, stays so: an upload ahead begun
+     * before the next checkpoint says otherwise would not be reused.
+     */
+    static synchronized void listenerClosed(String sharedDirectoryKey) {
+        Integer open = LISTENERS.get(sharedDirectoryKey);
+        if (open == null) {
+            return;
+        }
+        if (open > 1) {
+            LISTENERS.put(sharedDirectoryKey, open - 1);
+            return;
+        }
+        LISTENERS.remove(sharedDirectoryKey);
+        Long window = BY_SHARED_DIRECTORY.get(sharedDirectoryKey);
+        if (window != null && window > 0) {
+            // a window came after any hold, so uploads begun from now on were reusable anyway
+            BY_SHARED_DIRECTORY.remove(sharedDirectoryKey);
+            REUSABLE_SINCE.remove(sharedDirectoryKey);
+        }
+    }
 
     /** Takes what a checkpoint brought; returns it as {@link #last} will answer it. */
     public static long received(String sharedDirectoryKey, long windowMillis) {

@@ -44,6 +44,7 @@ final class SstPreUploadListener extends AbstractEventListener {
         this.sharedDirectoryKey = io.github.s3tiered.inspector.PathKey.of(sharedDirectory);
         this.minFileSize = settings.minFileSize();
         this.reuseWindowMillis = settings.reuseWindowMillis();
+        JobManagerReuseWindows.listenerOpened(sharedDirectoryKey);
     }
 
     S3TieredBridge bridge() {
@@ -94,7 +95,11 @@ final class SstPreUploadListener extends AbstractEventListener {
      */
     AutoCloseable closeHook() {
         return () -> {
+            if (closed) {
+                return;
+            }
             closed = true;
+            JobManagerReuseWindows.listenerClosed(sharedDirectoryKey);
             uploader.execute(this::withdrawAll);
         };
     }

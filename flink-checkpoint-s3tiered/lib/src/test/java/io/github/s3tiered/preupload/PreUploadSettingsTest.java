@@ -220,6 +220,35 @@ class PreUploadSettingsTest {
         assertThat(windowed.reusedSince(Long.MIN_VALUE)).isSameAs(windowed);
     }
 
+    /**
+     * When the last RocksDB instance uploading ahead for a job directory closes on this
+     * TaskManager, the window its JobManager sent is forgotten (a later run of the job id starts as
+     * on a new TaskManager, and the maps do not keep every job ever run here); a JobManager holding
+     * reuse back stays held across it.
+     */
+    @Test
+    void theLastInstanceClosingForgetsTheWindowButNotAHold() {
+        String shared = "s3tiered://bucket/runs-" + System.nanoTime() + "/shared";
+        JobManagerReuseWindows.listenerOpened(shared);
+        JobManagerReuseWindows.listenerOpened(shared);
+        JobManagerReuseWindows.received(shared, JobManagerReuseWindows.HELD);
+        JobManagerReuseWindows.received(shared, 10 * MINUTE);
+        JobManagerReuseWindows.listenerClosed(shared);
+        assertThat(JobManagerReuseWindows.last(shared)).as("one instance still open").isEqualTo(10 * MINUTE);
+        JobManagerReuseWindows.listenerClosed(shared);
+        assertThat(JobManagerReuseWindows.last(shared)).isEqualTo(JobManagerReuseWindows.NONE);
+        assertThat(JobManagerReuseWindows.reusableSinceNanos(shared)).isEqualTo(Long.MIN_VALUE);
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).as("the next instance uploads ahead at once").isFalse();
+
+        JobManagerReuseWindows.listenerOpened(shared);
+        JobManagerReuseWindows.received(shared, JobManagerReuseWindows.HELD);
+        JobManagerReuseWindows.listenerClosed(shared);
+        JobManagerReuseWindows.listenerClosed(shared); // a close more than opened changes nothing
+        assertThat(JobManagerReuseWindows.last(shared)).isEqualTo(JobManagerReuseWindows.HELD);
+        assertThat(JobManagerReuseWindows.reusableSinceNanos(shared)).isEqualTo(Long.MAX_VALUE);
+        assertThat(JobManagerReuseWindows.preUploadOff(shared)).isTrue();
+    }
+
     /** Reuse limited to uploads begun since a time: the window shortened to the time since, never lengthened. */
     @Test
     void reuseSinceATimeShortensTheWindowToTheTimeSince() {

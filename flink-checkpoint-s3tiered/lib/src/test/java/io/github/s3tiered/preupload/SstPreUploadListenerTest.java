@@ -249,6 +249,16 @@ class SstPreUploadListenerTest {
         toClose.clear();
     }
 
+    /** The JobManager's window, received while an instance is open, is forgotten once the last closes. */
+    @Test
+    void theWindowOfAJobIsForgottenWhenItsLastInstanceHereCloses() throws Exception {
+        String key = io.github.s3tiered.inspector.PathKey.of(shared);
+        open();
+        JobManagerReuseWindows.received(key, WINDOW);
+        closeInstance();
+        assertThat(JobManagerReuseWindows.last(key)).isEqualTo(JobManagerReuseWindows.NONE);
+    }
+
     @Test
     void withdrawalsS3IsSlowToAnswerDoNotHoldTheNextInstancesUploadsAhead() throws Exception {
         java.util.concurrent.CountDownLatch slowDeletes = new java.util.concurrent.CountDownLatch(1);
