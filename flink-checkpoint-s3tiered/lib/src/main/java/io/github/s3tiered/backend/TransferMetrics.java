@@ -57,10 +57,27 @@ public final class TransferMetrics {
             g.gauge(name, (Gauge<Long>) () -> snapshot.get().getOrDefault(name, 0L));
         }
         // what the JobManager's verification of completed checkpoints last told this TaskManager
-        String jobDir = PathKey.of(new Path(new Path(dir), env.getJobID().toString()));
+        String jobDir = jobDirectoryKey(env, dir);
         g.gauge(VERIFIED_CHECKPOINT, (Gauge<Long>) () -> TaskManagerVerificationStatus.of(jobDir).newestVerified());
         g.gauge(VERIFICATION_MISSING_OBJECTS, (Gauge<Long>) () -> (long) TaskManagerVerificationStatus.of(jobDir).missingObjects());
         return snapshot;
+    }
+
+    /**
+     * Where the task's checkpoint storage records the verification status it receives: its own job
+     * directory (with {@code execution.checkpointing.create-subdir: false}, the checkpoint
+     * directory itself; with a storage set in code, its directory rather than the configuration's).
+     */
+    private static String jobDirectoryKey(Environment env, String configuredDir) {
+        try {
+            java.util.Optional<String> key = TaskManagerVerificationStatus.jobDirectoryOf(env.getCheckpointStorageAccess());
+            if (key.isPresent()) {
+                return key.get();
+            }
+        } catch (UnsupportedOperationException noCheckpointStorage) {
+            // the State Processor API's environment: no checkpoints, the gauges stay at "none"
+        }
+        return PathKey.of(new Path(new Path(configuredDir), env.getJobID().toString()));
     }
 
     /** A supplier of the file system's figures, or null when it is not the s3tiered one. */

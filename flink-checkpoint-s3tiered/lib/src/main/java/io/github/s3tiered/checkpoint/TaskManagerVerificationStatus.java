@@ -40,6 +40,17 @@ public final class TaskManagerVerificationStatus {
         return VETOED_REUSES.sum();
     }
 
+    /**
+     * The key under which a task's checkpoint storage records the status it receives (its job
+     * directory, which {@code execution.checkpointing.create-subdir: false} makes the checkpoint
+     * directory itself); empty when the storage is not the tiered one.
+     */
+    public static java.util.Optional<String> jobDirectoryOf(org.apache.flink.runtime.state.CheckpointStorageAccess access) {
+        return access instanceof TieredCheckpointStorageAccess tiered
+                ? java.util.Optional.of(io.github.s3tiered.inspector.PathKey.of(tiered.jobDirectory()))
+                : java.util.Optional.empty();
+    }
+
     /** The newest status received for a job's checkpoint directory, or {@link VerificationStatus.Received#NONE}. */
     public static VerificationStatus.Received of(String jobDirectory) {
         return BY_JOB_DIRECTORY.getOrDefault(jobDirectory, VerificationStatus.Received.NONE);

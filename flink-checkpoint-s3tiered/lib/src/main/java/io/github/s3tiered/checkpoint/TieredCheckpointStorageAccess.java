@@ -344,6 +344,11 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         return resolve(delegate, jobDir, storageDir, checkpointId, reference, streams);
     }
 
+    /** Flink's job directory, where the storage keeps its own files and records the verification status. */
+    Path jobDirectory() {
+        return jobDir;
+    }
+
     /** The job's shared/ directory for RocksDB's files uploaded ahead of checkpoints; empty when off. */
     @Override
     public Optional<PreUploadTarget> preUploadTarget() {

@@ -112,6 +112,9 @@ class JobDirectoryLayoutTest {
             assertThat(access.preUploadTarget()).isPresent();
             assertThat(access.preUploadTarget().get().sharedDirectory()).as("create-subdir %s", subdirs)
                     .isEqualTo(new Path(flinks, "shared"));
+            // the metric group's verification gauges read the status under the key the access stores it
+            assertThat(TaskManagerVerificationStatus.jobDirectoryOf(access))
+                    .contains(io.github.s3tiered.inspector.PathKey.of(flinks));
         }
     }
 }
