@@ -135,11 +135,11 @@ final class OrphanSweep {
      * earlier run of the job id, and such an object may be referenced from another job's directory
      * (a job restored in CLAIM mode from that run's checkpoint, which it then subsumed: nothing in
      * this directory names the files it still uses). The inspector's {@code orphans}, which reads
-     * the directories beside this one too, lists them. {@code Long.MIN_VALUE} once this run
-     * restored from a checkpoint of this directory ({@link #restoredFrom(Path, Path, boolean)}): the
-     * directory's earlier objects are then its own lineage's. A coordinator made later for the same
-     * job (the adaptive scheduler's restarts, a JobManager failover with HA) starts a floor of its
-     * own: what the earlier one leaked stays too. Guarded by this.
+     * the directories beside this one too, lists them. So also when this run restored from a
+     * checkpoint of this directory: that run's later checkpoint may be the one another job claimed
+     * (the restored checkpoint's own references are kept all the same). A coordinator made later
+     * for the same job (the adaptive scheduler's restarts, a JobManager failover with HA) starts a
+     * floor of its own: what the earlier one leaked stays too. Guarded by this.
      */
     private long notBeforeSecond = Long.MIN_VALUE;
     /** Failed deletes in a row after which a pass stops removing. */
@@ -209,21 +209,13 @@ final class OrphanSweep {
         restoredFrom(checkpointDir, new Path(checkpointDir, CheckpointMetadataReader.METADATA_FILE));
     }
 
-    /** As {@link #restoredFrom(Path)}, read from {@code metadataFile}, the file Flink restored from. */
-    synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
-        restoredFrom(checkpointDir, metadataFile, true);
-    }
-
     /**
-     * As {@link #restoredFrom(Path, Path)}; {@code byThisRun}: this run resolved the restore (its
-     * coordinator did), so the directory's earlier objects are its lineage's; else the record of an
-     * earlier coordinator of this process, which may be an earlier submission of the job id as well
-     * as a restart of this one: its references are kept, and the age floor stays.
+     * As {@link #restoredFrom(Path)}, read from {@code metadataFile}, the file Flink restored from:
+     * what it references stays. The age floor stays too, also for a restore from a checkpoint of
+     * this directory: an earlier run's objects newer than that checkpoint may be another job's,
+     * one that claimed a later checkpoint of that run and subsumed it (see {@link #notBeforeSecond}).
      */
-    synchronized void restoredFrom(Path checkpointDir, Path metadataFile, boolean byThisRun) {
-        if (byThisRun) {
-            notBeforeSecond = Long.MIN_VALUE;
-        }
+    synchronized void restoredFrom(Path checkpointDir, Path metadataFile) {
         if (!checkpointDir.equals(restoredFrom) || !metadataFile.equals(restoredFromMetadata)) {
             restoredFrom = checkpointDir;
             restoredFromMetadata = metadataFile;
@@ -232,16 +224,13 @@ final class OrphanSweep {
     }
 
     /**
-     * This run started at {@code startMillis} (the JobManager's clock), with nothing restored from
-     * this job directory so far: objects S3 stamped more than the clock margin before it stay
+     * This run started at {@code startMillis} (the JobManager's clock): objects S3 stamped more than
+     * the clock margin before it stay, whatever this run restored from
      * ({@link #notBeforeSecond}). Not the minimum age as well: an earlier run's newest files, which a
      * job that claimed its last checkpoint still uses, would be taken by a run started within it.
-     * Ignored once {@link #restoredFrom} was called.
      */
     synchronized void runStartedAt(long startMillis) {
-        if (restoredFrom == null) {
-            notBeforeSecond = startMillis / 1000 - clockMarginSeconds;
-        }
+        notBeforeSecond = startMillis / 1000 - clockMarginSeconds;
     }
 
     /** Objects removed so far, and their bytes. */

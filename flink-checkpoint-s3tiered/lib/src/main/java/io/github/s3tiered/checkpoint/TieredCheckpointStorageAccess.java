@@ -223,7 +223,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
         restoredFromMetadata = metadataFile;
         RestoredCheckpoints.record(storageDir, new RestoredCheckpoints.RestoredFrom(checkpointDir, metadataFile));
         if (verifier != null && verifier.sweep() != null) {
-            verifier.sweep().restoredFrom(checkpointDir, metadataFile, true);
+            verifier.sweep().restoredFrom(checkpointDir, metadataFile);
         }
     }
 
@@ -235,13 +235,12 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                             verification.orphanClockMarginSeconds(), verification.orphanClockMarginSeconds(),
                             System::nanoTime, verification.orphanMinAgeSeconds()) : null;
             if (sweep != null) {
-                sweep.runStartedAt(createdMillis); // undone below when restored from this directory
+                sweep.runStartedAt(createdMillis);
             }
-            boolean restoredHere = restoredFrom != null;
             if (sweep != null && restoredFrom == null) {
                 // restored by an earlier coordinator of this job (the adaptive scheduler's restarts),
                 // or by an earlier submission of the job id in this process: which, the record cannot
-                // tell, so it only keeps what that checkpoint references (see OrphanSweep#notBeforeSecond)
+                // tell; what that checkpoint references is kept either way
                 RestoredCheckpoints.RestoredFrom earlier = RestoredCheckpoints.of(storageDir);
                 if (earlier != null) {
                     restoredFrom = earlier.checkpointDir();
@@ -249,7 +248,7 @@ final class TieredCheckpointStorageAccess implements CheckpointStorageAccess, Pr
                 }
             }
             if (sweep != null && restoredFrom != null) {
-                sweep.restoredFrom(restoredFrom, restoredFromMetadata, restoredHere);
+                sweep.restoredFrom(restoredFrom, restoredFromMetadata);
             }
             verifier = new CompletedCheckpointVerifier(storageDir, verification.fullListingInterval(), verification.classLoader(),
                     sweep);
