@@ -1,6 +1,9 @@
 package io.github.s3tiered.inspector;
 
+import org.apache.flink.core.fs.Path;
+
 import java.time.Duration;
+import java.util.List;
 
 /**
  * How to look for orphans.
@@ -14,14 +17,23 @@ import java.time.Duration;
  * @param preUploadGrace how long an unreferenced upload ahead of a checkpoint
  *     ({@code shared/<sha256>-<id>.sst}) is kept, overriding what the job's storage recorded; null to
  *     use the record, and to keep every such file when there is none
+ * @param alsoRead other job or checkpoint base directories whose checkpoints' references are kept
+ *     too: a job resumed in CLAIM mode that writes its checkpoints under another checkpoint
+ *     directory than its predecessor's still uses the predecessor's {@code shared/} files
  */
-public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace) {
+public record OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace,
+        List<Path> alsoRead) {
 
     public OrphanOptions {
         if (minAge == null || minAge.isNegative() || preUploadGrace != null && preUploadGrace.isNegative()) {
             throw new IllegalArgumentException("minAge must be given and neither it nor preUploadGrace negative; are "
                     + minAge + " and " + preUploadGrace);
         }
+        alsoRead = alsoRead == null ? List.of() : List.copyOf(alsoRead);
+    }
+
+    public OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs, Duration preUploadGrace) {
+        this(minAge, delete, includeSiblingJobs, preUploadGrace, List.of());
     }
 
     public OrphanOptions(Duration minAge, boolean delete, boolean includeSiblingJobs) {

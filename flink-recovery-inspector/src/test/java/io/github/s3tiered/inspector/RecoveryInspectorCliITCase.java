@@ -259,6 +259,10 @@ class RecoveryInspectorCliITCase {
         Run noUnit = cli("orphans", "--min-age", "2", "--delete", jobDir()); // meant as hours, would be 2 ms
         assertThat(noUnit.exit()).isEqualTo(2);
         assertThat(noUnit.err()).contains("--min-age", "give a unit");
+        // a directory to read as well that is not there: nothing is deleted on a search that missed it
+        Run alsoMissing = cli("orphans", "--delete", "--also-read", base.resolve("mistyped-cp").toString(), jobDir());
+        assertThat(alsoMissing.exit()).as(alsoMissing.err()).isEqualTo(2);
+        assertThat(alsoMissing.err()).contains("mistyped-cp");
 
         // a path of the wrong kind finds nothing, which must not read as "not restorable" (exit 1)
         Run baseDir = cli("restore-point", base.toString());

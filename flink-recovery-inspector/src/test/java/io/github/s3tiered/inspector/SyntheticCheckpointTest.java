@@ -103,6 +103,37 @@ class SyntheticCheckpointTest {
         assertThat(jobDir.resolve("chk-3")).doesNotExist();
     }
 
+    /**
+     * A job resumed from this job's checkpoint in CLAIM mode, writing its checkpoints under another
+     * checkpoint directory: only its checkpoints name the files of this job's shared/ it still
+     * uses. Without --also-read they are orphans (the search cannot know that directory); with
+     * it, named as a job directory or as the checkpoint directory of several jobs, they stay.
+     */
+    @Test
+    void filesAJobUnderAnotherCheckpointDirectoryUsesStayWhenItIsAlsoRead() throws Exception {
+        java.nio.file.Path root = jobDir;
+        jobDir = Files.createDirectories(root.resolve("old-cp/0123456789abcdef0123456789abcdef"));
+        java.nio.file.Path otherBase = root.resolve("new-cp");
+        java.nio.file.Path claimer = otherBase.resolve("fedcba9876543210fedcba9876543210");
+        writeCheckpoint(1, 0, 10);
+        writeCheckpoint(claimer.resolve("chk-7"), jobDir.resolve("shared"), 7, 20, 3); // sst-20..22 in this job's shared/
+        makeEverythingOld();
+
+        Orphans report = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), false, true));
+        assertThat(report.orphans()).extracting(f -> f.path().getName()).containsExactlyInAnyOrder("sst-20", "sst-21", "sst-22");
+
+        for (java.nio.file.Path also : List.of(claimer, otherBase)) {
+            Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, true, null,
+                    List.of(path(also))));
+            assertThat(o.orphans()).as("also reading %s", also).isEmpty();
+            assertThat(o.retainedCheckpoints()).extracting(Path::getName).contains("chk-7");
+        }
+        assertThat(jobDir.resolve("shared/sst-21")).exists();
+        assertThatThrownBy(() -> inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, true,
+                null, List.of(path(root.resolve("mistyped")))))).isInstanceOf(java.io.FileNotFoundException.class)
+                .hasMessageContaining("mistyped");
+    }
+
     @Test
     void aFileThatBeginsAsMetadataButCannotBeReadStopsTheOrphanSearch() throws Exception {
         writeCheckpoint(1, 0, 10);
@@ -407,8 +438,14 @@ class SyntheticCheckpointTest {
 
     /** As {@link #writeCheckpoint(long, int, int)}, in the directory {@code dirName} (a savepoint's, say). */
     private void writeCheckpoint(String dirName, long id, int first, int count) throws Exception {
-        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve(dirName));
-        java.nio.file.Path shared = Files.createDirectories(jobDir.resolve("shared"));
+        writeCheckpoint(jobDir.resolve(dirName), jobDir.resolve("shared"), id, first, count);
+    }
+
+    /** As {@link #writeCheckpoint(String, long, int, int)}, at {@code checkpointDir}, its shared files in {@code sharedDir}. */
+    private static void writeCheckpoint(java.nio.file.Path checkpointDir, java.nio.file.Path sharedDir, long id, int first,
+            int count) throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(checkpointDir);
+        java.nio.file.Path shared = Files.createDirectories(sharedDir);
         List<HandleAndLocalPath> sharedState = new ArrayList<>();
         for (int i = first; i < first + count; i++) {
             sharedState.add(HandleAndLocalPath.of(file(shared.resolve("sst-" + i), 10 + i % 50), i + ".sst"));

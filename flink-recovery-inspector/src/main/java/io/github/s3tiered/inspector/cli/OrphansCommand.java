@@ -22,7 +22,8 @@ import java.util.List;
 
 @Command(name = "orphans", description = {
         "Files under the job's shared/ and taskowned/, and chk-N directories without _metadata, that no retained"
-                + " checkpoint (of this job or of a sibling job directory) references and that are older than --min-age"
+                + " checkpoint (of this job, of a sibling job directory, or of the directories --also-read names) references"
+                + " and that are older than --min-age"
                 + " (files the tiered storage uploaded ahead of checkpoints, shared/<sha256>-<id>.sst, also older than the grace"
                 + " the job's storage recorded, or --pre-upload-grace; without either they are kept).",
         "Reported only, unless --delete. Nothing is deleted while any _metadata cannot be read, and no file is called"
@@ -50,6 +51,12 @@ final class OrphansCommand extends InspectorSubcommand {
             + " predecessor's shared files).")
     boolean ignoreSiblings;
 
+    @Option(names = "--also-read", paramLabel = "DIR", split = ",", description = "Other job directories, or checkpoint"
+            + " directories of several jobs, whose retained checkpoints' references are kept too (repeat, or separate"
+            + " with commas): a job resumed from this one's checkpoint in CLAIM mode that writes its checkpoints under"
+            + " another checkpoint directory still uses this job's shared files, and only its checkpoints name them.")
+    List<String> alsoRead = List.of();
+
     @Override
     int run(CheckpointInspector inspector) throws IOException {
         Path path = FlinkEnvironment.path(jobDir);
@@ -60,7 +67,8 @@ final class OrphansCommand extends InspectorSubcommand {
             // a base directory, a checkpoint or a mistyped job id (on S3: an empty listing) would
             // report "no orphans", and a scheduled clean-up would do nothing for good
             requireJobDirectory(inspector, path);
-            o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings, grace));
+            List<Path> others = alsoRead.stream().map(FlinkEnvironment::path).toList();
+            o = inspector.orphans(path, new OrphanOptions(age, delete, !ignoreSiblings, grace, others));
         } catch (IOException e) {
             throw failure("search orphans in", path, e);
         }

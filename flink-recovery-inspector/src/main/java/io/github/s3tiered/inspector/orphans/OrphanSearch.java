@@ -87,11 +87,23 @@ public final class OrphanSearch {
         collectReferences(job.checkpoints(), nowMillis, referenced, retained, unreadable, withoutMetadata, listingGaps, listings,
                 materializations);
         List<CheckpointLocation> siblingsWithoutMetadata = new ArrayList<>();
+        Set<String> jobsRead = new HashSet<>(Set.of(PathKey.of(jobDir)));
         if (options.includeSiblingJobs() && jobDir.getParent() != null) {
             for (JobDirectory sibling : siblingJobs(jobDir, listings)) {
                 progress.step("reading the checkpoints of sibling job directory " + sibling.path());
+                jobsRead.add(PathKey.of(sibling.path()));
                 collectReferences(sibling.checkpoints(), nowMillis, referenced, retained, unreadable, siblingsWithoutMetadata,
                         listingGaps, listings);
+            }
+        }
+        for (Path other : options.alsoRead()) {
+            // a job resumed in CLAIM mode into another checkpoint directory: read as the siblings are
+            for (JobDirectory claimer : CheckpointDiscovery.discover(other, listings)) {
+                if (jobsRead.add(PathKey.of(claimer.path()))) {
+                    progress.step("reading the checkpoints of job directory " + claimer.path());
+                    collectReferences(claimer.checkpoints(), nowMillis, referenced, retained, unreadable,
+                            siblingsWithoutMetadata, listingGaps, listings);
+                }
             }
         }
 
