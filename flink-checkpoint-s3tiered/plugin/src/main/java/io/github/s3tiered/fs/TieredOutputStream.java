@@ -45,8 +45,9 @@ import java.util.zip.CRC32C;
  * {@code close()} from another thread while the upload (or a sync's) runs is a cancellation
  * (Flink cancels through its {@code CloseableRegistry}): {@code UPLOADING} or {@code SYNCING} →
  * {@code CANCELLED}, no part or retry starts after it, a multipart upload is aborted, an object
- * that S3 completed meanwhile is deleted unless a sync made bytes of it durable (they stay), and
- * the uploading {@code close()} or {@code sync()} fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
+ * that S3 completed meanwhile (also one whose aborted request S3 had whole and completed after the
+ * canceller's own delete of the path) is deleted by the uploading thread unless a sync made bytes
+ * of it durable (they stay), and the uploading {@code close()} or {@code sync()} fails. {@link #abandon()} while {@code OPEN} (a checkpoint stream Flink discards): {@code OPEN}
  * → {@code CANCELLED} without any upload. A failed multipart upload is aborted too, so no
  * incomplete upload stays in the bucket; when even the abort fails, the error names the upload id.
  */
@@ -71,6 +72,8 @@ final class TieredOutputStream extends FSDataOutputStream {
      * without it created nothing, and its caller has nothing to delete.
      */
     private volatile boolean closingUploadSent;
+    /** The object a cancelled close's upload completed was deleted already (only the closing thread). */
+    private boolean cancelledObjectRemoved;
 
     /** Set once the uploading {@code close()} returned or threw: nothing more is sent for it. */
     private volatile boolean closeEnded;
@@ -527,6 +530,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 // Cancelled after S3 completed the object: the canceller expects no object, unless a
                 // sync made bytes of it durable, which stay
                 if (!synced) {
+                    cancelledObjectRemoved = true;
                     removeCancelledObject();
                 }
                 if (content != null) {
@@ -554,6 +558,13 @@ final class TieredOutputStream extends FSDataOutputStream {
             // the upload may have reached S3 all the same (its answer lost): a copy of an earlier
             // version of the object must not go on being served on this host
             runtime.tier().drop(target.bucket(), target.key());
+            if (state.get() == State.CANCELLED && closingUploadSent && syncedLength < 0 && !cancelledObjectRemoved) {
+                // cancelled while S3's answer was awaited: S3 may have completed the request it had
+                // whole, after the canceller's own delete of the path (Flink's stream deletes it as
+                // soon as its close returns); nothing refers to the object, so it goes, as after a
+                // cancelled sync
+                removeCancelledObject();
+            }
             throw e;
         } finally {
             // never in place of the outcome: an object S3 holds must not be reported failed (its

@@ -214,6 +214,56 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         }
     }
 
+    /**
+     * A close from another thread cancels a close's PUT whose body S3 received whole: the client's
+     * request is aborted while it awaits the answer, and S3 stores the object after the canceller
+     * (Flink's checkpoint stream: close, then delete of the path) deleted the path. The uploading
+     * thread deletes it, as after a cancelled sync: nothing refers to it.
+     */
+    @Test
+    void aCloseCancelledWhileS3StoresItsAbortedPutLeavesNoObject() throws Exception {
+        CountDownLatch putSent = new CountDownLatch(1);
+        CountDownLatch cancellerDeleted = new CountDownLatch(1);
+        io.github.s3tiered.s3.ObjectStore storesAfterTheAbort = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy
+                .newProxyInstance(getClass().getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
+                        (proxy, method, args) -> {
+                            if (method.getName().equals("putObject")) {
+                                putSent.countDown();
+                                cancellerDeleted.await(30, TimeUnit.SECONDS);
+                                invoke(method, args);
+                                throw new IOException("PutObject aborted: the cancellation closed the connection");
+                            }
+                            return invoke(method, args);
+                        });
+        S3TieredFileSystem late = FakeS3FileSystems.create(storesAfterTheAbort, stats,
+                FakeS3FileSystems.config(tierDir, java.util.Map.of()));
+        try {
+            TieredOutputStream out = (TieredOutputStream) late.create(path("cp/shared/close-cancelled"), WriteMode.OVERWRITE);
+            out.write(bytes(1000, 14));
+            CompletableFuture<Void> closing = inBackground(out::close);
+            assertThat(putSent.await(30, TimeUnit.SECONDS)).isTrue();
+
+            out.close();
+            late.delete(path("cp/shared/close-cancelled"), false);
+            cancellerDeleted.countDown();
+
+            assertThatThrownBy(() -> closing.get(60, TimeUnit.SECONDS)).rootCause()
+                    .isInstanceOf(Cancellation.CancelledException.class);
+            assertThat(store.object(BUCKET, "cp/shared/close-cancelled")).as("referred to by nothing").isEmpty();
+            assertThat(stagingFiles()).isZero();
+        } finally {
+            late.runtime().close();
+        }
+    }
+
+    private Object invoke(java.lang.reflect.Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(store, args);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
     /** S3 completes the first sync's PUT after the close cancelled it: the sync's caller hears "cancelled". */
     @Test
     void aFirstSyncThatS3CompletesAfterItsCancelLeavesNoObject() throws Exception {
