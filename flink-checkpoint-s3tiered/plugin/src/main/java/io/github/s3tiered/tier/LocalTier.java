@@ -303,6 +303,9 @@ public final class LocalTier {
 
     /** The recorded copy, without checking its content. */
     Optional<TierEntry> lookup(String bucket, String key) {
+        if (!notServed.isEmpty() && notServed.contains(new ObjectKey(bucket, key))) {
+            return Optional.empty();
+        }
         try {
             return layout.readSidecar(bucket, key);
         } catch (TierLayout.SidecarUnreadableException e) {
@@ -325,9 +328,31 @@ public final class LocalTier {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe); // readers of the version this one replaces keep no copy
-            place(bucket, key, stagedFile, size, crc32c);
+            placeOrRemove(bucket, key, stagedFile, size, crc32c);
         }
         eviction.evictIfDue();
+    }
+
+    /**
+     * Keys whose copy is of a version S3 no longer holds and could not be removed (a disk remounted
+     * read-only): never served while this process runs, until a copy is placed or removed.
+     */
+    private final java.util.Set<ObjectKey> notServed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * {@link #place}; when it fails, the copy of the version S3 held before (which a reader of a
+     * name whose content never changes would be served without asking S3) goes, or is no longer served.
+     */
+    private void placeOrRemove(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
+        try {
+            place(bucket, key, stagedFile, size, crc32c);
+        } catch (IOException | RuntimeException | Error e) {
+            if (!remove(bucket, key)) {
+                notServed.add(new ObjectKey(bucket, key));
+            }
+            throw e;
+        }
+        notServed.remove(new ObjectKey(bucket, key));
     }
 
     /**
@@ -353,7 +378,7 @@ public final class LocalTier {
                 stats.staleReadsNotKept.increment();
                 return false;
             }
-            place(bucket, key, stagedFile, size, crc32c);
+            placeOrRemove(bucket, key, stagedFile, size, crc32c);
         }
         eviction.evictIfDue();
         return true;
@@ -527,7 +552,8 @@ public final class LocalTier {
         }
     }
 
-    private void remove(String bucket, String key) {
+    /** Whether no copy is left to serve (the sidecar at least is gone). */
+    private boolean remove(String bucket, String key) {
         Path data = layout.dataPath(bucket, key);
         Path meta = TierLayout.metaPath(data);
         verification.forget(data);
@@ -536,12 +562,15 @@ public final class LocalTier {
             if (Files.deleteIfExists(meta)) {
                 eviction.removed(metaBytes);
             }
+            notServed.remove(new ObjectKey(bucket, key)); // without a sidecar, nothing is served
             long dataBytes = bytesOf(data);
             if (Files.deleteIfExists(data)) {
                 eviction.removed(dataBytes);
             }
+            return true;
         } catch (IOException e) {
             LOG.warn("Could not remove the local-tier copy {} of s3://{}/{}: {}", data, bucket, key, e.toString());
+            return !Files.exists(meta);
         }
     }
 

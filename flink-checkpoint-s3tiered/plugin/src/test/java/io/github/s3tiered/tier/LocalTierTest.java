@@ -56,6 +56,26 @@ class LocalTierTest {
         assertThat(tier.usedBytes()).as("the data and its sidecar").isGreaterThan(1000).isEqualTo(onDisk());
     }
 
+    /**
+     * A writer's upload replaced the object in S3 and its commit of the new copy then failed (its
+     * staged file gone: removed by another process's scan, or a disk error): the copy of the
+     * previous version must go, as a reader of a name whose content never changes is served the
+     * tier's copy without asking S3.
+     */
+    @Test
+    void aFailedCommitOfANewVersionLeavesNoCopyOfThePreviousOne() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        put(tier, "cp/shared/0b3c8c5e", bytes(1000, 1));
+        assertThat(tier.getVerified("b", "cp/shared/0b3c8c5e")).isPresent();
+
+        Path gone = tier.newStagingFile(); // never written: as if removed before the commit
+        assertThatThrownBy(() -> tier.commit("b", "cp/shared/0b3c8c5e", gone, 1200, 7)).isInstanceOf(java.io.IOException.class);
+
+        assertThat(tier.getVerified("b", "cp/shared/0b3c8c5e")).as("the previous version's copy").isEmpty();
+        put(tier, "cp/shared/0b3c8c5e", bytes(1200, 2));
+        assertThat(tier.getVerified("b", "cp/shared/0b3c8c5e")).as("a later commit keeps its copy again").isPresent();
+    }
+
     @Test
     void aProcessWithTheTierOffSharingTheDirectoryEvictsNobodysCopies() throws Exception {
         // s3tiered.local.enabled: false in one process (budget 0) whose directory is the host's
