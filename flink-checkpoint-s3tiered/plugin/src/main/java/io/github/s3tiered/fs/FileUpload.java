@@ -42,10 +42,20 @@ final class FileUpload {
      */
     static void upload(S3TieredRuntime runtime, Cancellation cancellation, ObjectPath target, Path file, long length,
             int checksum, boolean replacesDurable) throws IOException {
+        upload(runtime, cancellation, target, file, length, checksum, replacesDurable, () -> { });
+    }
+
+    /**
+     * As above; {@code completing} runs before the first request that can create the object (the
+     * PUT, or the CompleteMultipartUpload): a failed upload may have created it only after that.
+     */
+    static void upload(S3TieredRuntime runtime, Cancellation cancellation, ObjectPath target, Path file, long length,
+            int checksum, boolean replacesDurable, Runnable completing) throws IOException {
         S3Access store = runtime.store().cancellable(cancellation);
         S3TieredConfig config = runtime.config();
         long start = System.nanoTime();
         if (length <= config.multipartThreshold()) {
+            completing.run();
             store.putFile(target.bucket(), target.key(), file, length, checksum, replacesDurable);
             return;
         }
@@ -92,6 +102,7 @@ final class FileUpload {
                 completed.add(awaitPart(p, target, uploadId));
             }
             cancellation.check("Upload of " + target);
+            completing.run();
             store.completeMultipartUpload(target.bucket(), target.key(), uploadId, completed, length, checksum);
             runtime.store().statistics().uploads.increment();
             runtime.store().statistics().uploadNanos.add(System.nanoTime() - start);

@@ -74,6 +74,8 @@ final class TieredOutputStream extends FSDataOutputStream {
     private volatile boolean closingUploadSent;
     /** The object a cancelled close's upload completed was deleted already (only the closing thread). */
     private boolean cancelledObjectRemoved;
+    /** A request that can create the object (a PUT, a CompleteMultipartUpload) went out. */
+    private volatile boolean creatingRequestSent;
 
     /** Set once the uploading {@code close()} returned or threw: nothing more is sent for it. */
     private volatile boolean closeEnded;
@@ -113,7 +115,12 @@ final class TieredOutputStream extends FSDataOutputStream {
     TieredOutputStream(S3TieredRuntime runtime, ObjectPath target) throws IOException {
         this.runtime = runtime;
         this.target = target;
-        this.staging = runtime.tier().newStagingFile();
+        try {
+            this.staging = runtime.tier().newStagingFile();
+        } catch (java.io.UncheckedIOException e) {
+            // its directory cannot be made (a full or read-only volume): Flink handles IOExceptions only
+            throw new IOException("Cannot create a stream to " + target + ": " + e.getMessage(), e.getCause());
+        }
         this.sha256 = runtime.preUploads().mayDeduplicate(target) ? ContentHash.newDigest() : null;
         try {
             this.channel = FileChannel.open(staging, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
@@ -558,12 +565,13 @@ final class TieredOutputStream extends FSDataOutputStream {
             // the upload may have reached S3 all the same (its answer lost): a copy of an earlier
             // version of the object must not go on being served on this host
             runtime.tier().drop(target.bucket(), target.key());
-            if (state.get() == State.CANCELLED && closingUploadSent && syncedLength < 0 && !cancelledObjectRemoved) {
+            if (state.get() == State.CANCELLED && creatingRequestSent && syncedLength < 0 && !cancelledObjectRemoved) {
                 // cancelled while S3's answer was awaited: S3 may have completed the request it had
                 // whole, after the canceller's own delete of the path (Flink's stream deletes it as
                 // soon as its close returns); nothing refers to the object, so it goes, as after a
-                // cancelled sync
-                removeCancelledObject();
+                // cancelled sync. In the background: an S3 that did not answer the upload may not
+                // answer the delete either, and the cancelled close must end now
+                removeCancelledObjectInBackground();
             }
             throw e;
         } finally {
@@ -737,6 +745,15 @@ final class TieredOutputStream extends FSDataOutputStream {
         }
     }
 
+    private void removeCancelledObjectInBackground() {
+        try {
+            runtime.transferPool().execute(this::removeCancelledObject);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            LOG.warn("Could not delete {}, which S3 may have completed after its upload was cancelled: the file system"
+                    + " is closing", target);
+        }
+    }
+
     private void removeCancelledObject() {
         try {
             EvenIfInterrupted.run(() -> {
@@ -753,7 +770,8 @@ final class TieredOutputStream extends FSDataOutputStream {
     private void upload(long length, int checksum) throws IOException {
         closingUploadSent = true;
         // after a sync, S3 holds a version a completed checkpoint may refer to (file merging)
-        FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0);
+        FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0,
+                () -> creatingRequestSent = true);
     }
 
     private void ensureOpen() throws IOException {

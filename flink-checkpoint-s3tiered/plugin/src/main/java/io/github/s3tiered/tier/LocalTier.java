@@ -347,7 +347,8 @@ public final class LocalTier {
         try {
             place(bucket, key, stagedFile, size, crc32c);
         } catch (IOException | RuntimeException | Error e) {
-            if (!remove(bucket, key)) {
+            // a failure after the new copy was recorded whole (a later step of the commit) keeps it
+            if (!recordsVersion(bucket, key, size, crc32c) && !remove(bucket, key)) {
                 notServed.add(new ObjectKey(bucket, key));
             }
             throw e;
@@ -549,6 +550,16 @@ public final class LocalTier {
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
             remove(bucket, key);
+        }
+    }
+
+    /** Whether the sidecar describes a copy of {@code size} bytes with this CRC32C. */
+    private boolean recordsVersion(String bucket, String key, long size, int crc32c) {
+        try {
+            Optional<TierEntry> now = layout.readSidecar(bucket, key);
+            return now.isPresent() && now.get().size() == size && now.get().crc32c() == crc32c;
+        } catch (TierLayout.SidecarUnreadableException | RuntimeException e) {
+            return false;
         }
     }
 

@@ -249,6 +249,11 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
 
             assertThatThrownBy(() -> closing.get(60, TimeUnit.SECONDS)).rootCause()
                     .isInstanceOf(Cancellation.CancelledException.class);
+            // deleted in the background: the cancelled close does not wait for an S3 that may not answer
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (store.object(BUCKET, "cp/shared/close-cancelled").isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
             assertThat(store.object(BUCKET, "cp/shared/close-cancelled")).as("referred to by nothing").isEmpty();
             assertThat(stagingFiles()).isZero();
         } finally {
