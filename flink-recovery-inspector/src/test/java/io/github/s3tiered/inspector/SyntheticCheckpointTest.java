@@ -134,6 +134,44 @@ class SyntheticCheckpointTest {
                 .hasMessageContaining("mistyped");
     }
 
+    /**
+     * File merging across checkpoint boundaries: a TaskManager's directory holds physical file A,
+     * whose segment the retained chk-7 references, and B, which only a subsumed checkpoint used and
+     * which the TaskManager keeps open in its pool for the next checkpoints' segments. Both are old
+     * (an open file keeps its creation time on HDFS, its last write's elsewhere): B stays while a
+     * retained checkpoint uses its directory; a file directly in taskowned/ is still an orphan.
+     */
+    @Test
+    void unreferencedFilesInAFileMergingDirectoryInUseStay() throws Exception {
+        java.nio.file.Path tm = Files.createDirectories(jobDir.resolve("taskowned/job_0000000000000000000000000000000a_tm_tm-1"));
+        java.nio.file.Path a = Files.write(tm.resolve(UUID.randomUUID().toString()), new byte[29]);
+        java.nio.file.Path b = Files.write(tm.resolve(UUID.randomUUID().toString()), new byte[64]);
+        java.nio.file.Path leaked = Files.write(Files.createDirectories(jobDir.resolve("taskowned")).resolve("leaked"),
+                new byte[5]);
+        org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle segment =
+                new org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle(path(a), 0, 29,
+                        org.apache.flink.runtime.state.CheckpointedStateScope.EXCLUSIVE,
+                        new org.apache.flink.runtime.checkpoint.filemerging.LogicalFile.LogicalFileId(UUID.randomUUID().toString()));
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setInputChannelState(
+                new org.apache.flink.runtime.checkpoint.StateObjectCollection<>(List.of(
+                        new org.apache.flink.runtime.state.InputChannelStateHandle(0,
+                                new org.apache.flink.runtime.checkpoint.channel.InputChannelInfo(0, 0), segment,
+                                List.of(4L), 25)))).build());
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-7"));
+        makeEverythingOld();
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(7, List.of(op), List.of()), new DataOutputStream(out));
+        }
+
+        Orphans o = inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, false));
+
+        assertThat(o.orphans()).extracting(f -> f.path().getName()).containsExactly("leaked");
+        assertThat(b).exists();
+        assertThat(a).exists();
+        assertThat(leaked).doesNotExist();
+    }
+
     @Test
     void aFileThatBeginsAsMetadataButCannotBeReadStopsTheOrphanSearch() throws Exception {
         writeCheckpoint(1, 0, 10);

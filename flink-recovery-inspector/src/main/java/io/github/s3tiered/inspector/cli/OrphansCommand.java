@@ -106,7 +106,7 @@ final class OrphansCommand extends InspectorSubcommand {
             out().println(o.orphans().size() + " orphans (" + Table.bytes(o.orphanBytes()) + "); " + o.referencedFiles()
                     + " files referenced by " + o.retainedCheckpoints().size() + " retained checkpoints; " + o.tooYoung()
                     + " unreferenced entries kept, younger than " + minAge + " (or than the job's checkpoint timeout, when its"
-                    + " storage recorded a longer one)");
+                    + " storage recorded a longer one), or in a file-merging directory a retained checkpoint uses");
             if (o.preUploadsKept() > 0 && o.preUploadGraceMillis() < 0) {
                 out().println(o.preUploadsKept() + " unreferenced uploads ahead of checkpoints (shared/<sha256>-<id>.sst) kept: the"
                         + " job recorded no readable " + CheckpointNames.PRE_UPLOAD_RECORD_FILE + " saying how long a TaskManager"

@@ -203,8 +203,8 @@ public final class MetadataConsistency {
             try {
                 List<AbstractChannelStateHandle<?>> inputs = OperatorStates.unmergedInputHandles(s);
                 List<AbstractChannelStateHandle<?>> outputs = OperatorStates.unmergedOutputHandles(s);
-                inputs.forEach(h -> checkChannel(h, channels, where, out));
-                outputs.forEach(h -> checkChannel(h, channels, where, out));
+                inputs.forEach(h -> checkChannel(h, subtask, channels, where, out));
+                outputs.forEach(h -> checkChannel(h, subtask, channels, where, out));
                 checkChannelsDistinct(inputs, where, out);
                 checkChannelsDistinct(outputs, where, out);
                 OperatorStates.mergedChannelContradictions(s).forEach(c -> out.add(where + " " + c));
@@ -503,7 +503,22 @@ public final class MetadataConsistency {
         return null;
     }
 
-    private static void checkChannel(AbstractChannelStateHandle<?> h, int channels, String where, List<String> out) {
+    /**
+     * Flink's channel state writer ({@code ChannelStateSerializerImpl}) starts each file, or each
+     * file-merging segment, with a 4-byte version, and writes every buffer as its 4-byte length and
+     * its bytes, recording the buffer's offset and, in the handle's size, both; each handle is
+     * built with the writing subtask's index ({@code ChannelStatePendingResult}), under which the
+     * checkpoint stores it. Its restore seeks to each offset and reads a length there: at the
+     * header it reads the version (0) as an empty buffer and restores none of that channel's
+     * records, without an error; and after a rescale it routes the buffers by the handle's index.
+     */
+    private static void checkChannel(AbstractChannelStateHandle<?> h, int subtask, int channels, String where,
+            List<String> out) {
+        if (h.getSubtaskIndex() != subtask) {
+            out.add(where + " channel state " + h.getInfo() + " records subtask " + h.getSubtaskIndex() + " (Flink records"
+                    + " the subtask that wrote it; a rescaled restore would route its buffers as that subtask's)");
+            return;
+        }
         int[] indices = h.getInfo() instanceof InputChannelInfo in
                 ? new int[] {in.getGateIdx(), in.getInputChannelIdx()}
                 : h.getInfo() instanceof ResultSubpartitionInfo sub
@@ -526,13 +541,30 @@ public final class MetadataConsistency {
             out.add(where + " channel state " + h.getInfo() + " holds " + h.getStateSize() + " bytes of a " + size + "-byte file");
             return;
         }
+        if (h.getStateSize() < (long) CHANNEL_LENGTH_BYTES * h.getOffsets().size()) {
+            out.add(where + " channel state " + h.getInfo() + " records " + h.getStateSize() + " bytes for "
+                    + h.getOffsets().size() + " buffers, each of which Flink writes with a " + CHANNEL_LENGTH_BYTES
+                    + "-byte length");
+            return;
+        }
         for (long offset : h.getOffsets()) {
             if (offset < 0 || size >= 0 && offset >= size) {
                 out.add(where + " channel state " + h.getInfo() + " has a buffer at byte " + offset + " of a " + size + "-byte file");
                 return;
             }
+            if (offset < CHANNEL_HEADER_BYTES || size >= 0 && offset + CHANNEL_LENGTH_BYTES > size) {
+                out.add(where + " channel state " + h.getInfo() + " has a buffer at byte " + offset + " of a " + size
+                        + "-byte file, where Flink writes none (its " + CHANNEL_HEADER_BYTES + "-byte header comes first,"
+                        + " and each buffer starts with a " + CHANNEL_LENGTH_BYTES + "-byte length)");
+                return;
+            }
         }
     }
+
+    /** {@code ChannelStateSerializerImpl}'s version header at the start of each file or segment. */
+    private static final int CHANNEL_HEADER_BYTES = 4;
+    /** The length each buffer starts with. */
+    private static final int CHANNEL_LENGTH_BYTES = 4;
 
     /**
      * Flink's {@code SourceCoordinator} checkpoints its enumerator as a serde version (0 or 1), the

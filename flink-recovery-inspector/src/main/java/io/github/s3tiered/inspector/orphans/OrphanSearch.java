@@ -35,8 +35,8 @@ import java.util.Set;
 /**
  * Finds files under a job's {@code shared/} and {@code taskowned/}, and {@code chk-N} directories
  * without metadata, that no retained checkpoint references. A file is kept when in doubt: younger
- * than the minimum age, of unknown age, or inside a directory a retained checkpoint references
- * something in.
+ * than the minimum age, of unknown age, or inside a subdirectory (Flink's file merging) a retained
+ * checkpoint references something in.
  *
  * <p>Internal: public only so that the inspector's other packages can use it; not part of the
  * library's API.
@@ -602,18 +602,36 @@ public final class OrphanSearch {
 
     /**
      * {@code oldestPreUploaded} applies to the names of uploads ahead of checkpoints, {@code oldest}
-     * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}.
+     * to the others; {@code preUploadsKept} counts the former among {@code tooYoung}, which also
+     * counts the files kept in a directory in use (see below).
+     *
+     * <p>A subdirectory (Flink's file merging: {@code shared/job_<id>_op_<id>/},
+     * {@code taskowned/job_<id>_tm_<id>/}) that holds a file a retained checkpoint references keeps
+     * its unreferenced files too: with {@code file-merging.across-checkpoint-boundary}, a
+     * TaskManager keeps physical files open in a pool and appends later checkpoints' segments to
+     * them, while no retained checkpoint references one that only a subsumed checkpoint used, and
+     * its time is its creation's on some file systems (HDFS) or its last write's, maybe older than
+     * the minimum age: deleted, the next checkpoint would name a file that no longer exists.
      */
     private void walk(Path dir, OrphanFile.Kind kind, Set<String> referenced, long oldest, long oldestPreUploaded,
             List<OrphanFile> orphans, int[] tooYoung, int[] preUploadsKept, DirectoryListings listings) throws IOException {
+        walk(dir, 0, kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, preUploadsKept, listings);
+    }
+
+    private void walk(Path dir, int depth, OrphanFile.Kind kind, Set<String> referenced, long oldest,
+            long oldestPreUploaded, List<OrphanFile> orphans, int[] tooYoung, int[] preUploadsKept,
+            DirectoryListings listings) throws IOException {
         DirectoryListings.Listing listing = listings.listOrThrow(dir);
+        boolean inUse = depth > 0 && listing.entries().values().stream()
+                .anyMatch(s -> !s.isDir() && isReferenced(referenced, s.getPath()));
         for (FileStatus s : listing.entries().values()) {
             if (s.isDir()) {
-                walk(s.getPath(), kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung, preUploadsKept, listings);
+                walk(s.getPath(), depth + 1, kind, referenced, oldest, oldestPreUploaded, orphans, tooYoung,
+                        preUploadsKept, listings);
             } else if (!isReferenced(referenced, s.getPath())) {
                 long time = s.getModificationTime();
                 boolean preUploaded = CheckpointNames.isPreUploadedName(s.getPath().getName());
-                if (time > 0 && time <= (preUploaded ? oldestPreUploaded : oldest)) {
+                if (!inUse && time > 0 && time <= (preUploaded ? oldestPreUploaded : oldest)) {
                     orphans.add(new OrphanFile(s.getPath(), kind, s.getLen(), time));
                 } else {
                     tooYoung[0]++;

@@ -143,7 +143,7 @@ class MetadataConsistencyTest {
         OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 1, 128);
         op.putState(0, OperatorSubtaskState.builder().setManagedKeyedState(incremental(40))
                 .setInputChannelState(new StateObjectCollection<>(List.of(new InputChannelStateHandle(0,
-                        new InputChannelInfo(0, 200), file("in-0"), List.of(0L), 1000))))
+                        new InputChannelInfo(0, 200), file("in-0"), List.of(4L), 1000))))
                 .build());
         assertThat(MetadataConsistency.check(new CheckpointMetadata(0, List.of(op), List.of()), "savepoint-1")).isEmpty();
         assertThat(MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(op), List.of()), "chk-5"))
@@ -230,6 +230,37 @@ class MetadataConsistencyTest {
                 List.of(HandleAndLocalPath.of(file("MANIFEST-000004"), "MANIFEST-000004"),
                         HandleAndLocalPath.of(new ByteStreamStateHandle("current", new byte[16]), "CURRENT")),
                 new ByteStreamStateHandle("meta", new byte[3]), 1000);
+    }
+
+    /**
+     * In-flight data as Flink writes it: a 4-byte header first in each file, each buffer its 4-byte
+     * length and its bytes, every handle recording the subtask that wrote it. An offset at the
+     * header (Flink's restore reads the version as an empty buffer and restores nothing of that
+     * channel, without an error), one where no length fits, a size below the lengths, and a handle
+     * recording another subtask (a rescaled restore routes its buffers as that subtask's) are
+     * contradictions; a buffer right after the header is not.
+     */
+    @Test
+    void inFlightBuffersWhereFlinkWritesNoneOrOfAnotherSubtaskAreContradictions() {
+        assertThat(channelContradictions(1, 1, List.of(4L, 500L), 200)).isEmpty();
+        assertThat(channelContradictions(1, 1, List.of(0L), 200)).singleElement().asString()
+                .contains("subtask 1", "buffer at byte 0 of a 1000-byte file", "header");
+        assertThat(channelContradictions(1, 1, List.of(4L, 997L), 200)).singleElement().asString()
+                .contains("buffer at byte 997");
+        assertThat(channelContradictions(1, 1, List.of(4L, 500L), 7)).singleElement().asString()
+                .contains("7 bytes for 2 buffers");
+        assertThat(channelContradictions(1, 0, List.of(4L), 200)).singleElement().asString()
+                .contains("operator", "subtask 1", "records subtask 0");
+    }
+
+    /** The contradictions of a checkpoint whose operator (parallelism 2) has one input channel handle at {@code subtask}. */
+    private static List<String> channelContradictions(int subtask, int recordedSubtask, List<Long> offsets, long size) {
+        OperatorState op = new OperatorState(null, null, new OperatorID(1, 2), 2, 128);
+        op.putState(subtask, OperatorSubtaskState.builder()
+                .setInputChannelState(new StateObjectCollection<>(List.of(new InputChannelStateHandle(recordedSubtask,
+                        new InputChannelInfo(0, 1), file("in-0"), offsets, size))))
+                .build());
+        return MetadataConsistency.check(new CheckpointMetadata(CHECKPOINT_ID, List.of(op), List.of()), "chk-5");
     }
 
     private static StreamStateHandle file(String name) {
