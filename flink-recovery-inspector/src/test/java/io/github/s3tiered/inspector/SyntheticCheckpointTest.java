@@ -172,6 +172,26 @@ class SyntheticCheckpointTest {
         assertThat(leaked).doesNotExist();
     }
 
+    /** A lost file of in-flight data only: the reason names Flink's option that resumes the checkpoint without it. */
+    @Test
+    void aMissingFileOfInFlightDataOnlyNamesTheOptionToResumeWithoutIt() throws Exception {
+        java.nio.file.Path chk = Files.createDirectories(jobDir.resolve("chk-3"));
+        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        op.putState(0, OperatorSubtaskState.builder().setInputChannelState(
+                new org.apache.flink.runtime.checkpoint.StateObjectCollection<>(List.of(
+                        new org.apache.flink.runtime.state.InputChannelStateHandle(0,
+                                new org.apache.flink.runtime.checkpoint.channel.InputChannelInfo(0, 0),
+                                new FileStateHandle(path(chk.resolve("in-flight")), 29), List.of(4L), 25)))).build());
+        try (OutputStream out = Files.newOutputStream(chk.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(3, List.of(op), List.of()), new DataOutputStream(out));
+        }
+
+        Validation v = inspector.validate(path(chk), false);
+
+        assertThat(v.verdict()).isEqualTo(Verdict.MISSING_FILES);
+        assertThat(v.reason()).contains("in-flight data only", "execution.state-recovery.without-channel-state.checkpoint-id");
+    }
+
     @Test
     void aFileThatBeginsAsMetadataButCannotBeReadStopsTheOrphanSearch() throws Exception {
         writeCheckpoint(1, 0, 10);

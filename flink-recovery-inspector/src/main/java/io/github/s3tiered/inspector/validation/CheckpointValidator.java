@@ -186,6 +186,11 @@ public final class CheckpointValidator {
                 metadata.getCheckpointProperties());
     }
 
+    /** Said of a missing file that holds in-flight data only. */
+    private static final String IN_FLIGHT_ONLY = " (in-flight data only: Flink resumes the checkpoint without it when"
+            + " execution.state-recovery.without-channel-state.checkpoint-id names it, losing the records in flight at"
+            + " the checkpoint)";
+
     /**
      * The verdict on a checkpoint listed in its job directory but gone when its turn came (the
      * validation threw {@link FileNotFoundException}): a running job removes what it subsumes.
@@ -295,7 +300,8 @@ public final class CheckpointValidator {
                 if (status == null) {
                     problems.add(new Problem(Verdict.MISSING_FILES, f.path().toString(),
                             "missing" + (listing.exists() ? "" : " (its directory " + listing.dir() + " is missing)")
-                                    + "; holds " + String.join(",", f.kinds()) + " state of operator " + String.join(",", f.operators())));
+                                    + "; holds " + String.join(",", f.kinds()) + " state of operator " + String.join(",", f.operators())
+                                    + (f.kinds().equals(java.util.Set.of("channel")) ? IN_FLIGHT_ONLY : "")));
                 } else if (f.exactSize() && status.getLen() != f.minSize()) {
                     problems.add(new Problem(Verdict.SIZE_MISMATCH, f.path().toString(),
                             "recorded size " + f.minSize() + " bytes, found " + status.getLen()));
