@@ -132,6 +132,13 @@ class SyntheticCheckpointTest {
         assertThatThrownBy(() -> inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true, true,
                 null, List.of(path(root.resolve("mistyped")))))).isInstanceOf(java.io.FileNotFoundException.class)
                 .hasMessageContaining("mistyped");
+        // a checkpoint of the claimer (its older retained ones would go unread), or a directory of no job
+        for (java.nio.file.Path wrongKind : List.of(claimer.resolve("chk-7"), Files.createDirectories(root.resolve("empty")))) {
+            assertThatThrownBy(() -> inspector.orphans(path(jobDir), new OrphanOptions(java.time.Duration.ofHours(1), true,
+                    true, null, List.of(path(wrongKind))))).isInstanceOf(java.io.IOException.class)
+                    .hasMessageContaining("neither a job directory nor a checkpoint directory of jobs");
+        }
+        assertThat(jobDir.resolve("shared/sst-21")).exists();
     }
 
     /**

@@ -361,7 +361,6 @@ final class CompletedCheckpointVerifier {
                 listingFailed(c, dirs.get(dir), e);
                 return;
             }
-            listingsFailedInARow = 0;
             requests += Math.max(1, (entries.length + LISTING_PAGE - 1) / LISTING_PAGE);
             for (FileStatus s : entries) {
                 if (!s.isDir()) {
@@ -390,9 +389,11 @@ final class CompletedCheckpointVerifier {
                         } catch (FileNotFoundException e) {
                             size = null;
                         } catch (IOException e) {
-                            // S3 did not answer: this file is judged at a later verification
-                            LOG.debug("Could not read the flag byte of changelog file {}: {}", f.path(), e.getMessage());
-                            continue;
+                            // S3 did not answer: nothing is known, as when a listing fails (no
+                            // checkpoint is called verified with a file unjudged); the next one tries again
+                            LOG.warn("Could not verify checkpoint {} of {}: reading the compression flag of changelog file"
+                                    + " {} failed: {}", c.checkpointId(), jobDir, f.path(), e.getMessage());
+                            return;
                         }
                     }
                 }
@@ -409,6 +410,9 @@ final class CompletedCheckpointVerifier {
                 }
             }
         }
+        // every listing of this verification answered: a role that may list some prefixes only
+        // fails at every checkpoint, which must not reset the count
+        listingsFailedInARow = 0;
         Set<String> referenced = new HashSet<>();
         files.forEach(f -> referenced.add(PathKey.of(f.path())));
         // Flink deletes a subsumed checkpoint's _metadata with its files, and its shared files no

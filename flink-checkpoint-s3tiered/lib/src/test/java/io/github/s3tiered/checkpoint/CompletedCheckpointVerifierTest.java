@@ -353,12 +353,33 @@ class CompletedCheckpointVerifierTest {
         assertThat(logs).as("a listing succeeded in between").filteredOn(l -> l.startsWith("WARN")).hasSize(1);
     }
 
-    /** A checkpoint of one operator whose state is one file of 64 bytes at {@code file}. */
-    private static byte[] checkpointOfFileAt(long id, Path file) throws Exception {
-        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), 1, 128);
-        state.putState(0, OperatorSubtaskState.builder()
-                .setManagedOperatorState(new OperatorStreamStateHandle(Map.of(), new FileStateHandle(file, 64)))
-                .build());
+    /** As above, where one directory lists and another does not (a role that may list some prefixes only). */
+    @Test
+    void listingsOfOneDirectoryFailingAtEveryCheckpointAreToldOnceThoughOthersList() throws Exception {
+        CompletedCheckpointVerifier verifier = new CompletedCheckpointVerifier(new Path(root.resolve("job").toUri()), 1,
+                getClass().getClassLoader(), null);
+        List<String> logs = io.github.s3tiered.testing.CapturedLogs.during(CompletedCheckpointVerifier.class, () -> {
+            for (long id = 1; id <= 5; id++) {
+                java.nio.file.Path dir = checkpointDir(id);
+                java.nio.file.Path listed = Files.write(dir.resolve("state"), new byte[64]);
+                byte[] metadata = checkpointOfFileAt(id, new Path(listed.toUri()),
+                        new Path("nosuchscheme://bucket/job/chk-" + id + "/state"));
+                Files.write(dir.resolve("_metadata"), metadata);
+                verify(verifier, id, metadata, dir);
+            }
+        });
+        assertThat(logs).filteredOn(l -> l.startsWith("WARN")).hasSize(2);
+        assertThat(logs).filteredOn(l -> l.startsWith("ERROR")).hasSize(1);
+    }
+
+    /** A checkpoint of one operator whose subtasks' state is one file of 64 bytes each, at {@code files}. */
+    private static byte[] checkpointOfFileAt(long id, Path... files) throws Exception {
+        OperatorState state = new OperatorState("op", "op-uid", new OperatorID(1, 2), files.length, 128);
+        for (int i = 0; i < files.length; i++) {
+            state.putState(i, OperatorSubtaskState.builder()
+                    .setManagedOperatorState(new OperatorStreamStateHandle(Map.of(), new FileStateHandle(files[i], 64)))
+                    .build());
+        }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(id, List.of(state), List.of()), bytes);
         return bytes.toByteArray();

@@ -302,7 +302,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
         if (overwriteMode == WriteMode.NO_OVERWRITE && !isRandomName(path) && store().head(op.bucket(), op.key()).isPresent()) {
             throw new FileAlreadyExistsException(op.toString(), null, "exists and the write mode is NO_OVERWRITE");
         }
-        return new TieredOutputStream(runtime, op);
+        return new TieredOutputStream(runtime, op, overwriteMode == WriteMode.OVERWRITE);
     }
 
     private static final java.util.regex.Pattern RANDOM_NAME =

@@ -76,6 +76,8 @@ final class TieredOutputStream extends FSDataOutputStream {
     private boolean cancelledObjectRemoved;
     /** A request that can create the object (a PUT, a CompleteMultipartUpload) went out. */
     private volatile boolean creatingRequestSent;
+    /** See the constructor. */
+    private final boolean mayReplace;
 
     /** Set once the uploading {@code close()} returned or threw: nothing more is sent for it. */
     private volatile boolean closeEnded;
@@ -113,8 +115,14 @@ final class TieredOutputStream extends FSDataOutputStream {
     private IOException stagingFailure;
 
     TieredOutputStream(S3TieredRuntime runtime, ObjectPath target) throws IOException {
+        this(runtime, target, true);
+    }
+
+    /** @param mayReplace created with {@code OVERWRITE}: an object may exist at the path before this stream's */
+    TieredOutputStream(S3TieredRuntime runtime, ObjectPath target, boolean mayReplace) throws IOException {
         this.runtime = runtime;
         this.target = target;
+        this.mayReplace = mayReplace;
         try {
             this.staging = runtime.tier().newStagingFile();
         } catch (java.io.UncheckedIOException e) {
@@ -565,12 +573,16 @@ final class TieredOutputStream extends FSDataOutputStream {
             // the upload may have reached S3 all the same (its answer lost): a copy of an earlier
             // version of the object must not go on being served on this host
             runtime.tier().drop(target.bucket(), target.key());
-            if (state.get() == State.CANCELLED && creatingRequestSent && syncedLength < 0 && !cancelledObjectRemoved) {
+            if (state.get() == State.CANCELLED && creatingRequestSent && syncedLength < 0 && !cancelledObjectRemoved
+                    && !mayReplace) {
                 // cancelled while S3's answer was awaited: S3 may have completed the request it had
-                // whole, after the canceller's own delete of the path (Flink's stream deletes it as
-                // soon as its close returns); nothing refers to the object, so it goes, as after a
-                // cancelled sync. In the background: an S3 that did not answer the upload may not
-                // answer the delete either, and the cancelled close must end now
+                // whole, after the canceller's own delete of the path (Flink's checkpoint streams,
+                // created NO_OVERWRITE, delete it as soon as their close returns); nothing refers to
+                // the object, so it goes, as after a cancelled sync. Not over an object that may
+                // have been there before (OVERWRITE): the delete would take that one if S3 never
+                // got this one. In the background: an S3 that did not answer the upload may not
+                // answer the delete either, and the cancelled close must end now. A request S3
+                // completes after this delete still leaves its object (the window narrows, no more)
                 removeCancelledObjectInBackground();
             }
             throw e;

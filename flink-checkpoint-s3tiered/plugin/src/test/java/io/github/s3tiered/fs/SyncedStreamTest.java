@@ -238,7 +238,7 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         S3TieredFileSystem late = FakeS3FileSystems.create(storesAfterTheAbort, stats,
                 FakeS3FileSystems.config(tierDir, java.util.Map.of()));
         try {
-            TieredOutputStream out = (TieredOutputStream) late.create(path("cp/shared/close-cancelled"), WriteMode.OVERWRITE);
+            TieredOutputStream out = (TieredOutputStream) late.create(path("cp/shared/close-cancelled"), WriteMode.NO_OVERWRITE);
             out.write(bytes(1000, 14));
             CompletableFuture<Void> closing = inBackground(out::close);
             assertThat(putSent.await(30, TimeUnit.SECONDS)).isTrue();

@@ -97,7 +97,16 @@ public final class OrphanSearch {
             }
         }
         for (Path other : options.alsoRead()) {
-            // a job resumed in CLAIM mode into another checkpoint directory: read as the siblings are
+            // a job resumed in CLAIM mode into another checkpoint directory: read as the siblings are;
+            // a path of another kind (a checkpoint: the job's older retained ones would go unread; a
+            // job's shared/, an empty directory: nothing) would let files it uses look unreferenced
+            io.github.s3tiered.inspector.PathRole role = CheckpointDiscovery.classify(other, listings);
+            if (role != io.github.s3tiered.inspector.PathRole.JOB_DIRECTORY
+                    && role != io.github.s3tiered.inspector.PathRole.BASE_DIRECTORY) {
+                throw new IOException("The directory to read as well " + other + " is neither a job directory nor a"
+                        + " checkpoint directory of jobs (" + role + "): name the job directory of the job that"
+                        + " resumed from this one, or the checkpoint directory holding it");
+            }
             for (JobDirectory claimer : CheckpointDiscovery.discover(other, listings)) {
                 if (jobsRead.add(PathKey.of(claimer.path()))) {
                     progress.step("reading the checkpoints of job directory " + claimer.path());

@@ -52,6 +52,10 @@ final class ChangelogFileContent extends OutputStream {
     private boolean identifierSeen;
     private long decompressed;
     private String damage;
+    /** Shared by all checks of this process: whether Snappy's native library failed to load. */
+    private static volatile boolean nativeSnappyUnavailable;
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChangelogFileContent.class);
 
     @Override
     public void write(int b) {
@@ -90,6 +94,11 @@ final class ChangelogFileContent extends OutputStream {
                 endChunk();
             }
         }
+    }
+
+    /** As where Snappy's native library cannot load (for tests). */
+    static void nativeSnappyUnavailable(boolean unavailable) {
+        nativeSnappyUnavailable = unavailable;
     }
 
     /** The first byte, or {@link #NO_FLAG} for an empty file. */
@@ -159,6 +168,8 @@ final class ChangelogFileContent extends OutputStream {
                 if (length > MAX_UNCOMPRESSED) {
                     damage = "the Snappy chunk at byte " + chunkStart + " holds " + length + " bytes, more than the "
                             + MAX_UNCOMPRESSED + " a chunk may";
+                } else if (chunkType == COMPRESSED_CHUNK && nativeSnappyUnavailable) {
+                    decompressed += length; // its bytes unknown here: the checksum cannot be checked
                 } else {
                     byte[] data = chunkType == UNCOMPRESSED_CHUNK ? body : uncompressed;
                     int from = chunkType == UNCOMPRESSED_CHUNK ? CHECKSUM_BYTES : 0;
@@ -176,8 +187,16 @@ final class ChangelogFileContent extends OutputStream {
         bodyLength = -1;
     }
 
-    /** Decompresses the chunk's data into {@link #uncompressed}; its length, or -1 with the damage set. */
+    /**
+     * Decompresses the chunk's data into {@link #uncompressed}; its length, or -1 with the damage
+     * set. Where Snappy's native library cannot load here (a container whose temporary directory
+     * forbids executables), the length comes from the compressed data's own preamble and the
+     * chunk's checksum is not checked: a file cut short is still told, damage inside a chunk is not.
+     */
     private int uncompress() {
+        if (nativeSnappyUnavailable) {
+            return preambleLength();
+        }
         try {
             int length = Snappy.uncompressedLength(body, CHECKSUM_BYTES, bodyLength - CHECKSUM_BYTES);
             if (length < 0 || length > MAX_UNCOMPRESSED) {
@@ -186,10 +205,45 @@ final class ChangelogFileContent extends OutputStream {
                 return -1;
             }
             return Snappy.uncompress(body, CHECKSUM_BYTES, bodyLength - CHECKSUM_BYTES, uncompressed, 0);
-        } catch (IOException | SnappyError e) {
+        } catch (SnappyError e) {
+            if (e.errorCode == org.xerial.snappy.SnappyErrorCode.FAILED_TO_LOAD_NATIVE_LIBRARY) {
+                return withoutNativeSnappy(e);
+            }
             damage = "the Snappy chunk at byte " + chunkStart + " does not decompress (" + e.getMessage() + ")";
             return -1;
+        } catch (IOException e) {
+            damage = "the Snappy chunk at byte " + chunkStart + " does not decompress (" + e.getMessage() + ")";
+            return -1;
+        } catch (LinkageError e) {
+            return withoutNativeSnappy(e);
         }
+    }
+
+    private int withoutNativeSnappy(Throwable why) {
+        nativeSnappyUnavailable = true;
+        LOG.warn("Snappy's native library cannot load here ({}): compressed changelog files are checked for their"
+                + " length only, not against their checksums", why.toString());
+        return preambleLength();
+    }
+
+    /** The uncompressed length a Snappy block starts with (a little-endian base-128 varint), or -1 with the damage set. */
+    private int preambleLength() {
+        long length = 0;
+        for (int i = 0, at = CHECKSUM_BYTES; i < 5; i++, at++) {
+            if (at >= bodyLength) {
+                break;
+            }
+            int b = body[at] & 0xff;
+            length |= (long) (b & 0x7f) << (7 * i);
+            if ((b & 0x80) == 0) {
+                if (length > MAX_UNCOMPRESSED) {
+                    break;
+                }
+                return (int) length;
+            }
+        }
+        damage = "the Snappy chunk at byte " + chunkStart + " does not start with the length of its uncompressed data";
+        return -1;
     }
 
     /** The framing format's checksum: the CRC32C rotated and offset (as Snappy's framing defines it). */

@@ -82,6 +82,31 @@ class ChangelogFileContentTest {
         assertThat(feed(noIdentifier, 100).damage()).contains("does not start with a Snappy stream identifier");
     }
 
+    /** An upload of no changes: the flag and the stream identifier alone. */
+    @Test
+    void anEmptyUploadDecompressesToNothing() {
+        ChangelogFileContent content = feed(compressed(new byte[0]), 3);
+        assertThat(content.damage()).isNull();
+        assertThat(content.decompressedLength()).isZero();
+    }
+
+    /**
+     * Where Snappy's native library cannot load, each compressed chunk's length comes from its own
+     * preamble: a whole file still adds up, one cut short is still told (its checksums go unchecked).
+     */
+    @Test
+    void withoutSnappysNativeLibraryLengthsStillAddUp() {
+        ChangelogFileContent.nativeSnappyUnavailable(true);
+        try {
+            ChangelogFileContent whole = feed(FILE, 4096);
+            assertThat(whole.damage()).isNull();
+            assertThat(whole.decompressedLength()).isEqualTo(CHANGES.length);
+            assertThat(feed(Arrays.copyOf(FILE, FILE.length - 1), 4096).cutShort()).isTrue();
+        } finally {
+            ChangelogFileContent.nativeSnappyUnavailable(false);
+        }
+    }
+
     @Test
     void anUncompressedOrEmptyFileIsLeftToItsSize() {
         byte[] plain = new byte[100];
