@@ -86,8 +86,12 @@ final class TieredOutputStream extends FSDataOutputStream {
      * any: the object then does not exist. Written only by the syncing thread, in SYNCING.
      */
     private volatile long syncedLength = -1;
-    /** Whether a sync told the local tier that this object changes ({@link io.github.s3tiered.tier.LocalTier#beginRewrite}). */
+    /**
+     * Whether an upload (a sync's or the close's) told the local tier that this object changes
+     * ({@link io.github.s3tiered.tier.LocalTier#beginRewrite}), and the token it answered.
+     */
     private volatile boolean rewriteBegun;
+    private volatile long rewriteToken;
     /**
      * Whether a sync sent an upload, successful or not: a failed one may have created the object all
      * the same (S3 stored it, its answer was lost), so an abandon then leaves the delete to the caller.
@@ -327,10 +331,7 @@ final class TieredOutputStream extends FSDataOutputStream {
         if (!state.compareAndSet(State.OPEN, State.SYNCING)) {
             throw new IOException("Stream to " + target + " is closed");
         }
-        if (!rewriteBegun) {
-            rewriteBegun = true;
-            runtime.tier().beginRewrite(target.bucket(), target.key());
-        }
+        beginRewrite();
         syncUploadSent = true;
         try {
             upload(length, checksum);
@@ -533,6 +534,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             // content != null: claimed for this upload (reusePreUploaded), taken back if it fails
             try {
                 if (!synced || length != syncedLength) {
+                    beginRewrite();
                     upload(length, checksum);
                 }
             } catch (IOException | RuntimeException | Error e) {
@@ -562,7 +564,9 @@ final class TieredOutputStream extends FSDataOutputStream {
                 LOG.debug("{}: {} bytes uploaded in {} ms", target, length, (System.nanoTime() - closeStart) / 1_000_000);
             }
             try {
-                runtime.tier().commit(target.bucket(), target.key(), staging, length, checksum);
+                if (!runtime.tier().commitRewritten(target.bucket(), target.key(), staging, length, checksum, rewriteToken)) {
+                    LOG.debug("{}: another stream of this process wrote it meanwhile; no local-tier copy kept", target);
+                }
             } catch (IOException | RuntimeException e) {
                 // The object is in S3; only the local copy is missing.
                 LOG.warn("Uploaded {} but could not keep its local-tier copy: {}", target, e.toString());
@@ -747,6 +751,14 @@ final class TieredOutputStream extends FSDataOutputStream {
         } catch (IOException | RuntimeException e) {
             LOG.warn("Could not delete {}, uploaded ahead of a checkpoint that did not use it after its RocksDB instance"
                     + " closed; the storage's orphan removal takes it: {}", entry.object, e.toString());
+        }
+    }
+
+    /** Once per stream, before its first upload (see {@code LocalTier#beginRewrite}). */
+    private void beginRewrite() {
+        if (!rewriteBegun) {
+            rewriteBegun = true;
+            rewriteToken = runtime.tier().beginRewrite(target.bucket(), target.key());
         }
     }
 

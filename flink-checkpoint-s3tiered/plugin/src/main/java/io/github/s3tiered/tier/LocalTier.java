@@ -496,24 +496,68 @@ public final class LocalTier {
     }
 
     /**
-     * Objects a stream of this process rewrites under the same key (each {@code sync()} uploads
-     * the file so far again, see {@code TieredOutputStream}), with how many such streams: until
-     * the stream's own copy is committed, a copy a reader would keep is of an older, shorter
-     * version, so readers keep none ({@link #isBeingRewritten}).
+     * Objects streams of this process write (from their first upload, a sync's or the close's, to
+     * their end), with how many such streams and the generation of the last to begin: until a
+     * stream's own copy is committed, a copy a reader would keep is of an older version, so readers
+     * keep none ({@link #isBeingRewritten}); and of two streams whose writes overlapped, neither
+     * knows which version S3 kept (their commits are not ordered by S3's completions), so neither
+     * keeps a copy ({@link #commitRewritten}). Changed under the key's stripe lock.
      */
-    private final java.util.concurrent.ConcurrentHashMap<ObjectKey, Integer> beingRewritten =
+    private final java.util.concurrent.ConcurrentHashMap<ObjectKey, Rewrites> beingRewritten =
             new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong rewriteGenerations = new java.util.concurrent.atomic.AtomicLong();
 
-    public void beginRewrite(String bucket, String key) {
+    /** See {@link #beingRewritten}. */
+    private record Rewrites(int streams, long generation) {}
+
+    /** What {@link #beginRewrite} answers a stream that began while another of the key was written. */
+    public static final long OVERLAPPED = -1;
+
+    /**
+     * A stream begins uploading {@code bucket/key}; returns its token for {@link #commitRewritten}:
+     * its generation, or {@link #OVERLAPPED} when another stream of the key is written meanwhile.
+     */
+    public long beginRewrite(String bucket, String key) {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe);
-            beingRewritten.merge(new ObjectKey(bucket, key), 1, Integer::sum);
+            long generation = rewriteGenerations.incrementAndGet();
+            ObjectKey k = new ObjectKey(bucket, key);
+            Rewrites before = beingRewritten.get(k);
+            beingRewritten.put(k, new Rewrites(before == null ? 1 : before.streams() + 1, generation));
+            return before == null ? generation : OVERLAPPED;
         }
     }
 
     public void endRewrite(String bucket, String key) {
-        beingRewritten.computeIfPresent(new ObjectKey(bucket, key), (k, n) -> n == 1 ? null : n - 1);
+        synchronized (lockOf(stripeOf(bucket, key))) {
+            beingRewritten.computeIfPresent(new ObjectKey(bucket, key),
+                    (k, r) -> r.streams() == 1 ? null : new Rewrites(r.streams() - 1, r.generation()));
+        }
+    }
+
+    /**
+     * As {@link #commit}, by the stream that holds {@code token} from {@link #beginRewrite}: kept
+     * only when no other stream of the key was written while this one was (else no copy stays,
+     * the previous version's neither). Returns whether the copy was kept.
+     */
+    public boolean commitRewritten(String bucket, String key, Path stagedFile, long size, int crc32c, long token)
+            throws IOException {
+        int stripe = stripeOf(bucket, key);
+        synchronized (lockOf(stripe)) {
+            versions.incrementAndGet(stripe);
+            Rewrites now = beingRewritten.get(new ObjectKey(bucket, key));
+            if (token == OVERLAPPED || now == null || now.generation() != token) {
+                if (!remove(bucket, key)) {
+                    notServed.add(new ObjectKey(bucket, key));
+                }
+                stats.staleReadsNotKept.increment();
+                return false;
+            }
+            placeOrRemove(bucket, key, stagedFile, size, crc32c);
+        }
+        eviction.evictIfDue();
+        return true;
     }
 
     /** Whether a copy of this object must neither be kept nor served (a stream here rewrites it). */

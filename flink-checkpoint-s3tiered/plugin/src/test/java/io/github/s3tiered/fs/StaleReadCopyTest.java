@@ -311,4 +311,52 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         assertThat(fs.runtime().tier().getVerified(BUCKET, "big")).isEmpty();
         assertThat(readAll("big")).isEqualTo(v2);
     }
+
+    /**
+     * Two streams of this process write one key at once: A's PUT is stored first, then B's (S3
+     * keeps B), but A's answer arrives after B closed. Neither keeps a copy, so a read of the
+     * name (one whose content never changes: served from the tier without asking S3) returns what
+     * S3 holds.
+     */
+    @Test
+    void twoStreamsWritingOneKeyAtOnceLeaveNoCopyOfTheVersionS3DidNotKeep() throws Exception {
+        java.util.concurrent.CountDownLatch aStored = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch bClosed = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger puts = new java.util.concurrent.atomic.AtomicInteger();
+        io.github.s3tiered.s3.ObjectStore slowFirstAnswer = (io.github.s3tiered.s3.ObjectStore) java.lang.reflect.Proxy
+                .newProxyInstance(getClass().getClassLoader(), new Class<?>[] {io.github.s3tiered.s3.ObjectStore.class},
+                        (proxy, method, args) -> {
+                            Object r;
+                            try {
+                                r = method.invoke(store, args);
+                            } catch (java.lang.reflect.InvocationTargetException e) {
+                                throw e.getCause();
+                            }
+                            if (method.getName().equals("putObject") && puts.incrementAndGet() == 1) {
+                                aStored.countDown();
+                                bClosed.await(30, java.util.concurrent.TimeUnit.SECONDS); // A's answer is slow
+                            }
+                            return r;
+                        });
+        fs.runtime().close();
+        fs = FakeS3FileSystems.create(slowFirstAnswer, stats, FakeS3FileSystems.config(tierDir, Map.of()));
+        String key = "cp/shared/7c1f0d7e-1111-4a2b-8c3d-0123456789ab";
+        byte[] a = bytes(1000, 1);
+        byte[] b = bytes(1000, 2);
+        FSDataOutputStream outA = fs.create(path(key), WriteMode.OVERWRITE);
+        FSDataOutputStream outB = fs.create(path(key), WriteMode.OVERWRITE);
+        outA.write(a);
+        outB.write(b);
+        java.util.concurrent.CompletableFuture<Void> closingA = FakeS3FileSystems.inBackground(outA::close);
+        assertThat(aStored.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        outB.close();
+        bClosed.countDown();
+        closingA.get(30, java.util.concurrent.TimeUnit.SECONDS);
+
+        assertThat(store.object(BUCKET, key)).hasValue(b);
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("no copy of either version").isEmpty();
+        assertThat(readAll(key)).isEqualTo(b);
+        write(key, a); // a stream alone keeps its copy again
+        assertThat(fs.localTier().getVerified(BUCKET, key)).isPresent();
+    }
 }
