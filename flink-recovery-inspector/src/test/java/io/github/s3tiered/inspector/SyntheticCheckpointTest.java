@@ -296,6 +296,30 @@ class SyntheticCheckpointTest {
                 .contains("savepoint-012345-0a1b2c3d4e5f");
     }
 
+    /**
+     * A savepoint with a lower id whose _metadata was damaged after the higher one was written: its
+     * time is the damage's and its id, read from a _metadata that contradicts itself, is not to be
+     * trusted, so the ids and times do not disagree; the higher one is named.
+     */
+    @Test
+    void aDamagedSavepointWrittenLaterDoesNotMakeTheIdsAndTimesDisagree() throws Exception {
+        writeCheckpoint("savepoint-012345-0a1b2c3d4e5f", 7, 0, 3);
+        Files.setLastModifiedTime(jobDir.resolve("savepoint-012345-0a1b2c3d4e5f/_metadata"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofHours(7))));
+        java.nio.file.Path damaged = Files.createDirectories(jobDir.resolve("savepoint-012345-abcdef012345"));
+        // the uid does not give the operator's id: read by Flink's reader, contradicted by the checks
+        OperatorState op = new OperatorState("count", "another-uid", OperatorIds.fromUid("count"), 1, 128);
+        try (OutputStream out = Files.newOutputStream(damaged.resolve("_metadata"))) {
+            Checkpoints.storeCheckpointMetadata(new CheckpointMetadata(4, List.of(op), List.of()), new DataOutputStream(out));
+        }
+        assertThat(inspector.validate(path(damaged), false).verdict()).isEqualTo(Verdict.CORRUPT_METADATA);
+
+        RestorePoint rp = inspector.restorePoint(path(jobDir), true);
+
+        assertThat(rp.writtenLater()).as(rp.explanation()).isEmpty();
+        assertThat(rp.path()).map(Path::getName).contains("savepoint-012345-0a1b2c3d4e5f");
+    }
+
     @Test
     void aDirectoryWithoutAnyRetainedCheckpointHasNoOrphansToDelete() throws Exception {
         // under entropy injection: a resolved entropy prefix holds the job's files and chk-N, while the

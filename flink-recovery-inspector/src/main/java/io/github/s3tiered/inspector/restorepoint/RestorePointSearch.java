@@ -164,9 +164,12 @@ public final class RestorePointSearch {
         if (chosenId < 0 || chosen.metadataTimestamp() <= 0) {
             return out;
         }
-        // savepoints share the checkpoints' counter: one of a later run has a lower id too
+        // savepoints share the checkpoints' counter: one of a later run has a lower id too; not one
+        // whose _metadata contradicts itself (damaged: its id is not to be trusted, and its time is
+        // the damage's)
         for (Validation sp : savepoints) {
             if (sp != chosen && sp.checkpointId() >= 0 && sp.checkpointId() < chosenId
+                    && sp.verdict() != Verdict.CORRUPT_METADATA
                     && sp.metadataTimestamp() > chosen.metadataTimestamp() + WRITTEN_LATER_MARGIN_MILLIS) {
                 out.add(new RestorePoint.WrittenLater(sp.path(), sp.metadataTimestamp()));
             }
