@@ -3,6 +3,7 @@ package io.github.s3tiered.inspector.cli;
 import io.github.s3tiered.inspector.CheckpointInspector;
 
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.fs.Path;
 
 import picocli.CommandLine.Mixin;
@@ -49,6 +50,12 @@ abstract class InspectorSubcommand implements Callable<Integer> {
         }
         if (!common.quiet) {
             inspector = inspector.withProgress(new Progress(err()));
+        }
+        // judged as Flink restores it with this configuration: a checkpoint it resumes without its in-flight data
+        // needs none of those files
+        long inFlightDataIgnoredOf = conf.get(StateRecoveryOptions.CHECKPOINT_ID_OF_IGNORED_IN_FLIGHT_DATA);
+        if (inFlightDataIgnoredOf >= 0) {
+            inspector = inspector.withInFlightDataIgnoredOf(inFlightDataIgnoredOf);
         }
         int code = run(inspector);
         out().flush();
