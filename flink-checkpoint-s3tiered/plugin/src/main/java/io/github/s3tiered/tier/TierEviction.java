@@ -103,6 +103,11 @@ final class TierEviction {
         addedSinceScan.addAndGet(bytes);
     }
 
+    /** Over budget by this process's count (unless the last scan could not help it), or a tenth of the budget added since. */
+    private boolean due() {
+        return usedBytes.get() > maxBytes && !overBudgetAfterScan || addedSinceScan.get() > maxBytes / 10;
+    }
+
     /**
      * Evicts when this process's count is over budget, or after a tenth of the budget was added
      * here since the last scan (other processes add copies this one does not count). Called
@@ -113,7 +118,7 @@ final class TierEviction {
         if (keepsNoCopies()) {
             return;
         }
-        if (usedBytes.get() > maxBytes && !overBudgetAfterScan || addedSinceScan.get() > maxBytes / 10) {
+        if (due()) {
             long skippedUntil = lockWaitSkippedUntil;
             if (skippedUntil != 0 && System.nanoTime() - skippedUntil < 0) {
                 return;
@@ -214,6 +219,12 @@ final class TierEviction {
             if (forACommit && skippedUntil != 0 && System.nanoTime() - skippedUntil < 0) {
                 return 0;
             }
+            // commits that finished together all found a scan due and queued here: the first one's scan counted
+            // their copies, and each walk of the directory holds every commit of the host waiting
+            if (forACommit && !due()) {
+                return 0;
+            }
+            TierSteps.reached(TierSteps.EVICT_SCANNING);
             try (FileChannel ch = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock ignored = fileLockUntil(ch, System.nanoTime() + lockWait.toNanos())) {
                 long now = System.currentTimeMillis();

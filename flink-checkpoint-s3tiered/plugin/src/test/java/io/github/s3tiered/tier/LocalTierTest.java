@@ -197,6 +197,58 @@ class LocalTierTest {
         assertThat(tier.statistics().evictions.sum()).isPositive();
     }
 
+    /**
+     * Commits that finish together each find a scan due; the first one's scan counts all their
+     * copies, and the others, queued behind it for the lock, do not walk the directory again (each
+     * walk holds every commit of the host).
+     */
+    @Test
+    void commitsQueuedBehindAScanThatCountedThemDoNotScanAgain() throws Exception {
+        int committers = 4;
+        LocalTier tier = new LocalTier(dir, 11_000);
+        for (int i = 0; i < 3; i++) {
+            put(tier, "k" + i, bytes(2000, i));
+        }
+        java.util.concurrent.atomic.AtomicInteger scans = new java.util.concurrent.atomic.AtomicInteger();
+        CountDownLatch allCommitted = new CountDownLatch(committers);
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.COMMIT_SIDECAR_RENAMED)) {
+                allCommitted.countDown();
+            } else if (step.equals(TierSteps.EVICT_SCANNING) && scans.incrementAndGet() == 1) {
+                try {
+                    // every copy is in place before this scan; the other committers then count theirs and queue
+                    allCommitted.await(30, TimeUnit.SECONDS);
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        ExecutorService threads = Executors.newFixedThreadPool(committers);
+        try {
+            List<Future<?>> commits = new ArrayList<>();
+            for (int i = 0; i < committers; i++) {
+                String key = "c" + i;
+                byte[] data = bytes(2000, 10 + i);
+                commits.add(threads.submit(() -> {
+                    put(tier, key, data);
+                    return null;
+                }));
+            }
+            for (Future<?> f : commits) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            TierSteps.listen(step -> {});
+            threads.shutdownNow();
+        }
+
+        assertThat(allCommitted.getCount()).isZero();
+        assertThat(scans.get()).as("scans of the directory for %d commits that finished together", committers).isEqualTo(1);
+        assertThat(tier.usedBytes()).as("down to the low watermark").isLessThanOrEqualTo(9900).isEqualTo(onDisk());
+        assertThat(tier.statistics().evictions.sum()).isPositive();
+    }
+
     @Test
     void anEvictionScanHoldsNoKeyLock() throws Exception {
         // Five copies of 2000 bytes and their sidecars fit; a sixth does not: its commit evicts.
