@@ -3,6 +3,7 @@ package io.github.s3tiered.inspector.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.s3tiered.inspector.metadata.OperatorIds;
+import io.github.s3tiered.inspector.metadata.OperatorStates;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.Checkpoints;
@@ -63,7 +64,7 @@ class InFlightDataOptionTest {
 
     private java.nio.file.Path checkpointMissingItsInFlightData(long id) throws Exception {
         java.nio.file.Path chk = Files.createDirectories(dir.resolve("job/chk-" + id));
-        OperatorState op = new OperatorState("count", "count", OperatorIds.fromUid("count"), 1, 128);
+        OperatorState op = OperatorStates.create("count", "count", OperatorIds.fromUid("count"), 1, 128);
         op.putState(0, OperatorSubtaskState.builder().setInputChannelState(new StateObjectCollection<>(List.of(
                 new InputChannelStateHandle(0, new InputChannelInfo(0, 0),
                         new FileStateHandle(new Path(chk.resolve("in-flight").toUri()), 29), List.of(4L), 25))))
