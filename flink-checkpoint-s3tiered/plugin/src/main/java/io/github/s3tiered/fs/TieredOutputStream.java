@@ -343,7 +343,7 @@ final class TieredOutputStream extends FSDataOutputStream {
                 throw new IOException("sync() of " + target + " failed: the " + length + " bytes written so far are not"
                         + " durable (" + e.getMessage() + ")", e);
             }
-            cancelledWhileSyncing();
+            cancelledWhileSyncing(false);
             throw e instanceof IOException io ? io : new IOException("sync() of " + target + " cancelled", e);
         }
         // before the stream is OPEN again: an abandon() or a close from another thread must see what is durable
@@ -354,7 +354,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             // S3 completed this sync after the cancel: its caller hears "cancelled", so nothing refers
             // to these bytes; only what an earlier sync reported durable stays (the object starts with it)
             syncedLength = syncedBefore;
-            cancelledWhileSyncing();
+            cancelledWhileSyncing(true);
             throw new CancelledException("sync() of " + target + " cancelled: the stream was closed from another thread"
                     + " during its upload; " + (syncedBefore < 0 ? "the object S3 had completed was deleted"
                             : "the object holds at least the " + syncedBefore + " bytes synced before"));
@@ -367,7 +367,7 @@ final class TieredOutputStream extends FSDataOutputStream {
      * earlier sync made durable stay (a completed checkpoint may refer to them; Flink deletes what it
      * discards); without any, the object this sync may have created goes.
      */
-    private void cancelledWhileSyncing() {
+    private void cancelledWhileSyncing(boolean syncCompleted) {
         synchronized (writeLock) {
             try {
                 channel.close();
@@ -375,7 +375,9 @@ final class TieredOutputStream extends FSDataOutputStream {
                 LOG.debug("Closing the staging file {} of {}: {}", staging, target, e.toString());
             }
         }
-        if (syncedLength < 0) {
+        // an upload that did not complete may never have reached S3: over an object that may have been there before
+        // (OVERWRITE), the delete would take that one, the previous durable version, instead of this stream's
+        if (syncedLength < 0 && (syncCompleted || !mayReplace)) {
             removeCancelledObject();
         }
         endRewrite();

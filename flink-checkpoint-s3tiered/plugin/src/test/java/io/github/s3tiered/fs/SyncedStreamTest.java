@@ -98,6 +98,31 @@ class SyncedStreamTest extends FakeS3FileSystemTest {
         assertThat(stagingFiles()).isZero();
     }
 
+    /** A first sync cancelled before S3 took its body: the object there before (OVERWRITE) is still the durable one. */
+    @Test
+    void aFirstSyncCancelledOverAnEarlierObjectLeavesThatObject() throws Exception {
+        byte[] earlier = bytes(700, 14);
+        try (var out = fs.create(path("cp/rewritten"), WriteMode.OVERWRITE)) {
+            out.write(earlier);
+        }
+        CountDownLatch closed = new CountDownLatch(1);
+        // the PUT never stores its body: it stalls until the close is done, then times out
+        store.inject(FaultRule.on("PutObject").keys("cp/rewritten").attempt(2).stallUntil(closed));
+        TieredOutputStream out = (TieredOutputStream) fs.create(path("cp/rewritten"), WriteMode.OVERWRITE);
+        out.write(bytes(1000, 15));
+        CompletableFuture<Void> syncing = inBackground(out::sync);
+        store.awaitCalls("PutObject", 2, Duration.ofSeconds(30));
+
+        out.close();
+        closed.countDown();
+
+        assertThatThrownBy(() -> syncing.get(60, TimeUnit.SECONDS)).rootCause()
+                .isInstanceOf(Cancellation.CancelledException.class);
+        assertThat(store.object(BUCKET, "cp/rewritten")).hasValueSatisfying(o -> assertThat(o).isEqualTo(earlier));
+        assertThat(read("cp/rewritten")).isEqualTo(earlier);
+        assertThat(stagingFiles()).isZero();
+    }
+
     @Test
     void aReadOfAnObjectStillSyncedHereKeepsNoLocalCopyUntilItsStreamCloses() throws Exception {
         byte[] first = bytes(1000, 12);
