@@ -388,7 +388,11 @@ public final class LocalTier {
     private void place(String bucket, String key, Path stagedFile, long size, int crc32c) throws IOException {
         if (!fits(size)) {
             Files.deleteIfExists(stagedFile);
-            remove(bucket, key); // a copy of an earlier version must not stay in its place
+            // a copy of an earlier version must not stay in its place: failing here marks it not served
+            if (!remove(bucket, key)) {
+                throw new IOException("Local tier: could not remove the copy of an earlier version of s3://" + bucket + "/"
+                        + key + " (" + layout.dataPath(bucket, key) + ")");
+            }
             return;
         }
         Path data = layout.dataPath(bucket, key);
@@ -583,7 +587,7 @@ public final class LocalTier {
                 return false;
             }
             versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
-            remove(checked.bucket(), checked.key());
+            removeOrStopServing(checked.bucket(), checked.key());
             return true;
         }
     }
@@ -593,7 +597,18 @@ public final class LocalTier {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe); // a reader that started before must not bring the copy back
-            remove(bucket, key);
+            removeOrStopServing(bucket, key);
+        }
+    }
+
+    /**
+     * Removes the copy; one the disk refuses to remove (remounted read-only, a failing shard) is no
+     * longer served by this process: a drop is for a copy S3 no longer holds as it is (deleted,
+     * rewritten, damaged), and a name whose content never changes is served without asking S3.
+     */
+    private void removeOrStopServing(String bucket, String key) {
+        if (!remove(bucket, key)) {
+            notServed.add(new ObjectKey(bucket, key));
         }
     }
 
@@ -613,6 +628,7 @@ public final class LocalTier {
         Path meta = TierLayout.metaPath(data);
         verification.forget(data);
         try {
+            TierSteps.reached(TierSteps.REMOVING);
             long metaBytes = bytesOf(meta);
             if (Files.deleteIfExists(meta)) {
                 eviction.removed(metaBytes);
@@ -623,7 +639,7 @@ public final class LocalTier {
                 eviction.removed(dataBytes);
             }
             return true;
-        } catch (IOException e) {
+        } catch (IOException | java.io.UncheckedIOException e) {
             LOG.warn("Could not remove the local-tier copy {} of s3://{}/{}: {}", data, bucket, key, e.toString());
             return !Files.exists(meta);
         }

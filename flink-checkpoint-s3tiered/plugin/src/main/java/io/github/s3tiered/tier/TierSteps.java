@@ -18,6 +18,8 @@ public final class TierSteps {
     public static final String READ_COMMIT_CHECKING = "commit-read:checking";
     /** A reader read a copy's sidecar and is about to check the copy against it. */
     public static final String CHECK_SIDECAR_READ = "check:sidecar-read";
+    /** A copy is about to be removed (its sidecar first); a listener may fail it as a disk that refuses would. */
+    public static final String REMOVING = "remove:sidecar";
     /** Eviction: this process's lock is taken and a scan of the directory is about to start. */
     public static final String EVICT_SCANNING = "evict:scanning";
     /** Eviction: a copy's sidecar was removed, its data not yet. */

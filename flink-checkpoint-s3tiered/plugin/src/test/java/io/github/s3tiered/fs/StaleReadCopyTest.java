@@ -99,6 +99,38 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         return fs.runtime().tier().statistics().staleReadsNotKept.sum();
     }
 
+    /**
+     * Flink deletes a file whose name never changes (a UUID) while the tier's disk refuses to remove
+     * its copy (remounted read-only, a failing shard): the copy is no longer served, so neither a read
+     * nor a restore finds on this host a file S3 no longer has.
+     */
+    @Test
+    void aDeletedFileWhoseCopyTheDiskWouldNotRemoveIsNoLongerServed() throws Exception {
+        String key = "job/shared/" + java.util.UUID.randomUUID();
+        byte[] data = bytes(3000, 5);
+        try (FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE)) {
+            out.write(data);
+        }
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("the copy written here").isPresent();
+        AtomicBoolean refused = new AtomicBoolean();
+        TierSteps.listen(step -> {
+            if (step.equals(TierSteps.REMOVING) && refused.compareAndSet(false, true)) {
+                throw new UncheckedIOException(new java.nio.file.AccessDeniedException(key + ": read-only file system"));
+            }
+        });
+
+        assertThat(fs.delete(path(key), false)).isTrue();
+
+        assertThat(refused).as("the disk refused the removal").isTrue();
+        assertThat(store.object(BUCKET, key)).isEmpty();
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("a copy of a deleted object").isEmpty();
+        assertThatThrownBy(() -> readAll(key)).isInstanceOf(java.io.FileNotFoundException.class);
+        java.nio.file.Path target = restoreDir.resolve("deleted");
+        assertThatThrownBy(() -> fs.copyFiles(List.of(CopyRequest.of(path(key), new Path(target.toUri()), -1)),
+                new CloseableRegistry())).isInstanceOf(IOException.class).hasMessageContaining("No such file: s3://" + BUCKET + "/" + key);
+        assertThat(target).doesNotExist();
+    }
+
     @Test
     void aTierSharedWithAProcessOfAnotherS3ServiceNeverServesItsCopyOfTheSameBucketAndKey() throws Exception {
         // Both processes use the host's default tier directory; each talks to its own service,
