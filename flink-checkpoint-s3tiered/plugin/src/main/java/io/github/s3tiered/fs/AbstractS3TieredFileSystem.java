@@ -254,10 +254,11 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             // the thread it has just interrupted to cancel it: the SDK would refuse the request and
             // leave the object (possibly completed by S3 as the interrupt came) behind
             EvenIfInterrupted.run(() -> {
+                runtime.tier().deleted(op.bucket(), op.key());
                 try {
                     store().deleteObject(op.bucket(), op.key());
                 } finally {
-                    runtime.tier().drop(op.bucket(), op.key()); // failed or not, S3 may have acted
+                    runtime.tier().deleted(op.bucket(), op.key()); // failed or not, S3 may have acted
                 }
                 return null;
             });
@@ -268,11 +269,14 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             keys.add(o.key());
         }
         keys.add(op.key());
+        for (String k : keys) {
+            runtime.tier().deleted(op.bucket(), k);
+        }
         try {
             store().deleteObjects(op.bucket(), keys);
         } finally {
             for (String k : keys) {
-                runtime.tier().drop(op.bucket(), k); // failed part-way or not, S3 may have deleted them
+                runtime.tier().deleted(op.bucket(), k); // failed part-way or not, S3 may have deleted them
             }
         }
         return true;

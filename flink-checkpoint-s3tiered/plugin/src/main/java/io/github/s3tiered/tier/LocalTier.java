@@ -602,6 +602,21 @@ public final class LocalTier {
     }
 
     /**
+     * The object is being deleted: its copy goes (before the request and after it, a crash between
+     * them leaves none), and a stream of this process still uploading it keeps no copy when it
+     * ends: its upload and the delete may reach S3 in either order.
+     */
+    public void deleted(String bucket, String key) {
+        int stripe = stripeOf(bucket, key);
+        synchronized (lockOf(stripe)) {
+            versions.incrementAndGet(stripe);
+            beingRewritten.computeIfPresent(new ObjectKey(bucket, key),
+                    (k, r) -> new Rewrites(r.streams(), rewriteGenerations.incrementAndGet()));
+            removeOrStopServing(bucket, key);
+        }
+    }
+
+    /**
      * Removes the copy; one the disk refuses to remove (remounted read-only, a failing shard) is no
      * longer served by this process: a drop is for a copy S3 no longer holds as it is (deleted,
      * rewritten, damaged), and a name whose content never changes is served without asking S3.

@@ -131,6 +131,30 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         assertThat(target).doesNotExist();
     }
 
+    /**
+     * Flink deletes a file while its stream's close is still uploading it (a discarded handle, a
+     * cancelled checkpoint): S3 may take the upload and the delete in either order, so the close keeps
+     * no copy, which would be served without asking S3 after S3 took the delete last.
+     */
+    @Test
+    void aFileDeletedWhileItsCloseIsUploadingKeepsNoCopy() throws Exception {
+        String key = "job/shared/" + java.util.UUID.randomUUID();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        store.inject(io.github.s3tiered.s3.InMemoryObjectStore.FaultRule.on("PutObject").keys(key).holdUntil(release));
+        FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE);
+        out.write(bytes(3000, 6));
+        java.util.concurrent.CompletableFuture<Void> closing = FakeS3FileSystems.inBackground(out::close);
+        store.awaitCall(c -> c.operation().equals("PutObject") && c.key().equals(key), 1, java.time.Duration.ofSeconds(30));
+
+        assertThat(fs.delete(path(key), false)).isTrue();
+        release.countDown();
+        closing.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        store.deleteObject(BUCKET, key); // S3 took the delete after the upload
+
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("a copy of a deleted object").isEmpty();
+        assertThatThrownBy(() -> readAll(key)).isInstanceOf(java.io.FileNotFoundException.class);
+    }
+
     @Test
     void aTierSharedWithAProcessOfAnotherS3ServiceNeverServesItsCopyOfTheSameBucketAndKey() throws Exception {
         // Both processes use the host's default tier directory; each talks to its own service,
