@@ -529,6 +529,10 @@ public final class LocalTier {
             ObjectKey k = new ObjectKey(bucket, key);
             Rewrites before = beingRewritten.get(k);
             beingRewritten.put(k, new Rewrites(before == null ? 1 : before.streams() + 1, generation));
+            // the previous version's copy goes now: from this upload on S3 may hold either version, and a
+            // restore, or a stream that ends without a commit (an abandoned one after a failed sync), would
+            // otherwise go on serving it
+            removeOrStopServing(bucket, key);
             return before == null ? generation : OVERLAPPED;
         }
     }

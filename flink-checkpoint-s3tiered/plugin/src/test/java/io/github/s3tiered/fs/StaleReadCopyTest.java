@@ -155,6 +155,37 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         assertThatThrownBy(() -> readAll(key)).isInstanceOf(java.io.FileNotFoundException.class);
     }
 
+    /**
+     * A named file rewritten by a stream whose sync failed with S3's answer lost (S3 took the new
+     * version all the same): a restore while the stream is still open must not link the copy of the
+     * version before, which S3 no longer holds.
+     */
+    @Test
+    void aRestoreDuringARewriteWhoseSyncFailedLinksNoCopyOfThePreviousVersion() throws Exception {
+        String key = "job/chk-4/_metadata";
+        byte[] before = bytes(2000, 7);
+        byte[] after = bytes(2500, 8);
+        write(key, before);
+        assertThat(fs.localTier().getVerified(BUCKET, key)).isPresent();
+        store.inject(io.github.s3tiered.s3.InMemoryObjectStore.FaultRule.on("PutObject").keys(key).attempt(2)
+                .error(400, "InvalidRequest"));
+        FSDataOutputStream out = fs.create(path(key), WriteMode.OVERWRITE);
+        try {
+            out.write(after);
+            assertThatThrownBy(out::sync).isInstanceOf(IOException.class);
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(after);
+            store.putRaw(BUCKET, key, after, (int) crc.getValue()); // the request S3 completed, its answer lost
+
+            java.nio.file.Path target = restoreDir.resolve("metadata");
+            fs.copyFiles(List.of(CopyRequest.of(path(key), new Path(target.toUri()), -1)), new CloseableRegistry());
+
+            assertThat(java.nio.file.Files.readAllBytes(target)).as("what S3 holds").isEqualTo(after);
+        } finally {
+            out.close();
+        }
+    }
+
     @Test
     void aTierSharedWithAProcessOfAnotherS3ServiceNeverServesItsCopyOfTheSameBucketAndKey() throws Exception {
         // Both processes use the host's default tier directory; each talks to its own service,
