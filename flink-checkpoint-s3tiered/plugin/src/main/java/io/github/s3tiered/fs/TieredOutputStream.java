@@ -76,6 +76,12 @@ final class TieredOutputStream extends FSDataOutputStream {
     private boolean cancelledObjectRemoved;
     /** A request that can create the object (a PUT, a CompleteMultipartUpload) went out. */
     private volatile boolean creatingRequestSent;
+    /**
+     * An upload of this stream (a sync's or the close's) failed after such a request went out: S3 may
+     * complete it later (its answer was lost), after a later upload even. The stream then keeps no
+     * local-tier copy, and the key stays rewritten for a while after it ends ({@link #endRewrite()}).
+     */
+    private volatile boolean uploadInDoubt;
     /** See the constructor. */
     private final boolean mayReplace;
 
@@ -566,7 +572,14 @@ final class TieredOutputStream extends FSDataOutputStream {
                 LOG.debug("{}: {} bytes uploaded in {} ms", target, length, (System.nanoTime() - closeStart) / 1_000_000);
             }
             try {
-                if (!runtime.tier().commitRewritten(target.bucket(), target.key(), staging, length, checksum, rewriteToken)) {
+                if (uploadInDoubt) {
+                    // an earlier sync's upload may still land in S3 over this one: which version S3 ends with, only
+                    // S3 can tell, so reads go there
+                    runtime.tier().drop(target.bucket(), target.key());
+                    LOG.debug("{}: an earlier upload of this stream may still complete in S3; no local-tier copy kept",
+                            target);
+                } else if (!runtime.tier().commitRewritten(target.bucket(), target.key(), staging, length, checksum,
+                        rewriteToken)) {
                     LOG.debug("{}: another stream of this process wrote it meanwhile; no local-tier copy kept", target);
                 }
             } catch (IOException | RuntimeException e) {
@@ -767,8 +780,21 @@ final class TieredOutputStream extends FSDataOutputStream {
     private void endRewrite() {
         if (rewriteBegun) {
             rewriteBegun = false;
-            runtime.tier().endRewrite(target.bucket(), target.key());
+            long inDoubtUntil = 0;
+            if (uploadInDoubt) {
+                inDoubtUntil = System.nanoTime() + inDoubtNanos(runtime.config());
+                inDoubtUntil = inDoubtUntil == 0 ? 1 : inDoubtUntil; // 0 means none
+            }
+            runtime.tier().endRewrite(target.bucket(), target.key(), inDoubtUntil);
         }
+    }
+
+    /**
+     * How long after an upload failed with its request out S3 may still complete it: the longest an
+     * attempt waits for its answer, then the longest silence of a live upload.
+     */
+    static long inDoubtNanos(S3TieredConfig config) {
+        return config.client().requestTimeout().toNanos() + stallNanos(config);
     }
 
     private void removeCancelledObjectInBackground() {
@@ -796,8 +822,18 @@ final class TieredOutputStream extends FSDataOutputStream {
     private void upload(long length, int checksum) throws IOException {
         closingUploadSent = true;
         // after a sync, S3 holds a version a completed checkpoint may refer to (file merging)
-        FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0,
-                () -> creatingRequestSent = true);
+        boolean[] sent = {false};
+        try {
+            FileUpload.upload(runtime, cancellation, target, staging, length, checksum, syncedLength >= 0, () -> {
+                creatingRequestSent = true;
+                sent[0] = true;
+            });
+        } catch (IOException | RuntimeException | Error e) {
+            if (sent[0]) {
+                uploadInDoubt = true;
+            }
+            throw e;
+        }
     }
 
     private void ensureOpen() throws IOException {

@@ -511,8 +511,32 @@ public final class LocalTier {
             new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong rewriteGenerations = new java.util.concurrent.atomic.AtomicLong();
 
-    /** See {@link #beingRewritten}. */
-    private record Rewrites(int streams, long generation) {}
+    /**
+     * See {@link #beingRewritten}. {@code inDoubtUntil}: {@link System#nanoTime()} until which the key
+     * counts as rewritten with no stream left (0: not at all), as a stream whose upload's answer was
+     * lost ended: S3 may still complete that request, so until then no copy is kept, none served.
+     */
+    private record Rewrites(int streams, long generation, long inDoubtUntil) {
+
+        /** Whether it still stands: a stream writes the key, or an ended one's upload may still land. */
+        boolean live(long now) {
+            return streams > 0 || inDoubtUntil != 0 && now - inDoubtUntil < 0;
+        }
+
+        Rewrites newGeneration(long generation) {
+            return new Rewrites(streams, generation, inDoubtUntil);
+        }
+    }
+
+    /** The key's entry if it still stands; an expired one goes (atomically, whatever its stripe lock). */
+    private Rewrites liveRewrites(ObjectKey k) {
+        Rewrites r = beingRewritten.get(k);
+        if (r != null && !r.live(System.nanoTime())) {
+            beingRewritten.remove(k, r);
+            return null;
+        }
+        return r;
+    }
 
     /** What {@link #beginRewrite} answers a stream that began while another of the key was written. */
     public static final long OVERLAPPED = -1;
@@ -527,8 +551,9 @@ public final class LocalTier {
             versions.incrementAndGet(stripe);
             long generation = rewriteGenerations.incrementAndGet();
             ObjectKey k = new ObjectKey(bucket, key);
-            Rewrites before = beingRewritten.get(k);
-            beingRewritten.put(k, new Rewrites(before == null ? 1 : before.streams() + 1, generation));
+            Rewrites before = liveRewrites(k);
+            beingRewritten.put(k, new Rewrites(before == null ? 1 : before.streams() + 1, generation,
+                    before == null ? 0 : before.inDoubtUntil()));
             // the previous version's copy goes now: from this upload on S3 may hold either version, and a
             // restore, or a stream that ends without a commit (an abandoned one after a failed sync), would
             // otherwise go on serving it
@@ -538,9 +563,25 @@ public final class LocalTier {
     }
 
     public void endRewrite(String bucket, String key) {
+        endRewrite(bucket, key, 0);
+    }
+
+    /**
+     * A stream of the key ended; {@code inDoubtUntil} ({@link System#nanoTime()}, 0: none): its upload
+     * failed after its request went out, and S3 may complete that request until then. The key then
+     * stays rewritten: no reader keeps a copy, and a stream beginning meanwhile overlaps it.
+     */
+    public void endRewrite(String bucket, String key, long inDoubtUntil) {
         synchronized (lockOf(stripeOf(bucket, key))) {
-            beingRewritten.computeIfPresent(new ObjectKey(bucket, key),
-                    (k, r) -> r.streams() == 1 ? null : new Rewrites(r.streams() - 1, r.generation()));
+            long now = System.nanoTime();
+            beingRewritten.computeIfPresent(new ObjectKey(bucket, key), (k, r) -> {
+                long doubt = r.inDoubtUntil() != 0 && now - r.inDoubtUntil() < 0 ? r.inDoubtUntil() : 0;
+                if (inDoubtUntil != 0 && (doubt == 0 || inDoubtUntil - doubt > 0)) {
+                    doubt = inDoubtUntil;
+                }
+                Rewrites left = new Rewrites(Math.max(0, r.streams() - 1), r.generation(), doubt);
+                return left.live(now) ? left : null;
+            });
         }
     }
 
@@ -570,7 +611,7 @@ public final class LocalTier {
 
     /** Whether a copy of this object must neither be kept nor served (a stream here rewrites it). */
     public boolean isBeingRewritten(String bucket, String key) {
-        return !beingRewritten.isEmpty() && beingRewritten.containsKey(new ObjectKey(bucket, key));
+        return !beingRewritten.isEmpty() && liveRewrites(new ObjectKey(bucket, key)) != null;
     }
 
     /**
@@ -615,7 +656,7 @@ public final class LocalTier {
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe);
             beingRewritten.computeIfPresent(new ObjectKey(bucket, key),
-                    (k, r) -> new Rewrites(r.streams(), rewriteGenerations.incrementAndGet()));
+                    (k, r) -> r.newGeneration(rewriteGenerations.incrementAndGet()));
             removeOrStopServing(bucket, key);
         }
     }

@@ -186,6 +186,36 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
         }
     }
 
+    /**
+     * A synced file (Flink's file merging) whose close failed after its request went out: S3 may
+     * still complete that request. A read meanwhile keeps no copy of the synced version, which S3
+     * would no longer hold once the close's upload lands, and which would be served without asking.
+     */
+    @Test
+    void aCloseWhoseUploadFailedWithItsRequestOutLeavesNoCopyOfTheVersionBefore() throws Exception {
+        String key = "job/shared/" + java.util.UUID.randomUUID();
+        byte[] first = bytes(1000, 9);
+        byte[] rest = bytes(800, 10);
+        // the sync's PUT (attempt 1) succeeds, every attempt of the close's fails with a 500, which S3 may
+        // have completed all the same
+        store.inject(io.github.s3tiered.s3.InMemoryObjectStore.FaultRule.on("PutObject").keys(key)
+                .attempts(2, Integer.MAX_VALUE).internalError());
+        FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE);
+        out.write(first);
+        out.sync();
+        out.write(rest);
+        assertThatThrownBy(out::close).isInstanceOf(IOException.class);
+
+        assertThat(readAll(key)).as("what the sync made durable").isEqualTo(first);
+        byte[] whole = java.nio.ByteBuffer.allocate(first.length + rest.length).put(first).put(rest).array();
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(whole);
+        store.putRaw(BUCKET, key, whole, (int) crc.getValue()); // the close's request, completed late
+
+        assertThat(readAll(key)).as("what S3 holds").isEqualTo(whole);
+        assertThat(fs.localTier().getVerified(BUCKET, key)).isEmpty();
+    }
+
     @Test
     void aTierSharedWithAProcessOfAnotherS3ServiceNeverServesItsCopyOfTheSameBucketAndKey() throws Exception {
         // Both processes use the host's default tier directory; each talks to its own service,

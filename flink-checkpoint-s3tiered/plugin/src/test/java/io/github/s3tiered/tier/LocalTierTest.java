@@ -198,6 +198,38 @@ class LocalTierTest {
     }
 
     /**
+     * A stream whose upload failed with its request out ends "in doubt": until S3 can no longer
+     * complete that request, the key stays rewritten (no copy kept or served) and a stream beginning
+     * meanwhile overlaps it; afterwards the key is an ordinary one again.
+     */
+    @Test
+    void aRewriteEndedInDoubtHoldsTheKeyUntilItsDeadline() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        long token = tier.beginRewrite("b", "k");
+        assertThat(token).isNotEqualTo(LocalTier.OVERLAPPED);
+        tier.endRewrite("b", "k", System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300));
+
+        assertThat(tier.isBeingRewritten("b", "k")).as("in doubt").isTrue();
+        long during = tier.beginRewrite("b", "k");
+        assertThat(during).as("a stream beginning while an upload may still land").isEqualTo(LocalTier.OVERLAPPED);
+        Path staged = tier.newStagingFile();
+        Files.write(staged, bytes(100, 1));
+        assertThat(tier.commitRewritten("b", "k", staged, 100, Crc32c.ofFile(staged), during)).isFalse();
+        tier.endRewrite("b", "k");
+        assertThat(tier.isBeingRewritten("b", "k")).as("still in doubt after that stream ended").isTrue();
+
+        Thread.sleep(400);
+        assertThat(tier.isBeingRewritten("b", "k")).as("past the deadline").isFalse();
+        long after = tier.beginRewrite("b", "k");
+        assertThat(after).isNotEqualTo(LocalTier.OVERLAPPED);
+        Path again = tier.newStagingFile();
+        Files.write(again, bytes(100, 2));
+        assertThat(tier.commitRewritten("b", "k", again, 100, Crc32c.ofFile(again), after)).isTrue();
+        tier.endRewrite("b", "k");
+        assertThat(tier.getVerified("b", "k")).isPresent();
+    }
+
+    /**
      * Commits that finish together each find a scan due; the first one's scan counts all their
      * copies, and the others, queued behind it for the lock, do not walk the directory again (each
      * walk holds every commit of the host).
