@@ -103,7 +103,7 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
         }
         if (feature == Feature.FILE_MERGING) {
             // refused by the storage (each sync would upload the whole physical file again): whole files, as without it
-            assertThat(validation.files()).as("files written without file merging").allMatch(f -> f.exactSize());
+            assertThat(validation.files()).as("files written without file merging").isNotEmpty().allMatch(f -> f.exactSize());
         }
 
         resumesExactlyOnAFreshHost(cluster, dir, retained, options, s);
@@ -231,7 +231,7 @@ class CheckpointFeaturesITCase implements AwaitsBackgroundUploads {
                     .noneMatch(m -> m.getKeyGroupRange().equals(handles.get(0).getKeyGroupRange()));
         } else {
             // both new subtasks hold a share of the one old subtask's snapshot file
-            assertThat(handles).allMatch(h -> h.getMaterializedStateHandles().size() == 1);
+            assertThat(handles).isNotEmpty().allMatch(h -> h.getMaterializedStateHandles().size() == 1);
             assertThat(handles.stream().map(h -> ((org.apache.flink.runtime.state.KeyGroupsStateHandle)
                     h.getMaterializedStateHandles().get(0)).getDelegateStateHandle().getStreamStateHandleID()).distinct())
                     .as("one file, narrowed for each").hasSize(1);

@@ -5,6 +5,7 @@ import static io.github.s3tiered.examples.RecoveryTestSupport.TIMEOUT;
 import static io.github.s3tiered.examples.RecoveryTestSupport.delta;
 import static io.github.s3tiered.examples.RecoveryTestSupport.environment;
 import static io.github.s3tiered.examples.RecoveryTestSupport.failureText;
+import static io.github.s3tiered.examples.RecoveryTestSupport.tieredFileSystem;
 import static io.github.s3tiered.examples.RecoveryTestSupport.fileSystemConfig;
 import static io.github.s3tiered.examples.RecoveryTestSupport.initializeFileSystems;
 import static io.github.s3tiered.examples.RecoveryTestSupport.rawClient;
@@ -424,6 +425,9 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
 
         String bucket = S3.server().bucket();
         String metadataKey = newestDir.toUri().getPath().substring(1) + "/_metadata";
+        // the tier is warm: this host holds a verified copy of what gets damaged (else this is the cold case)
+        assertThat(tieredFileSystem(bucket).localTier().getVerified(bucket, metadataKey)).as("a local copy of " + metadataKey)
+                .isPresent();
         try (S3Client raw = rawClient(S3.server())) {
             switch (damage) {
                 case TRUNCATED_FILE -> {
@@ -432,6 +436,8 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
                     ReferencedFile victim = inspector.validate(newestDir, false).files().stream()
                             .filter(f -> f.exactSize() && !older.contains(f.path().toString())).findFirst().orElseThrow();
                     String key = victim.path().toUri().getPath().substring(1);
+                    assertThat(tieredFileSystem(bucket).localTier().getVerified(bucket, key)).as("a local copy of " + key)
+                            .isPresent();
                     var head = raw.headObject(b -> b.bucket(bucket).key(key));
                     byte[] bytes = raw.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
                     raw.putObject(b -> b.bucket(bucket).key(key).metadata(head.metadata()),
@@ -479,6 +485,8 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
         // Same size, one byte different, the recorded CRC32C kept: only reading the bytes can tell.
         ReferencedFile victim = intact.files().stream().filter(f -> f.kinds().contains("keyed-shared")).findFirst().orElseThrow();
         String key = victim.path().toUri().getPath().substring(1);
+        assertThat(tieredFileSystem(S3.server().bucket()).localTier().getVerified(S3.server().bucket(), key))
+                .as("a local copy of " + key + " (the tier is warm)").isPresent();
         try (S3Client raw = rawClient(S3.server())) {
             var head = raw.headObject(b -> b.bucket(S3.server().bucket()).key(key));
             byte[] bytes = raw.getObjectAsBytes(b -> b.bucket(S3.server().bucket()).key(key)).asByteArray();

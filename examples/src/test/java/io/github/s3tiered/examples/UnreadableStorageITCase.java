@@ -166,7 +166,7 @@ class UnreadableStorageITCase implements AwaitsBackgroundUploads {
         Validation v = inspector.validate(new Path(newest), false);
         assertThat(v.outcome()).as(v.reason()).isEqualTo(Outcome.UNKNOWN);
         assertThat(v.verdict()).isEqualTo(Verdict.UNKNOWN);
-        assertThat(v.problems()).allSatisfy(p -> assertThat(p.verdict()).isEqualTo(Verdict.UNKNOWN));
+        assertThat(v.problems()).isNotEmpty().allSatisfy(p -> assertThat(p.verdict()).isEqualTo(Verdict.UNKNOWN));
 
         RestorePoint rp = inspector.restorePoint(jobDir, RestorePointOptions.checkpointsOnly());
         assertThat(rp.outcome()).as(rp.explanation()).isEqualTo(Outcome.UNKNOWN);

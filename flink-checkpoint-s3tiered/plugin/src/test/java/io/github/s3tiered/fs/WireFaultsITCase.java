@@ -546,7 +546,8 @@ class WireFaultsITCase {
 
         long start = System.nanoTime();
         registry.close(); // Flink cancels a restore by closing the task's registry
-        assertThatThrownBy(() -> copying.get(HANG_BOUND.toSeconds(), TimeUnit.SECONDS)).isNotNull();
+        assertThatThrownBy(() -> copying.get(HANG_BOUND.toSeconds(), TimeUnit.SECONDS))
+                .satisfies(WireFaultsITCase::endedByTheCancel);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
 
         assertNoTransferRunning(); // the cancelled transfers delete their staging files as they end
@@ -587,7 +588,7 @@ class WireFaultsITCase {
 
             long start = System.nanoTime();
             registry.close();
-            assertThatThrownBy(() -> copying.get(60, TimeUnit.SECONDS)).isNotNull();
+            assertThatThrownBy(() -> copying.get(60, TimeUnit.SECONDS)).satisfies(WireFaultsITCase::endedByTheCancel);
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
         } finally {
             proxy.clearRules();
@@ -596,6 +597,18 @@ class WireFaultsITCase {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** The restore failed because it was cancelled, not for another reason that happened to be quick (a timeout, a 4xx, a bug). */
+    private static void endedByTheCancel(Throwable t) {
+        assertThat(t).isInstanceOf(java.util.concurrent.ExecutionException.class);
+        List<Throwable> chain = new ArrayList<>();
+        for (Throwable c = t; c != null && !chain.contains(c); c = c.getCause()) {
+            chain.add(c);
+        }
+        assertThat(chain).as("the failure's causes").anyMatch(c -> c instanceof io.github.s3tiered.s3.Cancellation.CancelledException
+                || c instanceof java.util.concurrent.CancellationException);
+        assertThat(chain).as("the failure's causes").noneMatch(c -> c instanceof java.util.concurrent.TimeoutException);
+    }
 
     private Throwable catchFailure(Op op) {
         try {
