@@ -287,6 +287,11 @@ class OrphanSweepTest {
         complete(9, "a");
 
         assertThat(shared()).contains("of-earlier");
+        // the control: once 7, completed here, is subsumed, the file goes (it was 7's retention that kept it)
+        subsume(7);
+        pending.started(10);
+        complete(10, "a");
+        assertThat(shared()).containsExactly("a");
     }
 
     @Test
@@ -304,6 +309,11 @@ class OrphanSweepTest {
         complete(9, "a");
 
         assertThat(shared()).contains("of-earlier");
+        // the control: once 8, completed here, is subsumed, the file goes
+        subsume(8);
+        pending.started(10);
+        complete(10, "a");
+        assertThat(shared()).containsExactly("a");
     }
 
     @Test
@@ -325,6 +335,11 @@ class OrphanSweepTest {
         complete(3, "a");
 
         assertThat(shared()).contains("of-the-other");
+        // the control: without the other coordinator's checkpoint, the next pass removes the file
+        deleteRecursively(job.resolve("chk-5"));
+        pending.started(4);
+        complete(4, "a");
+        assertThat(shared()).containsExactly("a");
     }
 
     @Test
@@ -341,6 +356,11 @@ class OrphanSweepTest {
         complete(12, "a");
 
         assertThat(shared()).contains("of-the-other");
+        // the control: without the other run's checkpoint in progress, the next pass removes the file
+        deleteRecursively(job.resolve("chk-3"));
+        pending.started(13);
+        complete(13, "a");
+        assertThat(shared()).containsExactly("a");
     }
 
     @Test
@@ -375,6 +395,11 @@ class OrphanSweepTest {
         complete(12, "a");
 
         assertThat(shared()).contains("of-the-other-next");
+        // the control: without the other run's checkpoint, the next pass removes the file
+        deleteRecursively(job.resolve("chk-3"));
+        pending.started(13);
+        complete(13, "a");
+        assertThat(shared()).doesNotContain("of-the-other-next");
     }
 
     @Test
@@ -728,6 +753,14 @@ class OrphanSweepTest {
     private List<String> shared() throws Exception {
         try (var files = Files.list(job.resolve("shared"))) {
             return files.map(f -> f.getFileName().toString()).toList();
+        }
+    }
+
+    private static void deleteRecursively(java.nio.file.Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> all = Files.walk(dir)) {
+            for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
         }
     }
 }
