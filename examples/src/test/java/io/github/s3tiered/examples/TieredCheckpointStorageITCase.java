@@ -29,6 +29,7 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
@@ -82,6 +83,7 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
 
     @TempDir static java.nio.file.Path localTier;
     @TempDir java.nio.file.Path output;
+    @TempDir java.nio.file.Path freshHostTier;
 
     private String dir;
 
@@ -274,6 +276,12 @@ class TieredCheckpointStorageITCase implements AwaitsBackgroundUploads {
                         .as("metadata of %s", key).containsKey("s3tiered-crc32c");
             }
         }
+        // "referenced" above is the inspector's own reading of the metadata, which the removal uses too: the
+        // proof that it removed nothing the checkpoint needs is Flink restoring it, from S3 alone (a fresh host)
+        List<CompletedCheckpointStats> completed = JobRunner.completedCheckpoints(cluster, job);
+        String retained = completed.get(completed.size() - 1).getExternalPath();
+        initializeFileSystems(fileSystemConfig(S3.server(), freshHostTier));
+        RecoveryTestSupport.resumesExactly(cluster, dir, retained, java.util.Map.of(), s, output);
     }
 
     /** Every _metadata under the job plus every file its checkpoint references. */
