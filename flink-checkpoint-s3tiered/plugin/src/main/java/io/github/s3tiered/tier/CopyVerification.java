@@ -29,7 +29,14 @@ final class CopyVerification {
     /** The bytes could not be read for a reason of this host ({@link HostSideReadFailure}): nothing is known of them. */
     record NotReadHere(String why) implements Result {}
 
-    private final ConcurrentHashMap<Path, FileIdentity> verified = new ConcurrentHashMap<>();
+    /**
+     * Data files this process knows hold the bytes of a CRC32C, by their identity then: a copy is
+     * trusted without a read only while both its file and its sidecar's CRC32C are those. Processes
+     * sharing the tier may commit one key together and leave one's data under the other's sidecar.
+     */
+    private final ConcurrentHashMap<Path, Verified> verified = new ConcurrentHashMap<>();
+
+    private record Verified(FileIdentity identity, int crc32c) {}
     private final TierStatistics stats;
 
     CopyVerification(TierStatistics stats) {
@@ -54,7 +61,7 @@ final class CopyVerification {
             if (identity.size() != e.size()) {
                 return new Damaged("size " + identity.size() + " instead of " + e.size());
             }
-            if (!identity.equals(verified.get(e.data()))) {
+            if (!new Verified(identity, e.crc32c()).equals(verified.get(e.data()))) {
                 if (!read) {
                     return null;
                 }
@@ -64,7 +71,7 @@ final class CopyVerification {
                 }
                 stats.fullChecks.increment();
                 // the identity read before the check: a change during the read shows at the next use
-                verified.put(e.data(), identity);
+                verified.put(e.data(), new Verified(identity, actual));
             }
             return new Intact(identity);
         } catch (NoSuchFileException gone) {
@@ -75,17 +82,17 @@ final class CopyVerification {
     }
 
     /**
-     * Records a data file this process just renamed into place from bytes whose CRC32C it computed
-     * itself ({@code staged}: the staged file's identity, which the rename keeps): no check needed
+     * Records a data file this process just renamed into place from bytes whose CRC32C ({@code
+     * crc32c}) it computed itself ({@code staged}: the staged file's identity, which the rename keeps): no check needed
      * while it stays the same. Only if the file there now is that one: another process committing
      * the same key may have renamed its own file in since, which is checked at its first use here.
      * Returns false when the file is already gone.
      */
-    boolean trustWritten(Path data, FileIdentity staged) throws IOException {
+    boolean trustWritten(Path data, FileIdentity staged, int crc32c) throws IOException {
         try {
             FileIdentity now = FileIdentity.of(data);
             if (now.equals(staged) && now.fileKey() != null) { // without a file key, size and mtime tell too little
-                verified.put(data, now);
+                verified.put(data, new Verified(now, crc32c));
             } else {
                 verified.remove(data);
             }

@@ -408,7 +408,7 @@ public final class LocalTier {
         verification.forget(data);
         TierLayout.move(stagedFile, data);
         TierSteps.reached(TierSteps.COMMIT_DATA_RENAMED);
-        if (!verification.trustWritten(data, staged)) {
+        if (!verification.trustWritten(data, staged, crc32c)) {
             eviction.removed(replaced);
             return; // another process evicted or dropped it right after the move: not kept
         }

@@ -327,6 +327,26 @@ class LocalTierTest {
         assertThat(tier.usedBytes()).isEqualTo(onDisk());
     }
 
+    /**
+     * Two processes sharing the tier commit one key together and leave one's data file under the
+     * other's sidecar: the process that wrote that data file trusts it no more than the others do,
+     * as its sidecar now records another CRC32C.
+     */
+    @Test
+    void aCopyTrustedByItsWriterIsReadAgainWhenItsSidecarRecordsAnotherChecksum() throws Exception {
+        LocalTier writer = new LocalTier(dir, 1 << 20);
+        put(writer, "k", bytes(5000, 11));
+        TierEntry written = writer.getVerified("b", "k").orElseThrow();
+        assertThat(writer.statistics().fullChecks.sum()).as("its own write needs no check").isZero();
+
+        // the other process's sidecar, last in: same size, the other content's CRC32C
+        int otherCrc = written.crc32c() ^ 0x5a5a;
+        new TierLayout(dir, "").writeSidecar(new TierEntry("b", "k", written.data(), written.meta(), 5000, otherCrc));
+
+        assertThat(writer.getVerified("b", "k")).as("data that does not match its sidecar").isEmpty();
+        assertThat(writer.statistics().corruptionsDetected.sum()).isEqualTo(1);
+    }
+
     @Test
     void aCopyIsReadInFullOnlyOnFirstUseInAProcessOrAfterAChange() throws Exception {
         LocalTier writer = new LocalTier(dir, 1 << 20);
