@@ -416,8 +416,9 @@ final class TieredOutputStream extends FSDataOutputStream {
      * durable, which stays; false too after a failed sync, which may have created the object).
      * While {@code UPLOADING} or {@code SYNCING}: the upload is cancelled
      * as by {@link #close()} from another thread; returns false, as S3 may have completed the
-     * object before the cancellation reached it (the uploading thread deletes it, but the caller
-     * must not count on that). Closed or cancelled: does nothing; returns true when its close ended
+     * object before the cancellation reached it (the uploading thread deletes what a stream created
+     * {@code NO_OVERWRITE} or a completed first sync may have created, but the caller must not count
+     * on that). Closed or cancelled: does nothing; returns true when its close ended
      * without sending anything that could create the object (it failed before its upload, or it
      * referred to an upload ahead) or an earlier {@code abandon()} cancelled it, else false.
      */

@@ -428,6 +428,7 @@ public final class LocalTier {
         TierSteps.reached(TierSteps.COMMIT_SIDECAR_RENAMED);
         stats.bytesCommitted.add(size);
         eviction.added(size + bytesOf(meta), replaced);
+        TierSteps.reached(TierSteps.COMMIT_COUNTED);
     }
 
     /**
@@ -583,6 +584,20 @@ public final class LocalTier {
                 return left.live(now) ? left : null;
             });
         }
+        if (inDoubtUntil != 0 && beingRewritten.size() > PURGE_REWRITES_ABOVE) {
+            // keys in doubt are mostly random names nothing looks up again (a failed checkpoint's files):
+            // without this, an outage that fails uploads after sending them would leave an entry per file
+            long now = System.nanoTime();
+            beingRewritten.entrySet().removeIf(e -> !e.getValue().live(now)); // removes an entry only if unchanged
+        }
+    }
+
+    /** Above this many entries, an in-doubt end purges the expired ones. */
+    static final int PURGE_REWRITES_ABOVE = 1024;
+
+    /** Entries of {@link #beingRewritten} (tests). */
+    int rewriteEntries() {
+        return beingRewritten.size();
     }
 
     /**
@@ -655,8 +670,9 @@ public final class LocalTier {
         int stripe = stripeOf(bucket, key);
         synchronized (lockOf(stripe)) {
             versions.incrementAndGet(stripe);
+            long now = System.nanoTime();
             beingRewritten.computeIfPresent(new ObjectKey(bucket, key),
-                    (k, r) -> r.newGeneration(rewriteGenerations.incrementAndGet()));
+                    (k, r) -> r.live(now) ? r.newGeneration(rewriteGenerations.incrementAndGet()) : null);
             removeOrStopServing(bucket, key);
         }
     }

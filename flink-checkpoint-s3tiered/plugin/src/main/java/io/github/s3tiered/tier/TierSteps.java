@@ -14,6 +14,8 @@ public final class TierSteps {
     public static final String COMMIT_DATA_RENAMED = "commit:data-renamed";
     /** Commit: the sidecar was renamed in; the copy is complete, nothing counted it in this process yet. */
     public static final String COMMIT_SIDECAR_RENAMED = "commit:sidecar-renamed";
+    /** Commit: the copy is complete and counted against the budget; an eviction may be due next. */
+    public static final String COMMIT_COUNTED = "commit:counted";
     /** A copy read from S3 is about to be checked against its reader's ticket and kept ({@code commitRead}). */
     public static final String READ_COMMIT_CHECKING = "commit-read:checking";
     /** A reader read a copy's sidecar and is about to check the copy against it. */

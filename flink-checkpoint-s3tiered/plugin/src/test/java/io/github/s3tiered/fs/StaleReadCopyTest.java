@@ -112,16 +112,21 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
             out.write(data);
         }
         assertThat(fs.localTier().getVerified(BUCKET, key)).as("the copy written here").isPresent();
-        AtomicBoolean refused = new AtomicBoolean();
-        TierSteps.listen(step -> {
-            if (step.equals(TierSteps.REMOVING) && refused.compareAndSet(false, true)) {
+        java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+        TierSteps.listen(step -> { // the volume refuses every removal from now on
+            if (step.equals(TierSteps.REMOVING)) {
+                refused.incrementAndGet();
                 throw new UncheckedIOException(new java.nio.file.AccessDeniedException(key + ": read-only file system"));
             }
         });
 
         assertThat(fs.delete(path(key), false)).isTrue();
 
-        assertThat(refused).as("the disk refused the removal").isTrue();
+        assertThat(refused.get()).as("removals the disk refused").isPositive();
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(tierDir)) {
+            assertThat(files.filter(f -> f.toString().endsWith(".meta")).count()).as("the copy's sidecar is still on disk")
+                    .isEqualTo(1);
+        }
         assertThat(store.object(BUCKET, key)).isEmpty();
         assertThat(fs.localTier().getVerified(BUCKET, key)).as("a copy of a deleted object").isEmpty();
         assertThatThrownBy(() -> readAll(key)).isInstanceOf(java.io.FileNotFoundException.class);
@@ -214,6 +219,32 @@ class StaleReadCopyTest extends FakeS3FileSystemTest {
 
         assertThat(readAll(key)).as("what S3 holds").isEqualTo(whole);
         assertThat(fs.localTier().getVerified(BUCKET, key)).isEmpty();
+    }
+
+    /**
+     * A sync whose upload failed with its request out, then a close that succeeds: the failed sync
+     * may still complete in S3 after the close, so the close keeps no copy and reads go to S3.
+     */
+    @Test
+    void aCloseAfterASyncFailedWithItsRequestOutKeepsNoCopy() throws Exception {
+        String key = "job/shared/" + java.util.UUID.randomUUID();
+        byte[] first = bytes(1000, 11);
+        byte[] rest = bytes(600, 12);
+        // every attempt of the sync's PUT fails with a 500 (3 attempts), the close's succeeds
+        store.inject(io.github.s3tiered.s3.InMemoryObjectStore.FaultRule.on("PutObject").keys(key).attempts(1, 3)
+                .internalError());
+        FSDataOutputStream out = fs.create(path(key), WriteMode.NO_OVERWRITE);
+        out.write(first);
+        assertThatThrownBy(out::sync).isInstanceOf(IOException.class);
+        out.write(rest);
+        out.close();
+
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("a copy S3 may not keep").isEmpty();
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(first);
+        store.putRaw(BUCKET, key, first, (int) crc.getValue()); // the sync's request, completed late
+        assertThat(readAll(key)).as("what S3 holds").isEqualTo(first);
+        assertThat(fs.localTier().getVerified(BUCKET, key)).as("nor kept by a read meanwhile").isEmpty();
     }
 
     @Test

@@ -207,7 +207,7 @@ class LocalTierTest {
         LocalTier tier = new LocalTier(dir, 1 << 20);
         long token = tier.beginRewrite("b", "k");
         assertThat(token).isNotEqualTo(LocalTier.OVERLAPPED);
-        tier.endRewrite("b", "k", System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300));
+        tier.endRewrite("b", "k", System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
 
         assertThat(tier.isBeingRewritten("b", "k")).as("in doubt").isTrue();
         long during = tier.beginRewrite("b", "k");
@@ -217,16 +217,46 @@ class LocalTierTest {
         assertThat(tier.commitRewritten("b", "k", staged, 100, Crc32c.ofFile(staged), during)).isFalse();
         tier.endRewrite("b", "k");
         assertThat(tier.isBeingRewritten("b", "k")).as("still in doubt after that stream ended").isTrue();
+        assertThat(tier.getVerified("b", "k")).isEmpty();
 
-        Thread.sleep(400);
-        assertThat(tier.isBeingRewritten("b", "k")).as("past the deadline").isFalse();
-        long after = tier.beginRewrite("b", "k");
+        // another key, whose doubt ends at once: an ordinary key again, its entry gone
+        tier.beginRewrite("b", "soon");
+        tier.endRewrite("b", "soon", System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1));
+        Thread.sleep(20);
+        assertThat(tier.isBeingRewritten("b", "soon")).as("past the deadline").isFalse();
+        long after = tier.beginRewrite("b", "soon");
         assertThat(after).isNotEqualTo(LocalTier.OVERLAPPED);
         Path again = tier.newStagingFile();
         Files.write(again, bytes(100, 2));
-        assertThat(tier.commitRewritten("b", "k", again, 100, Crc32c.ofFile(again), after)).isTrue();
-        tier.endRewrite("b", "k");
-        assertThat(tier.getVerified("b", "k")).isPresent();
+        assertThat(tier.commitRewritten("b", "soon", again, 100, Crc32c.ofFile(again), after)).isTrue();
+        tier.endRewrite("b", "soon");
+        assertThat(tier.getVerified("b", "soon")).isPresent();
+    }
+
+    /**
+     * Keys in doubt are mostly random names nothing looks up again: their entries do not stay
+     * after their deadline, once enough have piled up, nor once the key is deleted.
+     */
+    @Test
+    void expiredInDoubtEntriesDoNotPileUp() throws Exception {
+        LocalTier tier = new LocalTier(dir, 1 << 20);
+        long soon = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        for (int i = 0; i < LocalTier.PURGE_REWRITES_ABOVE; i++) {
+            tier.beginRewrite("b", "failed-" + i);
+            tier.endRewrite("b", "failed-" + i, soon);
+        }
+        tier.beginRewrite("b", "deleted");
+        tier.endRewrite("b", "deleted", soon);
+        assertThat(tier.rewriteEntries()).as("all in doubt yet").isEqualTo(LocalTier.PURGE_REWRITES_ABOVE + 1);
+        Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(soon - System.nanoTime())) + 50);
+        tier.deleted("b", "deleted");
+        assertThat(tier.rewriteEntries()).as("the deleted key's expired entry").isEqualTo(LocalTier.PURGE_REWRITES_ABOVE);
+
+        tier.beginRewrite("b", "one-more");
+        tier.endRewrite("b", "one-more", System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
+        tier.beginRewrite("b", "and-another");
+        tier.endRewrite("b", "and-another", System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
+        assertThat(tier.rewriteEntries()).as("only the keys still in doubt").isEqualTo(2);
     }
 
     /**
@@ -244,13 +274,14 @@ class LocalTierTest {
         java.util.concurrent.atomic.AtomicInteger scans = new java.util.concurrent.atomic.AtomicInteger();
         CountDownLatch allCommitted = new CountDownLatch(committers);
         TierSteps.listen(step -> {
-            if (step.equals(TierSteps.COMMIT_SIDECAR_RENAMED)) {
+            if (step.equals(TierSteps.COMMIT_COUNTED)) {
                 allCommitted.countDown();
             } else if (step.equals(TierSteps.EVICT_SCANNING) && scans.incrementAndGet() == 1) {
                 try {
-                    // every copy is in place before this scan; the other committers then count theirs and queue
+                    // every copy is in place and counted before this scan: none needs another. The pause lets the
+                    // other committers reach the lock (without it they could find no scan due before queueing)
                     allCommitted.await(30, TimeUnit.SECONDS);
-                    Thread.sleep(1000);
+                    Thread.sleep(300);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
