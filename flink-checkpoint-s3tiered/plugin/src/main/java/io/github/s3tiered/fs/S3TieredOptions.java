@@ -303,8 +303,13 @@ public final class S3TieredOptions {
                     .noDefaultValue()
                     .withDescription(
                             "Directory of the local tier. Put it on a volume that outlives the "
-                                    + "TaskManager process to restore from it after a restart. Unset: "
-                                    + "<java.io.tmpdir>/s3tiered-local-tier.");
+                                    + "TaskManager process to restore from it after a restart, and on the "
+                                    + "volume of RocksDB's working directory (io.tmp.dirs or "
+                                    + "state.backend.rocksdb.localdir): a restore then hard-links each copy "
+                                    + "instead of copying it. Files being written are staged here in full and "
+                                    + "count towards s3tiered.local.max-bytes. Unset: "
+                                    + "<java.io.tmpdir>/s3tiered-local-tier (on Kubernetes, the container's "
+                                    + "ephemeral storage, which counts against the pod's limit).");
 
     public static final ConfigOption<MemorySize> LOCAL_MAX_BYTES =
             ConfigOptions.key("s3tiered.local.max-bytes")
