@@ -429,7 +429,8 @@ class RealCheckpointsITCase {
     }
 
     @Test
-    void orphansAreOldUnreferencedFilesOnlyAndDeletionKeepsCheckpointsRestorable() throws Exception {
+    void orphansAreOldUnreferencedFilesOnlyAndDeletionKeepsCheckpointsRestorable(@InjectMiniCluster MiniCluster cluster,
+            @TempDir java.nio.file.Path elsewhere) throws Exception {
         java.nio.file.Path job = local(jobDir(incremental));
         Set<String> referencedAnywhere = referencedByAllRetained();
         try (Damage d = new Damage()) {
@@ -471,6 +472,19 @@ class RealCheckpointsITCase {
         for (Path cp : retained(incremental)) {
             assertThat(inspector.validate(cp, false).verdict()).isEqualTo(Verdict.RESTORABLE);
         }
+
+        // With no minimum age every unreferenced file goes. The verdicts above read the references as the
+        // deletion does; Flink restoring the newest retained checkpoint from what is left does not
+        Orphans none = inspector.orphans(jobDir(incremental), new OrphanOptions(Duration.ZERO, true, true));
+        assertThat(none.deletionRefused()).isNull();
+        Path newest = retained(incremental).get(0);
+        CheckpointingJob.Result resumed = CheckpointingJob.run(cluster, CheckpointingJob.config(elsewhere,
+                Map.of("execution.state-recovery.path", newest.toUri().toString())), false, 1, Duration.ofMillis(200), false);
+        var restored = cluster.getArchivedExecutionGraph(resumed.jobId()).get().getCheckpointStatsSnapshot()
+                .getLatestRestoredCheckpoint();
+        assertThat(restored).as("Flink restored " + newest).isNotNull();
+        assertThat(restored.getExternalPath()).as("the checkpoint Flink restored")
+                .matches(".*/" + java.util.regex.Pattern.quote(newest.getName()) + "(/_metadata)?/?");
     }
 
     @Test

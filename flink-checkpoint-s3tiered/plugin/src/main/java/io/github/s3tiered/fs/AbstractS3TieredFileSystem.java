@@ -259,6 +259,7 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
                     store().deleteObject(op.bucket(), op.key());
                 } finally {
                     runtime.tier().deleted(op.bucket(), op.key()); // failed or not, S3 may have acted
+                    runtime.lateUploads().deleted(op.bucket(), op.key(), null);
                 }
                 return null;
             });
@@ -278,6 +279,8 @@ public abstract class AbstractS3TieredFileSystem extends FileSystem
             for (String k : keys) {
                 runtime.tier().deleted(op.bucket(), k); // failed part-way or not, S3 may have deleted them
             }
+            // an upload in doubt under the prefix that no listing showed yet may land after this delete too
+            runtime.lateUploads().deleted(op.bucket(), op.key(), op.childPrefix());
         }
         return true;
     }

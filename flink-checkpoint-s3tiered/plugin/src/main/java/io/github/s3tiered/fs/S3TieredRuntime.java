@@ -42,6 +42,8 @@ public final class S3TieredRuntime implements AutoCloseable {
     private volatile java.util.Map<String, String> clusterOptions = java.util.Map.of();
     /** Refreshes the mtime of open streams' staging files, see {@link #keepOpenStagingFilesAlive()}. */
     private final ScheduledExecutorService stagingKeepAlive;
+    /** Runs on {@link #stagingKeepAlive}'s thread: its checks are few and short (a HEAD, maybe a DELETE, on the transfer pool). */
+    private final LateUploads lateUploads;
     private volatile boolean closed;
 
     /**
@@ -80,6 +82,12 @@ public final class S3TieredRuntime implements AutoCloseable {
         this.stagingKeepAlive = Executors.newSingleThreadScheduledExecutor(daemonThreads("s3tiered-staging-keep-alive"));
         stagingKeepAlive.scheduleWithFixedDelay(this::keepOpenStagingFilesAlive, STAGING_KEEP_ALIVE_MINUTES,
                 STAGING_KEEP_ALIVE_MINUTES, TimeUnit.MINUTES);
+        this.lateUploads = new LateUploads(this, stagingKeepAlive);
+    }
+
+    /** Failed uploads S3 may still complete, of objects deleted since: see {@link LateUploads}. */
+    LateUploads lateUploads() {
+        return lateUploads;
     }
 
     /**

@@ -817,6 +817,7 @@ final class TieredOutputStream extends FSDataOutputStream {
             LOG.warn("Could not delete {}, uploaded while its stream was cancelled: {}", target, e.toString());
         } finally {
             runtime.tier().drop(target.bucket(), target.key()); // S3 changed: no older copy stays
+            runtime.lateUploads().deleted(target.bucket(), target.key(), null); // S3 may complete it after this delete
         }
     }
 
@@ -832,6 +833,9 @@ final class TieredOutputStream extends FSDataOutputStream {
         } catch (IOException | RuntimeException | Error e) {
             if (sent[0]) {
                 uploadInDoubt = true;
+                // before the failure is reported: its caller may delete the path at once
+                runtime.lateUploads().failed(target.bucket(), target.key(), length, checksum,
+                        System.nanoTime() + inDoubtNanos(runtime.config()));
             }
             throw e;
         }
